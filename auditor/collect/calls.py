@@ -1,0 +1,124 @@
+"""Make one AWS call completely (every page) and turn its outcome into a CallRecord.
+
+Nothing raised by botocore or the endpoint escapes from `run_call`: AWS errors, network
+failures, unimplemented operations and our own bugs all become a recorded `CallError`,
+and any pages received before a failure are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from contextlib import nullcontext
+from typing import Any, Iterator, Mapping
+
+from botocore import xform_name
+from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
+                                 EndpointConnectionError)
+from botocore.parsers import ResponseParserError
+
+from auditor.errors import ReadOnlyViolation
+from auditor.snapshot.records import CallError, CallRecord, jsonable
+
+# Error codes that mean "this whole region (or these credentials) will not talk to us".
+REGION_REFUSED = frozenset({"AuthFailure", "OptInRequired", "UnrecognizedClientException",
+                            "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                            "RegionDisabledException"})
+UNSUPPORTED = frozenset({"InvalidAction", "UnknownOperationException", "NotImplemented",
+                         "UnsupportedOperation", "InvalidRequest.NotImplemented"})
+_TOKENS = (("NextToken", "NextToken"), ("nextToken", "nextToken"), ("Marker", "NextMarker"),
+           ("Marker", "Marker"))
+
+
+def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    name = xform_name(operation)
+    if client.can_paginate(name):
+        yield from client.get_paginator(name).paginate(**params)
+        return
+    # No botocore paginator: follow the operation's own continuation token, if it has one.
+    op_model = client.meta.service_model.operation_model(operation)
+    inputs = set(op_model.input_shape.members) if op_model.input_shape else set()
+    outputs = set(op_model.output_shape.members) if op_model.output_shape else set()
+    pair = next(((i, o) for i, o in _TOKENS if i in inputs and o in outputs), None)
+    method = getattr(client, name)
+    args = dict(params)
+    seen: set[str] = set()
+    while True:
+        page = method(**args)
+        yield page
+        token = page.get(pair[1]) if pair else None
+        if not token:
+            return
+        if token in seen:
+            raise RuntimeError(f"{operation} returned the same continuation token twice")
+        seen.add(token)
+        args[pair[0]] = token
+
+
+def _strip(page: Mapping[str, Any]) -> dict[str, Any]:
+    return jsonable({k: v for k, v in page.items() if k != "ResponseMetadata"})
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def classify(exc: BaseException) -> CallError:
+    """Turn whatever a call raised into a recorded error (never re-raised)."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code") or "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        kind = "unsupported" if code in UNSUPPORTED else "aws"
+        return CallError(kind, code, str(err.get("Message") or exc), status)
+    if isinstance(exc, (EndpointConnectionError, BotoConnectionError)):
+        return CallError("network", type(exc).__name__, str(exc))
+    if isinstance(exc, ResponseParserError):
+        # An endpoint that answers with something that is not the API's format; moto does
+        # this (HTTP 500, HTML) for operations it does not implement.
+        return CallError("unsupported", "UnparseableResponse", str(exc).splitlines()[0][:300])
+    if isinstance(exc, NotImplementedError):
+        return CallError("unsupported", "NotImplemented", str(exc)[:300])
+    if isinstance(exc, ReadOnlyViolation):
+        return CallError("internal", "ReadOnlyViolation", str(exc))
+    if isinstance(exc, BotoCoreError):
+        return CallError("aws", type(exc).__name__, str(exc)[:300])
+    return CallError("internal", type(exc).__name__, str(exc)[:300])
+
+
+def run_call(client: Any, account: str, region: str, service: str, operation: str,
+             params: Mapping[str, Any], limit: threading.Semaphore | None = None) -> CallRecord:
+    """Call `operation` with every page; holds `limit` (a per-service cap) per request."""
+    started, t0 = now_iso(), time.monotonic()
+    pages: list[dict[str, Any]] = []
+    retries = 0
+    error: CallError | None = None
+    try:
+        iterator = _pages(client, operation, params)
+        while True:
+            with limit if limit is not None else nullcontext():
+                page = next(iterator, None)
+            if page is None:
+                break
+            retries += int(page.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+            pages.append(_strip(page))
+        if any(p.get("AdditionalRoutesAvailable") for p in pages):
+            error = CallError("truncated", "AdditionalRoutesAvailable",
+                              "AWS returned the first routes only and says more exist; the API cannot return "
+                              "the rest, so this route table is assessed as incomplete")
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is raised
+        error = classify(exc)
+        if isinstance(exc, ClientError):
+            retries += int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+    return CallRecord(account=account, region=region, service=service, operation=operation,
+                      params=jsonable(dict(params)), pages=tuple(pages), error=error, started=started,
+                      duration_ms=int((time.monotonic() - t0) * 1000), retries=retries)
+
+
+def not_attempted(account: str, region: str, service: str, operation: str, why: str,
+                  params: Mapping[str, Any] | None = None) -> CallRecord:
+    """A record for a call we deliberately did not make, saying why (nothing is dropped)."""
+    return CallRecord(account=account, region=region, service=service, operation=operation,
+                      params=dict(params or {}), error=CallError("not_attempted", "NotAttempted", why),
+                      started=now_iso())

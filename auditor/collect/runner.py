@@ -1,0 +1,305 @@
+"""Plan and run collection: accounts, then one task per (account, region), concurrently.
+
+`collect` is the only entry point. It resolves who to audit (explicit accounts, AWS
+Organizations discovery, or the caller's own account), records each account's caller
+identity, expands ``regions: all``, then runs the (account, region) tasks on a bounded
+thread pool with a per-service cap on calls in flight. Every call and every failure is
+handed to the snapshot writer; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import botocore
+
+from auditor import __version__
+from auditor.collect.calls import REGION_REFUSED, not_attempted, now_iso, run_call
+from auditor.collect.catalog import CallSpec, regional_calls
+from auditor.collect.sessions import SessionFactory
+from auditor.config import AccountSpec, AuditConfig
+from auditor.snapshot.records import GLOBAL_REGION, CallRecord
+from auditor.snapshot.writer import SnapshotWriter
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class AccountRun:
+    """One account as resolved for this run."""
+
+    id: str
+    name: str
+    source: str  # config | organizations | caller
+    role_arn: str | None = None
+    session: Any = None
+    identity: dict[str, str] = field(default_factory=dict)
+    regions: tuple[str, ...] = ()
+    problem: str = ""  # why the account's regions cannot be collected, if so
+
+    def meta(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "source": self.source, "role_arn": self.role_arn,
+                "identity": self.identity, "regions": list(self.regions), "problem": self.problem}
+
+
+class Collector:
+    """One run's collection state. Use `collect()`; this class only holds the pieces."""
+
+    def __init__(self, config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
+                 progress: Progress | None = None):
+        self.config = config
+        self.factory = factory
+        self.writer = writer
+        self.progress = progress or (lambda done, total, label: None)
+        self.stop = threading.Event()
+        self.limits = {s.service: threading.BoundedSemaphore(config.collection.cap(s.service))
+                       for s in regional_calls()}
+        self.limits.setdefault("sts", threading.BoundedSemaphore(config.collection.cap("sts")))
+        self.accounts: list[AccountRun] = []
+        self.tasks: list[dict[str, Any]] = []
+        self.run_started = now_iso()
+        self.discovery_problem = ""
+
+    # -- accounts ---------------------------------------------------------------------
+    def _home_region(self) -> str:
+        return self.config.regions[0] if isinstance(self.config.regions, tuple) else "us-east-1"
+
+    def _record(self, record: CallRecord) -> CallRecord:
+        self.writer.add(record)
+        return record
+
+    def _identity(self, acct: AccountRun) -> None:
+        sts = self.factory.client(acct.session, "sts", self._home_region())
+        rec = self._record(run_call(sts, acct.id or "unknown", GLOBAL_REGION, "sts", "GetCallerIdentity", {}))
+        if not rec.ok:
+            acct.problem = f"sts:GetCallerIdentity failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
+            return
+        ident = {k: rec.pages[0][k] for k in ("Account", "Arn", "UserId") if k in rec.pages[0]}
+        acct.identity = ident
+        if acct.id and ident.get("Account") != acct.id:
+            acct.problem = (f"credentials for account {acct.id} belong to account {ident.get('Account')}; "
+                            "refusing to collect the wrong account")
+        acct.id = acct.id or ident.get("Account", "unknown")
+
+    def _assume(self, acct: AccountRun, source: Any, external_id: str | None) -> None:
+        started = now_iso()
+        try:
+            acct.session = self.factory.assume_role(source, self._home_region(), acct.role_arn or "",
+                                                    f"auditor-{self.run_started[:10]}", external_id)
+            rec = CallRecord(acct.id, GLOBAL_REGION, "sts", "AssumeRole",
+                             {"RoleArn": acct.role_arn}, pages=(), started=started)
+        except Exception as exc:  # noqa: BLE001 - recorded below
+            from auditor.collect.calls import classify
+            err = classify(exc)
+            rec = CallRecord(acct.id, GLOBAL_REGION, "sts", "AssumeRole", {"RoleArn": acct.role_arn},
+                             error=err, started=started)
+            acct.problem = f"sts:AssumeRole into {acct.role_arn} failed: {err.code}: {err.message}"
+        self._record(rec)  # the response (credentials) is never written
+
+    def _explicit(self, spec: AccountSpec) -> AccountRun:
+        acct = AccountRun(id=spec.id or "", name=spec.name, source="config", role_arn=spec.role_arn)
+        if spec.role_arn:
+            self._assume(acct, self.factory.base(), spec.external_id)
+        else:
+            acct.session = self.factory.base(spec.profile)
+        return acct
+
+    def _discover(self) -> list[AccountRun]:
+        disc = self.config.discovery
+        assert disc is not None
+        mgmt = self.factory.base(disc.management_profile)
+        home = AccountRun(id="", name="organization-management", source="caller", session=mgmt)
+        self._identity(home)
+        org = self.factory.client(mgmt, "organizations", self._home_region())
+        rec = self._record(run_call(org, home.id, GLOBAL_REGION, "organizations", "ListAccounts", {}))
+        if not rec.ok:
+            raise DiscoveryFailed(f"organizations:ListAccounts failed: {rec.error.code}: "  # type: ignore[union-attr]
+                                  f"{rec.error.message}")  # type: ignore[union-attr]
+        partition = (home.identity.get("Arn", "arn:aws:").split(":") + ["aws"])[1] or "aws"
+        found = []
+        for item in sorted(rec.items("Accounts"), key=lambda a: a["Id"]):
+            if item.get("Status", "ACTIVE") != "ACTIVE":
+                continue
+            names = (item["Id"], item.get("Name", ""))
+            if disc.include and not any(fnmatch.fnmatch(n, pat) for pat in disc.include for n in names):
+                continue
+            if any(fnmatch.fnmatch(n, pat) for pat in disc.exclude for n in names):
+                continue
+            acct = AccountRun(id=item["Id"], name=item.get("Name", ""), source="organizations",
+                              role_arn=f"arn:{partition}:iam::{item['Id']}:role/{disc.role_name}")
+            found.append(acct)
+        return found
+
+    def _prepare_account(self, acct: AccountRun) -> None:
+        if acct.source == "organizations":
+            self._assume(acct, self.factory.base(self.config.discovery.management_profile),  # type: ignore[union-attr]
+                         self.config.discovery.external_id)  # type: ignore[union-attr]
+        if acct.problem:
+            return
+        self._identity(acct)
+        if acct.problem:
+            return
+        if self.config.regions == "all":
+            ec2 = self.factory.client(acct.session, "ec2", self._home_region())
+            rec = self._record(run_call(ec2, acct.id, GLOBAL_REGION, "ec2", "DescribeRegions", {}))
+            if not rec.ok:
+                acct.problem = f"ec2:DescribeRegions failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
+                return
+            acct.regions = tuple(sorted(r["RegionName"] for r in rec.items("Regions")
+                                        if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"))
+        else:
+            acct.regions = tuple(self.config.regions)
+
+    # -- regions ----------------------------------------------------------------------
+    def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
+        records: dict[str, CallRecord] = {}
+        out: list[CallRecord] = []
+        refused = ""
+        for spec in regional_calls():
+            client = self.factory.client(acct.session, spec.service, region)
+            for params, blocked in self._plan(spec, records):
+                if self.stop.is_set():
+                    blocked = blocked or "the run was interrupted before this call"
+                if refused and not blocked:
+                    blocked = refused
+                if blocked:
+                    rec = not_attempted(acct.id, region, spec.service, spec.operation, blocked, params)
+                else:
+                    rec = run_call(client, acct.id, region, spec.service, spec.operation, params,
+                                   self.limits[spec.service])
+                    if rec.error is not None and rec.error.code in REGION_REFUSED:
+                        refused = (f"not attempted: region {region} refused {spec.service}:{spec.operation} "
+                                   f"with {rec.error.code}")
+                out.append(rec)
+                if not params:
+                    records[spec.operation] = rec
+        return out
+
+    @staticmethod
+    def _plan(spec: CallSpec, done: dict[str, CallRecord]) -> Iterable[tuple[dict[str, Any], str]]:
+        """(params, reason-not-to-call) pairs for a spec in this task."""
+        if spec.for_each is None:
+            yield dict(spec.params), ""
+            return
+        source = done.get(spec.for_each.source)
+        if source is None or not source.ok:
+            code = source.error.code if source is not None and source.error else "missing"
+            yield {}, (f"not attempted: it runs per item of {spec.service}:{spec.for_each.source}, "
+                       f"which failed ({code})")
+            return
+        for item in source.items(spec.for_each.items_key):
+            for params in spec.for_each.make_params(item):
+                yield dict(spec.params) | dict(params), ""
+
+    # -- the run ----------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        cfg = self.config
+        pool = ThreadPoolExecutor(max_workers=cfg.collection.max_workers, thread_name_prefix="collect")
+        try:
+            if cfg.discovery is not None:
+                try:
+                    self.accounts = self._discover()
+                except DiscoveryFailed as exc:
+                    self.discovery_problem = str(exc)
+                    self.accounts = []
+            elif cfg.accounts:
+                self.accounts = [self._explicit(a) for a in cfg.accounts]
+            else:
+                self.accounts = [AccountRun(id="", name="", source="caller", session=self.factory.base())]
+            self._drain(pool, [pool.submit(self._prepare_account, a) for a in self.accounts], "accounts")
+            jobs: dict[Future[list[CallRecord]], tuple[str, str]] = {}
+            for acct in self.accounts:
+                if acct.problem:
+                    # Say which (account, region) work could not be done, so nothing vanishes.
+                    planned = acct.regions or (self.config.regions if isinstance(self.config.regions, tuple)
+                                               else ("all",))
+                    self.tasks += [{"account": acct.id, "region": r, "calls": 0, "errors": 0,
+                                    "status": "not_attempted", "reason": acct.problem} for r in planned]
+                    continue
+                for region in acct.regions:
+                    jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
+            self._drain(pool, list(jobs), "regions", jobs)
+        except BaseException:
+            self.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return self.meta()
+
+    def _drain(self, pool: ThreadPoolExecutor, futures: list[Future[Any]], label: str,
+               jobs: dict[Future[list[CallRecord]], tuple[str, str]] | None = None) -> None:
+        pending = set(futures)
+        total, done = len(futures), 0
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                done += 1
+                result = fut.result()
+                if jobs is not None:
+                    account, region = jobs[fut]
+                    errors = 0
+                    for rec in result:
+                        self.writer.add(rec)
+                        errors += 0 if rec.ok else 1
+                    self.tasks.append({"account": account, "region": region, "calls": len(result),
+                                       "errors": errors, "status": "complete" if not errors else "incomplete"})
+                    self.progress(done, total, f"{account}/{region}")
+                else:
+                    self.progress(done, total, label)
+
+    def meta(self) -> dict[str, Any]:
+        """Run metadata for the manifest (the writer adds calls, errors and hashes)."""
+        regions = sorted({r for a in self.accounts for r in a.regions})
+        problems = [{"account": a.id, "message": a.problem} for a in self.accounts if a.problem]
+        if self.discovery_problem:
+            problems.append({"account": "organization", "message": self.discovery_problem})
+        return {
+            "tool": {"name": "private-network-auditor", "version": __version__,
+                     "botocore": botocore.__version__},
+            "started": self.run_started, "finished": now_iso(),
+            "config": {"source": self.config.source, "digest": self.config.digest,
+                       "organization": self.config.organization},
+            "accounts": sorted((a.meta() for a in self.accounts), key=lambda m: m["id"]),
+            "regions": regions,
+            "account_problems": problems,
+            "tasks": sorted(self.tasks, key=lambda t: (t["account"], t["region"])),
+        }
+
+
+class DiscoveryFailed(Exception):
+    """AWS Organizations discovery could not list the accounts; nothing else can run."""
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    """Where the snapshot went and what the run said about itself."""
+
+    path: Any
+    manifest: dict[str, Any]
+    records: tuple[CallRecord, ...]  # only when the writer keeps them
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.manifest.get("complete"))
+
+
+def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
+            progress: Progress | None = None) -> CollectResult:
+    """Collect everything `config` asks for into `writer`'s snapshot.
+
+    On KeyboardInterrupt (or any unexpected error) the evidence gathered so far is kept in
+    the writer's ``.partial`` folder, marked interrupted, and the exception propagates.
+    """
+    collector = Collector(config, factory, writer, progress)
+    try:
+        meta = collector.run()
+    except BaseException as exc:
+        reason = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        writer.abort(collector.meta(), reason)
+        raise
+    path = writer.finish(meta)
+    return CollectResult(path=path, manifest=writer.manifest, records=tuple(writer.records))

@@ -1,0 +1,100 @@
+"""The I/O seam: how the collector gets botocore sessions and clients.
+
+`SessionFactory` is passed into the collector (never a module global), so tests and the
+demo can point it at moto, add fault-injecting event hooks, or count calls, without
+patching anything. The standard credential chain and environment (AWS_PROFILE,
+AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...) apply because plain botocore sessions are used.
+Every session it makes carries the read-only guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+
+from auditor import __version__
+from auditor.collect import guard
+
+SessionHook = Callable[[botocore.session.Session], None]
+
+
+class SessionFactory:
+    """Makes guarded botocore sessions and caches clients per (session, service, region)."""
+
+    def __init__(self, *, max_attempts: int = 8, hooks: Sequence[SessionHook] = (),
+                 max_pool_connections: int = 32):
+        self.max_attempts = max_attempts
+        self.hooks = tuple(hooks)
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[int, str, str], Any] = {}
+        self._loader: Any = None
+        self._config = Config(retries={"mode": "adaptive", "max_attempts": max_attempts},
+                              user_agent_extra=f"private-network-auditor/{__version__}",
+                              connect_timeout=10, read_timeout=60,
+                              max_pool_connections=max_pool_connections)
+
+    def _prepare(self, session: botocore.session.Session) -> botocore.session.Session:
+        # Loading service models is the slow part of a new session; share one loader.
+        with self._lock:
+            if self._loader is None:
+                self._loader = session.get_component("data_loader")
+            else:
+                session.register_component("data_loader", self._loader)
+        guard.install(session)
+        for hook in self.hooks:
+            hook(session)
+        return session
+
+    def base(self, profile: str | None = None) -> botocore.session.Session:
+        """A session from the standard credential chain (optionally a named profile)."""
+        return self._prepare(botocore.session.Session(profile=profile))
+
+    def client(self, session: botocore.session.Session, service: str, region: str) -> Any:
+        """A cached client; client creation is serialised (it is not thread-safe), calls are not."""
+        key = (id(session), service, region)
+        with self._lock:
+            found = self._clients.get(key)
+            if found is None:
+                found = session.create_client(service, region_name=region, config=self._config)
+                self._clients[key] = found
+            return found
+
+    def assume_role(self, source: botocore.session.Session, region: str, role_arn: str,
+                    session_name: str, external_id: str | None = None) -> botocore.session.Session:
+        """A session whose credentials come from sts:AssumeRole and refresh before expiry.
+
+        Raises botocore's ClientError when the role cannot be assumed; the caller records it.
+        """
+        sts = self.client(source, "sts", region)
+        args: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name[:64]}
+        if external_id:
+            args["ExternalId"] = external_id
+
+        def fetch() -> dict[str, Any]:
+            creds = sts.assume_role(**args)["Credentials"]
+            expiry = creds["Expiration"]
+            if isinstance(expiry, dt.datetime):
+                expiry = expiry.astimezone(dt.timezone.utc).isoformat()
+            return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
+                    "token": creds["SessionToken"], "expiry_time": expiry}
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=fetch(), refresh_using=fetch, method="assume-role")
+        session = botocore.session.Session()
+        # botocore has no public setter for refreshable credentials on a session.
+        session._credentials = credentials  # noqa: SLF001
+        return self._prepare(session)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def monotonic_ms(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)

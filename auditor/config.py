@@ -1,0 +1,192 @@
+"""The audit configuration: what to audit, how, and where results go.
+
+`load_config` reads YAML, validates it against the published schema
+(``auditor/schemas/audit-config.schema.json``) and semantic checks, and returns an
+immutable `AuditConfig`. Every problem is raised at once as an InputError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from auditor.errors import InputError, Problem
+from auditor.regions import known_regions
+from auditor.validation import did_you_mean, schema_problems
+from auditor.yamlpos import Located, load_yaml, load_yaml_text
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """One account to audit. Without profile or role_arn the default credential chain is used."""
+
+    id: str | None
+    name: str = ""
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """AWS Organizations discovery of member accounts."""
+
+    role_name: str
+    management_profile: str | None = None
+    external_id: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Regulated VPCs: listed ids, or a tag selector (key -> allowed values). Empty = all."""
+
+    vpc_ids: frozenset[str] = frozenset()
+    tags: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        return not self.vpc_ids and not self.tags
+
+    def selects(self, vpc_id: str, tags: Mapping[str, str]) -> bool:
+        if self.everything:
+            return True
+        if vpc_id in self.vpc_ids:
+            return True
+        return any(tags.get(k) in values for k, values in self.tags)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """How collection runs: pool size, per-service caps, retry attempts."""
+
+    max_workers: int = 16
+    service_concurrency: tuple[tuple[str, int], ...] = (("ec2", 10),)
+    max_attempts: int = 8
+
+    def cap(self, service: str, default: int = 8) -> int:
+        return dict(self.service_concurrency).get(service, default)
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """A validated audit config. `base_dir` resolves relative paths in it."""
+
+    source: str
+    digest: str
+    base_dir: Path
+    organization: str = ""
+    accounts: tuple[AccountSpec, ...] = ()
+    discovery: Discovery | None = None
+    regions: tuple[str, ...] | str = ("us-east-1",)
+    scope: Scope = field(default_factory=Scope)
+    rule_packs: tuple[str, ...] = ()
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    waivers: Path | None = None
+    output_dir: Path | None = None
+    formats: tuple[str, ...] = ("json",)
+    gzip: bool = False
+    fail_on: str = "high"
+    collection: Collection = field(default_factory=Collection)
+
+
+def _semantic_problems(doc: Located) -> list[Problem]:
+    data = doc.data
+    problems: list[Problem] = []
+    regions = data.get("regions")
+    if isinstance(regions, list):
+        known = known_regions()
+        for i, name in enumerate(regions):
+            if isinstance(name, str) and name not in known:
+                problems.append(doc.problem(("regions", i), f"'{name}' is not a known AWS region name"
+                                            f"{did_you_mean(name, known)}"))
+    if "accounts" in data and "organization_discovery" in data:
+        problems.append(doc.problem(("organization_discovery",),
+                                    "give either accounts or organization_discovery, not both", key=True))
+    seen: dict[str, int] = {}
+    for i, acct in enumerate(data.get("accounts") or []):
+        if not isinstance(acct, dict):
+            continue
+        raw = acct.get("id")
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            problems.append(doc.problem(("accounts", i, "id"),
+                                        f"write the account id in quotes ('{doc.raw.get(('accounts', i, 'id'), raw)}'): unquoted, YAML reads it "
+                                        "as a number and can drop leading zeros"))
+        elif isinstance(raw, str):
+            if raw in seen:
+                problems.append(doc.problem(("accounts", i, "id"), f"account {raw} is listed twice "
+                                            f"(first as accounts[{seen[raw]}])"))
+            seen.setdefault(raw, i)
+            arn = acct.get("role_arn")
+            if isinstance(arn, str) and f"::{raw}:" not in arn:
+                problems.append(doc.problem(("accounts", i, "role_arn"),
+                                            f"role ARN is in another account than id {raw}"))
+    return problems
+
+
+def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
+    """Validate a parsed document and build the config. Raises InputError with every problem."""
+    if not isinstance(doc.data, dict):
+        raise InputError([doc.problem((), "expected a mapping of settings at the top of the file")])
+    # Semantic problems first in case the schema also complains about the same place: the
+    # semantic message is the more helpful one (e.g. unquoted account ids).
+    semantic = _semantic_problems(doc)
+    covered = {(p.line, p.col) for p in semantic}
+    problems = semantic + [p for p in schema_problems("audit-config", doc) if (p.line, p.col) not in covered]
+    if problems:
+        raise InputError(problems)
+    d = doc.data
+
+    def rel(p: str | None) -> Path | None:
+        return None if p is None else (base_dir / p)
+
+    accounts = tuple(AccountSpec(id=a["id"], name=a.get("name", ""), profile=a.get("profile"),
+                                 role_arn=a.get("role_arn"), external_id=a.get("external_id"))
+                     for a in d.get("accounts", []))
+    disc = d.get("organization_discovery")
+    discovery = None if disc is None else Discovery(
+        role_name=disc["role_name"], management_profile=disc.get("management_profile"),
+        external_id=disc.get("external_id"), include=tuple(disc.get("include", ())),
+        exclude=tuple(disc.get("exclude", ())))
+    sc = d.get("scope", {})
+    tags = tuple(sorted((k, tuple([v] if isinstance(v, str) else v)) for k, v in sc.get("tags", {}).items()))
+    regions = d.get("regions", ["us-east-1"])
+    out = d.get("outputs", {})
+    col = d.get("collection", {})
+    caps = dict(Collection().service_concurrency)
+    caps.update(col.get("service_concurrency", {}))
+    return AuditConfig(
+        source=doc.file,
+        digest="sha256:" + hashlib.sha256(raw_text.encode("utf-8")).hexdigest(),
+        base_dir=base_dir,
+        organization=d.get("organization", ""),
+        accounts=accounts,
+        discovery=discovery,
+        regions="all" if regions == "all" else tuple(regions),
+        scope=Scope(vpc_ids=frozenset(sc.get("vpc_ids", ())), tags=tags),
+        rule_packs=tuple(d.get("rule_packs", ())),
+        parameters=d.get("parameters", {}),
+        waivers=rel(d.get("waivers")),
+        output_dir=rel(out.get("directory")),
+        formats=tuple(out.get("formats", ("json",))),
+        gzip=bool(out.get("gzip", False)),
+        fail_on=d.get("fail_on", "high"),
+        collection=Collection(max_workers=col.get("max_workers", 16),
+                              service_concurrency=tuple(sorted(caps.items())),
+                              max_attempts=col.get("max_attempts", 8)),
+    )
+
+
+def load_config(path: Path | str) -> AuditConfig:
+    """Read, validate and build an audit config from a YAML file."""
+    p = Path(path)
+    doc = load_yaml(p)
+    return parse_config(doc, p.parent, p.read_text(encoding="utf-8"))
+
+
+def config_from_text(text: str, name: str = "<config>", base_dir: Path | None = None) -> AuditConfig:
+    """The same as `load_config` for text held in memory (tests, the demo)."""
+    return parse_config(load_yaml_text(text, name), base_dir or Path.cwd(), text)

@@ -1,0 +1,106 @@
+"""Write a snapshot atomically.
+
+Records are written into ``<dir>.partial`` as they arrive; only `finish` writes the
+manifest with ``status: complete`` and renames the folder into place. An interrupted run
+(`abort`) leaves ``<dir>.partial`` with a manifest saying ``interrupted``: the evidence
+gathered so far is kept, and nothing can mistake it for a finished snapshot.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+from auditor.errors import SnapshotError
+from auditor.snapshot.records import CallRecord, canonical_json
+
+FORMAT = "auditor-snapshot"
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def partial_path(final: Path) -> Path:
+    return final.with_name(final.name + ".partial")
+
+
+class SnapshotWriter:
+    """Writes records as they come, then the manifest; see the module docstring."""
+
+    def __init__(self, final_dir: Path | str, *, compress: bool = False, keep: bool = False):
+        self.final = Path(final_dir)
+        self.keep = keep
+        self.records: list[CallRecord] = []  # only filled when keep=True (tests, round trips)
+        self._lock = threading.Lock()
+        self.partial = partial_path(self.final)
+        self.compress = compress
+        if self.final.exists() and any(self.final.iterdir()):
+            raise SnapshotError(f"{self.final} already exists and is not empty; choose a new output folder "
+                                "(snapshots are evidence and are never overwritten)")
+        if self.partial.exists():
+            raise SnapshotError(f"{self.partial} holds an interrupted run's evidence; move or delete it first")
+        self.partial.mkdir(parents=True)
+        self.files: dict[str, str] = {}
+        self.manifest: dict[str, Any] = {}
+        self.calls: list[dict[str, Any]] = []
+
+    def add(self, record: CallRecord) -> None:
+        """Write one call's record file and note it for the manifest."""
+        rel = f"records/{record.record_id}.json" + (".gz" if self.compress else "")
+        data = canonical_json(record.content())
+        if self.compress:
+            data = gzip.compress(data, compresslevel=6, mtime=0)
+        with self._lock:
+            if rel in self.files:
+                raise SnapshotError(f"two calls map to the same record file {rel}")
+            self.files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
+        _write_bytes(self.partial / rel, data)
+        entry: dict[str, Any] = {
+            "record": rel, "account": record.account, "region": record.region, "service": record.service,
+            "operation": record.operation, "params": dict(record.params), "pages": len(record.pages),
+            "started": record.started, "duration_ms": record.duration_ms, "retries": record.retries,
+            "status": "ok" if record.ok else "error",
+        }
+        if record.error is not None:
+            entry["error"] = record.error.to_json()
+        with self._lock:
+            self.calls.append(entry)
+            if self.keep:
+                self.records.append(record)
+
+    def _manifest(self, status: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+        calls = sorted(self.calls, key=lambda c: c["record"])
+        errors = [{k: c[k] for k in ("account", "region", "service", "operation", "params", "record")}
+                  | c["error"] for c in calls if "error" in c]
+        return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "status": status, **meta,
+                "complete": status == "complete" and not errors and not meta.get("account_problems"),
+                "calls": calls, "errors": errors, "files": dict(sorted(self.files.items()))}
+
+    def finish(self, meta: Mapping[str, Any]) -> Path:
+        """Write the manifest and move the snapshot into place. Returns its folder."""
+        self.manifest = self._manifest("complete", meta)
+        _write_bytes(self.partial / MANIFEST, canonical_json(self.manifest))
+        if self.final.exists():
+            self.final.rmdir()  # empty, checked in __init__
+        os.replace(self.partial, self.final)
+        return self.final
+
+    def abort(self, meta: Mapping[str, Any], reason: str) -> Path:
+        """Keep what was gathered, marked as interrupted. Returns the partial folder."""
+        manifest = self._manifest("interrupted", meta)
+        manifest["interrupted_because"] = reason
+        _write_bytes(self.partial / MANIFEST, canonical_json(manifest))
+        return self.partial

@@ -1,0 +1,99 @@
+"""Turn JSON-Schema errors into one clear `file:line:col path: message` problem each.
+
+The schemas are published files (``auditor/schemas/*.schema.json``) so editors can use
+them; this module only phrases their errors for people, with "did you mean" hints.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+import jsonschema
+
+from auditor.errors import Problem
+from auditor.yamlpos import Located
+
+_TYPE_NAMES = {
+    "string": "a string", "integer": "a whole number", "number": "a number",
+    "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "nothing",
+}
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists, else an empty string."""
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in ``auditor/schemas`` by file stem, e.g. ``audit-config``."""
+    text = resources.files("auditor.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string",
+            list: "list", dict: "mapping", type(None): "nothing"}.get(type(value), type(value).__name__)
+    shown = json.dumps(value, default=str)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{kind} {shown}" if kind not in ("list", "mapping", "nothing") else kind
+
+
+def _phrase(err: jsonschema.ValidationError, doc: Located) -> list[Problem]:
+    path = tuple(err.absolute_path)
+    v = err.validator
+    if v == "additionalProperties":
+        allowed = list(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        return [doc.problem(path + (k,), f"unknown key '{k}'{did_you_mean(k, allowed)}; "
+                            f"allowed keys: {', '.join(allowed)}", key=True) for k in extra]
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return [doc.problem(path, f"missing required key '{missing}'")]
+    if v == "type":
+        want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        names = " or ".join(_TYPE_NAMES.get(w, w) for w in want)
+        return [doc.problem(path, f"expected {names}, got {_describe(err.instance)}")]
+    if v == "enum":
+        opts = [str(o) for o in err.validator_value]
+        return [doc.problem(path, f"'{err.instance}' is not one of: {', '.join(opts)}"
+                            f"{did_you_mean(str(err.instance), opts)}")]
+    if v == "const":
+        return [doc.problem(path, f"must be {json.dumps(err.validator_value)}, got {_describe(err.instance)}")]
+    if v == "pattern":
+        hint = err.schema.get("x-hint", f"must match {err.validator_value}")
+        return [doc.problem(path, f"'{err.instance}' is not valid: {hint}")]
+    if v in ("minItems", "minLength"):
+        return [doc.problem(path, "must not be empty")]
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return [doc.problem(path, f"{err.instance} is out of range ({v} {err.validator_value})")]
+    if v == "uniqueItems":
+        return [doc.problem(path, "has duplicate entries")]
+    if v in ("oneOf", "anyOf"):
+        hint = err.schema.get("x-hint")
+        if hint:
+            return [doc.problem(path, hint)]
+        # Report the branch that got furthest: the best match jsonschema can find.
+        best = jsonschema.exceptions.best_match(err.context) if err.context else None
+        if best is not None and best is not err:
+            return _phrase(best, doc)
+    if v == "not":
+        return [doc.problem(path, err.schema.get("x-hint", "this combination is not allowed"))]
+    return [doc.problem(path, err.message)]
+
+
+def schema_problems(schema_name: str, doc: Located) -> list[Problem]:
+    """Every schema problem in `doc`, phrased for people, sorted by position."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    problems: list[Problem] = []
+    for err in validator.iter_errors(doc.data):
+        problems.extend(_phrase(err, doc))
+    return sorted(set(problems))

@@ -1,0 +1,141 @@
+"""YAML loading that keeps line and column for every key and value.
+
+Every input we own (audit configs, estates, later rule packs and waivers) is read through
+`load_yaml`, so each problem can be reported as ``file:line:col``. Duplicate keys, which
+PyYAML silently resolves to the last one, are reported as problems here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from auditor.errors import InputError, Problem
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class Located:
+    """Plain data (dicts, lists, scalars) plus where each part of it stood in the file."""
+
+    file: str
+    data: Any
+    values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    raw: dict[PathKey, str] = field(default_factory=dict)  # scalars as written, before typing
+
+    def where(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
+        """Line and column of the value at `path` (or of its key), else the nearest parent."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), (1, 1))
+
+    def problem(self, path: PathKey, message: str, *, key: bool = False) -> Problem:
+        line, col = self.where(path, key=key)
+        return Problem(self.file, line, col, dotted(path), message)
+
+
+def dotted(path: PathKey) -> str:
+    """``('accounts', 0, 'id')`` -> ``accounts[0].id``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, out: Located,
+             problems: list[Problem]) -> Any:
+    out.values[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves YAML merge keys (<<) like PyYAML does
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                line, col = _mark(key_node)
+                problems.append(Problem(out.file, line, col, dotted(path),
+                                        "mapping keys must be plain scalars"))
+                continue
+            if key in result:
+                line, col = _mark(key_node)
+                first = out.keys[path + (key,)]
+                problems.append(Problem(out.file, line, col, dotted(path + (key,)),
+                                        f"duplicate key '{key}' (first given at line {first[0]})"))
+                continue
+            out.keys[path + (key,)] = _mark(key_node)
+            result[key] = _convert(loader, value_node, path + (key,), out, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(loader, item, path + (i,), out, problems) for i, item in enumerate(node.value)]
+    out.raw[path] = node.value
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml_text(text: str, file: str) -> Located:
+    """Parse `text` (named `file` in messages). Raises InputError listing every problem."""
+    if not text.strip():
+        raise InputError([Problem(file, 1, 1, "", "the file is empty; expected a YAML mapping")])
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or str(exc)
+        hint = ""
+        if "indentation" in str(exc) or "expected <block end>" in str(exc) or "mapping values are not allowed" in str(exc):
+            hint = " (check the indentation of this line against the lines above it)"
+        if "found character '\\t'" in str(exc):
+            hint = " (YAML does not allow tabs for indentation; use spaces)"
+        raise InputError([Problem(file, line, col, "", f"YAML syntax error: {what}{hint}")]) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - all PyYAML parse errors are marked
+        raise InputError([Problem(file, 1, 1, "", f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise InputError([Problem(file, 1, 1, "", "the file has no content; expected a YAML mapping")])
+    out = Located(file=file, data=None)
+    problems: list[Problem] = []
+    loader = yaml.SafeLoader("")
+    try:
+        out.data = _convert(loader, node, (), out, problems)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problems.append(Problem(file, line, col, "", f"YAML error: {exc.problem}"))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def load_yaml(path: Path | str) -> Located:
+    """Read and parse a YAML file; an unreadable file is an InputError, not a traceback."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([Problem(str(p), 0, 0, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(str(p), 0, 0, "", "is a directory, expected a YAML file")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(str(p), 1, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise InputError([Problem(str(p), 0, 0, "", f"cannot read: {exc.strerror}")]) from None
+    return load_yaml_text(text, str(p))
