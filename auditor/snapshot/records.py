@@ -87,7 +87,9 @@ class CallRecord:
         if not self.params:
             return base
         digest = hashlib.sha256(canonical_json(self.params)).hexdigest()[:10]
-        first = next((v for _, v in sorted(self.params.items()) if isinstance(v, str)), "")
+        # Label with the resource id the call is about (VpcId, PrefixListId, name ...).
+        strings = [(k, v) for k, v in sorted(self.params.items()) if isinstance(v, str)]
+        first = next((v for k, v in strings if k.endswith("Id") or k == "name"), strings[0][1] if strings else "")
         label = _SAFE.sub("_", first)[:64]
         return f"{base}~{label}~{digest}" if label else f"{base}~{digest}"
 

@@ -1,0 +1,186 @@
+"""Build the linked network model from call records (no AWS access).
+
+First every record goes through its normaliser; then the linking pass joins what several
+calls say about one resource: VPC DNS attributes, prefix-list entries, transit gateway
+routes and associations, the subnets of TGW VPC attachments, and each subnet's effective
+route table (its explicit association, else the main table *of its own VPC*).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from auditor.model.normalise import NORMALISERS, items, record_path
+from auditor.model.types import (
+    Coverage, EksCluster, LambdaFunction, Model, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
+    TgwRoute, TransitGatewayAttachment, TransitGatewayRouteTable, Vpc, VpcEndpoint,
+)
+from auditor.snapshot.records import CallRecord
+
+Key = tuple[str, str, str]  # account, region, id
+
+
+class _Side:
+    """What per-resource calls add, keyed by (account, region, resource id)."""
+
+    def __init__(self) -> None:
+        self.dns: dict[Key, dict[str, Any]] = defaultdict(dict)
+        self.dns_refs: dict[Key, list[SourceRef]] = defaultdict(list)
+        self.pl_entries: dict[Key, tuple[tuple[str, ...], SourceRef]] = {}
+        self.tgw_routes: dict[Key, tuple[tuple[TgwRoute, ...], SourceRef]] = {}
+        self.tgw_assoc: dict[Key, tuple[tuple[str, ...], SourceRef]] = {}
+        self.tgw_prop: dict[Key, tuple[tuple[str, ...], SourceRef]] = {}
+        self.vpc_attachment_subnets: dict[Key, tuple[tuple[str, ...], SourceRef]] = {}
+
+
+def _side_record(rec: CallRecord, path: str, side: _Side) -> None:
+    if not rec.ok:
+        return
+    key_of = lambda param: (rec.account, rec.region, str(rec.params.get(param, "")))  # noqa: E731
+    op = rec.operation
+    whole = SourceRef(path, "/pages")
+    if op == "DescribeVpcAttribute":
+        for page in rec.pages:
+            for attr, field in (("EnableDnsSupport", "dns_support"), ("EnableDnsHostnames", "dns_hostnames")):
+                if attr in page:
+                    side.dns[key_of("VpcId")][field] = bool((page[attr] or {}).get("Value"))
+        side.dns_refs[key_of("VpcId")].append(whole)
+    elif op == "GetManagedPrefixListEntries":
+        side.pl_entries[key_of("PrefixListId")] = (tuple(e["Cidr"] for e in rec.items("Entries") if e.get("Cidr")),
+                                                   whole)
+    elif op == "SearchTransitGatewayRoutes":
+        routes = []
+        for raw, ref in items(rec, "Routes", path):
+            dest = raw.get("DestinationCidrBlock") or raw.get("PrefixListId", "")
+            attachments = tuple(a["TransitGatewayAttachmentId"] for a in raw.get("TransitGatewayAttachments", [])
+                                if a.get("TransitGatewayAttachmentId"))
+            routes.append(TgwRoute(destination=dest,
+                                   destination_cidrs=(dest,) if raw.get("DestinationCidrBlock") else None,
+                                   route_type=raw.get("Type", ""), state=raw.get("State", ""),
+                                   attachment_ids=attachments, source=ref))
+        side.tgw_routes[key_of("TransitGatewayRouteTableId")] = (tuple(routes), whole)
+    elif op == "GetTransitGatewayRouteTableAssociations":
+        side.tgw_assoc[key_of("TransitGatewayRouteTableId")] = (
+            tuple(a["TransitGatewayAttachmentId"] for a in rec.items("Associations")
+                  if a.get("State", "associated") == "associated"), whole)
+    elif op == "GetTransitGatewayRouteTablePropagations":
+        side.tgw_prop[key_of("TransitGatewayRouteTableId")] = (
+            tuple(a["TransitGatewayAttachmentId"] for a in rec.items("TransitGatewayRouteTablePropagations")
+                  if a.get("State", "enabled") == "enabled"), whole)
+    elif op == "DescribeTransitGatewayVpcAttachments":
+        for raw, ref in items(rec, "TransitGatewayVpcAttachments", path):
+            side.vpc_attachment_subnets[(rec.account, rec.region, raw["TransitGatewayAttachmentId"])] = (
+                tuple(raw.get("SubnetIds", [])), ref)
+
+
+def _with(r: Resource, extra: Iterable[SourceRef] = (), **changes: Any) -> Resource:
+    refs = tuple(extra)
+    if refs:
+        changes["also_from"] = r.also_from + refs
+    return dataclasses.replace(r, **changes) if changes else r
+
+
+def _link(by_type: dict[str, list[Resource]], side: _Side) -> None:
+    k = lambda r: (r.account, r.region, r.id)  # noqa: E731
+    by_type["vpc"] = [_with(v, side.dns_refs.get(k(v), ()), **side.dns.get(k(v), {})) for v in by_type["vpc"]]
+
+    pls = {}
+    new_pls = []
+    for pl in by_type["prefix_list"]:
+        found = side.pl_entries.get(k(pl))
+        if found:
+            pl = _with(pl, (found[1],), cidrs=found[0])
+        pls[k(pl)] = pl
+        new_pls.append(pl)
+    by_type["prefix_list"] = new_pls
+
+    gwlbe = {k(e) for e in by_type["vpc_endpoint"] if isinstance(e, VpcEndpoint)
+             and e.endpoint_type == "GatewayLoadBalancer"}
+    tables = []
+    for rt in by_type["route_table"]:
+        assert isinstance(rt, RouteTable)
+        routes = []
+        for route in rt.routes:
+            if route.destination_kind == "prefix_list":
+                pl = pls.get((rt.account, rt.region, route.destination))
+                cidrs = pl.cidrs if isinstance(pl, PrefixList) else None
+                route = dataclasses.replace(route, destination_cidrs=cidrs)
+            if route.target_kind == "vpce" and (rt.account, rt.region, route.target_id) in gwlbe:
+                route = dataclasses.replace(route, target_kind="gwlbe")
+            routes.append(route)
+        tables.append(dataclasses.replace(rt, routes=tuple(routes)))
+    by_type["route_table"] = tables
+
+    explicit: dict[Key, str] = {}
+    main: dict[Key, str] = {}
+    for rt in tables:
+        for sid in rt.subnet_ids:
+            explicit[(rt.account, rt.region, sid)] = rt.id
+        if rt.is_main:
+            main[(rt.account, rt.region, rt.vpc_id)] = rt.id
+    subnets = []
+    for sn in by_type["subnet"]:
+        assert isinstance(sn, Subnet)
+        if k(sn) in explicit:
+            sn = dataclasses.replace(sn, route_table_id=explicit[k(sn)], route_table_association="explicit")
+        elif (sn.account, sn.region, sn.vpc_id) in main:
+            sn = dataclasses.replace(sn, route_table_id=main[(sn.account, sn.region, sn.vpc_id)],
+                                     route_table_association="main")
+        subnets.append(sn)
+    by_type["subnet"] = subnets
+    subnet_vpc = {k(s): s.vpc_id for s in subnets}
+
+    tgw_rts = []
+    for t in by_type["transit_gateway_route_table"]:
+        routes, assoc, prop = side.tgw_routes.get(k(t)), side.tgw_assoc.get(k(t)), side.tgw_prop.get(k(t))
+        refs = [x[1] for x in (routes, assoc, prop) if x]
+        tgw_rts.append(_with(t, refs, routes=routes[0] if routes else None,
+                             associated_attachment_ids=assoc[0] if assoc else None,
+                             propagating_attachment_ids=prop[0] if prop else None))
+    by_type["transit_gateway_route_table"] = tgw_rts
+    atts = []
+    for a in by_type["transit_gateway_attachment"]:
+        found = side.vpc_attachment_subnets.get(k(a))
+        atts.append(_with(a, (found[1],), subnet_ids=found[0]) if found else a)
+    by_type["transit_gateway_attachment"] = atts
+
+    # EKS (no vpcId in some emulators) and Lambda: the VPC of a resource placed in subnets is
+    # the subnets' VPC; we take it from the subnets when they are known, as AWS guarantees.
+    for type_name in ("eks_cluster", "lambda_function"):
+        fixed = []
+        for r in by_type[type_name]:
+            assert isinstance(r, (EksCluster, LambdaFunction))
+            vpcs = {subnet_vpc.get((r.account, r.region, s)) for s in r.subnet_ids} - {None}
+            fixed.append(dataclasses.replace(r, vpc_id=vpcs.pop()) if len(vpcs) == 1 else r)
+        by_type[type_name] = fixed
+
+
+def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None = None) -> Model:
+    """The model of everything in `records` (pass the manifest's ``files`` to point at
+    ``.json.gz`` record files). Deterministic: resources sorted by account, region, id."""
+    by_type: dict[str, list[Resource]] = defaultdict(list)
+    side = _Side()
+    ok: set[tuple[str, str, str, str]] = set()
+    failed: dict[tuple[str, str, str, str], str] = {}
+    # Record order differs between a live run and a loaded snapshot; sort for determinism.
+    for rec in sorted(records, key=lambda r: r.record_id):
+        key = (rec.account, rec.region, rec.service, rec.operation)
+        if rec.ok:
+            ok.add(key)
+        else:
+            assert rec.error is not None
+            failed.setdefault(key, f"{rec.error.code}: {rec.error.message}")
+        path = record_path(rec, files)
+        fn = NORMALISERS.get((rec.service, rec.operation))
+        if fn is not None:
+            # Pages received before an error are real data: keep them (coverage says failed).
+            for resource in fn(rec, path):
+                by_type[resource.type_name].append(resource)
+        else:
+            _side_record(rec, path, side)
+    _link(by_type, side)
+    resources = {t: tuple(sorted(v, key=lambda r: (r.account, r.region, r.id))) for t, v in sorted(by_type.items()) if v}
+    return Model(resources=resources,
+                 coverage=Coverage(ok=frozenset(ok - set(failed)), failed=tuple(sorted(failed.items()))))

@@ -1,0 +1,451 @@
+"""Typed, immutable resources of the network model.
+
+Normalisers (auditor/model/normalise.py) change shape, never judge: every field here is
+what AWS said, renamed and typed, plus links resolved from other calls (for example a
+subnet's effective route table). `None` means "AWS did not say" (or the call that says it
+failed), never "false". Every resource points back to the snapshot record it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+Tags = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where in the snapshot a value came from: record file and JSON pointer inside it."""
+
+    record: str   # e.g. records/111111111111/us-east-1/ec2/DescribeVpcs.json
+    pointer: str  # e.g. /pages/0/Vpcs/2
+
+    def __str__(self) -> str:
+        return f"{self.record}#{self.pointer}"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Common fields. `type_name` is the rule-pack resource type."""
+
+    type_name: ClassVar[str] = "resource"
+    id: str
+    account: str
+    region: str
+    source: SourceRef
+    tags: Tags = ()
+    also_from: tuple[SourceRef, ...] = ()  # further records that contributed fields
+
+    def tag(self, key: str) -> str | None:
+        return dict(self.tags).get(key)
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        return dict(self.tags)
+
+
+@dataclass(frozen=True)
+class Vpc(Resource):
+    type_name: ClassVar[str] = "vpc"
+    cidr_blocks: tuple[str, ...] = ()
+    ipv6_cidr_blocks: tuple[str, ...] = ()
+    is_default: bool = False
+    state: str = ""
+    owner_id: str = ""
+    dns_support: bool | None = None
+    dns_hostnames: bool | None = None
+
+
+@dataclass(frozen=True)
+class Subnet(Resource):
+    type_name: ClassVar[str] = "subnet"
+    vpc_id: str = ""
+    cidr: str = ""
+    ipv6_cidrs: tuple[str, ...] = ()
+    availability_zone: str = ""
+    availability_zone_id: str = ""
+    map_public_ip_on_launch: bool | None = None
+    assign_ipv6_on_creation: bool | None = None
+    route_table_id: str | None = None          # effective table
+    route_table_association: str = "unknown"   # explicit | main | unknown
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route, with its target normalised to (kind, id)."""
+
+    destination: str                 # CIDR or prefix-list id, as AWS gave it
+    destination_kind: str            # ipv4 | ipv6 | prefix_list
+    destination_cidrs: tuple[str, ...] | None  # resolved CIDRs; None when the prefix list is unknown
+    target_kind: str                 # local igw eigw nat tgw pcx vgw instance eni vpce gwlbe carrier lgw core_network odb route_server unknown
+    target_id: str
+    state: str                       # active | blackhole
+    origin: str = ""
+    source: SourceRef | None = None
+
+
+@dataclass(frozen=True)
+class RouteTable(Resource):
+    type_name: ClassVar[str] = "route_table"
+    vpc_id: str = ""
+    is_main: bool = False
+    subnet_ids: tuple[str, ...] = ()          # explicit associations
+    gateway_ids: tuple[str, ...] = ()         # edge associations (IGW/VGW ingress routing)
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class InternetGateway(Resource):
+    type_name: ClassVar[str] = "internet_gateway"
+    attached_vpc_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EgressOnlyInternetGateway(Resource):
+    type_name: ClassVar[str] = "egress_only_internet_gateway"
+    attached_vpc_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NatGateway(Resource):
+    type_name: ClassVar[str] = "nat_gateway"
+    vpc_id: str = ""
+    subnet_id: str = ""
+    connectivity: str = "public"   # AWS's default when ConnectivityType is absent
+    state: str = ""
+    public_ips: tuple[str, ...] = ()
+    network_interface_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ElasticIp(Resource):
+    type_name: ClassVar[str] = "elastic_ip"
+    public_ip: str = ""
+    domain: str = ""
+    instance_id: str | None = None
+    network_interface_id: str | None = None
+    association_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkInterface(Resource):
+    type_name: ClassVar[str] = "network_interface"
+    vpc_id: str = ""
+    subnet_id: str = ""
+    interface_type: str = ""
+    description: str = ""
+    private_ips: tuple[str, ...] = ()
+    public_ips: tuple[str, ...] = ()
+    ipv6_addresses: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    instance_id: str | None = None
+    requester_managed: bool = False
+    source_dest_check: bool | None = None
+
+
+@dataclass(frozen=True)
+class Instance(Resource):
+    type_name: ClassVar[str] = "instance"
+    vpc_id: str = ""
+    subnet_id: str = ""
+    state: str = ""
+    private_ip: str = ""
+    public_ip: str | None = None
+    ipv6_addresses: tuple[str, ...] = ()
+    network_interface_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    source_dest_check: bool | None = None
+
+
+@dataclass(frozen=True)
+class SecurityGroup(Resource):
+    type_name: ClassVar[str] = "security_group"
+    vpc_id: str = ""
+    name: str = ""
+    description: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == "default"
+
+
+@dataclass(frozen=True)
+class SecurityGroupRule(Resource):
+    type_name: ClassVar[str] = "security_group_rule"
+    group_id: str = ""
+    is_egress: bool = False
+    protocol: str = "-1"
+    from_port: int | None = None
+    to_port: int | None = None
+    cidr_ipv4: str | None = None
+    cidr_ipv6: str | None = None
+    prefix_list_id: str | None = None
+    referenced_group_id: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NaclEntry:
+    rule_number: int
+    egress: bool
+    protocol: str
+    action: str
+    cidr: str | None
+    ipv6_cidr: str | None
+    from_port: int | None
+    to_port: int | None
+
+
+@dataclass(frozen=True)
+class NetworkAcl(Resource):
+    type_name: ClassVar[str] = "network_acl"
+    vpc_id: str = ""
+    is_default: bool = False
+    subnet_ids: tuple[str, ...] = ()
+    entries: tuple[NaclEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class VpcEndpoint(Resource):
+    type_name: ClassVar[str] = "vpc_endpoint"
+    vpc_id: str = ""
+    service_name: str = ""
+    service: str = ""               # short name, e.g. ecr.api
+    endpoint_type: str = ""         # Interface | Gateway | GatewayLoadBalancer | ...
+    state: str = ""
+    private_dns_enabled: bool | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    route_table_ids: tuple[str, ...] = ()
+    network_interface_ids: tuple[str, ...] = ()
+    policy_document: str | None = None   # exactly as AWS returned it
+    policy: Any = None                   # parsed JSON, None when absent or unparseable
+    policy_error: str | None = None      # why it could not be parsed
+
+
+@dataclass(frozen=True)
+class VpcEndpointService(Resource):
+    type_name: ClassVar[str] = "vpc_endpoint_service"
+    service_name: str = ""
+    service_types: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
+    owner: str = ""
+    policy_supported: bool | None = None
+    private_dns_name: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowLog(Resource):
+    type_name: ClassVar[str] = "flow_log"
+    resource_id: str = ""
+    traffic_type: str = ""
+    status: str = ""
+    destination_type: str = ""
+    destination: str = ""
+    log_format: str = ""
+
+
+@dataclass(frozen=True)
+class PeeringSide:
+    vpc_id: str
+    account: str
+    region: str
+    cidrs: tuple[str, ...]
+    ipv6_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VpcPeering(Resource):
+    type_name: ClassVar[str] = "vpc_peering"
+    status: str = ""
+    requester: PeeringSide | None = None
+    accepter: PeeringSide | None = None
+
+
+@dataclass(frozen=True)
+class CarrierGateway(Resource):
+    type_name: ClassVar[str] = "carrier_gateway"
+    vpc_id: str = ""
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class VpnGateway(Resource):
+    type_name: ClassVar[str] = "vpn_gateway"
+    attached_vpc_ids: tuple[str, ...] = ()
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class TransitGateway(Resource):
+    type_name: ClassVar[str] = "transit_gateway"
+    owner_id: str = ""
+    state: str = ""
+    auto_accept_shared_attachments: str = ""
+    default_association_route_table_id: str | None = None
+    default_propagation_route_table_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TransitGatewayAttachment(Resource):
+    type_name: ClassVar[str] = "transit_gateway_attachment"
+    transit_gateway_id: str = ""
+    resource_type: str = ""        # vpc | vpn | direct-connect-gateway | peering | connect ...
+    resource_id: str = ""
+    resource_owner: str = ""
+    state: str = ""
+    associated_route_table_id: str | None = None
+    subnet_ids: tuple[str, ...] | None = None   # VPC attachments only; None when unknown
+
+
+@dataclass(frozen=True)
+class TgwRoute:
+    destination: str
+    destination_cidrs: tuple[str, ...] | None
+    route_type: str                 # static | propagated
+    state: str                      # active | blackhole
+    attachment_ids: tuple[str, ...]
+    source: SourceRef | None = None
+
+
+@dataclass(frozen=True)
+class TransitGatewayRouteTable(Resource):
+    type_name: ClassVar[str] = "transit_gateway_route_table"
+    transit_gateway_id: str = ""
+    is_default_association: bool = False
+    is_default_propagation: bool = False
+    routes: tuple[TgwRoute, ...] | None = None          # None when the routes were not collected
+    associated_attachment_ids: tuple[str, ...] | None = None
+    propagating_attachment_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PrefixList(Resource):
+    type_name: ClassVar[str] = "prefix_list"
+    name: str = ""
+    owner_id: str = ""
+    address_family: str = ""
+    cidrs: tuple[str, ...] | None = None    # None when the entries were not collected
+
+
+@dataclass(frozen=True)
+class BlockPublicAccess(Resource):
+    """VPC Block Public Access options of one account-region (id = region)."""
+
+    type_name: ClassVar[str] = "vpc_block_public_access"
+    internet_gateway_block_mode: str = ""
+    exclusions_allowed: str = ""
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class BlockPublicAccessExclusion(Resource):
+    type_name: ClassVar[str] = "vpc_block_public_access_exclusion"
+    mode: str = ""
+    resource_arn: str = ""
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class EksCluster(Resource):
+    type_name: ClassVar[str] = "eks_cluster"
+    arn: str = ""
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    endpoint_public_access: bool | None = None
+    endpoint_private_access: bool | None = None
+    public_access_cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DbInstance(Resource):
+    type_name: ClassVar[str] = "db_instance"
+    arn: str = ""
+    engine: str = ""
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    publicly_accessible: bool | None = None
+    security_group_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadBalancer(Resource):
+    type_name: ClassVar[str] = "load_balancer"
+    arn: str = ""
+    name: str = ""
+    kind: str = ""                 # application | network | gateway | classic
+    scheme: str | None = None
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LambdaFunction(Resource):
+    type_name: ClassVar[str] = "lambda_function"
+    arn: str = ""
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+
+
+RESOURCE_TYPES: dict[str, type[Resource]] = {
+    cls.type_name: cls for cls in (
+        Vpc, Subnet, RouteTable, InternetGateway, EgressOnlyInternetGateway, NatGateway, ElasticIp,
+        NetworkInterface, Instance, SecurityGroup, SecurityGroupRule, NetworkAcl, VpcEndpoint,
+        VpcEndpointService, FlowLog, VpcPeering, CarrierGateway, VpnGateway, TransitGateway,
+        TransitGatewayAttachment, TransitGatewayRouteTable, PrefixList, BlockPublicAccess,
+        BlockPublicAccessExclusion, EksCluster, DbInstance, LoadBalancer, LambdaFunction)
+}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which calls succeeded per (account, region): rules use it to say ERROR, never PASS,
+    when the data they need was not collected."""
+
+    ok: frozenset[tuple[str, str, str, str]] = frozenset()
+    failed: tuple[tuple[tuple[str, str, str, str], str], ...] = ()  # key -> "code: message"
+
+    def collected(self, account: str, region: str, service: str, operation: str) -> bool:
+        return (account, region, service, operation) in self.ok and not any(
+            k == (account, region, service, operation) for k, _ in self.failed)
+
+
+@dataclass(frozen=True)
+class Model:
+    """All resources by type, plus coverage. Built only by `auditor.model.build_model`."""
+
+    resources: dict[str, tuple[Resource, ...]] = field(default_factory=dict)
+    coverage: Coverage = field(default_factory=Coverage)
+    _index: dict[tuple[str, str], tuple[Resource, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index: dict[tuple[str, str], list[Resource]] = {}
+        for type_name, items in self.resources.items():
+            for r in items:
+                index.setdefault((type_name, r.id), []).append(r)
+        object.__setattr__(self, "_index", {k: tuple(v) for k, v in index.items()})
+
+    def of(self, type_name: str) -> tuple[Resource, ...]:
+        return self.resources.get(type_name, ())
+
+    def get(self, type_name: str, resource_id: str, account: str | None = None,
+            region: str | None = None) -> Resource | None:
+        """The resource of that type and id (ids of names such as EKS clusters repeat
+        across accounts and regions: give account and region to pick one)."""
+        for r in self._index.get((type_name, resource_id), ()):
+            if (account is None or r.account == account) and (region is None or r.region == region):
+                return r
+        return None
+
+    def counts(self) -> dict[tuple[str, str, str], int]:
+        """(account, region, type) -> number of resources."""
+        out: dict[tuple[str, str, str], int] = {}
+        for type_name, items in self.resources.items():
+            for r in items:
+                key = (r.account, r.region, type_name)
+                out[key] = out.get(key, 0) + 1
+        return out

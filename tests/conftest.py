@@ -1,0 +1,202 @@
+"""Shared fixtures for the collector tests: isolated dummy credentials, moto, small estates,
+and fault injection through the SessionFactory's botocore event hooks."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from auditor.config import AuditConfig, config_from_text
+
+# The base credentials every test runs with. The secret is distinctive so that a test can
+# grep a snapshot's bytes for it.
+DUMMY_ACCESS_KEY = "AKIAAUDITORTEST00001"
+DUMMY_SECRET = "auditor-test-secret-d41d8cd98f00b204e980"
+
+HOME_ACCOUNT = "123456789012"   # moto's account for the base credentials
+SECOND_ACCOUNT = "111111111111"  # reached with sts:AssumeRole
+AUDIT_ROLE = f"arn:aws:iam::{SECOND_ACCOUNT}:role/auditor"
+REGIONS = ("us-east-1", "eu-west-1")
+
+_AWS_VARS = (
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_REGION",
+    "AWS_CA_BUNDLE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "MOTO_ACCOUNT_ID",
+)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Dummy credentials only: no profile, no config files, no metadata service."""
+    for var in _AWS_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in list(__import__("os").environ) if v.startswith("AWS_ENDPOINT_URL_")]:
+        monkeypatch.delenv(var, raising=False)
+    empty = tmp_path_factory.mktemp("no-aws-config")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def moto_aws(aws_env: None) -> Iterable[None]:
+    """In-process moto for the duration of one test (fresh state each time)."""
+    import moto
+
+    with moto.mock_aws():
+        yield
+
+
+# -- estates ---------------------------------------------------------------------------
+
+@dataclass
+class Network:
+    """What `make_network` created in one (account, region)."""
+
+    account: str
+    region: str
+    vpc_id: str
+    subnet_ids: list[str]
+    route_table_id: str
+    igw_id: str
+    sg_id: str
+
+
+def assumed_client(service: str, account: str, region: str) -> Any:
+    """A plain boto3 client acting in `account` (via sts:AssumeRole; moto maps the
+    returned credentials to that account). Used to build estates, not by the collector."""
+    sts = boto3.client("sts", region_name="us-east-1")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/estate-builder",
+                            RoleSessionName="estate-builder")["Credentials"]
+    return boto3.client(service, region_name=region, aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
+def make_network(account: str, region: str, cidr: str = "10.20.0.0/16") -> Network:
+    """A small network: a VPC with two subnets, a route table with a default route to an
+    internet gateway, and a security group."""
+    ec2 = assumed_client("ec2", account, region)
+    vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    base = cidr.split("/")[0].rsplit(".", 2)[0]  # "10.20"
+    subnet_ids = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"{base}.{i}.0/24")["Subnet"]["SubnetId"]
+                  for i in (1, 2)]
+    igw_id = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+    rt_id = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=rt_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
+    ec2.associate_route_table(RouteTableId=rt_id, SubnetId=subnet_ids[0])
+    sg_id = ec2.create_security_group(GroupName=f"auditor-test-{region}", Description="test",
+                                      VpcId=vpc_id)["GroupId"]
+    return Network(account, region, vpc_id, subnet_ids, rt_id, igw_id, sg_id)
+
+
+def make_config(accounts: Iterable[tuple[str, str | None]] = (), regions: Iterable[str] = REGIONS,
+                extra: str = "") -> AuditConfig:
+    """An audit config; accounts are (id, role_arn or None)."""
+    lines = ["version: 1"]
+    accounts = list(accounts)
+    if accounts:
+        lines.append("accounts:")
+        for acct, role in accounts:
+            lines.append(f'  - id: "{acct}"')
+            if role:
+                lines.append(f"    role_arn: {role}")
+    lines.append("regions: [" + ", ".join(regions) + "]")
+    return config_from_text("\n".join(lines) + "\n" + extra)
+
+
+TWO_ACCOUNTS = ((HOME_ACCOUNT, None), (SECOND_ACCOUNT, AUDIT_ROLE))
+
+
+# -- fault injection -------------------------------------------------------------------
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterable[bytes]:
+        yield self._body
+
+
+def ec2_error(status: int, code: str, message: str, url: str = "https://ec2.amazonaws.com/") -> AWSResponse:
+    """An HTTP answer in the EC2 query protocol's error format."""
+    body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            "<RequestID>x</RequestID></Response>").encode()
+    return AWSResponse(url, status, {"Content-Type": "text/xml"}, _Raw(body))
+
+
+def sts_error(status: int, code: str, message: str, url: str = "https://sts.amazonaws.com/") -> AWSResponse:
+    """An HTTP answer in the STS (AWS query) protocol's error format."""
+    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+            "</Error><RequestId>x</RequestId></ErrorResponse>").encode()
+    return AWSResponse(url, status, {"Content-Type": "text/xml"}, _Raw(body))
+
+
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+
+
+def request_region(request: Any) -> str:
+    """The region a signed request is for (from its SigV4 credential scope; works in
+    process and against a server, where the URL names no region)."""
+    auth = request.headers.get("Authorization", b"")
+    if isinstance(auth, bytes):
+        auth = auth.decode()
+    m = _SCOPE.search(auth)
+    return m.group(2) if m else ""
+
+
+def request_access_key(request: Any) -> str:
+    auth = request.headers.get("Authorization", b"")
+    if isinstance(auth, bytes):
+        auth = auth.decode()
+    m = _SCOPE.search(auth)
+    return m.group(1) if m else ""
+
+
+@dataclass
+class Injector:
+    """A SessionFactory hook that answers matching requests itself.
+
+    For every request on `event` that `match(request)` accepts, `respond(request, n)` gets
+    the request and how many matching requests came before it, and returns an AWSResponse
+    (a fake answer) or None (let the request through). Matching requests are logged in
+    `seen` as (region, access key id)."""
+
+    event: str
+    respond: Callable[[Any, int], AWSResponse | None]
+    match: Callable[[Any], bool] = lambda request: True
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _handler(self, request: Any, **_: Any) -> AWSResponse | None:
+        if not self.match(request):
+            return None
+        with self._lock:
+            n = len(self.seen)
+            self.seen.append((request_region(request), request_access_key(request)))
+        return self.respond(request, n)
+
+    def __call__(self, session: Any) -> None:
+        session.register_first(self.event, self._handler)
+
+
+def in_region(region: str) -> Callable[[Any], bool]:
+    return lambda request: request_region(request) == region
+
+
+@pytest.fixture
+def snapshot_dir(tmp_path: Path) -> Path:
+    return tmp_path / "snapshot"
