@@ -1,0 +1,194 @@
+"""The `auditor` command line.
+
+Exit codes (the contract pipelines rely on):
+  0  done, assessment complete
+  2  usage, config or input error (every problem listed; nothing ran)
+  3  assessment incomplete: some data could not be collected (see the manifest's errors)
+  130 interrupted (the evidence gathered so far is kept, marked interrupted)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from auditor import __version__
+from auditor.errors import AuditorError, InputError, SnapshotError
+
+EXIT_OK, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+
+def _fail_input(exc: InputError) -> NoReturn:
+    for p in exc.problems:
+        click.echo(p.render(), err=True)
+    n = len(exc.problems)
+    click.echo(f"{n} problem{'s' if n != 1 else ''} found; nothing was run.", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _sigterm_as_interrupt() -> None:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+class _Progress:
+    """Progress on stderr, only when stderr is a terminal and not --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if not self.enabled:
+            return
+        click.echo(f"\r  collected {done}/{total}  {label:<40}", err=True, nl=False)
+        if done == total:
+            click.echo("", err=True)
+
+
+def _run_collect(config: Any, factory: Any, out: Path, gzip: bool, quiet: bool) -> Any:
+    from auditor.collect.runner import collect
+    from auditor.snapshot.writer import SnapshotWriter, partial_path
+
+    writer = SnapshotWriter(out, compress=gzip)
+    try:
+        return collect(config, factory, writer, progress=_Progress(quiet))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: the evidence gathered so far is kept in {partial_path(out)} "
+                   "(marked interrupted; it is not a valid snapshot)", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _summary(result: Any) -> None:
+    m = result.manifest
+    click.echo(f"snapshot written to {result.path}")
+    click.echo(f"  {len(m['calls'])} calls, {len(m['errors'])} errors, "
+               f"{len(m['accounts'])} accounts, {len(m['regions'])} regions")
+    if not result.complete:
+        click.echo("  assessment INCOMPLETE: some data could not be collected "
+                   f"(run `auditor inventory {result.path}` for every error)", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="auditor")
+def cli() -> None:
+    """Prove, with evidence, that regulated AWS workloads run in fully private networks."""
+
+
+@cli.command("collect")
+@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit config (YAML).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="New folder for the snapshot (never overwritten).")
+@click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
+@click.option("--allow-incomplete", is_flag=True, help="Exit 0 even when some data could not be collected.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def collect_cmd(config_path: Path, out: Path, gzip: bool | None, allow_incomplete: bool, quiet: bool) -> None:
+    """Collect AWS state read-only into an evidence snapshot."""
+    from auditor.collect.sessions import SessionFactory
+    from auditor.config import load_config
+
+    try:
+        config = load_config(config_path)
+    except InputError as exc:
+        _fail_input(exc)
+    _sigterm_as_interrupt()
+    factory = SessionFactory(max_attempts=config.collection.max_attempts)
+    try:
+        result = _run_collect(config, factory, out, config.gzip if gzip is None else gzip, quiet)
+    except SnapshotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    _summary(result)
+    sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
+
+
+@cli.command("inventory")
+@click.argument("snapshot", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Counts as JSON.")
+def inventory_cmd(snapshot: Path, as_json: bool) -> None:
+    """Verify a snapshot and print what it holds: counts per account, region and type, and errors."""
+    from auditor.inventory import inventory_lines
+    from auditor.model import build_model
+    from auditor.snapshot.reader import load_snapshot
+
+    try:
+        snap = load_snapshot(snapshot)
+    except SnapshotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    model = build_model(snap.records, snap.manifest.get("files"))
+    if as_json:
+        counts = [{"account": a, "region": r, "type": t, "count": n}
+                  for (a, r, t), n in sorted(model.counts().items())]
+        click.echo(json.dumps({"complete": snap.complete, "counts": counts,
+                               "errors": snap.manifest.get("errors", [])}, indent=1, sort_keys=True))
+    else:
+        click.echo("\n".join(inventory_lines(model, snap.manifest)))
+
+
+@cli.command("permissions")
+@click.option("--caller", is_flag=True, help="The policy of the identity that runs the auditor "
+              "(assumes roles, lists organisation accounts) instead of the audited-account role policy.")
+@click.option("--role-name", default="AuditorReadOnly", show_default=True, help="Audit role name (with --caller).")
+def permissions_cmd(caller: bool, role_name: str) -> None:
+    """Print the least-privilege read-only IAM policy the collector needs."""
+    from auditor.collect.permissions import audited_account_policy, caller_policy
+
+    policy = caller_policy(role_name) if caller else audited_account_policy()
+    click.echo(json.dumps(policy, indent=2))
+
+
+@cli.command("demo")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the demo's snapshot (default: demo-output/<UTC time>).")
+@click.option("--server", is_flag=True, help="Run the emulator as a real HTTP server instead of in-process.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
+    """Run the whole pipeline on the built-in emulated bank estate (no AWS account needed)."""
+    try:
+        from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
+    except ImportError as exc:  # moto is an optional dependency
+        click.echo(f"error: the demo needs the emulator: pip install 'private-network-auditor[demo]' ({exc})",
+                   err=True)
+        sys.exit(EXIT_INPUT)
+    from auditor.config import load_config
+    from auditor.inventory import inventory_lines
+    from auditor.model import build_model
+    from auditor.snapshot.reader import load_snapshot
+
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = out or Path("demo-output") / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    try:
+        estate = load_estate(demo_estate_path())
+        config = load_config(demo_config_path())
+    except InputError as exc:
+        _fail_input(exc)
+    click.echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
+               f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
+    with EmulatedAws(mode="server" if server else "inprocess") as emu:
+        seed(estate, emu)
+        result = _run_collect(config, emu.session_factory(max_attempts=config.collection.max_attempts),
+                              out, config.gzip, quiet)
+    _summary(result)
+    snap = load_snapshot(result.path)  # read back and verify, as an auditor would
+    click.echo("\n".join(inventory_lines(build_model(snap.records, snap.manifest["files"]), snap.manifest)))
+    sys.exit(EXIT_OK if result.complete else EXIT_INCOMPLETE)
+
+
+def main() -> None:
+    """Console-script entry point: runs the CLI; turns our deliberate errors into clean exits."""
+    try:
+        cli.main(prog_name="auditor", standalone_mode=True)
+    except AuditorError as exc:  # pragma: no cover - commands handle their own; last resort
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+

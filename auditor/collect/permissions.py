@@ -1,0 +1,28 @@
+"""The least-privilege IAM policies the collector needs, generated from the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG
+
+# sts:GetCallerIdentity needs no permission (AWS always allows it), so it is not listed.
+_NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
+_CALLER_ONLY = frozenset({"sts:AssumeRole", "organizations:ListAccounts"})
+
+
+def audited_account_policy() -> dict[str, Any]:
+    """Policy for the read-only role in every audited account."""
+    actions = sorted({s.permission for s in CATALOG + ACCOUNT_CALLS}
+                     - _NO_PERMISSION_NEEDED - _CALLER_ONLY)
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "PrivateNetworkAuditorReadOnly", "Effect": "Allow", "Action": actions, "Resource": "*"}]}
+
+
+def caller_policy(role_name: str = "AuditorReadOnly") -> dict[str, Any]:
+    """Policy for the identity that runs the auditor and assumes the audit roles."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AssumeAuditRoles", "Effect": "Allow", "Action": ["sts:AssumeRole"],
+         "Resource": f"arn:aws:iam::*:role/{role_name}"},
+        {"Sid": "DiscoverOrganizationAccounts", "Effect": "Allow", "Action": ["organizations:ListAccounts"],
+         "Resource": "*"}]}
