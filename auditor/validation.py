@@ -86,7 +86,8 @@ def _phrase(err: jsonschema.ValidationError, doc: Located) -> list[Problem]:
         if best is not None and best is not err:
             return _phrase(best, doc)
     if v == "not":
-        return [doc.problem(path, err.schema.get("x-hint", "this combination is not allowed"))]
+        hint = err.validator_value.get("x-hint") if isinstance(err.validator_value, dict) else None
+        return [doc.problem(path, hint or "this combination of keys is not allowed")]
     return [doc.problem(path, err.message)]
 
 
