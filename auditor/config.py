@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from auditor.errors import InputError, Problem
-from auditor.regions import known_regions
+from auditor.collect.regions import known_regions
 from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, load_yaml, load_yaml_text
 

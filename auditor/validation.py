@@ -50,35 +50,38 @@ def _describe(value: Any) -> str:
 def _phrase(err: jsonschema.ValidationError, doc: Located) -> list[Problem]:
     path = tuple(err.absolute_path)
     v = err.validator
+    schema: dict[str, Any] = err.schema if isinstance(err.schema, dict) else {}
+    instance: Any = err.instance
+    value: Any = err.validator_value
     if v == "additionalProperties":
-        allowed = list(err.schema.get("properties", {}))
-        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        allowed = [str(k) for k in schema.get("properties", {})]
+        extra = [str(k) for k in instance if k not in schema.get("properties", {})]
         return [doc.problem(path + (k,), f"unknown key '{k}'{did_you_mean(k, allowed)}; "
                             f"allowed keys: {', '.join(allowed)}", key=True) for k in extra]
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         return [doc.problem(path, f"missing required key '{missing}'")]
     if v == "type":
-        want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(w, w) for w in want)
-        return [doc.problem(path, f"expected {names}, got {_describe(err.instance)}")]
+        want = value if isinstance(value, list) else [value]
+        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in want)
+        return [doc.problem(path, f"expected {names}, got {_describe(instance)}")]
     if v == "enum":
-        opts = [str(o) for o in err.validator_value]
-        return [doc.problem(path, f"'{err.instance}' is not one of: {', '.join(opts)}"
-                            f"{did_you_mean(str(err.instance), opts)}")]
+        opts = [str(o) for o in value]
+        return [doc.problem(path, f"'{instance}' is not one of: {', '.join(opts)}"
+                            f"{did_you_mean(str(instance), opts)}")]
     if v == "const":
-        return [doc.problem(path, f"must be {json.dumps(err.validator_value)}, got {_describe(err.instance)}")]
+        return [doc.problem(path, f"must be {json.dumps(value)}, got {_describe(instance)}")]
     if v == "pattern":
-        hint = err.schema.get("x-hint", f"must match {err.validator_value}")
-        return [doc.problem(path, f"'{err.instance}' is not valid: {hint}")]
+        hint = schema.get("x-hint", f"must match {value}")
+        return [doc.problem(path, f"'{instance}' is not valid: {hint}")]
     if v in ("minItems", "minLength"):
         return [doc.problem(path, "must not be empty")]
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return [doc.problem(path, f"{err.instance} is out of range ({v} {err.validator_value})")]
+        return [doc.problem(path, f"{instance} is out of range ({v} {value})")]
     if v == "uniqueItems":
         return [doc.problem(path, "has duplicate entries")]
     if v in ("oneOf", "anyOf"):
-        hint = err.schema.get("x-hint")
+        hint = schema.get("x-hint")
         if hint:
             return [doc.problem(path, hint)]
         # Report the branch that got furthest: the best match jsonschema can find.
@@ -86,7 +89,7 @@ def _phrase(err: jsonschema.ValidationError, doc: Located) -> list[Problem]:
         if best is not None and best is not err:
             return _phrase(best, doc)
     if v == "not":
-        hint = err.validator_value.get("x-hint") if isinstance(err.validator_value, dict) else None
+        hint = value.get("x-hint") if isinstance(value, dict) else None
         return [doc.problem(path, hint or "this combination of keys is not allowed")]
     return [doc.problem(path, err.message)]
 

@@ -47,7 +47,9 @@ def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[d
     while True:
         page = method(**args)
         yield page
-        token = page.get(pair[1]) if pair else None
+        if pair is None:
+            return
+        token = page.get(pair[1])
         if not token:
             return
         if token in seen:

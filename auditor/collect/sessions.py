@@ -34,7 +34,9 @@ class SessionFactory:
         self._lock = threading.Lock()
         self._clients: dict[tuple[int, str, str], Any] = {}
         self._loader: Any = None
-        self._config = Config(retries={"mode": "adaptive", "max_attempts": max_attempts},
+        # total_max_attempts counts the first request too (AWS_MAX_ATTEMPTS semantics); botocore's
+        # "max_attempts" key would count retries only, one more request than asked for.
+        self._config = Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
                               user_agent_extra=f"private-network-auditor/{__version__}",
                               connect_timeout=10, read_timeout=60,
                               max_pool_connections=max_pool_connections)

@@ -86,32 +86,28 @@ def _link(by_type: dict[str, list[Resource]], side: _Side) -> None:
     k = lambda r: (r.account, r.region, r.id)  # noqa: E731
     by_type["vpc"] = [_with(v, side.dns_refs.get(k(v), ()), **side.dns.get(k(v), {})) for v in by_type["vpc"]]
 
-    pls = {}
-    new_pls = []
+    pls: dict[Key, Resource] = {}
     for pl in by_type["prefix_list"]:
-        found = side.pl_entries.get(k(pl))
-        if found:
-            pl = _with(pl, (found[1],), cidrs=found[0])
-        pls[k(pl)] = pl
-        new_pls.append(pl)
-    by_type["prefix_list"] = new_pls
+        entries = side.pl_entries.get(k(pl))
+        pls[k(pl)] = _with(pl, (entries[1],), cidrs=entries[0]) if entries else pl
+    by_type["prefix_list"] = list(pls.values())
 
     gwlbe = {k(e) for e in by_type["vpc_endpoint"] if isinstance(e, VpcEndpoint)
              and e.endpoint_type == "GatewayLoadBalancer"}
-    tables = []
+    tables: list[RouteTable] = []
     for rt in by_type["route_table"]:
         assert isinstance(rt, RouteTable)
-        routes = []
+        routes: list[Route] = []
         for route in rt.routes:
             if route.destination_kind == "prefix_list":
-                pl = pls.get((rt.account, rt.region, route.destination))
-                cidrs = pl.cidrs if isinstance(pl, PrefixList) else None
+                found_pl = pls.get((rt.account, rt.region, route.destination))
+                cidrs = found_pl.cidrs if isinstance(found_pl, PrefixList) else None
                 route = dataclasses.replace(route, destination_cidrs=cidrs)
             if route.target_kind == "vpce" and (rt.account, rt.region, route.target_id) in gwlbe:
                 route = dataclasses.replace(route, target_kind="gwlbe")
             routes.append(route)
         tables.append(dataclasses.replace(rt, routes=tuple(routes)))
-    by_type["route_table"] = tables
+    by_type["route_table"] = [*tables]
 
     explicit: dict[Key, str] = {}
     main: dict[Key, str] = {}
@@ -129,14 +125,14 @@ def _link(by_type: dict[str, list[Resource]], side: _Side) -> None:
             sn = dataclasses.replace(sn, route_table_id=main[(sn.account, sn.region, sn.vpc_id)],
                                      route_table_association="main")
         subnets.append(sn)
-    by_type["subnet"] = subnets
+    by_type["subnet"] = [*subnets]
     subnet_vpc = {k(s): s.vpc_id for s in subnets}
 
     tgw_rts = []
     for t in by_type["transit_gateway_route_table"]:
-        routes, assoc, prop = side.tgw_routes.get(k(t)), side.tgw_assoc.get(k(t)), side.tgw_prop.get(k(t))
-        refs = [x[1] for x in (routes, assoc, prop) if x]
-        tgw_rts.append(_with(t, refs, routes=routes[0] if routes else None,
+        tgw_routes, assoc, prop = side.tgw_routes.get(k(t)), side.tgw_assoc.get(k(t)), side.tgw_prop.get(k(t))
+        refs = [x[1] for x in (tgw_routes, assoc, prop) if x]
+        tgw_rts.append(_with(t, refs, routes=tgw_routes[0] if tgw_routes else None,
                              associated_attachment_ids=assoc[0] if assoc else None,
                              propagating_attachment_ids=prop[0] if prop else None))
     by_type["transit_gateway_route_table"] = tgw_rts
@@ -149,12 +145,12 @@ def _link(by_type: dict[str, list[Resource]], side: _Side) -> None:
     # EKS (no vpcId in some emulators) and Lambda: the VPC of a resource placed in subnets is
     # the subnets' VPC; we take it from the subnets when they are known, as AWS guarantees.
     for type_name in ("eks_cluster", "lambda_function"):
-        fixed = []
+        fixed: list[Resource] = []
         for r in by_type[type_name]:
             assert isinstance(r, (EksCluster, LambdaFunction))
             vpcs = {subnet_vpc.get((r.account, r.region, s)) for s in r.subnet_ids} - {None}
             fixed.append(dataclasses.replace(r, vpc_id=vpcs.pop()) if len(vpcs) == 1 else r)
-        by_type[type_name] = fixed
+        by_type[type_name] = [*fixed]
 
 
 def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None = None) -> Model:

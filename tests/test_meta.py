@@ -1,0 +1,60 @@
+"""Meta-tests: the house rules hold across the code base."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from auditor.collect.catalog import CATALOG
+from auditor.model.build import _side_record  # noqa: F401 - imported to prove it exists
+from auditor.model.normalise import NORMALISERS
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "auditor"
+AWS_LIBS = {"boto3", "botocore", "moto"}
+# Per-resource calls that complete other resources instead of producing their own.
+SIDE_CALLS = {"DescribeVpcAttribute", "GetManagedPrefixListEntries", "SearchTransitGatewayRoutes",
+              "GetTransitGatewayRouteTableAssociations", "GetTransitGatewayRouteTablePropagations",
+              "DescribeTransitGatewayVpcAttachments", "ListClusters"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_collect_and_the_emulator_import_aws_libraries() -> None:
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith(("collect/", "emulate/")):
+            continue
+        if _imports(path) & AWS_LIBS:
+            offenders.append(rel)
+    assert offenders == []
+
+
+def test_every_collected_call_feeds_the_model() -> None:
+    for spec in CATALOG:
+        assert (spec.service, spec.operation) in NORMALISERS or spec.operation in SIDE_CALLS, spec.key
+
+
+def test_importing_the_cli_does_no_aws_work() -> None:
+    code = ("import sys, auditor.cli, auditor.model, auditor.snapshot.reader; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_types_check_with_mypy() -> None:
+    proc = subprocess.run([sys.executable, "-m", "mypy", "auditor"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
