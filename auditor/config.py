@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from auditor.errors import InputError, Problem
 from auditor.collect.regions import known_regions
 from auditor.validation import did_you_mean, schema_problems
-from auditor.yamlpos import Located, load_yaml, load_yaml_text
+from auditor.yamlpos import Located, load_yaml_text, read_text
 
 
 @dataclass(frozen=True)
@@ -183,8 +183,8 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
 def load_config(path: Path | str) -> AuditConfig:
     """Read, validate and build an audit config from a YAML file."""
     p = Path(path)
-    doc = load_yaml(p)
-    return parse_config(doc, p.parent, p.read_text(encoding="utf-8"))
+    text = read_text(p)  # read once: the digest is of exactly the text that was parsed
+    return parse_config(load_yaml_text(text, str(p)), p.parent, text)
 
 
 def config_from_text(text: str, name: str = "<config>", base_dir: Path | None = None) -> AuditConfig:

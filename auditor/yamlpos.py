@@ -64,22 +64,27 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, out: Locat
              problems: list[Problem]) -> Any:
     out.values[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<) like PyYAML does
+        merged = len(node.value) - explicit  # flatten puts merged entries first
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        for n, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 line, col = _mark(key_node)
                 problems.append(Problem(out.file, line, col, dotted(path),
                                         "mapping keys must be plain scalars"))
                 continue
-            if key in result:
+            from_merge = n < merged
+            if key in result and not from_merge and path + (key,) in out.keys:
                 line, col = _mark(key_node)
                 first = out.keys[path + (key,)]
                 problems.append(Problem(out.file, line, col, dotted(path + (key,)),
                                         f"duplicate key '{key}' (first given at line {first[0]})"))
                 continue
-            out.keys[path + (key,)] = _mark(key_node)
+            # Explicit keys override merged ones; among merged ones the later wins (as PyYAML).
+            if not from_merge:
+                out.keys[path + (key,)] = _mark(key_node)
             result[key] = _convert(loader, value_node, path + (key,), out, problems)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -125,11 +130,11 @@ def load_yaml_text(text: str, file: str) -> Located:
     return out
 
 
-def load_yaml(path: Path | str) -> Located:
-    """Read and parse a YAML file; an unreadable file is an InputError, not a traceback."""
+def read_text(path: Path | str) -> str:
+    """A file's text; an unreadable file is an InputError naming it, not a traceback."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError([Problem(str(p), 0, 0, "", "file not found")]) from None
     except IsADirectoryError:
@@ -138,4 +143,8 @@ def load_yaml(path: Path | str) -> Located:
         raise InputError([Problem(str(p), 1, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise InputError([Problem(str(p), 0, 0, "", f"cannot read: {exc.strerror}")]) from None
-    return load_yaml_text(text, str(p))
+
+
+def load_yaml(path: Path | str) -> Located:
+    """Read and parse a YAML file."""
+    return load_yaml_text(read_text(path), str(path))

@@ -151,3 +151,18 @@ def test_cli_missing_config_file(tmp_path: Path) -> None:
                            "--out", str(tmp_path / "s")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "nope.yaml:0:0  file not found" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_yaml_merge_keys_may_be_overridden_but_real_duplicates_are_not() -> None:
+    cfg = config_from_text("version: 1\ncollection:\n  <<: {max_workers: 2, max_attempts: 3}\n  max_workers: 5\n")
+    assert cfg.collection.max_workers == 5 and cfg.collection.max_attempts == 3
+    assert problems("version: 1\ncollection:\n  max_workers: 2\n  max_workers: 5\n") == [
+        "audit.yaml:4:3  collection.max_workers: duplicate key 'max_workers' (first given at line 3)"]
+
+
+def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "audit.yaml"
+    path.write_bytes(b"version: 1\norganization: \xff\xfe\n")
+    with pytest.raises(InputError) as info:
+        load_config(path)
+    assert "not UTF-8 text" in str(info.value)
