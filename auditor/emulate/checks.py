@@ -1,0 +1,201 @@
+"""Semantic checks of an estate, after the schema has accepted its shape.
+
+The schema cannot say that a name refers to something, that a subnet fits inside its VPC,
+or that two things share a name; these checks do, each problem located at the offending
+value. They also hold the estate to AWS's own rules where moto is laxer (an interface
+endpoint has one subnet per AZ, an EKS cluster spans two AZs ...), so a seeded estate is
+one that could exist in AWS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Iterable, Mapping
+
+from auditor.emulate.checks_vpc import check_vpc
+from auditor.emulate.estate import REGION_KINDS, VPC_KINDS
+from auditor.errors import Problem
+from auditor.validation import did_you_mean
+from auditor.yamlpos import Located
+
+Path = tuple[Any, ...]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Checker:
+    """Collects problems while walking one estate document (see `semantic_problems`)."""
+
+    def __init__(self, doc: Located) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path, message: str, *, key: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, message, key=key))
+
+    def network(self, path: Path, text: Any, *, v4_only: bool = False) -> Network | None:
+        try:
+            net = ipaddress.ip_network(str(text), strict=True)
+        except ValueError as exc:
+            hint = "" if "/" in str(text) else " (a CIDR needs a prefix length, e.g. 10.0.0.0/16)"
+            self.add(path, f"'{text}' is not a valid CIDR: {exc}{hint}")
+            return None
+        if v4_only and net.version != 4:
+            self.add(path, f"'{text}' must be an IPv4 CIDR")
+            return None
+        return net
+
+    def ref(self, path: Path, name: Any, known: Iterable[str], what: str, where: str) -> bool:
+        known = list(known)
+        if name in known:
+            return True
+        self.add(path, f"no {what} named '{name}' {where}{did_you_mean(str(name), known)}")
+        return False
+
+    def ports(self, path: Path, rule: Mapping[str, Any]) -> None:
+        ports = rule.get("ports")
+        if ports is None:
+            return
+        if rule["protocol"] in ("all", "icmp", "icmpv6"):
+            self.add(path + ("ports",), f"protocol {rule['protocol']} has no ports; leave ports out")
+            return
+        low, high = (ports, ports) if isinstance(ports, int) else map(int, str(ports).split("-"))
+        if not 0 <= low <= high <= 65535:
+            self.add(path + ("ports",), f"'{ports}' is not a port range within 0-65535 (low-high)")
+
+    # -- the walk ------------------------------------------------------------------------
+    def run(self) -> None:
+        from auditor.collect.regions import known_regions  # reads botocore's endpoint data
+
+        regions = known_regions()
+        seen: dict[str, int] = {}
+        for i, acct in enumerate(self.doc.data["accounts"]):
+            if acct["id"] in seen:
+                self.add(("accounts", i, "id"), f"account {acct['id']} is listed twice "
+                         f"(first as accounts[{seen[acct['id']]}])")
+            seen.setdefault(acct["id"], i)
+            for region, spec in acct["regions"].items():
+                path: Path = ("accounts", i, "regions", region)
+                if region not in regions:
+                    self.add(path, f"'{region}' is not a known AWS region name"
+                             f"{did_you_mean(region, regions)}", key=True)
+                self.region(path, spec)
+
+    def region(self, path: Path, spec: Mapping[str, Any]) -> None:
+        self.unique_names(path, spec)
+        vpcs = {v["name"]: v for v in spec.get("vpcs", [])}
+        attached: dict[str, set[str]] = {}  # transit gateway -> attached VPCs
+        for t, tgw in enumerate(spec.get("transit_gateways", [])):
+            attached[tgw["name"]] = self.transit_gateway(path + ("transit_gateways", t), tgw, vpcs)
+        peered: dict[str, set[str]] = {}  # peering -> its two VPCs
+        for p, peering in enumerate(spec.get("peerings", [])):
+            peered[peering["name"]] = self.peering(path + ("peerings", p), peering, vpcs, peered)
+        for v, vpc in enumerate(spec.get("vpcs", [])):
+            check_vpc(self, path + ("vpcs", v), vpc, attached, peered)
+        bpa = spec.get("block_public_access", {})
+        subnets = {s["name"] for vpc in vpcs.values() for s in vpc.get("subnets", [])}
+        excluded: set[str] = set()
+        for e, excl in enumerate(bpa.get("exclusions", [])):
+            kind = "vpc" if "vpc" in excl else "subnet"
+            where = path + ("block_public_access", "exclusions", e, kind)
+            self.ref(where, excl[kind], vpcs if kind == "vpc" else subnets, kind, "in this account and region")
+            if f"{kind}:{excl[kind]}" in excluded:
+                self.add(where, f"{kind} '{excl[kind]}' already has an exclusion")
+            excluded.add(f"{kind}:{excl[kind]}")
+
+    def unique_names(self, path: Path, spec: Mapping[str, Any]) -> None:
+        first: dict[tuple[str, str], Path] = {}
+
+        def note(kind: str, name: str, where: Path) -> None:
+            if (kind, name) in first:
+                line = self.doc.where(first[(kind, name)])[0]
+                self.add(where, f"duplicate {kind.replace('_', ' ')} name '{name}' in this account and "
+                         f"region (first given at line {line})")
+            else:
+                first[(kind, name)] = where
+
+        for key, kind in REGION_KINDS.items():
+            for i, item in enumerate(spec.get(key, [])):
+                note(kind, item["name"], path + (key, i, "name"))
+        for v, vpc in enumerate(spec.get("vpcs", [])):
+            for key, kind in VPC_KINDS.items():
+                for i, item in enumerate(vpc.get(key, [])):
+                    note(kind, item["name"], path + ("vpcs", v, key, i, "name"))
+        for t, tgw in enumerate(spec.get("transit_gateways", [])):
+            for i, table in enumerate(tgw.get("route_tables", [])):
+                note("transit_gateway_route_table", table["name"], path + ("transit_gateways", t, "route_tables", i, "name"))
+
+    def transit_gateway(self, path: Path, tgw: Mapping[str, Any], vpcs: Mapping[str, Any]) -> set[str]:
+        attached: set[str] = set()
+        for a, att in enumerate(tgw.get("attachments", [])):
+            if not self.ref(path + ("attachments", a, "vpc"), att["vpc"], vpcs, "VPC",
+                            "in this account and region (a transit gateway attaches VPCs of its own region)"):
+                continue
+            if att["vpc"] in attached:
+                self.add(path + ("attachments", a, "vpc"), f"VPC '{att['vpc']}' is attached twice")
+            attached.add(att["vpc"])
+            self.subnet_refs(path + ("attachments", a, "subnets"), att["subnets"], vpcs[att["vpc"]],
+                             one_per_az=True, minimum=1)
+        associated: set[str] = set()
+        for r, table in enumerate(tgw.get("route_tables", [])):
+            for i, name in enumerate(table.get("associations", [])):
+                where = path + ("route_tables", r, "associations", i)
+                if self.ref(where, name, attached, "attached VPC", f"on transit gateway '{tgw['name']}'"):
+                    if name in associated:
+                        self.add(where, f"'{name}' is already associated with another route table "
+                                 "(an attachment has one)")
+                    associated.add(name)
+            dests: set[str] = set()
+            for i, route in enumerate(table.get("routes", [])):
+                where = path + ("route_tables", r, "routes", i)
+                net = self.network(where + ("destination",), route["destination"])
+                if net is not None and str(net) in dests:
+                    self.add(where + ("destination",), f"{net} has two routes in this table")
+                dests.add(str(net))
+                if "attachment" in route:
+                    self.ref(where + ("attachment",), route["attachment"], attached, "attached VPC",
+                             f"on transit gateway '{tgw['name']}'")
+        return attached
+
+    def peering(self, path: Path, peering: Mapping[str, Any], vpcs: Mapping[str, Any],
+                done: Mapping[str, set[str]]) -> set[str]:
+        ends = {peering["requester"], peering["accepter"]}
+        ok = all([self.ref(path + (side,), peering[side], vpcs, "VPC", "in this account and region")
+                  for side in ("requester", "accepter")])
+        if len(ends) == 1:
+            self.add(path + ("accepter",), "a VPC cannot peer with itself")
+        elif ok:
+            if ends in done.values():
+                self.add(path, f"VPCs {' and '.join(sorted(ends))} are already peered")
+            a, b = (ipaddress.ip_network(vpcs[n]["cidr"], strict=False) for n in (peering["requester"], peering["accepter"]))
+            if a.overlaps(b):
+                self.add(path + ("accepter",), f"cannot peer VPCs with overlapping CIDRs ({a} and {b})")
+        return ends
+
+    def subnet_refs(self, path: Path, names: list[str], vpc: Mapping[str, Any], *,
+                    one_per_az: bool = False, minimum: int = 0, two_azs: bool = False) -> None:
+        subnets = {s["name"]: s for s in vpc.get("subnets", [])}
+        azs: dict[str, str] = {}
+        for i, name in enumerate(names):
+            if not self.ref(path + (i,), name, subnets, "subnet", f"in VPC '{vpc['name']}'"):
+                continue
+            az = subnets[name]["az"]
+            if one_per_az and az in azs:
+                self.add(path + (i,), f"subnets '{azs[az]}' and '{name}' are both in AZ {az}; "
+                         "AWS allows one subnet per AZ here")
+            azs.setdefault(az, name)
+        if len(names) < minimum:
+            self.add(path, f"needs at least {minimum} subnet(s)")
+        elif two_azs and len(azs) < 2 and len(names) == len([n for n in names if n in subnets]):
+            self.add(path, "needs subnets in at least two availability zones (AWS requires it)")
+
+    def group_refs(self, path: Path, names: list[str], vpc: Mapping[str, Any]) -> None:
+        groups = [g["name"] for g in vpc.get("security_groups", [])]
+        for i, name in enumerate(names):
+            self.ref(path + (i,), name, groups, "security group", f"in VPC '{vpc['name']}'")
+
+
+def semantic_problems(doc: Located) -> list[Problem]:
+    """Every semantic problem in a schema-valid estate document, sorted by position."""
+    checker = Checker(doc)
+    checker.run()
+    return sorted(set(checker.problems))

@@ -1,0 +1,214 @@
+"""Build an `Estate` inside the emulator with ordinary boto3 calls, and say what got which id.
+
+`seed(estate, emulator)` works only through an active `EmulatedAws`: it refuses anything
+else, refuses a server endpoint that is not on this machine, and signs every call with
+dummy credentials that real AWS would reject, so it cannot build an estate in a real
+account by accident. Each account is entered the way the auditor enters it, with
+``sts:AssumeRole`` into that account; moto maps the returned credentials to the account
+(MOTO_ACCOUNT_ID is never used).
+
+Within each (account, region) the build order follows dependencies: the default VPC is
+removed (unless the estate keeps it), then VPC interiors, then transit gateways and
+peerings, then VPC routes (which may point at those), then workloads (flow logs, EKS,
+RDS, load balancers, Lambda), then Block Public Access.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from auditor.emulate.estate import Estate, RegionEstate
+from auditor.emulate.host import DUMMY_CREDENTIALS, LOOPBACK, EmulatedAws
+from auditor.errors import AuditorError
+
+if TYPE_CHECKING:
+    import boto3
+
+Key = tuple[str, str, str, str]  # (account, region, kind, name)
+SEEDER_ROLE = "EstateSeeder"  # any role name works in moto; this one reads well in traces
+
+
+class EmulatorRequired(AuditorError):
+    """`seed` was asked to run somewhere other than an active, local moto emulator."""
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What the seeder made: (account, region, kind, name) -> AWS id.
+
+    Kinds are the singular estate kinds (``vpc``, ``subnet``, ``route_table``,
+    ``security_group``, ``vpc_endpoint``, ``instance``, ``transit_gateway`` ...), whose
+    names are the estate's names, plus things the estate implies:
+    ``internet_gateway``, ``egress_only_internet_gateway``, ``vpn_gateway``,
+    ``main_route_table`` and ``flow_log`` (each named after its VPC),
+    ``nat_gateway_address`` (the allocation id of a public NAT gateway's EIP, named after
+    the NAT gateway), ``transit_gateway_attachment`` (named ``<tgw>/<vpc>``),
+    ``bpa_exclusion`` (``vpc:<name>`` or ``subnet:<name>``), ``default_vpc`` (``default``,
+    only when kept), ``db_subnet_group``, ``s3_bucket`` and ``iam_role`` (by their AWS
+    names). EKS clusters, RDS instances, load balancers, Lambda functions, IAM roles and
+    buckets are given by ARN; everything else by its EC2 id.
+    """
+
+    estate: str
+    ids: Mapping[Key, str]
+
+    def id(self, account: str, region: str, kind: str, name: str) -> str:
+        """The id of one seeded thing; KeyError naming what was asked when it is not there."""
+        try:
+            return self.ids[(account, region, kind, name)]
+        except KeyError:
+            raise KeyError(f"nothing of kind {kind!r} named {name!r} was seeded in {account}/{region}") from None
+
+    def of_kind(self, kind: str) -> dict[tuple[str, str, str], str]:
+        """(account, region, name) -> id for every seeded thing of `kind`."""
+        return {(a, r, n): v for (a, r, k, n), v in self.ids.items() if k == kind}
+
+
+def check_emulator(emulator: Any) -> EmulatedAws:
+    """Return `emulator` if the seeder may use it, else raise EmulatorRequired."""
+    if not isinstance(emulator, EmulatedAws):
+        raise EmulatorRequired(f"seed() only builds estates inside the moto emulator; pass an active "
+                               f"auditor.emulate.EmulatedAws, not {type(emulator).__name__}")
+    if not emulator.active:
+        raise EmulatorRequired("the EmulatedAws is not active: call seed() inside "
+                               "`with EmulatedAws() as aws:` so moto, not AWS, receives the calls")
+    if emulator.mode == "server":
+        host = urllib.parse.urlsplit(emulator.endpoint_url or "").hostname
+        if host not in (LOOPBACK, "localhost"):
+            raise EmulatorRequired(f"refusing to seed through {emulator.endpoint_url!r}: the emulator "
+                                   "server must be on this machine")
+    elif emulator.endpoint_url is not None:
+        raise EmulatorRequired("an in-process emulator must not have an endpoint URL")
+    return emulator
+
+
+@dataclass
+class AccountState:
+    """Per-account things shared by the account's regions (IAM is global)."""
+
+    session: boto3.Session
+    roles: dict[str, str] = field(default_factory=dict)
+
+
+class RegionContext:
+    """Clients, ids and helpers for seeding one (account, region)."""
+
+    def __init__(self, emulator: EmulatedAws, account: AccountState, spec: RegionEstate,
+                 ids: dict[Key, str], estate_name: str) -> None:
+        self.account_id, self.region, self.spec = spec.account_id, spec.region, spec
+        self.acct, self.ids, self.estate_name = account, ids, estate_name
+        self._endpoint = emulator.endpoint_url
+        self._clients: dict[str, Any] = {}
+        self._prefix_lists: dict[str, str] | None = None
+        self._image: str | None = None
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.acct.session.client(service, region_name=self.region,
+                                                              endpoint_url=self._endpoint)
+        return self._clients[service]
+
+    @property
+    def ec2(self) -> Any:
+        return self.client("ec2")
+
+    def put(self, kind: str, name: str, value: str) -> str:
+        self.ids[(self.account_id, self.region, kind, name)] = value
+        return value
+
+    def get(self, kind: str, name: str) -> str:
+        return self.ids[(self.account_id, self.region, kind, name)]
+
+    def tags(self, name: str, extra: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+        merged = {"Name": name, "estate": self.estate_name, **dict(extra or {})}
+        return [{"Key": k, "Value": v} for k, v in merged.items()]
+
+    def tag_spec(self, resource_type: str, name: str, extra: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        return [{"ResourceType": resource_type, "Tags": self.tags(name, extra)}]
+
+    def service_name(self, service: str) -> str:
+        """``sqs`` -> ``com.amazonaws.<region>.sqs``; full names are kept as given."""
+        return service if service.startswith(("com.amazonaws.", "aws.")) else f"com.amazonaws.{self.region}.{service}"
+
+    def prefix_list(self, service: str) -> str:
+        """The id of the AWS-managed prefix list of `service` (s3, dynamodb) in this region."""
+        if self._prefix_lists is None:
+            found = self.ec2.describe_managed_prefix_lists()["PrefixLists"]
+            self._prefix_lists = {p["PrefixListName"]: p["PrefixListId"] for p in found}
+        return self._prefix_lists[self.service_name(service)]
+
+    def image(self) -> str:
+        if self._image is None:
+            self._image = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        return self._image
+
+    def role(self, name: str, service_principal: str) -> str:
+        """The ARN of an IAM role in this account, created on first use."""
+        if name not in self.acct.roles:
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                             "Principal": {"Service": service_principal}}]}
+            arn = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                                 Tags=self.tags(name))["Role"]["Arn"]
+            self.acct.roles[name] = arn
+            self.put("iam_role", name, arn)
+        return self.acct.roles[name]
+
+
+def _account_session(emulator: EmulatedAws, account_id: str, loader: Any) -> boto3.Session:
+    import boto3
+    import botocore.session
+
+    base = botocore.session.Session()
+    base.register_component("data_loader", loader)  # share parsed service models: much faster
+    base.set_credentials(DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"], DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    sts = base.create_client("sts", region_name="us-east-1", endpoint_url=emulator.endpoint_url)
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{SEEDER_ROLE}",
+                            RoleSessionName="estate-seeder")["Credentials"]
+    inner = botocore.session.Session()
+    inner.register_component("data_loader", loader)
+    inner.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    session = boto3.Session(botocore_session=inner)
+    seen = session.client("sts", region_name="us-east-1", endpoint_url=emulator.endpoint_url).get_caller_identity()
+    if seen["Account"] != account_id:  # moto maps assumed-role credentials to the role's account
+        raise EmulatorRequired(f"the emulator put credentials for {account_id} in account {seen['Account']}")
+    return session
+
+
+def seed(estate: Estate, emulator: EmulatedAws) -> SeedResult:
+    """Build `estate` inside `emulator` (an active EmulatedAws) and return the ids made.
+
+    Raises EmulatorRequired before any call when `emulator` is not an active local
+    emulator. An AWS error while seeding propagates as botocore's ClientError: the estate
+    has been validated, so it means the estate asks for something moto cannot do.
+    """
+    from auditor.emulate.seed_network import seed_default_vpc, seed_routes, seed_transit, seed_vpc_interior
+    from auditor.emulate.seed_workloads import seed_block_public_access, seed_workloads
+
+    import botocore.session  # here, not at import: importing auditor.emulate stays free
+
+    check_emulator(emulator)
+    loader = botocore.session.Session().get_component("data_loader")
+    accounts: dict[str, AccountState] = {}
+    ids: dict[Key, str] = {}
+    for region in estate.regions():
+        if region.account_id not in accounts:
+            accounts[region.account_id] = AccountState(_account_session(emulator, region.account_id, loader))
+        ctx = RegionContext(emulator, accounts[region.account_id], region, ids, estate.name)
+        seed_default_vpc(ctx)
+        for vpc in region.vpcs():
+            seed_vpc_interior(ctx, vpc)
+        seed_transit(ctx)
+        for vpc in region.vpcs():
+            seed_routes(ctx, vpc)
+        seed_workloads(ctx)
+        seed_block_public_access(ctx)
+    return SeedResult(estate=estate.name, ids=dict(ids))
+
+
+def is_ipv6(cidr: str) -> bool:
+    """True for an IPv6 CIDR (the estate has been validated, so it parses)."""
+    return ipaddress.ip_network(cidr, strict=False).version == 6
