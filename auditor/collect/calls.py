@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping
 
 from botocore import xform_name
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
-                                 EndpointConnectionError)
+                                 EndpointConnectionError, PaginationError)
 from botocore.parsers import ResponseParserError
 
 from auditor.errors import ReadOnlyViolation
@@ -31,31 +31,45 @@ _TOKENS = (("NextToken", "NextToken"), ("nextToken", "nextToken"), ("Marker", "N
            ("Marker", "Marker"))
 
 
-def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    name = xform_name(operation)
-    if client.can_paginate(name):
-        yield from client.get_paginator(name).paginate(**params)
-        return
-    # No botocore paginator: follow the operation's own continuation token, if it has one.
+def _token_pair(client: Any, operation: str) -> tuple[str, str] | None:
+    """(input, output) names of the operation's continuation token, if it has one."""
     op_model = client.meta.service_model.operation_model(operation)
     inputs = set(op_model.input_shape.members) if op_model.input_shape else set()
     outputs = set(op_model.output_shape.members) if op_model.output_shape else set()
-    pair = next(((i, o) for i, o in _TOKENS if i in inputs and o in outputs), None)
-    method = getattr(client, name)
+    return next(((i, o) for i, o in _TOKENS if i in inputs and o in outputs), None)
+
+
+def _follow(method: Any, params: Mapping[str, Any], pair: tuple[str, str] | None) -> Iterator[dict[str, Any]]:
+    """No botocore paginator: follow the operation's own continuation token, if it has one."""
     args = dict(params)
-    seen: set[str] = set()
     while True:
         page = method(**args)
         yield page
-        if pair is None:
-            return
-        token = page.get(pair[1])
+        token = page.get(pair[1]) if pair else None
         if not token:
             return
-        if token in seen:
-            raise RuntimeError(f"{operation} returned the same continuation token twice")
-        seen.add(token)
-        args[pair[0]] = token
+        args[pair[0]] = token  # type: ignore[index]
+
+
+def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    name = xform_name(operation)
+    pair = _token_pair(client, operation)
+    if client.can_paginate(name):
+        pages: Iterator[dict[str, Any]] = iter(client.get_paginator(name).paginate(**params))
+    else:
+        pages = _follow(getattr(client, name), params, pair)
+    # botocore's paginator only notices a token repeated by the very next page; a token that
+    # comes back later (a cycle) would page forever. Check every token, on both paths.
+    seen: set[str] = set()
+    for page in pages:
+        yield page
+        token = page.get(pair[1]) if pair else None
+        if not token:
+            continue
+        key = repr(token)
+        if key in seen:
+            raise PaginationError(message=f"{operation} returned the same continuation token twice")
+        seen.add(key)
 
 
 def _strip(page: Mapping[str, Any]) -> dict[str, Any]:

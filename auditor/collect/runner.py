@@ -9,6 +9,7 @@ handed to the snapshot writer; nothing is dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -74,7 +75,11 @@ class Collector:
 
     def _identity(self, acct: AccountRun) -> None:
         sts = self.factory.client(acct.session, "sts", self._home_region())
-        rec = self._record(run_call(sts, acct.id or "unknown", GLOBAL_REGION, "sts", "GetCallerIdentity", {}))
+        rec = run_call(sts, acct.id or "unknown", GLOBAL_REGION, "sts", "GetCallerIdentity", {})
+        if not acct.id and rec.ok and rec.pages and rec.pages[0].get("Account"):
+            # The caller's account is only known from this answer: file the record under it.
+            rec = dataclasses.replace(rec, account=str(rec.pages[0]["Account"]))
+        self._record(rec)
         if not rec.ok:
             acct.problem = f"sts:GetCallerIdentity failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
             return
@@ -174,9 +179,11 @@ class Collector:
                     if rec.error is not None and rec.error.code in REGION_REFUSED:
                         refused = (f"not attempted: region {region} refused {spec.service}:{spec.operation} "
                                    f"with {rec.error.code}")
+                # Written at once, so an interrupted run keeps what this task gathered so far.
+                self.writer.add(rec)
                 out.append(rec)
                 if not params:
-                    records[spec.operation] = rec
+                    records[spec.key] = rec
         return out
 
     @staticmethod
@@ -185,11 +192,15 @@ class Collector:
         if spec.for_each is None:
             yield dict(spec.params), ""
             return
-        source = done.get(spec.for_each.source)
+        source = done.get(f"{spec.service}:{spec.for_each.source}")
         if source is None or not source.ok:
-            code = source.error.code if source is not None and source.error else "missing"
-            yield {}, (f"not attempted: it runs per item of {spec.service}:{spec.for_each.source}, "
-                       f"which failed ({code})")
+            if source is None or source.error is None:
+                what = "which was not made"
+            elif source.error.kind == "not_attempted":
+                what = "which was not attempted either"
+            else:
+                what = f"which failed ({source.error.code})"
+            yield {}, f"not attempted: it runs per item of {spec.service}:{spec.for_each.source}, {what}"
             return
         for item in source.items(spec.for_each.items_key):
             for params in spec.for_each.make_params(item):
@@ -241,10 +252,7 @@ class Collector:
                 result = fut.result()
                 if jobs is not None:
                     account, region = jobs[fut]
-                    errors = 0
-                    for rec in result:
-                        self.writer.add(rec)
-                        errors += 0 if rec.ok else 1
+                    errors = sum(0 if rec.ok else 1 for rec in result)  # written by the task
                     self.tasks.append({"account": account, "region": region, "calls": len(result),
                                        "errors": errors, "status": "complete" if not errors else "incomplete"})
                     self.progress(done, total, f"{account}/{region}")

@@ -32,7 +32,10 @@ class SessionFactory:
         self.max_attempts = max_attempts
         self.hooks = tuple(hooks)
         self._lock = threading.Lock()
-        self._clients: dict[tuple[int, str, str], Any] = {}
+        # Keyed by id(session); the session is kept in the value so that its id cannot be
+        # reused by a later session while the entry exists (which would hand out a client
+        # with the wrong credentials).
+        self._clients: dict[tuple[int, str, str], tuple[botocore.session.Session, Any]] = {}
         self._loader: Any = None
         # total_max_attempts counts the first request too (AWS_MAX_ATTEMPTS semantics); botocore's
         # "max_attempts" key would count retries only, one more request than asked for.
@@ -63,9 +66,9 @@ class SessionFactory:
         with self._lock:
             found = self._clients.get(key)
             if found is None:
-                found = session.create_client(service, region_name=region, config=self._config)
+                found = (session, session.create_client(service, region_name=region, config=self._config))
                 self._clients[key] = found
-            return found
+            return found[1]
 
     def assume_role(self, source: botocore.session.Session, region: str, role_arn: str,
                     session_name: str, external_id: str | None = None) -> botocore.session.Session:

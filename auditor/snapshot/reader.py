@@ -61,7 +61,8 @@ def load_snapshot(folder: Path | str, *, allow_interrupted: bool = False) -> Sna
         why = manifest.get("interrupted_because", "unknown reason")
         raise SnapshotError(f"{mpath}: this run was interrupted ({why}); its evidence is partial")
     files: Mapping[str, str] = manifest.get("files", {})
-    on_disk = {p.relative_to(root).as_posix() for p in (root / "records").rglob("*") if p.is_file()}
+    # Every file but the manifest must be listed, wherever it was put.
+    on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - {MANIFEST}
     extra = sorted(on_disk - set(files))
     if extra:
         raise SnapshotError(f"{root / extra[0]}: file is not listed in the manifest (added after the run?)")

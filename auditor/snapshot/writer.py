@@ -56,6 +56,7 @@ class SnapshotWriter:
         self.files: dict[str, str] = {}
         self.manifest: dict[str, Any] = {}
         self.calls: list[dict[str, Any]] = []
+        self._closed = ""  # set by finish/abort: no record may be added after the manifest
 
     def add(self, record: CallRecord) -> None:
         """Write one call's record file and note it for the manifest."""
@@ -63,11 +64,6 @@ class SnapshotWriter:
         data = canonical_json(record.content())
         if self.compress:
             data = gzip.compress(data, compresslevel=6, mtime=0)
-        with self._lock:
-            if rel in self.files:
-                raise SnapshotError(f"two calls map to the same record file {rel}")
-            self.files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
-        _write_bytes(self.partial / rel, data)
         entry: dict[str, Any] = {
             "record": rel, "account": record.account, "region": record.region, "service": record.service,
             "operation": record.operation, "params": dict(record.params), "pages": len(record.pages),
@@ -76,7 +72,15 @@ class SnapshotWriter:
         }
         if record.error is not None:
             entry["error"] = record.error.to_json()
+        # Written under the lock, so that a manifest (finish/abort, possibly while other
+        # threads still collect) lists exactly the files that are fully on disk.
         with self._lock:
+            if self._closed:
+                raise SnapshotError(f"{rel} arrived after the snapshot was {self._closed}; not written")
+            if rel in self.files:
+                raise SnapshotError(f"two calls map to the same record file {rel}")
+            _write_bytes(self.partial / rel, data)
+            self.files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
             self.calls.append(entry)
             if self.keep:
                 self.records.append(record)
@@ -91,7 +95,9 @@ class SnapshotWriter:
 
     def finish(self, meta: Mapping[str, Any]) -> Path:
         """Write the manifest and move the snapshot into place. Returns its folder."""
-        self.manifest = self._manifest("complete", meta)
+        with self._lock:
+            self._closed = "finished"
+            self.manifest = self._manifest("complete", meta)
         _write_bytes(self.partial / MANIFEST, canonical_json(self.manifest))
         if self.final.exists():
             self.final.rmdir()  # empty, checked in __init__
@@ -100,7 +106,9 @@ class SnapshotWriter:
 
     def abort(self, meta: Mapping[str, Any], reason: str) -> Path:
         """Keep what was gathered, marked as interrupted. Returns the partial folder."""
-        manifest = self._manifest("interrupted", meta)
+        with self._lock:
+            self._closed = "interrupted"
+            manifest = self._manifest("interrupted", meta)
         manifest["interrupted_because"] = reason
         _write_bytes(self.partial / MANIFEST, canonical_json(manifest))
         return self.partial
