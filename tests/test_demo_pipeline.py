@@ -1,0 +1,87 @@
+"""The demo estate end to end (estate format -> moto -> collector -> snapshot -> model),
+in-process and over a real HTTP moto server, and the `auditor demo` command itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.collect.runner import collect
+from auditor.config import load_config
+from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
+from auditor.model import build_model
+from auditor.model.types import BlockPublicAccess, RouteTable, Subnet, TransitGatewayRouteTable, Vpc
+from auditor.snapshot.reader import load_snapshot
+from auditor.snapshot.writer import SnapshotWriter
+
+PAY, HEALTH = "111111111111", "222222222222"
+
+
+@pytest.mark.parametrize("mode", ["inprocess", pytest.param("server", marks=pytest.mark.server)])
+def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str, tmp_path: Path) -> None:
+    config = load_config(demo_config_path())
+    with EmulatedAws(mode=mode) as emu:
+        ids = seed(load_estate(demo_estate_path()), emu)
+        result = collect(config, emu.session_factory(max_attempts=3), SnapshotWriter(tmp_path / "s", keep=True))
+    assert result.complete, result.manifest["errors"]
+    assert {t["status"] for t in result.manifest["tasks"]} == {"complete"}
+    assert [(t["account"], t["region"]) for t in result.manifest["tasks"]] == [
+        (PAY, "eu-west-1"), (PAY, "us-east-1"), (HEALTH, "eu-west-1"), (HEALTH, "us-east-1")]
+    snap = load_snapshot(tmp_path / "s")
+    model = build_model(snap.records, snap.manifest["files"])
+    assert model == build_model(result.records, result.manifest["files"])
+
+    def the(kind: str, account: str, name: str, region: str = "us-east-1") -> object:
+        found = model.get(kind, ids.id(account, region, kind, name), account, region)
+        assert found is not None, (kind, name)
+        return found
+
+    # V1: the legacy PHI subnet has no table of its own, so its effective table is the main
+    # table of *its own* VPC, whose default route goes to the transit gateway.
+    legacy = the("subnet", HEALTH, "phi-legacy-a")
+    assert isinstance(legacy, Subnet)
+    assert legacy.route_table_association == "main"
+    assert legacy.route_table_id == ids.id(HEALTH, "us-east-1", "route_table", "phi-main")
+    main = the("route_table", HEALTH, "phi-main")
+    assert isinstance(main, RouteTable) and main.is_main
+    tgw_id = ids.id(HEALTH, "us-east-1", "transit_gateway", "health-tgw")
+    assert ("0.0.0.0/0", "tgw", tgw_id) in [(r.destination, r.target_kind, r.target_id) for r in main.routes]
+    assert legacy.map_public_ip_on_launch is True  # V2
+    # The TGW spoke table sends the default route on to the egress VPC's attachment.
+    spokes = the("transit_gateway_route_table", HEALTH, "spokes")
+    assert isinstance(spokes, TransitGatewayRouteTable) and spokes.routes is not None
+    egress_att = ids.id(HEALTH, "us-east-1", "transit_gateway_attachment", "health-tgw/shared-egress")
+    assert ("0.0.0.0/0", "active", (egress_att,)) in [(r.destination, r.state, r.attachment_ids)
+                                                       for r in spokes.routes]
+    assert any(r.state == "blackhole" for r in spokes.routes)
+    # The compliant PCI VPC: DNS attributes on, no internet gateway, S3 prefix list resolved.
+    pci = the("vpc", PAY, "pci-cde")
+    assert isinstance(pci, Vpc) and (pci.dns_support, pci.dns_hostnames) == (True, True)
+    assert not [g for g in model.of("internet_gateway") if pci.id in g.attached_vpc_ids]  # type: ignore[attr-defined]
+    private = the("route_table", PAY, "pci-private")
+    assert isinstance(private, RouteTable)
+    s3 = [r for r in private.routes if r.destination_kind == "prefix_list"]
+    assert len(s3) == 1 and s3[0].target_kind == "vpce" and s3[0].destination_cidrs
+    # Block Public Access as seeded (emulator extension), per account.
+    bpa = {(b.account, b.region): b for b in model.of("vpc_block_public_access")}
+    assert isinstance(bpa[(PAY, "us-east-1")], BlockPublicAccess)
+    assert bpa[(PAY, "us-east-1")].internet_gateway_block_mode == "block-bidirectional"  # type: ignore[attr-defined]
+    assert bpa[(HEALTH, "us-east-1")].internet_gateway_block_mode == "off"  # type: ignore[attr-defined]
+    # V5: the PHI SQS endpoint has private DNS off and AWS's default full-access policy.
+    sqs = the("vpc_endpoint", HEALTH, "phi-sqs")
+    assert sqs.private_dns_enabled is False  # type: ignore[attr-defined]
+    assert sqs.policy["Statement"][0]["Action"] == "*"  # type: ignore[attr-defined]
+
+
+def test_auditor_demo_command(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp_path / "demo")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"snapshot written to {tmp_path / 'demo'}" in proc.stdout
+    assert "Snapshot COMPLETE" in proc.stdout
+    assert "account 222222222222 (bank-health)  as arn:aws:sts::222222222222:assumed-role/AuditorReadOnly" in proc.stdout
+    assert load_snapshot(tmp_path / "demo").complete
