@@ -22,8 +22,8 @@ from auditor import __version__
 from auditor.collect.calls import REGION_REFUSED, not_attempted, now_iso, run_call
 from auditor.collect.catalog import CallSpec, regional_calls
 from auditor.collect.sessions import SessionFactory
-from auditor.config import AccountSpec, AuditConfig
-from auditor.snapshot.records import GLOBAL_REGION, CallRecord
+from auditor.config import AuditConfig
+from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
 
 Progress = Callable[[int, int, str], None]
@@ -64,6 +64,8 @@ class Collector:
         self.tasks: list[dict[str, Any]] = []
         self.run_started = now_iso()
         self.discovery_problem = ""
+        self._base: Any = None
+        self._base_lock = threading.Lock()
 
     # -- accounts ---------------------------------------------------------------------
     def _home_region(self) -> str:
@@ -73,9 +75,9 @@ class Collector:
         self.writer.add(record)
         return record
 
-    def _identity(self, acct: AccountRun) -> None:
+    def _identity(self, acct: AccountRun, slot: str = GLOBAL_REGION) -> None:
         sts = self.factory.client(acct.session, "sts", self._home_region())
-        rec = run_call(sts, acct.id or "unknown", GLOBAL_REGION, "sts", "GetCallerIdentity", {})
+        rec = run_call(sts, acct.id or "unknown", slot, "sts", "GetCallerIdentity", {})
         if not acct.id and rec.ok and rec.pages and rec.pages[0].get("Account"):
             # The caller's account is only known from this answer: file the record under it.
             rec = dataclasses.replace(rec, account=str(rec.pages[0]["Account"]))
@@ -105,22 +107,32 @@ class Collector:
             acct.problem = f"sts:AssumeRole into {acct.role_arn} failed: {err.code}: {err.message}"
         self._record(rec)  # the response (credentials) is never written
 
-    def _explicit(self, spec: AccountSpec) -> AccountRun:
-        acct = AccountRun(id=spec.id or "", name=spec.name, source="config", role_arn=spec.role_arn)
+    def _base_session(self) -> Any:
+        """One default-chain session (and so one STS client) for every role assumption."""
+        with self._base_lock:
+            if self._base is None:
+                self._base = self.factory.base()
+            return self._base
+
+    def _open_explicit(self, acct: AccountRun) -> None:
+        spec = next(a for a in self.config.accounts if a.id == acct.id)
         if spec.role_arn:
-            self._assume(acct, self.factory.base(), spec.external_id)
+            self._assume(acct, self._base_session(), spec.external_id)
         else:
             acct.session = self.factory.base(spec.profile)
-        return acct
 
     def _discover(self) -> list[AccountRun]:
         disc = self.config.discovery
         assert disc is not None
         mgmt = self.factory.base(disc.management_profile)
         home = AccountRun(id="", name="organization-management", source="caller", session=mgmt)
-        self._identity(home)
+        # The caller's own identity and the account list are recorded apart from the audited
+        # accounts' calls: the management account may be audited too, through its role.
+        self._identity(home, DISCOVERY_REGION)
+        if home.problem:
+            raise DiscoveryFailed(home.problem)
         org = self.factory.client(mgmt, "organizations", self._home_region())
-        rec = self._record(run_call(org, home.id, GLOBAL_REGION, "organizations", "ListAccounts", {}))
+        rec = self._record(run_call(org, home.id, DISCOVERY_REGION, "organizations", "ListAccounts", {}))
         if not rec.ok:
             raise DiscoveryFailed(f"organizations:ListAccounts failed: {rec.error.code}: "  # type: ignore[union-attr]
                                   f"{rec.error.message}")  # type: ignore[union-attr]
@@ -140,7 +152,10 @@ class Collector:
         return found
 
     def _prepare_account(self, acct: AccountRun) -> None:
-        if acct.source == "organizations":
+        # Runs on the pool: assuming roles in many accounts happens concurrently.
+        if acct.source == "config":
+            self._open_explicit(acct)
+        elif acct.source == "organizations":
             self._assume(acct, self.factory.base(self.config.discovery.management_profile),  # type: ignore[union-attr]
                          self.config.discovery.external_id)  # type: ignore[union-attr]
         if acct.problem:
@@ -184,6 +199,8 @@ class Collector:
                 out.append(rec)
                 if not params:
                     records[spec.key] = rec
+        # Each (session, service, region) client serves this task only: free it now.
+        self.factory.release(acct.session, region)
         return out
 
     @staticmethod
@@ -218,7 +235,8 @@ class Collector:
                     self.discovery_problem = str(exc)
                     self.accounts = []
             elif cfg.accounts:
-                self.accounts = [self._explicit(a) for a in cfg.accounts]
+                self.accounts = [AccountRun(id=a.id or "", name=a.name, source="config", role_arn=a.role_arn)
+                                 for a in cfg.accounts]
             else:
                 self.accounts = [AccountRun(id="", name="", source="caller", session=self.factory.base())]
             self._drain(pool, [pool.submit(self._prepare_account, a) for a in self.accounts], "accounts")

@@ -70,6 +70,12 @@ class SessionFactory:
                 self._clients[key] = found
             return found[1]
 
+    def release(self, session: botocore.session.Session, region: str) -> None:
+        """Forget the clients of `session` in `region` (a finished task's), freeing their memory."""
+        with self._lock:
+            for key in [k for k in self._clients if k[0] == id(session) and k[2] == region]:
+                del self._clients[key]
+
     def assume_role(self, source: botocore.session.Session, region: str, role_arn: str,
                     session_name: str, external_id: str | None = None) -> botocore.session.Session:
         """A session whose credentials come from sts:AssumeRole and refresh before expiry.

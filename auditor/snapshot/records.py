@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-GLOBAL_REGION = "_global"  # region slot for account-wide calls (sts, organizations)
+GLOBAL_REGION = "_global"  # region slot for account-wide calls (identity, assume-role, regions)
+DISCOVERY_REGION = "_discovery"  # region slot for the organisation-discovery calls of the caller
 
 
 def jsonable(value: Any) -> Any:

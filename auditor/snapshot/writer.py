@@ -23,13 +23,14 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -57,6 +58,7 @@ class SnapshotWriter:
         self.manifest: dict[str, Any] = {}
         self.calls: list[dict[str, Any]] = []
         self._closed = ""  # set by finish/abort: no record may be added after the manifest
+        self._pending: set[str] = set()  # record files being written right now
 
     def add(self, record: CallRecord) -> None:
         """Write one call's record file and note it for the manifest."""
@@ -72,18 +74,34 @@ class SnapshotWriter:
         }
         if record.error is not None:
             entry["error"] = record.error.to_json()
-        # Written under the lock, so that a manifest (finish/abort, possibly while other
-        # threads still collect) lists exactly the files that are fully on disk.
+        # The name is reserved under the lock and the file written outside it (many threads
+        # add records at once). Record files are not fsync'd one by one: the manifest is
+        # written (and fsync'd) last and holds every file's SHA-256, so a file torn by a
+        # crash fails verification instead of passing as evidence.
         with self._lock:
-            if self._closed:
-                raise SnapshotError(f"{rel} arrived after the snapshot was {self._closed}; not written")
-            if rel in self.files:
+            self._check_open(rel)
+            if rel in self.files or rel in self._pending:
                 raise SnapshotError(f"two calls map to the same record file {rel}")
-            _write_bytes(self.partial / rel, data)
-            self.files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
-            self.calls.append(entry)
-            if self.keep:
-                self.records.append(record)
+            self._pending.add(rel)
+        try:
+            _write_bytes(self.partial / rel, data, sync=False)
+        finally:
+            with self._lock:
+                self._pending.discard(rel)
+                late = self._closed
+                if not late:
+                    self.files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
+                    self.calls.append(entry)
+                    if self.keep:
+                        self.records.append(record)
+        if late:
+            # The manifest was written while this file was; keep folder and manifest in step.
+            (self.partial / rel).unlink(missing_ok=True)
+            self._check_open(rel)
+
+    def _check_open(self, rel: str) -> None:
+        if self._closed:
+            raise SnapshotError(f"{rel} arrived after the snapshot was {self._closed}; not written")
 
     def _manifest(self, status: str, meta: Mapping[str, Any]) -> dict[str, Any]:
         calls = sorted(self.calls, key=lambda c: c["record"])
