@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import botocore
 
 from auditor import __version__
-from auditor.collect.calls import REGION_REFUSED, not_attempted, now_iso, run_call
+from auditor.collect.calls import REGION_REFUSED, classify, not_attempted, now_iso, run_call
 from auditor.collect.catalog import CallSpec, regional_calls
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
@@ -64,7 +64,7 @@ class Collector:
         self.tasks: list[dict[str, Any]] = []
         self.run_started = now_iso()
         self.discovery_problem = ""
-        self._base: Any = None
+        self._bases: dict[str | None, Any] = {}
         self._base_lock = threading.Lock()
 
     # -- accounts ---------------------------------------------------------------------
@@ -100,19 +100,18 @@ class Collector:
             rec = CallRecord(acct.id, GLOBAL_REGION, "sts", "AssumeRole",
                              {"RoleArn": acct.role_arn}, pages=(), started=started)
         except Exception as exc:  # noqa: BLE001 - recorded below
-            from auditor.collect.calls import classify
             err = classify(exc)
             rec = CallRecord(acct.id, GLOBAL_REGION, "sts", "AssumeRole", {"RoleArn": acct.role_arn},
                              error=err, started=started)
             acct.problem = f"sts:AssumeRole into {acct.role_arn} failed: {err.code}: {err.message}"
         self._record(rec)  # the response (credentials) is never written
 
-    def _base_session(self) -> Any:
-        """One default-chain session (and so one STS client) for every role assumption."""
+    def _base_session(self, profile: str | None = None) -> Any:
+        """One session (and so one STS client) per source profile for every role assumption."""
         with self._base_lock:
-            if self._base is None:
-                self._base = self.factory.base()
-            return self._base
+            if profile not in self._bases:
+                self._bases[profile] = self.factory.base(profile)
+            return self._bases[profile]
 
     def _open_explicit(self, acct: AccountRun) -> None:
         spec = next(a for a in self.config.accounts if a.id == acct.id)
@@ -124,7 +123,7 @@ class Collector:
     def _discover(self) -> list[AccountRun]:
         disc = self.config.discovery
         assert disc is not None
-        mgmt = self.factory.base(disc.management_profile)
+        mgmt = self._base_session(disc.management_profile)
         home = AccountRun(id="", name="organization-management", source="caller", session=mgmt)
         # The caller's own identity and the account list are recorded apart from the audited
         # accounts' calls: the management account may be audited too, through its role.
@@ -156,8 +155,9 @@ class Collector:
         if acct.source == "config":
             self._open_explicit(acct)
         elif acct.source == "organizations":
-            self._assume(acct, self.factory.base(self.config.discovery.management_profile),  # type: ignore[union-attr]
-                         self.config.discovery.external_id)  # type: ignore[union-attr]
+            disc = self.config.discovery
+            assert disc is not None
+            self._assume(acct, self._base_session(disc.management_profile), disc.external_id)
         if acct.problem:
             return
         self._identity(acct)
