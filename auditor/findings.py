@@ -1,0 +1,77 @@
+"""Findings: immutable values, one per (rule, resource), with a stable fingerprint.
+
+A finding carries what was observed and what was expected (evidence), a pointer to the
+snapshot records it came from, and the waiver that applied, if any. Presentation (titles,
+remediation, framework wording) is joined at report time from rule metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """The resource a finding is about; id ``*`` when a whole account/region could not be read."""
+
+    type: str
+    id: str
+    account: str
+    region: str
+    arn: str = ""
+    vpc_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id, "account": self.account, "region": self.region,
+                "arn": self.arn, "vpc_id": self.vpc_id}
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One observed value against its expected condition, with the records it came from."""
+
+    path: str
+    observed: Any
+    expected: str
+    holds: bool
+    sources: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "observed": self.observed, "expected": self.expected, "holds": self.holds,
+                "sources": list(self.sources)}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    severity: str
+    status: str
+    resource: ResourceRef
+    message: str
+    evidence: tuple[EvidenceItem, ...] = ()
+    waiver: dict[str, Any] | None = field(default=None, hash=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash of rule, account, region, resource and evidence paths: stable across
+        runs while the same thing is wrong in the same place (status and values excluded)."""
+        key = json.dumps([self.rule_id, self.resource.account, self.resource.region, self.resource.type,
+                          self.resource.id, sorted({e.path for e in self.evidence})], separators=(",", ":"))
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+    def sort_key(self) -> tuple[str, str, str, str, str]:
+        return (self.rule_id, self.resource.account, self.resource.region, self.resource.type, self.resource.id)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"fingerprint": self.fingerprint, "rule_id": self.rule_id, "severity": self.severity,
+                               "status": self.status, "resource": self.resource.to_json(), "message": self.message,
+                               "evidence": [e.to_json() for e in self.evidence]}
+        if self.waiver is not None:
+            out["waiver"] = self.waiver
+        return out
