@@ -90,7 +90,12 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, out: Locat
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, path + (i,), out, problems) for i, item in enumerate(node.value)]
     out.raw[path] = node.value
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError:
+        # An impossible date such as 2026-02-30 looks like a date to YAML but is none: keep
+        # the text as written and let the schema or semantic checks say what is wrong there.
+        return node.value
 
 
 def load_yaml_text(text: str, file: str) -> Located:

@@ -166,3 +166,9 @@ def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_config(path)
     assert "not UTF-8 text" in str(info.value)
+
+
+def test_impossible_date_is_kept_as_text_not_a_traceback() -> None:
+    assert config_from_text("version: 1\norganization: 2026-02-30\n").organization == "2026-02-30"
+    assert problems("version: 1\nfail_on: 2026-02-30\n") == [
+        "audit.yaml:2:10  fail_on: '2026-02-30' is not one of: critical, high, medium, low, info"]
