@@ -184,6 +184,15 @@ def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
     sys.exit(EXIT_OK if result.complete else EXIT_INCOMPLETE)
 
 
+def _register_groups() -> None:
+    from auditor.cli_rules import rules as rules_group
+
+    cli.add_command(rules_group)
+
+
+_register_groups()
+
+
 def main() -> None:
     """Console-script entry point: runs the CLI; turns our deliberate errors into clean exits."""
     try:

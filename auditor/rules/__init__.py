@@ -1,0 +1,1 @@
+"""Rule packs: loading, checking and evaluating compliance rules."""

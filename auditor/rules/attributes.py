@@ -1,0 +1,623 @@
+"""Attribute paths: what a rule may name per resource type, and how each one resolves.
+
+Two kinds of attribute exist per resource type (docs/rule-packs.md):
+
+- **plain**: the dataclass fields of the type (auditor/model/types.py), with nested fields
+  of nested dataclasses (``routes[*].target_kind``, ``requester.cidrs``), ``tags`` (a
+  mapping) and ``tags.<key>`` (the tag's value; `ABSENT` when the resource has no such
+  tag, which is known, not unknown);
+- **derived**: named, generic Python functions ``(model, resource) -> Derived`` registered
+  with `@derived`, for meaning that needs other resources (the internet gateways attached
+  to a VPC, a subnet's effective route table). Paths continue into what they return
+  (``route_table.routes[*].target_kind``, ``flow_logs[*].status``).
+
+Every attribute declares the collected calls it depends on (`requires`): for plain fields
+the calls that feed its type in the collector's catalog (auditor/collect/catalog.py), plus
+the call that fills the field in while the model is built when that is another one; for
+derived ones what they declare. `resolve` reports those not collected for the resource's
+account and region as `missing`, so a rule can say ERROR, never PASS, on missing data.
+
+A path segment ``name[*]`` maps over a list: the result is one value per element (lists
+of lists are flattened). A None met on the way stays None (unknown), never "empty".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+import weakref
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Callable, Generic, Iterable, TypeVar
+
+from auditor.collect.catalog import CATALOG
+from auditor.model.types import (
+    RESOURCE_TYPES, FlowLog, Instance, Model, NatGateway, NetworkInterface, Resource, Route, RouteTable,
+    SecurityGroup, SecurityGroupRule, SourceRef, Subnet, Vpc, VpcEndpoint,
+)
+from auditor.rules.operators import ABSENT
+
+Call = tuple[str, str]  # (service, operation) as in the catalog
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+TAG_KEY = "<key>"         # stands for any tag key in listed paths: tags.<key>
+_NOT_ATTRIBUTES = frozenset({"source", "also_from"})  # evidence pointers, not data
+
+
+@dataclass(frozen=True)
+class AttributeInfo:
+    """One attribute path of a resource type."""
+
+    path: str
+    type: str                       # e.g. "list[string]", "route_table | null", "Route"
+    doc: str
+    requires: tuple[Call, ...]      # collected calls the value depends on
+    derived: bool = False
+
+
+@dataclass(frozen=True)
+class Derived(Generic[T]):
+    """What a derived attribute returns: its value and the records that evidence it."""
+
+    value: T
+    sources: tuple[SourceRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class DerivedAttribute:
+    """A registered derived attribute."""
+
+    resource_type: str
+    name: str
+    fn: Callable[[Model, Any], Derived[Any]]
+    requires: tuple[Call, ...]
+    doc: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An attribute path resolved on one resource.
+
+    `value` is the value (model objects as they are: tuples, dataclasses; `ABSENT` for a
+    tag the resource does not carry); for a ``[*]`` path it is a tuple with one value per
+    element, or None when the list itself is unknown (`many` says which). `missing` names
+    the required calls ("ec2:DescribeInternetGateways") not collected for the resource's
+    account and region: when it is not empty, the value must not decide anything."""
+
+    path: str
+    value: Any
+    many: bool
+    missing: tuple[str, ...]
+    sources: tuple[SourceRef, ...]
+
+
+DERIVED: dict[tuple[str, str], DerivedAttribute] = {}
+
+
+def derived(resource_type: str, name: str, *, requires: Iterable[Call], doc: str) -> Callable[[F], F]:
+    """Register a derived attribute. The function's return annotation, ``Derived[X]``,
+    gives its type and the paths that continue into it."""
+    def register(fn: F) -> F:
+        DERIVED[(resource_type, name)] = DerivedAttribute(resource_type, name, fn, tuple(requires), doc)
+        _catalogue.cache_clear()  # registered after a first look-up: list it too
+        return fn
+    return register
+
+
+# -- requirements of plain fields ------------------------------------------------------
+
+# Fields that another call fills in while the model is built (auditor/model/build.py):
+# they need that call, and the type's other fields do not, so that one failed side call
+# only makes the rules reading its fields ERROR.
+_FIELD_CALLS: dict[tuple[str, str], tuple[Call, ...]] = {
+    ("vpc", "dns_support"): (("ec2", "DescribeVpcAttribute"),),
+    ("vpc", "dns_hostnames"): (("ec2", "DescribeVpcAttribute"),),
+    ("subnet", "route_table_id"): (("ec2", "DescribeRouteTables"),),
+    ("subnet", "route_table_association"): (("ec2", "DescribeRouteTables"),),
+    ("prefix_list", "cidrs"): (("ec2", "GetManagedPrefixListEntries"),),
+    ("transit_gateway_route_table", "routes"): (("ec2", "SearchTransitGatewayRoutes"),),
+    ("transit_gateway_route_table", "associated_attachment_ids"):
+        (("ec2", "GetTransitGatewayRouteTableAssociations"),),
+    ("transit_gateway_route_table", "propagating_attachment_ids"):
+        (("ec2", "GetTransitGatewayRouteTablePropagations"),),
+    ("transit_gateway_attachment", "subnet_ids"): (("ec2", "DescribeTransitGatewayVpcAttachments"),),
+}
+
+
+@cache
+def _base_calls(type_name: str) -> tuple[Call, ...]:
+    """The catalog calls that feed `type_name`, less those only some fields need."""
+    claimed = {c for (t, _), calls in _FIELD_CALLS.items() if t == type_name for c in calls}
+    return tuple((s.service, s.operation) for s in CATALOG
+                 if s.resource_type == type_name and (s.service, s.operation) not in claimed)
+
+
+def _merge(*groups: Iterable[Call]) -> tuple[Call, ...]:
+    return tuple(dict.fromkeys(c for g in groups for c in g))
+
+
+def field_requires(type_name: str, field: str) -> tuple[Call, ...]:
+    """The calls a plain field of `type_name` depends on."""
+    return _merge(_base_calls(type_name), _FIELD_CALLS.get((type_name, field), ()))
+
+
+# -- the catalogue of paths ------------------------------------------------------------
+
+def _optional_inner(hint: Any) -> Any:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return inner[0] if len(inner) == 1 else hint
+    return hint
+
+
+def type_text(hint: Any) -> str:
+    """A type hint as rule authors read it: string, list[Route], route_table | null."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [type_text(a) for a in args if a is not type(None)]
+        return " | ".join(inner) + (" | null" if len(inner) < len(args) else "")
+    if origin is tuple:
+        return f"list[{type_text(args[0])}]"
+    if origin is dict:
+        return "mapping"
+    if hint is Any:
+        return "any"
+    if isinstance(hint, type):
+        if issubclass(hint, Resource):
+            return hint.type_name
+        names = {str: "string", bool: "boolean", int: "integer", float: "number"}
+        return names.get(hint, hint.__name__)
+    return str(hint)
+
+
+def _expand(path: str, hint: Any, requires: tuple[Call, ...], doc: str, is_derived: bool,
+            out: dict[str, AttributeInfo]) -> None:
+    out[path] = AttributeInfo(path, type_text(hint), doc, requires, is_derived)
+    inner = _optional_inner(hint)
+    if typing.get_origin(inner) is tuple:
+        _expand(f"{path}[*]", typing.get_args(inner)[0], requires, f"each element of {path}", is_derived, out)
+    elif isinstance(inner, type) and issubclass(inner, Resource):
+        _fields(inner, f"{path}.", requires, is_derived, out)
+    elif isinstance(inner, type) and dataclasses.is_dataclass(inner):
+        hints = typing.get_type_hints(inner)
+        for f in dataclasses.fields(inner):
+            if f.name not in _NOT_ATTRIBUTES:
+                _expand(f"{path}.{f.name}", hints[f.name], requires, f"{f.name} of {path}", is_derived, out)
+
+
+def _fields(cls: type[Resource], prefix: str, extra: tuple[Call, ...], is_derived: bool,
+            out: dict[str, AttributeInfo]) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in _NOT_ATTRIBUTES:
+            continue
+        requires = _merge(extra, field_requires(cls.type_name, f.name))
+        path = prefix + f.name
+        if f.name == "tags":
+            out[path] = AttributeInfo(path, "mapping[string, string]", f"the tags of the {cls.type_name}",
+                                      requires, is_derived)
+            out[f"{path}.{TAG_KEY}"] = AttributeInfo(
+                f"{path}.{TAG_KEY}", "string", "the value of tag <key>; absent (known, not unknown) when "
+                "the resource has no such tag", requires, is_derived)
+        else:
+            _expand(path, hints[f.name], requires, f"{f.name} of the {cls.type_name}", is_derived, out)
+
+
+@cache
+def _catalogue(resource_type: str) -> dict[str, AttributeInfo]:
+    cls = RESOURCE_TYPES.get(resource_type)
+    if cls is None:
+        raise KeyError(f"unknown resource type {resource_type!r}; known: {', '.join(sorted(RESOURCE_TYPES))}")
+    out: dict[str, AttributeInfo] = {}
+    _fields(cls, "", (), False, out)
+    for (rtype, name), d in DERIVED.items():
+        if rtype == resource_type:
+            returns = typing.get_args(typing.get_type_hints(d.fn)["return"])[0]
+            _expand(name, returns, d.requires, d.doc, True, out)
+    return out
+
+
+def attribute_paths(resource_type: str) -> dict[str, AttributeInfo]:
+    """Every attribute path of the type (``tags.<key>`` stands for any tag key).
+    Raises KeyError for an unknown resource type."""
+    return dict(_catalogue(resource_type))
+
+
+def _canonical(path: str) -> str:
+    """The listed form of a path: ``a.tags.Name.x`` -> ``a.tags.<key>`` (tag keys may hold dots)."""
+    parts = path.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if part == "tags":
+            return ".".join(parts[:i + 1] + [TAG_KEY])
+    return path
+
+
+def attribute_info(resource_type: str, path: str) -> AttributeInfo:
+    """The attribute at `path`; KeyError (saying what is close) when there is none."""
+    found = _catalogue(resource_type).get(_canonical(path))
+    if found is None or not path.strip() or path.endswith("tags."):
+        close = suggest(resource_type, path)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise KeyError(f"{path!r} is not an attribute path of {resource_type}{hint}")
+    return found
+
+
+def is_known_path(resource_type: str, path: str) -> bool:
+    """Whether `path` names an attribute of the type (``[*]`` segments and any
+    ``tags.<key>`` accepted). Raises KeyError for an unknown resource type."""
+    try:
+        attribute_info(resource_type, path)
+    except KeyError:
+        _catalogue(resource_type)  # an unknown type is the caller's bug: let it raise
+        return False
+    return True
+
+
+def suggest(resource_type: str, path: str) -> str | None:
+    """The known path closest to `path`, for "did you mean"; None when nothing is close."""
+    known = [p for p in _catalogue(resource_type) if not p.endswith(TAG_KEY)]
+    close = difflib.get_close_matches(path, known, n=1, cutoff=0.6)
+    if not close and "[*]" not in path:
+        # "routes.target_kind" means "routes[*].target_kind" more often than anything else.
+        starred = [p for p in known if p.replace("[*]", "") == path]
+        close = starred[:1]
+    return close[0] if close else None
+
+
+# -- resolving -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    star: bool = False
+    tag: str | None = None  # the key, for tags.<key>
+
+
+def _steps(path: str) -> list[_Step]:
+    parts = path.split(".")
+    steps = []
+    for i, part in enumerate(parts):
+        if part == "tags" and i < len(parts) - 1:
+            steps.append(_Step("tags", tag=".".join(parts[i + 1:])))
+            break
+        star = part.endswith("[*]")
+        steps.append(_Step(part[:-3] if star else part, star))
+    return steps
+
+
+def own_sources(resource: Resource) -> tuple[SourceRef, ...]:
+    return (resource.source, *resource.also_from)
+
+
+def _sources_in(value: Any) -> list[SourceRef]:
+    """The evidence pointers of the model objects in a value (one level into lists)."""
+    out: list[SourceRef] = []
+    for item in value if isinstance(value, (tuple, list)) else (value,):
+        if isinstance(item, Resource):
+            out.extend(own_sources(item))
+        elif isinstance(getattr(item, "source", None), SourceRef):
+            out.append(item.source)
+    return out
+
+
+def _get(obj: Any, step: _Step) -> Any:
+    if step.tag is not None:
+        value = obj.tag(step.tag)
+        return ABSENT if value is None else value
+    if step.name == "tags" and isinstance(obj, Resource):
+        return obj.tag_map
+    return getattr(obj, step.name)
+
+
+def resolve(model: Model, resource: Resource, path: str) -> Resolved:
+    """Resolve `path` on `resource`. Raises KeyError for an unknown type or path."""
+    attribute = attribute_info(resource.type_name, path)
+    missing = tuple(f"{s}:{o}" for s, o in attribute.requires
+                    if not model.coverage.collected(resource.account, resource.region, s, o))
+    sources: list[SourceRef] = list(own_sources(resource))
+    current: list[Any] = [resource]
+    many = False
+    for i, step in enumerate(_steps(path)):
+        found: list[Any] = []
+        for obj in current:
+            attr = DERIVED.get((resource.type_name, step.name)) if i == 0 else None
+            if obj is None:  # unknown stays unknown down the rest of the path
+                value = None
+            elif attr is not None:
+                result = attr.fn(model, obj)
+                value = result.value
+                sources.extend(result.sources)
+            else:
+                value = _get(obj, step)
+            sources.extend(_sources_in(value))
+            if not step.star:
+                found.append(value)
+            elif value is not None:
+                found.extend(value)
+            elif not many:  # the list itself is unknown
+                return Resolved(path, None, True, missing, tuple(dict.fromkeys(sources)))
+            else:
+                found.append(None)
+        current = found
+        many = many or step.star
+    return Resolved(path, tuple(current) if many else current[0], many, missing, tuple(dict.fromkeys(sources)))
+
+
+def to_json(value: Any, keep_absent: bool = False) -> Any:
+    """A resolved value as JSON data: model objects become mappings (without their
+    evidence pointers), tuples lists, `ABSENT` None (kept with `keep_absent`, for
+    operators, which tell absent from unknown)."""
+    if value is ABSENT:
+        return ABSENT if keep_absent else None
+    if isinstance(value, SourceRef):
+        return str(value)
+    if isinstance(value, Resource):
+        out = {f.name: to_json(getattr(value, f.name), keep_absent) for f in dataclasses.fields(value)
+               if f.name not in _NOT_ATTRIBUTES}
+        out["tags"] = value.tag_map
+        return out
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name), keep_absent) for f in dataclasses.fields(value)
+                if f.name not in _NOT_ATTRIBUTES}
+    if isinstance(value, (tuple, list)):
+        return [to_json(v, keep_absent) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v, keep_absent) for k, v in value.items()}
+    return value
+
+
+# -- indexes for derived attributes ----------------------------------------------------
+
+Index = dict[tuple[str, str, Any], tuple[Resource, ...]]
+_INDEXES: dict[int, dict[tuple[str, str], Index]] = {}  # id(model) -> (type, field) -> index
+
+
+def _index(model: Model, type_name: str, field: str) -> Index:
+    """Resources of a type by (account, region, value of `field`), each element of a tuple
+    field counting. Kept per model while it lives, so that a derived attribute costs a
+    lookup, not a scan of the model, per resource."""
+    per_model = _INDEXES.get(id(model))
+    if per_model is None:
+        per_model = _INDEXES[id(model)] = {}
+        weakref.finalize(model, _INDEXES.pop, id(model), None)  # forget it with the model
+    found = per_model.get((type_name, field))
+    if found is None:
+        groups: dict[tuple[str, str, Any], list[Resource]] = {}
+        for r in model.of(type_name):
+            value = getattr(r, field)
+            for v in value if isinstance(value, tuple) else (value,):
+                groups.setdefault((r.account, r.region, v), []).append(r)
+        found = per_model[(type_name, field)] = {k: tuple(v) for k, v in groups.items()}
+    return found
+
+
+def _related(model: Model, type_name: str, field: str, owner: Resource) -> tuple[Resource, ...]:
+    """Resources of `type_name` in the owner's account and region whose `field` names the owner."""
+    return _index(model, type_name, field).get((owner.account, owner.region, owner.id), ())
+
+
+def _refs(items: Iterable[Resource]) -> tuple[SourceRef, ...]:
+    return tuple(ref for r in items for ref in own_sources(r))
+
+
+def _ids(items: tuple[Resource, ...]) -> Derived[tuple[str, ...]]:
+    return Derived(tuple(sorted(r.id for r in items)), _refs(items))
+
+
+def _ec2(*operations: str) -> tuple[Call, ...]:
+    return tuple(("ec2", op) for op in operations)
+
+
+# -- derived attributes: vpc -----------------------------------------------------------
+
+@derived("vpc", "internet_gateway_ids", requires=_ec2("DescribeInternetGateways"),
+         doc="Ids of the internet gateways attached (or attaching) to the VPC, sorted.")
+def _vpc_igws(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    return _ids(_related(model, "internet_gateway", "attached_vpc_ids", vpc))
+
+
+@derived("vpc", "egress_only_internet_gateway_ids", requires=_ec2("DescribeEgressOnlyInternetGateways"),
+         doc="Ids of the egress-only internet gateways (IPv6 outbound) attached to the VPC, sorted.")
+def _vpc_eigws(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    return _ids(_related(model, "egress_only_internet_gateway", "attached_vpc_ids", vpc))
+
+
+# NAT gateways in these states no longer forward traffic (AWS lists them for about an hour).
+_GONE_NAT_STATES = frozenset({"deleting", "deleted", "failed"})
+
+
+def _nats(model: Model, vpc: Vpc) -> tuple[Resource, ...]:
+    return tuple(n for n in _related(model, "nat_gateway", "vpc_id", vpc)
+                 if isinstance(n, NatGateway) and n.state.lower() not in _GONE_NAT_STATES)
+
+
+@derived("vpc", "nat_gateway_ids", requires=_ec2("DescribeNatGateways"),
+         doc="Ids of the VPC's NAT gateways, public and private, except deleting, deleted or failed ones; sorted.")
+def _vpc_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    return _ids(_nats(model, vpc))
+
+
+@derived("vpc", "public_nat_gateway_ids", requires=_ec2("DescribeNatGateways"),
+         doc="Ids of the VPC's public NAT gateways (connectivity public: they reach the internet), "
+             "except deleting, deleted or failed ones; sorted.")
+def _vpc_public_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    return _ids(tuple(n for n in _nats(model, vpc) if isinstance(n, NatGateway) and n.connectivity == "public"))
+
+
+def _endpoint_services(model: Model, vpc: Vpc, endpoint_type: str) -> Derived[tuple[str, ...]]:
+    endpoints = tuple(e for e in _related(model, "vpc_endpoint", "vpc_id", vpc) if isinstance(e, VpcEndpoint)
+                      and e.endpoint_type.lower() == endpoint_type and e.state.lower() == "available")
+    return Derived(tuple(sorted({e.service for e in endpoints})), _refs(endpoints))
+
+
+@derived("vpc", "interface_endpoint_services", requires=_ec2("DescribeVpcEndpoints"),
+         doc="Short service names (sqs, ecr.api ...) of the VPC's available Interface endpoints, sorted, "
+             "without repeats.")
+def _vpc_interface_services(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    return _endpoint_services(model, vpc, "interface")
+
+
+@derived("vpc", "gateway_endpoint_services", requires=_ec2("DescribeVpcEndpoints"),
+         doc="Short service names (s3, dynamodb) of the VPC's available Gateway endpoints, sorted, without repeats.")
+def _vpc_gateway_services(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    return _endpoint_services(model, vpc, "gateway")
+
+
+@derived("vpc", "flow_logs", requires=_ec2("DescribeFlowLogs"),
+         doc="The flow logs attached to the VPC itself (not those of its subnets or interfaces).")
+def _vpc_flow_logs(model: Model, vpc: Vpc) -> Derived[tuple[FlowLog, ...]]:
+    logs = tuple(f for f in _related(model, "flow_log", "resource_id", vpc) if isinstance(f, FlowLog))
+    return Derived(logs, _refs(logs))
+
+
+@derived("vpc", "flow_log_traffic_types", requires=_ec2("DescribeFlowLogs"),
+         doc="Traffic types (ALL, ACCEPT, REJECT) of the VPC's ACTIVE flow logs, sorted, without repeats.")
+def _vpc_flow_log_types(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    logs = tuple(f for f in _related(model, "flow_log", "resource_id", vpc)
+                 if isinstance(f, FlowLog) and f.status.upper() == "ACTIVE")
+    return Derived(tuple(sorted({f.traffic_type for f in logs})), _refs(logs))
+
+
+@derived("vpc", "subnet_ids", requires=_ec2("DescribeSubnets"), doc="Ids of the VPC's subnets, sorted.")
+def _vpc_subnets(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    return _ids(_related(model, "subnet", "vpc_id", vpc))
+
+
+# Interfaces that are network plumbing, not workloads: by type as AWS reports it, and by
+# the descriptions AWS gives them (emulators report every interface as "interface").
+_PLUMBING_TYPES = frozenset({"nat_gateway", "vpc_endpoint", "gateway_load_balancer_endpoint",
+                             "gateway_load_balancer", "transit_gateway"})
+_PLUMBING_DESCRIPTIONS = ("VPC Endpoint Interface ", "Interface for NAT Gateway ",
+                          "Network Interface for Transit Gateway Attachment ")
+
+
+def is_workload_interface(eni: NetworkInterface) -> bool:
+    """Whether a network interface belongs to a workload (not a NAT, endpoint or TGW)."""
+    return eni.interface_type not in _PLUMBING_TYPES and not eni.description.startswith(_PLUMBING_DESCRIPTIONS)
+
+
+@derived("vpc", "workload_availability_zones", requires=_ec2("DescribeSubnets", "DescribeNetworkInterfaces"),
+         doc="Availability zones of the VPC's subnets that hold at least one workload network interface "
+             "(anything but NAT gateway, VPC endpoint and transit gateway interfaces), sorted.")
+def _vpc_workload_azs(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+    zones: set[str] = set()
+    evidence: list[Resource] = []
+    for subnet in _related(model, "subnet", "vpc_id", vpc):
+        if not isinstance(subnet, Subnet):
+            continue
+        workloads = [e for e in _related(model, "network_interface", "subnet_id", subnet)
+                     if isinstance(e, NetworkInterface) and is_workload_interface(e)]
+        if workloads:
+            zones.add(subnet.availability_zone)
+            evidence += [subnet, *workloads]
+    return Derived(tuple(sorted(zones)), _refs(evidence))
+
+
+# -- derived attributes: subnet --------------------------------------------------------
+
+def _route_table(model: Model, subnet: Subnet) -> RouteTable | None:
+    if subnet.route_table_id is None:
+        return None
+    rt = model.get("route_table", subnet.route_table_id, subnet.account, subnet.region)
+    return rt if isinstance(rt, RouteTable) else None
+
+
+@derived("subnet", "route_table", requires=_ec2("DescribeRouteTables"),
+         doc="The subnet's effective route table: its explicit association, else its VPC's main table; "
+             "null when unknown.")
+def _subnet_route_table(model: Model, subnet: Subnet) -> Derived[RouteTable | None]:
+    rt = _route_table(model, subnet)
+    return Derived(rt, own_sources(rt) if rt else ())
+
+
+@derived("subnet", "routes", requires=_ec2("DescribeRouteTables"),
+         doc="The routes of the subnet's effective route table; null when the table is unknown.")
+def _subnet_routes(model: Model, subnet: Subnet) -> Derived[tuple[Route, ...] | None]:
+    rt = _route_table(model, subnet)
+    return Derived(rt.routes if rt else None, (rt.source,) if rt else ())
+
+
+@derived("subnet", "internet_gateway_routes", requires=_ec2("DescribeRouteTables"),
+         doc="The routes of the subnet's effective route table whose target is an internet gateway "
+             "(active or blackhole: test routes[*].state to tell); null when the table is unknown.")
+def _subnet_igw_routes(model: Model, subnet: Subnet) -> Derived[tuple[Route, ...] | None]:
+    rt = _route_table(model, subnet)
+    if rt is None:
+        return Derived(None)
+    routes = tuple(r for r in rt.routes if r.target_kind == "igw")
+    return Derived(routes, (rt.source,))
+
+
+@derived("subnet", "has_explicit_route_table", requires=_ec2("DescribeRouteTables"),
+         doc="Whether a route table is explicitly associated with the subnet (false: it uses its VPC's "
+             "main table); null when unknown.")
+def _subnet_explicit(model: Model, subnet: Subnet) -> Derived[bool | None]:
+    answer = {"explicit": True, "main": False}.get(subnet.route_table_association)
+    rt = _route_table(model, subnet)
+    return Derived(answer, own_sources(rt) if rt else ())
+
+
+# -- derived attributes: security_group ------------------------------------------------
+
+def _sg_rules(model: Model, sg: SecurityGroup) -> tuple[SecurityGroupRule, ...]:
+    return tuple(r for r in _related(model, "security_group_rule", "group_id", sg)
+                 if isinstance(r, SecurityGroupRule))
+
+
+@derived("security_group", "rules", requires=_ec2("DescribeSecurityGroupRules"),
+         doc="The group's rules, ingress and egress, by rule id.")
+def _sg_all_rules(model: Model, sg: SecurityGroup) -> Derived[tuple[SecurityGroupRule, ...]]:
+    rules = _sg_rules(model, sg)
+    return Derived(rules, _refs(rules))
+
+
+@derived("security_group", "ingress_rules", requires=_ec2("DescribeSecurityGroupRules"),
+         doc="The group's ingress (inbound) rules, by rule id.")
+def _sg_ingress(model: Model, sg: SecurityGroup) -> Derived[tuple[SecurityGroupRule, ...]]:
+    rules = tuple(r for r in _sg_rules(model, sg) if not r.is_egress)
+    return Derived(rules, _refs(rules))
+
+
+@derived("security_group", "egress_rules", requires=_ec2("DescribeSecurityGroupRules"),
+         doc="The group's egress (outbound) rules, by rule id.")
+def _sg_egress(model: Model, sg: SecurityGroup) -> Derived[tuple[SecurityGroupRule, ...]]:
+    rules = tuple(r for r in _sg_rules(model, sg) if r.is_egress)
+    return Derived(rules, _refs(rules))
+
+
+@derived("security_group_rule", "port_range", requires=_ec2("DescribeSecurityGroupRules"),
+         doc="The rule's ports as {from, to, protocol} for ports_overlap (no ports, as for protocol -1, "
+             "means all ports; ICMP rules open none).")
+def _sgr_ports(model: Model, rule: SecurityGroupRule) -> Derived[dict[str, Any]]:
+    return Derived({"from": rule.from_port, "to": rule.to_port, "protocol": rule.protocol})
+
+
+# -- derived attributes: instance, network_interface, vpc_endpoint -----------------------
+
+@derived("instance", "has_public_ip", requires=_ec2("DescribeInstances", "DescribeNetworkInterfaces"),
+         doc="Whether the instance has a public IPv4 address (auto-assigned or Elastic IP) on any of its "
+             "network interfaces.")
+def _instance_public(model: Model, instance: Instance) -> Derived[bool]:
+    enis = [e for e in _related(model, "network_interface", "instance_id", instance)
+            if isinstance(e, NetworkInterface) and e.public_ips]
+    return Derived(bool(instance.public_ip) or bool(enis), _refs(enis))
+
+
+@derived("network_interface", "has_public_ip", requires=_ec2("DescribeNetworkInterfaces"),
+         doc="Whether the interface has a public IPv4 address (auto-assigned or Elastic IP).")
+def _eni_public(model: Model, eni: NetworkInterface) -> Derived[bool]:
+    return Derived(bool(eni.public_ips))
+
+
+@derived("vpc_endpoint", "subnet_availability_zones", requires=_ec2("DescribeVpcEndpoints", "DescribeSubnets"),
+         doc="Availability zones of the endpoint's subnets, sorted, without repeats (empty for Gateway "
+             "endpoints); null when one of its subnets is not in the model.")
+def _vpce_azs(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    subnets = [model.get("subnet", s, endpoint.account, endpoint.region) for s in endpoint.subnet_ids]
+    known = [s for s in subnets if isinstance(s, Subnet)]
+    if len(known) < len(subnets):
+        return Derived(None, _refs(known))
+    return Derived(tuple(sorted({s.availability_zone for s in known})), _refs(known))

@@ -1,0 +1,248 @@
+"""Evaluate a rule's condition tree on one resource: PASS, FAIL or ERROR, with evidence.
+
+A condition is plain data (docs/rule-packs.md): ``{all: [...]}``, ``{any: [...]}``,
+``{not: c}``, or a leaf ``{attr: PATH, OPERATOR: ARGUMENT}`` with an optional
+``quantifier: any|all`` on ``[*]`` paths. Arguments may be ``${param}`` (the parameter's
+value, its type kept) or hold ``${param}`` inside a longer string (its text).
+
+Three-valued, so that missing data is never a PASS:
+
+- a leaf is ERROR when a call its attribute requires was not collected for the resource's
+  account and region, or when its operator raises `Indeterminate` (an unknown value);
+- a ``[*]`` leaf tests each element: with ``any`` (the default) it is PASS when some
+  element holds, else ERROR when some element is indeterminate, else FAIL (FAIL on an
+  empty list); with ``all`` it is FAIL when some element fails, else ERROR when some is
+  indeterminate, else PASS (PASS on an empty list);
+- ``all`` is FAIL when any child FAILs (a definite failure outweighs an unknown), else
+  ERROR when any child is ERROR, else PASS;
+- ``any`` is PASS when any child PASSes (a definite pass is enough), else ERROR when any
+  child is ERROR, else FAIL;
+- ``not`` swaps PASS and FAIL and keeps ERROR.
+
+Evidence lists the leaves that decided the outcome: for a FAIL of ``all`` the failing
+children, for a PASS of ``any`` the passing ones, for an ERROR the erroring ones, otherwise
+every child. Under ``not`` a leaf's expectation reads "not (...)" (twice: as it was) and
+its `holds` flips, so `holds` always says whether the stated expectation is met.
+
+A malformed condition, an unknown parameter or a bad argument is the rule's fault, not
+the data's: it raises `ConditionError` (the pack checks catch these when a pack loads).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+from auditor.model.types import Model, Resource, SourceRef
+from auditor.rules.attributes import Resolved, attribute_info, resolve, to_json
+from auditor.rules.operators import OPERATORS, Indeterminate, Operator
+
+Status = Literal["pass", "fail", "error"]
+PARAM_REF = re.compile(r"\$\{([^}]*)\}")  # as the pack checks read references
+QUANTIFIERS = ("any", "all")
+
+
+class ConditionError(ValueError):
+    """The condition itself is wrong (shape, operator, parameter or argument)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One leaf as evaluated: the observed value (JSON data), the expectation in words,
+    whether it holds (None: it could not be decided, `note` says why) and the records the
+    value came from."""
+
+    path: str
+    observed: Any
+    expected: str
+    holds: bool | None
+    sources: tuple[SourceRef, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a condition on one resource and the leaves that decided it."""
+
+    status: Status
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Why the outcome is an ERROR: the notes of the undecided leaves."""
+        return tuple(f"{e.path}: {e.note}" for e in self.evidence if e.holds is None)
+
+
+# -- parameters ------------------------------------------------------------------------
+
+def _text(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ConditionError(f"parameter '{name}' is {type(value).__name__}: it can only be used as a whole "
+                         f"argument (\"${{{name}}}\"), not inside a string")
+
+
+def substitute(arg: Any, params: Mapping[str, Any]) -> Any:
+    """`arg` with its ``${param}`` references replaced: a whole-string reference by the
+    parameter's value (type kept), a reference inside a string by its text; recursively
+    inside lists. Raises ConditionError for an unknown parameter."""
+    if isinstance(arg, str):
+        def value(name: str) -> Any:
+            if name not in params:
+                known = ", ".join(sorted(params)) or "none"
+                raise ConditionError(f"unknown parameter '${{{name}}}' (parameters: {known})")
+            return params[name]
+
+        whole = PARAM_REF.fullmatch(arg)
+        if whole:
+            return value(whole.group(1))
+        return PARAM_REF.sub(lambda m: _text(m.group(1), value(m.group(1))), arg)
+    if isinstance(arg, (list, tuple)):
+        return [substitute(item, params) for item in arg]
+    return arg
+
+
+# -- evaluation ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Context:
+    model: Model
+    resource: Resource
+    params: Mapping[str, Any]
+
+
+def evaluate(condition: Mapping[str, Any], model: Model, resource: Resource,
+             params: Mapping[str, Any] | None = None) -> Outcome:
+    """The outcome of `condition` on `resource` (see the module contract)."""
+    return _evaluate(condition, _Context(model, resource, params or {}))
+
+
+def _evaluate(node: Any, ctx: _Context) -> Outcome:
+    if not isinstance(node, Mapping):
+        raise ConditionError(f"a condition is a mapping, got {type(node).__name__}: {node!r}")
+    if "attr" in node:
+        return _leaf(node, ctx)
+    forms = [k for k in _GROUPS if k in node]
+    if len(forms) != 1 or len(node) != 1:
+        raise ConditionError(f"a condition is {{all: [...]}}, {{any: [...]}}, {{not: ...}} or "
+                             f"{{attr: PATH, OPERATOR: ARGUMENT}}; got keys {sorted(map(str, node))}")
+    return _GROUPS[forms[0]](node[forms[0]], ctx)
+
+
+def _children(value: Any, form: str, ctx: _Context) -> list[Outcome]:
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ConditionError(f"{form} takes a list of conditions, got {type(value).__name__}")
+    return [_evaluate(child, ctx) for child in value]
+
+
+def _pick(outcomes: list[Outcome], status: Status) -> tuple[Evidence, ...]:
+    return tuple(e for o in outcomes if o.status == status for e in o.evidence)
+
+
+def _all(value: Any, ctx: _Context) -> Outcome:
+    outcomes = _children(value, "all", ctx)
+    for status in ("fail", "error"):
+        if any(o.status == status for o in outcomes):
+            return Outcome(status, _pick(outcomes, status))
+    return Outcome("pass", tuple(e for o in outcomes for e in o.evidence))
+
+
+def _any(value: Any, ctx: _Context) -> Outcome:
+    outcomes = _children(value, "any", ctx)
+    for status in ("pass", "error"):
+        if any(o.status == status for o in outcomes):
+            return Outcome(status, _pick(outcomes, status))
+    return Outcome("fail", tuple(e for o in outcomes for e in o.evidence))
+
+
+_SWAP: dict[Status, Status] = {"pass": "fail", "fail": "pass", "error": "error"}
+
+
+def _negated(expected: str) -> str:
+    # Operator descriptions never start with "not (", so this only undoes our own wrapping:
+    # a double negation reads as the plain expectation.
+    if expected.startswith("not (") and expected.endswith(")"):
+        return expected[len("not ("):-1]
+    return f"not ({expected})"
+
+
+def _not(value: Any, ctx: _Context) -> Outcome:
+    inner = _evaluate(value, ctx)
+    return Outcome(_SWAP[inner.status], tuple(
+        replace(e, expected=_negated(e.expected), holds=None if e.holds is None else not e.holds)
+        for e in inner.evidence))
+
+
+_GROUPS: dict[str, Callable[[Any, _Context], Outcome]] = {"all": _all, "any": _any, "not": _not}
+
+
+def _operator(node: Mapping[str, Any]) -> Operator:
+    names = [k for k in node if k not in ("attr", "quantifier")]
+    unknown = [k for k in names if k not in OPERATORS]
+    if unknown or len(names) != 1:
+        raise ConditionError(f"a leaf has exactly one operator of {', '.join(OPERATORS)}; got {names}")
+    return OPERATORS[names[0]]
+
+
+def _leaf(node: Mapping[str, Any], ctx: _Context) -> Outcome:
+    path = node["attr"]
+    if not isinstance(path, str):
+        raise ConditionError(f"attr is an attribute path string, got {path!r}")
+    op = _operator(node)
+    arg = substitute(node[op.name], ctx.params)
+    problem = op.check_arg(arg)
+    if problem:
+        raise ConditionError(f"bad argument for {op.name} on {path}: {problem}")
+    quantifier = node.get("quantifier", "any")
+    if quantifier not in QUANTIFIERS or ("quantifier" in node and "[*]" not in path):
+        raise ConditionError(f"quantifier is any or all, on a path with [*]; got {quantifier!r} on {path}")
+    try:
+        attribute_info(ctx.resource.type_name, path)
+    except KeyError as exc:
+        raise ConditionError(exc.args[0] if exc.args else str(exc)) from None
+    resolved = resolve(ctx.model, ctx.resource, path)
+    expected = op.describe(arg)
+    if resolved.many:
+        expected = f"{'every' if quantifier == 'all' else 'some'} element {expected}"
+    # What was collected of a value whose calls failed may be partial: show none of it.
+    observed = None if resolved.missing else to_json(resolved.value)
+
+    def evidence(holds: bool | None, note: str = "") -> Outcome:
+        status: Status = "error" if holds is None else "pass" if holds else "fail"
+        return Outcome(status, (Evidence(path, observed, expected, holds, resolved.sources, note),))
+
+    if resolved.missing:
+        return evidence(None, "not collected for this account and region: " + ", ".join(resolved.missing))
+    try:
+        holds, note = _test(op, arg, resolved, quantifier)
+    except Indeterminate as exc:
+        return evidence(None, f"indeterminate: {exc}")
+    return evidence(holds, note)
+
+
+def _test(op: Operator, arg: Any, resolved: Resolved, quantifier: str) -> tuple[bool, str]:
+    """Whether the leaf holds, and which elements decided it; raises Indeterminate."""
+    if not resolved.many:
+        return op.test(to_json(resolved.value, keep_absent=True), arg), ""
+    if resolved.value is None:
+        raise Indeterminate("the list itself is unknown")
+    held: list[int] = []
+    failed: list[int] = []
+    unknown: list[str] = []
+    for i, element in enumerate(resolved.value):
+        try:
+            (held if op.test(to_json(element, keep_absent=True), arg) else failed).append(i)
+        except Indeterminate as exc:
+            unknown.append(f"element {i}: {exc}")
+    deciding, other = (held, failed) if quantifier == "any" else (failed, held)
+    if deciding:
+        verb = "holds" if quantifier == "any" else "fails"
+        return quantifier == "any", f"{verb} for element(s) {', '.join(map(str, deciding))}"
+    if unknown:
+        raise Indeterminate("; ".join(unknown))
+    if not other:
+        return quantifier == "all", "the list is empty"
+    return quantifier == "all", ""
