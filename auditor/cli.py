@@ -22,15 +22,11 @@ import click
 from auditor import __version__
 from auditor.errors import AuditorError, InputError, SnapshotError
 
-EXIT_OK, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 2, 3, 130
+from auditor.cli_common import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, fail_input
 
 
 def _fail_input(exc: InputError) -> NoReturn:
-    for p in exc.problems:
-        click.echo(p.render(), err=True)
-    n = len(exc.problems)
-    click.echo(f"{n} problem{'s' if n != 1 else ''} found; nothing was run.", err=True)
-    sys.exit(EXIT_INPUT)
+    fail_input(exc, "; nothing was run")
 
 
 def _sigterm_as_interrupt() -> None:

@@ -14,15 +14,11 @@ import click
 
 from auditor.errors import InputError
 
-EXIT_OK, EXIT_INPUT = 0, 2
+from auditor.cli_common import EXIT_INPUT, EXIT_OK, fail_input
 
 
 def _fail(exc: InputError) -> NoReturn:
-    for p in exc.problems:
-        click.echo(p.render(), err=True)
-    n = len(exc.problems)
-    click.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
-    sys.exit(EXIT_INPUT)
+    fail_input(exc)
 
 
 def _load(paths: Sequence[Path], builtin: bool = True) -> Any:
