@@ -410,8 +410,9 @@ class Coverage:
     failed: tuple[tuple[tuple[str, str, str, str], str], ...] = ()  # key -> "code: message"
 
     def collected(self, account: str, region: str, service: str, operation: str) -> bool:
-        return (account, region, service, operation) in self.ok and not any(
-            k == (account, region, service, operation) for k, _ in self.failed)
+        # `ok` never holds a call that also failed (build_model removes them), so a set
+        # lookup suffices; rules ask this once per attribute per resource.
+        return (account, region, service, operation) in self.ok
 
 
 @dataclass(frozen=True)
