@@ -56,22 +56,29 @@ class Finding:
     message: str
     evidence: tuple[EvidenceItem, ...] = ()
     waiver: dict[str, Any] | None = field(default=None, hash=False)
+    item: str | None = None   # the element of a for_each rule (e.g. the endpoint service), else None
+    paths: tuple[str, ...] = ()  # the attribute paths the rule reads (else those of the evidence)
 
     @property
     def fingerprint(self) -> str:
-        """Content hash of rule, account, region, resource and evidence paths: stable across
-        runs while the same thing is wrong in the same place (status and values excluded)."""
-        key = json.dumps([self.rule_id, self.resource.account, self.resource.region, self.resource.type,
-                          self.resource.id, sorted({e.path for e in self.evidence})], separators=(",", ":"))
+        """Content hash of rule, account, region, resource, the for_each element and the
+        evidence paths: stable across runs while the same thing is wrong in the same place
+        (status and values excluded)."""
+        parts: list[Any] = [self.rule_id, self.resource.account, self.resource.region, self.resource.type,
+                            self.resource.id, sorted(set(self.paths) or {e.path for e in self.evidence})]
+        if self.item is not None:
+            parts.append(self.item)
+        key = json.dumps(parts, separators=(",", ":"))
         return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
-    def sort_key(self) -> tuple[str, str, str, str, str]:
-        return (self.rule_id, self.resource.account, self.resource.region, self.resource.type, self.resource.id)
+    def sort_key(self) -> tuple[str, str, str, str, str, str]:
+        return (self.rule_id, self.resource.account, self.resource.region, self.resource.type, self.resource.id,
+                self.item or "")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"fingerprint": self.fingerprint, "rule_id": self.rule_id, "severity": self.severity,
-                               "status": self.status, "resource": self.resource.to_json(), "message": self.message,
-                               "evidence": [e.to_json() for e in self.evidence]}
+                               "status": self.status, "resource": self.resource.to_json(), "item": self.item,
+                               "message": self.message, "evidence": [e.to_json() for e in self.evidence]}
         if self.waiver is not None:
             out["waiver"] = self.waiver
         return out

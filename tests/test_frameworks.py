@@ -354,6 +354,7 @@ AUTH = """
         controls:
           demo: ["1.3.1"]
       - {checks: [NET-GW-01], authority: aws-config-pack, via: some-rule, packs: [demo-pack]}
+    checks: {NET-RT-01: no-igw-default-route, NET-GW-01: no-igw-attached, NET-GW-05: no-default-vpc}
 """
 
 
@@ -364,7 +365,19 @@ def test_a_minimal_authority_map_loads(tmp_path: Path) -> None:
     assert amap.citations("NET-RT-01") == {"demo": {"1.3.1": ("aws-security-hub",)}}
     assert amap.aws_packs_for("NET-GW-01") == ("demo-pack",)
     assert amap.for_check("NET-RT-01")[0].line == 6
-    assert amap.checks == {"NET-RT-01", "NET-GW-01"}
+    assert amap.checks == {"NET-RT-01", "NET-GW-01"}  # the mapped ones
+    assert amap.check_ids == {"NET-RT-01", "NET-GW-01", "NET-GW-05"}  # the whole catalogue
+    assert amap.catalogue["NET-GW-05"] == "no-default-vpc"
+
+
+def test_a_mapping_names_only_catalogued_checks(tmp_path: Path) -> None:
+    _write(tmp_path, "demo.yaml", GOOD)
+    path = _write(tmp_path, "authority.yaml", AUTH.replace("checks: [NET-GW-01]", "checks: [NET-GW-1]"))
+    with pytest.raises(InputError) as exc:
+        load_authority(path)
+    [problem] = _problems(exc)
+    assert (problem.line, problem.path) == (11, "mappings[1].checks[0]")
+    assert "unknown check 'NET-GW-1' (did you mean 'NET-GW-01'?); declare it under checks" in problem.message
 
 
 def test_authority_map_unknown_ids_are_positioned_with_suggestions(tmp_path: Path) -> None:

@@ -135,6 +135,12 @@ def _base_calls(type_name: str) -> tuple[Call, ...]:
                  if s.resource_type == type_name and (s.service, s.operation) not in claimed)
 
 
+def type_calls(type_name: str) -> tuple[Call, ...]:
+    """The calls that list resources of `type_name`: when one was not collected for an
+    account-region, none of its resources there is known."""
+    return _base_calls(type_name)
+
+
 def _merge(*groups: Iterable[Call]) -> tuple[Call, ...]:
     return tuple(dict.fromkeys(c for g in groups for c in g))
 
@@ -621,3 +627,7 @@ def _vpce_azs(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | 
     if len(known) < len(subnets):
         return Derived(None, _refs(known))
     return Derived(tuple(sorted({s.availability_zone for s in known})), _refs(known))
+
+
+# Derived attributes of the built-in packs, by area (they register themselves on import).
+import auditor.rules.derived  # noqa: E402,F401

@@ -322,6 +322,12 @@ class AuthorityMap:
     notes: tuple[str, ...]
     packs: Mapping[str, AwsPack]
     entries: tuple[AuthorityEntry, ...]
+    catalogue: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # check id -> name
+
+    @property
+    def check_ids(self) -> frozenset[str]:
+        """Every check of the catalogue, mapped to a control or not."""
+        return frozenset(self.catalogue)
 
     @property
     def checks(self) -> frozenset[str]:
@@ -356,10 +362,18 @@ def _authority_semantics(doc: Located, catalogues: Mapping[str, Catalogue]) -> l
             if isinstance(framework, str) and framework not in catalogues:
                 problems.append(doc.problem(("aws_config_packs", pack_id, "framework"),
                                             f"unknown framework '{framework}'{did_you_mean(framework, catalogues)}"))
+    catalogue = data.get("checks")
+    known_checks = [k for k in catalogue if isinstance(k, str)] if isinstance(catalogue, dict) else []
     mappings = data.get("mappings")
     for i, entry in enumerate(mappings if isinstance(mappings, list) else []):
         if not isinstance(entry, dict):
             continue
+        checks = entry.get("checks")
+        for j, check in enumerate(checks if isinstance(checks, list) and known_checks else []):
+            if isinstance(check, str) and check not in known_checks:
+                problems.append(doc.problem(("mappings", i, "checks", j),
+                                            f"unknown check '{check}'{did_you_mean(check, known_checks)}; "
+                                            "declare it under checks"))
         controls = entry.get("controls")
         for framework, ids in (controls.items() if isinstance(controls, dict) else []):
             if not isinstance(framework, str):
@@ -422,4 +436,5 @@ def load_authority(path: Path | str | None = None,
             source=e.get("source", ""), note=e.get("note", ""), line=doc.where(("mappings", i))[0],
         ))
     return AuthorityMap(file=str(path), source=data["source"], notes=tuple(data.get("notes", ())),
-                        packs=MappingProxyType(packs), entries=tuple(entries))
+                        packs=MappingProxyType(packs), entries=tuple(entries),
+                        catalogue=MappingProxyType(dict(data["checks"])))

@@ -62,6 +62,7 @@ class Registries:
     control_exists: Callable[[str, str], bool]           # (framework, control)
     suggest_control: Callable[[str, str], str | None]    # (framework, control) -> close control
     attribute_paths: Callable[[str], Iterable[str]] = lambda resource_type: ()  # listed when no close match
+    catalogue_checks: Collection[str] = ()               # NET-... ids a rule may implement (empty: unchecked)
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +81,7 @@ def default_registries() -> Registries:
         control_exists=lambda fw, control: bool(frameworks.control_exists(catalogues, fw, control)),
         suggest_control=lambda fw, control: _quoted(frameworks.suggest_control(catalogues, fw, control)),
         attribute_paths=attributes.attribute_paths,
+        catalogue_checks=frameworks.load_authority().check_ids,
     )
 
 
@@ -248,6 +250,29 @@ def check_parameters(pd: PackDoc) -> tuple[dict[str, ParamDecl], list[Problem]]:
             continue
         out[name] = ParamDecl(pid, name, ptype, items, decl["default"])
     return out, problems
+
+
+ITEM = "item"   # ${item}: the element of a for_each rule
+_SAMPLES: dict[str, Any] = {"string": "x", "integer": 0, "number": 0, "boolean": False}
+
+
+def for_each_item(written: str, visible: Mapping[str, ParamDecl]) -> tuple[ParamDecl | None, str | None]:
+    """The pseudo-parameter ``${item}`` of a rule with ``for_each: "${name}"``, typed as the
+    list's elements (its sample value is the list's first default element), and the problem
+    with `written`, if any."""
+    m = PARAM_REF.fullmatch(written)
+    name = m.group(1) if m else None
+    decl = visible.get(name) if name else None
+    if decl is None:
+        declared = sorted(n for n, d in visible.items() if d.type == "list")
+        close = did_you_mean(name or written, declared)
+        return None, (f"for_each names unknown list parameter '{written}'{close}; write \"${{NAME}}\" with a "
+                      f"declared list parameter (declared lists: {', '.join(declared) or 'none'})")
+    if decl.type != "list":
+        return None, f"for_each needs a list parameter; '{name}' is {decl.type}"
+    items = decl.items or "string"
+    default = decl.default[0] if isinstance(decl.default, list) and decl.default else _SAMPLES[items]
+    return ParamDecl(decl.pack, ITEM, items, None, default), None
 
 
 def param_refs(arg: Any) -> list[str]:
@@ -454,12 +479,26 @@ def _check_rule(pd: PackDoc, i: int, rule: dict[str, Any], ctx: _Context,
             problems.append(rule_problem(pd, i, ("resource",), f"unknown resource type '{resource}'"
                                          f"{did_you_mean(resource, reg.resource_types)}; see docs/model.md "
                                          "for the resource types"))
+    each = rule.get("for_each")
+    if isinstance(each, str):
+        item, issue = for_each_item(each, visible)
+        if issue and not (lenient and item is None and PARAM_REF.fullmatch(each)):
+            problems.append(rule_problem(pd, i, ("for_each",), issue))
+        if item is not None:
+            visible = {**visible, ITEM: item}
     for part in ("where", "check"):
         if part in rule:
             problems += _check_condition(pd, i, (part,), rule[part], rtype, ctx, visible, lenient)
     message = rule.get("message")
     if isinstance(message, str):
-        problems += _check_message(pd, i, message, rtype, reg)
+        problems += _check_message(pd, i, message, rtype, reg, item_field=isinstance(each, str))
+    implements = rule.get("implements")
+    if isinstance(implements, list) and reg.catalogue_checks:
+        for n, check_id in enumerate(implements):
+            if isinstance(check_id, str) and check_id not in reg.catalogue_checks:
+                problems.append(rule_problem(pd, i, ("implements", n), f"'{check_id}' is not a check of the "
+                                             f"network-control catalogue{did_you_mean(check_id, reg.catalogue_checks)}"
+                                             "; see rules/frameworks/authority.yaml"))
     fmap = rule.get("frameworks")
     if isinstance(fmap, dict):
         for fw, controls in fmap.items():
@@ -493,7 +532,8 @@ def _check_rule(pd: PackDoc, i: int, rule: dict[str, Any], ctx: _Context,
     return problems
 
 
-def _check_message(pd: PackDoc, i: int, message: str, rtype: str | None, reg: Registries) -> list[Problem]:
+def _check_message(pd: PackDoc, i: int, message: str, rtype: str | None, reg: Registries, *,
+                   item_field: bool = False) -> list[Problem]:
     problems: list[Problem] = []
     try:
         fields = message_fields(message)
@@ -505,6 +545,8 @@ def _check_message(pd: PackDoc, i: int, message: str, rtype: str | None, reg: Re
             problems.append(rule_problem(pd, i, ("message",), issue))
         elif not name:
             problems.append(rule_problem(pd, i, ("message",), "empty {} field: name an attribute path, e.g. {id}"))
+        elif name == ITEM and item_field:
+            continue
         elif rtype is not None and not reg.is_known_path(rtype, name):
             problems.append(rule_problem(pd, i, ("message",), _unknown_path(f"message field {{{name}}}", name,
                                                                             rtype, reg)))
@@ -608,9 +650,10 @@ def _check_leaf(pd: PackDoc, i: int, at: PathKey, node: dict[str, Any], rtype: s
             bad_ref = True
         elif decl is None:
             declared = sorted(visible)
-            problems.append(rule_problem(pd, i, where, f"unknown parameter '${{{name}}}'"
-                                         f"{did_you_mean(name, declared)}; declare it under pack.parameters "
-                                         f"(declared: {', '.join(declared) or 'none'})"))
+            hint = (f"; ${{{ITEM}}} is the element of a rule with for_each: \"${{LIST_PARAMETER}}\"" if name == ITEM
+                    else f"{did_you_mean(name, declared)}; declare it under pack.parameters "
+                         f"(declared: {', '.join(declared) or 'none'})")
+            problems.append(rule_problem(pd, i, where, f"unknown parameter '${{{name}}}'{hint}"))
             bad_ref = True
         else:
             values[name] = decl.default

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 from auditor.errors import InputError, Problem
 from auditor.rules.pack_checks import (
-    GROUP_KEYS, LEAF_KEYS, PackDoc, Registries, check_packs, default_registries, param_refs, relabel,
+    GROUP_KEYS, ITEM, LEAF_KEYS, PARAM_REF, PackDoc, ParamDecl, for_each_item, Registries, check_packs, default_registries, param_refs, relabel,
     some_names, substitute, type_error,
 )
 from auditor.validation import did_you_mean, schema_problems
@@ -106,6 +106,14 @@ class Rule:
     deprecation_reason: str = ""
     params: Mapping[str, tuple[str, str]] = field(default_factory=dict)   # ${name} -> (owning pack, name)
     positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # "check.all[0]" -> (line, col)
+    for_each: tuple[str, str] | None = None        # (owning pack, list parameter) the rule runs once per element of
+    for_each_values: tuple[Any, ...] = ()          # that parameter's value in force
+    implements: tuple[str, ...] = ()               # NET-... catalogue checks
+
+    @property
+    def items(self) -> tuple[Any, ...] | None:
+        """The elements the rule is evaluated for (``${item}``), or None for a plain rule."""
+        return self.for_each_values if self.for_each is not None else None
 
     def position(self, path: str) -> tuple[str, int, int]:
         """file, line, col of a key path inside the rule (else of the rule)."""
@@ -306,6 +314,8 @@ def _rebind_pack(pack: Pack, values: Mapping[tuple[str, str], Any]) -> Pack:
 
 
 def _rebind_rule(rule: Rule, values: Mapping[tuple[str, str], Any]) -> Rule:
+    if rule.for_each is not None and rule.for_each in values:
+        rule = replace(rule, for_each_values=tuple(values[rule.for_each]))
     if not any(owner in values for owner in rule.params.values()):
         return rule
     return replace(rule, check=_rebind(rule.check, rule, values),
@@ -483,6 +493,15 @@ def _build_rule(pd: PackDoc, i: int, r: dict[str, Any], pid: str, vis: Mapping[s
         if path[:2] == base and len(path) > 2:
             positions[dotted(path[2:])] = pos
     refs: dict[str, tuple[str, str]] = {}
+    each: Parameter | None = None
+    if "for_each" in r:
+        m = PARAM_REF.fullmatch(r["for_each"])
+        each = vis[m.group(1)] if m else None
+        sample, _ = for_each_item(r["for_each"], {n: ParamDecl(p.pack, n, p.type, p.items, p.value)
+                                                  for n, p in vis.items()})
+        if each is not None and sample is not None:
+            vis = {**vis, ITEM: Parameter(pack=pid, name=ITEM, type=sample.type, items=None,
+                                          default=sample.default, value=sample.default)}
 
     def cond(node: dict[str, Any], at: PathKey) -> Condition:
         where = dotted(at)
@@ -497,7 +516,8 @@ def _build_rule(pd: PackDoc, i: int, r: dict[str, Any], pid: str, vis: Mapping[s
         names = param_refs(written)
         bound = {n: vis[n].value for n in names}
         for n in names:
-            refs[n] = (vis[n].pack, n)
+            if not (n == ITEM and each is not None):
+                refs[n] = (vis[n].pack, n)
         return Leaf(attr=node["attr"], op=op, arg=substitute(written, bound), written=written,
                     quantifier=node.get("quantifier", "any"), path=where, bindings=MappingProxyType(bound))
 
@@ -513,7 +533,10 @@ def _build_rule(pd: PackDoc, i: int, r: dict[str, Any], pid: str, vis: Mapping[s
                 frameworks=MappingProxyType(frameworks), pack=pid, source=(doc.file, line), where=where_cond,
                 deprecated=dep is not None, replaced_by=(dep or {}).get("replaced_by"),
                 deprecation_reason=(dep or {}).get("reason", ""), params=MappingProxyType(refs),
-                positions=MappingProxyType(positions))
+                positions=MappingProxyType(positions),
+                for_each=(each.pack, each.name) if each is not None else None,
+                for_each_values=tuple(each.value) if each is not None else (),
+                implements=tuple(r.get("implements", ())))
 
 
 def packs_for_config(rule_packs: Sequence[str], parameters: Mapping[str, Mapping[str, Any]], *,

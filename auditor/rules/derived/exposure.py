@@ -1,0 +1,3 @@
+"""Derived attributes for the exposure rules."""
+
+from __future__ import annotations

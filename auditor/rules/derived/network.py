@@ -1,0 +1,3 @@
+"""Derived attributes for the network rules."""
+
+from __future__ import annotations
