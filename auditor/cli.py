@@ -1,9 +1,11 @@
 """The `auditor` command line.
 
 Exit codes (the contract pipelines rely on):
-  0  done, assessment complete
-  2  usage, config or input error (every problem listed; nothing ran)
-  3  assessment incomplete: some data could not be collected (see the manifest's errors)
+  0  done, assessment complete (scan: and compliant at --fail-on)
+  1  scan: violations at or above --fail-on
+  2  usage, config, rule-pack or waiver error (every problem listed; nothing ran)
+  3  assessment incomplete: some data could not be collected (see the manifest's errors;
+     scan: ERROR findings and no violation at or above --fail-on)
   130 interrupted (the evidence gathered so far is kept, marked interrupted)
 """
 
@@ -22,7 +24,9 @@ import click
 from auditor import __version__
 from auditor.errors import AuditorError, InputError, SnapshotError
 
-from auditor.cli_common import EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, fail_input
+from auditor.cli_common import (
+    EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS, fail_input,
+)
 
 
 def _fail_input(exc: InputError) -> NoReturn:
@@ -143,13 +147,100 @@ def permissions_cmd(caller: bool, role_name: str) -> None:
     click.echo(json.dumps(policy, indent=2))
 
 
+def _stamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _scan_snapshot(snapshot_dir: Path, inputs: Any, out: Path) -> tuple[dict[str, Any], Path]:
+    """Verify the snapshot, evaluate it, write findings.json into `out`."""
+    from auditor.scan import evaluate_snapshot, write_findings
+    from auditor.snapshot.reader import load_snapshot
+
+    try:
+        snap = load_snapshot(snapshot_dir)
+        document = evaluate_snapshot(snap, inputs)
+    except SnapshotError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    return document, write_findings(document, out)
+
+
+def _scan_exit(document: dict[str, Any], fail_on: str) -> int:
+    from auditor.results import violations
+
+    if violations(document, fail_on):
+        return EXIT_VIOLATIONS
+    return EXIT_OK if document["summary"]["complete"] else EXIT_INCOMPLETE
+
+
+_SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info", "none"])
+
+
+@cli.command("scan")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit config (YAML): accounts, regions, scope, profile, packs, parameters, waivers. "
+                   "Required unless --snapshot is given.")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Re-evaluate a kept snapshot offline instead of collecting (without -c: every built-in "
+                   "pack, everything in scope, no waivers).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for findings.json (and the snapshot when collecting); default: the config's "
+                   "outputs.directory, else audit-output, in a new <UTC time> subfolder.")
+@click.option("--fail-on", type=_SEVERITY_CHOICE, default=None,
+              help="Exit 1 when a FAIL of this severity or higher is found (none: never); "
+                   "default: the config's fail_on, else the profile's, else high.")
+@click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
+             gzip: bool | None, quiet: bool) -> None:
+    """Collect (or read a snapshot), evaluate the rule packs, write findings.json, print a summary."""
+    from auditor.config import load_config
+    from auditor.scan import prepare, summary_lines
+
+    if config_path is None and snapshot_dir is None:
+        raise click.UsageError("give -c CONFIG (collect and evaluate) or --snapshot DIR (re-evaluate evidence)")
+    try:
+        config = load_config(config_path) if config_path is not None else None
+        inputs = prepare(config, fail_on=fail_on)
+    except InputError as exc:
+        _fail_input(exc)
+    if out is None:
+        base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
+        out = base / _stamp()
+    if snapshot_dir is None:
+        from auditor.collect.sessions import SessionFactory
+
+        assert config is not None
+        _sigterm_as_interrupt()
+        factory = SessionFactory(max_attempts=config.collection.max_attempts)
+        try:
+            result = _run_collect(config, factory, out / "snapshot", config.gzip if gzip is None else gzip, quiet)
+        except SnapshotError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        _summary(result)
+        snapshot_dir = result.path
+    elif config is not None:
+        click.echo(f"re-evaluating {snapshot_dir} with {config.source}", err=True)
+    document, path = _scan_snapshot(snapshot_dir, inputs, out)
+    collected_with = document["run"]["config"]["collected_with_digest"]
+    if config is not None and collected_with and collected_with != config.digest:
+        click.echo("note: the config differs from the one the snapshot was collected with "
+                   "(scope and packs come from the config given now)", err=True)
+    click.echo(f"findings written to {path}")
+    click.echo("\n".join(summary_lines(document, inputs.fail_on)))
+    sys.exit(_scan_exit(document, inputs.fail_on))
+
+
 @cli.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the demo's snapshot (default: demo-output/<UTC time>).")
+              help="Folder for the demo's snapshot and findings (default: demo-output/<UTC time>).")
 @click.option("--server", is_flag=True, help="Run the emulator as a real HTTP server instead of in-process.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
-    """Run the whole pipeline on the built-in emulated bank estate (no AWS account needed)."""
+    """Run the whole pipeline on the built-in emulated bank estate (no AWS account needed):
+    build the estate, collect it, evaluate every built-in pack, write findings.json.
+    Exits 0 when the pipeline ran (the estate has violations by design)."""
     try:
         from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
     except ImportError as exc:  # moto is an optional dependency
@@ -157,15 +248,13 @@ def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
                    err=True)
         sys.exit(EXIT_INPUT)
     from auditor.config import load_config
-    from auditor.inventory import inventory_lines
-    from auditor.model import build_model
-    from auditor.snapshot.reader import load_snapshot
+    from auditor.scan import prepare, summary_lines
 
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = out or Path("demo-output") / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    out = out or Path("demo-output") / _stamp()
     try:
         estate = load_estate(demo_estate_path())
         config = load_config(demo_config_path())
+        inputs = prepare(config)
     except InputError as exc:
         _fail_input(exc)
     click.echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
@@ -173,10 +262,14 @@ def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
     with EmulatedAws(mode="server" if server else "inprocess") as emu:
         seed(estate, emu)
         result = _run_collect(config, emu.session_factory(max_attempts=config.collection.max_attempts),
-                              out, config.gzip, quiet)
+                              out / "snapshot", config.gzip, quiet)
     _summary(result)
-    snap = load_snapshot(result.path)  # read back and verify, as an auditor would
-    click.echo("\n".join(inventory_lines(build_model(snap.records, snap.manifest["files"]), snap.manifest)))
+    document, path = _scan_snapshot(result.path, inputs, out)
+    click.echo(f"findings written to {path}")
+    click.echo("\n".join(summary_lines(document, inputs.fail_on)))
+    code = _scan_exit(document, inputs.fail_on)
+    if code == EXIT_VIOLATIONS:
+        click.echo(f"(the demo estate is drifted on purpose: `auditor scan` would exit {code} here)")
     sys.exit(EXIT_OK if result.complete else EXIT_INCOMPLETE)
 
 

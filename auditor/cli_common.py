@@ -9,7 +9,7 @@ import click
 
 from auditor.errors import InputError
 
-EXIT_OK, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def fail_input(exc: InputError, closing: str = "") -> NoReturn:

@@ -83,13 +83,14 @@ class AuditConfig:
     discovery: Discovery | None = None
     regions: tuple[str, ...] | str = ("us-east-1",)
     scope: Scope = field(default_factory=Scope)
+    profile: str | None = None
     rule_packs: tuple[str, ...] = ()
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     waivers: Path | None = None
     output_dir: Path | None = None
     formats: tuple[str, ...] = ("json",)
     gzip: bool = False
-    fail_on: str = "high"
+    fail_on: str = ""   # empty: the profile's, else high
     collection: Collection = field(default_factory=Collection)
 
 
@@ -167,13 +168,14 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         discovery=discovery,
         regions="all" if regions == "all" else tuple(regions),
         scope=Scope(vpc_ids=frozenset(sc.get("vpc_ids", ())), tags=tags),
+        profile=d.get("profile"),
         rule_packs=tuple(d.get("rule_packs", ())),
         parameters=d.get("parameters", {}),
         waivers=rel(d.get("waivers")),
         output_dir=rel(out.get("directory")),
         formats=tuple(out.get("formats", ("json",))),
         gzip=bool(out.get("gzip", False)),
-        fail_on=d.get("fail_on", "high"),
+        fail_on=d.get("fail_on", ""),
         collection=Collection(max_workers=col.get("max_workers", 16),
                               service_concurrency=tuple(sorted(caps.items())),
                               max_attempts=col.get("max_attempts", 8)),

@@ -39,7 +39,7 @@ class EvidenceItem:
     path: str
     observed: Any
     expected: str
-    holds: bool
+    holds: bool | None   # None: could not be decided (the finding is ERROR)
     sources: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from auditor.model.normalise import NORMALISERS, items, record_path
@@ -160,6 +161,7 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
     side = _Side()
     ok: set[tuple[str, str, str, str]] = set()
     failed: dict[tuple[str, str, str, str], str] = {}
+    listings: dict[tuple[str, str, str, str], str] = {}
     # Record order differs between a live run and a loaded snapshot; sort for determinism.
     for rec in sorted(records, key=lambda r: r.record_id):
         key = (rec.account, rec.region, rec.service, rec.operation)
@@ -169,6 +171,8 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
             assert rec.error is not None
             failed.setdefault(key, f"{rec.error.code}: {rec.error.message}")
         path = record_path(rec, files)
+        if rec.ok and not rec.params:
+            listings[key] = path
         fn = NORMALISERS.get((rec.service, rec.operation))
         if fn is not None:
             # Pages received before an error are real data: keep them (coverage says failed).
@@ -179,4 +183,5 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
     _link(by_type, side)
     resources = {t: tuple(sorted(v, key=lambda r: (r.account, r.region, r.id))) for t, v in sorted(by_type.items()) if v}
     return Model(resources=resources,
-                 coverage=Coverage(ok=frozenset(ok - set(failed)), failed=tuple(sorted(failed.items()))))
+                 coverage=Coverage(ok=frozenset(ok - set(failed)), failed=tuple(sorted(failed.items())),
+                                   listings=MappingProxyType({k: v for k, v in listings.items() if k not in failed})))

@@ -9,7 +9,7 @@ failed), never "false". Every resource points back to the snapshot record it cam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -408,6 +408,12 @@ class Coverage:
 
     ok: frozenset[tuple[str, str, str, str]] = frozenset()
     failed: tuple[tuple[tuple[str, str, str, str], str], ...] = ()  # key -> "code: message"
+    # The record file of each successful listing call (one without parameters): the evidence
+    # that something was looked for, e.g. that an account-region has no internet gateway.
+    listings: Mapping[tuple[str, str, str, str], str] = field(default_factory=dict)
+
+    def listing(self, account: str, region: str, service: str, operation: str) -> str | None:
+        return self.listings.get((account, region, service, operation))
 
     def collected(self, account: str, region: str, service: str, operation: str) -> bool:
         # `ok` never holds a call that also failed (build_model removes them), so a set

@@ -318,6 +318,13 @@ def _get(obj: Any, step: _Step) -> Any:
     return getattr(obj, step.name)
 
 
+def _listing_sources(model: Model, resource: Resource, calls: Iterable[Call]) -> list[SourceRef]:
+    """The listing records a derived value came from when it names no resource: the
+    evidence that what it looked for was looked for (e.g. no internet gateway)."""
+    found = (model.coverage.listing(resource.account, resource.region, s, o) for s, o in calls)
+    return [SourceRef(path, "/pages") for path in found if path]
+
+
 def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     """Resolve `path` on `resource`. Raises KeyError for an unknown type or path."""
     attribute = attribute_info(resource.type_name, path)
@@ -335,7 +342,7 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
             elif attr is not None:
                 result = attr.fn(model, obj)
                 value = result.value
-                sources.extend(result.sources)
+                sources.extend(result.sources or _listing_sources(model, obj, attr.requires))
             else:
                 value = _get(obj, step)
             sources.extend(_sources_in(value))

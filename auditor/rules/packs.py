@@ -17,17 +17,20 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
 from auditor.errors import InputError, Problem
 from auditor.rules.pack_checks import (
-    GROUP_KEYS, ITEM, LEAF_KEYS, PARAM_REF, PackDoc, ParamDecl, for_each_item, Registries, check_packs, default_registries, param_refs, relabel,
-    some_names, substitute, type_error,
+    GROUP_KEYS, ITEM, LEAF_KEYS, PARAM_REF, PackDoc, ParamDecl, Registries, check_packs, default_registries,
+    for_each_item, param_refs, relabel, some_names, substitute, type_error,
 )
 from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, PathKey, dotted, load_yaml
 
 PACK_SUFFIXES = (".yaml", ".yml")
+
+if TYPE_CHECKING:
+    from auditor.rules.profiles import Profile
 
 
 # -- the objects -----------------------------------------------------------------------
@@ -540,13 +543,17 @@ def _build_rule(pd: PackDoc, i: int, r: dict[str, Any], pid: str, vis: Mapping[s
 
 
 def packs_for_config(rule_packs: Sequence[str], parameters: Mapping[str, Mapping[str, Any]], *,
-                     base_dir: Path, source: str = "<config>") -> PackSet:
-    """The packs an audit config asks for, with its parameter overrides.
+                     base_dir: Path, source: str = "<config>", profile: "Profile | None" = None) -> PackSet:
+    """The packs an audit config asks for, with its profile's and its own parameter overrides.
 
     Each `rule_packs` entry is a built-in pack id, or a path (relative to `base_dir`) of a
     pack file or folder: an entry holding a slash or ending in .yaml/.yml, or naming an
     existing file or folder. Every pack loaded from a path is selected; so are the named
-    ids, with their includes. Without entries, every built-in pack is selected."""
+    ids and the profile's packs, with their includes. Without entries or profile, every
+    built-in pack is selected. The profile's parameters apply first, then the config's;
+    then the profile's severities."""
+    from auditor.rules.profiles import profile_problems
+
     paths: list[Path] = []
     ids: list[tuple[int, str]] = []
     for i, entry in enumerate(rule_packs):
@@ -564,13 +571,24 @@ def packs_for_config(rule_packs: Sequence[str], parameters: Mapping[str, Mapping
                    f"{', '.join(p.id for p in loaded.packs if p.builtin) or 'none'} (or give a path to a pack file)")
             problems.append(config.problem(("rule_packs", i), msg) if config is not None
                             else Problem(source, 0, 0, f"rule_packs[{i}]", msg))
+    if profile is not None:
+        frameworks = tuple((loaded.registries or default_registries()).frameworks)
+        problems += profile_problems(profile, loaded.pack_ids, tuple(loaded.rules_by_id), frameworks)
     if problems:
         raise InputError(problems)
-    if rule_packs:
-        wanted = [p.id for p in loaded.packs if not p.builtin] + [pid for _, pid in ids]
+    if rule_packs or profile is not None:
+        wanted = ([p.id for p in loaded.packs if not p.builtin] + [pid for _, pid in ids]
+                  + list(profile.packs if profile is not None else ()))
     else:
         wanted = [p.id for p in loaded.packs if p.builtin]
     selected = set(loaded.select(wanted).pack_ids)
     # Overrides may name any loaded pack (an included one too); then the selection is kept.
-    overridden = loaded.with_overrides(parameters, config=config, file=source)
-    return PackSet(tuple(p for p in overridden.packs if p.id in selected), overridden.registries)
+    overridden = loaded
+    if profile is not None and profile.parameters:
+        overridden = overridden.with_overrides(profile.parameters, config=profile.doc, file=profile.file)
+    overridden = overridden.with_overrides(parameters, config=config, file=source)
+    packs = tuple(p for p in overridden.packs if p.id in selected)
+    if profile is not None and profile.severity:
+        packs = tuple(replace(p, rules=tuple(replace(r, severity=profile.severity.get(r.id, r.severity))
+                                             for r in p.rules)) for p in packs)
+    return PackSet(packs, overridden.registries)

@@ -1,0 +1,202 @@
+"""findings.json: the versioned result of one evaluation (schema: auditor/schemas/findings.schema.json).
+
+One pure step from an `Evaluation` plus run metadata to a JSON document. The document
+holds no wall-clock time and no machine path: the same snapshot, packs, config and
+waivers give a byte-identical file (`dumps` sorts keys and findings).
+
+Framework control status is about requirements, never a percentage of findings: a control
+is FAIL when any rule citing it fails on any in-scope resource, else ERROR when any could
+not be assessed, else WAIVED when failures are covered by active waivers, else PASS when
+its rules passed on at least one resource, else NOT_APPLICABLE (nothing it applies to).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from auditor import __version__
+from auditor.config import Scope
+from auditor.findings import SEVERITIES, STATUSES, Finding
+from auditor.rules.engine import Evaluation
+from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
+from auditor.rules.packs import Pack, PackSet, Rule
+from auditor.rules.waivers import WaiverSet, register_rows
+
+FORMAT = "private-network-auditor/findings"
+FORMAT_VERSION = 1
+# Worst first: the status of a group is the first of these any member has.
+PRECEDENCE = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
+PACK_AUTHORITY = "pack-author"   # a citation no catalogue-check mapping backs (e.g. a user's own pack)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the document says about the run besides the findings."""
+
+    manifest: Mapping[str, Any]
+    manifest_sha256: str
+    config_digest: str = ""
+    organization: str = ""
+    scope: Scope = Scope()
+    waivers: WaiverSet | None = None
+    profile: Mapping[str, Any] | None = None
+    frameworks: tuple[str, ...] = ()     # report only these frameworks (a profile's); empty: all cited
+
+
+def worst(statuses: Iterable[str]) -> str:
+    present = set(statuses)
+    return next((s for s in PRECEDENCE if s in present), "NOT_APPLICABLE")
+
+
+def _sha256(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _pack_json(pack: Pack) -> dict[str, Any]:
+    return {"id": pack.id, "version": pack.version, "title": pack.title, "builtin": pack.builtin,
+            "sha256": _sha256(pack.file), "rules": [r.id for r in pack.rules],
+            "parameters": {n: p.value for n, p in sorted(pack.parameters.items())}}
+
+
+def _rule_json(rule: Rule, counts: Mapping[str, int]) -> dict[str, Any]:
+    return {"id": rule.id, "title": rule.title, "severity": rule.severity, "pack": rule.pack,
+            "resource": rule.resource, "implements": list(rule.implements),
+            "frameworks": {fw: list(cs) for fw, cs in sorted(rule.frameworks.items())},
+            "for_each": list(rule.items) if rule.items is not None else None,
+            "status": worst(s for s, n in counts.items() if n),
+            "counts": {s: counts.get(s, 0) for s in STATUSES}}
+
+
+def control_authorities(rule: Rule, framework: str, control: str, authority: AuthorityMap) -> set[str]:
+    """Who says the rule supports the control: the authorities of the mappings of the
+    checks it implements, else the pack's author."""
+    found: set[str] = {a for check in rule.implements
+                       for a in authority.citations(check).get(framework, {}).get(control, ())}
+    return found or {PACK_AUTHORITY}
+
+
+def _frameworks(rules: tuple[Rule, ...], per_rule: Mapping[str, Counter[str]], only: tuple[str, ...],
+                catalogues: Mapping[str, Catalogue], authority: AuthorityMap) -> list[dict[str, Any]]:
+    cited: dict[str, dict[str, list[Rule]]] = {}
+    for rule in rules:
+        for fw, cited_controls in rule.frameworks.items():
+            if only and fw not in only:
+                continue
+            for control in cited_controls:
+                cited.setdefault(fw, {}).setdefault(str(control), []).append(rule)
+    out = []
+    for fw in sorted(cited):
+        cat = catalogues.get(fw)
+        controls: list[dict[str, Any]] = []
+        for control, crules in sorted(cited[fw].items()):
+            counts: Counter[str] = Counter()
+            for r in crules:
+                counts.update(per_rule[r.id])
+            auths = sorted(set().union(*(control_authorities(r, fw, control, authority) for r in crules)))
+            info = cat.controls.get(control) if cat is not None else None
+            controls.append({
+                "id": control, "title": info.title if info is not None else "",
+                "status": worst(s for s, n in counts.items() if n),
+                "rules": sorted(r.id for r in crules),
+                "counts": {s: counts.get(s, 0) for s in STATUSES},
+                "authorities": auths,
+                "third_party_only": all(a in THIRD_PARTY for a in auths),
+            })
+        out.append({"id": fw, "title": cat.title if cat else fw, "version": cat.version if cat else "",
+                    "status": worst(c["status"] for c in controls), "controls": controls})
+    return out
+
+
+def _scope_json(scope: Scope, evaluation: Evaluation) -> dict[str, Any]:
+    return {"everything": scope.everything, "vpc_ids": sorted(scope.vpc_ids),
+            "tags": {k: list(v) for k, v in scope.tags},
+            "resources_in_scope": dict(evaluation.in_scope),
+            "resources_out_of_scope": dict(evaluation.out_of_scope),
+            "resources_scope_undecided": dict(evaluation.scope_undecided)}
+
+
+def _row_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A register row with its source as file name and line (no machine path)."""
+    file, _, line = str(row["source"]).rpartition(":")
+    return {**row, "source": f"{Path(file).name}:{line}"}
+
+
+def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo) -> dict[str, Any]:
+    """The findings.json document (plain JSON data)."""
+    findings = evaluation.findings
+    per_rule: dict[str, Counter[str]] = {r.id: Counter() for r in evaluation.rules}
+    by_severity: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
+    for f in findings:
+        per_rule.setdefault(f.rule_id, Counter())[f.status] += 1
+        by_severity[f.severity][f.status] += 1
+    by_status = Counter(f.status for f in findings)
+    catalogues = load_catalogues()
+    authority = load_authority(catalogues=catalogues)
+    m = run.manifest
+    waivers = run.waivers or WaiverSet()
+    rows = register_rows(waivers, evaluation.waivers_used, evaluation.today)
+    gaps: dict[tuple[str, str, tuple[str, ...], str], set[str]] = {}
+    for f in findings:
+        if f.resource.id == "*" and f.status == "ERROR":
+            key = (f.resource.account, f.resource.region, tuple(e.path for e in f.evidence), f.message)
+            gaps.setdefault(key, set()).add(f.rule_id)
+    rules_json = [_rule_json(r, per_rule[r.id]) for r in evaluation.rules]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "run": {
+            "tool": {"name": "private-network-auditor", "version": __version__},
+            "snapshot": {"manifest_sha256": run.manifest_sha256, "started": m.get("started", ""),
+                         "finished": m.get("finished", ""), "complete": bool(m.get("complete")),
+                         "collector_version": (m.get("tool") or {}).get("version", ""),
+                         "calls": len(m.get("calls", [])), "errors": len(m.get("errors", []))},
+            "config": {"digest": run.config_digest, "organization": run.organization,
+                       "collected_with_digest": (m.get("config") or {}).get("digest", "")},
+            "profile": dict(run.profile) if run.profile else None,
+            "assessed_on": evaluation.today.isoformat(),
+            "packs": [_pack_json(p) for p in packs.packs],
+            "waivers": {"digest": waivers.digest, "count": len(waivers)} if run.waivers is not None else None,
+            "accounts": [{"id": a.get("id", ""), "name": a.get("name", ""), "problem": a.get("problem", "")}
+                         for a in m.get("accounts", [])],
+            "regions": list(m.get("regions", [])),
+            "scope": _scope_json(run.scope, evaluation),
+        },
+        "summary": {
+            "findings": {s: by_status.get(s, 0) for s in STATUSES},
+            "by_severity": {sev: {s: c.get(s, 0) for s in STATUSES} for sev, c in by_severity.items()},
+            "rules": {s: sum(1 for r in rules_json if r["status"] == s) for s in STATUSES},
+            "complete": bool(m.get("complete")) and not by_status.get("ERROR"),
+            "stale_waivers": sum(1 for r in rows if r.status == "stale"),
+        },
+        "rules": rules_json,
+        "frameworks": _frameworks(evaluation.rules, per_rule, run.frameworks, catalogues, authority),
+        "waivers": [_row_json(r.as_dict()) for r in rows],
+        "not_assessed": [{"account": a, "region": r, "calls": list(calls), "reason": msg, "rules": sorted(ids)}
+                         for (a, r, calls, msg), ids in sorted(gaps.items())],
+        "findings": [f.to_json() for f in findings],
+    }
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """Canonical text: sorted keys, one space indent, UTF-8 as is, a final newline."""
+    return json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def violations(document: Mapping[str, Any], fail_on: str) -> int:
+    """FAIL findings at or above severity `fail_on` (`none`: never)."""
+    if fail_on == "none":
+        return 0
+    limit = SEVERITIES.index(fail_on)
+    return sum(c["FAIL"] for sev, c in document["summary"]["by_severity"].items() if SEVERITIES.index(sev) <= limit)
+
+
+def failing(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.status == "FAIL"]

@@ -1,0 +1,148 @@
+"""A scan: evidence (a snapshot) + the config's packs, scope and waivers -> findings.json.
+
+`prepare` loads and checks every input before anything runs (profile, packs, parameters,
+waivers), raising one InputError with every problem. `evaluate_snapshot` is pure given
+its inputs: the same snapshot and inputs give the same document, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping
+
+from auditor.config import AuditConfig, Scope
+from auditor.errors import InputError, SnapshotError
+from auditor.findings import SEVERITIES
+from auditor.model import build_model
+from auditor.results import RunInfo, build_document, dumps, violations
+from auditor.rules.engine import evaluate_rules, expected_regions
+from auditor.rules.packs import PackSet, packs_for_config
+from auditor.rules.profiles import Profile, load_profile, resolve_profile
+from auditor.rules.waivers import WaiverSet, load_waivers
+from auditor.snapshot.reader import Snapshot
+
+FINDINGS_FILE = "findings.json"
+DEFAULT_FAIL_ON = "high"
+
+
+@dataclass(frozen=True)
+class ScanInputs:
+    packs: PackSet
+    scope: Scope
+    waivers: WaiverSet | None
+    profile: Profile | None
+    fail_on: str
+    config_digest: str = ""
+    organization: str = ""
+
+
+def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanInputs:
+    """Everything a scan needs from the config, checked. Without a config: every built-in
+    pack, everything in scope, no waivers."""
+    if config is None:
+        packs = packs_for_config((), {}, base_dir=Path.cwd())
+        return ScanInputs(packs, Scope(), None, None, fail_on or DEFAULT_FAIL_ON)
+    profile = None
+    if config.profile:
+        path = resolve_profile(config.profile, config.base_dir)
+        if not path.is_file():
+            from auditor.rules.profiles import builtin_profiles
+            from auditor.validation import did_you_mean
+            raise InputError([_config_problem(config, ("profile",),
+                              f"no profile '{config.profile}'{did_you_mean(config.profile, builtin_profiles())}; "
+                              f"built-in profiles: {', '.join(builtin_profiles()) or 'none'} "
+                              "(or give the path of a profile file)")])
+        profile = load_profile(path)
+    packs = packs_for_config(config.rule_packs, config.parameters, base_dir=config.base_dir,
+                             source=config.source, profile=profile)
+    waivers = None
+    if config.waivers is not None:
+        waivers = load_waivers(config.waivers, known_rule_ids=tuple(packs.rules_by_id))
+    chosen = fail_on or config.fail_on or (profile.fail_on if profile else "") or DEFAULT_FAIL_ON
+    return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization)
+
+
+def _config_problem(config: AuditConfig, path: tuple[Any, ...], message: str) -> Any:
+    from auditor.errors import Problem
+    from auditor.yamlpos import load_yaml
+
+    try:
+        return load_yaml(config.source).problem(path, message)
+    except (InputError, OSError):
+        return Problem(config.source, 0, 0, ".".join(map(str, path)), message)
+
+
+def assessment_date(manifest: Mapping[str, Any]) -> date:
+    """The day the evidence was collected (UTC): waivers are judged as of then."""
+    finished = str(manifest.get("finished") or manifest.get("started") or "")
+    try:
+        return date.fromisoformat(finished[:10])
+    except ValueError:
+        raise SnapshotError(f"the snapshot manifest has no valid collection time ({finished!r})") from None
+
+
+def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
+    """The findings.json document for a verified snapshot."""
+    manifest = snapshot.manifest
+    model = build_model(snapshot.records, manifest.get("files"))
+    problems = {str(a.get("id")): str(a.get("problem")) for a in manifest.get("accounts", []) if a.get("problem")}
+    evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
+                                waivers=inputs.waivers, expected=expected_regions(model, manifest),
+                                account_problems=problems)
+    frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
+    run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
+                  organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
+                  profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks)
+    return build_document(evaluation, inputs.packs, run)
+
+
+def write_findings(document: Mapping[str, Any], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FINDINGS_FILE
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(dumps(document), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
+    """The console summary: results by severity, framework control status, gaps, waivers."""
+    s = document["summary"]
+    f = s["findings"]
+    lines = [f"findings: {f['FAIL']} FAIL, {f['ERROR']} ERROR, {f['WAIVED']} WAIVED, {f['PASS']} PASS, "
+             f"{f['NOT_APPLICABLE']} not applicable ({len(document['rules'])} rules)"]
+    lines.append("  FAIL by severity: " + ", ".join(f"{sev} {s['by_severity'][sev]['FAIL']}" for sev in SEVERITIES))
+    for fw in document["frameworks"]:
+        counts: dict[str, int] = {}
+        for c in fw["controls"]:
+            counts[c["status"]] = counts.get(c["status"], 0) + 1
+        shown = ", ".join(f"{n} {st}" for st, n in sorted(counts.items(), key=lambda kv: _ORDER.index(kv[0])))
+        lines.append(f"  {fw['title']} {fw['version']}: {fw['status']} ({len(fw['controls'])} controls: {shown})")
+    scope = document["run"]["scope"]
+    outside = sum(scope["resources_out_of_scope"].values())
+    if outside:
+        lines.append(f"  out of scope: {outside} resources (no findings)")
+    if document["not_assessed"]:
+        lines.append(f"  NOT ASSESSED in {len(document['not_assessed'])} places (ERROR findings; see not_assessed):")
+        for gap in document["not_assessed"][:5]:
+            lines.append(f"    {gap['account']}/{gap['region']}: {gap['reason']}")
+    stale = [w for w in document["waivers"] if w["status"] in ("stale", "expired")]
+    for w in stale:
+        lines.append(f"  waiver {w['id']} is {w['status']}" + (" (it matched no failing result)"
+                                                              if w["status"] == "stale" else f" (expired {w['expires']})"))
+    n = violations(document, fail_on)
+    if n:
+        verdict = f"NON-COMPLIANT: {n} FAIL finding(s) at or above severity '{fail_on}'"
+    elif not s["complete"]:
+        verdict = "INCOMPLETE: some checks could not be assessed (ERROR findings); no verdict"
+    elif f["FAIL"]:
+        verdict = f"no FAIL at or above '{fail_on}' ({f['FAIL']} below it)"
+    else:
+        verdict = "COMPLIANT: every in-scope check passed (or is waived)"
+    lines.append(verdict)
+    return lines
+
+
+_ORDER = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
