@@ -3,10 +3,12 @@ in-process and over a real HTTP moto server, and the `auditor demo` command itse
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from auditor.collect.runner import collect
@@ -15,6 +17,7 @@ from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, loa
 from auditor.model import build_model
 from auditor.model.types import BlockPublicAccess, RouteTable, Subnet, TransitGatewayRouteTable, Vpc
 from auditor.snapshot.reader import load_snapshot
+from auditor.validation import load_schema
 from auditor.snapshot.writer import SnapshotWriter
 
 PAY, HEALTH = "111111111111", "222222222222"
@@ -81,7 +84,11 @@ def test_auditor_demo_command(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert f"snapshot written to {tmp_path / 'demo'}" in proc.stdout
-    assert "Snapshot COMPLETE" in proc.stdout
-    assert "account 222222222222 (bank-health)  as arn:aws:sts::222222222222:assumed-role/AuditorReadOnly" in proc.stdout
-    assert load_snapshot(tmp_path / "demo").complete
+    assert f"snapshot written to {tmp_path / 'demo' / 'snapshot'}" in proc.stdout
+    assert f"findings written to {tmp_path / 'demo' / 'findings.json'}" in proc.stdout
+    snap = load_snapshot(tmp_path / "demo" / "snapshot")
+    assert snap.complete
+    doc = json.loads((tmp_path / "demo" / "findings.json").read_text())
+    jsonschema.validate(doc, load_schema("findings"))
+    assert doc["run"]["snapshot"]["manifest_sha256"] == snap.manifest_sha256
+    assert doc["summary"]["complete"] and doc["not_assessed"] == []
