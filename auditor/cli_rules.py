@@ -80,6 +80,28 @@ def validate_cmd(paths: tuple[Path, ...], no_builtin: bool) -> None:
     sys.exit(EXIT_OK)
 
 
+@rules.command("docs")
+@_PACK_OPTION
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the Markdown to this file instead of standard output.")
+def docs_cmd(packs: tuple[Path, ...], out: Path | None) -> None:
+    """Markdown documentation of every loaded rule and the built-in profiles (docs/rules.md)."""
+    from auditor.rules.docs import rules_markdown
+    from auditor.rules.profiles import builtin_profiles, load_profile, profiles_dir
+
+    ps = _load(packs)
+    try:
+        profiles = [load_profile(profiles_dir() / f"{p}.yaml") for p in builtin_profiles()]
+    except InputError as exc:
+        _fail(exc)
+    text = rules_markdown(ps, profiles)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out} ({len(ps.rules)} rules)", err=True)
+
+
 # -- show: YAML-ish text ---------------------------------------------------------------
 
 def _scalar(value: Any) -> str:
@@ -117,6 +139,10 @@ def rule_lines(rule: Any) -> list[str]:
     """A rule as YAML-like text, for people."""
     out = [f"id: {rule.id}", f"pack: {rule.pack}", f"title: {rule.title}", f"severity: {rule.severity}",
            f"resource: {rule.resource}"]
+    if rule.for_each is not None:
+        out += [f"for_each: ${{{rule.for_each[1]}}}   # = {_scalar(list(rule.for_each_values))}"]
+    if rule.implements:
+        out += [f"implements: {_scalar(list(rule.implements))}"]
     if rule.where is not None:
         out += ["where:"] + _condition_lines(rule.where, "  ")
     out += ["check:"] + _condition_lines(rule.check, "  ")

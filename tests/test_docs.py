@@ -47,3 +47,13 @@ def test_every_config_key_is_documented() -> None:
                 walk(sub["items"], f"{path}{key}[].")
 
     walk(schema, "")
+
+
+def test_rules_md_is_the_output_of_auditor_rules_docs() -> None:
+    from auditor.rules.docs import rules_markdown
+    from auditor.rules.packs import load_packs
+    from auditor.rules.profiles import builtin_profiles, load_profile, profiles_dir
+
+    profiles = [load_profile(profiles_dir() / f"{p}.yaml") for p in builtin_profiles()]
+    assert (DOCS / "rules.md").read_text(encoding="utf-8") == rules_markdown(load_packs(), profiles), (
+        "run `auditor rules docs --out docs/rules.md`")
