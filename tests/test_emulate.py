@@ -53,7 +53,8 @@ def test_demo_estate_loads_and_validates() -> None:
     pci = next(r for r in estate.regions() if (r.account_id, r.region) == (PAY, US)).vpc("pci-cde")
     interface = [e for e in pci["endpoints"] if e["type"] == "Interface"]
     assert {e["service"] for e in interface} == {"sqs", "sns", "ssm", "ssmmessages", "ec2messages", "ecr.api",
-                                                  "ecr.dkr", "sts", "logs", "kms", "secretsmanager"}
+                                                  "ecr.dkr", "sts", "logs", "kms", "secretsmanager",
+                                                  "ec2", "eks", "eks-auth", "elasticloadbalancing"}
     assert all(e["private_dns"] and set(e["subnets"]) == {"pci-app-a", "pci-app-b", "pci-app-c"} for e in interface)
 
 
@@ -88,7 +89,7 @@ def _assert_demo_facts(aws: EmulatedAws, ids: SeedResult, estate: Estate) -> Non
     assert policy["Statement"][0]["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-examplebank1"}}
     assert sqs["PrivateDnsEnabled"] is True and len(sqs["SubnetIds"]) == 3
     endpoints = pay.describe_vpc_endpoints(Filters=_vpc_filter(pci))["VpcEndpoints"]
-    assert len([e for e in endpoints if e["VpcEndpointType"] == "Interface"]) == 11
+    assert len([e for e in endpoints if e["VpcEndpointType"] == "Interface"]) == 15
     s3 = next(e for e in endpoints if e["ServiceName"] == "com.amazonaws.us-east-1.s3")
     assert s3["RouteTableIds"] == [ids.id(PAY, US, "route_table", "pci-private")]
     [flow] = pay.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [pci]}])["FlowLogs"]

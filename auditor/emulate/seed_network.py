@@ -92,8 +92,9 @@ def seed_vpc_interior(ctx: RegionContext, vpc: Spec) -> None:
         sid = ctx.put("subnet", subnet["name"], ec2.create_subnet(
             VpcId=vpc_id, CidrBlock=subnet["cidr"], AvailabilityZone=f"{ctx.region}{subnet['az']}",
             TagSpecifications=ctx.tag_spec("subnet", subnet["name"], subnet.get("tags")))["Subnet"]["SubnetId"])
-        if subnet.get("public_ip_on_launch"):
-            ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": True})
+        # Always set it: moto turns it on for the first subnet it creates in each zone (as AWS
+        # does for default subnets), which would plant public-IP subnets nobody asked for.
+        ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": bool(subnet.get("public_ip_on_launch"))})
     _security_groups(ctx, vpc, vpc_id)
     _route_tables(ctx, vpc, vpc_id)
     _network_acls(ctx, vpc, vpc_id)
@@ -129,8 +130,23 @@ def seed_vpc_interior(ctx: RegionContext, vpc: Spec) -> None:
         _endpoint(ctx, endpoint, vpc_id)
 
 
+def _default_security_group(ctx: RegionContext, vpc: Spec, vpc_id: str) -> None:
+    """AWS's default group allows inbound from itself and outbound anywhere; moto leaves out
+    the inbound rule, so it is added here. `close_default_security_group` removes both."""
+    ec2 = ctx.ec2
+    gid = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+    self_rule = {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": gid}]}
+    if vpc.get("close_default_security_group"):
+        ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=[{"IpProtocol": "-1",
+                                                                      "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    else:
+        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[self_rule])
+
+
 def _security_groups(ctx: RegionContext, vpc: Spec, vpc_id: str) -> None:
     ec2 = ctx.ec2
+    _default_security_group(ctx, vpc, vpc_id)
     groups = vpc.get("security_groups", [])
     for group in groups:  # all groups first: rules may name any group of the VPC
         ctx.put("security_group", group["name"], ec2.create_security_group(

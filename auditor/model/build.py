@@ -13,6 +13,7 @@ from collections import defaultdict
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from auditor.collect.catalog import CATALOG
 from auditor.model.normalise import NORMALISERS, items, record_path
 from auditor.model.types import (
     Coverage, EksCluster, LambdaFunction, Model, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
@@ -21,6 +22,12 @@ from auditor.model.types import (
 from auditor.snapshot.records import CallRecord
 
 Key = tuple[str, str, str]  # account, region, id
+# (service, operation) of each listing that per-resource calls run over -> its items keys
+_SOURCES: dict[tuple[str, str], tuple[str, ...]] = {}
+for _spec in CATALOG:
+    if _spec.for_each is not None:
+        _k = (_spec.service, _spec.for_each.source)
+        _SOURCES[_k] = tuple(dict.fromkeys(_SOURCES.get(_k, ()) + (_spec.for_each.items_key,)))
 
 
 class _Side:
@@ -162,6 +169,7 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
     ok: set[tuple[str, str, str, str]] = set()
     failed: dict[tuple[str, str, str, str], str] = {}
     listings: dict[tuple[str, str, str, str], str] = {}
+    empty: dict[tuple[str, str, str], set[tuple[str, str]]] = {}   # source listings that listed nothing
     # Record order differs between a live run and a loaded snapshot; sort for determinism.
     for rec in sorted(records, key=lambda r: r.record_id):
         key = (rec.account, rec.region, rec.service, rec.operation)
@@ -173,6 +181,9 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
         path = record_path(rec, files)
         if rec.ok and not rec.params:
             listings[key] = path
+            for items_key in _SOURCES.get((rec.service, rec.operation), ()):
+                if not rec.items(items_key):
+                    empty.setdefault((rec.service, rec.operation, items_key), set()).add((rec.account, rec.region))
         fn = NORMALISERS.get((rec.service, rec.operation))
         if fn is not None:
             # Pages received before an error are real data: keep them (coverage says failed).
@@ -180,6 +191,14 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
                 by_type[resource.type_name].append(resource)
         else:
             _side_record(rec, path, side)
+    # A per-resource call (DescribeCluster per cluster ...) whose source listing succeeded
+    # and listed nothing is collected all the same: there was nothing to ask.
+    for spec in CATALOG:
+        if spec.for_each is not None:
+            for a, r in empty.get((spec.service, spec.for_each.source, spec.for_each.items_key), ()):
+                key = (a, r, spec.service, spec.operation)
+                if key not in failed:
+                    ok.add(key)
     _link(by_type, side)
     resources = {t: tuple(sorted(v, key=lambda r: (r.account, r.region, r.id))) for t, v in sorted(by_type.items()) if v}
     return Model(resources=resources,
