@@ -74,7 +74,10 @@ def show_cmd(rule_id: str, packs: tuple[Path, ...]) -> None:
 def validate_cmd(paths: tuple[Path, ...], no_builtin: bool) -> None:
     """Check pack files or folders (with the built-in packs, for includes and unique ids)."""
     ps = _load(paths, builtin=not no_builtin)
-    mine = [p for p in ps.packs if not p.builtin]
+    given = [p.resolve() for p in paths]
+    # The packs of the paths given: a built-in pack file given by path counts too.
+    mine = [p for p in ps.packs if not p.builtin
+            or any(Path(p.file).resolve() == g or g in Path(p.file).resolve().parents for g in given)]
     n_rules = sum(len(p.rules) for p in mine)
     click.echo(f"{len(mine)} pack{'s' if len(mine) != 1 else ''}, {n_rules} rule{'s' if n_rules != 1 else ''} OK")
     sys.exit(EXIT_OK)

@@ -171,4 +171,4 @@ def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_impossible_date_is_kept_as_text_not_a_traceback() -> None:
     assert config_from_text("version: 1\norganization: 2026-02-30\n").organization == "2026-02-30"
     assert problems("version: 1\nfail_on: 2026-02-30\n") == [
-        "audit.yaml:2:10  fail_on: '2026-02-30' is not one of: critical, high, medium, low, info"]
+        "audit.yaml:2:10  fail_on: '2026-02-30' is not one of: critical, high, medium, low, info, none"]

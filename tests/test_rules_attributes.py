@@ -335,8 +335,12 @@ def test_every_derived_attribute_is_tested() -> None:
     fixtures, tests/test_rule_fixtures.py, exercise it)."""
     from auditor.rules.packs import load_packs
 
-    used = {(rule.resource, leaf.attr.split(".")[0].split("[")[0])
-            for rule in load_packs().rules for leaf in rule.leaves()}
+    from auditor.rules.pack_checks import message_fields
+
+    rules = load_packs().rules
+    paths = [(r.resource, leaf.attr) for r in rules for leaf in r.leaves()]
+    paths += [(r.resource, name) for r in rules for name, _ in message_fields(r.message) if name]
+    used = {(rtype, path.split(".")[0].split("[")[0]) for rtype, path in paths}
     covered = set(EXPECTED) | used | {("vpc", "flow_logs"), ("subnet", "route_table"), ("subnet", "routes"),
                                       ("subnet", "internet_gateway_routes"), ("security_group", "rules"),
                                       ("security_group", "ingress_rules"), ("security_group", "egress_rules")}

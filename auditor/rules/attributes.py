@@ -318,6 +318,13 @@ def _get(obj: Any, step: _Step) -> Any:
     return getattr(obj, step.name)
 
 
+# Types listed by more than one call, one per kind: a resource needs only its own kind's listing.
+_KIND_CALLS: dict[str, Callable[[Resource], Call]] = {
+    "load_balancer": lambda lb: (("elb", "DescribeLoadBalancers") if getattr(lb, "kind", "") == "classic"
+                                 else ("elbv2", "DescribeLoadBalancers")),
+}
+
+
 def _listing_sources(model: Model, resource: Resource, calls: Iterable[Call]) -> list[SourceRef]:
     """The listing records a derived value came from when it names no resource: the
     evidence that what it looked for was looked for (e.g. no internet gateway)."""
@@ -328,7 +335,13 @@ def _listing_sources(model: Model, resource: Resource, calls: Iterable[Call]) ->
 def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     """Resolve `path` on `resource`. Raises KeyError for an unknown type or path."""
     attribute = attribute_info(resource.type_name, path)
-    missing = tuple(f"{s}:{o}" for s, o in attribute.requires
+    requires = attribute.requires
+    kind_call = _KIND_CALLS.get(resource.type_name)
+    if kind_call is not None:  # of the type's listings, only the one this resource came from counts
+        own = kind_call(resource)
+        listings = set(_base_calls(resource.type_name))
+        requires = tuple(c for c in requires if c == own or c not in listings)
+    missing = tuple(f"{s}:{o}" for s, o in requires
                     if not model.coverage.collected(resource.account, resource.region, s, o))
     sources: list[SourceRef] = list(own_sources(resource))
     current: list[Any] = [resource]

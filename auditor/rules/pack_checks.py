@@ -484,8 +484,8 @@ def _check_rule(pd: PackDoc, i: int, rule: dict[str, Any], ctx: _Context,
         item, issue = for_each_item(each, visible)
         if issue and not (lenient and item is None and PARAM_REF.fullmatch(each)):
             problems.append(rule_problem(pd, i, ("for_each",), issue))
-        if item is not None:
-            visible = {**visible, ITEM: item}
+        # A broken for_each is reported once: its ${item} uses are not reported again.
+        visible = {**visible, ITEM: item or ParamDecl(pd.pack_id or "?", ITEM, "string", None, "x")}
     for part in ("where", "check"):
         if part in rule:
             problems += _check_condition(pd, i, (part,), rule[part], rtype, ctx, visible, lenient)
@@ -547,6 +547,9 @@ def _check_message(pd: PackDoc, i: int, message: str, rtype: str | None, reg: Re
             problems.append(rule_problem(pd, i, ("message",), "empty {} field: name an attribute path, e.g. {id}"))
         elif name == ITEM and item_field:
             continue
+        elif name == ITEM and rtype is not None and not reg.is_known_path(rtype, name):
+            problems.append(rule_problem(pd, i, ("message",), f"message field {{{ITEM}}} is the element of a rule "
+                                         f"with for_each: \"${{LIST_PARAMETER}}\"; this rule has no for_each"))
         elif rtype is not None and not reg.is_known_path(rtype, name):
             problems.append(rule_problem(pd, i, ("message",), _unknown_path(f"message field {{{name}}}", name,
                                                                             rtype, reg)))

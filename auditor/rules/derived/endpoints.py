@@ -1,3 +1,458 @@
-"""Derived attributes for the endpoints rules."""
+"""Derived attributes for the endpoints rules (packs endpoints, endpoint-policies, private-eks).
+
+What they add to the model, per resource type:
+
+- ``vpc_endpoint``: whether it serves an AWS service; the workload availability zones of
+  its VPC and those its subnets miss; what its security groups admit (HTTPS from the
+  workload subnets, anything from the whole internet); what its policy amounts to (AWS's
+  default full access, Allow statements with NotAction/NotResource/NotPrincipal);
+- ``subnet``: the gateway endpoint services (s3, dynamodb) routed from its effective table;
+- ``eks_cluster``: the endpoint services usable from its VPC and subnets, and its subnets
+  whose effective table routes to an internet gateway.
+
+Conventions (those of `auditor.rules.attributes`): a value that cannot be known from the
+model is None (unknown, so a rule reading it gives ERROR, never PASS); `requires` names
+every collected call the value depends on, the resource's own listing calls included.
+
+"Workload" interfaces are those `is_workload_interface` accepts, less the interfaces that
+any VPC endpoint lists as its own (emulators report endpoint interfaces as plain
+"interface" without AWS's description, and an endpoint is not a client of itself).
+"""
 
 from __future__ import annotations
+
+import ipaddress
+from typing import Any, Iterable
+
+from auditor.model.types import (
+    EksCluster, Model, NetworkInterface, PrefixList, RouteTable, SecurityGroup, SecurityGroupRule, SourceRef,
+    Subnet, VpcEndpoint,
+)
+from auditor.rules.attributes import (
+    Call, Derived, _ec2, _index, _refs, _related, _route_table, _sg_rules, derived, is_workload_interface,
+    own_sources,
+)
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_EKS: tuple[Call, ...] = (("eks", "ListClusters"), ("eks", "DescribeCluster"))
+HTTPS = 443
+
+
+# -- shared helpers --------------------------------------------------------------------
+
+def _available(endpoint: VpcEndpoint) -> bool:
+    return endpoint.state.lower() == "available"
+
+
+def _vpc_endpoints(model: Model, account: str, region: str, vpc_id: str) -> tuple[VpcEndpoint, ...]:
+    found = _index(model, "vpc_endpoint", "vpc_id").get((account, region, vpc_id), ())
+    return tuple(e for e in found if isinstance(e, VpcEndpoint))
+
+
+def _workload_interfaces(model: Model, subnet: Subnet) -> list[NetworkInterface]:
+    """The subnet's workload interfaces: not plumbing, and not listed by a VPC endpoint as its own."""
+    endpoint_enis = _index(model, "vpc_endpoint", "network_interface_ids")
+    return [e for e in _related(model, "network_interface", "subnet_id", subnet)
+            if isinstance(e, NetworkInterface) and is_workload_interface(e)
+            and (e.account, e.region, e.id) not in endpoint_enis]
+
+
+def _workload_subnets(model: Model, account: str, region: str,
+                      vpc_id: str) -> list[tuple[Subnet, list[NetworkInterface]]]:
+    """The VPC's subnets that hold workload interfaces, each with those interfaces."""
+    out = []
+    for subnet in _index(model, "subnet", "vpc_id").get((account, region, vpc_id), ()):
+        if isinstance(subnet, Subnet):
+            enis = _workload_interfaces(model, subnet)
+            if enis:
+                out.append((subnet, enis))
+    return out
+
+
+def _network(text: str | None) -> IpNetwork | None:
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _within(inner: str | None, outer: str | None) -> bool:
+    """Whether CIDR `inner` lies inside CIDR `outer` (same family; False when either is not a CIDR)."""
+    a, b = _network(inner), _network(outer)
+    if a is None or b is None or a.version != b.version:
+        return False
+    return a.subnet_of(b)  # type: ignore[arg-type]  # same family checked above
+
+
+# -- vpc_endpoint: what it serves, where it is ----------------------------------------
+
+# Service names of AWS services: com.amazonaws.<region>.<svc> (and global ones such as
+# com.amazonaws.route53), aws.api.<region>.<svc>, aws.sagemaker.<region>.<svc>. Endpoint
+# services of customers and partners are com.amazonaws.vpce.<region>.vpce-svc-...
+_AWS_PREFIXES = ("com.amazonaws.", "aws.api.", "aws.sagemaker.")
+_CUSTOMER_PREFIX = "com.amazonaws.vpce."
+
+
+@derived("vpc_endpoint", "is_aws_service", requires=_ec2("DescribeVpcEndpoints"),
+         doc="Whether the endpoint serves an AWS service (service name com.amazonaws.<region>.<svc>, "
+             "aws.api.* or aws.sagemaker.*), not a customer or partner endpoint service "
+             "(com.amazonaws.vpce.<region>.vpce-svc-...).")
+def _vpce_is_aws(model: Model, endpoint: VpcEndpoint) -> Derived[bool]:
+    name = endpoint.service_name
+    return Derived(name.startswith(_AWS_PREFIXES) and not name.startswith(_CUSTOMER_PREFIX))
+
+
+@derived("vpc_endpoint", "vpc_workload_availability_zones",
+         requires=_ec2("DescribeVpcEndpoints", "DescribeSubnets", "DescribeNetworkInterfaces"),
+         doc="Availability zones of the subnets of the endpoint's VPC that hold at least one workload network "
+             "interface (anything but NAT gateway, transit gateway and VPC endpoint interfaces), sorted.")
+def _vpce_vpc_workload_azs(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...]]:
+    found = _workload_subnets(model, endpoint.account, endpoint.region, endpoint.vpc_id)
+    zones = tuple(sorted({s.availability_zone for s, _ in found}))
+    return Derived(zones, _refs(s for s, _ in found))
+
+
+def _endpoint_subnets(model: Model, endpoint: VpcEndpoint) -> list[Subnet] | None:
+    subnets = [model.get("subnet", s, endpoint.account, endpoint.region) for s in endpoint.subnet_ids]
+    known = [s for s in subnets if isinstance(s, Subnet)]
+    return known if len(known) == len(subnets) else None
+
+
+@derived("vpc_endpoint", "missing_workload_availability_zones",
+         requires=_ec2("DescribeVpcEndpoints", "DescribeSubnets", "DescribeNetworkInterfaces"),
+         doc="Workload availability zones of the endpoint's VPC (vpc_workload_availability_zones) in which "
+             "the endpoint has no subnet, sorted; null when one of its subnets is not in the model.")
+def _vpce_missing_azs(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    mine = _endpoint_subnets(model, endpoint)
+    if mine is None:
+        return Derived(None)
+    workloads = _workload_subnets(model, endpoint.account, endpoint.region, endpoint.vpc_id)
+    covered = {s.availability_zone for s in mine}
+    missing = sorted({s.availability_zone for s, _ in workloads} - covered)
+    return Derived(tuple(missing), _refs([*mine, *(s for s, _ in workloads)]))
+
+
+@derived("vpc_endpoint", "availability_zone_count", requires=_ec2("DescribeVpcEndpoints", "DescribeSubnets"),
+         doc="How many availability zones the endpoint's subnets span (0 for Gateway endpoints); null when "
+             "one of its subnets is not in the model.")
+def _vpce_az_count(model: Model, endpoint: VpcEndpoint) -> Derived[int | None]:
+    mine = _endpoint_subnets(model, endpoint)
+    if mine is None:
+        return Derived(None)
+    return Derived(len({s.availability_zone for s in mine}), _refs(mine))
+
+
+# -- vpc_endpoint: security groups ------------------------------------------------------
+
+# Prefix lists are not among the calls required: only rules that name one depend on them, and
+# a prefix list that is not in the model, or whose entries are unknown (their calls failed),
+# makes the value null wherever the answer depends on it. Requiring the prefix-list calls
+# would turn every endpoint into an ERROR when they fail.
+_SG_CALLS = _ec2("DescribeVpcEndpoints", "DescribeSecurityGroups", "DescribeSecurityGroupRules")
+
+
+def _endpoint_groups(model: Model, endpoint: VpcEndpoint) -> list[SecurityGroup] | None:
+    groups = [model.get("security_group", g, endpoint.account, endpoint.region) for g in endpoint.security_group_ids]
+    known = [g for g in groups if isinstance(g, SecurityGroup)]
+    return known if len(known) == len(groups) else None
+
+
+def _ingress(model: Model, groups: Iterable[SecurityGroup]) -> tuple[SecurityGroupRule, ...]:
+    return tuple(r for g in groups for r in _sg_rules(model, g) if not r.is_egress)
+
+
+def _prefix_list_cidrs(model: Model, rule: SecurityGroupRule) -> tuple[str, ...] | None:
+    pl = model.get("prefix_list", rule.prefix_list_id or "", rule.account, rule.region)
+    return pl.cidrs if isinstance(pl, PrefixList) else None
+
+
+def _is_everywhere(cidr: str | None) -> bool:
+    net = _network(cidr)
+    return net is not None and net.prefixlen == 0
+
+
+@derived("vpc_endpoint", "internet_ingress_rule_ids", requires=_SG_CALLS,
+         doc="Ids of the ingress rules of the endpoint's security groups, of any protocol and port, whose source "
+             "is the whole internet: 0.0.0.0/0, ::/0, or a prefix list holding either; sorted. Null when one of "
+             "its groups is not in the model, or (no such rule being known) a rule names a prefix list whose "
+             "entries are unknown.")
+def _vpce_internet_ingress(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    groups = _endpoint_groups(model, endpoint)
+    if groups is None:
+        return Derived(None)
+    found: list[SecurityGroupRule] = []
+    undecided = False
+    for rule in _ingress(model, groups):
+        if _is_everywhere(rule.cidr_ipv4) or _is_everywhere(rule.cidr_ipv6):
+            found.append(rule)
+        elif rule.prefix_list_id:
+            cidrs = _prefix_list_cidrs(model, rule)
+            if cidrs is None:
+                undecided = True
+            elif any(_is_everywhere(c) for c in cidrs):
+                found.append(rule)
+    if undecided and not found:  # with one open rule known, "not empty" is known however the rest reads
+        return Derived(None, _refs(groups))
+    return Derived(tuple(sorted(r.id for r in found)), _refs([*groups, *found]))
+
+
+def _allows_https(rule: SecurityGroupRule) -> bool:
+    """Whether an ingress rule lets TCP 443 in (from whatever source)."""
+    protocol = rule.protocol.lower()
+    if protocol in ("-1", "all"):
+        return True
+    if protocol not in ("tcp", "6"):
+        return False
+    low = rule.from_port if rule.from_port is not None and rule.from_port >= 0 else 0
+    high = rule.to_port if rule.to_port is not None and rule.to_port >= 0 else 65535
+    return low <= HTTPS <= high
+
+
+class _Undecided(Exception):
+    """A rule's source could not be resolved (prefix list with unknown entries)."""
+
+
+def _cidr_admits(model: Model, rule: SecurityGroupRule, subnet: Subnet) -> bool:
+    """Whether the rule's CIDR or prefix-list source holds the whole subnet. IPv4 subnets are
+    matched on their IPv4 CIDR; IPv6-only subnets (no IPv4 CIDR) on one of their IPv6 CIDRs."""
+    mine = [subnet.cidr] if subnet.cidr else list(subnet.ipv6_cidrs)
+    sources: list[str | None] = [rule.cidr_ipv4, rule.cidr_ipv6]
+    if rule.prefix_list_id:
+        cidrs = _prefix_list_cidrs(model, rule)
+        if cidrs is None:
+            raise _Undecided(rule.prefix_list_id)
+        sources += list(cidrs)
+    return any(_within(c, s) for c in mine for s in sources)
+
+
+@derived("vpc_endpoint", "workload_subnets_not_admitted_on_443",
+         requires=(*_SG_CALLS, *_ec2("DescribeSubnets", "DescribeNetworkInterfaces")),
+         doc="Ids of the workload subnets of the endpoint's VPC (subnets holding workload network interfaces) "
+             "from which the endpoint's security groups do not admit HTTPS, sorted. A subnet is admitted when "
+             "some ingress rule allowing TCP 443 (protocol tcp or all, a port range holding 443) has as source "
+             "a CIDR or prefix list holding the subnet's whole CIDR (IPv4; IPv6 for IPv6-only subnets), or, for "
+             "every workload interface in the subnet, a security group that interface is a member of. Null when "
+             "one of the endpoint's groups is not in the model, or the answer depends on a prefix list whose "
+             "entries are unknown.")
+def _vpce_subnets_without_https(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    groups = _endpoint_groups(model, endpoint)
+    if groups is None:
+        return Derived(None)
+    https = [r for r in _ingress(model, groups) if _allows_https(r)]
+    referenced = {r.referenced_group_id for r in https if r.referenced_group_id}
+    workloads = _workload_subnets(model, endpoint.account, endpoint.region, endpoint.vpc_id)
+    missing: list[str] = []
+    undecided = False
+    for subnet, enis in workloads:
+        if all(referenced.intersection(e.security_group_ids) for e in enis):
+            continue  # every workload interface here is in a group the endpoint admits
+        admitted = False
+        for rule in https:
+            try:
+                if _cidr_admits(model, rule, subnet):
+                    admitted = True
+                    break
+            except _Undecided:
+                undecided = True
+        if not admitted:
+            missing.append(subnet.id)
+    evidence = _refs([*groups, *https, *(s for s, _ in workloads)])
+    if missing and undecided:
+        return Derived(None, evidence)
+    return Derived(tuple(sorted(missing)), evidence)
+
+
+# -- vpc_endpoint: policy ---------------------------------------------------------------
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(endpoint: VpcEndpoint) -> list[dict[str, Any]] | None:
+    """The policy's statements (Statement may be one object or a list); [] for no policy
+    (AWS then applies its default, see `_default_statement`); None when the policy could not
+    be parsed or is not shaped like an IAM policy."""
+    if endpoint.policy_document is None:
+        return []
+    doc = endpoint.policy
+    if endpoint.policy_error is not None or not isinstance(doc, dict) or "Statement" not in doc:
+        return None
+    statements = _as_list(doc["Statement"])
+    if not all(isinstance(s, dict) for s in statements):
+        return None
+    return statements
+
+
+def _effect(statement: dict[str, Any]) -> str:
+    effect = statement.get("Effect")
+    return effect.lower() if isinstance(effect, str) else ""
+
+
+def _is_star(value: Any) -> bool:
+    """Whether an Action/Resource value (string or list) includes "*"."""
+    return any(v == "*" for v in _as_list(value))
+
+
+def _everyone(principal: Any) -> bool:
+    """Whether a Principal value includes every principal: "*", {"AWS": "*"} or a list with "*"."""
+    if isinstance(principal, dict):
+        return _is_star(principal.get("AWS"))
+    return _is_star(principal)
+
+
+def _unconditioned(statement: dict[str, Any]) -> bool:
+    condition = statement.get("Condition")
+    if not condition:
+        return True
+    # {"StringEquals": {}} constrains nothing either.
+    return isinstance(condition, dict) and all(not block for block in condition.values())
+
+
+def _full_allow(statement: dict[str, Any]) -> bool:
+    """An Allow of every action on every resource to every principal, without a condition.
+    A missing Principal or Resource counts as "*" (AWS requires both; reading a missing one
+    as everything errs towards a finding)."""
+    if _effect(statement) != "allow" or any(k in statement for k in ("NotAction", "NotResource", "NotPrincipal")):
+        return False
+    return (_everyone(statement.get("Principal", "*")) and _is_star(statement.get("Action"))
+            and _is_star(statement.get("Resource", "*")) and _unconditioned(statement))
+
+
+@derived("vpc_endpoint", "policy_is_default_full_access", requires=_ec2("DescribeVpcEndpoints"),
+         doc="Whether the endpoint policy gives AWS's default full access: no policy document (AWS applies "
+             "its default, and services without endpoint-policy support always allow everything), or a policy "
+             "with an Allow of Action \"*\" on Resource \"*\" to Principal \"*\" (or {\"AWS\": \"*\"}) without a "
+             "Condition and no Deny statement. Statement may be one object or a list, and each element a string "
+             "or a list. Null when the policy could not be parsed or is not an IAM policy document.")
+def _vpce_default_policy(model: Model, endpoint: VpcEndpoint) -> Derived[bool | None]:
+    statements = _statements(endpoint)
+    if statements is None:
+        return Derived(None)
+    if endpoint.policy_document is None:
+        return Derived(True)
+    full = any(_full_allow(s) for s in statements)
+    denies = any(_effect(s) == "deny" for s in statements)
+    return Derived(full and not denies)
+
+
+_NOT_ELEMENTS = ("NotAction", "NotResource", "NotPrincipal")
+
+
+@derived("vpc_endpoint", "policy_allow_not_elements", requires=_ec2("DescribeVpcEndpoints"),
+         doc="The Allow statements of the endpoint policy that use NotAction, NotResource or NotPrincipal "
+             "(which allow everything but what they name), as \"statement N (Sid S): NotAction\"; empty without "
+             "a policy document; null when the policy could not be parsed or is not an IAM policy document.")
+def _vpce_allow_not(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    statements = _statements(endpoint)
+    if statements is None:
+        return Derived(None)
+    found = []
+    for n, statement in enumerate(statements):
+        used = [k for k in _NOT_ELEMENTS if k in statement]
+        if _effect(statement) == "allow" and used:
+            sid = statement.get("Sid")
+            label = f"statement {n}" + (f" (Sid {sid})" if isinstance(sid, str) and sid else "")
+            found.append(f"{label}: {', '.join(used)}")
+    return Derived(tuple(found))
+
+
+# -- subnet: gateway endpoints on its route table ---------------------------------------
+
+def _gateway_services(model: Model, rt: RouteTable) -> tuple[tuple[str, ...], tuple[SourceRef, ...]]:
+    """Services of the available Gateway endpoints associated with route table `rt`."""
+    endpoints = [e for e in _related(model, "vpc_endpoint", "route_table_ids", rt)
+                 if isinstance(e, VpcEndpoint) and e.endpoint_type.lower() == "gateway" and _available(e)]
+    return tuple(sorted({e.service for e in endpoints})), _refs(endpoints)
+
+
+@derived("subnet", "gateway_endpoint_services_on_route_table",
+         requires=_ec2("DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints"),
+         doc="Short service names (s3, dynamodb) of the available Gateway endpoints whose route tables include "
+             "the subnet's effective route table (its explicit association, else its VPC's main table), sorted; "
+             "null when the effective route table is unknown.")
+def _subnet_gateway_services(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
+    rt = _route_table(model, subnet)
+    if rt is None:
+        return Derived(None)
+    services, refs = _gateway_services(model, rt)
+    return Derived(services, (*own_sources(rt), *refs))
+
+
+# -- eks_cluster ------------------------------------------------------------------------
+
+@derived("eks_cluster", "interface_endpoint_services_with_private_dns", requires=(*_EKS, *_ec2("DescribeVpcEndpoints")),
+         doc="Short service names of the available Interface endpoints in the cluster's VPC that have private "
+             "DNS enabled, sorted, without repeats; null when the cluster's VPC, or whether one of those "
+             "endpoints has private DNS, is unknown.")
+def _eks_interface_services(model: Model, cluster: EksCluster) -> Derived[tuple[str, ...] | None]:
+    if not cluster.vpc_id:
+        return Derived(None)
+    endpoints = [e for e in _vpc_endpoints(model, cluster.account, cluster.region, cluster.vpc_id)
+                 if e.endpoint_type.lower() == "interface" and _available(e)]
+    if any(e.private_dns_enabled is None for e in endpoints):
+        return Derived(None, _refs(endpoints))
+    with_dns = [e for e in endpoints if e.private_dns_enabled]
+    return Derived(tuple(sorted({e.service for e in with_dns})), _refs(with_dns))
+
+
+@derived("eks_cluster", "interface_endpoint_services_without_private_dns",
+         requires=(*_EKS, *_ec2("DescribeVpcEndpoints")),
+         doc="Short service names of the available Interface endpoints in the cluster's VPC whose private DNS "
+             "is off, sorted, without repeats; null when the cluster's VPC is unknown.")
+def _eks_interface_no_dns(model: Model, cluster: EksCluster) -> Derived[tuple[str, ...] | None]:
+    if not cluster.vpc_id:
+        return Derived(None)
+    endpoints = [e for e in _vpc_endpoints(model, cluster.account, cluster.region, cluster.vpc_id)
+                 if e.endpoint_type.lower() == "interface" and _available(e) and e.private_dns_enabled is False]
+    return Derived(tuple(sorted({e.service for e in endpoints})), _refs(endpoints))
+
+
+def _cluster_subnets(model: Model, cluster: EksCluster) -> list[Subnet] | None:
+    subnets = [model.get("subnet", s, cluster.account, cluster.region) for s in cluster.subnet_ids]
+    known = [s for s in subnets if isinstance(s, Subnet)]
+    return known if len(known) == len(subnets) else None
+
+
+@derived("eks_cluster", "gateway_endpoint_services_on_all_route_tables",
+         requires=(*_EKS, *_ec2("DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints")),
+         doc="Short service names (s3, dynamodb) of the available Gateway endpoints routed from the effective "
+             "route table of every one of the cluster's subnets, sorted; null when one of those subnets or its "
+             "route table is unknown.")
+def _eks_gateway_services(model: Model, cluster: EksCluster) -> Derived[tuple[str, ...] | None]:
+    subnets = _cluster_subnets(model, cluster)
+    if subnets is None:
+        return Derived(None)
+    common: set[str] | None = None
+    refs: list[SourceRef] = []
+    for subnet in subnets:
+        rt = _route_table(model, subnet)
+        if rt is None:
+            return Derived(None, _refs(subnets))
+        services, found = _gateway_services(model, rt)
+        refs += [*own_sources(rt), *found]
+        common = set(services) if common is None else common & set(services)
+    return Derived(tuple(sorted(common or ())), tuple(dict.fromkeys(refs)))
+
+
+@derived("eks_cluster", "subnets_with_internet_gateway_route",
+         requires=(*_EKS, *_ec2("DescribeSubnets", "DescribeRouteTables")),
+         doc="Ids of the cluster's subnets whose effective route table has an active route to an internet "
+             "gateway (any destination), sorted; null when one of the cluster's subnets or its route table is "
+             "unknown.")
+def _eks_igw_subnets(model: Model, cluster: EksCluster) -> Derived[tuple[str, ...] | None]:
+    subnets = _cluster_subnets(model, cluster)
+    if subnets is None:
+        return Derived(None)
+    found: list[Subnet] = []
+    tables: dict[str, RouteTable] = {}
+    for subnet in subnets:
+        rt = _route_table(model, subnet)
+        if rt is None:
+            return Derived(None, _refs(subnets))
+        tables[rt.id] = rt
+        if any(r.target_kind == "igw" and r.state.lower() == "active" for r in rt.routes):
+            found.append(subnet)
+    return Derived(tuple(sorted(s.id for s in found)), _refs([*subnets, *tables.values()]))
