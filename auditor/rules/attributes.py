@@ -103,6 +103,7 @@ def derived(resource_type: str, name: str, *, requires: Iterable[Call], doc: str
     def register(fn: F) -> F:
         DERIVED[(resource_type, name)] = DerivedAttribute(resource_type, name, fn, tuple(requires), doc)
         _catalogue.cache_clear()  # registered after a first look-up: list it too
+        _plan.cache_clear()
         return fn
     return register
 
@@ -332,9 +333,34 @@ def _listing_sources(model: Model, resource: Resource, calls: Iterable[Call]) ->
     return [SourceRef(path, "/pages") for path in found if path]
 
 
+@cache
+def _plan(resource_type: str, path: str) -> tuple[AttributeInfo, tuple[_Step, ...], DerivedAttribute | None]:
+    """What resolving `path` takes, worked out once per type and path."""
+    attribute = attribute_info(resource_type, path)
+    steps = tuple(_steps(path))
+    return attribute, steps, DERIVED.get((resource_type, steps[0].name))
+
+
+_DERIVED_VALUES: dict[int, dict[tuple[int, str], Derived[Any]]] = {}  # id(model) -> (id(resource), name) -> value
+
+
+def _derived_value(model: Model, obj: Resource, attr: DerivedAttribute) -> Derived[Any]:
+    """A derived attribute's value, computed once per resource while the model lives:
+    several rules (and every element of a for_each rule) read the same ones."""
+    per_model = _DERIVED_VALUES.get(id(model))
+    if per_model is None:
+        per_model = _DERIVED_VALUES[id(model)] = {}
+        weakref.finalize(model, _DERIVED_VALUES.pop, id(model), None)
+    key = (id(obj), attr.name)
+    found = per_model.get(key)
+    if found is None:
+        found = per_model[key] = attr.fn(model, obj)
+    return found
+
+
 def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     """Resolve `path` on `resource`. Raises KeyError for an unknown type or path."""
-    attribute = attribute_info(resource.type_name, path)
+    attribute, steps, first = _plan(resource.type_name, path)
     requires = attribute.requires
     kind_call = _KIND_CALLS.get(resource.type_name)
     if kind_call is not None:  # of the type's listings, only the one this resource came from counts
@@ -346,14 +372,14 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     sources: list[SourceRef] = list(own_sources(resource))
     current: list[Any] = [resource]
     many = False
-    for i, step in enumerate(_steps(path)):
+    for i, step in enumerate(steps):
         found: list[Any] = []
         for obj in current:
-            attr = DERIVED.get((resource.type_name, step.name)) if i == 0 else None
+            attr = first if i == 0 else None
             if obj is None:  # unknown stays unknown down the rest of the path
                 value = None
             elif attr is not None:
-                result = attr.fn(model, obj)
+                result = _derived_value(model, obj, attr)
                 value = result.value
                 sources.extend(result.sources or _listing_sources(model, obj, attr.requires))
             else:
@@ -385,7 +411,7 @@ def to_json(value: Any, keep_absent: bool = False) -> Any:
                if f.name not in _NOT_ATTRIBUTES}
         out["tags"] = value.tag_map
         return out
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name), keep_absent) for f in dataclasses.fields(value)
                 if f.name not in _NOT_ATTRIBUTES}
     if isinstance(value, (tuple, list)):

@@ -31,8 +31,9 @@ the data's: it raises `ConditionError` (the pack checks catch these when a pack 
 from __future__ import annotations
 
 import re
+from collections import abc
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping
 
 from auditor.model.types import Model, Resource, SourceRef
 from auditor.rules.attributes import Resolved, attribute_info, resolve, to_json
@@ -106,56 +107,70 @@ def substitute(arg: Any, params: Mapping[str, Any]) -> Any:
 
 
 # -- evaluation ------------------------------------------------------------------------
+#
+# A condition is compiled once (shape, operator, parameters and arguments checked, the
+# expectation worded) into a tree of closures; running it on a resource only resolves
+# attributes and tests them. The engine compiles each rule once per run.
 
-@dataclass(frozen=True)
-class _Context:
-    model: Model
-    resource: Resource
-    params: Mapping[str, Any]
+Compiled = Callable[[Model, Resource], Outcome]
 
 
 def evaluate(condition: Mapping[str, Any], model: Model, resource: Resource,
              params: Mapping[str, Any] | None = None) -> Outcome:
     """The outcome of `condition` on `resource` (see the module contract)."""
-    return _evaluate(condition, _Context(model, resource, params or {}))
+    return compile_condition(condition, resource.type_name, params)(model, resource)
 
 
-def _evaluate(node: Any, ctx: _Context) -> Outcome:
-    if not isinstance(node, Mapping):
+def compile_condition(condition: Any, resource_type: str, params: Mapping[str, Any] | None = None) -> Compiled:
+    """`condition` ready to run on resources of `resource_type`. Raises ConditionError for
+    a malformed condition, an unknown parameter or a bad argument."""
+    return _compile(condition, resource_type, params or {})
+
+
+def _compile(node: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
+    if not isinstance(node, abc.Mapping):
         raise ConditionError(f"a condition is a mapping, got {type(node).__name__}: {node!r}")
     if "attr" in node:
-        return _leaf(node, ctx)
+        return _leaf(node, rtype, params)
     forms = [k for k in _GROUPS if k in node]
     if len(forms) != 1 or len(node) != 1:
         raise ConditionError(f"a condition is {{all: [...]}}, {{any: [...]}}, {{not: ...}} or "
                              f"{{attr: PATH, OPERATOR: ARGUMENT}}; got keys {sorted(map(str, node))}")
-    return _GROUPS[forms[0]](node[forms[0]], ctx)
+    return _GROUPS[forms[0]](node[forms[0]], rtype, params)
 
 
-def _children(value: Any, form: str, ctx: _Context) -> list[Outcome]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
+def _children(value: Any, form: str, rtype: str, params: Mapping[str, Any]) -> tuple[Compiled, ...]:
+    if not isinstance(value, abc.Sequence) or isinstance(value, str):
         raise ConditionError(f"{form} takes a list of conditions, got {type(value).__name__}")
-    return [_evaluate(child, ctx) for child in value]
+    return tuple(_compile(child, rtype, params) for child in value)
 
 
 def _pick(outcomes: list[Outcome], status: Status) -> tuple[Evidence, ...]:
     return tuple(e for o in outcomes if o.status == status for e in o.evidence)
 
 
-def _all(value: Any, ctx: _Context) -> Outcome:
-    outcomes = _children(value, "all", ctx)
-    for status in ("fail", "error"):
-        if any(o.status == status for o in outcomes):
-            return Outcome(status, _pick(outcomes, status))
-    return Outcome("pass", tuple(e for o in outcomes for e in o.evidence))
+def _all(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
+    children = _children(value, "all", rtype, params)
+
+    def run(model: Model, resource: Resource) -> Outcome:
+        outcomes = [c(model, resource) for c in children]
+        for status in ("fail", "error"):
+            if any(o.status == status for o in outcomes):
+                return Outcome(status, _pick(outcomes, status))
+        return Outcome("pass", tuple(e for o in outcomes for e in o.evidence))
+    return run
 
 
-def _any(value: Any, ctx: _Context) -> Outcome:
-    outcomes = _children(value, "any", ctx)
-    for status in ("pass", "error"):
-        if any(o.status == status for o in outcomes):
-            return Outcome(status, _pick(outcomes, status))
-    return Outcome("fail", tuple(e for o in outcomes for e in o.evidence))
+def _any(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
+    children = _children(value, "any", rtype, params)
+
+    def run(model: Model, resource: Resource) -> Outcome:
+        outcomes = [c(model, resource) for c in children]
+        for status in ("pass", "error"):
+            if any(o.status == status for o in outcomes):
+                return Outcome(status, _pick(outcomes, status))
+        return Outcome("fail", tuple(e for o in outcomes for e in o.evidence))
+    return run
 
 
 _SWAP: dict[Status, Status] = {"pass": "fail", "fail": "pass", "error": "error"}
@@ -169,14 +184,18 @@ def _negated(expected: str) -> str:
     return f"not ({expected})"
 
 
-def _not(value: Any, ctx: _Context) -> Outcome:
-    inner = _evaluate(value, ctx)
-    return Outcome(_SWAP[inner.status], tuple(
-        replace(e, expected=_negated(e.expected), holds=None if e.holds is None else not e.holds)
-        for e in inner.evidence))
+def _not(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
+    inner = _compile(value, rtype, params)
+
+    def run(model: Model, resource: Resource) -> Outcome:
+        out = inner(model, resource)
+        return Outcome(_SWAP[out.status], tuple(
+            replace(e, expected=_negated(e.expected), holds=None if e.holds is None else not e.holds)
+            for e in out.evidence))
+    return run
 
 
-_GROUPS: dict[str, Callable[[Any, _Context], Outcome]] = {"all": _all, "any": _any, "not": _not}
+_GROUPS: dict[str, Callable[[Any, str, Mapping[str, Any]], Compiled]] = {"all": _all, "any": _any, "not": _not}
 
 
 def _operator(node: Mapping[str, Any]) -> Operator:
@@ -187,12 +206,12 @@ def _operator(node: Mapping[str, Any]) -> Operator:
     return OPERATORS[names[0]]
 
 
-def _leaf(node: Mapping[str, Any], ctx: _Context) -> Outcome:
+def _leaf(node: Mapping[str, Any], rtype: str, params: Mapping[str, Any]) -> Compiled:
     path = node["attr"]
     if not isinstance(path, str):
         raise ConditionError(f"attr is an attribute path string, got {path!r}")
     op = _operator(node)
-    arg = substitute(node[op.name], ctx.params)
+    arg = substitute(node[op.name], params)
     problem = op.check_arg(arg)
     if problem:
         raise ConditionError(f"bad argument for {op.name} on {path}: {problem}")
@@ -200,27 +219,30 @@ def _leaf(node: Mapping[str, Any], ctx: _Context) -> Outcome:
     if quantifier not in QUANTIFIERS or ("quantifier" in node and "[*]" not in path):
         raise ConditionError(f"quantifier is any or all, on a path with [*]; got {quantifier!r} on {path}")
     try:
-        attribute_info(ctx.resource.type_name, path)
+        attribute_info(rtype, path)
     except KeyError as exc:
         raise ConditionError(exc.args[0] if exc.args else str(exc)) from None
-    resolved = resolve(ctx.model, ctx.resource, path)
-    expected = op.describe(arg)
-    if resolved.many:
-        expected = f"{'every' if quantifier == 'all' else 'some'} element {expected}"
-    # What was collected of a value whose calls failed may be partial: show none of it.
-    observed = None if resolved.missing else to_json(resolved.value)
+    described = op.describe(arg)
+    expected_many = f"{'every' if quantifier == 'all' else 'some'} element {described}"
 
-    def evidence(holds: bool | None, note: str = "") -> Outcome:
-        status: Status = "error" if holds is None else "pass" if holds else "fail"
-        return Outcome(status, (Evidence(path, observed, expected, holds, resolved.sources, note),))
+    def run(model: Model, resource: Resource) -> Outcome:
+        resolved = resolve(model, resource, path)
+        expected = expected_many if resolved.many else described
+        # What was collected of a value whose calls failed may be partial: show none of it.
+        observed = None if resolved.missing else to_json(resolved.value)
 
-    if resolved.missing:
-        return evidence(None, "not collected for this account and region: " + ", ".join(resolved.missing))
-    try:
-        holds, note = _test(op, arg, resolved, quantifier)
-    except Indeterminate as exc:
-        return evidence(None, f"indeterminate: {exc}")
-    return evidence(holds, note)
+        def evidence(holds: bool | None, note: str = "") -> Outcome:
+            status: Status = "error" if holds is None else "pass" if holds else "fail"
+            return Outcome(status, (Evidence(path, observed, expected, holds, resolved.sources, note),))
+
+        if resolved.missing:
+            return evidence(None, "not collected for this account and region: " + ", ".join(resolved.missing))
+        try:
+            holds, note = _test(op, arg, resolved, quantifier)
+        except Indeterminate as exc:
+            return evidence(None, f"indeterminate: {exc}")
+        return evidence(holds, note)
+    return run
 
 
 def _test(op: Operator, arg: Any, resolved: Resolved, quantifier: str) -> tuple[bool, str]:
