@@ -87,3 +87,28 @@ def test_collect_refuses_to_overwrite_evidence(aws_env: None, tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["collect", "-c", str(cfg), "--out", str(tmp_path / "snap")])
     assert result.exit_code == 2 and "already exists and is not empty" in result.output
     assert (tmp_path / "snap" / "keep.txt").read_text() == "earlier evidence"
+
+
+def test_scan_collects_evaluates_and_fails_on_violations(aws_env: None, tmp_path: Path) -> None:
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text("version: 1\nregions: [eu-west-1]\nscope: {tags: {data-classification: [pci]}}\n")
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-west-1")
+        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=[{
+            "ResourceType": "vpc", "Tags": [{"Key": "data-classification", "Value": "pci"}]}])["Vpc"]["VpcId"]
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        result = CliRunner().invoke(cli, ["scan", "-c", str(cfg), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 1, result.output            # a critical FAIL outweighs the gaps
+    assert "NON-COMPLIANT" in result.output and "NOT ASSESSED" in result.output
+    doc = json.loads((tmp_path / "run" / "findings.json").read_text())
+    by = {(f["rule_id"], f["resource"]["id"]): f for f in doc["findings"]}
+    assert by[("PN-001", vpc)]["status"] == "FAIL" and igw in by[("PN-001", vpc)]["message"]
+    # moto lacks the VPC Block Public Access APIs: not assessed (ERROR), never a pass
+    bpa = by[("PN-011", "*")]
+    assert bpa["status"] == "ERROR" and "DescribeVpcBlockPublicAccessOptions" in bpa["message"]
+    assert not doc["summary"]["complete"]
+    assert (tmp_path / "run" / "snapshot" / "manifest.json").is_file()
+    # the default VPC is not tagged: out of scope, counted, no findings
+    assert doc["run"]["scope"]["resources_out_of_scope"]["vpc"] == 1
+    assert not any(f["resource"]["vpc_id"] not in ("", vpc) for f in doc["findings"])

@@ -92,3 +92,17 @@ def test_auditor_demo_command(tmp_path: Path) -> None:
     jsonschema.validate(doc, load_schema("findings"))
     assert doc["run"]["snapshot"]["manifest_sha256"] == snap.manifest_sha256
     assert doc["summary"]["complete"] and doc["not_assessed"] == []
+    assert "NON-COMPLIANT" in proc.stdout and "`auditor scan` would exit 1" in proc.stdout
+    fails = [f for f in doc["findings"] if f["status"] == "FAIL"]
+    # The compliant account has no failure and nothing unassessed; the shared egress VPC is out of scope.
+    assert [f["rule_id"] for f in fails if f["resource"]["account"] == PAY] == []
+    assert not any(f["status"] == "ERROR" for f in doc["findings"])
+    failed_rules = {f["rule_id"] for f in fails}
+    # Each planted violation (estate header) is caught by its rule; V1 waits for the reachability analyzer.
+    planted = {"V2": "PN-007", "V3": "PN-008", "V4": "PN-010", "V5": "VE-002", "V5 policy": "EP-001",
+               "V6": "VE-001", "V6 s3": "VE-006", "V7": "TF-003", "V8": "SE-002", "V9": "SE-001",
+               "V10": "SE-003", "V11": "TF-006", "V12": "PN-011", "V13": "TF-001"}
+    assert {v: r for v, r in planted.items() if r not in failed_rules} == {}
+    missing = sorted(f["item"] for f in fails if f["rule_id"] == "VE-001")
+    assert missing == ["ec2messages", "ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager", "sns", "ssm",
+                       "ssmmessages"]
