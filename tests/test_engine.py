@@ -314,3 +314,11 @@ def test_scan_reports_bad_input_with_exit_2(tmp_path: Path) -> None:
     bad = config(tmp_path, "profile: bankng\n")
     proc = scan("-c", str(bad), "--snapshot", str(snap), cwd=tmp_path)
     assert proc.returncode == 2 and "no profile 'bankng' (did you mean 'banking'?)" in proc.stderr
+
+
+def test_a_profile_reports_only_its_frameworks(packs: PackSet) -> None:
+    ev = evaluate_rules(build_model(records()), packs, SCOPE, today=TODAY)
+    doc = build_document(ev, packs, RunInfo(manifest={}, manifest_sha256="sha256:" + "0" * 64, scope=SCOPE,
+                                            frameworks=("nist-800-53-r5",), profile={"id": "p"}))
+    assert [fw["id"] for fw in doc["frameworks"]] == ["nist-800-53-r5"]
+    assert doc["run"]["profile"] == {"id": "p"}
