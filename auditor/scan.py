@@ -112,20 +112,21 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     s = document["summary"]
     f = s["findings"]
     lines = [f"findings: {f['FAIL']} FAIL, {f['ERROR']} ERROR, {f['WAIVED']} WAIVED, {f['PASS']} PASS, "
-             f"{f['NOT_APPLICABLE']} not applicable ({len(document['rules'])} rules)"]
+             f"{f['NOT_APPLICABLE']} not applicable ({_n(len(document['rules']), 'rule')})"]
     lines.append("  FAIL by severity: " + ", ".join(f"{sev} {s['by_severity'][sev]['FAIL']}" for sev in SEVERITIES))
     for fw in document["frameworks"]:
         counts: dict[str, int] = {}
         for c in fw["controls"]:
             counts[c["status"]] = counts.get(c["status"], 0) + 1
         shown = ", ".join(f"{n} {st}" for st, n in sorted(counts.items(), key=lambda kv: _ORDER.index(kv[0])))
-        lines.append(f"  {fw['title']} {fw['version']}: {fw['status']} ({len(fw['controls'])} controls: {shown})")
+        lines.append(f"  {fw['title']} {fw['version']}: {fw['status']} ({_n(len(fw['controls']), 'control')}: {shown})")
     scope = document["run"]["scope"]
     outside = sum(scope["resources_out_of_scope"].values())
     if outside:
-        lines.append(f"  out of scope: {outside} resources (no findings)")
+        lines.append(f"  out of scope: {_n(outside, 'resource')} (no findings)")
     if document["not_assessed"]:
-        lines.append(f"  NOT ASSESSED in {len(document['not_assessed'])} places (ERROR findings; see not_assessed):")
+        lines.append(f"  NOT ASSESSED in {_n(len(document['not_assessed']), 'account-region gap')} "
+                     "(ERROR findings; see not_assessed in findings.json):")
         for gap in document["not_assessed"][:5]:
             lines.append(f"    {gap['account']}/{gap['region']}: {gap['reason']}")
     stale = [w for w in document["waivers"] if w["status"] in ("stale", "expired")]
@@ -143,6 +144,10 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
         verdict = "COMPLIANT: every in-scope check passed (or is waived)"
     lines.append(verdict)
     return lines
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 _ORDER = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
