@@ -149,28 +149,26 @@ def _pick(outcomes: list[Outcome], status: Status) -> tuple[Evidence, ...]:
     return tuple(e for o in outcomes if o.status == status for e in o.evidence)
 
 
-def _all(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
-    children = _children(value, "all", rtype, params)
+def _combining(form: str, decisive: tuple[Status, Status], otherwise: Status
+               ) -> Callable[[Any, str, Mapping[str, Any]], Compiled]:
+    """`all` (decided by a fail, then an error; else pass) or `any` (by a pass, then an
+    error; else fail): the first decisive status any child has wins, with those children's
+    evidence; otherwise every child's evidence."""
+    def build(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
+        children = _children(value, form, rtype, params)
 
-    def run(model: Model, resource: Resource) -> Outcome:
-        outcomes = [c(model, resource) for c in children]
-        for status in ("fail", "error"):
-            if any(o.status == status for o in outcomes):
-                return Outcome(status, _pick(outcomes, status))
-        return Outcome("pass", tuple(e for o in outcomes for e in o.evidence))
-    return run
+        def run(model: Model, resource: Resource) -> Outcome:
+            outcomes = [c(model, resource) for c in children]
+            for status in decisive:
+                if any(o.status == status for o in outcomes):
+                    return Outcome(status, _pick(outcomes, status))
+            return Outcome(otherwise, tuple(e for o in outcomes for e in o.evidence))
+        return run
+    return build
 
 
-def _any(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
-    children = _children(value, "any", rtype, params)
-
-    def run(model: Model, resource: Resource) -> Outcome:
-        outcomes = [c(model, resource) for c in children]
-        for status in ("pass", "error"):
-            if any(o.status == status for o in outcomes):
-                return Outcome(status, _pick(outcomes, status))
-        return Outcome("fail", tuple(e for o in outcomes for e in o.evidence))
-    return run
+_all = _combining("all", ("fail", "error"), "pass")
+_any = _combining("any", ("pass", "error"), "fail")
 
 
 _SWAP: dict[Status, Status] = {"pass": "fail", "fail": "pass", "error": "error"}
