@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from auditor import __version__
 from auditor.config import Scope
-from auditor.findings import SEVERITIES, STATUSES, Finding
+from auditor.findings import SEVERITIES, STATUSES
 from auditor.rules.engine import Evaluation
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
 from auditor.rules.packs import Pack, PackSet, Rule
@@ -197,6 +197,3 @@ def violations(document: Mapping[str, Any], fail_on: str) -> int:
     limit = SEVERITIES.index(fail_on)
     return sum(c["FAIL"] for sev, c in document["summary"]["by_severity"].items() if SEVERITIES.index(sev) <= limit)
 
-
-def failing(findings: Iterable[Finding]) -> list[Finding]:
-    return [f for f in findings if f.status == "FAIL"]
