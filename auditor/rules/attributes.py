@@ -547,8 +547,18 @@ _PLUMBING_DESCRIPTIONS = ("VPC Endpoint Interface ", "Interface for NAT Gateway 
 
 
 def is_workload_interface(eni: NetworkInterface) -> bool:
-    """Whether a network interface belongs to a workload (not a NAT, endpoint or TGW)."""
+    """Whether a network interface belongs to a workload (not a NAT, endpoint or TGW), by
+    what the interface says of itself (see `workload_interfaces` for the full test)."""
     return eni.interface_type not in _PLUMBING_TYPES and not eni.description.startswith(_PLUMBING_DESCRIPTIONS)
+
+
+def workload_interfaces(model: Model, subnet: Subnet) -> list[NetworkInterface]:
+    """The subnet's workload interfaces: not plumbing by type or description, and not listed
+    by a VPC endpoint as its own (emulators describe endpoint interfaces as plain ones)."""
+    endpoint_enis = _index(model, "vpc_endpoint", "network_interface_ids")
+    return [e for e in _related(model, "network_interface", "subnet_id", subnet)
+            if isinstance(e, NetworkInterface) and is_workload_interface(e)
+            and (e.account, e.region, e.id) not in endpoint_enis]
 
 
 @derived("vpc", "workload_availability_zones", requires=_ec2("DescribeSubnets", "DescribeNetworkInterfaces"),
@@ -560,8 +570,7 @@ def _vpc_workload_azs(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
     for subnet in _related(model, "subnet", "vpc_id", vpc):
         if not isinstance(subnet, Subnet):
             continue
-        workloads = [e for e in _related(model, "network_interface", "subnet_id", subnet)
-                     if isinstance(e, NetworkInterface) and is_workload_interface(e)]
+        workloads = workload_interfaces(model, subnet)
         if workloads:
             zones.add(subnet.availability_zone)
             evidence += [subnet, *workloads]
