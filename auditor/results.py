@@ -143,11 +143,6 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo) -> dict
     m = run.manifest
     waivers = run.waivers or WaiverSet()
     rows = register_rows(waivers, evaluation.waivers_used, evaluation.today)
-    gaps: dict[tuple[str, str, tuple[str, ...], str], set[str]] = {}
-    for f in findings:
-        if f.resource.id == "*" and f.status == "ERROR":
-            key = (f.resource.account, f.resource.region, tuple(e.path for e in f.evidence), f.message)
-            gaps.setdefault(key, set()).add(f.rule_id)
     rules_json = [_rule_json(r, per_rule[r.id]) for r in evaluation.rules]
     return {
         "format": FORMAT,
@@ -179,8 +174,8 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo) -> dict
         "rules": rules_json,
         "frameworks": _frameworks(evaluation.rules, per_rule, run.frameworks, catalogues, authority),
         "waivers": [_row_json(r.as_dict()) for r in rows],
-        "not_assessed": [{"account": a, "region": r, "calls": list(calls), "reason": msg, "rules": sorted(ids)}
-                         for (a, r, calls, msg), ids in sorted(gaps.items())],
+        "not_assessed": [{"account": g.account, "region": g.region, "calls": list(g.calls), "reason": g.reason,
+                          "rules": list(g.rules)} for g in evaluation.gaps],
         "findings": [f.to_json() for f in findings],
     }
 

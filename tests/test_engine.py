@@ -143,7 +143,9 @@ def test_a_failed_listing_is_an_error_for_the_account_region(packs: PackSet) -> 
     status, message = got["TEN-003 *"]
     assert status == "ERROR"
     assert "subnet resources could not be listed" in message and "ec2:DescribeSubnets (AccessDenied" in message
-    assert [(g.account, g.region, g.calls) for g in ev.gaps] == [(ACCOUNT, REGION, ("ec2:DescribeSubnets",))]
+    assert [(g.account, g.region, g.calls, g.rules) for g in ev.gaps] == [
+        (ACCOUNT, REGION, ("ec2:DescribeSubnets",), ("TEN-003",))]
+    assert ev.gaps[0].reason.startswith("ec2:DescribeSubnets (AccessDenied")
     assert got["TEN-001 vpc-pci"][0] == "FAIL"          # other rules are unaffected
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -52,6 +52,7 @@ class Gap:
     region: str
     calls: tuple[str, ...]       # "ec2:DescribeSubnets"
     reason: str
+    rules: tuple[str, ...] = ()  # the rules not assessed there for it
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ class Engine:
 
     def _run(self) -> Evaluation:
         findings: list[Finding] = []
-        gaps: list[Gap] = []
+        gaps: list[tuple[Gap, str]] = []
         in_scope: Counter[str] = Counter()
         out_of_scope: Counter[str] = Counter()
         undecided: Counter[str] = Counter()
@@ -265,7 +266,7 @@ class Engine:
                 undecided[rule.resource] = unknown
             for finding, gap in self._gaps(rule):
                 findings.append(finding)
-                gaps.append(gap)
+                gaps.append((gap, rule.id))
             inside, refs = partitions[rule.resource]
             if not inside:
                 continue
@@ -274,7 +275,11 @@ class Engine:
                 for prep in prepared:
                     findings.append(self._one(rule, prep, resource, ref))
         findings.sort(key=Finding.sort_key)
-        unique_gaps = tuple(sorted(set(gaps), key=lambda g: (g.account, g.region, g.calls)))
+        by_place: dict[Gap, set[str]] = {}
+        for gap, rule_id in gaps:
+            by_place.setdefault(gap, set()).add(rule_id)
+        unique_gaps = tuple(sorted((replace(g, rules=tuple(sorted(ids))) for g, ids in by_place.items()),
+                                   key=lambda g: (g.account, g.region, g.calls, g.reason)))
         return Evaluation(findings=tuple(findings), in_scope=dict(sorted(in_scope.items())),
                           out_of_scope=dict(sorted(out_of_scope.items())),
                           scope_undecided=dict(sorted(undecided.items())),
