@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Iterable, Mapping
 
-from auditor.emulate.checks_vpc import check_vpc
+from auditor.emulate.checks_vpc import GATEWAY_SERVICES, check_vpc
 from auditor.emulate.estate import REGION_KINDS, VPC_KINDS
 from auditor.errors import Problem
 from auditor.validation import did_you_mean
@@ -89,8 +89,11 @@ class Checker:
         peered: dict[str, set[str]] = {}  # peering -> its two VPCs
         for p, peering in enumerate(spec.get("peerings", [])):
             peered[peering["name"]] = self.peering(path + ("peerings", p), peering, vpcs, peered)
+        prefix_lists: dict[str, int] = {}  # name -> IP version
+        for p, plist in enumerate(spec.get("prefix_lists", [])):
+            prefix_lists[plist["name"]] = self.prefix_list(path + ("prefix_lists", p), plist)
         for v, vpc in enumerate(spec.get("vpcs", [])):
-            check_vpc(self, path + ("vpcs", v), vpc, attached, peered)
+            check_vpc(self, path + ("vpcs", v), vpc, attached, peered, prefix_lists)
         bpa = spec.get("block_public_access", {})
         subnets = {s["name"] for vpc in vpcs.values() for s in vpc.get("subnets", [])}
         excluded: set[str] = set()
@@ -121,6 +124,8 @@ class Checker:
                 for i, item in enumerate(vpc.get(key, [])):
                     note(kind, item["name"], path + ("vpcs", v, key, i, "name"))
         for t, tgw in enumerate(spec.get("transit_gateways", [])):
+            for i, vpn in enumerate(tgw.get("vpn_attachments", [])):
+                note("vpn_connection", vpn["name"], path + ("transit_gateways", t, "vpn_attachments", i, "name"))
             for i, table in enumerate(tgw.get("route_tables", [])):
                 note("transit_gateway_route_table", table["name"], path + ("transit_gateways", t, "route_tables", i, "name"))
 
@@ -135,11 +140,28 @@ class Checker:
             attached.add(att["vpc"])
             self.subnet_refs(path + ("attachments", a, "subnets"), att["subnets"], vpcs[att["vpc"]],
                              one_per_az=True, minimum=1)
+        vpns: set[str] = set()
+        for v, vpn in enumerate(tgw.get("vpn_attachments", [])):
+            where = path + ("vpn_attachments", v)
+            if vpn["name"] in attached:
+                self.add(where + ("name",), f"'{vpn['name']}' already names an attached VPC of transit gateway "
+                         f"'{tgw['name']}'; routes and associations could not tell them apart")
+            vpns.add(vpn["name"])
+            if "customer_gateway_ip" in vpn:
+                try:
+                    ip = ipaddress.ip_address(str(vpn["customer_gateway_ip"]))
+                except ValueError:
+                    ip = None
+                if ip is None or ip.version != 4:
+                    self.add(where + ("customer_gateway_ip",),
+                             f"'{vpn['customer_gateway_ip']}' is not an IPv4 address")
+        targets = attached | vpns
+        what = "attached VPC or VPN attachment"
         associated: set[str] = set()
         for r, table in enumerate(tgw.get("route_tables", [])):
             for i, name in enumerate(table.get("associations", [])):
                 where = path + ("route_tables", r, "associations", i)
-                if self.ref(where, name, attached, "attached VPC", f"on transit gateway '{tgw['name']}'"):
+                if self.ref(where, name, targets, what, f"on transit gateway '{tgw['name']}'"):
                     if name in associated:
                         self.add(where, f"'{name}' is already associated with another route table "
                                  "(an attachment has one)")
@@ -152,9 +174,23 @@ class Checker:
                     self.add(where + ("destination",), f"{net} has two routes in this table")
                 dests.add(str(net))
                 if "attachment" in route:
-                    self.ref(where + ("attachment",), route["attachment"], attached, "attached VPC",
+                    self.ref(where + ("attachment",), route["attachment"], targets, what,
                              f"on transit gateway '{tgw['name']}'")
         return attached
+
+    def prefix_list(self, path: Path, plist: Mapping[str, Any]) -> int:
+        """Check a customer-managed prefix list; its IP version (4 or 6; 0 when unknown)."""
+        if plist["name"] in GATEWAY_SERVICES:
+            self.add(path + ("name",), f"'{plist['name']}' is the AWS-managed prefix list's name (pl:{plist['name']}); "
+                     "call this one something else")
+        versions = set()
+        for i, cidr in enumerate(plist["cidrs"]):
+            net = self.network(path + ("cidrs", i), cidr)
+            if net is not None:
+                versions.add(net.version)
+        if len(versions) > 1:
+            self.add(path + ("cidrs",), "a prefix list holds either IPv4 or IPv6 CIDRs, not both")
+        return versions.pop() if len(versions) == 1 else 0
 
     def peering(self, path: Path, peering: Mapping[str, Any], vpcs: Mapping[str, Any],
                 done: Mapping[str, set[str]]) -> set[str]:

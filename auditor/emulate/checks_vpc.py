@@ -23,8 +23,12 @@ def _names(vpc: Mapping[str, Any], key: str) -> list[str]:
 
 
 def check_vpc(c: Checker, path: Path, vpc: Mapping[str, Any], attached: Mapping[str, set[str]],
-              peered: Mapping[str, set[str]]) -> None:
-    """Add every problem inside `vpc` (at `path`) to checker `c`."""
+              peered: Mapping[str, set[str]], prefix_lists: Mapping[str, int] | None = None) -> None:
+    """Add every problem inside `vpc` (at `path`) to checker `c`.
+
+    `prefix_lists` are the region's customer-managed prefix lists (name -> IP version).
+    """
+    prefix_lists = prefix_lists or {}
     where_vpc = f"in VPC '{vpc['name']}'"
     block = c.network(path + ("cidr",), vpc["cidr"], v4_only=True)
     if block is not None and not _PREFIX_LEN[0] <= block.prefixlen <= _PREFIX_LEN[1]:
@@ -32,7 +36,7 @@ def check_vpc(c: Checker, path: Path, vpc: Mapping[str, Any], attached: Mapping[
     _subnets(c, path, vpc, block)
     instances = _names(vpc, "instances")
     for i, table in enumerate(vpc.get("route_tables", [])):
-        _routes(c, path + ("route_tables", i), table, vpc, attached, peered)
+        _routes(c, path + ("route_tables", i), table, vpc, attached, peered, prefix_lists)
     mains = [i for i, t in enumerate(vpc.get("route_tables", [])) if t.get("main")]
     for i in mains[1:]:
         c.add(path + ("route_tables", i, "main"), "a VPC has only one main route table")
@@ -44,7 +48,7 @@ def check_vpc(c: Checker, path: Path, vpc: Mapping[str, Any], attached: Mapping[
     for g, group in enumerate(vpc.get("security_groups", [])):
         for direction in ("ingress", "egress"):
             for r, rule in enumerate(group.get(direction, [])):
-                _sg_rule(c, path + ("security_groups", g, direction, r), rule, vpc)
+                _sg_rule(c, path + ("security_groups", g, direction, r), rule, vpc, prefix_lists)
     for e, endpoint in enumerate(vpc.get("endpoints", [])):
         _endpoint(c, path + ("endpoints", e), endpoint, vpc)
     for key in ("instances", "network_interfaces"):
@@ -84,6 +88,8 @@ def _subnets(c: Checker, path: Path, vpc: Mapping[str, Any], block: Any) -> None
         where = path + ("subnets", i)
         if "route_table" in subnet:
             c.ref(where + ("route_table",), subnet["route_table"], tables, "route table", f"in VPC '{vpc['name']}'")
+        if subnet.get("ipv6") and not vpc.get("ipv6"):
+            c.add(where + ("ipv6",), f"VPC '{vpc['name']}' has no IPv6 block to take the subnet's from (add ipv6: true)")
         net = c.network(where + ("cidr",), subnet["cidr"], v4_only=True)
         if net is None:
             continue
@@ -98,15 +104,20 @@ def _subnets(c: Checker, path: Path, vpc: Mapping[str, Any], block: Any) -> None
 
 
 def _routes(c: Checker, path: Path, table: Mapping[str, Any], vpc: Mapping[str, Any],
-            attached: Mapping[str, set[str]], peered: Mapping[str, set[str]]) -> None:
+            attached: Mapping[str, set[str]], peered: Mapping[str, set[str]], prefix_lists: Mapping[str, int]) -> None:
     seen: set[str] = set()
     for r, route in enumerate(table.get("routes", [])):
         where = path + ("routes", r)
         dest = str(route["destination"])
         if dest.startswith("pl:"):
-            if dest[3:] not in GATEWAY_SERVICES:
-                c.add(where + ("destination",), f"'{dest}' is not an AWS-managed prefix list; use "
-                      f"{' or '.join('pl:' + s for s in GATEWAY_SERVICES)}")
+            known = [*GATEWAY_SERVICES, *prefix_lists]
+            if dest[3:] not in known:
+                c.add(where + ("destination",), f"'{dest}' is neither an AWS-managed prefix list nor one of the "
+                      f"region's prefix_lists; use one of {', '.join('pl:' + s for s in known)}"
+                      f"{did_you_mean(dest[3:], known)}")
+            elif prefix_lists.get(dest[3:]) == 6 and not vpc.get("ipv6"):
+                c.add(where + ("destination",), f"prefix list '{dest[3:]}' is IPv6 but VPC '{vpc['name']}' has no "
+                      "IPv6 block (ipv6: true)")
         else:
             net = c.network(where + ("destination",), dest)
             if net is not None and net.version == 6 and not vpc.get("ipv6"):
@@ -123,7 +134,8 @@ def _target(c: Checker, where: Path, target: str, vpc: Mapping[str, Any],
     kind, _, name = target.partition(":")
     own = {"igw": ("internet_gateway", "internet_gateway: true"),
            "eigw": ("egress_only_internet_gateway", "egress_only_internet_gateway: true"),
-           "vgw": ("vpn_gateway", "vpn_gateway: true")}
+           "vgw": ("vpn_gateway", "vpn_gateway: true"),
+           "cagw": ("carrier_gateway", "carrier_gateway: true")}
     if kind in own:
         key, fix = own[kind]
         if not vpc.get(key):
@@ -148,16 +160,18 @@ def _target(c: Checker, where: Path, target: str, vpc: Mapping[str, Any],
             c.add(where, f"peering '{name}' does not connect VPC '{vpc['name']}'")
 
 
-def _sg_rule(c: Checker, where: Path, rule: Mapping[str, Any], vpc: Mapping[str, Any]) -> None:
+def _sg_rule(c: Checker, where: Path, rule: Mapping[str, Any], vpc: Mapping[str, Any],
+             prefix_lists: Mapping[str, int]) -> None:
     c.ports(where, rule)
     if "cidr" in rule:
         c.network(where + ("cidr",), rule["cidr"])
     if "group" in rule:
         c.ref(where + ("group",), rule["group"], _names(vpc, "security_groups"), "security group",
               f"in VPC '{vpc['name']}'")
-    if "prefix_list" in rule and rule["prefix_list"] not in GATEWAY_SERVICES:
-        c.add(where + ("prefix_list",), f"'{rule['prefix_list']}' has no AWS-managed prefix list; use one of "
-              f"{', '.join(GATEWAY_SERVICES)}{did_you_mean(rule['prefix_list'], GATEWAY_SERVICES)}")
+    known = [*GATEWAY_SERVICES, *prefix_lists]
+    if "prefix_list" in rule and rule["prefix_list"] not in known:
+        c.add(where + ("prefix_list",), f"'{rule['prefix_list']}' is neither an AWS-managed prefix list nor one of "
+              f"the region's prefix_lists; use one of {', '.join(known)}{did_you_mean(rule['prefix_list'], known)}")
 
 
 def _endpoint(c: Checker, where: Path, endpoint: Mapping[str, Any], vpc: Mapping[str, Any]) -> None:

@@ -34,7 +34,7 @@ VPC_KINDS: Mapping[str, str] = MappingProxyType({
 })
 REGION_KINDS: Mapping[str, str] = MappingProxyType({
     "vpcs": "vpc", "transit_gateways": "transit_gateway", "peerings": "vpc_peering",
-    "lambda_functions": "lambda_function",
+    "lambda_functions": "lambda_function", "prefix_lists": "prefix_list",
 })
 
 

@@ -24,8 +24,33 @@ This is test/demo infrastructure only. Nothing here is used against real AWS.
    VPC that does not exist. We wrap moto's DeleteVpc to remove it too, after moto has
    accepted the deletion.
 
-`install()` adds all of these to moto's EC2 response class and `uninstall()` takes them
-away again. Both are explicit (EmulatedAws calls them on entry and exit) and idempotent.
+4. **VPC route state.** AWS reports a route whose target is gone (a deleted NAT gateway,
+   a terminated instance, a deleted network interface) with ``State: blackhole``; moto
+   reports every route ``active``. We replace moto's ``Route.state`` (a property of its
+   route model, read when DescribeRouteTables is serialized) with one that looks at the
+   target as AWS does. Nothing stored changes.
+
+5. **Transit gateway route table associations.** moto associates every new VPC
+   attachment with the transit gateway's default route table even when the gateway was
+   created with ``DefaultRouteTableAssociation: disable``, and AssociateTransitGatewayRouteTable
+   then adds a second association without moving the attachment's own ``Association``:
+   the attachment would read as associated with the (empty) default table while another
+   table lists it too. AWS associates a new attachment only when default association is
+   on, refuses a second association (``Resource.AlreadyAssociated``), and reports the
+   table it was associated with. We wrap CreateTransitGatewayVpcAttachment and
+   CreateVpnConnection (whose VPN attachment moto makes the same way) to undo the automatic
+   association when the gateway turned it off, and Associate/Disassociate to keep the
+   attachment's association in step, refusing a second one as AWS does.
+
+6. **A new network ACL's closing rules.** AWS gives every network ACL it creates the
+   rule ``*`` (number 32767) that denies all traffic, inbound and outbound; moto adds
+   those entries to a VPC's default ACL only, so a custom ACL read back with nothing but
+   the estate's rules. We wrap CreateNetworkAcl to add them (IPv4, as moto's default ACL
+   has them).
+
+`install()` adds all of these to moto (the EC2 response class, and for 4 the route model)
+and `uninstall()` takes them away again. Both are explicit (EmulatedAws calls them on
+entry and exit) and idempotent.
 In server mode the ThreadedMotoServer runs in this process and dispatches to the same
 class, so one install covers both modes. If a later moto implements an action natively, moto's own
 implementation is kept and ours is not installed.
@@ -41,9 +66,13 @@ from typing import Any, Callable
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.route_tables import Route as MotoRoute
 from moto.ec2.responses import EC2Response
+from moto.ec2.responses.network_acls import NetworkACLs
+from moto.ec2.responses.transit_gateway_attachments import TransitGatewayAttachment as TgwAttachmentActions
 from moto.ec2.responses.transit_gateway_route_tables import TransitGatewayRouteTable
 from moto.ec2.responses.vpcs import VPCs
+from moto.ec2.responses.vpn_connections import VPNConnections
 from moto.ec2.utils import add_tag_specification, random_id
 
 _STATE_ATTR = "_auditor_emulator_bpa"  # attribute on a moto EC2 backend object
@@ -195,9 +224,93 @@ def delete_vpc(self: Any) -> Any:
     return result
 
 
+def _undo_default_association(backend: Any, attachment: Any) -> None:
+    """Take back moto's automatic association when the gateway has default association off."""
+    tgw = backend.transit_gateways.get(attachment.transit_gateway_id)
+    if tgw is None or tgw.options.get("DefaultRouteTableAssociation") != "disable":
+        return
+    table = attachment.transit_gateway_route_table
+    if table is not None:
+        table.route_table_associations.pop(attachment.id, None)
+    attachment.transit_gateway_route_table = None
+
+
+def create_transit_gateway_vpc_attachment(self: Any) -> ActionResult:
+    """moto's CreateTransitGatewayVpcAttachment, associated only if the gateway says so."""
+    result = TgwAttachmentActions.create_transit_gateway_vpc_attachment(self)
+    _undo_default_association(self.ec2_backend, result.result["TransitGatewayVpcAttachment"])  # type: ignore[index]
+    return result
+
+
+def create_vpn_connection(self: Any) -> ActionResult:
+    """moto's CreateVpnConnection; its transit gateway attachment as for VPC attachments."""
+    result = VPNConnections.create_vpn_connection(self)
+    vpn_id = result.result["VpnConnection"].id  # type: ignore[index]
+    backend = self.ec2_backend
+    for attachment in list(backend.transit_gateway_attachments.values()):
+        if attachment.resource_type == "vpn" and attachment.resource_id == vpn_id:
+            _undo_default_association(backend, attachment)
+    return result
+
+
+def associate_transit_gateway_route_table(self: Any) -> ActionResult:
+    """moto's AssociateTransitGatewayRouteTable, recorded on the attachment; a second
+    association is refused as AWS refuses it."""
+    backend = self.ec2_backend
+    attachment_id = self._get_param("TransitGatewayAttachmentId")
+    attachment = backend.transit_gateway_attachments.get(attachment_id)
+    if attachment is not None and attachment.transit_gateway_route_table is not None:
+        raise EC2ClientError("Resource.AlreadyAssociated",
+                             f"Transit Gateway Attachment {attachment_id} is already associated to a route table.")
+    result = TgwAttachmentActions.associate_transit_gateway_route_table(self)
+    backend.transit_gateway_attachments[attachment_id].transit_gateway_route_table = \
+        backend.transit_gateways_route_tables[self._get_param("TransitGatewayRouteTableId")]
+    return result
+
+
+def disassociate_transit_gateway_route_table(self: Any) -> ActionResult:
+    """moto's DisassociateTransitGatewayRouteTable, recorded on the attachment."""
+    result = TgwAttachmentActions.disassociate_transit_gateway_route_table(self)
+    self.ec2_backend.transit_gateway_attachments[self._get_param("TransitGatewayAttachmentId")] \
+        .transit_gateway_route_table = None
+    return result
+
+
+def create_network_acl(self: Any) -> ActionResult:
+    """moto's CreateNetworkAcl, with AWS's closing deny-all rules (number 32767) in both directions."""
+    result = NetworkACLs.create_network_acl(self)
+    acl_id = result.result["NetworkAcl"].id  # type: ignore[index]
+    for egress in (True, False):
+        self.ec2_backend.create_network_acl_entry(
+            network_acl_id=acl_id, rule_number=32767, protocol="-1", rule_action="deny", egress=egress,
+            cidr_block="0.0.0.0/0", icmp_code=None, icmp_type=None, port_range_from=None, port_range_to=None,
+            ipv6_cidr_block=None)
+    return result
+
+
+_GONE_NAT = frozenset({"deleting", "deleted", "failed"})
+_GONE_INSTANCE = frozenset({"shutting-down", "terminated"})
+
+
+def route_state(route: Any) -> str:
+    """A VPC route's State as AWS reports it: ``blackhole`` when the target is gone."""
+    if route.nat_gateway is not None and route.nat_gateway.state in _GONE_NAT:
+        return "blackhole"
+    if route.instance is not None and route.instance.state in _GONE_INSTANCE:
+        return "blackhole"
+    if route.interface is not None and route.interface.id not in route.route_table.ec2_backend.enis:
+        return "blackhole"
+    return "active"
+
+
+_ROUTE_STATE = property(route_state)  # installed when MotoRoute.state is this very object
+_MOTO_ROUTE_STATE = MotoRoute.__dict__["state"]  # moto's own property, put back by uninstall
+
+
 _ADDED = (describe_vpc_block_public_access_options, modify_vpc_block_public_access_options,
           create_vpc_block_public_access_exclusion, describe_vpc_block_public_access_exclusions)
-_REPLACED = (search_transit_gateway_routes, delete_vpc)
+_REPLACED = (search_transit_gateway_routes, delete_vpc, create_transit_gateway_vpc_attachment, create_vpn_connection,
+             associate_transit_gateway_route_table, disassociate_transit_gateway_route_table, create_network_acl)
 
 
 def install() -> None:
@@ -213,6 +326,7 @@ def install() -> None:
             # Set on EC2Response itself: moto's originals live on its mixin classes, so
             # deleting ours again (uninstall) brings them back untouched.
             setattr(EC2Response, fn.__name__, fn)
+        setattr(MotoRoute, "state", _ROUTE_STATE)
 
 
 def uninstall() -> None:
@@ -225,9 +339,10 @@ def uninstall() -> None:
         for fn in itertools.chain(_ADDED, _REPLACED):
             if getattr(EC2Response.__dict__.get(fn.__name__), _MARK, False):
                 delattr(EC2Response, fn.__name__)
+        setattr(MotoRoute, "state", _MOTO_ROUTE_STATE)
 
 
 def installed() -> bool:
     """True when every extension is in place (for tests and diagnostics)."""
-    return all(getattr(getattr(EC2Response, fn.__name__, None), _MARK, False)
-               for fn in itertools.chain(_ADDED, _REPLACED))
+    return MotoRoute.__dict__["state"] is _ROUTE_STATE and all(
+        getattr(getattr(EC2Response, fn.__name__, None), _MARK, False) for fn in itertools.chain(_ADDED, _REPLACED))

@@ -8,9 +8,11 @@ account by accident. Each account is entered the way the auditor enters it, with
 (MOTO_ACCOUNT_ID is never used).
 
 Within each (account, region) the build order follows dependencies: the default VPC is
-removed (unless the estate keeps it), then VPC interiors, then transit gateways and
-peerings, then VPC routes (which may point at those), then workloads (flow logs, EKS,
-RDS, load balancers, Lambda), then Block Public Access.
+removed (unless the estate keeps it), then the region's prefix lists, then VPC interiors,
+then transit gateways (with their VPN connections) and peerings, then VPC routes (which
+may point at those; NAT gateways and instances the estate marks deleted or terminated go
+once their routes exist), then workloads (flow logs, EKS, RDS, load balancers, Lambda),
+then Block Public Access.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ class SeedResult:
     ``security_group``, ``vpc_endpoint``, ``instance``, ``transit_gateway`` ...), whose
     names are the estate's names, plus things the estate implies:
     ``internet_gateway``, ``egress_only_internet_gateway``, ``vpn_gateway``,
-    ``main_route_table`` and ``flow_log`` (each named after its VPC),
+    ``carrier_gateway``, ``main_route_table`` and ``flow_log`` (each named after its VPC),
     ``nat_gateway_address`` (the allocation id of a public NAT gateway's EIP, named after
-    the NAT gateway), ``transit_gateway_attachment`` (named ``<tgw>/<vpc>``),
+    the NAT gateway), ``transit_gateway_attachment`` (named ``<tgw>/<vpc>``, or
+    ``<tgw>/<vpn attachment>``), ``vpn_connection`` and ``customer_gateway`` (named after
+    the VPN attachment), ``prefix_list`` (the estate's customer-managed lists),
     ``bpa_exclusion`` (``vpc:<name>`` or ``subnet:<name>``), ``default_vpc`` (``default``,
     only when kept), ``db_subnet_group``, ``s3_bucket`` and ``iam_role`` (by their AWS
     names). EKS clusters, RDS instances, load balancers, Lambda functions, IAM roles and
@@ -135,7 +139,11 @@ class RegionContext:
         return service if service.startswith(("com.amazonaws.", "aws.")) else f"com.amazonaws.{self.region}.{service}"
 
     def prefix_list(self, service: str) -> str:
-        """The id of the AWS-managed prefix list of `service` (s3, dynamodb) in this region."""
+        """The id of the region's prefix list called `service` (seeded from the estate's
+        prefix_lists), else of the AWS-managed prefix list of `service` (s3, dynamodb)."""
+        own = self.ids.get((self.account_id, self.region, "prefix_list", service))
+        if own is not None:
+            return own
         if self._prefix_lists is None:
             found = self.ec2.describe_managed_prefix_lists()["PrefixLists"]
             self._prefix_lists = {p["PrefixListName"]: p["PrefixListId"] for p in found}
@@ -185,7 +193,8 @@ def seed(estate: Estate, emulator: EmulatedAws) -> SeedResult:
     emulator. An AWS error while seeding propagates as botocore's ClientError: the estate
     has been validated, so it means the estate asks for something moto cannot do.
     """
-    from auditor.emulate.seed_network import seed_default_vpc, seed_routes, seed_transit, seed_vpc_interior
+    from auditor.emulate.seed_network import (seed_default_vpc, seed_prefix_lists, seed_routes, seed_transit,
+                                              seed_vpc_interior)
     from auditor.emulate.seed_workloads import seed_block_public_access, seed_workloads
 
     import botocore.session  # here, not at import: importing auditor.emulate stays free
@@ -199,6 +208,7 @@ def seed(estate: Estate, emulator: EmulatedAws) -> SeedResult:
             accounts[region.account_id] = AccountState(_account_session(emulator, region.account_id, loader))
         ctx = RegionContext(emulator, accounts[region.account_id], region, ids, estate.name)
         seed_default_vpc(ctx)
+        seed_prefix_lists(ctx)
         for vpc in region.vpcs():
             seed_vpc_interior(ctx, vpc)
         seed_transit(ctx)

@@ -1,12 +1,19 @@
 """Seeding the network layer: VPC interiors, transit gateways, peerings, and VPC routes.
 
 Called by `auditor.emulate.seed.seed` in dependency order: the default VPC goes first
-(`seed_default_vpc`), then every VPC's interior (`seed_vpc_interior`), then `seed_transit` (transit gateways attach subnets; peerings join
-VPCs), then `seed_routes`, whose targets may be any of those.
+(`seed_default_vpc`), then the region's customer-managed prefix lists
+(`seed_prefix_lists`), then every VPC's interior (`seed_vpc_interior`), then
+`seed_transit` (transit gateways attach subnets and VPN connections; peerings join VPCs),
+then `seed_routes`, whose targets may be any of those. A NAT gateway marked ``deleted``
+or an instance marked ``terminated`` goes last, once routes point at it: that is how a
+VPC route becomes a blackhole in AWS (the emulator's moto extension reports such routes
+as AWS does; see `auditor.emulate.moto_ext`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
 from typing import Any, Mapping
 
@@ -64,6 +71,24 @@ def seed_default_vpc(ctx: RegionContext) -> None:
         ec2.delete_vpc(VpcId=vpc_id)  # also its main route table, default SG and (moto_ext) default ACL
 
 
+def seed_prefix_lists(ctx: RegionContext) -> None:
+    """The region's customer-managed prefix lists (kind ``prefix_list``)."""
+    for plist in ctx.spec.spec.get("prefix_lists", []):
+        family = "IPv6" if is_ipv6(plist["cidrs"][0]) else "IPv4"
+        ctx.put("prefix_list", plist["name"], ctx.ec2.create_managed_prefix_list(
+            PrefixListName=plist["name"], AddressFamily=family, MaxEntries=max(len(plist["cidrs"]), 5),
+            Entries=[{"Cidr": c} for c in plist["cidrs"]],
+            TagSpecifications=ctx.tag_spec("prefix-list", plist["name"], plist.get("tags")),
+        )["PrefixList"]["PrefixListId"])
+
+
+def _subnet_ipv6_blocks(ctx: RegionContext, vpc_id: str) -> Any:
+    """The /64 blocks of the VPC's (Amazon-provided) IPv6 block, in order."""
+    [vpc] = ctx.ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+    block = vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    return ipaddress.ip_network(block).subnets(new_prefix=64)
+
+
 def seed_vpc_interior(ctx: RegionContext, vpc: Spec) -> None:
     """A VPC and everything inside it except routes and workloads."""
     ec2, name = ctx.ec2, vpc["name"]
@@ -88,22 +113,31 @@ def seed_vpc_interior(ctx: RegionContext, vpc: Spec) -> None:
         vgw = ec2.create_vpn_gateway(Type="ipsec.1", TagSpecifications=ctx.tag_spec("vpn-gateway", f"{name}-vgw"))
         ctx.put("vpn_gateway", name, vgw["VpnGateway"]["VpnGatewayId"])
         ec2.attach_vpn_gateway(VpnGatewayId=ctx.get("vpn_gateway", name), VpcId=vpc_id)
-    for subnet in vpc.get("subnets", []):
+    if vpc.get("carrier_gateway"):
+        cagw = ec2.create_carrier_gateway(VpcId=vpc_id, TagSpecifications=ctx.tag_spec("carrier-gateway", f"{name}-cagw"))
+        ctx.put("carrier_gateway", name, cagw["CarrierGateway"]["CarrierGatewayId"])
+    v6_blocks = itertools.chain(_subnet_ipv6_blocks(ctx, vpc_id) if vpc.get("ipv6") else (), itertools.repeat(None))
+    for subnet, v6_block in zip(vpc.get("subnets", []), v6_blocks):
         sid = ctx.put("subnet", subnet["name"], ec2.create_subnet(
             VpcId=vpc_id, CidrBlock=subnet["cidr"], AvailabilityZone=f"{ctx.region}{subnet['az']}",
             TagSpecifications=ctx.tag_spec("subnet", subnet["name"], subnet.get("tags")))["Subnet"]["SubnetId"])
         # Always set it: moto turns it on for the first subnet it creates in each zone (as AWS
         # does for default subnets), which would plant public-IP subnets nobody asked for.
         ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": bool(subnet.get("public_ip_on_launch"))})
+        if subnet.get("ipv6"):  # the n-th subnet takes the n-th /64, so blocks never depend on order of use
+            ec2.associate_subnet_cidr_block(SubnetId=sid, Ipv6CidrBlock=str(v6_block))
     _security_groups(ctx, vpc, vpc_id)
     _route_tables(ctx, vpc, vpc_id)
     _network_acls(ctx, vpc, vpc_id)
     for eni in vpc.get("network_interfaces", []):
-        ctx.put("network_interface", eni["name"], ec2.create_network_interface(
+        eni_id = ctx.put("network_interface", eni["name"], ec2.create_network_interface(
             SubnetId=ctx.get("subnet", eni["subnet"]), Description=eni.get("description", eni["name"]),
             Groups=[ctx.get("security_group", g) for g in eni.get("security_groups", [])],
             TagSpecifications=ctx.tag_spec("network-interface", eni["name"], eni.get("tags")),
         )["NetworkInterface"]["NetworkInterfaceId"])
+        if "source_dest_check" in eni:
+            ec2.modify_network_interface_attribute(NetworkInterfaceId=eni_id,
+                                                   SourceDestCheck={"Value": eni["source_dest_check"]})
     for instance in vpc.get("instances", []):
         nic: dict[str, Any] = {"DeviceIndex": 0, "SubnetId": ctx.get("subnet", instance["subnet"])}
         if instance.get("security_groups"):
@@ -113,7 +147,14 @@ def seed_vpc_interior(ctx: RegionContext, vpc: Spec) -> None:
         made = ec2.run_instances(ImageId=ctx.image(), MinCount=1, MaxCount=1,
                                  InstanceType=instance.get("instance_type", "t3.micro"), NetworkInterfaces=[nic],
                                  TagSpecifications=ctx.tag_spec("instance", instance["name"], instance.get("tags")))
-        ctx.put("instance", instance["name"], made["Instances"][0]["InstanceId"])
+        instance_id = ctx.put("instance", instance["name"], made["Instances"][0]["InstanceId"])
+        if "source_dest_check" in instance:
+            check = {"Value": instance["source_dest_check"]}
+            ec2.modify_instance_attribute(InstanceId=instance_id, SourceDestCheck=check)
+            # In AWS the instance's flag *is* its primary interface's; moto keeps two flags,
+            # so set the interface's too (the same call against AWS changes nothing more).
+            primary = made["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
+            ec2.modify_network_interface_attribute(NetworkInterfaceId=primary, SourceDestCheck=check)
     for eip in vpc.get("elastic_ips", []):
         alloc = ctx.put("elastic_ip", eip["name"], ec2.allocate_address(
             Domain="vpc", TagSpecifications=ctx.tag_spec("elastic-ip", eip["name"], eip.get("tags")))["AllocationId"])
@@ -239,6 +280,8 @@ def seed_transit(ctx: RegionContext) -> None:
                 SubnetIds=[ctx.get("subnet", s) for s in att["subnets"]],
                 TagSpecifications=ctx.tag_spec("transit-gateway-attachment", label),
             )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"])
+        for vpn in tgw.get("vpn_attachments", []):
+            _vpn_attachment(ctx, tgw["name"], tgw_id, vpn)
         for table in tgw.get("route_tables", []):
             rt_id = ctx.put("transit_gateway_route_table", table["name"], ec2.create_transit_gateway_route_table(
                 TransitGatewayId=tgw_id, TagSpecifications=ctx.tag_spec("transit-gateway-route-table", table["name"]),
@@ -258,6 +301,24 @@ def seed_transit(ctx: RegionContext) -> None:
             TagSpecifications=ctx.tag_spec("vpc-peering-connection", peering["name"]),
         )["VpcPeeringConnection"]["VpcPeeringConnectionId"])
         ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+
+
+def _vpn_attachment(ctx: RegionContext, tgw_name: str, tgw_id: str, vpn: Spec) -> None:
+    """A customer gateway and a site-to-site VPN connection to the transit gateway; AWS
+    (and moto) create the VPN attachment with the connection, so it is looked up by it."""
+    ec2, name = ctx.ec2, vpn["name"]
+    cgw = ctx.put("customer_gateway", name, ec2.create_customer_gateway(
+        Type="ipsec.1", BgpAsn=vpn.get("bgp_asn", 65000), PublicIp=vpn.get("customer_gateway_ip", "198.51.100.1"),
+        TagSpecifications=ctx.tag_spec("customer-gateway", name))["CustomerGateway"]["CustomerGatewayId"])
+    vpn_id = ctx.put("vpn_connection", name, ec2.create_vpn_connection(
+        Type="ipsec.1", CustomerGatewayId=cgw, TransitGatewayId=tgw_id,
+        TagSpecifications=ctx.tag_spec("vpn-connection", name))["VpnConnection"]["VpnConnectionId"])
+    [attachment] = ec2.describe_transit_gateway_attachments(Filters=[
+        {"Name": "resource-id", "Values": [vpn_id]}, {"Name": "transit-gateway-id", "Values": [tgw_id]}],
+    )["TransitGatewayAttachments"]
+    label = f"{tgw_name}/{name}"
+    att_id = ctx.put("transit_gateway_attachment", label, attachment["TransitGatewayAttachmentId"])
+    ec2.create_tags(Resources=[att_id], Tags=ctx.tags(label))
 
 
 _TARGET_PARAM = {"nat": ("NatGatewayId", "nat_gateway"), "tgw": ("TransitGatewayId", "transit_gateway"),
@@ -284,6 +345,8 @@ def seed_routes(ctx: RegionContext, vpc: Spec) -> None:
                 args["GatewayId"] = ctx.get("vpn_gateway", vpc["name"])
             elif kind == "eigw":
                 args["EgressOnlyInternetGatewayId"] = ctx.get("egress_only_internet_gateway", vpc["name"])
+            elif kind == "cagw":
+                args["CarrierGatewayId"] = ctx.get("carrier_gateway", vpc["name"])
             else:
                 param, seeded_kind = _TARGET_PARAM[kind]
                 args[param] = ctx.get(seeded_kind, name)
@@ -292,3 +355,10 @@ def seed_routes(ctx: RegionContext, vpc: Spec) -> None:
         if "route_table" in subnet:
             ec2.associate_route_table(RouteTableId=ctx.get("route_table", subnet["route_table"]),
                                       SubnetId=ctx.get("subnet", subnet["name"]))
+    # Targets that go away after routes point at them leave blackhole routes behind.
+    for nat in vpc.get("nat_gateways", []):
+        if nat.get("deleted"):
+            ec2.delete_nat_gateway(NatGatewayId=ctx.get("nat_gateway", nat["name"]))
+    gone = [ctx.get("instance", i["name"]) for i in vpc.get("instances", []) if i.get("terminated")]
+    if gone:
+        ec2.terminate_instances(InstanceIds=gone)
