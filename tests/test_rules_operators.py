@@ -197,9 +197,16 @@ VALID_ARGS: dict[str, list[Any]] = {
     "cidr_within": ["10.0.0.0/8", ["::/0", "0.0.0.0/0"]], "cidr_overlaps": ["10.0.0.0/8", ["fd00::/8"]],
     "is_public_cidr": [True, False], "ports_overlap": [22, "0-1023", [22, "80-443"]],
     "gt": [0], "ge": [1.5], "lt": [-1], "le": [65535],
+    "policy_principals_within": [[], ["o-abc1234567", "111111111111", "arn:aws:iam::*:role/x", "*.amazonaws.com"]],
+    "policy_actions_within": [[], ["sqs:Send*", "*"]],
+    "policy_resources_within": [[], ["o-abc1234567", "111111111111", "arn:aws:s3:::bucket/*"]],
 }
 
 BAD_ARGS: list[tuple[str, Any, str]] = [
+    ("policy_principals_within", "o-abc1234567", "expected a list"),
+    ("policy_principals_within", ["everyone"], "item 0: expected 12-digit account ids"),
+    ("policy_actions_within", ["SendMessage"], "item 0: expected IAM action patterns"),
+    ("policy_resources_within", ["my-bucket"], "item 0: expected 12-digit account ids"),
     ("eq", None, "exists: false"),
     ("eq", ["a"], "got a list"),
     ("in", "a", "expected a list"),

@@ -244,25 +244,32 @@ def _leaf(node: Mapping[str, Any], rtype: str, params: Mapping[str, Any]) -> Com
 
 
 def _test(op: Operator, arg: Any, resolved: Resolved, quantifier: str) -> tuple[bool, str]:
-    """Whether the leaf holds, and which elements decided it; raises Indeterminate."""
+    """Whether the leaf holds, and which elements decided it; raises Indeterminate. When
+    it does not hold, the operator's explanation of the failing value(s) joins the note
+    (`Operator.explain`: a counter-example for the policy operators, nothing for others)."""
     if not resolved.many:
-        return op.test(to_json(resolved.value, keep_absent=True), arg), ""
+        observed = to_json(resolved.value, keep_absent=True)
+        holds = op.test(observed, arg)
+        return holds, "" if holds else op.explain(observed, arg)
     if resolved.value is None:
         raise Indeterminate("the list itself is unknown")
     held: list[int] = []
     failed: list[int] = []
     unknown: list[str] = []
-    for i, element in enumerate(resolved.value):
+    elements = [to_json(element, keep_absent=True) for element in resolved.value]
+    for i, element in enumerate(elements):
         try:
-            (held if op.test(to_json(element, keep_absent=True), arg) else failed).append(i)
+            (held if op.test(element, arg) else failed).append(i)
         except Indeterminate as exc:
             unknown.append(f"element {i}: {exc}")
+    explained = [f"element {i}: {why}" for i in failed if (why := op.explain(elements[i], arg))]
     deciding, other = (held, failed) if quantifier == "any" else (failed, held)
     if deciding:
         verb = "holds" if quantifier == "any" else "fails"
-        return quantifier == "any", f"{verb} for element(s) {', '.join(map(str, deciding))}"
+        note = f"{verb} for element(s) {', '.join(map(str, deciding))}"
+        return quantifier == "any", note if quantifier == "any" else "; ".join([note, *explained])
     if unknown:
         raise Indeterminate("; ".join(unknown))
     if not other:
         return quantifier == "all", "the list is empty"
-    return quantifier == "all", ""
+    return quantifier == "all", "" if quantifier == "all" else "; ".join(explained)

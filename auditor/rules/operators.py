@@ -70,6 +70,7 @@ class Operator:
     _check: Callable[[Any], str | None]
     _test: Callable[[Any, Any], bool]
     _describe: Callable[[Any], str]
+    _explain: Callable[[Any, Any], str] | None = None
 
     def check_arg(self, arg: Any) -> str | None:
         """Why `arg` is not a valid argument of this operator, or None when it is."""
@@ -91,6 +92,17 @@ class Operator:
     def describe(self, arg: Any) -> str:
         """The expected condition in words, e.g. "is one of [a, b]"."""
         return self._describe(arg)
+
+    def explain(self, observed: Any, arg: Any) -> str:
+        """Why the operator does not hold for `observed`, for the evidence (a counter-example
+        for the policy operators); "" for operators whose expectation says it all. Call it
+        only after `test` returned False for the same value and argument."""
+        if self._explain is None or observed is None or observed is ABSENT:
+            return ""
+        try:
+            return self._explain(observed, arg)
+        except Indeterminate:
+            return ""
 
 
 # -- value kinds -------------------------------------------------------------------------
@@ -425,6 +437,99 @@ def _compare(name: str, fn: Callable[[float, float], bool]) -> Callable[[Any, An
     return test
 
 
+# -- IAM policies (auditor/analyze/policy.py) -----------------------------------------
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ORG_ID = re.compile(r"^o-[a-z0-9]+$")
+_SERVICE_PRINCIPAL = re.compile(r"^[A-Za-z0-9*?.-]+\.[A-Za-z0-9*?.-]+$")
+_ACTION_PATTERN = re.compile(r"^(\*|[a-z0-9*?-]+:[A-Za-z0-9*?]+)$")
+
+
+def _check_ids(what: str, accept: Callable[[str], bool]) -> Callable[[Any], str | None]:
+    def check(arg: Any) -> str | None:
+        if not isinstance(arg, (list, tuple)):
+            return f"expected a list of {what}, got {_kind(arg)}"
+        for i, item in enumerate(arg):
+            if not isinstance(item, str) or not accept(item):
+                return f"item {i}: expected {what}, got {fmt(item)}"
+        return None
+    return check
+
+
+def _is_principal_id(item: str) -> bool:
+    return bool(_ACCOUNT_ID.match(item) or _ORG_ID.match(item) or item.startswith("arn:")
+                or _SERVICE_PRINCIPAL.match(item))
+
+
+def _is_resource_id(item: str) -> bool:
+    return bool(item == "*" or _ACCOUNT_ID.match(item) or _ORG_ID.match(item) or item.startswith("arn:"))
+
+
+_PRINCIPAL_IDS = ("12-digit account ids, organisation ids (o-...), principal ARNs or service principals "
+                  "(*.amazonaws.com)")
+_ACTION_IDS = "IAM action patterns (service:Action, wildcards allowed, or *)"
+_RESOURCE_IDS = "12-digit account ids, organisation ids (o-...), resource ARN patterns or * (every resource)"
+
+
+def _policy(observed: Any) -> Any:
+    """The observed IAM policy document, parsed; Indeterminate when it is none."""
+    from auditor.analyze.policy import PolicyError, parse_cached
+
+    if not isinstance(observed, (dict, str)):
+        raise Indeterminate(f"a policy operator reads an IAM policy document; the value is {_kind(observed)}")
+    try:
+        return parse_cached(observed)
+    except PolicyError as exc:
+        raise Indeterminate(f"the policy cannot be analysed: {exc}") from None
+
+
+def _policy_outside(dimension: str) -> Callable[[Any, Any], str | None]:
+    def outside(observed: Any, arg: Any) -> str | None:
+        from auditor.analyze import policy
+
+        finder = {"principals": policy.principals_outside, "actions": policy.actions_outside,
+                  "resources": policy.resources_outside}[dimension]
+        found: str | None = finder(_policy(observed), tuple(arg))
+        return found
+    return outside
+
+
+def _policy_test(dimension: str) -> Callable[[Any, Any], bool]:
+    outside = _policy_outside(dimension)
+    return lambda observed, arg: outside(observed, arg) is None
+
+
+def _policy_explain(dimension: str) -> Callable[[Any, Any], str]:
+    outside = _policy_outside(dimension)
+
+    def explain(observed: Any, arg: Any) -> str:
+        found = outside(observed, arg)
+        return f"counter-example: {found}" if found else ""
+    return explain
+
+
+def _principals_text(arg: Any) -> str:
+    if not arg:
+        return ("lets no principal through unscoped (every Allow is limited to named accounts, principal ARNs, "
+                "organisations or AWS service principals)")
+    return f"lets only principals within {fmt(arg)} through"
+
+
+def _actions_text(arg: Any) -> str:
+    if not arg:
+        return "allows any action (no service constrained)"
+    return f"allows only actions matching {fmt(arg)} (in the services the list names)"
+
+
+def _resources_text(arg: Any) -> str:
+    if "*" in arg:
+        return "lets requests reach any resource (* trusts every resource)"
+    if not arg:
+        return ("lets requests reach no resource unscoped (every Allow is limited to named resources, accounts or "
+                "organisations)")
+    return f"lets requests reach only resources in {fmt(arg)}"
+
+
 # -- descriptions ----------------------------------------------------------------------
 
 def _ports_text(arg: Any) -> str:
@@ -439,8 +544,8 @@ def _cidrs_text(arg: Any) -> str:
 
 
 def _op(name: str, arg_kind: str, doc: str, check: Callable[[Any], str | None], test: Callable[[Any, Any], bool],
-        describe: Callable[[Any], str]) -> Operator:
-    return Operator(name, arg_kind, doc, check, test, describe)
+        describe: Callable[[Any], str], explain: Callable[[Any, Any], str] | None = None) -> Operator:
+    return Operator(name, arg_kind, doc, check, test, describe, explain)
 
 
 _ALL: tuple[Operator, ...] = (
@@ -478,6 +583,19 @@ _ALL: tuple[Operator, ...] = (
         lambda a: f"is less than {fmt(a)}"),
     _op("le", "number", "is at most the argument", _check_number, _compare("le", lambda o, a: o <= a),
         lambda a: f"is at most {fmt(a)}"),
+    _op("policy_principals_within", "list",
+        "(an IAM policy) lets through only principals within the list; [] : no unscoped principal",
+        _check_ids(_PRINCIPAL_IDS, _is_principal_id), _policy_test("principals"), _principals_text,
+        _policy_explain("principals")),
+    _op("policy_actions_within", "list",
+        "(an IAM policy) allows, in each service the list names, only actions the list matches",
+        _check_ids(_ACTION_IDS, lambda item: bool(_ACTION_PATTERN.match(item))), _policy_test("actions"),
+        _actions_text, _policy_explain("actions")),
+    _op("policy_resources_within", "list",
+        "(an IAM policy) lets requests reach only resources in the listed accounts, organisations or ARNs "
+        "(* : any); [] : no unscoped resource",
+        _check_ids(_RESOURCE_IDS, _is_resource_id), _policy_test("resources"), _resources_text,
+        _policy_explain("resources")),
 )
 
 OPERATORS: dict[str, Operator] = {op.name: op for op in _ALL}

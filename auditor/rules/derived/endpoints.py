@@ -4,8 +4,10 @@ What they add to the model, per resource type:
 
 - ``vpc_endpoint``: whether it serves an AWS service; the workload availability zones of
   its VPC and those its subnets miss; what its security groups admit (HTTPS from the
-  workload subnets, anything from the whole internet); what its policy amounts to (AWS's
-  default full access, Allow statements with NotAction/NotResource/NotPrincipal);
+  workload subnets, anything from the whole internet); its policy in force (AWS's default
+  when it has none) and what the policy analyzer (auditor/analyze/policy.py) makes of it:
+  AWS's default full access or not, Allow statements with NotAction/NotResource/NotPrincipal,
+  the principals, actions and resources it lets through, the conditions it could not model;
 - ``subnet``: the gateway endpoint services (s3, dynamodb) routed from its effective table;
 - ``eks_cluster``: the endpoint services usable from its VPC and subnets, and its subnets
   whose effective table routes to an internet gateway.
@@ -22,8 +24,12 @@ any VPC endpoint lists as its own (emulators report endpoint interfaces as plain
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any, Iterable
 
+from auditor.analyze.policy import (
+    DEFAULT_ENDPOINT_POLICY, Policy, PolicyAnalysis, PolicyError, analyze, parse_cached,
+)
 from auditor.model.types import (
     EksCluster, Model, NetworkInterface, PrefixList, RouteTable, SecurityGroup, SecurityGroupRule, SourceRef,
     Subnet, VpcEndpoint,
@@ -266,97 +272,112 @@ def _vpce_subnets_without_https(model: Model, endpoint: VpcEndpoint) -> Derived[
 
 
 # -- vpc_endpoint: policy ---------------------------------------------------------------
+#
+# Every policy attribute reads the endpoint's effective policy through the analyzer
+# (auditor/analyze/policy.py, docs/endpoint-policies.md): AWS's default when the endpoint has
+# no policy document, null when the document is not JSON or not a valid IAM policy.
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+_DESCRIBE = _ec2("DescribeVpcEndpoints")
 
 
-def _statements(endpoint: VpcEndpoint) -> list[dict[str, Any]] | None:
-    """The policy's statements (Statement may be one object or a list); [] for no policy
-    (AWS then applies its default, see `_default_statement`); None when the policy could not
-    be parsed or is not shaped like an IAM policy."""
+def _effective_document(endpoint: VpcEndpoint) -> dict[str, Any] | None:
+    """The policy JSON in force: the endpoint's own, or AWS's default when it has none;
+    None when the document could not be parsed as JSON or is not a JSON object."""
     if endpoint.policy_document is None:
-        return []
-    doc = endpoint.policy
-    if endpoint.policy_error is not None or not isinstance(doc, dict) or "Statement" not in doc:
+        return json.loads(json.dumps(DEFAULT_ENDPOINT_POLICY))
+    if endpoint.policy_error is not None or not isinstance(endpoint.policy, dict):
         return None
-    statements = _as_list(doc["Statement"])
-    if not all(isinstance(s, dict) for s in statements):
+    return endpoint.policy
+
+
+def _effective_policy(endpoint: VpcEndpoint) -> Policy | None:
+    """The effective policy parsed; None when there is none that IAM would accept."""
+    document = _effective_document(endpoint)
+    if document is None:
         return None
-    return statements
+    try:
+        return parse_cached(document)
+    except PolicyError:
+        return None
 
 
-def _effect(statement: dict[str, Any]) -> str:
-    effect = statement.get("Effect")
-    return effect.lower() if isinstance(effect, str) else ""
+def _analysis(endpoint: VpcEndpoint) -> PolicyAnalysis | None:
+    policy = _effective_policy(endpoint)
+    return None if policy is None else analyze(policy)
 
 
-def _is_star(value: Any) -> bool:
-    """Whether an Action/Resource value (string or list) includes "*"."""
-    return any(v == "*" for v in _as_list(value))
+@derived("vpc_endpoint", "effective_policy", requires=_DESCRIBE,
+         doc="The endpoint policy in force, as JSON: the endpoint's policy document, or AWS's default full-access "
+             "policy {\"Statement\": [{\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"*\", "
+             "\"Resource\": \"*\"}]} when it has none (as for services without endpoint-policy support). Null "
+             "when the document is not a JSON object; a JSON object that is not a valid IAM policy is kept, and "
+             "the policy_* operators, which read this attribute, give ERROR saying what is wrong with it.")
+def _vpce_effective_policy(model: Model, endpoint: VpcEndpoint) -> Derived[dict[str, Any] | None]:
+    return Derived(_effective_document(endpoint))
 
 
-def _everyone(principal: Any) -> bool:
-    """Whether a Principal value includes every principal: "*", {"AWS": "*"} or a list with "*"."""
-    if isinstance(principal, dict):
-        return _is_star(principal.get("AWS"))
-    return _is_star(principal)
-
-
-def _unconditioned(statement: dict[str, Any]) -> bool:
-    condition = statement.get("Condition")
-    if not condition:
-        return True
-    # {"StringEquals": {}} constrains nothing either.
-    return isinstance(condition, dict) and all(not block for block in condition.values())
-
-
-def _full_allow(statement: dict[str, Any]) -> bool:
-    """An Allow of every action on every resource to every principal, without a condition.
-    A missing Principal or Resource counts as "*" (AWS requires both; reading a missing one
-    as everything errs towards a finding)."""
-    if _effect(statement) != "allow" or any(k in statement for k in ("NotAction", "NotResource", "NotPrincipal")):
-        return False
-    return (_everyone(statement.get("Principal", "*")) and _is_star(statement.get("Action"))
-            and _is_star(statement.get("Resource", "*")) and _unconditioned(statement))
-
-
-@derived("vpc_endpoint", "policy_is_default_full_access", requires=_ec2("DescribeVpcEndpoints"),
+@derived("vpc_endpoint", "policy_is_default_full_access", requires=_DESCRIBE,
          doc="Whether the endpoint policy gives AWS's default full access: no policy document (AWS applies "
              "its default, and services without endpoint-policy support always allow everything), or a policy "
-             "with an Allow of Action \"*\" on Resource \"*\" to Principal \"*\" (or {\"AWS\": \"*\"}) without a "
-             "Condition and no Deny statement. Statement may be one object or a list, and each element a string "
-             "or a list. Null when the policy could not be parsed or is not an IAM policy document.")
+             "that lets every principal do every action on every resource without relying on a condition the "
+             "analyzer does not model: an Allow of \"*\" to \"*\" (or {\"AWS\": \"*\"}) on \"*\" that no Deny "
+             "narrows, however Statement and its elements are shaped. Null when the policy could not be parsed "
+             "or is not a valid IAM policy.")
 def _vpce_default_policy(model: Model, endpoint: VpcEndpoint) -> Derived[bool | None]:
-    statements = _statements(endpoint)
-    if statements is None:
-        return Derived(None)
-    if endpoint.policy_document is None:
-        return Derived(True)
-    full = any(_full_allow(s) for s in statements)
-    denies = any(_effect(s) == "deny" for s in statements)
-    return Derived(full and not denies)
+    found = _analysis(endpoint)
+    return Derived(None if found is None else found.default_full_access)
 
 
-_NOT_ELEMENTS = ("NotAction", "NotResource", "NotPrincipal")
-
-
-@derived("vpc_endpoint", "policy_allow_not_elements", requires=_ec2("DescribeVpcEndpoints"),
+@derived("vpc_endpoint", "policy_allow_not_elements", requires=_DESCRIBE,
          doc="The Allow statements of the endpoint policy that use NotAction, NotResource or NotPrincipal "
              "(which allow everything but what they name), as \"statement N (Sid S): NotAction\"; empty without "
-             "a policy document; null when the policy could not be parsed or is not an IAM policy document.")
+             "a policy document; null when the policy could not be parsed or is not a valid IAM policy.")
 def _vpce_allow_not(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
-    statements = _statements(endpoint)
-    if statements is None:
+    policy = _effective_policy(endpoint)
+    if policy is None:
         return Derived(None)
     found = []
-    for n, statement in enumerate(statements):
-        used = [k for k in _NOT_ELEMENTS if k in statement]
-        if _effect(statement) == "allow" and used:
-            sid = statement.get("Sid")
-            label = f"statement {n}" + (f" (Sid {sid})" if isinstance(sid, str) and sid else "")
-            found.append(f"{label}: {', '.join(used)}")
+    for st in policy.statements:
+        used = [name for name, flag in (("NotAction", st.not_action), ("NotResource", st.not_resource),
+                                        ("NotPrincipal", st.not_principal)) if flag]
+        if st.effect == "Allow" and used:
+            found.append(f"{st.label}: {', '.join(used)}")
     return Derived(tuple(found))
+
+
+@derived("vpc_endpoint", "policy_principals", requires=_DESCRIBE,
+         doc="The principals the effective endpoint policy lets through (for some action and resource), in words: "
+             "\"any principal\", organisation ids, \"account N\", \"principal ARN\", \"any AWS service principal\" ... "
+             "(docs/endpoint-policies.md); null when the policy could not be parsed.")
+def _vpce_policy_principals(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    found = _analysis(endpoint)
+    return Derived(None if found is None else found.principals.describe())
+
+
+@derived("vpc_endpoint", "policy_actions", requires=_DESCRIBE,
+         doc="The actions the effective endpoint policy allows (to some principal on some resource): \"every "
+             "action\", \"service:*\" for a whole service, or the actions of the services it names, expanded "
+             "against the IAM action catalogue; null when the policy could not be parsed.")
+def _vpce_policy_actions(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    found = _analysis(endpoint)
+    return Derived(None if found is None else found.actions.describe())
+
+
+@derived("vpc_endpoint", "policy_resources", requires=_DESCRIBE,
+         doc="The resources the effective endpoint policy lets requests reach: \"any resource\", organisation ids, "
+             "\"account N\" and resource ARN patterns; null when the policy could not be parsed.")
+def _vpce_policy_resources(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    found = _analysis(endpoint)
+    return Derived(None if found is None else found.resources.describe())
+
+
+@derived("vpc_endpoint", "policy_unmodelled_conditions", requires=_DESCRIBE,
+         doc="The conditions of the effective endpoint policy the analyzer does not model (tags, network keys, "
+             "policy variables ...), as \"statement N (Sid S): key (operator)\": assumed to hold in Allow "
+             "statements and not to apply in Deny statements; null when the policy could not be parsed.")
+def _vpce_policy_unmodelled(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
+    found = _analysis(endpoint)
+    return Derived(None if found is None else found.unmodelled)
 
 
 # -- subnet: gateway endpoints on its route table ---------------------------------------
@@ -456,3 +477,34 @@ def _eks_igw_subnets(model: Model, cluster: EksCluster) -> Derived[tuple[str, ..
         if any(r.target_kind == "igw" and r.state.lower() == "active" for r in rt.routes):
             found.append(subnet)
     return Derived(tuple(sorted(s.id for s in found)), _refs([*subnets, *tables.values()]))
+
+
+def _cluster_policy_endpoints(model: Model, cluster: EksCluster) -> list[VpcEndpoint] | None:
+    """The available AWS-service endpoints in the cluster's VPC that take a policy (interface
+    and gateway endpoints), by id; None when the cluster's VPC is unknown."""
+    if not cluster.vpc_id:
+        return None
+    return sorted((e for e in _vpc_endpoints(model, cluster.account, cluster.region, cluster.vpc_id)
+                   if _available(e) and e.endpoint_type.lower() in ("interface", "gateway")
+                   and e.service_name.startswith(_AWS_PREFIXES) and not e.service_name.startswith(_CUSTOMER_PREFIX)),
+                  key=lambda e: e.id)
+
+
+@derived("eks_cluster", "endpoint_policies", requires=(*_EKS, *_DESCRIBE),
+         doc="The effective policies (see vpc_endpoint.effective_policy) of the available AWS-service interface "
+             "and gateway endpoints in the cluster's VPC, in endpoint id order (endpoint_ids names them); null "
+             "when the cluster's VPC is unknown.")
+def _eks_endpoint_policies(model: Model, cluster: EksCluster) -> Derived[tuple[Any, ...] | None]:
+    endpoints = _cluster_policy_endpoints(model, cluster)
+    if endpoints is None:
+        return Derived(None)
+    return Derived(tuple(_effective_document(e) for e in endpoints), _refs(endpoints))
+
+
+@derived("eks_cluster", "endpoint_ids", requires=(*_EKS, *_DESCRIBE),
+         doc="Ids (with their service) of the endpoints whose policies endpoint_policies lists, in the same order.")
+def _eks_endpoint_ids(model: Model, cluster: EksCluster) -> Derived[tuple[str, ...] | None]:
+    endpoints = _cluster_policy_endpoints(model, cluster)
+    if endpoints is None:
+        return Derived(None)
+    return Derived(tuple(f"{e.id} ({e.service})" for e in endpoints), _refs(endpoints))

@@ -1,0 +1,904 @@
+"""Reachability: the paths by which traffic leaves a subnet or network interface.
+
+Pure over the model (no AWS access), in the spirit of VPC Reachability Analyzer but for
+every source at once and without packet headers beyond the destination prefix. For each
+subnet the analysis follows its *effective* route table (`Subnet.route_table_id`: the
+explicit association, else its VPC's main table) and every hop after it, and reports each
+way out as a `Path` to one of three destinations:
+
+- ``internet``: an internet gateway (IPv4 or IPv6 by the destination), an egress-only
+  internet gateway (IPv6) or a carrier gateway, reached directly or through NAT gateways
+  (public or private), NAT instances and appliances, Gateway Load Balancer endpoints and
+  transit gateways (the central egress VPC);
+- ``on_premises``: a virtual private gateway, an Outposts local gateway, or a transit
+  gateway VPN / Direct Connect gateway attachment;
+- ``vpc``: another VPC, through a peering connection (its CIDRs only: peering never
+  transits to the peer's gateways) or a transit gateway VPC attachment whose VPC delivers
+  the traffic locally.
+
+How traffic is followed. A *traffic class* is a destination prefix minus the more
+specific prefixes that earlier hops sent elsewhere. It starts as 0.0.0.0/0 and ::/0 at the
+subnet's table. In every table (VPC route table or transit gateway route table) the class
+is split by longest-prefix match: each route whose destination overlaps the class takes
+the part of it that no more specific route (or earlier exclusion) takes, and that part, if
+not empty, goes on to the route's target. Prefix-list routes count as one route per CIDR
+of the list. Blackhole routes take their part and carry nothing. So every reachable target
+is found, and a route that is wholly shadowed is not followed.
+
+Hop semantics:
+
+- ``local`` delivers to the table's VPC: a ``vpc`` path unless that is the source VPC;
+- ``nat`` (public or private NAT gateway), ``instance`` and ``eni`` (NAT instances and
+  appliances), ``gwlbe`` (and ``vpce`` targets that are Gateway Load Balancer endpoints)
+  continue through the route table of the gateway's, instance's or endpoint's own subnet(s);
+  other VPC endpoints end the path (the AWS service network);
+- ``tgw``: the transit gateway route table associated with the *source attachment* (the
+  attachment of the current table's VPC on that transit gateway), longest-prefix match on
+  its routes, then the target attachment: a ``vpc`` attachment continues through the
+  route tables of the attachment's subnets in that VPC; ``vpn`` and
+  ``direct-connect-gateway`` attachments are on-premises; a ``peering`` attachment
+  continues on the peer transit gateway when the model holds the peer side of the
+  attachment (its association), else it is indeterminate;
+- ``pcx``: the peer VPC's CIDRs intersected with the traffic class, each a ``vpc`` path;
+- ``core_network`` (Cloud WAN), ``odb``, ``route_server`` and unknown targets are
+  indeterminate (not analysed).
+
+A route of the subnet's own table to an internet, egress-only or carrier gateway is an
+internet path whatever its destination (a narrow public CIDR, a prefix list, even a
+private range: the catalogue's strict reading, as rule PN-002). A gateway reached after
+other hops is an internet path when the traffic that reaches it holds internet
+destinations (anything but private, shared, link-local and loopback blocks; see
+`holds_internet`): traffic for 10.0.0.0/8 that a transit gateway happens to hand to an
+egress VPC's NAT goes nowhere on the internet. Otherwise any internet gateway reached counts,
+whether or not a NAT translated the traffic first (AWS drops untranslated private traffic
+at an internet gateway of another VPC; the analysis errs on the side of reporting the
+path), except after a private NAT gateway: its translated traffic is dropped by an internet
+gateway unless a public NAT, a NAT instance or an appliance translates it again (see
+`_untranslated_dropped`). NAT gateways, instances and appliances are followed whatever
+their public addresses.
+
+Loops are cut when a path reaches a table it already went through for the same
+destination prefix, and reported in `Reachability.loops`. Whatever cannot be resolved (a
+table, gateway, attachment or prefix list not in the model, transit gateway routes not
+collected, attachment subnets unknown) is reported in `Reachability.indeterminate` with
+the reason: the paths found are then a lower bound.
+
+Ingress (`internet_ingress_ports`): a network interface is reachable from the internet
+over IPv4 when it has a public IPv4 address and its subnet's effective table has an active
+route to an internet gateway (any IPv4 destination), and over IPv6 likewise with an IPv6
+address and an IPv6 route. What reaches it is what both its security groups (inbound
+rules whose source holds internet addresses: 0.0.0.0/0, ::/0, any CIDR not wholly inside
+a private block, or a prefix list holding one) and its subnet's network ACL (inbound
+entries in rule-number order, first match wins) admit.
+
+Results are cached per model (the model is immutable): rules, reports and benchmarks
+share them. The prefix arithmetic and longest-prefix match live in
+`auditor.analyze.prefixes`, the protocol and port sets of the ingress side in
+`auditor.analyze.ports`. docs/reachability.md describes it all for rule authors.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, replace, field
+from typing import Callable, Iterable
+
+from auditor.analyze.ports import Ports, acl_admits, intersect, matches, ports_text, union
+from auditor.analyze.prefixes import (
+    ALL, FAMILY, Net, RouteEntry, Traffic, covered, holds_internet, parse_net, partition,
+)
+from auditor.model.types import (
+    Instance, Model, NatGateway, NetworkAcl, NetworkInterface, PrefixList, Resource, RouteTable, SecurityGroup,
+    SecurityGroupRule, Subnet, TransitGatewayAttachment, TransitGatewayRouteTable, VpcEndpoint, VpcPeering,
+)
+
+__all__ = ["Hop", "Path", "Reachability", "subnet_reachability", "interface_reachability",
+           "internet_ingress_ports", "ingress_resources", "path_resources", "DESTINATIONS", "MAX_HOPS"]
+
+DESTINATIONS = ("internet", "on_premises", "vpc")
+MAX_HOPS = 64                     # a path longer than this is cut and reported indeterminate
+_DEST_RANK = {d: i for i, d in enumerate(DESTINATIONS)}
+_GONE_NAT_STATES = frozenset({"deleting", "deleted", "failed"})
+_GONE_ATTACHMENT_STATES = frozenset({"deleting", "deleted", "failed", "rejected", "rejecting"})
+_PRIVATE_INTERNET = "internet (private addresses)"   # internal: see `_Analyzer.target`
+
+
+# -- the answer ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a path.
+
+    `kind` is one of subnet, route_table, igw, eigw, nat, instance, eni, gwlbe, tgw,
+    tgw_route_table, attachment, pcx, vgw, lgw, carrier, vpc. `route` is the destination of
+    the route that admitted the next step (``0.0.0.0/0``; ``pl-123 (10.0.0.0/8)`` for a
+    prefix-list entry; for a peering the peer CIDR reached). `label` says more where the
+    id alone does not: for an attachment, what it leads to (a VPC, VPN or Direct Connect
+    gateway id)."""
+
+    kind: str
+    id: str
+    route: str = ""
+    label: str = ""
+
+    @property
+    def text(self) -> str:
+        name = f"attachment {self.label or self.id}" if self.kind == "attachment" else self.id
+        return f"{name} {self.route}" if self.route else name
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """One way out: where it leads (internet, on_premises, vpc), the address family of the
+    traffic (ipv4, ipv6) and the hops from the source to the last gateway or VPC."""
+
+    destination: str
+    family: str
+    hops: tuple[Hop, ...]
+
+    @property
+    def text(self) -> str:
+        """``subnet-a → rtb-1 0.0.0.0/0 → tgw-1 → tgw-rtb-2 0.0.0.0/0 → attachment vpc-egress → ...``"""
+        return " → ".join(h.text for h in self.hops)
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """Every path found from one source, sorted (destination, family, text); the reasons why
+    some hop could not be resolved (the paths are then a lower bound); and the loops cut."""
+
+    paths: tuple[Path, ...]
+    indeterminate: tuple[str, ...]
+    loops: tuple[str, ...]
+
+    def of(self, destination: str, family: str | None = None) -> tuple[Path, ...]:
+        """The paths to `destination`, of one address family when given."""
+        return tuple(p for p in self.paths if p.destination == destination and (family is None or p.family == family))
+
+
+# -- the analysis ------------------------------------------------------------------------
+
+Suffix = tuple[Hop, ...]
+_RawPath = tuple[str, str, Suffix]        # destination, family, hops
+_INF = 1 << 30
+
+
+@dataclass(frozen=True)
+class _Sub:
+    """What one node of the search found: paths and loops as hop suffixes from the node,
+    reasons, the loop keys of every node under it (`footprint`), and the shallowest stack
+    depth a loop under it ran into (`outer`: above the node, the result depends on how the
+    node was reached and is not reused)."""
+
+    paths: tuple[_RawPath, ...] = ()
+    unknown: tuple[str, ...] = ()
+    loops: tuple[Suffix, ...] = ()
+    footprint: frozenset[tuple[str, str, Net]] = frozenset()
+    outer: int = _INF
+
+
+_EMPTY = _Sub()
+Key = tuple[str, str, str]                # account, region, id
+
+
+def _key(r: Resource) -> Key:
+    return (r.account, r.region, r.id)
+
+
+class _Analyzer:
+    """The analysis of one model: indexes, compiled tables and results, kept while the model
+    lives."""
+
+    def __init__(self, model: Model):
+        self._model = weakref.ref(model)   # the cache must not keep the model alive
+        self.entries: dict[tuple[str, Key], tuple[tuple[RouteEntry, ...], tuple[str, ...]]] = {}
+        self.parts: dict[tuple[str, Key, Traffic], list[tuple[RouteEntry, Traffic]]] = {}
+        self.memo: dict[tuple[str, Key, Traffic], _Sub] = {}
+        self.starts: dict[tuple[Key, str], tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...]]] = {}
+        self.subnets: dict[Key, Reachability] = {}
+        self.interfaces: dict[Key, Reachability] = {}
+        self.ingress: dict[Key, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {}
+        self._att_by_vpc: dict[tuple[str, str], list[TransitGatewayAttachment]] | None = None
+        self._att_by_id: dict[str, list[TransitGatewayAttachment]] | None = None
+        self._assoc: dict[str, str] | None = None
+        self._tgw_tables: dict[str, list[TransitGatewayRouteTable]] | None = None
+        self._enis_by_instance: dict[tuple[str, str, str], list[NetworkInterface]] | None = None
+        self._acl_by_subnet: dict[Key, NetworkAcl] | None = None
+        self._rules_by_group: dict[Key, list[SecurityGroupRule]] | None = None
+
+    @property
+    def model(self) -> Model:
+        model = self._model()
+        assert model is not None, "the model of this analysis is gone"
+        return model
+
+    # -- look-ups ----------------------------------------------------------------------
+
+    def get(self, type_name: str, rid: str, account: str, region: str) -> Resource | None:
+        """The resource of that id, preferring the given account and region (ids are unique
+        in AWS; a shared or peered resource may sit in another account's records)."""
+        m = self.model
+        return m.get(type_name, rid, account, region) or m.get(type_name, rid, None, region) or m.get(type_name, rid)
+
+    def attachments_of_vpc(self, tgw: str, vpc: str) -> list[TransitGatewayAttachment]:
+        if self._att_by_vpc is None:
+            self._att_by_vpc, self._att_by_id = {}, {}
+            for a in self.model.of("transit_gateway_attachment"):
+                if isinstance(a, TransitGatewayAttachment):
+                    self._att_by_id.setdefault(a.id, []).append(a)
+                    if a.resource_type == "vpc" and a.state.lower() not in _GONE_ATTACHMENT_STATES:
+                        self._att_by_vpc.setdefault((a.transit_gateway_id, a.resource_id), []).append(a)
+        return self._att_by_vpc.get((tgw, vpc), [])
+
+    def attachment(self, aid: str, tgw: str | None = None) -> TransitGatewayAttachment | None:
+        """The attachment with that id (on `tgw` when given: a peering attachment is listed
+        on both of its transit gateways)."""
+        self.attachments_of_vpc("", "")
+        assert self._att_by_id is not None
+        for a in self._att_by_id.get(aid, []):
+            if tgw is None or a.transit_gateway_id == tgw:
+                return a
+        return None
+
+    def tgw_tables(self, tgw: str) -> list[TransitGatewayRouteTable]:
+        if self._tgw_tables is None:
+            self._tgw_tables, self._assoc = {}, {}
+            for t in self.model.of("transit_gateway_route_table"):
+                if isinstance(t, TransitGatewayRouteTable):
+                    self._tgw_tables.setdefault(t.transit_gateway_id, []).append(t)
+                    for aid in t.associated_attachment_ids or ():
+                        self._assoc.setdefault(aid, t.id)
+        return self._tgw_tables.get(tgw, [])
+
+    def association(self, att: TransitGatewayAttachment) -> tuple[str | None, str | None]:
+        """(route table id, reason): the transit gateway route table associated with an
+        attachment, from the attachment or from the tables' association lists; (None,
+        None) when the collected data shows it has none (it carries nothing)."""
+        if att.associated_route_table_id:
+            return att.associated_route_table_id, None
+        tables = self.tgw_tables(att.transit_gateway_id)
+        assert self._assoc is not None
+        if att.id in self._assoc:
+            return self._assoc[att.id], None
+        if tables and all(t.associated_attachment_ids is not None for t in tables):
+            return None, None
+        return None, (f"{att.id}: transit gateway route table association unknown "
+                      "(ec2:GetTransitGatewayRouteTableAssociations)")
+
+    def instance_enis(self, inst: Instance) -> list[NetworkInterface]:
+        if self._enis_by_instance is None:
+            self._enis_by_instance = {}
+            for e in self.model.of("network_interface"):
+                if isinstance(e, NetworkInterface) and e.instance_id:
+                    self._enis_by_instance.setdefault((e.account, e.region, e.instance_id), []).append(e)
+        return self._enis_by_instance.get(_key(inst), [])
+
+    def acl_of(self, subnet: Subnet) -> NetworkAcl | None:
+        if self._acl_by_subnet is None:
+            self._acl_by_subnet = {}
+            for acl in self.model.of("network_acl"):
+                if isinstance(acl, NetworkAcl):
+                    for sid in acl.subnet_ids:
+                        self._acl_by_subnet[(acl.account, acl.region, sid)] = acl
+        return self._acl_by_subnet.get(_key(subnet))
+
+    def group_rules(self, sg: SecurityGroup) -> list[SecurityGroupRule]:
+        if self._rules_by_group is None:
+            self._rules_by_group = {}
+            for r in self.model.of("security_group_rule"):
+                if isinstance(r, SecurityGroupRule):
+                    self._rules_by_group.setdefault((r.account, r.region, r.group_id), []).append(r)
+        return self._rules_by_group.get(_key(sg), [])
+
+    def prefix_list_cidrs(self, pl_id: str, account: str, region: str) -> tuple[str, ...] | None:
+        pl = self.get("prefix_list", pl_id, account, region)
+        return pl.cidrs if isinstance(pl, PrefixList) else None
+
+    def subnet_table(self, subnet_id: str, account: str, region: str) -> tuple[RouteTable | None, str | None]:
+        """(the subnet's effective route table, reason when it cannot be told)."""
+        sn = self.get("subnet", subnet_id, account, region)
+        if not isinstance(sn, Subnet):
+            return None, f"{subnet_id}: subnet not in the model (ec2:DescribeSubnets)"
+        if sn.route_table_id is None:
+            return None, f"{subnet_id}: effective route table unknown (ec2:DescribeRouteTables)"
+        rt = self.get("route_table", sn.route_table_id, sn.account, sn.region)
+        if not isinstance(rt, RouteTable):
+            return None, f"{sn.route_table_id}: route table not in the model (ec2:DescribeRouteTables)"
+        return rt, None
+
+    # -- compiled tables ---------------------------------------------------------------
+
+    def vpc_entries(self, rt: RouteTable) -> tuple[tuple[RouteEntry, ...], tuple[str, ...]]:
+        """The routes of a VPC route table as entries, and the reasons some could not be
+        read (a prefix list whose entries are unknown, for a target that goes somewhere)."""
+        k = ("rt", _key(rt))
+        found = self.entries.get(k)
+        if found is not None:
+            return found
+        entries: list[RouteEntry] = []
+        reasons: list[str] = []
+        for r in rt.routes:
+            active = r.state != "blackhole"
+            if r.destination_kind == "prefix_list":
+                if r.destination_cidrs is None:
+                    # Unknown entries only matter where the route leads somewhere: a local or
+                    # gateway-endpoint route could only shadow other routes (fewer paths).
+                    if active and not self._terminal(rt, r.target_kind, r.target_id):
+                        reasons.append(f"{rt.id}: prefix list {r.destination} entries not collected "
+                                       f"(ec2:GetManagedPrefixListEntries); its route to {r.target_id} "
+                                       "is not followed")
+                    continue
+                for cidr in r.destination_cidrs:
+                    n = parse_net(cidr)
+                    if n is not None:
+                        entries.append(RouteEntry(n, f"{r.destination} ({cidr})", r.target_kind, r.target_id, (),
+                                              active, True))
+                continue
+            n = parse_net(r.destination)
+            if n is None:
+                reasons.append(f"{rt.id}: route destination {r.destination!r} is not a CIDR")
+                continue
+            entries.append(RouteEntry(n, r.destination, r.target_kind, r.target_id, (), active, False))
+        found = self.entries[k] = (tuple(entries), tuple(reasons))
+        return found
+
+    def _terminal(self, rt: RouteTable, kind: str, target: str) -> bool:
+        if kind == "local":
+            return True
+        if kind == "vpce":
+            ep = self.get("vpc_endpoint", target, rt.account, rt.region)
+            return isinstance(ep, VpcEndpoint) and ep.endpoint_type.lower() in ("gateway", "interface")
+        return False
+
+    def tgw_entries(self, t: TransitGatewayRouteTable) -> tuple[tuple[RouteEntry, ...], tuple[str, ...]]:
+        k = ("tgwrt", _key(t))
+        found = self.entries.get(k)
+        if found is not None:
+            return found
+        entries: list[RouteEntry] = []
+        reasons: list[str] = []
+        for r in t.routes or ():
+            active = r.state.lower() == "active"
+            if r.state.lower() == "deleted":
+                continue
+            cidrs = r.destination_cidrs
+            is_pl = cidrs is None
+            if cidrs is None and r.destination.startswith("pl-"):
+                cidrs = self.prefix_list_cidrs(r.destination, t.account, t.region)
+            if cidrs is None:
+                reasons.append(f"{t.id}: prefix list {r.destination} entries not collected "
+                               "(ec2:GetManagedPrefixListEntries); its route is not followed")
+                continue
+            for cidr in cidrs:
+                n = parse_net(cidr)
+                if n is None:
+                    reasons.append(f"{t.id}: route destination {cidr!r} is not a CIDR")
+                    continue
+                text = f"{r.destination} ({cidr})" if is_pl else r.destination
+                entries.append(RouteEntry(n, text, "attachment", "", r.attachment_ids, active, is_pl))
+        found = self.entries[k] = (tuple(entries), tuple(reasons))
+        return found
+
+    def split(self, kind: str, k: Key, entries: tuple[RouteEntry, ...], traffic: Traffic) -> list[tuple[RouteEntry, Traffic]]:
+        pk = (kind, k, traffic)
+        found = self.parts.get(pk)
+        if found is None:
+            found = self.parts[pk] = partition(entries, traffic)
+        return found
+
+    # -- the search ----------------------------------------------------------------------
+
+    def visit(self, kind: str, resource: Resource, traffic: Traffic, stack: dict[tuple[str, str, Net], int],
+              expand: Callable[[], _Sub], hop: Hop) -> _Sub:
+        """Explore one table node once per traffic class: loops cut on the path's own
+        (table, destination prefix) pairs; results reused when no loop under them depends
+        on how the node was reached."""
+        loop_key = (kind, resource.id, traffic[0])
+        depth = stack.get(loop_key)
+        if depth is not None:
+            return _Sub(loops=((hop,),), footprint=frozenset((loop_key,)), outer=depth)
+        if len(stack) >= MAX_HOPS:
+            return _Sub(unknown=(f"path longer than {MAX_HOPS} tables at {resource.id}; not followed",), outer=-1)
+        state = (kind, _key(resource), traffic)
+        found = self.memo.get(state)
+        if found is not None and not any(k in found.footprint for k in stack):
+            return found
+        depth = len(stack)
+        stack[loop_key] = depth
+        try:
+            sub = expand()
+        finally:
+            del stack[loop_key]
+        footprint = sub.footprint | {loop_key}
+        if sub.outer >= depth:
+            result = _Sub(sub.paths, sub.unknown, sub.loops, footprint, _INF)
+            self.memo[state] = result
+            return result
+        return _Sub(sub.paths, sub.unknown, sub.loops, footprint, sub.outer)
+
+    def table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        """Paths from a VPC route table for a traffic class (hop suffixes start at the table)."""
+        return self.visit("rt", rt, traffic, stack, lambda: self._expand_table(rt, traffic, stack),
+                          Hop("route_table", rt.id))
+
+    def _expand_table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        entries, reasons = self.vpc_entries(rt)
+        subs: list[tuple[Hop, _Sub]] = []
+        unknown = list(reasons)
+        for entry, part in self.split("rt", _key(rt), entries, traffic):
+            if not entry.active:
+                continue
+            hop = Hop("route_table", rt.id, entry.text)
+            subs.append((hop, self.target(rt, entry, part, stack)))
+        return _combine(subs, unknown)
+
+    def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        """Where one route of a VPC table takes its part of the traffic."""
+        family = FAMILY[part[0].version]
+        kind, tid = e.kind, e.target
+        where = f"{rt.id} {e.text} → {tid}"
+        if kind == "local":
+            return _Sub(paths=(("vpc", family, (Hop("vpc", rt.vpc_id),)),))
+        if kind in ("igw", "eigw", "carrier"):
+            # Traffic for private addresses only goes nowhere on the internet: it is an internet
+            # path when the route is the source table's own (any destination, see from_table).
+            where_to = "internet" if holds_internet(part[0]) else _PRIVATE_INTERNET
+            return _Sub(paths=((where_to, family, (Hop(kind, tid),)),))
+        if kind in ("vgw", "lgw"):
+            return _Sub(paths=(("on_premises", family, (Hop(kind, tid),)),))
+        if kind == "nat":
+            nat = self.get("nat_gateway", tid, rt.account, rt.region)
+            if not isinstance(nat, NatGateway):
+                return _Sub(unknown=(f"{tid}: NAT gateway not in the model (ec2:DescribeNatGateways); "
+                                     f"route {where} not followed",))
+            if nat.state.lower() in _GONE_NAT_STATES:
+                return _EMPTY
+            onward = self.through(Hop("nat", tid), (nat.subnet_id,), rt, part, stack)
+            if nat.connectivity == "private":
+                onward = self._untranslated_dropped(onward)
+            return onward
+        if kind == "instance":
+            inst = self.get("instance", tid, rt.account, rt.region)
+            if not isinstance(inst, Instance):
+                return _Sub(unknown=(f"{tid}: instance not in the model (ec2:DescribeInstances); "
+                                     f"route {where} not followed",))
+            subnets = [inst.subnet_id] + [e.subnet_id for e in self.instance_enis(inst)]
+            return self.through(Hop("instance", tid), subnets, rt, part, stack)
+        if kind == "eni":
+            eni = self.get("network_interface", tid, rt.account, rt.region)
+            if not isinstance(eni, NetworkInterface):
+                return _Sub(unknown=(f"{tid}: network interface not in the model (ec2:DescribeNetworkInterfaces); "
+                                     f"route {where} not followed",))
+            subnets = [eni.subnet_id]
+            if eni.instance_id:  # an appliance forwards out of any of its interfaces
+                owner = self.get("instance", eni.instance_id, eni.account, eni.region)
+                if isinstance(owner, Instance):
+                    subnets += [x.subnet_id for x in self.instance_enis(owner)]
+            return self.through(Hop("eni", tid), subnets, rt, part, stack)
+        if kind in ("gwlbe", "vpce"):
+            ep = self.get("vpc_endpoint", tid, rt.account, rt.region)
+            if not isinstance(ep, VpcEndpoint):
+                return _Sub(unknown=(f"{tid}: VPC endpoint not in the model (ec2:DescribeVpcEndpoints); "
+                                     f"route {where} not followed",))
+            if ep.endpoint_type.lower() != "gatewayloadbalancer":
+                return _EMPTY   # a gateway or interface endpoint: the AWS service network
+            return self.through(Hop("gwlbe", tid), ep.subnet_ids, rt, part, stack)
+        if kind == "tgw":
+            return self.tgw(rt, tid, part, stack)
+        if kind == "pcx":
+            return self.peering(rt, tid, part)
+        names = {"core_network": "Cloud WAN core network", "odb": "Oracle Database@AWS network",
+                 "route_server": "route server next hop"}
+        return _Sub(unknown=(f"route {where}: {names.get(kind, 'target of kind ' + repr(kind))} "
+                             "is not analysed",))
+
+    def _untranslated_dropped(self, sub: _Sub) -> _Sub:
+        """After a private NAT gateway the traffic carries the NAT's private address: an
+        internet gateway drops it (AWS: "the internet gateway drops the traffic"), unless a
+        public NAT gateway, a NAT instance or an appliance translates it again on the way.
+        IPv6 is not translated by NAT gateways and is kept as it is."""
+        def translated_again(hops: Suffix) -> bool:
+            for hop in hops[1:]:
+                if hop.kind in ("instance", "eni"):
+                    return True
+                if hop.kind == "nat":
+                    nat = self.model.get("nat_gateway", hop.id)
+                    if not isinstance(nat, NatGateway) or nat.connectivity != "private":
+                        return True
+            return False
+        kept = tuple(p for p in sub.paths
+                     if not (p[0] == "internet" and p[1] == "ipv4" and p[2] and p[2][-1].kind == "igw"
+                             and not translated_again(p[2])))
+        return sub if len(kept) == len(sub.paths) else replace(sub, paths=kept)
+
+    def through(self, hop: Hop, subnet_ids: Iterable[str], rt: RouteTable, part: Traffic,
+                stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        """Continue through the route tables of a gateway's, instance's or endpoint's subnets."""
+        tables: dict[str, RouteTable] = {}
+        unknown: list[str] = []
+        for sid in dict.fromkeys(s for s in subnet_ids if s):
+            nxt, reason = self.subnet_table(sid, rt.account, rt.region)
+            if nxt is None:
+                unknown.append(f"{reason}; {hop.id} not followed")
+            else:
+                tables.setdefault(nxt.id, nxt)
+        if not tables and not unknown:
+            unknown.append(f"{hop.id}: its subnet is unknown; not followed")
+        subs = [(hop, self.table(t, part, stack)) for t in tables.values()]
+        return _combine(subs, unknown)
+
+    def tgw(self, rt: RouteTable, tgw_id: str, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        """Into a transit gateway from the VPC of `rt`: through the source attachment's
+        associated route table."""
+        hop = Hop("tgw", tgw_id)
+        sources = self.attachments_of_vpc(tgw_id, rt.vpc_id)
+        if not sources:
+            return _Sub(unknown=(f"{tgw_id}: no attachment of {rt.vpc_id} to the transit gateway in the model "
+                                 "(ec2:DescribeTransitGatewayAttachments)",))
+        return _combine([(hop, self.enter_tgw(att, tgw_id, part, stack)) for att in sources], [])
+
+    def enter_tgw(self, att: TransitGatewayAttachment, tgw_id: str, part: Traffic,
+                  stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        """Traffic arriving on `tgw_id` through attachment `att`: the association's table."""
+        table_id, reason = self.association(att)
+        if table_id is None:
+            return _Sub(unknown=(reason,)) if reason else _EMPTY
+        t = self.get("transit_gateway_route_table", table_id, att.account, att.region)
+        if not isinstance(t, TransitGatewayRouteTable):
+            return _Sub(unknown=(f"{table_id}: transit gateway route table not in the model "
+                                 "(ec2:DescribeTransitGatewayRouteTables)",))
+        if t.routes is None:
+            return _Sub(unknown=(f"{t.id}: routes not collected (ec2:SearchTransitGatewayRoutes)",))
+        return self.visit("tgwrt", t, part, stack, lambda: self._expand_tgw_table(t, part, stack),
+                          Hop("tgw_route_table", t.id))
+
+    def _expand_tgw_table(self, t: TransitGatewayRouteTable, traffic: Traffic,
+                          stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        entries, reasons = self.tgw_entries(t)
+        subs: list[tuple[Hop, _Sub]] = []
+        unknown = list(reasons)
+        for entry, part in self.split("tgwrt", _key(t), entries, traffic):
+            if not entry.active:
+                continue
+            hop = Hop("tgw_route_table", t.id, entry.text)
+            for aid in entry.targets:
+                subs.append((hop, self.attachment_target(t, aid, part, stack)))
+        return _combine(subs, unknown)
+
+    def attachment_target(self, t: TransitGatewayRouteTable, aid: str, part: Traffic,
+                          stack: dict[tuple[str, str, Net], int]) -> _Sub:
+        att = self.attachment(aid, t.transit_gateway_id) or self.attachment(aid)
+        if att is None:
+            return _Sub(unknown=(f"{aid}: transit gateway attachment not in the model "
+                                 "(ec2:DescribeTransitGatewayAttachments)",))
+        family = FAMILY[part[0].version]
+        hop = Hop("attachment", att.id, label=att.resource_id)
+        rtype = att.resource_type.lower()
+        if att.state.lower() in _GONE_ATTACHMENT_STATES:
+            return _EMPTY
+        if rtype in ("vpn", "direct-connect-gateway"):
+            return _Sub(paths=(("on_premises", family, (hop,)),))
+        if rtype == "vpc":
+            if att.subnet_ids is None:
+                return _Sub(unknown=(f"{att.id}: attachment subnets unknown "
+                                     "(ec2:DescribeTransitGatewayVpcAttachments)",))
+            tables: dict[str, RouteTable] = {}
+            unknown: list[str] = []
+            for sid in att.subnet_ids:
+                rt, reason = self.subnet_table(sid, att.account, att.region)
+                if rt is None:
+                    unknown.append(f"{reason}; {att.id} to {att.resource_id} not followed")
+                else:
+                    tables.setdefault(rt.id, rt)
+            return _combine([(hop, self.table(rt, part, stack)) for rt in tables.values()], unknown)
+        if rtype == "peering":
+            peer = self.attachment(att.id, att.resource_id)
+            if peer is None:
+                return _Sub(unknown=(f"{att.id}: peering attachment to {att.resource_id}, whose side of it is "
+                                     "not in the model; not followed",))
+            return _combine([(hop, _prefixed(Hop("tgw", peer.transit_gateway_id),
+                                             self.enter_tgw(peer, peer.transit_gateway_id, part, stack)))], [])
+        return _Sub(unknown=(f"{att.id}: {att.resource_type or 'unknown'} attachment is not analysed",))
+
+    def peering(self, rt: RouteTable, pcx_id: str, part: Traffic) -> _Sub:
+        """A peering reaches the peer VPC's CIDRs only, and goes no further."""
+        pcx = self.get("vpc_peering", pcx_id, rt.account, rt.region)
+        if not isinstance(pcx, VpcPeering):
+            return _Sub(unknown=(f"{pcx_id}: peering connection not in the model "
+                                 "(ec2:DescribeVpcPeeringConnections)",))
+        if pcx.status.lower() != "active":
+            return _EMPTY
+        sides = [s for s in (pcx.requester, pcx.accepter) if s is not None]
+        peers = [s for s in sides if s.vpc_id != rt.vpc_id]
+        if len(sides) != 2 or len(peers) != 1:
+            return _Sub(unknown=(f"{pcx_id}: peering sides unknown or not of {rt.vpc_id}",))
+        peer = peers[0]
+        net, excluded = part
+        cidrs = peer.cidrs if net.version == 4 else peer.ipv6_cidrs
+        if net.version == 4 and not cidrs:
+            return _Sub(unknown=(f"{pcx_id}: CIDRs of the peer VPC {peer.vpc_id} not reported",))
+        paths: list[_RawPath] = []
+        for cidr in cidrs:
+            c = parse_net(cidr)
+            if c is None or c.version != net.version:
+                continue
+            if c.contains(net):
+                reached = net
+            elif net.contains(c):
+                reached = c
+            else:
+                continue
+            if covered(reached, excluded):
+                continue
+            paths.append(("vpc", FAMILY[net.version], (Hop("pcx", pcx_id, reached.text), Hop("vpc", peer.vpc_id))))
+        return _Sub(paths=tuple(paths))
+
+    # -- sources -------------------------------------------------------------------------
+
+    def from_table(self, rt: RouteTable, source_vpc: str) -> tuple[tuple[_RawPath, ...], tuple[str, ...],
+                                                                    tuple[Suffix, ...]]:
+        """Every path from a subnet's effective table (sorted, the source VPC's own local
+        delivery left out), the reasons and the loops, as hop suffixes from the table."""
+        k = (_key(rt), source_vpc)
+        found = self.starts.get(k)
+        if found is not None:
+            return found
+        subs = [self.table(rt, (ALL[v], frozenset()), {}) for v in (4, 6)]
+        seen: dict[_RawPath, None] = {}
+        for sub in subs:
+            for p in sub.paths:
+                if p[0] == "vpc" and p[2][-1] == Hop("vpc", source_vpc):
+                    continue
+                if p[0] == _PRIVATE_INTERNET:
+                    if len(p[2]) != 2:
+                        continue      # private addresses sent to a gateway after other hops
+                    p = ("internet", p[1], p[2])   # the subnet's own route to the gateway
+                seen.setdefault(p, None)
+        paths = sorted(seen, key=lambda p: (_DEST_RANK[p[0]], p[1], _text(p[2])))
+        unknown = tuple(sorted({u for s in subs for u in s.unknown}))
+        loops = tuple(sorted({lp for s in subs for lp in s.loops}, key=_text))
+        found = self.starts[k] = (tuple(paths), unknown, loops)
+        return found
+
+    def subnet(self, sn: Subnet) -> Reachability:
+        k = _key(sn)
+        found = self.subnets.get(k)
+        if found is not None:
+            return found
+        start = Hop("subnet", sn.id)
+        if sn.route_table_id is None:
+            found = Reachability((), (f"{sn.id}: effective route table unknown (ec2:DescribeRouteTables)",), ())
+        else:
+            rt = self.get("route_table", sn.route_table_id, sn.account, sn.region)
+            if not isinstance(rt, RouteTable):
+                found = Reachability((), (f"{sn.route_table_id}: route table not in the model "
+                                          "(ec2:DescribeRouteTables)",), ())
+            else:
+                paths, unknown, loops = self.from_table(rt, sn.vpc_id)
+                found = Reachability(tuple(Path(d, f, (start, *hops)) for d, f, hops in paths), unknown,
+                                     tuple(_text((start, *lp)) + " (loop)" for lp in loops))
+        self.subnets[k] = found
+        return found
+
+    def interface(self, eni: NetworkInterface) -> Reachability:
+        k = _key(eni)
+        found = self.interfaces.get(k)
+        if found is not None:
+            return found
+        sn = self.get("subnet", eni.subnet_id, eni.account, eni.region)
+        start = Hop("eni", eni.id)
+        if not isinstance(sn, Subnet):
+            found = Reachability((), (f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model "
+                                      "(ec2:DescribeSubnets)",), ())
+        else:
+            of_subnet = self.subnet(sn)
+            found = Reachability(tuple(Path(p.destination, p.family, (start, *p.hops)) for p in of_subnet.paths),
+                                 of_subnet.indeterminate, tuple(f"{eni.id} → {lp}" for lp in of_subnet.loops))
+        self.interfaces[k] = found
+        return found
+
+
+def _text(hops: Iterable[Hop]) -> str:
+    return " → ".join(h.text for h in hops)
+
+
+def _prefixed(hop: Hop, sub: _Sub) -> _Sub:
+    return _combine([(hop, sub)], [])
+
+
+def _combine(subs: list[tuple[Hop, _Sub]], unknown: list[str]) -> _Sub:
+    """The children's findings behind their hops."""
+    if not subs:
+        return _Sub(unknown=tuple(unknown)) if unknown else _EMPTY
+    paths: list[_RawPath] = []
+    loops: list[Suffix] = []
+    footprint: frozenset[tuple[str, str, Net]] = frozenset()
+    outer = _INF
+    for hop, sub in subs:
+        paths.extend((d, f, (hop, *h)) for d, f, h in sub.paths)
+        loops.extend((hop, *lp) for lp in sub.loops)
+        unknown.extend(sub.unknown)
+        if sub.footprint:
+            footprint = footprint | sub.footprint if footprint else sub.footprint
+        outer = min(outer, sub.outer)
+    return _Sub(tuple(paths), tuple(dict.fromkeys(unknown)), tuple(loops), footprint, outer)
+
+
+# -- per model -------------------------------------------------------------------------
+
+_ANALYZERS: dict[int, _Analyzer] = {}
+
+
+def _analyzer(model: Model) -> _Analyzer:
+    found = _ANALYZERS.get(id(model))
+    if found is None or found._model() is not model:
+        found = _ANALYZERS[id(model)] = _Analyzer(model)
+        weakref.finalize(model, _ANALYZERS.pop, id(model), None)
+    return found
+
+
+def subnet_reachability(model: Model, subnet: Subnet) -> Reachability:
+    """Every path out of `subnet` through its effective route table (cached per model)."""
+    return _analyzer(model).subnet(subnet)
+
+
+def interface_reachability(model: Model, eni: NetworkInterface) -> Reachability:
+    """Every path out of a network interface: its subnet's paths, each starting at the
+    interface (cached per model)."""
+    return _analyzer(model).interface(eni)
+
+
+# -- ingress ---------------------------------------------------------------------------
+
+@dataclass
+class _Ingress:
+    admitted: Ports = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress) -> Ports:
+    """What the interface's security groups admit from internet sources of one family."""
+    admitted: Ports = {}
+    for gid in eni.security_group_ids:
+        sg = an.get("security_group", gid, eni.account, eni.region)
+        if not isinstance(sg, SecurityGroup):
+            out.reasons.append(f"{gid}: security group of {eni.id} not in the model (ec2:DescribeSecurityGroups)")
+            continue
+        for rule in an.group_rules(sg):
+            if rule.is_egress:
+                continue
+            if rule.prefix_list_id:
+                cidrs = an.prefix_list_cidrs(rule.prefix_list_id, rule.account, rule.region)
+                if cidrs is None:
+                    out.reasons.append(f"{rule.id}: prefix list {rule.prefix_list_id} entries not collected "
+                                       "(ec2:GetManagedPrefixListEntries)")
+                    continue
+            else:
+                cidr = rule.cidr_ipv4 if version == 4 else rule.cidr_ipv6
+                cidrs = (cidr,) if cidr else ()
+            public = False
+            for c in cidrs:
+                n = parse_net(c)
+                if n is not None and n.version == version and holds_internet(n):
+                    public = True
+            if not public:
+                continue
+            t = matches(rule.protocol, rule.from_port, rule.to_port)
+            if t is None:
+                out.reasons.append(f"{rule.id}: port range {rule.from_port}-{rule.to_port} not understood")
+                continue
+            admitted = union(admitted, t)
+    return admitted
+
+
+def _igw_route(an: _Analyzer, rt: RouteTable, version: int) -> bool:
+    """Whether a route table has an active route of that family to an internet gateway."""
+    for r in rt.routes:
+        if r.target_kind != "igw" or r.state == "blackhole":
+            continue
+        if r.destination_kind == "prefix_list":
+            pl = an.get("prefix_list", r.destination, rt.account, rt.region)
+            family = pl.address_family.lower() if isinstance(pl, PrefixList) else ""
+            if family in ("", f"ipv{version}"):
+                return True   # an unknown family counts for both
+        elif r.destination_kind == f"ipv{version}":
+            return True
+    return False
+
+
+_NAT_INTERFACE = "Interface for NAT Gateway "
+
+
+def _ingress(an: _Analyzer, eni: NetworkInterface) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    out = _Ingress()
+    families = [v for v, has in ((4, bool(eni.public_ips)), (6, bool(eni.ipv6_addresses))) if has]
+    if not families:
+        return (), ()
+    sn = an.get("subnet", eni.subnet_id, eni.account, eni.region)
+    if not isinstance(sn, Subnet):
+        return None, (f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)",)
+    rt, reason = an.subnet_table(sn.id, sn.account, sn.region)
+    if rt is None:
+        return None, (reason or f"{sn.id}: effective route table unknown",)
+    exposed = [v for v in families if _igw_route(an, rt, v)]
+    if not exposed:
+        return (), ()
+    if not eni.security_group_ids:
+        if eni.interface_type == "nat_gateway" or eni.description.startswith(_NAT_INTERFACE):
+            return (), ()     # a NAT gateway accepts no connection from the internet
+        return None, (f"{eni.id}: no security groups; what it admits depends on the service behind it "
+                      f"({eni.interface_type or 'unknown type'})",)
+    acl = an.acl_of(sn)
+    if acl is None:
+        return None, (f"{sn.id}: network ACL association not in the model (ec2:DescribeNetworkAcls)",)
+    reached: Ports = {}
+    unknown = False
+    for v in exposed:
+        sg = _sg_admits(an, eni, v, out)
+        nacl, unreadable = acl_admits(acl, v)
+        if nacl is None:
+            out.reasons.append(unreadable or f"{acl.id}: not understood")
+            unknown = True
+            continue
+        reached = union(reached, intersect(sg, nacl))
+    reasons = tuple(dict.fromkeys(out.reasons))
+    if reached:
+        return ports_text(reached), reasons
+    if unknown or reasons:
+        return None, reasons
+    return (), ()
+
+
+def internet_ingress_ports(model: Model, eni: NetworkInterface) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """What reaches a network interface from the internet, as ("tcp 22", "tcp 443", "udp
+    53", "icmp", "all", ...), and the reasons some of it could not be told. Empty when the
+    interface has no public address of a family its subnet routes to an internet gateway,
+    or nothing is admitted; None when nothing definite is admitted and something could
+    not be read (a definite port found is returned even then, with the reasons)."""
+    an = _analyzer(model)
+    k = _key(eni)
+    found = an.ingress.get(k)
+    if found is None:
+        found = an.ingress[k] = _ingress(an, eni)
+    return found
+
+
+def ingress_resources(model: Model, eni: NetworkInterface) -> tuple[Resource, ...]:
+    """The resources `internet_ingress_ports` reads for an interface with a public address:
+    its subnet's route table, network ACL, security groups and their inbound rules (none for
+    an interface without one: the interface itself is the evidence)."""
+    if not eni.public_ips and not eni.ipv6_addresses:
+        return ()
+    an = _analyzer(model)
+    out: list[Resource] = []
+    sn = an.get("subnet", eni.subnet_id, eni.account, eni.region)
+    if isinstance(sn, Subnet):
+        rt, _ = an.subnet_table(sn.id, sn.account, sn.region)
+        acl = an.acl_of(sn)
+        out += [r for r in (rt, acl) if r is not None]
+    for gid in eni.security_group_ids:
+        sg = an.get("security_group", gid, eni.account, eni.region)
+        if isinstance(sg, SecurityGroup):
+            out.append(sg)
+            out += [r for r in an.group_rules(sg) if not r.is_egress]
+    return tuple(out)
+
+
+# -- evidence --------------------------------------------------------------------------
+
+_HOP_TYPES = {"subnet": "subnet", "route_table": "route_table", "igw": "internet_gateway",
+              "eigw": "egress_only_internet_gateway", "nat": "nat_gateway", "instance": "instance",
+              "eni": "network_interface", "gwlbe": "vpc_endpoint", "tgw": "transit_gateway",
+              "tgw_route_table": "transit_gateway_route_table", "attachment": "transit_gateway_attachment",
+              "pcx": "vpc_peering", "vgw": "vpn_gateway", "carrier": "carrier_gateway", "vpc": "vpc"}
+
+
+def path_resources(model: Model, path: Path) -> tuple[Resource, ...]:
+    """The model resources a path goes through (those in the model), in hop order."""
+    out: dict[tuple[str, str, str, str], Resource] = {}
+    for hop in path.hops:
+        type_name = _HOP_TYPES.get(hop.kind)
+        found = model.get(type_name, hop.id) if type_name else None
+        if found is not None:
+            out.setdefault((found.type_name, *_key(found)), found)
+    return tuple(out.values())

@@ -1,0 +1,126 @@
+"""Derived attributes from the reachability analyzer (auditor/analyze/reachability.py).
+
+Subnets and network interfaces get the paths by which their traffic leaves (to the
+internet, on-premises, other VPCs) as one line of text each, and interfaces what reaches
+them from the internet. A list of paths is null when none was found for certain and some
+hop could not be resolved: a rule reading it then gives ERROR, never PASS. A definite path
+is enough to FAIL whatever else is unknown. The evidence is every route table, gateway,
+attachment and peering on the paths.
+"""
+
+from __future__ import annotations
+
+from auditor.analyze.reachability import (
+    Path, Reachability, ingress_resources, interface_reachability, internet_ingress_ports, path_resources,
+    subnet_reachability,
+)
+from auditor.model.types import Model, NetworkInterface, Resource, RouteTable, SourceRef, Subnet
+from auditor.rules.attributes import Derived, _ec2, _refs, derived, own_sources
+
+# Every call the analysis reads: when one was not collected in the source's account and
+# region the rule is ERROR. (Hops in other accounts or regions that the model lacks are
+# reported by the analysis itself as indeterminate.)
+REACHABILITY_CALLS = _ec2(
+    "DescribeSubnets", "DescribeRouteTables", "DescribeInternetGateways", "DescribeNatGateways",
+    "DescribeInstances", "DescribeNetworkInterfaces", "DescribeVpcEndpoints", "DescribeVpcPeeringConnections",
+    "DescribeTransitGateways", "DescribeTransitGatewayAttachments", "DescribeTransitGatewayVpcAttachments",
+    "DescribeTransitGatewayRouteTables", "SearchTransitGatewayRoutes", "GetTransitGatewayRouteTableAssociations",
+    "DescribeManagedPrefixLists", "GetManagedPrefixListEntries")
+INGRESS_CALLS = REACHABILITY_CALLS + _ec2("DescribeSecurityGroups", "DescribeSecurityGroupRules",
+                                          "DescribeNetworkAcls")
+
+
+def _evidence(model: Model, paths: tuple[Path, ...], fallback: Resource | None) -> tuple[SourceRef, ...]:
+    """The records of the resources on the paths (the starting route table when there is none)."""
+    seen: dict[tuple[str, str, str, str], Resource] = {}
+    for p in paths:
+        for r in path_resources(model, p):
+            seen.setdefault((r.type_name, r.account, r.region, r.id), r)
+    if not seen and fallback is not None:
+        seen[("", "", "", "")] = fallback
+    return _refs(seen.values())
+
+
+def _table(model: Model, subnet: Subnet) -> RouteTable | None:
+    if subnet.route_table_id is None:
+        return None
+    rt = model.get("route_table", subnet.route_table_id, subnet.account, subnet.region)
+    return rt if isinstance(rt, RouteTable) else None
+
+
+def _paths(model: Model, reach: Reachability, start: Resource | None, destination: str,
+           family: str | None = None) -> Derived[tuple[str, ...] | None]:
+    found = reach.of(destination, family)
+    if not found and reach.indeterminate:
+        return Derived(None, _evidence(model, (), start))
+    return Derived(tuple(p.text for p in found), _evidence(model, found, start))
+
+
+_NULL = ("null when none was found and some hop could not be resolved (see reachability_unknowns): "
+         "a definite path is listed whatever else is unknown")
+
+
+@derived("subnet", "internet_egress_paths", requires=REACHABILITY_CALLS,
+         doc="The subnet's paths to the internet, IPv4 and IPv6, one line each, e.g. \"subnet-a → rtb-1 "
+             "0.0.0.0/0 → tgw-1 → tgw-rtb-2 0.0.0.0/0 → attachment vpc-egress → rtb-7 0.0.0.0/0 → nat-9 → "
+             "rtb-3 0.0.0.0/0 → igw-4\": through its effective route table and every NAT gateway, NAT "
+             "instance, appliance, Gateway Load Balancer endpoint and transit gateway after it, to an internet, "
+             "egress-only internet or carrier gateway (docs/reachability.md); " + _NULL + ".")
+def _subnet_internet(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
+    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "internet")
+
+
+@derived("subnet", "internet_egress_paths_ipv6", requires=REACHABILITY_CALLS,
+         doc="The subnet's IPv6 paths to the internet (internet gateway or egress-only internet gateway), one "
+             "line each; " + _NULL + ".")
+def _subnet_internet_v6(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
+    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "internet", "ipv6")
+
+
+@derived("subnet", "on_premises_paths", requires=REACHABILITY_CALLS,
+         doc="The subnet's paths to on-premises networks (virtual private gateway, Outposts local gateway, "
+             "transit gateway VPN or Direct Connect gateway attachment), one line each; " + _NULL + ".")
+def _subnet_on_premises(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
+    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "on_premises")
+
+
+@derived("subnet", "vpc_paths", requires=REACHABILITY_CALLS,
+         doc="The subnet's paths to other VPCs (peering, to the peer's CIDRs only; transit gateway VPC "
+             "attachments whose VPC delivers the traffic locally), one line each; " + _NULL + ".")
+def _subnet_vpcs(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
+    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "vpc")
+
+
+@derived("subnet", "reachability_unknowns", requires=REACHABILITY_CALLS,
+         doc="Why some hop of the subnet's paths could not be resolved, one reason each (e.g. \"tgw-rtb-2: "
+             "routes not collected (ec2:SearchTransitGatewayRoutes)\"); empty when every hop was.")
+def _subnet_unknowns(model: Model, subnet: Subnet) -> Derived[tuple[str, ...]]:
+    return Derived(subnet_reachability(model, subnet).indeterminate)
+
+
+@derived("subnet", "routing_loops", requires=REACHABILITY_CALLS,
+         doc="Routing loops met on the subnet's paths (a table reached again for the same destination "
+             "prefix), each as the path up to the repeated table followed by \"(loop)\".")
+def _subnet_loops(model: Model, subnet: Subnet) -> Derived[tuple[str, ...]]:
+    return Derived(subnet_reachability(model, subnet).loops)
+
+
+@derived("network_interface", "internet_egress_paths", requires=REACHABILITY_CALLS,
+         doc="The interface's paths to the internet, IPv4 and IPv6 (its subnet's, each starting at the "
+             "interface), one line each; " + _NULL + ".")
+def _eni_internet(model: Model, eni: NetworkInterface) -> Derived[tuple[str, ...] | None]:
+    return _paths(model, interface_reachability(model, eni), eni, "internet")
+
+
+@derived("network_interface", "internet_ingress_ports", requires=INGRESS_CALLS,
+         doc="What reaches the interface from the internet, e.g. [\"tcp 22\", \"tcp 443\"] or [\"all\"]: "
+             "with a public IPv4 address (or an IPv6 address) in a subnet whose effective route table has an "
+             "active route of that family to an internet gateway, the traffic that both its security groups "
+             "(inbound rules from sources holding public addresses: 0.0.0.0/0, ::/0, public CIDRs, prefix lists "
+             "holding them) and its subnet's network ACL (inbound entries in rule-number order, first match "
+             "wins) admit. Empty when it has no such address or nothing is admitted; null when nothing definite "
+             "is admitted and something could not be read.")
+def _eni_ingress(model: Model, eni: NetworkInterface) -> Derived[tuple[str, ...] | None]:
+    ports, _ = internet_ingress_ports(model, eni)
+    # Without a public address the interface itself is the evidence.
+    return Derived(ports, _refs(ingress_resources(model, eni)) or own_sources(eni))
