@@ -16,7 +16,7 @@ STATUSES = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceRef:
     """The resource a finding is about; id ``*`` when a whole account/region could not be read."""
 
@@ -32,7 +32,7 @@ class ResourceRef:
                 "arn": self.arn, "vpc_id": self.vpc_id}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceItem:
     """One observed value against its expected condition, with the records it came from."""
 
@@ -40,14 +40,14 @@ class EvidenceItem:
     observed: Any
     expected: str
     holds: bool | None   # None: could not be decided (the finding is ERROR)
-    sources: tuple[str, ...] = ()
+    sources: tuple[Any, ...] = ()   # snapshot pointers (str or SourceRef: written as "records/...#/pointer")
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "observed": self.observed, "expected": self.expected, "holds": self.holds,
-                "sources": list(self.sources)}
+                "sources": [str(s) for s in self.sources]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
     severity: str

@@ -17,11 +17,11 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from auditor import __version__
 from auditor.config import Scope
-from auditor.findings import SEVERITIES, STATUSES
+from auditor.findings import SEVERITIES, STATUSES, Finding
 from auditor.rules.engine import Evaluation
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
 from auditor.rules.packs import Pack, PackSet, Rule
@@ -129,8 +129,9 @@ def _row_json(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "source": f"{Path(file).name}:{line}"}
 
 
-def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo) -> dict[str, Any]:
-    """The findings.json document (plain JSON data)."""
+def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy: bool = False) -> dict[str, Any]:
+    """The findings.json document (plain JSON data; with `lazy`, its findings stay `Finding`
+    objects until `iter_text` writes them)."""
     findings = evaluation.findings
     per_rule: dict[str, Counter[str]] = {r.id: Counter() for r in evaluation.rules}
     by_severity: dict[str, Counter[str]] = {s: Counter() for s in SEVERITIES}
@@ -176,13 +177,38 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo) -> dict
         "waivers": [_row_json(r.as_dict()) for r in rows],
         "not_assessed": [{"account": g.account, "region": g.region, "calls": list(g.calls), "reason": g.reason,
                           "rules": list(g.rules)} for g in evaluation.gaps],
-        "findings": [f.to_json() for f in findings],
+        "findings": list(findings) if lazy else [f.to_json() for f in findings],
     }
 
 
 def dumps(document: Mapping[str, Any]) -> str:
     """Canonical text: sorted keys, one space indent, UTF-8 as is, a final newline."""
-    return json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    return "".join(iter_text(document))
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False)
+
+
+def iter_text(document: Mapping[str, Any]) -> Iterator[str]:
+    """The canonical text of `document` in pieces, one finding at a time, so that a large run
+    is written without holding its whole text (or every finding as JSON) at once. Findings
+    may be `Finding` objects (made JSON as they are written) or JSON data. The pieces joined
+    are exactly ``json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n"``."""
+    findings = document.get("findings")
+    if not findings:
+        yield _canonical(dict(document)) + "\n"
+        return
+    # "findings" sorts first among the document's keys: the text is the head, the findings
+    # indented two levels, then the rest of the document as json.dumps writes it.
+    rest = _canonical({k: v for k, v in document.items() if k != "findings"})
+    assert min(document) == "findings" and rest.startswith("{\n")
+    yield '{\n "findings": [\n'
+    for i, f in enumerate(findings):
+        data = f.to_json() if isinstance(f, Finding) else f
+        text = _canonical(data).replace("\n", "\n  ")
+        yield ("  " if i == 0 else ",\n  ") + text
+    yield "\n ],\n" + rest[2:] + "\n"
 
 
 def violations(document: Mapping[str, Any], fail_on: str) -> int:

@@ -16,7 +16,7 @@ from auditor.config import AuditConfig, Scope
 from auditor.errors import InputError, SnapshotError
 from auditor.findings import SEVERITIES
 from auditor.model import build_model
-from auditor.results import RunInfo, build_document, dumps, violations
+from auditor.results import RunInfo, build_document, iter_text, violations
 from auditor.rules.engine import evaluate_rules, expected_regions
 from auditor.rules.packs import PackSet, packs_for_config
 from auditor.rules.profiles import Profile, load_profile, resolve_profile
@@ -95,14 +95,15 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
                   profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks)
-    return build_document(evaluation, inputs.packs, run)
+    return build_document(evaluation, inputs.packs, run, lazy=True)
 
 
 def write_findings(document: Mapping[str, Any], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FINDINGS_FILE
     tmp = path.with_suffix(".json.partial")
-    tmp.write_text(dumps(document), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.writelines(iter_text(document))
     tmp.replace(path)
     return path
 

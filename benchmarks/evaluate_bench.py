@@ -26,7 +26,7 @@ of VPCs is scaled to reach them (10 VPCs per account-region, 3 regions per accou
 
 Each size runs in a fresh Python process (so peaks do not accumulate): generate records
 (not measured), `build_model` (measured), then per scope `evaluate_rules` and the findings'
-JSON (`json.dumps([f.to_json() for f in ev.findings])`), each measured.
+JSON (findings.json as `auditor scan` writes it, streamed by `auditor.results.iter_text`), each measured.
 
 Columns (see also benchmarks/README.md):
   resources     resources in the built model (sum of model.counts())
@@ -39,7 +39,7 @@ Columns (see also benchmarks/README.md):
   eval s        evaluate_rules() wall time; cpu s is its process CPU time; gc s the part spent
                 in the garbage collector (gc.callbacks)
   findings/s    findings / eval s
-  json s        [f.to_json() for f in findings] + json.dumps, wall time; MiB is the text size
+  json s        findings.json as auditor scan writes it (build_document + iter_text), wall time; MiB is its size
   RSS MiB       rss rec / rss mdl: RSS after generating the records / after build_model;
                 bld pk: peak of generation + build_model (ru_maxrss); eval pk: peak during that
                 evaluation + JSON alone (the high-water mark is reset just before it through
@@ -706,6 +706,7 @@ def run_size(vpcs: int, packs: Any, scopes: list[str], *, vpcs_per_region: int, 
     """Generate, build and evaluate one estate; every figure as a dict."""
     from auditor.config import Scope
     from auditor.model import build_model
+    from auditor.results import RunInfo, build_document, iter_text
     from auditor.rules.engine import evaluate_rules
 
     gc_timer = _GcTimer()
@@ -745,7 +746,14 @@ def run_size(vpcs: int, packs: Any, scopes: list[str], *, vpcs_per_region: int, 
         rss_eval = _status_kib().get("VmRSS", 0)
         gc_before = gc_timer.total
         t0 = time.perf_counter()
-        text = json.dumps([f.to_json() for f in ev.findings])
+        # What `auditor scan` writes: findings.json streamed a finding at a time.
+        doc = build_document(ev, packs, RunInfo(manifest={}, manifest_sha256="sha256:" + "0" * 64, scope=scope),
+                             lazy=True)
+        json_bytes = 0
+        with open(os.devnull, "w", encoding="utf-8") as sink:
+            for piece in iter_text(doc):
+                json_bytes += len(piece.encode())
+                sink.write(piece)
         json_s, json_gc = time.perf_counter() - t0, gc_timer.total - gc_before
         statuses = Counter(f.status for f in ev.findings)
         out["scopes"][name] = {
@@ -753,10 +761,10 @@ def run_size(vpcs: int, packs: Any, scopes: list[str], *, vpcs_per_region: int, 
             "findings": len(ev.findings), "expected_findings": expected_findings(ev),
             "statuses": {s: statuses.get(s, 0) for s in STATUSES}, "in_scope": sum(ev.in_scope.values()),
             "out_of_scope": sum(ev.out_of_scope.values()), "gaps": len(ev.gaps),
-            "json_s": json_s, "json_gc_s": json_gc, "json_bytes": len(text.encode()), "rss_eval_kib": rss_eval,
+            "json_s": json_s, "json_gc_s": json_gc, "json_bytes": json_bytes, "rss_eval_kib": rss_eval,
             "eval_peak_kib": _status_kib().get("VmHWM", 0) if reset else None,
             "by_rule": {r: dict(c) for r, c in sorted(_by_rule(ev.findings).items())}}
-        del ev, text
+        del ev, doc
     gc.callbacks.remove(gc_timer)
     if profile_top:
         out["profile"] = profile_evaluation(model, packs, Scope(), profile_top)

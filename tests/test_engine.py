@@ -324,3 +324,16 @@ def test_a_profile_reports_only_its_frameworks(packs: PackSet) -> None:
                                             frameworks=("nist-800-53-r5",), profile={"id": "p"}))
     assert [fw["id"] for fw in doc["frameworks"]] == ["nist-800-53-r5"]
     assert doc["run"]["profile"] == {"id": "p"}
+
+
+def test_streamed_text_is_exactly_the_canonical_json(packs: PackSet) -> None:
+    from auditor.results import iter_text
+
+    ev = evaluate_rules(build_model(records()), packs, SCOPE, today=TODAY)
+    run = RunInfo(manifest={}, manifest_sha256="sha256:" + "0" * 64, scope=SCOPE)
+    plain = build_document(ev, packs, run)
+    expected = json.dumps(plain, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    assert "".join(iter_text(build_document(ev, packs, run, lazy=True))) == expected
+    assert dumps(plain) == expected
+    empty = dict(plain, findings=[])
+    assert dumps(empty) == json.dumps(empty, sort_keys=True, indent=1, ensure_ascii=False) + "\n"

@@ -341,20 +341,47 @@ def _plan(resource_type: str, path: str) -> tuple[AttributeInfo, tuple[_Step, ..
     return attribute, steps, DERIVED.get((resource_type, steps[0].name))
 
 
-_DERIVED_VALUES: dict[int, dict[tuple[int, str], Derived[Any]]] = {}  # id(model) -> (id(resource), name) -> value
+class _PerModel:
+    """What resolving learns about one model, kept while it lives: derived values (several
+    rules, and every element of a for_each rule, read the same ones) with the evidence
+    pointers they add, and which required calls are missing per account-region."""
+
+    def __init__(self) -> None:
+        self.derived: dict[tuple[int, str], tuple[Derived[Any], tuple[SourceRef, ...]]] = {}
+        self.missing: dict[tuple[tuple[Call, ...], str, str], tuple[str, ...]] = {}
 
 
-def _derived_value(model: Model, obj: Resource, attr: DerivedAttribute) -> Derived[Any]:
-    """A derived attribute's value, computed once per resource while the model lives:
-    several rules (and every element of a for_each rule) read the same ones."""
-    per_model = _DERIVED_VALUES.get(id(model))
-    if per_model is None:
-        per_model = _DERIVED_VALUES[id(model)] = {}
-        weakref.finalize(model, _DERIVED_VALUES.pop, id(model), None)
-    key = (id(obj), attr.name)
-    found = per_model.get(key)
+_PER_MODEL: dict[int, _PerModel] = {}
+
+
+def _per_model(model: Model) -> _PerModel:
+    found = _PER_MODEL.get(id(model))
     if found is None:
-        found = per_model[key] = attr.fn(model, obj)
+        found = _PER_MODEL[id(model)] = _PerModel()
+        weakref.finalize(model, _PER_MODEL.pop, id(model), None)
+    return found
+
+
+def _derived_value(model: Model, obj: Resource, attr: DerivedAttribute) -> tuple[Derived[Any], tuple[SourceRef, ...]]:
+    """A derived attribute's value and the evidence pointers it adds, computed once per
+    resource while the model lives."""
+    cache = _per_model(model).derived
+    key = (id(obj), attr.name)
+    found = cache.get(key)
+    if found is None:
+        result = attr.fn(model, obj)
+        extra = (*(result.sources or _listing_sources(model, obj, attr.requires)), *_sources_in(result.value))
+        found = cache[key] = (result, extra)
+    return found
+
+
+def _missing(model: Model, resource: Resource, requires: tuple[Call, ...]) -> tuple[str, ...]:
+    cache = _per_model(model).missing
+    key = (requires, resource.account, resource.region)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = tuple(f"{s}:{o}" for s, o in requires
+                                   if not model.coverage.collected(resource.account, resource.region, s, o))
     return found
 
 
@@ -367,8 +394,17 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
         own = kind_call(resource)
         listings = set(_base_calls(resource.type_name))
         requires = tuple(c for c in requires if c == own or c not in listings)
-    missing = tuple(f"{s}:{o}" for s, o in requires
-                    if not model.coverage.collected(resource.account, resource.region, s, o))
+    missing = _missing(model, resource, requires)
+    if len(steps) == 1 and not steps[0].star:   # the common case: one attribute, no list mapping
+        if first is not None:
+            result, extra = _derived_value(model, resource, first)
+            value = result.value
+        else:
+            value = _get(resource, steps[0])
+            extra = tuple(_sources_in(value))
+        own_refs = own_sources(resource)
+        return Resolved(path, value, False, missing,
+                        tuple(dict.fromkeys((*own_refs, *extra))) if extra else own_refs)
     sources: list[SourceRef] = list(own_sources(resource))
     current: list[Any] = [resource]
     many = False
@@ -379,12 +415,12 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
             if obj is None:  # unknown stays unknown down the rest of the path
                 value = None
             elif attr is not None:
-                result = _derived_value(model, obj, attr)
+                result, extra = _derived_value(model, obj, attr)
                 value = result.value
-                sources.extend(result.sources or _listing_sources(model, obj, attr.requires))
+                sources.extend(extra)
             else:
                 value = _get(obj, step)
-            sources.extend(_sources_in(value))
+                sources.extend(_sources_in(value))
             if not step.star:
                 found.append(value)
             elif value is not None:
@@ -402,6 +438,8 @@ def to_json(value: Any, keep_absent: bool = False) -> Any:
     """A resolved value as JSON data: model objects become mappings (without their
     evidence pointers), tuples lists, `ABSENT` None (kept with `keep_absent`, for
     operators, which tell absent from unknown)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
     if value is ABSENT:
         return ABSENT if keep_absent else None
     if isinstance(value, SourceRef):
@@ -419,6 +457,27 @@ def to_json(value: Any, keep_absent: bool = False) -> Any:
     if isinstance(value, dict):
         return {str(k): to_json(v, keep_absent) for k, v in value.items()}
     return value
+
+
+_JSON: dict[int, dict[int, tuple[Any, Any]]] = {}   # id(model) -> id(value) -> (value, JSON with ABSENT kept)
+
+
+def json_of(model: Model, resolved: Resolved) -> Any:
+    """`to_json(resolved.value, keep_absent=True)`, made once per value object while the
+    model lives when the value belongs to the model or to the derived-attribute cache (a
+    path of one step without [*]): every rule reading it shares one JSON object, which
+    keeps findings small and evaluation fast."""
+    value = resolved.value
+    if value is None or isinstance(value, (str, bool, int, float)) or resolved.many or "." in resolved.path:
+        return to_json(value, keep_absent=True)
+    per_model = _JSON.get(id(model))
+    if per_model is None:
+        per_model = _JSON[id(model)] = {}
+        weakref.finalize(model, _JSON.pop, id(model), None)
+    found = per_model.get(id(value))
+    if found is None or found[0] is not value:
+        found = per_model[id(value)] = (value, to_json(value, keep_absent=True))
+    return found[1]
 
 
 # -- indexes for derived attributes ----------------------------------------------------

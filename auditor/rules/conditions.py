@@ -36,8 +36,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal, Mapping
 
 from auditor.model.types import Model, Resource, SourceRef
-from auditor.rules.attributes import Resolved, attribute_info, resolve, to_json
-from auditor.rules.operators import OPERATORS, Indeterminate, Operator
+from auditor.rules.attributes import Resolved, attribute_info, json_of, resolve
+from auditor.rules.operators import ABSENT, OPERATORS, Indeterminate, Operator
 
 Status = Literal["pass", "fail", "error"]
 PARAM_REF = re.compile(r"\$\{([^}]*)\}")  # as the pack checks read references
@@ -48,7 +48,7 @@ class ConditionError(ValueError):
     """The condition itself is wrong (shape, operator, parameter or argument)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """One leaf as evaluated: the observed value (JSON data), the expectation in words,
     whether it holds (None: it could not be decided, `note` says why) and the records the
@@ -62,7 +62,7 @@ class Evidence:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of a condition on one resource and the leaves that decided it."""
 
@@ -226,8 +226,9 @@ def _leaf(node: Mapping[str, Any], rtype: str, params: Mapping[str, Any]) -> Com
     def run(model: Model, resource: Resource) -> Outcome:
         resolved = resolve(model, resource, path)
         expected = expected_many if resolved.many else described
+        data = json_of(model, resolved)
         # What was collected of a value whose calls failed may be partial: show none of it.
-        observed = None if resolved.missing else to_json(resolved.value)
+        observed = None if resolved.missing else _without_absent(data)
 
         def evidence(holds: bool | None, note: str = "") -> Outcome:
             status: Status = "error" if holds is None else "pass" if holds else "fail"
@@ -236,19 +237,29 @@ def _leaf(node: Mapping[str, Any], rtype: str, params: Mapping[str, Any]) -> Com
         if resolved.missing:
             return evidence(None, "not collected for this account and region: " + ", ".join(resolved.missing))
         try:
-            holds, note = _test(op, arg, resolved, quantifier)
+            holds, note = _test(op, arg, resolved, quantifier, data)
         except Indeterminate as exc:
             return evidence(None, f"indeterminate: {exc}")
         return evidence(holds, note)
     return run
 
 
-def _test(op: Operator, arg: Any, resolved: Resolved, quantifier: str) -> tuple[bool, str]:
+def _without_absent(data: Any) -> Any:
+    """JSON data as shown in evidence: an absent tag is null (ABSENT appears only as the
+    value or as an element of a [*] list)."""
+    if data is ABSENT:
+        return None
+    if isinstance(data, list) and any(x is ABSENT for x in data):
+        return [None if x is ABSENT else x for x in data]
+    return data
+
+
+def _test(op: Operator, arg: Any, resolved: Resolved, quantifier: str, data: Any) -> tuple[bool, str]:
     """Whether the leaf holds, and which elements decided it; raises Indeterminate. When
     it does not hold, the operator's explanation of the failing value(s) joins the note
     (`Operator.explain`: a counter-example for the policy operators, nothing for others)."""
     if not resolved.many:
-        observed = to_json(resolved.value, keep_absent=True)
+        observed = data
         holds = op.test(observed, arg)
         return holds, "" if holds else op.explain(observed, arg)
     if resolved.value is None:
@@ -256,7 +267,7 @@ def _test(op: Operator, arg: Any, resolved: Resolved, quantifier: str) -> tuple[
     held: list[int] = []
     failed: list[int] = []
     unknown: list[str] = []
-    elements = [to_json(element, keep_absent=True) for element in resolved.value]
+    elements = data
     for i, element in enumerate(elements):
         try:
             (held if op.test(element, arg) else failed).append(i)
