@@ -66,6 +66,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peak import reset_peak, status_kib  # noqa: E402  (the benchmarks' shared memory figures)
+
 HERE = Path(__file__).resolve().parent
 RESULT_TAG = "BENCH-RESULT "
 WORKER_TIMEOUT_S = 3600
@@ -652,26 +655,6 @@ def generate_records(vpcs: int, *, vpcs_per_region: int = 10, regions: int = 3) 
 # ----------------------------------------------------------------------------------------
 # one measured size (runs in a fresh process: --worker)
 # ----------------------------------------------------------------------------------------
-def _status_kib() -> dict[str, int]:
-    out = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                out[line.split(":")[0]] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
-
-
-def _reset_peak() -> bool:
-    """Reset this process's VmHWM (Linux >= 4.0), so the next phase's peak is its own."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 class _GcTimer:
     """Time spent in the cyclic garbage collector, through gc.callbacks."""
 
@@ -715,12 +698,12 @@ def run_size(vpcs: int, packs: Any, scopes: list[str], *, vpcs_per_region: int, 
     records = generate_records(vpcs, vpcs_per_region=vpcs_per_region, regions=regions)
     gen_s = time.perf_counter() - t0
     gc.collect()
-    rss_records = _status_kib().get("VmRSS", 0)
+    rss_records = status_kib().get("VmRSS", 0)
     t0 = time.perf_counter()
     model = build_model(records)
     build_s = time.perf_counter() - t0
     gc.collect()
-    rss_model = _status_kib().get("VmRSS", 0)
+    rss_model = status_kib().get("VmRSS", 0)
     counts = model.counts()
     by_type: Counter[str] = Counter()
     for (_, _, type_name), n in counts.items():
@@ -737,13 +720,13 @@ def run_size(vpcs: int, packs: Any, scopes: list[str], *, vpcs_per_region: int, 
     for name in scopes:
         scope = Scope(tags=SCOPES[name])
         gc.collect()
-        reset = _reset_peak()
+        reset = reset_peak()
         gc_before, gcs_before = gc_timer.total, gc_timer.collections
         c0, t0 = time.process_time(), time.perf_counter()
         ev = evaluate_rules(model, packs, scope, today=TODAY)
         eval_s, eval_cpu = time.perf_counter() - t0, time.process_time() - c0
         eval_gc, eval_gcs = gc_timer.total - gc_before, gc_timer.collections - gcs_before
-        rss_eval = _status_kib().get("VmRSS", 0)
+        rss_eval = status_kib().get("VmRSS", 0)
         gc_before = gc_timer.total
         t0 = time.perf_counter()
         # What `auditor scan` writes: findings.json streamed a finding at a time.
@@ -762,7 +745,7 @@ def run_size(vpcs: int, packs: Any, scopes: list[str], *, vpcs_per_region: int, 
             "statuses": {s: statuses.get(s, 0) for s in STATUSES}, "in_scope": sum(ev.in_scope.values()),
             "out_of_scope": sum(ev.out_of_scope.values()), "gaps": len(ev.gaps),
             "json_s": json_s, "json_gc_s": json_gc, "json_bytes": json_bytes, "rss_eval_kib": rss_eval,
-            "eval_peak_kib": _status_kib().get("VmHWM", 0) if reset else None,
+            "eval_peak_kib": status_kib().get("VmHWM", 0) if reset else None,
             "by_rule": {r: dict(c) for r, c in sorted(_by_rule(ev.findings).items())}}
         del ev, doc
     gc.callbacks.remove(gc_timer)

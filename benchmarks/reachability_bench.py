@@ -50,6 +50,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peak import reset_peak, status_kib  # noqa: E402  (the benchmarks' shared memory figures)
+
 RESULT_TAG = "BENCH-RESULT "
 WORKER_TIMEOUT_S = 1800
 PAGE_SIZE = 1000
@@ -242,25 +245,6 @@ def generate_records(scale: float) -> list[Any]:
 # ----------------------------------------------------------------------------------------
 # one measured scale (a fresh process: --worker)
 # ----------------------------------------------------------------------------------------
-def _status_kib() -> dict[str, int]:
-    out = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                out[line.split(":")[0]] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def run_scale(scale: float) -> dict[str, Any]:
     from auditor.analyze import reachability as rx
     from auditor.model import build_model
@@ -275,8 +259,8 @@ def run_scale(scale: float) -> dict[str, Any]:
     subnets = [s for s in model.of("subnet") if isinstance(s, Subnet)]
     build_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     gc.collect()
-    rss_before = _status_kib().get("VmRSS", 0)
-    reset = _reset_peak()
+    rss_before = status_kib().get("VmRSS", 0)
+    reset = reset_peak()
     gc.disable()   # as the rule engine runs it: no reference cycles are made
     c0, t0 = time.process_time(), time.perf_counter()
     found = [rx.subnet_reachability(model, s) for s in subnets]
@@ -286,7 +270,7 @@ def run_scale(scale: float) -> dict[str, Any]:
     cached_s = time.perf_counter() - t0
     gc.enable()
     assert all(a is b for a, b in zip(found, again))
-    status = _status_kib()
+    status = status_kib()
     analyzer = rx._analyzer(model)
     by_destination: dict[str, int] = {d: 0 for d in rx.DESTINATIONS}
     hops = 0

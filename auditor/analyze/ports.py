@@ -11,7 +11,7 @@ from __future__ import annotations
 from auditor.analyze.prefixes import Net, holds_internet, parse_net
 from auditor.model.types import NetworkAcl
 
-__all__ = ["Interval", "Ports", "matches", "union", "subtract", "intersect", "ports_text", "acl_admits"]
+__all__ = ["Interval", "Ports", "matches", "union", "subtract", "intersect", "minus", "ports_text", "acl_admits"]
 
 Interval = tuple[int, int]
 Ports = dict[str, list[Interval]]      # protocol -> port intervals; "other" = every protocol not named
@@ -62,7 +62,7 @@ def _of(p: Ports, key: str) -> list[Interval]:
     return _merge(own + p.get("other", [])) if key not in _BASE else own
 
 
-def _minus(spans: list[Interval], taken: list[Interval]) -> list[Interval]:
+def minus(spans: list[Interval], taken: list[Interval]) -> list[Interval]:
     """The parts of `spans` no interval of `taken` covers."""
     parts = list(spans)
     for lo, hi in taken:
@@ -82,7 +82,7 @@ def _minus(spans: list[Interval], taken: list[Interval]) -> list[Interval]:
 def subtract(a: Ports, b: Ports) -> Ports:
     """What `a` admits and `b` does not. A protocol `b` names apart ("protocol 47") is not taken
     out of `a`'s "other" (which then still admits it: an over-approximation, never an under-)."""
-    out = {k: _minus(v, _of(b, k)) for k, v in a.items()}
+    out = {k: minus(v, _of(b, k)) for k, v in a.items()}
     return {k: v for k, v in out.items() if v}
 
 

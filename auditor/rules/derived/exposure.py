@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from auditor.analyze.ports import Interval, minus
 from auditor.model.types import Model, NaclEntry, NetworkAcl, PrefixList, SecurityGroup, SecurityGroupRule
 from auditor.rules.attributes import Derived, _ec2, _refs, _sg_rules, derived, own_sources
 
@@ -114,26 +115,8 @@ class InternetIngress:
     summary: str         # e.g. "rule 100 allows tcp 22 from 0.0.0.0/0"
 
 
-Interval = tuple[int, int]
 _PORTED = {"6": "tcp", "tcp": "tcp", "17": "udp", "udp": "udp"}
 _ALL_PROTOCOLS = frozenset({"-1", "all"})
-
-
-def _subtract(span: Interval, taken: list[Interval]) -> list[Interval]:
-    """The parts of `span` that no interval of `taken` covers."""
-    parts = [span]
-    for lo, hi in taken:
-        rest: list[Interval] = []
-        for a, b in parts:
-            if hi < a or b < lo:       # no overlap
-                rest.append((a, b))
-                continue
-            if a < lo:
-                rest.append((a, lo - 1))
-            if hi < b:
-                rest.append((hi + 1, b))
-        parts = rest
-    return parts
 
 
 def _entry_traffic(entry: NaclEntry) -> dict[str, Interval] | None:
@@ -187,7 +170,7 @@ def internet_ingress(acl: NetworkAcl) -> tuple[InternetIngress, ...] | None:
                 continue
             for protocol, span in sorted(traffic.items()):
                 if action == "allow":
-                    for lo, hi in _subtract(span, decided[protocol]):
+                    for lo, hi in minus([span], decided[protocol]):
                         ports = str(lo) if lo == hi else f"{lo}-{hi}"
                         found.append(InternetIngress(
                             entry.rule_number, protocol, lo, hi, cidr,
