@@ -6,6 +6,7 @@ Exit codes (the contract pipelines rely on):
   2  usage, config, rule-pack or waiver error (every problem listed; nothing ran)
   3  assessment incomplete: some data could not be collected (see the manifest's errors;
      scan: ERROR findings and no violation at or above --fail-on)
+  5  verify: the evidence bundle failed verification (auditor/cli_verify.py)
   130 interrupted (the evidence gathered so far is kept, marked interrupted)
 """
 
@@ -165,6 +166,29 @@ def _scan_snapshot(snapshot_dir: Path, inputs: Any, out: Path) -> tuple[dict[str
     return document, write_findings(document, out)
 
 
+def _signing_key(sign_key: Path | None) -> Any:
+    from auditor.bundle import BundleError, load_signing_key
+
+    try:
+        return None if sign_key is None else load_signing_key(sign_key)
+    except BundleError as exc:
+        click.echo(f"error: {exc}; nothing was run", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+def _bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any) -> None:
+    """Make `out` an evidence bundle (auditor/bundle.py) and say where."""
+    from auditor.bundle import write_scan_bundle
+
+    try:
+        path = write_scan_bundle(out, snapshot_dir, config, inputs, key)
+    except (SnapshotError, OSError) as exc:
+        click.echo(f"error: could not write the evidence bundle: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    click.echo(f"evidence bundle written to {out} ({path.name}{', signed' if key is not None else ''}; "
+               f"check it with: auditor verify {out})")
+
+
 def _scan_exit(document: dict[str, Any], fail_on: str) -> int:
     from auditor.results import violations
 
@@ -190,9 +214,12 @@ _SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info", "n
               help="Exit 1 when a FAIL of this severity or higher is found (none: never); "
                    "default: the config's fail_on, else the profile's, else high.")
 @click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sign the bundle manifest (bundle.json) with this Ed25519 private key (PEM, unencrypted) "
+                   "into bundle.sig.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
-             gzip: bool | None, quiet: bool) -> None:
+             gzip: bool | None, sign_key: Path | None, quiet: bool) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json, print a summary."""
     from auditor.config import load_config
     from auditor.scan import prepare, summary_lines
@@ -204,6 +231,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         inputs = prepare(config, fail_on=fail_on)
     except InputError as exc:
         _fail_input(exc)
+    key = _signing_key(sign_key)
     if out is None:
         base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
         out = base / _stamp()
@@ -228,6 +256,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         click.echo("note: the config differs from the one the snapshot was collected with "
                    "(scope and packs come from the config given now)", err=True)
     click.echo(f"findings written to {path}")
+    _bundle(out, snapshot_dir, config, inputs, key)
     click.echo("\n".join(summary_lines(document, inputs.fail_on)))
     sys.exit(_scan_exit(document, inputs.fail_on))
 
@@ -266,6 +295,7 @@ def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
     _summary(result)
     document, path = _scan_snapshot(result.path, inputs, out)
     click.echo(f"findings written to {path}")
+    _bundle(out, result.path, config, inputs, None)
     click.echo("\n".join(summary_lines(document, inputs.fail_on)))
     code = _scan_exit(document, inputs.fail_on)
     if code == EXIT_VIOLATIONS:
@@ -277,6 +307,11 @@ def _register_groups() -> None:
     from auditor.cli_rules import rules as rules_group
 
     cli.add_command(rules_group)
+    from auditor.cli_report import report as report_command
+    from auditor.cli_verify import verify_cmd
+
+    cli.add_command(report_command)
+    cli.add_command(verify_cmd)
 
 
 _register_groups()

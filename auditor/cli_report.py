@@ -1,0 +1,122 @@
+"""The `auditor report` command: machine outputs (JUnit XML, SARIF, CSV, a findings.json
+copy) from a findings.json file.
+
+Registered in auditor/cli.py. Exit codes: 0 written, 2 the file cannot be read or does not
+match the findings.json schema, or an unknown format or pack (every problem listed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping, NoReturn
+
+import click
+
+from auditor.cli_common import EXIT_INPUT, fail_input
+from auditor.errors import InputError
+
+FORMATS = ("junit", "sarif", "csv", "json")
+FILE_NAMES: Mapping[str, str] = {"junit": "findings.junit.xml", "sarif": "findings.sarif",
+                                 "csv": "findings.csv", "json": "findings.json"}
+_MAX_SHOWN = 20
+
+
+def _die(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """`junit,sarif` -> ("junit", "sarif") in the order given, without repeats; unknown -> exit 2."""
+    wanted = [w.strip().lower() for w in text.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in FORMATS]
+    if unknown or not wanted:
+        what = f"unknown format {', '.join(unknown)}" if unknown else "no format given"
+        _die(f"{what}; choose from {', '.join(FORMATS)} (comma-separated)")
+    return tuple(dict.fromkeys(wanted))
+
+
+def load_findings(path: Path) -> dict[str, Any]:
+    """A findings.json document, checked against its schema (exit 2 with every problem, up to 20)."""
+    import jsonschema
+
+    from auditor.validation import load_schema
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _die(f"{path}: cannot read: {exc.strerror or exc}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _die(f"{path}: not a findings.json (not JSON: {exc})")
+    validator = jsonschema.Draft202012Validator(load_schema("findings"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        for err in errors[:_MAX_SHOWN]:
+            where = "/".join(str(p) for p in err.absolute_path) or "(document)"
+            click.echo(f"{path}  {where}: {err.message[:300]}", err=True)
+        more = f" (first {_MAX_SHOWN} shown)" if len(errors) > _MAX_SHOWN else ""
+        _die(f"{path} does not match the findings.json schema: {len(errors)} problem"
+             f"{'s' if len(errors) != 1 else ''}{more}")
+    if not isinstance(data, dict):  # pragma: no cover - the schema requires an object
+        _die(f"{path}: not a findings.json")
+    return data
+
+
+@click.command("report")
+@click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "formats", default=",".join(FORMATS), show_default=True,
+              help=f"Comma-separated outputs: {', '.join(FORMATS)}.")
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder to write into (created if missing; default: the folder of FINDINGS).")
+@click.option("--pack", "packs", multiple=True, type=click.Path(path_type=Path),
+              help="A pack file or folder whose rules the findings cite, besides the built-in packs (repeatable).")
+@click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False),
+              help="When the folder is an evidence bundle: sign its refreshed bundle.json with this Ed25519 "
+                   "private key (PEM).")
+def report(findings: Path, formats: str, out: Path | None, packs: tuple[Path, ...], sign_key: Path | None) -> None:
+    """Write JUnit XML, SARIF 2.1.0, CSV and a findings.json copy from FINDINGS; in an evidence
+    bundle the new files are added to its bundle.json."""
+    from auditor.bundle import BundleError, load_signing_key
+
+    try:
+        key = None if sign_key is None else load_signing_key(sign_key)
+    except BundleError as exc:
+        _die(str(exc))
+    from auditor.report.machine import csv_bytes, junit_xml, sarif
+    from auditor.report.model import ReportModel, build_model
+    from auditor.rules.frameworks import load_catalogues
+    from auditor.rules.packs import load_packs
+
+    wanted = parse_formats(formats)
+    document = load_findings(findings)
+    try:
+        pack_set = load_packs(list(packs))
+        catalogues = load_catalogues()
+    except InputError as exc:
+        fail_input(exc)
+    model = build_model(document, pack_set, catalogues)
+    raw = findings.read_bytes()
+    writers: Mapping[str, Callable[[ReportModel], bytes]] = {
+        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: raw}
+    folder = out if out is not None else findings.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for fmt in wanted:
+            target = folder / FILE_NAMES[fmt]
+            if fmt == "json" and target.exists() and target.resolve() == findings.resolve():
+                click.echo(f"{fmt}: {target} (the input itself)")
+                continue
+            target.write_bytes(writers[fmt](model))
+            click.echo(f"{fmt}: {target}")
+    except OSError as exc:
+        _die(f"cannot write into {folder}: {exc.strerror or exc}")
+    from auditor.bundle import BUNDLE_FILE, refresh_bundle
+
+    signed = (folder / "bundle.sig").is_file()
+    if refresh_bundle(folder, key=key):  # the reports joined an evidence bundle: list them in its manifest
+        dropped = signed and key is None
+        click.echo(f"added to the evidence bundle's {BUNDLE_FILE}"
+                   + (" (its old signature was removed: give --sign-key to sign it again)" if dropped else
+                      " (signed)" if key is not None else ""))

@@ -1,0 +1,223 @@
+"""Machine outputs of a `ReportModel`: JUnit XML, SARIF 2.1.0 and CSV.
+
+Each writer returns bytes that depend only on the model (and, for the JUnit timestamp when
+the snapshot has no finish time, SOURCE_DATE_EPOCH): findings in the document's order (sorted
+by rule, account, region, resource), keys sorted, no wall clock. Strings that come from AWS
+(names, tags, policies) are data in every format: XML-escaped (characters XML 1.0 cannot
+carry are replaced), JSON-escaped, and in CSV any cell a spreadsheet would read as a formula
+is prefixed with a single quote (OWASP CSV injection guidance).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from auditor.report.model import FindingView, ReportModel, RuleView
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+INFORMATION_URI = "https://example.invalid/private-network-auditor"
+FINGERPRINT_KEY = "auditorFingerprint/v1"
+_LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+
+# Characters XML 1.0 cannot hold (C0 controls but tab, LF and CR; surrogates; U+FFFE/U+FFFF).
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+CSV_COLUMNS = ("fingerprint", "rule_id", "title", "severity", "status", "account", "region", "resource_type",
+               "resource_id", "arn", "vpc_id", "item", "message", "controls", "waiver", "waiver_expires",
+               "evidence", "sources")
+
+
+def observed_text(value: Any) -> str:
+    """An observed value as one line of text (JSON for anything but a string)."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def evidence_text(finding: FindingView) -> str:
+    """The evidence of a finding, one condition per line."""
+    lines = []
+    for e in finding.evidence:
+        verdict = {True: "holds", False: "does not hold", None: "undecided"}[e.holds]
+        line = f"{e.path}: observed {observed_text(e.observed)}; expected {e.expected} ({verdict})"
+        if e.sources:
+            line += " [" + ", ".join(e.sources) + "]"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _x(text: str) -> str:
+    return _XML_BAD.sub("\ufffd", text)
+
+
+def _timestamp(model: ReportModel) -> str:
+    """The JUnit timestamp: the snapshot's finish time, else SOURCE_DATE_EPOCH, else none."""
+    if model.run.finished:
+        return model.run.finished
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ""
+
+
+def _suites(model: ReportModel) -> list[tuple[str, list[FindingView]]]:
+    groups: dict[str, list[FindingView]] = {}
+    for f in model.findings:
+        groups.setdefault(f.rule.pack or "(no pack)", []).append(f)
+    return sorted(groups.items())
+
+
+def junit_xml(model: ReportModel) -> bytes:
+    """JUnit XML: a test suite per pack, a test case per (rule, resource[, item])."""
+    stamp = _timestamp(model)
+    root = ET.Element("testsuites", {"name": _x(f"{model.run.tool_name} {model.run.tool_version}".strip())})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for pack, findings in _suites(model):
+        suite = ET.SubElement(root, "testsuite", {"name": _x(pack)})
+        counts = {"tests": len(findings), "failures": 0, "errors": 0, "skipped": 0}
+        for f in findings:
+            case = ET.SubElement(suite, "testcase", {"classname": _x(f.rule.id), "name": _x(f.name)})
+            if f.status == "FAIL":
+                counts["failures"] += 1
+                el = ET.SubElement(case, "failure", {"message": _x(f.message), "type": f.severity})
+                el.text = _x(evidence_text(f))
+            elif f.status == "ERROR":
+                counts["errors"] += 1
+                el = ET.SubElement(case, "error", {"message": _x(f.message), "type": "not-assessed"})
+                el.text = _x(evidence_text(f))
+            elif f.status == "WAIVED":
+                counts["skipped"] += 1
+                w = f.waiver
+                why = f"waived by {w.id} (approver {w.approver}, ticket {w.ticket}, expires {w.expires})" if w \
+                    else "waived"
+                ET.SubElement(case, "skipped", {"message": _x(why)})
+            elif f.status == "NOT_APPLICABLE":
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
+                                                              else "not applicable")})
+        for k, v in counts.items():
+            suite.set(k, str(v))
+            totals[k] += v
+        if stamp:
+            suite.set("timestamp", _x(stamp))
+        suite.set("time", "0")
+    for k, v in totals.items():
+        root.set(k, str(v))
+    root.set("time", "0")
+    ET.indent(root, space=" ")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8",
+                                                                     xml_declaration=False) + b"\n"
+
+
+def _descriptor(rule: RuleView) -> dict[str, Any]:
+    help_text = "\n".join(f"{kind}: {text}" for kind, text in rule.remediation) or rule.title
+    out: dict[str, Any] = {
+        "id": rule.id, "name": rule.id,
+        "shortDescription": {"text": rule.title or rule.id},
+        "fullDescription": {"text": rule.rationale or rule.title or rule.id},
+        "help": {"text": help_text},
+        "defaultConfiguration": {"level": _LEVELS.get(rule.severity, "warning")},
+        "properties": {"severity": rule.severity, "pack": rule.pack,
+                       "frameworks": sorted({f"{c.framework}:{c.control}" for c in rule.controls}),
+                       "tags": list(rule.tags)},
+    }
+    if rule.references:
+        out["helpUri"] = rule.references[0]
+        out["properties"]["references"] = list(rule.references)
+    return out
+
+
+def _location(f: FindingView) -> dict[str, Any]:
+    r = f.resource
+    fqn = r.arn or f"{r.account}/{r.region}/{r.type}/{r.id}"
+    return {"logicalLocations": [{"name": r.id, "fullyQualifiedName": fqn, "kind": "resource"}],
+            "message": {"text": f.name}}
+
+
+def _result(f: FindingView, index: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ruleId": f.rule.id, "ruleIndex": index,
+        "message": {"text": f.message or f.rule.title or f.rule.id},
+        "locations": [_location(f)],
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "properties": {"status": f.status, "severity": f.severity, "resourceType": f.resource.type,
+                       "account": f.resource.account, "region": f.resource.region, "vpcId": f.resource.vpc_id,
+                       "item": f.item, "evidence": evidence_text(f)},
+    }
+    if f.status == "ERROR":       # not assessed: a question for a reviewer, not a detected failure
+        out["kind"], out["level"] = "review", "none"
+    else:
+        out["kind"], out["level"] = "fail", _LEVELS.get(f.severity, "warning")
+    if f.status == "WAIVED":
+        w = f.waiver
+        text = (f"{w.id}: {w.justification} (approver {w.approver}, ticket {w.ticket}, expires {w.expires})"
+                if w else "waived")
+        out["suppressions"] = [{"kind": "external", "status": "accepted", "justification": text}]
+    return out
+
+
+def sarif(model: ReportModel) -> bytes:
+    """SARIF 2.1.0: one reportingDescriptor per rule; a result per FAIL, ERROR and WAIVED
+    finding (WAIVED with an accepted external suppression), located logically (AWS
+    resources are not files)."""
+    index = {r.id: i for i, r in enumerate(model.rules)}
+    rules = [_descriptor(r) for r in model.rules]
+    for f in model.findings:      # a finding of a rule the document does not list (should not happen)
+        if f.rule.id not in index:
+            index[f.rule.id] = len(rules)
+            rules.append(_descriptor(f.rule))
+    results = [_result(f, index[f.rule.id]) for f in model.findings if f.status in ("FAIL", "ERROR", "WAIVED")]
+    doc = {
+        "$schema": SARIF_SCHEMA, "version": SARIF_VERSION,
+        "runs": [{
+            "tool": {"driver": {"name": model.run.tool_name or "private-network-auditor",
+                                "version": model.run.tool_version, "informationUri": INFORMATION_URI,
+                                "rules": rules}},
+            "automationDetails": {"id": f"private-network-auditor/{model.run.manifest_sha256}"},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+            "properties": {"organisation": model.organisation, "profile": model.profile_id,
+                           "snapshotManifestSha256": model.run.manifest_sha256,
+                           "collectionFinished": model.run.finished, "assessedOn": model.run.assessed_on,
+                           "complete": model.complete},
+        }],
+    }
+    return (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet will not evaluate: a leading =, +, -, @, tab or CR gets a ' before it."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _csv_row(f: FindingView) -> list[str]:
+    r = f.resource
+    controls = " ".join(f"{c.framework}:{c.control}" for c in f.rule.controls)
+    sources = " ".join(sorted({s for e in f.evidence for s in e.sources}))
+    return [f.fingerprint, f.rule.id, f.rule.title, f.severity, f.status, r.account, r.region, r.type, r.id, r.arn,
+            r.vpc_id, f.item or "", f.message, controls, f.waiver.id if f.waiver else "",
+            f.waiver.expires if f.waiver else "", evidence_text(f), sources]
+
+
+def csv_rows(model: ReportModel) -> Iterable[list[str]]:
+    """The CSV's rows (header first), cells already neutralised."""
+    yield list(CSV_COLUMNS)
+    for f in model.findings:
+        yield [neutralise(c) for c in _csv_row(f)]
+
+
+def csv_bytes(model: ReportModel) -> bytes:
+    """CSV (RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted), UTF-8, a header row, one
+    row per finding."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    for row in csv_rows(model):
+        writer.writerow(row)
+    return buf.getvalue().encode("utf-8")

@@ -1,0 +1,438 @@
+"""The report model: one pure step from a findings.json document, rule metadata and the
+framework catalogues to an immutable `ReportModel`. Every report format (JUnit, SARIF, CSV
+here; HTML and PDF later) only formats this model: it never reads findings.json itself.
+
+Nothing here reads the clock or the file system (the caller loads packs and catalogues);
+the same inputs give an equal model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from auditor.findings import SEVERITIES, STATUSES
+from auditor.rules.frameworks import Catalogue
+from auditor.rules.packs import PackSet
+
+# Who says a rule supports a control, as a reader should see it.
+AUTHORITY_LABELS: Mapping[str, str] = {
+    "aws-security-hub": "mapped by AWS Security Hub",
+    "aws-config-pack": "AWS Config conformance pack",
+    "third-party-steampipe": "third-party mapping: Steampipe (Apache-2.0)",
+    "third-party-prowler": "third-party mapping: Prowler (Apache-2.0)",
+    "pack-author": "pack author",
+}
+_BOTH_THIRD_PARTY = "third-party mapping: Steampipe/Prowler (Apache-2.0)"
+
+# A control's status in its framework's own terms (PCI DSS v4.0 ROC reporting values for
+# PCI; plain words elsewhere).
+_DEFAULT_TERMS: Mapping[str, str] = {
+    "FAIL": "Not met", "ERROR": "Not assessed", "WAIVED": "Exception accepted",
+    "PASS": "Met", "NOT_APPLICABLE": "Not applicable",
+}
+STATUS_TERMS: Mapping[str, Mapping[str, str]] = {
+    "pci-dss-4.0": {"FAIL": "Not in Place", "ERROR": "Not Tested", "WAIVED": "In Place with exception",
+                    "PASS": "In Place", "NOT_APPLICABLE": "Not Applicable"},
+    "hipaa-security": {"FAIL": "Not implemented", "ERROR": "Not assessed", "WAIVED": "Exception accepted",
+                       "PASS": "Implemented", "NOT_APPLICABLE": "Not applicable"},
+}
+_DEFAULT_WORDING: Mapping[str, str] = {"requirement": "Control", "environment": "in-scope environment"}
+
+
+def status_term(framework: str, status: str) -> str:
+    """`status` (FAIL, PASS, ...) as the framework's reports say it."""
+    return STATUS_TERMS.get(framework, _DEFAULT_TERMS).get(status, status)
+
+
+def authority_label(authorities: tuple[str, ...] | list[str]) -> str:
+    """One label for a set of authority ids, e.g. ``mapped by AWS Security Hub``."""
+    ids = set(authorities)
+    labels: list[str] = []
+    for a in ("aws-security-hub", "aws-config-pack"):
+        if a in ids:
+            labels.append(AUTHORITY_LABELS[a])
+    third = {"third-party-steampipe", "third-party-prowler"} & ids
+    if len(third) == 2:
+        labels.append(_BOTH_THIRD_PARTY)
+    elif third:
+        labels.append(AUTHORITY_LABELS[third.pop()])
+    if "pack-author" in ids:
+        labels.append(AUTHORITY_LABELS["pack-author"])
+    labels += sorted(a for a in ids if a not in AUTHORITY_LABELS)
+    return "; ".join(labels)
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    type: str
+    id: str
+    account: str
+    region: str
+    arn: str
+    vpc_id: str
+
+    @property
+    def label(self) -> str:
+        """``type id account/region`` (the arn is shown separately)."""
+        return f"{self.type} {self.id} {self.account}/{self.region}"
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    path: str
+    observed: Any          # JSON data as observed (rendered by each format; treat as read-only)
+    expected: str
+    holds: bool | None
+    sources: tuple[str, ...]   # records/<file>#/json/pointer
+
+
+@dataclass(frozen=True)
+class ControlRef:
+    """A framework control a rule cites, with who says so."""
+
+    framework: str
+    control: str
+    title: str
+    authority: str          # label, e.g. "mapped by AWS Security Hub"
+    third_party_only: bool
+
+
+@dataclass(frozen=True)
+class WaiverRef:
+    id: str
+    status: str
+    approver: str
+    ticket: str
+    expires: str
+    justification: str
+
+
+@dataclass(frozen=True)
+class RuleView:
+    id: str
+    title: str
+    severity: str
+    pack: str
+    resource: str
+    rationale: str
+    remediation: tuple[tuple[str, str], ...]   # (kind, text), sorted by kind
+    references: tuple[str, ...]
+    controls: tuple[ControlRef, ...]
+    status: str
+    counts: Mapping[str, int]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(sorted({self.pack, self.resource, self.severity} - {""}))
+
+
+@dataclass(frozen=True)
+class FindingView:
+    fingerprint: str
+    rule: RuleView
+    severity: str
+    status: str
+    resource: ResourceView
+    item: str | None
+    message: str
+    evidence: tuple[EvidenceView, ...]
+    waiver: WaiverRef | None
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.id
+
+    @property
+    def name(self) -> str:
+        """``type id [item] account/region``."""
+        item = f" [{self.item}]" if self.item is not None else ""
+        return f"{self.resource.type} {self.resource.id}{item} {self.resource.account}/{self.resource.region}"
+
+
+@dataclass(frozen=True)
+class ControlView:
+    id: str
+    title: str
+    status: str
+    term: str                    # the status in the framework's words
+    rules: tuple[str, ...]
+    counts: Mapping[str, int]
+    authorities: tuple[str, ...]
+    authority: str               # label
+    third_party_only: bool
+
+
+@dataclass(frozen=True)
+class FrameworkView:
+    id: str
+    title: str
+    version: str
+    status: str
+    term: str
+    requirement_word: str        # e.g. "Requirement" (PCI), "Section" (HIPAA)
+    environment_word: str
+    controls: tuple[ControlView, ...]
+
+    def control_counts(self) -> Mapping[str, int]:
+        """How many controls have each status (requirements, never findings)."""
+        c = Counter(ctl.status for ctl in self.controls)
+        return _frozen({s: c.get(s, 0) for s in STATUSES})
+
+
+@dataclass(frozen=True)
+class PassSummary:
+    """The passes of one framework control: the rules and the population they held on."""
+
+    framework: str
+    control: str
+    title: str
+    rules: tuple[str, ...]
+    passed: int                  # PASS findings
+    population: int              # findings assessed for the control (every status but NOT_APPLICABLE)
+    resources: int               # distinct resources that passed
+
+
+@dataclass(frozen=True)
+class WaiverRow:
+    id: str
+    status: str
+    approver: str
+    ticket: str
+    created: str
+    expires: str
+    days_to_expiry: Any
+    justification: str
+    rules: tuple[str, ...]
+    resources: tuple[str, ...]
+    compensating_control: str
+    source: str
+
+
+@dataclass(frozen=True)
+class NotAssessed:
+    account: str
+    region: str
+    calls: tuple[str, ...]
+    reason: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PackRef:
+    id: str
+    version: str
+    title: str
+    builtin: bool
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    tool_name: str
+    tool_version: str
+    manifest_sha256: str
+    started: str
+    finished: str
+    complete: bool
+    collector_version: str
+    calls: int
+    errors: int
+    assessed_on: str
+    config_digest: str
+    packs: tuple[PackRef, ...]
+    accounts: tuple[tuple[str, str, str], ...]    # (id, name, problem)
+    regions: tuple[str, ...]
+    scope_everything: bool
+    scope_vpc_ids: tuple[str, ...]
+    resources_in_scope: Mapping[str, int]
+    resources_out_of_scope: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class ReportModel:
+    organisation: str
+    profile_id: str
+    profile_title: str
+    style: str                   # "banking", "healthcare" or "" (none)
+    wording: Mapping[str, str]
+    run: RunMeta
+    finding_counts: Mapping[str, int]
+    rule_counts: Mapping[str, int]
+    by_severity: Mapping[str, Mapping[str, int]]
+    complete: bool
+    stale_waivers: int
+    rules: tuple[RuleView, ...]
+    frameworks: tuple[FrameworkView, ...]
+    findings: tuple[FindingView, ...]     # every finding, in the document's order
+    passes: tuple[PassSummary, ...]
+    waivers: tuple[WaiverRow, ...]
+    not_assessed: tuple[NotAssessed, ...]
+
+    @property
+    def failing(self) -> tuple[FindingView, ...]:
+        """FAIL and ERROR findings, worst severity first (then the document's order)."""
+        bad = [f for f in self.findings if f.status in ("FAIL", "ERROR")]
+        return tuple(sorted(bad, key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES
+                                                else len(SEVERITIES), f.status != "FAIL")))
+
+    @property
+    def rules_by_id(self) -> Mapping[str, RuleView]:
+        return _frozen({r.id: r for r in self.rules})
+
+
+def _s(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _counts(data: Mapping[str, Any] | None) -> Mapping[str, int]:
+    data = data or {}
+    return _frozen({s: int(data.get(s, 0)) for s in STATUSES})
+
+
+def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(data))
+
+
+def _frameworks(doc: Mapping[str, Any], catalogues: Mapping[str, Catalogue],
+                wording: Mapping[str, str]) -> tuple[FrameworkView, ...]:
+    out = []
+    for fw in doc.get("frameworks", []):
+        cat = catalogues.get(fw["id"])
+        words = {**_DEFAULT_WORDING, **(dict(cat.wording) if cat is not None else {})}
+        if len(doc.get("frameworks", [])) == 1:
+            words.update(wording)
+        controls = tuple(ControlView(
+            id=c["id"], title=c.get("title") or (cat.controls[c["id"]].title if cat and c["id"] in cat.controls else ""),
+            status=c["status"], term=status_term(fw["id"], c["status"]), rules=tuple(c.get("rules", [])),
+            counts=_counts(c.get("counts")), authorities=tuple(c.get("authorities", [])),
+            authority=authority_label(c.get("authorities", [])), third_party_only=bool(c.get("third_party_only")))
+            for c in fw.get("controls", []))
+        out.append(FrameworkView(id=fw["id"], title=fw.get("title", fw["id"]), version=_s(fw.get("version")),
+                                 status=fw["status"], term=status_term(fw["id"], fw["status"]),
+                                 requirement_word=words.get("requirement", "Control"),
+                                 environment_word=words.get("environment", ""), controls=controls))
+    return tuple(out)
+
+
+def _rules(doc: Mapping[str, Any], packs: PackSet | None,
+           frameworks: tuple[FrameworkView, ...]) -> tuple[RuleView, ...]:
+    known = packs.rules_by_id if packs is not None else {}
+    cites: dict[str, list[ControlRef]] = {}
+    for fw in frameworks:
+        for c in fw.controls:
+            for rid in c.rules:
+                cites.setdefault(rid, []).append(ControlRef(fw.id, c.id, c.title, c.authority, c.third_party_only))
+    out = []
+    for r in doc.get("rules", []):
+        meta = known.get(r["id"])
+        out.append(RuleView(
+            id=r["id"], title=r.get("title") or (meta.title if meta else ""), severity=r["severity"],
+            pack=r.get("pack", ""), resource=r.get("resource", ""),
+            rationale=meta.rationale.strip() if meta else "",
+            remediation=tuple(sorted((str(k), str(v).strip()) for k, v in (meta.remediation if meta else {}).items())),
+            references=tuple(meta.references) if meta else (),
+            controls=tuple(sorted(cites.get(r["id"], []), key=lambda c: (c.framework, c.control))),
+            status=r["status"], counts=_counts(r.get("counts"))))
+    return tuple(out)
+
+
+def _placeholder_rule(rule_id: str, severity: str) -> RuleView:
+    return RuleView(id=rule_id, title="", severity=severity, pack="", resource="", rationale="", remediation=(),
+                    references=(), controls=(), status="", counts=_counts(None))
+
+
+def _finding(f: Mapping[str, Any], rules: Mapping[str, RuleView]) -> FindingView:
+    r = f["resource"]
+    w = f.get("waiver")
+    return FindingView(
+        fingerprint=f["fingerprint"], rule=rules.get(f["rule_id"]) or _placeholder_rule(f["rule_id"], f["severity"]),
+        severity=f["severity"], status=f["status"],
+        resource=ResourceView(type=_s(r.get("type")), id=_s(r.get("id")), account=_s(r.get("account")),
+                              region=_s(r.get("region")), arn=_s(r.get("arn")), vpc_id=_s(r.get("vpc_id"))),
+        item=None if f.get("item") is None else str(f["item"]), message=_s(f.get("message")),
+        evidence=tuple(EvidenceView(path=_s(e.get("path")), observed=e.get("observed"), expected=_s(e.get("expected")),
+                                    holds=e.get("holds"), sources=tuple(str(s) for s in e.get("sources", [])))
+                       for e in f.get("evidence", [])),
+        waiver=WaiverRef(id=_s(w.get("id")), status=_s(w.get("status")), approver=_s(w.get("approver")),
+                         ticket=_s(w.get("ticket")), expires=_s(w.get("expires")),
+                         justification=_s(w.get("justification"))) if w else None)
+
+
+def _passes(frameworks: tuple[FrameworkView, ...], findings: tuple[FindingView, ...]) -> tuple[PassSummary, ...]:
+    by_rule: dict[str, list[FindingView]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule.id, []).append(f)
+    out = []
+    for fw in frameworks:
+        for c in fw.controls:
+            members = [f for rid in c.rules for f in by_rule.get(rid, [])]
+            passed = [f for f in members if f.status == "PASS"]
+            if not passed:
+                continue
+            out.append(PassSummary(
+                framework=fw.id, control=c.id, title=c.title, rules=c.rules, passed=len(passed),
+                population=sum(1 for f in members if f.status != "NOT_APPLICABLE"),
+                resources=len({(f.resource.account, f.resource.region, f.resource.type, f.resource.id)
+                               for f in passed})))
+    return tuple(out)
+
+
+def _waivers(doc: Mapping[str, Any]) -> tuple[WaiverRow, ...]:
+    return tuple(WaiverRow(
+        id=_s(w.get("id")), status=_s(w.get("status")), approver=_s(w.get("approver")), ticket=_s(w.get("ticket")),
+        created=_s(w.get("created")), expires=_s(w.get("expires")), days_to_expiry=w.get("days_to_expiry"),
+        justification=_s(w.get("justification")), rules=tuple(str(x) for x in w.get("rules") or ()),
+        resources=tuple(str(x) for x in w.get("resources") or ()),
+        compensating_control=_s(w.get("compensating_control")), source=_s(w.get("source")))
+        for w in doc.get("waivers", []))
+
+
+def _run(doc: Mapping[str, Any]) -> RunMeta:
+    run = doc["run"]
+    snap = run.get("snapshot", {})
+    scope = run.get("scope", {})
+    return RunMeta(
+        tool_name=_s(run["tool"].get("name")), tool_version=_s(run["tool"].get("version")),
+        manifest_sha256=_s(snap.get("manifest_sha256")), started=_s(snap.get("started")),
+        finished=_s(snap.get("finished")), complete=bool(snap.get("complete")),
+        collector_version=_s(snap.get("collector_version")), calls=int(snap.get("calls", 0)),
+        errors=int(snap.get("errors", 0)), assessed_on=_s(run.get("assessed_on")),
+        config_digest=_s((run.get("config") or {}).get("digest")),
+        packs=tuple(PackRef(id=_s(p.get("id")), version=_s(p.get("version")), title=_s(p.get("title")),
+                            builtin=bool(p.get("builtin")), sha256=_s(p.get("sha256"))) for p in run.get("packs", [])),
+        accounts=tuple((_s(a.get("id")), _s(a.get("name")), _s(a.get("problem"))) for a in run.get("accounts", [])),
+        regions=tuple(str(r) for r in run.get("regions", [])),
+        scope_everything=bool(scope.get("everything")), scope_vpc_ids=tuple(scope.get("vpc_ids", [])),
+        resources_in_scope=_frozen(dict(sorted((scope.get("resources_in_scope") or {}).items()))),
+        resources_out_of_scope=_frozen(dict(sorted((scope.get("resources_out_of_scope") or {}).items()))))
+
+
+def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
+                catalogues: Mapping[str, Catalogue] | None = None, *, style: str | None = None) -> ReportModel:
+    """The report model of a (schema-valid) findings.json `document`. `packs` gives rule
+    rationale, remediation and references (rules it lacks keep the document's title only);
+    `catalogues` the frameworks' wording. `style` overrides the profile's."""
+    cats = dict(catalogues or {})
+    profile = document["run"].get("profile") or {}
+    wording = {str(k): str(v) for k, v in (profile.get("wording") or {}).items()}
+    frameworks = _frameworks(document, cats, wording)
+    rules = _rules(document, packs, frameworks)
+    by_id = {r.id: r for r in rules}
+    findings = tuple(_finding(f, by_id) for f in document.get("findings", []))
+    summary = document["summary"]
+    return ReportModel(
+        organisation=_s(document["run"].get("config", {}).get("organization")),
+        profile_id=_s(profile.get("id")), profile_title=_s(profile.get("title")),
+        style=style if style is not None else _s(profile.get("style")),
+        wording=_frozen({**_DEFAULT_WORDING, **wording}), run=_run(document),
+        finding_counts=_counts(summary.get("findings")), rule_counts=_counts(summary.get("rules")),
+        by_severity=_frozen({sev: _counts(summary.get("by_severity", {}).get(sev)) for sev in SEVERITIES}),
+        complete=bool(summary.get("complete")), stale_waivers=int(summary.get("stale_waivers", 0)),
+        rules=rules, frameworks=frameworks, findings=findings, passes=_passes(frameworks, findings),
+        waivers=_waivers(document),
+        not_assessed=tuple(NotAssessed(account=_s(g.get("account")), region=_s(g.get("region")),
+                                       calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
+                                       rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])))

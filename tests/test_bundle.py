@@ -1,0 +1,249 @@
+"""The evidence bundle `auditor scan` writes and `auditor verify`: every hash, the signature,
+the snapshot, and a re-evaluation that must give findings.json byte for byte. Tampering with
+any file makes verification fail, naming that file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding, NoEncryption, PrivateFormat, PublicFormat,
+)
+
+from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE, verify_bundle
+from auditor.rules.fixtures import ACCOUNT, REGION, Case, records_for
+from auditor.snapshot.writer import SnapshotWriter
+
+PACK = textwrap.dedent("""
+    pack:
+      id: test-bundle
+      version: 1.0.0
+      title: Bundle test pack
+      description: Rules for the bundle tests.
+    rules:
+      - id: TBU-001
+        title: No internet gateway is attached
+        severity: critical
+        resource: vpc
+        implements: [NET-GW-01]
+        check: {attr: internet_gateway_ids, empty: true}
+        message: "VPC {id} has internet gateway(s) {internet_gateway_ids}"
+        rationale: A gateway is a way to the internet.
+        remediation: {cli: aws ec2 detach-internet-gateway}
+        references: ["https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Internet_Gateway.html"]
+        frameworks: {nist-800-53-r5: [SC-7]}
+      - id: TBU-002
+        title: Subnets do not map public IPv4 addresses on launch
+        severity: low
+        resource: subnet
+        check: {attr: map_public_ip_on_launch, eq: false}
+        message: "Subnet {id} maps public IPs"
+        rationale: Public addresses expose instances.
+        remediation: {cli: aws ec2 modify-subnet-attribute --no-map-public-ip-on-launch}
+        references: ["https://docs.aws.amazon.com/vpc/latest/userguide/subnet-public-ip.html"]
+        frameworks: {pci-dss-4.0: ["1.4.4"]}
+""")
+
+WAIVERS = textwrap.dedent("""
+    version: 1
+    waivers:
+      - id: WVR-1
+        rules: [TBU-002]
+        resources: [{id: subnet-b}]
+        justification: Legacy subnet being retired under change CHG-2 this quarter.
+        approver: ciso@example.com
+        ticket: RISK-1
+        created: 2026-01-01
+        expires: 2026-06-30
+""")
+
+CALLS: dict[str, Any] = {
+    "ec2:DescribeVpcs": {"Vpcs": [
+        {"VpcId": "vpc-a", "CidrBlock": "10.0.0.0/16"}, {"VpcId": "vpc-b", "CidrBlock": "10.1.0.0/16"}]},
+    "ec2:DescribeInternetGateways": {"InternetGateways": [
+        {"InternetGatewayId": "igw-1", "Attachments": [{"VpcId": "vpc-a", "State": "available"}]}]},
+    "ec2:DescribeVpcEndpoints": {"VpcEndpoints": []},
+    "ec2:DescribeSubnets": {"Subnets": [
+        {"SubnetId": "subnet-a", "VpcId": "vpc-a", "CidrBlock": "10.0.1.0/24", "AvailabilityZone": "eu-west-1a",
+         "MapPublicIpOnLaunch": False},
+        {"SubnetId": "subnet-b", "VpcId": "vpc-b", "CidrBlock": "10.1.1.0/24", "AvailabilityZone": "eu-west-1a",
+         "MapPublicIpOnLaunch": True}]},
+}
+
+
+def auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(private key, its public key, another public key) as PEM files."""
+    folder = tmp_path_factory.mktemp("keys")
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    (folder / "signer.pem").write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    (folder / "signer.pub").write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    (folder / "other.pub").write_bytes(other.public_key().public_bytes(Encoding.PEM,
+                                                                       PublicFormat.SubjectPublicKeyInfo))
+    return folder / "signer.pem", folder / "signer.pub", folder / "other.pub"
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path, Path]) -> Path:
+    """A signed bundle from `auditor scan --snapshot` with a pack file and a waivers file."""
+    root = tmp_path_factory.mktemp("scan")
+    writer = SnapshotWriter(root / "snap")
+    for rec in records_for(Case(rule="", name="bundle", file="", line=0, calls=CALLS, failed=(), region=REGION)):
+        writer.add(rec)
+    writer.finish({"started": "2026-03-01T10:00:00Z", "finished": "2026-03-01T10:01:00Z", "regions": [REGION],
+                   "accounts": [{"id": ACCOUNT, "name": "t", "regions": [REGION]}], "config": {"digest": "sha256:x"}})
+    (root / "cfg" / "packs").mkdir(parents=True)
+    (root / "cfg" / "packs" / "bundle.yaml").write_text(PACK)
+    (root / "cfg" / "risk-waivers.yaml").write_text(WAIVERS)
+    (root / "cfg" / "audit.yaml").write_text(
+        f"version: 1\naccounts: [{{id: '{ACCOUNT}'}}]\nregions: [{REGION}]\n"
+        "rule_packs: [packs/bundle.yaml, endpoints]\nwaivers: risk-waivers.yaml\n")
+    proc = auditor("scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", "out", "--sign-key", str(keys[0]),
+                   cwd=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr    # the critical FAIL
+    assert "evidence bundle written to" in proc.stdout
+    return root / "out"
+
+
+@pytest.fixture
+def bundle(made: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "bundle"
+    shutil.copytree(made, copy)
+    return copy
+
+
+def _listed(bundle: Path) -> dict[str, str]:
+    files: dict[str, str] = json.loads((bundle / BUNDLE_FILE).read_text())["files"]
+    return files
+
+
+def test_the_bundle_holds_everything_and_verifies(made: Path, keys: tuple[Path, Path, Path]) -> None:
+    files = _listed(made)
+    assert "findings.json" in files and "snapshot/manifest.json" in files
+    assert "inputs/audit-config.yaml" in files and "inputs/waivers/risk-waivers.yaml" in files
+    assert [f for f in files if f.startswith("inputs/packs/")] == ["inputs/packs/001/bundle.yaml"]
+    assert files == dict(sorted(files.items()))
+    doc = json.loads((made / BUNDLE_FILE).read_text())
+    assert doc["created"] == "2026-03-01T10:01:00Z" and len(doc["run_id"]) == 16
+    assert (made / SIGNATURE_FILE).is_file()
+    result = verify_bundle(made, public_key=keys[1])
+    assert result.ok, result
+    proc = auditor("verify", str(made), "--public-key", str(keys[1]), cwd=made.parent)
+    assert proc.returncode == 0 and "VERIFIED" in proc.stdout, proc.stdout + proc.stderr
+    assert "signature" in proc.stdout
+
+
+def test_the_bundle_is_deterministic(made: Path, tmp_path: Path) -> None:
+    root = made.parent
+    proc = auditor("scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(tmp_path / "again"), cwd=root)
+    assert proc.returncode == 1, proc.stderr
+    assert (tmp_path / "again" / BUNDLE_FILE).read_bytes() == (made / BUNDLE_FILE).read_bytes()
+    assert not (tmp_path / "again" / SIGNATURE_FILE).exists()
+    assert verify_bundle(tmp_path / "again").ok
+
+
+@pytest.mark.parametrize("kind", ["record", "snapshot-manifest", "findings", "config", "pack", "waivers",
+                                  "bundle-json", "added", "deleted"])
+def test_tampering_with_any_file_names_it(bundle: Path, kind: str, keys: tuple[Path, Path, Path]) -> None:
+    if kind == "record":
+        name = next(n for n in _listed(bundle) if n.startswith("snapshot/") and n != "snapshot/manifest.json")
+    else:
+        name = {"snapshot-manifest": "snapshot/manifest.json", "findings": "findings.json",
+                "config": "inputs/audit-config.yaml", "pack": "inputs/packs/001/bundle.yaml",
+                "waivers": "inputs/waivers/risk-waivers.yaml", "bundle-json": BUNDLE_FILE,
+                "added": "reports/extra.html", "deleted": "inputs/waivers/risk-waivers.yaml"}[kind]
+    path = bundle / name
+    if kind == "added":
+        path.parent.mkdir()
+        path.write_text("<p>not part of the run</p>")
+    elif kind == "deleted":
+        path.unlink()
+    elif kind == "bundle-json":
+        doc = json.loads(path.read_text())
+        doc["created"] = "2026-01-01T00:00:00Z"
+        path.write_text(json.dumps(doc))
+    else:
+        path.write_bytes(path.read_bytes().replace(b"a", b"b", 1) + b" ")
+    # bundle.json itself is protected by the signature (its own hashes still hold after this edit)
+    result = verify_bundle(bundle, public_key=keys[1] if kind == "bundle-json" else None)
+    assert not result.ok and result.file == name, result
+    args = ("--public-key", str(keys[1])) if kind == "bundle-json" else ()
+    proc = auditor("verify", str(bundle), *args, cwd=bundle.parent)
+    assert proc.returncode == 5 and name in proc.stdout and name in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_signature(bundle: Path, keys: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    assert not verify_bundle(bundle, public_key=keys[2]).ok                       # the wrong key
+    assert verify_bundle(bundle, public_key=keys[2]).file == BUNDLE_FILE
+    unsigned = tmp_path / "unsigned"
+    shutil.copytree(bundle, unsigned)
+    (unsigned / SIGNATURE_FILE).unlink()
+    result = verify_bundle(unsigned, public_key=keys[1])                           # required when a key is given
+    assert not result.ok and result.file == SIGNATURE_FILE
+    assert verify_bundle(unsigned).ok
+    doc = json.loads((bundle / BUNDLE_FILE).read_text())
+    doc["run_id"] = "0" * 16
+    (bundle / BUNDLE_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    proc = auditor("verify", str(bundle), "--public-key", str(keys[1]), cwd=tmp_path)
+    assert proc.returncode == 5 and "bundle.json" in proc.stdout and "signature" in proc.stdout
+
+
+def test_a_report_added_later_is_listed_by_refresh(bundle: Path, keys: tuple[Path, Path, Path]) -> None:
+    from auditor.bundle import load_signing_key, refresh_bundle
+
+    (bundle / "findings.sarif").write_text("{}")
+    assert verify_bundle(bundle).file == "findings.sarif"
+    assert refresh_bundle(bundle, key=load_signing_key(keys[0]))
+    assert "findings.sarif" in _listed(bundle) and verify_bundle(bundle, public_key=keys[1]).ok
+    assert refresh_bundle(bundle) and not (bundle / SIGNATURE_FILE).exists()
+    assert not refresh_bundle(bundle / "snapshot")
+
+
+def test_consistent_forgery_is_caught_by_re_evaluation(bundle: Path) -> None:
+    """An attacker edits findings.json and fixes up its hash (no signature to stop them)."""
+    (bundle / SIGNATURE_FILE).unlink()
+    path = bundle / "findings.json"
+    doc = json.loads(path.read_text())
+    row = next(f for f in doc["findings"] if f["status"] == "FAIL" and f["rule_id"] == "TBU-001")
+    row["status"] = "PASS"
+    path.write_text(json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+    manifest = json.loads((bundle / BUNDLE_FILE).read_text())
+    manifest["files"]["findings.json"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (bundle / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    result = verify_bundle(bundle)
+    assert not result.ok and result.file == "findings.json"
+    assert "TBU-001" in result.reason and "vpc-a" in result.reason
+
+
+def test_not_a_bundle_exits_2(tmp_path: Path) -> None:
+    proc = auditor("verify", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2 and "not an evidence bundle" in proc.stderr and "Traceback" not in proc.stderr
+    bad_key = tmp_path / "k.pem"
+    bad_key.write_text("nope")
+    proc = auditor("scan", "--snapshot", str(tmp_path), "--sign-key", str(bad_key), cwd=tmp_path)
+    assert proc.returncode == 2 and "k.pem" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_auditor_report_writes_into_the_bundle_and_it_still_verifies(bundle: Path, keys: tuple[Path, Path, Path]
+                                                                     ) -> None:
+    proc = auditor("report", str(bundle / "findings.json"), "--sign-key", str(keys[0]), cwd=bundle.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert "added to the evidence bundle's bundle.json (signed)" in proc.stdout
+    assert {"findings.sarif", "findings.junit.xml", "findings.csv"} <= set(_listed(bundle))
+    assert verify_bundle(bundle, public_key=keys[1]).ok
+    proc = auditor("report", str(bundle / "findings.json"), "--format", "csv", cwd=bundle.parent)
+    assert "its old signature was removed" in proc.stdout and verify_bundle(bundle).ok

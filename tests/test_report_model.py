@@ -1,0 +1,168 @@
+"""The report model: one pure step from findings.json + rule metadata + catalogues.
+
+`sample_document()` is a small schema-valid findings.json with every status and strings an
+attacker could plant in AWS (tags, names): test_report_machine.py reuses it."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonschema
+import pytest
+
+from auditor.findings import STATUSES
+from auditor.report.model import ReportModel, authority_label, build_model, status_term
+from auditor.rules.frameworks import load_catalogues
+from auditor.rules.packs import PackSet, load_packs
+from auditor.validation import load_schema
+
+HOSTILE_TAG = "<script>alert(1)</script>"
+FORMULA = '=HYPERLINK("http://x","y")'
+ACCOUNT, REGION = "111111111111", "eu-west-1"
+
+
+def _counts(**kw: int) -> dict[str, int]:
+    return {s: kw.get(s, 0) for s in STATUSES}
+
+
+def _finding(fp: str, rule: str, sev: str, status: str, rid: str, message: str, *, item: str | None = None,
+             observed: Any = False, waiver: dict[str, Any] | None = None, rtype: str = "eks_cluster") -> dict[str, Any]:
+    f: dict[str, Any] = {
+        "fingerprint": fp, "rule_id": rule, "severity": sev, "status": status, "item": item, "message": message,
+        "resource": {"type": rtype, "id": rid, "account": ACCOUNT, "region": REGION,
+                     "arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{rid}", "vpc_id": "vpc-1"},
+        "evidence": [{"path": "endpoint_public_access", "observed": observed, "expected": "equals false",
+                      "holds": None if status == "ERROR" else status != "FAIL",
+                      "sources": [f"records/{ACCOUNT}/{REGION}/eks/DescribeCluster~{rid}.json#/pages/0/cluster"]}],
+    }
+    if waiver is not None:
+        f["waiver"] = waiver
+    return f
+
+
+WAIVER = {"id": "WVR-1", "status": "active", "approver": "ciso@example.com", "ticket": "RISK-1",
+          "expires": "2027-01-01", "justification": f"accepted {HOSTILE_TAG}"}
+
+
+def sample_document() -> dict[str, Any]:
+    """A findings.json with FAIL (hostile strings), ERROR, WAIVED, PASS and NOT_APPLICABLE findings."""
+    findings = [
+        _finding("a" * 20, "EKS-001", "high", "FAIL", "bank-" + HOSTILE_TAG,
+                 f"cluster tag Owner={FORMULA} & <b>x</b> \"q\" \x1b[0m", observed={"Owner": HOSTILE_TAG}),
+        _finding("b" * 20, "EKS-001", "high", "ERROR", "*", "not assessed: DescribeCluster failed", observed=None),
+        _finding("c" * 20, "EKS-001", "high", "WAIVED", "legacy", "waived by WVR-1 (ticket RISK-1)", waiver=WAIVER),
+        _finding("d" * 20, "EKS-001", "high", "PASS", "@SUM(1)", "+1", observed=False),
+        _finding("e" * 20, "EKS-001", "high", "PASS", "-1", "ok", observed=False),
+        _finding("f" * 20, "EKS-001", "high", "NOT_APPLICABLE", "other", "", item="\tsqs"),
+    ]
+    return {
+        "format": "private-network-auditor/findings", "format_version": 1,
+        "run": {
+            "tool": {"name": "private-network-auditor", "version": "0.1.0"},
+            "snapshot": {"manifest_sha256": "sha256:" + "0" * 64, "started": "2026-03-01T10:00:00Z",
+                         "finished": "2026-03-01T10:01:00Z", "complete": True, "collector_version": "0.1.0",
+                         "calls": 10, "errors": 1},
+            "config": {"digest": "sha256:" + "1" * 64, "organization": "Example Bank <plc>", "collected_with_digest": ""},
+            "profile": {"id": "pci-dss", "version": "1", "title": "PCI DSS", "frameworks": ["pci-dss-4.0"],
+                        "style": "banking", "wording": {}, "builtin": True},
+            "assessed_on": "2026-03-01",
+            "packs": [{"id": "private-eks", "version": "1.0.0", "title": "EKS", "builtin": True, "sha256": "x",
+                       "rules": ["EKS-001"], "parameters": {}}],
+            "waivers": {"digest": "d", "count": 1},
+            "accounts": [{"id": ACCOUNT, "name": "prod", "problem": ""}],
+            "regions": [REGION],
+            "scope": {"everything": True, "vpc_ids": [], "tags": {}, "resources_in_scope": {"eks_cluster": 6},
+                      "resources_out_of_scope": {}, "resources_scope_undecided": {}},
+        },
+        "summary": {
+            "findings": _counts(FAIL=1, ERROR=1, WAIVED=1, PASS=2, NOT_APPLICABLE=1),
+            "by_severity": {s: (_counts(FAIL=1, ERROR=1, WAIVED=1, PASS=2, NOT_APPLICABLE=1) if s == "high"
+                                else _counts()) for s in ("critical", "high", "medium", "low", "info")},
+            "rules": _counts(FAIL=1), "complete": False, "stale_waivers": 0,
+        },
+        "rules": [{"id": "EKS-001", "title": "The EKS cluster's API server endpoint is private only",
+                   "severity": "high", "pack": "private-eks", "resource": "eks_cluster", "implements": [],
+                   "frameworks": {"pci-dss-4.0": ["1.3.1"]}, "for_each": None, "status": "FAIL",
+                   "counts": _counts(FAIL=1, ERROR=1, WAIVED=1, PASS=2, NOT_APPLICABLE=1)}],
+        "frameworks": [{"id": "pci-dss-4.0", "title": "PCI DSS", "version": "4.0.1", "status": "FAIL", "controls": [
+            {"id": "1.3.1", "title": "", "status": "FAIL", "rules": ["EKS-001"],
+             "counts": _counts(FAIL=1, ERROR=1, WAIVED=1, PASS=2, NOT_APPLICABLE=1),
+             "authorities": ["aws-security-hub", "third-party-prowler", "third-party-steampipe"],
+             "third_party_only": False}]}],
+        "waivers": [{"id": "WVR-1", "rules": ["EKS-001"], "resources": ["legacy"], "approver": "ciso@example.com",
+                     "ticket": "RISK-1", "created": "2026-01-01", "expires": "2027-01-01", "status": "active",
+                     "days_to_expiry": 306, "justification": "accepted", "source": "waivers.yaml:3"}],
+        "not_assessed": [{"account": ACCOUNT, "region": REGION, "calls": ["DescribeCluster"],
+                          "reason": "AccessDenied", "rules": ["EKS-001"]}],
+        "findings": findings,
+    }
+
+
+@pytest.fixture(scope="module")
+def packs() -> PackSet:
+    return load_packs()
+
+
+@pytest.fixture(scope="module")
+def model(packs: PackSet) -> ReportModel:
+    return build_model(sample_document(), packs, load_catalogues())
+
+
+def test_the_sample_document_is_valid() -> None:
+    jsonschema.Draft202012Validator(load_schema("findings")).validate(sample_document())
+
+
+def test_the_model_joins_rule_metadata_and_framework_terms(model: ReportModel) -> None:
+    assert model.organisation == "Example Bank <plc>" and model.style == "banking" and model.profile_id == "pci-dss"
+    rule = model.rules_by_id["EKS-001"]
+    assert rule.rationale and rule.references and dict(rule.remediation)["cli"].startswith("aws eks")
+    assert [(c.framework, c.control) for c in rule.controls] == [("pci-dss-4.0", "1.3.1")]
+    fw = model.frameworks[0]
+    assert fw.requirement_word == "Requirement" and "cardholder" in fw.environment_word
+    ctl = fw.controls[0]
+    assert ctl.term == "Not in Place" and ctl.title      # title from the catalogue when the document has none
+    assert ctl.authority == "mapped by AWS Security Hub; third-party mapping: Steampipe/Prowler (Apache-2.0)"
+    assert fw.control_counts()["FAIL"] == 1
+
+
+def test_failing_findings_in_full_and_passes_summarised(model: ReportModel) -> None:
+    assert [f.status for f in model.failing] == ["FAIL", "ERROR"]
+    fail = model.failing[0]
+    assert fail.rule.title and fail.evidence[0].sources[0].startswith("records/")
+    assert fail.evidence[0].observed == {"Owner": HOSTILE_TAG}
+    (p,) = model.passes
+    assert (p.framework, p.control, p.passed, p.population, p.resources) == ("pci-dss-4.0", "1.3.1", 2, 5, 2)
+    assert model.waivers[0].approver == "ciso@example.com" and model.not_assessed[0].reason == "AccessDenied"
+    waived = next(f for f in model.findings if f.status == "WAIVED")
+    assert waived.waiver is not None and waived.waiver.ticket == "RISK-1"
+    assert model.run.finished == "2026-03-01T10:01:00Z" and model.run.packs[0].id == "private-eks"
+    assert model.finding_counts["PASS"] == 2 and model.by_severity["high"]["FAIL"] == 1
+
+
+def test_the_model_is_pure_and_immutable(packs: PackSet, model: ReportModel) -> None:
+    doc = sample_document()
+    before = copy.deepcopy(doc)
+    again = build_model(doc, packs, load_catalogues())
+    assert doc == before and again == model
+    with pytest.raises(AttributeError):
+        model.organisation = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        model.finding_counts["FAIL"] = 0  # type: ignore[index]
+
+
+def test_unknown_rules_and_missing_metadata_degrade_gracefully() -> None:
+    doc = sample_document()
+    doc["rules"][0]["id"] = "USR-001"
+    for f in doc["findings"]:
+        f["rule_id"] = "USR-001"
+    m = build_model(doc)      # no packs, no catalogues
+    assert m.rules[0].title and m.rules[0].remediation == () and m.findings[0].rule.id == "USR-001"
+    assert m.frameworks[0].controls[0].title == ""
+
+
+def test_labels_and_terms() -> None:
+    assert authority_label(["pack-author"]) == "pack author"
+    assert authority_label(["third-party-steampipe"]) == "third-party mapping: Steampipe (Apache-2.0)"
+    assert status_term("hipaa-security", "PASS") == "Implemented"
+    assert status_term("nist-800-53-r5", "ERROR") == "Not assessed"
