@@ -1,5 +1,6 @@
 """The `auditor report` command: machine outputs (JUnit XML, SARIF, CSV, a findings.json
-copy) from a findings.json file.
+copy), the self-contained HTML report and the PDF/A-3b evidence report from a findings.json
+file.
 
 Registered in auditor/cli.py. Exit codes: 0 written, 2 the file cannot be read or does not
 match the findings.json schema, or an unknown format or pack (every problem listed).
@@ -17,9 +18,12 @@ import click
 from auditor.cli_common import EXIT_INPUT, fail_input
 from auditor.errors import InputError
 
-FORMATS = ("junit", "sarif", "csv", "json")
+FORMATS = ("junit", "sarif", "csv", "json", "html", "pdf")
+# The PDF is written only when asked for (WeasyPrint takes seconds to a minute on large runs).
+DEFAULT_FORMATS = tuple(f for f in FORMATS if f != "pdf")
 FILE_NAMES: Mapping[str, str] = {"junit": "findings.junit.xml", "sarif": "findings.sarif",
-                                 "csv": "findings.csv", "json": "findings.json"}
+                                 "csv": "findings.csv", "json": "findings.json",
+                                 "html": "report.html", "pdf": "report.pdf"}
 _MAX_SHOWN = 20
 
 
@@ -66,8 +70,11 @@ def load_findings(path: Path) -> dict[str, Any]:
 
 @click.command("report")
 @click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "formats", default=",".join(FORMATS), show_default=True,
-              help=f"Comma-separated outputs: {', '.join(FORMATS)}.")
+@click.option("--format", "formats", default=",".join(DEFAULT_FORMATS), show_default=True,
+              help=f"Comma-separated outputs: {', '.join(FORMATS)} (pdf only when asked for).")
+@click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None,
+              help="Wording of the PDF report: banking (PCI DSS v4.0 / FFIEC) or healthcare (HIPAA Security "
+                   "Rule, ePHI); default: the profile's style, else banking.")
 @click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write into (created if missing; default: the folder of FINDINGS).")
 @click.option("--pack", "packs", multiple=True, type=click.Path(path_type=Path),
@@ -75,15 +82,18 @@ def load_findings(path: Path) -> dict[str, Any]:
 @click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False),
               help="When the folder is an evidence bundle: sign its refreshed bundle.json with this Ed25519 "
                    "private key (PEM).")
-def report(findings: Path, formats: str, out: Path | None, packs: tuple[Path, ...], sign_key: Path | None) -> None:
-    """Write JUnit XML, SARIF 2.1.0, CSV and a findings.json copy from FINDINGS; in an evidence
-    bundle the new files are added to its bundle.json."""
+def report(findings: Path, formats: str, style: str | None, out: Path | None, packs: tuple[Path, ...],
+           sign_key: Path | None) -> None:
+    """Write JUnit XML, SARIF 2.1.0, CSV, a findings.json copy and a self-contained HTML report
+    (report.html) from FINDINGS, and with `--format pdf` the PDF/A-3b evidence report (report.pdf);
+    in an evidence bundle the new files are added to its bundle.json."""
     from auditor.bundle import BundleError, load_signing_key
 
     try:
         key = None if sign_key is None else load_signing_key(sign_key)
     except BundleError as exc:
         _die(str(exc))
+    from auditor.report.html import html_report
     from auditor.report.machine import csv_bytes, junit_xml, sarif
     from auditor.report.model import ReportModel, build_model
     from auditor.rules.frameworks import load_catalogues
@@ -96,10 +106,23 @@ def report(findings: Path, formats: str, out: Path | None, packs: tuple[Path, ..
         catalogues = load_catalogues()
     except InputError as exc:
         fail_input(exc)
-    model = build_model(document, pack_set, catalogues)
+    model = build_model(document, pack_set, catalogues, style=style)   # --style: HTML and PDF alike
     raw = findings.read_bytes()
+
+    def pdf(m: ReportModel) -> bytes:
+        from auditor.report.pdf import PdfInputs, render_pdf
+
+        try:
+            import weasyprint  # noqa: F401
+        except (ImportError, OSError) as exc:   # OSError: the system's Pango is missing
+            _die(f"the PDF report needs WeasyPrint and the system's Pango library: {exc}")
+
+        manifest = findings.parent / "snapshot" / "manifest.json"   # attached when FINDINGS is in a bundle
+        return render_pdf(m, PdfInputs(raw, manifest.read_bytes() if manifest.is_file() else None), style=style)
+
     writers: Mapping[str, Callable[[ReportModel], bytes]] = {
-        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: raw}
+        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: raw, "html": html_report,
+        "pdf": pdf}
     folder = out if out is not None else findings.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

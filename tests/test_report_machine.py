@@ -180,11 +180,12 @@ def test_report_command_on_the_demo(demo_findings: Path, tmp_path: Path) -> None
     outs = []
     for n in (1, 2):
         out = tmp_path / f"out{n}"
-        res = runner.invoke(cli, ["report", str(demo_findings), "--format", "junit,sarif,csv,json", "--out", str(out)])
+        res = runner.invoke(cli, ["report", str(demo_findings), "--format", "junit,sarif,csv,json,html", "--out",
+                                   str(out)])
         assert res.exit_code == 0, res.output
         assert f"sarif: {out / 'findings.sarif'}" in res.output
         outs.append(out)
-    names = ["findings.junit.xml", "findings.sarif", "findings.csv", "findings.json"]
+    names = ["findings.junit.xml", "findings.sarif", "findings.csv", "findings.json", "report.html"]
     for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     assert (outs[0] / "findings.json").read_bytes() == demo_findings.read_bytes()
@@ -213,9 +214,9 @@ def test_report_command_subset_and_default_folder(tmp_path: Path) -> None:
 def test_report_command_rejects_unknown_formats(tmp_path: Path) -> None:
     src = tmp_path / "findings.json"
     src.write_text(json.dumps(sample_document()), encoding="utf-8")
-    res = CliRunner().invoke(cli, ["report", str(src), "--format", "junit,pdf", "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(cli, ["report", str(src), "--format", "junit,docx", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
-    assert "unknown format pdf" in res.output and "junit, sarif, csv, json" in res.output
+    assert "unknown format docx" in res.output and "junit, sarif, csv, json" in res.output
     assert not (tmp_path / "o").exists()
 
 

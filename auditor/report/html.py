@@ -1,0 +1,170 @@
+"""The self-contained HTML report of a `ReportModel`.
+
+One file with inline CSS, JavaScript and SVG and a content security policy that blocks every
+external load, so it works offline. The summary, scope, control matrix, waivers, what was not
+assessed and run metadata are rendered here (readable without JavaScript); the findings are
+embedded as JSON and rendered by the page a page at a time, with filter, sort and search.
+
+Strings from AWS are data: Jinja2 autoescapes every value, the embedded JSON is ASCII with
+``<``, ``>`` and ``&`` escaped (so no ``</script>`` can close the data block), and the script
+only ever sets ``textContent``. The same model gives the same bytes: no clock, data sorted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from auditor.findings import SEVERITIES, STATUSES
+from auditor.report.machine import observed_text
+from auditor.report.model import FrameworkView, ReportModel, status_term
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+TEMPLATE = "report.html.j2"
+SCRIPT = "report.js"
+PAGE_SIZE = 200
+
+# What the two styles say and which frameworks they put first.
+STYLES: Mapping[str, Mapping[str, Any]] = {
+    "banking": {"title": "PCI DSS v4.0 private network assessment: evidence report",
+                "environment": "cardholder data environment (CDE)",
+                "subtitle": "PCI DSS v4.0 Report on Compliance practice and FFIEC Cybersecurity Assessment Tool "
+                            "wording",
+                "first": ("pci-dss-4.0", "ffiec-cat")},
+    "healthcare": {"title": "HIPAA Security Rule private network assessment: evidence report",
+                   "environment": "systems that create, receive, maintain or transmit ePHI",
+                   "subtitle": "HIPAA Security Rule (45 CFR Part 164, Subpart C) wording; ePHI is electronic "
+                               "protected health information",
+                   "first": ("hipaa-security",)},
+    "": {"title": "Private network assessment: evidence report", "environment": "in-scope environment",
+         "subtitle": "", "first": ()},
+}
+STATUS_COLOURS: Mapping[str, str] = {"FAIL": "#c62828", "ERROR": "#8e24aa", "WAIVED": "#ef6c00",
+                                     "PASS": "#2e7d32", "NOT_APPLICABLE": "#757575"}
+_BAR_WIDTH = 360
+
+
+def json_for_script(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: ASCII only, and ``<``, ``>``,
+    ``&`` as ``\\u003c``-style escapes, so neither ``</script>`` nor ``<!--`` can appear."""
+    text = json.dumps(data, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _style(model: ReportModel) -> Mapping[str, Any]:
+    return STYLES.get(model.style, STYLES[""])
+
+
+def ordered_frameworks(model: ReportModel) -> list[FrameworkView]:
+    """The frameworks with the style's own first (banking: PCI DSS, FFIEC; healthcare: HIPAA)."""
+    first = list(_style(model)["first"])
+    return sorted(model.frameworks, key=lambda fw: (first.index(fw.id) if fw.id in first else len(first), fw.id))
+
+
+def _bars(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    """One horizontal bar per status, scaled to the largest."""
+    top = max([*counts.values(), 1])
+    return [{"status": s, "count": counts.get(s, 0), "colour": STATUS_COLOURS[s],
+             "width": round(_BAR_WIDTH * counts.get(s, 0) / top, 1), "y": 4 + 24 * i}
+            for i, s in enumerate(STATUSES)]
+
+
+def _stack(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Segments of one stacked bar (status share of a total), left to right."""
+    total = sum(counts.values())
+    out, x = [], 0.0
+    for s in STATUSES:
+        n = counts.get(s, 0)
+        if n and total:
+            w = round(_BAR_WIDTH * n / total, 1)
+            out.append({"status": s, "count": n, "colour": STATUS_COLOURS[s], "x": round(x, 1), "width": w})
+            x += w
+    return out
+
+
+_VERDICTS = {True: "holds", False: "does not hold", None: "undecided"}
+
+
+class _Strings:
+    """A table of repeated strings: rows carry their index (a 100k-finding report stays small)."""
+
+    def __init__(self) -> None:
+        self.table: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        at = self._index.get(text)
+        if at is None:
+            at = self._index[text] = len(self.table)
+            self.table.append(text)
+        return at
+
+
+def _source(s: _Strings, source: str) -> list[Any]:
+    """``records/a/r/svc/Call~id.json#/ptr`` -> [index of ``records/a/r/svc/``, ``Call~id.json#/ptr``]."""
+    cut = source.rfind("/", 0, source.find("#") if "#" in source else len(source)) + 1
+    return [s(source[:cut]), source[cut:]]
+
+
+def findings_data(model: ReportModel) -> dict[str, Any]:
+    """The findings as compact rows for the page's script (report.js reads this layout):
+    ``[fingerprint, rule, severity, status, type, id, account, region, arn, vpc, item, message,
+    evidence, waiver]``, where evidence is ``[[path, observed, expected, verdict, [source...]]]``
+    and a source is ``[folder, rest]`` (``records/<account>/<region>/<service>/`` as an index,
+    the rest as a string), fingerprint, id and arn are strings, item is a string or null, and
+    every other field is an index into ``strings``. ``rules`` maps a rule id to its title and the ``[framework, control]``
+    pairs it cites."""
+    s = _Strings()
+    rules: dict[str, Any] = {}
+    rows = []
+    for f in model.findings:
+        if f.rule.id not in rules:
+            rules[f.rule.id] = [f.rule.title, [[c.framework, c.control] for c in f.rule.controls]]
+        r = f.resource
+        rows.append([f.fingerprint, s(f.rule.id), s(f.severity), s(f.status), s(r.type), r.id, s(r.account),
+                     s(r.region), r.arn, s(r.vpc_id), f.item, s(f.message),
+                     [[s(e.path), s(observed_text(e.observed)), s(e.expected), s(_VERDICTS[e.holds]),
+                       [_source(s, src) for src in e.sources]] for e in f.evidence],
+                     s(f.waiver.id if f.waiver is not None else "")])
+    return {"strings": s.table, "rules": rules, "findings": rows}
+
+
+def report_context(model: ReportModel) -> dict[str, Any]:
+    """Everything the template shows, computed (the template only lays it out)."""
+    style = _style(model)
+    frameworks = ordered_frameworks(model)
+    fw_charts = [{"fw": fw, "counts": fw.control_counts(), "segments": _stack(fw.control_counts())}
+                 for fw in frameworks]
+    severities = [{"severity": sev, "counts": model.by_severity.get(sev, {}),
+                   "segments": _stack(model.by_severity.get(sev, {}))} for sev in SEVERITIES]
+    data = {
+        "page": PAGE_SIZE,
+        "manifest": model.run.manifest_sha256,
+        "frameworks": [[fw.id, fw.title] for fw in frameworks],
+        "terms": {fw.id: {s: status_term(fw.id, s) for s in STATUSES} for fw in frameworks},
+        **findings_data(model),
+    }
+    return {
+        "m": model, "csp": CSP, "title": style["title"], "subtitle": style["subtitle"],
+        "environment": style["environment"], "frameworks": frameworks, "fw_charts": fw_charts,
+        "status_bars": _bars(model.finding_counts), "severities": severities, "statuses": STATUSES,
+        "severity_names": SEVERITIES, "colours": STATUS_COLOURS, "bar_width": _BAR_WIDTH,
+        "rules": sorted(model.rules, key=lambda r: r.id), "data_json": json_for_script(data),
+    }
+
+
+def html_report(model: ReportModel) -> bytes:
+    """The report as one UTF-8 HTML file."""
+    import jinja2
+    import markupsafe
+
+    from auditor.resources import builtin_dir
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(builtin_dir("templates"))),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    script = (builtin_dir("templates") / SCRIPT).read_text(encoding="utf-8")
+    if "</" in script:  # pragma: no cover - would end the inline script early
+        raise ValueError(f"{SCRIPT} must not contain '</'")
+    text = env.get_template(TEMPLATE).render(**report_context(model), script=markupsafe.Markup(script))
+    return text.encode("utf-8")

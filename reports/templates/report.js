@@ -1,0 +1,152 @@
+/* The findings list: filter, sort, search and group the embedded data, render it a page at a
+   time. Every value from the data is set with textContent (never parsed as HTML). The initial
+   state comes from the URL fragment, e.g. #st=FAIL&q=sqs&sort=rule&group=control. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  var S = data.strings;
+  var rows = data.findings.map(function (a) {   /* the compact rows of auditor/report/html.py */
+    var rule = S[a[1]], meta = data.rules[rule] || ["", []];
+    return {fp: a[0], rule: rule, title: meta[0], ctl: meta[1], sev: S[a[2]], st: S[a[3]], type: S[a[4]], id: a[5],
+            acct: S[a[6]], region: S[a[7]], arn: a[8], vpc: S[a[9]], item: a[10], msg: S[a[11]],
+            ev: a[12].map(function (e) {
+              return [S[e[0]], S[e[1]], S[e[2]], S[e[3]], e[4].map(function (x) { return S[x[0]] + x[1]; })];
+            }), waiver: S[a[13]]};
+  });
+  var SEV = ["critical", "high", "medium", "low", "info"];
+  var ST = ["FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE"];
+  var ids = {st: "f-st", sev: "f-sev", rule: "f-rule", fw: "f-fw", q: "f-q", sort: "f-sort", group: "f-group"};
+  var body = document.getElementById("rows");
+  var more = document.getElementById("more");
+  var shown = document.getElementById("shown");
+  var view = [];
+  var done = 0;
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    if (cls) { e.className = cls; }
+    return e;
+  }
+  function resource(f) {
+    return f.type + " " + f.id + (f.item !== null ? " [" + f.item + "]" : "") + " " + f.acct + "/" + f.region;
+  }
+  function haystack(f) {
+    if (f._h === undefined) {
+      var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.arn, f.vpc, f.msg, f.waiver];
+      f.ev.forEach(function (e) { parts.push(e[0], e[1], e[2], e[4].join(" ")); });
+      f.ctl.forEach(function (c) { parts.push(c[0] + " " + c[1]); });
+      f._h = parts.join("\n").toLowerCase();
+    }
+    return f._h;
+  }
+  function state() {
+    var s = {};
+    Object.keys(ids).forEach(function (k) { s[k] = document.getElementById(ids[k]).value; });
+    return s;
+  }
+  function fromHash() {
+    var h = location.hash.replace(/^#/, "");
+    if (!h) { return; }
+    h.split("&").forEach(function (pair) {
+      var i = pair.indexOf("=");
+      if (i < 0) { return; }
+      var k = decodeURIComponent(pair.slice(0, i)), v = decodeURIComponent(pair.slice(i + 1).replace(/\+/g, " "));
+      if (Object.prototype.hasOwnProperty.call(ids, k)) { document.getElementById(ids[k]).value = v; }
+    });
+  }
+  function toHash(s) {
+    var parts = [];
+    Object.keys(ids).forEach(function (k) { if (s[k]) { parts.push(k + "=" + encodeURIComponent(s[k])); } });
+    try { history.replaceState(null, "", parts.length ? "#" + parts.join("&") : location.pathname); } catch (e) { /* file: URLs in some browsers */ }
+  }
+  function rank(list, v) { var i = list.indexOf(v); return i < 0 ? list.length : i; }
+  function compare(by) {
+    return function (a, b) {
+      var x = a.f, y = b.f, d = 0;
+      if (a.key !== b.key) { return a.key < b.key ? -1 : 1; }
+      if (by === "rule") { d = x.rule < y.rule ? -1 : x.rule > y.rule ? 1 : 0; }
+      else if (by === "resource") { var p = resource(x), q = resource(y); d = p < q ? -1 : p > q ? 1 : 0; }
+      else if (by === "status") { d = rank(ST, x.st) - rank(ST, y.st); }
+      else { d = rank(SEV, x.sev) - rank(SEV, y.sev) || rank(ST, x.st) - rank(ST, y.st); }
+      return d || a.n - b.n;
+    };
+  }
+  function evidence(f) {
+    var box = el("details");
+    box.appendChild(el("summary", f.ev.length + " condition" + (f.ev.length === 1 ? "" : "s") + " · " + f.fp));
+    f.ev.forEach(function (e) {
+      var d = el("div", null, "ev");
+      d.appendChild(el("div", "path: " + e[0], "mono"));
+      d.appendChild(el("div", "observed: " + e[1], "mono"));
+      d.appendChild(el("div", "expected: " + e[2]));
+      d.appendChild(el("div", "verdict: " + e[3]));
+      e[4].forEach(function (s) { d.appendChild(el("div", "snapshot record: " + s, "mono src")); });
+      box.appendChild(d);
+    });
+    if (data.manifest) { box.appendChild(el("div", "snapshot manifest SHA-256 (hashes every record): " + data.manifest, "mono muted")); }
+    if (f.arn) { box.appendChild(el("div", "ARN: " + f.arn, "mono")); }
+    if (f.ctl.length) {
+      box.appendChild(el("div", "controls: " + f.ctl.map(function (c) { return c[0] + " " + c[1]; }).join(", ")));
+    }
+    if (f.waiver) { box.appendChild(el("div", "waiver: " + f.waiver)); }
+    return box;
+  }
+  function row(f) {
+    var tr = el("tr", null, "finding");
+    tr.dataset.fp = f.fp; tr.dataset.rule = f.rule; tr.dataset.st = f.st; tr.dataset.sev = f.sev;
+    tr.appendChild(el("td", f.st, "st st-" + f.st));
+    tr.appendChild(el("td", f.sev));
+    var r = el("td"); r.appendChild(el("code", f.rule)); r.appendChild(el("div", f.title)); tr.appendChild(r);
+    tr.appendChild(el("td", resource(f), "mono res"));
+    var m = el("td"); m.appendChild(el("div", f.msg, "msg")); m.appendChild(evidence(f)); tr.appendChild(m);
+    return tr;
+  }
+  function page() {
+    var frag = document.createDocumentFragment();
+    var end = Math.min(view.length, done + data.page);
+    for (var i = done; i < end; i++) {
+      var v = view[i];
+      if (v.key !== "" && (i === 0 || view[i - 1].key !== v.key)) {
+        var g = el("tr", null, "group"), th = el("th", v.key); th.colSpan = 5; g.appendChild(th); frag.appendChild(g);
+      }
+      frag.appendChild(row(v.f));
+    }
+    body.appendChild(frag);
+    done = end;
+    more.hidden = done >= view.length;
+    shown.textContent = "showing " + done + " of " + view.length + " (" + rows.length + " findings in all)";
+  }
+  function apply() {
+    var s = state(), q = s.q.trim().toLowerCase();
+    toHash(s);
+    view = [];
+    rows.forEach(function (f, n) {
+      if ((s.st && f.st !== s.st) || (s.sev && f.sev !== s.sev) || (s.rule && f.rule !== s.rule)) { return; }
+      if (s.fw && !f.ctl.some(function (c) { return c[0] === s.fw; })) { return; }
+      if (q && haystack(f).indexOf(q) < 0) { return; }
+      if (s.group === "control") {
+        var cited = f.ctl.filter(function (c) { return !s.fw || c[0] === s.fw; });
+        if (!cited.length) { view.push({key: "(no framework control)", f: f, n: n}); }
+        cited.forEach(function (c) { view.push({key: c[0] + " " + c[1], f: f, n: n}); });
+      } else {
+        view.push({key: s.group === "resource" ? f.type + " " + f.id + " " + f.acct + "/" + f.region : "", f: f, n: n});
+      }
+    });
+    view.sort(compare(s.sort));
+    body.textContent = "";
+    done = 0;
+    page();
+    document.body.dataset.ready = "1";
+  }
+  fromHash();
+  Object.keys(ids).forEach(function (k) {
+    document.getElementById(ids[k]).addEventListener(k === "q" ? "input" : "change", apply);
+  });
+  more.addEventListener("click", page);
+  window.addEventListener("scroll", function () {
+    if (done < view.length && window.innerHeight + window.scrollY >= document.body.offsetHeight - 400) { page(); }
+  });
+  window.addEventListener("hashchange", function () { fromHash(); apply(); });
+  apply();
+}());
