@@ -67,11 +67,9 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peak import reset_peak, status_kib  # noqa: E402  (the benchmarks' shared memory figures)
+from _peak import RESULT_TAG, reset_peak, run_script_worker, status_kib  # noqa: E402  (shared by the benchmarks)
 
 HERE = Path(__file__).resolve().parent
-RESULT_TAG = "BENCH-RESULT "
-WORKER_TIMEOUT_S = 3600
 TODAY = date(2026, 1, 1)
 REGIONS = ("us-east-1", "eu-west-1", "eu-central-1", "us-west-2", "ap-southeast-2")
 STATUSES = ("PASS", "FAIL", "ERROR", "WAIVED", "NOT_APPLICABLE")
@@ -817,14 +815,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Run `worker(spec)` in a fresh Python process; its result."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark worker failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                           f"{proc.stderr[-6000:]}")
-    result: dict[str, Any] = json.loads(lines[-1][len(RESULT_TAG):])
-    return result
+    return run_script_worker(str(Path(__file__).resolve()), json.dumps(spec))
 
 
 # ----------------------------------------------------------------------------------------

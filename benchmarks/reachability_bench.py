@@ -51,10 +51,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peak import reset_peak, status_kib  # noqa: E402  (the benchmarks' shared memory figures)
+from _peak import RESULT_TAG, reset_peak, run_script_worker, status_kib  # noqa: E402  (shared by the benchmarks)
 
-RESULT_TAG = "BENCH-RESULT "
-WORKER_TIMEOUT_S = 1800
 PAGE_SIZE = 1000
 ACCOUNT = "111111111111"
 REGIONS = ("eu-west-1", "eu-central-1")
@@ -299,14 +297,7 @@ def run_scale(scale: float) -> dict[str, Any]:
 
 def run_worker(scale: float) -> dict[str, Any]:
     """`run_scale(scale)` in a fresh Python process."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(scale)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark worker failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                           f"{proc.stderr[-6000:]}")
-    result: dict[str, Any] = json.loads(lines[-1][len(RESULT_TAG):])
-    return result
+    return run_script_worker(str(Path(__file__).resolve()), str(scale))
 
 
 # ----------------------------------------------------------------------------------------
