@@ -49,7 +49,7 @@ def document(n: int, all_fail: bool) -> dict[str, Any]:
         status = "FAIL" if all_fail or i % 5 == 0 else "PASS"
         rid = f"sg-{i:017x}"
         findings.append({
-            "fingerprint": f"{i:040x}", "rule_id": rule, "severity": SEVERITIES[i % N_RULES % 4],
+            "fingerprint": f"{i:020x}", "rule_id": rule, "severity": SEVERITIES[i % N_RULES % 4],
             "status": status, "item": None, "message": f"security group {rid} allows 0.0.0.0/0 on 22",
             "resource": {"type": "security_group", "id": rid, "account": acct, "region": region,
                          "arn": f"arn:aws:ec2:{region}:{acct}:security-group/{rid}", "vpc_id": f"vpc-{i % 50:08x}"},

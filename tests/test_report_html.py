@@ -152,7 +152,7 @@ def _browser_doc(extra: int = 0, sentinel: str = "") -> dict[str, Any]:
     rule2.update(id="AAA-001", title="A second rule", severity="medium")
     doc["rules"].append(rule2)
     doc["findings"].append(_finding("9" * 20, "AAA-001", "medium", "FAIL", SQS,
-                                    f"queue reachable <img src={sentinel}/data> {sentinel}/text"))
+                                    f"queue {SQS} reachable <img src={sentinel}/data> {sentinel}/text"))
     doc["findings"] += [_finding(f"{n:020d}", "AAA-001", "low", "FAIL", f"bulk-{n:05d}", "bulk")
                         for n in range(extra)]
     return doc
@@ -217,6 +217,7 @@ def test_browser_filters_by_status_and_searches(browser_page: Path) -> None:
     rows = _rows(dom)
     assert [r["rule"] for r in rows] == ["AAA-001"] and rows[0]["st"] == "FAIL"
     assert "showing 1 of 1 (457 findings in all)" in dom
+    assert html.escape(f"queue {SQS} reachable <img src=", quote=False) in dom    # message rebuilt around the id
     dom = _dump(browser_page, "#st=PASS&rule=EKS-001")
     assert [r["fp"] for r in _rows(dom)] == ["d" * 20, "e" * 20]
 
@@ -237,6 +238,11 @@ def test_browser_sorts_groups_and_pages(browser_page: Path) -> None:
 def test_browser_shows_hostile_strings_as_text(browser_page: Path) -> None:
     dom = _dump(browser_page, "#q=bank-")
     assert html.escape("bank-" + HOSTILE_TAG, quote=False) in dom
+    # ARN and message travel as the halves around the resource id (html.py _around): rebuilt whole.
+    hostile = [f for f in _browser_doc()["findings"] if f["resource"]["id"] == "bank-" + HOSTILE_TAG]
+    assert hostile and hostile[0]["resource"]["id"] in hostile[0]["resource"]["arn"]
+    assert html.escape("ARN: " + hostile[0]["resource"]["arn"], quote=False) in dom
+    assert html.escape(hostile[0]["message"], quote=False) in dom
     assert "<script>alert(1)" not in dom and "<img src=" not in dom
 
 

@@ -101,18 +101,30 @@ class _Strings:
 
 
 def _source(s: _Strings, source: str) -> list[Any]:
-    """``records/a/r/svc/Call~id.json#/ptr`` -> [index of ``records/a/r/svc/``, ``Call~id.json#/ptr``]."""
-    cut = source.rfind("/", 0, source.find("#") if "#" in source else len(source)) + 1
+    """``records/a/r/svc/Call~1.json#/pages/0/Things/7`` -> [index of everything up to the last
+    ``/``, ``7``]: the records of one listing share their head, only the tail is per finding."""
+    cut = source.rfind("/") + 1
     return [s(source[:cut]), source[cut:]]
+
+
+def _around(s: _Strings, text: str, piece: str) -> int | list[int]:
+    """`text` as a string index, or, when it contains `piece` (the resource id), as
+    ``[index of what comes before, index of what comes after]`` the first `piece`: messages
+    and ARNs that differ only by the resource id share their two halves."""
+    at = text.find(piece) if piece else -1
+    if at < 0:
+        return s(text)
+    return [s(text[:at]), s(text[at + len(piece):])]
 
 
 def findings_data(model: ReportModel) -> dict[str, Any]:
     """The findings as compact rows for the page's script (report.js reads this layout):
     ``[fingerprint, rule, severity, status, type, id, account, region, arn, vpc, item, message,
     evidence, waiver]``, where evidence is ``[[path, observed, expected, verdict, [source...]]]``
-    and a source is ``[folder, rest]`` (``records/<account>/<region>/<service>/`` as an index,
-    the rest as a string), fingerprint, id and arn are strings, item is a string or null, and
-    every other field is an index into ``strings``. ``rules`` maps a rule id to its title and the ``[framework, control]``
+    and a source is ``[head, tail]`` (everything up to the last ``/`` as an index, the rest as a
+    string). fingerprint and id are strings, item is a string or null, arn and message are an
+    index or ``[before, after]`` indexes around the resource id, and every other field is an
+    index into ``strings``. ``rules`` maps a rule id to its title and the ``[framework, control]``
     pairs it cites."""
     s = _Strings()
     rules: dict[str, Any] = {}
@@ -122,7 +134,7 @@ def findings_data(model: ReportModel) -> dict[str, Any]:
             rules[f.rule.id] = [f.rule.title, [[c.framework, c.control] for c in f.rule.controls]]
         r = f.resource
         rows.append([f.fingerprint, s(f.rule.id), s(f.severity), s(f.status), s(r.type), r.id, s(r.account),
-                     s(r.region), r.arn, s(r.vpc_id), f.item, s(f.message),
+                     s(r.region), _around(s, r.arn, r.id), s(r.vpc_id), f.item, _around(s, f.message, r.id),
                      [[s(e.path), s(observed_text(e.observed)), s(e.expected), s(_VERDICTS[e.holds]),
                        [_source(s, src) for src in e.sources]] for e in f.evidence],
                      s(f.waiver.id if f.waiver is not None else "")])

@@ -5,10 +5,12 @@
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var S = data.strings;
+  function around(x, id) { return typeof x === "number" ? S[x] : S[x[0]] + id + S[x[1]]; }  /* html.py _around */
   var rows = data.findings.map(function (a) {   /* the compact rows of auditor/report/html.py */
     var rule = S[a[1]], meta = data.rules[rule] || ["", []];
     return {fp: a[0], rule: rule, title: meta[0], ctl: meta[1], sev: S[a[2]], st: S[a[3]], type: S[a[4]], id: a[5],
-            acct: S[a[6]], region: S[a[7]], arn: a[8], vpc: S[a[9]], item: a[10], msg: S[a[11]],
+            acct: S[a[6]], region: S[a[7]], arn: around(a[8], a[5]), vpc: S[a[9]], item: a[10],
+            msg: around(a[11], a[5]),
             ev: a[12].map(function (e) {
               return [S[e[0]], S[e[1]], S[e[2]], S[e[3]], e[4].map(function (x) { return S[x[0]] + x[1]; })];
             }), waiver: S[a[13]]};
