@@ -160,7 +160,9 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
             "assessed_on": evaluation.today.isoformat(),
             "packs": [_pack_json(p) for p in packs.packs],
             "waivers": {"digest": waivers.digest, "count": len(waivers)} if run.waivers is not None else None,
-            "accounts": [{"id": a.get("id", ""), "name": a.get("name", ""), "problem": a.get("problem", "")}
+            "accounts": [{"id": a.get("id", ""), "name": a.get("name", ""), "problem": a.get("problem", ""),
+                          "role_arn": a.get("role_arn") or "",
+                          "identity": (a.get("identity") or {}).get("Arn", "")}
                          for a in m.get("accounts", [])],
             "regions": list(m.get("regions", [])),
             "scope": _scope_json(run.scope, evaluation),

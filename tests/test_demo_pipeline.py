@@ -92,6 +92,10 @@ def test_auditor_demo_command(tmp_path: Path) -> None:
     jsonschema.validate(doc, load_schema("findings"))
     assert doc["run"]["snapshot"]["manifest_sha256"] == snap.manifest_sha256
     assert doc["summary"]["complete"] and doc["not_assessed"] == []
+    # Who read each account: its own sts:GetCallerIdentity through the assumed audit role.
+    assert [(a["id"], a["role_arn"], a["identity"].rsplit("/", 1)[0]) for a in doc["run"]["accounts"]] == [
+        (acct, f"arn:aws:iam::{acct}:role/AuditorReadOnly", f"arn:aws:sts::{acct}:assumed-role/AuditorReadOnly")
+        for acct in (PAY, HEALTH)]
     assert "NON-COMPLIANT" in proc.stdout and "`auditor scan` would exit 1" in proc.stdout
     fails = [f for f in doc["findings"] if f["status"] == "FAIL"]
     # The compliant account has no failure and nothing unassessed; the shared egress VPC is out of scope.

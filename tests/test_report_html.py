@@ -79,6 +79,7 @@ def test_summary_and_scope_are_server_rendered(page: str) -> None:
     assert "AccessDenied" in before_script and "DescribeCluster" in before_script  # not assessed
     assert "sha256:" + "0" * 64 in before_script                                  # run metadata
     assert "eks_cluster" in before_script and "111111111111" in before_script    # scope
+    assert "arn:aws:sts::111111111111:assumed-role/AuditorReadOnly/" in before_script  # who read it
     assert "<noscript>" in page
 
 

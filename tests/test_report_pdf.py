@@ -75,8 +75,10 @@ def test_pages_text_rule_and_control_ids(banking: bytes) -> None:
     assert 8 <= len(reader.pages) <= 20   # cover, contents and a page per section
     text = _text(banking)
     for needle in ("CONFIDENTIAL", "EKS-001", "1.3.1", "PCI DSS", "Not in Place", "Example Bank <plc>",
-                   "WVR-1", "ciso@", "RISK-1", "Page 1 of", "Contents"):
+                   "WVR-1", "ciso@", "RISK-1", "Page 1 of", "Contents", "Caller identity"):
         assert needle in text, needle
+    # Who read each account (a long ARN, wrapped at its slashes).
+    assert "arn:aws:sts::111111111111:assumed-role/AuditorReadOnly/auditor-2026-03-01" in text.replace("\n", "")
     assert f"Page {len(reader.pages)} of {len(reader.pages)}" in text
 
 

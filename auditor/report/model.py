@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from auditor.findings import SEVERITIES, STATUSES
 from auditor.rules.frameworks import Catalogue
@@ -229,6 +229,14 @@ class PackRef:
     sha256: str
 
 
+class AccountView(NamedTuple):
+    id: str
+    name: str
+    problem: str        # why it could not be (fully) collected; "" when it could
+    role_arn: str       # the role the collector assumed ("" when it used the credentials as given)
+    identity: str       # the ARN sts:GetCallerIdentity answered in the account ("" when unknown)
+
+
 @dataclass(frozen=True)
 class RunMeta:
     tool_name: str
@@ -243,7 +251,7 @@ class RunMeta:
     assessed_on: str
     config_digest: str
     packs: tuple[PackRef, ...]
-    accounts: tuple[tuple[str, str, str], ...]    # (id, name, problem)
+    accounts: tuple[AccountView, ...]
     regions: tuple[str, ...]
     scope_everything: bool
     scope_vpc_ids: tuple[str, ...]
@@ -403,7 +411,8 @@ def _run(doc: Mapping[str, Any]) -> RunMeta:
         config_digest=_s((run.get("config") or {}).get("digest")),
         packs=tuple(PackRef(id=_s(p.get("id")), version=_s(p.get("version")), title=_s(p.get("title")),
                             builtin=bool(p.get("builtin")), sha256=_s(p.get("sha256"))) for p in run.get("packs", [])),
-        accounts=tuple((_s(a.get("id")), _s(a.get("name")), _s(a.get("problem"))) for a in run.get("accounts", [])),
+        accounts=tuple(AccountView(_s(a.get("id")), _s(a.get("name")), _s(a.get("problem")), _s(a.get("role_arn")),
+                                   _s(a.get("identity"))) for a in run.get("accounts", [])),
         regions=tuple(str(r) for r in run.get("regions", [])),
         scope_everything=bool(scope.get("everything")), scope_vpc_ids=tuple(scope.get("vpc_ids", [])),
         resources_in_scope=_frozen(dict(sorted((scope.get("resources_in_scope") or {}).items()))),
