@@ -1,7 +1,7 @@
 """The evidence bundle: a scan's output folder made checkable by anyone.
 
 A bundle is the folder `auditor scan` / `auditor demo` write: ``snapshot/``, ``findings.json``,
-any reports written later, and ``inputs/`` (a copy of everything the evaluation read besides
+the reports (auditor/report/outputs.py) and any written later, and ``inputs/`` (a copy of everything the evaluation read besides
 the snapshot: the audit config text, the waivers file, every non-built-in pack file and a
 profile given as a path). ``bundle.json`` lists the SHA-256 of every other file (all but
 itself and ``bundle.sig``), the tool version and a run id; ``bundle.sig`` is an optional

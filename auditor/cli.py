@@ -189,6 +189,46 @@ def _bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any) -
                f"check it with: auditor verify {out})")
 
 
+def _reports(out: Path, findings: Path, snapshot_dir: Path, packs: Any, formats: tuple[str, ...],
+             style: str | None) -> bool:
+    """Write the report files of `formats` next to findings.json and say where; False when one
+    could not be written (the others still are: nothing is lost)."""
+    from auditor.report.model import build_model
+    from auditor.report.outputs import write_reports
+    from auditor.rules.frameworks import load_catalogues
+
+    raw = findings.read_bytes()
+    manifest = snapshot_dir / "manifest.json"
+    model = build_model(json.loads(raw), packs, load_catalogues(), style=style)
+    try:
+        done = write_reports(out, formats, model, raw, findings_path=findings,
+                             manifest=manifest.read_bytes() if manifest.is_file() else None, style=style)
+    except OSError as exc:
+        click.echo(f"error: could not write the reports into {out}: {exc.strerror or exc}", err=True)
+        return False
+    for fmt, target in done.files:
+        click.echo(f"{fmt} written to {target}")
+    for fmt, target, why in done.failed:
+        click.echo(f"error: {fmt}: {target} not written: {why}", err=True)
+    return not done.failed
+
+
+def _formats(text: str | None, config: Any) -> tuple[str, ...]:
+    """--format, else the config's outputs.formats, else every format."""
+    from auditor.cli_report import parse_formats
+    from auditor.config import ALL_FORMATS
+
+    if text is not None:
+        return parse_formats(text)
+    return tuple(config.formats) if config is not None else ALL_FORMATS
+
+
+_FORMAT_HELP = ("Comma-separated reports to write next to findings.json (always written): json, html, pdf, junit, "
+                "sarif, csv; default: the config's outputs.formats, else all.")
+_STYLE_HELP = ("Wording of the HTML and PDF reports: banking (PCI DSS v4.0 / FFIEC) or healthcare (HIPAA Security "
+               "Rule, ePHI); default: the profile's style (without one the HTML is neutral, the PDF banking).")
+
+
 def _scan_exit(document: dict[str, Any], fail_on: str) -> int:
     from auditor.results import violations
 
@@ -217,10 +257,13 @@ _SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info", "n
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sign the bundle manifest (bundle.json) with this Ed25519 private key (PEM, unencrypted) "
                    "into bundle.sig.")
+@click.option("--format", "formats", default=None, help=_FORMAT_HELP)
+@click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None, help=_STYLE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
-             gzip: bool | None, sign_key: Path | None, quiet: bool) -> None:
-    """Collect (or read a snapshot), evaluate the rule packs, write findings.json, print a summary."""
+             gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None, quiet: bool) -> None:
+    """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
+    (HTML, PDF, JUnit, SARIF, CSV) into an evidence bundle, print a summary."""
     from auditor.config import load_config
     from auditor.scan import prepare, summary_lines
 
@@ -232,6 +275,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     except InputError as exc:
         _fail_input(exc)
     key = _signing_key(sign_key)
+    wanted = _formats(formats, config)
     if out is None:
         base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
         out = base / _stamp()
@@ -256,19 +300,24 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         click.echo("note: the config differs from the one the snapshot was collected with "
                    "(scope and packs come from the config given now)", err=True)
     click.echo(f"findings written to {path}")
+    reports_ok = _reports(out, path, snapshot_dir, inputs.packs, wanted, style)
     _bundle(out, snapshot_dir, config, inputs, key)
     click.echo("\n".join(summary_lines(document, inputs.fail_on)))
-    sys.exit(_scan_exit(document, inputs.fail_on))
+    code = _scan_exit(document, inputs.fail_on)
+    sys.exit(code if reports_ok or code == EXIT_VIOLATIONS else EXIT_INPUT)
 
 
 @cli.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the demo's snapshot and findings (default: demo-output/<UTC time>).")
 @click.option("--server", is_flag=True, help="Run the emulator as a real HTTP server instead of in-process.")
+@click.option("--format", "formats", default=None, help=_FORMAT_HELP)
+@click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None, help=_STYLE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
+def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | None, quiet: bool) -> None:
     """Run the whole pipeline on the built-in emulated bank estate (no AWS account needed):
-    build the estate, collect it, evaluate every built-in pack, write findings.json.
+    build the estate, collect it, evaluate every built-in pack, write findings.json, the reports
+    (HTML, PDF, JUnit, SARIF, CSV) and the evidence bundle.
     Exits 0 when the pipeline ran (the estate has violations by design)."""
     try:
         from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
@@ -286,6 +335,7 @@ def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
         inputs = prepare(config)
     except InputError as exc:
         _fail_input(exc)
+    wanted = _formats(formats, config)
     click.echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
                f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
     with EmulatedAws(mode="server" if server else "inprocess") as emu:
@@ -295,11 +345,14 @@ def demo_cmd(out: Path | None, server: bool, quiet: bool) -> None:
     _summary(result)
     document, path = _scan_snapshot(result.path, inputs, out)
     click.echo(f"findings written to {path}")
+    reports_ok = _reports(out, path, result.path, inputs.packs, wanted, style)
     _bundle(out, result.path, config, inputs, None)
     click.echo("\n".join(summary_lines(document, inputs.fail_on)))
     code = _scan_exit(document, inputs.fail_on)
     if code == EXIT_VIOLATIONS:
         click.echo(f"(the demo estate is drifted on purpose: `auditor scan` would exit {code} here)")
+    if not reports_ok:
+        sys.exit(EXIT_INPUT)
     sys.exit(EXIT_OK if result.complete else EXIT_INCOMPLETE)
 
 

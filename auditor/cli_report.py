@@ -3,7 +3,8 @@ copy), the self-contained HTML report and the PDF/A-3b evidence report from a fi
 file.
 
 Registered in auditor/cli.py. Exit codes: 0 written, 2 the file cannot be read or does not
-match the findings.json schema, or an unknown format or pack (every problem listed).
+match the findings.json schema, an unknown format or pack (every problem listed), or a
+format could not be written (the others still are, and a bundle lists them).
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from auditor.cli_common import EXIT_INPUT, fail_input
 from auditor.errors import InputError
 
-FORMATS = ("junit", "sarif", "csv", "json", "html", "pdf")
+from auditor.report.outputs import FORMATS, unknown_formats
+
 # The PDF is written only when asked for (WeasyPrint takes seconds to a minute on large runs).
 DEFAULT_FORMATS = tuple(f for f in FORMATS if f != "pdf")
-FILE_NAMES: Mapping[str, str] = {"junit": "findings.junit.xml", "sarif": "findings.sarif",
-                                 "csv": "findings.csv", "json": "findings.json",
-                                 "html": "report.html", "pdf": "report.pdf"}
 _MAX_SHOWN = 20
 
 
@@ -35,7 +34,7 @@ def _die(message: str) -> NoReturn:
 def parse_formats(text: str) -> tuple[str, ...]:
     """`junit,sarif` -> ("junit", "sarif") in the order given, without repeats; unknown -> exit 2."""
     wanted = [w.strip().lower() for w in text.split(",") if w.strip()]
-    unknown = [w for w in wanted if w not in FORMATS]
+    unknown = unknown_formats(tuple(wanted))
     if unknown or not wanted:
         what = f"unknown format {', '.join(unknown)}" if unknown else "no format given"
         _die(f"{what}; choose from {', '.join(FORMATS)} (comma-separated)")
@@ -93,9 +92,8 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         key = None if sign_key is None else load_signing_key(sign_key)
     except BundleError as exc:
         _die(str(exc))
-    from auditor.report.html import html_report
-    from auditor.report.machine import csv_bytes, junit_xml, sarif
-    from auditor.report.model import ReportModel, build_model
+    from auditor.report.model import build_model
+    from auditor.report.outputs import write_reports
     from auditor.rules.frameworks import load_catalogues
     from auditor.rules.packs import load_packs
 
@@ -107,34 +105,19 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
     except InputError as exc:
         fail_input(exc)
     model = build_model(document, pack_set, catalogues, style=style)   # --style: HTML and PDF alike
-    raw = findings.read_bytes()
-
-    def pdf(m: ReportModel) -> bytes:
-        from auditor.report.pdf import PdfInputs, render_pdf
-
-        try:
-            import weasyprint  # noqa: F401
-        except (ImportError, OSError) as exc:   # OSError: the system's Pango is missing
-            _die(f"the PDF report needs WeasyPrint and the system's Pango library: {exc}")
-
-        manifest = findings.parent / "snapshot" / "manifest.json"   # attached when FINDINGS is in a bundle
-        return render_pdf(m, PdfInputs(raw, manifest.read_bytes() if manifest.is_file() else None), style=style)
-
-    writers: Mapping[str, Callable[[ReportModel], bytes]] = {
-        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: raw, "html": html_report,
-        "pdf": pdf}
     folder = out if out is not None else findings.parent
+    manifest = findings.parent / "snapshot" / "manifest.json"   # attached to the PDF when FINDINGS is in a bundle
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for fmt in wanted:
-            target = folder / FILE_NAMES[fmt]
-            if fmt == "json" and target.exists() and target.resolve() == findings.resolve():
-                click.echo(f"{fmt}: {target} (the input itself)")
-                continue
-            target.write_bytes(writers[fmt](model))
-            click.echo(f"{fmt}: {target}")
+        done = write_reports(folder, wanted, model, findings.read_bytes(), findings_path=findings,
+                             manifest=manifest.read_bytes() if manifest.is_file() else None, style=style)
     except OSError as exc:
         _die(f"cannot write into {folder}: {exc.strerror or exc}")
+    for fmt, target in done.same_as_input:
+        click.echo(f"{fmt}: {target} (the input itself)")
+    for fmt, target in done.files:
+        click.echo(f"{fmt}: {target}")
+    for fmt, target, why in done.failed:
+        click.echo(f"error: {fmt}: {target} not written: {why}", err=True)
     from auditor.bundle import BUNDLE_FILE, refresh_bundle
 
     signed = (folder / "bundle.sig").is_file()
@@ -143,3 +126,5 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         click.echo(f"added to the evidence bundle's {BUNDLE_FILE}"
                    + (" (its old signature was removed: give --sign-key to sign it again)" if dropped else
                       " (signed)" if key is not None else ""))
+    if done.failed:
+        sys.exit(EXIT_INPUT)

@@ -18,6 +18,10 @@ from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, load_yaml_text, read_text
 
 
+# What `auditor scan` writes besides findings.json unless outputs.formats says otherwise (the
+# names of auditor/report/outputs.py; the config schema lists the same).
+ALL_FORMATS = ("json", "html", "pdf", "junit", "sarif", "csv")
+
 @dataclass(frozen=True)
 class AccountSpec:
     """One account to audit. Without profile or role_arn the default credential chain is used."""
@@ -88,7 +92,7 @@ class AuditConfig:
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     waivers: Path | None = None
     output_dir: Path | None = None
-    formats: tuple[str, ...] = ("json",)
+    formats: tuple[str, ...] = ALL_FORMATS
     gzip: bool = False
     fail_on: str = ""   # empty: the profile's, else high
     collection: Collection = field(default_factory=Collection)
@@ -173,7 +177,7 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         parameters=d.get("parameters", {}),
         waivers=rel(d.get("waivers")),
         output_dir=rel(out.get("directory")),
-        formats=tuple(out.get("formats", ("json",))),
+        formats=tuple(dict.fromkeys(out.get("formats", ALL_FORMATS))),
         gzip=bool(out.get("gzip", False)),
         fail_on=d.get("fail_on", ""),
         collection=Collection(max_workers=col.get("max_workers", 16),

@@ -80,6 +80,10 @@ CALLS: dict[str, Any] = {
 }
 
 
+REPORTS = {"html": "report.html", "pdf": "report.pdf", "junit": "findings.junit.xml", "sarif": "findings.sarif",
+           "csv": "findings.csv"}
+
+
 def auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=120)
@@ -116,6 +120,8 @@ def made(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path, Path]
                    cwd=root)
     assert proc.returncode == 1, proc.stdout + proc.stderr    # the critical FAIL
     assert "evidence bundle written to" in proc.stdout
+    for fmt, name in REPORTS.items():                          # every report, and where
+        assert f"{fmt} written to {Path('out') / name}" in proc.stdout, proc.stdout
     return root / "out"
 
 
@@ -137,6 +143,7 @@ def test_the_bundle_holds_everything_and_verifies(made: Path, keys: tuple[Path, 
     assert "inputs/audit-config.yaml" in files and "inputs/waivers/risk-waivers.yaml" in files
     assert [f for f in files if f.startswith("inputs/packs/")] == ["inputs/packs/001/bundle.yaml"]
     assert files == dict(sorted(files.items()))
+    assert set(REPORTS.values()) <= set(files)
     doc = json.loads((made / BUNDLE_FILE).read_text())
     assert doc["created"] == "2026-03-01T10:01:00Z" and len(doc["run_id"]) == 16
     assert (made / SIGNATURE_FILE).is_file()
@@ -157,7 +164,7 @@ def test_the_bundle_is_deterministic(made: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["record", "snapshot-manifest", "findings", "config", "pack", "waivers",
-                                  "bundle-json", "added", "deleted"])
+                                  "bundle-json", "added", "deleted", *REPORTS])
 def test_tampering_with_any_file_names_it(bundle: Path, kind: str, keys: tuple[Path, Path, Path]) -> None:
     if kind == "record":
         name = next(n for n in _listed(bundle) if n.startswith("snapshot/") and n != "snapshot/manifest.json")
@@ -165,7 +172,7 @@ def test_tampering_with_any_file_names_it(bundle: Path, kind: str, keys: tuple[P
         name = {"snapshot-manifest": "snapshot/manifest.json", "findings": "findings.json",
                 "config": "inputs/audit-config.yaml", "pack": "inputs/packs/001/bundle.yaml",
                 "waivers": "inputs/waivers/risk-waivers.yaml", "bundle-json": BUNDLE_FILE,
-                "added": "reports/extra.html", "deleted": "inputs/waivers/risk-waivers.yaml"}[kind]
+                "added": "reports/extra.html", "deleted": "inputs/waivers/risk-waivers.yaml", **REPORTS}[kind]
     path = bundle / name
     if kind == "added":
         path.parent.mkdir()
@@ -247,3 +254,48 @@ def test_auditor_report_writes_into_the_bundle_and_it_still_verifies(bundle: Pat
     assert verify_bundle(bundle, public_key=keys[1]).ok
     proc = auditor("report", str(bundle / "findings.json"), "--format", "csv", cwd=bundle.parent)
     assert "its old signature was removed" in proc.stdout and verify_bundle(bundle).ok
+
+
+def _rescan(made: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return auditor("scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(out), *args, cwd=made.parent)
+
+
+def test_scan_writes_the_formats_asked_for(made: Path, tmp_path: Path) -> None:
+    proc = _rescan(made, tmp_path / "two", "--format", "sarif,junit", "--style", "healthcare")
+    assert proc.returncode == 1, proc.stderr
+    written = {p.name for p in (tmp_path / "two").iterdir() if p.is_file()}
+    assert written == {"findings.json", "findings.sarif", "findings.junit.xml", BUNDLE_FILE}
+    assert verify_bundle(tmp_path / "two").ok
+    # outputs.formats in the config, when --format is not given
+    cfg = made.parent / "cfg" / "csv-only.yaml"
+    cfg.write_text((made.parent / "cfg" / "audit.yaml").read_text() + "outputs: {formats: [csv]}\n")
+    proc = auditor("scan", "-c", str(cfg), "--snapshot", "snap", "--out", str(tmp_path / "csv"), cwd=made.parent)
+    assert proc.returncode == 1 and "csv written to" in proc.stdout and "html written" not in proc.stdout
+    assert not (tmp_path / "csv" / "report.html").exists() and (tmp_path / "csv" / "findings.csv").is_file()
+
+
+def test_scan_refuses_an_unknown_format_before_running(made: Path, tmp_path: Path) -> None:
+    proc = _rescan(made, tmp_path / "bad", "--format", "html,docx")
+    assert proc.returncode == 2 and "unknown format docx" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_report_that_cannot_be_made_loses_nothing_else(made: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeasyPrint missing (as on a machine without Pango): every other file is written and
+    listed, the bundle verifies, the error says why, and the exit code is not 0."""
+    from click.testing import CliRunner
+
+    from auditor.cli import cli
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)    # `import weasyprint` raises ImportError
+    monkeypatch.chdir(made.parent)
+    out = tmp_path / "nopdf"
+    res = CliRunner().invoke(cli, ["scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(out),
+                                   "--fail-on", "none"])
+    assert res.exit_code == 2, res.output
+    assert "error: pdf:" in res.output and "WeasyPrint" in res.output and "Traceback" not in res.output
+    assert not (out / "report.pdf").exists()
+    assert set(REPORTS.values()) - {"report.pdf"} <= set(_listed(out)) and verify_bundle(out).ok
+    res = CliRunner().invoke(cli, ["scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(out)])
+    assert res.exit_code == 1, res.output        # a FAIL at or above --fail-on still says 1

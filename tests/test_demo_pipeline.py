@@ -86,6 +86,12 @@ def test_auditor_demo_command(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert f"snapshot written to {tmp_path / 'demo' / 'snapshot'}" in proc.stdout
     assert f"findings written to {tmp_path / 'demo' / 'findings.json'}" in proc.stdout
+    # The whole evidence bundle: every report, each printed with where it is.
+    for fmt, name in {"html": "report.html", "pdf": "report.pdf", "junit": "findings.junit.xml",
+                      "sarif": "findings.sarif", "csv": "findings.csv"}.items():
+        assert f"{fmt} written to {tmp_path / 'demo' / name}" in proc.stdout
+        assert (tmp_path / "demo" / name).stat().st_size > 1000, name
+    assert f"evidence bundle written to {tmp_path / 'demo'}" in proc.stdout
     snap = load_snapshot(tmp_path / "demo" / "snapshot")
     assert snap.complete
     doc = json.loads((tmp_path / "demo" / "findings.json").read_text())

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("weasyprint")
-pypdf = pytest.importorskip("pypdf")
+import pypdf  # both are installed by the test extra; a missing one fails, never skips
+import weasyprint  # noqa: F401
 
-from auditor.report.model import ReportModel, build_model  # noqa: E402
-from auditor.report.pdf import PdfInputs, pinned_time, render_html, render_pdf, report_id  # noqa: E402
-from auditor.rules.frameworks import load_catalogues  # noqa: E402
-from auditor.rules.packs import load_packs  # noqa: E402
+from auditor.report.model import ReportModel, build_model
+from auditor.report.pdf import PdfInputs, pinned_time, render_html, render_pdf, report_id
+from auditor.rules.frameworks import load_catalogues
+from auditor.rules.packs import load_packs
 
-from test_report_model import HOSTILE_TAG, sample_document  # noqa: E402
+from test_report_model import HOSTILE_TAG, sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1767225600"}   # 2026-01-01T00:00:00Z
 MANIFEST = b'{"format": "snapshot manifest", "records": {}}\n'
@@ -153,3 +153,19 @@ def test_cli_writes_the_pdf(tmp_path: Path, raw: bytes) -> None:
     pdf = (tmp_path / "report.pdf").read_bytes()
     assert "ePHI" in _text(pdf)
     assert list(_reader(pdf).attachments) == ["findings.json"]
+
+
+def test_cli_without_weasyprint_writes_the_rest_and_says_why(tmp_path: Path, raw: bytes,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from auditor.cli import cli
+
+    monkeypatch.setitem(__import__("sys").modules, "weasyprint", None)   # `import weasyprint` fails
+    findings = tmp_path / "findings.json"
+    findings.write_bytes(raw)
+    result = CliRunner().invoke(cli, ["report", str(findings), "--format", "pdf,csv"], env=FIXED)
+    assert result.exit_code == 2, result.output
+    assert "error: pdf:" in result.output and "WeasyPrint and the system's Pango" in result.output
+    assert (tmp_path / "findings.csv").is_file() and not (tmp_path / "report.pdf").exists()
+    assert "Traceback" not in result.output

@@ -1,0 +1,80 @@
+"""Writing the report files of one findings.json into a folder: what `auditor report`,
+`auditor scan` and `auditor demo` share.
+
+Every format is made from the same `ReportModel`; ``json`` is the findings.json bytes
+themselves. A format that cannot be written (WeasyPrint or the system's Pango missing, a
+disk error) does not stop the others: the caller gets every file written and every failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from auditor.errors import AuditorError
+from auditor.report.model import ReportModel
+
+FORMATS = ("junit", "sarif", "csv", "json", "html", "pdf")
+FILE_NAMES: Mapping[str, str] = {"junit": "findings.junit.xml", "sarif": "findings.sarif",
+                                 "csv": "findings.csv", "json": "findings.json",
+                                 "html": "report.html", "pdf": "report.pdf"}
+
+
+class ReportUnavailable(AuditorError):
+    """A format this installation cannot make (the PDF without WeasyPrint or Pango)."""
+
+
+@dataclass
+class Written:
+    """What `write_reports` did: (format, path) written, skipped as the input itself, failed."""
+
+    files: list[tuple[str, Path]] = field(default_factory=list)
+    same_as_input: list[tuple[str, Path]] = field(default_factory=list)
+    failed: list[tuple[str, Path, str]] = field(default_factory=list)
+
+
+def unknown_formats(wanted: tuple[str, ...]) -> list[str]:
+    return [w for w in wanted if w not in FORMATS]
+
+
+def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,
+                  findings_path: Path | None = None, manifest: bytes | None = None,
+                  style: str | None = None) -> Written:
+    """Write each of `formats` (known names only) from `model` into `folder` (created).
+
+    `findings_json` is the exact findings.json the model was built from (the ``json`` output,
+    and attached to the PDF with the snapshot `manifest`); when `findings_path` is already
+    ``folder/findings.json`` it is not rewritten."""
+    from auditor.report.html import html_report
+    from auditor.report.machine import csv_bytes, junit_xml, sarif
+
+    def pdf(m: ReportModel) -> bytes:
+        try:
+            import weasyprint  # noqa: F401
+        except (ImportError, OSError) as exc:   # OSError: the system's Pango is missing
+            raise ReportUnavailable(f"the PDF report needs WeasyPrint and the system's Pango library: {exc}") from exc
+        from auditor.report.pdf import PdfInputs, render_pdf
+
+        return render_pdf(m, PdfInputs(findings_json, manifest), style=style)
+
+    writers: Mapping[str, Callable[[ReportModel], bytes]] = {
+        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: findings_json,
+        "html": html_report, "pdf": pdf}
+    done = Written()
+    folder.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        target = folder / FILE_NAMES[fmt]
+        if (fmt == "json" and findings_path is not None and target.exists()
+                and target.resolve() == findings_path.resolve()):
+            done.same_as_input.append((fmt, target))
+            continue
+        try:
+            target.write_bytes(writers[fmt](model))
+        except OSError as exc:
+            done.failed.append((fmt, target, f"cannot write: {exc.strerror or exc}"))
+        except ReportUnavailable as exc:
+            done.failed.append((fmt, target, str(exc)))
+        else:
+            done.files.append((fmt, target))
+    return done
