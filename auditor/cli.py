@@ -321,6 +321,7 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
     Exits 0 when the pipeline ran (the estate has violations by design)."""
     try:
         from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
+        from auditor.emulate.host import DEMO_SEED
     except ImportError as exc:  # moto is an optional dependency
         click.echo(f"error: the demo needs the emulator: pip install 'private-network-auditor[demo]' ({exc})",
                    err=True)
@@ -338,7 +339,7 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
     wanted = _formats(formats, config)
     click.echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
                f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
-    with EmulatedAws(mode="server" if server else "inprocess") as emu:
+    with EmulatedAws(mode="server" if server else "inprocess", seed=DEMO_SEED) as emu:
         seed(estate, emu)
         result = _run_collect(config, emu.session_factory(max_attempts=config.collection.max_attempts),
                               out / "snapshot", config.gzip, quiet)

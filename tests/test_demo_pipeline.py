@@ -4,9 +4,12 @@ in-process and over a real HTTP moto server, and the `auditor demo` command itse
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -79,9 +82,17 @@ def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str,
     assert sqs.policy["Statement"][0]["Action"] == "*"  # type: ignore[attr-defined]
 
 
-def test_auditor_demo_command(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """`auditor demo` run once as a user would: (the folder it ran in, the process)."""
+    tmp_path = tmp_path_factory.mktemp("demo-run")
     proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp_path / "demo")],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    return tmp_path, proc
+
+
+def test_auditor_demo_command(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    tmp_path, proc = demo_run
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"snapshot written to {tmp_path / 'demo' / 'snapshot'}" in proc.stdout
@@ -116,3 +127,91 @@ def test_auditor_demo_command(tmp_path: Path) -> None:
     missing = sorted(f["item"] for f in fails if f["rule_id"] == "VE-001")
     assert missing == ["ec2messages", "ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager", "sns", "ssm",
                        "ssmmessages"]
+
+
+# The demo's HTML report against a golden normalised copy ----------------------------------------
+
+GOLDEN_DEMO = Path(__file__).parent / "golden" / "report_demo.html"
+_AWS_ID = re.compile(r"\b((?:[a-z0-9]+-)+)[0-9a-f]{8,17}\b")     # vpc-0a1b..., eni-..., sgr-...
+_VOLATILE = [(re.compile(r"sha256:[0-9a-f]{64}|\b[0-9a-f]{64}\b"), "<sha256>"),
+             (re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?"), "<time>"),
+             (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
+             (re.compile(r"\b[0-9a-f]{20}\b"), "<fingerprint>")]
+
+
+_SEED_IDS = """
+import json
+from auditor.emulate import EmulatedAws, demo_estate_path, load_estate, seed
+from auditor.emulate.host import DEMO_SEED
+with EmulatedAws(seed=DEMO_SEED) as emu:
+    made = seed(load_estate(demo_estate_path()), emu)
+print(json.dumps([[kind, name, aws_id] for (_a, _r, kind, name), aws_id in made.ids.items()]))
+"""
+
+
+def _demo_names() -> dict[str, str]:
+    """The demo's ids -> `<kind:name>` from the estate. DEMO_SEED makes them repeatable in a
+    fresh process as `auditor demo` is (a process that used moto before draws some differently,
+    e.g. load balancer ARNs), so they are read from one."""
+    proc = subprocess.run([sys.executable, "-c", _SEED_IDS], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return {aws_id: f"<{kind}:{name}>" for kind, name, aws_id in json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def _anonymise(text: str, names: dict[str, str]) -> str:
+    """Seeded ids by their estate names, ids moto makes on its own (ENIs, rule ids, default
+    groups) by their prefix, then times, dates, hashes and fingerprints: what is left does not
+    depend on the clock or on how moto draws ids."""
+    for aws_id in sorted(names, key=len, reverse=True):
+        text = text.replace(aws_id, names[aws_id])
+    text = _AWS_ID.sub(lambda m: m.group(1) + "#", text)
+    for pattern, token in _VOLATILE:
+        text = pattern.sub(token, text)
+    return text
+
+
+def _decoded_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The embedded findings rows expanded as reports/templates/report.js expands them."""
+    s = data["strings"]
+
+    def around(x: Any, rid: str) -> str:
+        return s[x] if isinstance(x, int) else s[x[0]] + rid + s[x[1]]
+
+    return [{"fp": a[0], "rule": s[a[1]], "sev": s[a[2]], "st": s[a[3]], "type": s[a[4]], "id": a[5],
+             "account": s[a[6]], "region": s[a[7]], "arn": around(a[8], a[5]), "vpc": s[a[9]], "item": a[10],
+             "message": around(a[11], a[5]),
+             "evidence": [[s[e[0]], s[e[1]], s[e[2]], s[e[3]], [s[x[0]] + x[1] for x in e[4]]] for e in a[12]],
+             "waiver": s[a[13]]} for a in data["findings"]]
+
+
+def normalised_demo_html(page: str, names: dict[str, str]) -> str:
+    """The page with one tag per line and the embedded findings as one sorted line each."""
+    head, rest = page.split('<script type="application/json" id="report-data">', 1)
+    block, tail = rest.split("</script>", 1)
+    data = json.loads(block)
+    rows = sorted(_anonymise(json.dumps(r, sort_keys=True, ensure_ascii=False), names) for r in _decoded_rows(data))
+    meta = {k: v for k, v in data.items() if k not in ("strings", "findings")}
+
+    def tags(text: str) -> str:
+        return re.sub(r">\s*<", ">\n<", re.sub(r"[ \t]+", " ", _anonymise(text, names))).strip()
+
+    return "\n".join([tags(head), "<!-- report data: run metadata, then one finding per line, sorted -->",
+                      _anonymise(json.dumps(meta, sort_keys=True, ensure_ascii=False), names), *rows,
+                      tags(tail)]) + "\n"
+
+
+def test_demo_html_report_matches_the_golden_copy(demo_run: tuple[Path, subprocess.CompletedProcess[str]]
+                                                  ) -> None:
+    tmp_path, proc = demo_run
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
+    names = _demo_names()
+    # The seeded ids are the demo's (same seed, same moto): the names do replace them.
+    assert names and sum(aws_id in page for aws_id in names) >= 50
+    actual = normalised_demo_html(page, names)
+    assert "<vpc:phi-records>" in actual and not re.search(r"\bvpc-[0-9a-f]{8}", actual)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN_DEMO.write_text(actual, encoding="utf-8")
+    assert actual == GOLDEN_DEMO.read_text(encoding="utf-8"), (
+        "the demo's report changed: UPDATE_GOLDEN=1 pytest tests/test_demo_pipeline.py rewrites "
+        "tests/golden/report_demo.html; review the diff")

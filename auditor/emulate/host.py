@@ -49,19 +49,26 @@ _ISOLATION = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.d
               "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": DEFAULT_REGION}
 
 
+# The demo's moto seed: every run of `auditor demo` builds the estate with the same ids.
+DEMO_SEED = 2026
+
 class EmulatedAws:
     """A moto emulator of AWS for the demo and tests; use it as a context manager.
 
     ``with EmulatedAws(mode="server") as aws:`` starts moto, installs the emulator's moto
     extensions (`moto_ext.install`) and points this process's AWS environment at it.
-    `endpoint_url` is the server URL (None in-process). Entering twice, or nesting two
+    `endpoint_url` is the server URL (None in-process). With `seed`, moto's identifiers are
+    repeatable: the same estate seeded the same way in a fresh process gets the same ids (the
+    demo uses DEMO_SEED). In a process that used moto before, some draws differ (seen: load
+    balancer ARNs), so tests that need the ids read them from a fresh process. Entering twice, or nesting two
     emulators, is refused: both would fight over the same process-wide environment.
     """
 
-    def __init__(self, mode: Mode = "inprocess") -> None:
+    def __init__(self, mode: Mode = "inprocess", *, seed: int | None = None) -> None:
         if mode not in ("inprocess", "server"):
             raise ValueError(f"mode must be 'inprocess' or 'server', not {mode!r}")
         self.mode: Mode = mode
+        self.seed = seed
         self._active = False
         self._endpoint: str | None = None
         self._mock: Any = None
@@ -114,6 +121,13 @@ class EmulatedAws:
                 self._mock.start()  # resets all moto state on start
             else:
                 self._start_server()
+            if self.seed is not None:
+                # moto draws every identifier (vpc-..., subnet-...) from one random source; seeded,
+                # the same estate built in the same order in a fresh process gets the same ids
+                # (the server runs in this process, so this holds in both modes).
+                from moto.moto_api._internal import mock_random
+
+                mock_random.seed(self.seed)
         except BaseException:
             if self._server is not None:  # started, but the reset after it failed
                 self._server.stop()
