@@ -135,6 +135,7 @@ GOLDEN_DEMO = Path(__file__).parent / "golden" / "report_demo.html"
 _AWS_ID = re.compile(r"\b((?:[a-z0-9]+-)+)[0-9a-f]{8,17}\b")     # vpc-0a1b..., eni-..., sgr-...
 _VOLATILE = [(re.compile(r"sha256:[0-9a-f]{64}|\b[0-9a-f]{64}\b"), "<sha256>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?"), "<time>"),
+             (re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC"), "<time>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
              (re.compile(r"\b[0-9a-f]{20}\b"), "<fingerprint>")]
 

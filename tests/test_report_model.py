@@ -168,3 +168,38 @@ def test_labels_and_terms() -> None:
     assert authority_label(["third-party-steampipe"]) == "third-party mapping: Steampipe (Apache-2.0)"
     assert status_term("hipaa-security", "PASS") == "Implemented"
     assert status_term("nist-800-53-r5", "ERROR") == "Not assessed"
+
+
+def test_utc_text_and_natural_control_order() -> None:
+    from auditor.report.model import control_order, utc_text
+
+    assert utc_text("2026-03-01T10:00:00.123456Z") == "2026-03-01 10:00:00 UTC"
+    assert utc_text("2026-03-01T10:00:00+00:00") == "2026-03-01 10:00:00 UTC"
+    assert utc_text("2026-03-01T10:00:00+02:00") == "2026-03-01T10:00:00+02:00"   # another zone: as given
+    assert utc_text("") == "" and utc_text("yesterday") == "yesterday"
+    ids = ["10.2.1", "1.5.1", "A.8.20", "7.2.1", "1.4.1", "A.8.3", "164.312(e)(1)", "164.308(a)(1)(ii)(D)"]
+    assert sorted(ids, key=control_order) == ["1.4.1", "1.5.1", "7.2.1", "10.2.1", "164.308(a)(1)(ii)(D)",
+                                              "164.312(e)(1)", "A.8.3", "A.8.20"]
+
+
+def test_controls_are_in_natural_order() -> None:
+    doc = sample_document()
+    fw = doc["frameworks"][0]
+    template = fw["controls"][0]
+    fw["controls"] = [{**template, "id": cid} for cid in ("10.2.1", "1.3.1", "7.2.1")]
+    model = build_model(doc, None, load_catalogues())
+    assert [c.id for c in model.frameworks[0].controls] == ["1.3.1", "7.2.1", "10.2.1"]
+
+
+def test_scope_selectors_say_how_scope_was_chosen() -> None:
+    from auditor.report.html import html_report
+
+    doc = sample_document()
+    doc["run"]["scope"].update(everything=False, vpc_ids=["vpc-1", "vpc-2"],
+                               tags={"data-classification": ["pci", "phi"], "env": ["prod"]})
+    model = build_model(doc, None, load_catalogues())
+    assert model.run.scope_selectors == ("VPC ids vpc-1, vpc-2", "tag data-classification = pci or phi",
+                                         "tag env = prod")
+    page = html_report(model).decode("utf-8")
+    assert "<code>tag data-classification = pci or phi</code>; or <code>tag env = prod</code>" in page
+    assert build_model(sample_document(), None, load_catalogues()).run.scope_selectors == ()

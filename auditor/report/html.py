@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from auditor.findings import SEVERITIES, STATUSES
 from auditor.report.machine import observed_text
-from auditor.report.model import FrameworkView, ReportModel, status_term
+from auditor.report.model import FrameworkView, ReportModel, status_term, utc_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 TEMPLATE = "report.html.j2"
@@ -175,6 +175,7 @@ def html_report(model: ReportModel) -> bytes:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(builtin_dir("templates"))),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["utc"] = utc_text
     script = (builtin_dir("templates") / SCRIPT).read_text(encoding="utf-8")
     if "</" in script:  # pragma: no cover - would end the inline script early
         raise ValueError(f"{SCRIPT} must not contain '</'")

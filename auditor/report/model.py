@@ -8,6 +8,7 @@ the same inputs give an equal model.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -40,6 +41,22 @@ STATUS_TERMS: Mapping[str, Mapping[str, str]] = {
                        "PASS": "Implemented", "NOT_APPLICABLE": "Not applicable"},
 }
 _DEFAULT_WORDING: Mapping[str, str] = {"requirement": "Control", "environment": "in-scope environment"}
+
+
+_ISO_UTC = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(?:Z|\+00:00)")
+
+
+def utc_text(stamp: str) -> str:
+    """``2026-03-01T10:00:00.123456Z`` -> ``2026-03-01 10:00:00 UTC`` for readers; anything
+    else (empty, another zone) as it is."""
+    m = _ISO_UTC.fullmatch(stamp)
+    return f"{m.group(1)} {m.group(2)} UTC" if m else stamp
+
+
+def control_order(control_id: str) -> list[Any]:
+    """Natural order of control ids: 1.4.1, 1.5.1, 7.2.1, 10.2.1 (not 1.4.1, 10.2.1, ...).
+    Splitting on digit runs alternates text and numbers, so keys always compare."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", control_id)]
 
 
 def status_term(framework: str, status: str) -> str:
@@ -255,6 +272,9 @@ class RunMeta:
     regions: tuple[str, ...]
     scope_everything: bool
     scope_vpc_ids: tuple[str, ...]
+    # How the scope selects VPCs, one clause each, any of them selects: "VPC ids vpc-1, vpc-2",
+    # "tag data-classification = pci or phi"; empty when everything is in scope.
+    scope_selectors: tuple[str, ...]
     resources_in_scope: Mapping[str, int]
     resources_out_of_scope: Mapping[str, int]
 
@@ -317,7 +337,7 @@ def _frameworks(doc: Mapping[str, Any], catalogues: Mapping[str, Catalogue],
             status=c["status"], term=status_term(fw["id"], c["status"]), rules=tuple(c.get("rules", [])),
             counts=_counts(c.get("counts")), authorities=tuple(c.get("authorities", [])),
             authority=authority_label(c.get("authorities", [])), third_party_only=bool(c.get("third_party_only")))
-            for c in fw.get("controls", []))
+            for c in sorted(fw.get("controls", []), key=lambda c: control_order(c["id"])))
         out.append(FrameworkView(id=fw["id"], title=fw.get("title", fw["id"]), version=_s(fw.get("version")),
                                  status=fw["status"], term=status_term(fw["id"], fw["status"]),
                                  requirement_word=words.get("requirement", "Control"),
@@ -415,8 +435,16 @@ def _run(doc: Mapping[str, Any]) -> RunMeta:
                                    _s(a.get("identity"))) for a in run.get("accounts", [])),
         regions=tuple(str(r) for r in run.get("regions", [])),
         scope_everything=bool(scope.get("everything")), scope_vpc_ids=tuple(scope.get("vpc_ids", [])),
+        scope_selectors=_selectors(scope),
         resources_in_scope=_frozen(dict(sorted((scope.get("resources_in_scope") or {}).items()))),
         resources_out_of_scope=_frozen(dict(sorted((scope.get("resources_out_of_scope") or {}).items()))))
+
+
+def _selectors(scope: Mapping[str, Any]) -> tuple[str, ...]:
+    out = [f"VPC ids {', '.join(map(str, scope['vpc_ids']))}"] if scope.get("vpc_ids") else []
+    for key, values in sorted((scope.get("tags") or {}).items()):
+        out.append(f"tag {key} = {' or '.join(map(str, values))}")
+    return tuple(out)
 
 
 def build_model(document: Mapping[str, Any], packs: PackSet | None = None,

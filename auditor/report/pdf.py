@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from auditor.findings import SEVERITIES
-from auditor.report.model import FindingView, ReportModel
+from auditor.report.model import FindingView, ReportModel, utc_text
 
 STYLES = ("banking", "healthcare")
 TEMPLATE = "pdf_report.html.j2"
@@ -146,6 +146,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              finalize=_finalize)
     env.filters["observed"] = _observed
+    env.filters["utc"] = utc_text
     when = pinned_time(model, environ)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
     failing = sorted(model.failing, key=lambda f: (_severity_key(f), f.rule.id))
