@@ -193,16 +193,16 @@ def _reports(out: Path, findings: Path, snapshot_dir: Path, packs: Any, formats:
              style: str | None) -> bool:
     """Write the report files of `formats` next to findings.json and say where; False when one
     could not be written (the others still are: nothing is lost)."""
-    from auditor.report.model import build_model
+    from auditor.report.model import build_model, record_hashes_of
     from auditor.report.outputs import write_reports
     from auditor.rules.frameworks import load_catalogues
 
     raw = findings.read_bytes()
-    manifest = snapshot_dir / "manifest.json"
-    model = build_model(json.loads(raw), packs, load_catalogues(), style=style)
+    manifest = (snapshot_dir / "manifest.json").read_bytes()   # the snapshot was verified: it is there
+    model = build_model(json.loads(raw), packs, load_catalogues(), style=style,
+                        record_hashes=record_hashes_of(manifest))
     try:
-        done = write_reports(out, formats, model, raw, findings_path=findings,
-                             manifest=manifest.read_bytes() if manifest.is_file() else None, style=style)
+        done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style)
     except OSError as exc:
         click.echo(f"error: could not write the reports into {out}: {exc.strerror or exc}", err=True)
         return False

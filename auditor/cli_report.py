@@ -92,7 +92,7 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         key = None if sign_key is None else load_signing_key(sign_key)
     except BundleError as exc:
         _die(str(exc))
-    from auditor.report.model import build_model
+    from auditor.report.model import build_model, record_hashes_of
     from auditor.report.outputs import write_reports
     from auditor.rules.frameworks import load_catalogues
     from auditor.rules.packs import load_packs
@@ -104,12 +104,15 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         catalogues = load_catalogues()
     except InputError as exc:
         fail_input(exc)
-    model = build_model(document, pack_set, catalogues, style=style)   # --style: HTML and PDF alike
+    # In a bundle: the snapshot manifest gives each cited record's hash and is attached to the PDF.
+    manifest_file = findings.parent / "snapshot" / "manifest.json"
+    manifest = manifest_file.read_bytes() if manifest_file.is_file() else None
+    model = build_model(document, pack_set, catalogues, style=style,   # --style: HTML and PDF alike
+                        record_hashes=record_hashes_of(manifest))
     folder = out if out is not None else findings.parent
-    manifest = findings.parent / "snapshot" / "manifest.json"   # attached to the PDF when FINDINGS is in a bundle
     try:
         done = write_reports(folder, wanted, model, findings.read_bytes(), findings_path=findings,
-                             manifest=manifest.read_bytes() if manifest.is_file() else None, style=style)
+                             manifest=manifest, style=style)
     except OSError as exc:
         _die(f"cannot write into {folder}: {exc.strerror or exc}")
     for fmt, target in done.same_as_input:

@@ -12,6 +12,7 @@ fail, never skip, when it is missing.
 from __future__ import annotations
 
 import copy
+import hashlib
 import html
 import json
 import os
@@ -36,8 +37,15 @@ from test_report_model import HOSTILE_TAG, _counts, _finding, sample_document
 GOLDEN = Path(__file__).parent / "golden" / "report_sample.html"
 
 
-def _render(doc: dict[str, Any], style: str | None = None) -> str:
-    return html_report(build_model(doc, load_packs(), load_catalogues(), style=style)).decode("utf-8")
+def _render(doc: dict[str, Any], style: str | None = None, record_hashes: dict[str, str] | None = None) -> str:
+    return html_report(build_model(doc, load_packs(), load_catalogues(), style=style,
+                                   record_hashes=record_hashes)).decode("utf-8")
+
+
+def _hashes(doc: dict[str, Any]) -> dict[str, str]:
+    """A made-up manifest hash for every record `doc` cites."""
+    return {s.split("#")[0]: "sha256:" + hashlib.sha256(s.encode()).hexdigest()
+            for f in doc["findings"] for e in f["evidence"] for s in e["sources"]}
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +217,8 @@ def _rows(dom: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory: pytest.TempPathFactory, sentinel: tuple[str, list[str]]) -> Path:
     path = tmp_path_factory.mktemp("html") / "report.html"
-    path.write_text(_render(_browser_doc(extra=450, sentinel=sentinel[0])), encoding="utf-8")
+    doc = _browser_doc(extra=450, sentinel=sentinel[0])
+    path.write_text(_render(doc, record_hashes=_hashes(doc)), encoding="utf-8")
     return path
 
 
@@ -219,6 +228,9 @@ def test_browser_filters_by_status_and_searches(browser_page: Path) -> None:
     assert [r["rule"] for r in rows] == ["AAA-001"] and rows[0]["st"] == "FAIL"
     assert "showing 1 of 1 (457 findings in all)" in dom
     assert html.escape(f"queue {SQS} reachable <img src=", quote=False) in dom    # message rebuilt around the id
+    source = next(f for f in _browser_doc()["findings"] if f["resource"]["id"] == SQS)["evidence"][0]["sources"][0]
+    record = source.split("#")[0]                                                # each record with its hash
+    assert f"snapshot record: {source} (record {_hashes(_browser_doc())[record]})" in dom
     dom = _dump(browser_page, "#st=PASS&rule=EKS-001")
     assert [r["fp"] for r in _rows(dom)] == ["d" * 20, "e" * 20]
 

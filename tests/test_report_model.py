@@ -6,6 +6,7 @@ attacker could plant in AWS (tags, names): test_report_machine.py reuses it."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import jsonschema
@@ -203,3 +204,21 @@ def test_scope_selectors_say_how_scope_was_chosen() -> None:
     page = html_report(model).decode("utf-8")
     assert "<code>tag data-classification = pci or phi</code>; or <code>tag env = prod</code>" in page
     assert build_model(sample_document(), None, load_catalogues()).run.scope_selectors == ()
+
+
+def test_record_hashes_come_from_the_manifest_and_keep_only_cited_records() -> None:
+    from auditor.report.model import record_hashes_of
+
+    doc = sample_document()
+    cited = sorted({s.split("#")[0] for f in doc["findings"] for e in f["evidence"] for s in e["sources"]})
+    files = {name: f"sha256:{n:064x}" for n, name in enumerate(cited)}
+    manifest = json.dumps({"files": {**files, "records/other.json": "sha256:" + "f" * 64}}).encode()
+    model = build_model(doc, None, load_catalogues(), record_hashes=record_hashes_of(manifest))
+    assert dict(model.record_hashes) == files                          # uncited records left out
+    assert model.record_hash(cited[0] + "#/pages/0/cluster") == files[cited[0]]
+    assert model.record_hash("records/unknown.json#/x") == ""
+    failing = {s.split("#")[0] for f in model.failing for e in f.evidence for s in e.sources}
+    assert model.failing_records == tuple((n, files[n]) for n in sorted(failing))
+    for bad in (None, b"not json", b"[]", b'{"files": ["a"]}', b"{}"):
+        assert record_hashes_of(bad) == {}
+    assert build_model(doc, None, load_catalogues()).record_hashes == {}

@@ -6,6 +6,7 @@ before comparing text (nothing else is normalised)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 import pypdf  # both are installed by the test extra; a missing one fails, never skips
 import weasyprint  # noqa: F401
 
-from auditor.report.model import ReportModel, build_model
+from auditor.report.model import ReportModel, build_model, record_hashes_of
 from auditor.report.pdf import PdfInputs, pinned_time, render_html, render_pdf, report_id
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
@@ -24,7 +25,10 @@ from auditor.rules.packs import load_packs
 from test_report_model import HOSTILE_TAG, sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1767225600"}   # 2026-01-01T00:00:00Z
-MANIFEST = b'{"format": "snapshot manifest", "records": {}}\n'
+# A manifest listing every record the sample cites, each with a made-up hash of its name.
+RECORDS = {s.split("#")[0]: "sha256:" + hashlib.sha256(s.split("#")[0].encode()).hexdigest()
+           for f in sample_document()["findings"] for e in f["evidence"] for s in e["sources"]}
+MANIFEST = json.dumps({"format": "snapshot manifest", "files": RECORDS}, sort_keys=True).encode()
 SECTIONS = ["Executive summary", "Scope and method", "Results per control", "Failing findings",
             "Passes by control", "Exceptions register", "Not assessed", "Attestation and sign-off",
             "Appendix: evidence manifest"]
@@ -42,7 +46,7 @@ def raw(document: dict[str, Any]) -> bytes:
 
 @pytest.fixture(scope="module")
 def model(document: dict[str, Any]) -> ReportModel:
-    return build_model(document, load_packs([]), load_catalogues())
+    return build_model(document, load_packs([]), load_catalogues(), record_hashes=record_hashes_of(MANIFEST))
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +173,13 @@ def test_cli_without_weasyprint_writes_the_rest_and_says_why(tmp_path: Path, raw
     assert "error: pdf:" in result.output and "WeasyPrint and the system's Pango" in result.output
     assert (tmp_path / "findings.csv").is_file() and not (tmp_path / "report.pdf").exists()
     assert "Traceback" not in result.output
+
+
+def test_appendix_lists_the_records_failing_findings_cite_with_their_hashes(banking: bytes, model: ReportModel
+                                                                           ) -> None:
+    cited = model.failing_records
+    assert cited and all(sha for _name, sha in cited)
+    text = _text(banking).replace("\n", "")
+    assert "Snapshot records cited by the failing findings" in text
+    for name, sha in cited:
+        assert sha in text.replace(" ", ""), name

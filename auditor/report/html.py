@@ -152,6 +152,7 @@ def report_context(model: ReportModel) -> dict[str, Any]:
     data = {
         "page": PAGE_SIZE,
         "manifest": model.run.manifest_sha256,
+        "hashes": dict(model.record_hashes),
         "frameworks": [[fw.id, fw.title] for fw in frameworks],
         "terms": {fw.id: {s: status_term(fw.id, s) for s in STATUSES} for fw in frameworks},
         **findings_data(model),

@@ -8,9 +8,10 @@ the same inputs give an equal model.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
@@ -298,6 +299,13 @@ class ReportModel:
     passes: tuple[PassSummary, ...]
     waivers: tuple[WaiverRow, ...]
     not_assessed: tuple[NotAssessed, ...]
+    # The SHA-256 ("sha256:<hex>") of each snapshot record file a finding cites, from the
+    # snapshot manifest when one was given; empty without it.
+    record_hashes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def record_hash(self, source: str) -> str:
+        """The hash of the record file a ``records/<file>#/pointer`` source points into ("" unknown)."""
+        return self.record_hashes.get(source.split("#", 1)[0], "")
 
     @property
     def failing(self) -> tuple[FindingView, ...]:
@@ -305,6 +313,12 @@ class ReportModel:
         bad = [f for f in self.findings if f.status in ("FAIL", "ERROR")]
         return tuple(sorted(bad, key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES
                                                 else len(SEVERITIES), f.status != "FAIL")))
+
+    @property
+    def failing_records(self) -> tuple[tuple[str, str], ...]:
+        """(record file, its SHA-256 or "") for every record the failing findings cite, sorted."""
+        files = {s.split("#", 1)[0] for f in self.failing for e in f.evidence for s in e.sources}
+        return tuple((name, self.record_hashes.get(name, "")) for name in sorted(files))
 
     @property
     def rules_by_id(self) -> Mapping[str, RuleView]:
@@ -447,11 +461,25 @@ def _selectors(scope: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def record_hashes_of(manifest: bytes | None) -> dict[str, str]:
+    """A snapshot manifest.json's ``files`` (record path -> "sha256:<hex>"); {} when there is
+    no manifest or it holds no such map (reports are then made without record hashes)."""
+    if manifest is None:
+        return {}
+    try:
+        files = json.loads(manifest).get("files")
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
 def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
-                catalogues: Mapping[str, Catalogue] | None = None, *, style: str | None = None) -> ReportModel:
+                catalogues: Mapping[str, Catalogue] | None = None, *, style: str | None = None,
+                record_hashes: Mapping[str, str] | None = None) -> ReportModel:
     """The report model of a (schema-valid) findings.json `document`. `packs` gives rule
     rationale, remediation and references (rules it lacks keep the document's title only);
-    `catalogues` the frameworks' wording. `style` overrides the profile's."""
+    `catalogues` the frameworks' wording. `style` overrides the profile's. `record_hashes`
+    (`record_hashes_of` the snapshot manifest) gives each cited record's SHA-256."""
     cats = dict(catalogues or {})
     profile = document["run"].get("profile") or {}
     wording = {str(k): str(v) for k, v in (profile.get("wording") or {}).items()}
@@ -459,6 +487,8 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
     rules = _rules(document, packs, frameworks)
     by_id = {r.id: r for r in rules}
     findings = tuple(_finding(f, by_id) for f in document.get("findings", []))
+    cited = {s.split("#", 1)[0] for f in findings for e in f.evidence for s in e.sources}
+    hashes = {k: v for k, v in sorted((record_hashes or {}).items()) if k in cited}
     summary = document["summary"]
     return ReportModel(
         organisation=_s(document["run"].get("config", {}).get("organization")),
@@ -472,4 +502,5 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
         waivers=_waivers(document),
         not_assessed=tuple(NotAssessed(account=_s(g.get("account")), region=_s(g.get("region")),
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
-                                       rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])))
+                                       rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),
+        record_hashes=_frozen(hashes))

@@ -83,7 +83,10 @@
       d.appendChild(el("div", "observed: " + e[1], "mono"));
       d.appendChild(el("div", "expected: " + e[2]));
       d.appendChild(el("div", "verdict: " + e[3]));
-      e[4].forEach(function (s) { d.appendChild(el("div", "snapshot record: " + s, "mono src")); });
+      e[4].forEach(function (s) {
+        var h = data.hashes[s.split("#")[0]];
+        d.appendChild(el("div", "snapshot record: " + s + (h ? " (record " + h + ")" : ""), "mono src"));
+      });
       box.appendChild(d);
     });
     if (data.manifest) { box.appendChild(el("div", "snapshot manifest SHA-256 (hashes every record): " + data.manifest, "mono muted")); }
