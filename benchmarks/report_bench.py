@@ -13,6 +13,9 @@ listed in full), time and peak RSS. Each size and format runs in a fresh Python 
 Columns:
   findings     findings in the document
   html s / MiB HTML report wall time and size (n/a without auditor/report/html.py)
+  browser s    headless Chromium (Debian's chromium, when installed) opening the HTML with a
+               search in the URL (#q=...&group=control): start, parse, filter, group and
+               render the first page, as `--dump-dom` reports it done ("-" without chromium)
   pdf s        PDF wall time: build_model + template + WeasyPrint layout + PDF/A writing
   pages        PDF pages
   pdf MiB      PDF size
@@ -26,6 +29,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STATUSES = ("PASS", "FAIL", "ERROR", "WAIVED", "NOT_APPLICABLE")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 N_RULES, N_CONTROLS = 40, 12
+# The child leaves the page here for the browser column.
+HTML_OUT = str(Path(tempfile.gettempdir()) / "report-bench-{n}.html")
 
 
 def _counts(items: list[str]) -> dict[str, int]:
@@ -120,6 +126,7 @@ def child(fmt: str, n: int) -> None:
         out = html_report(model)
         seconds = time.perf_counter() - t0
         pages = 0
+        Path(HTML_OUT.format(n=n)).write_bytes(out)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "bytes": len(out), "pages": pages, "peak_mib": peak}))
 
@@ -133,6 +140,26 @@ def run(fmt: str, n: int) -> dict[str, Any] | None:
     return result
 
 
+def browser_seconds(n: int) -> str:
+    """Seconds for headless Chromium to open the page and show a search's first page."""
+    import shutil
+
+    exe = shutil.which("chromium")
+    page = Path(HTML_OUT.format(n=n))
+    if exe is None or not page.is_file():
+        return "-"
+    with tempfile.TemporaryDirectory() as profile:
+        t0 = time.perf_counter()
+        proc = subprocess.run([exe, "--headless", "--disable-gpu", "--no-sandbox", f"--user-data-dir={profile}",
+                               "--virtual-time-budget=60000", "--dump-dom",
+                               page.as_uri() + "#q=sg-0000000000000abc&group=control"],
+                              capture_output=True, text=True, timeout=300)
+        seconds = time.perf_counter() - t0
+    page.unlink()
+    ok = proc.returncode == 0 and "findings in all" in proc.stdout and 'data-ready="1"' in proc.stdout
+    return f"{seconds:.2f}" if ok else "failed"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,10000,100000")
@@ -144,10 +171,12 @@ def main() -> None:
         child(args.child[0], int(args.child[1]))
         return
     has_html = (ROOT / "auditor" / "report" / "html.py").is_file()
-    print(f"{'findings':>9} {'html s':>8} {'html MiB':>9} {'pdf s':>8} {'pages':>6} {'pdf MiB':>8} {'peak MiB':>9}")
+    print(f"{'findings':>9} {'html s':>8} {'html MiB':>9} {'browser s':>10} {'pdf s':>8} {'pages':>6} {'pdf MiB':>8} "
+          f"{'peak MiB':>9}")
     for n in (int(s) for s in args.sizes.split(",")):
         h = run("html", n) if has_html else None
-        hs = f"{h['seconds']:8.2f} {h['bytes'] / 2**20:9.2f}" if h else f"{'n/a':>8} {'n/a':>9}"
+        hs = (f"{h['seconds']:8.2f} {h['bytes'] / 2**20:9.2f} {browser_seconds(n):>10}" if h
+              else f"{'n/a':>8} {'n/a':>9} {'-':>10}")
         if n <= args.pdf_max:
             p = run("pdf", n)
             ps = (f"{p['seconds']:8.1f} {p['pages']:6d} {p['bytes'] / 2**20:8.2f} {p['peak_mib']:9.0f}" if p
