@@ -96,7 +96,7 @@ def _check_sarif(log: dict[str, Any]) -> None:
         assert {"severity", "frameworks", "tags"} <= set(r["properties"])
     for res in run["results"]:
         assert res["ruleId"] == ids[res["ruleIndex"]]
-        assert res["level"] in LEVELS and res["kind"] in {"fail", "review"}
+        assert res["level"] in LEVELS and res["kind"] in {"fail", "open"}
         assert res["kind"] == "fail" or res["level"] == "none"
         assert res["message"]["text"]
         (loc,) = res["locations"]
@@ -118,7 +118,7 @@ def test_sarif_rules_results_levels_and_suppressions(model: ReportModel) -> None
     by_status = {r["properties"]["status"]: r for r in run["results"]}
     assert set(by_status) == {"FAIL", "ERROR", "WAIVED"}      # no PASS or NOT_APPLICABLE results
     assert by_status["FAIL"]["level"] == "error" and FORMULA in by_status["FAIL"]["message"]["text"]
-    assert by_status["ERROR"]["kind"] == "review"
+    assert by_status["ERROR"]["kind"] == "open"
     assert by_status["WAIVED"]["suppressions"][0]["justification"].startswith("WVR-1: accepted <script>")
     loc = by_status["FAIL"]["locations"][0]["logicalLocations"][0]
     assert loc["fullyQualifiedName"] == f"arn:aws:eks:eu-west-1:111111111111:cluster/bank-{HOSTILE_TAG}"

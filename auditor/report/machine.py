@@ -151,8 +151,8 @@ def _result(f: FindingView, index: int) -> dict[str, Any]:
                        "account": f.resource.account, "region": f.resource.region, "vpcId": f.resource.vpc_id,
                        "item": f.item, "evidence": evidence_text(f)},
     }
-    if f.status == "ERROR":       # not assessed: a question for a reviewer, not a detected failure
-        out["kind"], out["level"] = "review", "none"
+    if f.status == "ERROR":       # not assessed: SARIF's "open" (too little information to decide)
+        out["kind"], out["level"] = "open", "none"
     else:
         out["kind"], out["level"] = "fail", _LEVELS.get(f.severity, "warning")
     if f.status == "WAIVED":
