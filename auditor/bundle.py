@@ -253,8 +253,19 @@ def verify_bundle(root: Path, *, public_key: Path | None = None,
     from auditor.results import iter_text
     from auditor.scan import evaluate_snapshot
 
+    made_by = str((doc.get("tool") or {}).get("version", ""))
+    if made_by != __version__:
+        return result.fail("findings.json", f"cannot re-evaluate here: the bundle was made by private-network-auditor "
+                                            f"{made_by or '(unknown)'} and this is {__version__}, whose engine and "
+                                            f"built-in packs may differ (every hash above matched; verify with "
+                                            f"version {made_by or 'the one that made it'} to confirm the findings)")
     try:
         inputs = _inputs(root)
+        changed = _changed_builtin_packs(root, inputs)
+        if changed:
+            return result.fail("findings.json", f"cannot re-evaluate here: the installed built-in pack(s) "
+                                                f"{', '.join(changed)} differ from those the run used (SHA-256 in "
+                                                f"findings.json); every hash above matched")
         document = evaluate_snapshot(snap, inputs)
     except InputError as exc:
         first = exc.problems[0]
@@ -313,6 +324,17 @@ def _inputs(root: Path) -> Any:
         if found:
             changes["profile"] = f"profile/{found[0].name}"
     return prepare(dataclasses.replace(config, **changes))
+
+
+def _changed_builtin_packs(root: Path, inputs: Any) -> list[str]:
+    """Built-in packs whose installed file is not the one findings.json records the run used."""
+    try:
+        used = {p.get("id"): p.get("sha256") for p in json.loads((root / "findings.json").read_bytes())["run"]["packs"]
+                if p.get("builtin")}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []     # an unreadable findings.json is reported by the comparison that follows
+    return sorted(p.id for p in inputs.packs.packs
+                  if p.builtin and p.id in used and used[p.id] != _sha256(Path(p.file).read_bytes()))
 
 
 def _first_difference(kept: bytes, fresh: dict[str, Any]) -> str:

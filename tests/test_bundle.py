@@ -299,3 +299,31 @@ def test_a_report_that_cannot_be_made_loses_nothing_else(made: Path, tmp_path: P
     assert set(REPORTS.values()) - {"report.pdf"} <= set(_listed(out)) and verify_bundle(out).ok
     res = CliRunner().invoke(cli, ["scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(out)])
     assert res.exit_code == 1, res.output        # a FAIL at or above --fail-on still says 1
+
+
+def test_a_bundle_from_another_tool_version_says_so(bundle: Path) -> None:
+    (bundle / SIGNATURE_FILE).unlink()
+    doc = json.loads((bundle / BUNDLE_FILE).read_text())
+    doc["tool"]["version"] = "0.0.9"
+    (bundle / BUNDLE_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    result = verify_bundle(bundle)
+    assert not result.ok and result.file == "findings.json"
+    assert "made by private-network-auditor 0.0.9" in result.reason and "every hash above matched" in result.reason
+
+
+def test_a_changed_builtin_pack_is_named_rather_than_a_findings_difference(bundle: Path) -> None:
+    """The run used other built-in pack bytes than this installation has (e.g. a patched
+    install): the hashes hold, and verify says which pack differs."""
+    (bundle / SIGNATURE_FILE).unlink()
+    path = bundle / "findings.json"
+    doc = json.loads(path.read_text())
+    for pack in doc["run"]["packs"]:
+        if pack["id"] == "endpoints":
+            pack["sha256"] = "0" * 64
+    path.write_text(json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+    manifest = json.loads((bundle / BUNDLE_FILE).read_text())
+    manifest["files"]["findings.json"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (bundle / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    result = verify_bundle(bundle)
+    assert not result.ok and result.file == "findings.json"
+    assert "built-in pack(s) endpoints differ" in result.reason
