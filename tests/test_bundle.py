@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -220,17 +220,25 @@ def test_a_report_added_later_is_listed_by_refresh(bundle: Path, keys: tuple[Pat
     assert not refresh_bundle(bundle / "snapshot")
 
 
-def test_consistent_forgery_is_caught_by_re_evaluation(bundle: Path) -> None:
-    """An attacker edits findings.json and fixes up its hash (no signature to stop them)."""
+def _forge_findings(bundle: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit findings.json and fix up its hash in bundle.json, the signature removed."""
     (bundle / SIGNATURE_FILE).unlink()
     path = bundle / "findings.json"
     doc = json.loads(path.read_text())
-    row = next(f for f in doc["findings"] if f["status"] == "FAIL" and f["rule_id"] == "TBU-001")
-    row["status"] = "PASS"
+    edit(doc)
     path.write_text(json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
     manifest = json.loads((bundle / BUNDLE_FILE).read_text())
     manifest["files"]["findings.json"] = hashlib.sha256(path.read_bytes()).hexdigest()
     (bundle / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def test_consistent_forgery_is_caught_by_re_evaluation(bundle: Path) -> None:
+    """An attacker edits findings.json and fixes up its hash (no signature to stop them)."""
+    def passed(doc: dict[str, Any]) -> None:
+        row = next(f for f in doc["findings"] if f["status"] == "FAIL" and f["rule_id"] == "TBU-001")
+        row["status"] = "PASS"
+
+    _forge_findings(bundle, passed)
     result = verify_bundle(bundle)
     assert not result.ok and result.file == "findings.json"
     assert "TBU-001" in result.reason and "vpc-a" in result.reason
@@ -314,16 +322,12 @@ def test_a_bundle_from_another_tool_version_says_so(bundle: Path) -> None:
 def test_a_changed_builtin_pack_is_named_rather_than_a_findings_difference(bundle: Path) -> None:
     """The run used other built-in pack bytes than this installation has (e.g. a patched
     install): the hashes hold, and verify says which pack differs."""
-    (bundle / SIGNATURE_FILE).unlink()
-    path = bundle / "findings.json"
-    doc = json.loads(path.read_text())
-    for pack in doc["run"]["packs"]:
-        if pack["id"] == "endpoints":
-            pack["sha256"] = "0" * 64
-    path.write_text(json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
-    manifest = json.loads((bundle / BUNDLE_FILE).read_text())
-    manifest["files"]["findings.json"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    (bundle / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    def other_pack(doc: dict[str, Any]) -> None:
+        for pack in doc["run"]["packs"]:
+            if pack["id"] == "endpoints":
+                pack["sha256"] = "0" * 64
+
+    _forge_findings(bundle, other_pack)
     result = verify_bundle(bundle)
     assert not result.ok and result.file == "findings.json"
     assert "built-in pack(s) endpoints differ" in result.reason
