@@ -182,8 +182,9 @@ def main() -> None:
             ps = (f"{p['seconds']:8.1f} {p['pages']:6d} {p['bytes'] / 2**20:8.2f} {p['peak_mib']:9.0f}" if p
                   else f"{'failed':>8}")
         else:
-            ps = f"{'-':>8} {'-':>6} {'-':>8} {'-':>9}  (PDF not measured above --pdf-max {args.pdf_max}: " \
-                 f"time and memory grow linearly, 1k to 10k was x9 time and x5 memory, so about 7 min and 5 GiB: over the benchmark's few minutes)"
+            ps = (f"{'-':>8} {'-':>6} {'-':>8} {'-':>9}  (PDF not measured above --pdf-max {args.pdf_max}: "
+                  "time and memory grow about linearly, 1k to 10k is about x8 time and x4 memory, so some 6 min "
+                  "and 4+ GiB: over the benchmark's few minutes)")
         print(f"{n:9d} {hs} {ps}", flush=True)
 
 
