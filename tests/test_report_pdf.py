@@ -183,3 +183,13 @@ def test_appendix_lists_the_records_failing_findings_cite_with_their_hashes(bank
     assert "Snapshot records cited by the failing findings" in text
     for name, sha in cited:
         assert sha in text.replace(" ", ""), name
+
+
+def test_each_style_puts_its_own_frameworks_first(raw: bytes) -> None:
+    from test_report_html import _two_framework_doc
+
+    model = build_model(_two_framework_doc(), load_packs([]), load_catalogues())
+    for style, first in (("banking", "PCI DSS"), ("healthcare", "HIPAA Security Rule")):
+        page = render_html(model, PdfInputs(raw, MANIFEST), style=style, environ=FIXED)
+        cover = page.split('<tr><th>Frameworks</th>', 1)[1].split("</tr>", 1)[0]
+        assert cover.startswith(f"<td>{first}"), (style, cover)

@@ -17,27 +17,25 @@ from typing import Any, Mapping
 
 from auditor.findings import SEVERITIES, STATUSES
 from auditor.report.machine import observed_text
-from auditor.report.model import FrameworkView, ReportModel, status_term, utc_text
+from auditor.report.model import ReportModel, ordered_frameworks, status_term, utc_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 TEMPLATE = "report.html.j2"
 SCRIPT = "report.js"
 PAGE_SIZE = 200
 
-# What the two styles say and which frameworks they put first.
+# What the two styles say (which frameworks they put first: model.STYLE_FRAMEWORKS_FIRST).
 STYLES: Mapping[str, Mapping[str, Any]] = {
     "banking": {"title": "PCI DSS v4.0 private network assessment: evidence report",
                 "environment": "cardholder data environment (CDE)",
                 "subtitle": "PCI DSS v4.0 Report on Compliance practice and FFIEC Cybersecurity Assessment Tool "
-                            "wording",
-                "first": ("pci-dss-4.0", "ffiec-cat")},
+                            "wording"},
     "healthcare": {"title": "HIPAA Security Rule private network assessment: evidence report",
                    "environment": "systems that create, receive, maintain or transmit ePHI",
                    "subtitle": "HIPAA Security Rule (45 CFR Part 164, Subpart C) wording; ePHI is electronic "
-                               "protected health information",
-                   "first": ("hipaa-security",)},
+                               "protected health information"},
     "": {"title": "Private network assessment: evidence report", "environment": "in-scope environment",
-         "subtitle": "", "first": ()},
+         "subtitle": ""},
 }
 STATUS_COLOURS: Mapping[str, str] = {"FAIL": "#c62828", "ERROR": "#8e24aa", "WAIVED": "#ef6c00",
                                      "PASS": "#2e7d32", "NOT_APPLICABLE": "#757575"}
@@ -53,12 +51,6 @@ def json_for_script(data: Any) -> str:
 
 def _style(model: ReportModel) -> Mapping[str, Any]:
     return STYLES.get(model.style, STYLES[""])
-
-
-def ordered_frameworks(model: ReportModel) -> list[FrameworkView]:
-    """The frameworks with the style's own first (banking: PCI DSS, FFIEC; healthcare: HIPAA)."""
-    first = list(_style(model)["first"])
-    return sorted(model.frameworks, key=lambda fw: (first.index(fw.id) if fw.id in first else len(first), fw.id))
 
 
 def _bars(counts: Mapping[str, int]) -> list[dict[str, Any]]:
@@ -144,7 +136,7 @@ def findings_data(model: ReportModel) -> dict[str, Any]:
 def report_context(model: ReportModel) -> dict[str, Any]:
     """Everything the template shows, computed (the template only lays it out)."""
     style = _style(model)
-    frameworks = ordered_frameworks(model)
+    frameworks = ordered_frameworks(model.frameworks, model.style)
     fw_charts = [{"fw": fw, "counts": fw.control_counts(), "segments": _stack(fw.control_counts())}
                  for fw in frameworks]
     severities = [{"severity": sev, "counts": model.by_severity.get(sev, {}),

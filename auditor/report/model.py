@@ -60,6 +60,17 @@ def control_order(control_id: str) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", control_id)]
 
 
+# The frameworks each report style puts first (banking: PCI DSS, FFIEC; healthcare: HIPAA).
+STYLE_FRAMEWORKS_FIRST: Mapping[str, tuple[str, ...]] = {"banking": ("pci-dss-4.0", "ffiec-cat"),
+                                                         "healthcare": ("hipaa-security",)}
+
+
+def ordered_frameworks(frameworks: tuple[FrameworkView, ...], style: str) -> list[FrameworkView]:
+    """`frameworks` with the style's own first, then the rest by id."""
+    first = list(STYLE_FRAMEWORKS_FIRST.get(style, ()))
+    return sorted(frameworks, key=lambda fw: (first.index(fw.id) if fw.id in first else len(first), fw.id))
+
+
 def status_term(framework: str, status: str) -> str:
     """`status` (FAIL, PASS, ...) as the framework's reports say it."""
     return STATUS_TERMS.get(framework, _DEFAULT_TERMS).get(status, status)

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from auditor.findings import SEVERITIES
-from auditor.report.model import FindingView, ReportModel, utc_text
+from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
 
 STYLES = ("banking", "healthcare")
 TEMPLATE = "pdf_report.html.j2"
@@ -152,6 +152,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     failing = sorted(model.failing, key=lambda f: (_severity_key(f), f.rule.id))
     context = {
         "m": model, "w": STYLE_WORDING[chosen], "style": chosen, "nl": "\n",
+        "frameworks": ordered_frameworks(model.frameworks, chosen),
         "css": Markup((folder / STYLESHEET).read_text(encoding="utf-8")),   # our own stylesheet, not AWS data
         "report_id": report_id(inputs.findings_json, model.run.manifest_sha256),
         "findings_sha256": hashlib.sha256(inputs.findings_json).hexdigest(),
