@@ -99,8 +99,13 @@ def write_bundle(out: Path, *, key: Any = None) -> Path:
     }
     raw = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
     path = out / BUNDLE_FILE
-    path.write_bytes(raw)
+    side = out / (BUNDLE_FILE + ".partial")   # written whole, then renamed: never a half manifest
     sig = out / SIGNATURE_FILE
+    try:
+        side.write_bytes(raw)
+        side.replace(path)
+    finally:
+        side.unlink(missing_ok=True)
     if key is not None:
         sig.write_bytes(key.sign(raw))
     elif sig.exists():

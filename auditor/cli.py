@@ -7,13 +7,15 @@ Exit codes (the contract pipelines rely on):
   3  assessment incomplete: some data could not be collected (see the manifest's errors;
      scan: ERROR findings and no violation at or above --fail-on)
   5  verify: the evidence bundle failed verification (auditor/cli_verify.py)
-  130 interrupted (the evidence gathered so far is kept, marked interrupted)
+  130 interrupted (the evidence gathered so far is kept, marked interrupted; after collection
+      the complete snapshot is kept and the way to finish is printed)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import sys
 import uuid
@@ -229,6 +231,32 @@ _STYLE_HELP = ("Wording of the HTML and PDF reports: banking (PCI DSS v4.0 / FFI
                "Rule, ePHI); default: the profile's style (without one the HTML is neutral, the PDF banking).")
 
 
+def _evaluate_into_bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any,
+                          formats: tuple[str, ...], style: str | None) -> tuple[dict[str, Any], bool]:
+    """Evaluate the snapshot into ``out/findings.json``, write the reports and make `out` an
+    evidence bundle, saying where. Returns the document and whether every report was written.
+    Interrupted (Ctrl-C, SIGTERM): says what is kept and how to finish, exits 130."""
+    from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
+
+    for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
+        (out / stale).unlink(missing_ok=True)
+    try:
+        document, path = _scan_snapshot(snapshot_dir, inputs, out)
+        click.echo(f"findings written to {path}")
+        reports_ok = _reports(out, path, snapshot_dir, inputs.packs, formats, style)
+        _bundle(out, snapshot_dir, config, inputs, key)
+    except KeyboardInterrupt:
+        kept = (out / "findings.json").is_file()
+        again = f"auditor scan --snapshot {snapshot_dir}" + (f" -c {config.source}" if config is not None else "")
+        click.echo(f"\ninterrupted after collection: the snapshot {snapshot_dir} is complete and kept"
+                   + (f", and {out / 'findings.json'} was written" if kept else "")
+                   + f"; {out} is not a finished evidence bundle (no {BUNDLE_FILE}). Finish with: {again} "
+                   "--out NEW_FOLDER",
+                   err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    return document, reports_ok
+
+
 def _scan_exit(document: dict[str, Any], fail_on: str) -> int:
     from auditor.results import violations
 
@@ -276,6 +304,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         _fail_input(exc)
     key = _signing_key(sign_key)
     wanted = _formats(formats, config)
+    _sigterm_as_interrupt()
     if out is None:
         base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
         out = base / _stamp()
@@ -283,7 +312,6 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         from auditor.collect.sessions import SessionFactory
 
         assert config is not None
-        _sigterm_as_interrupt()
         factory = SessionFactory(max_attempts=config.collection.max_attempts)
         try:
             result = _run_collect(config, factory, out / "snapshot", config.gzip if gzip is None else gzip, quiet)
@@ -294,14 +322,11 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         snapshot_dir = result.path
     elif config is not None:
         click.echo(f"re-evaluating {snapshot_dir} with {config.source}", err=True)
-    document, path = _scan_snapshot(snapshot_dir, inputs, out)
+    document, reports_ok = _evaluate_into_bundle(out, snapshot_dir, config, inputs, key, wanted, style)
     collected_with = document["run"]["config"]["collected_with_digest"]
     if config is not None and collected_with and collected_with != config.digest:
         click.echo("note: the config differs from the one the snapshot was collected with "
                    "(scope and packs come from the config given now)", err=True)
-    click.echo(f"findings written to {path}")
-    reports_ok = _reports(out, path, snapshot_dir, inputs.packs, wanted, style)
-    _bundle(out, snapshot_dir, config, inputs, key)
     click.echo("\n".join(summary_lines(document, inputs.fail_on)))
     code = _scan_exit(document, inputs.fail_on)
     sys.exit(code if reports_ok or code == EXIT_VIOLATIONS else EXIT_INPUT)
@@ -337,6 +362,7 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
     except InputError as exc:
         _fail_input(exc)
     wanted = _formats(formats, config)
+    _sigterm_as_interrupt()
     click.echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
                f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
     with EmulatedAws(mode="server" if server else "inprocess", seed=DEMO_SEED) as emu:
@@ -344,10 +370,7 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
         result = _run_collect(config, emu.session_factory(max_attempts=config.collection.max_attempts),
                               out / "snapshot", config.gzip, quiet)
     _summary(result)
-    document, path = _scan_snapshot(result.path, inputs, out)
-    click.echo(f"findings written to {path}")
-    reports_ok = _reports(out, path, result.path, inputs.packs, wanted, style)
-    _bundle(out, result.path, config, inputs, None)
+    document, reports_ok = _evaluate_into_bundle(out, result.path, config, inputs, None, wanted, style)
     click.echo("\n".join(summary_lines(document, inputs.fail_on)))
     code = _scan_exit(document, inputs.fail_on)
     if code == EXIT_VIOLATIONS:
@@ -374,8 +397,18 @@ _register_groups()
 def main() -> None:
     """Console-script entry point: runs the CLI; turns our deliberate errors into clean exits."""
     try:
-        cli.main(prog_name="auditor", standalone_mode=True)
+        code = cli.main(prog_name="auditor", standalone_mode=False)
+    except click.exceptions.Abort:     # Ctrl-C outside a command's own handling (click's own exit would be 1)
+        click.echo("\ninterrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:   # usage errors: click's message and exit code (2)
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:   # the reader went away (`auditor inventory SNAP | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        sys.exit(1)
     except AuditorError as exc:  # pragma: no cover - commands handle their own; last resort
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 

@@ -331,3 +331,43 @@ def test_a_changed_builtin_pack_is_named_rather_than_a_findings_difference(bundl
     result = verify_bundle(bundle)
     assert not result.ok and result.file == "findings.json"
     assert "built-in pack(s) endpoints differ" in result.reason
+
+
+def test_an_interrupted_scan_keeps_the_evidence_and_says_how_to_finish(made: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or SIGTERM) while the reports are written: exit 130, findings.json and the
+    snapshot kept, no bundle.json claiming a finished bundle, no half-written file."""
+    from click.testing import CliRunner
+
+    import auditor.report.outputs as outputs
+    from auditor.cli import cli
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outputs, "write_reports", interrupted)
+    monkeypatch.chdir(made.parent)
+    out = tmp_path / "cut"
+    shutil.copytree(made, out)          # a re-run into an old bundle: its manifest must not survive
+    res = CliRunner().invoke(cli, ["scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(out)])
+    assert res.exit_code == 130, res.output
+    assert "interrupted after collection: the snapshot snap is complete and kept" in res.output
+    assert "Finish with: auditor scan --snapshot snap -c " in res.output and "Traceback" not in res.output
+    assert (out / "findings.json").is_file()
+    assert not (out / BUNDLE_FILE).exists() and not (out / SIGNATURE_FILE).exists()
+    assert not list(out.rglob("*.partial"))
+
+
+def test_a_report_write_that_fails_leaves_no_half_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.report.outputs import _write_whole
+
+    target = tmp_path / "report.html"
+    target.write_text("the old report")
+
+    def broken(self: Path, other: Any) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", broken)
+    with pytest.raises(OSError):
+        _write_whole(target, b"<html>new</html>")
+    assert target.read_text() == "the old report" and not list(tmp_path.glob("*.partial"))

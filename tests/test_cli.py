@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -112,3 +114,25 @@ def test_scan_collects_evaluates_and_fails_on_violations(aws_env: None, tmp_path
     # the default VPC is not tagged: out of scope, counted, no findings
     assert doc["run"]["scope"]["resources_out_of_scope"]["vpc"] == 1
     assert not any(f["resource"]["vpc_id"] not in ("", vpc) for f in doc["findings"])
+
+
+def test_main_turns_an_interrupt_into_exit_130_and_keeps_click_usage_errors(monkeypatch: pytest.MonkeyPatch,
+                                                                            capsys: pytest.CaptureFixture[str]
+                                                                            ) -> None:
+    """click alone would exit 1 on Ctrl-C, which a pipeline reads as 'violations found'."""
+    import click
+
+    import auditor.cli as cli_module
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise click.exceptions.Abort()
+
+    monkeypatch.setattr(cli_module.cli, "main", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main()
+    assert exit_info.value.code == 130 and "interrupted" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "argv", ["auditor", "no-such-command"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main()
+    assert exit_info.value.code == 2 and "No such command" in capsys.readouterr().err

@@ -38,6 +38,17 @@ def unknown_formats(wanted: tuple[str, ...]) -> list[str]:
     return [w for w in wanted if w not in FORMATS]
 
 
+def _write_whole(target: Path, data: bytes) -> None:
+    """Write `data` to a side file, then rename it over `target`: an interrupted or failed
+    write leaves no half file under the report's name (and no side file)."""
+    side = target.with_name(target.name + ".partial")
+    try:
+        side.write_bytes(data)
+        side.replace(target)
+    finally:
+        side.unlink(missing_ok=True)
+
+
 def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,
                   findings_path: Path | None = None, manifest: bytes | None = None,
                   style: str | None = None) -> Written:
@@ -70,7 +81,7 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
             done.same_as_input.append((fmt, target))
             continue
         try:
-            target.write_bytes(writers[fmt](model))
+            _write_whole(target, writers[fmt](model))
         except OSError as exc:
             done.failed.append((fmt, target, f"cannot write: {exc.strerror or exc}"))
         except ReportUnavailable as exc:
