@@ -238,10 +238,10 @@ def _evaluate_into_bundle(out: Path, snapshot_dir: Path, config: Any, inputs: An
     Interrupted (Ctrl-C, SIGTERM): says what is kept and how to finish, exits 130."""
     from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
 
-    for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
-        (out / stale).unlink(missing_ok=True)
     try:
         document, path = _scan_snapshot(snapshot_dir, inputs, out)
+        for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
+            (out / stale).unlink(missing_ok=True)
         click.echo(f"findings written to {path}")
         reports_ok = _reports(out, path, snapshot_dir, inputs.packs, formats, style)
         _bundle(out, snapshot_dir, config, inputs, key)

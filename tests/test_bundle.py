@@ -371,3 +371,11 @@ def test_a_report_write_that_fails_leaves_no_half_file(tmp_path: Path, monkeypat
     with pytest.raises(OSError):
         _write_whole(target, b"<html>new</html>")
     assert target.read_text() == "the old report" and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_rescan_that_fails_before_writing_leaves_an_old_bundle_whole(made: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(made, old)
+    proc = auditor("scan", "--snapshot", str(tmp_path / "no-such-snapshot"), "--out", str(old), cwd=made.parent)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert (old / BUNDLE_FILE).read_bytes() == (made / BUNDLE_FILE).read_bytes() and verify_bundle(old).ok

@@ -234,3 +234,15 @@ def test_report_command_rejects_bad_files(tmp_path: Path, text: str, expect: str
 def test_report_command_missing_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["report", str(tmp_path / "nope.json")])
     assert res.exit_code == 2 and "cannot read" in res.output
+
+
+def test_the_config_knows_every_report_format() -> None:
+    """config.ALL_FORMATS (the scan's default, kept apart so the config stays light) and the
+    config schema's enum name exactly the formats the report writer makes."""
+    from auditor.config import ALL_FORMATS
+    from auditor.report.outputs import FILE_NAMES, FORMATS
+    from auditor.validation import load_schema
+
+    schema = load_schema("audit-config")
+    enum = schema["properties"]["outputs"]["properties"]["formats"]["items"]["enum"]
+    assert set(ALL_FORMATS) == set(FORMATS) == set(FILE_NAMES) == set(enum)

@@ -60,8 +60,9 @@ class EmulatedAws:
     `endpoint_url` is the server URL (None in-process). With `seed`, moto's identifiers are
     repeatable: the same estate seeded the same way in a fresh process gets the same ids (the
     demo uses DEMO_SEED). In a process that used moto before, some draws differ (seen: load
-    balancer ARNs), so tests that need the ids read them from a fresh process. Entering twice, or nesting two
-    emulators, is refused: both would fight over the same process-wide environment.
+    balancer ARNs), so tests that need the ids read them from a fresh process. Entering twice,
+    or nesting two emulators, is refused: both would fight over the same process-wide
+    environment.
     """
 
     def __init__(self, mode: Mode = "inprocess", *, seed: int | None = None) -> None:

@@ -314,10 +314,6 @@ class ReportModel:
     # snapshot manifest when one was given; empty without it.
     record_hashes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
-    def record_hash(self, source: str) -> str:
-        """The hash of the record file a ``records/<file>#/pointer`` source points into ("" unknown)."""
-        return self.record_hashes.get(source.split("#", 1)[0], "")
-
     @property
     def failing(self) -> tuple[FindingView, ...]:
         """FAIL and ERROR findings, worst severity first (then the document's order)."""
