@@ -3,10 +3,12 @@ and fault injection through the SessionFactory's botocore event hooks."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Iterable
 
 import boto3
@@ -203,3 +205,13 @@ def in_region(region: str) -> Callable[[Any], bool]:
 @pytest.fixture
 def snapshot_dir(tmp_path: Path) -> Path:
     return tmp_path / "snapshot"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """benchmarks/<name>.py imported as a module (the benchmarks folder is not a package)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,7 +4,6 @@ benchmark, never asserted here."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from conftest import load_benchmark
 
 from auditor.collect.catalog import CATALOG
 from auditor.config import Scope
@@ -26,11 +27,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "evaluate_bench.
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("evaluate_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("evaluate_bench")
 
 
 @pytest.fixture(scope="module")

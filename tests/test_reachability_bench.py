@@ -4,7 +4,6 @@ consistent figures. Speed is measured by the benchmark, never asserted here."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from conftest import load_benchmark
 
 from auditor.analyze.reachability import subnet_reachability
 from auditor.collect.catalog import CATALOG
@@ -25,11 +26,7 @@ SCALE = 0.04   # the smallest estate: 4 VPCs per region (3 spokes and the egress
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("reachability_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("reachability_bench")
 
 
 @pytest.fixture(scope="module")
