@@ -9,7 +9,15 @@ import click
 
 from auditor.errors import InputError
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# The exit-code contract (docs/cli.md): a pipeline tells every outcome apart by the code alone.
+EXIT_OK = 0                        # done; assessment complete (scan: and compliant at --fail-on)
+EXIT_VIOLATIONS = 1                # scan: FAIL at or above --fail-on, and the assessment is complete
+EXIT_INPUT = 2                     # usage, config, pack, waiver, snapshot or findings-file error: nothing ran
+EXIT_INCOMPLETE = 3                # assessment incomplete (something not assessed); no violation at --fail-on
+EXIT_VIOLATIONS_INCOMPLETE = 4     # scan: violations at --fail-on AND the assessment is incomplete
+EXIT_VERIFY = 5                    # verify: the evidence bundle failed verification
+EXIT_OUTPUT = 6                    # an output could not be written (path, permissions, full disk); no partial file
+EXIT_INTERRUPTED = 130             # Ctrl-C or SIGTERM
 
 
 def fail_input(exc: InputError, closing: str = "") -> NoReturn:
