@@ -121,14 +121,15 @@ def inventory_cmd(snapshot: Path, as_json: bool) -> None:
     """Verify a snapshot and print what it holds: counts per account, region and type, and errors."""
     from auditor.inventory import inventory_lines
     from auditor.model import build_model
-    from auditor.snapshot.reader import load_snapshot
+    from auditor.snapshot.reader import load_snapshot, record_shape_errors
 
     try:
         snap = load_snapshot(snapshot)
+        with record_shape_errors(snap):
+            model = build_model(snap.records, snap.manifest.get("files"))
     except SnapshotError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
-    model = build_model(snap.records, snap.manifest.get("files"))
     if as_json:
         counts = [{"account": a, "region": r, "type": t, "count": n}
                   for (a, r, t), n in sorted(model.counts().items())]
@@ -157,11 +158,12 @@ def _stamp() -> str:
 def _scan_snapshot(snapshot_dir: Path, inputs: Any, out: Path) -> tuple[dict[str, Any], Path]:
     """Verify the snapshot, evaluate it, write findings.json into `out`."""
     from auditor.scan import evaluate_snapshot, write_findings
-    from auditor.snapshot.reader import load_snapshot
+    from auditor.snapshot.reader import load_snapshot, record_shape_errors
 
     try:
         snap = load_snapshot(snapshot_dir)
-        document = evaluate_snapshot(snap, inputs)
+        with record_shape_errors(snap):
+            document = evaluate_snapshot(snap, inputs)
     except SnapshotError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
