@@ -42,9 +42,18 @@ def _sha256(data: bytes) -> str:
 
 
 def _files(root: Path) -> list[str]:
-    """Every file under `root` except the bundle manifest and signature, as sorted posix paths."""
-    names = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    return sorted(names - {BUNDLE_FILE, SIGNATURE_FILE})
+    """Every file under `root` except the bundle manifest and signature, as sorted posix paths.
+    Raises UnsafePath (a SnapshotError) for a symbolic link or special file anywhere inside:
+    a bundle is never read through a link."""
+    from auditor.snapshot.reader import list_files
+
+    return sorted(set(list_files(root, "bundle")) - {BUNDLE_FILE, SIGNATURE_FILE})
+
+
+def _read(root: Path, rel: str) -> bytes:
+    from auditor.snapshot.reader import read_confined
+
+    return read_confined(root, rel, "bundle")
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -86,8 +95,9 @@ def write_bundle(out: Path, *, key: Any = None) -> Path:
     from auditor.snapshot.reader import load_snapshot
 
     snap = load_snapshot(out / "snapshot", allow_interrupted=True)
-    findings = (out / "findings.json").read_bytes()
-    files = {name: _sha256((out / name).read_bytes()) for name in _files(out)}
+    names = _files(out)          # refuses a link anywhere in the folder before anything is hashed
+    findings = _read(out, "findings.json")
+    files = {name: _sha256(_read(out, name)) for name in names}
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -178,72 +188,138 @@ def _check_signature(data: bytes, signature: bytes, key_file: Path) -> bool:
 
 # --- verifying -------------------------------------------------------------------------------
 
+# The signature verdicts (docs/bundle.md): each is a distinct wording on the verdict line.
+SIGNED = "signed"            # bundle.sig present and checked with --public-key
+UNSIGNED = "unsigned"        # no bundle.sig (and no key given)
+UNCHECKED = "unchecked"      # bundle.sig present, no key given: not checked, so not "signed"
+_SIGNATURE_BYTES = 64        # an Ed25519 signature
+
+
 @dataclass
 class Verification:
     ok: bool = True
     file: str = ""          # the first offending file (relative to the bundle), when not ok
     reason: str = ""
     checked: list[str] = field(default_factory=list)
+    signature: str = UNSIGNED          # SIGNED, UNSIGNED or UNCHECKED (meaningful when ok)
+    public_key: Path | None = None
+    not_rederived: list[str] = field(default_factory=list)   # "file: why" for files only hash-checked
 
     def fail(self, file: str, reason: str) -> "Verification":
         self.ok, self.file, self.reason = False, file, reason
         return self
 
+    def verdict(self) -> str:
+        """The verdict line: never plain "VERIFIED" unless the signature was checked."""
+        if not self.ok:
+            return f"FAILED  {self.file}: {self.reason}"
+        if self.signature == SIGNED:
+            return f"VERIFIED (signed; Ed25519 signature checked with {self.public_key})"
+        if self.signature == UNCHECKED:
+            return (f"VERIFIED, SIGNATURE NOT CHECKED ({SIGNATURE_FILE} present but no --public-key given: "
+                    "integrity only against this bundle's own hashes)")
+        return (f"VERIFIED, UNSIGNED (no {SIGNATURE_FILE}: integrity only against this bundle's own hashes; "
+                "anyone able to edit the folder could have rewritten them consistently)")
+
 
 def verify_bundle(root: Path, *, public_key: Path | None = None,
-                  progress: Callable[[str], None] | None = None) -> Verification:
-    """Check a bundle. Raises BundleError when `root` is not a readable bundle at all."""
-    result = Verification()
+                  progress: Callable[[str, str], None] | None = None) -> Verification:
+    """Check a bundle. Raises BundleError when `root` is not a readable bundle at all (no
+    folder, no bundle.json, an unreadable key file). `progress(mark, line)` gets each step as
+    it holds (mark "ok") or is noted without being a check (mark "--")."""
+    result = Verification(public_key=public_key)
 
-    def note(line: str) -> None:
+    def note(line: str, mark: str = "ok") -> None:
         result.checked.append(line)
         if progress is not None:
-            progress(line)
+            progress(mark, line)
+
+    from auditor.snapshot.reader import UnsafePath, confined_name
 
     manifest_path = root / BUNDLE_FILE
     if not root.is_dir():
         raise BundleError(f"{root}: not a folder")
-    if not manifest_path.is_file():
+    if not manifest_path.is_file() and not manifest_path.is_symlink():
         raise BundleError(f"{root}: no {BUNDLE_FILE}; this is not an evidence bundle")
-    raw = manifest_path.read_bytes()
+    # (0) no link anywhere (bundle.json and bundle.sig included), before anything is read.
+    try:
+        on_disk = set(_files(root))
+        for own in (BUNDLE_FILE, SIGNATURE_FILE):
+            if (root / own).is_symlink():
+                raise UnsafePath(own, f"{root / own}: is a symbolic link; a bundle may hold no links")
+    except UnsafePath as exc:
+        return result.fail(exc.rel, str(exc))
+    except SnapshotError as exc:
+        raise BundleError(str(exc)) from None
+    try:
+        raw = _read(root, BUNDLE_FILE)
+    except OSError as exc:
+        raise BundleError(f"{manifest_path}: cannot read: {exc.strerror or exc}") from None
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         return result.fail(BUNDLE_FILE, f"not valid JSON ({exc})")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("files"), dict):
         return result.fail(BUNDLE_FILE, f"not a {FORMAT} manifest")
     if doc.get("version") != VERSION:
         return result.fail(BUNDLE_FILE, f"unsupported bundle version {doc.get('version')!r}")
-    note(f"{BUNDLE_FILE}: format {FORMAT} v{VERSION}, run {doc.get('run_id')}, "
-         f"tool {doc.get('tool', {}).get('version')}")
+    tool = doc.get("tool")
+    if not isinstance(tool, dict) or not isinstance(doc.get("snapshot_manifest_sha256"), str):
+        return result.fail(BUNDLE_FILE, "malformed manifest: 'tool' must be an object and "
+                                        "'snapshot_manifest_sha256' text")
+    listed: dict[str, Any] = doc["files"]
+    for name, digest in listed.items():
+        why = confined_name(name)
+        if why is not None:
+            return result.fail(BUNDLE_FILE, f"file entry {name!r} {why}; refused before opening anything")
+        if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            return result.fail(BUNDLE_FILE, f"file entry {name!r} has no SHA-256 (64 hex digits)")
+    note(f"{BUNDLE_FILE}: format {FORMAT} v{VERSION}, run {doc.get('run_id')}, tool {tool.get('version')}")
 
     # (2) signature first when one is required or present: it covers every hash below.
     sig_path = root / SIGNATURE_FILE
     if public_key is not None and not sig_path.is_file():
         return result.fail(SIGNATURE_FILE, "missing (a public key was given, so a signature is required)")
     if sig_path.is_file():
+        try:
+            signature = _read(root, SIGNATURE_FILE)
+        except OSError as exc:
+            raise BundleError(f"{sig_path}: cannot read: {exc.strerror or exc}") from None
+        if len(signature) != _SIGNATURE_BYTES:
+            # No key can make this valid: a damaged or planted file, never "not checked".
+            return result.fail(SIGNATURE_FILE, f"not an Ed25519 signature ({len(signature)} bytes; one is "
+                                                f"{_SIGNATURE_BYTES})")
         if public_key is None:
-            note(f"{SIGNATURE_FILE}: present, not checked (give --public-key to check it)")
-        elif not _check_signature(raw, sig_path.read_bytes(), public_key):
+            result.signature = UNCHECKED
+            note(f"{SIGNATURE_FILE}: present, NOT checked (give --public-key to check it)", "--")
+        elif not _check_signature(raw, signature, public_key):
             return result.fail(BUNDLE_FILE, f"the signature in {SIGNATURE_FILE} does not match "
                                             f"(the manifest was changed, or the key is not the signer's)")
         else:
+            result.signature = SIGNED
             note(f"{SIGNATURE_FILE}: Ed25519 signature of {BUNDLE_FILE} is valid")
+    else:
+        result.signature = UNSIGNED
+        note(f"{SIGNATURE_FILE}: absent (an unsigned bundle)", "--")
 
     # (3) every file: listed ones match, no extra ones; first offender in sorted order.
-    listed: dict[str, Any] = doc["files"]
-    on_disk = set(_files(root))
     for name in sorted(set(listed) | on_disk):
         if name not in on_disk:
             return result.fail(name, "listed in bundle.json but missing")
         if name not in listed:
             return result.fail(name, "not listed in bundle.json (an added file)")
-        if _sha256((root / name).read_bytes()) != listed[name]:
+        try:
+            data = _read(root, name)
+        except UnsafePath as exc:
+            return result.fail(name, str(exc))
+        except OSError as exc:
+            return result.fail(name, f"cannot read: {exc.strerror or exc}")
+        if _sha256(data) != listed[name]:
             return result.fail(name, "SHA-256 differs from bundle.json (the file was changed)")
-    note(f"files: {len(listed)} SHA-256 hashes match, no unlisted file")
+    note(f"files: {len(listed)} SHA-256 hashes match, no unlisted file, no link")
 
     # (4) the snapshot's own manifest and hashes.
-    from auditor.snapshot.reader import load_snapshot
+    from auditor.snapshot.reader import load_snapshot, record_shape_errors
     from auditor.snapshot.writer import MANIFEST
 
     try:
@@ -258,7 +334,9 @@ def verify_bundle(root: Path, *, public_key: Path | None = None,
     from auditor.results import iter_text
     from auditor.scan import evaluate_snapshot
 
-    made_by = str((doc.get("tool") or {}).get("version", ""))
+    if "findings.json" not in listed:
+        return result.fail("findings.json", "missing: a bundle holds the findings it vouches for")
+    made_by = str(tool.get("version", ""))
     if made_by != __version__:
         return result.fail("findings.json", f"cannot re-evaluate here: the bundle was made by private-network-auditor "
                                             f"{made_by or '(unknown)'} and this is {__version__}, whose engine and "
@@ -271,18 +349,78 @@ def verify_bundle(root: Path, *, public_key: Path | None = None,
             return result.fail("findings.json", f"cannot re-evaluate here: the installed built-in pack(s) "
                                                 f"{', '.join(changed)} differ from those the run used (SHA-256 in "
                                                 f"findings.json); every hash above matched")
-        document = evaluate_snapshot(snap, inputs)
+        with record_shape_errors(snap):
+            document = evaluate_snapshot(snap, inputs)
     except InputError as exc:
         first = exc.problems[0]
         return result.fail(_input_file(root, first.file), f"cannot re-evaluate: {first.render()}")
-    except (SnapshotError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        return result.fail(f"{INPUTS}/{CONFIG_FILE}", f"cannot re-evaluate: not UTF-8 text ({exc})")
+    except SnapshotError as exc:
+        return result.fail(_snapshot_file(root, str(exc), MANIFEST), f"cannot re-evaluate: {exc}")
+    except OSError as exc:
         return result.fail("findings.json", f"cannot re-evaluate: {exc}")
     fresh = "".join(iter_text(document)).encode("utf-8")
-    kept = (root / "findings.json").read_bytes()
+    kept = _read(root, "findings.json")
     if fresh != kept:
         return result.fail("findings.json", "differs from a re-evaluation of the snapshot: " + _first_difference(kept, document))
     note("findings.json: re-evaluating the snapshot with inputs/ gives the same bytes")
+
+    # (6) every report re-derived from findings.json; what cannot be is said, never passed over.
+    bad = _rederive_reports(root, listed, inputs, kept, _read(root, f"snapshot/{MANIFEST}"), note, result)
+    if bad is not None:
+        return result.fail(*bad)
     return result
+
+
+# Files a bundle holds that are not reports: the evidence, the inputs and the findings.
+def _is_evidence(name: str) -> bool:
+    return name == "findings.json" or name.startswith(("snapshot/", f"{INPUTS}/"))
+
+
+def _rederive_reports(root: Path, listed: dict[str, Any], inputs: Any, findings_json: bytes, manifest: bytes,
+                      note: Callable[..., None], result: Verification) -> tuple[str, str] | None:
+    """Re-make every deterministic report the bundle holds from findings.json and compare bytes.
+
+    The style a report was written in is not recorded, so each style is tried (the profile's
+    first); a report equal to none of them was not made from this findings.json. Returns
+    (file, reason) for the first that differs; files that cannot be re-derived are noted in
+    `result.not_rederived`."""
+    from auditor.report.model import build_model, record_hashes_of
+    from auditor.report.outputs import FILE_NAMES, REDERIVABLE, report_bytes
+    from auditor.rules.frameworks import load_catalogues
+
+    by_name = {FILE_NAMES[f]: f for f in REDERIVABLE}
+    present = [n for n in sorted(listed) if n in by_name]
+    if present:
+        document = json.loads(findings_json)
+        catalogues = load_catalogues()
+        hashes = record_hashes_of(manifest)
+        models: dict[str | None, Any] = {}
+        for name in present:
+            fmt = by_name[name]
+            kept = _read(root, name)
+            same = False
+            for style in (None, "banking", "healthcare", ""):
+                if style not in models:
+                    models[style] = build_model(document, inputs.packs, catalogues, style=style,
+                                                record_hashes=hashes)
+                if report_bytes(fmt, models[style], findings_json, manifest=manifest) == kept:
+                    same = True
+                    break
+            if not same:
+                return name, ("differs from the report re-derived from findings.json (in every style): it was "
+                              "edited, or not made from this findings.json")
+        note(f"reports: {', '.join(present)} re-derived from findings.json, same bytes")
+    for name in sorted(listed):
+        if name in by_name or _is_evidence(name):
+            continue
+        why = ("its bytes depend on the WeasyPrint version and fonts of the machine that made it; only its "
+               "SHA-256 above is checked" if name == FILE_NAMES["pdf"] else
+               "not a report this tool makes; only its SHA-256 above is checked")
+        result.not_rederived.append(f"{name}: {why}")
+        note(f"{name}: NOT re-derived ({why})", "--")
+    return None
 
 
 def _snapshot_file(root: Path, message: str, manifest: str) -> str:
@@ -334,7 +472,7 @@ def _inputs(root: Path) -> Any:
 def _changed_builtin_packs(root: Path, inputs: Any) -> list[str]:
     """Built-in packs whose installed file is not the one findings.json records the run used."""
     try:
-        used = {p.get("id"): p.get("sha256") for p in json.loads((root / "findings.json").read_bytes())["run"]["packs"]
+        used = {p.get("id"): p.get("sha256") for p in json.loads(_read(root, "findings.json"))["run"]["packs"]
                 if p.get("builtin")}
     except (ValueError, KeyError, TypeError, AttributeError):
         return []     # an unreadable findings.json is reported by the comparison that follows

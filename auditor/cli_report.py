@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Mapping, NoReturn
 
 import click
 
@@ -53,6 +54,8 @@ def load_findings(path: Path) -> dict[str, Any]:
         _die(f"{path}: cannot read: {exc.strerror or exc}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         _die(f"{path}: not a findings.json (not JSON: {exc})")
+    except RecursionError:
+        _die(f"{path}: not a findings.json (nested too deeply to read)")
     validator = jsonschema.Draft202012Validator(load_schema("findings"))
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
@@ -64,7 +67,68 @@ def load_findings(path: Path) -> dict[str, Any]:
              f"{'s' if len(errors) != 1 else ''}{more}")
     if not isinstance(data, dict):  # pragma: no cover - the schema requires an object
         _die(f"{path}: not a findings.json")
+    wrong = summary_mismatches(data)
+    if wrong:
+        for line in wrong[:_MAX_SHOWN]:
+            click.echo(f"{path}  {line}", err=True)
+        _die(f"{path}: its summary does not match its own findings ({len(wrong)} count"
+             f"{'s' if len(wrong) != 1 else ''} differ); refusing to report from a findings.json whose "
+             "summary was edited or damaged (re-run `auditor scan --snapshot` to make it again)")
     return data
+
+
+def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
+    """Where a (schema-valid) findings.json's `summary` and its rules' counts disagree with a
+    recount of its `findings` list: the reports print the summary, so a summary saying 0 FAIL
+    over a list holding FAILs must never reach them. Empty when they agree.
+
+    `complete` is checked one way only: it may not claim a complete assessment while a finding
+    is ERROR, the snapshot was incomplete, or an account-region was not assessed."""
+    from auditor.findings import SEVERITIES, STATUSES
+    from auditor.results import PRECEDENCE, worst
+
+    findings = document["findings"]
+    summary = document["summary"]
+    out: list[str] = []
+    by_status = Counter(f["status"] for f in findings)
+    by_severity = Counter((f["severity"], f["status"]) for f in findings)
+    per_rule: dict[str, Counter[str]] = {}
+    for f in findings:
+        per_rule.setdefault(f["rule_id"], Counter())[f["status"]] += 1
+    for s in STATUSES:
+        if summary["findings"].get(s, 0) != by_status[s]:
+            out.append(f"summary/findings/{s}: says {summary['findings'].get(s, 0)}, the findings hold {by_status[s]}")
+        for sev in SEVERITIES:
+            said = summary["by_severity"].get(sev, {}).get(s, 0)
+            if said != by_severity[(sev, s)]:
+                out.append(f"summary/by_severity/{sev}/{s}: says {said}, the findings hold {by_severity[(sev, s)]}")
+    rule_status: Counter[str] = Counter()
+    for rule in document["rules"]:
+        counts = per_rule.get(rule["id"], Counter())
+        for s in STATUSES:
+            said = (rule.get("counts") or {}).get(s, 0)
+            if said != counts[s]:
+                out.append(f"rules/{rule['id']}/counts/{s}: says {said}, the findings hold {counts[s]}")
+        status = worst(s for s, n in counts.items() if n)
+        said_status = str(rule.get("status"))
+        # One way: a rule may be worse than its findings (a gap of its own), never better.
+        if said_status not in PRECEDENCE or PRECEDENCE.index(said_status) > PRECEDENCE.index(status):
+            out.append(f"rules/{rule['id']}/status: says {said_status}, its findings make it {status}")
+        rule_status[said_status] += 1
+    for s in STATUSES:
+        if summary["rules"].get(s, 0) != rule_status[s]:
+            out.append(f"summary/rules/{s}: says {summary['rules'].get(s, 0)}, the rules recount to {rule_status[s]}")
+    if summary["complete"]:
+        snapshot_complete = bool(((document["run"].get("snapshot") or {}).get("complete", True)))
+        if by_status["ERROR"] or not snapshot_complete or document.get("not_assessed"):
+            out.append("summary/complete: says true, but "
+                       + ("a finding is ERROR" if by_status["ERROR"] else
+                          "the snapshot was incomplete" if not snapshot_complete else
+                          "an account-region was not assessed"))
+    stale = sum(1 for w in document.get("waivers", []) if isinstance(w, dict) and w.get("status") == "stale")
+    if summary["stale_waivers"] != stale:
+        out.append(f"summary/stale_waivers: says {summary['stale_waivers']}, the waiver register holds {stale}")
+    return out
 
 
 @click.command("report")
@@ -97,16 +161,31 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
     from auditor.rules.frameworks import load_catalogues
     from auditor.rules.packs import load_packs
 
+    from auditor.bundle import BUNDLE_FILE, INPUTS, refresh_bundle
+    from auditor.errors import SnapshotError
+    from auditor.snapshot.reader import read_confined
+
     wanted = parse_formats(formats)
     document = load_findings(findings)
+    in_bundle = (findings.parent / BUNDLE_FILE).is_file()
+    pack_paths = list(packs)
+    if in_bundle and not pack_paths and (findings.parent / INPUTS / "packs").is_dir():
+        # The bundle holds the non-built-in packs its findings cite: the same rule text as the
+        # scan's reports, so that `auditor verify` re-derives these reports byte for byte.
+        pack_paths = [findings.parent / INPUTS / "packs"]
     try:
-        pack_set = load_packs(list(packs))
+        pack_set = load_packs(pack_paths)
         catalogues = load_catalogues()
     except InputError as exc:
         fail_input(exc)
     # In a bundle: the snapshot manifest gives each cited record's hash and is attached to the PDF.
     manifest_file = findings.parent / "snapshot" / "manifest.json"
-    manifest = manifest_file.read_bytes() if manifest_file.is_file() else None
+    manifest = None
+    if manifest_file.is_file() or manifest_file.is_symlink():
+        try:
+            manifest = read_confined(findings.parent, "snapshot/manifest.json")   # never through a link
+        except (SnapshotError, OSError) as exc:
+            _die(f"{manifest_file}: cannot read the snapshot manifest: {exc}")
     model = build_model(document, pack_set, catalogues, style=style,   # --style: HTML and PDF alike
                         record_hashes=record_hashes_of(manifest))
     folder = out if out is not None else findings.parent
@@ -121,10 +200,12 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         click.echo(f"{fmt}: {target}")
     for fmt, target, why in done.failed:
         click.echo(f"error: {fmt}: {target} not written: {why}", err=True)
-    from auditor.bundle import BUNDLE_FILE, refresh_bundle
-
     signed = (folder / "bundle.sig").is_file()
-    if refresh_bundle(folder, key=key):  # the reports joined an evidence bundle: list them in its manifest
+    try:
+        joined = refresh_bundle(folder, key=key)
+    except (SnapshotError, OSError) as exc:
+        _die(f"the reports were written but {folder / BUNDLE_FILE} could not be refreshed: {exc}")
+    if joined:  # the reports joined an evidence bundle: list them in its manifest
         dropped = signed and key is None
         click.echo(f"added to the evidence bundle's {BUNDLE_FILE}"
                    + (" (its old signature was removed: give --sign-key to sign it again)" if dropped else

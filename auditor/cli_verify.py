@@ -1,8 +1,17 @@
 """The `auditor verify BUNDLE` command: check an evidence bundle (auditor/bundle.py).
 
-Registered in auditor/cli.py with ``cli.add_command(verify_cmd)``. Exit codes: 0 the bundle
-verifies, 2 the folder is not a readable bundle (or a key file is unreadable), 5 verification
-failed (the first offending file is named).
+Registered in auditor/cli.py with ``cli.add_command(verify_cmd)``. The verdict line says what
+was proven (docs/bundle.md):
+
+  VERIFIED (signed; Ed25519 signature checked with KEY)            exit 0
+  VERIFIED, UNSIGNED (no bundle.sig: ...)                           exit 0
+  VERIFIED, SIGNATURE NOT CHECKED (bundle.sig present but no --public-key given: ...)   exit 0
+  FAILED  <file>: <reason>                                          exit 5
+
+An unsigned or unchecked bundle is never plain "VERIFIED". A pipeline that needs the signature
+passes --public-key: a missing, malformed or non-matching signature is then exit 5, so exit 0
+means "signed and checked". Exit 2: the folder is not a bundle at all, or the key file is
+unreadable.
 """
 
 from __future__ import annotations
@@ -12,24 +21,24 @@ from pathlib import Path
 
 import click
 
-from auditor.cli_common import EXIT_INPUT, EXIT_OK
-
-EXIT_VERIFY_FAILED = 5
+from auditor.cli_common import EXIT_INPUT, EXIT_OK, EXIT_VERIFY
 
 
 @click.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Ed25519 public key (PEM) of the signer: bundle.sig must then be present and valid.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the verdict.")
+              help="Ed25519 public key (PEM) of the signer: bundle.sig must then be present and valid "
+                   "(without it the verdict says UNSIGNED or SIGNATURE NOT CHECKED).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the verdict (and any file not re-derived).")
 def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
-    """Verify an evidence bundle: every file's SHA-256, the signature, the snapshot, and that
-    re-evaluating the snapshot with the bundled inputs gives findings.json byte for byte."""
+    """Verify an evidence bundle: every file's SHA-256, the signature, the snapshot, that
+    re-evaluating the snapshot with the bundled inputs gives findings.json byte for byte, and
+    that every report re-derived from findings.json gives the same bytes."""
     from auditor.bundle import BundleError, verify_bundle
 
-    def progress(line: str) -> None:
+    def progress(mark: str, line: str) -> None:
         if not quiet:
-            click.echo(f"ok  {line}")
+            click.echo(f"{mark:<3} {line}")
 
     try:
         result = verify_bundle(bundle, public_key=public_key, progress=progress)
@@ -37,8 +46,11 @@ def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
     if not result.ok:
-        click.echo(f"FAILED  {result.file}: {result.reason}")
+        click.echo(result.verdict())
         click.echo(f"verification failed: {result.file}", err=True)
-        sys.exit(EXIT_VERIFY_FAILED)
-    click.echo(f"VERIFIED  {bundle}")
+        sys.exit(EXIT_VERIFY)
+    if quiet:
+        for line in result.not_rederived:
+            click.echo(f"--  NOT re-derived: {line}")
+    click.echo(f"{result.verdict()}  {bundle}")
     sys.exit(EXIT_OK)

@@ -212,10 +212,12 @@ def test_signature(bundle: Path, keys: tuple[Path, Path, Path], tmp_path: Path) 
 def test_a_report_added_later_is_listed_by_refresh(bundle: Path, keys: tuple[Path, Path, Path]) -> None:
     from auditor.bundle import load_signing_key, refresh_bundle
 
-    (bundle / "findings.sarif").write_text("{}")
-    assert verify_bundle(bundle).file == "findings.sarif"
+    (bundle / "notes.txt").write_text("reviewed by the auditor\n")
+    assert verify_bundle(bundle).file == "notes.txt"
     assert refresh_bundle(bundle, key=load_signing_key(keys[0]))
-    assert "findings.sarif" in _listed(bundle) and verify_bundle(bundle, public_key=keys[1]).ok
+    result = verify_bundle(bundle, public_key=keys[1])
+    assert "notes.txt" in _listed(bundle) and result.ok, result
+    assert any(n.startswith("notes.txt: not a report") for n in result.not_rederived)   # said, not passed over
     assert refresh_bundle(bundle) and not (bundle / SIGNATURE_FILE).exists()
     assert not refresh_bundle(bundle / "snapshot")
 

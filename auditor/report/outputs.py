@@ -49,6 +49,33 @@ def _write_whole(target: Path, data: bytes) -> None:
         side.unlink(missing_ok=True)
 
 
+# The formats whose bytes depend only on findings.json, the packs, the snapshot manifest and
+# the style: `auditor verify` re-derives them and compares byte for byte. The PDF is not among
+# them: its bytes also depend on the WeasyPrint version and the fonts of the machine that made it.
+REDERIVABLE = ("junit", "sarif", "csv", "html")
+
+
+def report_bytes(fmt: str, model: ReportModel, findings_json: bytes, *, manifest: bytes | None = None,
+                 style: str | None = None) -> bytes:
+    """The bytes of the report `fmt` made from `model` (built from `findings_json`). Raises
+    ReportUnavailable when this installation cannot make it (the PDF without WeasyPrint)."""
+    from auditor.report.html import html_report
+    from auditor.report.machine import csv_bytes, junit_xml, sarif
+
+    if fmt == "pdf":
+        try:
+            import weasyprint  # noqa: F401
+        except (ImportError, OSError) as exc:   # OSError: the system's Pango is missing
+            raise ReportUnavailable(f"the PDF report needs WeasyPrint and the system's Pango library: {exc}") from exc
+        from auditor.report.pdf import PdfInputs, render_pdf
+
+        return render_pdf(model, PdfInputs(findings_json, manifest), style=style)
+    writers: Mapping[str, Callable[[ReportModel], bytes]] = {
+        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: findings_json,
+        "html": html_report}
+    return writers[fmt](model)
+
+
 def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,
                   findings_path: Path | None = None, manifest: bytes | None = None,
                   style: str | None = None) -> Written:
@@ -57,21 +84,6 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
     `findings_json` is the exact findings.json the model was built from (the ``json`` output,
     and attached to the PDF with the snapshot `manifest`); when `findings_path` is already
     ``folder/findings.json`` it is not rewritten."""
-    from auditor.report.html import html_report
-    from auditor.report.machine import csv_bytes, junit_xml, sarif
-
-    def pdf(m: ReportModel) -> bytes:
-        try:
-            import weasyprint  # noqa: F401
-        except (ImportError, OSError) as exc:   # OSError: the system's Pango is missing
-            raise ReportUnavailable(f"the PDF report needs WeasyPrint and the system's Pango library: {exc}") from exc
-        from auditor.report.pdf import PdfInputs, render_pdf
-
-        return render_pdf(m, PdfInputs(findings_json, manifest), style=style)
-
-    writers: Mapping[str, Callable[[ReportModel], bytes]] = {
-        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: findings_json,
-        "html": html_report, "pdf": pdf}
     done = Written()
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
@@ -81,7 +93,7 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
             done.same_as_input.append((fmt, target))
             continue
         try:
-            _write_whole(target, writers[fmt](model))
+            _write_whole(target, report_bytes(fmt, model, findings_json, manifest=manifest, style=style))
         except OSError as exc:
             done.failed.append((fmt, target, f"cannot write: {exc.strerror or exc}"))
         except ReportUnavailable as exc:
