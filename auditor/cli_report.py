@@ -168,6 +168,15 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
     wanted = parse_formats(formats)
     document = load_findings(findings)
     in_bundle = (findings.parent / BUNDLE_FILE).is_file()
+    if in_bundle:
+        # Its bundle.json is refreshed after the reports are written, which reads the snapshot:
+        # a malformed one is refused now, before any report is written.
+        from auditor.snapshot.reader import load_snapshot
+
+        try:
+            load_snapshot(findings.parent / "snapshot", allow_interrupted=True)
+        except SnapshotError as exc:
+            _die(f"{findings.parent} is an evidence bundle whose snapshot cannot be read: {exc}")
     pack_paths = list(packs)
     if in_bundle and not pack_paths and (findings.parent / INPUTS / "packs").is_dir():
         # The bundle holds the non-built-in packs its findings cite: the same rule text as the

@@ -25,7 +25,7 @@ def inventory_lines(model: Model, manifest: Mapping[str, Any]) -> list[str]:
                  f"{len(manifest.get('regions', []))} regions")
     for acct in sorted(regions):
         info = accounts.get(acct, {})
-        who = info.get("identity", {}).get("Arn", "identity unknown")
+        who = (info.get("identity") or {}).get("Arn") or "identity unknown"
         name = f" ({info['name']})" if info.get("name") else ""
         lines.append(f"\naccount {acct}{name}  as {who}")
         for region in sorted(regions[acct]):
