@@ -198,6 +198,15 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
     model = build_model(document, pack_set, catalogues, style=style,   # --style: HTML and PDF alike
                         record_hashes=record_hashes_of(manifest))
     folder = out if out is not None else findings.parent
+    if (folder / BUNDLE_FILE).is_file():
+        # Writing into a bundle refreshes its bundle.json, which refuses a link anywhere in it:
+        # refused now, before any report is written.
+        from auditor.snapshot.reader import list_files
+
+        try:
+            list_files(folder, "bundle")
+        except SnapshotError as exc:
+            _die(f"{folder} is an evidence bundle that cannot be read: {exc}")
     try:
         done = write_reports(folder, wanted, model, findings.read_bytes(), findings_path=findings,
                              manifest=manifest, style=style)

@@ -578,6 +578,17 @@ def test_report_through_a_symlinked_snapshot_manifest_is_refused(made: Made, tmp
     assert res.exit_code == 2 and re.search(r"snapshot/manifest\.json: .*symbolic link", res.stderr), res.output
 
 
+def test_report_into_a_bundle_holding_a_link_is_refused_before_writing(made: Made, tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(made.bundle, bundle)
+    _bundle_symlink("inputs/audit-config.yaml")(bundle)
+    before = (bundle / "findings.csv").read_bytes()
+    res = CliRunner().invoke(cli, ["report", str(bundle / "findings.json"), "--format", "csv"])
+    _no_traceback(res)
+    assert res.exit_code == 2 and re.search(r"inputs/audit-config\.yaml: is a symbolic link", res.stderr), res.output
+    assert (bundle / "findings.csv").read_bytes() == before
+
+
 # --- the verdicts --------------------------------------------------------------------------
 
 def test_verify_verdicts_say_what_was_checked(made: Made, tmp_path: Path) -> None:
