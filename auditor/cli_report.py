@@ -78,8 +78,8 @@ def load_findings(path: Path) -> dict[str, Any]:
 
 
 def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
-    """Where a (schema-valid) findings.json's `summary` and its rules' counts disagree with a
-    recount of its `findings` list: the reports print the summary, so a summary saying 0 FAIL
+    """Where a (schema-valid) findings.json's `summary`, its rules' and its framework controls'
+    counts and statuses disagree with a recount of its `findings` list: the reports print the summary, so a summary saying 0 FAIL
     over a list holding FAILs must never reach them. Empty when they agree.
 
     `complete` is checked one way only: it may not claim a complete assessment while a finding
@@ -128,6 +128,28 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
     stale = sum(1 for w in document.get("waivers", []) if isinstance(w, dict) and w.get("status") == "stale")
     if summary["stale_waivers"] != stale:
         out.append(f"summary/stale_waivers: says {summary['stale_waivers']}, the waiver register holds {stale}")
+
+    # Frameworks: what the reports show per control. One way again (a control may be worse
+    # than its rules' findings, never better, and may not hide a FAIL or an ERROR).
+    def rank(status: Any) -> int:
+        return PRECEDENCE.index(status) if status in PRECEDENCE else len(PRECEDENCE)
+
+    for fw in document["frameworks"]:
+        for control in fw["controls"]:
+            recount: Counter[str] = Counter()
+            for rule_id in control["rules"]:
+                recount.update(per_rule.get(rule_id, Counter()))
+            where = f"frameworks/{fw['id']}/controls/{control['id']}"
+            for s in ("FAIL", "ERROR"):
+                said = (control.get("counts") or {}).get(s, 0)
+                if said < recount[s]:
+                    out.append(f"{where}/counts/{s}: says {said}, its rules' findings hold {recount[s]}")
+            status = worst(s for s, n in recount.items() if n)
+            if rank(control["status"]) > rank(status):
+                out.append(f"{where}/status: says {control['status']}, its rules' findings make it {status}")
+        floor = worst(str(c["status"]) for c in fw["controls"])
+        if fw["controls"] and rank(fw["status"]) > rank(floor):
+            out.append(f"frameworks/{fw['id']}/status: says {fw['status']}, its controls make it {floor}")
     return out
 
 

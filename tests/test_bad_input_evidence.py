@@ -530,6 +530,22 @@ def _complete_with_error(doc: dict[str, Any]) -> None:
     doc["summary"]["complete"] = True
 
 
+def _failing_control(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return next((fw, c) for fw in doc["frameworks"] for c in fw["controls"] if c["status"] == "FAIL")
+
+
+def _control_said_pass(doc: dict[str, Any]) -> None:
+    _, control = _failing_control(doc)
+    control["status"] = "PASS"
+    control["counts"]["PASS"] += control["counts"]["FAIL"]
+    control["counts"]["FAIL"] = 0
+
+
+def _framework_said_pass(doc: dict[str, Any]) -> None:
+    fw, _ = _failing_control(doc)
+    fw["status"] = "PASS"
+
+
 @dataclass(frozen=True)
 class FindingsCase:
     id: str
@@ -546,6 +562,10 @@ FINDINGS_CASES = [
     FindingsCase("findings-rule-says-pass", _findings(_rule_said_pass), r"rules/[\w-]+/status: says PASS"),
     FindingsCase("findings-complete-with-error", _findings(_complete_with_error),
                  r"summary/complete: says true, but a finding is ERROR"),
+    FindingsCase("findings-control-says-pass", _findings(_control_said_pass),
+                 r"frameworks/[\w.-]+/controls/[^/]+/status: says PASS"),
+    FindingsCase("findings-framework-says-pass", _findings(_framework_said_pass),
+                 r"frameworks/[\w.-]+/status: says PASS, its controls make it FAIL"),
     FindingsCase("findings-not-json", lambda p: p.write_text("{nope"), r"not a findings\.json \(not JSON"),
     FindingsCase("findings-empty", lambda p: p.write_bytes(b""), r"not a findings\.json \(not JSON"),
     FindingsCase("findings-not-utf8", lambda p: p.write_bytes(b'{"format": "\xff"}'), r"not a findings\.json"),
