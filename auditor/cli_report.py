@@ -185,7 +185,7 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
 
     from auditor.bundle import BUNDLE_FILE, INPUTS, refresh_bundle
     from auditor.errors import SnapshotError
-    from auditor.snapshot.reader import read_confined
+    from auditor.snapshot.paths import read_confined
 
     wanted = parse_formats(formats)
     document = load_findings(findings)
@@ -223,7 +223,7 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
     if (folder / BUNDLE_FILE).is_file():
         # Writing into a bundle refreshes its bundle.json, which refuses a link anywhere in it:
         # refused now, before any report is written.
-        from auditor.snapshot.reader import list_files
+        from auditor.snapshot.paths import list_files
 
         try:
             list_files(folder, "bundle")
