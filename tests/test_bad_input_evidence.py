@@ -10,8 +10,10 @@ check behind them (a forger can always recompute an unsigned manifest).
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -269,6 +271,8 @@ SNAPSHOT_CASES = [
     SnapCase("record-symlinked", _symlink_record, r"DescribeVpcs\.json: is a symbolic link"),
     SnapCase("manifest-symlinked", _symlink_manifest, r"manifest\.json: is a symbolic link"),
     SnapCase("records-folder-symlinked", _symlink_records_dir, r"records: is a symbolic link"),
+    SnapCase("fifo-in-records", lambda s: os.mkfifo(s / "records" / "pipe.json"),
+             r"pipe\.json: is not a regular file or folder \(a FIFO"),
     SnapCase("gzip-truncated", _truncate_gz, r"DescribeVpcs\.json\.gz: the record is not a valid gzip file", gz=True),
     SnapCase("gzip-not-gzip", _gz_not_gzip, r"DescribeVpcs\.json\.gz: the record is not a valid gzip file", gz=True),
     SnapCase("snapshot-interrupted", _edit_manifest(lambda m: m.update(status="interrupted")),
@@ -323,16 +327,21 @@ def test_an_escaping_manifest_entry_is_refused_before_it_is_opened(made: Made, t
     m["files"]["../secret.json"] = "sha256:" + _sha(target.read_bytes())    # even with the right hash
     _write_manifest(snap, m)
     opened: list[str] = []
-    real_open = os.open
 
-    def spy(path: Any, *args: Any, **kwargs: Any) -> int:
-        opened.append(str(path))
-        return real_open(path, *args, **kwargs)
+    def spying(real: Callable[..., Any]) -> Callable[..., Any]:
+        def spy(path: Any, *args: Any, **kwargs: Any) -> Any:
+            opened.append(str(path))
+            return real(path, *args, **kwargs)
+        return spy
 
-    monkeypatch.setattr(os, "open", spy)
+    # Every way a file is opened here: os.open, and io.open / open (what Path.read_bytes uses).
+    monkeypatch.setattr(os, "open", spying(os.open))
+    monkeypatch.setattr(io, "open", spying(io.open))
+    monkeypatch.setattr(builtins, "open", spying(builtins.open))
     res = CliRunner().invoke(cli, ["inventory", str(snap)])
     _no_traceback(res)
     assert res.exit_code == 2 and "'../secret.json'" in res.stderr, res.output
+    assert any(p.endswith("manifest.json") for p in opened)      # the spy sees the reads that do happen
     assert not [p for p in opened if "secret" in p]
 
 
@@ -457,6 +466,8 @@ BUNDLE_CASES = [
                lambda b: (shutil.move(str(b / "snapshot"), b.parent / "snap-out"),
                           os.symlink(b.parent / "snap-out", b / "snapshot")), 5,
                r"FAILED  snapshot: .*is a symbolic link"),
+    BundleCase("fifo-in-bundle", lambda b: os.mkfifo(b / "inputs" / "pipe"), 5,
+               r"FAILED  inputs/pipe: .*is not a regular file or folder"),
     BundleCase("signature-truncated", _random_sig(10), 5, r"FAILED  bundle\.sig: not an Ed25519 signature \(10 bytes"),
     BundleCase("signature-random-with-key", _random_sig(64), 5, r"FAILED  bundle\.json: the signature in bundle\.sig "
                                                                 r"does not match", key=True),
