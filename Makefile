@@ -63,8 +63,6 @@ LOCK_VENV  ?= .venv-lock
 UV          = $(LOCK_VENV)/bin/uv
 UV_COMPILE  = $(UV) pip compile pyproject.toml --group build --universal --python-version 3.11 \
               --generate-hashes --no-header --quiet
-LOCK_NOTE   = for CPython 3.11 and newer on Linux (x86_64, aarch64), macOS and Windows (one \
-              universal resolution: environment markers pick a pin where they differ)
 
 $(UV):
 	$(PYTHON) -m venv $(LOCK_VENV)
@@ -74,10 +72,13 @@ $(UV):
 # each pin the lock already has wherever pyproject.toml still allows it.
 define COMPILE_LOCK
 	$(UV_COMPILE) --extra $(2) $(3) -o $(1)
-	{ echo "# $(1): the '$(2)' environment (the project's dependencies, its '$(2)' extra and its"; \
-	  echo "# build backend), each package pinned with its hashes. Made by \`make lock\` with uv"; \
-	  echo "# $(UV_VERSION) from pyproject.toml: do not edit by hand."; \
-	  echo "# $(LOCK_NOTE)."; cat $(1); } > $(1).tmp && mv $(1).tmp $(1)
+	@{ echo "# $(1): the '$(2)' environment: the project's dependencies, its '$(2)' extra"; \
+	  echo "# and its build backend, each package pinned with the sha256 of every file of it."; \
+	  echo "# Targets CPython 3.11 and newer on Linux x86_64 and aarch64 (one universal resolution,"; \
+	  echo "# valid on other platforms too: an environment marker picks a pin where they differ)."; \
+	  echo "# Made by \`make lock\` (uv $(UV_VERSION) pip compile --universal --python-version 3.11"; \
+	  echo "# --generate-hashes) from pyproject.toml: never edit by hand (docs/development.md)."; \
+	  cat $(1); } > $(1).tmp && mv $(1).tmp $(1)
 endef
 
 # Re-resolve after a change to pyproject.toml's dependencies; unchanged pins stay.

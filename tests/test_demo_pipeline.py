@@ -352,6 +352,69 @@ def normalised_demo_html(page: str, names: dict[str, str], snapshot: Path) -> st
                       meta_text, *norm.rows(data), tags(tail)]) + "\n"
 
 
+def _tiny_demo(folder: Path, draw: dict[str, str], endpoints_listed: tuple[str, str],
+               status: str = "FAIL") -> tuple[str, dict[str, str], Path]:
+    """A small report page, its names and its snapshot, as the demo would give them with moto
+    drawing the ids and addresses in `draw` and listing the two endpoints in the given order."""
+    vpc, ep = draw["vpc"], {"a": draw["a"], "b": draw["b"]}
+    names = {vpc: "<vpc:v>", ep["a"]: "<vpc_endpoint:a>", ep["b"]: "<vpc_endpoint:b>", draw["eip"]: "<elastic_ip:e>"}
+    base = "records/111111111111/us-east-1/ec2/"
+    attr = f"{base}DescribeVpcAttribute~{vpc}~{hashlib.sha256(vpc.encode()).hexdigest()[:10]}.json"
+    records = {
+        attr: {"pages": [{"EnableDnsSupport": {"Value": True}}]},
+        f"{base}DescribeVpcEndpoints.json": {"pages": [{"VpcEndpoints": [
+            {"VpcEndpointId": ep[k], "VpcId": vpc} for k in endpoints_listed]}]},
+        f"{base}DescribeAddresses.json": {"pages": [{"Addresses": [
+            {"AllocationId": draw["eip"], "PublicIp": draw["ip"]}]}]}}
+    snapshot = folder / "snapshot"
+    for path, body in records.items():
+        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / path).write_text(json.dumps(body))
+    (snapshot / "manifest.json").write_text(json.dumps({"calls": [
+        {"record": attr, "params": {"Attribute": "enableDnsSupport", "VpcId": vpc}},
+        *({"record": path, "params": {}} for path in records if path != attr)]}))
+    strings: list[str] = []
+
+    def at(text: str) -> int:
+        strings.append(text)
+        return len(strings) - 1
+
+    by_id = sorted(ep.values())  # what the report lists, it lists in id order
+    position = {ep[k]: n for n, k in enumerate(endpoints_listed)}
+    rules = sorted([(draw["sgr1"], "ingress all traffic from sg-0aaaaaaaaaaaaaaaa"),
+                    (draw["sgr2"], "egress all traffic to 0.0.0.0/0")])
+    message = f"VPC {vpc} ({draw['ip']}) is open: " + ", ".join(f"{i}: {t}" for i, t in rules)
+    evidence = [[at("endpoint_ids"), at(json.dumps(by_id)), at("is empty"), at("does not hold"),
+                 [[at(f"{base}DescribeVpcEndpoints.json"), f"#/pages/0/VpcEndpoints/{position[i]}"] for i in by_id]],
+                [at("first_endpoint_private_dns"), at("false"), at("equals true"), at("does not hold"),
+                 [[at(f"{base}DescribeVpcEndpoints.json"), f"#/pages/0/VpcEndpoints/{position[ep['a']]}"]]],
+                [at("dns_support"), at("true"), at("equals true"), at("holds"), [[at(attr), "#/pages/0"]]]]
+    row = ["0123456789abcdef0123", at("PN-001"), at("high"), at(status), at("vpc"), vpc, at("111111111111"),
+           at("us-east-1"), [at("arn:aws:ec2:us-east-1:111111111111:vpc/"), at("")], at(vpc), None, at(message),
+           evidence, at("")]
+    data = {"generated": "2026-01-02T03:04:05Z", "hashes": {path: "sha256:" + "0" * 64 for path in records},
+            "strings": strings, "findings": [row]}
+    page = (f"<html><body><h1>Report</h1><p>{vpc} at {draw['ip']}</p>"
+            f'<script type="application/json" id="report-data">{json.dumps(data)}</script></body></html>')
+    return page, names, snapshot
+
+
+def test_demo_golden_normaliser_ignores_moto_draws_and_listing_order(tmp_path: Path) -> None:
+    """The same estate as two moto releases give it (other ids, addresses and rule ids drawn, the
+    endpoints listed the other way round) reads the same once normalised; a real change does not."""
+    one = {"vpc": "vpc-1111111111111111a", "a": "vpce-0aaaaaaaaaaaaaaa1", "b": "vpce-0fffffffffffffff2",
+           "eip": "eipalloc-0123456789abcdef0", "ip": "54.1.2.3", "sgr1": "sgr-0111111111111111a",
+           "sgr2": "sgr-0999999999999999a"}
+    other = {"vpc": "vpc-9999999999999999b", "a": "vpce-0fffffffffffffff3", "b": "vpce-0aaaaaaaaaaaaaaa4",
+             "eip": "eipalloc-0fedcba9876543210", "ip": "127.9.8.7", "sgr1": "sgr-0999999999999999b",
+             "sgr2": "sgr-0111111111111111b"}
+    first = normalised_demo_html(*_tiny_demo(tmp_path / "1", one, ("a", "b")))
+    assert first == normalised_demo_html(*_tiny_demo(tmp_path / "2", other, ("b", "a")))
+    assert "<public-ip:elastic_ip:e>" in first
+    assert "DescribeVpcEndpoints.json#/pages/*/VpcEndpoints/[<vpc_endpoint:a>]" in first
+    assert first != normalised_demo_html(*_tiny_demo(tmp_path / "3", other, ("b", "a"), status="PASS"))
+
+
 def test_demo_html_report_matches_the_golden_copy(demo_run: tuple[Path, subprocess.CompletedProcess[str]]
                                                   ) -> None:
     tmp_path, proc = demo_run
