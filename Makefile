@@ -1,22 +1,30 @@
 # The README's two commands: `make demo` and `make test`. Each sets up its own virtual
-# environment (.venv) from pyproject.toml, so a fresh machine with python3 needs nothing else.
+# environment (.venv) from a lock file (requirements/*.lock: every package pinned, with its
+# hashes), so a fresh machine with python3 needs nothing else and gets the same packages every
+# day. `make lock` refreshes the locks from pyproject.toml (docs/development.md).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean lock lock-upgrade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[demo]'
+# Pinned and hashed packages first, then the project itself: no dependency resolution, and no
+# build isolation (the build backend, hatchling, is in the lock), so nothing comes unhashed.
+# A changed lock (or pyproject.toml) reinstalls.
+define INSTALL_LOCKED
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(1)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+endef
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+$(VENV)/.installed-demo: requirements/demo.lock pyproject.toml | $(BIN)/python
+	$(call INSTALL_LOCKED,requirements/demo.lock)
+
+$(VENV)/.installed-test: requirements/test.lock pyproject.toml | $(BIN)/python
+	$(call INSTALL_LOCKED,requirements/test.lock)
 
 # WeasyPrint (the PDF report) needs the system's Pango: installed here when run as root and
 # missing; otherwise `auditor demo` writes every other file and says why the PDF is missing.
@@ -45,5 +53,42 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/collect_bench.py
 
+# -- the locks ------------------------------------------------------------------------------
+# uv resolves once for every platform and Python from 3.11 on (--universal: where a pin differs,
+# an environment marker picks it) and records the hash of every file of each pinned release.
+# The test lock is resolved first and constrains the demo lock, so the two never pin a shared
+# package differently (both install into the one .venv). uv lives in a venv of its own.
+UV_VERSION ?= 0.13.9
+LOCK_VENV  ?= .venv-lock
+UV          = $(LOCK_VENV)/bin/uv
+UV_COMPILE  = $(UV) pip compile pyproject.toml --group build --universal --python-version 3.11 \
+              --generate-hashes --no-header --quiet
+
+$(UV):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# $(1): the lock, $(2): the extra it holds, $(3): more uv options. Without --upgrade, uv keeps
+# each pin the lock already has wherever pyproject.toml still allows it.
+define COMPILE_LOCK
+	$(UV_COMPILE) --extra $(2) $(3) -o $(1)
+	@{ echo "# $(1): the '$(2)' environment: the project's dependencies, its '$(2)' extra"; \
+	  echo "# and its build backend, each package pinned with the sha256 of every file of it."; \
+	  echo "# Targets CPython 3.11 and newer on Linux x86_64 and aarch64 (one universal resolution,"; \
+	  echo "# valid on other platforms too: an environment marker picks a pin where they differ)."; \
+	  echo "# Made by \`make lock\` (uv $(UV_VERSION) pip compile --universal --python-version 3.11"; \
+	  echo "# --generate-hashes) from pyproject.toml: never edit by hand (docs/development.md)."; \
+	  cat $(1); } > $(1).tmp && mv $(1).tmp $(1)
+endef
+
+# Re-resolve after a change to pyproject.toml's dependencies; unchanged pins stay.
+lock: | $(UV)
+	$(call COMPILE_LOCK,requirements/test.lock,test,$(LOCK_UPGRADE))
+	$(call COMPILE_LOCK,requirements/demo.lock,demo,$(LOCK_UPGRADE) -c requirements/test.lock)
+
+# Every pin to the newest release pyproject.toml allows (moto stays at its exact pin).
+lock-upgrade:
+	$(MAKE) lock LOCK_UPGRADE=--upgrade
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) build dist *.egg-info .pytest_cache

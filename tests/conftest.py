@@ -14,8 +14,14 @@ from typing import Any, Callable, Iterable
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from hypothesis import HealthCheck, settings
 
 from auditor.config import AuditConfig, config_from_text
+
+# No property test races the clock: Hypothesis's default 200 ms deadline per example and its
+# too-slow health check fail a correct test on a loaded machine.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 # The base credentials every test runs with. The secret is distinctive so that a test can
 # grep a snapshot's bytes for it.

@@ -220,6 +220,11 @@ def test_collect_refuses_credentials_of_another_account(moto_aws: None, snapshot
 
 # -- the same over HTTP against a real moto server ---------------------------------------
 
+# A guard against a hung server only, never a clock the test races: resetting moto's backends and
+# dumping its whole state take seconds on a loaded machine (a 10 s limit failed there).
+SERVER_HANG_GUARD_S = 300
+
+
 @pytest.fixture(scope="module")
 def moto_server() -> Iterable[str]:
     from moto.server import ThreadedMotoServer
@@ -236,7 +241,7 @@ def moto_server() -> Iterable[str]:
 @pytest.fixture
 def server_env(moto_server: str, aws_env: None, monkeypatch: pytest.MonkeyPatch) -> str:
     req = urllib.request.Request(f"{moto_server}/moto-api/reset", data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=SERVER_HANG_GUARD_S) as resp:
         assert resp.status == 200
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     return moto_server
@@ -256,6 +261,6 @@ def test_collect_over_http_two_accounts_two_regions(server_env: str, snapshot_di
     check_collection(result, nets, spy, snapshot_dir, unsupported_code="UnparseableResponse")
     assert seen_hosts and all(u.startswith(server_env) for u in seen_hosts)
     # The server really held the estate: its state dump lists our VPC in the second account.
-    with urllib.request.urlopen(f"{server_env}/moto-api/data.json", timeout=10) as resp:
+    with urllib.request.urlopen(f"{server_env}/moto-api/data.json", timeout=SERVER_HANG_GUARD_S) as resp:
         dump = json.loads(resp.read())
     assert nets[(SECOND_ACCOUNT, "eu-west-1")].vpc_id in json.dumps(dump.get("ec2", {}))
