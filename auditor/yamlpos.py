@@ -223,9 +223,9 @@ def load_yaml_text(text: str, file: str) -> Located:
     _check_expansion(node, file)
     out = Located(file=file, data=None)
     problems: list[Problem] = []
-    loader = yaml.SafeLoader("")
+    builder = yaml.SafeLoader("")   # constructs scalars and resolves merge keys
     try:
-        out.data = _convert(loader, node, (), out, problems)
+        out.data = _convert(builder, node, (), out, problems)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
