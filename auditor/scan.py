@@ -99,12 +99,20 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
 
 
 def write_findings(document: Mapping[str, Any], folder: Path) -> Path:
+    """Write ``folder/findings.json`` (the folder is made) and return its path.
+
+    Written to a side file, then renamed over the target: a write that fails (full disk,
+    permissions) raises OSError and leaves neither a half findings.json nor the side file;
+    an earlier findings.json there is then left as it was."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FINDINGS_FILE
     tmp = path.with_suffix(".json.partial")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.writelines(iter_text(document))
-    tmp.replace(path)
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.writelines(iter_text(document))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
