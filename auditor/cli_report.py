@@ -3,7 +3,7 @@ copy), the self-contained HTML report and the PDF/A-3b evidence report from a fi
 file.
 
 Registered in auditor/cli.py. Exit codes: 0 written, 2 the file cannot be read or does not
-match the findings.json schema, an unknown format or pack (every problem listed), or a
+match the findings.json schema, an unknown format or pack (every problem listed); 6 a
 format could not be written (the others still are, and a bundle lists them).
 """
 
@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
-from auditor.cli_common import EXIT_INPUT, fail_input
+from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, fail_input, fail_output
 from auditor.errors import InputError
 
 from auditor.report.outputs import FORMATS, unknown_formats
@@ -114,7 +114,7 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         done = write_reports(folder, wanted, model, findings.read_bytes(), findings_path=findings,
                              manifest=manifest, style=style)
     except OSError as exc:
-        _die(f"cannot write into {folder}: {exc.strerror or exc}")
+        fail_output(f"cannot write into {folder}: {exc.strerror or exc}")
     for fmt, target in done.same_as_input:
         click.echo(f"{fmt}: {target} (the input itself)")
     for fmt, target in done.files:
@@ -130,4 +130,4 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
                    + (" (its old signature was removed: give --sign-key to sign it again)" if dropped else
                       " (signed)" if key is not None else ""))
     if done.failed:
-        sys.exit(EXIT_INPUT)
+        sys.exit(EXIT_OUTPUT)
