@@ -112,7 +112,8 @@ def docs_cmd(packs: tuple[Path, ...], out: Path | None) -> None:
         except OSError as exc:
             fail_output(f"could not write {safe(out)}: {safe(exc.strerror or exc)}")
         finally:
-            side.unlink(missing_ok=True)
+            if side.is_symlink() or side.exists():
+                side.unlink()
         echo(f"wrote {safe(out)} ({len(ps.rules)} rules)", err=True)
 
 
