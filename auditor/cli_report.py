@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 
 import click
 
+from auditor.console import echo
+
 from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, fail_input, fail_output
 from auditor.errors import InputError
 
@@ -27,7 +29,7 @@ _MAX_SHOWN = 20
 
 
 def _die(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(EXIT_INPUT)
 
 
@@ -58,7 +60,7 @@ def load_findings(path: Path) -> dict[str, Any]:
     if errors:
         for err in errors[:_MAX_SHOWN]:
             where = "/".join(str(p) for p in err.absolute_path) or "(document)"
-            click.echo(f"{path}  {where}: {err.message[:300]}", err=True)
+            echo(f"{path}  {where}: {err.message[:300]}", err=True)
         more = f" (first {_MAX_SHOWN} shown)" if len(errors) > _MAX_SHOWN else ""
         _die(f"{path} does not match the findings.json schema: {len(errors)} problem"
              f"{'s' if len(errors) != 1 else ''}{more}")
@@ -116,17 +118,17 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
     except OSError as exc:
         fail_output(f"cannot write into {folder}: {exc.strerror or exc}")
     for fmt, target in done.same_as_input:
-        click.echo(f"{fmt}: {target} (the input itself)")
+        echo(f"{fmt}: {target} (the input itself)")
     for fmt, target in done.files:
-        click.echo(f"{fmt}: {target}")
+        echo(f"{fmt}: {target}")
     for fmt, target, why in done.failed:
-        click.echo(f"error: {fmt}: {target} not written: {why}", err=True)
+        echo(f"error: {fmt}: {target} not written: {why}", err=True)
     from auditor.bundle import BUNDLE_FILE, refresh_bundle
 
     signed = (folder / "bundle.sig").is_file()
     if refresh_bundle(folder, key=key):  # the reports joined an evidence bundle: list them in its manifest
         dropped = signed and key is None
-        click.echo(f"added to the evidence bundle's {BUNDLE_FILE}"
+        echo(f"added to the evidence bundle's {BUNDLE_FILE}"
                    + (" (its old signature was removed: give --sign-key to sign it again)" if dropped else
                       " (signed)" if key is not None else ""))
     if done.failed:

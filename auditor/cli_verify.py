@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from auditor.console import echo, safe
+
 from auditor.cli_common import EXIT_INPUT, EXIT_OK
 
 EXIT_VERIFY_FAILED = 5
@@ -29,16 +31,16 @@ def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
 
     def progress(line: str) -> None:
         if not quiet:
-            click.echo(f"ok  {line}")
+            echo(f"ok  {line}")
 
     try:
         result = verify_bundle(bundle, public_key=public_key, progress=progress)
     except BundleError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
     if not result.ok:
-        click.echo(f"FAILED  {result.file}: {result.reason}")
-        click.echo(f"verification failed: {result.file}", err=True)
+        echo(f"FAILED  {safe(result.file)}: {result.reason}")   # a name from the bundle: one line
+        echo(f"verification failed: {safe(result.file)}", err=True)
         sys.exit(EXIT_VERIFY_FAILED)
-    click.echo(f"VERIFIED  {bundle}")
+    echo(f"VERIFIED  {bundle}")
     sys.exit(EXIT_OK)
