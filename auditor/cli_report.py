@@ -76,7 +76,7 @@ def load_findings(path: Path) -> dict[str, Any]:
 @click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None,
               help="Wording of the PDF report: banking (PCI DSS v4.0 / FFIEC) or healthcare (HIPAA Security "
                    "Rule, ePHI); default: the profile's style, else banking.")
-@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder to write into (created if missing; default: the folder of FINDINGS).")
 @click.option("--pack", "packs", multiple=True, type=click.Path(path_type=Path),
               help="A pack file or folder whose rules the findings cite, besides the built-in packs (repeatable).")

@@ -278,9 +278,36 @@ CASES: list[Bad] = [
     Bad("report-unknown-format", ("report", "{tmp}/findings.json", "--format", "docx"), EXIT_INPUT,
         r"unknown format docx", {"findings.json": "{}"}),
     Bad("verify-missing", ("verify", "{tmp}/none"), EXIT_INPUT, r"error: "),
+    Bad("scan-out-not-creatable", ("scan", "--snapshot", "{snap}", "--out", "/sys/auditor-corpus-out"), EXIT_OUTPUT,
+        # sysfs refuses a new folder even to root (EPERM; EROFS where /sys is mounted read-only)
+        r"cannot create the output folder /sys/auditor-corpus-out: (Operation not permitted|Read-only file system)"),
+    Bad("scan-sign-key-not-a-key", ("scan", "--snapshot", "{snap}", "--sign-key", "{tmp}/k.pem"), EXIT_INPUT,
+        r"error: .*k\.pem.*nothing was run", {"k.pem": "-----BEGIN PRIVATE KEY-----\nnope\n"}),
+    Bad("report-out-is-a-file", ("report", "{tmp}/findings.json", "--out", "{tmp}/f", "--format", "csv"),
+        EXIT_OUTPUT, r"cannot write into .*f: ", {"findings.json": "FINDINGS", "f": "x"}),
+    Bad("inventory-of-a-file", ("inventory", "{tmp}/f"), EXIT_INPUT, r"error: .*f", {"f": "x"}),
+    Bad("verify-a-file", ("verify", "{tmp}/f"), EXIT_INPUT, r"error: ", {"f": "x"}),
+    Bad("config-hostile-key", COLLECT, EXIT_INPUT, r"unknown key '\\x1b\]0;title\\x07",
+        {"audit.yaml": CONFIG + '"\\e]0;title\\a\\e[2J": 1\n'}),
+    Bad("pack-recursive-alias", VALIDATE, EXIT_INPUT, r"an alias refers to a collection that contains it",
+        {"pack.yaml": pack("&c {all: [*c]}")}),
+    Bad("waivers-deep-nesting", PREPARE, EXIT_INPUT, r"nested more than 100 levels deep",
+        {"audit.yaml": WAIVED, "w.yaml": "version: 1\nwaivers: " + DEEP + "\n"}),
+    Bad("profile-yaml-syntax", PREPARE, EXIT_INPUT, r"p\.yaml:\d+:\d+\s+YAML syntax error",
+        {"audit.yaml": CONFIG + "profile: ./p.yaml\n", "p.yaml": "profile: {id: p\n"}),
     Bad("rules-docs-out-parent-is-a-file", ("rules", "docs", "--out", "{tmp}/f/rules.md"), EXIT_OUTPUT,
         r"could not write .*rules\.md: Not a directory", {"f": "x"}),
 ]
+
+
+# What must never reach a terminal: C0 controls but newline and tab, DEL, C1, bidi overrides.
+CONTROLS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+
+
+def findings_json(snapshot: Path, out: Path) -> bytes:
+    result = CliRunner().invoke(cli, ["scan", "--snapshot", str(snapshot), "--out", str(out), "--format", "json"])
+    assert result.exit_code == EXIT_VIOLATIONS_INCOMPLETE, result.output
+    return (out / "findings.json").read_bytes()
 
 
 def run_cli(args: tuple[str, ...] | list[str], cwd: Path | None = None) -> Result:
@@ -315,12 +342,15 @@ def test_bad_input(case: Bad, tmp_path: Path, snap: Path) -> None:
             target.write_bytes(content)
         else:
             target.write_text(content, encoding="utf-8")
+    if case.files.get("findings.json") == "FINDINGS":   # stands for a valid one, made here
+        (tmp_path / "findings.json").write_bytes(findings_json(snap, tmp_path / "made"))
     before = sorted(p.relative_to(snap) for p in snap.rglob("*"))
     args = [a.replace("{tmp}", str(tmp_path)).replace("{snap}", str(snap)) for a in case.args]
     result = run_cli(args)
     assert_clean(result)
     assert result.exit_code == case.code, result.output
     assert re.search(case.message, result.output), result.output
+    assert not re.search(CONTROLS, result.output), repr(result.output)     # whatever the input held
     # nothing of a failed run is left behind, and the evidence is never touched
     assert not (tmp_path / "out").exists() or case.code == EXIT_OUTPUT, sorted(tmp_path.rglob("*"))
     assert not list(tmp_path.rglob("*.partial"))
@@ -348,7 +378,7 @@ def test_every_broken_pack_of_the_pack_corpus_exits_2_through_the_cli(name: str,
 def _assert_inert(output: str) -> None:
     """No control character reaches the terminal (ESC, BEL, CR, C1, bidi marks), and no
     value fakes a line of ours."""
-    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", output), repr(output)
+    assert not re.search(CONTROLS, output), repr(output)
     assert FAKE_LINE not in output.splitlines()
 
 
