@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
-from auditor.console import echo
+from auditor.console import echo, safe
 
 from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, fail_input, fail_output
 from auditor.errors import InputError
@@ -60,7 +60,8 @@ def load_findings(path: Path) -> dict[str, Any]:
     if errors:
         for err in errors[:_MAX_SHOWN]:
             where = "/".join(str(p) for p in err.absolute_path) or "(document)"
-            echo(f"{path}  {where}: {err.message[:300]}", err=True)
+            # keys and values of the file given: each kept on this line (auditor/console.py)
+            echo(f"{path}  {safe(where)}: {safe(err.message[:300])}", err=True)
         more = f" (first {_MAX_SHOWN} shown)" if len(errors) > _MAX_SHOWN else ""
         _die(f"{path} does not match the findings.json schema: {len(errors)} problem"
              f"{'s' if len(errors) != 1 else ''}{more}")

@@ -277,6 +277,9 @@ CASES: list[Bad] = [
         {"findings.json": "{nope"}),
     Bad("report-unknown-format", ("report", "{tmp}/findings.json", "--format", "docx"), EXIT_INPUT,
         r"unknown format docx", {"findings.json": "{}"}),
+    Bad("report-hostile-findings", ("report", "{tmp}/findings.json"), EXIT_INPUT,
+        r"does not match the findings\.json schema",
+        {"findings.json": json.dumps({"findings": [{HOSTILE + "\n" + FAKE_LINE: HOSTILE}]})}),
     Bad("verify-missing", ("verify", "{tmp}/none"), EXIT_INPUT, r"error: "),
     Bad("scan-out-not-creatable", ("scan", "--snapshot", "{snap}", "--out", "/sys/auditor-corpus-out"), EXIT_OUTPUT,
         # sysfs refuses a new folder even to root (EPERM; EROFS where /sys is mounted read-only)
