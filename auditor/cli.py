@@ -1,21 +1,25 @@
 """The `auditor` command line.
 
-Exit codes (the contract pipelines rely on):
-  0  done, assessment complete (scan: and compliant at --fail-on)
-  1  scan: violations at or above --fail-on
-  2  usage, config, rule-pack or waiver error (every problem listed; nothing ran)
-  3  assessment incomplete: some data could not be collected (see the manifest's errors;
-     scan: ERROR findings and no violation at or above --fail-on)
+Exit codes (the contract pipelines rely on; docs/cli.md, constants in auditor/cli_common.py):
+  0  done, assessment complete (scan: and no FAIL at or above --fail-on)
+  1  scan: violations at or above --fail-on, and the assessment is complete
+  2  usage, config, rule-pack, waiver or snapshot error (every problem listed; nothing ran)
+  3  assessment incomplete: something could not be assessed (scan: no violation at --fail-on)
+  4  scan: violations at or above --fail-on AND the assessment is incomplete
   5  verify: the evidence bundle failed verification (auditor/cli_verify.py)
+  6  an output could not be written (the --out path, permissions, a full disk); no half file
   130 interrupted (the evidence gathered so far is kept, marked interrupted; after collection
       the complete snapshot is kept and the way to finish is printed)
+
+Every line printed goes through `auditor.console.echo` (terminal-safe); values that come from
+AWS or from evidence files are also passed through `console.safe` where they are put into a
+line, so that no value can drive the terminal or fake a line of its own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import sys
 import uuid
@@ -25,10 +29,12 @@ from typing import Any, NoReturn
 import click
 
 from auditor import __version__
+from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
 
 from auditor.cli_common import (
-    EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS, fail_input,
+    EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS,
+    EXIT_VIOLATIONS_INCOMPLETE, fail_input, fail_output, prepare_output_folder, refuse_inside,
 )
 
 
@@ -52,32 +58,42 @@ class _Progress:
     def __call__(self, done: int, total: int, label: str) -> None:
         if not self.enabled:
             return
-        click.echo(f"\r  collected {done}/{total}  {label:<40}", err=True, nl=False)
+        echo(f"  collected {done}/{total}  {safe(label):<40}", err=True, nl=False, overwrite=True)
         if done == total:
-            click.echo("", err=True)
+            echo("", err=True)
 
 
 def _run_collect(config: Any, factory: Any, out: Path, gzip: bool, quiet: bool) -> Any:
+    """Collect into the snapshot folder `out`. Interrupted: exit 130 keeping the evidence so
+    far; a write that fails (full disk, permissions): exit 6 saying what is kept."""
     from auditor.collect.runner import collect
     from auditor.snapshot.writer import SnapshotWriter, partial_path
 
-    writer = SnapshotWriter(out, compress=gzip)
     try:
+        writer = SnapshotWriter(out, compress=gzip)
         return collect(config, factory, writer, progress=_Progress(quiet))
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: the evidence gathered so far is kept in {partial_path(out)} "
-                   "(marked interrupted; it is not a valid snapshot)", err=True)
+        echo(f"\ninterrupted: the evidence gathered so far is kept in {safe(partial_path(out))} "
+             "(marked interrupted; it is not a valid snapshot)", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except SnapshotError as exc:
+        echo(f"error: {safe(exc)}", err=True)
+        sys.exit(EXIT_INPUT)
+    except OSError as exc:
+        kept = partial_path(out)
+        fail_output(f"could not write the snapshot {safe(out)}: {safe(exc.strerror or exc)}"
+                    + (f"; what was gathered is kept in {safe(kept)} (marked interrupted; not a valid snapshot)"
+                       if kept.is_dir() else ""))
 
 
 def _summary(result: Any) -> None:
     m = result.manifest
-    click.echo(f"snapshot written to {result.path}")
-    click.echo(f"  {len(m['calls'])} calls, {len(m['errors'])} errors, "
-               f"{len(m['accounts'])} accounts, {len(m['regions'])} regions")
+    echo(f"snapshot written to {safe(result.path)}")
+    echo(f"  {len(m['calls'])} calls, {len(m['errors'])} errors, "
+         f"{len(m['accounts'])} accounts, {len(m['regions'])} regions")
     if not result.complete:
-        click.echo("  assessment INCOMPLETE: some data could not be collected "
-                   f"(run `auditor inventory {result.path}` for every error)", err=True)
+        echo("  assessment INCOMPLETE: some data could not be collected "
+             f"(run `auditor inventory {safe(result.path)}` for every error)", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,7 +105,7 @@ def cli() -> None:
 @cli.command("collect")
 @click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Audit config (YAML).")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", required=True, type=click.Path(path_type=Path),
               help="New folder for the snapshot (never overwritten).")
 @click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0 even when some data could not be collected.")
@@ -103,13 +119,12 @@ def collect_cmd(config_path: Path, out: Path, gzip: bool | None, allow_incomplet
         config = load_config(config_path)
     except InputError as exc:
         _fail_input(exc)
+    prepare_output_folder(out.parent)   # the snapshot folder itself is made by the writer
+    if out.exists() and not out.is_dir():
+        fail_output(f"--out {safe(out)} is a file: give a new folder for the snapshot")
     _sigterm_as_interrupt()
     factory = SessionFactory(max_attempts=config.collection.max_attempts)
-    try:
-        result = _run_collect(config, factory, out, config.gzip if gzip is None else gzip, quiet)
-    except SnapshotError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INPUT)
+    result = _run_collect(config, factory, out, config.gzip if gzip is None else gzip, quiet)
     _summary(result)
     sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
 
@@ -128,15 +143,17 @@ def inventory_cmd(snapshot: Path, as_json: bool) -> None:
         with record_shape_errors(snap):
             model = build_model(snap.records, snap.manifest.get("files"))
     except SnapshotError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {safe(exc)}", err=True)
         sys.exit(EXIT_INPUT)
     if as_json:
         counts = [{"account": a, "region": r, "type": t, "count": n}
                   for (a, r, t), n in sorted(model.counts().items())]
-        click.echo(json.dumps({"complete": snap.complete, "counts": counts,
-                               "errors": snap.manifest.get("errors", [])}, indent=1, sort_keys=True))
+        # JSON escapes every control character itself (ensure_ascii)
+        echo(json.dumps({"complete": snap.complete, "counts": counts,
+                         "errors": snap.manifest.get("errors", [])}, indent=1, sort_keys=True))
     else:
-        click.echo("\n".join(inventory_lines(model, snap.manifest)))
+        echo("\n".join(inventory_lines(model, snap.manifest)))
+    sys.exit(EXIT_OK if snap.complete else EXIT_INCOMPLETE)   # an incomplete snapshot is not "done"
 
 
 @cli.command("permissions")
@@ -148,26 +165,41 @@ def permissions_cmd(caller: bool, role_name: str) -> None:
     from auditor.collect.permissions import audited_account_policy, caller_policy
 
     policy = caller_policy(role_name) if caller else audited_account_policy()
-    click.echo(json.dumps(policy, indent=2))
+    echo(json.dumps(policy, indent=2))
 
 
 def _stamp() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def _scan_snapshot(snapshot_dir: Path, inputs: Any, out: Path) -> tuple[dict[str, Any], Path]:
-    """Verify the snapshot, evaluate it, write findings.json into `out`."""
-    from auditor.scan import evaluate_snapshot, write_findings
-    from auditor.snapshot.reader import load_snapshot, record_shape_errors
+def _load_snapshot(snapshot_dir: Path) -> Any:
+    """The verified snapshot, else exit 2 saying why."""
+    from auditor.snapshot.reader import load_snapshot
 
     try:
-        snap = load_snapshot(snapshot_dir)
+        return load_snapshot(snapshot_dir)
+    except SnapshotError as exc:
+        echo(f"error: {safe(exc)}", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+def _scan_snapshot(snap: Any, inputs: Any, out: Path) -> tuple[dict[str, Any], Path]:
+    """Evaluate the verified snapshot, write findings.json into `out` (exit 6 when it cannot
+    be written: no half file is left)."""
+    from auditor.scan import evaluate_snapshot, write_findings
+    from auditor.snapshot.reader import record_shape_errors
+
+    try:
         with record_shape_errors(snap):
             document = evaluate_snapshot(snap, inputs)
     except SnapshotError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {safe(exc)}", err=True)
         sys.exit(EXIT_INPUT)
-    return document, write_findings(document, out)
+    try:
+        return document, write_findings(document, out)
+    except OSError as exc:
+        fail_output(f"could not write {safe(out / 'findings.json')}: {safe(exc.strerror or exc)} "
+                    "(nothing was written in its place)")
 
 
 def _signing_key(sign_key: Path | None) -> Any:
@@ -176,21 +208,25 @@ def _signing_key(sign_key: Path | None) -> Any:
     try:
         return None if sign_key is None else load_signing_key(sign_key)
     except BundleError as exc:
-        click.echo(f"error: {exc}; nothing was run", err=True)
+        echo(f"error: {safe(exc)}; nothing was run", err=True)
         sys.exit(EXIT_INPUT)
 
 
 def _bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any) -> None:
-    """Make `out` an evidence bundle (auditor/bundle.py) and say where."""
+    """Make `out` an evidence bundle (auditor/bundle.py) and say where; exit 6 when it cannot
+    be written (the folder then has no bundle.json: it is not a finished bundle)."""
     from auditor.bundle import write_scan_bundle
 
     try:
         path = write_scan_bundle(out, snapshot_dir, config, inputs, key)
-    except (SnapshotError, OSError) as exc:
-        click.echo(f"error: could not write the evidence bundle: {exc}", err=True)
+    except SnapshotError as exc:
+        echo(f"error: could not write the evidence bundle: {safe(exc)}", err=True)
         sys.exit(EXIT_INPUT)
-    click.echo(f"evidence bundle written to {out} ({path.name}{', signed' if key is not None else ''}; "
-               f"check it with: auditor verify {out})")
+    except OSError as exc:
+        fail_output(f"could not write the evidence bundle into {safe(out)}: {safe(exc.strerror or exc)} "
+                    "(no bundle.json was written: the folder is not a finished bundle)")
+    echo(f"evidence bundle written to {safe(out)} ({path.name}{', signed' if key is not None else ''}; "
+         f"check it with: auditor verify {safe(out)})")
 
 
 def _reports(out: Path, findings: Path, snapshot_dir: Path, packs: Any, formats: tuple[str, ...],
@@ -208,12 +244,12 @@ def _reports(out: Path, findings: Path, snapshot_dir: Path, packs: Any, formats:
     try:
         done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style)
     except OSError as exc:
-        click.echo(f"error: could not write the reports into {out}: {exc.strerror or exc}", err=True)
+        echo(f"error: could not write the reports into {safe(out)}: {safe(exc.strerror or exc)}", err=True)
         return False
     for fmt, target in done.files:
-        click.echo(f"{fmt} written to {target}")
+        echo(f"{fmt} written to {safe(target)}")
     for fmt, target, why in done.failed:
-        click.echo(f"error: {fmt}: {target} not written: {why}", err=True)
+        echo(f"error: {fmt}: {safe(target)} not written: {safe(why)}", err=True)
     return not done.failed
 
 
@@ -233,38 +269,45 @@ _STYLE_HELP = ("Wording of the HTML and PDF reports: banking (PCI DSS v4.0 / FFI
                "Rule, ePHI); default: the profile's style (without one the HTML is neutral, the PDF banking).")
 
 
-def _evaluate_into_bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any,
+def _evaluate_into_bundle(out: Path, snap: Any, snapshot_dir: Path, config: Any, inputs: Any, key: Any,
                           formats: tuple[str, ...], style: str | None) -> tuple[dict[str, Any], bool]:
-    """Evaluate the snapshot into ``out/findings.json``, write the reports and make `out` an
-    evidence bundle, saying where. Returns the document and whether every report was written.
-    Interrupted (Ctrl-C, SIGTERM): says what is kept and how to finish, exits 130."""
+    """Evaluate the verified snapshot `snap` (kept in `snapshot_dir`) into ``out/findings.json``,
+    write the reports and make `out` an evidence bundle, saying where. Returns the document
+    and whether every report was written. Interrupted (Ctrl-C, SIGTERM): says what is kept
+    and how to finish, exits 130. findings.json or the bundle not written: exits 6."""
     from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
 
     try:
-        document, path = _scan_snapshot(snapshot_dir, inputs, out)
+        document, path = _scan_snapshot(snap, inputs, out)
         for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
             (out / stale).unlink(missing_ok=True)
-        click.echo(f"findings written to {path}")
+        echo(f"findings written to {safe(path)}")
         reports_ok = _reports(out, path, snapshot_dir, inputs.packs, formats, style)
         _bundle(out, snapshot_dir, config, inputs, key)
     except KeyboardInterrupt:
         kept = (out / "findings.json").is_file()
-        again = f"auditor scan --snapshot {snapshot_dir}" + (f" -c {config.source}" if config is not None else "")
-        click.echo(f"\ninterrupted after collection: the snapshot {snapshot_dir} is complete and kept"
-                   + (f", and {out / 'findings.json'} was written" if kept else "")
-                   + f"; {out} is not a finished evidence bundle (no {BUNDLE_FILE}). Finish with: {again} "
-                   "--out NEW_FOLDER",
-                   err=True)
+        again = f"auditor scan --snapshot {safe(snapshot_dir)}" + (f" -c {safe(config.source)}" if config is not None else "")
+        echo(f"\ninterrupted after collection: the snapshot {safe(snapshot_dir)} is complete and kept"
+             + (f", and {safe(out / 'findings.json')} was written" if kept else "")
+             + f"; {safe(out)} is not a finished evidence bundle (no {BUNDLE_FILE}). Finish with: {again} "
+             "--out NEW_FOLDER",
+             err=True)
         sys.exit(EXIT_INTERRUPTED)
     return document, reports_ok
 
 
-def _scan_exit(document: dict[str, Any], fail_on: str) -> int:
+def scan_exit_code(document: dict[str, Any], fail_on: str, outputs_written: bool = True) -> int:
+    """The exit code of a scan (docs/cli.md): 6 when an output could not be written (the
+    evidence is not whole, whatever it says), else 4 violations at or above `fail_on` and
+    incomplete, 1 violations and complete, 3 incomplete, 0 complete and compliant."""
     from auditor.results import violations
 
+    if not outputs_written:
+        return EXIT_OUTPUT
+    complete = bool(document["summary"]["complete"])
     if violations(document, fail_on):
-        return EXIT_VIOLATIONS
-    return EXIT_OK if document["summary"]["complete"] else EXIT_INCOMPLETE
+        return EXIT_VIOLATIONS if complete else EXIT_VIOLATIONS_INCOMPLETE
+    return EXIT_OK if complete else EXIT_INCOMPLETE
 
 
 _SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info", "none"])
@@ -277,12 +320,13 @@ _SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info", "n
 @click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Re-evaluate a kept snapshot offline instead of collecting (without -c: every built-in "
                    "pack, everything in scope, no waivers).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for findings.json (and the snapshot when collecting); default: the config's "
-                   "outputs.directory, else audit-output, in a new <UTC time> subfolder.")
+                   "outputs.directory, else audit-output, in a new <UTC time> subfolder. Never inside "
+                   "the --snapshot folder.")
 @click.option("--fail-on", type=_SEVERITY_CHOICE, default=None,
-              help="Exit 1 when a FAIL of this severity or higher is found (none: never); "
-                   "default: the config's fail_on, else the profile's, else high.")
+              help="Exit 1 (4 when the assessment is also incomplete) when a FAIL of this severity or higher "
+                   "is found (none: never); default: the config's fail_on, else the profile's, else high.")
 @click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sign the bundle manifest (bundle.json) with this Ed25519 private key (PEM, unencrypted) "
@@ -306,36 +350,54 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         _fail_input(exc)
     key = _signing_key(sign_key)
     wanted = _formats(formats, config)
-    _sigterm_as_interrupt()
     if out is None:
         base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
         out = base / _stamp()
+    # Every input is checked before anything is written: the snapshot read, then the folder.
+    snap = None
+    if snapshot_dir is not None:
+        refuse_inside(out, snapshot_dir, "snapshot")
+        snap = _load_snapshot(snapshot_dir)
+    prepare_output_folder(out)
+    _sigterm_as_interrupt()
     if snapshot_dir is None:
         from auditor.collect.sessions import SessionFactory
 
         assert config is not None
         factory = SessionFactory(max_attempts=config.collection.max_attempts)
-        try:
-            result = _run_collect(config, factory, out / "snapshot", config.gzip if gzip is None else gzip, quiet)
-        except SnapshotError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_INPUT)
+        result = _run_collect(config, factory, out / "snapshot", config.gzip if gzip is None else gzip, quiet)
         _summary(result)
         snapshot_dir = result.path
+        snap = _load_snapshot(snapshot_dir)
     elif config is not None:
-        click.echo(f"re-evaluating {snapshot_dir} with {config.source}", err=True)
-    document, reports_ok = _evaluate_into_bundle(out, snapshot_dir, config, inputs, key, wanted, style)
+        echo(f"re-evaluating {safe(snapshot_dir)} with {safe(config.source)}", err=True)
+    document, reports_ok = _evaluate_into_bundle(out, snap, snapshot_dir, config, inputs, key, wanted, style)
     collected_with = document["run"]["config"]["collected_with_digest"]
     if config is not None and collected_with and collected_with != config.digest:
-        click.echo("note: the config differs from the one the snapshot was collected with "
-                   "(scope and packs come from the config given now)", err=True)
-    click.echo("\n".join(summary_lines(document, inputs.fail_on)))
-    code = _scan_exit(document, inputs.fail_on)
-    sys.exit(code if reports_ok or code == EXIT_VIOLATIONS else EXIT_INPUT)
+        echo("note: the config differs from the one the snapshot was collected with "
+             "(scope and packs come from the config given now)", err=True)
+    echo("\n".join(summary_lines(document, inputs.fail_on)))
+    code = scan_exit_code(document, inputs.fail_on, reports_ok)
+    if code == EXIT_OUTPUT:
+        echo(f"error: some reports could not be written (listed above); findings.json and the bundle are "
+             f"complete without them; the scan itself would exit {scan_exit_code(document, inputs.fail_on)}",
+             err=True)
+    sys.exit(code)
+
+
+def _demo_needs_moto() -> None:
+    """The demo builds its estate in moto, an optional dependency: without it, say how to
+    install it and exit 2 (before anything is built or written)."""
+    try:
+        import moto  # noqa: F401
+    except ImportError as exc:
+        echo("error: `auditor demo` needs the AWS emulator (moto), which is not installed "
+             f"({safe(exc)}); install it with: pip install 'private-network-auditor[demo]'", err=True)
+        sys.exit(EXIT_INPUT)
 
 
 @cli.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for the demo's snapshot and findings (default: demo-output/<UTC time>).")
 @click.option("--server", is_flag=True, help="Run the emulator as a real HTTP server instead of in-process.")
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
@@ -345,14 +407,11 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
     """Run the whole pipeline on the built-in emulated bank estate (no AWS account needed):
     build the estate, collect it, evaluate every built-in pack, write findings.json, the reports
     (HTML, PDF, JUnit, SARIF, CSV) and the evidence bundle.
-    Exits 0 when the pipeline ran (the estate has violations by design)."""
-    try:
-        from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
-        from auditor.emulate.host import DEMO_SEED
-    except ImportError as exc:  # moto is an optional dependency
-        click.echo(f"error: the demo needs the emulator: pip install 'private-network-auditor[demo]' ({exc})",
-                   err=True)
-        sys.exit(EXIT_INPUT)
+    Exits 0 when the pipeline ran and the assessment is complete (the estate has violations by
+    design: they do not set the code), 3 when it is incomplete, 6 when an output was not written."""
+    _demo_needs_moto()
+    from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
+    from auditor.emulate.host import DEMO_SEED
     from auditor.config import load_config
     from auditor.scan import prepare, summary_lines
 
@@ -364,22 +423,25 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
     except InputError as exc:
         _fail_input(exc)
     wanted = _formats(formats, config)
+    prepare_output_folder(out)
     _sigterm_as_interrupt()
-    click.echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
-               f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
+    echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
+         f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
     with EmulatedAws(mode="server" if server else "inprocess", seed=DEMO_SEED) as emu:
         seed(estate, emu)
         result = _run_collect(config, emu.session_factory(max_attempts=config.collection.max_attempts),
                               out / "snapshot", config.gzip, quiet)
     _summary(result)
-    document, reports_ok = _evaluate_into_bundle(out, result.path, config, inputs, None, wanted, style)
-    click.echo("\n".join(summary_lines(document, inputs.fail_on)))
-    code = _scan_exit(document, inputs.fail_on)
-    if code == EXIT_VIOLATIONS:
-        click.echo(f"(the demo estate is drifted on purpose: `auditor scan` would exit {code} here)")
+    snap = _load_snapshot(result.path)
+    document, reports_ok = _evaluate_into_bundle(out, snap, result.path, config, inputs, None, wanted, style)
+    echo("\n".join(summary_lines(document, inputs.fail_on)))
+    code = scan_exit_code(document, inputs.fail_on)
+    if code in (EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE):
+        echo(f"(the demo estate is drifted on purpose: `auditor scan` would exit {code} here)")
     if not reports_ok:
-        sys.exit(EXIT_INPUT)
-    sys.exit(EXIT_OK if result.complete else EXIT_INCOMPLETE)
+        echo("error: some reports could not be written (listed above)", err=True)
+        sys.exit(EXIT_OUTPUT)
+    sys.exit(EXIT_OK if document["summary"]["complete"] else EXIT_INCOMPLETE)
 
 
 def _register_groups() -> None:
@@ -401,16 +463,18 @@ def main() -> None:
     try:
         code = cli.main(prog_name="auditor", standalone_mode=False)
     except click.exceptions.Abort:     # Ctrl-C outside a command's own handling (click's own exit would be 1)
-        click.echo("\ninterrupted", err=True)
+        echo("\ninterrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:   # usage errors: click's message and exit code (2)
-        exc.show()
+    except click.ClickException as exc:   # usage errors: click's message (as click shows it) and code (2)
+        ctx: click.Context | None = getattr(exc, "ctx", None)
+        if ctx is not None:
+            echo(f"{ctx.get_usage()}\nTry '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n", err=True)
+        echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except BrokenPipeError:   # the reader went away (`auditor inventory SNAP | head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
-        sys.exit(1)
+    except BrokenPipeError:   # click's own output (help, usage) to a reader that went away
+        discard()              # no second error when the interpreter flushes at exit
+        sys.exit(EXIT_OUTPUT)
     except AuditorError as exc:  # pragma: no cover - commands handle their own; last resort
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {safe(exc)}", err=True)
         sys.exit(EXIT_INPUT)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
-

@@ -3,7 +3,7 @@ copy), the self-contained HTML report and the PDF/A-3b evidence report from a fi
 file.
 
 Registered in auditor/cli.py. Exit codes: 0 written, 2 the file cannot be read or does not
-match the findings.json schema, an unknown format or pack (every problem listed), or a
+match the findings.json schema, an unknown format or pack (every problem listed); 6 a
 format could not be written (the others still are, and a bundle lists them).
 """
 
@@ -17,7 +17,9 @@ from typing import Any, Mapping, NoReturn
 
 import click
 
-from auditor.cli_common import EXIT_INPUT, fail_input
+from auditor.console import echo, safe
+
+from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, fail_input, fail_output
 from auditor.errors import InputError
 
 from auditor.report.outputs import FORMATS, unknown_formats
@@ -28,7 +30,7 @@ _MAX_SHOWN = 20
 
 
 def _die(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(EXIT_INPUT)
 
 
@@ -61,7 +63,8 @@ def load_findings(path: Path) -> dict[str, Any]:
     if errors:
         for err in errors[:_MAX_SHOWN]:
             where = "/".join(str(p) for p in err.absolute_path) or "(document)"
-            click.echo(f"{path}  {where}: {err.message[:300]}", err=True)
+            # keys and values of the file given: each kept on this line (auditor/console.py)
+            echo(f"{path}  {safe(where)}: {safe(err.message[:300])}", err=True)
         more = f" (first {_MAX_SHOWN} shown)" if len(errors) > _MAX_SHOWN else ""
         _die(f"{path} does not match the findings.json schema: {len(errors)} problem"
              f"{'s' if len(errors) != 1 else ''}{more}")
@@ -70,7 +73,7 @@ def load_findings(path: Path) -> dict[str, Any]:
     wrong = summary_mismatches(data)
     if wrong:
         for line in wrong[:_MAX_SHOWN]:
-            click.echo(f"{path}  {line}", err=True)
+            echo(f"{path}  {line}", err=True)
         _die(f"{path}: its summary does not match its own findings ({len(wrong)} count"
              f"{'s' if len(wrong) != 1 else ''} differ); refusing to report from a findings.json whose "
              "summary was edited or damaged (re-run `auditor scan --snapshot` to make it again)")
@@ -160,7 +163,7 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
 @click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None,
               help="Wording of the PDF report: banking (PCI DSS v4.0 / FFIEC) or healthcare (HIPAA Security "
                    "Rule, ePHI); default: the profile's style, else banking.")
-@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder to write into (created if missing; default: the folder of FINDINGS).")
 @click.option("--pack", "packs", multiple=True, type=click.Path(path_type=Path),
               help="A pack file or folder whose rules the findings cite, besides the built-in packs (repeatable).")
@@ -233,22 +236,22 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         done = write_reports(folder, wanted, model, findings.read_bytes(), findings_path=findings,
                              manifest=manifest, style=style)
     except OSError as exc:
-        _die(f"cannot write into {folder}: {exc.strerror or exc}")
+        fail_output(f"cannot write into {folder}: {exc.strerror or exc}")
     for fmt, target in done.same_as_input:
-        click.echo(f"{fmt}: {target} (the input itself)")
+        echo(f"{fmt}: {target} (the input itself)")
     for fmt, target in done.files:
-        click.echo(f"{fmt}: {target}")
+        echo(f"{fmt}: {target}")
     for fmt, target, why in done.failed:
-        click.echo(f"error: {fmt}: {target} not written: {why}", err=True)
+        echo(f"error: {fmt}: {target} not written: {why}", err=True)
     signed = (folder / "bundle.sig").is_file()
     try:
         joined = refresh_bundle(folder, key=key)
     except (SnapshotError, OSError) as exc:
-        _die(f"the reports were written but {folder / BUNDLE_FILE} could not be refreshed: {exc}")
+        fail_output(f"the reports were written but {folder / BUNDLE_FILE} could not be refreshed: {exc}")
     if joined:  # the reports joined an evidence bundle: list them in its manifest
         dropped = signed and key is None
-        click.echo(f"added to the evidence bundle's {BUNDLE_FILE}"
+        echo(f"added to the evidence bundle's {BUNDLE_FILE}"
                    + (" (its old signature was removed: give --sign-key to sign it again)" if dropped else
                       " (signed)" if key is not None else ""))
     if done.failed:
-        sys.exit(EXIT_INPUT)
+        sys.exit(EXIT_OUTPUT)

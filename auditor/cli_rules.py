@@ -1,7 +1,8 @@
 """The `auditor rules` command group: list, show and validate rule packs.
 
 Registered in auditor/cli.py with ``cli.add_command(rules)``. Exit codes follow the CLI's
-contract: 0 done, 2 a pack has problems (each one listed, no traceback).
+contract: 0 done, 2 a pack has problems (each one listed, no traceback), 6 `docs --out` could
+not be written.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any, NoReturn, Sequence
 
 import click
 
+from auditor.console import echo, safe
 from auditor.errors import InputError
 
-from auditor.cli_common import EXIT_INPUT, EXIT_OK, fail_input
+from auditor.cli_common import EXIT_INPUT, EXIT_OK, fail_input, fail_output
 
 
 def _fail(exc: InputError) -> NoReturn:
@@ -49,7 +51,7 @@ def list_cmd(packs: tuple[Path, ...]) -> None:
              for r in ps.rules]
     widths = [max(len(row[n]) for row in rows) for n in range(3)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+        echo("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
 
 
 @rules.command("show")
@@ -62,9 +64,9 @@ def show_cmd(rule_id: str, packs: tuple[Path, ...]) -> None:
     ps = _load(packs)
     rule = ps.rules_by_id.get(rule_id)
     if rule is None:
-        click.echo(f"error: unknown rule {rule_id}{did_you_mean(rule_id, ps.rules_by_id)}", err=True)
+        echo(f"error: unknown rule {safe(rule_id)}{did_you_mean(rule_id, ps.rules_by_id)}", err=True)
         sys.exit(EXIT_INPUT)
-    click.echo("\n".join(rule_lines(rule)))
+    echo("\n".join(rule_lines(rule)))
 
 
 @rules.command("validate")
@@ -79,7 +81,7 @@ def validate_cmd(paths: tuple[Path, ...], no_builtin: bool) -> None:
     mine = [p for p in ps.packs if not p.builtin
             or any(Path(p.file).resolve() == g or g in Path(p.file).resolve().parents for g in given)]
     n_rules = sum(len(p.rules) for p in mine)
-    click.echo(f"{len(mine)} pack{'s' if len(mine) != 1 else ''}, {n_rules} rule{'s' if n_rules != 1 else ''} OK")
+    echo(f"{len(mine)} pack{'s' if len(mine) != 1 else ''}, {n_rules} rule{'s' if n_rules != 1 else ''} OK")
     sys.exit(EXIT_OK)
 
 
@@ -99,10 +101,20 @@ def docs_cmd(packs: tuple[Path, ...], out: Path | None) -> None:
         _fail(exc)
     text = rules_markdown(ps, profiles)
     if out is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out} ({len(ps.rules)} rules)", err=True)
+        # Written whole, then renamed: a failed write (full disk, no permission) leaves no half
+        # file and no side file, and exits 6.
+        side = out.with_name(out.name + ".partial")
+        try:
+            side.write_text(text, encoding="utf-8")
+            side.replace(out)
+        except OSError as exc:
+            fail_output(f"could not write {safe(out)}: {safe(exc.strerror or exc)}")
+        finally:
+            if side.is_symlink() or side.exists():
+                side.unlink()
+        echo(f"wrote {safe(out)} ({len(ps.rules)} rules)", err=True)
 
 
 # -- show: YAML-ish text ---------------------------------------------------------------

@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from auditor.cli_common import EXIT_INPUT, EXIT_OK, EXIT_VERIFY
+from auditor.console import echo, safe
 
 
 @click.command("verify")
@@ -38,19 +39,19 @@ def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
 
     def progress(mark: str, line: str) -> None:
         if not quiet:
-            click.echo(f"{mark:<3} {line}")
+            echo(f"{mark:<3} {line}")
 
     try:
         result = verify_bundle(bundle, public_key=public_key, progress=progress)
     except BundleError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
     if not result.ok:
-        click.echo(result.verdict())
-        click.echo(f"verification failed: {result.file}", err=True)
+        echo(f"FAILED  {safe(result.file)}: {result.reason}")   # a name from the bundle: one line
+        echo(f"verification failed: {safe(result.file)}", err=True)
         sys.exit(EXIT_VERIFY)
     if quiet:
         for line in result.not_rederived:
-            click.echo(f"--  NOT re-derived: {line}")
-    click.echo(f"{result.verdict()}  {bundle}")
+            echo(f"--  NOT re-derived: {line}")
+    echo(f"{result.verdict()}  {bundle}")
     sys.exit(EXIT_OK)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from auditor.config import AuditConfig, Scope
+from auditor.console import safe
 from auditor.errors import InputError, SnapshotError
 from auditor.findings import SEVERITIES
 from auditor.model import build_model
@@ -99,12 +100,21 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
 
 
 def write_findings(document: Mapping[str, Any], folder: Path) -> Path:
+    """Write ``folder/findings.json`` (the folder is made) and return its path.
+
+    Written to a side file, then renamed over the target: a write that fails (full disk,
+    permissions) raises OSError and leaves neither a half findings.json nor the side file;
+    an earlier findings.json there is then left as it was."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / FINDINGS_FILE
     tmp = path.with_suffix(".json.partial")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.writelines(iter_text(document))
-    tmp.replace(path)
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.writelines(iter_text(document))
+        tmp.replace(path)
+    finally:
+        if tmp.is_symlink() or tmp.exists():   # failed before the rename
+            tmp.unlink()
     return path
 
 
@@ -129,7 +139,7 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
         lines.append(f"  NOT ASSESSED in {_n(len(document['not_assessed']), 'account-region gap')} "
                      "(ERROR findings; see not_assessed in findings.json):")
         for gap in document["not_assessed"][:5]:
-            lines.append(f"    {gap['account']}/{gap['region']}: {gap['reason']}")
+            lines.append(f"    {safe(gap['account'])}/{safe(gap['region'])}: {safe(gap['reason'])}")
     stale = [w for w in document["waivers"] if w["status"] in ("stale", "expired")]
     for w in stale:
         lines.append(f"  waiver {w['id']} is {w['status']}" + (" (it matched no failing result)"

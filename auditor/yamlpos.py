@@ -1,8 +1,16 @@
 """YAML loading that keeps line and column for every key and value.
 
-Every input we own (audit configs, estates, later rule packs and waivers) is read through
-`load_yaml`, so each problem can be reported as ``file:line:col``. Duplicate keys, which
-PyYAML silently resolves to the last one, are reported as problems here.
+Every YAML input (audit configs, rule packs, waivers, profiles, framework catalogues,
+estates) is read through `load_yaml` / `load_yaml_text`, so each problem can be reported as
+``file:line:col``. Duplicate keys, which PyYAML silently resolves to the last one, are
+reported as problems here.
+
+Hostile or broken YAML is bounded here, once for every input, before anything is built:
+nesting deeper than `MAX_DEPTH` collections (PyYAML's composer recurses per level: 5,000
+levels would end in a RecursionError), an alias that contains itself, and aliases that
+would expand the document by more than `MAX_ALIAS_EXPANSION` values (a 1 KB "billion
+laughs" file expands to 10^9 values) are input errors, found on the composed node graph
+(where an alias is one shared node) in time and memory linear in the file.
 """
 
 from __future__ import annotations
@@ -16,6 +24,12 @@ import yaml
 from auditor.errors import InputError, Problem
 
 PathKey = tuple[Any, ...]
+
+# No input we read nests nearly this deep (a rule's condition tree is the deepest, ~10).
+MAX_DEPTH = 100
+# How many values aliases may add beyond those written: generous for anchors reused across a
+# file (the demo estate adds a few hundred), far below what exhausts memory.
+MAX_ALIAS_EXPANSION = 100_000
 
 
 @dataclass
@@ -98,13 +112,98 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, out: Locat
         return node.value
 
 
+class _TooDeep(Exception):
+    def __init__(self, mark: Any):
+        self.mark = mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader whose composer refuses to nest deeper than MAX_DEPTH."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _too_deep(file: str, mark: Any) -> InputError:
+    return InputError([Problem(file, mark.line + 1, mark.column + 1, "",
+                               f"nested more than {MAX_DEPTH} levels deep; no input of this tool "
+                               "nests nearly so deep (a broken or hostile file?)")])
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse an alias that contains itself, nesting deeper than MAX_DEPTH once aliases are
+    followed, and aliases that add more than MAX_ALIAS_EXPANSION values. Each distinct node
+    is measured once (memoised), so a billion-laughs file costs what its text costs."""
+    size: dict[int, int] = {}       # id(node) -> values in its expanded subtree (itself included)
+    height: dict[int, int] = {}     # id(node) -> collection levels in its expanded subtree
+    reached: dict[int, int] = {}    # id(node) -> how often it is referenced (> 1: through an alias)
+    nodes: dict[int, yaml.Node] = {}
+    on_path: set[int] = set()
+
+    def children(node: yaml.Node) -> list[yaml.Node]:
+        if isinstance(node, yaml.MappingNode):
+            return [n for pair in node.value for n in pair]
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        return []
+
+    def measure(node: yaml.Node, depth: int) -> None:
+        key = id(node)
+        reached[key] = reached.get(key, 0) + 1
+        if key in on_path:
+            line, col = _mark(node)
+            raise InputError([Problem(file, line, col, "", "an alias refers to a collection that contains "
+                                      "it (a recursive structure cannot be read)")])
+        is_collection = isinstance(node, (yaml.MappingNode, yaml.SequenceNode))
+        if is_collection and depth > MAX_DEPTH:   # before descending: the walk itself stays shallow
+            raise _too_deep(file, node.start_mark)
+        if key not in size:
+            nodes[key] = node
+            on_path.add(key)
+            total, tallest = 1, 0
+            for child in children(node):
+                measure(child, depth + 1 if is_collection else depth)
+                total += size[id(child)]
+                tallest = max(tallest, height[id(child)])
+            on_path.discard(key)
+            size[key], height[key] = total, tallest + (1 if is_collection else 0)
+        if depth - 1 + height[key] > MAX_DEPTH:   # a measured node reached again, deeper
+            raise _too_deep(file, node.start_mark)
+
+    measure(root, 1)
+    expanded, written = size[id(root)], len(size)
+    if expanded - written > MAX_ALIAS_EXPANSION:
+        aliased = [k for k, n in reached.items() if n > 1]
+        worst = nodes[max(aliased, key=lambda k: size[k] * (reached[k] - 1))]
+        line, col = _mark(worst)
+        raise InputError([Problem(file, line, col, "",
+                                  f"aliases would expand the file from {written} to {expanded} values, more "
+                                  f"than {MAX_ALIAS_EXPANSION} added (an alias bomb such as 'billion laughs'?); "
+                                  "the collection anchored here is repeated the most: write fewer aliases")])
+
+
 def load_yaml_text(text: str, file: str) -> Located:
-    """Parse `text` (named `file` in messages). Raises InputError listing every problem."""
+    """Parse `text` (named `file` in messages). Raises InputError listing every problem,
+    including the bounds above (depth, recursive aliases, alias expansion)."""
     if not text.strip():
         raise InputError([Problem(file, 1, 1, "", "the file is empty; expected a YAML mapping")])
-    loader = yaml.SafeLoader(text)
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
+    except _TooDeep as exc:
+        raise _too_deep(file, exc.mark) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -121,11 +220,12 @@ def load_yaml_text(text: str, file: str) -> Located:
         loader.dispose()
     if node is None:
         raise InputError([Problem(file, 1, 1, "", "the file has no content; expected a YAML mapping")])
+    _check_expansion(node, file)
     out = Located(file=file, data=None)
     problems: list[Problem] = []
-    loader = yaml.SafeLoader("")
+    builder = yaml.SafeLoader("")   # constructs scalars and resolves merge keys
     try:
-        out.data = _convert(loader, node, (), out, problems)
+        out.data = _convert(builder, node, (), out, problems)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -118,7 +118,7 @@ def made(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path, Path]
         "rule_packs: [packs/bundle.yaml, endpoints]\nwaivers: risk-waivers.yaml\n")
     proc = auditor("scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", "out", "--sign-key", str(keys[0]),
                    cwd=root)
-    assert proc.returncode == 1, proc.stdout + proc.stderr    # the critical FAIL
+    assert proc.returncode == 4, proc.stdout + proc.stderr    # the critical FAIL, and ERROR findings (incomplete)
     assert "evidence bundle written to" in proc.stdout
     for fmt, name in REPORTS.items():                          # every report, and where
         assert f"{fmt} written to {Path('out') / name}" in proc.stdout, proc.stdout
@@ -157,7 +157,7 @@ def test_the_bundle_holds_everything_and_verifies(made: Path, keys: tuple[Path, 
 def test_the_bundle_is_deterministic(made: Path, tmp_path: Path) -> None:
     root = made.parent
     proc = auditor("scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(tmp_path / "again"), cwd=root)
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 4, proc.stderr
     assert (tmp_path / "again" / BUNDLE_FILE).read_bytes() == (made / BUNDLE_FILE).read_bytes()
     assert not (tmp_path / "again" / SIGNATURE_FILE).exists()
     assert verify_bundle(tmp_path / "again").ok
@@ -272,7 +272,7 @@ def _rescan(made: Path, out: Path, *args: str) -> subprocess.CompletedProcess[st
 
 def test_scan_writes_the_formats_asked_for(made: Path, tmp_path: Path) -> None:
     proc = _rescan(made, tmp_path / "two", "--format", "sarif,junit", "--style", "healthcare")
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 4, proc.stderr
     written = {p.name for p in (tmp_path / "two").iterdir() if p.is_file()}
     assert written == {"findings.json", "findings.sarif", "findings.junit.xml", BUNDLE_FILE}
     assert verify_bundle(tmp_path / "two").ok
@@ -280,7 +280,7 @@ def test_scan_writes_the_formats_asked_for(made: Path, tmp_path: Path) -> None:
     cfg = made.parent / "cfg" / "csv-only.yaml"
     cfg.write_text((made.parent / "cfg" / "audit.yaml").read_text() + "outputs: {formats: [csv]}\n")
     proc = auditor("scan", "-c", str(cfg), "--snapshot", "snap", "--out", str(tmp_path / "csv"), cwd=made.parent)
-    assert proc.returncode == 1 and "csv written to" in proc.stdout and "html written" not in proc.stdout
+    assert proc.returncode == 4 and "csv written to" in proc.stdout and "html written" not in proc.stdout
     assert not (tmp_path / "csv" / "report.html").exists() and (tmp_path / "csv" / "findings.csv").is_file()
 
 
@@ -303,12 +303,13 @@ def test_a_report_that_cannot_be_made_loses_nothing_else(made: Path, tmp_path: P
     out = tmp_path / "nopdf"
     res = CliRunner().invoke(cli, ["scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(out),
                                    "--fail-on", "none"])
-    assert res.exit_code == 2, res.output
+    assert res.exit_code == 6, res.output       # an output could not be written
     assert "error: pdf:" in res.output and "WeasyPrint" in res.output and "Traceback" not in res.output
     assert not (out / "report.pdf").exists()
     assert set(REPORTS.values()) - {"report.pdf"} <= set(_listed(out)) and verify_bundle(out).ok
     res = CliRunner().invoke(cli, ["scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", str(out)])
-    assert res.exit_code == 1, res.output        # a FAIL at or above --fail-on still says 1
+    assert res.exit_code == 6, res.output        # a missing output outweighs the FAIL; the message says both
+    assert "the scan itself would exit 4" in res.output
 
 
 def test_a_bundle_from_another_tool_version_says_so(bundle: Path) -> None:

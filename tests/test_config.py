@@ -172,3 +172,50 @@ def test_impossible_date_is_kept_as_text_not_a_traceback() -> None:
     assert config_from_text("version: 1\norganization: 2026-02-30\n").organization == "2026-02-30"
     assert problems("version: 1\nfail_on: 2026-02-30\n") == [
         "audit.yaml:2:10  fail_on: '2026-02-30' is not one of: critical, high, medium, low, info, none"]
+
+
+# -- hostile YAML: bounded for every input (auditor/yamlpos.py) -------------------------
+
+# 1 KB: nine levels of ten aliases each expand to 10^9 values (PyYAML alone grows past 3 GB).
+BILLION_LAUGHS = 'version: 1\nl0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 10))
+
+
+def test_a_billion_laughs_fails_fast_with_a_message_and_no_memory_growth() -> None:
+    import tracemalloc
+
+    assert len(BILLION_LAUGHS) < 1100
+    tracemalloc.start()
+    try:
+        out = problems(BILLION_LAUGHS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(out) == 1 and out[0].startswith("audit.yaml:10:5  aliases would expand the file from ")
+    assert "an alias bomb such as 'billion laughs'?" in out[0]
+    assert peak < 20_000_000, peak      # a few MB for the parse, never the expansion
+
+
+def test_deep_nesting_is_an_input_error_not_a_recursion_error() -> None:
+    flow = "version: 1\nscope: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert problems(flow) == ["audit.yaml:2:107  nested more than 100 levels deep; no input of this tool "
+                              "nests nearly so deep (a broken or hostile file?)"]
+    block = "version: 1\nscope:\n" + "".join(" " * (i + 1) + f"k{i}:\n" for i in range(5000))
+    assert problems(block)[0].startswith("audit.yaml:102:101  nested more than 100 levels deep")
+
+
+def test_aliases_cannot_nest_deeper_than_the_text_does() -> None:
+    """Each line nests 60 levels; through the alias the second nests 120."""
+    text = "version: 1\na: &a " + "[" * 60 + "1" + "]" * 60 + "\nb: " + "[" * 60 + "*a" + "]" * 60 + "\n"
+    assert "nested more than 100 levels deep" in problems(text)[0]
+
+
+def test_a_recursive_alias_is_an_input_error() -> None:
+    assert problems("version: 1\nscope: &s {tags: *s}\n") == [
+        "audit.yaml:2:8  an alias refers to a collection that contains it (a recursive structure cannot be read)"]
+
+
+def test_ordinary_anchors_and_merge_keys_still_load() -> None:
+    cfg = config_from_text("version: 1\nregions: &r [eu-west-1]\nscope: {vpc_ids: &v [vpc-0123abcd, vpc-0123abce]}\n"
+                           "outputs: {<<: &o {directory: out, gzip: true}, formats: [json]}\n")
+    assert cfg.regions == ("eu-west-1",) and cfg.scope.vpc_ids == {"vpc-0123abcd", "vpc-0123abce"} and cfg.gzip

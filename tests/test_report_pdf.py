@@ -169,7 +169,7 @@ def test_cli_without_weasyprint_writes_the_rest_and_says_why(tmp_path: Path, raw
     findings = tmp_path / "findings.json"
     findings.write_bytes(raw)
     result = CliRunner().invoke(cli, ["report", str(findings), "--format", "pdf,csv"], env=FIXED)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 6, result.output     # an output could not be written
     assert "error: pdf:" in result.output and "WeasyPrint and the system's Pango" in result.output
     assert (tmp_path / "findings.csv").is_file() and not (tmp_path / "report.pdf").exists()
     assert "Traceback" not in result.output

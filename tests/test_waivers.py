@@ -195,7 +195,7 @@ def test_register_rows() -> None:
                      expires="2026-03-31",
                      extra="    compensating_control: NACL allows only the partner /32\n"
                            "    accounts: ['111111111111']\n"),
-              waiver("W-1", "[PN-001]", "[{arn: 'arn:aws:ec2:*'}]", expires="2026-02-01"),
+              waiver("W-1", "[PN-001]", "[{arn: 'arn:aws:ec2:*:111111111111:*'}]", expires="2026-02-01"),
               waiver("W-2", "[PN-001]", "[{id: x}]"),
               waiver("W-4", "[PN-001]", "[{id: y}]", created="2026-04-01"))
     rows = register_rows(ws, used={"W-3", "W-1"}, today=date(2026, 3, 1))
@@ -321,10 +321,41 @@ def test_unknown_rule_id_when_known_ids_are_given() -> None:
 @pytest.mark.parametrize("rules, message", [
     ("[pn-001]", "'pn-001' is not valid: a rule id such as PN-001 or a glob such as EP-* (upper-case)"),
     ("[PN-01]", "'PN-01' is not a rule id (rule ids look like PN-001)"),
-    ("['*']", "'*' would waive every rule; name rule ids or a prefix such as EP-*"),
+    ("['*']", "'*' would waive every rule (like '*'); name rule ids or a prefix such as EP-*"),
+    # globs that are '*' in all but name: refused the same way
+    ("['[A-Z]*']", "'[A-Z]*' would waive every rule (like '*'); name rule ids or a prefix such as EP-*"),
+    ("['*-*']", "'*-*' would waive every rule (like '*'); name rule ids or a prefix such as EP-*"),
+    ("['[!0]*']", "'[!0]*' would waive every rule (like '*'); name rule ids or a prefix such as EP-*"),
+    ("['*[0-9]']", "'*[0-9]' would waive every rule (like '*'); name rule ids or a prefix such as EP-*"),
+    # globs that span rule families
+    ("['E*']", "'E*' spans rule prefixes: a rule glob must start with a whole prefix and its dash, such as "
+               "EP-* or PN-00?"),
+    ("['??-*']", "'??-*' spans rule prefixes: a rule glob must start with a whole prefix and its dash, such "
+                 "as EP-* or PN-00?"),
 ])
 def test_bad_rule_patterns(rules: str, message: str) -> None:
     assert problems(ONE.replace("[PN-001]", rules)) == [f"w.yaml:4:13  waivers[0].rules[0]: {message}"]
+
+
+@pytest.mark.parametrize("arn, what", [
+    ("arn:*", "names no service: it would waive every resource"),
+    ("arn:aws:*", "names no service: it would waive every resource"),
+    ("arn:*:ec2:*:*:*", "names no whole account and no resource: it would waive every ec2 resource"),
+    ("arn:aws:*:*:*:*", "names no service: it would waive every resource"),
+    ("arn:aws:ec2:*", "names no whole account and no resource: it would waive every ec2 resource"),
+    ("arn:aws:ec2:eu-west-1:*:*/*", "names no whole account and no resource: it would waive every ec2 resource"),
+])
+def test_arn_globs_that_select_every_resource_are_refused_like_a_star(arn: str, what: str) -> None:
+    out = problems(ONE.replace("- id: vpc-0abc", f"- arn: '{arn}'"))
+    assert out == [f"w.yaml:6:14  waivers[0].resources[0].arn: '{arn}' {what} (like '*'); an ARN glob must "
+                   "name the service and the account or the resource, e.g. "
+                   "arn:aws:ec2:eu-west-1:111111111111:vpc/*"]
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:ec2:*:111111111111:*", "arn:aws:ec2:*:*:vpc-endpoint/*",
+                                 "arn:aws:ec2:eu-west-1:111111111111:vpc/vpc-0*"])
+def test_narrow_arn_globs_are_accepted(arn: str) -> None:
+    assert len(waivers_from_text(ONE.replace("- id: vpc-0abc", f"- arn: '{arn}'"), "w")) == 1
 
 
 def test_unquoted_account_id() -> None:
@@ -344,8 +375,8 @@ def test_bad_account_id_and_unknown_region() -> None:
 @pytest.mark.parametrize("selector, message", [
     ("- idd: vpc-1", "waivers[0].resources[0].idd: unknown key 'idd' (did you mean 'id'?); "
                      "allowed keys: id, arn, tags"),
-    ("- {id: vpc-1, arn: 'arn:aws:ec2:*'}", "waivers[0].resources[0]: a resource selector has exactly "
-                                             "one of id, arn or tags"),
+    ("- {id: vpc-1, arn: 'arn:aws:ec2:*:111111111111:vpc/*'}", "waivers[0].resources[0]: a resource "
+                                                                "selector has exactly one of id, arn or tags"),
     ("- {}", "waivers[0].resources[0]: a resource selector has exactly one of id, arn or tags"),
     ("- id: vpc-*", "waivers[0].resources[0].id: 'vpc-*' is not valid: a resource id is matched exactly "
                     "(no spaces or wildcards); use arn for a pattern"),

@@ -318,12 +318,26 @@ def _one_year_after(d: date) -> date:
         return d.replace(year=d.year + 1, day=28)
 
 
+def _literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard (what every match starts with)."""
+    return re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+
+
+# Rule ids of every shape (RULE_ID): a glob that matches them all waives every rule there is
+# or will be, whatever packs are loaded.
+_ANY_RULE_IDS = ("AA-000", "ZZ-999", "PN-001", "EP-005", "QX-420", "ABCDE-123", "ZZZZZ-999", "MNO-007")
+
+
 def _rule_problems(doc: Located, path: PathKey, pattern: str,
                    known: Collection[str] | None) -> list[Problem]:
     is_glob = any(c in _GLOB_CHARS for c in pattern)
-    if is_glob and not re.search(r"[A-Z0-9]", pattern):
-        return [doc.problem(path, f"'{pattern}' would waive every rule; name rule ids or a "
+    if is_glob and all(fnmatchcase(rule_id, pattern) for rule_id in _ANY_RULE_IDS):
+        return [doc.problem(path, f"'{pattern}' would waive every rule (like '*'); name rule ids or a "
                                   "prefix such as EP-*")]
+    if is_glob and not re.match(r"[A-Z]{2,5}-", _literal_prefix(pattern)):
+        # '[A-Z]*', 'E*', '??-*': each spans rule families; a waiver names the rules it excuses.
+        return [doc.problem(path, f"'{pattern}' spans rule prefixes: a rule glob must start with a whole "
+                                  "prefix and its dash, such as EP-* or PN-00?")]
     if not is_glob and not RULE_ID.fullmatch(pattern):
         return [doc.problem(path, f"'{pattern}' is not a rule id (rule ids look like PN-001)"
                                   f"{did_you_mean(pattern, known or ())}")]
@@ -332,6 +346,30 @@ def _rule_problems(doc: Located, path: PathKey, pattern: str,
             return [doc.problem(path, f"rule pattern '{pattern}' matches no known rule id")]
         return [doc.problem(path, f"'{pattern}' is not a known rule id{did_you_mean(pattern, known)}")]
     return []
+
+
+def _broad_arn(pattern: str) -> str:
+    """Why an ARN glob selects too much (empty: it does not).
+
+    ARNs are ``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``, and a ``*`` also matches
+    ``:``. A glob must name the service literally and, beyond it, the account or something
+    of the resource: ``arn:*``, ``arn:aws:*`` or ``arn:aws:ec2:*`` waive every resource (every
+    resource this tool assesses is of a handful of services), like ``*``."""
+    fields = pattern.split(":", 5)
+    fields += [""] * (6 - len(fields))
+
+    def literal(text: str) -> bool:
+        return text != "" and not any(c in _GLOB_CHARS for c in text)
+
+    service_named = literal(fields[2])
+    account_named = literal(fields[4])
+    resource_named = bool(re.sub(r"[*?/]|\[[^\]]*\]", "", fields[5]))   # something besides wildcards
+    if service_named and (account_named or resource_named):
+        return ""
+    what = (f"names no whole account and no resource: it would waive every {fields[2]} resource" if service_named
+            else "names no service: it would waive every resource")
+    return (f"'{pattern}' {what} (like '*'); an ARN glob must name the service and the account or the "
+            "resource, e.g. arn:aws:ec2:eu-west-1:111111111111:vpc/*")
 
 
 def _semantic_problems(doc: Located, known_rule_ids: Collection[str] | None,
@@ -358,6 +396,11 @@ def _semantic_problems(doc: Located, known_rule_ids: Collection[str] | None,
         for j, sel in enumerate(w.get("resources") or []):
             if not isinstance(sel, dict):
                 continue
+            arn = sel.get("arn")
+            if isinstance(arn, str) and arn.startswith("arn:") and any(c in _GLOB_CHARS for c in arn):
+                why = _broad_arn(arn)
+                if why:
+                    problems.append(doc.problem(at + ("resources", j, "arn"), why))
             for key, value in (sel.get("tags") or {}).items() if isinstance(sel.get("tags"), dict) else ():
                 if value is not None and not isinstance(value, (str, list, dict)):
                     vpath = at + ("resources", j, "tags", key)
