@@ -40,14 +40,14 @@ from typing import Any, Iterable, Mapping, Sequence
 from auditor.config import Scope
 from auditor.findings import EvidenceItem, Finding, ResourceRef
 from auditor.model.types import Model, Resource
-from auditor.rules.attributes import resolve, to_json, type_calls
+from auditor.rules.attributes import ITEM_TYPES, resolve, to_json, type_calls
 from auditor.rules.conditions import Compiled, Evidence, Outcome, compile_condition
 from auditor.rules.packs import PackSet, Rule
 from auditor.rules.scope import (
     NOT_IN_SNAPSHOT, NOTHING_ASSESSED, RULE_MATCHED_NOTHING, SELECTS_NOTHING, VPC_NOT_FOUND, ScopeGap, ScopeIndex,
     close_to, selection_gaps, vpcs_of,
 )
-from auditor.rules.waivers import WaiverSet, resource_arn
+from auditor.rules.waivers import _PARTITIONS, WaiverSet, resource_arn
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION
 
 VPC_LISTING = ("ec2", "DescribeVpcs")
@@ -289,6 +289,7 @@ class Engine:
                 findings.append(finding)
                 gaps.append((gap, rule.id))
             findings.extend(self._scope_gap_findings(rule))
+            findings.extend(self._item_gap_findings(rule))
             inside, refs = partitions[rule.resource]
             if not inside:
                 continue
@@ -309,6 +310,35 @@ class Engine:
                           scope_undecided=dict(sorted(undecided.items())),
                           waivers_used=frozenset(self.used), gaps=unique_gaps, today=self.today, rules=rules,
                           scope_gaps=self._final_scope_gaps(findings, in_scope))
+
+    # -- per-resource collection status ---------------------------------------------------
+
+    def _item_gap_findings(self, rule: Rule) -> list[Finding]:
+        """An ERROR of `rule` for each resource of its type whose own per-resource call
+        failed and that is therefore missing from the model (an EKS cluster is named by
+        ListClusters, but known only from its own DescribeCluster): its id and ARN, the call
+        and why. Its neighbours, whose calls succeeded, are evaluated as usual; a resource
+        that is in the model despite its failed call gets its ERROR from evaluation (the
+        call is missing for it alone). With a VPC-selecting scope such a resource's VPC is
+        unknown: it is reported wherever its account-region may hold in-scope resources."""
+        out = []
+        for call in type_calls(rule.resource):
+            if ITEM_TYPES.get(call) != rule.resource:
+                continue
+            for (account, region, service, op), failed in self.model.coverage.failed_items.items():
+                if (service, op) != call or not self._relevant(account, region):
+                    continue
+                for item_id, why in failed.items():
+                    if self.model.get(rule.resource, item_id, account, region) is not None:
+                        continue
+                    ref = ResourceRef(type=rule.resource, id=item_id, account=account, region=region,
+                                      arn=item_arn(rule.resource, item_id, account, region))
+                    scope = "" if self.scope.everything else "; its VPC, so whether it is in scope, is unknown"
+                    message = (f"not assessed: {service}:{op} failed for this {rule.resource} ({why}), so "
+                               f"nothing about it is known{scope}")
+                    evidence = EvidenceItem(f"{service}:{op}", None, "collected", False)
+                    out.append(Finding(rule.id, rule.severity, "ERROR", ref, message, (evidence,)))
+        return out
 
     # -- scope gaps: places and rules where nothing was assessed (docs/findings.md) --------
 
@@ -390,6 +420,17 @@ def is_place_gap(finding: Finding) -> bool:
     every rule alike, rather than for the rule's own result."""
     return (finding.status == "ERROR" and len(finding.evidence) == 1
             and finding.evidence[0].path in _PLACE_GAP_PATHS)
+
+
+# ARNs of the resource types a per-resource call creates (no record of their own to read it from).
+_ITEM_ARNS = {"eks_cluster": "arn:{partition}:eks:{region}:{account}:cluster/{id}"}
+
+
+def item_arn(type_name: str, item_id: str, account: str, region: str) -> str:
+    """The ARN of a resource known only by id (its own call failed); "" when not known."""
+    partition = next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
+    template = _ITEM_ARNS.get(type_name)
+    return template.format(partition=partition, region=region, account=account, id=item_id) if template else ""
 
 
 def _scalars(value: Any) -> list[str]:
