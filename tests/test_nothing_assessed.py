@@ -225,16 +225,20 @@ def test_a_region_without_regulated_vpcs_is_no_gap_unless_the_tags_nearly_match(
 
 
 def test_nothing_assessed_anywhere_is_never_complete(tmp_path: Path) -> None:
-    """Everything in scope, but no resource the rule applies to: no finding at all, and still
-    not complete (0 PASS and 0 FAIL is not compliance)."""
+    """Everything in scope, but no resource the rule applies to: 0 PASS and 0 FAIL is not
+    compliance. The gap is recorded and each rule gets an ERROR saying so (so JUnit, SARIF,
+    CSV and the control status show it too, not "not applicable")."""
     pack = packs(tmp_path)
     model = build_model(records(vpcs={"Vpcs": []}))
     ev = evaluate_rules(model, pack, Scope(), today=TODAY)
-    assert ev.findings == ()
+    assert [(f.rule_id, f.status, f.resource.id) for f in ev.findings] == [("SCP-001", "ERROR", "*")]
+    assert "nothing was assessed: 0 PASS, 0 FAIL" in ev.findings[0].message
     assert [g.kind for g in ev.scope_gaps] == ["nothing_assessed"]
     doc = build_document(ev, pack, RunInfo(manifest={"complete": True}, manifest_sha256="sha256:" + "0" * 64))
     assert doc["summary"]["complete"] is False
     assert "no resource a rule applies to is in scope" in doc["scope_gaps"][0]["reason"]
+    [pci] = doc["frameworks"]
+    assert pci["status"] == "ERROR"   # never "not applicable" when nothing was looked at
 
 
 def test_built_in_rules_that_apply_to_nothing_stay_not_applicable() -> None:
@@ -247,3 +251,23 @@ def test_built_in_rules_that_apply_to_nothing_stay_not_applicable() -> None:
                             calls={"ec2:DescribeVpcs": VPCS, "ec2:DescribeVpcEndpoints": gateway}))
     ev = evaluate_rules(build_model(recs), builtin, Scope(), today=TODAY)
     assert not [g for g in ev.scope_gaps if g.kind == "rule_matched_nothing"]
+
+
+def test_the_reports_name_the_gaps_and_the_suggestions(tmp_path: Path) -> None:
+    """The HTML report and the PDF's print layout name each scope gap, its suggestion, and
+    say the assessment is incomplete because of it."""
+    from auditor.report.html import html_report
+    from auditor.report.model import build_model as report_model
+    from auditor.report.pdf import PdfInputs, render_html
+
+    _, doc = scan(tmp_path, ONE_ACCOUNT + "scope: {tags: {data-clasification: [pci]}}\n")
+    model = report_model(doc, packs(tmp_path))
+    assert [g.kind for g in model.scope_gaps] == ["scope_selects_nothing", "nothing_assessed"]
+    html = html_report(model).decode()
+    pdf_html = render_html(model, PdfInputs(json.dumps(doc).encode()), environ={"SOURCE_DATE_EPOCH": "0"})
+    for page in (html, pdf_html):
+        assert "Nothing was assessed in 2 place(s)" in page
+        assert "did you mean &#39;data-classification&#39;?" in page
+        assert f"{ACCOUNT}/{REGION}" in page
+    assert "Incomplete: nothing was assessed in 2 place(s)" in html
+    assert "incomplete: nothing was assessed in 2 place(s)" in pdf_html

@@ -52,7 +52,7 @@ from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION
 
 VPC_LISTING = ("ec2", "DescribeVpcs")
 # The evidence path of the ERROR findings a place's scope gap gives every rule (`is_place_gap`).
-_PLACE_GAP_PATHS = frozenset({"scope", "scope.vpc_ids", "snapshot"})
+_PLACE_GAP_PATHS = frozenset({"scope", "scope.vpc_ids", "snapshot", "run"})
 _NOT_REGIONS = frozenset({GLOBAL_REGION, DISCOVERY_REGION})
 
 
@@ -299,6 +299,7 @@ class Engine:
                 for prep in prepared:
                     findings.append(self._one(rule, prep, resource, ref))
             findings.extend(self._matched_nothing(rule, findings[first:], len(inside)))
+        scope_gaps = self._final_scope_gaps(findings, in_scope)
         findings.sort(key=Finding.sort_key)
         by_place: dict[Gap, set[str]] = {}
         for gap, rule_id in gaps:
@@ -309,7 +310,7 @@ class Engine:
                           out_of_scope=dict(sorted(out_of_scope.items())),
                           scope_undecided=dict(sorted(undecided.items())),
                           waivers_used=frozenset(self.used), gaps=unique_gaps, today=self.today, rules=rules,
-                          scope_gaps=self._final_scope_gaps(findings, in_scope))
+                          scope_gaps=scope_gaps)
 
     # -- per-resource collection status ---------------------------------------------------
 
@@ -380,16 +381,25 @@ class Engine:
         evidence = EvidenceItem("where", candidates, "holds for at least one in-scope resource", False)
         return [Finding(rule.id, rule.severity, "ERROR", ref, f"not assessed: rule {rule.id} {reason}", (evidence,))]
 
-    def _final_scope_gaps(self, findings: Sequence[Finding], in_scope: Mapping[str, int]) -> tuple[ScopeGap, ...]:
+    def _final_scope_gaps(self, findings: list[Finding], in_scope: Mapping[str, int]) -> tuple[ScopeGap, ...]:
+        """The run's scope gaps, with the rules each affects. When nothing at all was assessed
+        (no PASS, FAIL or WAIVED anywhere), a NOTHING_ASSESSED gap, and an ERROR finding
+        (added to `findings`) for each rule that has no ERROR of its own to say why."""
         all_rules = tuple(r.id for r in self.packs.rules)
         gaps = [replace(g, rules=all_rules) for g in self.place_gaps] + list(self.rule_gaps)
-        if not any(f.status in ("PASS", "FAIL", "WAIVED") for f in findings):
-            held = sum(in_scope.values())
-            why = ("no resource a rule applies to is in scope" if not held else
-                   f"none of the {held} in-scope resource(s) was assessed (every finding is NOT_APPLICABLE or ERROR)")
-            gaps.append(ScopeGap(NOTHING_ASSESSED, "", "",
-                                 f"nothing was assessed: 0 PASS, 0 FAIL, 0 WAIVED over {len(all_rules)} rule(s): "
-                                 f"{why}", rules=all_rules))
+        if any(f.status in ("PASS", "FAIL", "WAIVED") for f in findings):
+            return tuple(gaps)
+        held = sum(in_scope.values())
+        why = ("no resource a rule applies to is in scope" if not held else
+               f"none of the {held} in-scope resource(s) was assessed (every finding is NOT_APPLICABLE or ERROR)")
+        reason = f"nothing was assessed: 0 PASS, 0 FAIL, 0 WAIVED over {len(all_rules)} rule(s): {why}"
+        explained = {f.rule_id for f in findings if f.status == "ERROR"}
+        for rule in self.packs.rules:
+            if rule.id not in explained:
+                ref = ResourceRef(type=rule.resource, id="*", account="", region="")
+                evidence = EvidenceItem("run", 0, "assesses at least one resource", False)
+                findings.append(Finding(rule.id, rule.severity, "ERROR", ref, f"not assessed: {reason}", (evidence,)))
+        gaps.append(ScopeGap(NOTHING_ASSESSED, "", "", reason, rules=all_rules))
         return tuple(gaps)
 
 
@@ -416,8 +426,8 @@ def _prepare(rule: Rule, item: Any) -> _Prepared:
 
 def is_place_gap(finding: Finding) -> bool:
     """Whether an ERROR finding stands for a place's scope gap (the scope selected no VPC
-    there, a `vpc_ids` entry is no VPC, the snapshot lacks the account-region), given to
-    every rule alike, rather than for the rule's own result."""
+    there, a `vpc_ids` entry is no VPC, the snapshot lacks the account-region, the run
+    assessed nothing), given to every rule alike, rather than for the rule's own result."""
     return (finding.status == "ERROR" and len(finding.evidence) == 1
             and finding.evidence[0].path in _PLACE_GAP_PATHS)
 
