@@ -10,6 +10,12 @@ every element of its list) the engine gives one finding:
 - ERROR when the data the rule needs was not collected for the resource's account and
   region, or an attribute it reads is unknown. Missing data is never a PASS.
 
+Per-resource calls (eks DescribeCluster per cluster, DescribeVpcAttribute per VPC ...)
+are accounted per resource: one that failed for some resources only makes those resources
+ERROR, each with its id and ARN (`_item_gap_findings` for those the model lacks, such as an
+EKS cluster known only by name; attribute resolution for the others), and leaves their
+neighbours assessed; no ``*`` finding is made when the listing succeeded.
+
 Nothing assessed is never compliant: the scope gaps (auditor/rules/scope.py) give every
 rule an ERROR where the scope selected nothing (a typo'd tag selector, a `vpc_ids` entry
 that is no VPC, an account-region the config names that the snapshot lacks); a user
