@@ -150,7 +150,7 @@ def test_a_typo_in_the_scope_tag_key_is_incomplete_with_a_suggestion(tmp_path: P
 def test_a_typo_in_a_scope_tag_value_suggests_the_values_that_exist(tmp_path: Path) -> None:
     result, doc = scan(tmp_path, ONE_ACCOUNT + "scope: {tags: {data-classification: [pcii]}}\n")
     assert result.exit_code == 3, result.output
-    assert "no VPC here has data-classification=pcii: did you mean 'pci'?" in result.output
+    assert "no VPC has data-classification=pcii: did you mean 'pci'?" in result.output
 
 
 def test_a_vpc_id_that_does_not_exist_is_incomplete(tmp_path: Path) -> None:
@@ -271,3 +271,17 @@ def test_the_reports_name_the_gaps_and_the_suggestions(tmp_path: Path) -> None:
         assert f"{ACCOUNT}/{REGION}" in page
     assert "Incomplete: nothing was assessed in 2 place(s)" in html
     assert "incomplete: nothing was assessed in 2 place(s)" in pdf_html
+
+
+def test_a_selector_that_selects_nothing_anywhere_names_every_region_with_the_tags_of_all(tmp_path: Path) -> None:
+    """Two regions, the tagged VPCs in one: with the key misspelt both are gaps, and the
+    untagged region's gap suggests the key too (it is on VPCs of the run, not of that region)."""
+    bare = {"Vpcs": [{"VpcId": "vpc-bare", "CidrBlock": "10.9.0.0/16"}]}
+    model = build_model(records() + records("us-east-1", bare))
+    ev = evaluate_rules(model, packs(tmp_path), Scope(tags=(("data-clasification", ("pci",)),)), today=TODAY)
+    gaps = [g for g in ev.scope_gaps if g.kind == "scope_selects_nothing"]
+    assert [g.region for g in gaps] == [REGION, "us-east-1"]
+    for gap in gaps:
+        assert gap.suggestions == ("tag key 'data-clasification' is on no VPC: did you mean 'data-classification'?",)
+        assert gap.rules == ("SCP-001",)
+    assert sorted(f.resource.region for f in ev.findings if f.status == "ERROR") == [REGION, "us-east-1"]

@@ -121,11 +121,11 @@ def _quoted(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def selector_suggestions(scope: Scope, vpcs: Iterable[Resource]) -> tuple[str, ...]:
+def selector_suggestions(scope: Scope, vpcs: Iterable[Resource], where: str = "") -> tuple[str, ...]:
     """What the scope's tag selector may have meant, from the tags `vpcs` carry: for a key
     no VPC carries, the close keys that exist; for a key that exists, the close values
     (e.g. ``tag key 'data-clasification' is on no VPC: did you mean 'data-classification'?``).
-    Empty when nothing is close."""
+    `where` qualifies "no VPC" (" here"). Empty when nothing is close."""
     values: dict[str, set[str]] = {}
     for vpc in vpcs:
         for key, value in vpc.tag_map.items():
@@ -135,14 +135,14 @@ def selector_suggestions(scope: Scope, vpcs: Iterable[Resource]) -> tuple[str, .
         if key not in values:
             close = close_to(key, values)
             if close:
-                out.append(f"tag key '{key}' is on no VPC here: did you mean {_quoted(close)}?")
+                out.append(f"tag key '{key}' is on no VPC{where}: did you mean {_quoted(close)}?")
             continue
         for value in wanted:
             if value in values[key]:
                 continue
             close = close_to(value, values[key])
             if close:
-                out.append(f"no VPC here has {key}={value}: did you mean {_quoted(close)}?"
+                out.append(f"no VPC{where} has {key}={value}: did you mean {_quoted(close)}?"
                            f" (values of {key}: {_quoted(sorted(values[key]))})")
     return tuple(out)
 
@@ -182,11 +182,13 @@ def selection_gaps(model: Model, index: ScopeIndex, assessed: Iterable[tuple[str
     for vpc in vpcs:
         by_place.setdefault((vpc.account, vpc.region), []).append(vpc)
     nothing_anywhere = not index.vpcs
+    # Selecting nothing anywhere, the tags of every VPC say what the selector may have meant.
+    everywhere = selector_suggestions(scope, vpcs) if nothing_anywhere else ()
     for account, region in sorted(set(assessed)):
         if (account, region) in index.regions:
             continue
         here = by_place.get((account, region), [])
-        near = selector_suggestions(scope, here)
+        near = everywhere or selector_suggestions(scope, here, " here")
         if not nothing_anywhere and not near:
             continue
         what = "anywhere in the run" if nothing_anywhere else "here"
