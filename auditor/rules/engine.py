@@ -50,7 +50,7 @@ from auditor.rules.attributes import ITEM_TYPES, resolve, to_json, type_calls
 from auditor.rules.conditions import Compiled, Evidence, Outcome, compile_condition
 from auditor.rules.packs import PackSet, Rule
 from auditor.rules.scope import (
-    NOT_IN_SNAPSHOT, NOTHING_ASSESSED, RULE_MATCHED_NOTHING, SELECTS_NOTHING, VPC_NOT_FOUND, ScopeGap, ScopeIndex,
+    NOTHING_ASSESSED, RULE_MATCHED_NOTHING, SELECTS_NOTHING, VPC_NOT_FOUND, ScopeGap, ScopeIndex,
     close_to, selection_gaps, vpcs_of,
 )
 from auditor.rules.waivers import _PARTITIONS, WaiverSet, resource_arn

@@ -155,7 +155,7 @@ def _describe_selector(scope: Scope) -> str:
 
 
 def selection_gaps(model: Model, index: ScopeIndex, assessed: Iterable[tuple[str, str]]) -> list[ScopeGap]:
-    """The scope gaps of the selector itself (module doc of docs/findings.md, "scope_gaps"):
+    """The scope gaps of the selector itself (docs/findings.md, `scope_gaps`):
 
     - every `scope.vpc_ids` entry that is no VPC of the snapshot (VPC_NOT_FOUND);
     - each assessed account-region (its VPCs were listed) where the scope selects no VPC
@@ -175,7 +175,7 @@ def selection_gaps(model: Model, index: ScopeIndex, assessed: Iterable[tuple[str
         close = close_to(vpc_id, known)
         gaps.append(ScopeGap(VPC_NOT_FOUND, "", "", f"scope.vpc_ids names {vpc_id}, which is no VPC of the "
                              "snapshot (in any account or region): nothing was assessed for it",
-                             tuple(f"did you mean {_quoted(close)}?" for _ in close[:1]), vpc_id=vpc_id))
+                             (f"did you mean {_quoted(close)}?",) if close else (), vpc_id=vpc_id))
     if not scope.tags:
         return gaps   # vpc_ids alone: a listed VPC lives in one place, the others select nothing by design
     by_place: dict[tuple[str, str], list[Resource]] = {}
