@@ -125,3 +125,63 @@ def test_a_per_resource_call_not_attempted_is_still_a_whole_region_gap() -> None
     ev = evaluate_rules(model, packs, Scope(), today=TODAY)
     stars = {f.rule_id for f in ev.findings if f.resource.id == "*" and f.status == "ERROR"}
     assert {r.id for r in packs.rules if r.resource == "eks_cluster"} <= stars
+
+
+def _eks_records(vpcs: dict[str, Any], denied: str = "beta") -> list[CallRecord]:
+    subnets = {"Subnets": [{"SubnetId": "subnet-pci", "VpcId": "vpc-pci", "CidrBlock": "10.0.1.0/24"}]}
+    base = [r for r in records_for(Case(rule="", name="eks", file="", line=0, calls={
+        "ec2:DescribeVpcs": vpcs, "ec2:DescribeSubnets": subnets,
+        "eks:ListClusters": {"clusters": ["alpha", denied]}})) if r.operation != "DescribeCluster"]
+    alpha = {"cluster": {"name": "alpha", "arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/alpha",
+                         "resourcesVpcConfig": {"subnetIds": ["subnet-pci"], "vpcId": "vpc-pci",
+                                                "endpointPublicAccess": False, "endpointPrivateAccess": True}}}
+    return base + [
+        CallRecord(ACCOUNT, REGION, "eks", "DescribeCluster", {"name": "alpha"}, (alpha,)),
+        CallRecord(ACCOUNT, REGION, "eks", "DescribeCluster", {"name": denied}, (),
+                   CallError("aws", "AccessDeniedException", "not authorized", 403))]
+
+
+def test_with_a_tag_scope_the_denied_cluster_is_reported_where_its_region_is_in_scope() -> None:
+    """Its VPC is unknown, so it may be regulated: ERROR (saying so) in an account-region
+    that holds in-scope VPCs; none where the scope selects no VPC."""
+    tagged = {"Vpcs": [{"VpcId": "vpc-pci", "CidrBlock": "10.0.0.0/16",
+                        "Tags": [{"Key": "data-classification", "Value": "pci"}]}]}
+    packs = load_packs()
+    scope = Scope(tags=(("data-classification", ("pci",)),))
+    ev = evaluate_rules(build_model(_eks_records(tagged)), packs, scope, today=TODAY)
+    beta = [f for f in ev.findings if f.resource.id == "beta"]
+    assert beta and all(f.status == "ERROR" and "whether it is in scope, is unknown" in f.message for f in beta)
+    assert [f for f in ev.findings if f.resource.id == "alpha" and f.rule_id == "EKS-001"][0].status == "PASS"
+    other = Scope(tags=(("data-classification", ("phi",)),))
+    ev = evaluate_rules(build_model(_eks_records(tagged)), packs, other, today=TODAY)
+    assert not [f for f in ev.findings if f.resource.id in ("alpha", "beta")]
+
+
+def test_a_value_derived_across_resources_is_unknown_where_one_resource_call_failed() -> None:
+    """Routes of one TGW route table not collected: that table's routes are unknown, and a
+    subnet's reachability (which may pass through it) is missing the call, naming the table."""
+    from auditor.rules.attributes import resolve
+
+    tables = {"TransitGatewayRouteTables": [{"TransitGatewayRouteTableId": t, "TransitGatewayId": "tgw-1"}
+                                            for t in ("tgw-rtb-1", "tgw-rtb-2")]}
+    subnets = {"Subnets": [{"SubnetId": "subnet-a", "VpcId": "vpc-a", "CidrBlock": "10.0.1.0/24"}]}
+    recs = [r for r in records_for(Case(rule="", name="tgw", file="", line=0, calls={
+        "ec2:DescribeTransitGatewayRouteTables": tables, "ec2:DescribeSubnets": subnets,
+        "ec2:DescribeVpcs": {"Vpcs": [{"VpcId": "vpc-a", "CidrBlock": "10.0.0.0/16"}]}}))
+        if r.operation != "SearchTransitGatewayRoutes"]
+    recs += [CallRecord(ACCOUNT, REGION, "ec2", "SearchTransitGatewayRoutes",
+                        {"TransitGatewayRouteTableId": "tgw-rtb-1", "Filters": []}, ({"Routes": []},)),
+             CallRecord(ACCOUNT, REGION, "ec2", "SearchTransitGatewayRoutes",
+                        {"TransitGatewayRouteTableId": "tgw-rtb-2", "Filters": []}, (),
+                        CallError("aws", "UnauthorizedOperation", "not authorized", 403))]
+    model = build_model(recs)
+    table1, table2 = (model.get("transit_gateway_route_table", t) for t in ("tgw-rtb-1", "tgw-rtb-2"))
+    assert table1 is not None and table2 is not None
+    assert resolve(model, table1, "routes").missing == ()
+    assert resolve(model, table2, "routes").missing == (
+        "ec2:SearchTransitGatewayRoutes (failed for this transit_gateway_route_table: UnauthorizedOperation: "
+        "not authorized)",)
+    subnet = model.get("subnet", "subnet-a")
+    assert subnet is not None
+    assert "ec2:SearchTransitGatewayRoutes (failed for tgw-rtb-2)" in resolve(model, subnet,
+                                                                             "internet_egress_paths").missing
