@@ -171,7 +171,8 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
             "findings": {s: by_status.get(s, 0) for s in STATUSES},
             "by_severity": {sev: {s: c.get(s, 0) for s in STATUSES} for sev, c in by_severity.items()},
             "rules": {s: sum(1 for r in rules_json if r["status"] == s) for s in STATUSES},
-            "complete": bool(m.get("complete")) and not by_status.get("ERROR"),
+            # Nothing assessed is never complete: a scope gap counts like an ERROR finding.
+            "complete": bool(m.get("complete")) and not by_status.get("ERROR") and not evaluation.scope_gaps,
             "stale_waivers": sum(1 for r in rows if r.status == "stale"),
         },
         "rules": rules_json,
@@ -179,6 +180,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
         "waivers": [_row_json(r.as_dict()) for r in rows],
         "not_assessed": [{"account": g.account, "region": g.region, "calls": list(g.calls), "reason": g.reason,
                           "rules": list(g.rules)} for g in evaluation.gaps],
+        "scope_gaps": [g.to_json() for g in evaluation.scope_gaps],
         "findings": list(findings) if lazy else [f.to_json() for f in findings],
     }
 

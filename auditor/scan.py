@@ -21,6 +21,7 @@ from auditor.results import RunInfo, build_document, iter_text, violations
 from auditor.rules.engine import evaluate_rules, expected_regions
 from auditor.rules.packs import PackSet, packs_for_config
 from auditor.rules.profiles import Profile, load_profile, resolve_profile
+from auditor.rules.scope import ScopeGap, snapshot_gaps
 from auditor.rules.waivers import WaiverSet, load_waivers
 from auditor.snapshot.reader import Snapshot
 
@@ -37,6 +38,7 @@ class ScanInputs:
     fail_on: str
     config_digest: str = ""
     organization: str = ""
+    config: AuditConfig | None = None   # for what the snapshot must cover (its accounts and regions)
 
 
 def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanInputs:
@@ -62,7 +64,7 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     if config.waivers is not None:
         waivers = load_waivers(config.waivers, known_rule_ids=tuple(packs.rules_by_id))
     chosen = fail_on or config.fail_on or (profile.fail_on if profile else "") or DEFAULT_FAIL_ON
-    return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization)
+    return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config)
 
 
 def _config_problem(config: AuditConfig, path: tuple[Any, ...], message: str) -> Any:
@@ -89,14 +91,26 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     manifest = snapshot.manifest
     model = build_model(snapshot.records, manifest.get("files"))
     problems = {str(a.get("id")): str(a.get("problem")) for a in manifest.get("accounts", []) if a.get("problem")}
+    expected = expected_regions(model, manifest)
     evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
-                                waivers=inputs.waivers, expected=expected_regions(model, manifest),
-                                account_problems=problems)
+                                waivers=inputs.waivers, expected=expected,
+                                account_problems=problems, uncovered=_uncovered(inputs.config, expected))
     frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
                   profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks)
     return build_document(evaluation, inputs.packs, run, lazy=True)
+
+
+def _uncovered(config: AuditConfig | None, covered: Any) -> list[ScopeGap]:
+    """The account-regions `config` names that the snapshot does not cover (a snapshot
+    re-evaluated with another config's accounts or regions)."""
+    if config is None:
+        return []
+    ids: list[str | None] = [a.id for a in config.accounts] if config.discovery is None else []
+    if config.discovery is None and not config.accounts:
+        ids = [None]   # the default credentials: an account known only at run time
+    return snapshot_gaps(ids, config.regions, covered)
 
 
 def write_findings(document: Mapping[str, Any], folder: Path) -> Path:
@@ -122,7 +136,8 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     """The console summary: results by severity, framework control status, gaps, waivers."""
     s = document["summary"]
     f = s["findings"]
-    lines = [f"findings: {f['FAIL']} FAIL, {f['ERROR']} ERROR, {f['WAIVED']} WAIVED, {f['PASS']} PASS, "
+    lines = scope_gap_lines(document)
+    lines += [f"findings: {f['FAIL']} FAIL, {f['ERROR']} ERROR, {f['WAIVED']} WAIVED, {f['PASS']} PASS, "
              f"{f['NOT_APPLICABLE']} not applicable ({_n(len(document['rules']), 'rule')})"]
     lines.append("  FAIL by severity: " + ", ".join(f"{sev} {s['by_severity'][sev]['FAIL']}" for sev in SEVERITIES))
     for fw in document["frameworks"]:
@@ -147,6 +162,8 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     n = violations(document, fail_on)
     if n:
         verdict = f"NON-COMPLIANT: {n} FAIL finding(s) at or above severity '{fail_on}'"
+    elif not s["complete"] and document.get("scope_gaps") and not f["ERROR"]:
+        verdict = "INCOMPLETE: nothing was assessed in some places (scope gaps above); no verdict"
     elif not s["complete"]:
         verdict = "INCOMPLETE: some checks could not be assessed (ERROR findings); no verdict"
     elif f["FAIL"]:
@@ -154,6 +171,23 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     else:
         verdict = "COMPLIANT: every in-scope check passed (or is waived)"
     lines.append(verdict)
+    return lines
+
+
+def scope_gap_lines(document: Mapping[str, Any], shown: int = 8) -> list[str]:
+    """The console's first lines when the run assessed less than it meant to (findings.json
+    `scope_gaps`): each gap with its place, why, and what the scope may have meant."""
+    gaps = document.get("scope_gaps") or []
+    if not gaps:
+        return []
+    lines = [f"NOTHING ASSESSED in {_n(len(gaps), 'place')} (scope gaps; the run is incomplete; "
+             "see scope_gaps in findings.json):"]
+    for gap in gaps[:shown]:
+        where = f"{gap['account']}/{gap['region']}: " if gap["account"] or gap["region"] else ""
+        lines.append(f"  {where}{gap['reason']}")
+        lines.extend(f"    {hint}" for hint in gap["suggestions"])
+    if len(gaps) > shown:
+        lines.append(f"  ... and {len(gaps) - shown} more")
     return lines
 
 

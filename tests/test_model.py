@@ -158,9 +158,12 @@ def test_endpoint_policy_kept_verbatim_and_parse_errors_reported() -> None:
 def test_coverage_says_what_failed() -> None:
     model = build_model(RECORDS)
     assert model.coverage.collected(A, R, "ec2", "DescribeRouteTables")
-    assert not model.coverage.collected(A, R, "ec2", "GetManagedPrefixListEntries")
     assert not model.coverage.collected(A, R, "ec2", "DescribeInstances")  # never made
-    assert dict(model.coverage.failed)[(A, R, "ec2", "GetManagedPrefixListEntries")].startswith("UnauthorizedOperation")
+    # A per-resource call failed for one prefix list only: collected for the others, and
+    # that one is named with why (issue 10, item 4).
+    assert model.coverage.collected(A, R, "ec2", "GetManagedPrefixListEntries")
+    failed = model.coverage.failed_for(A, R, "ec2", "GetManagedPrefixListEntries")
+    assert list(failed) == ["pl-unknown"] and failed["pl-unknown"].startswith("UnauthorizedOperation")
 
 
 def test_transit_gateway_route_tables_and_attachment_subnets() -> None:

@@ -70,3 +70,16 @@ def test_fingerprint_is_stable_and_ignores_status_and_values() -> None:
     c = Finding("PN-002", "critical", "FAIL", res, "m", a.evidence)
     assert a.fingerprint == b.fingerprint != c.fingerprint
     assert len(a.fingerprint) == 20 and a.to_json()["fingerprint"] == a.fingerprint
+
+
+def test_close_names_are_typos_not_other_words() -> None:
+    from auditor.rules.scope import close_to, selector_suggestions
+
+    assert close_to("data-clasification", ["data-classification", "owner"]) == ["data-classification"]
+    assert close_to("availabel", ["available", "pending"]) == ["available"]
+    assert close_to("PCI", ["pci", "phi"]) == ["pci"]            # a case-only difference is always close
+    assert close_to("pci", ["phi", "dev"]) == []                 # another classification, not a typo
+    vpcs = [v for v in MODEL.of("vpc")]
+    assert selector_suggestions(Scope(tags=(("data-classification", ("pci",)),)), vpcs) == ()
+    assert selector_suggestions(Scope(tags=(("data-clasification", ("pci",)),)), vpcs, " here") == (
+        "tag key 'data-clasification' is on no VPC here: did you mean 'data-classification'?",)

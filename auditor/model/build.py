@@ -30,6 +30,22 @@ for _spec in CATALOG:
         _SOURCES[_k] = tuple(dict.fromkeys(_SOURCES.get(_k, ()) + (_spec.for_each.items_key,)))
 
 
+# (service, operation) of each per-resource call -> the listing it runs over
+_SOURCE_OF: dict[tuple[str, str], str] = {(s.service, s.operation): s.for_each.source
+                                          for s in CATALOG if s.for_each is not None}
+
+
+def _item_id(rec: CallRecord) -> str:
+    """The resource a per-resource call was made for (its VpcId, name, ...); "" for any
+    other call, and for a per-resource call not made for one resource (e.g. "not attempted"
+    because its listing failed)."""
+    if (rec.service, rec.operation) not in _SOURCE_OF or not rec.params:
+        return ""
+    # Every catalogue per-resource call names its resource by one `...Id` or `name` parameter.
+    found = [str(v) for k, v in sorted(rec.params.items()) if isinstance(v, str) and (k.endswith("Id") or k == "name")]
+    return found[0] if len(found) == 1 else ""
+
+
 class _Side:
     """What per-resource calls add, keyed by (account, region, resource id)."""
 
@@ -170,11 +186,16 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
     failed: dict[tuple[str, str, str, str], str] = {}
     listings: dict[tuple[str, str, str, str], str] = {}
     empty: dict[tuple[str, str, str], set[tuple[str, str]]] = {}   # source listings that listed nothing
+    item_failed: dict[tuple[str, str, str, str], dict[str, str]] = {}   # per-resource calls failed per resource
     # Record order differs between a live run and a loaded snapshot; sort for determinism.
     for rec in sorted(records, key=lambda r: r.record_id):
         key = (rec.account, rec.region, rec.service, rec.operation)
+        item = _item_id(rec)
         if rec.ok:
             ok.add(key)
+        elif item:   # one resource's own call: only that resource is unknown (see below)
+            assert rec.error is not None
+            item_failed.setdefault(key, {}).setdefault(item, f"{rec.error.code}: {rec.error.message}")
         else:
             assert rec.error is not None
             failed.setdefault(key, f"{rec.error.code}: {rec.error.message}")
@@ -199,8 +220,21 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
                 key = (a, r, spec.service, spec.operation)
                 if key not in failed:
                     ok.add(key)
+    # A per-resource call that failed for some resources only is collected for the others
+    # when its listing succeeded: one denied cluster does not make its neighbours unknown.
+    # Without that listing nothing says which resources there are: the whole call failed.
+    for key, items_failed in item_failed.items():
+        a, r, service, _ = key
+        source = _SOURCE_OF.get((service, key[3]))
+        if key not in failed and source is not None and (a, r, service, source) in ok:
+            ok.add(key)
+        else:
+            failed.setdefault(key, next(iter(items_failed.values())))
     _link(by_type, side)
     resources = {t: tuple(sorted(v, key=lambda r: (r.account, r.region, r.id))) for t, v in sorted(by_type.items()) if v}
     return Model(resources=resources,
                  coverage=Coverage(ok=frozenset(ok - set(failed)), failed=tuple(sorted(failed.items())),
+                                   failed_items=MappingProxyType({k: MappingProxyType(dict(sorted(v.items())))
+                                                                  for k, v in sorted(item_failed.items())
+                                                                  if k not in failed}),
                                    listings=MappingProxyType({k: v for k, v in listings.items() if k not in failed})))

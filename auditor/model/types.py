@@ -411,6 +411,15 @@ class Coverage:
     # The record file of each successful listing call (one without parameters): the evidence
     # that something was looked for, e.g. that an account-region has no internet gateway.
     listings: Mapping[tuple[str, str, str, str], str] = field(default_factory=dict)
+    # Per-resource calls (catalogue `for_each`: eks DescribeCluster per cluster, ec2
+    # DescribeVpcAttribute per VPC ...) that failed for some resources while their listing
+    # succeeded: key -> {resource id: "code: message"}. Such a call is in `ok` (collected for
+    # every other resource of its type there); these resources are the exceptions.
+    failed_items: Mapping[tuple[str, str, str, str], Mapping[str, str]] = field(default_factory=dict)
+
+    def failed_for(self, account: str, region: str, service: str, operation: str) -> Mapping[str, str]:
+        """The resources a per-resource call failed for in an account-region, with why."""
+        return self.failed_items.get((account, region, service, operation), {})
 
     def listing(self, account: str, region: str, service: str, operation: str) -> str | None:
         return self.listings.get((account, region, service, operation))

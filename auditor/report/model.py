@@ -250,6 +250,23 @@ class NotAssessed:
 
 
 @dataclass(frozen=True)
+class ScopeGapView:
+    """findings.json `scope_gaps`: a place or rule where nothing was assessed, and why."""
+
+    kind: str
+    account: str
+    region: str
+    vpc_id: str
+    reason: str
+    suggestions: tuple[str, ...]
+    rules: tuple[str, ...]
+
+    @property
+    def place(self) -> str:
+        return f"{self.account}/{self.region}" if self.account or self.region else ""
+
+
+@dataclass(frozen=True)
 class PackRef:
     id: str
     version: str
@@ -313,6 +330,7 @@ class ReportModel:
     # The SHA-256 ("sha256:<hex>") of each snapshot record file a finding cites, from the
     # snapshot manifest when one was given; empty without it.
     record_hashes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    scope_gaps: tuple[ScopeGapView, ...] = ()   # nothing assessed there: the run is incomplete
 
     @property
     def failing(self) -> tuple[FindingView, ...]:
@@ -510,4 +528,8 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
         not_assessed=tuple(NotAssessed(account=_s(g.get("account")), region=_s(g.get("region")),
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
                                        rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),
-        record_hashes=_frozen(hashes))
+        record_hashes=_frozen(hashes),
+        scope_gaps=tuple(ScopeGapView(kind=_s(g.get("kind")), account=_s(g.get("account")), region=_s(g.get("region")),
+                                      vpc_id=_s(g.get("vpc_id")), reason=_s(g.get("reason")),
+                                      suggestions=tuple(_s(x) for x in g.get("suggestions", [])),
+                                      rules=tuple(g.get("rules", []))) for g in document.get("scope_gaps", [])))

@@ -348,7 +348,8 @@ class _PerModel:
 
     def __init__(self) -> None:
         self.derived: dict[tuple[int, str], tuple[Derived[Any], tuple[SourceRef, ...]]] = {}
-        self.missing: dict[tuple[tuple[Call, ...], str, str], tuple[str, ...]] = {}
+        # (requires, account, region, (type, id) when a per-resource failure concerns it) -> missing
+        self.missing: dict[tuple[tuple[Call, ...], str, str, tuple[str, str] | None], tuple[str, ...]] = {}
 
 
 _PER_MODEL: dict[int, _PerModel] = {}
@@ -375,13 +376,40 @@ def _derived_value(model: Model, obj: Resource, attr: DerivedAttribute) -> tuple
     return found
 
 
+# The resource type each per-resource call is made for (catalogue `for_each`).
+ITEM_TYPES: dict[Call, str] = {(s.service, s.operation): s.resource_type for s in CATALOG if s.for_each is not None}
+
+
+def item_failure(model: Model, resource: Resource, call: Call) -> str | None:
+    """Why a per-resource call failed for `resource` itself ("code: message"), else None."""
+    if ITEM_TYPES.get(call) != resource.type_name:
+        return None
+    return model.coverage.failed_for(resource.account, resource.region, *call).get(resource.id)
+
+
 def _missing(model: Model, resource: Resource, requires: tuple[Call, ...]) -> tuple[str, ...]:
+    """The required calls not collected for the resource. A per-resource call that failed
+    for some resources of an account-region only is missing for those resources (named
+    with why), and for every resource of another type that reads it (a value derived
+    across resources, e.g. a path through TGW route tables, is incomplete); the others of
+    its own type are assessed normally."""
     cache = _per_model(model).missing
-    key = (requires, resource.account, resource.region)
+    account, region = resource.account, resource.region
+    items = model.coverage.failed_items
+    partial = [c for c in requires if (account, region, *c) in items] if items else []   # rare: keep the hot path lean
+    key = (requires, account, region, (resource.type_name, resource.id) if partial else None)
     found = cache.get(key)
     if found is None:
-        found = cache[key] = tuple(f"{s}:{o}" for s, o in requires
-                                   if not model.coverage.collected(resource.account, resource.region, s, o))
+        out = [f"{s}:{o}" for s, o in requires if not model.coverage.collected(account, region, s, o)]
+        for call in partial:
+            if ITEM_TYPES.get(call) != resource.type_name:
+                failed = model.coverage.failed_for(account, region, *call)
+                out.append(f"{call[0]}:{call[1]} (failed for {', '.join(sorted(failed))})")
+            else:
+                why = item_failure(model, resource, call)
+                if why is not None:
+                    out.append(f"{call[0]}:{call[1]} (failed for this {resource.type_name}: {why})")
+        found = cache[key] = tuple(out)
     return found
 
 

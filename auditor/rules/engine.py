@@ -10,6 +10,19 @@ every element of its list) the engine gives one finding:
 - ERROR when the data the rule needs was not collected for the resource's account and
   region, or an attribute it reads is unknown. Missing data is never a PASS.
 
+Per-resource calls (eks DescribeCluster per cluster, DescribeVpcAttribute per VPC ...)
+are accounted per resource: one that failed for some resources only makes those resources
+ERROR, each with its id and ARN (`_item_gap_findings` for those the model lacks, such as an
+EKS cluster known only by name; attribute resolution for the others), and leaves their
+neighbours assessed; no ``*`` finding is made when the listing succeeded.
+
+Nothing assessed is never compliant: the scope gaps (auditor/rules/scope.py) give every
+rule an ERROR where the scope selected nothing (a typo'd tag selector, a `vpc_ids` entry
+that is no VPC, an account-region the config names that the snapshot lacks); a user
+rule whose `where` excluded every in-scope resource gets an ERROR of its own; and a run
+with no PASS, FAIL or WAIVED at all records a `nothing_assessed` gap. Each is in
+`Evaluation.scope_gaps`, and each makes the run incomplete.
+
 Whole account-regions are accounted for too: when the calls that list a rule's resource
 type failed (or were never attempted, e.g. the account's role could not be assumed) in an
 account-region that may hold in-scope VPCs, the rule gets one ERROR finding for resource
@@ -33,14 +46,19 @@ from typing import Any, Iterable, Mapping, Sequence
 from auditor.config import Scope
 from auditor.findings import EvidenceItem, Finding, ResourceRef
 from auditor.model.types import Model, Resource
-from auditor.rules.attributes import resolve, to_json, type_calls
+from auditor.rules.attributes import ITEM_TYPES, resolve, to_json, type_calls
 from auditor.rules.conditions import Compiled, Evidence, Outcome, compile_condition
 from auditor.rules.packs import PackSet, Rule
-from auditor.rules.scope import ScopeIndex, vpcs_of
-from auditor.rules.waivers import WaiverSet, resource_arn
+from auditor.rules.scope import (
+    NOTHING_ASSESSED, RULE_MATCHED_NOTHING, SELECTS_NOTHING, VPC_NOT_FOUND, ScopeGap, ScopeIndex,
+    close_to, selection_gaps, vpcs_of,
+)
+from auditor.rules.waivers import _PARTITIONS, WaiverSet, resource_arn
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION
 
 VPC_LISTING = ("ec2", "DescribeVpcs")
+# The evidence path of the ERROR findings a place's scope gap gives every rule (`is_place_gap`).
+_PLACE_GAP_PATHS = frozenset({"scope", "scope.vpc_ids", "snapshot", "run"})
 _NOT_REGIONS = frozenset({GLOBAL_REGION, DISCOVERY_REGION})
 
 
@@ -67,6 +85,7 @@ class Evaluation:
     gaps: tuple[Gap, ...]                # account-regions and types that could not be assessed
     today: date
     rules: tuple[Rule, ...] = field(default=())
+    scope_gaps: tuple[ScopeGap, ...] = field(default=())   # what the run meant to assess and did not
 
 
 def expected_regions(model: Model, manifest: Mapping[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
@@ -149,7 +168,7 @@ class Engine:
 
     def __init__(self, model: Model, packs: PackSet, scope: Scope, *, waivers: WaiverSet | None = None,
                  today: date, expected: Iterable[tuple[str, str]] | None = None,
-                 account_problems: Mapping[str, str] | None = None):
+                 account_problems: Mapping[str, str] | None = None, uncovered: Iterable[ScopeGap] = ()):
         self.model = model
         self.packs = packs
         self.scope = scope
@@ -163,6 +182,14 @@ class Engine:
         # Account-regions whose VPCs are unknown: with a VPC-selecting scope nothing there can be placed.
         self.undecided = set() if scope.everything else {
             (a, r) for a, r in self.expected if self.failures.missing(a, r, [VPC_LISTING])}
+        # Scope gaps known before any rule runs: the selector's (scope.py) and the
+        # account-regions the config names that the snapshot lacks (the caller's).
+        assessed = [(a, r) for a, r in self.expected
+                    if (a, r) not in self.undecided and a not in self.account_problems
+                    and not self.failures.missing(a, r, [VPC_LISTING])]
+        self.place_gaps = [*selection_gaps(model, self.index, assessed), *uncovered]
+        self.builtin = {p.id for p in packs.packs if p.builtin}
+        self.rule_gaps: list[ScopeGap] = []
 
     # -- scope ---------------------------------------------------------------------------
 
@@ -267,13 +294,18 @@ class Engine:
             for finding, gap in self._gaps(rule):
                 findings.append(finding)
                 gaps.append((gap, rule.id))
+            findings.extend(self._scope_gap_findings(rule))
+            findings.extend(self._item_gap_findings(rule))
             inside, refs = partitions[rule.resource]
             if not inside:
                 continue
             prepared = [_prepare(rule, item) for item in (rule.items if rule.items is not None else (None,))]
+            first = len(findings)
             for resource, ref in zip(inside, refs):
                 for prep in prepared:
                     findings.append(self._one(rule, prep, resource, ref))
+            findings.extend(self._matched_nothing(rule, findings[first:], len(inside)))
+        scope_gaps = self._final_scope_gaps(findings, in_scope)
         findings.sort(key=Finding.sort_key)
         by_place: dict[Gap, set[str]] = {}
         for gap, rule_id in gaps:
@@ -283,7 +315,98 @@ class Engine:
         return Evaluation(findings=tuple(findings), in_scope=dict(sorted(in_scope.items())),
                           out_of_scope=dict(sorted(out_of_scope.items())),
                           scope_undecided=dict(sorted(undecided.items())),
-                          waivers_used=frozenset(self.used), gaps=unique_gaps, today=self.today, rules=rules)
+                          waivers_used=frozenset(self.used), gaps=unique_gaps, today=self.today, rules=rules,
+                          scope_gaps=scope_gaps)
+
+    # -- per-resource collection status ---------------------------------------------------
+
+    def _item_gap_findings(self, rule: Rule) -> list[Finding]:
+        """An ERROR of `rule` for each resource of its type whose own per-resource call
+        failed and that is therefore missing from the model (an EKS cluster is named by
+        ListClusters, but known only from its own DescribeCluster): its id and ARN, the call
+        and why. Its neighbours, whose calls succeeded, are evaluated as usual; a resource
+        that is in the model despite its failed call gets its ERROR from evaluation (the
+        call is missing for it alone). With a VPC-selecting scope such a resource's VPC is
+        unknown: it is reported wherever its account-region may hold in-scope resources."""
+        out = []
+        for call in type_calls(rule.resource):
+            if ITEM_TYPES.get(call) != rule.resource:
+                continue
+            for (account, region, service, op), failed in self.model.coverage.failed_items.items():
+                if (service, op) != call or not self._relevant(account, region):
+                    continue
+                for item_id, why in failed.items():
+                    if self.model.get(rule.resource, item_id, account, region) is not None:
+                        continue
+                    ref = ResourceRef(type=rule.resource, id=item_id, account=account, region=region,
+                                      arn=item_arn(rule.resource, item_id, account, region))
+                    scope = "" if self.scope.everything else "; its VPC, so whether it is in scope, is unknown"
+                    message = (f"not assessed: {service}:{op} failed for this {rule.resource} ({why}), so "
+                               f"nothing about it is known{scope}")
+                    evidence = EvidenceItem(f"{service}:{op}", None, "collected", False)
+                    out.append(Finding(rule.id, rule.severity, "ERROR", ref, message, (evidence,)))
+        return out
+
+    # -- scope gaps: places and rules where nothing was assessed (docs/findings.md) --------
+
+    def _scope_gap_findings(self, rule: Rule) -> list[Finding]:
+        """One ERROR finding of `rule` per scope gap that keeps it from being assessed."""
+        out = []
+        for gap in self.place_gaps:
+            if gap.kind == VPC_NOT_FOUND:
+                ref = ResourceRef(type="vpc", id=gap.vpc_id, account="", region="", vpc_id=gap.vpc_id)
+                evidence = EvidenceItem("scope.vpc_ids", gap.vpc_id, "names a VPC of the snapshot", False)
+                message = f"not assessed: {gap.reason}"
+            else:
+                ref = ResourceRef(type=rule.resource, id="*", account=gap.account, region=gap.region)
+                path = "scope" if gap.kind == SELECTS_NOTHING else "snapshot"  # see _PLACE_GAP_PATHS
+                expected = ("selects at least one VPC" if gap.kind == SELECTS_NOTHING
+                            else "covers every account and region the config names")
+                evidence = EvidenceItem(path, None, expected, False)
+                message = f"not assessed in {gap.account}/{gap.region}: {gap.reason}"
+            if gap.suggestions:
+                message += "; " + "; ".join(gap.suggestions)
+            out.append(Finding(rule.id, rule.severity, "ERROR", ref, message, (evidence,)))
+        return out
+
+    def _matched_nothing(self, rule: Rule, found: Sequence[Finding], candidates: int) -> list[Finding]:
+        """An ERROR when a user pack's rule had in-scope resources of its type and its `where`
+        excluded every one: a rule that assessed nothing is more often a mistake (a typo in
+        a value: ``eq: availabel``) than a finding. Built-in rules' `where` clauses are
+        fixture-tested, and an estate may rightly hold nothing they apply to (e.g. no
+        Interface endpoint): their NOT_APPLICABLE stands."""
+        if rule.pack in self.builtin or rule.where is None or not found:
+            return []
+        if any(f.status != "NOT_APPLICABLE" for f in found):
+            return []
+        why = _exclusion(rule, found)
+        reason = (f"its where excluded all {candidates} in-scope {rule.resource} resource(s), so it assessed "
+                  f"nothing: {why}")
+        self.rule_gaps.append(ScopeGap(RULE_MATCHED_NOTHING, "", "", reason, rules=(rule.id,)))
+        ref = ResourceRef(type=rule.resource, id="*", account="", region="")
+        evidence = EvidenceItem("where", candidates, "holds for at least one in-scope resource", False)
+        return [Finding(rule.id, rule.severity, "ERROR", ref, f"not assessed: rule {rule.id} {reason}", (evidence,))]
+
+    def _final_scope_gaps(self, findings: list[Finding], in_scope: Mapping[str, int]) -> tuple[ScopeGap, ...]:
+        """The run's scope gaps, with the rules each affects. When nothing at all was assessed
+        (no PASS, FAIL or WAIVED anywhere), a NOTHING_ASSESSED gap, and an ERROR finding
+        (added to `findings`) for each rule that has no ERROR of its own to say why."""
+        all_rules = tuple(r.id for r in self.packs.rules)
+        gaps = [replace(g, rules=all_rules) for g in self.place_gaps] + list(self.rule_gaps)
+        if any(f.status in ("PASS", "FAIL", "WAIVED") for f in findings):
+            return tuple(gaps)
+        held = sum(in_scope.values())
+        why = ("no resource a rule applies to is in scope" if not held else
+               f"none of the {held} in-scope resource(s) was assessed (every finding is NOT_APPLICABLE or ERROR)")
+        reason = f"nothing was assessed: 0 PASS, 0 FAIL, 0 WAIVED over {len(all_rules)} rule(s): {why}"
+        explained = {f.rule_id for f in findings if f.status == "ERROR"}
+        for rule in self.packs.rules:
+            if rule.id not in explained:
+                ref = ResourceRef(type=rule.resource, id="*", account="", region="")
+                evidence = EvidenceItem("run", 0, "assesses at least one resource", False)
+                findings.append(Finding(rule.id, rule.severity, "ERROR", ref, f"not assessed: {reason}", (evidence,)))
+        gaps.append(ScopeGap(NOTHING_ASSESSED, "", "", reason, rules=all_rules))
+        return tuple(gaps)
 
 
 @dataclass(frozen=True)
@@ -307,6 +430,58 @@ def _prepare(rule: Rule, item: Any) -> _Prepared:
                      item=item, item_text=None if rule.items is None else _text(item), paths=_rule_paths(rule))
 
 
+def is_place_gap(finding: Finding) -> bool:
+    """Whether an ERROR finding stands for a place's scope gap (the scope selected no VPC
+    there, a `vpc_ids` entry is no VPC, the snapshot lacks the account-region, the run
+    assessed nothing), given to every rule alike, rather than for the rule's own result."""
+    return (finding.status == "ERROR" and len(finding.evidence) == 1
+            and finding.evidence[0].path in _PLACE_GAP_PATHS)
+
+
+# ARNs of the resource types a per-resource call creates (no record of their own to read it from).
+_ITEM_ARNS = {"eks_cluster": "arn:{partition}:eks:{region}:{account}:cluster/{id}"}
+
+
+def item_arn(type_name: str, item_id: str, account: str, region: str) -> str:
+    """The ARN of a resource known only by id (its own call failed); "" when not known."""
+    partition = next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
+    template = _ITEM_ARNS.get(type_name)
+    return template.format(partition=partition, region=region, account=account, id=item_id) if template else ""
+
+
+def _scalars(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _scalars(v)]
+    return [] if isinstance(value, (dict, type(None))) else [_text(value)]
+
+
+def _exclusion(rule: Rule, found: Sequence[Finding]) -> str:
+    """Why a rule's `where` held nowhere, from its NOT_APPLICABLE evidence: what each
+    deciding attribute was, and for a value compared with one no resource has, the close
+    values that exist (``did you mean 'available'?``)."""
+    seen: dict[str, dict[str, None]] = {}
+    expected: dict[str, str] = {}
+    for f in found:
+        for e in f.evidence:
+            if e.holds is False:
+                seen.setdefault(e.path, {}).update(dict.fromkeys(_scalars(e.observed)))
+                expected.setdefault(e.path, e.expected)
+    parts = []
+    for path, values in seen.items():
+        shown = ", ".join(list(values)[:5]) + (" ..." if len(values) > 5 else "")
+        parts.append(f"{path} is {shown or 'none'}, where the rule applies when it {expected[path]}")
+    hints = []
+    for leaf in rule.leaves():
+        if leaf.path.startswith("where"):
+            args = leaf.arg if isinstance(leaf.arg, (list, tuple)) else [leaf.arg]
+            for arg in args:
+                if isinstance(arg, str) and leaf.attr in seen and arg not in seen[leaf.attr]:
+                    close = close_to(arg, seen[leaf.attr])
+                    if close:
+                        hints.append(f"{leaf.attr} '{arg}': did you mean {', '.join(repr(c) for c in close)}?")
+    return "; ".join(parts + hints) or "no resource met it"
+
+
 def _rule_paths(rule: Rule) -> tuple[str, ...]:
     return tuple(sorted({leaf.attr for leaf in rule.leaves()}))
 
@@ -319,7 +494,10 @@ def _why(outcome: Outcome) -> str:
 
 def evaluate_rules(model: Model, packs: PackSet, scope: Scope, *, today: date, waivers: WaiverSet | None = None,
                    expected: Iterable[tuple[str, str]] | None = None,
-                   account_problems: Mapping[str, str] | None = None) -> Evaluation:
-    """Apply every rule of `packs` to the in-scope resources of `model` (see the module doc)."""
+                   account_problems: Mapping[str, str] | None = None,
+                   uncovered: Iterable[ScopeGap] = ()) -> Evaluation:
+    """Apply every rule of `packs` to the in-scope resources of `model` (see the module doc).
+    `uncovered`: NOT_IN_SNAPSHOT gaps (account-regions the config names that the snapshot
+    lacks, from `scope.snapshot_gaps`): each gives every rule an ERROR there."""
     return Engine(model, packs, scope, waivers=waivers, today=today, expected=expected,
-                  account_problems=account_problems).run()
+                  account_problems=account_problems, uncovered=uncovered).run()
