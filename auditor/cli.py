@@ -75,6 +75,10 @@ def _summary(result: Any) -> None:
     click.echo(f"snapshot written to {result.path}")
     click.echo(f"  {len(m['calls'])} calls, {len(m['errors'])} errors, "
                f"{len(m['accounts'])} accounts, {len(m['regions'])} regions")
+    if m.get("region_choice"):
+        from auditor.collect.regions import describe_choice
+
+        click.echo(f"  {describe_choice(m['region_choice'])}")
     if not result.complete:
         click.echo("  assessment INCOMPLETE: some data could not be collected "
                    f"(run `auditor inventory {result.path}` for every error)", err=True)

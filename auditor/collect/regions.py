@@ -60,9 +60,15 @@ class RegionChoice:
 
     def describe(self) -> str:
         """One line for the console."""
-        which = ("every enabled region (regions: all)" if self.regions == "all"
-                 else ", ".join(self.regions))
-        return f"regions: {which}, from {self.source}; partition {self.partition}, account-wide calls in {self.home}"
+        return describe_choice(self.meta())
+
+
+def describe_choice(meta: Any) -> str:
+    """The console line for a manifest's ``region_choice`` (see `RegionChoice.meta`)."""
+    regions = meta.get("regions")
+    which = "every enabled region" if regions == "all" else ", ".join(map(str, regions or ()))
+    return (f"regions: {which} (from {meta.get('source')}); partition {meta.get('partition')}, "
+            f"account-wide calls in {meta.get('home_region')}")
 
 
 def environment_region(profile: str | None = None) -> tuple[str, str] | None:

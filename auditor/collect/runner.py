@@ -22,7 +22,7 @@ from auditor import __version__
 from auditor.collect.calls import REGION_REFUSED, classify, not_attempted, now_iso, run_call
 from auditor.collect.catalog import CallSpec, regional_calls
 from auditor.collect.redact import Redactor
-from auditor.collect.regions import RegionChoice, resolve_regions
+from auditor.collect.regions import RegionChoice, partition_of, resolve_regions
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
 from auditor.errors import AuditorError
@@ -178,8 +178,12 @@ class Collector:
             if not rec.ok:
                 acct.problem = f"ec2:DescribeRegions failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
                 return
+            # AWS lists the regions of the endpoint's own partition; a region botocore places in
+            # another partition (an emulator lists every region) cannot take these credentials.
+            home = self.region_choice.partition
             acct.regions = tuple(sorted(r["RegionName"] for r in rec.items("Regions")
-                                        if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"))
+                                        if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"
+                                        and partition_of(r["RegionName"]) in (home, "")))
         else:
             acct.regions = tuple(self.region_choice.regions)
 
