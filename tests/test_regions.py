@@ -5,6 +5,7 @@ The choice and its source are in the manifest and on the console."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,7 +13,8 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from auditor.cli import cli
+from auditor.cli import cli, main
+from auditor.cli_common import EXIT_INPUT
 from auditor.collect.regions import resolve_regions
 from auditor.collect import runner
 from auditor.collect.catalog import CATALOG
@@ -167,3 +169,17 @@ def test_an_injected_hook_sees_only_the_home_region_for_sts(moto_aws: None, tmp_
     sts = Injector("before-send.sts.GetCallerIdentity", lambda req, n: None)
     run("version: 1\nregions: [eu-west-1, eu-north-1]\n", tmp_path / "s", [sts])
     assert [r for r, _ in sts.seen] == ["eu-west-1"]
+
+
+def test_scan_without_any_region_exits_2_and_writes_nothing(aws_env: None, monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text("version: 1\n")
+    monkeypatch.setattr(sys, "argv", ["auditor", "scan", "-c", str(cfg), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "no region to audit" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
