@@ -48,7 +48,12 @@ class RedactionKeyError(AuditorError):
 
 
 def default_key_file() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    """$XDG_CONFIG_HOME (else ~/.config)/private-network-auditor/redaction.key.
+    Raises OSError when there is no home folder to put it in."""
+    try:
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    except RuntimeError as exc:  # no HOME and no password entry (some containers)
+        raise OSError(f"no home folder for the redaction key file: {exc}") from exc
     return Path(base) / "private-network-auditor" / "redaction.key"
 
 
@@ -69,7 +74,10 @@ def existing_key() -> tuple[bytes, str] | None:
     neither exists. Raises RedactionKeyError for an unusable one."""
     if os.environ.get(KEY_ENV):
         return _checked(os.environ[KEY_ENV], f"${KEY_ENV}"), f"environment {KEY_ENV}"
-    path = _key_file()
+    try:
+        path = _key_file()
+    except OSError:
+        return None  # no key file possible: `_create_key` falls back to a per-run key
     if not path.exists():
         return None
     try:
@@ -81,8 +89,13 @@ def existing_key() -> tuple[bytes, str] | None:
 
 def _create_key() -> tuple[bytes, str]:
     """A new key in the key file (atomic, owner-only); a per-run key when that fails."""
-    path = _key_file()
     text = secrets.token_hex(32)
+    ephemeral = (secrets.token_hex(32).encode("utf-8"),
+                 "ephemeral: no key file could be written, so the markers compare within this snapshot only")
+    try:
+        path = _key_file()
+    except OSError:
+        return ephemeral
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,12 +106,10 @@ def _create_key() -> tuple[bytes, str]:
             os.link(tmp, path)  # fails if another process made the file first: use theirs
         except FileExistsError:
             found = existing_key()
-            if found is not None:
-                return found
+            return found if found is not None else ephemeral
         return text.encode("utf-8"), "key file (created for this run)"
     except OSError:
-        return secrets.token_hex(32).encode("utf-8"), ("ephemeral: no key file could be written, so the "
-                                                       "markers compare within this snapshot only")
+        return ephemeral
     finally:
         try:
             tmp.unlink()
