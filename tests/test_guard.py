@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -234,3 +235,8 @@ def test_catalog_per_resource_sources_exist() -> None:
             # The source runs earlier in the task, so its result is known in time.
             assert order.index(source) < order.index((call.service, call.operation)), call.key
             assert spec(*source).items_key == call.for_each.items_key, call.key
+
+
+def test_docs_state_the_allowlist_size() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "collection.md").read_text(encoding="utf-8")
+    assert f"That is {len(guard.ALLOWED)} operations" in text
