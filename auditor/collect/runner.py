@@ -139,7 +139,7 @@ class Collector:
             raise DiscoveryFailed(home.problem)
         org = self.factory.client(mgmt, "organizations", self._home_region())
         rec = self._record(run_call(org, home.id, DISCOVERY_REGION, "organizations", "ListAccounts", {},
-                                          redactor=self.redactor))
+                                    redactor=self.redactor))
         if not rec.ok:
             raise DiscoveryFailed(f"organizations:ListAccounts failed: {rec.error.code}: "  # type: ignore[union-attr]
                                   f"{rec.error.message}")  # type: ignore[union-attr]
@@ -174,7 +174,7 @@ class Collector:
         if self.region_choice.regions == "all":
             ec2 = self.factory.client(acct.session, "ec2", self._home_region())
             rec = self._record(run_call(ec2, acct.id, GLOBAL_REGION, "ec2", "DescribeRegions", {},
-                                              redactor=self.redactor))
+                                        redactor=self.redactor))
             if not rec.ok:
                 acct.problem = f"ec2:DescribeRegions failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
                 return
