@@ -100,3 +100,15 @@ def test_ordinary_replies_are_not_errors() -> None:
     assert error_in_reply("json", 200, b'{"__type": "X", "message": "m"}', headers)
     assert not error_in_reply("ec2", 400, b"<Response><Errors/></Response>", headers)  # botocore's own case
     assert not error_in_reply("rest-json", 200, b"", headers)
+
+
+def test_a_200_json_reply_that_is_not_json_is_a_failed_call(moto_aws: None, snapshot_dir: Path) -> None:
+    # botocore reads undecodable JSON as {"message": body}: an empty success for a 200.
+    cut = Injector("before-send.lambda.ListFunctions",
+                   lambda req, n: AWSResponse("https://lambda.us-east-1.amazonaws.com/", 200,
+                                              {"Content-Type": "application/json"},
+                                              _Raw(b'{"Functions": [{"FunctionName": "f", "Environment": {"Vari')))
+    result = run(snapshot_dir, [cut], regions=("us-east-1",))
+    [err] = errors_of(result.manifest, "ListFunctions")
+    assert err["code"] == "UnparseableResponse" and "not valid JSON" in err["message"]
+    assert "Vari" not in err["message"]  # the body is never quoted into the evidence

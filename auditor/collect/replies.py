@@ -7,7 +7,8 @@ operation's output shape and returns an *empty success*, and every resource the 
 have listed would vanish without a gap. This hook, installed on every collector session,
 looks at each 200 reply's body before it is trusted and raises botocore's ``ClientError``
 with the document's own code and message (HTTP status 200 kept), so the call is recorded as
-a collection error like any other AWS error.
+a collection error like any other AWS error. A 200 JSON reply that is not JSON at all
+(botocore would read it as an empty success too) is recorded as unparseable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from typing import Any
 
 from botocore.exceptions import ClientError
-from botocore.parsers import create_parser
+from botocore.parsers import ResponseParserError, create_parser
 
 # The root element of an XML error document: <ErrorResponse> (query, rest-xml), <Response>
 # (EC2: a success's root is always <OperationNameResponse>), <Error> (rest-xml).
@@ -60,7 +61,18 @@ def _before_parse(operation_model: Any, response_dict: dict[str, Any], **_: Any)
     status = int(response_dict.get("status_code") or 0)
     body = response_dict.get("body") or b""
     headers = response_dict.get("headers") or {}
-    if not isinstance(body, bytes) or not error_in_reply(protocol, status, body, headers):
+    if not isinstance(body, bytes):
+        return
+    if protocol in _JSON_PROTOCOLS and 200 <= status < 300 and body.strip():
+        # botocore reads a JSON body it cannot decode as {"message": body}: for a 200 that is
+        # an empty success. A reply we cannot read is a failed call (the body is not quoted:
+        # it could hold anything).
+        try:
+            json.loads(body)
+        except ValueError as exc:
+            raise ResponseParserError(f"the HTTP {status} reply of {operation_model.name} is not valid JSON "
+                                      f"({type(exc).__name__} at {getattr(exc, 'pos', '?')})") from None
+    if not error_in_reply(protocol, status, body, headers):
         return
     # Let botocore's own parser read the document as the error it is (it decides by status).
     error = create_parser(protocol).parse({"status_code": 400, "headers": headers, "body": body},
