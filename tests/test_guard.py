@@ -202,6 +202,8 @@ def test_web_identity_credentials_work_through_a_guarded_session(
     ("redshift", "GetClusterCredentials", False), ("lambda", "ListFunctions", True),
     ("ec2", "DescribeInstanceAttribute", False), ("ec2", "DescribeRegions", True),
     ("elbv2", "DescribeLoadBalancers", True), ("elasticloadbalancing", "DescribeLoadBalancers", False),
+    ("sso", "GetRoleCredentials", True), ("sso-oidc", "CreateToken", True),
+    ("sts", "AssumeRoleWithWebIdentity", True), ("sts", "AssumeRoleWithSAML", False),
 ])
 def test_is_allowed_table(service: str, operation: str, allowed: bool) -> None:
     assert guard.is_allowed(service, operation) is allowed
