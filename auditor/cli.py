@@ -91,6 +91,10 @@ def _summary(result: Any) -> None:
     echo(f"snapshot written to {safe(result.path)}")
     echo(f"  {len(m['calls'])} calls, {len(m['errors'])} errors, "
          f"{len(m['accounts'])} accounts, {len(m['regions'])} regions")
+    if m.get("region_choice"):
+        from auditor.collect.regions import describe_choice
+
+        echo(f"  {safe(describe_choice(m['region_choice']))}")
     if not result.complete:
         echo("  assessment INCOMPLETE: some data could not be collected "
              f"(run `auditor inventory {safe(result.path)}` for every error)", err=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from auditor.errors import InputError, Problem
-from auditor.collect.regions import known_regions
+from auditor.collect.regions import known_regions, partition_of
 from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, load_yaml_text, read_text
 
@@ -77,7 +77,12 @@ class Collection:
 
 @dataclass(frozen=True)
 class AuditConfig:
-    """A validated audit config. `base_dir` resolves relative paths in it."""
+    """A validated audit config. `base_dir` resolves relative paths in it.
+
+    `regions` is the config's list, "all", or () when the config names none: then the
+    collector takes the region from AWS_REGION / AWS_DEFAULT_REGION / the AWS profile
+    (`auditor.collect.regions.resolve_regions`), never a built-in default.
+    """
 
     source: str
     digest: str
@@ -85,7 +90,7 @@ class AuditConfig:
     organization: str = ""
     accounts: tuple[AccountSpec, ...] = ()
     discovery: Discovery | None = None
-    regions: tuple[str, ...] | str = ("us-east-1",)
+    regions: tuple[str, ...] | str = ()
     scope: Scope = field(default_factory=Scope)
     profile: str | None = None
     rule_packs: tuple[str, ...] = ()
@@ -108,6 +113,16 @@ def _semantic_problems(doc: Located) -> list[Problem]:
             if isinstance(name, str) and name not in known:
                 problems.append(doc.problem(("regions", i), f"'{name}' is not a known AWS region name"
                                             f"{did_you_mean(name, known)}"))
+        # One run talks to one partition: its credentials are valid in no other.
+        partitions: dict[str, str] = {}  # partition -> its first region in the list
+        for name in regions:
+            if isinstance(name, str) and name in known:
+                partitions.setdefault(partition_of(name), name)
+        if len(partitions) > 1:
+            named = ", ".join(f"{n} ({p})" for p, n in partitions.items())
+            problems.append(doc.problem(("regions",), f"the regions are in different AWS partitions ({named}); "
+                                        "credentials work in one partition only: audit each partition in its own run",
+                                        key=True))
     if "accounts" in data and "organization_discovery" in data:
         problems.append(doc.problem(("organization_discovery",),
                                     "give either accounts or organization_discovery, not both", key=True))
@@ -158,7 +173,7 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         exclude=tuple(disc.get("exclude", ())))
     sc = d.get("scope", {})
     tags = tuple(sorted((k, tuple([v] if isinstance(v, str) else v)) for k, v in sc.get("tags", {}).items()))
-    regions = d.get("regions", ["us-east-1"])
+    regions = d.get("regions", [])  # none: resolved from the environment at collection
     out = d.get("outputs", {})
     col = d.get("collection", {})
     caps = dict(Collection().service_concurrency)

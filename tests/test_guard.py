@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -10,7 +11,7 @@ import botocore.session
 import pytest
 
 from auditor.collect import guard
-from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, all_calls, spec
+from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, CREDENTIAL_CALLS, all_calls, spec
 from auditor.collect.sessions import SessionFactory
 from auditor.errors import ReadOnlyViolation
 
@@ -86,10 +87,33 @@ def test_secret_value_stays_in_secrets_manager(guarded: tuple[SessionFactory, An
     sm = factory.client(session, "secretsmanager", "us-east-1")
     with pytest.raises(ReadOnlyViolation):
         sm.get_secret_value(SecretId="prod/db")
+    # Even a harmless-looking read is refused: the catalogue collects nothing from Secrets Manager.
+    with pytest.raises(ReadOnlyViolation, match="refused secretsmanager:ListSecrets"):
+        sm.list_secrets()
     assert log.sent == []
-    # Listing secrets (metadata, no values) is a read the guard allows.
-    names = [s["Name"] for s in sm.list_secrets()["SecretList"]]
-    assert names == ["prod/db"] and len(log.sent) == 1
+
+
+# Reads that a verb-prefix guard let through and that hand out secrets (issue 10): each is
+# refused before any request is sent, and the secret stays where it is.
+@pytest.mark.parametrize("service,method,kwargs,operation", [
+    ("ssm", "get_parameter_history", {"Name": "/prod/db", "WithDecryption": True}, "GetParameterHistory"),
+    ("lambda", "get_function_configuration", {"FunctionName": "payments"}, "GetFunctionConfiguration"),
+    ("redshift", "get_cluster_credentials", {"DbUser": "admin", "ClusterIdentifier": "dw"},
+     "GetClusterCredentials"),
+    ("ssm", "describe_parameters", {}, "DescribeParameters"),
+    ("lambda", "list_versions_by_function", {"FunctionName": "payments"}, "ListVersionsByFunction"),
+    ("ec2", "describe_instance_attribute", {"InstanceId": "i-12345678", "Attribute": "userData"},
+     "DescribeInstanceAttribute"),
+])
+def test_reads_outside_the_catalogue_are_refused(guarded: tuple[SessionFactory, Any, RequestLog], service: str,
+                                                 method: str, kwargs: dict[str, Any], operation: str) -> None:
+    factory, session, log = guarded
+    boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/prod/db", Value="hunter2",
+                                                               Type="SecureString")
+    client = factory.client(session, service, "us-east-1")
+    with pytest.raises(ReadOnlyViolation, match=f"refused {service}:{operation}"):
+        getattr(client, method)(**kwargs)
+    assert log.sent == []
 
 
 def test_reads_and_sts_are_allowed(guarded: tuple[SessionFactory, Any, RequestLog]) -> None:
@@ -143,13 +167,43 @@ def test_every_catalog_call_is_allowed() -> None:
     assert refused == []
 
 
+def test_the_allowlist_is_exactly_the_catalogue() -> None:
+    declared = {(c.service, c.operation) for c in all_calls() + CREDENTIAL_CALLS}
+    assert guard.ALLOWED == declared
+    # The account-level calls the collector makes outside the per-region catalogue are on it.
+    for call in [("sts", "AssumeRole"), ("sts", "GetCallerIdentity"), ("ec2", "DescribeRegions"),
+                 ("organizations", "ListAccounts")]:
+        assert call in guard.ALLOWED
+
+
+def test_web_identity_credentials_work_through_a_guarded_session(
+        moto_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    # botocore's credential chain runs its sts:AssumeRoleWithWebIdentity through the guarded
+    # session (EKS IRSA, CI OIDC); a verb-prefix guard refused it.
+    token = tmp_path / "token"
+    token.write_text("a-web-identity-token")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{SECOND_ACCOUNT}:role/ci")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    factory = SessionFactory(max_attempts=1)
+    sts = factory.client(factory.base(), "sts", "us-east-1")
+    assert sts.get_caller_identity()["Account"] == SECOND_ACCOUNT
+
+
 @pytest.mark.parametrize("service,operation,allowed", [
     ("ec2", "DescribeVpcs", True), ("ec2", "CreateVpc", False), ("ec2", "DeleteVpc", False),
     ("ec2", "GetPasswordData", False), ("ec2", "GetConsoleOutput", False),
-    ("secretsmanager", "GetSecretValue", False), ("secretsmanager", "ListSecrets", True),
+    ("secretsmanager", "GetSecretValue", False), ("secretsmanager", "ListSecrets", False),
     ("ssm", "GetParameters", False), ("sts", "AssumeRole", True), ("sts", "GetCallerIdentity", True),
     ("sts", "GetSessionToken", False), ("iam", "PassRole", False), ("ec2", "RunInstances", False),
     ("organizations", "ListAccounts", True), ("ec2", "SearchTransitGatewayRoutes", True),
+    ("ssm", "GetParameterHistory", False), ("lambda", "GetFunctionConfiguration", False),
+    ("redshift", "GetClusterCredentials", False), ("lambda", "ListFunctions", True),
+    ("ec2", "DescribeInstanceAttribute", False), ("ec2", "DescribeRegions", True),
+    ("elbv2", "DescribeLoadBalancers", True), ("elasticloadbalancing", "DescribeLoadBalancers", False),
+    ("sso", "GetRoleCredentials", True), ("sso-oidc", "CreateToken", True),
+    ("sts", "AssumeRoleWithWebIdentity", True), ("sts", "AssumeRoleWithSAML", False),
 ])
 def test_is_allowed_table(service: str, operation: str, allowed: bool) -> None:
     assert guard.is_allowed(service, operation) is allowed
@@ -183,3 +237,8 @@ def test_catalog_per_resource_sources_exist() -> None:
             # The source runs earlier in the task, so its result is known in time.
             assert order.index(source) < order.index((call.service, call.operation)), call.key
             assert spec(*source).items_key == call.for_each.items_key, call.key
+
+
+def test_docs_state_the_allowlist_size() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "collection.md").read_text(encoding="utf-8")
+    assert f"That is {len(guard.ALLOWED)} operations" in text

@@ -18,6 +18,8 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as 
                                  EndpointConnectionError, PaginationError)
 from botocore.parsers import ResponseParserError
 
+from auditor.collect.catalog import secret_fields
+from auditor.collect.redact import Redactor
 from auditor.errors import ReadOnlyViolation
 from auditor.snapshot.records import CallError, CallRecord, jsonable
 
@@ -103,10 +105,21 @@ def classify(exc: BaseException) -> CallError:
     return CallError("internal", type(exc).__name__, str(exc)[:300])
 
 
+class SecretsUnprotected(Exception):
+    """A call with declared secret fields was made without a Redactor: its pages are dropped."""
+
+
 def run_call(client: Any, account: str, region: str, service: str, operation: str,
-             params: Mapping[str, Any], limit: threading.Semaphore | None = None) -> CallRecord:
-    """Call `operation` with every page; holds `limit` (a per-service cap) per request."""
+             params: Mapping[str, Any], limit: threading.Semaphore | None = None, *,
+             redactor: Redactor | None = None) -> CallRecord:
+    """Call `operation` with every page; holds `limit` (a per-service cap) per request.
+
+    Every page passes through `redactor` (the catalogue's secret fields replaced by markers)
+    before it is kept. A call that has secret fields and no redactor keeps no page: it is
+    recorded as an ``internal`` error (fails closed, never writes a secret).
+    """
     started, t0 = now_iso(), time.monotonic()
+    secrets_here = bool(secret_fields(service, operation))
     pages: list[dict[str, Any]] = []
     retries = 0
     error: CallError | None = None
@@ -118,7 +131,13 @@ def run_call(client: Any, account: str, region: str, service: str, operation: st
             if page is None:
                 break
             retries += int(page.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-            pages.append(_strip(page))
+            if redactor is not None:
+                pages.append(redactor.page(service, operation, _strip(page)))
+            elif secrets_here:
+                raise SecretsUnprotected(f"{service}:{operation} returns secret fields and no redactor was given; "
+                                         "nothing of its answer is kept")
+            else:
+                pages.append(_strip(page))
         if any(p.get("AdditionalRoutesAvailable") for p in pages):
             error = CallError("truncated", "AdditionalRoutesAvailable",
                               "AWS returned the first routes only and says more exist; the API cannot return "

@@ -40,6 +40,11 @@ class CallSpec:
     for_each: ForEach | None = None
     resource_type: str = ""  # model type(s) this feeds, for docs and coverage
     note: str = ""           # why the call looks the way it does
+    # Response fields that can carry secrets, as paths into one response page: names
+    # separated by ".", "[]" after a name for every element of that list, "*" for every
+    # value of a mapping. Each value found there is replaced at collection, before the
+    # record is written, by a keyed-hash marker (auditor.collect.redact).
+    secret_fields: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -139,14 +144,19 @@ CATALOG: tuple[CallSpec, ...] = (
     CallSpec("eks", "ListClusters", "eks:ListClusters", "clusters", resource_type="eks_cluster"),
     CallSpec("eks", "DescribeCluster", "eks:DescribeCluster", "cluster",
              for_each=ForEach("ListClusters", "clusters", _eks, "per EKS cluster: its configuration"),
-             resource_type="eks_cluster"),
+             resource_type="eks_cluster",
+             # The registration code of a connected (EKS Connector) cluster: a credential.
+             secret_fields=("cluster.connectorConfig.activationCode",)),
     CallSpec("rds", "DescribeDBInstances", "rds:DescribeDBInstances", "DBInstances", resource_type="db_instance"),
     CallSpec("elbv2", "DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancers", "LoadBalancers",
              resource_type="load_balancer"),
     CallSpec("elb", "DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancers",
              "LoadBalancerDescriptions", resource_type="load_balancer", note="classic load balancers"),
     CallSpec("lambda", "ListFunctions", "lambda:ListFunctions", "Functions", resource_type="lambda_function",
-             note="VpcConfig is part of each function's configuration"),
+             note="VpcConfig is part of each function's configuration",
+             # ListFunctions returns every function's environment variables in clear text
+             # (DB_PASSWORD=...); the names are kept, the values are not.
+             secret_fields=("Functions[].Environment.Variables.*",)),
 )
 
 # Calls made once per account (identity, region discovery) or once per run (accounts).
@@ -160,6 +170,18 @@ ACCOUNT_CALLS: tuple[CallSpec, ...] = (
 )
 
 
+# Calls botocore's own credential chain makes through the collector's sessions (which carry
+# the read-only guard): SSO profiles, SSO token refresh, web identity (EKS IRSA, CI OIDC).
+# Their answers are credentials held in memory by botocore; nothing of them is recorded.
+# They need no permission in the audited accounts, so the IAM policies leave them out.
+CREDENTIAL_CALLS: tuple[CallSpec, ...] = (
+    CallSpec("sso", "GetRoleCredentials", "sso:GetRoleCredentials", "", note="credentials of an SSO profile"),
+    CallSpec("sso-oidc", "CreateToken", "sso-oidc:CreateToken", "", note="refreshes an SSO session's token"),
+    CallSpec("sts", "AssumeRoleWithWebIdentity", "sts:AssumeRoleWithWebIdentity", "",
+             note="credentials from a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)"),
+)
+
+
 def regional_calls() -> tuple[CallSpec, ...]:
     """The calls of one (account, region) task, in the order they run."""
     return CATALOG
@@ -167,6 +189,17 @@ def regional_calls() -> tuple[CallSpec, ...]:
 
 def all_calls() -> tuple[CallSpec, ...]:
     return CATALOG + ACCOUNT_CALLS
+
+
+def allowed_operations() -> frozenset[tuple[str, str]]:
+    """(boto3 service name, operation) of every call the read-only guard lets through: the
+    collected calls, the account calls and the credential chain's calls; nothing else."""
+    return frozenset((s.service, s.operation) for s in all_calls() + CREDENTIAL_CALLS)
+
+
+def secret_fields(service: str, operation: str) -> tuple[str, ...]:
+    """The declared secret-bearing response fields of a call (none for unknown calls)."""
+    return next((s.secret_fields for s in all_calls() if (s.service, s.operation) == (service, operation)), ())
 
 
 def spec(service: str, operation: str) -> CallSpec:

@@ -1,47 +1,38 @@
-"""The read-only guard: a botocore event hook that refuses every non-read operation.
+"""The read-only guard: a botocore event hook that refuses every operation not on its allowlist.
 
 It is installed on every botocore session the collector creates, so no client made from
-such a session can change anything in AWS, whatever code calls it. A call is allowed when
-its operation name starts with a read verb (Describe, List, Get, Search) and it is not a
-read that reveals secret material; sts:AssumeRole and sts:GetCallerIdentity are the only
-other operations allowed.
+such a session (nor botocore's own credential chain on it) can change anything in AWS or
+read anything we do not collect, whatever code calls it. The allowlist is derived from the
+call catalogue (`auditor.collect.catalog.allowed_operations`): the collected calls, the
+account calls (sts:GetCallerIdentity, sts:AssumeRole, ec2:DescribeRegions,
+organizations:ListAccounts) and the credential chain's calls (SSO, web identity). A verb
+prefix is not enough: ``ssm:GetParameterHistory``, ``lambda:GetFunctionConfiguration`` and
+``redshift:GetClusterCredentials`` are reads that return secrets, and they are refused
+because the catalogue does not name them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from auditor.collect.catalog import allowed_operations
 from auditor.errors import ReadOnlyViolation
 
-READ_VERBS = ("Describe", "List", "Get", "Search")
-ALSO_ALLOWED = frozenset({("sts", "AssumeRole"), ("sts", "GetCallerIdentity")})
-# Reads we never need and that would put secrets or data (not configuration) into evidence.
-SECRET_READS = frozenset({
-    ("secretsmanager", "GetSecretValue"), ("secretsmanager", "BatchGetSecretValue"),
-    ("ec2", "GetPasswordData"), ("ssm", "GetParameter"), ("ssm", "GetParameters"),
-    ("ssm", "GetParametersByPath"), ("s3", "GetObject"), ("kms", "GetParametersForImport"),
-    ("sts", "GetSessionToken"), ("sts", "GetFederationToken"), ("ecr", "GetAuthorizationToken"),
-    ("ec2", "GetConsoleOutput"), ("ec2", "GetConsoleScreenshot"), ("lambda", "GetFunction"),
-    ("rds", "GenerateDbAuthToken"), ("eks", "GetToken"),
-})
+ALLOWED: frozenset[tuple[str, str]] = allowed_operations()
 
 
 def is_allowed(service: str, operation: str) -> bool:
-    """True when the guard lets `service:operation` through."""
-    if (service, operation) in ALSO_ALLOWED:
-        return True
-    if (service, operation) in SECRET_READS:
-        return False
-    return operation.startswith(READ_VERBS)
+    """True when the guard lets `service:operation` through (boto3 service name, API operation)."""
+    return (service, operation) in ALLOWED
 
 
 def _before_call(model: Any, **_: Any) -> None:
     service = model.service_model.service_name
-    # boto3 client names (elbv2, lambda ...) differ from endpoint prefixes; the model's
-    # service_name is the boto3 name for every service we call.
+    # The model's service_name is the name the client was created with (elbv2, lambda ...),
+    # the same names the catalogue uses.
     if not is_allowed(service, model.name):
-        raise ReadOnlyViolation(f"refused {service}:{model.name}: the auditor only reads "
-                                "(Describe/List/Get/Search, sts:AssumeRole, sts:GetCallerIdentity)")
+        raise ReadOnlyViolation(f"refused {service}:{model.name}: the auditor makes only the calls of its "
+                                "catalogue (see docs/collection.md)")
 
 
 def install(botocore_session: Any) -> None:

@@ -21,8 +21,11 @@ import botocore
 from auditor import __version__
 from auditor.collect.calls import REGION_REFUSED, classify, not_attempted, now_iso, run_call
 from auditor.collect.catalog import CallSpec, regional_calls
+from auditor.collect.redact import Redactor
+from auditor.collect.regions import RegionChoice, partition_of, resolve_regions
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
+from auditor.errors import AuditorError
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
 
@@ -51,8 +54,10 @@ class Collector:
     """One run's collection state. Use `collect()`; this class only holds the pieces."""
 
     def __init__(self, config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, *, regions: RegionChoice, redactor: Redactor):
         self.config = config
+        self.region_choice = regions
+        self.redactor = redactor
         self.factory = factory
         self.writer = writer
         self.progress = progress or (lambda done, total, label: None)
@@ -69,7 +74,9 @@ class Collector:
 
     # -- accounts ---------------------------------------------------------------------
     def _home_region(self) -> str:
-        return self.config.regions[0] if isinstance(self.config.regions, tuple) else "us-east-1"
+        # Account-wide calls (STS, Organizations, DescribeRegions) go to a region of the run's
+        # partition, so GovCloud and China reach their own endpoints.
+        return self.region_choice.home
 
     def _record(self, record: CallRecord) -> CallRecord:
         self.writer.add(record)
@@ -77,7 +84,7 @@ class Collector:
 
     def _identity(self, acct: AccountRun, slot: str = GLOBAL_REGION) -> None:
         sts = self.factory.client(acct.session, "sts", self._home_region())
-        rec = run_call(sts, acct.id or "unknown", slot, "sts", "GetCallerIdentity", {})
+        rec = run_call(sts, acct.id or "unknown", slot, "sts", "GetCallerIdentity", {}, redactor=self.redactor)
         if not acct.id and rec.ok and rec.pages and rec.pages[0].get("Account"):
             # The caller's account is only known from this answer: file the record under it.
             rec = dataclasses.replace(rec, account=str(rec.pages[0]["Account"]))
@@ -131,7 +138,8 @@ class Collector:
         if home.problem:
             raise DiscoveryFailed(home.problem)
         org = self.factory.client(mgmt, "organizations", self._home_region())
-        rec = self._record(run_call(org, home.id, DISCOVERY_REGION, "organizations", "ListAccounts", {}))
+        rec = self._record(run_call(org, home.id, DISCOVERY_REGION, "organizations", "ListAccounts", {},
+                                    redactor=self.redactor))
         if not rec.ok:
             raise DiscoveryFailed(f"organizations:ListAccounts failed: {rec.error.code}: "  # type: ignore[union-attr]
                                   f"{rec.error.message}")  # type: ignore[union-attr]
@@ -163,16 +171,21 @@ class Collector:
         self._identity(acct)
         if acct.problem:
             return
-        if self.config.regions == "all":
+        if self.region_choice.regions == "all":
             ec2 = self.factory.client(acct.session, "ec2", self._home_region())
-            rec = self._record(run_call(ec2, acct.id, GLOBAL_REGION, "ec2", "DescribeRegions", {}))
+            rec = self._record(run_call(ec2, acct.id, GLOBAL_REGION, "ec2", "DescribeRegions", {},
+                                        redactor=self.redactor))
             if not rec.ok:
                 acct.problem = f"ec2:DescribeRegions failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
                 return
+            # AWS lists the regions of the endpoint's own partition; a region botocore places in
+            # another partition (an emulator lists every region) cannot take these credentials.
+            home = self.region_choice.partition
             acct.regions = tuple(sorted(r["RegionName"] for r in rec.items("Regions")
-                                        if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"))
+                                        if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in"
+                                        and partition_of(r["RegionName"]) in (home, "")))
         else:
-            acct.regions = tuple(self.config.regions)
+            acct.regions = tuple(self.region_choice.regions)
 
     # -- regions ----------------------------------------------------------------------
     def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
@@ -190,7 +203,7 @@ class Collector:
                     rec = not_attempted(acct.id, region, spec.service, spec.operation, blocked, params)
                 else:
                     rec = run_call(client, acct.id, region, spec.service, spec.operation, params,
-                                   self.limits[spec.service])
+                                   self.limits[spec.service], redactor=self.redactor)
                     if rec.error is not None and rec.error.code in REGION_REFUSED:
                         refused = (f"not attempted: region {region} refused {spec.service}:{spec.operation} "
                                    f"with {rec.error.code}")
@@ -244,8 +257,8 @@ class Collector:
             for acct in self.accounts:
                 if acct.problem:
                     # Say which (account, region) work could not be done, so nothing vanishes.
-                    planned = acct.regions or (self.config.regions if isinstance(self.config.regions, tuple)
-                                               else ("all",))
+                    chosen = self.region_choice.regions
+                    planned = acct.regions or (chosen if isinstance(chosen, tuple) else ("all",))
                     self.tasks += [{"account": acct.id, "region": r, "calls": 0, "errors": 0,
                                     "status": "not_attempted", "reason": acct.problem} for r in planned]
                     continue
@@ -291,6 +304,8 @@ class Collector:
                        "organization": self.config.organization},
             "accounts": sorted((a.meta() for a in self.accounts), key=lambda m: m["id"]),
             "regions": regions,
+            "region_choice": self.region_choice.meta(),
+            "redaction": self.redactor.meta(),
             "account_problems": problems,
             "tasks": sorted(self.tasks, key=lambda t: (t["account"], t["region"])),
         }
@@ -314,13 +329,25 @@ class CollectResult:
 
 
 def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
-            progress: Progress | None = None) -> CollectResult:
+            progress: Progress | None = None, *, regions: RegionChoice | None = None,
+            redactor: Redactor | None = None) -> CollectResult:
     """Collect everything `config` asks for into `writer`'s snapshot.
 
+    `regions` defaults to `resolve_regions` (the config, else the AWS environment) and
+    `redactor` to the installation's redaction key (`Redactor.from_environment`). When
+    either cannot be settled (no region anywhere, an unusable key) nothing is collected:
+    the writer's folder is removed and the InputError / RedactionKeyError propagates.
     On KeyboardInterrupt (or any unexpected error) the evidence gathered so far is kept in
     the writer's ``.partial`` folder, marked interrupted, and the exception propagates.
     """
-    collector = Collector(config, factory, writer, progress)
+    try:
+        profile = config.discovery.management_profile if config.discovery is not None else None
+        regions = regions or resolve_regions(config.regions, config.source, profile)
+        redactor = redactor or Redactor.from_environment()
+    except AuditorError:
+        writer.discard()
+        raise
+    collector = Collector(config, factory, writer, progress, regions=regions, redactor=redactor)
     try:
         meta = collector.run()
     except BaseException as exc:

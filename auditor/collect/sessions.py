@@ -4,7 +4,7 @@
 demo can point it at moto, add fault-injecting event hooks, or count calls, without
 patching anything. The standard credential chain and environment (AWS_PROFILE,
 AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...) apply because plain botocore sessions are used.
-Every session it makes carries the read-only guard.
+Every session it makes carries the read-only guard and the reply check (`replies`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
 from auditor import __version__
-from auditor.collect import guard
+from auditor.collect import guard, replies
 
 SessionHook = Callable[[botocore.session.Session], None]
 
@@ -52,6 +52,7 @@ class SessionFactory:
             else:
                 session.register_component("data_loader", self._loader)
         guard.install(session)
+        replies.install(session)
         for hook in self.hooks:
             hook(session)
         return session

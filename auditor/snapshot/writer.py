@@ -53,6 +53,8 @@ class SnapshotWriter:
                                 "(snapshots are evidence and are never overwritten)")
         if self.partial.exists():
             raise SnapshotError(f"{self.partial} holds an interrupted run's evidence; move or delete it first")
+        # The folders this writer makes, deepest first, so `discard` can take them away again.
+        self._made = [d for d in (self.partial, *self.partial.parents) if not d.exists()]
         self.partial.mkdir(parents=True)
         self.files: dict[str, str] = {}
         self.manifest: dict[str, Any] = {}
@@ -121,6 +123,19 @@ class SnapshotWriter:
             self.final.rmdir()  # empty, checked in __init__
         os.replace(self.partial, self.final)
         return self.final
+
+    def discard(self) -> None:
+        """Undo the writer before anything was written (the run could not start): remove the
+        folders it made, so a refused run leaves nothing behind. Never removes evidence."""
+        with self._lock:
+            if self.files or self._pending:
+                raise SnapshotError(f"{self.partial} already holds records; it is kept")
+            self._closed = "discarded"
+        for folder in self._made:
+            try:
+                folder.rmdir()  # only if empty: anything else in it is not ours to delete
+            except OSError:
+                break
 
     def abort(self, meta: Mapping[str, Any], reason: str) -> Path:
         """Keep what was gathered, marked as interrupted. Returns the partial folder."""
