@@ -63,15 +63,34 @@ class _Progress:
             echo("", err=True)
 
 
-def _run_collect(config: Any, factory: Any, out: Path, gzip: bool, quiet: bool) -> Any:
-    """Collect into the snapshot folder `out`. Interrupted: exit 130 keeping the evidence so
-    far; a write that fails (full disk, permissions): exit 6 saying what is kept."""
+def _collection_inputs(config: Any) -> tuple[Any, Any]:
+    """The run's regions and the redaction key, settled before any folder is made: no region
+    anywhere or an unusable key is an input error (exit 2) that leaves nothing behind."""
+    from auditor.collect.redact import Redactor
+    from auditor.collect.regions import resolve_regions
+
+    profile = config.discovery.management_profile if config.discovery is not None else None
+    try:
+        return resolve_regions(config.regions, config.source, profile), Redactor.from_environment()
+    except InputError as exc:
+        _fail_input(exc)
+    except AuditorError as exc:
+        echo(f"error: {safe(exc)}; nothing was run", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+def _run_collect(config: Any, factory: Any, out: Path, gzip: bool, quiet: bool,
+                 settled: tuple[Any, Any] | None = None) -> Any:
+    """Collect into the snapshot folder `out` (with `settled`: the regions and redactor from
+    `_collection_inputs`). Interrupted: exit 130 keeping the evidence so far; a write that
+    fails (full disk, permissions): exit 6 saying what is kept."""
     from auditor.collect.runner import collect
     from auditor.snapshot.writer import SnapshotWriter, partial_path
 
+    regions, redactor = settled if settled is not None else _collection_inputs(config)
     try:
         writer = SnapshotWriter(out, compress=gzip)
-        return collect(config, factory, writer, progress=_Progress(quiet))
+        return collect(config, factory, writer, progress=_Progress(quiet), regions=regions, redactor=redactor)
     except KeyboardInterrupt:
         echo(f"\ninterrupted: the evidence gathered so far is kept in {safe(partial_path(out))} "
              "(marked interrupted; it is not a valid snapshot)", err=True)
@@ -123,12 +142,13 @@ def collect_cmd(config_path: Path, out: Path, gzip: bool | None, allow_incomplet
         config = load_config(config_path)
     except InputError as exc:
         _fail_input(exc)
+    settled = _collection_inputs(config)
     prepare_output_folder(out.parent)   # the snapshot folder itself is made by the writer
     if out.exists() and not out.is_dir():
         fail_output(f"--out {safe(out)} is a file: give a new folder for the snapshot")
     _sigterm_as_interrupt()
     factory = SessionFactory(max_attempts=config.collection.max_attempts)
-    result = _run_collect(config, factory, out, config.gzip if gzip is None else gzip, quiet)
+    result = _run_collect(config, factory, out, config.gzip if gzip is None else gzip, quiet, settled)
     _summary(result)
     sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
 
@@ -362,6 +382,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     if snapshot_dir is not None:
         refuse_inside(out, snapshot_dir, "snapshot")
         snap = _load_snapshot(snapshot_dir)
+    settled = _collection_inputs(config) if snapshot_dir is None and config is not None else None
     prepare_output_folder(out)
     _sigterm_as_interrupt()
     if snapshot_dir is None:
@@ -369,7 +390,8 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
 
         assert config is not None
         factory = SessionFactory(max_attempts=config.collection.max_attempts)
-        result = _run_collect(config, factory, out / "snapshot", config.gzip if gzip is None else gzip, quiet)
+        result = _run_collect(config, factory, out / "snapshot", config.gzip if gzip is None else gzip, quiet,
+                              settled)
         _summary(result)
         snapshot_dir = result.path
         snap = _load_snapshot(snapshot_dir)
