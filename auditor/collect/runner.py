@@ -84,6 +84,9 @@ class Collector:
         self._record(rec)
         if not rec.ok:
             acct.problem = f"sts:GetCallerIdentity failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
+            # The caller's own account is only known from that answer: file its gaps where the
+            # failed call is filed, so that they are not lost under an empty id.
+            acct.id = acct.id or rec.account
             return
         ident = {k: rec.pages[0][k] for k in ("Account", "Arn", "UserId") if k in rec.pages[0]}
         acct.identity = ident
@@ -234,6 +237,10 @@ class Collector:
                 except DiscoveryFailed as exc:
                     self.discovery_problem = str(exc)
                     self.accounts = []
+                    # No account is known: the organization's regions are gaps, under "organization".
+                    self.tasks += [{"account": "organization", "region": r, "calls": 0, "errors": 0,
+                                    "status": "not_attempted", "reason": self.discovery_problem}
+                                   for r in self._planned_regions()]
             elif cfg.accounts:
                 self.accounts = [AccountRun(id=a.id or "", name=a.name, source="config", role_arn=a.role_arn)
                                  for a in cfg.accounts]
@@ -244,10 +251,9 @@ class Collector:
             for acct in self.accounts:
                 if acct.problem:
                     # Say which (account, region) work could not be done, so nothing vanishes.
-                    planned = acct.regions or (self.config.regions if isinstance(self.config.regions, tuple)
-                                               else ("all",))
                     self.tasks += [{"account": acct.id, "region": r, "calls": 0, "errors": 0,
-                                    "status": "not_attempted", "reason": acct.problem} for r in planned]
+                                    "status": "not_attempted", "reason": acct.problem}
+                                   for r in acct.regions or self._planned_regions()]
                     continue
                 for region in acct.regions:
                     jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
@@ -258,6 +264,10 @@ class Collector:
             raise
         pool.shutdown(wait=True)
         return self.meta()
+
+    def _planned_regions(self) -> tuple[str, ...]:
+        """The regions an account that could not be reached was meant to be collected in."""
+        return tuple(self.config.regions) if isinstance(self.config.regions, tuple) else ("all",)
 
     def _drain(self, pool: ThreadPoolExecutor, futures: list[Future[Any]], label: str,
                jobs: dict[Future[list[CallRecord]], tuple[str, str]] | None = None) -> None:
