@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -268,6 +268,25 @@ class Engine:
                                tuple(sorted(rules))))
         return tuple(sorted(out, key=lambda g: (g.account, g.region, g.calls, g.reason)))
 
+    def _with_causes(self, findings: list[Finding]) -> list[Finding]:
+        """Each per-resource ERROR finding that names a call which failed in its account-region
+        gets that call's error appended (code and message), so that the finding says why, not
+        only what is missing."""
+        failed: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for (a, r, s, o), why in self.failures.model.coverage.failed:
+            failed.setdefault((a, r), []).append((f"{s}:{o}", why))
+        if not failed:
+            return findings
+        out = []
+        for f in findings:
+            if f.status == "ERROR" and f.resource.id != "*":
+                causes = [f"{call}: {why}" for call, why in failed.get((f.resource.account, f.resource.region), ())
+                          if call in f.message and why not in f.message]
+                if causes:
+                    f = replace(f, message=f"{f.message} ({'; '.join(causes)})")
+            out.append(f)
+        return out
+
     def _account_calls(self, account: str) -> tuple[str, ...]:
         """The account-level calls that failed for `account` (sts:AssumeRole,
         sts:GetCallerIdentity, ec2:DescribeRegions; organizations:ListAccounts for discovery)."""
@@ -343,6 +362,7 @@ class Engine:
             for resource, ref in zip(inside, refs):
                 for prep in prepared:
                     findings.append(self._one(rule, prep, resource, ref))
+        findings = self._with_causes(findings)
         findings.sort(key=Finding.sort_key)
         placed = {rule.id: {(r.account, r.region) for r in partitions[rule.resource][0]} for rule in rules}
         unique_gaps = self._not_assessed(gaps, placed)
