@@ -41,7 +41,7 @@ from auditor.rules.engine import _rule_calls
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from auditor.snapshot.writer import SnapshotWriter
-from conftest import AUDIT_ROLE, HOME_ACCOUNT, SECOND_ACCOUNT, Injector, ec2_error, sts_error
+from conftest import AUDIT_ROLE, HOME_ACCOUNT, SECOND_ACCOUNT, Injector, ec2_error, in_region, sts_error
 
 REGION = "us-east-1"
 FORMATS = "json,junit,sarif,csv"
@@ -262,3 +262,35 @@ def test_one_denied_call_is_named_with_its_cause(aws_env: None, tmp_path: Path, 
     assert ("no rule reads this data" in head[1]) == (not rules)
     model = _model(doc)
     assert not model.every_call_answered and "1 gap(s)" in model.gap_summary
+
+
+def test_a_region_that_refuses_every_call(aws_env: None, tmp_path: Path) -> None:
+    """One region unreachable (AuthFailure on the first call; the rest not attempted): every rule
+    is ERROR there, naming the refusal; the other region is assessed as usual."""
+    from auditor.emulate import EmulatedAws
+
+    refuse = Injector("before-send", lambda request, n: ec2_error(401, "AuthFailure", "AWS was not able to "
+                                                                 "validate the provided access credentials"),
+                      match=in_region("eu-west-1"))
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text(f"version: 1\nregions: [{REGION}, eu-west-1]\n", encoding="utf-8")
+    with EmulatedAws():
+        res = _scan_collected(tmp_path, cfg, [refuse])
+    assert len(refuse.seen) == 1 and res.exit_code == EXIT_INCOMPLETE, res.output
+    doc, junit, sarif, rows = _outputs(tmp_path / "out")
+    rule_ids = {r["id"] for r in doc["rules"]}
+    eu = [f for f in doc["findings"] if f["resource"]["region"] == "eu-west-1"]
+    assert {f["rule_id"] for f in eu} == rule_ids and all(f["status"] == "ERROR" for f in eu)
+    assert all("AuthFailure" in f["message"] for f in eu)
+    assert not any(f["status"] == "ERROR" for f in doc["findings"] if f["resource"]["region"] == REGION)
+    gaps = doc["not_assessed"]
+    assert gaps and {g["region"] for g in gaps} == {"eu-west-1"}
+    assert {r for g in gaps for r in g["rules"]} == rule_ids
+    assert sum("AuthFailure" in g["reason"] and "not attempted" not in g["reason"] for g in gaps) == 1
+    (acct,) = doc["run"]["accounts"]
+    assert acct["status"] == "incomplete" and acct["regions"] == ["eu-west-1", REGION]
+    assert int(junit.get("errors", "0")) == len(eu) + len(gaps)
+    head = _summary(res.output)[:2]
+    assert head[0].startswith("NOT ASSESSED") and f"/eu-west-1: " in head[1] and "AuthFailure" in head[1], head
+    assert f"{len(rule_ids)} rules not assessed" in head[1]
+    assert not _model(doc).every_call_answered
