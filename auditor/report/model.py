@@ -369,10 +369,10 @@ class ReportModel:
                          "(calls that failed or were not attempted)")
         if self.run.errors:
             parts.append(f"{self.run.errors} of {self.run.calls} recorded calls failed")
+        if not parts and not self.run.complete:
+            parts.append("the snapshot is not complete")
         if self.finding_counts.get("ERROR", 0):
             parts.append(f"{self.finding_counts['ERROR']} finding(s) could not be assessed (ERROR)")
-        if not parts:
-            parts.append("the snapshot is not complete")
         return "; ".join(parts)
 
 
