@@ -176,7 +176,7 @@ def gap_lines(document: Mapping[str, Any]) -> list[str]:
             rules = {r for g in entries for r in g["rules"]}
             shown = "; ".join(g["reason"] for g in entries[:3])
             more = f"; and {_n(len(entries) - 3, 'more call')}" if len(entries) > 3 else ""
-            effect = f"{_n(len(rules), 'rule')} not assessed" if rules else "no rule reads this data"
+            effect = f"{_n(len(rules), 'rule')} not assessed" if rules else "no rule left unassessed by it"
             out.append(f"  {account}/{region}: {shown}{more} ({effect})")
         lines += out[:_MAX_GAP_LINES]
         if len(out) > _MAX_GAP_LINES:

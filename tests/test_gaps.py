@@ -259,7 +259,7 @@ def test_one_denied_call_is_named_with_its_cause(aws_env: None, tmp_path: Path, 
     head = _summary(res.output)[:2]
     assert head[0].startswith("NOT ASSESSED") and f"{account}/{REGION}" in head[1], head
     assert call in head[1] and "UnauthorizedOperation" in head[1]
-    assert ("no rule reads this data" in head[1]) == (not rules)
+    assert ("no rule left unassessed by it" in head[1]) == (not rules)
     model = _model(doc)
     assert not model.every_call_answered and "1 gap(s)" in model.gap_summary
 

@@ -93,7 +93,7 @@ def gap_name(gap: NotAssessed) -> str:
 def gap_text(gap: NotAssessed) -> str:
     """What a gap says: where, why, and which rules it left unassessed."""
     rules = (f"rules not assessed: {', '.join(gap.rules)}" if gap.rules
-             else "no rule reads this data; the run is still incomplete")
+             else "no rule was left unassessed by it; the run is still incomplete")
     return f"not collected in {gap.account}/{gap.region}: {gap.reason} ({rules})"
 
 

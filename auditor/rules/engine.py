@@ -61,13 +61,14 @@ ORGANIZATION = "organization"
 
 @dataclass(frozen=True)
 class Gap:
-    """An account-region where a resource type could not be listed, and why."""
+    """A gap: an account-region (or one call in it) that could not be collected, why, and the
+    rules left unassessed by it (findings.json ``not_assessed``)."""
 
     account: str
     region: str
     calls: tuple[str, ...]       # "ec2:DescribeSubnets"
     reason: str
-    rules: tuple[str, ...] = ()  # the rules not assessed there for it
+    rules: tuple[str, ...] = ()  # the rules not assessed there because of it
 
 
 @dataclass(frozen=True)
@@ -247,9 +248,7 @@ class Engine:
         """Every gap of the run (see the module doc). `starred`: the ``*`` findings' gaps and
         rule ids; `placed`: rule id -> the account-regions holding its in-scope resources."""
         star_rules: dict[tuple[str, str, str], set[str]] = {}
-        star_calls: dict[tuple[str, str], set[str]] = {}
         for gap, rule_id in starred:
-            star_calls.setdefault((gap.account, gap.region), set()).update(gap.calls)
             for call in gap.calls:
                 star_rules.setdefault((gap.account, gap.region, call), set()).add(rule_id)
         needs = {rule.id: {f"{s}:{o}" for s, o in _rule_calls(rule)} for rule in self.packs.rules}
@@ -364,7 +363,9 @@ class Engine:
                     findings.append(self._one(rule, prep, resource, ref))
         findings = self._with_causes(findings)
         findings.sort(key=Finding.sort_key)
-        placed = {rule.id: {(r.account, r.region) for r in partitions[rule.resource][0]} for rule in rules}
+        # The account-regions holding in-scope resources of each type, then of each rule.
+        where = {t: {(r.account, r.region) for r in inside} for t, (inside, _) in partitions.items()}
+        placed = {rule.id: where[rule.resource] for rule in rules}
         unique_gaps = self._not_assessed(gaps, placed)
         return Evaluation(findings=tuple(findings), in_scope=dict(sorted(in_scope.items())),
                           out_of_scope=dict(sorted(out_of_scope.items())),
