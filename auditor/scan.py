@@ -87,9 +87,10 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     """The findings.json document for a verified snapshot."""
     manifest = snapshot.manifest
     model = build_model(snapshot.records, manifest.get("files"))
+    problems = account_problems(manifest)
     evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
                                 waivers=inputs.waivers, expected=expected_regions(model, manifest),
-                                account_problems=account_problems(manifest))
+                                account_problems=problems)
     frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
@@ -111,8 +112,7 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     """The console summary: results by severity, framework control status, gaps, waivers."""
     s = document["summary"]
     f = s["findings"]
-    lines = gap_lines(document)
-    lines += [f"findings: {f['FAIL']} FAIL, {f['ERROR']} ERROR, {f['WAIVED']} WAIVED, {f['PASS']} PASS, "
+    lines = [f"findings: {f['FAIL']} FAIL, {f['ERROR']} ERROR, {f['WAIVED']} WAIVED, {f['PASS']} PASS, "
              f"{f['NOT_APPLICABLE']} not applicable ({_n(len(document['rules']), 'rule')})"]
     lines.append("  FAIL by severity: " + ", ".join(f"{sev} {s['by_severity'][sev]['FAIL']}" for sev in SEVERITIES))
     for fw in document["frameworks"]:
@@ -139,7 +139,7 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     else:
         verdict = "COMPLIANT: every in-scope check passed (or is waived)"
     lines.append(verdict)
-    return lines
+    return gap_lines(document) + lines   # what could not be assessed, and why, comes first
 
 
 _MAX_GAP_LINES = 20
