@@ -104,7 +104,7 @@ def _assert_unreachable(res: Result | SimpleNamespace, out: Path, account: str, 
     assert all(c in gap["reason"] for c in cause)
     (acct,) = [a for a in doc["run"]["accounts"] if a["id"] == account]
     assert acct["status"] == "not_assessed" and all(c in acct["detail"] for c in cause)
-    assert acct["regions"] == [REGION]
+    assert acct["regions"] == [REGION] and doc["run"]["regions"] == [REGION]   # what it was meant to cover
     assert doc["summary"]["complete"] is False
     # JUnit: errors, never a clean tests=0
     assert int(junit.get("errors", "0")) >= len(rule_ids) and int(junit.get("tests", "0")) > 0

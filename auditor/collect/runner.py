@@ -250,7 +250,10 @@ class Collector:
             jobs: dict[Future[list[CallRecord]], tuple[str, str]] = {}
             for acct in self.accounts:
                 if acct.problem:
-                    # Say which (account, region) work could not be done, so nothing vanishes.
+                    # Say which (account, region) work could not be done, so nothing vanishes; the
+                    # regions it was meant to cover are its regions (unless they were to be discovered).
+                    if not acct.regions and isinstance(self.config.regions, tuple):
+                        acct.regions = tuple(self.config.regions)
                     self.tasks += [{"account": acct.id, "region": r, "calls": 0, "errors": 0,
                                     "status": "not_attempted", "reason": acct.problem}
                                    for r in acct.regions or self._planned_regions()]
