@@ -247,16 +247,15 @@ class Collector:
             else:
                 self.accounts = [AccountRun(id="", name="", source="caller", session=self.factory.base())]
             self._drain(pool, [pool.submit(self._prepare_account, a) for a in self.accounts], "accounts")
+            self._keep_planned_regions()
             jobs: dict[Future[list[CallRecord]], tuple[str, str]] = {}
             for acct in self.accounts:
                 if acct.problem:
-                    # Say which (account, region) work could not be done, so nothing vanishes; the
-                    # regions it was meant to cover are its regions (unless they were to be discovered).
-                    if not acct.regions and isinstance(self.config.regions, tuple):
-                        acct.regions = tuple(self.config.regions)
+                    # Say which (account, region) work could not be done, so nothing vanishes.
+                    planned = acct.regions or (self.config.regions if isinstance(self.config.regions, tuple)
+                                               else ("all",))
                     self.tasks += [{"account": acct.id, "region": r, "calls": 0, "errors": 0,
-                                    "status": "not_attempted", "reason": acct.problem}
-                                   for r in acct.regions or self._planned_regions()]
+                                    "status": "not_attempted", "reason": acct.problem} for r in planned]
                     continue
                 for region in acct.regions:
                     jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
@@ -267,6 +266,13 @@ class Collector:
             raise
         pool.shutdown(wait=True)
         return self.meta()
+
+    def _keep_planned_regions(self) -> None:
+        """An account that could not be reached keeps the regions it was meant to cover (unless
+        they were to be discovered), so that the manifest and findings.json name them."""
+        for acct in self.accounts:
+            if acct.problem and not acct.regions and isinstance(self.config.regions, tuple):
+                acct.regions = tuple(self.config.regions)
 
     def _planned_regions(self) -> tuple[str, ...]:
         """The regions an account that could not be reached was meant to be collected in."""
