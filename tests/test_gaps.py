@@ -4,7 +4,7 @@ An account or account-region that could not be assessed (no credentials, an SSO 
 missing or expired, every AssumeRole refused, one listing call denied) must show in every output
 with its cause: ERROR findings for the rules it affects and a not_assessed entry in
 findings.json, errors in JUnit, SARIF results or tool notifications, CSV rows, the console's
-first summary lines, run.accounts' status, and a report model that never says "every call was
+first summary lines, run.accounts' status (findings.json is checked against its schema), and a report model that never says "every call was
 answered" or "not applicable" for what was never looked at. Exit 3: nothing here violates
 anything at ``--fail-on none``.
 
@@ -28,6 +28,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Sequence
 
+import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
@@ -41,6 +42,7 @@ from auditor.rules.engine import _rule_calls
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from auditor.snapshot.writer import SnapshotWriter
+from auditor.validation import load_schema
 from conftest import AUDIT_ROLE, HOME_ACCOUNT, SECOND_ACCOUNT, Injector, ec2_error, in_region, sts_error
 
 REGION = "us-east-1"
@@ -78,6 +80,7 @@ def _summary(output: str) -> list[str]:
 
 def _outputs(out: Path) -> tuple[dict[str, Any], ET.Element, dict[str, Any], list[list[str]]]:
     doc = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    jsonschema.validate(doc, load_schema("findings"))     # the new fields are part of the contract
     junit = ET.fromstring((out / "findings.junit.xml").read_bytes())
     sarif = json.loads((out / "findings.sarif").read_text(encoding="utf-8"))
     rows = list(csv.reader(io.StringIO((out / "findings.csv").read_text(encoding="utf-8"), newline="")))
@@ -203,6 +206,25 @@ def test_every_assume_role_refused(moto_aws: None, tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
     assert doc["not_assessed"][0]["calls"] == ["sts:AssumeRole"]
     assert doc["run"]["accounts"][0]["role_arn"] == AUDIT_ROLE
+
+
+def test_organization_discovery_that_fails(moto_aws: None, tmp_path: Path) -> None:
+    """No account could be listed: the gap is filed under "organization", with why."""
+    from botocore.awsrequest import AWSResponse
+
+    from conftest import _Raw
+
+    deny = Injector("before-send.organizations.ListAccounts",
+                    lambda request, n: AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"},
+                                                   _Raw(b'{"__type":"AccessDeniedException","message":"no"}')))
+    cfg = _config(tmp_path, "organization_discovery: {role_name: Audit}\n")
+    res = _scan_collected(tmp_path, cfg, [deny])
+    _assert_unreachable(res, tmp_path / "out", "organization",
+                        ["organizations:ListAccounts", "AccessDeniedException"])
+    doc = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
+    (acct,) = doc["run"]["accounts"]
+    assert (acct["id"], acct["name"], acct["status"]) == ("organization", "organization discovery", "not_assessed")
+    assert doc["not_assessed"][0]["calls"] == ["organizations:ListAccounts"]
 
 
 # -- one call denied in a reached account ------------------------------------------------------

@@ -282,3 +282,11 @@ def test_a_framework_with_only_error_findings_is_not_tested_never_not_applicable
     assert m.frameworks and all(fw.status == "ERROR" for fw in m.frameworks)
     pci = next(fw for fw in m.frameworks if fw.id == "pci-dss-4.0")
     assert pci.term == "Not Tested"
+
+
+def test_account_statuses_are_one_list() -> None:
+    from auditor.results import ACCOUNT_STATUSES
+
+    schema = load_schema("findings")
+    item = schema["properties"]["run"]["properties"]["accounts"]["items"]["properties"]
+    assert tuple(item["status"]["enum"]) == ACCOUNT_STATUSES

@@ -298,7 +298,10 @@ class Collector:
 
     def meta(self) -> dict[str, Any]:
         """Run metadata for the manifest (the writer adds calls, errors and hashes)."""
-        regions = sorted({r for a in self.accounts for r in a.regions})
+        # The run's regions: every account's, and those of tasks that could not run (an
+        # organization whose accounts could not be listed still meant to cover them).
+        regions = sorted(({r for a in self.accounts for r in a.regions} | {t["region"] for t in self.tasks})
+                         - {"all"})
         problems = [{"account": a.id, "message": a.problem} for a in self.accounts if a.problem]
         if self.discovery_problem:
             problems.append({"account": "organization", "message": self.discovery_problem})
