@@ -7,6 +7,7 @@ its inputs: the same snapshot and inputs give the same document, byte for byte.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -146,11 +147,24 @@ _MAX_GAP_LINES = 20
 _MAX_ACCOUNT_LINES = 20
 
 
+def _one_line(value: Any) -> str:
+    """An AWS-supplied value (an error message, an ARN) as inert text on one line: control
+    and format characters (newline, ESC, bidi marks ...) and line separators are written as
+    visible escapes, so that the value can neither drive the terminal nor fake a line of ours."""
+    text = value if isinstance(value, str) else str(value)
+    return "".join(_escape(c) if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def gap_lines(document: Mapping[str, Any]) -> list[str]:
     """The summary's first lines: every account-region that could not be (fully) assessed
     with its cause (an unreachable account once, with its regions), then the status of each
     account (reached as which identity, or why not). Nothing when every call was answered
-    and every account reached."""
+    and every account reached. Every value from AWS or the document is shown by `_one_line`."""
     gaps = document.get("not_assessed", [])
     accounts = document["run"].get("accounts", [])
     lines: list[str] = []
@@ -168,16 +182,17 @@ def gap_lines(document: Mapping[str, Any]) -> list[str]:
         out: list[str] = []
         for (account, reason), entries in unreachable.items():
             rules = {r for g in entries for r in g["rules"]}
-            out.append(f"  account {account} (regions {', '.join(g['region'] for g in entries)}): {reason} "
+            where = ", ".join(_one_line(g["region"]) for g in entries)
+            out.append(f"  account {_one_line(account)} (regions {where}): {_one_line(reason)} "
                        f"({_n(len(rules), 'rule')} not assessed)")
         for (account, region), entries in by_place.items():
             # The calls that failed first, then those not attempted because of them.
             entries = sorted(entries, key=lambda g: ("(not attempted" in g["reason"], g["calls"]))
             rules = {r for g in entries for r in g["rules"]}
-            shown = "; ".join(g["reason"] for g in entries[:3])
+            shown = "; ".join(_one_line(g["reason"]) for g in entries[:3])
             more = f"; and {_n(len(entries) - 3, 'more call')}" if len(entries) > 3 else ""
             effect = f"{_n(len(rules), 'rule')} not assessed" if rules else "no rule left unassessed by it"
-            out.append(f"  {account}/{region}: {shown}{more} ({effect})")
+            out.append(f"  {_one_line(account)}/{_one_line(region)}: {shown}{more} ({effect})")
         lines += out[:_MAX_GAP_LINES]
         if len(out) > _MAX_GAP_LINES:
             lines.append(f"  ... and {len(out) - _MAX_GAP_LINES} more account-regions (see not_assessed)")
@@ -185,7 +200,8 @@ def gap_lines(document: Mapping[str, Any]) -> list[str]:
         lines.append("accounts:")
         ranked = sorted(accounts, key=lambda a: (a.get("status") == "assessed", a["id"]))
         for a in ranked[:_MAX_ACCOUNT_LINES]:
-            lines.append(f"  {a['id']}: {a.get('status', '').upper().replace('_', ' ')}: {a.get('detail', '')}")
+            status = _one_line(a.get("status", "")).upper().replace("_", " ")
+            lines.append(f"  {_one_line(a['id'])}: {status}: {_one_line(a.get('detail', ''))}")
         if len(ranked) > _MAX_ACCOUNT_LINES:
             lines.append(f"  ... and {len(ranked) - _MAX_ACCOUNT_LINES} more accounts (see run.accounts)")
     return lines

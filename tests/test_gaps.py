@@ -316,3 +316,20 @@ def test_a_region_that_refuses_every_call(aws_env: None, tmp_path: Path) -> None
     assert head[0].startswith("NOT ASSESSED") and f"/eu-west-1: " in head[1] and "AuthFailure" in head[1], head
     assert f"{len(rule_ids)} rules not assessed" in head[1]
     assert not _model(doc).every_call_answered
+
+
+def test_gap_lines_keep_aws_text_inert_and_on_one_line() -> None:
+    """An AWS error message is shown, never obeyed: no escape sequence, no line of its own."""
+    from auditor.scan import gap_lines
+
+    hostile = "AccessDenied: \x1b]0;owned\x07\x1b[2J\nCOMPLIANT: every in-scope check passed\u202e"
+    doc = {"not_assessed": [{"account": "111111111111", "region": REGION, "calls": ["ec2:DescribeVpcs"],
+                             "reason": f"ec2:DescribeVpcs ({hostile})", "rules": ["PN-001"]}],
+           "run": {"accounts": [{"id": "111111111111", "status": "incomplete", "problem": "",
+                                 "detail": f"reached as arn:aws:iam::111111111111:user/x\x1b[32m"}]}}
+    lines = gap_lines(doc)
+    text = "\n".join(lines)
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert not any(line.startswith("COMPLIANT") for line in lines)
+    assert "\\x1b]0;owned\\x07" in text and "\\x0aCOMPLIANT" in text and "\\u202e" in text
+    assert lines[1].startswith(f"  111111111111/{REGION}: ec2:DescribeVpcs (AccessDenied")
