@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from auditor import __version__
 from auditor.config import Scope
 from auditor.findings import SEVERITIES, STATUSES, Finding
-from auditor.rules.engine import Evaluation
+from auditor.rules.engine import ORGANIZATION, Evaluation, Gap, account_id, account_problems
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
 from auditor.rules.packs import Pack, PackSet, Rule
 from auditor.rules.waivers import WaiverSet, register_rows
@@ -123,6 +123,53 @@ def _scope_json(scope: Scope, evaluation: Evaluation) -> dict[str, Any]:
             "resources_scope_undecided": dict(evaluation.scope_undecided)}
 
 
+ACCOUNT_STATUSES = ("assessed", "incomplete", "not_assessed")
+
+
+def accounts_json(manifest: Mapping[str, Any], gaps: Iterable[Gap]) -> list[dict[str, Any]]:
+    """run.accounts: one row per account of the run with its status, derived from the data:
+    ``not_assessed`` when it could not be collected at all (`problem` says why: no credentials,
+    an expired SSO token, AssumeRole refused, ...), ``incomplete`` when it was reached but some
+    of its calls failed (`gaps` entries of not_assessed name them), else ``assessed``.
+    `identity` is the ARN sts:GetCallerIdentity answered in it; `detail` says it in words.
+    When organization discovery failed, a row ``organization`` says why no account was reached."""
+    per_account: Counter[str] = Counter(g.account for g in gaps)
+    task_regions: dict[str, set[str]] = {}
+    for t in manifest.get("tasks", []):
+        task_regions.setdefault(account_id(t.get("account")), set()).add(str(t.get("region", "")))
+    rows = []
+    for a in manifest.get("accounts", []):
+        rows.append(_account_row(account_id(a.get("id")), str(a.get("name") or ""), str(a.get("problem") or ""),
+                                 str(a.get("role_arn") or ""), str((a.get("identity") or {}).get("Arn", "")),
+                                 task_regions, per_account, a.get("regions") or ()))
+    known = {r["id"] for r in rows}
+    for account, problem in sorted(account_problems(manifest).items()):
+        if account not in known:   # organization discovery: no account was listed
+            rows.append(_account_row(account, "organization discovery" if account == ORGANIZATION else "",
+                                     problem, "", "", task_regions, per_account, ()))
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def _account_row(account: str, name: str, problem: str, role_arn: str, identity: str,
+                 task_regions: Mapping[str, set[str]], gaps: Mapping[str, int],
+                 regions: Iterable[str]) -> dict[str, Any]:
+    through = f" through role {role_arn}" if role_arn else ""
+    if problem:
+        status = "not_assessed"
+        detail = (f"reached as {identity}{through}, but not assessed: {problem}" if identity
+                  else f"not reached: {problem}")
+    elif gaps.get(account):
+        status = "incomplete"
+        detail = (f"reached as {identity or 'an unknown identity'}{through}; {gaps[account]} gap(s): "
+                  "some calls failed (see not_assessed)")
+    else:
+        status = "assessed"
+        detail = f"reached as {identity or 'an unknown identity'}{through}"
+    return {"id": account, "name": name, "problem": problem, "role_arn": role_arn, "identity": identity,
+            "status": status, "detail": detail, "gaps": gaps.get(account, 0),
+            "regions": sorted({str(r) for r in regions} | task_regions.get(account, set()))}
+
+
 def _row_json(row: dict[str, Any]) -> dict[str, Any]:
     """A register row with its source as file name and line (no machine path)."""
     file, _, line = str(row["source"]).rpartition(":")
@@ -160,10 +207,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
             "assessed_on": evaluation.today.isoformat(),
             "packs": [_pack_json(p) for p in packs.packs],
             "waivers": {"digest": waivers.digest, "count": len(waivers)} if run.waivers is not None else None,
-            "accounts": [{"id": a.get("id", ""), "name": a.get("name", ""), "problem": a.get("problem", ""),
-                          "role_arn": a.get("role_arn") or "",
-                          "identity": (a.get("identity") or {}).get("Arn", "")}
-                         for a in m.get("accounts", [])],
+            "accounts": accounts_json(m, evaluation.gaps),
             "regions": list(m.get("regions", [])),
             "scope": _scope_json(run.scope, evaluation),
         },

@@ -18,7 +18,7 @@ from auditor.errors import InputError, SnapshotError
 from auditor.findings import SEVERITIES
 from auditor.model import build_model
 from auditor.results import RunInfo, build_document, iter_text, violations
-from auditor.rules.engine import evaluate_rules, expected_regions
+from auditor.rules.engine import account_problems, evaluate_rules, expected_regions
 from auditor.rules.packs import PackSet, packs_for_config
 from auditor.rules.profiles import Profile, load_profile, resolve_profile
 from auditor.rules.scope import ScopeGap, snapshot_gaps
@@ -90,7 +90,7 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     """The findings.json document for a verified snapshot."""
     manifest = snapshot.manifest
     model = build_model(snapshot.records, manifest.get("files"))
-    problems = {str(a.get("id")): str(a.get("problem")) for a in manifest.get("accounts", []) if a.get("problem")}
+    problems = account_problems(manifest)
     expected = expected_regions(model, manifest)
     evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
                                 waivers=inputs.waivers, expected=expected,
@@ -150,11 +150,6 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     outside = sum(scope["resources_out_of_scope"].values())
     if outside:
         lines.append(f"  out of scope: {_n(outside, 'resource')} (no findings)")
-    if document["not_assessed"]:
-        lines.append(f"  NOT ASSESSED in {_n(len(document['not_assessed']), 'account-region gap')} "
-                     "(ERROR findings; see not_assessed in findings.json):")
-        for gap in document["not_assessed"][:5]:
-            lines.append(f"    {safe(gap['account'])}/{safe(gap['region'])}: {safe(gap['reason'])}")
     stale = [w for w in document["waivers"] if w["status"] in ("stale", "expired")]
     for w in stale:
         lines.append(f"  waiver {w['id']} is {w['status']}" + (" (it matched no failing result)"
@@ -162,6 +157,8 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     n = violations(document, fail_on)
     if n:
         verdict = f"NON-COMPLIANT: {n} FAIL finding(s) at or above severity '{fail_on}'"
+        if not s["complete"]:
+            verdict += "; and INCOMPLETE: some checks could not be assessed (more may fail)"
     elif not s["complete"] and document.get("scope_gaps") and not f["ERROR"]:
         verdict = "INCOMPLETE: nothing was assessed in some places (scope gaps above); no verdict"
     elif not s["complete"]:
@@ -171,6 +168,57 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     else:
         verdict = "COMPLIANT: every in-scope check passed (or is waived)"
     lines.append(verdict)
+    return gap_lines(document) + lines   # what could not be assessed, and why, comes first
+
+
+_MAX_GAP_LINES = 20
+_MAX_ACCOUNT_LINES = 20
+
+
+def gap_lines(document: Mapping[str, Any]) -> list[str]:
+    """The summary's first lines: every account-region that could not be (fully) assessed
+    with its cause (an unreachable account once, with its regions), then the status of each
+    account (reached as which identity, or why not). Nothing when every call was answered
+    and every account reached. Every value from AWS or the document is shown by `console.safe`."""
+    gaps = document.get("not_assessed", [])
+    accounts = document["run"].get("accounts", [])
+    lines: list[str] = []
+    if gaps:
+        lines.append(f"NOT ASSESSED ({_n(len(gaps), 'gap')}; the rules they affect have ERROR findings; "
+                     "not_assessed in findings.json lists them all):")
+        unreachable: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        by_place: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        problems = {a["id"]: a.get("problem", "") for a in accounts}
+        for g in gaps:
+            if problems.get(g["account"]) and problems[g["account"]] == g["reason"]:
+                unreachable.setdefault((g["account"], g["reason"]), []).append(g)
+            else:
+                by_place.setdefault((g["account"], g["region"]), []).append(g)
+        out: list[str] = []
+        for (account, reason), entries in unreachable.items():
+            rules = {r for g in entries for r in g["rules"]}
+            where = ", ".join(safe(g["region"]) for g in entries)
+            out.append(f"  account {safe(account)} (regions {where}): {safe(reason)} "
+                       f"({_n(len(rules), 'rule')} not assessed)")
+        for (account, region), entries in by_place.items():
+            # The calls that failed first, then those not attempted because of them.
+            entries = sorted(entries, key=lambda g: ("(not attempted" in g["reason"], g["calls"]))
+            rules = {r for g in entries for r in g["rules"]}
+            shown = "; ".join(safe(g["reason"]) for g in entries[:3])
+            more = f"; and {_n(len(entries) - 3, 'more call')}" if len(entries) > 3 else ""
+            effect = f"{_n(len(rules), 'rule')} not assessed" if rules else "no rule left unassessed by it"
+            out.append(f"  {safe(account)}/{safe(region)}: {shown}{more} ({effect})")
+        lines += out[:_MAX_GAP_LINES]
+        if len(out) > _MAX_GAP_LINES:
+            lines.append(f"  ... and {len(out) - _MAX_GAP_LINES} more account-regions (see not_assessed)")
+    if gaps or any(a.get("status", "assessed") != "assessed" for a in accounts):
+        lines.append("accounts:")
+        ranked = sorted(accounts, key=lambda a: (a.get("status") == "assessed", a["id"]))
+        for a in ranked[:_MAX_ACCOUNT_LINES]:
+            status = safe(a.get("status", "")).upper().replace("_", " ")
+            lines.append(f"  {safe(a['id'])}: {status}: {safe(a.get('detail', ''))}")
+        if len(ranked) > _MAX_ACCOUNT_LINES:
+            lines.append(f"  ... and {len(ranked) - _MAX_ACCOUNT_LINES} more accounts (see run.accounts)")
     return lines
 
 

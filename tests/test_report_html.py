@@ -274,3 +274,20 @@ def test_browser_makes_no_network_request(browser_page: Path, sentinel: tuple[st
     dom = _dump(planted, isolated=False)
     assert 'data-rule="AAA-001"' in dom                       # the page's own script still ran
     assert hits == []
+
+
+def test_gaps_and_account_status_come_from_the_data(page: str) -> None:
+    # the sample has a failed call and a gap: said at the top, and the account is incomplete
+    assert 'id="gaps-summary"' in page and "1 gap(s) in 1 account-region(s)" in page
+    assert "Every call was answered" not in page
+    accounts = page.split('<table id="accounts">', 1)[1].split("</table>", 1)[0]
+    assert "incomplete" in accounts and "reached as arn:aws:sts::" in accounts
+    clean = sample_document()
+    clean["run"]["snapshot"]["errors"] = 0
+    clean["not_assessed"] = []
+    clean_page = _render(clean)
+    assert 'id="gaps-summary"' not in clean_page and "<p>Every call was answered.</p>" in clean_page
+    old = sample_document()           # a failed call without a gap entry: never "every call was answered"
+    old["not_assessed"] = []
+    old_page = _render(old)
+    assert "Every call was answered" not in old_page and "1 of 10 recorded calls failed" in old_page

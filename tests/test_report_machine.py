@@ -49,12 +49,13 @@ def _cases(xml: bytes) -> list[ET.Element]:
 def test_junit_one_case_per_finding_with_the_right_outcome(model: ReportModel) -> None:
     xml = junit_xml(model)
     root = ET.fromstring(xml)     # valid XML despite <, &, quotes and an ESC character in the data
-    assert root.tag == "testsuites" and root.get("tests") == "6"
-    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == ("1", "1", "2")
+    # 6 findings and the sample's one gap (the "collection" suite, checked below)
+    assert root.tag == "testsuites" and root.get("tests") == "7"
+    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == ("1", "2", "2")
     suite = root.find("testsuite")
     assert suite is not None and suite.get("name") == "private-eks"
     assert suite.get("timestamp") == "2026-03-01T10:01:00Z"     # the snapshot's, not the clock
-    cases = _cases(xml)
+    cases = suite.findall("testcase")
     assert len(cases) == 6 and all(c.get("classname") == "EKS-001" for c in cases)
     fail = cases[0]
     assert fail.get("name") == f"eks_cluster bank-{HOSTILE_TAG} 111111111111/eu-west-1"
@@ -67,6 +68,24 @@ def test_junit_one_case_per_finding_with_the_right_outcome(model: ReportModel) -
     assert len(skipped) == 2 and "WVR-1" in (skipped[0].get("message") or "")   # type: ignore[union-attr]
     assert cases[5].get("name") == "eks_cluster other [\tsqs] 111111111111/eu-west-1"
     assert b"<script>" not in xml and b"&lt;script&gt;" in xml
+
+
+def test_junit_has_an_error_case_per_gap_in_a_collection_suite(model: ReportModel) -> None:
+    root = ET.fromstring(junit_xml(model))
+    (suite,) = [s for s in root.findall("testsuite") if s.get("name") == "collection"]
+    assert (suite.get("tests"), suite.get("errors")) == ("1", "1")
+    (case,) = suite.findall("testcase")
+    gap = model.not_assessed[0]
+    error = case.find("error")
+    assert case.get("name") == f"{gap.account}/{gap.region} DescribeCluster" and error is not None
+    assert gap.reason in (error.get("message") or "") and "EKS-001" in (error.get("message") or "")
+
+
+def test_no_collection_suite_when_nothing_is_missing() -> None:
+    doc = sample_document()
+    doc["not_assessed"] = []
+    root = ET.fromstring(junit_xml(build_model(doc)))
+    assert [s.get("name") for s in root.findall("testsuite")] == ["private-eks"] and root.get("tests") == "6"
 
 
 def test_junit_timestamp_from_source_date_epoch_when_the_snapshot_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,6 +141,12 @@ def test_sarif_rules_results_levels_and_suppressions(model: ReportModel) -> None
     assert by_status["WAIVED"]["suppressions"][0]["justification"].startswith("WVR-1: accepted <script>")
     loc = by_status["FAIL"]["locations"][0]["logicalLocations"][0]
     assert loc["fullyQualifiedName"] == f"arn:aws:eks:eu-west-1:111111111111:cluster/bank-{HOSTILE_TAG}"
+    # the gap is the tool's own notification, and the run was not a complete one
+    (invocation,) = run["invocations"]
+    assert invocation["executionSuccessful"] is False
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and note["properties"]["calls"] == ["DescribeCluster"]
+    assert model.not_assessed[0].reason in note["message"]["text"]
 
 
 def test_sarif_levels_follow_severity() -> None:
@@ -149,7 +174,7 @@ def test_csv_rows_are_inert_and_rfc4180(model: ReportModel) -> None:
     data = csv_bytes(model)
     assert data.startswith(b"fingerprint,rule_id,") and b"\r\n" in data
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 7
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 8     # 6 findings, then the gap
     assert all(len(r) == len(CSV_COLUMNS) for r in rows)
     for row in rows[1:]:
         for cell in row:
@@ -162,6 +187,9 @@ def test_csv_rows_are_inert_and_rfc4180(model: ReportModel) -> None:
     assert passes["e" * 20][col["resource_id"]] == "'-1"
     assert passes["f" * 20][col["item"]] == "'\tsqs"
     assert rows[3][col["waiver"]] == "WVR-1"
+    gap = rows[7]
+    assert (gap[col["status"]], gap[col["rule_id"]], gap[col["resource_type"]]) == ("ERROR", "", "collection")
+    assert gap[col["resource_id"]] == "DescribeCluster" and model.not_assessed[0].reason in gap[col["message"]]
 
 
 # Determinism -------------------------------------------------------------------------------

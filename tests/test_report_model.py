@@ -220,3 +220,73 @@ def test_record_hashes_come_from_the_manifest_and_keep_only_cited_records() -> N
     for bad in (None, b"not json", b"[]", b'{"files": ["a"]}', b"{}"):
         assert record_hashes_of(bad) == {}
     assert build_model(doc, None, load_catalogues()).record_hashes == {}
+
+
+# What could not be assessed: derived from the data, never a default ---------------------------
+
+def _complete_document() -> dict[str, Any]:
+    """The sample with nothing missing: a complete snapshot, no failed call, no gap."""
+    doc = sample_document()
+    doc["run"]["snapshot"]["errors"] = 0
+    doc["not_assessed"] = []
+    return doc
+
+
+def test_every_call_answered_only_when_the_data_shows_it() -> None:
+    assert build_model(_complete_document()).every_call_answered
+    assert build_model(_complete_document()).gap_summary == ""
+    failed_call = _complete_document()
+    failed_call["run"]["snapshot"]["errors"] = 2           # a failed call, even with no gap entry
+    incomplete = _complete_document()
+    incomplete["run"]["snapshot"]["complete"] = False
+    unreached = _complete_document()
+    unreached["run"]["accounts"][0].update(problem="sts:AssumeRole failed: AccessDenied: no", identity="")
+    for doc, said in ((sample_document(), "1 gap(s) in 1 account-region(s)"), (failed_call, "2 of 10 recorded"),
+                      (incomplete, "the snapshot is not complete"), (unreached, "1 account(s) could not be assessed")):
+        m = build_model(doc)
+        assert not m.every_call_answered and said in m.gap_summary, m.gap_summary
+
+
+def test_account_status_comes_from_the_document_or_is_derived_never_assessed_by_default() -> None:
+    doc = sample_document()                     # written before run.accounts had a status
+    (acct,) = build_model(doc).run.accounts
+    assert (acct.status, acct.gaps) == ("incomplete", 1) and "1 gap(s)" in acct.detail
+    assert acct.detail.startswith("reached as arn:aws:sts::")
+    doc["run"]["accounts"][0].update(problem="sts:GetCallerIdentity failed: NoCredentialsError: x", identity="")
+    m = build_model(doc)
+    (acct,) = m.run.accounts
+    assert acct.status == "not_assessed" and acct.detail == "not reached: sts:GetCallerIdentity failed: " \
+                                                            "NoCredentialsError: x"
+    assert m.unassessed_accounts == (acct,) and not acct.reached
+    doc["run"]["accounts"][0].update(status="assessed", detail="reached as me", gaps=0, regions=["eu-west-1"])
+    (acct,) = build_model(doc).run.accounts
+    assert (acct.status, acct.detail, acct.regions) == ("assessed", "reached as me", ("eu-west-1",))
+
+
+def test_a_framework_with_only_error_findings_is_not_tested_never_not_applicable(packs: PackSet) -> None:
+    """results.py computes control status from the findings: ERROR is worse than NOT_APPLICABLE,
+    and no findings at all is the only way to NOT_APPLICABLE."""
+    from datetime import date
+
+    from auditor.findings import Finding, ResourceRef
+    from auditor.results import RunInfo, build_document
+    from auditor.rules.engine import Evaluation
+
+    rule = packs.rules_by_id["PN-001"]
+    ref = ResourceRef(type=rule.resource, id="*", account="unknown", region=REGION)
+    error = Finding(rule.id, rule.severity, "ERROR", ref, "not assessed in unknown/eu-west-1: NoCredentialsError")
+    evaluation = Evaluation(findings=(error,), in_scope={}, out_of_scope={}, scope_undecided={},
+                            waivers_used=frozenset(), gaps=(), today=date(2026, 3, 1), rules=(rule,))
+    doc = build_document(evaluation, packs, RunInfo(manifest={}, manifest_sha256=""))
+    m = build_model(doc, packs, load_catalogues())
+    assert m.frameworks and all(fw.status == "ERROR" for fw in m.frameworks)
+    pci = next(fw for fw in m.frameworks if fw.id == "pci-dss-4.0")
+    assert pci.term == "Not Tested"
+
+
+def test_account_statuses_are_one_list() -> None:
+    from auditor.results import ACCOUNT_STATUSES
+
+    schema = load_schema("findings")
+    item = schema["properties"]["run"]["properties"]["accounts"]["items"]["properties"]
+    assert tuple(item["status"]["enum"]) == ACCOUNT_STATUSES

@@ -193,3 +193,34 @@ def test_each_style_puts_its_own_frameworks_first(raw: bytes) -> None:
         page = render_html(model, PdfInputs(raw, MANIFEST), style=style, environ=FIXED)
         cover = page.split('<tr><th>Frameworks</th>', 1)[1].split("</tr>", 1)[0]
         assert cover.startswith(f"<td>{first}"), (style, cover)
+
+
+def _page(doc: dict[str, Any]) -> str:
+    """The PDF's page before WeasyPrint (what the tests below read; no PDF is made)."""
+    return render_html(build_model(doc, load_packs([]), load_catalogues()), PdfInputs(b"{}"), environ=FIXED)
+
+
+def test_every_call_answered_is_said_only_when_the_data_shows_it() -> None:
+    clean = sample_document()
+    clean["run"]["snapshot"]["errors"] = 0
+    clean["not_assessed"] = []
+    page = _page(clean)
+    assert "Every call was answered." in page and "Every API call of the collection was answered." in page
+    # a failed call with no gap entry (e.g. an old document): not "every call was answered"
+    failed = json.loads(json.dumps(clean))
+    failed["run"]["snapshot"]["errors"] = 3
+    page = _page(failed)
+    assert "Every call was answered" not in page and "Every API call" not in page
+    assert "3 of 10 recorded calls failed" in page
+
+
+def test_an_unreached_account_is_named_with_why_in_the_summary_and_the_accounts_table() -> None:
+    doc = sample_document()
+    why = "sts:AssumeRole into arn:aws:iam::111111111111:role/AuditorReadOnly failed: AccessDenied: no"
+    doc["run"]["accounts"][0].update(problem=why, identity="", status="not_assessed", detail=f"not reached: {why}",
+                                     regions=["eu-west-1"])
+    page = _page(doc)
+    summary = page.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
+    assert "Not assessed: 1 account(s) could not be assessed at all" in summary and why in summary
+    scope = page.split('<section id="scope">', 1)[1].split("</section>", 1)[0]
+    assert "<td>not assessed</td>" in scope and f"not reached: {why}" in scope

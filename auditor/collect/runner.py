@@ -91,6 +91,9 @@ class Collector:
         self._record(rec)
         if not rec.ok:
             acct.problem = f"sts:GetCallerIdentity failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
+            # The caller's own account is only known from that answer: file its gaps where the
+            # failed call is filed, so that they are not lost under an empty id.
+            acct.id = acct.id or rec.account
             return
         ident = {k: rec.pages[0][k] for k in ("Account", "Arn", "UserId") if k in rec.pages[0]}
         acct.identity = ident
@@ -247,18 +250,22 @@ class Collector:
                 except DiscoveryFailed as exc:
                     self.discovery_problem = str(exc)
                     self.accounts = []
+                    # No account is known: the organization's regions are gaps, under "organization".
+                    self.tasks += [{"account": "organization", "region": r, "calls": 0, "errors": 0,
+                                    "status": "not_attempted", "reason": self.discovery_problem}
+                                   for r in self._planned_regions()]
             elif cfg.accounts:
                 self.accounts = [AccountRun(id=a.id or "", name=a.name, source="config", role_arn=a.role_arn)
                                  for a in cfg.accounts]
             else:
                 self.accounts = [AccountRun(id="", name="", source="caller", session=self.factory.base())]
             self._drain(pool, [pool.submit(self._prepare_account, a) for a in self.accounts], "accounts")
+            self._keep_planned_regions()
             jobs: dict[Future[list[CallRecord]], tuple[str, str]] = {}
             for acct in self.accounts:
                 if acct.problem:
                     # Say which (account, region) work could not be done, so nothing vanishes.
-                    chosen = self.region_choice.regions
-                    planned = acct.regions or (chosen if isinstance(chosen, tuple) else ("all",))
+                    planned = acct.regions or self._planned_regions()
                     self.tasks += [{"account": acct.id, "region": r, "calls": 0, "errors": 0,
                                     "status": "not_attempted", "reason": acct.problem} for r in planned]
                     continue
@@ -271,6 +278,19 @@ class Collector:
             raise
         pool.shutdown(wait=True)
         return self.meta()
+
+    def _keep_planned_regions(self) -> None:
+        """An account that could not be reached keeps the regions it was meant to cover (unless
+        they were to be discovered), so that the manifest and findings.json name them."""
+        for acct in self.accounts:
+            chosen = self.region_choice.regions
+            if acct.problem and not acct.regions and isinstance(chosen, tuple):
+                acct.regions = tuple(chosen)
+
+    def _planned_regions(self) -> tuple[str, ...]:
+        """The regions an account that could not be reached was meant to be collected in."""
+        chosen = self.region_choice.regions
+        return tuple(chosen) if isinstance(chosen, tuple) else ("all",)
 
     def _drain(self, pool: ThreadPoolExecutor, futures: list[Future[Any]], label: str,
                jobs: dict[Future[list[CallRecord]], tuple[str, str]] | None = None) -> None:
@@ -292,7 +312,10 @@ class Collector:
 
     def meta(self) -> dict[str, Any]:
         """Run metadata for the manifest (the writer adds calls, errors and hashes)."""
-        regions = sorted({r for a in self.accounts for r in a.regions})
+        # The run's regions: every account's, and those of tasks that could not run (an
+        # organization whose accounts could not be listed still meant to cover them).
+        regions = sorted(({r for a in self.accounts for r in a.regions} | {t["region"] for t in self.tasks})
+                         - {"all"})
         problems = [{"account": a.id, "message": a.problem} for a in self.accounts if a.problem]
         if self.discovery_problem:
             problems.append({"account": "organization", "message": self.discovery_problem})

@@ -1,5 +1,12 @@
 """Machine outputs of a `ReportModel`: JUnit XML, SARIF 2.1.0 and CSV.
 
+Every gap of the run (findings.json ``not_assessed``: an account or account-region that could not
+be assessed, a call that failed) is in each format besides the ERROR findings of the rules it
+affects, so that a gap no rule reads is not lost: a JUnit test suite ``collection`` with an
+``error`` test case per gap, a SARIF ``invocations[0].toolExecutionNotifications`` entry per gap
+(``executionSuccessful`` false), and a CSV row per gap after the findings (status ERROR, no rule,
+resource type ``collection``).
+
 Each writer returns bytes that depend only on the model (and, for the JUnit timestamp when
 the snapshot has no finish time, SOURCE_DATE_EPOCH): findings in the document's order (sorted
 by rule, account, region, resource), keys sorted, no wall clock. Strings that come from AWS
@@ -11,6 +18,7 @@ is prefixed with a single quote (OWASP CSV injection guidance).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -19,7 +27,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from auditor.report.model import FindingView, ReportModel, RuleView
+from auditor.report.model import FindingView, NotAssessed, ReportModel, RuleView
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -74,8 +82,30 @@ def _suites(model: ReportModel) -> list[tuple[str, list[FindingView]]]:
     return sorted(groups.items())
 
 
+COLLECTION = "collection"   # the JUnit suite, SARIF notification source and CSV resource type of gaps
+
+
+def gap_name(gap: NotAssessed) -> str:
+    """``account/region call, call`` (or ``account/region`` when no call is named)."""
+    return f"{gap.account}/{gap.region}" + (f" {', '.join(gap.calls)}" if gap.calls else "")
+
+
+def gap_text(gap: NotAssessed) -> str:
+    """What a gap says: where, why, and which rules it left unassessed."""
+    rules = (f"rules not assessed: {', '.join(gap.rules)}" if gap.rules
+             else "no rule was left unassessed by it; the run is still incomplete")
+    return f"not collected in {gap.account}/{gap.region}: {gap.reason} ({rules})"
+
+
+def gap_fingerprint(gap: NotAssessed) -> str:
+    """A stable id of a gap: where and which calls (not why, which may be worded anew)."""
+    key = "\x1f".join(["gap", gap.account, gap.region, *gap.calls])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+
+
 def junit_xml(model: ReportModel) -> bytes:
-    """JUnit XML: a test suite per pack, a test case per (rule, resource[, item])."""
+    """JUnit XML: a test suite per pack, a test case per (rule, resource[, item]); then, when
+    anything could not be collected, a suite ``collection`` with an error test case per gap."""
     stamp = _timestamp(model)
     root = ET.Element("testsuites", {"name": _x(f"{model.run.tool_name} {model.run.tool_version}".strip())})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -103,6 +133,19 @@ def junit_xml(model: ReportModel) -> bytes:
                 ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
                                                               else "not applicable")})
         for k, v in counts.items():
+            suite.set(k, str(v))
+            totals[k] += v
+        if stamp:
+            suite.set("timestamp", _x(stamp))
+        suite.set("time", "0")
+    if model.not_assessed:
+        suite = ET.SubElement(root, "testsuite", {"name": COLLECTION})
+        for gap in model.not_assessed:
+            case = ET.SubElement(suite, "testcase", {"classname": COLLECTION, "name": _x(gap_name(gap))})
+            el = ET.SubElement(case, "error", {"message": _x(gap_text(gap)), "type": "not-collected"})
+            el.text = _x(gap.reason)
+        n = len(model.not_assessed)
+        for k, v in {"tests": n, "failures": 0, "errors": n, "skipped": 0}.items():
             suite.set(k, str(v))
             totals[k] += v
         if stamp:
@@ -166,7 +209,7 @@ def _result(f: FindingView, index: int) -> dict[str, Any]:
 def sarif(model: ReportModel) -> bytes:
     """SARIF 2.1.0: one reportingDescriptor per rule; a result per FAIL, ERROR and WAIVED
     finding (WAIVED with an accepted external suppression), located logically (AWS
-    resources are not files)."""
+    resources are not files); a tool execution notification per gap."""
     index = {r.id: i for i, r in enumerate(model.rules)}
     rules = [_descriptor(r) for r in model.rules]
     for f in model.findings:      # a finding of a rule the document does not list (should not happen)
@@ -174,6 +217,10 @@ def sarif(model: ReportModel) -> bytes:
             index[f.rule.id] = len(rules)
             rules.append(_descriptor(f.rule))
     results = [_result(f, index[f.rule.id]) for f in model.findings if f.status in ("FAIL", "ERROR", "WAIVED")]
+    notifications = [{"level": "error", "message": {"text": gap_text(g)},
+                      "properties": {"account": g.account, "region": g.region, "calls": list(g.calls),
+                                     "reason": g.reason, "rules": list(g.rules),
+                                     "gapFingerprint": gap_fingerprint(g)}} for g in model.not_assessed]
     doc = {
         "$schema": SARIF_SCHEMA, "version": SARIF_VERSION,
         "runs": [{
@@ -182,6 +229,10 @@ def sarif(model: ReportModel) -> bytes:
                                 "rules": rules}},
             "automationDetails": {"id": f"private-network-auditor/{model.run.manifest_sha256}"},
             "columnKind": "unicodeCodePoints",
+            # Collection problems are the tool's own (SARIF toolExecutionNotifications), as
+            # is whether it could look at everything: never successful with a gap.
+            "invocations": [{"executionSuccessful": model.every_call_answered,
+                             "toolExecutionNotifications": notifications}],
             "results": results,
             "properties": {"organisation": model.organisation, "profile": model.profile_id,
                            "snapshotManifestSha256": model.run.manifest_sha256,
@@ -206,11 +257,18 @@ def _csv_row(f: FindingView) -> list[str]:
             f.waiver.expires if f.waiver else "", evidence_text(f), sources]
 
 
+def _gap_row(gap: NotAssessed) -> list[str]:
+    return [gap_fingerprint(gap), "", "not collected", "", "ERROR", gap.account, gap.region, COLLECTION,
+            ", ".join(gap.calls), "", "", "", gap_text(gap), "", "", "", "", ""]
+
+
 def csv_rows(model: ReportModel) -> Iterable[list[str]]:
-    """The CSV's rows (header first), cells already neutralised."""
+    """The CSV's rows (header first): one per finding, then one per gap; cells already neutralised."""
     yield list(CSV_COLUMNS)
     for f in model.findings:
         yield [neutralise(c) for c in _csv_row(f)]
+    for gap in model.not_assessed:
+        yield [neutralise(c) for c in _gap_row(gap)]
 
 
 def csv_bytes(model: ReportModel) -> bytes:

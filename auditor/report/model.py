@@ -281,6 +281,17 @@ class AccountView(NamedTuple):
     problem: str        # why it could not be (fully) collected; "" when it could
     role_arn: str       # the role the collector assumed ("" when it used the credentials as given)
     identity: str       # the ARN sts:GetCallerIdentity answered in the account ("" when unknown)
+    # assessed | incomplete | not_assessed (findings.json run.accounts[].status; derived from
+    # `problem` for documents written before it existed)
+    status: str = ""
+    detail: str = ""    # the status in words: "reached as <arn> ...", "not reached: <why>"
+    gaps: int = 0       # not_assessed entries of this account
+    regions: tuple[str, ...] = ()
+
+    @property
+    def reached(self) -> bool:
+        """Whether the account answered as an identity at all."""
+        return bool(self.identity)
 
 
 @dataclass(frozen=True)
@@ -348,6 +359,39 @@ class ReportModel:
     @property
     def rules_by_id(self) -> Mapping[str, RuleView]:
         return _frozen({r.id: r for r in self.rules})
+
+    @property
+    def every_call_answered(self) -> bool:
+        """True only when the data says so: the snapshot is complete, no call failed, no
+        gap was recorded and every account was assessed. Never a default: a report that says
+        "every call was answered" must be able to show it."""
+        return (self.run.complete and self.run.errors == 0 and not self.not_assessed
+                and all(a.status == "assessed" for a in self.run.accounts))
+
+    @property
+    def unassessed_accounts(self) -> tuple[AccountView, ...]:
+        """Accounts that could not be assessed at all (no credentials, role refused, ...)."""
+        return tuple(a for a in self.run.accounts if a.status == "not_assessed")
+
+    @property
+    def gap_summary(self) -> str:
+        """One sentence on what could not be assessed, from the data ("" when nothing)."""
+        if self.every_call_answered:
+            return ""
+        parts = []
+        if self.unassessed_accounts:
+            parts.append(f"{len(self.unassessed_accounts)} account(s) could not be assessed at all")
+        places = {(g.account, g.region) for g in self.not_assessed}
+        if places:
+            parts.append(f"{len(self.not_assessed)} gap(s) in {len(places)} account-region(s) "
+                         "(calls that failed or were not attempted)")
+        if self.run.errors:
+            parts.append(f"{self.run.errors} of {self.run.calls} recorded calls failed")
+        if not parts and not self.run.complete:
+            parts.append("the snapshot is not complete")
+        if self.finding_counts.get("ERROR", 0):
+            parts.append(f"{self.finding_counts['ERROR']} finding(s) could not be assessed (ERROR)")
+        return "; ".join(parts)
 
 
 def _s(value: Any) -> str:
@@ -470,13 +514,27 @@ def _run(doc: Mapping[str, Any]) -> RunMeta:
         config_digest=_s((run.get("config") or {}).get("digest")),
         packs=tuple(PackRef(id=_s(p.get("id")), version=_s(p.get("version")), title=_s(p.get("title")),
                             builtin=bool(p.get("builtin")), sha256=_s(p.get("sha256"))) for p in run.get("packs", [])),
-        accounts=tuple(AccountView(_s(a.get("id")), _s(a.get("name")), _s(a.get("problem")), _s(a.get("role_arn")),
-                                   _s(a.get("identity"))) for a in run.get("accounts", [])),
+        accounts=tuple(_account(a, Counter(str(g.get("account", "")) for g in doc.get("not_assessed", [])))
+                       for a in run.get("accounts", [])),
         regions=tuple(str(r) for r in run.get("regions", [])),
         scope_everything=bool(scope.get("everything")), scope_vpc_ids=tuple(scope.get("vpc_ids", [])),
         scope_selectors=_selectors(scope),
         resources_in_scope=_frozen(dict(sorted((scope.get("resources_in_scope") or {}).items()))),
         resources_out_of_scope=_frozen(dict(sorted((scope.get("resources_out_of_scope") or {}).items()))))
+
+
+def _account(a: Mapping[str, Any], gaps: Mapping[str, int]) -> AccountView:
+    """An account row; a document written before run.accounts had a status gets one derived
+    from its problem and its not_assessed entries (never "assessed" by default)."""
+    account, problem = _s(a.get("id")), _s(a.get("problem"))
+    identity, role = _s(a.get("identity")), _s(a.get("role_arn"))
+    n = int(a.get("gaps") or gaps.get(account, 0))
+    status = _s(a.get("status")) or ("not_assessed" if problem else "incomplete" if n else "assessed")
+    detail = _s(a.get("detail")) or (f"not reached: {problem}" if problem else
+                                     f"reached as {identity or 'an unknown identity'}"
+                                     + (f"; {n} gap(s): some calls failed (see Not assessed)" if n else ""))
+    return AccountView(account, _s(a.get("name")), problem, role, identity, status, detail, n,
+                       tuple(str(r) for r in a.get("regions") or ()))
 
 
 def _selectors(scope: Mapping[str, Any]) -> tuple[str, ...]:

@@ -26,9 +26,18 @@ with no PASS, FAIL or WAIVED at all records a `nothing_assessed` gap. Each is in
 Whole account-regions are accounted for too: when the calls that list a rule's resource
 type failed (or were never attempted, e.g. the account's role could not be assumed) in an
 account-region that may hold in-scope VPCs, the rule gets one ERROR finding for resource
-``*`` there, naming the failed calls. When the VPCs themselves could not be listed and the
-scope selects VPCs, scope cannot be decided there: every rule gets that ERROR and the
-region's resources are not evaluated one by one.
+``*`` there, naming the failed calls and why they failed. When the VPCs themselves could
+not be listed and the scope selects VPCs, scope cannot be decided there: every rule gets
+that ERROR and the region's resources are not evaluated one by one. An account that could
+not be reached at all (no credentials, an expired SSO token, AssumeRole refused,
+organization discovery failed) is such an account-region in every region the run meant to
+cover, under the account id ``unknown`` (or ``organization``) when its id is not known.
+
+Every gap is also an entry of `Evaluation.gaps` (findings.json ``not_assessed``): one per
+unreachable account-region, naming its cause, and one per call that failed in a reached
+account-region, naming the call, its error and the rules not assessed because of it
+(rules that list resources with it, or read an attribute that needs it on an in-scope
+resource there). A failed call that no rule needs is still an entry, with no rules.
 
 Nothing here reads the clock: waivers are judged on the `today` the caller passes (the
 scan passes the snapshot's collection date, so re-evaluating old evidence gives the same
@@ -43,10 +52,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
+from auditor.collect.catalog import regional_calls
 from auditor.config import Scope
 from auditor.findings import EvidenceItem, Finding, ResourceRef
 from auditor.model.types import Model, Resource
-from auditor.rules.attributes import ITEM_TYPES, resolve, to_json, type_calls
+from auditor.rules.attributes import ITEM_TYPES, attribute_info, resolve, to_json, type_calls
 from auditor.rules.conditions import Compiled, Evidence, Outcome, compile_condition
 from auditor.rules.packs import PackSet, Rule
 from auditor.rules.scope import (
@@ -60,17 +70,23 @@ VPC_LISTING = ("ec2", "DescribeVpcs")
 # The evidence path of the ERROR findings a place's scope gap gives every rule (`is_place_gap`).
 _PLACE_GAP_PATHS = frozenset({"scope", "scope.vpc_ids", "snapshot", "run"})
 _NOT_REGIONS = frozenset({GLOBAL_REGION, DISCOVERY_REGION})
+# The account a gap is filed under when its id is not known: the caller's own account when
+# sts:GetCallerIdentity failed (e.g. no credentials), and the accounts of an organization
+# whose discovery failed.
+UNKNOWN_ACCOUNT = "unknown"
+ORGANIZATION = "organization"
 
 
 @dataclass(frozen=True)
 class Gap:
-    """An account-region where a resource type could not be listed, and why."""
+    """A gap: an account-region (or one call in it) that could not be collected, why, and the
+    rules left unassessed by it (findings.json ``not_assessed``)."""
 
     account: str
     region: str
     calls: tuple[str, ...]       # "ec2:DescribeSubnets"
     reason: str
-    rules: tuple[str, ...] = ()  # the rules not assessed there for it
+    rules: tuple[str, ...] = ()  # the rules not assessed there because of it
 
 
 @dataclass(frozen=True)
@@ -88,18 +104,34 @@ class Evaluation:
     scope_gaps: tuple[ScopeGap, ...] = field(default=())   # what the run meant to assess and did not
 
 
+def account_id(value: Any) -> str:
+    """An account id as gaps name it: ``unknown`` when the collector never learnt it."""
+    return str(value or "") or UNKNOWN_ACCOUNT
+
+
 def expected_regions(model: Model, manifest: Mapping[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
     """Every (account, region) the run meant to cover: those the collector attempted any call
-    in, and those the manifest lists for each account (an account whose role could not be
-    assumed still counts, for every region of the run)."""
+    in, those the manifest lists for each account, and those of its tasks (an account whose
+    role could not be assumed, or whose credentials were missing, still counts, for every
+    region it was meant to be collected in)."""
     pairs = {(a, r) for a, r, _, _ in model.coverage.ok}
     pairs |= {(a, r) for (a, r, _, _), _ in model.coverage.failed}
     if manifest:
         run_regions = [str(r) for r in manifest.get("regions", [])]
         for acct in manifest.get("accounts", []):
             regions = acct.get("regions") or run_regions
-            pairs |= {(str(acct.get("id", "")), str(r)) for r in regions}
-    return tuple(sorted(p for p in pairs if p[1] not in _NOT_REGIONS and p[0]))
+            pairs |= {(account_id(acct.get("id")), str(r)) for r in regions}
+        pairs |= {(account_id(t.get("account")), str(t.get("region", ""))) for t in manifest.get("tasks", [])}
+    return tuple(sorted(p for p in pairs if p[1] and p[1] not in _NOT_REGIONS and p[0]))
+
+
+def account_problems(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Account id -> why none of its regions could be collected (the manifest's
+    ``account_problems`` and each account's ``problem``)."""
+    out = {account_id(p.get("account")): str(p.get("message", "")) for p in manifest.get("account_problems", [])
+           if p.get("message")}
+    out.update({account_id(a.get("id")): str(a["problem"]) for a in manifest.get("accounts", []) if a.get("problem")})
+    return out
 
 
 class _Failures:
@@ -213,18 +245,23 @@ class Engine:
     # -- findings -------------------------------------------------------------------------
 
     def _gaps(self, rule: Rule) -> list[tuple[Finding, Gap]]:
+        """The rule's ERROR finding for resource ``*`` in each account-region it may apply
+        to where its resources could not be listed (or the account not reached)."""
         calls = type_calls(rule.resource)
         out = []
         for account, region in self.expected:
+            problem = self.account_problems.get(account, "")
             if (account, region) in self.undecided:
                 missing = self.failures.missing(account, region, [VPC_LISTING, *calls])
                 what = "scope could not be decided (the VPCs could not be listed)"
             else:
                 missing = self.failures.missing(account, region, calls)
                 what = f"{rule.resource} resources could not be listed"
+            if problem:
+                what = "the account could not be assessed"
             if not missing or not self._relevant(account, region):
                 continue
-            reason = self.account_problems.get(account) or self.failures.reason(account, region, missing)
+            reason = problem or self.failures.reason(account, region, missing)
             gap = Gap(account, region, missing, reason)
             ref = ResourceRef(type=rule.resource, id="*", account=account, region=region)
             message = f"not assessed in {account}/{region}: {what}: {reason}"
@@ -232,6 +269,56 @@ class Engine:
                              for call in missing)
             out.append((Finding(rule.id, rule.severity, "ERROR", ref, message, evidence), gap))
         return out
+
+    def _not_assessed(self, starred: Iterable[tuple[Gap, str]],
+                      placed: Mapping[str, set[tuple[str, str]]]) -> tuple[Gap, ...]:
+        """Every gap of the run (see the module doc). `starred`: the ``*`` findings' gaps and
+        rule ids; `placed`: rule id -> the account-regions holding its in-scope resources."""
+        star_rules: dict[tuple[str, str, str], set[str]] = {}
+        for gap, rule_id in starred:
+            for call in gap.calls:
+                star_rules.setdefault((gap.account, gap.region, call), set()).add(rule_id)
+        needs = {rule.id: {f"{s}:{o}" for s, o in _rule_calls(rule)} for rule in self.packs.rules}
+        out: list[Gap] = []
+        for account, region in self.expected:
+            problem = self.account_problems.get(account)
+            if problem:
+                rules = {r for (a, g, _), ids in star_rules.items() if (a, g) == (account, region) for r in ids}
+                out.append(Gap(account, region, self._account_calls(account), problem, tuple(sorted(rules))))
+                continue
+            for call in self.failures.missing(account, region, _REGIONAL):
+                rules = set(star_rules.get((account, region, call), ()))
+                rules |= {rid for rid, calls in needs.items()
+                          if call in calls and (account, region) in placed.get(rid, ())}
+                out.append(Gap(account, region, (call,), self.failures.reason(account, region, [call]),
+                               tuple(sorted(rules))))
+        return tuple(sorted(out, key=lambda g: (g.account, g.region, g.calls, g.reason)))
+
+    def _with_causes(self, findings: list[Finding]) -> list[Finding]:
+        """Each per-resource ERROR finding that names a call which failed in its account-region
+        gets that call's error appended (code and message), so that the finding says why, not
+        only what is missing."""
+        failed: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for (a, r, s, o), why in self.failures.model.coverage.failed:
+            failed.setdefault((a, r), []).append((f"{s}:{o}", why))
+        if not failed:
+            return findings
+        out = []
+        for f in findings:
+            if f.status == "ERROR" and f.resource.id != "*":
+                causes = [f"{call}: {why}" for call, why in failed.get((f.resource.account, f.resource.region), ())
+                          if call in f.message and why not in f.message]
+                if causes:
+                    f = replace(f, message=f"{f.message} ({'; '.join(causes)})")
+            out.append(f)
+        return out
+
+    def _account_calls(self, account: str) -> tuple[str, ...]:
+        """The account-level calls that failed for `account` (sts:AssumeRole,
+        sts:GetCallerIdentity, ec2:DescribeRegions; organizations:ListAccounts for discovery)."""
+        found = {f"{s}:{o}" for (a, r, s, o), _ in self.failures.model.coverage.failed
+                 if r in _NOT_REGIONS and (a == account or (account == ORGANIZATION and r == DISCOVERY_REGION))}
+        return tuple(sorted(found))
 
     def _one(self, rule: Rule, prepared: "_Prepared", resource: Resource, ref: ResourceRef) -> Finding:
         item_text, paths = prepared.item_text, prepared.paths
@@ -306,12 +393,12 @@ class Engine:
                     findings.append(self._one(rule, prep, resource, ref))
             findings.extend(self._matched_nothing(rule, findings[first:], len(inside)))
         scope_gaps = self._final_scope_gaps(findings, in_scope)
+        findings = self._with_causes(findings)
         findings.sort(key=Finding.sort_key)
-        by_place: dict[Gap, set[str]] = {}
-        for gap, rule_id in gaps:
-            by_place.setdefault(gap, set()).add(rule_id)
-        unique_gaps = tuple(sorted((replace(g, rules=tuple(sorted(ids))) for g, ids in by_place.items()),
-                                   key=lambda g: (g.account, g.region, g.calls, g.reason)))
+        # The account-regions holding in-scope resources of each type, then of each rule.
+        where = {t: {(r.account, r.region) for r in inside} for t, (inside, _) in partitions.items()}
+        placed = {rule.id: where[rule.resource] for rule in rules}
+        unique_gaps = self._not_assessed(gaps, placed)
         return Evaluation(findings=tuple(findings), in_scope=dict(sorted(in_scope.items())),
                           out_of_scope=dict(sorted(out_of_scope.items())),
                           scope_undecided=dict(sorted(undecided.items())),
@@ -484,6 +571,21 @@ def _exclusion(rule: Rule, found: Sequence[Finding]) -> str:
 
 def _rule_paths(rule: Rule) -> tuple[str, ...]:
     return tuple(sorted({leaf.attr for leaf in rule.leaves()}))
+
+
+_REGIONAL = tuple((s.service, s.operation) for s in regional_calls())
+
+
+def _rule_calls(rule: Rule) -> tuple[tuple[str, str], ...]:
+    """Every collected call a rule's data comes from: the listings of its resource type and
+    what each attribute it reads requires."""
+    calls = dict.fromkeys(type_calls(rule.resource))
+    for path in _rule_paths(rule):
+        try:
+            calls.update(dict.fromkeys(attribute_info(rule.resource, path).requires))
+        except KeyError:  # a path the pack checks refused already; nothing to add
+            continue
+    return tuple(calls)
 
 
 def _why(outcome: Outcome) -> str:
