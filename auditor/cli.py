@@ -414,11 +414,12 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
 def _demo_needs_moto() -> None:
     """The demo builds its estate in moto, an optional dependency: without it, say how to
     install it and exit 2 (before anything is built or written)."""
-    try:
-        import moto  # noqa: F401
-    except ImportError as exc:
+    from auditor.emulate import emulator_missing
+
+    why = emulator_missing()
+    if why is not None:
         echo("error: `auditor demo` needs the AWS emulator (moto), which is not installed "
-             f"({safe(exc)}); install it with: pip install 'private-network-auditor[demo]'", err=True)
+             f"({safe(why)}); install it with: pip install 'private-network-auditor[demo]'", err=True)
         sys.exit(EXIT_INPUT)
 
 

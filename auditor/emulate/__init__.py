@@ -18,7 +18,7 @@ from auditor.emulate.estate import Estate, estate_from_text, load_estate
 from auditor.emulate.host import EmulatedAws
 from auditor.emulate.seed import EmulatorRequired, SeedResult, seed
 
-__all__ = ["EmulatedAws", "Estate", "EmulatorRequired", "SeedResult", "demo_config_path", "demo_estate_path",
+__all__ = ["EmulatedAws", "Estate", "EmulatorRequired", "SeedResult", "demo_config_path", "demo_estate_path", "emulator_missing",
            "estate_from_text", "load_estate", "seed"]
 
 
@@ -33,6 +33,15 @@ def _sample(relative: str) -> Path:
         return checkout
     raise FileNotFoundError(f"sample file {relative} is neither in the installed package ({packaged}) "
                             f"nor in a source checkout ({checkout})")
+
+
+def emulator_missing() -> str | None:
+    """Why the emulator cannot run (moto, the `demo` extra, is not installed), else None."""
+    try:
+        import moto  # noqa: F401
+    except ImportError as exc:
+        return str(exc)
+    return None
 
 
 def demo_estate_path() -> Path:
