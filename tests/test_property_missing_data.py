@@ -21,11 +21,13 @@ A finding that disappears (its resource is gone) is not a PASS.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import pytest
 
@@ -275,6 +277,19 @@ def removals(c: Collected) -> list[Removal]:
     return out
 
 
+@contextmanager
+def baseline_frozen() -> Iterator[None]:
+    """Hundreds of evaluations run over the same large baseline (its records, fixtures and
+    packs): the cyclic collector would rescan it at every collection. It is set aside for
+    the loop (a fifth of the time) and released after."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def false_passes(c: Collected, damage: Damage) -> list[str]:
     """Each finding the damage made PASS that was not PASS before (or did not exist)."""
     what, records, manifest = damage
@@ -296,7 +311,8 @@ def test_failing_any_one_collected_call_never_makes_a_pass(estate: str, request:
     damages = list(failed_calls(c))
     calls = {(r.account, r.region, r.service, r.operation) for r in c.records if r.region != GLOBAL_REGION}
     assert sum(1 for what, _, _ in damages if what.endswith(" denied")) == len(calls)
-    found = [line for damage in damages for line in false_passes(c, damage)]
+    with baseline_frozen():
+        found = [line for damage in damages for line in false_passes(c, damage)]
     assert found == []
 
 
@@ -331,7 +347,8 @@ def test_removing_any_one_visible_record_never_makes_a_pass(estate: str, request
     chosen = sampled(c)
     # Every resource type of the estate whose removal can stay visible is exercised.
     assert {r.type_name for r in chosen} == {r.type_name for r in removals(c) if r.visible}
-    found = [line for removal in chosen for line in false_passes(c, removal.apply(c))]
+    with baseline_frozen():
+        found = [line for removal in chosen for line in false_passes(c, removal.apply(c))]
     assert found == []
 
 
