@@ -1,22 +1,24 @@
 """Missing data never makes a PASS: a property over whole collected estates.
 
-Each estate (the demo bank and the analyzer estates of tests/estates/analyzers) is seeded in
-moto and collected once per module with the real collector; its findings are the baseline.
-Then the evidence is damaged one piece at a time, in memory, and evaluated again exactly as
-`auditor.scan.evaluate_snapshot` does (same model, regions, account problems, packs, scope
-and waivers):
+Each estate (the demo bank with its own audit config, and the four analyzer estates of
+tests/estates/analyzers with every pack and no scope) is seeded in moto and collected once
+per module with the real collector; its findings are the baseline. Then the evidence is
+damaged one piece at a time, in memory, and evaluated again as `auditor.scan.evaluate_snapshot`
+does (its engine call, with the model, regions, account problems, packs, scope and waivers):
 
-(a) one collected call fails: for every (account, region, call) and every per-resource call
-    made, its record becomes the AccessDenied error the collector records, the calls that
-    run per item of a failed listing become "not attempted" as the collector plans them, and
-    the manifest says so (`calls`, `errors`, `complete`); a failed sts:AssumeRole or
-    sts:GetCallerIdentity makes the account unreachable (no regional records, the problem
-    on the account, tasks not attempted), as the collector does;
-(b) one record is removed: one resource item from one response page.
+(a) calls fail, as the collector records it (`test_the_forged_damage_is_what_the_collector_records`
+    checks the forgery against a real collection with the faults injected): every
+    (account, region, call) with all its records AccessDenied, the calls that run per item of
+    a failed listing "not attempted", and the manifest saying so (`calls`, `errors`, `tasks`,
+    `complete`); each per-resource call failing alone (the first of each); each account
+    whose role cannot be assumed (no regional records, the problem on the account, its tasks
+    not attempted). Exhaustive.
+(b) one record is removed: one resource item of one response page. A sample (see
+    `SAMPLE_PER_TYPE` for why and which).
 
-Neither may turn a FAIL, WAIVED or ERROR finding (or a NOT_APPLICABLE one) into PASS, nor
-add a PASS that was not there: compared per (rule, account, region, resource, element).
-A finding that disappears (its resource is gone) is not a PASS.
+Neither may turn a FAIL, WAIVED, ERROR or NOT_APPLICABLE finding into PASS, nor add a PASS
+that was not there: compared per (rule, account, region, resource, element). A finding
+that disappears with its resource is not a PASS.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from auditor.collect.calls import not_attempted
 from auditor.collect.catalog import CATALOG
 from auditor.collect.runner import collect
 from auditor.config import AuditConfig, config_from_text, load_config
-from auditor.findings import Finding
 from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
+from auditor.findings import Finding
 from auditor.model import build_model
 from auditor.model.normalise import record_path
 from auditor.rules.engine import evaluate_rules, expected_regions
@@ -154,8 +156,14 @@ def _manifest(manifest: Mapping[str, Any], records: tuple[CallRecord, ...], *,
     out.update(calls=calls, errors=errors, files=dict(sorted(files.items())))
     if accounts is not None:
         out["accounts"] = accounts
-    if tasks is not None:
-        out["tasks"] = tasks
+    counts: dict[tuple[str, str], list[int]] = {}
+    for rec in records:
+        n = counts.setdefault((rec.account, rec.region), [0, 0])
+        n[0], n[1] = n[0] + 1, n[1] + (not rec.ok)
+    out["tasks"] = [t if t["status"] == "not_attempted" else
+                    dict(t, calls=counts[(t["account"], t["region"])][0], errors=counts[(t["account"], t["region"])][1],
+                         status="incomplete" if counts[(t["account"], t["region"])][1] else "complete")
+                    for t in (tasks if tasks is not None else manifest["tasks"])]
     if problems is not None:
         out["account_problems"] = problems
     out["complete"] = not errors and not out.get("account_problems")
@@ -199,9 +207,12 @@ def failed_calls(c: Collected) -> Iterator[Damage]:
 def _unreachable(c: Collected, account: str) -> Damage:
     """The account's role cannot be assumed: the collector records the failed AssumeRole and
     nothing else for it, and says why on the account and on each of its planned tasks."""
-    problem = "sts:AssumeRole into its role failed: AccessDenied: not authorized to perform sts:AssumeRole"
     changed = tuple(_denied(r) if (r.account, r.operation) == (account, "AssumeRole") else r
                     for r in c.records if r.account != account or r.operation == "AssumeRole")
+    [denied] = [r for r in changed if (r.account, r.operation) == (account, "AssumeRole")]
+    assert denied.error is not None
+    role = next(a["role_arn"] for a in c.manifest["accounts"] if a["id"] == account)
+    problem = f"sts:AssumeRole into {role} failed: {denied.error.code}: {denied.error.message}"
     accounts = [dict(a, identity={}, regions=[], problem=problem) if a["id"] == account else a
                 for a in c.manifest["accounts"]]
     planned = sorted({t["region"] for t in c.manifest["tasks"] if t["account"] == account})
@@ -316,15 +327,20 @@ def test_failing_any_one_collected_call_never_makes_a_pass(estate: str, request:
     assert found == []
 
 
-# Removing records: every one is too slow to evaluate (thousands of items; the demo's 2,363
-# take 140 s), so a fixed-seed sample of those whose absence stays visible, a few of every
-# resource type (`SAMPLE_PER_TYPE`), is evaluated. A removal that leaves no trace (nothing
-# else in the snapshot names what was removed: a route table no subnet association or
-# endpoint names, a transit gateway route, a security group rule) describes another, complete
-# estate in which the resource never existed; a PASS there is the right answer for the
-# evidence, and no auditor could tell. So the property is asserted for visible removals: a
-# route to a NAT gateway that is not listed, a subnet named by a route table association,
-# a VPC named by its subnets, a security group named by its rules and interfaces, ...
+# Removing records. A removal that leaves no trace (nothing else in the snapshot names what was
+# removed: a route table only its own associations name, a transit gateway route, a security
+# group rule) describes another, complete estate in which the resource never existed; a PASS
+# there is the right answer for that evidence, and no auditor could tell (the demo's two
+# egress route tables are such: without them, the NAT and attachment subnets use their VPC's
+# main table, which goes nowhere). So the property is asserted for visible removals: another
+# record still names what was removed (a route to the NAT gateway, a subnet's route table
+# association, a VPC's subnets, a security group's rules and interfaces, an endpoint's route
+# tables, the per-resource calls made for it).
+# Evaluating every removal is too slow for the suite (an evaluation is ~50 ms; the demo has
+# 2,363 items, 1,177 visible, 1,024 of them endpoint services), so a fixed-seed sample of
+# `SAMPLE_PER_TYPE` visible removals of every resource type is evaluated (all of a type that
+# has fewer). All visible removals of both estates (endpoint services thinned to ten) were
+# evaluated once outside the suite: none makes a PASS.
 SAMPLE_PER_TYPE = 3
 SEED = 20261206
 
@@ -482,3 +498,44 @@ def test_a_route_table_an_endpoint_names_but_the_listing_lacks_makes_implicit_as
 
     assert pn002(["rtb-main", "rtb-2"]) == {"subnet-1": "PASS", "subnet-2": "FAIL"}
     assert pn002(["rtb-main", "rtb-gone"]) == {"subnet-1": "ERROR", "subnet-2": "FAIL"}
+
+
+# -- the damage is forged as the collector records it --------------------------------------------
+
+def test_the_forged_damage_is_what_the_collector_records(moto_aws: None, tmp_path: Path) -> None:
+    """The forgery against the real thing, on a small estate in moto: an account whose role
+    cannot be assumed, and in the other account a listing denied (with the per-resource calls
+    over it), collected for real with the faults injected, give the records, errors,
+    completeness, account problems and tasks that the damages forge from the clean collection
+    (the two damages applied one after the other)."""
+    from auditor.collect.sessions import SessionFactory
+    from conftest import (HOME_ACCOUNT, SECOND_ACCOUNT, TWO_ACCOUNTS, Injector, ec2_error, make_config, make_network,
+                          sts_error)
+
+    make_network(HOME_ACCOUNT, "us-east-1")
+    make_network(SECOND_ACCOUNT, "us-east-1", "10.30.0.0/16")
+    config = make_config(TWO_ACCOUNTS, ("us-east-1",))
+
+    def run(name: str, *hooks: Injector) -> tuple[tuple[CallRecord, ...], dict[str, Any]]:
+        result = collect(config, SessionFactory(max_attempts=2, hooks=list(hooks)),
+                         SnapshotWriter(tmp_path / name, keep=True))
+        return tuple(result.records), result.manifest
+
+    clean = Collected("clean", *run("clean"), prepare(config), {})
+    _, records, manifest = _unreachable(clean, SECOND_ACCOUNT)
+    [(_, records, manifest)] = [d for d in failed_calls(Collected("", records, manifest, clean.inputs, {}))
+                                if d[0] == f"{HOME_ACCOUNT}/us-east-1 ec2:DescribeVpcs denied"]
+    assert any(r.operation == "DescribeVpcAttribute" and r.error is not None and r.error.kind == "not_attempted"
+               for r in records)
+    real = run("damaged", Injector("before-send.sts.AssumeRole", lambda req, n: sts_error(
+        403, "AccessDenied", "User is not authorized to perform: sts:AssumeRole")), Injector(
+        "before-send.ec2.DescribeVpcs", lambda req, n: ec2_error(
+            403, "AccessDenied", "User is not authorized to perform: ec2:DescribeVpcs")))
+
+    def shape(recs: tuple[CallRecord, ...], man: Mapping[str, Any]) -> dict[str, Any]:
+        return {"records": sorted((r.record_id, None if r.error is None else r.error.to_json()) for r in recs),
+                "errors": man["errors"], "complete": man["complete"],
+                "accounts": [(a["id"], a["identity"], a["regions"], a["problem"]) for a in man["accounts"]],
+                "problems": man["account_problems"], "tasks": man["tasks"]}
+
+    assert shape(*real) == shape(records, manifest)
