@@ -753,6 +753,13 @@ def test_an_unresolved_prefix_list_route_is_unknown() -> None:
     assert _pn014(model, "subnet-s") == "ERROR"
 
 
+def test_a_route_without_a_destination_is_unknown() -> None:
+    model = one_route({"NatGatewayId": "nat-x"}, dest="")
+    assert paths(model, "subnet-s", unknown=(
+        "rtb-s: a route to nat-x without a destination (ec2:DescribeRouteTables); not followed",)) == set()
+    assert _pn014(model, "subnet-s") == "ERROR"
+
+
 def test_a_subnet_of_a_vpc_without_a_main_route_table_is_unknown() -> None:
     model = model_of(_merged(ONE_VPC, {"ec2:DescribeSubnets": {"Subnets": [subnet("subnet-n", "vpc-n", "10.9.1.0/24")]}}))
     assert paths(model, "subnet-n", unknown=("subnet-n: effective route table unknown (ec2:DescribeRouteTables)",)) \

@@ -337,7 +337,9 @@ class _Analyzer:
                     if active and not self._terminal(rt, r.target_kind, r.target_id):
                         reasons.append(f"{rt.id}: prefix list {r.destination} entries not collected "
                                        f"(ec2:GetManagedPrefixListEntries); its route to {r.target_id} "
-                                       "is not followed")
+                                       "is not followed" if r.destination else
+                                       f"{rt.id}: a route to {r.target_id or '(no target)'} without a destination "
+                                       "(ec2:DescribeRouteTables); not followed")
                     continue
                 for cidr in r.destination_cidrs:
                     n = parse_net(cidr)
