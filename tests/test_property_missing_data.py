@@ -24,7 +24,9 @@ that disappears with its resource is not a PASS.
 from __future__ import annotations
 
 import gc
+import json
 import random
+import re
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -40,6 +42,7 @@ from auditor.config import AuditConfig, config_from_text, load_config
 from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
 from auditor.findings import Finding
 from auditor.model import build_model
+from auditor.model.types import Model
 from auditor.model.normalise import record_path
 from auditor.rules.engine import evaluate_rules, expected_regions
 from auditor.scan import ScanInputs, assessment_date, evaluate_snapshot, prepare
@@ -127,6 +130,50 @@ for _spec in CATALOG:
         _DEPENDENTS.setdefault((_spec.service, _spec.for_each.source), []).append((_spec.service, _spec.operation))
 
 
+# What the emulator draws afresh in every run (ids, addresses, times, tokens): any word with a
+# digit in it, masked in `stable_label`.
+_DRAWN = re.compile(r"[\w.:/-]*\d[\w.:/-]*")
+_NAMES = ("ServiceName", "PrefixListName", "GroupName", "FunctionName", "DBInstanceIdentifier", "LoadBalancerName",
+          "name")
+
+
+def _name_tag(item: Mapping[str, Any]) -> str:
+    for key in ("Tags", "TagSet", "tags"):
+        tags = item.get(key)
+        if isinstance(tags, list):
+            for tag in tags:
+                if isinstance(tag, Mapping) and tag.get("Key") == "Name" and tag.get("Value"):
+                    return str(tag["Value"])
+    return ""
+
+
+def stable_label(item: Mapping[str, Any]) -> str:
+    """What an item is, in words that are the same in every run of the same estate (moto draws
+    ids and addresses, and the collector's threads finish in any order): its Name tag (an
+    instance's, for a reservation), else its name, else its content with every word holding a
+    digit masked. Samples and choices are made in this order; only items that read the same
+    (moto's unnamed interfaces of one kind, say) may still come in either order."""
+    nested = item.get("Instances")
+    for candidate in (item, *(nested[:1] if isinstance(nested, list) else ())):
+        if isinstance(candidate, Mapping) and _name_tag(candidate):
+            return f"Name={_name_tag(candidate)}"
+    for key in _NAMES:
+        if isinstance(item.get(key), str) and item[key]:
+            return f"{key}={item[key]}"
+    return _DRAWN.sub("*", json.dumps(item, sort_keys=True, default=str))
+
+
+def _resource_label(model: Model, rec: CallRecord) -> str:
+    """The stable label of the resource a per-resource call was made for ("" when it has no
+    name: the one such resource of its kind, e.g. moto's default transit gateway table)."""
+    spec = next(s for s in CATALOG if (s.service, s.operation) == (rec.service, rec.operation))
+    for value in (v for _, v in sorted(rec.params.items()) if isinstance(v, str)):
+        found = model.get(spec.resource_type, value, rec.account, rec.region)
+        if found is not None:
+            return f"Name={found.tag('Name')}" if found.tag("Name") else str(getattr(found, "name", ""))
+    return ""
+
+
 def _denied(rec: CallRecord) -> CallRecord:
     """The record the collector writes when AWS refuses the call (kept pages: none)."""
     message = f"User is not authorized to perform: {rec.service}:{rec.operation}"
@@ -178,7 +225,7 @@ def failed_calls(c: Collected) -> Iterator[Damage]:
     it: all its records denied (a per-resource call: every one of them); for a listing, the
     calls that run per item of it not attempted (one record each, as the collector plans
     them). Then one per-resource call failing alone (the first of each call in each
-    account-region). Then each account unreachable."""
+    account-region, by `stable_label` of its resource). Then each account unreachable."""
     groups: dict[tuple[str, str, str, str], list[CallRecord]] = {}
     for rec in c.records:
         if rec.region != GLOBAL_REGION:
@@ -195,9 +242,11 @@ def failed_calls(c: Collected) -> Iterator[Damage]:
         else:
             changed = tuple(_denied(r) if r in recs else r for r in c.records)
         yield f"{account}/{region} {service}:{operation} denied", changed, _manifest(c.manifest, changed)
+    model = build_model(c.records, c.manifest["files"])
     for (account, region, service, operation), recs in sorted(groups.items()):
         if len(recs) > 1 and all(r.params for r in recs):
-            first = min(recs, key=lambda r: r.record_id)
+            first = min(recs, key=lambda r: (_resource_label(model, r),
+                                             _DRAWN.sub("*", json.dumps(dict(r.params), sort_keys=True))))
             changed = tuple(_denied(r) if r is first else r for r in c.records)
             yield f"{first.record_id} denied alone", changed, _manifest(c.manifest, changed)
     for account in sorted({r.account for r in c.records if r.operation == "AssumeRole"}):
@@ -237,6 +286,7 @@ class Removal:
     index: int
     type_name: str              # the type of the first resource it held ("" for side data)
     visible: bool
+    label: str                  # account, region and `stable_label` of the item
 
     def apply(self, c: Collected) -> Damage:
         rec = c.records[self.record]
@@ -284,7 +334,8 @@ def removals(c: Collected) -> list[Removal]:
                     inside = held.get((path, f"/pages/{p}/{key}/{j}"), [])
                     own = _strings(item, Counter())
                     visible = any(everywhere[rid] > own[rid] for _, rid in inside)
-                    out.append(Removal(i, p, key, j, inside[0][0] if inside else "", visible))
+                    out.append(Removal(i, p, key, j, inside[0][0] if inside else "", visible,
+                                       f"{rec.account}/{rec.region} {stable_label(item)}"))
     return out
 
 
@@ -349,7 +400,7 @@ def sampled(c: Collected) -> list[Removal]:
     """The visible removals to evaluate: `SAMPLE_PER_TYPE` of every resource type (all when
     fewer), chosen with a fixed seed."""
     by_type: dict[str, list[Removal]] = {}
-    for r in removals(c):
+    for r in sorted(removals(c), key=lambda r: (r.label, r.key)):   # independent of ids and listing order
         if r.visible:
             by_type.setdefault(r.type_name, []).append(r)
     rng = random.Random(SEED)
