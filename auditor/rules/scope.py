@@ -93,7 +93,9 @@ class ScopeIndex:
         """Why a resource's scope cannot be decided (a scope that selects VPCs, and the
         resource's VPC is unknown because what places it is missing), else None. Such a
         resource is never PASS: it could belong to a VPC out of scope."""
-        return None if self.scope.everything else placement_unknown(self.model, resource)
+        if self.scope.everything or resource.type_name not in _PLACED_BY:   # the engine asks per finding: fast
+            return None
+        return placement_unknown(self.model, resource)
 
     def in_scope(self, resource: Resource) -> bool:
         if self.scope.everything:
