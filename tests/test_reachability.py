@@ -5,7 +5,10 @@ planted central-egress path through moto."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import ipaddress
+from datetime import date
 from typing import Any, Iterable
 
 import pytest
@@ -17,10 +20,13 @@ from auditor.analyze.prefixes import RouteEntry, parse_net, partition
 from auditor.analyze.reachability import (
     Hop, Path, Reachability, interface_reachability, internet_ingress_ports, subnet_reachability,
 )
+from auditor.config import Scope
 from auditor.model import build_model
 from auditor.model.types import Model, NetworkInterface, Subnet
 from auditor.rules.attributes import resolve
+from auditor.rules.engine import evaluate_rules
 from auditor.rules.fixtures import Case, records_for
+from auditor.rules.packs import PackSet, load_packs
 from auditor.snapshot.records import CallRecord
 
 Calls = dict[str, Any]
@@ -582,6 +588,313 @@ def test_a_route_to_a_transit_gateway_the_vpc_is_not_attached_to_is_indeterminat
     assert paths(model_of(calls), "subnet-a", unknown=(
         "tgw-1: no attachment of vpc-a to the transit gateway in the model (ec2:DescribeTransitGatewayAttachments)",
     )) == set()
+
+
+# -- unknown is never "no path": every branch where data is absent -----------------------------
+
+@functools.lru_cache(maxsize=1)
+def _pn014_pack() -> PackSet:
+    packs = load_packs()
+    rule = packs.rule("PN-014")
+    return PackSet(tuple(dataclasses.replace(p, rules=(rule,)) for p in packs.packs if p.id == rule.pack),
+                   packs.registries)
+
+
+def _pn014(model: Model, sid: str) -> str:
+    """The status of rule PN-014 (no internet path) for one subnet."""
+    [status] = [f.status for f in evaluate_rules(model, _pn014_pack(), Scope(), today=date(2025, 1, 1)).findings
+                if f.resource.id == sid]
+    return status
+
+
+def _merged(base: Calls, extra: Calls) -> Calls:
+    """`base` with `extra`'s items added to the same calls (list responses are appended)."""
+    out = {k: (list(v) if isinstance(v, list) else {kk: list(vv) for kk, vv in v.items()}) for k, v in base.items()}
+    for key, value in extra.items():
+        if isinstance(value, list):
+            out[key] = [*out.get(key, []), *value]
+        else:
+            have = out.setdefault(key, {})
+            for kk, vv in value.items():
+                have[kk] = [*have.get(kk, []), *vv]
+    return out
+
+
+ONE_VPC: Calls = {
+    "ec2:DescribeVpcs": {"Vpcs": [{"VpcId": "vpc-a", "CidrBlock": "10.0.0.0/16"}]},
+    "ec2:DescribeSubnets": {"Subnets": [subnet("subnet-s", "vpc-a", "10.0.1.0/24"),
+                                        subnet("subnet-pub", "vpc-a", "10.0.2.0/24")]},
+    "ec2:DescribeRouteTables": {"RouteTables": [
+        table("rtb-pub", "vpc-a", local("10.0.0.0/16"), route("0.0.0.0/0", GatewayId="igw-1"), subnets=["subnet-pub"])]},
+    "ec2:DescribeInternetGateways": {"InternetGateways": [
+        {"InternetGatewayId": "igw-1", "Attachments": [{"VpcId": "vpc-a", "State": "available"}]}]},
+}
+
+
+def one_route(target: dict[str, str], extra: Calls | None = None, dest: str = "0.0.0.0/0") -> Model:
+    """subnet-s, whose table rtb-s sends `dest` to `target`; subnet-pub routes to igw-1, so
+    anything that continues through subnet-pub's table reaches the internet."""
+    calls = _merged(ONE_VPC, {"ec2:DescribeRouteTables": {"RouteTables": [
+        table("rtb-s", "vpc-a", local("10.0.0.0/16"), route(dest, **target), subnets=["subnet-s"])]}})
+    return model_of(_merged(calls, extra or {}))
+
+
+def _eni(eid: str, sid: str, **more: Any) -> dict[str, Any]:
+    return {"NetworkInterfaceId": eid, "VpcId": "vpc-a", "SubnetId": sid, "InterfaceType": "interface", **more}
+
+
+# Each case: a route to something the model lacks (or cannot read) and the exact reason given.
+ABSENT: dict[str, tuple[dict[str, str], Calls, str]] = {
+    "nat gateway not in the model": ({"NatGatewayId": "nat-x"}, {}, (
+        "nat-x: NAT gateway not in the model (ec2:DescribeNatGateways); route rtb-s 0.0.0.0/0 → nat-x not followed")),
+    "NAT gateway's subnet not in the model": ({"NatGatewayId": "nat-1"}, {"ec2:DescribeNatGateways": {"NatGateways": [
+        {"NatGatewayId": "nat-1", "VpcId": "vpc-a", "SubnetId": "subnet-gone", "State": "available"}]}}, (
+        "subnet-gone: subnet not in the model (ec2:DescribeSubnets); nat-1 not followed")),
+    "NAT gateway without a subnet": ({"NatGatewayId": "nat-1"}, {"ec2:DescribeNatGateways": {"NatGateways": [
+        {"NatGatewayId": "nat-1", "VpcId": "vpc-a", "State": "available"}]}}, "nat-1: its subnet is unknown; not followed"),
+    "NAT gateway in a VPC without a main route table": ({"NatGatewayId": "nat-1"}, {
+        "ec2:DescribeSubnets": {"Subnets": [subnet("subnet-n", "vpc-n", "10.9.1.0/24")]},
+        "ec2:DescribeNatGateways": {"NatGateways": [
+            {"NatGatewayId": "nat-1", "VpcId": "vpc-n", "SubnetId": "subnet-n", "State": "available"}]}}, (
+        "subnet-n: effective route table unknown (ec2:DescribeRouteTables); nat-1 not followed")),
+    "instance not in the model": ({"InstanceId": "i-x"}, {}, (
+        "i-x: instance not in the model (ec2:DescribeInstances); route rtb-s 0.0.0.0/0 → i-x not followed")),
+    "an interface of the instance not in the model": ({"InstanceId": "i-1"}, {
+        "ec2:DescribeInstances": {"Reservations": [{"Instances": [
+            {"InstanceId": "i-1", "VpcId": "vpc-a", "SubnetId": "subnet-s", "SourceDestCheck": False,
+             "NetworkInterfaces": [{"NetworkInterfaceId": "eni-1"}, {"NetworkInterfaceId": "eni-2"}]}]}]},
+        "ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": [
+            _eni("eni-1", "subnet-s", Attachment={"InstanceId": "i-1"})]}}, (
+        "eni-2: network interface of i-1 not in the model (ec2:DescribeNetworkInterfaces); not followed")),
+    "network interface not in the model": ({"NetworkInterfaceId": "eni-x"}, {}, (
+        "eni-x: network interface not in the model (ec2:DescribeNetworkInterfaces); route rtb-s 0.0.0.0/0 → eni-x "
+        "not followed")),
+    "the appliance instance of an interface not in the model": ({"NetworkInterfaceId": "eni-1"}, {
+        "ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": [
+            _eni("eni-1", "subnet-s", Attachment={"InstanceId": "i-gone"})]}}, (
+        "i-gone: instance of eni-1 not in the model (ec2:DescribeInstances); its other interfaces not followed")),
+    "VPC endpoint not in the model": ({"GatewayId": "vpce-x"}, {}, (
+        "vpce-x: VPC endpoint not in the model (ec2:DescribeVpcEndpoints); route rtb-s 0.0.0.0/0 → vpce-x not "
+        "followed")),
+    "VPC endpoint of no known type": ({"GatewayId": "vpce-1"}, {"ec2:DescribeVpcEndpoints": {"VpcEndpoints": [
+        {"VpcEndpointId": "vpce-1", "VpcId": "vpc-a", "SubnetIds": ["subnet-pub"], "State": "available"}]}}, (
+        "vpce-1: VPC endpoint type '(none)' not known (ec2:DescribeVpcEndpoints); route rtb-s 0.0.0.0/0 → vpce-1 "
+        "not followed")),
+    "Gateway Load Balancer endpoint without subnets": ({"GatewayId": "vpce-1"}, {"ec2:DescribeVpcEndpoints": {
+        "VpcEndpoints": [{"VpcEndpointId": "vpce-1", "VpcId": "vpc-a", "VpcEndpointType": "GatewayLoadBalancer",
+                          "State": "available"}]}}, "vpce-1: its subnet is unknown; not followed"),
+    "peering connection not in the model": ({"VpcPeeringConnectionId": "pcx-x"}, {}, (
+        "pcx-x: peering connection not in the model (ec2:DescribeVpcPeeringConnections)")),
+    "peering connection without a status": ({"VpcPeeringConnectionId": "pcx-1"}, {
+        "ec2:DescribeVpcPeeringConnections": {"VpcPeeringConnections": [
+            {"VpcPeeringConnectionId": "pcx-1", "RequesterVpcInfo": {"VpcId": "vpc-a", "CidrBlock": "10.0.0.0/16"},
+             "AccepterVpcInfo": {"VpcId": "vpc-p", "CidrBlock": "10.5.0.0/16"}}]}}, (
+        "pcx-1: peering connection status '(none)' not known (ec2:DescribeVpcPeeringConnections); not followed")),
+    "peering connection without the peer's CIDRs": ({"VpcPeeringConnectionId": "pcx-1"}, {
+        "ec2:DescribeVpcPeeringConnections": {"VpcPeeringConnections": [
+            {"VpcPeeringConnectionId": "pcx-1", "Status": {"Code": "active"},
+             "RequesterVpcInfo": {"VpcId": "vpc-a", "CidrBlock": "10.0.0.0/16"},
+             "AccepterVpcInfo": {"VpcId": "vpc-p"}}]}}, "pcx-1: CIDRs of the peer VPC vpc-p not reported"),
+    "peering connection without its sides": ({"VpcPeeringConnectionId": "pcx-1"}, {
+        "ec2:DescribeVpcPeeringConnections": {"VpcPeeringConnections": [
+            {"VpcPeeringConnectionId": "pcx-1", "Status": {"Code": "active"}}]}}, (
+        "pcx-1: peering sides unknown or not of vpc-a")),
+    "transit gateway the VPC has no attachment to in the model": ({"TransitGatewayId": "tgw-x"}, {}, (
+        "tgw-x: no attachment of vpc-a to the transit gateway in the model (ec2:DescribeTransitGatewayAttachments)")),
+    "target of no known kind": ({"GatewayId": "xgw-1"}, {}, (
+        "route rtb-s 0.0.0.0/0 → xgw-1: target of kind 'unknown' is not analysed")),
+    "Cloud WAN core network": ({"CoreNetworkArn": "arn:aws:networkmanager::1:core-network/cn-1"}, {}, (
+        "route rtb-s 0.0.0.0/0 → arn:aws:networkmanager::1:core-network/cn-1: Cloud WAN core network is not "
+        "analysed")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ABSENT))
+def test_a_route_to_something_the_model_lacks_is_unknown_never_no_path(case: str) -> None:
+    target, extra, reason = ABSENT[case]
+    model = one_route(target, extra)
+    assert paths(model, "subnet-s", unknown=(reason,)) == set()
+    sn = the_subnet(model, "subnet-s")
+    assert resolve(model, sn, "internet_egress_paths").value is None
+    assert resolve(model, sn, "reachability_unknowns").value == (reason,)
+    assert _pn014(model, "subnet-s") == "ERROR"
+    assert _pn014(model, "subnet-pub") == "FAIL"   # the same estate's definite path still fails
+
+
+def test_the_same_routes_with_their_data_present_are_followed() -> None:
+    """The control of the cases above: with the data there, each target is followed to the internet
+    (so the cases test the absence, not some other difference)."""
+    enis = {"ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": [_eni("eni-1", "subnet-pub")]}}
+    present: dict[str, tuple[dict[str, str], Calls]] = {
+        "nat": ({"NatGatewayId": "nat-1"}, {"ec2:DescribeNatGateways": {"NatGateways": [
+            {"NatGatewayId": "nat-1", "VpcId": "vpc-a", "SubnetId": "subnet-pub", "State": "available"}]}}),
+        "instance": ({"InstanceId": "i-1"}, {"ec2:DescribeInstances": {"Reservations": [{"Instances": [
+            {"InstanceId": "i-1", "VpcId": "vpc-a", "SubnetId": "subnet-pub",
+             "NetworkInterfaces": [{"NetworkInterfaceId": "eni-1"}]}]}]},
+            "ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": [
+                _eni("eni-1", "subnet-pub", Attachment={"InstanceId": "i-1"})]}}),
+        "eni": ({"NetworkInterfaceId": "eni-1"}, enis),
+        "gwlbe": ({"GatewayId": "vpce-1"}, {"ec2:DescribeVpcEndpoints": {"VpcEndpoints": [
+            {"VpcEndpointId": "vpce-1", "VpcId": "vpc-a", "VpcEndpointType": "GatewayLoadBalancer",
+             "SubnetIds": ["subnet-pub"], "State": "available"}]}}),
+    }
+    for name, (target, extra) in present.items():
+        model = one_route(target, extra)
+        found = subnet_reachability(model, the_subnet(model, "subnet-s"))
+        assert found.indeterminate == () and [p.destination for p in found.paths] == ["internet"], name
+        assert _pn014(model, "subnet-s") == "FAIL", name
+
+
+def test_an_unresolved_prefix_list_route_is_unknown() -> None:
+    model = one_route({"GatewayId": "igw-1"}, dest="pl-x")
+    reason = ("rtb-s: prefix list pl-x entries not collected (ec2:GetManagedPrefixListEntries); its route to igw-1 "
+              "is not followed")
+    assert paths(model, "subnet-s", unknown=(reason,)) == set()
+    assert _pn014(model, "subnet-s") == "ERROR"
+
+
+def test_a_route_without_a_destination_is_unknown() -> None:
+    model = one_route({"NatGatewayId": "nat-x"}, dest="")
+    assert paths(model, "subnet-s", unknown=(
+        "rtb-s: a route to nat-x without a destination (ec2:DescribeRouteTables); not followed",)) == set()
+    assert _pn014(model, "subnet-s") == "ERROR"
+
+
+def test_a_subnet_of_a_vpc_without_a_main_route_table_is_unknown() -> None:
+    model = model_of(_merged(ONE_VPC, {"ec2:DescribeSubnets": {"Subnets": [subnet("subnet-n", "vpc-n", "10.9.1.0/24")]}}))
+    assert paths(model, "subnet-n", unknown=("subnet-n: effective route table unknown (ec2:DescribeRouteTables)",)) \
+        == set()
+    assert _pn014(model, "subnet-n") == "ERROR"
+
+
+def test_an_interface_whose_subnet_is_not_in_the_model_is_unknown() -> None:
+    model = model_of(_merged(ONE_VPC, {"ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": [
+        _eni("eni-1", "subnet-gone")]}}))
+    found = interface_reachability(model, the_eni(model, "eni-1"))
+    assert found.paths == () and found.indeterminate == (
+        "subnet-gone: subnet of eni-1 not in the model (ec2:DescribeSubnets)",)
+    assert resolve(model, the_eni(model, "eni-1"), "internet_egress_paths").value is None
+
+
+# Transit gateways: each case changes the central egress estate (tgw_estate) so that the spoke
+# subnet-a's default route meets missing data on its way to the egress VPC.
+def _spokes(*routes: dict[str, Any]) -> Calls:
+    return tgw_estate(spokes=list(routes))
+
+
+def _without(calls: Calls, key: str, items_key: str, drop: str) -> Calls:
+    out = dict(calls)
+    out[key] = {items_key: [x for x in calls[key][items_key] if drop not in x.values()]}
+    return out
+
+
+def _attachments(calls: Calls, change: Any) -> Calls:
+    out = dict(calls)
+    key = "ec2:DescribeTransitGatewayAttachments"
+    out[key] = {"TransitGatewayAttachments": [change(dict(a)) for a in calls[key]["TransitGatewayAttachments"]]}
+    return out
+
+
+def _unassociated(a: dict[str, Any]) -> dict[str, Any]:
+    if a["TransitGatewayAttachmentId"] == "tgw-attach-a":
+        a.pop("Association")
+    return a
+
+
+def _vpc_attachment_subnets(calls: Calls, subnets: list[str]) -> Calls:
+    out = dict(calls)
+    out["ec2:DescribeTransitGatewayVpcAttachments"] = {"TransitGatewayVpcAttachments": [
+        a if a["TransitGatewayAttachmentId"] != "tgw-attach-egress" else {**a, "SubnetIds": subnets}
+        for a in calls["ec2:DescribeTransitGatewayVpcAttachments"]["TransitGatewayVpcAttachments"]]}
+    return out
+
+
+DEFAULT = {"DestinationCidrBlock": "0.0.0.0/0", "Type": "static"}
+TGW_ABSENT: dict[str, tuple[Any, str]] = {
+    # The issue's case: an active route whose attachment list is empty was followed to nothing.
+    "active route with no attachment": (lambda: _spokes({**DEFAULT, "State": "active"}), (
+        "tgw-rtb-2 0.0.0.0/0: active route with no attachment reported (ec2:SearchTransitGatewayRoutes); "
+        "not followed")),
+    "route without a state": (lambda: _spokes({**DEFAULT, "TransitGatewayAttachments": [
+        {"TransitGatewayAttachmentId": "tgw-attach-egress"}]}), (
+        "tgw-rtb-2 0.0.0.0/0: route state '(none)', not known to carry or drop traffic "
+        "(ec2:SearchTransitGatewayRoutes); not followed")),
+    "route in a passing state": (lambda: _spokes({**DEFAULT, "State": "pending", "TransitGatewayAttachments": [
+        {"TransitGatewayAttachmentId": "tgw-attach-egress"}]}), (
+        "tgw-rtb-2 0.0.0.0/0: route state 'pending', not known to carry or drop traffic "
+        "(ec2:SearchTransitGatewayRoutes); not followed")),
+    "route without a destination": (lambda: _spokes({"State": "active", "TransitGatewayAttachments": [
+        {"TransitGatewayAttachmentId": "tgw-attach-egress"}]}), (
+        "tgw-rtb-2: a route without a destination (ec2:SearchTransitGatewayRoutes); not followed")),
+    "route to a prefix list that cannot be resolved": (lambda: _spokes(
+        {"PrefixListId": "pl-x", "State": "active", "TransitGatewayAttachments": [
+            {"TransitGatewayAttachmentId": "tgw-attach-egress"}]}), (
+        "tgw-rtb-2: prefix list pl-x entries not collected (ec2:GetManagedPrefixListEntries); its route is not "
+        "followed")),
+    "route to an attachment not in the model": (lambda: _spokes({**DEFAULT, "State": "active",
+                                                                 "TransitGatewayAttachments": [
+        {"TransitGatewayAttachmentId": "tgw-attach-gone"}]}), (
+        "tgw-attach-gone: transit gateway attachment not in the model (ec2:DescribeTransitGatewayAttachments)")),
+    "routes not collected": (lambda: tgw_estate(spokes_collected=False), (
+        "tgw-rtb-2: routes not collected (ec2:SearchTransitGatewayRoutes)")),
+    "associated route table not in the model": (lambda: _without(
+        tgw_estate(), "ec2:DescribeTransitGatewayRouteTables", "TransitGatewayRouteTables", "tgw-rtb-2"), (
+        "tgw-rtb-2: transit gateway route table not in the model (ec2:DescribeTransitGatewayRouteTables)")),
+    "association unknown": (lambda: _attachments(tgw_estate(), _unassociated), (
+        "tgw-attach-a: transit gateway route table association unknown "
+        "(ec2:GetTransitGatewayRouteTableAssociations)")),
+    "attachment subnets unknown": (lambda: tgw_estate(egress_attachment_subnets=False), (
+        "tgw-attach-egress: attachment subnets unknown (ec2:DescribeTransitGatewayVpcAttachments)")),
+    "attachment with no subnets": (lambda: _vpc_attachment_subnets(tgw_estate(), []), (
+        "tgw-attach-egress: no attachment subnets reported (ec2:DescribeTransitGatewayVpcAttachments); "
+        "not followed")),
+    "attachment subnet not in the model": (lambda: _vpc_attachment_subnets(tgw_estate(), ["subnet-gone"]), (
+        "subnet-gone: subnet not in the model (ec2:DescribeSubnets); tgw-attach-egress to vpc-egress not followed")),
+    "attachment of a type not analysed": (lambda: _attachments(tgw_estate(), lambda a: {
+        **a, **({"ResourceType": "connect"} if a["TransitGatewayAttachmentId"] == "tgw-attach-egress" else {})}), (
+        "tgw-attach-egress: connect attachment is not analysed")),
+    "attachment of no type": (lambda: _attachments(tgw_estate(), lambda a: {
+        **a, **({"ResourceType": ""} if a["TransitGatewayAttachmentId"] == "tgw-attach-egress" else {})}), (
+        "tgw-attach-egress: unknown attachment is not analysed")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TGW_ABSENT))
+def test_missing_transit_gateway_data_is_unknown_never_no_path(case: str) -> None:
+    make, reason = TGW_ABSENT[case]
+    model = model_of(make())
+    found = subnet_reachability(model, the_subnet(model, "subnet-a"))
+    assert reason in found.indeterminate, found.indeterminate
+    assert found.of("internet") == ()
+    assert resolve(model, the_subnet(model, "subnet-a"), "internet_egress_paths").value is None
+    assert _pn014(model, "subnet-a") == "ERROR"
+
+
+def test_an_attachment_the_collected_associations_leave_unassociated_carries_nothing() -> None:
+    """The definite counterpart of "association unknown": every route table of the transit gateway
+    had its associations collected and none holds the attachment, which reports none itself. AWS
+    routes nothing from an attachment without an association."""
+    calls = _attachments(tgw_estate(), _unassociated)
+    calls["ec2:GetTransitGatewayRouteTableAssociations"] = [
+        {"params": {"TransitGatewayRouteTableId": t}, "response": {"Associations": assoc}}
+        for t, assoc in (("tgw-rtb-2", [{"TransitGatewayAttachmentId": "tgw-attach-b", "State": "associated"}]),
+                         ("tgw-rtb-egress", []))]
+    model = model_of(calls)
+    assert paths(model, "subnet-a") == set()
+    assert _pn014(model, "subnet-a") == "PASS"
+
+
+def test_an_unknown_route_target_makes_ingress_unknown() -> None:
+    model = model_of({
+        "ec2:DescribeVpcs": {"Vpcs": [{"VpcId": "vpc-a", "CidrBlock": "10.0.0.0/16"}]},
+        "ec2:DescribeSubnets": {"Subnets": [subnet("subnet-a", "vpc-a", "10.0.1.0/24")]},
+        "ec2:DescribeRouteTables": {"RouteTables": [table("rtb-a", "vpc-a", local("10.0.0.0/16"),
+                                                          route("0.0.0.0/0", GatewayId="xgw-1"), main=True)]},
+        "ec2:DescribeNetworkInterfaces": {"NetworkInterfaces": [_eni("eni-1", "subnet-a", Groups=[{"GroupId": "sg-1"}],
+                                                                     Association={"PublicIp": "203.0.113.10"})]},
+    })
+    assert ports(model) == (None, ("rtb-a: a route's target is of no known kind; whether it is an internet gateway "
+                                   "is not known",))
 
 
 # -- ingress -----------------------------------------------------------------------------

@@ -59,9 +59,13 @@ their public addresses.
 
 Loops are cut when a path reaches a table it already went through for the same
 destination prefix, and reported in `Reachability.loops`. Whatever cannot be resolved (a
-table, gateway, attachment or prefix list not in the model, transit gateway routes not
-collected, attachment subnets unknown) is reported in `Reachability.indeterminate` with
-the reason: the paths found are then a lower bound.
+table, gateway, instance, interface, endpoint, peering, attachment or prefix list not in
+the model; transit gateway routes or associations not collected; an active transit gateway
+route with no attachment; a state, type or subnet not reported) is reported in
+`Reachability.indeterminate` with the reason: the paths found are then a lower bound.
+Missing data is never read as "no path"; only what the data shows for certain (a blackhole
+route, a deleted gateway or attachment, a peering that is not active, an attachment with
+no association) carries nothing. docs/reachability.md lists every such branch.
 
 Ingress (`internet_ingress_ports`): a network interface is reachable from the internet
 over IPv4 when it has a public IPv4 address and its subnet's effective table has an active
@@ -101,6 +105,13 @@ _DEST_RANK = {d: i for i, d in enumerate(DESTINATIONS)}
 _GONE_NAT_STATES = frozenset({"deleting", "deleted", "failed"})
 _GONE_ATTACHMENT_STATES = frozenset({"deleting", "deleted", "failed", "rejected", "rejecting"})
 _PRIVATE_INTERNET = "internet (private addresses)"   # internal: see `_Analyzer.target`
+_UNKNOWN_STATE = "unknown state"                      # internal: see `_Analyzer.tgw_entries`
+# VPC endpoint types (DescribeVpcEndpoints VpcEndpointType) that end a path in the AWS
+# service network; a Gateway Load Balancer endpoint continues; any other is indeterminate.
+_SERVICE_ENDPOINTS = frozenset({"gateway", "interface", "resource", "servicenetwork"})
+# VPC peering status codes under which no traffic flows (AWS: only "active" carries).
+_IDLE_PEERING = frozenset({"initiating-request", "pending-acceptance", "provisioning", "deleting", "deleted",
+                           "rejected", "failed", "expired"})
 
 
 # -- the answer ------------------------------------------------------------------------
@@ -326,7 +337,9 @@ class _Analyzer:
                     if active and not self._terminal(rt, r.target_kind, r.target_id):
                         reasons.append(f"{rt.id}: prefix list {r.destination} entries not collected "
                                        f"(ec2:GetManagedPrefixListEntries); its route to {r.target_id} "
-                                       "is not followed")
+                                       "is not followed" if r.destination else
+                                       f"{rt.id}: a route to {r.target_id or '(no target)'} without a destination "
+                                       "(ec2:DescribeRouteTables); not followed")
                     continue
                 for cidr in r.destination_cidrs:
                     n = parse_net(cidr)
@@ -358,16 +371,24 @@ class _Analyzer:
         entries: list[RouteEntry] = []
         reasons: list[str] = []
         for r in t.routes or ():
-            active = r.state.lower() == "active"
-            if r.state.lower() == "deleted":
+            state = r.state.lower()
+            if state == "deleted":
                 continue
+            # An active route carries its part to its attachments; a blackhole route drops it.
+            # Any other state (pending, deleting, none reported) is not known to do either:
+            # the route still takes its part of the traffic (longest-prefix match) and that
+            # part is indeterminate, never "no path" (see `_expand_tgw_table`).
+            kind = "attachment" if state in ("active", "blackhole") else _UNKNOWN_STATE
             cidrs = r.destination_cidrs
             is_pl = cidrs is None
             if cidrs is None and r.destination.startswith("pl-"):
                 cidrs = self.prefix_list_cidrs(r.destination, t.account, t.region)
             if cidrs is None:
                 reasons.append(f"{t.id}: prefix list {r.destination} entries not collected "
-                               "(ec2:GetManagedPrefixListEntries); its route is not followed")
+                               "(ec2:GetManagedPrefixListEntries); its route is not followed"
+                               if r.destination else
+                               f"{t.id}: a route without a destination (ec2:SearchTransitGatewayRoutes); "
+                               "not followed")
                 continue
             for cidr in cidrs:
                 n = parse_net(cidr)
@@ -375,7 +396,7 @@ class _Analyzer:
                     reasons.append(f"{t.id}: route destination {cidr!r} is not a CIDR")
                     continue
                 text = f"{r.destination} ({cidr})" if is_pl else r.destination
-                entries.append(RouteEntry(n, text, "attachment", "", r.attachment_ids, active, is_pl))
+                entries.append(RouteEntry(n, text, kind, r.state, r.attachment_ids, state != "blackhole", is_pl))
         found = self.entries[k] = (tuple(entries), tuple(reasons))
         return found
 
@@ -462,26 +483,35 @@ class _Analyzer:
             if not isinstance(inst, Instance):
                 return _Sub(unknown=(f"{tid}: instance not in the model (ec2:DescribeInstances); "
                                      f"route {where} not followed",))
-            subnets = [inst.subnet_id] + [e.subnet_id for e in self.instance_enis(inst)]
-            return self.through(Hop("instance", tid), subnets, rt, part, stack)
+            subnets, missing = self.instance_subnets(inst)
+            return _with_unknown(self.through(Hop("instance", tid), subnets, rt, part, stack), missing)
         if kind == "eni":
             eni = self.get("network_interface", tid, rt.account, rt.region)
             if not isinstance(eni, NetworkInterface):
                 return _Sub(unknown=(f"{tid}: network interface not in the model (ec2:DescribeNetworkInterfaces); "
                                      f"route {where} not followed",))
             subnets = [eni.subnet_id]
+            missing = []
             if eni.instance_id:  # an appliance forwards out of any of its interfaces
                 owner = self.get("instance", eni.instance_id, eni.account, eni.region)
                 if isinstance(owner, Instance):
-                    subnets += [x.subnet_id for x in self.instance_enis(owner)]
-            return self.through(Hop("eni", tid), subnets, rt, part, stack)
+                    more, missing = self.instance_subnets(owner)
+                    subnets += more
+                else:
+                    missing = [f"{eni.instance_id}: instance of {tid} not in the model (ec2:DescribeInstances); "
+                               "its other interfaces not followed"]
+            return _with_unknown(self.through(Hop("eni", tid), subnets, rt, part, stack), missing)
         if kind in ("gwlbe", "vpce"):
             ep = self.get("vpc_endpoint", tid, rt.account, rt.region)
             if not isinstance(ep, VpcEndpoint):
                 return _Sub(unknown=(f"{tid}: VPC endpoint not in the model (ec2:DescribeVpcEndpoints); "
                                      f"route {where} not followed",))
-            if ep.endpoint_type.lower() != "gatewayloadbalancer":
+            ep_type = ep.endpoint_type.lower()
+            if ep_type in _SERVICE_ENDPOINTS:
                 return _EMPTY   # a gateway or interface endpoint: the AWS service network
+            if ep_type != "gatewayloadbalancer":
+                return _Sub(unknown=(f"{tid}: VPC endpoint type {ep.endpoint_type or '(none)'!r} not known "
+                                     f"(ec2:DescribeVpcEndpoints); route {where} not followed",))
             return self.through(Hop("gwlbe", tid), ep.subnet_ids, rt, part, stack)
         if kind == "tgw":
             return self.tgw(rt, tid, part, stack)
@@ -510,6 +540,15 @@ class _Analyzer:
                      if not (p[0] == "internet" and p[1] == "ipv4" and p[2] and p[2][-1].kind == "igw"
                              and not translated_again(p[2])))
         return sub if len(kept) == len(sub.paths) else replace(sub, paths=kept)
+
+    def instance_subnets(self, inst: Instance) -> tuple[list[str], list[str]]:
+        """The subnets an instance forwards out of (its own and every interface's), and the
+        reasons some cannot be told (an interface it lists that is not in the model)."""
+        enis = self.instance_enis(inst)
+        known = {e.id for e in enis}
+        missing = [f"{eid}: network interface of {inst.id} not in the model (ec2:DescribeNetworkInterfaces); "
+                   "not followed" for eid in inst.network_interface_ids if eid not in known]
+        return [inst.subnet_id] + [e.subnet_id for e in enis], missing
 
     def through(self, hop: Hop, subnet_ids: Iterable[str], rt: RouteTable, part: Traffic,
                 stack: dict[tuple[str, str, Net], int]) -> _Sub:
@@ -560,6 +599,16 @@ class _Analyzer:
         for entry, part in self.split("tgwrt", _key(t), entries, traffic):
             if not entry.active:
                 continue
+            if entry.kind == _UNKNOWN_STATE:
+                unknown.append(f"{t.id} {entry.text}: route state {entry.target or '(none)'!r}, not known to "
+                               "carry or drop traffic (ec2:SearchTransitGatewayRoutes); not followed")
+                continue
+            if not entry.targets:
+                # AWS lists the attachments of every active route; none listed means the data
+                # is missing, not that the traffic goes nowhere (that is a blackhole route).
+                unknown.append(f"{t.id} {entry.text}: active route with no attachment reported "
+                               "(ec2:SearchTransitGatewayRoutes); not followed")
+                continue
             hop = Hop("tgw_route_table", t.id, entry.text)
             for aid in entry.targets:
                 subs.append((hop, self.attachment_target(t, aid, part, stack)))
@@ -582,6 +631,10 @@ class _Analyzer:
             if att.subnet_ids is None:
                 return _Sub(unknown=(f"{att.id}: attachment subnets unknown "
                                      "(ec2:DescribeTransitGatewayVpcAttachments)",))
+            if not att.subnet_ids:
+                # AWS requires at least one subnet per VPC attachment: none listed is missing data.
+                return _Sub(unknown=(f"{att.id}: no attachment subnets reported "
+                                     "(ec2:DescribeTransitGatewayVpcAttachments); not followed",))
             tables: dict[str, RouteTable] = {}
             unknown: list[str] = []
             for sid in att.subnet_ids:
@@ -606,8 +659,12 @@ class _Analyzer:
         if not isinstance(pcx, VpcPeering):
             return _Sub(unknown=(f"{pcx_id}: peering connection not in the model "
                                  "(ec2:DescribeVpcPeeringConnections)",))
-        if pcx.status.lower() != "active":
+        status = pcx.status.lower()
+        if status in _IDLE_PEERING:
             return _EMPTY
+        if status != "active":
+            return _Sub(unknown=(f"{pcx_id}: peering connection status {pcx.status or '(none)'!r} not known "
+                                 "(ec2:DescribeVpcPeeringConnections); not followed",))
         sides = [s for s in (pcx.requester, pcx.accepter) if s is not None]
         peers = [s for s in sides if s.vpc_id != rt.vpc_id]
         if len(sides) != 2 or len(peers) != 1:
@@ -702,6 +759,11 @@ def _text(hops: Iterable[Hop]) -> str:
     return " → ".join(h.text for h in hops)
 
 
+def _with_unknown(sub: _Sub, unknown: list[str]) -> _Sub:
+    """`sub` with more reasons."""
+    return replace(sub, unknown=tuple(dict.fromkeys((*sub.unknown, *unknown)))) if unknown else sub
+
+
 def _prefixed(hop: Hop, sub: _Sub) -> _Sub:
     return _combine([(hop, sub)], [])
 
@@ -791,10 +853,18 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
     return admitted
 
 
-def _igw_route(an: _Analyzer, rt: RouteTable, version: int) -> bool:
-    """Whether a route table has an active route of that family to an internet gateway."""
+def _igw_route(an: _Analyzer, rt: RouteTable, version: int) -> bool | None:
+    """Whether a route table has an active route of that family to an internet gateway;
+    None when it has none for certain but a route's target could not be told (a gateway id
+    of no known kind may be an internet gateway)."""
+    unsure = False
     for r in rt.routes:
-        if r.target_kind != "igw" or r.state == "blackhole":
+        if r.state == "blackhole":
+            continue
+        if r.target_kind == "unknown":
+            unsure = True
+            continue
+        if r.target_kind != "igw":
             continue
         if r.destination_kind == "prefix_list":
             pl = an.get("prefix_list", r.destination, rt.account, rt.region)
@@ -803,7 +873,7 @@ def _igw_route(an: _Analyzer, rt: RouteTable, version: int) -> bool:
                 return True   # an unknown family counts for both
         elif r.destination_kind == f"ipv{version}":
             return True
-    return False
+    return None if unsure else False
 
 
 _NAT_INTERFACE = "Interface for NAT Gateway "
@@ -820,9 +890,13 @@ def _ingress(an: _Analyzer, eni: NetworkInterface) -> tuple[tuple[str, ...] | No
     rt, reason = an.subnet_table(sn.id, sn.account, sn.region)
     if rt is None:
         return None, (reason or f"{sn.id}: effective route table unknown",)
-    exposed = [v for v in families if _igw_route(an, rt, v)]
+    routed = {v: _igw_route(an, rt, v) for v in families}
+    exposed = [v for v in families if routed[v]]
+    if None in routed.values():
+        out.reasons.append(f"{rt.id}: a route's target is of no known kind; whether it is an internet gateway "
+                           "is not known")
     if not exposed:
-        return (), ()
+        return (None, tuple(out.reasons)) if out.reasons else ((), ())
     if not eni.security_group_ids:
         if eni.interface_type == "nat_gateway" or eni.description.startswith(_NAT_INTERFACE):
             return (), ()     # a NAT gateway accepts no connection from the internet

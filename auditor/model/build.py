@@ -3,7 +3,8 @@
 First every record goes through its normaliser; then the linking pass joins what several
 calls say about one resource: VPC DNS attributes, prefix-list entries, transit gateway
 routes and associations, the subnets of TGW VPC attachments, and each subnet's effective
-route table (its explicit association, else the main table *of its own VPC*).
+route table (its explicit association, else the main table *of its own VPC*; unknown when a
+route table of that VPC that an endpoint names is missing from the listing).
 """
 
 from __future__ import annotations
@@ -140,12 +141,18 @@ def _link(by_type: dict[str, list[Resource]], side: _Side) -> None:
             explicit[(rt.account, rt.region, sid)] = rt.id
         if rt.is_main:
             main[(rt.account, rt.region, rt.vpc_id)] = rt.id
+    # A route table that a gateway endpoint names but the listing lacks may hold explicit subnet
+    # associations: in its VPC, a subnet with none known may be one of them (its main table
+    # is then not its table), so its effective table is unknown, never guessed.
+    listed = {k(rt) for rt in tables}
+    unlisted = {(e.account, e.region, e.vpc_id) for e in by_type["vpc_endpoint"] if isinstance(e, VpcEndpoint)
+                for rid in e.route_table_ids if (e.account, e.region, rid) not in listed}
     subnets = []
     for sn in by_type["subnet"]:
         assert isinstance(sn, Subnet)
         if k(sn) in explicit:
             sn = dataclasses.replace(sn, route_table_id=explicit[k(sn)], route_table_association="explicit")
-        elif (sn.account, sn.region, sn.vpc_id) in main:
+        elif (sn.account, sn.region, sn.vpc_id) in main and (sn.account, sn.region, sn.vpc_id) not in unlisted:
             sn = dataclasses.replace(sn, route_table_id=main[(sn.account, sn.region, sn.vpc_id)],
                                      route_table_association="main")
         subnets.append(sn)

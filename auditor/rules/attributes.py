@@ -552,16 +552,38 @@ def _ec2(*operations: str) -> tuple[Call, ...]:
 
 # -- derived attributes: vpc -----------------------------------------------------------
 
+def unseen_route_targets(model: Model, vpc: Vpc, kind: str, type_name: str) -> tuple[Route, ...]:
+    """The active routes of the VPC's route tables to a target of `kind` that the model does
+    not hold as a `type_name`: AWS routes only to a gateway of the VPC (a route to one that
+    is gone turns blackhole), so the VPC has it, but what it is was not collected. A list of
+    the VPC's gateways is then unknown when it would otherwise be empty, never "none"."""
+    return tuple(r for rt in _related(model, "route_table", "vpc_id", vpc) if isinstance(rt, RouteTable)
+                 for r in rt.routes if r.target_kind == kind and r.state != "blackhole"
+                 and model.get(type_name, r.target_id, vpc.account, vpc.region) is None)
+
+
+def _gateway_ids(model: Model, vpc: Vpc, items: tuple[Resource, ...], unseen: tuple[Route, ...]
+                 ) -> Derived[tuple[str, ...] | None]:
+    if unseen and not items:   # the gateways known are a lower bound: any is enough to fail a rule
+        return Derived(None, tuple(r.source for r in unseen if r.source is not None))
+    found = _ids(items)
+    return Derived(found.value, found.sources)
+
+
 @derived("vpc", "internet_gateway_ids", requires=_ec2("DescribeInternetGateways"),
-         doc="Ids of the internet gateways attached (or attaching) to the VPC, sorted.")
-def _vpc_igws(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
-    return _ids(_related(model, "internet_gateway", "attached_vpc_ids", vpc))
+         doc="Ids of the internet gateways attached (or attaching) to the VPC, sorted; null when none is "
+             "known and a route of the VPC's tables sends traffic to an internet gateway not in the collected data.")
+def _vpc_igws(model: Model, vpc: Vpc) -> Derived[tuple[str, ...] | None]:
+    return _gateway_ids(model, vpc, _related(model, "internet_gateway", "attached_vpc_ids", vpc),
+                        unseen_route_targets(model, vpc, "igw", "internet_gateway"))
 
 
 @derived("vpc", "egress_only_internet_gateway_ids", requires=_ec2("DescribeEgressOnlyInternetGateways"),
-         doc="Ids of the egress-only internet gateways (IPv6 outbound) attached to the VPC, sorted.")
-def _vpc_eigws(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
-    return _ids(_related(model, "egress_only_internet_gateway", "attached_vpc_ids", vpc))
+         doc="Ids of the egress-only internet gateways (IPv6 outbound) attached to the VPC, sorted; null when none is "
+             "known and a route of the VPC's tables sends traffic to one not in the collected data.")
+def _vpc_eigws(model: Model, vpc: Vpc) -> Derived[tuple[str, ...] | None]:
+    return _gateway_ids(model, vpc, _related(model, "egress_only_internet_gateway", "attached_vpc_ids", vpc),
+                        unseen_route_targets(model, vpc, "eigw", "egress_only_internet_gateway"))
 
 
 # NAT gateways in these states no longer forward traffic (AWS lists them for about an hour).
@@ -574,16 +596,20 @@ def _nats(model: Model, vpc: Vpc) -> tuple[Resource, ...]:
 
 
 @derived("vpc", "nat_gateway_ids", requires=_ec2("DescribeNatGateways"),
-         doc="Ids of the VPC's NAT gateways, public and private, except deleting, deleted or failed ones; sorted.")
-def _vpc_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
-    return _ids(_nats(model, vpc))
+         doc="Ids of the VPC's NAT gateways, public and private, except deleting, deleted or failed ones; sorted; "
+             "null when none is known and a route of the VPC's tables sends traffic to one not in the collected data.")
+def _vpc_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...] | None]:
+    return _gateway_ids(model, vpc, _nats(model, vpc), unseen_route_targets(model, vpc, "nat", "nat_gateway"))
 
 
 @derived("vpc", "public_nat_gateway_ids", requires=_ec2("DescribeNatGateways"),
          doc="Ids of the VPC's public NAT gateways (connectivity public: they reach the internet), "
-             "except deleting, deleted or failed ones; sorted.")
-def _vpc_public_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
-    return _ids(tuple(n for n in _nats(model, vpc) if isinstance(n, NatGateway) and n.connectivity == "public"))
+             "except deleting, deleted or failed ones; sorted; null when none is known and a route of the "
+             "VPC's tables sends traffic to a NAT gateway not in the collected data (public or private is then unknown).")
+def _vpc_public_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...] | None]:
+    return _gateway_ids(model, vpc, tuple(n for n in _nats(model, vpc) if isinstance(n, NatGateway)
+                                          and n.connectivity == "public"),
+                        unseen_route_targets(model, vpc, "nat", "nat_gateway"))
 
 
 def _endpoint_services(model: Model, vpc: Vpc, endpoint_type: str) -> Derived[tuple[str, ...]]:

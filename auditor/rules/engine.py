@@ -322,6 +322,10 @@ class Engine:
 
     def _one(self, rule: Rule, prepared: "_Prepared", resource: Resource, ref: ResourceRef) -> Finding:
         item_text, paths = prepared.item_text, prepared.paths
+        undecided = self.index.undecided(resource)
+        if undecided:
+            return Finding(rule.id, rule.severity, "ERROR", ref,
+                           "not assessed: scope could not be decided: " + undecided, item=item_text, paths=paths)
         if prepared.where is not None:
             applies = prepared.where(self.model, resource)
             if applies.status == "fail":

@@ -55,6 +55,33 @@ def vpcs_of(model: Model, resource: Resource) -> tuple[str, ...] | None:
     return None
 
 
+# Resources placed in a VPC through another resource: the field naming it, and the types (and
+# the calls listing them) it may be, by id prefix.
+_PLACED_BY: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "security_group_rule": (("group_id", "", "security_group", "ec2:DescribeSecurityGroups"),),
+    "flow_log": (("resource_id", "vpc-", "vpc", "ec2:DescribeVpcs"),
+                 ("resource_id", "subnet-", "subnet", "ec2:DescribeSubnets"),
+                 ("resource_id", "eni-", "network_interface", "ec2:DescribeNetworkInterfaces")),
+    "elastic_ip": (("instance_id", "", "instance", "ec2:DescribeInstances"),
+                   ("network_interface_id", "", "network_interface", "ec2:DescribeNetworkInterfaces")),
+}
+
+
+def placement_unknown(model: Model, resource: Resource) -> str | None:
+    """Why the VPC of a resource cannot be told: what places it (a security group rule's
+    group, a flow log's VPC, subnet or interface, an Elastic IP's instance or interface) is
+    named but not in the model. None when it can be told, or when it belongs to no VPC."""
+    named = [(ref, type_name, call) for field, prefix, type_name, call in _PLACED_BY.get(resource.type_name, ())
+             for ref in (str(getattr(resource, field, None) or ""),)
+             if (ref or field == "group_id") and ref.startswith(prefix)]
+    if not named or vpcs_of(model, resource) is not None:
+        return None
+    for ref, type_name, call in named:
+        if model.get(type_name, ref, resource.account, resource.region) is None:
+            return f"its {type_name.replace('_', ' ')} {ref or '(none)'} is not in the model ({call})"
+    return None
+
+
 class ScopeIndex:
     """Answers `in_scope(resource)` for one model and one scope, computed once."""
 
@@ -63,6 +90,14 @@ class ScopeIndex:
         self.scope = scope
         self.vpcs = {(v.account, v.region, v.id) for v in model.of("vpc") if scope.selects(v.id, v.tag_map)}
         self.regions = {(a, r) for a, r, _ in self.vpcs}
+
+    def undecided(self, resource: Resource) -> str | None:
+        """Why a resource's scope cannot be decided (a scope that selects VPCs, and the
+        resource's VPC is unknown because what places it is missing), else None. Such a
+        resource is never PASS: it could belong to a VPC out of scope."""
+        if self.scope.everything or resource.type_name not in _PLACED_BY:   # the engine asks per finding: fast
+            return None
+        return placement_unknown(self.model, resource)
 
     def in_scope(self, resource: Resource) -> bool:
         if self.scope.everything:

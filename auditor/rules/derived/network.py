@@ -12,7 +12,7 @@ from auditor.model.types import (
     BlockPublicAccessExclusion, ElasticIp, Instance, Model, NatGateway, NetworkInterface, Route, Subnet, Vpc,
 )
 from auditor.rules.attributes import (
-    Derived, _ec2, _nats, _related, _refs, _route_table, derived, own_sources,
+    Derived, _ec2, _nats, _related, _refs, _route_table, derived, own_sources, unseen_route_targets,
 )
 
 # -- subnet: routes that leave the private network ----------------------------------------
@@ -79,10 +79,13 @@ def _subnet_appliance_routes(model: Model, subnet: Subnet) -> Derived[tuple[Rout
 
 @derived("vpc", "private_nat_gateway_ids", requires=_ec2("DescribeNatGateways"),
          doc="Ids of the VPC's private NAT gateways (connectivity private: they translate to other private "
-             "networks, not the internet), except deleting, deleted or failed ones; sorted.")
-def _vpc_private_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...]]:
+             "networks, not the internet), except deleting, deleted or failed ones; sorted; null when none is known "
+             "and a route of the VPC's tables sends traffic to a NAT gateway not in the collected data.")
+def _vpc_private_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...] | None]:
     # _nats leaves out NAT gateways that no longer forward (deleting, deleted, failed).
     nats = tuple(n for n in _nats(model, vpc) if isinstance(n, NatGateway) and n.connectivity == "private")
+    if not nats and unseen_route_targets(model, vpc, "nat", "nat_gateway"):
+        return Derived(None)   # one the routes name is missing: it may be private
     return Derived(tuple(sorted(n.id for n in nats)), _refs(nats))
 
 
