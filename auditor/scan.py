@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from auditor.config import AuditConfig, Scope
 from auditor.console import safe
@@ -18,7 +18,7 @@ from auditor.errors import InputError, SnapshotError
 from auditor.findings import SEVERITIES
 from auditor.model import build_model
 from auditor.results import RunInfo, build_document, iter_text, violations
-from auditor.rules.engine import account_problems, evaluate_rules, expected_regions
+from auditor.rules.engine import Evaluation, account_problems, evaluate_rules, expected_regions
 from auditor.rules.packs import PackSet, packs_for_config
 from auditor.rules.profiles import Profile, load_profile, resolve_profile
 from auditor.rules.scope import ScopeGap, snapshot_gaps
@@ -86,15 +86,20 @@ def assessment_date(manifest: Mapping[str, Any]) -> date:
         raise SnapshotError(f"the snapshot manifest has no valid collection time ({finished!r})") from None
 
 
+def evaluate_evidence(records: Sequence[Any], manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
+    """The engine's evaluation of a snapshot's records and manifest (what `evaluate_snapshot`
+    turns into findings.json): gaps from the manifest, scope gaps from the config."""
+    model = build_model(records, manifest.get("files"))
+    expected = expected_regions(model, manifest)
+    return evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
+                          waivers=inputs.waivers, expected=expected, account_problems=account_problems(manifest),
+                          uncovered=_uncovered(inputs.config, expected))
+
+
 def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     """The findings.json document for a verified snapshot."""
     manifest = snapshot.manifest
-    model = build_model(snapshot.records, manifest.get("files"))
-    problems = account_problems(manifest)
-    expected = expected_regions(model, manifest)
-    evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
-                                waivers=inputs.waivers, expected=expected,
-                                account_problems=problems, uncovered=_uncovered(inputs.config, expected))
+    evaluation = evaluate_evidence(snapshot.records, manifest, inputs)
     frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,

@@ -44,8 +44,8 @@ from auditor.findings import Finding
 from auditor.model import build_model
 from auditor.model.types import Model
 from auditor.model.normalise import record_path
-from auditor.rules.engine import evaluate_rules, expected_regions
-from auditor.scan import ScanInputs, assessment_date, evaluate_snapshot, prepare
+from auditor.rules.engine import evaluate_rules
+from auditor.scan import ScanInputs, evaluate_evidence, evaluate_snapshot, prepare
 from auditor.snapshot.reader import Snapshot
 from auditor.snapshot.records import GLOBAL_REGION, CallError, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
@@ -70,15 +70,11 @@ class Collected:
 
 
 def statuses(records: tuple[CallRecord, ...], manifest: Mapping[str, Any], inputs: ScanInputs) -> dict[Key, str]:
-    """Every finding's status, evaluated as `auditor.scan.evaluate_snapshot` does (its engine
-    call, without the document around it: the document reloads the framework catalogues
-    each time, four fifths of the cost; `test_the_engine_call_is_the_scans` keeps the two
-    the same)."""
-    model = build_model(records, manifest.get("files"))
-    problems = {str(a.get("id")): str(a.get("problem")) for a in manifest.get("accounts", []) if a.get("problem")}
-    evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
-                                waivers=inputs.waivers, expected=expected_regions(model, manifest),
-                                account_problems=problems)
+    """Every finding's status, from the engine call `auditor.scan.evaluate_snapshot` makes
+    (`evaluate_evidence`), without the document around it: the document reloads the framework
+    catalogues each time, four fifths of the cost; `test_the_engine_call_is_the_scans` keeps
+    the two the same."""
+    evaluation = evaluate_evidence(records, manifest, inputs)
     return {f.sort_key(): f.status for f in evaluation.findings}
 
 
@@ -262,9 +258,10 @@ def _unreachable(c: Collected, account: str) -> Damage:
     assert denied.error is not None
     role = next(a["role_arn"] for a in c.manifest["accounts"] if a["id"] == account)
     problem = f"sts:AssumeRole into {role} failed: {denied.error.code}: {denied.error.message}"
-    accounts = [dict(a, identity={}, regions=[], problem=problem) if a["id"] == account else a
-                for a in c.manifest["accounts"]]
+    # It keeps the regions it was planned in, so that they are named as not assessed.
     planned = sorted({t["region"] for t in c.manifest["tasks"] if t["account"] == account})
+    accounts = [dict(a, identity={}, regions=planned, problem=problem) if a["id"] == account else a
+                for a in c.manifest["accounts"]]
     tasks = [t for t in c.manifest["tasks"] if t["account"] != account] + [
         {"account": account, "region": r, "calls": 0, "errors": 0, "status": "not_attempted", "reason": problem}
         for r in planned]
