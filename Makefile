@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test bench clean lock lock-upgrade
+.PHONY: demo test verify-outside bench clean lock lock-upgrade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ test: $(VENV)/.installed-test
 	else echo "chromium is not installed and this is not root: install it (apt-get install chromium)," \
 	     "or the HTML report's browser tests fail" >&2; fi
 	$(BIN)/python -m pytest -q
+
+# Outside data with known answers (AWS's data-perimeter policies ...) stays outside the
+# repository: this checks the analyzers against the folder FIXTURES (CI: ../shared/fixtures).
+verify-outside: $(VENV)/.installed-test
+	@test -n "$(FIXTURES)" || { echo "give the folder: make verify-outside FIXTURES=DIR (e.g. ../shared/fixtures)" >&2; exit 2; }
+	$(BIN)/python -m pytest -q -p no:cacheprovider verify_outside --outside-data "$(FIXTURES)"
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/collect_bench.py
