@@ -63,7 +63,7 @@ from auditor.rules.scope import (
     NOTHING_ASSESSED, RULE_MATCHED_NOTHING, SELECTS_NOTHING, VPC_NOT_FOUND, ScopeGap, ScopeIndex,
     close_to, selection_gaps, vpcs_of,
 )
-from auditor.rules.waivers import _PARTITIONS, WaiverSet, resource_arn
+from auditor.rules.waivers import WaiverSet, partition_for, resource_arn
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION
 
 VPC_LISTING = ("ec2", "DescribeVpcs")
@@ -535,7 +535,7 @@ _ITEM_ARNS = {"eks_cluster": "arn:{partition}:eks:{region}:{account}:cluster/{id
 
 def item_arn(type_name: str, item_id: str, account: str, region: str) -> str:
     """The ARN of a resource known only by id (its own call failed); "" when not known."""
-    partition = next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
+    partition = partition_for(region)
     template = _ITEM_ARNS.get(type_name)
     return template.format(partition=partition, region=region, account=account, id=item_id) if template else ""
 

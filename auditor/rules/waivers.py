@@ -253,6 +253,12 @@ _PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-i
                ("us-isof-", "aws-iso-f"), ("eu-isoe-", "aws-iso-e"), ("us-iso-", "aws-iso"))
 
 
+def partition_for(region: str) -> str:
+    """The ARN partition of a region, from its name alone (offline: evaluation never asks
+    botocore): aws-cn, aws-us-gov, the ISO partitions, else aws."""
+    return next((p for prefix, p in _PARTITIONS if region.startswith(prefix)), "aws")
+
+
 def resource_arn(resource: Resource) -> str | None:
     """The resource's ARN: its own `arn` field, else the EC2 ARN built from type and id."""
     own = getattr(resource, "arn", None)
@@ -261,8 +267,7 @@ def resource_arn(resource: Resource) -> str | None:
     kind = _EC2_ARN_TYPES.get(resource.type_name)
     if kind is None or not resource.id or not resource.account or not resource.region:
         return None
-    partition = next((p for prefix, p in _PARTITIONS if resource.region.startswith(prefix)), "aws")
-    return f"arn:{partition}:ec2:{resource.region}:{resource.account}:{kind}/{resource.id}"
+    return f"arn:{partition_for(resource.region)}:ec2:{resource.region}:{resource.account}:{kind}/{resource.id}"
 
 
 # --------------------------------------------------------------------------- loading
