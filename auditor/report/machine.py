@@ -103,6 +103,16 @@ def gap_fingerprint(gap: NotAssessed) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
 
+def _close_suite(suite: ET.Element, counts: dict[str, int], totals: dict[str, int], stamp: str) -> None:
+    """Write a suite's counts (and add them to the run's `totals`), its timestamp and time."""
+    for k, v in counts.items():
+        suite.set(k, str(v))
+        totals[k] += v
+    if stamp:
+        suite.set("timestamp", _x(stamp))
+    suite.set("time", "0")
+
+
 def junit_xml(model: ReportModel) -> bytes:
     """JUnit XML: a test suite per pack, a test case per (rule, resource[, item]); then, when
     anything could not be collected, a suite ``collection`` with an error test case per gap."""
@@ -132,12 +142,7 @@ def junit_xml(model: ReportModel) -> bytes:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
                                                               else "not applicable")})
-        for k, v in counts.items():
-            suite.set(k, str(v))
-            totals[k] += v
-        if stamp:
-            suite.set("timestamp", _x(stamp))
-        suite.set("time", "0")
+        _close_suite(suite, counts, totals, stamp)
     if model.not_assessed:
         suite = ET.SubElement(root, "testsuite", {"name": COLLECTION})
         for gap in model.not_assessed:
@@ -145,12 +150,7 @@ def junit_xml(model: ReportModel) -> bytes:
             el = ET.SubElement(case, "error", {"message": _x(gap_text(gap)), "type": "not-collected"})
             el.text = _x(gap.reason)
         n = len(model.not_assessed)
-        for k, v in {"tests": n, "failures": 0, "errors": n, "skipped": 0}.items():
-            suite.set(k, str(v))
-            totals[k] += v
-        if stamp:
-            suite.set("timestamp", _x(stamp))
-        suite.set("time", "0")
+        _close_suite(suite, {"tests": n, "failures": 0, "errors": n, "skipped": 0}, totals, stamp)
     for k, v in totals.items():
         root.set(k, str(v))
     root.set("time", "0")
