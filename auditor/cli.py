@@ -33,8 +33,8 @@ from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
 
 from auditor.cli_common import (
-    EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS,
-    EXIT_VIOLATIONS_INCOMPLETE, fail_input, fail_output, prepare_output_folder, refuse_inside,
+    EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS,
+    EXIT_VIOLATIONS_INCOMPLETE, fail_input, fail_output, fail_unreadable, prepare_output_folder, refuse_inside,
 )
 
 
@@ -75,8 +75,7 @@ def _collection_inputs(config: Any) -> tuple[Any, Any]:
     except InputError as exc:
         _fail_input(exc)
     except AuditorError as exc:
-        echo(f"error: {safe(exc)}; nothing was run", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(f"{safe(exc)}; nothing was run")
 
 
 def _run_collect(config: Any, factory: Any, out: Path, gzip: bool, quiet: bool,
@@ -96,8 +95,7 @@ def _run_collect(config: Any, factory: Any, out: Path, gzip: bool, quiet: bool,
              "(marked interrupted; it is not a valid snapshot)", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except SnapshotError as exc:
-        echo(f"error: {safe(exc)}", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(safe(exc))
     except OSError as exc:
         kept = partial_path(out)
         fail_output(f"could not write the snapshot {safe(out)}: {safe(exc.strerror or exc)}"
@@ -167,8 +165,7 @@ def inventory_cmd(snapshot: Path, as_json: bool) -> None:
         with record_shape_errors(snap):
             model = build_model(snap.records, snap.manifest.get("files"))
     except SnapshotError as exc:
-        echo(f"error: {safe(exc)}", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(safe(exc))
     if as_json:
         counts = [{"account": a, "region": r, "type": t, "count": n}
                   for (a, r, t), n in sorted(model.counts().items())]
@@ -203,8 +200,7 @@ def _load_snapshot(snapshot_dir: Path) -> Any:
     try:
         return load_snapshot(snapshot_dir)
     except SnapshotError as exc:
-        echo(f"error: {safe(exc)}", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(safe(exc))
 
 
 def _scan_snapshot(snap: Any, inputs: Any, out: Path) -> tuple[dict[str, Any], Path]:
@@ -217,8 +213,7 @@ def _scan_snapshot(snap: Any, inputs: Any, out: Path) -> tuple[dict[str, Any], P
         with record_shape_errors(snap):
             document = evaluate_snapshot(snap, inputs)
     except SnapshotError as exc:
-        echo(f"error: {safe(exc)}", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(safe(exc))
     try:
         return document, write_findings(document, out)
     except OSError as exc:
@@ -232,8 +227,7 @@ def _signing_key(sign_key: Path | None) -> Any:
     try:
         return None if sign_key is None else load_signing_key(sign_key)
     except BundleError as exc:
-        echo(f"error: {safe(exc)}; nothing was run", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(f"{safe(exc)}; nothing was run")
 
 
 def _bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any) -> None:
@@ -244,8 +238,7 @@ def _bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any) -
     try:
         path = write_scan_bundle(out, snapshot_dir, config, inputs, key)
     except SnapshotError as exc:
-        echo(f"error: could not write the evidence bundle: {safe(exc)}", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(f"could not write the evidence bundle: {safe(exc)}")
     except OSError as exc:
         fail_output(f"could not write the evidence bundle into {safe(out)}: {safe(exc.strerror or exc)} "
                     "(no bundle.json was written: the folder is not a finished bundle)")
@@ -418,9 +411,8 @@ def _demo_needs_moto() -> None:
 
     why = emulator_missing()
     if why is not None:
-        echo("error: `auditor demo` needs the AWS emulator (moto), which is not installed "
-             f"({safe(why)}); install it with: pip install 'private-network-auditor[demo]'", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable("`auditor demo` needs the AWS emulator (moto), which is not installed "
+                        f"({safe(why)}); install it with: pip install 'private-network-auditor[demo]'")
 
 
 @cli.command("demo")
@@ -502,6 +494,5 @@ def main() -> None:
         discard()              # no second error when the interpreter flushes at exit
         sys.exit(EXIT_OUTPUT)
     except AuditorError as exc:  # pragma: no cover - commands handle their own; last resort
-        echo(f"error: {safe(exc)}", err=True)
-        sys.exit(EXIT_INPUT)
+        fail_unreadable(safe(exc))
     sys.exit(code if isinstance(code, int) else EXIT_OK)

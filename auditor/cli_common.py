@@ -31,6 +31,12 @@ def fail_input(exc: InputError, closing: str = "") -> NoReturn:
     sys.exit(EXIT_INPUT)
 
 
+def fail_unreadable(message: str) -> NoReturn:
+    """An input (a snapshot, a bundle, a key) cannot be used: say so on stderr and exit 2."""
+    echo(f"error: {message}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
 def fail_output(message: str) -> NoReturn:
     """An output could not be written: say so on stderr and exit 6."""
     echo(f"error: {message}", err=True)
