@@ -19,7 +19,8 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from auditor import __version__
 from auditor.errors import AuditorError
@@ -160,7 +161,7 @@ def load_signing_key(key_file: Path) -> Any:
 
 
 def verify_bundle(root: Path, *, public_key: Path | None = None,
-                  progress: Callable[[str, str], None] | None = None) -> "Verification":
+                  progress: Callable[[str, str], None] | None = None) -> Verification:
     """Check the bundle `root`: see auditor/bundle_verify.py (its checks, verdicts and errors)."""
     from auditor.bundle_verify import verify
 

@@ -14,7 +14,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from auditor import __version__
 from auditor.bundle import (
@@ -71,7 +72,7 @@ class Verification:
     public_key: Path | None = None
     not_rederived: list[str] = field(default_factory=list)   # "file: why" for files only hash-checked
 
-    def fail(self, file: str, reason: str) -> "Verification":
+    def fail(self, file: str, reason: str) -> Verification:
         self.ok, self.file, self.reason = False, file, reason
         return self
 

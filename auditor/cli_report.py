@@ -13,7 +13,8 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping, NoReturn
+from typing import Any, NoReturn
+from collections.abc import Mapping
 
 import click
 
@@ -122,7 +123,7 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
         if summary["rules"].get(s, 0) != rule_status[s]:
             out.append(f"summary/rules/{s}: says {summary['rules'].get(s, 0)}, the rules recount to {rule_status[s]}")
     if summary["complete"]:
-        snapshot_complete = bool(((document["run"].get("snapshot") or {}).get("complete", True)))
+        snapshot_complete = bool((document["run"].get("snapshot") or {}).get("complete", True))
         if by_status["ERROR"] or not snapshot_complete or document.get("not_assessed"):
             out.append("summary/complete: says true, but "
                        + ("a finding is ERROR" if by_status["ERROR"] else

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
+from collections.abc import Sequence
 
 import click
 
@@ -51,7 +52,7 @@ def list_cmd(packs: tuple[Path, ...]) -> None:
              for r in ps.rules]
     widths = [max(len(row[n]) for row in rows) for n in range(3)]
     for row in rows:
-        echo("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+        echo("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
 
 
 @rules.command("show")

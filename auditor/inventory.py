@@ -4,7 +4,8 @@ recorded collection problem. Pure: takes a model and a manifest, returns lines o
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from auditor.console import safe
 from auditor.model.types import Model

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import jsonschema
 
@@ -29,7 +30,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """A schema shipped in ``auditor/schemas`` by file stem, e.g. ``audit-config``."""
     text = resources.files("auditor.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")

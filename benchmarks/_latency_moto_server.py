@@ -19,7 +19,8 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs
 
 

@@ -112,7 +112,7 @@ class MotoServer:
         return [sys.executable, str(LATENCY_SERVER), "--host", "127.0.0.1", "--port", str(self.port),
                 "--latency-ms", f"{self.latency_ms:g}"]
 
-    def __enter__(self) -> "MotoServer":
+    def __enter__(self) -> MotoServer:
         env = clean_aws_env()
         self.proc = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                      cwd=tempfile.gettempdir())
@@ -128,7 +128,7 @@ class MotoServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"moto server did not answer on {self.url} within 90 s:\n{self.log_tail()}")
+                    raise RuntimeError(f"moto server did not answer on {self.url} within 90 s:\n{self.log_tail()}") from None
                 time.sleep(0.2)
         return self
 
@@ -328,7 +328,7 @@ def config_yaml(accounts: list[str], regions: list[str], workers: int | None, ca
 
 
 def _parse_iso(text: str) -> float:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC).timestamp()
 
 
 class RequestCounter:
@@ -470,7 +470,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         if not selected:
             return (0.0, 0.0)
         starts = [_parse_iso(c["started"]) - t_epoch0 for c in selected]
-        ends = [s + c["duration_ms"] / 1000 for s, c in zip(starts, selected)]
+        ends = [s + c["duration_ms"] / 1000 for s, c in zip(starts, selected, strict=True)]
         return (min(starts), max(ends))
 
     identity = [c for c in calls if c["operation"] == "GetCallerIdentity"]

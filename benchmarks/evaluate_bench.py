@@ -58,13 +58,14 @@ import os
 import platform
 import resource
 import signal
-import subprocess
 import sys
 import time
+import itertools
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peak import RESULT_TAG, reset_peak, run_script_worker, status_kib  # noqa: E402  (shared by the benchmarks)
@@ -938,7 +939,7 @@ def print_report(rows: list[dict[str, Any]]) -> None:
 
     if len(rows) > 1:
         print("\nGrowth between sizes (x = ratio; linear means eval x ~ resources x):")
-        for prev, cur in zip(rows, rows[1:]):
+        for prev, cur in itertools.pairwise(rows):
             parts = [f"resources x{cur['resources'] / prev['resources']:.2f}",
                      f"build x{cur['build_s'] / prev['build_s']:.2f}"]
             for name in cur["scopes"]:

@@ -38,17 +38,18 @@ complete), time per subnet, the analyzer's cached states, and growth between sca
 from __future__ import annotations
 
 import argparse
+import itertools
 import gc
 import json
 import os
 import platform
 import random
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peak import RESULT_TAG, reset_peak, run_script_worker, status_kib  # noqa: E402  (shared by the benchmarks)
@@ -267,7 +268,7 @@ def run_scale(scale: float) -> dict[str, Any]:
     again = [rx.subnet_reachability(model, s) for s in subnets]
     cached_s = time.perf_counter() - t0
     gc.enable()
-    assert all(a is b for a, b in zip(found, again))
+    assert all(a is b for a, b in zip(found, again, strict=True))
     status = status_kib()
     analyzer = rx._analyzer(model)
     by_destination: dict[str, int] = {d: 0 for d in rx.DESTINATIONS}
@@ -336,7 +337,7 @@ def print_report(rows: Iterable[dict[str, Any]]) -> None:
               f"(generated in {r['gen_s']:.1f} s, not measured)")
     if len(rows) > 1:
         print("\nGrowth between scales (x = ratio):")
-        for prev, cur in zip(rows, rows[1:]):
+        for prev, cur in itertools.pairwise(rows):
             print(f"  {prev['scale']:g} -> {cur['scale']:g}: subnets x{cur['subnets'] / prev['subnets']:.2f}, "
                   f"paths x{cur['paths'] / max(1, prev['paths']):.2f}, "
                   f"reach x{cur['reach_s'] / max(1e-9, prev['reach_s']):.2f}, "

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from botocore.stub import Stubber
@@ -89,7 +90,7 @@ def test_operation_without_paginator_follows_next_token(ec2: tuple[Any, Stubber]
     are collected."""
     client, stub = ec2
     assert not client.can_paginate("describe_vpc_block_public_access_exclusions")
-    created = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    created = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     ex1 = {"ExclusionId": "vpcbpa-exclude-1", "InternetGatewayExclusionMode": "allow-egress",
            "ResourceArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-0a1b2c3d", "State": "create-complete",
            "CreationTimestamp": created}
@@ -116,7 +117,7 @@ def test_block_public_access_options_recorded(ec2: tuple[Any, Stubber]) -> None:
     client, stub = ec2
     options = {"AwsAccountId": ACCOUNT, "AwsRegion": REGION, "State": "update-complete",
                "InternetGatewayBlockMode": "block-bidirectional", "Reason": "regulated workloads",
-               "LastUpdateTimestamp": dt.datetime(2025, 6, 1, 12, 0, 0, 500000, tzinfo=dt.timezone.utc),
+               "LastUpdateTimestamp": dt.datetime(2025, 6, 1, 12, 0, 0, 500000, tzinfo=dt.UTC),
                "ExclusionsAllowed": "allowed"}
     stub.add_response("describe_vpc_block_public_access_options", {"VpcBlockPublicAccessOptions": options}, {})
 
@@ -161,7 +162,7 @@ def test_repeated_token_is_an_error_not_a_loop(ec2: tuple[Any, Stubber], tokens:
                                                operation: str, key: str) -> None:
     client, stub = ec2
     previous: str | None = None
-    for n, token in enumerate(tokens):
+    for token in tokens:
         stub.add_response(method, {key: [], "NextToken": token}, {"NextToken": previous} if previous else {})
         previous = token
     # One more answer is queued: the collector must stop before it asks for it.

@@ -26,7 +26,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import jsonschema
 import pytest
@@ -313,7 +314,7 @@ def test_a_region_that_refuses_every_call(aws_env: None, tmp_path: Path) -> None
     assert acct["status"] == "incomplete" and acct["regions"] == ["eu-west-1", REGION]
     assert int(junit.get("errors", "0")) == len(eu) + len(gaps)
     head = _summary(res.output)[:2]
-    assert head[0].startswith("NOT ASSESSED") and f"/eu-west-1: " in head[1] and "AuthFailure" in head[1], head
+    assert head[0].startswith("NOT ASSESSED") and "/eu-west-1: " in head[1] and "AuthFailure" in head[1], head
     assert f"{len(rule_ids)} rules not assessed" in head[1]
     assert not _model(doc).every_call_answered
 
@@ -326,7 +327,7 @@ def test_gap_lines_keep_aws_text_inert_and_on_one_line() -> None:
     doc = {"not_assessed": [{"account": "111111111111", "region": REGION, "calls": ["ec2:DescribeVpcs"],
                              "reason": f"ec2:DescribeVpcs ({hostile})", "rules": ["PN-001"]}],
            "run": {"accounts": [{"id": "111111111111", "status": "incomplete", "problem": "",
-                                 "detail": f"reached as arn:aws:iam::111111111111:user/x\x1b[32m"}]}}
+                                 "detail": "reached as arn:aws:iam::111111111111:user/x\x1b[32m"}]}}
     lines = gap_lines(doc)
     text = "\n".join(lines)
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text

@@ -31,7 +31,8 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -239,7 +240,7 @@ def failed_calls(c: Collected) -> Iterator[Damage]:
             changed = tuple(_denied(r) if r in recs else r for r in c.records)
         yield f"{account}/{region} {service}:{operation} denied", changed, _manifest(c.manifest, changed)
     model = build_model(c.records, c.manifest["files"])
-    for (account, region, service, operation), recs in sorted(groups.items()):
+    for _key, recs in sorted(groups.items()):
         if len(recs) > 1 and all(r.params for r in recs):
             first = min(recs, key=lambda r: (_resource_label(model, r),
                                              _DRAWN.sub("*", json.dumps(dict(r.params), sort_keys=True))))

@@ -9,7 +9,8 @@ import dataclasses
 import functools
 import ipaddress
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given, settings

@@ -22,14 +22,15 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
 
 from auditor.cli import cli
 from auditor.report.html import CSP, html_report, json_for_script
-from auditor.report.model import ReportModel, build_model
+from auditor.report.model import build_model
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from test_report_model import HOSTILE_TAG, _counts, _finding, sample_document

@@ -151,7 +151,7 @@ def test_sarif_rules_results_levels_and_suppressions(model: ReportModel) -> None
 
 def test_sarif_levels_follow_severity() -> None:
     doc = sample_document()
-    for f, sev in zip(doc["findings"][:1], ["medium"]):
+    for f, sev in zip(doc["findings"][:1], ["medium"], strict=True):
         f["severity"] = sev
     log = json.loads(sarif(build_model(doc)))
     assert log["runs"][0]["results"][0]["level"] == "warning"

@@ -9,6 +9,7 @@ then review the diff.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -155,7 +156,7 @@ def test_good_packs_load_with_includes_and_parameters() -> None:
 
 def test_packs_are_immutable() -> None:
     ps = good()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         ps.rule("TST-001").severity = "low"  # type: ignore[misc]
     with pytest.raises(TypeError):
         ps.rule("TST-010").frameworks["x"] = ()  # type: ignore[index]

@@ -46,7 +46,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Literal
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from auditor.analyze.iam_actions import Catalogue, default_catalogue, glob_regex, split_action
 
@@ -1117,8 +1118,8 @@ def _analyze(policy: Policy, catalogue: Catalogue | None) -> PolicyAnalysis:
     p_ok = {s for s in p_groups if any(ev.allowed(s & x) for x in ar)}
     a_ok = {s for s in a_groups if any(ev.allowed(s & x) for x in pr)}
     r_ok = {s for s in r_groups if any(ev.allowed(s & x) for x in pa)}
-    passing_p = [p for p, s in zip(u.principals, ev.p_sigs) if s in p_ok]
-    passing_r = [r for r, s in zip(u.resources, ev.r_sigs) if s in r_ok]
+    passing_p = [p for p, s in zip(u.principals, ev.p_sigs, strict=True) if s in p_ok]
+    passing_r = [r for r, s in zip(u.resources, ev.r_sigs, strict=True) if s in r_ok]
 
     aws = [p for p in passing_p if p.kind == "aws"]
     p_classes = _minimal(_p_class(p) for p in aws if not p.unscoped)
@@ -1134,7 +1135,7 @@ def _analyze(policy: Policy, catalogue: Catalogue | None) -> PolicyAnalysis:
                                                                  {"arn", "account", "org"})),
                *(p.describe() for p in passing_p if p.kind in ("federated", "canonical"))))
 
-    allowed_actions = {a for a, s in zip(u.actions, ev.a_sigs) if s in a_ok}
+    allowed_actions = {a for a, s in zip(u.actions, ev.a_sigs, strict=True) if s in a_ok}
     named_services = list(dict.fromkeys(a[:-2] for a in u.actions if a.endswith(":*")))
     real = [a for a in u.actions if a != ANY_ACTION and not a.endswith(":*")]
     whole = tuple(s for s in named_services if f"{s}:*" in allowed_actions
@@ -1152,10 +1153,10 @@ def _analyze(policy: Policy, catalogue: Catalogue | None) -> PolicyAnalysis:
         arns=tuple(r_described[c] for c in r_classes if _kinds(c) not in ({"org"}, {"account"})))
 
     # What "any principal" reaches, and whether that includes "any resource".
-    any_p = {s for p, s in zip(u.principals, ev.p_sigs) if p.unscoped}
+    any_p = {s for p, s in zip(u.principals, ev.p_sigs, strict=True) if p.unscoped}
     a_sigs = set(a_groups)
     r_reached = {s for s in r_groups if any(ev.allowed(p & a & s) for p in any_p for a in a_sigs)}
-    reached = [r for r, s in zip(u.resources, ev.r_sigs) if s in r_reached]
+    reached = [r for r, s in zip(u.resources, ev.r_sigs, strict=True) if s in r_reached]
     unscoped = any(r.unscoped for r in reached)
     reached_described = {_r_class(r): r.describe() for r in reversed(reached)}
     reaches = ("any resource",) if unscoped else tuple(

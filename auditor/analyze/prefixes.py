@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable
 
 __all__ = ["Net", "parse_net", "holds_internet", "RouteEntry", "Traffic", "partition", "covered", "ALL", "FAMILY"]
 
@@ -24,7 +25,7 @@ class Net(NamedTuple):
     end: int
     plen: int
 
-    def contains(self, other: "Net") -> bool:
+    def contains(self, other: Net) -> bool:
         return self.version == other.version and self.start <= other.start and other.end <= self.end
 
     @property

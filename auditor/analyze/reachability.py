@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, replace, field
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from auditor.analyze.ports import Ports, acl_admits, intersect, matches, ports_text, union
 from auditor.analyze.prefixes import (

@@ -11,7 +11,8 @@ import datetime as dt
 import threading
 import time
 from contextlib import nullcontext
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from botocore import xform_name
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
@@ -75,11 +76,12 @@ def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[d
 
 
 def _strip(page: Mapping[str, Any]) -> dict[str, Any]:
-    return jsonable({k: v for k, v in page.items() if k != "ResponseMetadata"})
+    stripped: dict[str, Any] = jsonable({k: v for k, v in page.items() if k != "ResponseMetadata"})
+    return stripped
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def classify(exc: BaseException) -> CallError:

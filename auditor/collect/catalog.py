@@ -12,7 +12,8 @@ paginates and otherwise follows NextToken/Marker itself, so no page is ever left
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 Params = Mapping[str, Any]
 

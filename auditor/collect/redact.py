@@ -30,7 +30,8 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from auditor.collect.catalog import all_calls, secret_fields
 from auditor.errors import AuditorError
@@ -163,7 +164,7 @@ class Redactor:
         self.count = 0
 
     @staticmethod
-    def from_environment() -> "Redactor":
+    def from_environment() -> Redactor:
         """The key from the environment or an existing key file, else made on first need.
         Raises RedactionKeyError for an unusable configured key (before anything is collected)."""
         found = existing_key()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import botocore.session
 from botocore.config import Config
@@ -92,7 +93,7 @@ class SessionFactory:
             creds = sts.assume_role(**args)["Credentials"]
             expiry = creds["Expiration"]
             if isinstance(expiry, dt.datetime):
-                expiry = expiry.astimezone(dt.timezone.utc).isoformat()
+                expiry = expiry.astimezone(dt.UTC).isoformat()
             return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
                     "token": creds["SessionToken"], "expiry_time": expiry}
 
@@ -105,7 +106,7 @@ class SessionFactory:
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def monotonic_ms(start: float) -> int:

@@ -10,7 +10,8 @@ one that could exist in AWS.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from auditor.emulate.checks_vpc import GATEWAY_SERVICES, check_vpc
 from auditor.emulate.estate import REGION_KINDS, VPC_KINDS

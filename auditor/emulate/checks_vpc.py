@@ -6,7 +6,8 @@ the region-level facts a VPC's routes depend on (transit gateway attachments, pe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 from auditor.validation import did_you_mean
 

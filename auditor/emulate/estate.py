@@ -17,7 +17,8 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from auditor.errors import InputError
 from auditor.validation import schema_problems

@@ -62,7 +62,8 @@ import datetime as dt
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
@@ -111,7 +112,7 @@ def bpa_state(backend: Any) -> BpaState:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 # -- the EC2 actions (methods of moto's EC2Response once installed) ----------------------
@@ -326,7 +327,7 @@ def install() -> None:
             # Set on EC2Response itself: moto's originals live on its mixin classes, so
             # deleting ours again (uninstall) brings them back untouched.
             setattr(EC2Response, fn.__name__, fn)
-        setattr(MotoRoute, "state", _ROUTE_STATE)
+        setattr(MotoRoute, "state", _ROUTE_STATE)  # noqa: B010 (mypy: a method cannot be assigned to)
 
 
 def uninstall() -> None:
@@ -339,7 +340,7 @@ def uninstall() -> None:
         for fn in itertools.chain(_ADDED, _REPLACED):
             if getattr(EC2Response.__dict__.get(fn.__name__), _MARK, False):
                 delattr(EC2Response, fn.__name__)
-        setattr(MotoRoute, "state", _MOTO_ROUTE_STATE)
+        setattr(MotoRoute, "state", _MOTO_ROUTE_STATE)  # noqa: B010 (mypy: a method cannot be assigned to)
 
 
 def installed() -> bool:

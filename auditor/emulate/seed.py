@@ -21,7 +21,8 @@ import ipaddress
 import json
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 from auditor.emulate.estate import Estate, RegionEstate
 from auditor.emulate.host import DUMMY_CREDENTIALS, LOOPBACK, EmulatedAws

@@ -15,7 +15,8 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from auditor.emulate.seed import RegionContext, is_ipv6
 
@@ -117,7 +118,7 @@ def seed_vpc_interior(ctx: RegionContext, vpc: Spec) -> None:
         cagw = ec2.create_carrier_gateway(VpcId=vpc_id, TagSpecifications=ctx.tag_spec("carrier-gateway", f"{name}-cagw"))
         ctx.put("carrier_gateway", name, cagw["CarrierGateway"]["CarrierGatewayId"])
     v6_blocks = itertools.chain(_subnet_ipv6_blocks(ctx, vpc_id) if vpc.get("ipv6") else (), itertools.repeat(None))
-    for subnet, v6_block in zip(vpc.get("subnets", []), v6_blocks):
+    for subnet, v6_block in zip(vpc.get("subnets", []), v6_blocks, strict=False):
         sid = ctx.put("subnet", subnet["name"], ec2.create_subnet(
             VpcId=vpc_id, CidrBlock=subnet["cidr"], AvailabilityZone=f"{ctx.region}{subnet['az']}",
             TagSpecifications=ctx.tag_spec("subnet", subnet["name"], subnet.get("tags")))["Subnet"]["SubnetId"])

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import io
 import zipfile
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from auditor.emulate.seed import RegionContext
 

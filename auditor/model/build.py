@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from auditor.collect.catalog import CATALOG
 from auditor.model.normalise import NORMALISERS, items, record_path
 from auditor.model.types import (
     Coverage, EksCluster, LambdaFunction, Model, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
-    TgwRoute, TransitGatewayAttachment, TransitGatewayRouteTable, Vpc, VpcEndpoint,
+    TgwRoute, VpcEndpoint,
 )
 from auditor.snapshot.records import CallRecord
 
@@ -63,7 +64,9 @@ class _Side:
 def _side_record(rec: CallRecord, path: str, side: _Side) -> None:
     if not rec.ok:
         return
-    key_of = lambda param: (rec.account, rec.region, str(rec.params.get(param, "")))  # noqa: E731
+    def key_of(param: str) -> Key:
+        return (rec.account, rec.region, str(rec.params.get(param, "")))
+
     op = rec.operation
     whole = SourceRef(path, "/pages")
     if op == "DescribeVpcAttribute":
@@ -108,7 +111,9 @@ def _with(r: Resource, extra: Iterable[SourceRef] = (), **changes: Any) -> Resou
 
 
 def _link(by_type: dict[str, list[Resource]], side: _Side) -> None:
-    k = lambda r: (r.account, r.region, r.id)  # noqa: E731
+    def k(r: Resource) -> Key:
+        return (r.account, r.region, r.id)
+
     by_type["vpc"] = [_with(v, side.dns_refs.get(k(v), ()), **side.dns.get(k(v), {})) for v in by_type["vpc"]]
 
     pls: dict[Key, Resource] = {}

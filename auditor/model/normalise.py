@@ -8,7 +8,8 @@ change shape; they never judge.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 from auditor.model.types import (
     BlockPublicAccess, BlockPublicAccessExclusion, CarrierGateway, DbInstance, EgressOnlyInternetGateway,

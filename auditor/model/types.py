@@ -9,7 +9,8 @@ failed), never "false". Every resource points back to the snapshot record it cam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
+from collections.abc import Mapping
 
 Tags = tuple[tuple[str, str], ...]
 

@@ -13,7 +13,8 @@ only ever sets ``textContent``. The same model gives the same bytes: no clock, d
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from auditor.findings import SEVERITIES, STATUSES
 from auditor.report.machine import observed_text

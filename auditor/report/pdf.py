@@ -18,8 +18,9 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Mapping
 
 from auditor.findings import SEVERITIES
 from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
@@ -96,15 +97,15 @@ def pinned_time(model: ReportModel, environ: Mapping[str, str] | None = None) ->
     env = os.environ if environ is None else environ
     sde = env.get("SOURCE_DATE_EPOCH", "").strip()
     if sde.isdigit():
-        return datetime.fromtimestamp(int(sde), tz=timezone.utc)
+        return datetime.fromtimestamp(int(sde), tz=UTC)
     for text in (model.run.finished, model.run.assessed_on):
         if text:
             try:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
                 continue
-            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
-    return datetime.fromtimestamp(0, tz=timezone.utc)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return datetime.fromtimestamp(0, tz=UTC)
 
 
 def _observed(value: Any) -> str:

@@ -30,7 +30,8 @@ import typing
 import weakref
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable
 
 from auditor.collect.catalog import CATALOG
 from auditor.model.types import (

@@ -33,7 +33,8 @@ from __future__ import annotations
 import re
 from collections import abc
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
+from collections.abc import Callable, Mapping
 
 from auditor.model.types import Model, Resource, SourceRef
 from auditor.rules.attributes import Resolved, attribute_info, json_of, resolve

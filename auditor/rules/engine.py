@@ -50,7 +50,8 @@ import gc
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.collect.catalog import regional_calls
 from auditor.config import Scope
@@ -320,7 +321,7 @@ class Engine:
                  if r in _NOT_REGIONS and (a == account or (account == ORGANIZATION and r == DISCOVERY_REGION))}
         return tuple(sorted(found))
 
-    def _one(self, rule: Rule, prepared: "_Prepared", resource: Resource, ref: ResourceRef) -> Finding:
+    def _one(self, rule: Rule, prepared: _Prepared, resource: Resource, ref: ResourceRef) -> Finding:
         item_text, paths = prepared.item_text, prepared.paths
         undecided = self.index.undecided(resource)
         if undecided:
@@ -392,7 +393,7 @@ class Engine:
                 continue
             prepared = [_prepare(rule, item) for item in (rule.items if rule.items is not None else (None,))]
             first = len(findings)
-            for resource, ref in zip(inside, refs):
+            for resource, ref in zip(inside, refs, strict=True):
                 for prep in prepared:
                     findings.append(self._one(rule, prep, resource, ref))
             findings.extend(self._matched_nothing(rule, findings[first:], len(inside)))

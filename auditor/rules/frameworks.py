@@ -18,7 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, cast
+from typing import Any, Literal, cast
+from collections.abc import Mapping
 
 from auditor.errors import InputError, Problem
 from auditor.resources import builtin_dir

@@ -30,7 +30,8 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Final, Iterable
+from typing import Any, Final
+from collections.abc import Callable, Iterable
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -42,9 +43,9 @@ class Indeterminate(Exception):
 class Absent:
     """The type of `ABSENT`: a value known not to exist (not unknown)."""
 
-    _instance: "Absent | None" = None
+    _instance: Absent | None = None
 
-    def __new__(cls) -> "Absent":
+    def __new__(cls) -> Absent:
         # One marker only, so `is ABSENT` is the test everywhere.
         if cls._instance is None:
             cls._instance = super().__new__(cls)
@@ -82,7 +83,7 @@ class Operator:
         if problem is not None:
             raise ValueError(f"bad argument for {self.name}: {problem}")
         if self.name == "exists":
-            return (observed is not None and observed is not ABSENT) == arg
+            return bool((observed is not None and observed is not ABSENT) == arg)
         if observed is None:
             raise Indeterminate("the value is unknown (not collected, or AWS did not say)")
         if observed is ABSENT:
@@ -426,7 +427,7 @@ def _cidr_overlaps(observed: Any, arg: Any) -> bool:
 def _is_public_cidr(observed: Any, arg: Any) -> bool:
     # ipaddress calls a network global unless it lies wholly inside one non-global block
     # (RFC 1918, CGNAT, ULA, ...): 0.0.0.0/0 and ::/0 are public, 10.0.0.0/8 is not.
-    return _network(observed).is_global == arg
+    return bool(_network(observed).is_global == arg)
 
 
 def _compare(name: str, fn: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:

@@ -17,7 +17,8 @@ import re
 import string
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from auditor.errors import Problem
 from auditor.validation import did_you_mean

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.errors import InputError, Problem
 from auditor.rules.pack_checks import (
@@ -68,23 +69,23 @@ class Leaf:
 
 @dataclass(frozen=True)
 class AllOf:
-    items: tuple["Condition", ...]
+    items: tuple[Condition, ...]
     path: str = ""
 
 
 @dataclass(frozen=True)
 class AnyOf:
-    items: tuple["Condition", ...]
+    items: tuple[Condition, ...]
     path: str = ""
 
 
 @dataclass(frozen=True)
 class Not:
-    item: "Condition"
+    item: Condition
     path: str = ""
 
 
-Condition = Union[Leaf, AllOf, AnyOf, Not]
+Condition = Leaf | AllOf | AnyOf | Not
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class PackSet:
         return self.pack(pack_id).parameters[name]
 
     def select(self, pack_ids: Iterable[str], *, config: Located | None = None, file: str = "<config>",
-               at: PathKey = ("rule_packs",)) -> "PackSet":
+               at: PathKey = ("rule_packs",)) -> PackSet:
         """The named packs and every pack they include (transitively), in load order.
 
         Unknown ids are an InputError located in `config` (at ``at[i]``) when given, else in
@@ -236,7 +237,7 @@ class PackSet:
         return PackSet(tuple(p for p in self.packs if p.id in wanted), self.registries)
 
     def with_overrides(self, params: Mapping[str, Mapping[str, Any]], *, config: Located | None = None,
-                       file: str = "<config>", at: PathKey = ("parameters",)) -> "PackSet":
+                       file: str = "<config>", at: PathKey = ("parameters",)) -> PackSet:
         """A copy with parameter values overridden: ``{pack id: {name: value}}``.
 
         Unknown packs or names, values of the wrong type, and values an operator that uses
@@ -543,7 +544,7 @@ def _build_rule(pd: PackDoc, i: int, r: dict[str, Any], pid: str, vis: Mapping[s
 
 
 def packs_for_config(rule_packs: Sequence[str], parameters: Mapping[str, Mapping[str, Any]], *,
-                     base_dir: Path, source: str = "<config>", profile: "Profile | None" = None) -> PackSet:
+                     base_dir: Path, source: str = "<config>", profile: Profile | None = None) -> PackSet:
     """The packs an audit config asks for, with its profile's and its own parameter overrides.
 
     Each `rule_packs` entry is a built-in pack id, or a path (relative to `base_dir`) of a

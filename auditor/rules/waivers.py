@@ -18,10 +18,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator, Literal, Mapping
+from typing import Any, Literal
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 
 from auditor.errors import InputError, Problem

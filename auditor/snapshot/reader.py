@@ -19,7 +19,8 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
+from collections.abc import Iterator, Mapping
 
 from auditor.errors import SnapshotError
 from auditor.snapshot.paths import UnsafePath, confined_name, list_files, read_confined
@@ -264,7 +265,7 @@ def _culprit(snapshot: Snapshot) -> str:
     from auditor.model import build_model
 
     files = snapshot.manifest.get("files") or {}
-    for rel, rec in zip(files, snapshot.records):    # records are loaded in the manifest's file order
+    for rel, rec in zip(files, snapshot.records, strict=False):    # records are loaded in the manifest's file order
         try:
             build_model((rec,), files)
         except _SHAPE_ERRORS:

@@ -8,7 +8,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 GLOBAL_REGION = "_global"  # region slot for account-wide calls (identity, assume-role, regions)
 DISCOVERY_REGION = "_discovery"  # region slot for the organisation-discovery calls of the caller
@@ -22,7 +23,7 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc)
+            value = value.astimezone(dt.UTC)
         return value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
     if isinstance(value, (bytes, bytearray)):
         return {"$base64": base64.b64encode(bytes(value)).decode("ascii")}
@@ -54,7 +55,7 @@ class CallError:
         return {"kind": self.kind, "code": self.code, "message": self.message, "http_status": self.http_status}
 
     @staticmethod
-    def from_json(d: Mapping[str, Any]) -> "CallError":
+    def from_json(d: Mapping[str, Any]) -> CallError:
         return CallError(d["kind"], d["code"], d["message"], d.get("http_status"))
 
 
@@ -115,7 +116,7 @@ class CallRecord:
         return out
 
     @staticmethod
-    def from_content(body: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> "CallRecord":
+    def from_content(body: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> CallRecord:
         meta = meta or {}
         err = body.get("error")
         return CallRecord(account=body["account"], region=body["region"], service=body["service"],

@@ -13,7 +13,8 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from auditor.errors import SnapshotError
 from auditor.snapshot.records import CallRecord, canonical_json

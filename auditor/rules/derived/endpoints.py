@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from auditor.analyze.policy import (
     DEFAULT_ENDPOINT_POLICY, Policy, PolicyAnalysis, PolicyError, analyze, parse_cached,
@@ -284,7 +285,8 @@ def _effective_document(endpoint: VpcEndpoint) -> dict[str, Any] | None:
     """The policy JSON in force: the endpoint's own, or AWS's default when it has none;
     None when the document could not be parsed as JSON or is not a JSON object."""
     if endpoint.policy_document is None:
-        return json.loads(json.dumps(DEFAULT_ENDPOINT_POLICY))
+        default: dict[str, Any] = json.loads(json.dumps(DEFAULT_ENDPOINT_POLICY))
+        return default
     if endpoint.policy_error is not None or not isinstance(endpoint.policy, dict):
         return None
     return endpoint.policy
