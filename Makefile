@@ -5,6 +5,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# The installer and lock maker, uv, in a venv of its own (see "the locks" below).
+UV_VERSION ?= 0.13.9
+LOCK_VENV  ?= .venv-lock
+UV          = $(LOCK_VENV)/bin/uv
 
 .PHONY: demo test verify-outside bench clean lock lock-upgrade
 
@@ -13,17 +17,19 @@ $(BIN)/python:
 
 # Pinned and hashed packages first, then the project itself: no dependency resolution, and no
 # build isolation (the build backend, hatchling, is in the lock), so nothing comes unhashed.
-# A changed lock (or pyproject.toml) reinstalls.
+# A changed lock (or pyproject.toml) reinstalls. The installer is uv (pinned and hashed itself in
+# requirements/installer.lock, installed by pip): it checks the same hashes as pip and installs
+# the test environment in seconds where pip takes about a minute (docs/development.md).
 define INSTALL_LOCKED
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(1)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r $(1)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 endef
 
-$(VENV)/.installed-demo: requirements/demo.lock pyproject.toml | $(BIN)/python
+$(VENV)/.installed-demo: requirements/demo.lock pyproject.toml | $(BIN)/python $(UV)
 	$(call INSTALL_LOCKED,requirements/demo.lock)
 
-$(VENV)/.installed-test: requirements/test.lock pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: requirements/test.lock pyproject.toml | $(BIN)/python $(UV)
 	$(call INSTALL_LOCKED,requirements/test.lock)
 
 # WeasyPrint (the PDF report) needs the system's Pango: installed here when run as root and
@@ -63,16 +69,15 @@ bench: $(VENV)/.installed-test
 # uv resolves once for every platform and Python from 3.11 on (--universal: where a pin differs,
 # an environment marker picks it) and records the hash of every file of each pinned release.
 # The test lock is resolved first and constrains the demo lock, so the two never pin a shared
-# package differently (both install into the one .venv). uv lives in a venv of its own.
-UV_VERSION ?= 0.13.9
-LOCK_VENV  ?= .venv-lock
-UV          = $(LOCK_VENV)/bin/uv
+# package differently (both install into the one .venv). uv lives in a venv of its own, installed
+# from requirements/installer.lock (its version pinned with the hash of every file of it).
 UV_COMPILE  = $(UV) pip compile pyproject.toml --group build --universal --python-version 3.11 \
               --generate-hashes --no-header --quiet
 
-$(UV):
+$(UV): requirements/installer.lock
 	$(PYTHON) -m venv $(LOCK_VENV)
-	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/installer.lock
+	touch $@
 
 # $(1): the lock, $(2): the extra it holds, $(3): more uv options. Without --upgrade, uv keeps
 # each pin the lock already has wherever pyproject.toml still allows it.

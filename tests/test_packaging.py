@@ -58,6 +58,10 @@ def test_locks_pin_with_hashes_everything_pyproject_asks_for() -> None:
     # The emulator is pinned exactly, to the release both locks hold.
     moto = {str(Requirement(r).specifier) for extra in LOCKS for r in wanted[extra] if r.startswith("moto")}
     assert moto == {f"=={v}" for v in pins["test"]["moto"]} == {f"=={v}" for v in pins["demo"]["moto"]}
+    # The installer is the uv release the Makefile names, pinned with hashes in its own lock.
+    uv_version = re.search(r"^UV_VERSION \?= (\S+)$", (REPO / "Makefile").read_text(encoding="utf-8"), re.M)
+    assert uv_version, "the Makefile names no UV_VERSION"
+    assert _lock_pins(REPO / "requirements" / "installer.lock") == {"uv": {uv_version.group(1)}}
     # Both install into the one .venv: a package they share has the same pin in each.
     assert {n: v for n, v in pins["demo"].items() if pins["test"].get(n) != v} == {}
     for path in LOCKS.values():  # the header says what the lock is for and how it is made
@@ -70,19 +74,24 @@ def test_locks_pin_with_hashes_everything_pyproject_asks_for() -> None:
 def test_make_installs_from_the_lock_and_again_when_it_changes(env: str, tmp_path: Path) -> None:
     make = shutil.which("make")
     assert make, "make is not installed (apt-get install make): the README's commands need it"
-    for name in ("Makefile", "pyproject.toml", "requirements/demo.lock", "requirements/test.lock"):
+    for name in ("Makefile", "pyproject.toml", "requirements/demo.lock", "requirements/test.lock",
+                 "requirements/installer.lock"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
     stamp = f".venv/.installed-{env}"
     dry = subprocess.run([make, "-n", "-B", stamp], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert dry.returncode == 0, dry.stderr
     steps = [line for line in dry.stdout.splitlines() if "pip install" in line]
-    assert steps == [f".venv/bin/python -m pip install --quiet --require-hashes -r requirements/{env}.lock",
-                     ".venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e ."]
+    # The installer (uv) from its own hashed lock, then the environment's lock, hashes required.
+    assert steps == [".venv-lock/bin/python -m pip install --quiet --require-hashes -r requirements/installer.lock",
+                     f".venv-lock/bin/uv pip install --quiet --python .venv/bin/python --require-hashes "
+                     f"-r requirements/{env}.lock",
+                     ".venv-lock/bin/uv pip install --quiet --python .venv/bin/python --no-deps "
+                     "--no-build-isolation -e ."]
     # Installed (a venv and a stamp newer than its inputs): nothing to do, until the lock changes.
-    (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    (tmp_path / ".venv" / "bin" / "python").touch()
-    (tmp_path / stamp).touch()
+    for made in (".venv/bin/python", ".venv-lock/bin/uv", stamp):
+        (tmp_path / made).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / made).touch()
     inputs = [tmp_path / "Makefile", tmp_path / "pyproject.toml", *(tmp_path / "requirements").iterdir()]
     for path in inputs:
         os.utime(path, (1_000_000_000, 1_000_000_000))
