@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 from auditor.callspec import Call
 from auditor.model.normalise import NORMALISERS, items, record_path
+from auditor.model.registry import CATALOG
 from auditor.model.types import (
     Coverage, EksCluster, LambdaFunction, Model, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
     TgwRoute, VpcEndpoint,
 )
-from auditor.model.registry import CATALOG
 from auditor.snapshot.records import CallRecord
 
 Key = tuple[str, str, str]  # account, region, id

@@ -17,6 +17,7 @@ from auditor.config import Scope
 from auditor.model.registry import PLACED_BY, TYPES, Computed, Field, Itself, Through, listing
 from auditor.model.types import Model, Resource
 
+
 def vpcs_of(model: Model, resource: Resource) -> tuple[str, ...] | None:
     """The VPC ids a resource belongs to; None when it belongs to no VPC. How they are
     found is its registry entry's `vpc` (auditor/model/registry.py)."""
