@@ -19,6 +19,9 @@ other call is folded into resources by the model build (auditor/model/build.py),
 lists what per-resource calls run over. tests/test_registry.py checks all of it.
 
 Adding a type without side calls: its class in types.py, its normaliser, its entry here.
+A side call (one that fills fields of resources listed by another) also needs its handler
+in build.py (`SIDE_HANDLERS`, with a `_Side` slot) and the lines of `_link` that put what
+it adds on the resources; its entry names the fields (`filled_by`).
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ class Via:
 
 @dataclass(frozen=True)
 class Through:
-    """Its VPC is the VPC of the first resource found through these references, in order."""
+    """Its VPC is the VPC of the first resource found through these references, in order
+    (an empty reference names nothing)."""
 
     vias: tuple[Via, ...]
 
