@@ -13,10 +13,11 @@ import dataclasses
 from collections import defaultdict
 from types import MappingProxyType
 from typing import Any
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from auditor.collect.catalog import CATALOG
+from auditor.callspec import Call
 from auditor.model.normalise import NORMALISERS, items, record_path
+from auditor.model.registry import CATALOG
 from auditor.model.types import (
     Coverage, EksCluster, LambdaFunction, Model, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
     TgwRoute, VpcEndpoint,
@@ -61,46 +62,79 @@ class _Side:
         self.vpc_attachment_subnets: dict[Key, tuple[tuple[str, ...], SourceRef]] = {}
 
 
-def _side_record(rec: CallRecord, path: str, side: _Side) -> None:
-    if not rec.ok:
-        return
-    def key_of(param: str) -> Key:
-        return (rec.account, rec.region, str(rec.params.get(param, "")))
+SideHandler = Callable[[CallRecord, str, _Side], None]
+# The calls that complete resources of a type instead of producing their own (the fields
+# they fill are their registry entry's `filled_by`), each with what it adds to `_Side`.
+SIDE_HANDLERS: dict[Call, SideHandler] = {}
 
-    op = rec.operation
-    whole = SourceRef(path, "/pages")
-    if op == "DescribeVpcAttribute":
-        for page in rec.pages:
-            for attr, field in (("EnableDnsSupport", "dns_support"), ("EnableDnsHostnames", "dns_hostnames")):
-                if attr in page:
-                    side.dns[key_of("VpcId")][field] = bool((page[attr] or {}).get("Value"))
-        side.dns_refs[key_of("VpcId")].append(whole)
-    elif op == "GetManagedPrefixListEntries":
-        side.pl_entries[key_of("PrefixListId")] = (tuple(e["Cidr"] for e in rec.items("Entries") if e.get("Cidr")),
-                                                   whole)
-    elif op == "SearchTransitGatewayRoutes":
-        routes = []
-        for raw, ref in items(rec, "Routes", path):
-            dest = raw.get("DestinationCidrBlock") or raw.get("PrefixListId", "")
-            attachments = tuple(a["TransitGatewayAttachmentId"] for a in raw.get("TransitGatewayAttachments", [])
-                                if a.get("TransitGatewayAttachmentId"))
-            routes.append(TgwRoute(destination=dest,
-                                   destination_cidrs=(dest,) if raw.get("DestinationCidrBlock") else None,
-                                   route_type=raw.get("Type", ""), state=raw.get("State", ""),
-                                   attachment_ids=attachments, source=ref))
-        side.tgw_routes[key_of("TransitGatewayRouteTableId")] = (tuple(routes), whole)
-    elif op == "GetTransitGatewayRouteTableAssociations":
-        side.tgw_assoc[key_of("TransitGatewayRouteTableId")] = (
-            tuple(a["TransitGatewayAttachmentId"] for a in rec.items("Associations")
-                  if a.get("State", "associated") == "associated"), whole)
-    elif op == "GetTransitGatewayRouteTablePropagations":
-        side.tgw_prop[key_of("TransitGatewayRouteTableId")] = (
-            tuple(a["TransitGatewayAttachmentId"] for a in rec.items("TransitGatewayRouteTablePropagations")
-                  if a.get("State", "enabled") == "enabled"), whole)
-    elif op == "DescribeTransitGatewayVpcAttachments":
-        for raw, ref in items(rec, "TransitGatewayVpcAttachments", path):
-            side.vpc_attachment_subnets[(rec.account, rec.region, raw["TransitGatewayAttachmentId"])] = (
-                tuple(raw.get("SubnetIds", [])), ref)
+
+def _side_call(service: str, operation: str) -> Callable[[SideHandler], SideHandler]:
+    def register(fn: SideHandler) -> SideHandler:
+        SIDE_HANDLERS[(service, operation)] = fn
+        return fn
+    return register
+
+
+def _key_of(rec: CallRecord, param: str) -> Key:
+    return (rec.account, rec.region, str(rec.params.get(param, "")))
+
+
+@_side_call("ec2", "DescribeVpcAttribute")
+def _vpc_attribute(rec: CallRecord, path: str, side: _Side) -> None:
+    for page in rec.pages:
+        for attr, field in (("EnableDnsSupport", "dns_support"), ("EnableDnsHostnames", "dns_hostnames")):
+            if attr in page:
+                side.dns[_key_of(rec, "VpcId")][field] = bool((page[attr] or {}).get("Value"))
+    side.dns_refs[_key_of(rec, "VpcId")].append(SourceRef(path, "/pages"))
+
+
+@_side_call("ec2", "GetManagedPrefixListEntries")
+def _prefix_list_entries(rec: CallRecord, path: str, side: _Side) -> None:
+    side.pl_entries[_key_of(rec, "PrefixListId")] = (
+        tuple(e["Cidr"] for e in rec.items("Entries") if e.get("Cidr")), SourceRef(path, "/pages"))
+
+
+@_side_call("ec2", "SearchTransitGatewayRoutes")
+def _tgw_routes(rec: CallRecord, path: str, side: _Side) -> None:
+    routes = []
+    for raw, ref in items(rec, "Routes", path):
+        dest = raw.get("DestinationCidrBlock") or raw.get("PrefixListId", "")
+        attachments = tuple(a["TransitGatewayAttachmentId"] for a in raw.get("TransitGatewayAttachments", [])
+                            if a.get("TransitGatewayAttachmentId"))
+        routes.append(TgwRoute(destination=dest,
+                               destination_cidrs=(dest,) if raw.get("DestinationCidrBlock") else None,
+                               route_type=raw.get("Type", ""), state=raw.get("State", ""),
+                               attachment_ids=attachments, source=ref))
+    side.tgw_routes[_key_of(rec, "TransitGatewayRouteTableId")] = (tuple(routes), SourceRef(path, "/pages"))
+
+
+@_side_call("ec2", "GetTransitGatewayRouteTableAssociations")
+def _tgw_associations(rec: CallRecord, path: str, side: _Side) -> None:
+    side.tgw_assoc[_key_of(rec, "TransitGatewayRouteTableId")] = (
+        tuple(a["TransitGatewayAttachmentId"] for a in rec.items("Associations")
+              if a.get("State", "associated") == "associated"), SourceRef(path, "/pages"))
+
+
+@_side_call("ec2", "GetTransitGatewayRouteTablePropagations")
+def _tgw_propagations(rec: CallRecord, path: str, side: _Side) -> None:
+    side.tgw_prop[_key_of(rec, "TransitGatewayRouteTableId")] = (
+        tuple(a["TransitGatewayAttachmentId"] for a in rec.items("TransitGatewayRouteTablePropagations")
+              if a.get("State", "enabled") == "enabled"), SourceRef(path, "/pages"))
+
+
+@_side_call("ec2", "DescribeTransitGatewayVpcAttachments")
+def _tgw_vpc_attachments(rec: CallRecord, path: str, side: _Side) -> None:
+    for raw, ref in items(rec, "TransitGatewayVpcAttachments", path):
+        side.vpc_attachment_subnets[(rec.account, rec.region, raw["TransitGatewayAttachmentId"])] = (
+            tuple(raw.get("SubnetIds", [])), ref)
+
+
+def _side_record(rec: CallRecord, path: str, side: _Side) -> None:
+    """Fold a call that produces no resource of its own into `side` (a listing that only
+    says what per-resource calls run over, e.g. eks ListClusters, adds nothing)."""
+    handler = SIDE_HANDLERS.get((rec.service, rec.operation))
+    if rec.ok and handler is not None:
+        handler(rec, path, side)
 
 
 def _with(r: Resource, extra: Iterable[SourceRef] = (), **changes: Any) -> Resource:

@@ -1,8 +1,9 @@
 """Normalisers: one per collected call, from raw response pages to typed resources.
 
 Each normaliser is registered by (service, operation) and sees only its own record; the
-linking step in `build.py` joins what several calls say about one resource. Normalisers
-change shape; they never judge.
+linking step in `build.py` joins what several calls say about one resource. Every listing
+call of the resource registry (auditor/model/registry.py) has one (tests/test_registry.py).
+Normalisers change shape; they never judge.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from functools import cache
 from typing import Any, Generic, TypeVar
 from collections.abc import Callable, Iterable
 
-from auditor.collect.catalog import CATALOG
+from auditor.model import registry
 from auditor.model.types import (
     RESOURCE_TYPES, FlowLog, Instance, Model, NatGateway, NetworkInterface, Resource, Route, RouteTable,
     SecurityGroup, SecurityGroupRule, SourceRef, Subnet, Vpc, VpcEndpoint,
@@ -113,28 +113,15 @@ def derived(resource_type: str, name: str, *, requires: Iterable[Call], doc: str
 
 # Fields that another call fills in while the model is built (auditor/model/build.py):
 # they need that call, and the type's other fields do not, so that one failed side call
-# only makes the rules reading its fields ERROR.
-_FIELD_CALLS: dict[tuple[str, str], tuple[Call, ...]] = {
-    ("vpc", "dns_support"): (("ec2", "DescribeVpcAttribute"),),
-    ("vpc", "dns_hostnames"): (("ec2", "DescribeVpcAttribute"),),
-    ("subnet", "route_table_id"): (("ec2", "DescribeRouteTables"),),
-    ("subnet", "route_table_association"): (("ec2", "DescribeRouteTables"),),
-    ("prefix_list", "cidrs"): (("ec2", "GetManagedPrefixListEntries"),),
-    ("transit_gateway_route_table", "routes"): (("ec2", "SearchTransitGatewayRoutes"),),
-    ("transit_gateway_route_table", "associated_attachment_ids"):
-        (("ec2", "GetTransitGatewayRouteTableAssociations"),),
-    ("transit_gateway_route_table", "propagating_attachment_ids"):
-        (("ec2", "GetTransitGatewayRouteTablePropagations"),),
-    ("transit_gateway_attachment", "subnet_ids"): (("ec2", "DescribeTransitGatewayVpcAttachments"),),
-}
+# only makes the rules reading its fields ERROR. Declared by the registry's `filled_by`.
+_FIELD_CALLS: dict[tuple[str, str], tuple[Call, ...]] = registry.FIELD_CALLS
 
 
 @cache
 def _base_calls(type_name: str) -> tuple[Call, ...]:
     """The catalog calls that feed `type_name`, less those only some fields need."""
-    claimed = {c for (t, _), calls in _FIELD_CALLS.items() if t == type_name for c in calls}
-    return tuple((s.service, s.operation) for s in CATALOG
-                 if s.resource_type == type_name and (s.service, s.operation) not in claimed)
+    entry = registry.TYPES.get(type_name)
+    return entry.base_calls if entry is not None else ()
 
 
 def type_calls(type_name: str) -> tuple[Call, ...]:
@@ -320,11 +307,9 @@ def _get(obj: Any, step: _Step) -> Any:
     return getattr(obj, step.name)
 
 
-# Types listed by more than one call, one per kind: a resource needs only its own kind's listing.
-_KIND_CALLS: dict[str, Callable[[Resource], Call]] = {
-    "load_balancer": lambda lb: (("elb", "DescribeLoadBalancers") if getattr(lb, "kind", "") == "classic"
-                                 else ("elbv2", "DescribeLoadBalancers")),
-}
+# Types listed by more than one call, one per kind: a resource needs only its own kind's
+# listing (the registry's `listed_by`).
+_KIND_CALLS: dict[str, Callable[[Resource], Call]] = registry.KIND_CALLS
 
 
 def _listing_sources(model: Model, resource: Resource, calls: Iterable[Call]) -> list[SourceRef]:
@@ -378,7 +363,7 @@ def _derived_value(model: Model, obj: Resource, attr: DerivedAttribute) -> tuple
 
 
 # The resource type each per-resource call is made for (catalogue `for_each`).
-ITEM_TYPES: dict[Call, str] = {(s.service, s.operation): s.resource_type for s in CATALOG if s.for_each is not None}
+ITEM_TYPES: dict[Call, str] = registry.ITEM_TYPES
 
 
 def item_failure(model: Model, resource: Resource, call: Call) -> str | None:

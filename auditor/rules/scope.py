@@ -14,72 +14,49 @@ from typing import Any
 from collections.abc import Iterable
 
 from auditor.config import Scope
+from auditor.model.registry import PLACED_BY, TYPES, Computed, Field, Itself, Through, listing
 from auditor.model.types import Model, Resource
-
-# How to find the VPC(s) of each resource type, when it has no `vpc_id` field of its own.
-_VPC_FIELDS = ("vpc_id",)
 
 
 def vpcs_of(model: Model, resource: Resource) -> tuple[str, ...] | None:
-    """The VPC ids a resource belongs to; None when it belongs to no VPC."""
-    value: Any = getattr(resource, "vpc_id", None)
-    if value:
-        return (str(value),)
-    attached = getattr(resource, "attached_vpc_ids", None)
-    if attached:
-        return tuple(attached)
-    type_name = resource.type_name
-    if type_name == "vpc":
+    """The VPC ids a resource belongs to; None when it belongs to no VPC. How they are
+    found is its registry entry's `vpc` (auditor/model/registry.py)."""
+    entry = TYPES.get(resource.type_name)
+    rule = entry.vpc if entry is not None else None
+    if isinstance(rule, Field):
+        value: Any = getattr(resource, rule.name, None)
+        if not value:
+            return None
+        return (value,) if isinstance(value, str) else tuple(value)
+    if isinstance(rule, Itself):
         return (resource.id,)
-    if type_name == "security_group_rule":
-        group = model.get("security_group", getattr(resource, "group_id", ""), resource.account, resource.region)
-        return vpcs_of(model, group) if group is not None else None
-    if type_name == "flow_log":
-        target = getattr(resource, "resource_id", "")
-        for kind in ("vpc", "subnet", "network_interface"):
-            found = model.get(kind, target, resource.account, resource.region)
+    if isinstance(rule, Through):
+        for via in rule.vias:
+            ref = getattr(resource, via.field, None)
+            found = model.get(via.type_name, ref, resource.account, resource.region) if ref else None
             if found is not None:
                 return vpcs_of(model, found)
         return None
-    if type_name == "elastic_ip":
-        for kind, key in (("instance", "instance_id"), ("network_interface", "network_interface_id")):
-            ref = getattr(resource, key, None)
-            found = model.get(kind, ref, resource.account, resource.region) if ref else None
-            if found is not None:
-                return vpcs_of(model, found)
-        return None
-    if type_name == "vpc_peering":
-        sides = [getattr(resource, side) for side in ("requester", "accepter")]
-        return tuple(s.vpc_id for s in sides if s is not None) or None
-    if type_name == "transit_gateway_attachment":
-        return (resource.resource_id,) if getattr(resource, "resource_type", "") == "vpc" else None  # type: ignore[attr-defined]
+    if isinstance(rule, Computed):
+        return rule.fn(resource)
     return None
-
-
-# Resources placed in a VPC through another resource: the field naming it, and the types (and
-# the calls listing them) it may be, by id prefix.
-_PLACED_BY: dict[str, tuple[tuple[str, str, str, str], ...]] = {
-    "security_group_rule": (("group_id", "", "security_group", "ec2:DescribeSecurityGroups"),),
-    "flow_log": (("resource_id", "vpc-", "vpc", "ec2:DescribeVpcs"),
-                 ("resource_id", "subnet-", "subnet", "ec2:DescribeSubnets"),
-                 ("resource_id", "eni-", "network_interface", "ec2:DescribeNetworkInterfaces")),
-    "elastic_ip": (("instance_id", "", "instance", "ec2:DescribeInstances"),
-                   ("network_interface_id", "", "network_interface", "ec2:DescribeNetworkInterfaces")),
-}
 
 
 def placement_unknown(model: Model, resource: Resource) -> str | None:
     """Why the VPC of a resource cannot be told: what places it (a security group rule's
     group, a flow log's VPC, subnet or interface, an Elastic IP's instance or interface) is
     named but not in the model. None when it can be told, or when it belongs to no VPC."""
-    named = [(ref, type_name, call) for field, prefix, type_name, call in _PLACED_BY.get(resource.type_name, ())
-             for ref in (str(getattr(resource, field, None) or ""),)
-             if (ref or field == "group_id") and ref.startswith(prefix)]
+    through = PLACED_BY.get(resource.type_name)
+    if through is None:
+        return None
+    named = [(ref, via.type_name) for via in through.vias
+             for ref in (str(getattr(resource, via.field, None) or ""),)
+             if (ref or via.always) and ref.startswith(via.prefix)]
     if not named or vpcs_of(model, resource) is not None:
         return None
-    for ref, type_name, call in named:
+    for ref, type_name in named:
         if model.get(type_name, ref, resource.account, resource.region) is None:
-            return f"its {type_name.replace('_', ' ')} {ref or '(none)'} is not in the model ({call})"
+            return f"its {type_name.replace('_', ' ')} {ref or '(none)'} is not in the model ({listing(type_name).key})"
     return None
 
 
@@ -96,7 +73,7 @@ class ScopeIndex:
         """Why a resource's scope cannot be decided (a scope that selects VPCs, and the
         resource's VPC is unknown because what places it is missing), else None. Such a
         resource is never PASS: it could belong to a VPC out of scope."""
-        if self.scope.everything or resource.type_name not in _PLACED_BY:   # the engine asks per finding: fast
+        if self.scope.everything or resource.type_name not in PLACED_BY:   # the engine asks per finding: fast
             return None
         return placement_unknown(self.model, resource)
 

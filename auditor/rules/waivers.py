@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 
 
 from auditor.errors import InputError, Problem
+from auditor.model.registry import EC2_ARN_TYPES
 from auditor.model.types import Resource
 from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, PathKey, load_yaml_text, read_text
@@ -239,17 +240,7 @@ def register_rows(waivers: Iterable[Waiver], used: Collection[str], today: date)
 
 
 # EC2 resources carry no ARN in the model; their ARN is fully determined by the id.
-_EC2_ARN_TYPES = {
-    "vpc": "vpc", "subnet": "subnet", "route_table": "route-table",
-    "internet_gateway": "internet-gateway", "egress_only_internet_gateway": "egress-only-internet-gateway",
-    "nat_gateway": "natgateway", "network_interface": "network-interface", "instance": "instance",
-    "security_group": "security-group", "security_group_rule": "security-group-rule",
-    "network_acl": "network-acl", "vpc_endpoint": "vpc-endpoint", "flow_log": "vpc-flow-log",
-    "vpc_peering": "vpc-peering-connection", "carrier_gateway": "carrier-gateway",
-    "vpn_gateway": "vpn-gateway", "transit_gateway": "transit-gateway",
-    "transit_gateway_attachment": "transit-gateway-attachment",
-    "transit_gateway_route_table": "transit-gateway-route-table",
-}
+_EC2_ARN_TYPES = EC2_ARN_TYPES   # type -> resource segment of its EC2 ARN (the registry's `arn`)
 _PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"),
                ("us-isof-", "aws-iso-f"), ("eu-isoe-", "aws-iso-e"), ("us-iso-", "aws-iso"))
 
