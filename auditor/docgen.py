@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG
+from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, allowed_operations
+from auditor.model.registry import REGISTRY, Computed, Field, Itself, NoArn, NoVpc, OwnArn, Through, VpcRule
 
 BEGIN, END = "<!-- BEGIN GENERATED: {} -->", "<!-- END GENERATED: {} -->"
 
@@ -24,7 +25,43 @@ def collected_calls_table() -> str:
     return "\n".join(rows)
 
 
-GENERATORS = {"collected-calls": collected_calls_table}
+def allowlist_size() -> str:
+    """The sentence stating how many operations the read-only guard lets through."""
+    return (f"The guard lets {len(allowed_operations())} operations through, all derived from the catalogue "
+            "(one list, no second hand-kept one).")
+
+
+def _vpc_text(rule: VpcRule) -> str:
+    if isinstance(rule, Itself):
+        return "itself"
+    if isinstance(rule, Field):
+        return f"its `{rule.name}`"
+    if isinstance(rule, Through):
+        return "the VPC of " + ", else ".join(f"its `{v.field}` ({v.type_name})" for v in rule.vias)
+    if isinstance(rule, Computed):
+        return (rule.fn.__doc__ or rule.fn.__name__).strip().splitlines()[0]
+    assert isinstance(rule, NoVpc)
+    return f"none: {rule.reason}"
+
+
+def resource_types_table() -> str:
+    """Markdown table of the resource registry (auditor/model/registry.py): every type, the
+    calls that feed it, how its VPC is found and its ARN."""
+    rows = ["| Type | Fed by | VPC | ARN |", "|---|---|---|---|"]
+    for entry in REGISTRY:
+        calls = ", ".join(f"{c.service}:{c.operation}" for c in entry.calls)
+        if isinstance(entry.arn, OwnArn):
+            arn = "the one AWS gives"
+        elif isinstance(entry.arn, NoArn):
+            arn = f"none: {entry.arn.reason}"
+        else:
+            arn = f"`arn:PARTITION:ec2:REGION:ACCOUNT:{entry.arn}/ID`"
+        rows.append(f"| `{entry.name}` | {calls} | {_vpc_text(entry.vpc)} | {arn} |")
+    return "\n".join(rows)
+
+
+GENERATORS = {"collected-calls": collected_calls_table, "allowlist-size": allowlist_size,
+              "resource-types": resource_types_table}
 
 
 def render(text: str) -> str:

@@ -241,4 +241,4 @@ def test_catalog_per_resource_sources_exist() -> None:
 
 def test_docs_state_the_allowlist_size() -> None:
     text = (Path(__file__).resolve().parent.parent / "docs" / "collection.md").read_text(encoding="utf-8")
-    assert f"That is {len(guard.ALLOWED)} operations" in text
+    assert f"The guard lets {len(guard.ALLOWED)} operations through" in text
