@@ -62,12 +62,18 @@ class Writer:
 
 @cache
 def writers() -> tuple[Writer, ...]:
-    """Every registered writer, in `order` (each module of this package but those named ``_*``)."""
+    """Every registered writer, in `order`: the `WRITER` of each module of this package."""
+    return discover(__name__)
+
+
+def discover(package: str) -> tuple[Writer, ...]:
+    """The `WRITER` of each module of `package` (but those named ``_*``), in `order`. A module
+    without one, or a format named twice, is a mistake in the code: TypeError, ValueError."""
     found: dict[str, Writer] = {}
-    for info in pkgutil.iter_modules(__path__):
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{package}.{info.name}")
         entry = getattr(module, "WRITER", None)
         if not isinstance(entry, Writer):
             raise TypeError(f"{module.__name__} defines no WRITER = Writer(...)")
