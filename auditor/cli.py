@@ -31,7 +31,7 @@ import click
 from auditor import __version__
 from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
-from auditor.report.wording import load_wording, style_help, style_names
+from auditor.report.wording import default_style, style_help, style_names
 from auditor.report.writers import scan_formats
 from auditor.vocabulary import FAIL_ON_CHOICES
 
@@ -286,7 +286,7 @@ def _formats(text: str | None, config: Any) -> tuple[str, ...]:
 _FORMAT_HELP = (f"Comma-separated reports to write next to findings.json (always written): {', '.join(scan_formats())}; "
                 "default: the config's outputs.formats, else all.")
 _STYLE_HELP = (f"Wording of the HTML and PDF reports: {style_help()}; default: the profile's style (without one the "
-               f"HTML is neutral, the PDF {load_wording().pdf_default_style}).")
+               f"HTML is neutral, the PDF {default_style()}).")
 
 
 def _evaluate_into_bundle(out: Path, snap: Any, snapshot_dir: Path, config: Any, inputs: Any, key: Any,

@@ -23,7 +23,7 @@ from auditor.console import echo, safe
 from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, fail_input, fail_output
 from auditor.errors import InputError
 
-from auditor.report.wording import load_wording, style_help, style_names
+from auditor.report.wording import default_style, style_help, style_names
 from auditor.report.writers import format_names, report_formats
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, status_rank, worst
 
@@ -164,7 +164,7 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
               help=f"Comma-separated outputs: {', '.join(FORMATS)} (pdf only when asked for).")
 @click.option("--style", type=click.Choice(style_names()), default=None,
               help=f"Wording of the PDF report: {style_help()}; default: the profile's style, else "
-                   f"{load_wording().pdf_default_style}.")
+                   f"{default_style()}.")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder to write into (created if missing; default: the folder of FINDINGS).")
 @click.option("--pack", "packs", multiple=True, type=click.Path(path_type=Path),

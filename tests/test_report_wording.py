@@ -14,7 +14,7 @@ from auditor.report.html import html_report
 from auditor.report.model import build_model
 from auditor.report.pdf import PdfInputs, render_html
 from auditor.report.wording import (
-    STYLE_SHAPE, WORDING_SHAPE, load_style, load_wording, style_help, style_names, templates_dir,
+    STYLE_SHAPE, load_style, load_wording, style_help, style_names, templates_dir,
 )
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
@@ -165,4 +165,28 @@ def test_the_shapes_name_every_key_the_templates_use() -> None:
     template = (templates_dir() / "pdf_report.html.j2").read_text(encoding="utf-8")
     used = set(re.findall(r"\bw\.(\w+)", template))
     assert used and used <= set(STYLE_SHAPE["pdf"]), used - set(STYLE_SHAPE["pdf"])
-    assert set(WORDING_SHAPE) == {"pdf_default_style", "neutral", "framework_words", "status_terms"}
+
+
+def test_help_texts_survive_a_broken_file(folder: Path) -> None:
+    """The CLI's help is built from these files when it starts: a broken file must not stop
+    every command (making a report with it says what is wrong, as above)."""
+    from auditor.report.wording import default_style
+
+    assert default_style(folder) == "banking"
+    (folder / "wording.yaml").write_text("pdf_default_style: [\n", encoding="utf-8")
+    assert default_style(folder) == "that of wording.yaml"
+    with pytest.raises(InputError):
+        load_wording(folder)
+
+
+def test_the_pdf_summary_counts_in_the_framework_s_words() -> None:
+    words = load_wording()
+    doc = sample_document()
+    model = build_model(doc, load_packs(), load_catalogues(), style="banking")
+    pdf = render_html(model, PdfInputs(b"{}"), environ={})
+    for fw in model.frameworks:
+        counts, said = fw.control_counts(), words.count_words(fw.id)
+        line = ", ".join(f"{counts[s]} {said[s]}" for s in STATUSES)
+        assert f"{len(fw.controls)} {fw.requirement_word.lower()}s assessed: {line}. Requirements" in pdf, fw.id
+    assert words.count_words("pci-dss-4.0")["FAIL"] == "Not in Place"
+    assert words.count_words("hipaa-security")["FAIL"] == "not met"

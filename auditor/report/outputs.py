@@ -15,8 +15,7 @@ from pathlib import Path
 from auditor.report.model import ReportModel
 from auditor.report.writers import ReportInputs, ReportUnavailable, file_names, format_names, rederivable, writer
 
-__all__ = ["FILE_NAMES", "FORMATS", "REDERIVABLE", "ReportUnavailable", "Written", "report_bytes",
-           "unknown_formats", "write_reports"]
+__all__ = ["FILE_NAMES", "FORMATS", "REDERIVABLE", "ReportUnavailable", "Written", "report_bytes", "write_reports"]
 
 # Derived from the writers' registry (auditor/report/writers/), never listed here.
 FORMATS = format_names()
@@ -33,10 +32,6 @@ class Written:
     files: list[tuple[str, Path]] = field(default_factory=list)
     same_as_input: list[tuple[str, Path]] = field(default_factory=list)
     failed: list[tuple[str, Path, str]] = field(default_factory=list)
-
-
-def unknown_formats(wanted: tuple[str, ...]) -> list[str]:
-    return [w for w in wanted if w not in FORMATS]
 
 
 def _write_whole(target: Path, data: bytes) -> None:

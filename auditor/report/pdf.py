@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 from auditor.report.model import ReportModel, ordered_frameworks, utc_text
 from auditor.report.wording import load_style, load_wording, templates_dir
-from auditor.vocabulary import SEVERITIES, severity_rank
+from auditor.vocabulary import SEVERITIES, STATUSES, severity_rank
 
 TEMPLATE = "pdf_report.html.j2"
 STYLESHEET = "pdf_print.css"
@@ -93,7 +93,8 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     from markupsafe import Markup
 
     folder = templates_dir()
-    chosen = load_style(style or model.style or load_wording(folder).pdf_default_style, folder)
+    words = load_wording(folder)
+    chosen = load_style(style or model.style or words.pdf_default_style, folder)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              finalize=_finalize)
@@ -102,9 +103,10 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     when = pinned_time(model, environ)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
     failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id))
+    frameworks = ordered_frameworks(model.frameworks, chosen.frameworks_first)
     context = {
-        "m": model, "w": chosen.pdf, "style": chosen.name, "nl": "\n",
-        "frameworks": ordered_frameworks(model.frameworks, chosen.frameworks_first),
+        "m": model, "w": chosen.pdf, "style": chosen.name, "nl": "\n", "statuses": STATUSES,
+        "frameworks": frameworks, "counted": {fw.id: words.count_words(fw.id) for fw in frameworks},
         "css": Markup((folder / STYLESHEET).read_text(encoding="utf-8")),   # our own stylesheet, not AWS data
         "report_id": report_id(inputs.findings_json, model.run.manifest_sha256),
         "findings_sha256": hashlib.sha256(inputs.findings_json).hexdigest(),

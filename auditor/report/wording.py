@@ -7,7 +7,8 @@ wording every style shares, read from YAML files beside the templates.
   attestation prose. A style is its file: `style_names` lists them, `load_style` reads one.
 - ``reports/templates/wording.yaml``: what no style changes: the PDF's style when none is
   given, the HTML's words without a style, the default words of a framework, and each finding
-  status in each framework's own terms (PCI DSS v4.0 ROC reporting values, HIPAA).
+  status in each framework's own terms (PCI DSS v4.0 ROC reporting values, HIPAA), and how the
+  PDF's summary counts controls of each status.
 
 Every file is checked when it is read: a missing or unknown key, a value of the wrong type,
 a status term map without exactly the finding statuses (auditor/vocabulary.py) is an
@@ -48,6 +49,7 @@ WORDING_SHAPE: Mapping[str, Any] = {
     "neutral": dict.fromkeys(_TEXT_KEYS, STR),
     "framework_words": {"requirement": STR, "environment": STR},
     "status_terms": {"default": TERMS, "frameworks": TERMS_BY_ID},
+    "control_counts": {"default": TERMS, "frameworks": TERMS_BY_ID},
 }
 
 
@@ -73,10 +75,16 @@ class Wording:
     framework_words: Mapping[str, str]   # requirement, environment (a catalogue's own words come first)
     default_terms: Mapping[str, str]     # status -> term, for a framework without terms of its own
     framework_terms: Mapping[str, Mapping[str, str]]   # framework id -> status -> term
+    default_counts: Mapping[str, str]    # status -> how the PDF summary counts controls of it ("not met")
+    framework_counts: Mapping[str, Mapping[str, str]]  # framework id -> status -> the same in its words
 
     def status_term(self, framework: str, status: str) -> str:
         """`status` (FAIL, PASS, ...) as the framework's reports say it (the status itself when unknown)."""
         return self.framework_terms.get(framework, self.default_terms).get(status, status)
+
+    def count_words(self, framework: str) -> Mapping[str, str]:
+        """Status -> how the PDF's summary counts the framework's controls of that status."""
+        return self.framework_counts.get(framework, self.default_counts)
 
 
 def templates_dir() -> Path:
@@ -154,10 +162,21 @@ def load_wording(folder: Path | None = None) -> Wording:
     """The wording every style shares (`folder`/wording.yaml; default: the built-in templates)."""
     path = (folder or templates_dir()) / WORDING_FILE
     data = _checked(path, WORDING_SHAPE)
-    terms = data["status_terms"]
+    terms, counts = data["status_terms"], data["control_counts"]
     return Wording(file=str(path), pdf_default_style=data["pdf_default_style"], neutral=_frozen(data["neutral"]),
                    framework_words=_frozen(data["framework_words"]), default_terms=_frozen(terms["default"]),
-                   framework_terms=_frozen({k: _frozen(v) for k, v in terms["frameworks"].items()}))
+                   framework_terms=_frozen({k: _frozen(v) for k, v in terms["frameworks"].items()}),
+                   default_counts=_frozen(counts["default"]),
+                   framework_counts=_frozen({k: _frozen(v) for k, v in counts["frameworks"].items()}))
+
+
+def default_style(folder: Path | None = None) -> str:
+    """The PDF's default style as help texts name it: `Wording.pdf_default_style`, or, when the
+    wording file cannot be read, where it is said (making a report then says what is wrong)."""
+    try:
+        return load_wording(folder).pdf_default_style
+    except InputError:
+        return f"that of {WORDING_FILE}"
 
 
 def style_help(folder: Path | None = None) -> str:
