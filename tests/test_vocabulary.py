@@ -5,8 +5,10 @@ published file must list them literally (the JSON schemas, report.js), equal to 
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from click.testing import CliRunner
 
 from auditor.cli import cli
 from auditor.report.wording import load_style, style_names
-from auditor.report.writers import file_names, format_names, report_formats, scan_formats, writers
+from auditor.report.writers import file_names, format_names, report_formats, scan_formats, writer, writers
 from auditor.vocabulary import FAIL_ON_CHOICES, SEVERITIES, STATUSES, severity_rank, status_rank, worst
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,23 +136,18 @@ def test_no_module_but_the_vocabulary_lists_a_closed_set() -> None:
 # Everything that names a set derives it ----------------------------------------------------------
 
 def test_the_cli_offers_exactly_the_sets() -> None:
-    from auditor.cli_report import DEFAULT_FORMATS, FORMATS
+    from auditor.cli_report import DEFAULT_FORMATS, FORMATS, report
     from auditor.config import ALL_FORMATS
 
-    commands = {name: cli.commands[name] for name in ("scan", "demo")}
-    from auditor.cli_report import report
-
-    commands["report"] = report
-    for name, command in commands.items():
+    for command in (cli.commands["scan"], cli.commands["demo"], report):
         params = {p.name: p for p in command.params}
-        assert tuple(params["style"].type.choices) == style_names(), name  # type: ignore[attr-defined]
-        help_text = params["formats"].help or ""
-        for fmt in format_names():
-            assert fmt in help_text, (name, fmt)
+        assert tuple(params["style"].type.choices) == style_names(), command.name
         for style in style_names():
-            assert f"{style} ({load_style(style).help})" in (params["style"].help or ""), (name, style)
-    assert tuple(cli.commands["scan"].params[[p.name for p in cli.commands["scan"].params].index("fail_on")]
-                 .type.choices) == FAIL_ON_CHOICES  # type: ignore[attr-defined]
+            assert f"{style} ({load_style(style).help})" in (params["style"].help or ""), (command.name, style)
+        for fmt in format_names():
+            assert fmt in (params["formats"].help or ""), (command.name, fmt)
+    fail_on = next(p for p in cli.commands["scan"].params if p.name == "fail_on")
+    assert tuple(fail_on.type.choices) == FAIL_ON_CHOICES
     assert ALL_FORMATS == scan_formats() and FORMATS == format_names() and DEFAULT_FORMATS == report_formats()
 
 
@@ -185,8 +182,14 @@ def test_a_writer_module_is_all_a_format_needs(tmp_path: Path, monkeypatch: pyte
     (package / "_helpers.py").write_text("X = 1\n", encoding="utf-8")
     (package / "junit.py").write_text("from auditor.report.writers.junit import WRITER\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    found = discover("extra_writers")
-    assert [w.name for w in found] == ["junit", "ocsf"]
-    (package / "broken.py").write_text("X = 1\n", encoding="utf-8")
-    with pytest.raises(TypeError, match="extra_writers.broken defines no WRITER"):
-        discover("extra_writers")
+    try:
+        found = discover("extra_writers")
+        assert [w.name for w in found] == ["junit", "ocsf"]
+        assert found[0] is writer("junit")   # the same entry, found through either package
+        (package / "broken.py").write_text("X = 1\n", encoding="utf-8")
+        importlib.invalidate_caches()   # a file added within the directory's mtime tick
+        with pytest.raises(TypeError, match="extra_writers.broken defines no WRITER"):
+            discover("extra_writers")
+    finally:
+        for name in [m for m in sys.modules if m == "extra_writers" or m.startswith("extra_writers.")]:
+            del sys.modules[name]
