@@ -254,6 +254,7 @@ def _rederive_reports(root: Path, listed: dict[str, Any], inputs: Any, findings_
     `result.not_rederived`."""
     from auditor.report.model import build_model, record_hashes_of
     from auditor.report.outputs import FILE_NAMES, REDERIVABLE, report_bytes
+    from auditor.report.wording import style_names
     from auditor.rules.frameworks import load_catalogues
 
     by_name = {FILE_NAMES[f]: f for f in REDERIVABLE}
@@ -267,7 +268,7 @@ def _rederive_reports(root: Path, listed: dict[str, Any], inputs: Any, findings_
             fmt = by_name[name]
             kept = read_bundle_file(root, name)
             same = False
-            for style in (None, "banking", "healthcare", ""):
+            for style in (None, *style_names(), ""):
                 if style not in models:
                     models[style] = build_model(document, inputs.packs, catalogues, style=style,
                                                 record_hashes=hashes)

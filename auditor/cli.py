@@ -31,6 +31,9 @@ import click
 from auditor import __version__
 from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
+from auditor.report.wording import default_style, style_help, style_names
+from auditor.report.writers import scan_formats
+from auditor.vocabulary import FAIL_ON_CHOICES
 
 from auditor.cli_common import (
     EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS,
@@ -280,10 +283,10 @@ def _formats(text: str | None, config: Any) -> tuple[str, ...]:
     return tuple(config.formats) if config is not None else ALL_FORMATS
 
 
-_FORMAT_HELP = ("Comma-separated reports to write next to findings.json (always written): json, html, pdf, junit, "
-                "sarif, csv; default: the config's outputs.formats, else all.")
-_STYLE_HELP = ("Wording of the HTML and PDF reports: banking (PCI DSS v4.0 / FFIEC) or healthcare (HIPAA Security "
-               "Rule, ePHI); default: the profile's style (without one the HTML is neutral, the PDF banking).")
+_FORMAT_HELP = (f"Comma-separated reports to write next to findings.json (always written): {', '.join(scan_formats())}; "
+                "default: the config's outputs.formats, else all.")
+_STYLE_HELP = (f"Wording of the HTML and PDF reports: {style_help()}; default: the profile's style (without one the "
+               f"HTML is neutral, the PDF {default_style()}).")
 
 
 def _evaluate_into_bundle(out: Path, snap: Any, snapshot_dir: Path, config: Any, inputs: Any, key: Any,
@@ -327,7 +330,7 @@ def scan_exit_code(document: dict[str, Any], fail_on: str, outputs_written: bool
     return EXIT_OK if complete else EXIT_INCOMPLETE
 
 
-_SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info", "none"])
+_SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
 
 
 @cli.command("scan")
@@ -349,7 +352,7 @@ _SEVERITY_CHOICE = click.Choice(["critical", "high", "medium", "low", "info", "n
               help="Sign the bundle manifest (bundle.json) with this Ed25519 private key (PEM, unencrypted) "
                    "into bundle.sig.")
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
-@click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None, help=_STYLE_HELP)
+@click.option("--style", type=click.Choice(style_names()), default=None, help=_STYLE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None, quiet: bool) -> None:
@@ -420,7 +423,7 @@ def _demo_needs_moto() -> None:
               help="Folder for the demo's snapshot and findings (default: demo-output/<UTC time>).")
 @click.option("--server", is_flag=True, help="Run the emulator as a real HTTP server instead of in-process.")
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
-@click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None, help=_STYLE_HELP)
+@click.option("--style", type=click.Choice(style_names()), default=None, help=_STYLE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | None, quiet: bool) -> None:
     """Run the whole pipeline on the built-in emulated bank estate (no AWS account needed):

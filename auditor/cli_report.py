@@ -23,10 +23,14 @@ from auditor.console import echo, safe
 from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, fail_input, fail_output
 from auditor.errors import InputError
 
-from auditor.report.outputs import FORMATS, unknown_formats
+from auditor.report.wording import default_style, style_help, style_names
+from auditor.report.writers import format_names, report_formats
+from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, status_rank, worst
 
-# The PDF is written only when asked for (WeasyPrint takes seconds to a minute on large runs).
-DEFAULT_FORMATS = tuple(f for f in FORMATS if f != "pdf")
+# Both from the writers' registry (auditor/report/writers/). The PDF is written only when asked
+# for (WeasyPrint takes seconds to a minute on large runs).
+FORMATS = format_names()
+DEFAULT_FORMATS = report_formats()
 _MAX_SHOWN = 20
 
 
@@ -38,7 +42,7 @@ def _die(message: str) -> NoReturn:
 def parse_formats(text: str) -> tuple[str, ...]:
     """`junit,sarif` -> ("junit", "sarif") in the order given, without repeats; unknown -> exit 2."""
     wanted = [w.strip().lower() for w in text.split(",") if w.strip()]
-    unknown = unknown_formats(tuple(wanted))
+    unknown = [w for w in wanted if w not in FORMATS]
     if unknown or not wanted:
         what = f"unknown format {', '.join(unknown)}" if unknown else "no format given"
         _die(f"{what}; choose from {', '.join(FORMATS)} (comma-separated)")
@@ -88,9 +92,6 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
 
     `complete` is checked one way only: it may not claim a complete assessment while a finding
     is ERROR, the snapshot was incomplete, or an account-region was not assessed."""
-    from auditor.findings import SEVERITIES, STATUSES
-    from auditor.results import PRECEDENCE, worst
-
     findings = document["findings"]
     summary = document["summary"]
     out: list[str] = []
@@ -116,7 +117,7 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
         status = worst(s for s, n in counts.items() if n)
         said_status = str(rule.get("status"))
         # One way: a rule may be worse than its findings (a gap of its own), never better.
-        if said_status not in PRECEDENCE or PRECEDENCE.index(said_status) > PRECEDENCE.index(status):
+        if said_status not in STATUSES or status_rank(said_status) > status_rank(status):
             out.append(f"rules/{rule['id']}/status: says {said_status}, its findings make it {status}")
         rule_status[said_status] += 1
     for s in STATUSES:
@@ -136,7 +137,7 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
     # Frameworks: what the reports show per control. One way again (a control may be worse
     # than its rules' findings, never better, and may not hide a FAIL or an ERROR).
     def rank(status: Any) -> int:
-        return PRECEDENCE.index(status) if status in PRECEDENCE else len(PRECEDENCE)
+        return status_rank(status) if isinstance(status, str) else len(STATUSES)
 
     for fw in document["frameworks"]:
         for control in fw["controls"]:
@@ -144,7 +145,7 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
             for rule_id in control["rules"]:
                 recount.update(per_rule.get(rule_id, Counter()))
             where = f"frameworks/{fw['id']}/controls/{control['id']}"
-            for s in ("FAIL", "ERROR"):
+            for s in FAILING:
                 said = (control.get("counts") or {}).get(s, 0)
                 if said < recount[s]:
                     out.append(f"{where}/counts/{s}: says {said}, its rules' findings hold {recount[s]}")
@@ -161,9 +162,9 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
 @click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "formats", default=",".join(DEFAULT_FORMATS), show_default=True,
               help=f"Comma-separated outputs: {', '.join(FORMATS)} (pdf only when asked for).")
-@click.option("--style", type=click.Choice(["banking", "healthcare"]), default=None,
-              help="Wording of the PDF report: banking (PCI DSS v4.0 / FFIEC) or healthcare (HIPAA Security "
-                   "Rule, ePHI); default: the profile's style, else banking.")
+@click.option("--style", type=click.Choice(style_names()), default=None,
+              help=f"Wording of the PDF report: {style_help()}; default: the profile's style, else "
+                   f"{default_style()}.")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder to write into (created if missing; default: the folder of FINDINGS).")
 @click.option("--pack", "packs", multiple=True, type=click.Path(path_type=Path),

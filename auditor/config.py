@@ -19,9 +19,11 @@ from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, load_yaml_text, read_text
 
 
-# What `auditor scan` writes besides findings.json unless outputs.formats says otherwise (the
-# names of auditor/report/outputs.py; the config schema lists the same).
-ALL_FORMATS = ("json", "html", "pdf", "junit", "sarif", "csv")
+# What `auditor scan` writes besides findings.json unless outputs.formats says otherwise: every
+# format of the writers' registry (auditor/report/writers/; the config schema lists the same).
+from auditor.report.writers import scan_formats
+
+ALL_FORMATS = scan_formats()
 
 @dataclass(frozen=True)
 class AccountSpec:

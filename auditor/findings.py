@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-STATUSES = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from auditor.vocabulary import SEVERITIES, STATUSES
+
+__all__ = ["SEVERITIES", "STATUSES", "EvidenceItem", "Finding", "ResourceRef"]   # the sets: auditor/vocabulary.py
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,16 +22,15 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from auditor import __version__
 from auditor.config import Scope
-from auditor.findings import SEVERITIES, STATUSES, Finding
+from auditor.findings import Finding
 from auditor.rules.engine import ORGANIZATION, Evaluation, Gap, account_id, account_problems
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
 from auditor.rules.packs import Pack, PackSet, Rule
 from auditor.rules.waivers import WaiverSet, register_rows
+from auditor.vocabulary import FAIL_ON_NONE, SEVERITIES, STATUSES, worst
 
 FORMAT = "private-network-auditor/findings"
 FORMAT_VERSION = 1
-# Worst first: the status of a group is the first of these any member has.
-PRECEDENCE = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
 PACK_AUTHORITY = "pack-author"   # a citation no catalogue-check mapping backs (e.g. a user's own pack)
 
 
@@ -47,11 +46,6 @@ class RunInfo:
     waivers: WaiverSet | None = None
     profile: Mapping[str, Any] | None = None
     frameworks: tuple[str, ...] = ()     # report only these frameworks (a profile's); empty: all cited
-
-
-def worst(statuses: Iterable[str]) -> str:
-    present = set(statuses)
-    return next((s for s in PRECEDENCE if s in present), "NOT_APPLICABLE")
 
 
 def _sha256(path: str) -> str:
@@ -262,7 +256,7 @@ def iter_text(document: Mapping[str, Any]) -> Iterator[str]:
 
 def violations(document: Mapping[str, Any], fail_on: str) -> int:
     """FAIL findings at or above severity `fail_on` (`none`: never)."""
-    if fail_on == "none":
+    if fail_on == FAIL_ON_NONE:
         return 0
     limit = SEVERITIES.index(fail_on)
     return sum(c["FAIL"] for sev, c in document["summary"]["by_severity"].items() if SEVERITIES.index(sev) <= limit)

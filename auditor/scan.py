@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from auditor.config import AuditConfig, Scope
 from auditor.console import safe
 from auditor.errors import InputError, SnapshotError
-from auditor.findings import SEVERITIES
+from auditor.findings import SEVERITIES, STATUSES
 from auditor.model import build_model
 from auditor.results import RunInfo, build_document, iter_text, violations
 from auditor.rules.engine import Evaluation, account_problems, evaluate_rules, expected_regions
@@ -249,4 +249,4 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-_ORDER = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
+_ORDER = STATUSES   # worst first (auditor/vocabulary.py)

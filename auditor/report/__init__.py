@@ -1,7 +1,7 @@
 """Reports made from findings.json: `model.build_model` is the one step from the document to
-a `ReportModel`; the formats (`machine`: JUnit XML, SARIF 2.1.0, CSV; `html`: the
-self-contained HTML report) only format it."""
+a `ReportModel`; each output format is a writer module of `writers` (JUnit XML, SARIF 2.1.0,
+CSV: `machine`; the self-contained HTML report: `html`; the PDF/A-3b evidence report: `pdf`),
+which only formats it. The wording of the HTML and PDF (report styles, status terms) is data:
+`wording` loads it from reports/templates.
 
-from auditor.report.model import ReportModel, build_model
-
-__all__ = ["ReportModel", "build_model"]
+Nothing is imported here, so that listing the formats (`writers.format_names`) stays cheap."""

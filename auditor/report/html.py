@@ -16,28 +16,17 @@ import json
 from typing import Any
 from collections.abc import Mapping
 
-from auditor.findings import SEVERITIES, STATUSES
 from auditor.report.machine import observed_text
-from auditor.report.model import ReportModel, ordered_frameworks, status_term, utc_text
+from auditor.report.model import ReportModel, ordered_frameworks, utc_text
+from auditor.report.wording import Wording, load_style, load_wording, style_names, templates_dir
+from auditor.vocabulary import SEVERITIES, STATUSES
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 TEMPLATE = "report.html.j2"
 SCRIPT = "report.js"
 PAGE_SIZE = 200
 
-# What the two styles say (which frameworks they put first: model.STYLE_FRAMEWORKS_FIRST).
-STYLES: Mapping[str, Mapping[str, Any]] = {
-    "banking": {"title": "PCI DSS v4.0 private network assessment: evidence report",
-                "environment": "cardholder data environment (CDE)",
-                "subtitle": "PCI DSS v4.0 Report on Compliance practice and FFIEC Cybersecurity Assessment Tool "
-                            "wording"},
-    "healthcare": {"title": "HIPAA Security Rule private network assessment: evidence report",
-                   "environment": "systems that create, receive, maintain or transmit ePHI",
-                   "subtitle": "HIPAA Security Rule (45 CFR Part 164, Subpart C) wording; ePHI is electronic "
-                               "protected health information"},
-    "": {"title": "Private network assessment: evidence report", "environment": "in-scope environment",
-         "subtitle": ""},
-}
+# The colour of each status in the charts (the template's stylesheet gives the same to .st-<STATUS>).
 STATUS_COLOURS: Mapping[str, str] = {"FAIL": "#c62828", "ERROR": "#8e24aa", "WAIVED": "#ef6c00",
                                      "PASS": "#2e7d32", "NOT_APPLICABLE": "#757575"}
 _BAR_WIDTH = 360
@@ -50,8 +39,13 @@ def json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _style(model: ReportModel) -> Mapping[str, Any]:
-    return STYLES.get(model.style, STYLES[""])
+def _style(model: ReportModel, words: Wording) -> tuple[Mapping[str, str], tuple[str, ...]]:
+    """The words of the model's style (its file's ``html``) and the frameworks it puts first;
+    without a style, or with one there is no file of, the neutral words and no order."""
+    if model.style and model.style in style_names():
+        style = load_style(model.style)
+        return style.html, style.frameworks_first
+    return words.neutral, ()
 
 
 def _bars(counts: Mapping[str, int]) -> list[dict[str, Any]]:
@@ -136,8 +130,9 @@ def findings_data(model: ReportModel) -> dict[str, Any]:
 
 def report_context(model: ReportModel) -> dict[str, Any]:
     """Everything the template shows, computed (the template only lays it out)."""
-    style = _style(model)
-    frameworks = ordered_frameworks(model.frameworks, model.style)
+    words = load_wording()
+    style, first = _style(model, words)
+    frameworks = ordered_frameworks(model.frameworks, first)
     fw_charts = [{"fw": fw, "counts": fw.control_counts(), "segments": _stack(fw.control_counts())}
                  for fw in frameworks]
     severities = [{"severity": sev, "counts": model.by_severity.get(sev, {}),
@@ -147,7 +142,7 @@ def report_context(model: ReportModel) -> dict[str, Any]:
         "manifest": model.run.manifest_sha256,
         "hashes": dict(model.record_hashes),
         "frameworks": [[fw.id, fw.title] for fw in frameworks],
-        "terms": {fw.id: {s: status_term(fw.id, s) for s in STATUSES} for fw in frameworks},
+        "terms": {fw.id: dict(fw.terms) for fw in frameworks},
         **findings_data(model),
     }
     return {
@@ -164,13 +159,12 @@ def html_report(model: ReportModel) -> bytes:
     import jinja2
     import markupsafe
 
-    from auditor.resources import builtin_dir
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(builtin_dir("templates"))),
+    folder = templates_dir()
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["utc"] = utc_text
-    script = (builtin_dir("templates") / SCRIPT).read_text(encoding="utf-8")
+    script = (folder / SCRIPT).read_text(encoding="utf-8")
     if "</" in script:  # pragma: no cover - would end the inline script early
         raise ValueError(f"{SCRIPT} must not contain '</'")
     text = env.get_template(TEMPLATE).render(**report_context(model), script=markupsafe.Markup(script))

@@ -1,9 +1,10 @@
-"""The report model: one pure step from a findings.json document, rule metadata and the
-framework catalogues to an immutable `ReportModel`. Every report format (JUnit, SARIF, CSV
-here; HTML and PDF later) only formats this model: it never reads findings.json itself.
+"""The report model: one pure step from a findings.json document, rule metadata, the
+framework catalogues and the report wording to an immutable `ReportModel`. Every report
+format (auditor/report/writers/) only formats this model: it never reads findings.json itself.
 
-Nothing here reads the clock or the file system (the caller loads packs and catalogues);
-the same inputs give an equal model.
+Nothing here reads the clock; the caller loads packs and catalogues, and the report wording
+(auditor/report/wording.py: status terms, a framework's default words) is the built-in one
+unless given. The same inputs give an equal model.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from auditor.findings import SEVERITIES, STATUSES
+from auditor.report.wording import Wording, load_wording
 from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
+from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
 
 # Who says a rule supports a control, as a reader should see it.
 AUTHORITY_LABELS: Mapping[str, str] = {
@@ -29,20 +31,6 @@ AUTHORITY_LABELS: Mapping[str, str] = {
     "pack-author": "pack author",
 }
 _BOTH_THIRD_PARTY = "third-party mapping: Steampipe/Prowler (Apache-2.0)"
-
-# A control's status in its framework's own terms (PCI DSS v4.0 ROC reporting values for
-# PCI; plain words elsewhere).
-_DEFAULT_TERMS: Mapping[str, str] = {
-    "FAIL": "Not met", "ERROR": "Not assessed", "WAIVED": "Exception accepted",
-    "PASS": "Met", "NOT_APPLICABLE": "Not applicable",
-}
-STATUS_TERMS: Mapping[str, Mapping[str, str]] = {
-    "pci-dss-4.0": {"FAIL": "Not in Place", "ERROR": "Not Tested", "WAIVED": "In Place with exception",
-                    "PASS": "In Place", "NOT_APPLICABLE": "Not Applicable"},
-    "hipaa-security": {"FAIL": "Not implemented", "ERROR": "Not assessed", "WAIVED": "Exception accepted",
-                       "PASS": "Implemented", "NOT_APPLICABLE": "Not applicable"},
-}
-_DEFAULT_WORDING: Mapping[str, str] = {"requirement": "Control", "environment": "in-scope environment"}
 
 
 _ISO_UTC = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(?:Z|\+00:00)")
@@ -61,20 +49,17 @@ def control_order(control_id: str) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", control_id)]
 
 
-# The frameworks each report style puts first (banking: PCI DSS, FFIEC; healthcare: HIPAA).
-STYLE_FRAMEWORKS_FIRST: Mapping[str, tuple[str, ...]] = {"banking": ("pci-dss-4.0", "ffiec-cat"),
-                                                         "healthcare": ("hipaa-security",)}
-
-
-def ordered_frameworks(frameworks: tuple[FrameworkView, ...], style: str) -> list[FrameworkView]:
-    """`frameworks` with the style's own first, then the rest by id."""
-    first = list(STYLE_FRAMEWORKS_FIRST.get(style, ()))
+def ordered_frameworks(frameworks: tuple[FrameworkView, ...], first: Sequence[str]) -> list[FrameworkView]:
+    """`frameworks` with those of `first` first (a style's `frameworks_first`, in its order),
+    then the rest by id."""
+    first = list(first)
     return sorted(frameworks, key=lambda fw: (first.index(fw.id) if fw.id in first else len(first), fw.id))
 
 
-def status_term(framework: str, status: str) -> str:
-    """`status` (FAIL, PASS, ...) as the framework's reports say it."""
-    return STATUS_TERMS.get(framework, _DEFAULT_TERMS).get(status, status)
+def status_term(framework: str, status: str, words: Wording | None = None) -> str:
+    """`status` (FAIL, PASS, ...) as the framework's reports say it (`words`: the report
+    wording; default: the built-in one)."""
+    return (words or load_wording()).status_term(framework, status)
 
 
 def authority_label(authorities: tuple[str, ...] | list[str]) -> str:
@@ -205,6 +190,8 @@ class FrameworkView:
     requirement_word: str        # e.g. "Requirement" (PCI), "Section" (HIPAA)
     environment_word: str
     controls: tuple[ControlView, ...]
+    # Every status in the framework's words (the report wording's status terms).
+    terms: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def control_counts(self) -> Mapping[str, int]:
         """How many controls have each status (requirements, never findings)."""
@@ -325,7 +312,7 @@ class ReportModel:
     organisation: str
     profile_id: str
     profile_title: str
-    style: str                   # "banking", "healthcare" or "" (none)
+    style: str                   # a report style (auditor/report/wording.py: banking, ...) or "" (none)
     wording: Mapping[str, str]
     run: RunMeta
     finding_counts: Mapping[str, int]
@@ -347,9 +334,8 @@ class ReportModel:
     @property
     def failing(self) -> tuple[FindingView, ...]:
         """FAIL and ERROR findings, worst severity first (then the document's order)."""
-        bad = [f for f in self.findings if f.status in ("FAIL", "ERROR")]
-        return tuple(sorted(bad, key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES
-                                                else len(SEVERITIES), f.status != "FAIL")))
+        bad = [f for f in self.findings if f.status in FAILING]
+        return tuple(sorted(bad, key=lambda f: (severity_rank(f.severity), f.status != "FAIL")))
 
     @property
     def failing_records(self) -> tuple[tuple[str, str], ...]:
@@ -409,23 +395,24 @@ def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _frameworks(doc: Mapping[str, Any], catalogues: Mapping[str, Catalogue],
-                wording: Mapping[str, str]) -> tuple[FrameworkView, ...]:
+                wording: Mapping[str, str], report_words: Wording) -> tuple[FrameworkView, ...]:
+    term = report_words.status_term
     out = []
     for fw in doc.get("frameworks", []):
         cat = catalogues.get(fw["id"])
-        words = {**_DEFAULT_WORDING, **(dict(cat.wording) if cat is not None else {})}
+        words = {**report_words.framework_words, **(dict(cat.wording) if cat is not None else {})}
         if len(doc.get("frameworks", [])) == 1:
             words.update(wording)
         controls = tuple(ControlView(
             id=c["id"], title=c.get("title") or (cat.controls[c["id"]].title if cat and c["id"] in cat.controls else ""),
-            status=c["status"], term=status_term(fw["id"], c["status"]), rules=tuple(c.get("rules", [])),
+            status=c["status"], term=term(fw["id"], c["status"]), rules=tuple(c.get("rules", [])),
             counts=_counts(c.get("counts")), authorities=tuple(c.get("authorities", [])),
             authority=authority_label(c.get("authorities", [])), third_party_only=bool(c.get("third_party_only")))
             for c in sorted(fw.get("controls", []), key=lambda c: control_order(c["id"])))
         out.append(FrameworkView(id=fw["id"], title=fw.get("title", fw["id"]), version=_s(fw.get("version")),
-                                 status=fw["status"], term=status_term(fw["id"], fw["status"]),
-                                 requirement_word=words.get("requirement", "Control"),
-                                 environment_word=words.get("environment", ""), controls=controls))
+                                 status=fw["status"], term=term(fw["id"], fw["status"]),
+                                 requirement_word=words["requirement"], environment_word=words["environment"],
+                                 controls=controls, terms=_frozen({s: term(fw["id"], s) for s in STATUSES})))
     return tuple(out)
 
 
@@ -559,15 +546,17 @@ def record_hashes_of(manifest: bytes | None) -> dict[str, str]:
 
 def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
                 catalogues: Mapping[str, Catalogue] | None = None, *, style: str | None = None,
-                record_hashes: Mapping[str, str] | None = None) -> ReportModel:
+                record_hashes: Mapping[str, str] | None = None, words: Wording | None = None) -> ReportModel:
     """The report model of a (schema-valid) findings.json `document`. `packs` gives rule
     rationale, remediation and references (rules it lacks keep the document's title only);
     `catalogues` the frameworks' wording. `style` overrides the profile's. `record_hashes`
-    (`record_hashes_of` the snapshot manifest) gives each cited record's SHA-256."""
+    (`record_hashes_of` the snapshot manifest) gives each cited record's SHA-256. `words` is
+    the report wording (status terms, default framework words; default: the built-in one)."""
     cats = dict(catalogues or {})
+    report_words = words or load_wording()
     profile = document["run"].get("profile") or {}
     wording = {str(k): str(v) for k, v in (profile.get("wording") or {}).items()}
-    frameworks = _frameworks(document, cats, wording)
+    frameworks = _frameworks(document, cats, wording, report_words)
     rules = _rules(document, packs, frameworks)
     by_id = {r.id: r for r in rules}
     findings = tuple(_finding(f, by_id) for f in document.get("findings", []))
@@ -578,7 +567,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
         organisation=_s(document["run"].get("config", {}).get("organization")),
         profile_id=_s(profile.get("id")), profile_title=_s(profile.get("title")),
         style=style if style is not None else _s(profile.get("style")),
-        wording=_frozen({**_DEFAULT_WORDING, **wording}), run=_run(document),
+        wording=_frozen({**report_words.framework_words, **wording}), run=_run(document),
         finding_counts=_counts(summary.get("findings")), rule_counts=_counts(summary.get("rules")),
         by_severity=_frozen({sev: _counts(summary.get("by_severity", {}).get(sev)) for sev in SEVERITIES}),
         complete=bool(summary.get("complete")), stale_waivers=int(summary.get("stale_waivers", 0)),

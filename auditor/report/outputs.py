@@ -1,28 +1,28 @@
 """Writing the report files of one findings.json into a folder: what `auditor report`,
 `auditor scan` and `auditor demo` share.
 
-Every format is made from the same `ReportModel`; ``json`` is the findings.json bytes
-themselves. A format that cannot be written (WeasyPrint or the system's Pango missing, a
-disk error) does not stop the others: the caller gets every file written and every failure.
+Every format is made from the same `ReportModel` by its writer (the registry of
+auditor/report/writers/); ``json`` is the findings.json bytes themselves. A format that cannot
+be written (WeasyPrint or the system's Pango missing, a disk error) does not stop the others:
+the caller gets every file written and every failure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Mapping
 
-from auditor.errors import AuditorError
 from auditor.report.model import ReportModel
+from auditor.report.writers import ReportInputs, ReportUnavailable, file_names, format_names, rederivable, writer
 
-FORMATS = ("junit", "sarif", "csv", "json", "html", "pdf")
-FILE_NAMES: Mapping[str, str] = {"junit": "findings.junit.xml", "sarif": "findings.sarif",
-                                 "csv": "findings.csv", "json": "findings.json",
-                                 "html": "report.html", "pdf": "report.pdf"}
+__all__ = ["FILE_NAMES", "FORMATS", "REDERIVABLE", "ReportUnavailable", "Written", "report_bytes", "write_reports"]
 
-
-class ReportUnavailable(AuditorError):
-    """A format this installation cannot make (the PDF without WeasyPrint or Pango)."""
+# Derived from the writers' registry (auditor/report/writers/), never listed here.
+FORMATS = format_names()
+FILE_NAMES = file_names()
+# The formats whose bytes depend only on findings.json, the packs, the snapshot manifest and
+# the style: `auditor verify` re-derives them and compares byte for byte.
+REDERIVABLE = rederivable()
 
 
 @dataclass
@@ -32,10 +32,6 @@ class Written:
     files: list[tuple[str, Path]] = field(default_factory=list)
     same_as_input: list[tuple[str, Path]] = field(default_factory=list)
     failed: list[tuple[str, Path, str]] = field(default_factory=list)
-
-
-def unknown_formats(wanted: tuple[str, ...]) -> list[str]:
-    return [w for w in wanted if w not in FORMATS]
 
 
 def _write_whole(target: Path, data: bytes) -> None:
@@ -49,31 +45,11 @@ def _write_whole(target: Path, data: bytes) -> None:
         side.unlink(missing_ok=True)
 
 
-# The formats whose bytes depend only on findings.json, the packs, the snapshot manifest and
-# the style: `auditor verify` re-derives them and compares byte for byte. The PDF is not among
-# them: its bytes also depend on the WeasyPrint version and the fonts of the machine that made it.
-REDERIVABLE = ("junit", "sarif", "csv", "html")
-
-
 def report_bytes(fmt: str, model: ReportModel, findings_json: bytes, *, manifest: bytes | None = None,
                  style: str | None = None) -> bytes:
     """The bytes of the report `fmt` made from `model` (built from `findings_json`). Raises
     ReportUnavailable when this installation cannot make it (the PDF without WeasyPrint)."""
-    from auditor.report.html import html_report
-    from auditor.report.machine import csv_bytes, junit_xml, sarif
-
-    if fmt == "pdf":
-        try:
-            import weasyprint  # noqa: F401
-        except (ImportError, OSError) as exc:   # OSError: the system's Pango is missing
-            raise ReportUnavailable(f"the PDF report needs WeasyPrint and the system's Pango library: {exc}") from exc
-        from auditor.report.pdf import PdfInputs, render_pdf
-
-        return render_pdf(model, PdfInputs(findings_json, manifest), style=style)
-    writers: Mapping[str, Callable[[ReportModel], bytes]] = {
-        "junit": junit_xml, "sarif": sarif, "csv": csv_bytes, "json": lambda _m: findings_json,
-        "html": html_report}
-    return writers[fmt](model)
+    return writer(fmt).write(ReportInputs(model, findings_json, manifest, style))
 
 
 def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,

@@ -22,56 +22,13 @@ from datetime import datetime, UTC
 from typing import Any
 from collections.abc import Mapping
 
-from auditor.findings import SEVERITIES
-from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
+from auditor.report.model import ReportModel, ordered_frameworks, utc_text
+from auditor.report.wording import load_style, load_wording, templates_dir
+from auditor.vocabulary import SEVERITIES, STATUSES, severity_rank
 
-STYLES = ("banking", "healthcare")
 TEMPLATE = "pdf_report.html.j2"
 STYLESHEET = "pdf_print.css"
 _OBSERVED_MAX = 600   # characters of an observed value shown; the full value is in the attached findings.json
-
-# The wording of each style. Banking: PCI DSS v4.0 (ROC reporting values) and the FFIEC IT
-# Examination Handbook; healthcare: the HIPAA Security Rule (45 CFR Part 164, Subpart C), ePHI.
-STYLE_WORDING: Mapping[str, Mapping[str, str]] = {
-    "banking": {
-        "title": "Private Network Compliance Evidence Report",
-        "regime": "PCI DSS v4.0 and the FFIEC Information Technology Examination Handbook",
-        "environment": "cardholder data environment (CDE)",
-        "data": "cardholder data and sensitive authentication data",
-        "entity": "the assessed entity",
-        "assessor": "Assessor (QSA / internal audit)",
-        "owner": "Entity executive officer",
-        "summary_lead": ("This report records the evidence that the network segments of the cardholder data "
-                         "environment (CDE) are private, as PCI DSS v4.0 Requirement 1 (network security "
-                         "controls) and the FFIEC Information Security booklet expect. Each requirement is "
-                         "reported in the PCI DSS Report on Compliance terms: In Place, Not in Place, "
-                         "Not Tested, Not Applicable."),
-        "attestation": ("The undersigned attest that the evidence in this report was collected by automated, "
-                        "read-only inspection of the in-scope AWS accounts at the time stated, that the findings "
-                        "were produced by the rule packs and versions listed, and that the exceptions register "
-                        "reflects compensating controls approved under the entity's risk-acceptance process, "
-                        "consistent with PCI DSS v4.0 and FFIEC examination expectations."),
-    },
-    "healthcare": {
-        "title": "HIPAA Security Rule Technical Safeguards Evidence Report",
-        "regime": "the HIPAA Security Rule (45 CFR Part 164, Subpart C)",
-        "environment": "systems that create, receive, maintain or transmit ePHI",
-        "data": "electronic protected health information (ePHI)",
-        "entity": "the covered entity or business associate",
-        "assessor": "Security Official (45 CFR 164.308(a)(2))",
-        "owner": "Privacy Official / compliance officer",
-        "summary_lead": ("This report records the evidence that networks carrying electronic protected health "
-                         "information (ePHI) are private, supporting the technical evaluation required by "
-                         "45 CFR 164.308(a)(8) and the access control and transmission security standards "
-                         "(164.312(a)(1), 164.312(e)(1)). Each standard is reported as Implemented, "
-                         "Not implemented, Not assessed or Exception accepted."),
-        "attestation": ("The undersigned attest that this technical evaluation of the safeguards protecting ePHI "
-                        "was performed by automated, read-only inspection of the in-scope AWS accounts at the "
-                        "time stated, that the findings were produced by the rule packs and versions listed, and "
-                        "that every accepted exception is documented with its compensating safeguard, as the "
-                        "HIPAA Security Rule's documentation requirements (45 CFR 164.316) expect."),
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -127,22 +84,17 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _severity_key(f: FindingView) -> int:
-    return SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES)
-
-
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
                 environ: Mapping[str, str] | None = None) -> str:
-    """The report's HTML (print layout), before WeasyPrint."""
+    """The report's HTML (print layout), before WeasyPrint. The words of `style` (else the
+    model's, else the wording's default style) come from its file (auditor/report/wording.py);
+    ValueError for a style there is no file of."""
     import jinja2
     from markupsafe import Markup
 
-    from auditor.resources import builtin_dir
-
-    chosen = style or model.style or "banking"
-    if chosen not in STYLES:
-        raise ValueError(f"unknown report style {chosen!r}; choose from {', '.join(STYLES)}")
-    folder = builtin_dir("templates")
+    folder = templates_dir()
+    words = load_wording(folder)
+    chosen = load_style(style or model.style or words.pdf_default_style, folder)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              finalize=_finalize)
@@ -150,10 +102,11 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     env.filters["utc"] = utc_text
     when = pinned_time(model, environ)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
-    failing = sorted(model.failing, key=lambda f: (_severity_key(f), f.rule.id))
+    failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id))
+    frameworks = ordered_frameworks(model.frameworks, chosen.frameworks_first)
     context = {
-        "m": model, "w": STYLE_WORDING[chosen], "style": chosen, "nl": "\n",
-        "frameworks": ordered_frameworks(model.frameworks, chosen),
+        "m": model, "w": chosen.pdf, "style": chosen.name, "nl": "\n", "statuses": STATUSES,
+        "frameworks": frameworks, "counted": {fw.id: words.count_words(fw.id) for fw in frameworks},
         "css": Markup((folder / STYLESHEET).read_text(encoding="utf-8")),   # our own stylesheet, not AWS data
         "report_id": report_id(inputs.findings_json, model.run.manifest_sha256),
         "findings_sha256": hashlib.sha256(inputs.findings_json).hexdigest(),

@@ -39,12 +39,12 @@ from auditor.model import build_model
 from auditor.rules.engine import evaluate_rules, is_place_gap
 from auditor.rules.packs import PackSet
 from auditor.snapshot.records import CallError, CallRecord
+from auditor.vocabulary import STATUSES
 from auditor.yamlpos import load_yaml
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
 TODAY = date(2026, 1, 1)
-STATUSES = ("PASS", "FAIL", "ERROR", "WAIVED", "NOT_APPLICABLE")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from auditor.errors import Problem
 from auditor.validation import did_you_mean
 from auditor.yamlpos import Located, PathKey, dotted
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 PARAM_TYPES = ("string", "integer", "number", "boolean", "list")
 ITEM_TYPES = ("string", "integer", "number", "boolean")
 GROUP_KEYS = ("all", "any", "not")

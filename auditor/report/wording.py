@@ -1,0 +1,192 @@
+"""The words of the HTML and PDF reports, as data: the registry of report styles and the
+wording every style shares, read from YAML files beside the templates.
+
+- ``reports/templates/styles/<name>.yaml``: one file per report style (``banking``,
+  ``healthcare``): how ``--style`` help names it, the frameworks it puts first, the HTML
+  report's title, environment and subtitle, and the PDF's regime, sign-off roles, summary and
+  attestation prose. A style is its file: `style_names` lists them, `load_style` reads one.
+- ``reports/templates/wording.yaml``: what no style changes: the PDF's style when none is
+  given, the HTML's words without a style, the default words of a framework, and each finding
+  status in each framework's own terms (PCI DSS v4.0 ROC reporting values, HIPAA), and how the
+  PDF's summary counts controls of each status.
+
+Every file is checked when it is read: a missing or unknown key, a value of the wrong type,
+a status term map without exactly the finding statuses (auditor/vocabulary.py) is an
+InputError naming the file, line and key. Compliance authors change these files, never Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from auditor.errors import InputError, Problem
+from auditor.validation import did_you_mean
+from auditor.vocabulary import STATUSES
+from auditor.yamlpos import Located, PathKey, load_yaml
+
+WORDING_FILE = "wording.yaml"
+STYLES_FOLDER = "styles"
+STYLE_SUFFIX = ".yaml"
+
+# The shape of each file: key -> STR (a string), LIST (a list of strings), TERMS (a mapping of
+# exactly the finding statuses to strings), TERMS_BY_ID (id -> TERMS), or a nested shape. Every
+# key is required; no other key is allowed.
+STR, LIST, TERMS, TERMS_BY_ID = "a string", "a list of strings", "status terms", "status terms by id"
+_TEXT_KEYS = ("title", "environment", "subtitle")
+STYLE_SHAPE: Mapping[str, Any] = {
+    "help": STR,
+    "frameworks_first": LIST,
+    "html": dict.fromkeys(_TEXT_KEYS, STR),
+    "pdf": dict.fromkeys(("title", "regime", "environment", "data", "entity", "assessor", "owner",
+                          "summary_lead", "attestation"), STR),
+}
+WORDING_SHAPE: Mapping[str, Any] = {
+    "pdf_default_style": STR,
+    "neutral": dict.fromkeys(_TEXT_KEYS, STR),
+    "framework_words": {"requirement": STR, "environment": STR},
+    "status_terms": {"default": TERMS, "frameworks": TERMS_BY_ID},
+    "control_counts": {"default": TERMS, "frameworks": TERMS_BY_ID},
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    """One report style, as its file says it."""
+
+    name: str
+    file: str
+    help: str                          # e.g. "PCI DSS v4.0 / FFIEC"
+    frameworks_first: tuple[str, ...]  # these frameworks first (in this order), then the rest by id
+    html: Mapping[str, str]            # title, environment, subtitle
+    pdf: Mapping[str, str]             # title, regime, environment, data, entity, assessor, owner, ...
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What every style shares (reports/templates/wording.yaml)."""
+
+    file: str
+    pdf_default_style: str             # the PDF's style when neither --style nor the profile names one
+    neutral: Mapping[str, str]         # the HTML report's words without a style
+    framework_words: Mapping[str, str]   # requirement, environment (a catalogue's own words come first)
+    default_terms: Mapping[str, str]     # status -> term, for a framework without terms of its own
+    framework_terms: Mapping[str, Mapping[str, str]]   # framework id -> status -> term
+    default_counts: Mapping[str, str]    # status -> how the PDF summary counts controls of it ("not met")
+    framework_counts: Mapping[str, Mapping[str, str]]  # framework id -> status -> the same in its words
+
+    def status_term(self, framework: str, status: str) -> str:
+        """`status` (FAIL, PASS, ...) as the framework's reports say it (the status itself when unknown)."""
+        return self.framework_terms.get(framework, self.default_terms).get(status, status)
+
+    def count_words(self, framework: str) -> Mapping[str, str]:
+        """Status -> how the PDF's summary counts the framework's controls of that status."""
+        return self.framework_counts.get(framework, self.default_counts)
+
+
+def templates_dir() -> Path:
+    """The folder of the built-in templates and wording (reports/templates, or its copy in the wheel)."""
+    from auditor.resources import builtin_dir
+
+    return builtin_dir("templates")
+
+
+def _shape_problems(doc: Located, data: Any, shape: Any, path: PathKey) -> list[Problem]:
+    """Every way `data` (at `path` of `doc`) differs from `shape`."""
+    if isinstance(shape, Mapping):
+        if not isinstance(data, dict):
+            return [doc.problem(path, "expected a mapping of " + ", ".join(shape))]
+        return _keys_problems(doc, data, shape, path)
+    if shape == STR:
+        return [] if isinstance(data, str) else [doc.problem(path, "expected a string")]
+    if shape == LIST:
+        ok = isinstance(data, list) and all(isinstance(x, str) for x in data)
+        return [] if ok else [doc.problem(path, "expected a list of strings")]
+    if shape == TERMS:
+        return _shape_problems(doc, data, dict.fromkeys(STATUSES, STR), path)
+    if shape == TERMS_BY_ID:
+        if not isinstance(data, dict):
+            return [doc.problem(path, "expected a mapping of framework id to status terms")]
+        return [p for k, v in data.items() for p in _shape_problems(doc, v, TERMS, (*path, k))]
+    raise ValueError(f"unknown shape {shape!r}")  # pragma: no cover - a mistake in the shapes above
+
+
+def _keys_problems(doc: Located, data: dict[str, Any], shape: Mapping[str, Any], path: PathKey) -> list[Problem]:
+    problems = [doc.problem((*path, k), f"unknown key '{k}'{did_you_mean(str(k), shape)}; allowed keys: "
+                            f"{', '.join(shape)}", key=True) for k in data if k not in shape]
+    for k, sub in shape.items():
+        if k not in data:
+            problems.append(doc.problem(path, f"missing key '{k}'", key=bool(path)))
+        else:
+            problems.extend(_shape_problems(doc, data[k], sub, (*path, k)))
+    return problems
+
+
+def _checked(path: Path, shape: Mapping[str, Any]) -> dict[str, Any]:
+    """The data of the YAML file `path`, checked against `shape` (InputError listing every problem)."""
+    doc = load_yaml(path)
+    problems = _shape_problems(doc, doc.data, shape, ())
+    if problems:
+        raise InputError(problems)
+    data: dict[str, Any] = doc.data
+    return data
+
+
+def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(data))
+
+
+def style_names(folder: Path | None = None) -> tuple[str, ...]:
+    """The report styles: the names of the files in `folder`/styles (default: the built-in
+    templates), sorted."""
+    where = (folder or templates_dir()) / STYLES_FOLDER
+    return tuple(sorted(p.name[:-len(STYLE_SUFFIX)] for p in where.glob("*" + STYLE_SUFFIX) if p.is_file()))
+
+
+def load_style(name: str, folder: Path | None = None) -> Style:
+    """The style `name` (ValueError naming the styles there are when there is no such file;
+    InputError when its file is not as STYLE_SHAPE says)."""
+    known = style_names(folder)
+    if name not in known:
+        raise ValueError(f"unknown report style {name!r}; choose from {', '.join(known)}")
+    path = (folder or templates_dir()) / STYLES_FOLDER / (name + STYLE_SUFFIX)
+    data = _checked(path, STYLE_SHAPE)
+    return Style(name=name, file=str(path), help=data["help"], frameworks_first=tuple(data["frameworks_first"]),
+                 html=_frozen(data["html"]), pdf=_frozen(data["pdf"]))
+
+
+def load_wording(folder: Path | None = None) -> Wording:
+    """The wording every style shares (`folder`/wording.yaml; default: the built-in templates)."""
+    path = (folder or templates_dir()) / WORDING_FILE
+    data = _checked(path, WORDING_SHAPE)
+    terms, counts = data["status_terms"], data["control_counts"]
+    return Wording(file=str(path), pdf_default_style=data["pdf_default_style"], neutral=_frozen(data["neutral"]),
+                   framework_words=_frozen(data["framework_words"]), default_terms=_frozen(terms["default"]),
+                   framework_terms=_frozen({k: _frozen(v) for k, v in terms["frameworks"].items()}),
+                   default_counts=_frozen(counts["default"]),
+                   framework_counts=_frozen({k: _frozen(v) for k, v in counts["frameworks"].items()}))
+
+
+def default_style(folder: Path | None = None) -> str:
+    """The PDF's default style as help texts name it: `Wording.pdf_default_style`, or, when the
+    wording file cannot be read, where it is said (making a report then says what is wrong)."""
+    try:
+        return load_wording(folder).pdf_default_style
+    except InputError:
+        return f"that of {WORDING_FILE}"
+
+
+def style_help(folder: Path | None = None) -> str:
+    """The styles as ``--style`` help names them: ``banking (PCI DSS v4.0 / FFIEC) or healthcare
+    (HIPAA Security Rule, ePHI)``. A style whose file cannot be read is named alone (using it
+    says what is wrong with it)."""
+    parts = []
+    for name in style_names(folder):
+        try:
+            parts.append(f"{name} ({load_style(name, folder).help})")
+        except InputError:
+            parts.append(name)
+    return " or ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " or " + parts[-1]
