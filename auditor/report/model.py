@@ -1,9 +1,11 @@
 """The report model: one pure step from a findings.json document, rule metadata and the
-framework catalogues to an immutable `ReportModel`. Every report format (JUnit, SARIF, CSV
-here; HTML and PDF later) only formats this model: it never reads findings.json itself.
+framework catalogues to an immutable `ReportModel`. Every report format only formats this
+model and never reads findings.json itself: JUnit XML, SARIF and CSV (`auditor.report.machine`),
+the HTML report (`auditor.report.html`) and the PDF (`auditor.report.pdf`);
+`auditor.report.outputs` writes them into a folder.
 
-Nothing here reads the clock or the file system (the caller loads packs and catalogues);
-the same inputs give an equal model.
+Nothing here reads the clock or the file system (the caller loads packs and catalogues, and
+passes the snapshot manifest's bytes to `record_hashes_of`); the same inputs give an equal model.
 """
 
 from __future__ import annotations
