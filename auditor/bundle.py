@@ -19,15 +19,11 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from collections.abc import Callable
+from typing import Any
 
 from auditor import __version__
 from auditor.errors import AuditorError
 from auditor.snapshot.paths import list_files, read_confined
-
-if TYPE_CHECKING:
-    from auditor.bundle_verify import Verification
 
 BUNDLE_FILE = "bundle.json"
 SIGNATURE_FILE = "bundle.sig"
@@ -159,10 +155,3 @@ def load_signing_key(key_file: Path) -> Any:
         raise BundleError(f"{key_file}: not an Ed25519 private key")
     return key
 
-
-def verify_bundle(root: Path, *, public_key: Path | None = None,
-                  progress: Callable[[str, str], None] | None = None) -> Verification:
-    """Check the bundle `root`: see auditor/bundle_verify.py (its checks, verdicts and errors)."""
-    from auditor.bundle_verify import verify
-
-    return verify(root, public_key=public_key, progress=progress)

@@ -89,8 +89,8 @@ class Verification:
                 "anyone able to edit the folder could have rewritten them consistently)")
 
 
-def verify(root: Path, *, public_key: Path | None = None,
-           progress: Callable[[str, str], None] | None = None) -> Verification:
+def verify_bundle(root: Path, *, public_key: Path | None = None,
+                  progress: Callable[[str, str], None] | None = None) -> Verification:
     """Check a bundle. Raises BundleError when `root` is not a readable bundle at all (no
     folder, no bundle.json, an unreadable key file). `progress(mark, line)` gets each step as
     it holds (mark "ok") or is noted without being a check (mark "--")."""

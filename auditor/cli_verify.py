@@ -35,7 +35,8 @@ def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
     """Verify an evidence bundle: every file's SHA-256, the signature, the snapshot, that
     re-evaluating the snapshot with the bundled inputs gives findings.json byte for byte, and
     that every report re-derived from findings.json gives the same bytes."""
-    from auditor.bundle import BundleError, verify_bundle
+    from auditor.bundle import BundleError
+    from auditor.bundle_verify import verify_bundle
 
     def progress(mark: str, line: str) -> None:
         if not quiet:

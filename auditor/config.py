@@ -14,7 +14,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from auditor.errors import InputError, Problem
-from auditor.collect.regions import known_regions, partition_of
+from auditor.partitions import known_regions, partition_of
 from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, load_yaml_text, read_text
 

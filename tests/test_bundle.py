@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding, NoEncryption, PrivateFormat, PublicFormat,
 )
 
-from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE, verify_bundle
+from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
+from auditor.bundle_verify import verify_bundle
 from auditor.rules.fixtures import ACCOUNT, REGION, Case, records_for
 from auditor.snapshot.writer import SnapshotWriter
 

@@ -57,3 +57,69 @@ def test_rules_md_is_the_output_of_auditor_rules_docs() -> None:
     profiles = [load_profile(profiles_dir() / f"{p}.yaml") for p in builtin_profiles()]
     assert (DOCS / "rules.md").read_text(encoding="utf-8") == rules_markdown(load_packs(), profiles), (
         "run `auditor rules docs --out docs/rules.md`")
+
+
+_OPTION = r"(?<![\w-])(--?[a-zA-Z][\w-]*)"
+
+
+def _command_rows() -> list[tuple[list[tuple[list[str], list[str]]], list[str]]]:
+    """docs/cli.md's command table: per row, its usages (command path, options written) and
+    the options its description names. A usage is a backticked ``auditor ...`` in the row's
+    first cell, with the short forms listed in backticks after it (``(`-c`, `-q` for
+    short)``); the description is the second cell."""
+    import re
+
+    rows: list[tuple[list[tuple[list[str], list[str]]], list[str]]] = []
+    for line in (DOCS / "cli.md").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("| `auditor"):
+            continue
+        cells = re.split(r"(?<!\\)\|", line)
+        usages: list[tuple[list[str], list[str]]] = []
+        for code in re.findall(r"`([^`]*)`", cells[1]):
+            words = code.replace("\\|", "|").split()
+            if words[0] == "auditor":
+                path = []
+                for word in words[1:]:
+                    if not re.fullmatch(r"[a-z][a-z-]*", word):
+                        break
+                    path.append(word)
+                usages.append((path, []))
+            usages[-1][1].extend(re.findall(_OPTION, code))
+        rows.append((usages, [opt for code in re.findall(r"`([^`]*)`", cells[2]) for opt in re.findall(_OPTION, code)]))
+    return rows
+
+
+def test_every_documented_option_exists_on_its_command() -> None:
+    """docs/cli.md names no command or option the CLI lacks (``rules list --no-builtin`` was
+    one), and the rows of each command list all of its options."""
+    import click
+
+    documented: dict[tuple[str, ...], set[str]] = {}
+    for usages, described in _command_rows():
+        row_options: set[str] = set()
+        for path, options in usages:
+            command: click.Command = cli
+            for name in path:
+                assert isinstance(command, click.Group) and name in command.commands, (
+                    f"docs/cli.md: `auditor {' '.join(path)}`: there is no command {name!r}")
+                command = command.commands[name]
+            real = {opt for param in command.params for opt in param.opts + param.secondary_opts}
+            real |= {"-h", "--help"} | ({"--version"} if not path else set())
+            wrong = sorted(set(options) - real)
+            assert not wrong, f"docs/cli.md documents {wrong} for `auditor {' '.join(path)}`, which has no such option"
+            documented.setdefault(tuple(path), set()).update(options)
+            row_options |= real
+        wrong = sorted(set(described) - row_options)
+        assert not wrong, f"docs/cli.md describes {wrong} in the row of {usages[0][0]}: no such option there"
+
+    def leaves(group: click.Group, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
+        found = []
+        for name, sub in group.commands.items():
+            found += leaves(sub, path + (name,)) if isinstance(sub, click.Group) else [(path + (name,), sub)]
+        return found
+
+    for path, command in leaves(cli, ()):
+        assert path in documented, f"`auditor {' '.join(path)}` has no row in docs/cli.md"
+        missing = sorted(opt for param in command.params if isinstance(param, click.Option)
+                         for opt in param.opts if opt.startswith("--") and opt not in documented[path])
+        assert not missing, f"docs/cli.md: `auditor {' '.join(path)}` does not list {missing}"

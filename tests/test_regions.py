@@ -5,6 +5,7 @@ The choice and its source are in the manifest and on the console."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,63 @@ def test_scan_without_any_region_exits_2_and_writes_nothing(aws_env: None, monke
     err = capsys.readouterr().err
     assert "no region to audit" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+# -- region knowledge without botocore (auditor.partitions) -----------------------------------
+
+@pytest.fixture
+def fresh_partitions() -> Any:
+    """auditor.partitions with empty caches, emptied again afterwards (other tests see the
+    real endpoint data whatever this test pointed it at)."""
+    from auditor import partitions
+
+    for cached in (partitions._partitions, partitions.known_regions, partitions.partition_of):
+        cached.cache_clear()
+    yield partitions
+    for cached in (partitions._partitions, partitions.known_regions, partitions.partition_of):
+        cached.cache_clear()
+
+
+def test_region_names_and_partitions_are_botocores(fresh_partitions: Any) -> None:
+    import botocore.session
+
+    session = botocore.session.get_session()
+    expected: set[str] = set()
+    for partition in session.get_available_partitions():
+        expected.update(session.get_available_regions("ec2", partition_name=partition))
+    assert fresh_partitions.known_regions() == expected and "us-east-1" in expected
+
+    def botocore_partition(region: str) -> str:
+        try:
+            return str(session.get_partition_for_region(region))
+        except Exception:   # botocore's UnknownRegionError
+            return ""
+
+    # Every known region, names only a partition's pattern matches, and names no partition has.
+    names = sorted(expected) + ["us-west-9", "cn-south-7", "us-gov-central-3", "us-isob-west-4",
+                                "eu-isoe-north-2", "aws-global", "fips-us-gov-west-1", "us-east-1-fips", "mars-1", ""]
+    assert {n: fresh_partitions.partition_of(n) for n in names} == {n: botocore_partition(n) for n in names}
+    assert fresh_partitions.partition_of("cn-north-1") == "aws-cn" and fresh_partitions.partition_of("mars-1") == ""
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["json", "json.gz"])
+def test_the_endpoint_data_is_found_where_botocore_looks_first(fresh_partitions: Any, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, packed: bool) -> None:
+    import gzip
+    import json
+
+    data = {"partitions": [{"partition": "aws-test", "regions": {"xx-test-1": {}, "xx-test-2": {}},
+                            "regionRegex": "^xx\\-\\w+\\-\\d+$",
+                            "services": {"ec2": {"endpoints": {"xx-test-1": {}, "fips-xx-test-1": {}}}}}]}
+    raw = json.dumps(data).encode()
+    folder = tmp_path / "models"
+    folder.mkdir()
+    if packed:
+        (folder / "endpoints.json.gz").write_bytes(gzip.compress(raw))
+    else:
+        (folder / "endpoints.json").write_bytes(raw)
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "absent") + os.pathsep + str(folder))
+    assert fresh_partitions.known_regions() == {"xx-test-1"}       # a regional endpoint, listed as a region
+    assert fresh_partitions.partition_of("xx-test-2") == "aws-test"
+    assert fresh_partitions.partition_of("xx-other-9") == "aws-test"   # by the partition's pattern
+    assert fresh_partitions.partition_of("us-east-1") == ""

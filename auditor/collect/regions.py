@@ -1,4 +1,7 @@
-"""Regions: the names botocore knows, their partitions, and which regions a run audits.
+"""Which regions a run audits, and where that choice came from.
+
+Region names and their partitions (botocore's endpoint data, read without importing botocore)
+are `auditor.partitions`; this module decides the run's regions from them.
 
 Which regions, in the order AWS tools use (nothing guessed, the source always recorded):
 1. the config's ``regions:`` (a list, or ``all``);
@@ -17,32 +20,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import botocore.session
 from botocore.exceptions import BotoCoreError
 
 from auditor.errors import InputError, Problem
-
-
-@lru_cache(maxsize=1)
-def known_regions() -> frozenset[str]:
-    """Every region name in botocore's endpoint data, for config validation."""
-    session = botocore.session.get_session()
-    names: set[str] = set()
-    for partition in session.get_available_partitions():
-        names.update(session.get_available_regions("ec2", partition_name=partition))
-    return frozenset(names)
-
-
-@lru_cache(maxsize=256)
-def partition_of(region: str) -> str:
-    """The AWS partition of a region name (aws, aws-us-gov, aws-cn ...); "" when unknown."""
-    try:
-        return str(botocore.session.get_session().get_partition_for_region(region))
-    except (BotoCoreError, ValueError):
-        return ""
+from auditor.partitions import known_regions, partition_of
 
 
 @dataclass(frozen=True)

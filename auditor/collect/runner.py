@@ -23,10 +23,11 @@ from auditor import __version__
 from auditor.collect.calls import REGION_REFUSED, classify, not_attempted, now_iso, run_call
 from auditor.collect.catalog import CallSpec, regional_calls
 from auditor.collect.redact import Redactor
-from auditor.collect.regions import RegionChoice, partition_of, resolve_regions
+from auditor.collect.regions import RegionChoice, resolve_regions
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
 from auditor.errors import AuditorError
+from auditor.partitions import partition_of
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
 

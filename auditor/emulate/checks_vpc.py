@@ -1,20 +1,18 @@
 """Semantic checks inside one VPC of an estate: CIDRs, routes, and every name reference.
 
 Split from `auditor.emulate.checks` only for size; `check_vpc` is called from there with
-the region-level facts a VPC's routes depend on (transit gateway attachments, peerings).
+the region-level facts a VPC's routes depend on (transit gateway attachments, peerings), and
+adds its problems to the same `auditor.emulate.checker.Checker`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from collections.abc import Mapping
 
+from auditor.emulate.checker import Checker, Path
 from auditor.validation import did_you_mean
 
-if TYPE_CHECKING:
-    from auditor.emulate.checks import Checker
-
-Path = tuple[Any, ...]
 GATEWAY_SERVICES = ("s3", "dynamodb")  # gateway endpoints and AWS-managed prefix lists exist for these
 _PREFIX_LEN = (16, 28)  # AWS's limits for VPC and subnet IPv4 blocks
 

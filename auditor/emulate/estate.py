@@ -16,28 +16,13 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 from collections.abc import Iterator, Mapping
 
+from auditor.emulate.checks import semantic_problems
 from auditor.errors import InputError
 from auditor.validation import schema_problems
 from auditor.yamlpos import Located, load_yaml, load_yaml_text
-
-# The kinds of named things an estate holds, as used in SeedResult keys. The VPC-level
-# ones map to the list in each VPC that holds them.
-VPC_KINDS: Mapping[str, str] = MappingProxyType({
-    "subnets": "subnet", "route_tables": "route_table", "nat_gateways": "nat_gateway",
-    "elastic_ips": "elastic_ip", "security_groups": "security_group", "endpoints": "vpc_endpoint",
-    "instances": "instance", "network_interfaces": "network_interface", "network_acls": "network_acl",
-    "eks_clusters": "eks_cluster", "rds_instances": "rds_instance", "load_balancers": "load_balancer",
-    "lambda_functions": "lambda_function",
-})
-REGION_KINDS: Mapping[str, str] = MappingProxyType({
-    "vpcs": "vpc", "transit_gateways": "transit_gateway", "peerings": "vpc_peering",
-    "lambda_functions": "lambda_function", "prefix_lists": "prefix_list",
-})
-
 
 @dataclass(frozen=True)
 class RegionEstate:
@@ -101,8 +86,6 @@ def parse_estate(doc: Located) -> Estate:
     Schema problems are reported first and alone: the semantic checks assume the shape
     the schema guarantees.
     """
-    from auditor.emulate.checks import semantic_problems  # checks imports this module
-
     if not isinstance(doc.data, dict):
         raise InputError([doc.problem((), "expected a mapping with estate: and accounts: at the top of the file")])
     # Our own message for unquoted ids wins over the schema's "expected a string" there.

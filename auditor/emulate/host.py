@@ -110,9 +110,9 @@ class EmulatedAws:
             raise RuntimeError("this EmulatedAws is already active")
         if os.environ.get(_ACTIVE_MARKER):
             raise RuntimeError("another EmulatedAws is already active in this process")
-        from auditor.emulate import moto_ext  # imports moto: only when actually emulating
+        from auditor.emulate.moto_ext import install, uninstall  # imports moto: only when actually emulating
 
-        moto_ext.install()
+        install()
         self._swap_environment()
         try:
             if self.mode == "inprocess":
@@ -133,7 +133,7 @@ class EmulatedAws:
             if self._server is not None:  # started, but the reset after it failed
                 self._server.stop()
                 self._server, self._endpoint = None, None
-            moto_ext.uninstall()
+            uninstall()
             self._restore_environment()
             raise
         self._active = True
@@ -150,9 +150,9 @@ class EmulatedAws:
                 finally:
                     self._server.stop()
         finally:
-            from auditor.emulate import moto_ext
+            from auditor.emulate.moto_ext import uninstall
 
-            moto_ext.uninstall()  # plain moto users after us get plain moto
+            uninstall()  # plain moto users after us get plain moto
             self._mock = self._server = None
             self._endpoint = None
             self._active = False

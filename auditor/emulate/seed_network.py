@@ -18,7 +18,7 @@ import json
 from typing import Any
 from collections.abc import Mapping
 
-from auditor.emulate.seed import RegionContext, is_ipv6
+from auditor.emulate.seed_context import RegionContext, is_ipv6
 
 Spec = Mapping[str, Any]
 _IP_PROTOCOL = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmpv6", "all": "-1"}

@@ -19,7 +19,7 @@ import zipfile
 from typing import Any
 from collections.abc import Mapping
 
-from auditor.emulate.seed import RegionContext
+from auditor.emulate.seed_context import RegionContext
 
 Spec = Mapping[str, Any]
 LAMBDA_ROLE = "estate-lambda-execution"

@@ -1,10 +1,13 @@
 """The report model: one pure step from a findings.json document, rule metadata, the
 framework catalogues and the report wording to an immutable `ReportModel`. Every report
-format (auditor/report/writers/) only formats this model: it never reads findings.json itself.
+format (one writer module each in auditor/report/writers/: JUnit XML, SARIF, CSV, JSON, the
+HTML report and the PDF) only formats this model and never reads findings.json itself;
+`auditor.report.outputs` writes them into a folder.
 
-Nothing here reads the clock; the caller loads packs and catalogues, and the report wording
-(auditor/report/wording.py: status terms, a framework's default words) is the built-in one
-unless given. The same inputs give an equal model.
+Nothing here reads the clock; the caller loads packs and catalogues and passes the snapshot
+manifest's bytes to `record_hashes_of`, and the report wording (auditor/report/wording.py:
+status terms, a framework's default words) is the built-in one unless given. The same inputs
+give an equal model.
 """
 
 from __future__ import annotations

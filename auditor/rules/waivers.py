@@ -413,7 +413,7 @@ def _semantic_problems(doc: Located, known_rule_ids: Collection[str] | None,
         for j, name in enumerate(w.get("regions") or []):
             if isinstance(name, str):
                 if regions_known is None:
-                    from auditor.collect.regions import known_regions  # botocore only when needed
+                    from auditor.partitions import known_regions  # botocore's endpoint data, read once
                     regions_known = known_regions()
                 if name not in regions_known:
                     problems.append(doc.problem(at + ("regions", j), f"'{name}' is not a known AWS region "
