@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from auditor.errors import InputError
 from auditor.rules.pack_checks import Registries
-from auditor.rules.packs import AllOf, AnyOf, Leaf, Not, PackSet, load_packs
+from auditor.rules.packs import AllOf, AnyOf, Condition, Leaf, Not, PackSet, load_packs
 from auditor.validation import load_schema
 from auditor.yamlpos import load_yaml_text
 
@@ -217,7 +217,8 @@ def test_overrides_rebind_every_rule_that_uses_the_parameter() -> None:
     assert ps.parameter("test-base", "allowed_vpc_ids").default == []
     r1 = ps.rule("TST-001")
     assert isinstance(r1.check, AnyOf) and r1.check.items[1] == Leaf(
-        "id", "in", ["vpc-1"], "${allowed_vpc_ids}", "any", "check.any[1]", {"allowed_vpc_ids": ["vpc-1"]})
+        "id", "in", "${allowed_vpc_ids}", "any", "check.any[1]", {"allowed_vpc_ids": ["vpc-1"]})
+    assert r1.check.items[1].arg == ["vpc-1"]
     r11 = ps.rule("TST-011")
     assert isinstance(r11.where, Not) and isinstance(r11.where.item, Leaf) and r11.where.item.arg == ["vpc-1"]
     r12 = ps.rule("TST-012")
@@ -319,7 +320,7 @@ rules:
     ]
     pack.write_text(pack.read_text().replace("color", "colour").replace("C-2", "C-1"))
     ps = load_packs([pack], builtin=False, registries=reg)
-    assert ps.rule("FK-001").check == Leaf("colour", "is", "blue", "blue", "any", "check", {})
+    assert ps.rule("FK-001").check == Leaf("colour", "is", "blue", "any", "check", {})
 
 
 # -- the schema --------------------------------------------------------------------------
@@ -476,18 +477,71 @@ def test_packs_for_config_without_entries_selects_the_builtin_packs(tmp_path: Pa
     assert ps.pack_ids == load_packs([]).pack_ids
 
 
-def test_rules_hand_the_evaluator_plain_data_and_parameter_values() -> None:
-    from auditor.rules.conditions import substitute as evaluator_substitute
-
+def test_rules_hand_the_evaluator_their_typed_tree_with_parameters_bound() -> None:
     ps = good().with_overrides({"test-base": {"allowed_vpc_ids": ["vpc-9"]}})
     r11 = ps.rule("TST-011")
-    assert r11.where_data == {"not": {"attr": "vpc_id", "in": "${allowed_vpc_ids}"}}
-    assert r11.check_data == {"all": [
-        {"attr": "routes[*].target_kind", "ne": "igw", "quantifier": "all"},
-        {"attr": "routes[*].target_kind", "not_in": ["igw", "eigw"], "quantifier": "all"}]}
+    assert r11.where == Not(Leaf("vpc_id", "in", "${allowed_vpc_ids}", "any", "where.not",
+                                 {"allowed_vpc_ids": ["vpc-9"]}), "where")
+    assert r11.check == AllOf((Leaf("routes[*].target_kind", "ne", "igw", "all", "check.all[0]"),
+                               Leaf("routes[*].target_kind", "not_in", ["igw", "eigw"], "all", "check.all[1]")),
+                              "check")
     assert r11.param_values == {"allowed_vpc_ids": ["vpc-9"]}
-    # The evaluator's substitution and the loader's agree.
+    # A plain rule is evaluated as it is: one instance, its own trees.
+    (instance,) = r11.instances
+    assert instance.item is None and instance.check is r11.check and instance.where is r11.where
+    # Every argument the evaluator sees is bound: no ${param} is left in any leaf.
     for rule in ps.rules:
-        for leaf in rule.leaves():
-            assert evaluator_substitute(leaf.written, rule.param_values) == leaf.arg
-    assert ps.rule("TST-001").where_data is None
+        for inst in rule.instances:
+            for leaf in _leaves(inst.check) + (_leaves(inst.where) if inst.where is not None else []):
+                assert "${" not in repr(leaf.arg)
+    assert ps.rule("TST-001").where is None
+
+
+def _leaves(cond: Condition) -> list[Leaf]:
+    if isinstance(cond, Leaf):
+        return [cond]
+    if isinstance(cond, Not):
+        return _leaves(cond.item)
+    return [x for c in cond.items for x in _leaves(c)]
+
+
+def test_a_for_each_rule_is_bound_once_per_element_when_it_loads(tmp_path: Path) -> None:
+    pack = tmp_path / "each.yaml"
+    pack.write_text("""\
+pack:
+  id: each
+  version: 1.0.0
+  title: t
+  description: d
+  parameters:
+    services: {type: list, items: string, default: [s3, ec2]}
+    prefix: {type: string, default: com.amazonaws}
+rules:
+  - id: EAC-001
+    title: Each service has an endpoint
+    severity: low
+    resource: vpc
+    for_each: "${services}"
+    where: {attr: id, matches: "^vpc-"}
+    check:
+      all:
+        - {attr: interface_endpoint_services, contains: "${item}"}
+        - {attr: id, ne: "${prefix}.${item}"}
+    message: "VPC {id} lacks {item}"
+    rationale: r
+    remediation: {console: c}
+    references: [x]
+    frameworks: {}
+""")
+    rule = load_packs([pack], builtin=False).rule("EAC-001")
+    # Shown as written, ${item} bound to a sample: the list's first default element.
+    assert isinstance(rule.check, AllOf) and [leaf.arg for leaf in _leaves(rule.check)] == ["s3", "com.amazonaws.s3"]
+    assert [i.item for i in rule.instances] == ["s3", "ec2"]
+    assert [[leaf.arg for leaf in _leaves(i.check)] for i in rule.instances] == [
+        ["s3", "com.amazonaws.s3"], ["ec2", "com.amazonaws.ec2"]]
+    assert all(i.where is rule.where for i in rule.instances)   # no ${item} there: shared
+    # Overrides re-bind the list and the other parameters alike, still at load time.
+    over = load_packs([pack], builtin=False).with_overrides({"each": {"services": ["sts"], "prefix": "p"}})
+    (inst,) = over.rule("EAC-001").instances
+    assert inst.item == "sts" and [leaf.arg for leaf in _leaves(inst.check)] == ["sts", "p.sts"]
+    assert load_packs([pack], builtin=False).with_overrides({"each": {"services": []}}).rule("EAC-001").instances == ()

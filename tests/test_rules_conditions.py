@@ -1,8 +1,12 @@
-"""Condition trees: three-valued evaluation, quantifiers, parameters, evidence."""
+"""Condition trees: three-valued evaluation, quantifiers, parameters, evidence.
+
+The trees are the loader's typed ones (`auditor.rules.packs`), built here by hand with the
+small constructors below; tests/test_rule_packs.py covers how a pack file becomes one."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +15,9 @@ from hypothesis import strategies as st
 
 from auditor.model import build_model
 from auditor.model.types import Model, Resource
-from auditor.rules.conditions import ConditionError, Outcome, evaluate, substitute
+from auditor.rules.conditions import ConditionError, Outcome, evaluate
+from auditor.rules.pack_checks import substitute
+from auditor.rules.packs import AllOf, AnyOf, Condition, Leaf, Not, bind
 from auditor.snapshot.records import CallRecord
 
 A, R = "111111111111", "eu-west-1"
@@ -48,15 +54,28 @@ RTB = MODEL.get("route_table", "rtb-1")
 EMPTY_RTB = MODEL.get("route_table", "rtb-empty")
 assert VPC_A and DEFAULT and RTB and EMPTY_RTB
 
-PASS = {"attr": "id", "eq": "vpc-a"}
-FAIL = {"attr": "is_default", "eq": True}
-ERROR_MISSING = {"attr": "flow_log_traffic_types", "contains": "ALL"}
-ERROR_UNKNOWN = {"attr": "dns_hostnames", "eq": True}
+
+def leaf(attr: str, op: str, written: Any, quantifier: str = "any", **bindings: Any) -> Leaf:
+    """A leaf as the loader makes it, its parameters bound to `bindings`."""
+    return Leaf(attr=attr, op=op, written=written, quantifier=quantifier, bindings=bindings)
 
 
-def run(condition: Any, resource: Resource = VPC_A, params: dict[str, Any] | None = None,
-        model: Model = MODEL) -> Outcome:
-    return evaluate(condition, model, resource, params)
+def all_(*items: Condition) -> AllOf:
+    return AllOf(items)
+
+
+def any_(*items: Condition) -> AnyOf:
+    return AnyOf(items)
+
+
+PASS = leaf("id", "eq", "vpc-a")
+FAIL = leaf("is_default", "eq", True)
+ERROR_MISSING = leaf("flow_log_traffic_types", "contains", "ALL")
+ERROR_UNKNOWN = leaf("dns_hostnames", "eq", True)
+
+
+def run(condition: Condition, resource: Resource = VPC_A, model: Model = MODEL) -> Outcome:
+    return evaluate(condition, model, resource)
 
 
 # -- leaves ----------------------------------------------------------------------------
@@ -79,70 +98,71 @@ def test_missing_coverage_is_an_error_never_a_pass() -> None:
     assert out.problems == ("flow_log_traffic_types: not collected for this account and region: "
                             "ec2:DescribeFlowLogs",)
     # Negating it does not help: still an error.
-    assert run({"not": ERROR_MISSING}).status == "error"
-    assert run({"attr": "flow_logs", "empty": True}).status == "error"
+    assert run(Not(ERROR_MISSING)).status == "error"
+    assert run(leaf("flow_logs", "empty", True)).status == "error"
 
 
 def test_an_unknown_value_is_an_error_never_a_pass() -> None:
     out = run(ERROR_UNKNOWN)
     assert out.status == "error" and "indeterminate" in out.evidence[0].note
-    assert run({"attr": "dns_hostnames", "ne": True}).status == "error"
-    assert run({"attr": "dns_hostnames", "exists": False}).status == "pass"
-    assert run({"attr": "dns_support", "eq": True}).status == "pass"
+    assert run(leaf("dns_hostnames", "ne", True)).status == "error"
+    assert run(leaf("dns_hostnames", "exists", False)).status == "pass"
+    assert run(leaf("dns_support", "eq", True)).status == "pass"
 
 
 def test_derived_attribute_from_the_docs_example() -> None:
-    check = {"all": [{"attr": "internet_gateway_ids", "empty": True},
-                     {"not": {"attr": "id", "in": "${allowed_igw_vpc_ids}"}}]}
-    assert run(check, VPC_A, {"allowed_igw_vpc_ids": []}).status == "pass"
-    out = run(check, DEFAULT, {"allowed_igw_vpc_ids": []})
+    def check(allowed: list[str]) -> Condition:
+        return all_(leaf("internet_gateway_ids", "empty", True),
+                    Not(leaf("id", "in", "${allowed_igw_vpc_ids}", allowed_igw_vpc_ids=allowed)))
+
+    assert run(check([]), VPC_A).status == "pass"
+    out = run(check([]), DEFAULT)
     assert out.status == "fail"
     assert [(e.path, e.observed) for e in out.evidence] == [("internet_gateway_ids", ["igw-1"])]
     assert any("DescribeInternetGateways" in s.record for s in out.evidence[0].sources)
-    allowed = run(check, DEFAULT, {"allowed_igw_vpc_ids": ["vpc-default"]})
+    allowed = run(check(["vpc-default"]), DEFAULT)
     assert allowed.status == "fail" and len(allowed.evidence) == 2
 
 
 def test_absent_tags_are_known_not_unknown() -> None:
-    assert run({"attr": "tags.env", "eq": "prod"}).status == "pass"
-    assert run({"attr": "tags.env", "eq": "prod"}, DEFAULT).status == "fail"
-    assert run({"attr": "tags.env", "ne": "prod"}, DEFAULT).status == "pass"
-    assert run({"attr": "tags.env", "exists": False}, DEFAULT).status == "pass"
-    assert run({"attr": "tags.env", "eq": "prod"}, DEFAULT).evidence[0].observed is None
+    assert run(leaf("tags.env", "eq", "prod")).status == "pass"
+    assert run(leaf("tags.env", "eq", "prod"), DEFAULT).status == "fail"
+    assert run(leaf("tags.env", "ne", "prod"), DEFAULT).status == "pass"
+    assert run(leaf("tags.env", "exists", False), DEFAULT).status == "pass"
+    assert run(leaf("tags.env", "eq", "prod"), DEFAULT).evidence[0].observed is None
 
 
 # -- [*] and quantifiers ---------------------------------------------------------------
 
 def test_star_any_and_all() -> None:
-    assert run({"attr": "routes[*].target_kind", "eq": "tgw"}, RTB).status == "pass"
-    assert run({"attr": "routes[*].target_kind", "eq": "igw"}, RTB).status == "fail"
-    assert run({"attr": "routes[*].target_kind", "quantifier": "all", "in": ["local", "tgw"]}, RTB).status == "pass"
-    out = run({"attr": "routes[*].target_kind", "quantifier": "all", "eq": "tgw"}, RTB)
+    assert run(leaf("routes[*].target_kind", "eq", "tgw"), RTB).status == "pass"
+    assert run(leaf("routes[*].target_kind", "eq", "igw"), RTB).status == "fail"
+    assert run(leaf("routes[*].target_kind", "in", ["local", "tgw"], "all"), RTB).status == "pass"
+    out = run(leaf("routes[*].target_kind", "eq", "tgw", "all"), RTB)
     assert out.status == "fail" and out.evidence[0].note == "fails for element(s) 0"
     assert out.evidence[0].expected == "every element equals tgw"
     assert out.evidence[0].observed == ["local", "tgw", "tgw"]
-    hit = run({"attr": "routes[*].destination", "eq": "0.0.0.0/0"}, RTB).evidence[0]
+    hit = run(leaf("routes[*].destination", "eq", "0.0.0.0/0"), RTB).evidence[0]
     assert hit.note == "holds for element(s) 1" and hit.expected == "some element equals 0.0.0.0/0"
     assert len(hit.sources) == 1 + 3  # the table and each of its routes
 
 
 def test_star_on_an_empty_list() -> None:
-    assert run({"attr": "routes[*].target_kind", "eq": "igw"}, EMPTY_RTB).status == "fail"
-    assert run({"attr": "routes[*].target_kind", "quantifier": "all", "eq": "igw"}, EMPTY_RTB).status == "pass"
-    assert run({"attr": "routes[*].target_kind", "quantifier": "all", "eq": "igw"},
-               EMPTY_RTB).evidence[0].note == "the list is empty"
+    assert run(leaf("routes[*].target_kind", "eq", "igw"), EMPTY_RTB).status == "fail"
+    assert run(leaf("routes[*].target_kind", "eq", "igw", "all"), EMPTY_RTB).status == "pass"
+    assert run(leaf("routes[*].target_kind", "eq", "igw", "all"), EMPTY_RTB).evidence[0].note == "the list is empty"
 
 
 def test_star_with_unknown_elements() -> None:
     # pl-corp's CIDRs are unknown (its entries were not collected).
-    public = {"attr": "routes[*].destination_cidrs[*]", "is_public_cidr": True}
+    public = leaf("routes[*].destination_cidrs[*]", "is_public_cidr", True)
     assert run(public, RTB).status == "pass"                              # 0.0.0.0/0 decides
-    private = {"attr": "routes[*].destination_cidrs[*]", "quantifier": "all", "is_public_cidr": False}
+    private = leaf("routes[*].destination_cidrs[*]", "is_public_cidr", False, "all")
     assert run(private, RTB).status == "fail"                             # 0.0.0.0/0 decides
-    within = {"attr": "routes[*].destination_cidrs[*]", "quantifier": "all", "cidr_within": "0.0.0.0/0"}
+    within = leaf("routes[*].destination_cidrs[*]", "cidr_within", "0.0.0.0/0", "all")
     out = run(within, RTB)
     assert out.status == "error" and "element 2" in out.evidence[0].note   # only the unknown is undecided
-    assert run({"attr": "routes[*].destination_cidrs[*]", "cidr_within": "192.168.0.0/16"}, RTB).status == "error"
+    assert run(leaf("routes[*].destination_cidrs[*]", "cidr_within", "192.168.0.0/16"), RTB).status == "error"
 
 
 def test_star_over_an_unknown_list_is_an_error() -> None:
@@ -152,7 +172,7 @@ def test_star_over_an_unknown_list_is_an_error() -> None:
     lone = orphan.get("subnet", "subnet-x")
     assert lone is not None
     for quantifier in ("any", "all"):
-        out = evaluate({"attr": "routes[*].target_kind", "quantifier": quantifier, "ne": "igw"}, orphan, lone)
+        out = evaluate(leaf("routes[*].target_kind", "ne", "igw", quantifier), orphan, lone)
         assert out.status == "error" and "the list itself is unknown" in out.evidence[0].note
 
 
@@ -162,41 +182,41 @@ def test_star_over_an_unknown_list_is_an_error() -> None:
     ([PASS, PASS], "pass"), ([PASS, FAIL], "fail"), ([FAIL, ERROR_MISSING], "fail"),
     ([PASS, ERROR_UNKNOWN], "error"), ([], "pass"),
 ])
-def test_all(children: list[Any], status: str) -> None:
-    assert run({"all": children}).status == status
+def test_all(children: list[Condition], status: str) -> None:
+    assert run(all_(*children)).status == status
 
 
 @pytest.mark.parametrize("children,status", [
     ([FAIL, FAIL], "fail"), ([PASS, FAIL], "pass"), ([PASS, ERROR_MISSING], "pass"),
     ([FAIL, ERROR_UNKNOWN], "error"), ([], "fail"),
 ])
-def test_any(children: list[Any], status: str) -> None:
-    assert run({"any": children}).status == status
+def test_any(children: list[Condition], status: str) -> None:
+    assert run(any_(*children)).status == status
 
 
 def test_evidence_lists_the_deciding_leaves() -> None:
-    assert [e.path for e in run({"all": [PASS, FAIL, ERROR_MISSING]}).evidence] == ["is_default"]
-    assert [e.path for e in run({"all": [PASS, ERROR_UNKNOWN, ERROR_MISSING]}).evidence] == [
+    assert [e.path for e in run(all_(PASS, FAIL, ERROR_MISSING)).evidence] == ["is_default"]
+    assert [e.path for e in run(all_(PASS, ERROR_UNKNOWN, ERROR_MISSING)).evidence] == [
         "dns_hostnames", "flow_log_traffic_types"]
-    assert [e.path for e in run({"all": [PASS, PASS]}).evidence] == ["id", "id"]
-    assert [e.path for e in run({"any": [FAIL, PASS, ERROR_MISSING]}).evidence] == ["id"]
-    assert [e.path for e in run({"any": [FAIL, FAIL]}).evidence] == ["is_default", "is_default"]
+    assert [e.path for e in run(all_(PASS, PASS)).evidence] == ["id", "id"]
+    assert [e.path for e in run(any_(FAIL, PASS, ERROR_MISSING)).evidence] == ["id"]
+    assert [e.path for e in run(any_(FAIL, FAIL)).evidence] == ["is_default", "is_default"]
 
 
 def test_not_swaps_and_rewords_the_evidence() -> None:
-    out = run({"not": FAIL})
+    out = run(Not(FAIL))
     assert out.status == "pass"
     [e] = out.evidence
     assert e.expected == "not (equals true)" and e.holds is True
-    twice = run({"not": {"not": FAIL}}).evidence[0]
+    twice = run(Not(Not(FAIL))).evidence[0]
     assert twice.expected == "equals true" and twice.holds is False
-    assert run({"not": ERROR_UNKNOWN}).evidence[0].holds is None
+    assert run(Not(ERROR_UNKNOWN)).evidence[0].holds is None
 
 
 def test_evidence_is_json_data() -> None:
     subnet = MODEL.get("subnet", "subnet-1")
     assert subnet is not None
-    out = run({"attr": "route_table", "exists": True}, subnet)
+    out = run(leaf("route_table", "exists", True), subnet)
     assert out.status == "pass"
     json.dumps([e.observed for e in out.evidence])
     assert out.evidence[0].observed["routes"][1]["target_kind"] == "tgw"
@@ -211,34 +231,56 @@ def test_substitution_keeps_whole_values_typed_and_interpolates_inside_strings()
     assert substitute("^${env}-[0-9]+$", params) == "^prod-[0-9]+$"
     assert substitute("${env}-${n}-${flag}", params) == "prod-3-true"
     assert substitute(["${env}", "x", 5], params) == ["prod", "x", 5]
+    assert substitute(("${n}",), params) == [3]
     assert substitute(5, params) == 5
 
 
-def test_parameters_in_conditions() -> None:
-    assert run({"attr": "tags.env", "eq": "${env}"}, params={"env": "prod"}).status == "pass"
-    assert run({"attr": "id", "matches": "^${prefix}-"}, params={"prefix": "vpc"}).status == "pass"
-    assert run({"attr": "cidr_blocks[*]", "cidr_within": "${allowed}"},
-               params={"allowed": ["10.0.0.0/8"]}).status == "pass"
-
-
-@pytest.mark.parametrize("condition,params,message", [
-    ({"attr": "id", "eq": "${nope}"}, {}, "unknown parameter '${nope}'"),
-    ({"attr": "id", "matches": "^${ids}"}, {"ids": ["a"]}, "only be used as a whole"),
-    ({"attr": "cidr_blocks[*]", "cidr_within": "${cidr}"}, {"cidr": "10.0.0.0/33"}, "bad argument for cidr_within"),
-    ({"attr": "id", "eq": "x", "ne": "y"}, {}, "exactly one operator"),
-    ({"attr": "id", "equals": "x"}, {}, "exactly one operator"),
-    ({"attr": "id"}, {}, "exactly one operator"),
-    ({"attr": "id", "eq": "x", "quantifier": "all"}, {}, "path with [*]"),
-    ({"attr": "cidr_blocks[*]", "eq": "x", "quantifier": "most"}, {}, "quantifier is any or all"),
-    ({"attr": "internet_gateways", "empty": True}, {}, "did you mean 'internet_gateway_ids'"),
-    ({"all": PASS}, {}, "list of conditions"),
-    ({"all": [PASS], "any": [PASS]}, {}, "a condition is"),
-    ({"nand": [PASS]}, {}, "a condition is"),
-    ("id", {}, "a condition is a mapping"),
+@pytest.mark.parametrize("written,params,message", [
+    ("${nope}", {"env": "prod"}, "unknown parameter '${nope}' (parameters: env)"),
+    ("x-${nope}", {}, "unknown parameter '${nope}' (parameters: none)"),
+    ("^${ids}", {"ids": ["a"]}, "parameter 'ids' is list: it can only be used as a whole argument"),
 ])
-def test_malformed_conditions_raise(condition: Any, params: dict[str, Any], message: str) -> None:
+def test_substitution_refuses_what_the_pack_checks_refuse(written: str, params: dict[str, Any],
+                                                          message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        substitute(written, params)
+    assert message in str(err.value)
+
+
+def test_a_leaf_argument_is_its_written_argument_with_its_bindings() -> None:
+    bound = leaf("tags.env", "eq", "${env}", env="prod")
+    assert (bound.written, bound.arg, bound.params) == ("${env}", "prod", ("env",))
+    assert replace(bound, bindings={"env": "dev"}).arg == "dev"
+    assert run(bound).status == "pass" and run(replace(bound, bindings={"env": "dev"})).status == "fail"
+    assert run(leaf("id", "matches", "^${prefix}-", prefix="vpc")).status == "pass"
+    assert run(leaf("cidr_blocks[*]", "cidr_within", "${allowed}", allowed=["10.0.0.0/8"])).status == "pass"
+    with pytest.raises(ValueError, match="unknown parameter"):
+        leaf("id", "eq", "${nope}")
+
+
+def test_bind_changes_only_the_leaves_that_name_the_parameter() -> None:
+    tree = all_(leaf("id", "eq", "${a}", a="x"), Not(leaf("id", "ne", "${b}", b="y")), PASS)
+    rebound = bind(tree, {"b": "z"})
+    assert isinstance(rebound, AllOf) and isinstance(rebound.items[1], Not)
+    assert rebound.items[0] is tree.items[0] and rebound.items[2] is PASS
+    changed = rebound.items[1].item
+    assert isinstance(changed, Leaf) and (changed.arg, dict(changed.bindings)) == ("z", {"b": "z"})
+    assert bind(tree, {"c": 1}) == tree
+
+
+# -- leaves the loader would have refused (the pack checks word these for pack files) ----
+
+@pytest.mark.parametrize("condition,message", [
+    (leaf("id", "equals", "x"), "unknown operator 'equals' on id; operators: eq, ne, in"),
+    (leaf("cidr_blocks[*]", "cidr_within", "${cidr}", cidr="10.0.0.0/33"), "bad argument for cidr_within"),
+    (leaf("id", "eq", "x", "all"), "path with [*]"),
+    (leaf("cidr_blocks[*]", "eq", "x", "most"), "quantifier is any or all"),
+    (leaf("internet_gateways", "empty", True), "did you mean 'internet_gateway_ids'"),
+    (all_(PASS, Not(leaf("id", "nand", 1))), "unknown operator 'nand'"),
+])
+def test_leaves_the_loader_would_refuse_raise(condition: Condition, message: str) -> None:
     with pytest.raises(ConditionError) as err:
-        run(condition, params=params)
+        run(condition)
     assert message in str(err.value)
 
 
@@ -258,13 +300,13 @@ def kleene(tree: Any) -> str:
     return first if first in statuses else second if second in statuses else default
 
 
-def condition(tree: Any) -> Any:
+def condition(tree: Any) -> Condition:
     if "leaf" in tree:
         return LEAVES[tree["leaf"]]
     if "not" in tree:
-        return {"not": condition(tree["not"])}
-    form = "all" if "all" in tree else "any"
-    return {form: [condition(c) for c in tree[form]]}
+        return Not(condition(tree["not"]))
+    items = tuple(condition(c) for c in tree.get("all", tree.get("any")))
+    return AllOf(items) if "all" in tree else AnyOf(items)
 
 
 trees = st.recursive(
@@ -286,16 +328,16 @@ def test_evaluation_matches_three_valued_logic(tree: Any) -> None:
 def test_not_twice_is_identity_and_single_child_groups_are_the_child(tree: Any) -> None:
     c = condition(tree)
     plain = run(c)
-    assert run({"not": {"not": c}}) == plain
-    assert run({"all": [c]}) == plain and run({"any": [c]}) == plain
+    assert run(Not(Not(c))) == plain
+    assert run(all_(c)) == plain and run(any_(c)) == plain
 
 
 @settings(max_examples=100, deadline=None)
 @given(trees, trees)
 def test_de_morgan(a: Any, b: Any) -> None:
     x, y = condition(a), condition(b)
-    assert run({"not": {"all": [x, y]}}).status == run({"any": [{"not": x}, {"not": y}]}).status
-    assert run({"not": {"any": [x, y]}}).status == run({"all": [{"not": x}, {"not": y}]}).status
+    assert run(Not(all_(x, y))).status == run(any_(Not(x), Not(y))).status
+    assert run(Not(any_(x, y))).status == run(all_(Not(x), Not(y))).status
 
 
 @settings(max_examples=100, deadline=None)

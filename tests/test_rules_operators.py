@@ -28,6 +28,17 @@ def test_every_documented_operator_is_registered_and_nothing_else() -> None:
     assert all(op.name == name for name, op in OPERATORS.items())
 
 
+def test_the_published_schema_lists_exactly_the_registered_operators() -> None:
+    # The rule-pack schema names the operators in its condition's description (the
+    # semantic checks, not the schema, refuse an unknown one, with a did-you-mean).
+    from auditor.validation import load_schema
+
+    text = load_schema("rule-pack")["$defs"]["condition"]["description"]
+    listed = re.findall(r"with exactly one operator \(([^)]*)\)", text)
+    assert len(listed) == 1, text
+    assert listed[0].split(", ") == list(OPERATORS)
+
+
 TRUE_FALSE = [
     # (operator, argument, observed that holds, observed that does not)
     ("eq", "available", "available", "pending"),

@@ -1,9 +1,9 @@
 """Evaluate a rule's condition tree on one resource: PASS, FAIL or ERROR, with evidence.
 
-A condition is plain data (docs/rule-packs.md): ``{all: [...]}``, ``{any: [...]}``,
-``{not: c}``, or a leaf ``{attr: PATH, OPERATOR: ARGUMENT}`` with an optional
-``quantifier: any|all`` on ``[*]`` paths. Arguments may be ``${param}`` (the parameter's
-value, its type kept) or hold ``${param}`` inside a longer string (its text).
+A condition is the typed tree the pack loader makes (`auditor.rules.packs`: `Leaf`,
+`AllOf`, `AnyOf`, `Not`; docs/rule-packs.md), compiled here as it is: there is no other
+form of it. Its parameters are already bound (a leaf's `arg` is its written argument with
+the values in force, ``${item}`` included), so nothing here reads ``${param}``.
 
 Three-valued, so that missing data is never a PASS:
 
@@ -24,29 +24,29 @@ children, for a PASS of ``any`` the passing ones, for an ERROR the erroring ones
 every child. Under ``not`` a leaf's expectation reads "not (...)" (twice: as it was) and
 its `holds` flips, so `holds` always says whether the stated expectation is met.
 
-A malformed condition, an unknown parameter or a bad argument is the rule's fault, not
-the data's: it raises `ConditionError` (the pack checks catch these when a pack loads).
+A leaf the loader would have refused (made by hand: an unknown operator, a bad argument,
+a quantifier off a ``[*]`` path, an unknown attribute path) is the rule's fault, not the
+data's: compiling it raises `ConditionError`. The pack checks report each of these, with
+its file:line, before any tree is made.
 """
 
 from __future__ import annotations
 
-import re
-from collections import abc
 from dataclasses import dataclass, replace
 from typing import Any, Literal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from auditor.model.types import Model, Resource, SourceRef
 from auditor.rules.attributes import Resolved, attribute_info, json_of, resolve
 from auditor.rules.operators import ABSENT, OPERATORS, Indeterminate, Operator
+from auditor.rules.packs import AllOf, AnyOf, Condition, Leaf, Not
 
 Status = Literal["pass", "fail", "error"]
-PARAM_REF = re.compile(r"\$\{([^}]*)\}")  # as the pack checks read references
 QUANTIFIERS = ("any", "all")
 
 
 class ConditionError(ValueError):
-    """The condition itself is wrong (shape, operator, parameter or argument)."""
+    """The condition itself is wrong (operator, argument, quantifier or attribute path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,88 +76,45 @@ class Outcome:
         return tuple(f"{e.path}: {e.note}" for e in self.evidence if e.holds is None)
 
 
-# -- parameters ------------------------------------------------------------------------
-
-def _text(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise ConditionError(f"parameter '{name}' is {type(value).__name__}: it can only be used as a whole "
-                         f"argument (\"${{{name}}}\"), not inside a string")
-
-
-def substitute(arg: Any, params: Mapping[str, Any]) -> Any:
-    """`arg` with its ``${param}`` references replaced: a whole-string reference by the
-    parameter's value (type kept), a reference inside a string by its text; recursively
-    inside lists. Raises ConditionError for an unknown parameter."""
-    if isinstance(arg, str):
-        def value(name: str) -> Any:
-            if name not in params:
-                known = ", ".join(sorted(params)) or "none"
-                raise ConditionError(f"unknown parameter '${{{name}}}' (parameters: {known})")
-            return params[name]
-
-        whole = PARAM_REF.fullmatch(arg)
-        if whole:
-            return value(whole.group(1))
-        return PARAM_REF.sub(lambda m: _text(m.group(1), value(m.group(1))), arg)
-    if isinstance(arg, (list, tuple)):
-        return [substitute(item, params) for item in arg]
-    return arg
-
-
 # -- evaluation ------------------------------------------------------------------------
 #
-# A condition is compiled once (shape, operator, parameters and arguments checked, the
-# expectation worded) into a tree of closures; running it on a resource only resolves
-# attributes and tests them. The engine compiles each rule once per run.
+# A condition is compiled once (operator and argument checked, the expectation worded)
+# into a tree of closures; running it on a resource only resolves attributes and tests
+# them. The engine compiles each rule once per run (per for_each element).
 
 Compiled = Callable[[Model, Resource], Outcome]
 
 
-def evaluate(condition: Mapping[str, Any], model: Model, resource: Resource,
-             params: Mapping[str, Any] | None = None) -> Outcome:
+def evaluate(condition: Condition, model: Model, resource: Resource) -> Outcome:
     """The outcome of `condition` on `resource` (see the module contract)."""
-    return compile_condition(condition, resource.type_name, params)(model, resource)
+    return compile_condition(condition, resource.type_name)(model, resource)
 
 
-def compile_condition(condition: Any, resource_type: str, params: Mapping[str, Any] | None = None) -> Compiled:
+def compile_condition(condition: Condition, resource_type: str) -> Compiled:
     """`condition` ready to run on resources of `resource_type`. Raises ConditionError for
-    a malformed condition, an unknown parameter or a bad argument."""
-    return _compile(condition, resource_type, params or {})
-
-
-def _compile(node: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
-    if not isinstance(node, abc.Mapping):
-        raise ConditionError(f"a condition is a mapping, got {type(node).__name__}: {node!r}")
-    if "attr" in node:
-        return _leaf(node, rtype, params)
-    forms = [k for k in _GROUPS if k in node]
-    if len(forms) != 1 or len(node) != 1:
-        raise ConditionError(f"a condition is {{all: [...]}}, {{any: [...]}}, {{not: ...}} or "
-                             f"{{attr: PATH, OPERATOR: ARGUMENT}}; got keys {sorted(map(str, node))}")
-    return _GROUPS[forms[0]](node[forms[0]], rtype, params)
-
-
-def _children(value: Any, form: str, rtype: str, params: Mapping[str, Any]) -> tuple[Compiled, ...]:
-    if not isinstance(value, abc.Sequence) or isinstance(value, str):
-        raise ConditionError(f"{form} takes a list of conditions, got {type(value).__name__}")
-    return tuple(_compile(child, rtype, params) for child in value)
+    a leaf with an unknown operator, a bad argument, a misplaced quantifier or an unknown
+    attribute path."""
+    if isinstance(condition, Leaf):
+        return _leaf(condition, resource_type)
+    if isinstance(condition, Not):
+        return _not(compile_condition(condition.item, resource_type))
+    if isinstance(condition, AllOf):
+        return _all(tuple(compile_condition(c, resource_type) for c in condition.items))
+    if isinstance(condition, AnyOf):
+        return _any(tuple(compile_condition(c, resource_type) for c in condition.items))
+    raise ConditionError(f"a condition is a Leaf, AllOf, AnyOf or Not, got {type(condition).__name__}")
 
 
 def _pick(outcomes: list[Outcome], status: Status) -> tuple[Evidence, ...]:
     return tuple(e for o in outcomes if o.status == status for e in o.evidence)
 
 
-def _combining(form: str, decisive: tuple[Status, Status], otherwise: Status
-               ) -> Callable[[Any, str, Mapping[str, Any]], Compiled]:
+def _combining(decisive: tuple[Status, Status], otherwise: Status
+               ) -> Callable[[tuple[Compiled, ...]], Compiled]:
     """`all` (decided by a fail, then an error; else pass) or `any` (by a pass, then an
     error; else fail): the first decisive status any child has wins, with those children's
     evidence; otherwise every child's evidence."""
-    def build(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
-        children = _children(value, form, rtype, params)
-
+    def build(children: tuple[Compiled, ...]) -> Compiled:
         def run(model: Model, resource: Resource) -> Outcome:
             outcomes = [c(model, resource) for c in children]
             for status in decisive:
@@ -168,8 +125,8 @@ def _combining(form: str, decisive: tuple[Status, Status], otherwise: Status
     return build
 
 
-_all = _combining("all", ("fail", "error"), "pass")
-_any = _combining("any", ("pass", "error"), "fail")
+_all = _combining(("fail", "error"), "pass")
+_any = _combining(("pass", "error"), "fail")
 
 
 _SWAP: dict[Status, Status] = {"pass": "fail", "fail": "pass", "error": "error"}
@@ -183,9 +140,7 @@ def _negated(expected: str) -> str:
     return f"not ({expected})"
 
 
-def _not(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
-    inner = _compile(value, rtype, params)
-
+def _not(inner: Compiled) -> Compiled:
     def run(model: Model, resource: Resource) -> Outcome:
         out = inner(model, resource)
         return Outcome(_SWAP[out.status], tuple(
@@ -194,28 +149,17 @@ def _not(value: Any, rtype: str, params: Mapping[str, Any]) -> Compiled:
     return run
 
 
-_GROUPS: dict[str, Callable[[Any, str, Mapping[str, Any]], Compiled]] = {"all": _all, "any": _any, "not": _not}
-
-
-def _operator(node: Mapping[str, Any]) -> Operator:
-    names = [k for k in node if k not in ("attr", "quantifier")]
-    unknown = [k for k in names if k not in OPERATORS]
-    if unknown or len(names) != 1:
-        raise ConditionError(f"a leaf has exactly one operator of {', '.join(OPERATORS)}; got {names}")
-    return OPERATORS[names[0]]
-
-
-def _leaf(node: Mapping[str, Any], rtype: str, params: Mapping[str, Any]) -> Compiled:
-    path = node["attr"]
-    if not isinstance(path, str):
-        raise ConditionError(f"attr is an attribute path string, got {path!r}")
-    op = _operator(node)
-    arg = substitute(node[op.name], params)
+def _leaf(leaf: Leaf, rtype: str) -> Compiled:
+    path = leaf.attr
+    op = OPERATORS.get(leaf.op)
+    if op is None:
+        raise ConditionError(f"unknown operator '{leaf.op}' on {path}; operators: {', '.join(OPERATORS)}")
+    arg = leaf.arg
     problem = op.check_arg(arg)
     if problem:
         raise ConditionError(f"bad argument for {op.name} on {path}: {problem}")
-    quantifier = node.get("quantifier", "any")
-    if quantifier not in QUANTIFIERS or ("quantifier" in node and "[*]" not in path):
+    quantifier = leaf.quantifier
+    if quantifier not in QUANTIFIERS or (quantifier != "any" and "[*]" not in path):
         raise ConditionError(f"quantifier is any or all, on a path with [*]; got {quantifier!r} on {path}")
     try:
         attribute_info(rtype, path)

@@ -59,7 +59,7 @@ from auditor.findings import EvidenceItem, Finding, ResourceRef
 from auditor.model.types import Model, Resource
 from auditor.rules.attributes import ITEM_TYPES, attribute_info, resolve, to_json, type_calls
 from auditor.rules.conditions import Compiled, Evidence, Outcome, compile_condition
-from auditor.rules.packs import PackSet, Rule
+from auditor.rules.packs import Instance, PackSet, Rule
 from auditor.rules.scope import (
     NOTHING_ASSESSED, RULE_MATCHED_NOTHING, SELECTS_NOTHING, VPC_NOT_FOUND, ScopeGap, ScopeIndex,
     close_to, selection_gaps, vpcs_of,
@@ -391,7 +391,7 @@ class Engine:
             inside, refs = partitions[rule.resource]
             if not inside:
                 continue
-            prepared = [_prepare(rule, item) for item in (rule.items if rule.items is not None else (None,))]
+            prepared = [_prepare(rule, instance) for instance in rule.instances]
             first = len(findings)
             for resource, ref in zip(inside, refs, strict=True):
                 for prep in prepared:
@@ -512,14 +512,13 @@ class _Prepared:
     paths: tuple[str, ...]
 
 
-def _prepare(rule: Rule, item: Any) -> _Prepared:
-    params = dict(rule.param_values)
-    if rule.items is not None:
-        params["item"] = item
-    where = rule.where_data
-    return _Prepared(check=compile_condition(rule.check_data, rule.resource, params),
-                     where=compile_condition(where, rule.resource, params) if where is not None else None,
-                     item=item, item_text=None if rule.items is None else _text(item), paths=_rule_paths(rule))
+def _prepare(rule: Rule, instance: Instance) -> _Prepared:
+    """One of `rule.instances` compiled: its bound trees, as they are."""
+    where = instance.where
+    return _Prepared(check=compile_condition(instance.check, rule.resource),
+                     where=compile_condition(where, rule.resource) if where is not None else None,
+                     item=instance.item, item_text=None if rule.items is None else _text(instance.item),
+                     paths=_rule_paths(rule))
 
 
 def is_place_gap(finding: Finding) -> bool:

@@ -284,21 +284,38 @@ def param_refs(arg: Any) -> list[str]:
     return []
 
 
-def substitute(arg: Any, values: Mapping[str, Any]) -> Any:
-    """The argument with ``${param}`` replaced: a whole-string reference takes the typed
-    value; a reference inside a longer string is replaced by its text."""
-    if isinstance(arg, str):
-        whole = PARAM_REF.fullmatch(arg)
-        if whole and whole.group(1) in values:
-            return values[whole.group(1)]
+def _text(name: str, value: Any) -> str:
+    """A parameter's value as text inside a longer string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ValueError(f"parameter '{name}' is {type(value).__name__}: it can only be used as a whole "
+                     f"argument (\"${{{name}}}\"), not inside a string")
 
-        def text(m: re.Match[str]) -> str:
-            if m.group(1) not in values:
-                return m.group(0)
-            v = values[m.group(1)]
-            return str(v).lower() if isinstance(v, bool) else str(v)
-        return PARAM_REF.sub(text, arg)
-    if isinstance(arg, list):
+
+def substitute(arg: Any, values: Mapping[str, Any]) -> Any:
+    """The argument as written with its ``${param}`` references replaced by `values`: a
+    whole-string reference by the parameter's value (its type kept), a reference inside a
+    longer string by its text; recursively inside lists.
+
+    The one substitution of the condition language. It runs when a pack loads: on a leaf's
+    written argument when the leaf is bound (`auditor.rules.packs.Leaf`, whose ``arg`` is
+    this function's result), and here, on the declared defaults, to check an argument before
+    the tree is built. Raises ValueError for a name `values` lacks, or a list (or mapping)
+    inside a string: the pack checks refuse both first, so that is a bug, not a bad pack."""
+    if isinstance(arg, str):
+        def value(name: str) -> Any:
+            if name not in values:
+                known = ", ".join(sorted(values)) or "none"
+                raise ValueError(f"unknown parameter '${{{name}}}' (parameters: {known})")
+            return values[name]
+
+        whole = PARAM_REF.fullmatch(arg)
+        if whole:
+            return value(whole.group(1))
+        return PARAM_REF.sub(lambda m: _text(m.group(1), value(m.group(1))), arg)
+    if isinstance(arg, (list, tuple)):
         return [substitute(item, values) for item in arg]
     return arg
 

@@ -6,9 +6,16 @@ each against ``auditor/schemas/rule-pack.schema.json`` and the semantic checks o
 `auditor.rules.pack_checks` (across all packs at once), and returns a `PackSet`. Every
 problem is raised at once as an InputError; nothing is returned while any is left.
 
-Parameters are bound when the set is built: each leaf of a rule carries its argument as
-written (``written``, may hold ``${param}``) and with the parameter values in force
-(``arg``). `PackSet.with_overrides` re-binds them with a config's values.
+A rule's `where` and `check` are a typed condition tree (`Leaf`, `AllOf`, `AnyOf`, `Not`):
+the one representation of the condition language from loading to evaluation
+(`auditor.rules.conditions` compiles it as it is; `rules show` and `rules docs` render it).
+
+Parameters are bound when a pack loads, never later: each leaf carries its argument as
+written (``written``, may hold ``${param}``), the values in force of the parameters it
+names (``bindings``) and, derived from those two by `pack_checks.substitute` when the leaf
+is made, the argument the operator sees (``arg``). `PackSet.with_overrides` re-binds
+leaves with a config's values (`bind`); a ``for_each`` rule holds one bound tree per
+element of its list (`Rule.instances`). The evaluator never sees ``${param}``.
 """
 
 from __future__ import annotations
@@ -52,15 +59,23 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Leaf:
-    """``{attr: PATH, OPERATOR: ARGUMENT}``."""
+    """``{attr: PATH, OPERATOR: ARGUMENT}``.
+
+    `arg` is not given: it is `written` with `bindings` substituted, made here and nowhere
+    else, so that the two can never disagree. Re-binding a parameter is
+    ``replace(leaf, bindings=...)``. Raises ValueError when `written` names a parameter
+    `bindings` lacks."""
 
     attr: str
     op: str
-    arg: Any                       # parameters substituted
     written: Any                   # as written in the pack (may hold ${param})
     quantifier: str = "any"        # any | all (meaningful with [*] in attr)
     path: str = ""                 # where in the rule, e.g. check.all[0]
     bindings: Mapping[str, Any] = field(default_factory=dict)   # ${name} -> value in force
+    arg: Any = field(init=False)   # `written` with `bindings` substituted: what the operator sees
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arg", substitute(self.written, self.bindings))
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -88,6 +103,29 @@ class Not:
 Condition = Leaf | AllOf | AnyOf | Not
 
 
+def bind(cond: Condition, values: Mapping[str, Any]) -> Condition:
+    """`cond` with the parameters `values` names (``${name}`` -> value) taking those values:
+    each leaf that refers to one is made again with its new bindings (its `arg` follows);
+    the rest of the tree is shared."""
+    if isinstance(cond, Leaf):
+        if not any(n in values for n in cond.bindings):
+            return cond
+        return replace(cond, bindings=MappingProxyType({n: values.get(n, v) for n, v in cond.bindings.items()}))
+    if isinstance(cond, Not):
+        return replace(cond, item=bind(cond.item, values))
+    return replace(cond, items=tuple(bind(c, values) for c in cond.items))
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A rule bound for one element of its ``for_each`` list (``${item}`` = `item`), or, for
+    a plain rule, the rule itself (`item` None): what the engine evaluates."""
+
+    item: Any
+    check: Condition
+    where: Condition | None
+
+
 @dataclass(frozen=True)
 class Rule:
     """One rule, with parameters bound."""
@@ -113,6 +151,26 @@ class Rule:
     for_each: tuple[str, str] | None = None        # (owning pack, list parameter) the rule runs once per element of
     for_each_values: tuple[Any, ...] = ()          # that parameter's value in force
     implements: tuple[str, ...] = ()               # NET-... catalogue checks
+    # Derived from the fields above when the rule is made (see `instances`).
+    _instances: tuple[Instance, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        instances: tuple[Instance, ...]
+        if self.for_each is None:
+            instances = (Instance(None, self.check, self.where),)
+        else:
+            instances = tuple(Instance(x, bind(self.check, {ITEM: x}),
+                                       bind(self.where, {ITEM: x}) if self.where is not None else None)
+                              for x in self.for_each_values)
+        object.__setattr__(self, "_instances", instances)
+
+    @property
+    def instances(self) -> tuple[Instance, ...]:
+        """What the engine evaluates, bound: one `Instance` per element of the ``for_each``
+        list in force, in its order (none for an empty list), or the rule's own `check` and
+        `where` for a plain rule. In `check` and `where` of a ``for_each`` rule, ``${item}``
+        is bound to a sample (the list's first default element), as `rules show` prints it."""
+        return self._instances
 
     @property
     def items(self) -> tuple[Any, ...] | None:
@@ -128,31 +186,9 @@ class Rule:
         return [*(_leaves(self.where) if self.where is not None else []), *_leaves(self.check)]
 
     @property
-    def check_data(self) -> dict[str, Any]:
-        """`check` as plain data, as written (``${param}`` kept): for
-        ``conditions.evaluate(rule.check_data, model, resource, rule.param_values)``."""
-        return condition_data(self.check)
-
-    @property
-    def where_data(self) -> dict[str, Any] | None:
-        return condition_data(self.where) if self.where is not None else None
-
-    @property
     def param_values(self) -> dict[str, Any]:
         """``${name}`` -> the value in force, for every parameter the rule refers to."""
         return {n: v for leaf in self.leaves() for n, v in leaf.bindings.items()}
-
-
-def condition_data(cond: Condition) -> dict[str, Any]:
-    """A condition tree back as plain data, with arguments as written."""
-    if isinstance(cond, Leaf):
-        out: dict[str, Any] = {"attr": cond.attr, cond.op: cond.written}
-        if cond.quantifier != "any":
-            out["quantifier"] = cond.quantifier
-        return out
-    if isinstance(cond, Not):
-        return {"not": condition_data(cond.item)}
-    return {"all" if isinstance(cond, AllOf) else "any": [condition_data(c) for c in cond.items]}
 
 
 def _leaves(cond: Condition) -> list[Leaf]:
@@ -327,14 +363,8 @@ def _rebind_rule(rule: Rule, values: Mapping[tuple[str, str], Any]) -> Rule:
 
 
 def _rebind(cond: Condition, rule: Rule, values: Mapping[tuple[str, str], Any]) -> Condition:
-    if isinstance(cond, Leaf):
-        if not any(rule.params.get(n) in values for n in cond.bindings):
-            return cond
-        bindings = {n: values.get(rule.params[n], v) for n, v in cond.bindings.items()}
-        return replace(cond, arg=substitute(cond.written, bindings), bindings=MappingProxyType(bindings))
-    if isinstance(cond, Not):
-        return replace(cond, item=_rebind(cond.item, rule, values))
-    return replace(cond, items=tuple(_rebind(c, rule, values) for c in cond.items))
+    """`cond` with the overridden values of the parameters `rule` refers to."""
+    return bind(cond, {n: values[owner] for n, owner in rule.params.items() if owner in values})
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -522,8 +552,8 @@ def _build_rule(pd: PackDoc, i: int, r: dict[str, Any], pid: str, vis: Mapping[s
         for n in names:
             if not (n == ITEM and each is not None):
                 refs[n] = (vis[n].pack, n)
-        return Leaf(attr=node["attr"], op=op, arg=substitute(written, bound), written=written,
-                    quantifier=node.get("quantifier", "any"), path=where, bindings=MappingProxyType(bound))
+        return Leaf(attr=node["attr"], op=op, written=written, quantifier=node.get("quantifier", "any"),
+                    path=where, bindings=MappingProxyType(bound))
 
     where_cond = cond(r["where"], ("where",)) if "where" in r else None
     check = cond(r["check"], ("check",))
