@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.rules.frameworks import load_authority
+from auditor.rules.frameworks import AuthorityMap, load_authority
 from auditor.rules.packs import AllOf, AnyOf, Condition, Leaf, Not, Pack, PackSet, Rule
 
 _AUTHORITY_LABELS = {
@@ -47,8 +47,7 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def rule_markdown(rule: Rule) -> list[str]:
-    authority = load_authority()
+def rule_markdown(rule: Rule, authority: AuthorityMap) -> list[str]:
     out = [f"### {rule.id}: {rule.title}", "",
            f"Severity **{rule.severity}** · resource `{rule.resource}` · pack `{rule.pack}`"
            + (f" · catalogue checks {', '.join(rule.implements)}" if rule.implements else ""), ""]
@@ -73,7 +72,7 @@ def rule_markdown(rule: Rule) -> list[str]:
     return out
 
 
-def pack_markdown(pack: Pack) -> list[str]:
+def pack_markdown(pack: Pack, authority: AuthorityMap) -> list[str]:
     out = [f"## Pack `{pack.id}` {pack.version}: {pack.title}", "", _cell(pack.description), ""]
     if pack.includes:
         out += [f"Includes: {', '.join(f'`{i}`' for i in pack.includes)}.", ""]
@@ -88,7 +87,7 @@ def pack_markdown(pack: Pack) -> list[str]:
             for r in sorted(pack.rules, key=lambda r: r.id)]
     out.append("")
     for rule in sorted(pack.rules, key=lambda r: r.id):
-        out += rule_markdown(rule)
+        out += rule_markdown(rule, authority)
     return out
 
 
@@ -110,6 +109,7 @@ def rules_markdown(packs: PackSet, profiles: list[Any] | None = None) -> str:
             out.append(f"| `{p.id}`: {_cell(p.title)} | {', '.join(p.packs)} | {', '.join(p.frameworks)} | "
                        f"{p.fail_on or 'high'} |")
         out.append("")
+    authority = load_authority()   # once: it validates every catalogue it names
     for pack in sorted(packs.packs, key=lambda p: p.id):
-        out += pack_markdown(pack)
+        out += pack_markdown(pack, authority)
     return "\n".join(out).rstrip() + "\n"
