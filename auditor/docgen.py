@@ -1,11 +1,16 @@
 """Generated documentation blocks, kept in sync with the code by tests/test_docs.py.
 
-`python -m auditor.docgen` rewrites the generated blocks in docs/ in place.
+`python -m auditor.docgen` rewrites the generated blocks in docs/ in place, and the closed
+lists the published JSON schemas repeat for editors (report formats, report styles) from
+their registries (auditor/report/writers/, reports/templates/styles/).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, allowed_operations
@@ -64,6 +69,35 @@ GENERATORS = {"collected-calls": collected_calls_table, "allowlist-size": allowl
               "resource-types": resource_types_table}
 
 
+def _schema_lists() -> list[tuple[str, str, Callable[[], tuple[str, ...]]]]:
+    """(schema file, the property whose enum is a registry's names, the names)."""
+    from auditor.report.wording import style_names
+    from auditor.report.writers import scan_formats
+    return [("audit-config.schema.json", "formats", scan_formats), ("profile.schema.json", "style", style_names)]
+
+
+def render_schema(text: str, prop: str, names: tuple[str, ...]) -> str:
+    """`text` (a schema) with the enum of property `prop` listing `names`, nothing else changed."""
+    pattern = re.compile(r'("' + re.escape(prop) + r'": \{[^\n]*?"enum": )\[[^\]]*\]')
+    found = pattern.findall(text)
+    if len(found) != 1:
+        raise ValueError(f"the schema has {len(found)} enums of {prop!r}, expected one")
+    return pattern.sub(lambda m: m.group(1) + json.dumps(list(names)), text)
+
+
+def update_schemas(folder: Path = Path(__file__).parent / "schemas") -> list[Path]:
+    """Rewrite the registry-derived enums of the published schemas; the files changed."""
+    changed = []
+    for name, prop, names in _schema_lists():
+        path = folder / name
+        old = path.read_text(encoding="utf-8")
+        new = render_schema(old, prop, names())
+        if new != old:
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
 def render(text: str) -> str:
     """`text` with every generated block replaced by its current content."""
     for name, fn in GENERATORS.items():
@@ -82,6 +116,8 @@ def main(docs: Path = Path("docs")) -> int:
         if new != old:
             path.write_text(new, encoding="utf-8")
             print(f"updated {path}")
+    for path in update_schemas():
+        print(f"updated {path}")
     return 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import cli
-from auditor.docgen import GENERATORS, render
+from auditor.docgen import GENERATORS, render, render_schema, update_schemas
 from auditor.validation import load_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -17,6 +17,21 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def test_generated_blocks_are_current(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert render(text) == text, f"run `python -m auditor.docgen` to refresh {path.name}"
+
+
+def test_schema_lists_of_registries_are_current(tmp_path: Path) -> None:
+    """The published schemas' lists of formats and styles are their registries' names
+    (`python -m auditor.docgen` rewrites them: a new writer module or style file is all a new
+    format or style needs)."""
+    schemas = Path(__file__).resolve().parent.parent / "auditor" / "schemas"
+    for path in schemas.glob("*.json"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    assert update_schemas(tmp_path) == [], "run `python -m auditor.docgen` to refresh the schemas"
+    text = '{"formats": {"type": "array", "items": {"enum": ["json"]}}, "other": {"enum": ["x"]}}'
+    assert render_schema(text, "formats", ("json", "ocsf")) == (
+        '{"formats": {"type": "array", "items": {"enum": ["json", "ocsf"]}}, "other": {"enum": ["x"]}}')
+    with pytest.raises(ValueError, match="0 enums of 'style'"):
+        render_schema(text, "style", ("banking",))
 
 
 def test_every_generator_is_used_somewhere() -> None:
