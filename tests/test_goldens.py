@@ -27,6 +27,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -36,7 +37,7 @@ import pypdf
 import pytest
 
 from conftest import load_benchmark
-from demo_normaliser import ID_RUN, DemoNormaliser, anonymise, demo_names, normalised_demo_html, sorted_if_by_id
+from demo_normaliser import NAMED_ID, DemoNormaliser, anonymise, demo_names, normalised_demo_html, sorted_if_by_id
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_VAR = "AUDITOR_UPDATE_GOLDENS"
@@ -93,6 +94,11 @@ _REF = re.compile(r"records/[\w.~/-]+?\.json(?:\.gz)?#(?:/[\w~.-]*)*")
 # A bracketed list of references (text outputs' evidence: "... (holds) [ref, ref]").
 # Items hold no space or comma; a listing position named by its item ends in "]" itself.
 _REF_LIST = re.compile(r"\[(records/[^\s,]*(?:, records/[^\s,]*)*)\]")
+# A message's list of resources, each "id: text", in id order (demo_normaliser.ID_RUN), kept
+# inside one string of a text output: no part crosses a quote, a backslash or a line end.
+_ID_RUN_IN_TEXT = re.compile(rf'{NAMED_ID}: [^,"\\\n]*(?:, {NAMED_ID}: [^,"\\\n]*)+')
+# A text output's evidence: "path: observed VALUE; expected ...", VALUE as JSON.
+_OBSERVED = re.compile(r"(?P<path>[\w.\[\]*]+): observed (?P<value>.+?); expected ")
 # The PDF's report id: a hash of the findings document, which holds the collection times.
 _REPORT_ID = re.compile(r"Report id ([0-9a-f]{16})\b")
 # A PDF date (metadata): the time the report was made.
@@ -116,7 +122,14 @@ class Demo:
         for token, hold in self.keep.items():
             text = text.replace(hold, token)
         text = _REF_LIST.sub(lambda m: "[" + ", ".join(sorted(m.group(1).split(", "))) + "]", text)
-        return ID_RUN.sub(lambda m: ", ".join(sorted(m.group(0).split(", "))), text)
+        text = _ID_RUN_IN_TEXT.sub(lambda m: ", ".join(sorted(m.group(0).split(", "))), text)
+        return sort_observed(text)
+
+
+def sort_observed(text: str) -> str:
+    """Text evidence whose observed value lists resources (in id order: moto's draws) with the
+    value sorted once named (demo_normaliser.sorted_if_by_id)."""
+    return _OBSERVED.sub(lambda m: f"{m['path']}: observed {sorted_if_by_id(m['path'], m['value'])}; expected ", text)
 
 
 def _kept_tokens(folder: Path, norm: DemoNormaliser) -> dict[str, str]:
@@ -143,11 +156,13 @@ def _kept_tokens(folder: Path, norm: DemoNormaliser) -> dict[str, str]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     """`auditor demo` run once (its default formats), with the normaliser of its outputs."""
     tmp = tmp_path_factory.mktemp("golden-demo")
-    proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp / "demo")],
-                          capture_output=True, text=True, timeout=300, cwd=tmp)
-    assert proc.returncode == 0, proc.stderr
-    folder = tmp / "demo"
-    norm = DemoNormaliser(folder / "snapshot", demo_names())
+    with ThreadPoolExecutor(1) as pool:   # the estate's names are read (another process) meanwhile
+        names = pool.submit(demo_names)
+        proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp / "demo")],
+                              capture_output=True, text=True, timeout=300, cwd=tmp)
+        assert proc.returncode == 0, proc.stderr
+        folder = tmp / "demo"
+        norm = DemoNormaliser(folder / "snapshot", names.result())
     return Demo(folder, norm, _kept_tokens(folder, norm))
 
 
@@ -177,7 +192,11 @@ def normalised_sarif(demo: Demo, text: str) -> str:
     out = [f"# layout: {json_layout(text)}"]
     results = []
     for n, run in enumerate(doc["runs"]):
-        results += [f"{n} " + demo.text(json.dumps(r, sort_keys=True, ensure_ascii=False)) for r in run.pop("results")]
+        for result in run.pop("results"):
+            named = json.loads(demo.text(json.dumps(result, sort_keys=True, ensure_ascii=False)))
+            if isinstance(named.get("properties", {}).get("evidence"), str):
+                named["properties"]["evidence"] = sort_observed(named["properties"]["evidence"])
+            results.append(f"{n} " + json.dumps(named, sort_keys=True, ensure_ascii=False))
         run["results"] = f"<{len(results)} results: below, one per line, sorted>"
     out.append(json.dumps(json.loads(demo.text(json.dumps(doc, ensure_ascii=False))), indent=1, sort_keys=True,
                           ensure_ascii=False))
@@ -189,11 +208,14 @@ def normalised_junit(demo: Demo, text: str) -> str:
     with ⏎) and the test cases of a suite sorted (they are in findings order: moto's draws)."""
     out: list[str] = []
     cases: list[str] = []
+    open_case = False
     for line in demo.text(text).split("\n"):
-        if line.startswith("  <testcase"):
-            cases.append(line)
-        elif cases and not cases[-1].endswith(("/>", "</testcase>")):
+        if open_case:
             cases[-1] += "⏎" + line
+            open_case = line != "  </testcase>"
+        elif line.startswith("  <testcase"):
+            cases.append(line)
+            open_case = not line.endswith("/>")
         else:
             out += sorted(cases)
             cases = []
@@ -207,11 +229,12 @@ def normalised_csv(demo: Demo, text: str) -> str:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     header, body = rows[0], rows[1:]
     ending = "\r\n" if text.endswith("\r\n") else "\n"
-    sources = header.index("sources")
+    sources, evidence = header.index("sources"), header.index("evidence")
     lines = []
     for row in body:
         named = json.loads(demo.text(json.dumps(row, ensure_ascii=False)))
         named[sources] = " ".join(sorted(named[sources].split()))
+        named[evidence] = sort_observed(named[evidence])
         lines.append(json.dumps(named, ensure_ascii=False))
     return "\n".join([f"# line ending {ending!r}; {len(body)} rows, one per line, sorted", json.dumps(header),
                       *sorted(lines)]) + "\n"
@@ -234,36 +257,79 @@ def _outline(items: Any, depth: int = 0) -> list[str]:
     return out
 
 
-def _unwrapped(page: str) -> str:
-    """Lines wrapped after a hyphen or a slash, or inside a SHA-256, joined back."""
-    page = re.sub(r"(?<=[-/])\n", "", page)
-    return re.sub(r"sha256:([0-9a-f]{1,63})\n([0-9a-f]{1,63})\b",
-                  lambda m: "sha256:" + m.group(1) + ("" if len(m.group(1) + m.group(2)) == 64 else "\n") + m.group(2),
-                  page)
+# A finding in the PDF's lists: "FAIL PN-014 · critical · subnet ...".
+_PDF_FINDING = re.compile(r"(?:FAIL|PASS|ERROR|WAIVED|NOT_APPLICABLE|NOT ASSESSED) [A-Z]+-\d+ · ")
+# The running footer of a page: "Example Bank · <section> CONFIDENTIAL", "Report <id> Page 2 of 29".
+_PDF_FOOTER = re.compile(r"(?:\n.*CONFIDENTIAL)?\n(?:Report [0-9a-f]{16} )?Page \d+ of \d+\s*$")
+
+
+def _pdf_lines(pages: list[str], headings: list[str]) -> list[str]:
+    """The pages' text as logical lines, independent of where lines and pages break (that
+    depends on the glyph widths of the ids, which moto draws): running footers dropped, lines
+    wrapped after a hyphen or a slash or inside a hash joined back, all other whitespace one
+    space; then a line per sentence, heading, finding, ARN, evidence and evidence source."""
+    text = " ".join(_PDF_FOOTER.sub("", page) for page in pages)
+    text = re.sub(r"(?<=[-/])\n", "", text)
+    text = re.sub(r"sha256:([0-9a-f]{1,63})\n([0-9a-f]{1,63})\b",
+                  lambda m: "sha256:" + m[1] + ("" if len(m[1] + m[2]) == 64 else " ") + m[2], text)
+    text = re.sub(r"\s+", " ", text).strip()
+    breaks = [r"(?<=\.) (?=[A-Z])", r" (?=source records/)", rf" (?={_PDF_FINDING.pattern})", r" (?=arn:aws)",
+              r" (?=[\w.\[\]*]+: observed )",
+              *(rf" (?={re.escape(h)}\b)" for h in sorted(set(headings), key=len, reverse=True))]
+    return re.split("|".join(breaks), text)
+
+
+def _sorted_findings(lines: list[str], headings: set[str]) -> list[str]:
+    """Runs of consecutive findings (each with its evidence lines) sorted: the PDF lists them in
+    resource id order, moto's draws."""
+    out: list[str] = []
+    run: list[list[str]] = []
+    for line in [*lines, ""]:
+        if _PDF_FINDING.match(line):
+            run.append([line])
+        elif run and line and not any(line.startswith(h) for h in headings):
+            run[-1].append(line)
+        else:
+            out += [ln for block in sorted(run) for ln in block]
+            run = []
+            out.append(line)
+    return out[:-1]
+
+
+# An observed value the PDF cuts short: "observed [...] … (truncated; the full value is in ...)".
+_TRUNCATED_IDS = re.compile(r"(?<=: observed )(\[.*?) … (?=\(truncated;)")
+
+
+def _truncated(m: re.Match[str]) -> str:
+    """A cut list that names resources: what is left of it is the first resources in id order
+    (moto's draws), so it is masked (findings.json holds the whole value)."""
+    return "<list of resources, cut> … " if re.search(NAMED_ID, m[1]) else m[0]
 
 
 def normalised_pdf(demo: Demo, data: bytes) -> str:
     """The PDF as pypdf reads it: metadata (its dates masked: when the report was made),
-    attachment names, outline, then each page's text. Text: NULs removed (pypdf interleaves them
-    with WeasyPrint's fonts); lines wrapped after a hyphen or a slash or inside a hash joined back
-    (ids, ARNs and hashes wrap there, and must be whole to be named or masked); the report id
-    masked (it hashes the findings, which hold the collection times)."""
+    attachment names, outline, then the text as logical lines (_pdf_lines) with the findings
+    sorted (_sorted_findings). NULs removed (pypdf interleaves them with WeasyPrint's fonts); the
+    report id masked (it hashes the findings, which hold the collection times)."""
     reader = pypdf.PdfReader(io.BytesIO(data))
-    pages = [_unwrapped(p.extract_text().replace("\x00", "")) for p in reader.pages]
+    pages = [p.extract_text().replace("\x00", "") for p in reader.pages]
     report_ids = {m.group(1) for p in pages for m in _REPORT_ID.finditer(p)}
     meta = {k: _PDF_DATE.sub("<pdf-date>", str(v)) for k, v in sorted((reader.metadata or {}).items())}
+    for rid in report_ids:
+        meta = {k: v.replace(rid, "<report-id>") for k, v in meta.items()}
     attached = reader.attachments
     findings = (demo.folder / "findings.json").read_bytes()
-    out = [f"# pages: {len(pages)}", "# metadata: " + json.dumps(meta, sort_keys=True, ensure_ascii=False),
-           "# attachments: " + ", ".join(sorted(attached)),
-           f"# attached findings.json is the bundle's findings.json: {attached.get('findings.json') == [findings]}",
-           "# outline:", *_outline(reader.outline)]
-    for n, page in enumerate(pages, 1):
-        out += [f"# page {n}", page]
-    text = "\n".join(out) + "\n"
+    outline = _outline(reader.outline)
+    text = "\n".join(_pdf_lines(pages, [h.strip() for h in outline]))
     for rid in report_ids:
         text = text.replace(rid, "<report-id>")
-    return demo.text(text)
+    lines = _sorted_findings([_TRUNCATED_IDS.sub(_truncated, ln) for ln in demo.text(text).split("\n")],
+                             {h.strip() for h in outline})
+    head = [f"# pages: {len(pages)}", "# metadata: " + json.dumps(meta, sort_keys=True, ensure_ascii=False),
+            "# attachments: " + ", ".join(sorted(attached)),
+            f"# attached findings.json is the bundle's findings.json: {attached.get('findings.json') == [findings]}",
+            "# outline:", *outline, "# text: a line per sentence, heading, finding, ARN, evidence and source; findings sorted"]
+    return "\n".join([*head, *lines]) + "\n"
 
 
 TEXT_OUTPUTS: dict[str, tuple[str, Callable[[Demo, str], str]]] = {
