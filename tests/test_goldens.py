@@ -152,21 +152,29 @@ def _kept_tokens(folder: Path, norm: DemoNormaliser) -> dict[str, str]:
     return keep
 
 
+def demo_outputs(folder: Path, names: dict[str, str]) -> Demo:
+    """The outputs of a demo run in `folder`, with their normaliser. `names` maps the ids the run
+    seeded to `<kind:name>` and must come from that run's own seeding (the same process: one
+    that used moto before draws other ids), e.g. {aws_id: f"<{kind}:{name}>" for (_account,
+    _region, kind, name), aws_id in seed(...).ids.items()}."""
+    norm = DemoNormaliser(folder / "snapshot", names)
+    return Demo(folder, norm, _kept_tokens(folder, norm))
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """`auditor demo` run once (its default formats), with the normaliser of its outputs."""
+    """`auditor demo` run once in a fresh process (its default formats), with the normaliser of
+    its outputs; the estate's names are read from another fresh process (demo_names: DEMO_SEED
+    draws the same ids there) meanwhile."""
     tmp = tmp_path_factory.mktemp("golden-demo")
-    with ThreadPoolExecutor(1) as pool:   # the estate's names are read (another process) meanwhile
+    with ThreadPoolExecutor(1) as pool:
         names = pool.submit(demo_names)
         proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp / "demo")],
                               capture_output=True, text=True, timeout=300, cwd=tmp)
         assert proc.returncode == 0, proc.stderr
-        folder = tmp / "demo"
-        norm = DemoNormaliser(folder / "snapshot", names.result())
-    return Demo(folder, norm, _kept_tokens(folder, norm))
+        return demo_outputs(tmp / "demo", names.result())
 
 
-# The demo's outputs: golden name -> (file written by the demo, normaliser).
 def normalised_findings_json(demo: Demo, text: str) -> str:
     """Layout line, the document without its findings (pretty JSON), then one finding per line,
     sorted: findings.json lists them by resource id, which is moto's draw."""
@@ -332,6 +340,7 @@ def normalised_pdf(demo: Demo, data: bytes) -> str:
     return "\n".join([*head, *lines]) + "\n"
 
 
+# The demo's text outputs: golden name -> (file written by the demo, its normaliser).
 TEXT_OUTPUTS: dict[str, tuple[str, Callable[[Demo, str], str]]] = {
     "demo_findings.json.txt": ("findings.json", normalised_findings_json),
     "demo_findings.sarif.txt": ("findings.sarif", normalised_sarif),
@@ -458,3 +467,18 @@ def test_a_changed_status_is_reported_with_a_diff(demo: Demo, benches: dict[str,
     bench_changed = json.dumps(bench_doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     bench_report = mismatch("bench", bench_golden(bench_text)[1], bench_golden(bench_changed)[1])
     assert bench_report is not None and bench_doc["findings"][0]["rule_id"] in bench_report
+
+
+def test_a_mismatch_fails_with_the_diff_and_a_rewrite_fails_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.delenv(UPDATE_VAR, raising=False)
+    (tmp_path / "x.txt").write_text("a\nb\n", encoding="utf-8")
+    check_golden("x.txt", "a\nb\n")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        check_golden("x.txt", "a\nB\n")
+    assert "-b\n+B" in str(failed.value) and REGENERATE in str(failed.value)
+    monkeypatch.setenv(UPDATE_VAR, "1")
+    with pytest.raises(pytest.fail.Exception, match="rewrote tests/golden/x.txt"):
+        check_golden("x.txt", "a\nB\n")
+    assert (tmp_path / "x.txt").read_text(encoding="utf-8") == "a\nB\n"
