@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,55 @@ def test_every_documented_option_exists_on_its_command() -> None:
         missing = sorted(opt for param in command.params if isinstance(param, click.Option)
                          for opt in param.opts if opt.startswith("--") and opt not in documented[path])
         assert not missing, f"docs/cli.md: `auditor {' '.join(path)}` does not list {missing}"
+
+
+# -- docs/architecture.md names what exists -------------------------------------------------------
+
+_REPO = DOCS.parent
+_PATH = re.compile(r"^(?:auditor|tests|rules|reports|docs|benchmarks)/[\w./-]*$")
+_DOTTED = re.compile(r"^auditor(?:\.\w+)+$")
+
+
+def _code_spans(text: str) -> list[str]:
+    return re.findall(r"`([^`\n]+)`", text)
+
+
+def _resolves(dotted: str) -> bool:
+    """`auditor.a.b.name.attr` names a module, or something reachable from one by attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_architecture_names_exist() -> None:
+    """Every file, folder and dotted name docs/architecture.md puts in backticks exists, so the
+    map of where things are defined and what a change touches cannot drift from the code."""
+    spans = _code_spans((DOCS / "architecture.md").read_text(encoding="utf-8"))
+    paths = [s for s in spans if _PATH.match(s) and "<" not in s and "*" not in s]
+    dotted = [s for s in spans if _DOTTED.match(s)]
+    assert len(paths) > 30 and len(dotted) > 10, (len(paths), len(dotted))   # the check reads the page
+    assert [p for p in paths if not (_REPO / p.rstrip("/")).exists()] == []
+    assert [d for d in dotted if not _resolves(d)] == []
+    # Names written as `name` (module.py) must be defined in the module the sentence names.
+    for module, names in {"auditor/model/registry.py": ("REGISTRY",), "auditor/rules/operators.py": ("OPERATORS",),
+                          "auditor/model/build.py": ("SIDE_HANDLERS", "_link"),
+                          "auditor/rules/derived/__init__.py": ("DERIVED",)}.items():
+        source = (_REPO / module).read_text(encoding="utf-8")
+        for name in names:
+            assert re.search(rf"^(?:def |class )?{re.escape(name)}\b", source, re.M), (module, name)
+
+
+def test_the_architecture_check_sees_a_wrong_name() -> None:
+    assert not _resolves("auditor.model.registry.NO_SUCH_NAME")
+    assert not _resolves("auditor.no_such_module")
+    assert _resolves("auditor.model.types.Model.memo") == hasattr(importlib.import_module("auditor.model.types").Model,
+                                                                  "memo")
