@@ -48,10 +48,11 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from auditor.collect.catalog import regional_calls
 from auditor.config import Scope
@@ -194,6 +195,24 @@ def _ref(model: Model, resource: Resource) -> ResourceRef:
     vpcs = vpcs_of(model, resource)
     return ResourceRef(type=resource.type_name, id=resource.id, account=resource.account, region=resource.region,
                        arn=resource_arn(resource) or "", vpc_id=",".join(vpcs) if vpcs else "")
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector inside the block; after it, the collector is
+    on again if (and only if) it was on before, whether the block returns or raises.
+
+    The evaluation makes millions of short-lived objects and no reference cycles (the model
+    and its caches refer to nothing that refers back): the cyclic collector would only
+    rescan the model again and again (measured: a sixth of the time at 100k resources),
+    while reference counting frees everything it makes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Engine:
@@ -358,16 +377,10 @@ class Engine:
                        waiver=waiver, item=item_text, paths=paths)
 
     def run(self) -> Evaluation:
-        # The evaluation makes millions of short-lived objects and no reference cycles: the
-        # cyclic collector would only rescan the model again and again (measured: a sixth
-        # of the time at 100k resources). It is switched back on afterwards.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        """Evaluate every rule over the model. Python's cyclic garbage collector is paused
+        for the evaluation only, and left as it was however it ends (`collector_paused`)."""
+        with collector_paused():
             return self._run()
-        finally:
-            if enabled:
-                gc.enable()
 
     def _run(self) -> Evaluation:
         findings: list[Finding] = []
