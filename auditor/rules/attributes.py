@@ -304,25 +304,25 @@ class _Resolving:
     KEY = "auditor.rules.attributes.resolving"
 
     def __init__(self) -> None:
-        # (id of the resource, attribute name) -> (the resource, its value, the evidence it adds).
+        # (id of the resource, attribute name) -> (its value, the evidence it adds, the resource).
         # The entry holds the resource, so its id cannot be reused while the entry lives.
-        self.derived: dict[tuple[int, str], tuple[Resource, Derived[Any], tuple[SourceRef, ...]]] = {}
+        self.derived: dict[tuple[int, str], tuple[Derived[Any], tuple[SourceRef, ...], Resource]] = {}
         # (requires, account, region, (type, id) when a per-resource failure concerns it) -> missing
         self.missing: dict[tuple[tuple[Call, ...], str, str, tuple[str, str] | None], tuple[str, ...]] = {}
 
 
 def _derived_value(model: Model, known: _Resolving, obj: Resource, attr: DerivedAttribute
-                   ) -> tuple[Derived[Any], tuple[SourceRef, ...]]:
-    """A derived attribute's value and the evidence pointers it adds, computed once per
-    resource while the model lives."""
+                   ) -> tuple[Derived[Any], tuple[SourceRef, ...], Resource]:
+    """A derived attribute's value and the evidence pointers it adds (and the resource),
+    computed once per resource while the model lives."""
     cache = known.derived
     key = (id(obj), attr.name)
     found = cache.get(key)
-    if found is None or found[0] is not obj:
+    if found is None:
         result = attr.fn(model, obj)
         extra = (*(result.sources or listing_sources(model, obj, attr.requires)), *_sources_in(result.value))
-        found = cache[key] = (obj, result, extra)
-    return found[1], found[2]
+        found = cache[key] = (result, extra, obj)
+    return found
 
 
 # The resource type each per-resource call is made for (catalogue `for_each`).
@@ -375,7 +375,7 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     missing = _missing(model, known, resource, requires)
     if len(steps) == 1 and not steps[0].star:   # the common case: one attribute, no list mapping
         if first is not None:
-            result, extra = _derived_value(model, known, resource, first)
+            result, extra, _ = _derived_value(model, known, resource, first)
             value = result.value
         else:
             value = _get(resource, steps[0])
@@ -393,7 +393,7 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
             if obj is None:  # unknown stays unknown down the rest of the path
                 value = None
             elif attr is not None:
-                result, extra = _derived_value(model, known, obj, attr)
+                result, extra, _ = _derived_value(model, known, obj, attr)
                 value = result.value
                 sources.extend(extra)
             else:
