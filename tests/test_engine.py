@@ -18,7 +18,7 @@ import pytest
 from auditor.config import Scope
 from auditor.model import build_model
 from auditor.results import RunInfo, build_document, dumps
-from auditor.rules.engine import collector_paused, evaluate_rules, expected_regions
+from auditor.rules.engine import CollectorPaused, evaluate_rules, expected_regions
 from auditor.rules.fixtures import ACCOUNT, REGION, Case, records_for
 from auditor.rules.packs import PackSet, load_packs
 from auditor.rules.waivers import waivers_from_text
@@ -249,10 +249,10 @@ def test_an_evaluation_leaves_the_garbage_collector_as_it_found_it(packs: PackSe
 @pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
 def test_the_collector_is_paused_inside_the_block_only(enabled: bool, collector_state: Any) -> None:
     gc.enable() if enabled else gc.disable()
-    with collector_paused():
+    with CollectorPaused():
         assert not gc.isenabled()
     assert gc.isenabled() is enabled
-    with pytest.raises(LookupError), collector_paused():
+    with pytest.raises(LookupError), CollectorPaused():
         assert not gc.isenabled()
         raise LookupError("the evaluation failed")
     assert gc.isenabled() is enabled
