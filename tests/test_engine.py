@@ -3,6 +3,7 @@ not be read, for_each, control status, determinism and exit codes."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 from auditor.config import Scope
 from auditor.model import build_model
 from auditor.results import RunInfo, build_document, dumps
-from auditor.rules.engine import evaluate_rules, expected_regions
+from auditor.rules.engine import CollectorPaused, evaluate_rules, expected_regions
 from auditor.rules.fixtures import ACCOUNT, REGION, Case, records_for
 from auditor.rules.packs import PackSet, load_packs
 from auditor.rules.waivers import waivers_from_text
@@ -218,6 +219,43 @@ def test_waivers_active_expired_and_stale(packs: PackSet) -> None:
     assert status == {"WVR-1": "active", "WVR-2": "expired", "WVR-3": "stale"}
     assert doc["summary"]["stale_waivers"] == 1
     assert all(":" in w["source"] and "/" not in w["source"] for w in doc["waivers"])   # no machine path
+
+
+@pytest.fixture()
+def collector_state() -> Any:
+    """Whatever a test does to the garbage collector, the next test finds it as it was."""
+    was = gc.isenabled()
+    yield
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
+def test_an_evaluation_leaves_the_garbage_collector_as_it_found_it(packs: PackSet, enabled: bool,
+                                                                   collector_state: Any) -> None:
+    waivers = waivers_from_text(WAIVERS)
+    model = build_model(records())
+    gc.enable() if enabled else gc.disable()
+    evaluate_rules(model, packs, SCOPE, today=TODAY, waivers=waivers)
+    assert gc.isenabled() is enabled
+    # A "date" that is not one: judging the waiver of TEN-001 vpc-pci raises mid-evaluation.
+    with pytest.raises(TypeError):
+        evaluate_rules(model, packs, SCOPE, today="2026-03-01", waivers=waivers)  # type: ignore[arg-type]
+    assert gc.isenabled() is enabled
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector-on", "collector-off"])
+def test_the_collector_is_paused_inside_the_block_only(enabled: bool, collector_state: Any) -> None:
+    gc.enable() if enabled else gc.disable()
+    with CollectorPaused():
+        assert not gc.isenabled()
+    assert gc.isenabled() is enabled
+    with pytest.raises(LookupError), CollectorPaused():
+        assert not gc.isenabled()
+        raise LookupError("the evaluation failed")
+    assert gc.isenabled() is enabled
 
 
 def test_the_document_validates_and_is_byte_identical(packs: PackSet) -> None:

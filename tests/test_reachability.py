@@ -1137,11 +1137,28 @@ def test_reusing_explored_tables_gives_the_same_answers_in_any_order(calls: Call
 
 def test_the_cache_lets_the_model_go() -> None:
     import gc
+    import weakref
 
     model = model_of(BASICS)
     subnet_reachability(model, the_subnet(model, "subnet-main"))
-    key = id(model)
-    assert key in rx._ANALYZERS
-    del model
-    gc.collect()
-    assert key not in rx._ANALYZERS
+    gone = weakref.ref(model)
+    was = gc.isenabled()
+    gc.disable()   # as during an evaluation: only reference counting frees the model
+    try:
+        del model
+        assert gone() is None, "the analysis keeps the model alive"
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_two_models_never_share_an_analysis() -> None:
+    first, second = model_of(BASICS), model_of(BASICS)
+    assert first == second          # equal values, two objects
+    for model in (first, second):
+        subnet = the_subnet(model, "subnet-main")
+        reach = subnet_reachability(model, subnet)
+        assert reach.paths and subnet_reachability(model, subnet) is reach    # kept ...
+        assert any(r is subnet for p in reach.paths for r in rx.path_resources(model, p))  # ... per model
+    assert subnet_reachability(first, the_subnet(first, "subnet-main")) is not \
+        subnet_reachability(second, the_subnet(second, "subnet-main"))

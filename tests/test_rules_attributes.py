@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -10,9 +11,8 @@ import pytest
 from auditor.collect.catalog import CATALOG
 from auditor.model import build_model
 from auditor.model.types import RESOURCE_TYPES, Model, Resource, Route
-from auditor.rules import attributes
 from auditor.rules.attributes import (
-    DERIVED, TAG_KEY, attribute_paths, field_requires, is_known_path, resolve, suggest, to_json,
+    DERIVED, TAG_KEY, attribute_paths, field_requires, is_known_path, json_of, resolve, suggest, to_json,
 )
 from auditor.rules.operators import ABSENT
 from auditor.snapshot.records import CallError, CallRecord
@@ -360,13 +360,31 @@ def test_derived_attributes_need_their_calls() -> None:
     assert resolve(m, vpc, "workload_availability_zones").missing == ("ec2:DescribeNetworkInterfaces",)
 
 
-def test_indexes_live_only_as_long_as_their_model() -> None:
+def test_what_resolving_keeps_dies_with_its_model() -> None:
     m = build_model(RECORDS)
     vpc = m.get("vpc", "vpc-a")
     assert vpc is not None
+    for path in ("subnet_ids", "flow_logs[*].status", "workload_availability_zones", "tags.Name"):
+        resolved = resolve(m, vpc, path)
+        json_of(m, resolved)
     assert resolve(m, vpc, "subnet_ids").value == ("subnet-a1", "subnet-a2", "subnet-a3")
-    key = id(m)
-    assert key in attributes._INDEXES
-    del m, vpc
-    gc.collect()
-    assert key not in attributes._INDEXES
+    gone = weakref.ref(m)
+    was = gc.isenabled()
+    gc.disable()   # as during an evaluation: only reference counting frees the model
+    try:
+        del m, vpc, resolved
+        assert gone() is None, "a cache keeps the model alive"
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_two_models_never_share_what_resolving_keeps() -> None:
+    first, second = build_model(RECORDS), build_model(RECORDS)
+    assert first == second          # equal values, two objects
+    for m in (first, second):
+        vpc = m.get("vpc", "vpc-a")
+        assert vpc is not None
+        logs = resolve(m, vpc, "flow_logs").value
+        assert logs and all(any(log is own for own in m.of("flow_log")) for log in logs), \
+            "a value made from the other model"

@@ -75,10 +75,11 @@ rules whose source holds internet addresses: 0.0.0.0/0, ::/0, any CIDR not wholl
 a private block, or a prefix list holding one) and its subnet's network ACL (inbound
 entries in rule-number order, first match wins) admit.
 
-Results are cached per model (the model is immutable): rules, reports and benchmarks
-share them. The prefix arithmetic and longest-prefix match live in
-`auditor.analyze.prefixes`, the protocol and port sets of the ingress side in
-`auditor.analyze.ports`. docs/reachability.md describes it all for rule authors.
+Results are cached per model (the model is immutable), by the model itself (`Model.memo`):
+rules, reports and benchmarks share them, and they die with the model. The prefix
+arithmetic and longest-prefix match live in `auditor.analyze.prefixes`, the protocol and
+port sets of the ingress side in `auditor.analyze.ports`. docs/reachability.md describes it
+all for rule authors.
 """
 
 from __future__ import annotations
@@ -201,7 +202,9 @@ class _Analyzer:
     lives."""
 
     def __init__(self, model: Model):
-        self._model = weakref.ref(model)   # the cache must not keep the model alive
+        # The model keeps this analysis: a weak reference back lets the model be freed as
+        # soon as it is dropped, without the cyclic collector (the engine pauses it).
+        self._model = weakref.ref(model)
         self.entries: dict[tuple[str, Key], tuple[tuple[RouteEntry, ...], tuple[str, ...]]] = {}
         self.parts: dict[tuple[str, Key, Traffic], list[tuple[RouteEntry, Traffic]]] = {}
         self.memo: dict[tuple[str, Key, Traffic], _Sub] = {}
@@ -788,15 +791,13 @@ def _combine(subs: list[tuple[Hop, _Sub]], unknown: list[str]) -> _Sub:
 
 # -- per model -------------------------------------------------------------------------
 
-_ANALYZERS: dict[int, _Analyzer] = {}
+_ANALYZER = "auditor.analyze.reachability"   # Model.memo key of the model's `_Analyzer`
 
 
 def _analyzer(model: Model) -> _Analyzer:
-    found = _ANALYZERS.get(id(model))
-    if found is None or found._model() is not model:
-        found = _ANALYZERS[id(model)] = _Analyzer(model)
-        weakref.finalize(model, _ANALYZERS.pop, id(model), None)
-    return found
+    """The analysis of `model`, kept by the model (`Model.memo`): it dies with it, and two
+    models never share one."""
+    return model.memo(_ANALYZER, lambda: _Analyzer(model))
 
 
 def subnet_reachability(model: Model, subnet: Subnet) -> Reachability:

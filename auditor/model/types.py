@@ -9,8 +9,8 @@ failed), never "false". Every resource points back to the snapshot record it cam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Hashable, Mapping
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -431,13 +431,22 @@ class Coverage:
         return (account, region, service, operation) in self.ok
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True)
 class Model:
-    """All resources by type, plus coverage. Built only by `auditor.model.build_model`."""
+    """All resources by type, plus coverage. Built only by `auditor.model.build_model`.
+
+    What analyses compute from a model (indexes, derived values, analyzer state) is kept
+    by the model itself through `memo`: it lives and dies with its model, and two models,
+    even equal ones, never share it."""
 
     resources: dict[str, tuple[Resource, ...]] = field(default_factory=dict)
     coverage: Coverage = field(default_factory=Coverage)
     _index: dict[tuple[str, str], tuple[Resource, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # The caches of `memo`: not part of the value (not compared, not shown, not an argument).
+    _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index: dict[tuple[str, str], list[Resource]] = {}
@@ -457,6 +466,19 @@ class Model:
             if (account is None or r.account == account) and (region is None or r.region == region):
                 return r
         return None
+
+    def memo(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """The value kept for this model under `key`, made by ``make()`` the first time it
+        is asked for. The model is immutable, so whatever is computed from it alone may be
+        kept as long as it lives. Keys name their owner, e.g. ``"auditor.rules.derive.indexes"``;
+        one key always holds values of one type. A kept value must not refer back to the
+        model (hold a `weakref` to it instead), so that the model is freed as soon as it is
+        dropped, without waiting for the cyclic garbage collector."""
+        try:
+            found: _T = self._memo[key]
+        except KeyError:
+            found = self._memo[key] = make()
+        return found
 
     def counts(self) -> dict[tuple[str, str, str], int]:
         """(account, region, type) -> number of resources."""

@@ -196,6 +196,27 @@ def _ref(model: Model, resource: Resource) -> ResourceRef:
                        arn=resource_arn(resource) or "", vpc_id=",".join(vpcs) if vpcs else "")
 
 
+class CollectorPaused:
+    """A context in which Python's cyclic garbage collector is paused; after it, the
+    collector is on again if (and only if) it was on before, whether the block returns or
+    raises.
+
+    The evaluation makes millions of short-lived objects and no reference cycles (the model
+    and its caches refer to nothing that refers back): the cyclic collector would only
+    rescan the model again and again (measured: a sixth of the time at 100k resources),
+    while reference counting frees everything it makes. (A class, not a generator: leaving
+    a generator-based context allocates after the collector is back on, which starts the
+    collection the evaluation's objects are due inside the evaluation instead of after it.)"""
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            gc.enable()
+
+
 class Engine:
     """Evaluates one pack set over one model; `run` returns the `Evaluation`."""
 
@@ -358,16 +379,10 @@ class Engine:
                        waiver=waiver, item=item_text, paths=paths)
 
     def run(self) -> Evaluation:
-        # The evaluation makes millions of short-lived objects and no reference cycles: the
-        # cyclic collector would only rescan the model again and again (measured: a sixth
-        # of the time at 100k resources). It is switched back on afterwards.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        """Evaluate every rule over the model. Python's cyclic garbage collector is paused
+        for the evaluation only, and left as it was however it ends (`CollectorPaused`)."""
+        with CollectorPaused():
             return self._run()
-        finally:
-            if enabled:
-                gc.enable()
 
     def _run(self) -> Evaluation:
         findings: list[Finding] = []

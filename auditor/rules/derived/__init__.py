@@ -1,4 +1,19 @@
-"""Derived attributes that rule packs read, by area. Importing this package registers them
-(`auditor.rules.attributes` imports it last, so every lookup sees them)."""
+"""Derived attributes that rule packs read, by area, and their registry.
 
-from auditor.rules.derived import endpoints, exposure, network, reachability  # noqa: F401  (registration)
+Each module lists its attributes in ``ATTRIBUTES``; `DERIVED` is built from those lists, in
+this order (which is the order of the generated docs). Adding a module means adding it
+here. The modules use only the seam, `auditor.rules.derive`, besides the model and the
+analyzers; `auditor.rules.attributes` reads `DERIVED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from auditor.rules.derive import DerivedAttribute, registry
+from auditor.rules.derived import core, endpoints, exposure, network, reachability
+
+MODULES = (core, endpoints, exposure, network, reachability)
+
+# (resource type, name) -> attribute, read-only.
+DERIVED: Mapping[tuple[str, str], DerivedAttribute] = registry(*(m.ATTRIBUTES for m in MODULES))

@@ -12,13 +12,14 @@ What they add to the model, per resource type:
 - ``eks_cluster``: the endpoint services usable from its VPC and subnets, and its subnets
   whose effective table routes to an internet gateway.
 
-Conventions (those of `auditor.rules.attributes`): a value that cannot be known from the
+Conventions (those of the seam, `auditor.rules.derive`): a value that cannot be known from the
 model is None (unknown, so a rule reading it gives ERROR, never PASS); `requires` names
 every collected call the value depends on, the resource's own listing calls included.
 
-"Workload" interfaces are those `is_workload_interface` accepts, less the interfaces that
-any VPC endpoint lists as its own (emulators report endpoint interfaces as plain
-"interface" without AWS's description, and an endpoint is not a client of itself).
+"Workload" interfaces are those `auditor.rules.derive.workload_interfaces` gives: those
+`is_workload_interface` accepts, less the interfaces that any VPC endpoint lists as its own
+(emulators report endpoint interfaces as plain "interface" without AWS's description, and an
+endpoint is not a client of itself).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from auditor.model.types import (
     EksCluster, Model, NetworkInterface, PrefixList, RouteTable, SecurityGroup, SecurityGroupRule, SourceRef,
     Subnet, VpcEndpoint,
 )
-from auditor.rules.attributes import (
-    Call, Derived, _ec2, _index, _refs, _related, _route_table, _sg_rules, derived, is_workload_interface,
-    own_sources,
+from auditor.rules.derive import (
+    Call, Derived, DerivedAttribute, derived, ec2, index, own_sources, refs, related, route_table, sg_rules,
+    workload_interfaces,
 )
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -53,25 +54,17 @@ def _available(endpoint: VpcEndpoint) -> bool:
 
 
 def _vpc_endpoints(model: Model, account: str, region: str, vpc_id: str) -> tuple[VpcEndpoint, ...]:
-    found = _index(model, "vpc_endpoint", "vpc_id").get((account, region, vpc_id), ())
+    found = index(model, "vpc_endpoint", "vpc_id").get((account, region, vpc_id), ())
     return tuple(e for e in found if isinstance(e, VpcEndpoint))
-
-
-def _workload_interfaces(model: Model, subnet: Subnet) -> list[NetworkInterface]:
-    """The subnet's workload interfaces: not plumbing, and not listed by a VPC endpoint as its own."""
-    endpoint_enis = _index(model, "vpc_endpoint", "network_interface_ids")
-    return [e for e in _related(model, "network_interface", "subnet_id", subnet)
-            if isinstance(e, NetworkInterface) and is_workload_interface(e)
-            and (e.account, e.region, e.id) not in endpoint_enis]
 
 
 def _workload_subnets(model: Model, account: str, region: str,
                       vpc_id: str) -> list[tuple[Subnet, list[NetworkInterface]]]:
     """The VPC's subnets that hold workload interfaces, each with those interfaces."""
     out = []
-    for subnet in _index(model, "subnet", "vpc_id").get((account, region, vpc_id), ()):
+    for subnet in index(model, "subnet", "vpc_id").get((account, region, vpc_id), ()):
         if isinstance(subnet, Subnet):
-            enis = _workload_interfaces(model, subnet)
+            enis = workload_interfaces(model, subnet)
             if enis:
                 out.append((subnet, enis))
     return out
@@ -103,7 +96,7 @@ _AWS_PREFIXES = ("com.amazonaws.", "aws.api.", "aws.sagemaker.")
 _CUSTOMER_PREFIX = "com.amazonaws.vpce."
 
 
-@derived("vpc_endpoint", "is_aws_service", requires=_ec2("DescribeVpcEndpoints"),
+@derived("vpc_endpoint", "is_aws_service", requires=ec2("DescribeVpcEndpoints"),
          doc="Whether the endpoint serves an AWS service (service name com.amazonaws.<region>.<svc>, "
              "aws.api.* or aws.sagemaker.*), not a customer or partner endpoint service "
              "(com.amazonaws.vpce.<region>.vpce-svc-...).")
@@ -113,13 +106,13 @@ def _vpce_is_aws(model: Model, endpoint: VpcEndpoint) -> Derived[bool]:
 
 
 @derived("vpc_endpoint", "vpc_workload_availability_zones",
-         requires=_ec2("DescribeVpcEndpoints", "DescribeSubnets", "DescribeNetworkInterfaces"),
+         requires=ec2("DescribeVpcEndpoints", "DescribeSubnets", "DescribeNetworkInterfaces"),
          doc="Availability zones of the subnets of the endpoint's VPC that hold at least one workload network "
              "interface (anything but NAT gateway, transit gateway and VPC endpoint interfaces), sorted.")
 def _vpce_vpc_workload_azs(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...]]:
     found = _workload_subnets(model, endpoint.account, endpoint.region, endpoint.vpc_id)
     zones = tuple(sorted({s.availability_zone for s, _ in found}))
-    return Derived(zones, _refs(s for s, _ in found))
+    return Derived(zones, refs(s for s, _ in found))
 
 
 def _endpoint_subnets(model: Model, endpoint: VpcEndpoint) -> list[Subnet] | None:
@@ -129,7 +122,7 @@ def _endpoint_subnets(model: Model, endpoint: VpcEndpoint) -> list[Subnet] | Non
 
 
 @derived("vpc_endpoint", "missing_workload_availability_zones",
-         requires=_ec2("DescribeVpcEndpoints", "DescribeSubnets", "DescribeNetworkInterfaces"),
+         requires=ec2("DescribeVpcEndpoints", "DescribeSubnets", "DescribeNetworkInterfaces"),
          doc="Workload availability zones of the endpoint's VPC (vpc_workload_availability_zones) in which "
              "the endpoint has no subnet, sorted; null when one of its subnets is not in the model.")
 def _vpce_missing_azs(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str, ...] | None]:
@@ -139,17 +132,17 @@ def _vpce_missing_azs(model: Model, endpoint: VpcEndpoint) -> Derived[tuple[str,
     workloads = _workload_subnets(model, endpoint.account, endpoint.region, endpoint.vpc_id)
     covered = {s.availability_zone for s in mine}
     missing = sorted({s.availability_zone for s, _ in workloads} - covered)
-    return Derived(tuple(missing), _refs([*mine, *(s for s, _ in workloads)]))
+    return Derived(tuple(missing), refs([*mine, *(s for s, _ in workloads)]))
 
 
-@derived("vpc_endpoint", "availability_zone_count", requires=_ec2("DescribeVpcEndpoints", "DescribeSubnets"),
+@derived("vpc_endpoint", "availability_zone_count", requires=ec2("DescribeVpcEndpoints", "DescribeSubnets"),
          doc="How many availability zones the endpoint's subnets span (0 for Gateway endpoints); null when "
              "one of its subnets is not in the model.")
 def _vpce_az_count(model: Model, endpoint: VpcEndpoint) -> Derived[int | None]:
     mine = _endpoint_subnets(model, endpoint)
     if mine is None:
         return Derived(None)
-    return Derived(len({s.availability_zone for s in mine}), _refs(mine))
+    return Derived(len({s.availability_zone for s in mine}), refs(mine))
 
 
 # -- vpc_endpoint: security groups ------------------------------------------------------
@@ -158,7 +151,7 @@ def _vpce_az_count(model: Model, endpoint: VpcEndpoint) -> Derived[int | None]:
 # a prefix list that is not in the model, or whose entries are unknown (their calls failed),
 # makes the value null wherever the answer depends on it. Requiring the prefix-list calls
 # would turn every endpoint into an ERROR when they fail.
-_SG_CALLS = _ec2("DescribeVpcEndpoints", "DescribeSecurityGroups", "DescribeSecurityGroupRules")
+_SG_CALLS = ec2("DescribeVpcEndpoints", "DescribeSecurityGroups", "DescribeSecurityGroupRules")
 
 
 def _endpoint_groups(model: Model, endpoint: VpcEndpoint) -> list[SecurityGroup] | None:
@@ -168,7 +161,7 @@ def _endpoint_groups(model: Model, endpoint: VpcEndpoint) -> list[SecurityGroup]
 
 
 def _ingress(model: Model, groups: Iterable[SecurityGroup]) -> tuple[SecurityGroupRule, ...]:
-    return tuple(r for g in groups for r in _sg_rules(model, g) if not r.is_egress)
+    return tuple(r for g in groups for r in sg_rules(model, g) if not r.is_egress)
 
 
 def _prefix_list_cidrs(model: Model, rule: SecurityGroupRule) -> tuple[str, ...] | None:
@@ -202,8 +195,8 @@ def _vpce_internet_ingress(model: Model, endpoint: VpcEndpoint) -> Derived[tuple
             elif any(_is_everywhere(c) for c in cidrs):
                 found.append(rule)
     if undecided and not found:  # with one open rule known, "not empty" is known however the rest reads
-        return Derived(None, _refs(groups))
-    return Derived(tuple(sorted(r.id for r in found)), _refs([*groups, *found]))
+        return Derived(None, refs(groups))
+    return Derived(tuple(sorted(r.id for r in found)), refs([*groups, *found]))
 
 
 def _allows_https(rule: SecurityGroupRule) -> bool:
@@ -236,7 +229,7 @@ def _cidr_admits(model: Model, rule: SecurityGroupRule, subnet: Subnet) -> bool:
 
 
 @derived("vpc_endpoint", "workload_subnets_not_admitted_on_443",
-         requires=(*_SG_CALLS, *_ec2("DescribeSubnets", "DescribeNetworkInterfaces")),
+         requires=(*_SG_CALLS, *ec2("DescribeSubnets", "DescribeNetworkInterfaces")),
          doc="Ids of the workload subnets of the endpoint's VPC (subnets holding workload network interfaces) "
              "from which the endpoint's security groups do not admit HTTPS, sorted. A subnet is admitted when "
              "some ingress rule allowing TCP 443 (protocol tcp or all, a port range holding 443) has as source "
@@ -266,7 +259,7 @@ def _vpce_subnets_without_https(model: Model, endpoint: VpcEndpoint) -> Derived[
                 undecided = True
         if not admitted:
             missing.append(subnet.id)
-    evidence = _refs([*groups, *https, *(s for s, _ in workloads)])
+    evidence = refs([*groups, *https, *(s for s, _ in workloads)])
     if missing and undecided:
         return Derived(None, evidence)
     return Derived(tuple(sorted(missing)), evidence)
@@ -278,7 +271,7 @@ def _vpce_subnets_without_https(model: Model, endpoint: VpcEndpoint) -> Derived[
 # (auditor/analyze/policy.py, docs/endpoint-policies.md): AWS's default when the endpoint has
 # no policy document, null when the document is not JSON or not a valid IAM policy.
 
-_DESCRIBE = _ec2("DescribeVpcEndpoints")
+_DESCRIBE = ec2("DescribeVpcEndpoints")
 
 
 def _effective_document(endpoint: VpcEndpoint) -> dict[str, Any] | None:
@@ -386,27 +379,27 @@ def _vpce_policy_unmodelled(model: Model, endpoint: VpcEndpoint) -> Derived[tupl
 
 def _gateway_services(model: Model, rt: RouteTable) -> tuple[tuple[str, ...], tuple[SourceRef, ...]]:
     """Services of the available Gateway endpoints associated with route table `rt`."""
-    endpoints = [e for e in _related(model, "vpc_endpoint", "route_table_ids", rt)
+    endpoints = [e for e in related(model, "vpc_endpoint", "route_table_ids", rt)
                  if isinstance(e, VpcEndpoint) and e.endpoint_type.lower() == "gateway" and _available(e)]
-    return tuple(sorted({e.service for e in endpoints})), _refs(endpoints)
+    return tuple(sorted({e.service for e in endpoints})), refs(endpoints)
 
 
 @derived("subnet", "gateway_endpoint_services_on_route_table",
-         requires=_ec2("DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints"),
+         requires=ec2("DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints"),
          doc="Short service names (s3, dynamodb) of the available Gateway endpoints whose route tables include "
              "the subnet's effective route table (its explicit association, else its VPC's main table), sorted; "
              "null when the effective route table is unknown.")
 def _subnet_gateway_services(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
-    rt = _route_table(model, subnet)
+    rt = route_table(model, subnet)
     if rt is None:
         return Derived(None)
-    services, refs = _gateway_services(model, rt)
-    return Derived(services, (*own_sources(rt), *refs))
+    services, found = _gateway_services(model, rt)
+    return Derived(services, (*own_sources(rt), *found))
 
 
 # -- eks_cluster ------------------------------------------------------------------------
 
-@derived("eks_cluster", "interface_endpoint_services_with_private_dns", requires=(*_EKS, *_ec2("DescribeVpcEndpoints")),
+@derived("eks_cluster", "interface_endpoint_services_with_private_dns", requires=(*_EKS, *ec2("DescribeVpcEndpoints")),
          doc="Short service names of the available Interface endpoints in the cluster's VPC that have private "
              "DNS enabled, sorted, without repeats; null when the cluster's VPC, or whether one of those "
              "endpoints has private DNS, is unknown.")
@@ -416,13 +409,13 @@ def _eks_interface_services(model: Model, cluster: EksCluster) -> Derived[tuple[
     endpoints = [e for e in _vpc_endpoints(model, cluster.account, cluster.region, cluster.vpc_id)
                  if e.endpoint_type.lower() == "interface" and _available(e)]
     if any(e.private_dns_enabled is None for e in endpoints):
-        return Derived(None, _refs(endpoints))
+        return Derived(None, refs(endpoints))
     with_dns = [e for e in endpoints if e.private_dns_enabled]
-    return Derived(tuple(sorted({e.service for e in with_dns})), _refs(with_dns))
+    return Derived(tuple(sorted({e.service for e in with_dns})), refs(with_dns))
 
 
 @derived("eks_cluster", "interface_endpoint_services_without_private_dns",
-         requires=(*_EKS, *_ec2("DescribeVpcEndpoints")),
+         requires=(*_EKS, *ec2("DescribeVpcEndpoints")),
          doc="Short service names of the available Interface endpoints in the cluster's VPC whose private DNS "
              "is off, sorted, without repeats; null when the cluster's VPC is unknown.")
 def _eks_interface_no_dns(model: Model, cluster: EksCluster) -> Derived[tuple[str, ...] | None]:
@@ -430,7 +423,7 @@ def _eks_interface_no_dns(model: Model, cluster: EksCluster) -> Derived[tuple[st
         return Derived(None)
     endpoints = [e for e in _vpc_endpoints(model, cluster.account, cluster.region, cluster.vpc_id)
                  if e.endpoint_type.lower() == "interface" and _available(e) and e.private_dns_enabled is False]
-    return Derived(tuple(sorted({e.service for e in endpoints})), _refs(endpoints))
+    return Derived(tuple(sorted({e.service for e in endpoints})), refs(endpoints))
 
 
 def _cluster_subnets(model: Model, cluster: EksCluster) -> list[Subnet] | None:
@@ -440,7 +433,7 @@ def _cluster_subnets(model: Model, cluster: EksCluster) -> list[Subnet] | None:
 
 
 @derived("eks_cluster", "gateway_endpoint_services_on_all_route_tables",
-         requires=(*_EKS, *_ec2("DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints")),
+         requires=(*_EKS, *ec2("DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints")),
          doc="Short service names (s3, dynamodb) of the available Gateway endpoints routed from the effective "
              "route table of every one of the cluster's subnets, sorted; null when one of those subnets or its "
              "route table is unknown.")
@@ -449,19 +442,19 @@ def _eks_gateway_services(model: Model, cluster: EksCluster) -> Derived[tuple[st
     if subnets is None:
         return Derived(None)
     common: set[str] | None = None
-    refs: list[SourceRef] = []
+    evidence: list[SourceRef] = []
     for subnet in subnets:
-        rt = _route_table(model, subnet)
+        rt = route_table(model, subnet)
         if rt is None:
-            return Derived(None, _refs(subnets))
+            return Derived(None, refs(subnets))
         services, found = _gateway_services(model, rt)
-        refs += [*own_sources(rt), *found]
+        evidence += [*own_sources(rt), *found]
         common = set(services) if common is None else common & set(services)
-    return Derived(tuple(sorted(common or ())), tuple(dict.fromkeys(refs)))
+    return Derived(tuple(sorted(common or ())), tuple(dict.fromkeys(evidence)))
 
 
 @derived("eks_cluster", "subnets_with_internet_gateway_route",
-         requires=(*_EKS, *_ec2("DescribeSubnets", "DescribeRouteTables")),
+         requires=(*_EKS, *ec2("DescribeSubnets", "DescribeRouteTables")),
          doc="Ids of the cluster's subnets whose effective route table has an active route to an internet "
              "gateway (any destination), sorted; null when one of the cluster's subnets or its route table is "
              "unknown.")
@@ -472,13 +465,13 @@ def _eks_igw_subnets(model: Model, cluster: EksCluster) -> Derived[tuple[str, ..
     found: list[Subnet] = []
     tables: dict[str, RouteTable] = {}
     for subnet in subnets:
-        rt = _route_table(model, subnet)
+        rt = route_table(model, subnet)
         if rt is None:
-            return Derived(None, _refs(subnets))
+            return Derived(None, refs(subnets))
         tables[rt.id] = rt
         if any(r.target_kind == "igw" and r.state.lower() == "active" for r in rt.routes):
             found.append(subnet)
-    return Derived(tuple(sorted(s.id for s in found)), _refs([*subnets, *tables.values()]))
+    return Derived(tuple(sorted(s.id for s in found)), refs([*subnets, *tables.values()]))
 
 
 def _cluster_policy_endpoints(model: Model, cluster: EksCluster) -> list[VpcEndpoint] | None:
@@ -500,7 +493,7 @@ def _eks_endpoint_policies(model: Model, cluster: EksCluster) -> Derived[tuple[A
     endpoints = _cluster_policy_endpoints(model, cluster)
     if endpoints is None:
         return Derived(None)
-    return Derived(tuple(_effective_document(e) for e in endpoints), _refs(endpoints))
+    return Derived(tuple(_effective_document(e) for e in endpoints), refs(endpoints))
 
 
 @derived("eks_cluster", "endpoint_ids", requires=(*_EKS, *_DESCRIBE),
@@ -509,4 +502,13 @@ def _eks_endpoint_ids(model: Model, cluster: EksCluster) -> Derived[tuple[str, .
     endpoints = _cluster_policy_endpoints(model, cluster)
     if endpoints is None:
         return Derived(None)
-    return Derived(tuple(f"{e.id} ({e.service})" for e in endpoints), _refs(endpoints))
+    return Derived(tuple(f"{e.id} ({e.service})" for e in endpoints), refs(endpoints))
+
+
+ATTRIBUTES: tuple[DerivedAttribute, ...] = (
+    _vpce_is_aws, _vpce_vpc_workload_azs, _vpce_missing_azs, _vpce_az_count, _vpce_internet_ingress,
+    _vpce_subnets_without_https, _vpce_effective_policy, _vpce_default_policy, _vpce_allow_not,
+    _vpce_policy_principals, _vpce_policy_actions, _vpce_policy_resources, _vpce_policy_unmodelled,
+    _subnet_gateway_services, _eks_interface_services, _eks_interface_no_dns, _eks_gateway_services, _eks_igw_subnets,
+    _eks_endpoint_policies, _eks_endpoint_ids,
+)

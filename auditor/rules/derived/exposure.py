@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from auditor.analyze.ports import Interval, minus
 from auditor.model.types import Model, NaclEntry, NetworkAcl, PrefixList, SecurityGroup, SecurityGroupRule
-from auditor.rules.attributes import Derived, _ec2, _refs, _sg_rules, derived, own_sources
+from auditor.rules.derive import Derived, DerivedAttribute, derived, ec2, own_sources, refs, sg_rules
 
 # -- security group rules --------------------------------------------------------------
 
@@ -55,7 +55,7 @@ def rule_summary(rule: SecurityGroupRule) -> str:
             f"{preposition} {peer[1] if peer else 'unknown'}")
 
 
-@derived("security_group_rule", "peer", requires=_ec2("DescribeSecurityGroupRules"),
+@derived("security_group_rule", "peer", requires=ec2("DescribeSecurityGroupRules"),
          doc="The other side of the rule (source of an ingress rule, destination of an egress rule) as AWS "
              "names it: an IPv4 or IPv6 CIDR, a prefix-list id or a security group id; null when the rule "
              "names none.")
@@ -64,7 +64,7 @@ def _sgr_peer(model: Model, rule: SecurityGroupRule) -> Derived[str | None]:
     return Derived(peer[1] if peer else None)
 
 
-@derived("security_group_rule", "peer_kind", requires=_ec2("DescribeSecurityGroupRules"),
+@derived("security_group_rule", "peer_kind", requires=ec2("DescribeSecurityGroupRules"),
          doc="What the other side of the rule is: ipv4, ipv6 (a CIDR), prefix_list or security_group; "
              "null when the rule names none.")
 def _sgr_peer_kind(model: Model, rule: SecurityGroupRule) -> Derived[str | None]:
@@ -73,7 +73,7 @@ def _sgr_peer_kind(model: Model, rule: SecurityGroupRule) -> Derived[str | None]
 
 
 @derived("security_group_rule", "peer_prefix_list",
-         requires=_ec2("DescribeSecurityGroupRules", "DescribeManagedPrefixLists"),
+         requires=ec2("DescribeSecurityGroupRules", "DescribeManagedPrefixLists"),
          doc="The managed prefix list the rule names as its other side (name, owner_id, cidrs); null when "
              "the rule names none, or names one not in the model (e.g. shared from another account).")
 def _sgr_prefix_list(model: Model, rule: SecurityGroupRule) -> Derived[PrefixList | None]:
@@ -85,19 +85,19 @@ def _sgr_prefix_list(model: Model, rule: SecurityGroupRule) -> Derived[PrefixLis
     return Derived(found, own_sources(found))
 
 
-@derived("security_group_rule", "summary", requires=_ec2("DescribeSecurityGroupRules"),
+@derived("security_group_rule", "summary", requires=ec2("DescribeSecurityGroupRules"),
          doc="The rule in one line for messages, e.g. \"sgr-1: ingress tcp 22 from 0.0.0.0/0\" or "
              "\"sgr-2: egress all traffic to ::/0\".")
 def _sgr_summary(model: Model, rule: SecurityGroupRule) -> Derived[str]:
     return Derived(rule_summary(rule))
 
 
-@derived("security_group", "rule_summaries", requires=_ec2("DescribeSecurityGroupRules"),
+@derived("security_group", "rule_summaries", requires=ec2("DescribeSecurityGroupRules"),
          doc="Each of the group's rules, ingress and egress, in one line (see security_group_rule.summary), "
              "by rule id.")
 def _sg_rule_summaries(model: Model, sg: SecurityGroup) -> Derived[tuple[str, ...]]:
-    rules = _sg_rules(model, sg)
-    return Derived(tuple(rule_summary(r) for r in sorted(rules, key=lambda r: r.id)), _refs(rules))
+    rules = sg_rules(model, sg)
+    return Derived(tuple(rule_summary(r) for r in sorted(rules, key=lambda r: r.id)), refs(rules))
 
 
 # -- network ACLs ----------------------------------------------------------------------
@@ -179,7 +179,7 @@ def internet_ingress(acl: NetworkAcl) -> tuple[InternetIngress, ...] | None:
     return tuple(sorted(found, key=lambda f: (f.rule_number, f.cidr, f.protocol, f.from_port)))
 
 
-@derived("network_acl", "internet_ingress", requires=_ec2("DescribeNetworkAcls"),
+@derived("network_acl", "internet_ingress", requires=ec2("DescribeNetworkAcls"),
          doc="The TCP and UDP port ranges the ACL's inbound entries admit from anywhere (source 0.0.0.0/0 "
              "or ::/0), after rule-number order: a lower-numbered /0 deny (or allow) for the same protocol "
              "and ports shadows an allow; entries with narrower sources are skipped (they decide nothing "
@@ -188,3 +188,8 @@ def internet_ingress(acl: NetworkAcl) -> tuple[InternetIngress, ...] | None:
              "cidr and summary. Null when an entry cannot be read.")
 def _nacl_internet_ingress(model: Model, acl: NetworkAcl) -> Derived[tuple[InternetIngress, ...] | None]:
     return Derived(internet_ingress(acl))
+
+
+ATTRIBUTES: tuple[DerivedAttribute, ...] = (
+    _sgr_peer, _sgr_peer_kind, _sgr_prefix_list, _sgr_summary, _sg_rule_summaries, _nacl_internet_ingress,
+)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from auditor.model.types import (
     BlockPublicAccessExclusion, ElasticIp, Instance, Model, NatGateway, NetworkInterface, Route, Subnet, Vpc,
 )
-from auditor.rules.attributes import (
-    Derived, _ec2, _nats, _related, _refs, _route_table, derived, own_sources, unseen_route_targets,
+from auditor.rules.derive import (
+    Derived, DerivedAttribute, active_nat_gateways, derived, ec2, own_sources, refs, related, route_table,
+    unseen_route_targets,
 )
 
 # -- subnet: routes that leave the private network ----------------------------------------
@@ -25,14 +26,14 @@ _APPLIANCE_TARGETS = frozenset({"instance", "eni"})
 def _active_routes(model: Model, subnet: Subnet, kinds: frozenset[str]) -> Derived[tuple[Route, ...] | None]:
     """The non-blackhole routes of the subnet's effective table whose target kind is one of
     `kinds`; null when the table is unknown."""
-    rt = _route_table(model, subnet)
+    rt = route_table(model, subnet)
     if rt is None:
         return Derived(None)
     routes = tuple(r for r in rt.routes if r.target_kind in kinds and r.state != "blackhole")
     return Derived(routes, own_sources(rt))  # the routes' own pointers are added when resolved
 
 
-@derived("subnet", "active_internet_gateway_routes", requires=_ec2("DescribeRouteTables"),
+@derived("subnet", "active_internet_gateway_routes", requires=ec2("DescribeRouteTables"),
          doc="The routes of the subnet's effective route table (explicit association, else the VPC's main "
              "table) that send traffic to an internet gateway, any destination (IPv4, IPv6 or prefix list), "
              "blackhole routes left out; null when the table is unknown.")
@@ -40,7 +41,7 @@ def _subnet_active_igw_routes(model: Model, subnet: Subnet) -> Derived[tuple[Rou
     return _active_routes(model, subnet, frozenset({"igw"}))
 
 
-@derived("subnet", "active_egress_only_gateway_routes", requires=_ec2("DescribeRouteTables"),
+@derived("subnet", "active_egress_only_gateway_routes", requires=ec2("DescribeRouteTables"),
          doc="The routes of the subnet's effective route table that send traffic to an egress-only internet "
              "gateway (IPv6 outbound internet), blackhole routes left out; null when the table is unknown.")
 def _subnet_active_eigw_routes(model: Model, subnet: Subnet) -> Derived[tuple[Route, ...] | None]:
@@ -52,7 +53,7 @@ def _nat(model: Model, subnet: Subnet, nat_id: str) -> NatGateway | None:
     return found if isinstance(found, NatGateway) else None
 
 
-@derived("subnet", "nat_gateway_routes", requires=_ec2("DescribeRouteTables", "DescribeNatGateways"),
+@derived("subnet", "nat_gateway_routes", requires=ec2("DescribeRouteTables", "DescribeNatGateways"),
          doc="The routes of the subnet's effective route table that send traffic to a public NAT gateway, "
              "blackhole routes left out. A NAT gateway the collected data does not show counts as public "
              "(AWS's default); routes to private NAT gateways are not listed. Null when the table is unknown.")
@@ -64,10 +65,10 @@ def _subnet_nat_routes(model: Model, subnet: Subnet) -> Derived[tuple[Route, ...
     known = [n for n in nats.values() if n is not None]
     private = {n.id for n in known if n.connectivity == "private"}
     routes = tuple(r for r in found.value if r.target_id not in private)
-    return Derived(routes, found.sources + _refs(known))
+    return Derived(routes, found.sources + refs(known))
 
 
-@derived("subnet", "appliance_routes", requires=_ec2("DescribeRouteTables"),
+@derived("subnet", "appliance_routes", requires=ec2("DescribeRouteTables"),
          doc="The routes of the subnet's effective route table whose target is an instance or a network "
              "interface (a NAT instance, firewall or other appliance forwards the traffic), blackhole routes "
              "left out; null when the table is unknown.")
@@ -77,16 +78,16 @@ def _subnet_appliance_routes(model: Model, subnet: Subnet) -> Derived[tuple[Rout
 
 # -- vpc: private NAT gateways, Block Public Access exclusions ---------------------------
 
-@derived("vpc", "private_nat_gateway_ids", requires=_ec2("DescribeNatGateways"),
+@derived("vpc", "private_nat_gateway_ids", requires=ec2("DescribeNatGateways"),
          doc="Ids of the VPC's private NAT gateways (connectivity private: they translate to other private "
              "networks, not the internet), except deleting, deleted or failed ones; sorted; null when none is known "
              "and a route of the VPC's tables sends traffic to a NAT gateway not in the collected data.")
 def _vpc_private_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...] | None]:
     # _nats leaves out NAT gateways that no longer forward (deleting, deleted, failed).
-    nats = tuple(n for n in _nats(model, vpc) if isinstance(n, NatGateway) and n.connectivity == "private")
+    nats = tuple(n for n in active_nat_gateways(model, vpc) if isinstance(n, NatGateway) and n.connectivity == "private")
     if not nats and unseen_route_targets(model, vpc, "nat", "nat_gateway"):
         return Derived(None)   # one the routes name is missing: it may be private
-    return Derived(tuple(sorted(n.id for n in nats)), _refs(nats))
+    return Derived(tuple(sorted(n.id for n in nats)), refs(nats))
 
 
 # Exclusions in these states exempt nothing: deleted, or never created.
@@ -103,12 +104,12 @@ def arn_resource(arn: str) -> tuple[str, str] | None:
 
 
 @derived("vpc", "block_public_access_exclusions",
-         requires=_ec2("DescribeVpcBlockPublicAccessExclusions", "DescribeSubnets"),
+         requires=ec2("DescribeVpcBlockPublicAccessExclusions", "DescribeSubnets"),
          doc="The VPC Block Public Access exclusions of the VPC's account and region whose resource is the "
              "VPC or one of its subnets, except deleted (delete-complete) and failed (create-failed) ones; "
              "by id.")
 def _vpc_bpa_exclusions(model: Model, vpc: Vpc) -> Derived[tuple[BlockPublicAccessExclusion, ...]]:
-    covered = {f"vpc/{vpc.id}"} | {f"subnet/{s.id}" for s in _related(model, "subnet", "vpc_id", vpc)}
+    covered = {f"vpc/{vpc.id}"} | {f"subnet/{s.id}" for s in related(model, "subnet", "vpc_id", vpc)}
     found = []
     for e in model.of("vpc_block_public_access_exclusion"):
         if not isinstance(e, BlockPublicAccessExclusion) or (e.account, e.region) != (vpc.account, vpc.region):
@@ -118,22 +119,22 @@ def _vpc_bpa_exclusions(model: Model, vpc: Vpc) -> Derived[tuple[BlockPublicAcce
                 and e.state.lower() not in _GONE_EXCLUSION_STATES):
             found.append(e)
     exclusions = tuple(sorted(found, key=lambda e: e.id))
-    return Derived(exclusions, _refs(exclusions))
+    return Derived(exclusions, refs(exclusions))
 
 
 # -- instance, elastic_ip: public addresses ------------------------------------------------
 
-@derived("instance", "public_ips", requires=_ec2("DescribeInstances", "DescribeNetworkInterfaces"),
+@derived("instance", "public_ips", requires=ec2("DescribeInstances", "DescribeNetworkInterfaces"),
          doc="The instance's public IPv4 addresses (auto-assigned or Elastic IP) on any of its network "
              "interfaces, sorted, without repeats.")
 def _instance_public_ips(model: Model, instance: Instance) -> Derived[tuple[str, ...]]:
-    enis = [e for e in _related(model, "network_interface", "instance_id", instance)
+    enis = [e for e in related(model, "network_interface", "instance_id", instance)
             if isinstance(e, NetworkInterface) and e.public_ips]
     ips = {ip for e in enis for ip in e.public_ips} | ({instance.public_ip} if instance.public_ip else set())
-    return Derived(tuple(sorted(ips)), _refs(enis))
+    return Derived(tuple(sorted(ips)), refs(enis))
 
 
-@derived("elastic_ip", "attached_to", requires=_ec2("DescribeAddresses"),
+@derived("elastic_ip", "attached_to", requires=ec2("DescribeAddresses"),
          doc="What the Elastic IP is associated with, as text: \"instance i-...\", \"network interface "
              "eni-...\", or \"nothing\" for an unassociated address.")
 def _eip_attached_to(model: Model, eip: ElasticIp) -> Derived[str]:
@@ -142,3 +143,9 @@ def _eip_attached_to(model: Model, eip: ElasticIp) -> Derived[str]:
     if eip.network_interface_id:
         return Derived(f"network interface {eip.network_interface_id}")
     return Derived("nothing")
+
+
+ATTRIBUTES: tuple[DerivedAttribute, ...] = (
+    _subnet_active_igw_routes, _subnet_active_eigw_routes, _subnet_nat_routes, _subnet_appliance_routes,
+    _vpc_private_nats, _vpc_bpa_exclusions, _instance_public_ips, _eip_attached_to,
+)

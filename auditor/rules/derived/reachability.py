@@ -14,19 +14,19 @@ from auditor.analyze.reachability import (
     Path, Reachability, ingress_resources, interface_reachability, internet_ingress_ports, path_resources,
     subnet_reachability,
 )
-from auditor.model.types import Model, NetworkInterface, Resource, RouteTable, SourceRef, Subnet
-from auditor.rules.attributes import Derived, _ec2, _refs, derived, own_sources
+from auditor.model.types import Model, NetworkInterface, Resource, SourceRef, Subnet
+from auditor.rules.derive import Derived, DerivedAttribute, derived, ec2, own_sources, refs, route_table
 
 # Every call the analysis reads: when one was not collected in the source's account and
 # region the rule is ERROR. (Hops in other accounts or regions that the model lacks are
 # reported by the analysis itself as indeterminate.)
-REACHABILITY_CALLS = _ec2(
+REACHABILITY_CALLS = ec2(
     "DescribeSubnets", "DescribeRouteTables", "DescribeInternetGateways", "DescribeNatGateways",
     "DescribeInstances", "DescribeNetworkInterfaces", "DescribeVpcEndpoints", "DescribeVpcPeeringConnections",
     "DescribeTransitGateways", "DescribeTransitGatewayAttachments", "DescribeTransitGatewayVpcAttachments",
     "DescribeTransitGatewayRouteTables", "SearchTransitGatewayRoutes", "GetTransitGatewayRouteTableAssociations",
     "DescribeManagedPrefixLists", "GetManagedPrefixListEntries")
-INGRESS_CALLS = REACHABILITY_CALLS + _ec2("DescribeSecurityGroups", "DescribeSecurityGroupRules",
+INGRESS_CALLS = REACHABILITY_CALLS + ec2("DescribeSecurityGroups", "DescribeSecurityGroupRules",
                                           "DescribeNetworkAcls")
 
 
@@ -38,14 +38,7 @@ def _evidence(model: Model, paths: tuple[Path, ...], fallback: Resource | None) 
             seen.setdefault((r.type_name, r.account, r.region, r.id), r)
     if not seen and fallback is not None:
         seen[("", "", "", "")] = fallback
-    return _refs(seen.values())
-
-
-def _table(model: Model, subnet: Subnet) -> RouteTable | None:
-    if subnet.route_table_id is None:
-        return None
-    rt = model.get("route_table", subnet.route_table_id, subnet.account, subnet.region)
-    return rt if isinstance(rt, RouteTable) else None
+    return refs(seen.values())
 
 
 def _paths(model: Model, reach: Reachability, start: Resource | None, destination: str,
@@ -67,28 +60,28 @@ _NULL = ("null when none was found and some hop could not be resolved (see reach
              "instance, appliance, Gateway Load Balancer endpoint and transit gateway after it, to an internet, "
              "egress-only internet or carrier gateway (docs/reachability.md); " + _NULL + ".")
 def _subnet_internet(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
-    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "internet")
+    return _paths(model, subnet_reachability(model, subnet), route_table(model, subnet), "internet")
 
 
 @derived("subnet", "internet_egress_paths_ipv6", requires=REACHABILITY_CALLS,
          doc="The subnet's IPv6 paths to the internet (internet gateway or egress-only internet gateway), one "
              "line each; " + _NULL + ".")
 def _subnet_internet_v6(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
-    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "internet", "ipv6")
+    return _paths(model, subnet_reachability(model, subnet), route_table(model, subnet), "internet", "ipv6")
 
 
 @derived("subnet", "on_premises_paths", requires=REACHABILITY_CALLS,
          doc="The subnet's paths to on-premises networks (virtual private gateway, Outposts local gateway, "
              "transit gateway VPN or Direct Connect gateway attachment), one line each; " + _NULL + ".")
 def _subnet_on_premises(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
-    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "on_premises")
+    return _paths(model, subnet_reachability(model, subnet), route_table(model, subnet), "on_premises")
 
 
 @derived("subnet", "vpc_paths", requires=REACHABILITY_CALLS,
          doc="The subnet's paths to other VPCs (peering, to the peer's CIDRs only; transit gateway VPC "
              "attachments whose VPC delivers the traffic locally), one line each; " + _NULL + ".")
 def _subnet_vpcs(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
-    return _paths(model, subnet_reachability(model, subnet), _table(model, subnet), "vpc")
+    return _paths(model, subnet_reachability(model, subnet), route_table(model, subnet), "vpc")
 
 
 @derived("subnet", "reachability_unknowns", requires=REACHABILITY_CALLS,
@@ -123,4 +116,10 @@ def _eni_internet(model: Model, eni: NetworkInterface) -> Derived[tuple[str, ...
 def _eni_ingress(model: Model, eni: NetworkInterface) -> Derived[tuple[str, ...] | None]:
     ports, _ = internet_ingress_ports(model, eni)
     # Without a public address the interface itself is the evidence.
-    return Derived(ports, _refs(ingress_resources(model, eni)) or own_sources(eni))
+    return Derived(ports, refs(ingress_resources(model, eni)) or own_sources(eni))
+
+
+ATTRIBUTES: tuple[DerivedAttribute, ...] = (
+    _subnet_internet, _subnet_internet_v6, _subnet_on_premises, _subnet_vpcs, _subnet_unknowns, _subnet_loops,
+    _eni_internet, _eni_ingress,
+)
