@@ -4,7 +4,11 @@ and fault injection through the SessionFactory's botocore event hooks."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +21,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, settings
 
+from auditor.api import DemoResult
 from auditor.config import AuditConfig, config_from_text
 
 # No property test races the clock: Hypothesis's default 200 ms deadline per example and its
@@ -222,3 +227,74 @@ def load_benchmark(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# -- the CLI in process, and the demo once per session ----------------------------------------
+
+def run_auditor(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`auditor ARGS` (the console script's `auditor.cli.main`, argument parsing and exit
+    handling included) run in this process from `cwd`, its stdout and stderr captured apart:
+    what `subprocess.run([sys.executable, "-m", "auditor", *args])` gives, without starting an
+    interpreter. The process boundary itself (signals, a closed pipe, the installed script) is
+    tested with real processes elsewhere. The SIGTERM handler a scan installs, the working
+    folder and sys.argv are put back afterwards."""
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+
+    saved = signal.getsignal(signal.SIGTERM), Path.cwd(), sys.argv
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.argv = ["auditor", *args]
+        with CliRunner().isolation() as (stdout, stderr, _):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        os.chdir(saved[1])
+        sys.argv = saved[2]
+    return subprocess.CompletedProcess(["auditor", *args], code, out, err)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """`auditor demo --quiet --out <root>/demo` as run once for the session: what it printed,
+    its exit code, the library's result and the seeded ids by estate name."""
+
+    root: Path
+    out: Path
+    stdout: str
+    stderr: str
+    code: int
+    result: DemoResult
+    names: dict[str, str]   # AWS id -> `<kind:name>` (the estate's name for it)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo, built once per test session in this process by the `auditor demo` command's
+    own code (`auditor.cli.run_demo_command`: the library's `run_demo` and the command's
+    printing), its output captured. Read-only for its users: a test that changes its files
+    copies them first."""
+    from click.testing import CliRunner
+
+    from auditor.cli import run_demo_command
+
+    root = tmp_path_factory.mktemp("demo-run")
+    saved = signal.getsignal(signal.SIGTERM)
+    try:
+        with CliRunner().isolation() as (stdout, stderr, _):
+            try:
+                demo, code = run_demo_command(root / "demo", False, None, None, True)
+            except SystemExit as exc:
+                pytest.fail(f"auditor demo stopped with exit {exc.code}: {stderr.getvalue().decode()}")
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    names = {aws_id: f"<{kind}:{name}>" for (_a, _r, kind, name), aws_id in demo.seeded.ids.items()}
+    return DemoRun(root, root / "demo", out, err, code, demo, names)

@@ -8,8 +8,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from auditor.model.types import BlockPublicAccess, RouteTable, Subnet, TransitGa
 from auditor.snapshot.reader import load_snapshot
 from auditor.validation import load_schema
 from auditor.snapshot.writer import SnapshotWriter
+from conftest import DemoRun
 
 PAY, HEALTH = "111111111111", "222222222222"
 
@@ -84,18 +83,11 @@ def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str,
     assert sqs.policy["Statement"][0]["Action"] == "*"  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """`auditor demo` run once as a user would: (the folder it ran in, the process)."""
-    tmp_path = tmp_path_factory.mktemp("demo-run")
-    proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp_path / "demo")],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    return tmp_path, proc
-
-
-def test_auditor_demo_command(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
-    tmp_path, proc = demo_run
-    assert proc.returncode == 0, proc.stderr
+def test_auditor_demo_command(demo_run: DemoRun) -> None:
+    """`auditor demo` run once as a user would (the session's demo: the command's own code in
+    process, its output captured)."""
+    tmp_path, proc = demo_run.root, demo_run
+    assert proc.code == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"snapshot written to {tmp_path / 'demo' / 'snapshot'}" in proc.stdout
     assert f"findings written to {tmp_path / 'demo' / 'findings.json'}" in proc.stdout
@@ -140,25 +132,6 @@ _VOLATILE = [(re.compile(r"sha256:[0-9a-f]{64}|\b[0-9a-f]{64}\b"), "<sha256>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC"), "<time>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
              (re.compile(r"\b[0-9a-f]{20}\b"), "<fingerprint>")]
-
-
-_SEED_IDS = """
-import json
-from auditor.emulate import EmulatedAws, demo_estate_path, load_estate, seed
-from auditor.emulate.host import DEMO_SEED
-with EmulatedAws(seed=DEMO_SEED) as emu:
-    made = seed(load_estate(demo_estate_path()), emu)
-print(json.dumps([[kind, name, aws_id] for (_a, _r, kind, name), aws_id in made.ids.items()]))
-"""
-
-
-def _demo_names() -> dict[str, str]:
-    """The demo's ids -> `<kind:name>` from the estate. DEMO_SEED makes them repeatable in a
-    fresh process as `auditor demo` is (a process that used moto before draws some differently,
-    e.g. load balancer ARNs), so they are read from one."""
-    proc = subprocess.run([sys.executable, "-c", _SEED_IDS], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return {aws_id: f"<{kind}:{name}>" for kind, name, aws_id in json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
 def _anonymise(text: str, names: dict[str, str]) -> str:
@@ -415,13 +388,12 @@ def test_demo_golden_normaliser_ignores_moto_draws_and_listing_order(tmp_path: P
     assert first != normalised_demo_html(*_tiny_demo(tmp_path / "3", other, ("b", "a"), status="PASS"))
 
 
-def test_demo_html_report_matches_the_golden_copy(demo_run: tuple[Path, subprocess.CompletedProcess[str]]
-                                                  ) -> None:
-    tmp_path, proc = demo_run
-    assert proc.returncode == 0, proc.stderr
+def test_demo_html_report_matches_the_golden_copy(demo_run: DemoRun) -> None:
+    tmp_path = demo_run.root
+    assert demo_run.code == 0, demo_run.stderr
     page = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
-    names = _demo_names()
-    # The seeded ids are the demo's (same seed, same moto): the names do replace them.
+    names = demo_run.names
+    # The seeded ids are the demo's (those its seeder made): the names do replace them.
     assert names and sum(aws_id in page for aws_id in names) >= 50
     actual = normalised_demo_html(page, names, tmp_path / "demo" / "snapshot")
     assert "<vpc:phi-records>" in actual and not re.search(r"\bvpc-[0-9a-f]{8}", actual)
