@@ -11,6 +11,9 @@ Exit codes (the contract pipelines rely on; docs/cli.md, constants in auditor/cl
   130 interrupted (the evidence gathered so far is kept, marked interrupted; after collection
       the complete snapshot is kept and the way to finish is printed)
 
+The scan, the demo and a collection run in auditor/api.py (the library, which prints nothing);
+the commands here are argument handling and printing around it.
+
 Every line printed goes through `auditor.console.echo` (terminal-safe); values that come from
 AWS or from evidence files are also passed through `console.safe` where they are put into a
 line, so that no value can drive the terminal or fake a line of its own.

@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, settings
 
 from auditor.api import DemoResult
 from auditor.config import AuditConfig, config_from_text
+from auditor.emulate import SeedResult
+from auditor.snapshot.records import CallRecord
 
 # No property test races the clock: Hypothesis's default 200 ms deadline per example and its
 # too-slow health check fail a correct test on a loaded machine.
@@ -298,3 +300,40 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         signal.signal(signal.SIGTERM, saved)
     names = {aws_id: f"<{kind}:{name}>" for (_a, _r, kind, name), aws_id in demo.seeded.ids.items()}
     return DemoRun(root, root / "demo", out, err, code, demo, names)
+
+
+# The analyzer estates (tests/estates/analyzers), each in its own account.
+ANALYZER_ESTATES = Path(__file__).parent / "estates" / "analyzers"
+ANALYZER_ACCOUNTS = {"egress-paths": "111111111111", "transit-paths": "222222222222",
+                     "ingress-exposure": "333333333333", "endpoint-policies": "444444444444"}
+
+
+@dataclass(frozen=True)
+class AnalyzerEstates:
+    """The four analyzer estates as seeded into one emulator and collected in one run."""
+
+    ids: dict[str, SeedResult]        # estate name -> what its seeder made
+    config: AuditConfig               # every estate's account, us-east-1
+    snapshot: Path                    # the snapshot written
+    records: tuple[CallRecord, ...]   # the records as collected (in memory)
+    manifest: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def analyzer_estates(tmp_path_factory: pytest.TempPathFactory) -> AnalyzerEstates:
+    """The analyzer estates seeded in moto (in process), each in its account of
+    ANALYZER_ACCOUNTS, and collected with the real collector: once per session, one setup
+    instead of one per estate and test module. Read-only for its users."""
+    from auditor.collect.runner import collect
+    from auditor.emulate import EmulatedAws, load_estate, seed
+    from auditor.snapshot.writer import SnapshotWriter
+
+    config = config_from_text("version: 1\naccounts:\n" + "".join(
+        f'  - id: "{a}"\n    role_arn: {EmulatedAws.role_arn(a)}\n' for a in ANALYZER_ACCOUNTS.values())
+        + "regions: [us-east-1]\n")
+    out = tmp_path_factory.mktemp("analyzer-estates") / "snapshot"
+    with EmulatedAws(mode="inprocess") as emu:
+        ids = {name: seed(load_estate(ANALYZER_ESTATES / f"{name}.yaml"), emu) for name in ANALYZER_ACCOUNTS}
+        result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True))
+    assert result.complete, result.manifest["errors"]
+    return AnalyzerEstates(ids, config, out, tuple(result.records), result.manifest)

@@ -40,8 +40,8 @@ import pytest
 from auditor.collect.calls import not_attempted
 from auditor.collect.catalog import CATALOG
 from auditor.collect.runner import collect
-from auditor.config import AuditConfig, config_from_text, load_config
-from auditor.emulate import EmulatedAws, demo_config_path, load_estate, seed
+from auditor.config import AuditConfig, load_config
+from auditor.emulate import demo_config_path
 from auditor.findings import Finding
 from auditor.model import build_model
 from auditor.model.types import Model
@@ -51,13 +51,8 @@ from auditor.scan import ScanInputs, evaluate_evidence, evaluate_snapshot, prepa
 from auditor.snapshot.reader import Snapshot, load_snapshot
 from auditor.snapshot.records import GLOBAL_REGION, CallError, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
-from conftest import DemoRun
+from conftest import AnalyzerEstates, DemoRun
 
-ESTATES = Path(__file__).parent / "estates" / "analyzers"
-# The analyzer estates, each in its own account (as tests/test_analyzers_moto.py seeds them),
-# seeded into one emulator and collected in one run: one setup instead of four.
-ANALYZER_ACCOUNTS = {"egress-paths": "111111111111", "transit-paths": "222222222222",
-                     "ingress-exposure": "333333333333", "endpoint-policies": "444444444444"}
 Key = tuple[str, str, str, str, str, str]   # rule, account, region, resource type, resource id, element
 
 
@@ -88,21 +83,8 @@ def scan_statuses(records: tuple[CallRecord, ...], manifest: Mapping[str, Any], 
     return {f.sort_key(): f.status for f in findings}
 
 
-def _collect(config: AuditConfig, estates: list[Path], out: Path) -> tuple[tuple[CallRecord, ...], dict[str, Any]]:
-    with EmulatedAws(mode="inprocess") as emu:
-        for path in estates:
-            seed(load_estate(path), emu)
-        result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True))
-    assert result.complete, result.manifest["errors"]
-    return tuple(result.records), result.manifest
-
-
-def _collected(name: str, config: AuditConfig, estates: list[Path], out: Path) -> Collected:
-    records, manifest = _collect(config, estates, out)
-    return _baseline(name, config, records, manifest)
-
-
-def _baseline(name: str, config: AuditConfig, records: tuple[CallRecord, ...], manifest: dict[str, Any]) -> Collected:
+def _baseline(name: str, config: AuditConfig, records: tuple[CallRecord, ...], manifest: Mapping[str, Any]
+              ) -> Collected:
     inputs = prepare(config)
     baseline = statuses(records, manifest, inputs)
     # The property means something only where there are PASS and FAIL findings to keep.
@@ -119,12 +101,9 @@ def demo(demo_run: DemoRun) -> Collected:
 
 
 @pytest.fixture(scope="module")
-def analyzers(tmp_path_factory: pytest.TempPathFactory) -> Collected:
-    config = config_from_text("version: 1\naccounts:\n" + "".join(
-        f'  - id: "{a}"\n    role_arn: {EmulatedAws.role_arn(a)}\n' for a in ANALYZER_ACCOUNTS.values())
-        + "regions: [us-east-1]\n")
-    return _collected("analyzers", config, [ESTATES / f"{n}.yaml" for n in ANALYZER_ACCOUNTS],
-                      tmp_path_factory.mktemp("analyzers") / "snapshot")
+def analyzers(analyzer_estates: AnalyzerEstates) -> Collected:
+    """The four analyzer estates, each in its own account, as the session collected them."""
+    return _baseline("analyzers", analyzer_estates.config, analyzer_estates.records, analyzer_estates.manifest)
 
 
 # -- forging the damage as the collector records it -------------------------------------------
