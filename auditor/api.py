@@ -211,7 +211,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
 
             sessions = SessionFactory(max_attempts=config.collection.max_attempts)
         collection = collect_snapshot(config, sessions, out / "snapshot", config.gzip if gzip is None else gzip,
-                              progress, settled, notify)
+                                      progress, settled, notify)
         snapshot = collection.path
         snap = _load_snapshot(snapshot)
     elif config is not None:
@@ -274,17 +274,19 @@ def collection_inputs(config: AuditConfig) -> tuple[RegionChoice, Redactor]:
 
 
 def collect_snapshot(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: bool, progress: Progress | None,
-             settled: tuple[RegionChoice, Redactor] | None, notify: Notify) -> CollectResult:
+                     settled: tuple[RegionChoice, Redactor] | None, notify: Notify, *,
+                     keep_records: bool = False) -> CollectResult:
     """Collect into the snapshot folder `out` (with `settled`: the regions and redactor from
-    `_collection_inputs`, else settled now) and say what was collected. Interrupted:
-    `ScanStopped` 130 keeping the evidence so far; a write that fails (full disk, permissions):
-    `ScanStopped` 6 saying what is kept."""
+    `collection_inputs`, else settled now) and say what was collected; with `keep_records`
+    the result also holds the records in memory. Interrupted: `ScanStopped` 130 keeping the
+    evidence so far; a write that fails (full disk, permissions): `ScanStopped` 6 saying what
+    is kept."""
     from auditor.collect.runner import collect
     from auditor.snapshot.writer import SnapshotWriter, partial_path
 
     regions, redactor = settled if settled is not None else collection_inputs(config)
     try:
-        writer = SnapshotWriter(out, compress=gzip)
+        writer = SnapshotWriter(out, compress=gzip, keep=keep_records)
         result = collect(config, sessions, writer, progress=progress, regions=regions, redactor=redactor)
     except KeyboardInterrupt:
         raise ScanStopped(EXIT_INTERRUPTED, f"interrupted: the evidence gathered so far is kept in "
@@ -435,14 +437,15 @@ def emulator_problem() -> str | None:
 
 def run_demo(*, out: Path | None = None, server: bool = False, formats: Sequence[str] | None = None,
              style: str | None = None, progress: Progress | None = None, notify: Notify = _quiet,
-             on_start: Callable[[], None] | None = None) -> DemoResult:
+             on_start: Callable[[], None] | None = None, keep_records: bool = False) -> DemoResult:
     """What `auditor demo` does: build the demo bank estate in moto (in-process, or a real
     HTTP server with `server`) with the demo's seed, collect it with the demo's audit config
     into ``out/snapshot``, then finish as `run_scan` does (evaluate every pack the config
     names, write findings.json, the reports and an unsigned evidence bundle into `out`).
 
     `out` defaults to ``demo-output/<UTC time>``; `formats`, `style`, `progress`, `notify`
-    and `on_start` are `run_scan`'s. Raises `ScanStopped` (2) when moto is not installed,
+    and `on_start` are `run_scan`'s; with `keep_records` the collected records are also kept in
+    memory (`DemoResult.scan.collection.records`). Raises `ScanStopped` (2) when moto is not installed,
     before anything is written, and as `run_scan` does."""
     problem = emulator_problem()
     if problem is not None:
@@ -465,7 +468,7 @@ def run_demo(*, out: Path | None = None, server: bool = False, formats: Sequence
     with EmulatedAws(mode="server" if server else "inprocess", seed=DEMO_SEED) as emu:
         seeded = seed(estate, emu)
         collection = collect_snapshot(config, emu.session_factory(max_attempts=config.collection.max_attempts),
-                              out / "snapshot", config.gzip, progress, None, notify)
+                                      out / "snapshot", config.gzip, progress, None, notify, keep_records=keep_records)
     snap = _load_snapshot(collection.path)
     result = _evaluate_into_bundle(out, snap, collection.path, config, inputs, None, wanted, style, notify,
                                    collection)

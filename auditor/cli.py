@@ -257,10 +257,11 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
 
 
 def run_demo_command(out: Path | None, server: bool, formats: str | None, style: str | None,
-                     quiet: bool) -> tuple[DemoResult, int]:
+                     quiet: bool, *, keep_records: bool = False) -> tuple[DemoResult, int]:
     """`auditor demo` but the exit: runs the demo (`auditor.api.run_demo`) printing what the
     command prints, and returns its result and the exit code (the tests' shared demo run
-    reads both, in process). A demo that cannot run exits here, as the command does."""
+    reads both, in process, keeping the records). A demo that cannot run exits here, as the
+    command does."""
     from auditor.api import emulator_problem, run_demo
     from auditor.scan import summary_lines
 
@@ -270,7 +271,7 @@ def run_demo_command(out: Path | None, server: bool, formats: str | None, style:
     wanted = _formats(formats, None) if formats is not None else None
     try:
         demo = run_demo(out=out, server=server, formats=wanted, style=style, progress=_Progress(quiet),
-                        notify=_notice, on_start=_sigterm_as_interrupt)
+                        notify=_notice, on_start=_sigterm_as_interrupt, keep_records=keep_records)
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:

@@ -292,7 +292,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     try:
         with CliRunner().isolation() as (stdout, stderr, _):
             try:
-                demo, code = run_demo_command(root / "demo", False, None, None, True)
+                demo, code = run_demo_command(root / "demo", False, None, None, True, keep_records=True)
             except SystemExit as exc:
                 pytest.fail(f"auditor demo stopped with exit {exc.code}: {stderr.getvalue().decode()}")
             out, err = stdout.getvalue().decode(), stderr.getvalue().decode()

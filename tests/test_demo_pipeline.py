@@ -28,16 +28,27 @@ PAY, HEALTH = "111111111111", "222222222222"
 
 
 @pytest.mark.parametrize("mode", ["inprocess", pytest.param("server", marks=pytest.mark.server)])
-def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str, tmp_path: Path) -> None:
-    config = load_config(demo_config_path())
-    with EmulatedAws(mode=mode) as emu:
-        ids = seed(load_estate(demo_estate_path()), emu)
-        result = collect(config, emu.session_factory(max_attempts=3), SnapshotWriter(tmp_path / "s", keep=True))
+def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str, tmp_path: Path,
+                                                                     request: pytest.FixtureRequest) -> None:
+    """In process: the session's demo (seeded and collected by `auditor demo`, records kept);
+    over a real HTTP moto server: built and collected here."""
+    if mode == "inprocess":
+        demo: DemoRun = request.getfixturevalue("demo_run")
+        ids, collected = demo.result.seeded, demo.result.scan.collection
+        assert collected is not None
+        result, snapshot = collected, demo.out / "snapshot"
+    else:
+        config = load_config(demo_config_path())
+        with EmulatedAws(mode=mode) as emu:
+            ids = seed(load_estate(demo_estate_path()), emu)
+            result = collect(config, emu.session_factory(max_attempts=3), SnapshotWriter(tmp_path / "s", keep=True))
+        snapshot = tmp_path / "s"
+    assert result.records
     assert result.complete, result.manifest["errors"]
     assert {t["status"] for t in result.manifest["tasks"]} == {"complete"}
     assert [(t["account"], t["region"]) for t in result.manifest["tasks"]] == [
         (PAY, "eu-west-1"), (PAY, "us-east-1"), (HEALTH, "eu-west-1"), (HEALTH, "us-east-1")]
-    snap = load_snapshot(tmp_path / "s")
+    snap = load_snapshot(snapshot)
     model = build_model(snap.records, snap.manifest["files"])
     assert model == build_model(result.records, result.manifest["files"])
 
