@@ -11,6 +11,9 @@ Exit codes (the contract pipelines rely on; docs/cli.md, constants in auditor/cl
   130 interrupted (the evidence gathered so far is kept, marked interrupted; after collection
       the complete snapshot is kept and the way to finish is printed)
 
+The scan, the demo and a collection run in auditor/api.py (the library, which prints nothing);
+the commands here are argument handling and printing around it.
+
 Every line printed goes through `auditor.console.echo` (terminal-safe); values that come from
 AWS or from evidence files are also passed through `console.safe` where they are put into a
 line, so that no value can drive the terminal or fake a line of its own.
@@ -18,17 +21,17 @@ line, so that no value can drive the terminal or fake a line of its own.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import signal
 import sys
-import uuid
 from pathlib import Path
-from typing import Any, NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from auditor import __version__
+from auditor.api import DemoResult, ScanStopped
 from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
 from auditor.report.wording import default_style, style_help, style_names
@@ -36,9 +39,14 @@ from auditor.report.writers import scan_formats
 from auditor.vocabulary import FAIL_ON_CHOICES
 
 from auditor.cli_common import (
-    EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS,
-    EXIT_VIOLATIONS_INCOMPLETE, fail_input, fail_output, fail_unreadable, prepare_output_folder, refuse_inside,
+    EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE, fail_input,
+    fail_output, fail_unreadable, prepare_output_folder,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from auditor.config import AuditConfig
 
 
 def _fail_input(exc: InputError) -> NoReturn:
@@ -46,7 +54,7 @@ def _fail_input(exc: InputError) -> NoReturn:
 
 
 def _sigterm_as_interrupt() -> None:
-    def handler(signum: int, frame: Any) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
 
@@ -56,7 +64,6 @@ class _Progress:
 
     def __init__(self, quiet: bool):
         self.enabled = not quiet and sys.stderr.isatty()
-        self.bar: Any = None
 
     def __call__(self, done: int, total: int, label: str) -> None:
         if not self.enabled:
@@ -66,58 +73,15 @@ class _Progress:
             echo("", err=True)
 
 
-def _collection_inputs(config: Any) -> tuple[Any, Any]:
-    """The run's regions and the redaction key, settled before any folder is made: no region
-    anywhere or an unusable key is an input error (exit 2) that leaves nothing behind."""
-    from auditor.collect.redact import Redactor
-    from auditor.collect.regions import resolve_regions
-
-    profile = config.discovery.management_profile if config.discovery is not None else None
-    try:
-        return resolve_regions(config.regions, config.source, profile), Redactor.from_environment()
-    except InputError as exc:
-        _fail_input(exc)
-    except AuditorError as exc:
-        fail_unreadable(f"{safe(exc)}; nothing was run")
+def _notice(text: str, /, *, err: bool = False) -> None:
+    """The library's message sink (auditor/api.py): each line printed as it comes."""
+    echo(text, err=err)
 
 
-def _run_collect(config: Any, factory: Any, out: Path, gzip: bool, quiet: bool,
-                 settled: tuple[Any, Any] | None = None) -> Any:
-    """Collect into the snapshot folder `out` (with `settled`: the regions and redactor from
-    `_collection_inputs`). Interrupted: exit 130 keeping the evidence so far; a write that
-    fails (full disk, permissions): exit 6 saying what is kept."""
-    from auditor.collect.runner import collect
-    from auditor.snapshot.writer import SnapshotWriter, partial_path
-
-    regions, redactor = settled if settled is not None else _collection_inputs(config)
-    try:
-        writer = SnapshotWriter(out, compress=gzip)
-        return collect(config, factory, writer, progress=_Progress(quiet), regions=regions, redactor=redactor)
-    except KeyboardInterrupt:
-        echo(f"\ninterrupted: the evidence gathered so far is kept in {safe(partial_path(out))} "
-             "(marked interrupted; it is not a valid snapshot)", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except SnapshotError as exc:
-        fail_unreadable(safe(exc))
-    except OSError as exc:
-        kept = partial_path(out)
-        fail_output(f"could not write the snapshot {safe(out)}: {safe(exc.strerror or exc)}"
-                    + (f"; what was gathered is kept in {safe(kept)} (marked interrupted; not a valid snapshot)"
-                       if kept.is_dir() else ""))
-
-
-def _summary(result: Any) -> None:
-    m = result.manifest
-    echo(f"snapshot written to {safe(result.path)}")
-    echo(f"  {len(m['calls'])} calls, {len(m['errors'])} errors, "
-         f"{len(m['accounts'])} accounts, {len(m['regions'])} regions")
-    if m.get("region_choice"):
-        from auditor.collect.regions import describe_choice
-
-        echo(f"  {safe(describe_choice(m['region_choice']))}")
-    if not result.complete:
-        echo("  assessment INCOMPLETE: some data could not be collected "
-             f"(run `auditor inventory {safe(result.path)}` for every error)", err=True)
+def _stopped(exc: ScanStopped) -> NoReturn:
+    """A run the library stopped: its message on stderr, its exit code."""
+    echo(f"\n{exc.message}" if exc.code == EXIT_INTERRUPTED else f"error: {exc.message}", err=True)
+    sys.exit(exc.code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,21 +100,27 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def collect_cmd(config_path: Path, out: Path, gzip: bool | None, allow_incomplete: bool, quiet: bool) -> None:
     """Collect AWS state read-only into an evidence snapshot."""
+    from auditor.api import collect_snapshot, collection_inputs
     from auditor.collect.sessions import SessionFactory
     from auditor.config import load_config
 
     try:
         config = load_config(config_path)
+        settled = collection_inputs(config)
     except InputError as exc:
         _fail_input(exc)
-    settled = _collection_inputs(config)
+    except ScanStopped as exc:
+        _stopped(exc)
     prepare_output_folder(out.parent)   # the snapshot folder itself is made by the writer
     if out.exists() and not out.is_dir():
         fail_output(f"--out {safe(out)} is a file: give a new folder for the snapshot")
     _sigterm_as_interrupt()
     factory = SessionFactory(max_attempts=config.collection.max_attempts)
-    result = _run_collect(config, factory, out, config.gzip if gzip is None else gzip, quiet, settled)
-    _summary(result)
+    try:
+        result = collect_snapshot(config, factory, out, config.gzip if gzip is None else gzip, _Progress(quiet),
+                                  settled, _notice)
+    except ScanStopped as exc:
+        _stopped(exc)
     sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
 
 
@@ -192,39 +162,7 @@ def permissions_cmd(caller: bool, role_name: str) -> None:
     echo(json.dumps(policy, indent=2))
 
 
-def _stamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-
-
-def _load_snapshot(snapshot_dir: Path) -> Any:
-    """The verified snapshot, else exit 2 saying why."""
-    from auditor.snapshot.reader import load_snapshot
-
-    try:
-        return load_snapshot(snapshot_dir)
-    except SnapshotError as exc:
-        fail_unreadable(safe(exc))
-
-
-def _scan_snapshot(snap: Any, inputs: Any, out: Path) -> tuple[dict[str, Any], Path]:
-    """Evaluate the verified snapshot, write findings.json into `out` (exit 6 when it cannot
-    be written: no half file is left)."""
-    from auditor.scan import evaluate_snapshot, write_findings
-    from auditor.snapshot.reader import record_shape_errors
-
-    try:
-        with record_shape_errors(snap):
-            document = evaluate_snapshot(snap, inputs)
-    except SnapshotError as exc:
-        fail_unreadable(safe(exc))
-    try:
-        return document, write_findings(document, out)
-    except OSError as exc:
-        fail_output(f"could not write {safe(out / 'findings.json')}: {safe(exc.strerror or exc)} "
-                    "(nothing was written in its place)")
-
-
-def _signing_key(sign_key: Path | None) -> Any:
+def _signing_key(sign_key: Path | None) -> Ed25519PrivateKey | None:
     from auditor.bundle import BundleError, load_signing_key
 
     try:
@@ -233,47 +171,7 @@ def _signing_key(sign_key: Path | None) -> Any:
         fail_unreadable(f"{safe(exc)}; nothing was run")
 
 
-def _bundle(out: Path, snapshot_dir: Path, config: Any, inputs: Any, key: Any) -> None:
-    """Make `out` an evidence bundle (auditor/bundle.py) and say where; exit 6 when it cannot
-    be written (the folder then has no bundle.json: it is not a finished bundle)."""
-    from auditor.bundle import write_scan_bundle
-
-    try:
-        path = write_scan_bundle(out, snapshot_dir, config, inputs, key)
-    except SnapshotError as exc:
-        fail_unreadable(f"could not write the evidence bundle: {safe(exc)}")
-    except OSError as exc:
-        fail_output(f"could not write the evidence bundle into {safe(out)}: {safe(exc.strerror or exc)} "
-                    "(no bundle.json was written: the folder is not a finished bundle)")
-    echo(f"evidence bundle written to {safe(out)} ({path.name}{', signed' if key is not None else ''}; "
-         f"check it with: auditor verify {safe(out)})")
-
-
-def _reports(out: Path, findings: Path, snapshot_dir: Path, packs: Any, formats: tuple[str, ...],
-             style: str | None) -> bool:
-    """Write the report files of `formats` next to findings.json and say where; False when one
-    could not be written (the others still are: nothing is lost)."""
-    from auditor.report.model import build_model, record_hashes_of
-    from auditor.report.outputs import write_reports
-    from auditor.rules.frameworks import load_catalogues
-
-    raw = findings.read_bytes()
-    manifest = (snapshot_dir / "manifest.json").read_bytes()   # the snapshot was verified: it is there
-    model = build_model(json.loads(raw), packs, load_catalogues(), style=style,
-                        record_hashes=record_hashes_of(manifest))
-    try:
-        done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style)
-    except OSError as exc:
-        echo(f"error: could not write the reports into {safe(out)}: {safe(exc.strerror or exc)}", err=True)
-        return False
-    for fmt, target in done.files:
-        echo(f"{fmt} written to {safe(target)}")
-    for fmt, target, why in done.failed:
-        echo(f"error: {fmt}: {safe(target)} not written: {safe(why)}", err=True)
-    return not done.failed
-
-
-def _formats(text: str | None, config: Any) -> tuple[str, ...]:
+def _formats(text: str | None, config: AuditConfig | None) -> tuple[str, ...]:
     """--format, else the config's outputs.formats, else every format."""
     from auditor.cli_report import parse_formats
     from auditor.config import ALL_FORMATS
@@ -287,47 +185,6 @@ _FORMAT_HELP = (f"Comma-separated reports to write next to findings.json (always
                 "default: the config's outputs.formats, else all.")
 _STYLE_HELP = (f"Wording of the HTML and PDF reports: {style_help()}; default: the profile's style (without one the "
                f"HTML is neutral, the PDF {default_style()}).")
-
-
-def _evaluate_into_bundle(out: Path, snap: Any, snapshot_dir: Path, config: Any, inputs: Any, key: Any,
-                          formats: tuple[str, ...], style: str | None) -> tuple[dict[str, Any], bool]:
-    """Evaluate the verified snapshot `snap` (kept in `snapshot_dir`) into ``out/findings.json``,
-    write the reports and make `out` an evidence bundle, saying where. Returns the document
-    and whether every report was written. Interrupted (Ctrl-C, SIGTERM): says what is kept
-    and how to finish, exits 130. findings.json or the bundle not written: exits 6."""
-    from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
-
-    try:
-        document, path = _scan_snapshot(snap, inputs, out)
-        for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
-            (out / stale).unlink(missing_ok=True)
-        echo(f"findings written to {safe(path)}")
-        reports_ok = _reports(out, path, snapshot_dir, inputs.packs, formats, style)
-        _bundle(out, snapshot_dir, config, inputs, key)
-    except KeyboardInterrupt:
-        kept = (out / "findings.json").is_file()
-        again = f"auditor scan --snapshot {safe(snapshot_dir)}" + (f" -c {safe(config.source)}" if config is not None else "")
-        echo(f"\ninterrupted after collection: the snapshot {safe(snapshot_dir)} is complete and kept"
-             + (f", and {safe(out / 'findings.json')} was written" if kept else "")
-             + f"; {safe(out)} is not a finished evidence bundle (no {BUNDLE_FILE}). Finish with: {again} "
-             "--out NEW_FOLDER",
-             err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    return document, reports_ok
-
-
-def scan_exit_code(document: dict[str, Any], fail_on: str, outputs_written: bool = True) -> int:
-    """The exit code of a scan (docs/cli.md): 6 when an output could not be written (the
-    evidence is not whole, whatever it says), else 4 violations at or above `fail_on` and
-    incomplete, 1 violations and complete, 3 incomplete, 0 complete and compliant."""
-    from auditor.results import violations
-
-    if not outputs_written:
-        return EXIT_OUTPUT
-    complete = bool(document["summary"]["complete"])
-    if violations(document, fail_on):
-        return EXIT_VIOLATIONS if complete else EXIT_VIOLATIONS_INCOMPLETE
-    return EXIT_OK if complete else EXIT_INCOMPLETE
 
 
 _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
@@ -358,6 +215,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None, quiet: bool) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, CSV) into an evidence bundle, print a summary."""
+    from auditor.api import run_scan
     from auditor.config import load_config
     from auditor.scan import prepare, summary_lines
 
@@ -370,52 +228,19 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         _fail_input(exc)
     key = _signing_key(sign_key)
     wanted = _formats(formats, config)
-    if out is None:
-        base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
-        out = base / _stamp()
-    # Every input is checked before anything is written: the snapshot read, then the folder.
-    snap = None
-    if snapshot_dir is not None:
-        refuse_inside(out, snapshot_dir, "snapshot")
-        snap = _load_snapshot(snapshot_dir)
-    settled = _collection_inputs(config) if snapshot_dir is None and config is not None else None
-    prepare_output_folder(out)
-    _sigterm_as_interrupt()
-    if snapshot_dir is None:
-        from auditor.collect.sessions import SessionFactory
-
-        assert config is not None
-        factory = SessionFactory(max_attempts=config.collection.max_attempts)
-        result = _run_collect(config, factory, out / "snapshot", config.gzip if gzip is None else gzip, quiet,
-                              settled)
-        _summary(result)
-        snapshot_dir = result.path
-        snap = _load_snapshot(snapshot_dir)
-    elif config is not None:
-        echo(f"re-evaluating {safe(snapshot_dir)} with {safe(config.source)}", err=True)
-    document, reports_ok = _evaluate_into_bundle(out, snap, snapshot_dir, config, inputs, key, wanted, style)
-    collected_with = document["run"]["config"]["collected_with_digest"]
-    if config is not None and collected_with and collected_with != config.digest:
-        echo("note: the config differs from the one the snapshot was collected with "
-             "(scope and packs come from the config given now)", err=True)
-    echo("\n".join(summary_lines(document, inputs.fail_on)))
-    code = scan_exit_code(document, inputs.fail_on, reports_ok)
-    if code == EXIT_OUTPUT:
+    try:
+        result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
+                          signing_key=key, gzip=gzip, progress=_Progress(quiet), notify=_notice,
+                          on_start=_sigterm_as_interrupt)
+    except InputError as exc:
+        _fail_input(exc)
+    except ScanStopped as exc:
+        _stopped(exc)
+    echo("\n".join(summary_lines(result.document, result.fail_on)))
+    if not result.outputs_written:
         echo(f"error: some reports could not be written (listed above); findings.json and the bundle are "
-             f"complete without them; the scan itself would exit {scan_exit_code(document, inputs.fail_on)}",
-             err=True)
-    sys.exit(code)
-
-
-def _demo_needs_moto() -> None:
-    """The demo builds its estate in moto, an optional dependency: without it, say how to
-    install it and exit 2 (before anything is built or written)."""
-    from auditor.emulate import emulator_missing
-
-    why = emulator_missing()
-    if why is not None:
-        fail_unreadable("`auditor demo` needs the AWS emulator (moto), which is not installed "
-                        f"({safe(why)}); install it with: pip install 'private-network-auditor[demo]'")
+             f"complete without them; the scan itself would exit {result.verdict_code}", err=True)
+    sys.exit(result.exit_code)
 
 
 @cli.command("demo")
@@ -431,39 +256,36 @@ def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | N
     (HTML, PDF, JUnit, SARIF, CSV) and the evidence bundle.
     Exits 0 when the pipeline ran and the assessment is complete (the estate has violations by
     design: they do not set the code), 3 when it is incomplete, 6 when an output was not written."""
-    _demo_needs_moto()
-    from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
-    from auditor.emulate.host import DEMO_SEED
-    from auditor.config import load_config
-    from auditor.scan import prepare, summary_lines
+    sys.exit(run_demo_command(out, server, formats, style, quiet)[1])
 
-    out = out or Path("demo-output") / _stamp()
+
+def run_demo_command(out: Path | None, server: bool, formats: str | None, style: str | None,
+                     quiet: bool, *, keep_records: bool = False) -> tuple[DemoResult, int]:
+    """`auditor demo` but the exit: runs the demo (`auditor.api.run_demo`) printing what the
+    command prints, and returns its result and the exit code (the tests' shared demo run
+    reads both, in process, keeping the records). A demo that cannot run exits here, as the
+    command does."""
+    from auditor.api import emulator_problem, run_demo
+    from auditor.scan import summary_lines
+
+    problem = emulator_problem()   # before anything is built or written
+    if problem is not None:
+        fail_unreadable(problem)
+    wanted = _formats(formats, None) if formats is not None else None
     try:
-        estate = load_estate(demo_estate_path())
-        config = load_config(demo_config_path())
-        inputs = prepare(config)
+        demo = run_demo(out=out, server=server, formats=wanted, style=style, progress=_Progress(quiet),
+                        notify=_notice, on_start=_sigterm_as_interrupt, keep_records=keep_records)
     except InputError as exc:
         _fail_input(exc)
-    wanted = _formats(formats, config)
-    prepare_output_folder(out)
-    _sigterm_as_interrupt()
-    echo(f"demo: building the emulated estate '{demo_estate_path().name}' "
-         f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
-    with EmulatedAws(mode="server" if server else "inprocess", seed=DEMO_SEED) as emu:
-        seed(estate, emu)
-        result = _run_collect(config, emu.session_factory(max_attempts=config.collection.max_attempts),
-                              out / "snapshot", config.gzip, quiet)
-    _summary(result)
-    snap = _load_snapshot(result.path)
-    document, reports_ok = _evaluate_into_bundle(out, snap, result.path, config, inputs, None, wanted, style)
-    echo("\n".join(summary_lines(document, inputs.fail_on)))
-    code = scan_exit_code(document, inputs.fail_on)
-    if code in (EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE):
-        echo(f"(the demo estate is drifted on purpose: `auditor scan` would exit {code} here)")
-    if not reports_ok:
+    except ScanStopped as exc:
+        _stopped(exc)
+    result = demo.scan
+    echo("\n".join(summary_lines(result.document, result.fail_on)))
+    if result.verdict_code in (EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE):
+        echo(f"(the demo estate is drifted on purpose: `auditor scan` would exit {result.verdict_code} here)")
+    if not result.outputs_written:
         echo("error: some reports could not be written (listed above)", err=True)
-        sys.exit(EXIT_OUTPUT)
-    sys.exit(EXIT_OK if document["summary"]["complete"] else EXIT_INCOMPLETE)
+    return demo, demo.exit_code
 
 
 def _register_groups() -> None:

@@ -47,24 +47,42 @@ def prepare_output_folder(folder: Path) -> None:
     """Make sure `folder` exists (made with its parents) and can be written into, before any
     work: a file in the way, a parent that cannot be made or no permission exits 6 with the
     reason, having written nothing."""
+    problem = make_output_folder(folder)
+    if problem is not None:
+        fail_output(problem)
+
+
+def make_output_folder(folder: Path) -> str | None:
+    """`prepare_output_folder` without the exit: makes `folder` and returns why it cannot be
+    used (a file in the way, a parent that cannot be made, no permission), else None."""
     if folder.exists() and not folder.is_dir():
-        fail_output(f"{safe(folder)} is a file, not a folder: give a folder for the output")
+        return f"{safe(folder)} is a file, not a folder: give a folder for the output"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        fail_output(f"cannot create the output folder {safe(folder)}: {safe(exc.strerror or exc)}")
+        return f"cannot create the output folder {safe(folder)}: {safe(exc.strerror or exc)}"
     if not os.access(folder, os.W_OK | os.X_OK):
-        fail_output(f"cannot write into the output folder {safe(folder)}: permission denied")
+        return f"cannot write into the output folder {safe(folder)}: permission denied"
+    return None
 
 
 def refuse_inside(out: Path, evidence: Path, what: str) -> None:
     """Exit 2, before anything is written, when `out` is `evidence` or inside it: writing
     there would change the evidence the command reads (`what` names it)."""
+    problem = inside_evidence_problem(out, evidence, what)
+    if problem is not None:
+        echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+def inside_evidence_problem(out: Path, evidence: Path, what: str) -> str | None:
+    """`refuse_inside` without the exit: why `out` cannot be written (it is `evidence` or
+    inside it), else None."""
     try:
         o, e = out.resolve(), evidence.resolve()
     except OSError:   # a symlink loop: the readers say what is wrong with it
-        return
+        return None
     if o == e or e in o.parents:
-        echo(f"error: --out {safe(out)} is inside the {what} {safe(evidence)}: writing there would change "
-             "the evidence; choose a folder outside it (nothing was written)", err=True)
-        sys.exit(EXIT_INPUT)
+        return (f"--out {safe(out)} is inside the {what} {safe(evidence)}: writing there would change "
+                "the evidence; choose a folder outside it (nothing was written)")
+    return None

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.config import AuditConfig, Scope
 from auditor.console import safe
-from auditor.errors import InputError, SnapshotError
+from auditor.errors import InputError, Problem, SnapshotError
 from auditor.findings import SEVERITIES, STATUSES
 from auditor.model import build_model
 from auditor.results import RunInfo, build_document, iter_text, violations
@@ -25,6 +25,7 @@ from auditor.rules.profiles import Profile, load_profile, resolve_profile
 from auditor.rules.scope import ScopeGap, snapshot_gaps
 from auditor.rules.waivers import WaiverSet, load_waivers
 from auditor.snapshot.reader import Snapshot
+from auditor.snapshot.records import CallRecord
 
 FINDINGS_FILE = "findings.json"
 DEFAULT_FAIL_ON = "high"
@@ -68,8 +69,7 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config)
 
 
-def _config_problem(config: AuditConfig, path: tuple[Any, ...], message: str) -> Any:
-    from auditor.errors import Problem
+def _config_problem(config: AuditConfig, path: tuple[str, ...], message: str) -> Problem:
     from auditor.yamlpos import load_yaml
 
     try:
@@ -87,7 +87,7 @@ def assessment_date(manifest: Mapping[str, Any]) -> date:
         raise SnapshotError(f"the snapshot manifest has no valid collection time ({finished!r})") from None
 
 
-def evaluate_evidence(records: Sequence[Any], manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
+def evaluate_evidence(records: Sequence[CallRecord], manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
     """The engine's evaluation of a snapshot's records and manifest (what `evaluate_snapshot`
     turns into findings.json): gaps from the manifest, scope gaps from the config."""
     model = build_model(records, manifest.get("files"))
@@ -108,7 +108,7 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     return build_document(evaluation, inputs.packs, run, lazy=True)
 
 
-def _uncovered(config: AuditConfig | None, covered: Any) -> list[ScopeGap]:
+def _uncovered(config: AuditConfig | None, covered: Iterable[tuple[str, str]]) -> list[ScopeGap]:
     """The account-regions `config` names that the snapshot does not cover (a snapshot
     re-evaluated with another config's accounts or regions)."""
     if config is None:

@@ -4,7 +4,11 @@ and fault injection through the SessionFactory's botocore event hooks."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +21,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, settings
 
+from auditor.api import DemoResult
 from auditor.config import AuditConfig, config_from_text
+from auditor.emulate import SeedResult
+from auditor.snapshot.records import CallRecord
 
 # No property test races the clock: Hypothesis's default 200 ms deadline per example and its
 # too-slow health check fail a correct test on a loaded machine.
@@ -222,3 +229,111 @@ def load_benchmark(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# -- the CLI in process, and the demo once per session ----------------------------------------
+
+def run_auditor(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`auditor ARGS` (the console script's `auditor.cli.main`, argument parsing and exit
+    handling included) run in this process from `cwd`, its stdout and stderr captured apart:
+    what `subprocess.run([sys.executable, "-m", "auditor", *args])` gives, without starting an
+    interpreter. The process boundary itself (signals, a closed pipe, the installed script) is
+    tested with real processes elsewhere. The SIGTERM handler a scan installs, the working
+    folder and sys.argv are put back afterwards."""
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+
+    saved = signal.getsignal(signal.SIGTERM), Path.cwd(), sys.argv
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.argv = ["auditor", *args]
+        with CliRunner().isolation() as (stdout, stderr, _):
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        os.chdir(saved[1])
+        sys.argv = saved[2]
+    return subprocess.CompletedProcess(["auditor", *args], code, out, err)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """`auditor demo --quiet --out <root>/demo` as run once for the session: what it printed,
+    its exit code, the library's result and the seeded ids by estate name."""
+
+    root: Path
+    out: Path
+    stdout: str
+    stderr: str
+    code: int
+    result: DemoResult
+    names: dict[str, str]   # AWS id -> `<kind:name>` (the estate's name for it)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo, built once per test session in this process by the `auditor demo` command's
+    own code (`auditor.cli.run_demo_command`: the library's `run_demo` and the command's
+    printing), its output captured. Read-only for its users: a test that changes its files
+    copies them first."""
+    from click.testing import CliRunner
+
+    from auditor.cli import run_demo_command
+
+    root = tmp_path_factory.mktemp("demo-run")
+    saved = signal.getsignal(signal.SIGTERM)
+    try:
+        with CliRunner().isolation() as (stdout, stderr, _):
+            try:
+                demo, code = run_demo_command(root / "demo", False, None, None, True, keep_records=True)
+            except SystemExit as exc:
+                pytest.fail(f"auditor demo stopped with exit {exc.code}: {stderr.getvalue().decode()}")
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    names = {aws_id: f"<{kind}:{name}>" for (_a, _r, kind, name), aws_id in demo.seeded.ids.items()}
+    return DemoRun(root, root / "demo", out, err, code, demo, names)
+
+
+# The analyzer estates (tests/estates/analyzers), each in its own account.
+ANALYZER_ESTATES = Path(__file__).parent / "estates" / "analyzers"
+ANALYZER_ACCOUNTS = {"egress-paths": "111111111111", "transit-paths": "222222222222",
+                     "ingress-exposure": "333333333333", "endpoint-policies": "444444444444"}
+
+
+@dataclass(frozen=True)
+class AnalyzerEstates:
+    """The four analyzer estates as seeded into one emulator and collected in one run."""
+
+    ids: dict[str, SeedResult]        # estate name -> what its seeder made
+    config: AuditConfig               # every estate's account, us-east-1
+    snapshot: Path                    # the snapshot written
+    records: tuple[CallRecord, ...]   # the records as collected (in memory)
+    manifest: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def analyzer_estates(tmp_path_factory: pytest.TempPathFactory) -> AnalyzerEstates:
+    """The analyzer estates seeded in moto (in process), each in its account of
+    ANALYZER_ACCOUNTS, and collected with the real collector: once per session, one setup
+    instead of one per estate and test module. Read-only for its users."""
+    from auditor.collect.runner import collect
+    from auditor.emulate import EmulatedAws, load_estate, seed
+    from auditor.snapshot.writer import SnapshotWriter
+
+    config = config_from_text("version: 1\naccounts:\n" + "".join(
+        f'  - id: "{a}"\n    role_arn: {EmulatedAws.role_arn(a)}\n' for a in ANALYZER_ACCOUNTS.values())
+        + "regions: [us-east-1]\n")
+    out = tmp_path_factory.mktemp("analyzer-estates") / "snapshot"
+    with EmulatedAws(mode="inprocess") as emu:
+        ids = {name: seed(load_estate(ANALYZER_ESTATES / f"{name}.yaml"), emu) for name in ANALYZER_ACCOUNTS}
+        result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True))
+    assert result.complete, result.manifest["errors"]
+    return AnalyzerEstates(ids, config, out, tuple(result.records), result.manifest)

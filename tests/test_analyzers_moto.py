@@ -2,7 +2,8 @@
 built in moto from tests/estates/analyzers/*.yaml, collected with the real collector,
 loaded back from the snapshot, and asserted to the exact path or counter-example.
 
-Each estate is seeded and collected once per module. Expected texts name things by their
+The estates are seeded into one emulator, each in its own account, and collected once per
+session (conftest `analyzer_estates`); each test reads its estate's account. Expected texts name things by their
 estate names in braces - ``{route_table:to-igw}`` - and `Built.fill` puts the ids moto
 gave them in their place, so every assertion is about exact ids.
 
@@ -36,6 +37,7 @@ from auditor.model.types import (Instance, Model, NetworkAcl, NetworkInterface, 
 from auditor.rules.attributes import resolve
 from auditor.snapshot.reader import load_snapshot
 from auditor.snapshot.writer import SnapshotWriter
+from conftest import ANALYZER_ACCOUNTS, AnalyzerEstates
 
 ESTATES = Path(__file__).parent / "estates" / "analyzers"
 REGION = "us-east-1"
@@ -100,24 +102,35 @@ def build(name: str, account: str, out: Path, mode: Mode = "inprocess") -> Built
     return Built(ids, model, account)
 
 
-@pytest.fixture(scope="module")
-def egress(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build("egress-paths", EGRESS, tmp_path_factory.mktemp("egress") / "snapshot")
+def shared(estates: AnalyzerEstates, name: str, account: str) -> Built:
+    """Estate `name` out of the session's collection of every analyzer estate (each in its own
+    account): the model of its account's records, read back from the snapshot (and equal to the
+    model of the records as collected)."""
+    snap = load_snapshot(estates.snapshot)
+    model = build_model([r for r in snap.records if r.account == account], snap.manifest["files"])
+    assert model == build_model([r for r in estates.records if r.account == account], estates.manifest["files"])
+    assert ANALYZER_ACCOUNTS[name] == account
+    return Built(estates.ids[name], model, account)
 
 
 @pytest.fixture(scope="module")
-def transit(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build("transit-paths", TRANSIT, tmp_path_factory.mktemp("transit") / "snapshot")
+def egress(analyzer_estates: AnalyzerEstates) -> Built:
+    return shared(analyzer_estates, "egress-paths", EGRESS)
 
 
 @pytest.fixture(scope="module")
-def exposure(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build("ingress-exposure", EXPOSURE, tmp_path_factory.mktemp("exposure") / "snapshot")
+def transit(analyzer_estates: AnalyzerEstates) -> Built:
+    return shared(analyzer_estates, "transit-paths", TRANSIT)
 
 
 @pytest.fixture(scope="module")
-def policies(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build("endpoint-policies", POLICIES, tmp_path_factory.mktemp("policies") / "snapshot")
+def exposure(analyzer_estates: AnalyzerEstates) -> Built:
+    return shared(analyzer_estates, "ingress-exposure", EXPOSURE)
+
+
+@pytest.fixture(scope="module")
+def policies(analyzer_estates: AnalyzerEstates) -> Built:
+    return shared(analyzer_estates, "endpoint-policies", POLICIES)
 
 
 def _filled(built: Built, texts: Iterable[str]) -> set[str]:

@@ -24,6 +24,7 @@ from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
 from auditor.bundle_verify import verify_bundle
 from auditor.rules.fixtures import ACCOUNT, REGION, Case, records_for
 from auditor.snapshot.writer import SnapshotWriter
+from conftest import run_auditor
 
 PACK = textwrap.dedent("""
     pack:
@@ -87,8 +88,8 @@ REPORTS = {"html": "report.html", "pdf": "report.pdf", "junit": "findings.junit.
 
 
 def auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+    """`auditor ARGS` from `cwd`, in process (conftest.run_auditor)."""
+    return run_auditor(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +152,9 @@ def test_the_bundle_holds_everything_and_verifies(made: Path, keys: tuple[Path, 
     assert (made / SIGNATURE_FILE).is_file()
     result = verify_bundle(made, public_key=keys[1])
     assert result.ok, result
-    proc = auditor("verify", str(made), "--public-key", str(keys[1]), cwd=made.parent)
+    # the real console script, in its own process, once
+    proc = subprocess.run([sys.executable, "-m", "auditor", "verify", str(made), "--public-key", str(keys[1])],
+                          capture_output=True, text=True, cwd=made.parent, timeout=120)
     assert proc.returncode == 0 and "VERIFIED" in proc.stdout, proc.stdout + proc.stderr
     assert "signature" in proc.stdout
 

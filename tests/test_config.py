@@ -10,6 +10,7 @@ import pytest
 
 from auditor.config import config_from_text, load_config
 from auditor.errors import InputError
+from conftest import run_auditor
 
 GOOD = """\
 version: 1
@@ -147,8 +148,7 @@ def test_cli_bad_config_exits_2_with_positions_and_no_traceback(tmp_path: Path) 
 
 
 def test_cli_missing_config_file(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "auditor", "collect", "-c", str(tmp_path / "nope.yaml"),
-                           "--out", str(tmp_path / "s")], capture_output=True, text=True, timeout=120)
+    proc = run_auditor("collect", "-c", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "s"))   # in process
     assert proc.returncode == 2 and "nope.yaml:0:0  file not found" in proc.stderr
     assert "Traceback" not in proc.stderr
 

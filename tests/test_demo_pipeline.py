@@ -7,14 +7,12 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from demo_normaliser import demo_names, normalised_demo_html
+from demo_normaliser import normalised_demo_html
 
 from auditor.collect.runner import collect
 from auditor.config import load_config
@@ -24,21 +22,33 @@ from auditor.model.types import BlockPublicAccess, RouteTable, Subnet, TransitGa
 from auditor.snapshot.reader import load_snapshot
 from auditor.validation import load_schema
 from auditor.snapshot.writer import SnapshotWriter
+from conftest import DemoRun
 
 PAY, HEALTH = "111111111111", "222222222222"
 
 
 @pytest.mark.parametrize("mode", ["inprocess", pytest.param("server", marks=pytest.mark.server)])
-def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str, tmp_path: Path) -> None:
-    config = load_config(demo_config_path())
-    with EmulatedAws(mode=mode) as emu:
-        ids = seed(load_estate(demo_estate_path()), emu)
-        result = collect(config, emu.session_factory(max_attempts=3), SnapshotWriter(tmp_path / "s", keep=True))
+def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str, tmp_path: Path,
+                                                                     request: pytest.FixtureRequest) -> None:
+    """In process: the session's demo (seeded and collected by `auditor demo`, records kept);
+    over a real HTTP moto server: built and collected here."""
+    if mode == "inprocess":
+        demo: DemoRun = request.getfixturevalue("demo_run")
+        ids, collected = demo.result.seeded, demo.result.scan.collection
+        assert collected is not None
+        result, snapshot = collected, demo.out / "snapshot"
+    else:
+        config = load_config(demo_config_path())
+        with EmulatedAws(mode=mode) as emu:
+            ids = seed(load_estate(demo_estate_path()), emu)
+            result = collect(config, emu.session_factory(max_attempts=3), SnapshotWriter(tmp_path / "s", keep=True))
+        snapshot = tmp_path / "s"
+    assert result.records
     assert result.complete, result.manifest["errors"]
     assert {t["status"] for t in result.manifest["tasks"]} == {"complete"}
     assert [(t["account"], t["region"]) for t in result.manifest["tasks"]] == [
         (PAY, "eu-west-1"), (PAY, "us-east-1"), (HEALTH, "eu-west-1"), (HEALTH, "us-east-1")]
-    snap = load_snapshot(tmp_path / "s")
+    snap = load_snapshot(snapshot)
     model = build_model(snap.records, snap.manifest["files"])
     assert model == build_model(result.records, result.manifest["files"])
 
@@ -84,18 +94,11 @@ def test_demo_estate_collects_completely_and_models_the_planted_facts(mode: str,
     assert sqs.policy["Statement"][0]["Action"] == "*"  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """`auditor demo` run once as a user would: (the folder it ran in, the process)."""
-    tmp_path = tmp_path_factory.mktemp("demo-run")
-    proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp_path / "demo")],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    return tmp_path, proc
-
-
-def test_auditor_demo_command(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
-    tmp_path, proc = demo_run
-    assert proc.returncode == 0, proc.stderr
+def test_auditor_demo_command(demo_run: DemoRun) -> None:
+    """`auditor demo` run once as a user would (the session's demo: the command's own code in
+    process, its output captured)."""
+    tmp_path, proc = demo_run.root, demo_run
+    assert proc.code == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"snapshot written to {tmp_path / 'demo' / 'snapshot'}" in proc.stdout
     assert f"findings written to {tmp_path / 'demo' / 'findings.json'}" in proc.stdout
@@ -199,13 +202,12 @@ def test_demo_golden_normaliser_ignores_moto_draws_and_listing_order(tmp_path: P
     assert first != normalised_demo_html(*_tiny_demo(tmp_path / "3", other, ("b", "a"), status="PASS"))
 
 
-def test_demo_html_report_matches_the_golden_copy(demo_run: tuple[Path, subprocess.CompletedProcess[str]]
-                                                  ) -> None:
-    tmp_path, proc = demo_run
-    assert proc.returncode == 0, proc.stderr
+def test_demo_html_report_matches_the_golden_copy(demo_run: DemoRun) -> None:
+    tmp_path = demo_run.root
+    assert demo_run.code == 0, demo_run.stderr
     page = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
-    names = demo_names()
-    # The seeded ids are the demo's (same seed, same moto): the names do replace them.
+    names = demo_run.names
+    # The seeded ids are the demo's (those its seeder made): the names do replace them.
     assert names and sum(aws_id in page for aws_id in names) >= 50
     actual = normalised_demo_html(page, names, tmp_path / "demo" / "snapshot")
     assert "<vpc:phi-records>" in actual and not re.search(r"\bvpc-[0-9a-f]{8}", actual)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import json
 import subprocess
-import sys
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -25,6 +24,7 @@ from auditor.rules.waivers import waivers_from_text
 from auditor.snapshot.records import CallError, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
 from auditor.validation import load_schema
+from conftest import run_auditor
 
 PACK = textwrap.dedent("""
     pack:
@@ -304,8 +304,8 @@ def write_snapshot(folder: Path, recs: list[CallRecord]) -> Path:
 
 
 def scan(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "auditor", "scan", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+    """`auditor scan ARGS` from `cwd`, in process (conftest.run_auditor)."""
+    return run_auditor("scan", *args, cwd=cwd)
 
 
 def config(tmp_path: Path, extra: str = "") -> Path:

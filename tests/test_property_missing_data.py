@@ -1,8 +1,9 @@
 """Missing data never makes a PASS: a property over whole collected estates.
 
 Each estate (the demo bank with its own audit config, and the four analyzer estates of
-tests/estates/analyzers with every pack and no scope) is seeded in moto and collected once
-per module with the real collector; its findings are the baseline. Then the evidence is
+tests/estates/analyzers with every pack and no scope) is seeded in moto and collected with
+the real collector (the demo's is the session's `auditor demo` snapshot, read back; the
+analyzer estates' once per module); its findings are the baseline. Then the evidence is
 damaged one piece at a time, in memory, and evaluated again as `auditor.scan.evaluate_snapshot`
 does (its engine call, with the model, regions, account problems, packs, scope and waivers):
 
@@ -39,23 +40,19 @@ import pytest
 from auditor.collect.calls import not_attempted
 from auditor.collect.catalog import CATALOG
 from auditor.collect.runner import collect
-from auditor.config import AuditConfig, config_from_text, load_config
-from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
+from auditor.config import AuditConfig, load_config
+from auditor.emulate import demo_config_path
 from auditor.findings import Finding
 from auditor.model import build_model
 from auditor.model.types import Model
 from auditor.model.normalise import record_path
 from auditor.rules.engine import evaluate_rules
 from auditor.scan import ScanInputs, evaluate_evidence, evaluate_snapshot, prepare
-from auditor.snapshot.reader import Snapshot
+from auditor.snapshot.reader import Snapshot, load_snapshot
 from auditor.snapshot.records import GLOBAL_REGION, CallError, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
+from conftest import AnalyzerEstates, DemoRun
 
-ESTATES = Path(__file__).parent / "estates" / "analyzers"
-# The analyzer estates, each in its own account (as tests/test_analyzers_moto.py seeds them),
-# seeded into one emulator and collected in one run: one setup instead of four.
-ANALYZER_ACCOUNTS = {"egress-paths": "111111111111", "transit-paths": "222222222222",
-                     "ingress-exposure": "333333333333", "endpoint-policies": "444444444444"}
 Key = tuple[str, str, str, str, str, str]   # rule, account, region, resource type, resource id, element
 
 
@@ -86,17 +83,8 @@ def scan_statuses(records: tuple[CallRecord, ...], manifest: Mapping[str, Any], 
     return {f.sort_key(): f.status for f in findings}
 
 
-def _collect(config: AuditConfig, estates: list[Path], out: Path) -> tuple[tuple[CallRecord, ...], dict[str, Any]]:
-    with EmulatedAws(mode="inprocess") as emu:
-        for path in estates:
-            seed(load_estate(path), emu)
-        result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True))
-    assert result.complete, result.manifest["errors"]
-    return tuple(result.records), result.manifest
-
-
-def _collected(name: str, config: AuditConfig, estates: list[Path], out: Path) -> Collected:
-    records, manifest = _collect(config, estates, out)
+def _baseline(name: str, config: AuditConfig, records: tuple[CallRecord, ...], manifest: Mapping[str, Any]
+              ) -> Collected:
     inputs = prepare(config)
     baseline = statuses(records, manifest, inputs)
     # The property means something only where there are PASS and FAIL findings to keep.
@@ -105,18 +93,17 @@ def _collected(name: str, config: AuditConfig, estates: list[Path], out: Path) -
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Collected:
-    config = load_config(demo_config_path())
-    return _collected("demo", config, [demo_estate_path()], tmp_path_factory.mktemp("demo") / "snapshot")
+def demo(demo_run: DemoRun) -> Collected:
+    """The demo estate as the session's `auditor demo` collected it (its snapshot, read back)."""
+    snap = load_snapshot(demo_run.result.scan.snapshot)
+    assert snap.complete, snap.manifest["errors"]
+    return _baseline("demo", load_config(demo_config_path()), tuple(snap.records), dict(snap.manifest))
 
 
 @pytest.fixture(scope="module")
-def analyzers(tmp_path_factory: pytest.TempPathFactory) -> Collected:
-    config = config_from_text("version: 1\naccounts:\n" + "".join(
-        f'  - id: "{a}"\n    role_arn: {EmulatedAws.role_arn(a)}\n' for a in ANALYZER_ACCOUNTS.values())
-        + "regions: [us-east-1]\n")
-    return _collected("analyzers", config, [ESTATES / f"{n}.yaml" for n in ANALYZER_ACCOUNTS],
-                      tmp_path_factory.mktemp("analyzers") / "snapshot")
+def analyzers(analyzer_estates: AnalyzerEstates) -> Collected:
+    """The four analyzer estates, each in its own account, as the session collected them."""
+    return _baseline("analyzers", analyzer_estates.config, analyzer_estates.records, analyzer_estates.manifest)
 
 
 # -- forging the damage as the collector records it -------------------------------------------

@@ -29,6 +29,7 @@ from auditor.rules.engine import evaluate_rules
 from auditor.rules.fixtures import Case, records_for
 from auditor.rules.packs import PackSet, load_packs
 from auditor.snapshot.records import CallRecord
+from conftest import DemoRun
 
 Calls = dict[str, Any]
 
@@ -1042,18 +1043,14 @@ def test_partition_agrees_with_per_address_longest_prefix_match(routes: list[tup
 # -- the demo estate through moto ---------------------------------------------------------
 
 def test_the_demo_estates_legacy_phi_subnet_reaches_the_internet_through_the_shared_egress_vpc(
-        tmp_path: Any) -> None:
-    from auditor.collect.runner import collect
-    from auditor.config import load_config
-    from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
-    from auditor.snapshot.writer import SnapshotWriter
+        demo_run: DemoRun) -> None:
+    """On the session's demo (`auditor demo`: the estate seeded in moto and collected)."""
+    from auditor.snapshot.reader import load_snapshot
 
     health, region = "222222222222", "us-east-1"
-    with EmulatedAws(mode="inprocess") as emu:
-        ids = seed(load_estate(demo_estate_path()), emu)
-        result = collect(load_config(demo_config_path()), emu.session_factory(max_attempts=3),
-                         SnapshotWriter(tmp_path / "s", keep=True))
-    model = build_model(result.records, result.manifest["files"])
+    ids = demo_run.result.seeded
+    snap = load_snapshot(demo_run.result.scan.snapshot)
+    model = build_model(snap.records, snap.manifest["files"])
     the = lambda kind, name: ids.id(health, region, kind, name)  # noqa: E731
     legacy = the_subnet(model, the("subnet", "phi-legacy-a"))
     found = subnet_reachability(model, legacy)

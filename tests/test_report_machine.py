@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from auditor.report.machine import CSV_COLUMNS, csv_bytes, junit_xml, neutralise
 from auditor.report.model import ReportModel, build_model
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
+from conftest import DemoRun
 from test_report_model import FORMULA, HOSTILE_TAG, sample_document
 
 LEVELS = {"error", "warning", "note", "none"}
@@ -31,13 +30,10 @@ def model() -> ReportModel:
 
 
 @pytest.fixture(scope="module")
-def demo_findings(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real findings.json: `auditor demo` once for the module (about 15 s)."""
-    out = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--out", str(out), "--quiet"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return out / "findings.json"
+def demo_findings(demo_run: DemoRun) -> Path:
+    """A real findings.json: the session's `auditor demo` run (read only)."""
+    assert demo_run.code == 0, demo_run.stderr
+    return demo_run.out / "findings.json"
 
 
 def _cases(xml: bytes) -> list[ET.Element]:

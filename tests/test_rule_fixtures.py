@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from auditor.rules.fixtures import Case, check_case, load_cases
-from auditor.rules.frameworks import load_authority
+from auditor.rules.frameworks import AuthorityMap, load_authority
 from auditor.rules.packs import PackSet, load_packs
 
 FIXTURES = Path(__file__).parent / "rule_fixtures"
@@ -42,11 +42,16 @@ def test_every_builtin_rule_is_documented(rule) -> None:  # type: ignore[no-unty
     assert rule.rationale.strip() and rule.implements, f"{rule.id} names no catalogue check"
 
 
+@pytest.fixture(scope="module")
+def authority() -> AuthorityMap:
+    """The authority map, loaded once for the module (each load reads every catalogue)."""
+    return load_authority()
+
+
 @pytest.mark.parametrize("rule", PACKS.rules, ids=[r.id for r in PACKS.rules])
-def test_builtin_citations_come_from_the_authority_map(rule) -> None:  # type: ignore[no-untyped-def]
+def test_builtin_citations_come_from_the_authority_map(rule, authority: AuthorityMap) -> None:  # type: ignore[no-untyped-def]
     """A built-in rule cites a framework control only where authority.yaml maps one of the
     checks it implements to that control (controls.md section 4)."""
-    authority = load_authority()
     supported = {(fw, c) for check in rule.implements
                  for fw, controls in authority.citations(check).items() for c in controls}
     cited = {(fw, c) for fw, controls in rule.frameworks.items() for c in controls}

@@ -1,0 +1,475 @@
+"""The scan as a library: evidence in, an evidence bundle out, no command line around it.
+
+    from auditor.api import run_scan
+    from auditor.config import load_config
+
+    result = run_scan(load_config(Path("audit.yaml")), snapshot=Path("kept-snapshot"), out=Path("run-1"))
+    result.exit_code          # what `auditor scan` would exit with (docs/cli.md)
+    result.findings           # run-1/findings.json; result.reports: the reports written
+
+`run_scan` does what `auditor scan` does: with a config and no snapshot it collects (the
+collector, and with it botocore, is imported only then), else it reads and verifies the
+snapshot; it evaluates the rule packs, writes findings.json, the reports asked for and the
+evidence bundle (signed when given a key), and returns a `ScanResult`. `run_demo` does what
+`auditor demo` does: it builds the emulated demo estate (moto), collects it and finishes
+the same way.
+
+Nothing here prints or exits. What the command line would print as the run goes (where
+each file was written, what could not be written) is given, line by line, to the `notify`
+sink, with every value from AWS or from a file passed through `console.safe`; progress of
+a collection goes to `progress`. A run that cannot go on raises: `InputError` (a config,
+pack, waiver or region problem: nothing was run, every problem listed) or `ScanStopped`
+(its `code` is the command line's exit code: 2 an input that cannot be used, 6 an output
+that cannot be written, 130 interrupted; its `message` says what is kept).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from auditor.cli_common import (
+    EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS,
+    EXIT_VIOLATIONS_INCOMPLETE, inside_evidence_problem, make_output_folder,
+)
+from auditor.console import safe
+from auditor.errors import AuditorError, SnapshotError
+
+# Importing this module is cheap (the command line imports it at start): what a run needs is
+# imported when it runs, and the collector (botocore) and the emulator (moto) only when used.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from auditor.config import AuditConfig
+    from auditor.scan import ScanInputs
+
+    from auditor.collect.redact import Redactor
+    from auditor.collect.regions import RegionChoice
+    from auditor.collect.runner import CollectResult
+    from auditor.collect.sessions import SessionFactory
+    from auditor.emulate.seed import SeedResult
+    from auditor.snapshot.reader import Snapshot
+
+__all__ = ["DemoResult", "Notify", "Progress", "ScanResult", "ScanStopped", "collect_snapshot", "collection_inputs",
+           "collection_summary", "emulator_problem", "run_demo", "run_scan", "scan_exit_code", "timestamped"]
+
+Progress = Callable[[int, int, str], None]
+"""A collection's progress: (calls done, calls in all, the call just done)."""
+
+
+class Notify(Protocol):
+    """Where a run's messages go: one line at a time; `err` for what the command line prints
+    on stderr (problems, notes), else what it prints on stdout."""
+
+    def __call__(self, text: str, /, *, err: bool = False) -> None: ...
+
+
+def _quiet(text: str, /, *, err: bool = False) -> None:
+    """The default sink: messages are dropped (the result holds what was written)."""
+
+
+class ScanStopped(AuditorError):
+    """The run stopped before its evidence bundle was finished. `code` is the exit code the
+    command line gives for it (2: an input cannot be used; 6: an output cannot be written;
+    130: interrupted) and `message` says why and what is kept (values made terminal-safe)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a finished run wrote and what it found.
+
+    `document` is findings.json as built (its ``findings`` are `auditor.findings.Finding`
+    objects; the file holds their JSON). `exit_code` is the command line's for this run
+    (docs/cli.md), `verdict_code` the same with every output written (what the findings alone
+    say). `problems` lists the outputs that could not be written (then `outputs_written` is
+    False and `exit_code` is 6); findings.json and the bundle are always whole when a result
+    is returned."""
+
+    document: dict[str, Any]
+    out: Path
+    snapshot: Path
+    findings: Path
+    reports: tuple[tuple[str, Path], ...]
+    bundle: Path
+    signed: bool
+    fail_on: str
+    exit_code: int
+    verdict_code: int
+    outputs_written: bool
+    problems: tuple[str, ...]
+    config_differs: bool = False
+    collection: CollectResult | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Everything in scope was assessed."""
+        return bool(self.document["summary"]["complete"])
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """`run_demo`'s run: the scan's result, and what the seeder made (estate names -> the ids
+    moto drew, `SeedResult`)."""
+
+    scan: ScanResult
+    seeded: SeedResult
+
+    @property
+    def exit_code(self) -> int:
+        """`auditor demo`'s exit code: 6 when an output was not written, else 0 complete, 3
+        incomplete (the estate's violations are there by design: they do not set it)."""
+        if not self.scan.outputs_written:
+            return EXIT_OUTPUT
+        return EXIT_OK if self.scan.complete else EXIT_INCOMPLETE
+
+
+def scan_exit_code(document: Mapping[str, Any], fail_on: str, outputs_written: bool = True) -> int:
+    """The exit code of a scan (docs/cli.md): 6 when an output could not be written (the
+    evidence is not whole, whatever it says), else 4 violations at or above `fail_on` and
+    incomplete, 1 violations and complete, 3 incomplete, 0 complete and compliant."""
+    from auditor.results import violations
+
+    if not outputs_written:
+        return EXIT_OUTPUT
+    complete = bool(document["summary"]["complete"])
+    if violations(document, fail_on):
+        return EXIT_VIOLATIONS if complete else EXIT_VIOLATIONS_INCOMPLETE
+    return EXIT_OK if complete else EXIT_INCOMPLETE
+
+
+def timestamped(base: Path) -> Path:
+    """`base/<UTC time>-<random>`: the default output folder of a run."""
+    return base / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6])
+
+
+# -- the scan --------------------------------------------------------------------------------
+
+def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: Path | None = None,
+             inputs: ScanInputs | None = None, fail_on: str | None = None, formats: Sequence[str] | None = None,
+             style: str | None = None, signing_key: Ed25519PrivateKey | None = None, gzip: bool | None = None,
+             sessions: SessionFactory | None = None, progress: Progress | None = None,
+             notify: Notify = _quiet, on_start: Callable[[], None] | None = None) -> ScanResult:
+    """Collect (`config` and no `snapshot`) or read the verified `snapshot` folder, evaluate it,
+    and write findings.json, the reports of `formats` and the evidence bundle into `out`.
+
+    - `config`: the audit config (`auditor.config.load_config`); None with a `snapshot`:
+      every built-in pack, everything in scope, no waivers.
+    - `out`: the output folder (made; never inside `snapshot`); default: the config's
+      outputs.directory, else ``audit-output``, in a new ``<UTC time>`` subfolder.
+    - `inputs`: the checked packs, scope and waivers (`auditor.scan.prepare`), else prepared
+      here from `config` and `fail_on` (the severity at or above which a FAIL is a violation;
+      default: the config's, the profile's, else high).
+    - `formats`: the reports besides findings.json (names of `auditor.config.ALL_FORMATS`);
+      default: the config's outputs.formats, else all. `style`: the reports' wording
+      (banking, healthcare); default: the profile's.
+    - `signing_key`: an Ed25519 private key (`auditor.bundle.load_signing_key`) signing the
+      bundle manifest. `gzip`: store the collected responses compressed (default: the config's).
+    - `sessions`: the collector's session factory (default: a real `SessionFactory` with the
+      config's retry budget; the demo passes the emulator's).
+    - `progress`, `notify`: see the module docstring; `on_start` is called once every input
+      is checked and the output folder exists, before any evidence is gathered or evaluated
+      (the command line turns SIGTERM into an interrupt there).
+
+    Every input is checked before anything is written (`InputError`, `ScanStopped` code 2);
+    see `ScanStopped` for the other ways a run stops."""
+    from auditor.scan import prepare
+
+    if config is None and snapshot is None:
+        raise ValueError("give a config (collect and evaluate) or a snapshot folder (re-evaluate evidence)")
+    if inputs is None:
+        inputs = prepare(config, fail_on=fail_on)
+    wanted = _formats(formats, config)
+    if out is None:
+        base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
+        out = timestamped(base)
+    # Every input is checked before anything is written: the snapshot read, then the folder.
+    snap = None
+    if snapshot is not None:
+        problem = inside_evidence_problem(out, snapshot, "snapshot")
+        if problem is not None:
+            raise ScanStopped(EXIT_INPUT, problem)
+        snap = _load_snapshot(snapshot)
+    settled = collection_inputs(config) if snapshot is None and config is not None else None
+    _make_folder(out)
+    if on_start is not None:
+        on_start()
+    collection = None
+    if snapshot is None:
+        assert config is not None
+        if sessions is None:
+            from auditor.collect.sessions import SessionFactory
+
+            sessions = SessionFactory(max_attempts=config.collection.max_attempts)
+        collection = collect_snapshot(config, sessions, out / "snapshot", config.gzip if gzip is None else gzip,
+                                      progress, settled, notify)
+        snapshot = collection.path
+        snap = _load_snapshot(snapshot)
+    elif config is not None:
+        notify(f"re-evaluating {safe(snapshot)} with {safe(config.source)}", err=True)
+    assert snap is not None
+    result = _evaluate_into_bundle(out, snap, snapshot, config, inputs, signing_key, wanted, style, notify,
+                                   collection)
+    collected_with = result.document["run"]["config"]["collected_with_digest"]
+    if config is not None and collected_with and collected_with != config.digest:
+        notify("note: the config differs from the one the snapshot was collected with "
+               "(scope and packs come from the config given now)", err=True)
+        result = replace(result, config_differs=True)
+    return result
+
+
+def _formats(formats: Sequence[str] | None, config: AuditConfig | None) -> tuple[str, ...]:
+    """The reports to write: `formats` (known names, in order, once each), else the config's
+    outputs.formats, else every format."""
+    from auditor.config import ALL_FORMATS
+
+    if formats is None:
+        return tuple(config.formats) if config is not None else ALL_FORMATS
+    unknown = [f for f in formats if f not in ALL_FORMATS]
+    if unknown:
+        raise ScanStopped(EXIT_INPUT, f"unknown format {', '.join(map(safe, unknown))}; "
+                                      f"choose from {', '.join(ALL_FORMATS)}")
+    return tuple(dict.fromkeys(formats))
+
+
+def _make_folder(out: Path) -> None:
+    problem = make_output_folder(out)
+    if problem is not None:
+        raise ScanStopped(EXIT_OUTPUT, problem)
+
+
+def _load_snapshot(snapshot_dir: Path) -> Snapshot:
+    """The verified snapshot, else `ScanStopped` (2) saying why."""
+    from auditor.snapshot.reader import load_snapshot
+
+    try:
+        return load_snapshot(snapshot_dir)
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
+
+
+def collection_inputs(config: AuditConfig) -> tuple[RegionChoice, Redactor]:
+    """The run's regions and the redaction key, settled before any folder is made: no region
+    anywhere is an `InputError`, an unusable key `ScanStopped` (2); nothing is left behind."""
+    from auditor.collect.redact import Redactor
+    from auditor.collect.regions import resolve_regions
+    from auditor.errors import InputError
+
+    profile = config.discovery.management_profile if config.discovery is not None else None
+    try:
+        return resolve_regions(config.regions, config.source, profile), Redactor.from_environment()
+    except InputError:
+        raise
+    except AuditorError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(exc)}; nothing was run") from exc
+
+
+def collect_snapshot(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: bool, progress: Progress | None,
+                     settled: tuple[RegionChoice, Redactor] | None, notify: Notify, *,
+                     keep_records: bool = False) -> CollectResult:
+    """Collect into the snapshot folder `out` (with `settled`: the regions and redactor from
+    `collection_inputs`, else settled now) and say what was collected; with `keep_records`
+    the result also holds the records in memory. Interrupted: `ScanStopped` 130 keeping the
+    evidence so far; a write that fails (full disk, permissions): `ScanStopped` 6 saying what
+    is kept."""
+    from auditor.collect.runner import collect
+    from auditor.snapshot.writer import SnapshotWriter, partial_path
+
+    regions, redactor = settled if settled is not None else collection_inputs(config)
+    try:
+        writer = SnapshotWriter(out, compress=gzip, keep=keep_records)
+        result = collect(config, sessions, writer, progress=progress, regions=regions, redactor=redactor)
+    except KeyboardInterrupt:
+        raise ScanStopped(EXIT_INTERRUPTED, f"interrupted: the evidence gathered so far is kept in "
+                                            f"{safe(partial_path(out))} (marked interrupted; it is not a valid "
+                                            "snapshot)") from None
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
+    except OSError as exc:
+        kept = partial_path(out)
+        raise ScanStopped(EXIT_OUTPUT, f"could not write the snapshot {safe(out)}: {safe(exc.strerror or exc)}"
+                          + (f"; what was gathered is kept in {safe(kept)} (marked interrupted; not a valid "
+                             "snapshot)" if kept.is_dir() else "")) from exc
+    for line, err in collection_summary(result):
+        notify(line, err=err)
+    return result
+
+
+def collection_summary(result: CollectResult) -> list[tuple[str, bool]]:
+    """What a finished collection says about itself, as (line, for stderr) pairs: where the
+    snapshot is, its counts, how the regions were chosen, and whether it is incomplete."""
+    m = result.manifest
+    lines = [(f"snapshot written to {safe(result.path)}", False),
+             (f"  {len(m['calls'])} calls, {len(m['errors'])} errors, "
+              f"{len(m['accounts'])} accounts, {len(m['regions'])} regions", False)]
+    if m.get("region_choice"):
+        from auditor.collect.regions import describe_choice
+
+        lines.append((f"  {safe(describe_choice(m['region_choice']))}", False))
+    if not result.complete:
+        lines.append(("  assessment INCOMPLETE: some data could not be collected "
+                      f"(run `auditor inventory {safe(result.path)}` for every error)", True))
+    return lines
+
+
+def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config: AuditConfig | None,
+                          inputs: ScanInputs, key: Ed25519PrivateKey | None, formats: tuple[str, ...],
+                          style: str | None, notify: Notify, collection: CollectResult | None) -> ScanResult:
+    """Evaluate the verified snapshot `snap` (kept in `snapshot_dir`) into ``out/findings.json``,
+    write the reports and make `out` an evidence bundle, saying where. Interrupted (Ctrl-C,
+    SIGTERM): `ScanStopped` 130 saying what is kept and how to finish. findings.json or the
+    bundle not written: `ScanStopped` 6."""
+    from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
+    from auditor.scan import FINDINGS_FILE
+
+    try:
+        document, path = _scan_snapshot(snap, inputs, out)
+        for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
+            (out / stale).unlink(missing_ok=True)
+        notify(f"findings written to {safe(path)}")
+        written, problems = _reports(out, path, snapshot_dir, inputs, formats, style, notify)
+        bundle = _bundle(out, snapshot_dir, config, inputs, key, notify)
+    except KeyboardInterrupt:
+        kept = (out / FINDINGS_FILE).is_file()
+        again = f"auditor scan --snapshot {safe(snapshot_dir)}" + (f" -c {safe(config.source)}" if config is not None else "")
+        raise ScanStopped(EXIT_INTERRUPTED,
+                          f"interrupted after collection: the snapshot {safe(snapshot_dir)} is complete and kept"
+                          + (f", and {safe(out / FINDINGS_FILE)} was written" if kept else "")
+                          + f"; {safe(out)} is not a finished evidence bundle (no {BUNDLE_FILE}). Finish with: "
+                          f"{again} --out NEW_FOLDER") from None
+    ok = not problems
+    return ScanResult(document=document, out=out, snapshot=snapshot_dir, findings=path, reports=written,
+                      bundle=bundle, signed=key is not None, fail_on=inputs.fail_on,
+                      exit_code=scan_exit_code(document, inputs.fail_on, ok),
+                      verdict_code=scan_exit_code(document, inputs.fail_on), outputs_written=ok,
+                      problems=problems, collection=collection)
+
+
+def _scan_snapshot(snap: Snapshot, inputs: ScanInputs, out: Path) -> tuple[dict[str, Any], Path]:
+    """Evaluate the verified snapshot, write findings.json into `out` (`ScanStopped` 6 when it
+    cannot be written: no half file is left)."""
+    from auditor.scan import FINDINGS_FILE, evaluate_snapshot, write_findings
+    from auditor.snapshot.reader import record_shape_errors
+
+    try:
+        with record_shape_errors(snap):
+            document = evaluate_snapshot(snap, inputs)
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
+    try:
+        return document, write_findings(document, out)
+    except OSError as exc:
+        raise ScanStopped(EXIT_OUTPUT, f"could not write {safe(out / FINDINGS_FILE)}: {safe(exc.strerror or exc)} "
+                                       "(nothing was written in its place)") from exc
+
+
+def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, formats: tuple[str, ...],
+             style: str | None, notify: Notify) -> tuple[tuple[tuple[str, Path], ...], tuple[str, ...]]:
+    """Write the report files of `formats` next to findings.json, saying where; returns them
+    and what could not be written (the others still are: nothing is lost)."""
+    from auditor.report.model import build_model, record_hashes_of
+    from auditor.report.outputs import write_reports
+    from auditor.rules.frameworks import load_catalogues
+
+    raw = findings.read_bytes()
+    manifest = (snapshot_dir / "manifest.json").read_bytes()   # the snapshot was verified: it is there
+    model = build_model(json.loads(raw), inputs.packs, load_catalogues(), style=style,
+                        record_hashes=record_hashes_of(manifest))
+    try:
+        done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style)
+    except OSError as exc:
+        problem = f"could not write the reports into {safe(out)}: {safe(exc.strerror or exc)}"
+        notify(f"error: {problem}", err=True)
+        return (), (problem,)
+    for fmt, target in done.files:
+        notify(f"{fmt} written to {safe(target)}")
+    problems = []
+    for fmt, target, why in done.failed:
+        problem = f"{fmt}: {safe(target)} not written: {safe(why)}"
+        notify(f"error: {problem}", err=True)
+        problems.append(problem)
+    return tuple(done.files), tuple(problems)
+
+
+def _bundle(out: Path, snapshot_dir: Path, config: AuditConfig | None, inputs: ScanInputs,
+            key: Ed25519PrivateKey | None, notify: Notify) -> Path:
+    """Make `out` an evidence bundle (auditor/bundle.py) and say where; `ScanStopped` 6 when it
+    cannot be written (the folder then has no bundle.json: it is not a finished bundle)."""
+    from auditor.bundle import write_scan_bundle
+
+    try:
+        path = write_scan_bundle(out, snapshot_dir, config, inputs, key)
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, f"could not write the evidence bundle: {safe(exc)}") from exc
+    except OSError as exc:
+        raise ScanStopped(EXIT_OUTPUT, f"could not write the evidence bundle into {safe(out)}: "
+                                       f"{safe(exc.strerror or exc)} (no bundle.json was written: the folder is "
+                                       "not a finished bundle)") from exc
+    notify(f"evidence bundle written to {safe(out)} ({path.name}{', signed' if key is not None else ''}; "
+           f"check it with: auditor verify {safe(out)})")
+    return path
+
+
+
+
+# -- the demo --------------------------------------------------------------------------------
+
+def emulator_problem() -> str | None:
+    """Why `run_demo` cannot run (moto, the `demo` extra, is not installed), as the command
+    line says it, else None."""
+    from auditor.emulate import emulator_missing
+
+    why = emulator_missing()
+    if why is None:
+        return None
+    return ("`auditor demo` needs the AWS emulator (moto), which is not installed "
+            f"({safe(why)}); install it with: pip install 'private-network-auditor[demo]'")
+
+
+def run_demo(*, out: Path | None = None, server: bool = False, formats: Sequence[str] | None = None,
+             style: str | None = None, progress: Progress | None = None, notify: Notify = _quiet,
+             on_start: Callable[[], None] | None = None, keep_records: bool = False) -> DemoResult:
+    """What `auditor demo` does: build the demo bank estate in moto (in-process, or a real
+    HTTP server with `server`) with the demo's seed, collect it with the demo's audit config
+    into ``out/snapshot``, then finish as `run_scan` does (evaluate every pack the config
+    names, write findings.json, the reports and an unsigned evidence bundle into `out`).
+
+    `out` defaults to ``demo-output/<UTC time>``; `formats`, `style`, `progress`, `notify`
+    and `on_start` are `run_scan`'s; with `keep_records` the collected records are also kept in
+    memory (`DemoResult.scan.collection.records`). Raises `ScanStopped` (2) when moto is not installed,
+    before anything is written, and as `run_scan` does."""
+    problem = emulator_problem()
+    if problem is not None:
+        raise ScanStopped(EXIT_INPUT, problem)
+    from auditor.config import load_config
+    from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
+    from auditor.emulate.host import DEMO_SEED
+    from auditor.scan import prepare
+
+    out = out or timestamped(Path("demo-output"))
+    estate = load_estate(demo_estate_path())
+    config = load_config(demo_config_path())
+    inputs = prepare(config)
+    wanted = _formats(formats, config)
+    _make_folder(out)
+    if on_start is not None:
+        on_start()
+    notify(f"demo: building the emulated estate '{demo_estate_path().name}' "
+           f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
+    with EmulatedAws(mode="server" if server else "inprocess", seed=DEMO_SEED) as emu:
+        seeded = seed(estate, emu)
+        collection = collect_snapshot(config, emu.session_factory(max_attempts=config.collection.max_attempts),
+                                      out / "snapshot", config.gzip, progress, None, notify, keep_records=keep_records)
+    snap = _load_snapshot(collection.path)
+    result = _evaluate_into_bundle(out, snap, collection.path, config, inputs, None, wanted, style, notify,
+                                   collection)
+    return DemoResult(result, seeded)
