@@ -8,8 +8,6 @@ import gzip
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +17,6 @@ _VOLATILE = [(re.compile(r"sha256:[0-9a-f]{64}|\b[0-9a-f]{64}\b"), "<sha256>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC"), "<time>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
              (re.compile(r"\b[0-9a-f]{20}\b"), "<fingerprint>")]
-
-
-_SEED_IDS = """
-import json
-from auditor.emulate import EmulatedAws, demo_estate_path, load_estate, seed
-from auditor.emulate.host import DEMO_SEED
-with EmulatedAws(seed=DEMO_SEED) as emu:
-    made = seed(load_estate(demo_estate_path()), emu)
-print(json.dumps([[kind, name, aws_id] for (_a, _r, kind, name), aws_id in made.ids.items()]))
-"""
-
-
-def demo_names() -> dict[str, str]:
-    """The demo's ids -> `<kind:name>` from the estate. DEMO_SEED makes them repeatable in a
-    fresh process as `auditor demo` is (a process that used moto before draws some differently,
-    e.g. load balancer ARNs), so they are read from one."""
-    proc = subprocess.run([sys.executable, "-c", _SEED_IDS], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return {aws_id: f"<{kind}:{name}>" for kind, name, aws_id in json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
 def anonymise(text: str, names: dict[str, str]) -> str:

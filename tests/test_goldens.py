@@ -23,11 +23,9 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -36,8 +34,8 @@ from typing import Any
 import pypdf
 import pytest
 
-from conftest import load_benchmark
-from demo_normaliser import NAMED_ID, DemoNormaliser, anonymise, demo_names, normalised_demo_html, sorted_if_by_id
+from conftest import DemoRun, load_benchmark
+from demo_normaliser import NAMED_ID, DemoNormaliser, anonymise, normalised_demo_html, sorted_if_by_id
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_VAR = "AUDITOR_UPDATE_GOLDENS"
@@ -162,17 +160,11 @@ def demo_outputs(folder: Path, names: dict[str, str]) -> Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """`auditor demo` run once in a fresh process (its default formats), with the normaliser of
-    its outputs; the estate's names are read from another fresh process (demo_names: DEMO_SEED
-    draws the same ids there) meanwhile."""
-    tmp = tmp_path_factory.mktemp("golden-demo")
-    with ThreadPoolExecutor(1) as pool:
-        names = pool.submit(demo_names)
-        proc = subprocess.run([sys.executable, "-m", "auditor", "demo", "--quiet", "--out", str(tmp / "demo")],
-                              capture_output=True, text=True, timeout=300, cwd=tmp)
-        assert proc.returncode == 0, proc.stderr
-        return demo_outputs(tmp / "demo", names.result())
+def demo(demo_run: DemoRun) -> Demo:
+    """The session's `auditor demo` run (its default formats: conftest.demo_run, the command's
+    own code in process), with the normaliser of its outputs and the ids its own seeding made."""
+    assert demo_run.code == 0, demo_run.stderr
+    return demo_outputs(demo_run.out, demo_run.names)
 
 
 def normalised_findings_json(demo: Demo, text: str) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from auditor.api import ScanResult, ScanStopped, run_scan
-from auditor.bundle import BUNDLE_FILE, verify_bundle
+from auditor.bundle import BUNDLE_FILE
+from auditor.bundle_verify import verify_bundle
 from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, EXIT_VIOLATIONS_INCOMPLETE
 from auditor.errors import InputError
 from auditor.config import config_from_text
