@@ -54,7 +54,7 @@ test: $(VENV)/.installed-test
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	else echo "chromium is not installed and this is not root: install it (apt-get install chromium)," \
 	     "or the HTML report's browser tests fail" >&2; fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # Outside data with known answers (AWS's data-perimeter policies ...) stays outside the
 # repository: this checks the analyzers against the folder FIXTURES (CI: ../shared/fixtures).
