@@ -190,3 +190,20 @@ def test_the_pdf_summary_counts_in_the_framework_s_words() -> None:
         assert f"{len(fw.controls)} {fw.requirement_word.lower()}s assessed: {line}. Requirements" in pdf, fw.id
     assert words.count_words("pci-dss-4.0")["FAIL"] == "Not in Place"
     assert words.count_words("hipaa-security")["FAIL"] == "not met"
+
+
+def test_an_edited_wording_file_is_read_again(tmp_path: Path) -> None:
+    """Loading is cached by the file's content, never by its name alone: an edit shows at once."""
+    from auditor.report.wording import load_wording, templates_dir
+
+    folder = tmp_path / "templates"
+    shutil.copytree(templates_dir(), folder)
+    first = load_wording(folder)
+    assert load_wording(folder) is first   # unchanged: not parsed again
+    path = folder / "wording.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = f"pdf_default_style: {first.pdf_default_style}"
+    assert old in text
+    other = next(s for s in ("banking", "healthcare") if s != first.pdf_default_style)
+    path.write_text(text.replace(old, f"pdf_default_style: {other}"), encoding="utf-8")
+    assert load_wording(folder).pdf_default_style == other

@@ -17,8 +17,10 @@ InputError naming the file, line and key. Compliance authors change these files,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -153,14 +155,34 @@ def load_style(name: str, folder: Path | None = None) -> Style:
     if name not in known:
         raise ValueError(f"unknown report style {name!r}; choose from {', '.join(known)}")
     path = (folder or templates_dir()) / STYLES_FOLDER / (name + STYLE_SUFFIX)
-    data = _checked(path, STYLE_SHAPE)
-    return Style(name=name, file=str(path), help=data["help"], frameworks_first=tuple(data["frameworks_first"]),
+    return _style(name, *_version(path))
+
+
+def _version(path: Path) -> tuple[str, str]:
+    """A file as the caches below know it: its path and the SHA-256 of its bytes, so that an
+    edited file is read again and an unchanged one is not parsed for every report."""
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        digest = ""   # reading it again says what is wrong (never cached: that raises)
+    return str(path), digest
+
+
+@lru_cache(maxsize=64)
+def _style(name: str, path: str, _digest: str) -> Style:
+    data = _checked(Path(path), STYLE_SHAPE)
+    return Style(name=name, file=path, help=data["help"], frameworks_first=tuple(data["frameworks_first"]),
                  html=_frozen(data["html"]), pdf=_frozen(data["pdf"]))
 
 
 def load_wording(folder: Path | None = None) -> Wording:
     """The wording every style shares (`folder`/wording.yaml; default: the built-in templates)."""
-    path = (folder or templates_dir()) / WORDING_FILE
+    return _wording(*_version((folder or templates_dir()) / WORDING_FILE))
+
+
+@lru_cache(maxsize=16)
+def _wording(path_text: str, _digest: str) -> Wording:
+    path = Path(path_text)
     data = _checked(path, WORDING_SHAPE)
     terms, counts = data["status_terms"], data["control_counts"]
     return Wording(file=str(path), pdf_default_style=data["pdf_default_style"], neutral=_frozen(data["neutral"]),
