@@ -1,5 +1,5 @@
 """The scan as a library (auditor/api.py): what `run_scan` writes and returns, how it stops,
-that it prints nothing, that re-evaluating a snapshot never loads the collector, and that the
+that it prints nothing, that re-evaluating a snapshot never loads the collector or botocore, and that the
 example in docs/library.md runs."""
 
 from __future__ import annotations
@@ -84,12 +84,12 @@ def test_a_report_that_cannot_be_written_is_in_the_result(snapshot: Path, tmp_pa
         ("sarif", out / "findings.sarif"),)
 
 
-def test_re_evaluating_a_snapshot_loads_neither_the_collector_nor_the_emulator(snapshot: Path,
-                                                                            tmp_path: Path) -> None:
+def test_re_evaluating_a_snapshot_loads_no_collector_no_aws_library_and_no_emulator(snapshot: Path,
+                                                                                    tmp_path: Path) -> None:
     code = ("import sys; from pathlib import Path; from auditor.api import run_scan; "
             "r = run_scan(None, snapshot=Path(sys.argv[1]), out=Path(sys.argv[2]), formats=['json']); "
             "print(r.exit_code, sorted(m for m in sys.modules if m.startswith(('auditor.collect.runner', "
-            "'auditor.collect.sessions', 'auditor.emulate', 'moto', 'boto3'))))")
+            "'auditor.collect.sessions', 'auditor.emulate', 'moto', 'boto3', 'botocore'))))")
     proc = subprocess.run([sys.executable, "-c", code, str(snapshot), str(tmp_path / "out")], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
