@@ -207,3 +207,24 @@ def test_an_edited_wording_file_is_read_again(tmp_path: Path) -> None:
     other = next(s for s in ("banking", "healthcare") if s != first.pdf_default_style)
     path.write_text(text.replace(old, f"pdf_default_style: {other}"), encoding="utf-8")
     assert load_wording(folder).pdf_default_style == other
+
+
+def test_authority_labels_are_wording(tmp_path: Path) -> None:
+    """Who maps a rule to a control is said in the words of wording.yaml (a compliance author
+    can change them), combined as before: AWS first, both third-party mappings as one."""
+    from auditor.report.wording import load_wording, templates_dir
+
+    words = load_wording()
+    assert words.authority_label(["pack-author", "aws-security-hub"]) == "mapped by AWS Security Hub; pack author"
+    assert words.authority_label(["third-party-prowler", "third-party-steampipe"]) == (
+        "third-party mapping: Steampipe/Prowler (Apache-2.0)")
+    assert words.authority_label(["someone-else"]) == "someone-else"
+    folder = tmp_path / "templates"
+    shutil.copytree(templates_dir(), folder)
+    path = folder / "wording.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("pack-author: pack author", "pack-author: rule author"),
+                    encoding="utf-8")
+    assert load_wording(folder).authority_label(["pack-author"]) == "rule author"
+    path.write_text(path.read_text(encoding="utf-8").replace("  pack-author: rule author\n", ""), encoding="utf-8")
+    with pytest.raises(InputError, match="pack-author"):
+        load_wording(folder)

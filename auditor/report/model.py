@@ -25,17 +25,6 @@ from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
 
-# Who says a rule supports a control, as a reader should see it.
-AUTHORITY_LABELS: Mapping[str, str] = {
-    "aws-security-hub": "mapped by AWS Security Hub",
-    "aws-config-pack": "AWS Config conformance pack",
-    "third-party-steampipe": "third-party mapping: Steampipe (Apache-2.0)",
-    "third-party-prowler": "third-party mapping: Prowler (Apache-2.0)",
-    "pack-author": "pack author",
-}
-_BOTH_THIRD_PARTY = "third-party mapping: Steampipe/Prowler (Apache-2.0)"
-
-
 _ISO_UTC = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(?:Z|\+00:00)")
 
 
@@ -65,22 +54,10 @@ def status_term(framework: str, status: str, words: Wording | None = None) -> st
     return (words or load_wording()).status_term(framework, status)
 
 
-def authority_label(authorities: tuple[str, ...] | list[str]) -> str:
-    """One label for a set of authority ids, e.g. ``mapped by AWS Security Hub``."""
-    ids = set(authorities)
-    labels: list[str] = []
-    for a in ("aws-security-hub", "aws-config-pack"):
-        if a in ids:
-            labels.append(AUTHORITY_LABELS[a])
-    third = {"third-party-steampipe", "third-party-prowler"} & ids
-    if len(third) == 2:
-        labels.append(_BOTH_THIRD_PARTY)
-    elif third:
-        labels.append(AUTHORITY_LABELS[third.pop()])
-    if "pack-author" in ids:
-        labels.append(AUTHORITY_LABELS["pack-author"])
-    labels += sorted(a for a in ids if a not in AUTHORITY_LABELS)
-    return "; ".join(labels)
+def authority_label(authorities: tuple[str, ...] | list[str], words: Wording | None = None) -> str:
+    """One label for a set of authority ids, e.g. ``mapped by AWS Security Hub`` (`words`: the
+    report wording, reports/templates/wording.yaml; default: the built-in one)."""
+    return (words or load_wording()).authority_label(authorities)
 
 
 @dataclass(frozen=True)
@@ -410,7 +387,7 @@ def _frameworks(doc: Mapping[str, Any], catalogues: Mapping[str, Catalogue],
             id=c["id"], title=c.get("title") or (cat.controls[c["id"]].title if cat and c["id"] in cat.controls else ""),
             status=c["status"], term=term(fw["id"], c["status"]), rules=tuple(c.get("rules", [])),
             counts=_counts(c.get("counts")), authorities=tuple(c.get("authorities", [])),
-            authority=authority_label(c.get("authorities", [])), third_party_only=bool(c.get("third_party_only")))
+            authority=report_words.authority_label(c.get("authorities", [])), third_party_only=bool(c.get("third_party_only")))
             for c in sorted(fw.get("controls", []), key=lambda c: control_order(c["id"])))
         out.append(FrameworkView(id=fw["id"], title=fw.get("title", fw["id"]), version=_s(fw.get("version")),
                                  status=fw["status"], term=term(fw["id"], fw["status"]),

@@ -39,6 +39,10 @@ STYLE_SUFFIX = ".yaml"
 # key is required; no other key is allowed.
 STR, LIST, TERMS, TERMS_BY_ID = "a string", "a list of strings", "status terms", "status terms by id"
 _TEXT_KEYS = ("title", "environment", "subtitle")
+# Who says a rule supports a control (the authority map's source ids), and the label for
+# citations made by both third-party mappings at once.
+AUTHORITIES = ("aws-security-hub", "aws-config-pack", "third-party-steampipe", "third-party-prowler",
+               "third-party-both", "pack-author")
 STYLE_SHAPE: Mapping[str, Any] = {
     "help": STR,
     "frameworks_first": LIST,
@@ -52,6 +56,7 @@ WORDING_SHAPE: Mapping[str, Any] = {
     "framework_words": {"requirement": STR, "environment": STR},
     "status_terms": {"default": TERMS, "frameworks": TERMS_BY_ID},
     "control_counts": {"default": TERMS, "frameworks": TERMS_BY_ID},
+    "authority_labels": dict.fromkeys(AUTHORITIES, STR),
 }
 
 
@@ -79,6 +84,21 @@ class Wording:
     framework_terms: Mapping[str, Mapping[str, str]]   # framework id -> status -> term
     default_counts: Mapping[str, str]    # status -> how the PDF summary counts controls of it ("not met")
     framework_counts: Mapping[str, Mapping[str, str]]  # framework id -> status -> the same in its words
+    authority_labels: Mapping[str, str]  # authority id -> how a reader sees who maps a rule to a control
+
+    def authority_label(self, authorities: tuple[str, ...] | list[str]) -> str:
+        """One label for a control's authority ids (AWS's first, then the third-party
+        mappings, both at once as one, then the pack author, then ids without a label)."""
+        ids, said = set(authorities), self.authority_labels
+        labels = [said[a] for a in ("aws-security-hub", "aws-config-pack") if a in ids]
+        third = {"third-party-steampipe", "third-party-prowler"} & ids
+        if len(third) == 2:
+            labels.append(said["third-party-both"])
+        elif third:
+            labels.append(said[third.pop()])
+        if "pack-author" in ids:
+            labels.append(said["pack-author"])
+        return "; ".join(labels + sorted(a for a in ids if a not in said))
 
     def status_term(self, framework: str, status: str) -> str:
         """`status` (FAIL, PASS, ...) as the framework's reports say it (the status itself when unknown)."""
@@ -189,7 +209,8 @@ def _wording(path_text: str, _digest: str) -> Wording:
                    framework_words=_frozen(data["framework_words"]), default_terms=_frozen(terms["default"]),
                    framework_terms=_frozen({k: _frozen(v) for k, v in terms["frameworks"].items()}),
                    default_counts=_frozen(counts["default"]),
-                   framework_counts=_frozen({k: _frozen(v) for k, v in counts["frameworks"].items()}))
+                   framework_counts=_frozen({k: _frozen(v) for k, v in counts["frameworks"].items()}),
+                   authority_labels=_frozen(data["authority_labels"]))
 
 
 def default_style(folder: Path | None = None) -> str:
