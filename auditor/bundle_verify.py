@@ -319,8 +319,13 @@ def _inputs(root: Path) -> Any:
         return prepare(None)
     text = config_path.read_bytes().decode("utf-8")
     config = config_from_text(text, str(config_path), base_dir=folder)
+    # The config's entries that named built-in packs stay; those that named pack files or
+    # folders beside the config (by a path, or by a bare name that existed there: `own`) are
+    # replaced by the bundle's copies. The run's findings.json says which built-ins it used.
+    used = _builtin_ids_used(root)
     packs = [e for e in config.rule_packs
-             if not ("/" in e or e.endswith(PACK_SUFFIXES) or (config.base_dir / e).exists())]
+             if not ("/" in e or e.endswith(PACK_SUFFIXES) or (config.base_dir / e).exists())
+             and (used is None or e in used)]
     if (folder / "packs").is_dir():
         packs.append("packs/")
     changes: dict[str, Any] = {"rule_packs": tuple(packs)}
@@ -334,6 +339,16 @@ def _inputs(root: Path) -> Any:
         if found:
             changes["profile"] = f"profile/{found[0].name}"
     return prepare(dataclasses.replace(config, **changes))
+
+
+def _builtin_ids_used(root: Path) -> set[str] | None:
+    """The built-in packs the run used, as its findings.json records them; None when it
+    cannot be read (the comparison with a fresh evaluation then says what is wrong)."""
+    try:
+        run = json.loads(read_bundle_file(root, "findings.json"))["run"]
+        return {str(p["id"]) for p in run["packs"] if p.get("builtin")}
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        return None
 
 
 def _changed_builtin_packs(root: Path, inputs: Any) -> list[str]:

@@ -168,6 +168,19 @@ def test_the_bundle_is_deterministic(made: Path, tmp_path: Path) -> None:
     assert verify_bundle(tmp_path / "again").ok
 
 
+def test_a_pack_folder_named_without_a_slash_verifies(made: Path, tmp_path: Path) -> None:
+    """`rule_packs: [own]` names a folder beside the config (it exists there), not a built-in
+    pack: re-evaluating the bundle must read it as the scan did, from the bundle's copy."""
+    shutil.copytree(made.parent / "cfg" / "packs", tmp_path / "cfg" / "own")
+    (tmp_path / "cfg" / "bare.yaml").write_text(
+        f"version: 1\naccounts: [{{id: '{ACCOUNT}'}}]\nregions: [{REGION}]\nrule_packs: [own, endpoints]\n")
+    proc = auditor("scan", "-c", "cfg/bare.yaml", "--snapshot", str(made.parent / "snap"), "--out", "bare",
+                   cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    result = verify_bundle(tmp_path / "bare")
+    assert result.ok, result
+
+
 @pytest.mark.parametrize("kind", ["record", "snapshot-manifest", "findings", "config", "pack", "waivers",
                                   "bundle-json", "added", "deleted", *REPORTS])
 def test_tampering_with_any_file_names_it(bundle: Path, kind: str, keys: tuple[Path, Path, Path]) -> None:
