@@ -46,7 +46,6 @@ from auditor.cli_common import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from auditor.config import AuditConfig
 
 
 def _fail_input(exc: InputError) -> NoReturn:
@@ -171,14 +170,12 @@ def _signing_key(sign_key: Path | None) -> Ed25519PrivateKey | None:
         fail_unreadable(f"{safe(exc)}; nothing was run")
 
 
-def _formats(text: str | None, config: AuditConfig | None) -> tuple[str, ...]:
-    """--format, else the config's outputs.formats, else every format."""
+def _formats(text: str | None) -> tuple[str, ...] | None:
+    """--format parsed (a bad one stops here, before anything runs); None without it: the
+    library then takes the config's outputs.formats, else every format."""
     from auditor.cli_report import parse_formats
-    from auditor.config import ALL_FORMATS
 
-    if text is not None:
-        return parse_formats(text)
-    return tuple(config.formats) if config is not None else ALL_FORMATS
+    return parse_formats(text) if text is not None else None
 
 
 _FORMAT_HELP = (f"Comma-separated reports to write next to findings.json (always written): {', '.join(scan_formats())}; "
@@ -227,7 +224,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     except InputError as exc:
         _fail_input(exc)
     key = _signing_key(sign_key)
-    wanted = _formats(formats, config)
+    wanted = _formats(formats)
     try:
         result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
                           signing_key=key, gzip=gzip, progress=_Progress(quiet), notify=_notice,
@@ -271,7 +268,7 @@ def run_demo_command(out: Path | None, server: bool, formats: str | None, style:
     problem = emulator_problem()   # before anything is built or written
     if problem is not None:
         fail_unreadable(problem)
-    wanted = _formats(formats, None) if formats is not None else None
+    wanted = _formats(formats)
     try:
         demo = run_demo(out=out, server=server, formats=wanted, style=style, progress=_Progress(quiet),
                         notify=_notice, on_start=_sigterm_as_interrupt, keep_records=keep_records)
