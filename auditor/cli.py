@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
-
 def _fail_input(exc: InputError) -> NoReturn:
     fail_input(exc, "; nothing was run")
 
