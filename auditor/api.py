@@ -419,8 +419,6 @@ def _bundle(out: Path, snapshot_dir: Path, config: AuditConfig | None, inputs: S
     return path
 
 
-
-
 # -- the demo --------------------------------------------------------------------------------
 
 def emulator_problem() -> str | None:
