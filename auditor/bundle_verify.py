@@ -322,7 +322,7 @@ def _inputs(root: Path) -> Any:
     # The config's entries that named built-in packs stay; those that named pack files or
     # folders beside the config (by a path, or by a bare name that existed there: `own`) are
     # replaced by the bundle's copies. The run's findings.json says which built-ins it used.
-    used = _builtin_ids_used(root)
+    used = _builtin_packs_used(root)
     packs = [e for e in config.rule_packs
              if not ("/" in e or e.endswith(PACK_SUFFIXES) or (config.base_dir / e).exists())
              and (used is None or e in used)]
@@ -341,23 +341,19 @@ def _inputs(root: Path) -> Any:
     return prepare(dataclasses.replace(config, **changes))
 
 
-def _builtin_ids_used(root: Path) -> set[str] | None:
-    """The built-in packs the run used, as its findings.json records them; None when it
-    cannot be read (the comparison with a fresh evaluation then says what is wrong)."""
+def _builtin_packs_used(root: Path) -> dict[Any, Any] | None:
+    """The built-in packs the run used, as its findings.json records them (id -> sha256);
+    None when it cannot be read (the comparison with a fresh evaluation then says what is wrong)."""
     try:
         run = json.loads(read_bundle_file(root, "findings.json"))["run"]
-        return {str(p["id"]) for p in run["packs"] if p.get("builtin")}
+        return {p.get("id"): p.get("sha256") for p in run["packs"] if p.get("builtin")}
     except (ValueError, KeyError, TypeError, AttributeError, OSError):
         return None
 
 
 def _changed_builtin_packs(root: Path, inputs: Any) -> list[str]:
     """Built-in packs whose installed file is not the one findings.json records the run used."""
-    try:
-        run = json.loads(read_bundle_file(root, "findings.json"))["run"]
-        used = {p.get("id"): p.get("sha256") for p in run["packs"] if p.get("builtin")}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []     # an unreadable findings.json is reported by the comparison that follows
+    used = _builtin_packs_used(root) or {}
     return sorted(p.id for p in inputs.packs.packs
                   if p.builtin and p.id in used and used[p.id] != sha256_hex(Path(p.file).read_bytes()))
 
