@@ -45,7 +45,6 @@ EXTERNAL_ID_PATTERN = r"^[\w+=,.@:/-]{2,1224}$"
 TRUSTED_PRINCIPAL_PATTERN = (r"^([0-9]{12}|arn:aws(-[a-z]+)*:iam::[0-9]{12}:"
                              r"(root|role/[\w+=,.@/-]{1,512}|user/[\w+=,.@/-]{1,512}))$")
 
-POLICY_NAME = "PrivateNetworkAuditorReadOnly"
 _GENERATED = ("Generated from the auditor's call catalogue by `auditor permissions --format {fmt}{caller}`;"
               " do not edit by hand (regenerate instead).")
 # The placeholder the caller policy is built with, turned into each format's reference.
@@ -207,8 +206,15 @@ def readonly_role_template(options: RoleOptions) -> dict[str, Any]:
                                    "of its catalogue.",
                     "MaxSessionDuration": {"Ref": "MaxSessionDuration"},
                     "AssumeRolePolicyDocument": _trust({"Ref": "TrustedPrincipal"}, external_id_condition=True),
-                    "Policies": [{"PolicyName": POLICY_NAME,
-                                  "PolicyDocument": _cfn_value(audited_account_policy(), {})}],
+                },
+            },
+            "AuditorReadOnlyPolicy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "ManagedPolicyName": {"Fn::Sub": "${RoleName}Policy"},
+                    "Description": "The calls of the private network auditor's catalogue, nothing else.",
+                    "PolicyDocument": _cfn_value(audited_account_policy(), {}),
+                    "Roles": [{"Ref": "AuditorReadOnlyRole"}],
                 },
             },
         },
@@ -217,6 +223,8 @@ def readonly_role_template(options: RoleOptions) -> dict[str, Any]:
                         "Value": {"Fn::GetAtt": ["AuditorReadOnlyRole", "Arn"]}},
             "RoleName": {"Description": "Name of the read-only role (organization_discovery.role_name).",
                          "Value": {"Ref": "AuditorReadOnlyRole"}},
+            "PolicyArn": {"Description": "ARN of the read-only managed policy.",
+                          "Value": {"Ref": "AuditorReadOnlyPolicy"}},
         },
     }
 
@@ -224,7 +232,8 @@ def readonly_role_template(options: RoleOptions) -> dict[str, Any]:
 def readonly_role_cloudformation(options: RoleOptions) -> str:
     """The read-only role as a CloudFormation template (YAML) for a StackSet: parameters
     RoleName, TrustedPrincipal, ExternalId (empty: no condition), MaxSessionDuration; the
-    audited-account policy inline; the role's ARN and name as outputs."""
+    audited-account policy as a managed policy attached to the role (its name the role's with
+    `Policy` after it); the role's ARN and name and the policy's ARN as outputs."""
     options.check()
     header = ("The private network auditor's read-only role, for every audited account.\n"
               + _GENERATED.format(fmt="cloudformation", caller="") + "\n"
@@ -257,13 +266,6 @@ def caller_role_template(options: RoleOptions) -> dict[str, Any]:
         },
         "Conditions": {"HasExternalId": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExternalId"}, ""]}]}},
         "Resources": {
-            "AuditorCallerPolicy": {
-                "Type": "AWS::IAM::ManagedPolicy",
-                "Properties": {"Description": "What the private network auditor needs where it runs (attach it "
-                                              "to a task or CI role instead of using AuditorCallerRole if you "
-                                              "like).",
-                               "PolicyDocument": policy},
-            },
             "AuditorCallerRole": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
@@ -271,7 +273,16 @@ def caller_role_template(options: RoleOptions) -> dict[str, Any]:
                     "Description": "The role the private network auditor runs as.",
                     "MaxSessionDuration": {"Ref": "MaxSessionDuration"},
                     "AssumeRolePolicyDocument": _trust({"Ref": "TrustedPrincipal"}, external_id_condition=True),
-                    "ManagedPolicyArns": [{"Ref": "AuditorCallerPolicy"}],
+                },
+            },
+            "AuditorCallerPolicy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "ManagedPolicyName": {"Fn::Sub": "${CallerRoleName}Policy"},
+                    "Description": "What the private network auditor needs where it runs (attach it to a task "
+                                   "or CI role instead of AuditorCallerRole if you like).",
+                    "PolicyDocument": policy,
+                    "Roles": [{"Ref": "AuditorCallerRole"}],
                 },
             },
         },
@@ -448,15 +459,19 @@ _TF_PROVIDERS = _tf_block("terraform", [("required_version", ['">= 1.3"']), ("\n
 def readonly_role_terraform(options: RoleOptions) -> dict[str, str]:
     """The read-only role as a Terraform module: variables.tf (role_name, trusted_principal,
     external_id, max_session_duration, tags), main.tf (the role, its trust as an
-    aws_iam_policy_document, the audited-account policy as jsonencode) and outputs.tf."""
+    aws_iam_policy_document, the audited-account policy as jsonencode in a managed policy
+    attached to it) and outputs.tf (role_arn, role_name, policy_arn)."""
     options.check()
     head = _tf_header(caller=False)
     main = [head, _TF_PROVIDERS, _tf_trust_document(),
             _tf_role("read_only", "Read-only access for the private network auditor: exactly the calls of its "
                      "catalogue.", "role_name"),
-            _tf_block('resource "aws_iam_role_policy" "read_only"', [
-                ("name", [_hcl_string(POLICY_NAME)]), ("role", ["aws_iam_role.read_only.id"]),
-                ("policy", _tf_policy(audited_account_policy(), {}))])]
+            _tf_block('resource "aws_iam_policy" "read_only"', [
+                ("name", ['"${var.role_name}Policy"']),
+                ("description", ['"The calls of the private network auditor\'s catalogue, nothing else."']),
+                ("policy", _tf_policy(audited_account_policy(), {}))]),
+            _tf_block('resource "aws_iam_role_policy_attachment" "read_only"', [
+                ("role", ["aws_iam_role.read_only.name"]), ("policy_arn", ["aws_iam_policy.read_only.arn"])])]
     variables = [head, *_tf_common_variables(options, "Who may assume the role (the auditor's identity)",
                                              "role_name", options.role_name,
                                              "Name of the read-only role (the auditor's role_name / role_arn).")]
@@ -466,7 +481,9 @@ def readonly_role_terraform(options: RoleOptions) -> dict[str, str]:
                                                ("value", ["aws_iam_role.read_only.arn"])]),
                _tf_block('output "role_name"', [("description", ['"Name of the read-only role '
                                                                   '(organization_discovery.role_name)."']),
-                                                ("value", ["aws_iam_role.read_only.name"])])]
+                                                ("value", ["aws_iam_role.read_only.name"])]),
+               _tf_block('output "policy_arn"', [("description", ['"ARN of the read-only managed policy."']),
+                                                 ("value", ["aws_iam_policy.read_only.arn"])])]
     return {"main.tf": _tf_join(main), "variables.tf": _tf_join(variables), "outputs.tf": _tf_join(outputs)}
 
 
@@ -478,7 +495,7 @@ def caller_role_terraform(options: RoleOptions) -> dict[str, str]:
     refs = {_ROLE_PLACEHOLDER: "var.audit_role_name"}
     main = [head, _TF_PROVIDERS, _tf_trust_document(),
             _tf_block('resource "aws_iam_policy" "caller"', [
-                ("name_prefix", ['"AuditorCaller"']),
+                ("name", ['"${var.caller_role_name}Policy"']),
                 ("description", ['"What the private network auditor needs where it runs."']),
                 ("policy", _tf_policy(_caller_policy_template(), refs))]),
             _tf_role("caller", "The role the private network auditor runs as.", "caller_role_name"),

@@ -34,7 +34,7 @@ data "aws_iam_policy_document" "trust" {
 }
 
 resource "aws_iam_policy" "caller" {
-  name_prefix = "AuditorCaller"
+  name        = "${var.caller_role_name}Policy"
   description = "What the private network auditor needs where it runs."
   policy = jsonencode({
     Version = "2012-10-17"

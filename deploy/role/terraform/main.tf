@@ -39,9 +39,9 @@ resource "aws_iam_role" "read_only" {
   tags                 = var.tags
 }
 
-resource "aws_iam_role_policy" "read_only" {
-  name = "PrivateNetworkAuditorReadOnly"
-  role = aws_iam_role.read_only.id
+resource "aws_iam_policy" "read_only" {
+  name        = "${var.role_name}Policy"
+  description = "The calls of the private network auditor's catalogue, nothing else."
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -90,4 +90,9 @@ resource "aws_iam_role_policy" "read_only" {
       },
     ]
   })
+}
+
+resource "aws_iam_role_policy_attachment" "read_only" {
+  role       = aws_iam_role.read_only.name
+  policy_arn = aws_iam_policy.read_only.arn
 }

@@ -10,3 +10,8 @@ output "role_name" {
   description = "Name of the read-only role (organization_discovery.role_name)."
   value       = aws_iam_role.read_only.name
 }
+
+output "policy_arn" {
+  description = "ARN of the read-only managed policy."
+  value       = aws_iam_policy.read_only.arn
+}
