@@ -150,14 +150,14 @@ def _cfn_value(value: Any, refs: dict[str, str]) -> Any:
     return value
 
 
-def _trust(principal: Any, external_id_condition: bool) -> dict[str, Any]:
-    statement: dict[str, Any] = {"Sid": "TrustTheAuditor", "Effect": "Allow", "Principal": {"AWS": principal},
-                                 "Action": "sts:AssumeRole"}
-    if external_id_condition:
-        statement["Condition"] = {"Fn::If": ["HasExternalId",
-                                             {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}},
-                                             {"Ref": "AWS::NoValue"}]}
-    return {"Version": "2012-10-17", "Statement": [statement]}
+def _trust() -> dict[str, Any]:
+    """The trust policy: the TrustedPrincipal parameter may assume the role, presenting the
+    ExternalId parameter when it is not empty (condition HasExternalId)."""
+    condition = {"Fn::If": ["HasExternalId", {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}},
+                            {"Ref": "AWS::NoValue"}]}
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TrustTheAuditor", "Effect": "Allow", "Principal": {"AWS": {"Ref": "TrustedPrincipal"}},
+         "Action": "sts:AssumeRole", "Condition": condition}]}
 
 
 def _principal_parameter(options: RoleOptions, who: str) -> dict[str, Any]:
@@ -205,7 +205,7 @@ def readonly_role_template(options: RoleOptions) -> dict[str, Any]:
                     "Description": "Read-only access for the private network auditor: exactly the calls "
                                    "of its catalogue.",
                     "MaxSessionDuration": {"Ref": "MaxSessionDuration"},
-                    "AssumeRolePolicyDocument": _trust({"Ref": "TrustedPrincipal"}, external_id_condition=True),
+                    "AssumeRolePolicyDocument": _trust(),
                 },
             },
             "AuditorReadOnlyPolicy": {
@@ -272,7 +272,7 @@ def caller_role_template(options: RoleOptions) -> dict[str, Any]:
                     "RoleName": {"Ref": "CallerRoleName"},
                     "Description": "The role the private network auditor runs as.",
                     "MaxSessionDuration": {"Ref": "MaxSessionDuration"},
-                    "AssumeRolePolicyDocument": _trust({"Ref": "TrustedPrincipal"}, external_id_condition=True),
+                    "AssumeRolePolicyDocument": _trust(),
                 },
             },
             "AuditorCallerPolicy": {
@@ -452,8 +452,9 @@ def _tf_policy(policy: dict[str, Any], refs: dict[str, str]) -> list[str]:
     return ["jsonencode(" + lines[0], *lines[1:-1], lines[-1] + ")"]
 
 
-_TF_PROVIDERS = _tf_block("terraform", [("required_version", ['">= 1.3"']), ("\nrequired_providers", _tf_block(
-    "required_providers", [("aws", _hcl_lines({"source": "hashicorp/aws", "version": ">= 4.0"}, {}))]))])
+def _tf_providers() -> list[str]:
+    return _tf_block("terraform", [("required_version", ['">= 1.3"']), ("\nrequired_providers", _tf_block(
+        "required_providers", [("aws", _hcl_lines({"source": "hashicorp/aws", "version": ">= 4.0"}, {}))]))])
 
 
 def readonly_role_terraform(options: RoleOptions) -> dict[str, str]:
@@ -463,7 +464,7 @@ def readonly_role_terraform(options: RoleOptions) -> dict[str, str]:
     attached to it) and outputs.tf (role_arn, role_name, policy_arn)."""
     options.check()
     head = _tf_header(caller=False)
-    main = [head, _TF_PROVIDERS, _tf_trust_document(),
+    main = [head, _tf_providers(), _tf_trust_document(),
             _tf_role("read_only", "Read-only access for the private network auditor: exactly the calls of its "
                      "catalogue.", "role_name"),
             _tf_block('resource "aws_iam_policy" "read_only"', [
@@ -493,7 +494,7 @@ def caller_role_terraform(options: RoleOptions) -> dict[str, str]:
     options.check()
     head = _tf_header(caller=True)
     refs = {_ROLE_PLACEHOLDER: "var.audit_role_name"}
-    main = [head, _TF_PROVIDERS, _tf_trust_document(),
+    main = [head, _tf_providers(), _tf_trust_document(),
             _tf_block('resource "aws_iam_policy" "caller"', [
                 ("name", ['"${var.caller_role_name}Policy"']),
                 ("description", ['"What the private network auditor needs where it runs."']),
