@@ -149,15 +149,50 @@ def inventory_cmd(snapshot: Path, as_json: bool) -> None:
 
 
 @cli.command("permissions")
-@click.option("--caller", is_flag=True, help="The policy of the identity that runs the auditor "
-              "(assumes roles, lists organisation accounts) instead of the audited-account role policy.")
-@click.option("--role-name", default="AuditorReadOnly", show_default=True, help="Audit role name (with --caller).")
-def permissions_cmd(caller: bool, role_name: str) -> None:
-    """Print the least-privilege read-only IAM policy the collector needs."""
-    from auditor.collect.permissions import audited_account_policy, caller_policy
+@click.option("--format", "fmt", type=click.Choice(["json", "cloudformation", "terraform"]), default="json",
+              show_default=True, help="json: the IAM policy; cloudformation: a StackSet template of the role; "
+              "terraform: a module of the role (variables, role, policy, outputs).")
+@click.option("--caller", is_flag=True, help="The identity that runs the auditor (assumes roles, lists "
+              "organisation accounts) instead of the read-only role in the audited accounts.")
+@click.option("--role-name", default="AuditorReadOnly", show_default=True,
+              help="The read-only role's name (the templates' default; with --caller, the role it may assume).")
+@click.option("--trusted-principal", metavar="ACCOUNT_OR_ARN", default=None,
+              help="Templates: who may assume the role, as the parameter's default (an account id or an IAM "
+              "role/user ARN); without it, given at deploy time.")
+@click.option("--external-id", default=None, help="Templates: the sts:ExternalId the role requires, as the "
+              "parameter's default; without it, none unless given at deploy time.")
+@click.option("--max-session-duration", type=int, default=3600, show_default=True,
+              help="Templates: the role's longest session, in seconds (3600-43200).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Write the file(s) into this folder instead of printing them.")
+def permissions_cmd(fmt: str, caller: bool, role_name: str, trusted_principal: str | None,
+                    external_id: str | None, max_session_duration: int, out_dir: Path | None) -> None:
+    """Print the least-privilege read-only IAM policy the collector needs, or a CloudFormation
+    template / Terraform module that deploys it (docs/permissions.md)."""
+    from auditor.cli_common import EXIT_INPUT
+    from auditor.collect.role_templates import RoleOptions, TemplateInputError, as_one_text, generate
 
-    policy = caller_policy(role_name) if caller else audited_account_policy()
-    echo(json.dumps(policy, indent=2))
+    template_only = {"--trusted-principal": trusted_principal is not None, "--external-id": external_id is not None,
+                     "--max-session-duration": max_session_duration != 3600}
+    try:
+        if fmt == "json" and any(template_only.values()):
+            given = ", ".join(k for k, v in template_only.items() if v)
+            verb = "apply" if given.count(",") else "applies"
+            raise TemplateInputError(f"{given} {verb} only to --format cloudformation or terraform")
+        files = generate(fmt, caller, RoleOptions(role_name, trusted_principal, external_id, max_session_duration))
+    except TemplateInputError as exc:
+        echo(f"error: {safe(exc)}; nothing was written", err=True)
+        sys.exit(EXIT_INPUT)
+    if out_dir is None:
+        echo(as_one_text(files), nl=False)
+        return
+    prepare_output_folder(out_dir)
+    for name, text in files.items():
+        try:
+            (out_dir / name).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail_output(f"could not write {safe(out_dir / name)}: {safe(exc.strerror or exc)}")
+        echo(f"wrote {safe(out_dir / name)}")
 
 
 def _signing_key(sign_key: Path | None) -> Ed25519PrivateKey | None:

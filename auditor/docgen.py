@@ -1,8 +1,9 @@
 """Generated documentation blocks, kept in sync with the code by tests/test_docs.py.
 
-`python -m auditor.docgen` rewrites the generated blocks in docs/ in place, and the closed
+`python -m auditor.docgen` rewrites the generated blocks in docs/ in place, the closed
 lists the published JSON schemas repeat for editors (report formats, report styles) from
-their registries (auditor/report/writers/, reports/templates/styles/).
+their registries (auditor/report/writers/, reports/templates/styles/), and the role
+templates under deploy/role/ (auditor/collect/role_templates.py).
 """
 
 from __future__ import annotations
@@ -98,6 +99,21 @@ def update_schemas(folder: Path = Path(__file__).parent / "schemas") -> list[Pat
     return changed
 
 
+def update_role_templates(folder: Path) -> list[Path]:
+    """Rewrite the role templates under `folder` (deploy/role/) that differ from what
+    `auditor permissions --format cloudformation|terraform` generates; the files changed."""
+    from auditor.collect.role_templates import deploy_files
+
+    changed = []
+    for name, text in deploy_files().items():
+        path = folder / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
 def render(text: str) -> str:
     """`text` with every generated block replaced by its current content."""
     for name, fn in GENERATORS.items():
@@ -117,6 +133,8 @@ def main(docs: Path = Path("docs")) -> int:
             path.write_text(new, encoding="utf-8")
             print(f"updated {path}")
     for path in update_schemas():
+        print(f"updated {path}")
+    for path in update_role_templates(docs.parent / "deploy" / "role"):
         print(f"updated {path}")
     return 0
 
