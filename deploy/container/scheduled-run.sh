@@ -31,7 +31,7 @@ run=$work/run-$(date -u +%Y%m%dT%H%M%SZ)
 
 if [ -n "${AUDITOR_CONFIG_TEXT:-}" ]; then
   config=$work/audit-config-$$.yaml
-  printf '%s\n' "$AUDITOR_CONFIG_TEXT" > "$config" || { echo "error: cannot write $config" >&2; exit 6; }
+  printf '%s' "$AUDITOR_CONFIG_TEXT" > "$config" || { echo "error: cannot write $config" >&2; exit 6; }
   set -- --config "$config" "$@"
 fi
 
