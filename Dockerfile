@@ -33,5 +33,9 @@ ENV PATH=/opt/auditor/bin:$PATH \
 # The numeric id, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
 USER 10001:10001
 WORKDIR /work
+# /work (made by install.sh, owned by the user) is where runs write. Declared a volume so that
+# ECS Fargate gives a task volume mounted there the image's ownership (a bind mount is otherwise
+# root's, mode 0755) and a read-only root filesystem still has a writable work folder.
+VOLUME ["/work"]
 ENTRYPOINT ["auditor"]
 CMD ["--help"]

@@ -162,6 +162,9 @@ def test_dockerfile_base_user_and_entrypoint(tmp_path: Path) -> None:
     # Every option the RUN gives is one the script takes.
     options = set(re.findall(r"^\s+(--[a-z-]+)\)", INSTALL.read_text(encoding="utf-8"), re.M))
     assert {w for w in run if w.startswith("--")} <= options
+    # The working folder install.sh makes for the user is the image's volume.
+    assert "install -d -m 0755 -o \"$uid\" -g \"$uid\" /work" in INSTALL.read_text(encoding="utf-8")
+    assert ("WORKDIR", "/work") in instructions and ("VOLUME", '["/work"]') in instructions
     entry = json.loads(next(a for w, a in instructions if w == "ENTRYPOINT"))
     assert entry == ["auditor"]
     env = next(a for w, a in instructions if w == "ENV")

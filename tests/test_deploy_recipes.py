@@ -248,6 +248,9 @@ def test_stack_schedules_the_fargate_task_with_the_caller_policy(stack: dict[str
     assert stack["Parameters"]["FailOn"]["AllowedValues"] == list(FAIL_ON_CHOICES)
     work = {e["Name"]: e["Value"] for e in container["Environment"]}["AUDITOR_WORK_DIR"]
     assert [m["ContainerPath"] for m in container["MountPoints"]] == [work]
+    # Fargate gives a task volume the ownership of the image's VOLUME at the same path (else
+    # root's): the non-root user can write there only because the image declares it.
+    assert f'VOLUME ["{work}"]' in (REPO / "Dockerfile").read_text(encoding="utf-8")
     assert {s["Name"] for s in container["Secrets"]} == {"AUDITOR_CONFIG_TEXT"}
 
 
