@@ -362,6 +362,38 @@ def test_uploader_says_the_bucket_is_missing_and_uploads_nothing(moto_aws: None,
     assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
 
 
+def test_uploader_failing_midway_leaves_no_bundle_json_in_the_bucket(moto_aws: None, bundle: Path) -> None:
+    """S3 refuses one file (an AccessDenied answer injected at the HTTP layer, as a bucket
+    policy would give): the error names it, the upload stops, and bundle.json, uploaded last,
+    is not there, so the run is visibly incomplete in the bucket."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    uploader = _load_uploader()
+    session = boto3.Session(region_name="us-east-1")
+    session.client("s3").create_bucket(Bucket="audit-bundles")
+    body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+
+    class Raw:
+        def stream(self, **_: Any) -> Iterable[bytes]:
+            yield body
+
+    def refuse_html(request: Any, **_: Any) -> AWSResponse | None:
+        if request.method == "PUT" and request.url.split("?")[0].endswith("/report.html"):
+            return AWSResponse(request.url, 403, {"Content-Type": "application/xml"}, Raw())
+        return None
+
+    session.events.register("before-send.s3.PutObject", refuse_html)
+    with pytest.raises(uploader.UploadError, match=r"uploading report.html to s3://audit-bundles/p/"
+                                                   r"run-20260101T030000Z/report.html failed .*bundle.json not uploaded"):
+        uploader.upload_bundle(bundle, "audit-bundles", "p", session)
+    # It stopped there: the files before report.html in its (sorted) order are stored, none
+    # after it, and no bundle.json.
+    stored = {k.split("/", 2)[2] for k in _objects(session.client("s3"), "audit-bundles")}
+    assert {"findings.csv", "findings.json"} <= stored and "bundle.json" not in stored
+    assert max(stored) <= "report.html" and "report.pdf" not in stored
+
+
 def _break(bundle: Path, how: str) -> str:
     """Make the bundle unfinished or changed; returns what the refusal must say."""
     if how == "no manifest":

@@ -91,15 +91,24 @@ def bundle_files(folder: Path) -> list[str]:
         path = folder / rel
         if rel not in present:
             raise BundleError(f"{path} is listed in {MANIFEST} but missing: nothing uploaded")
-        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        if _sha256(path) != digest:
             raise BundleError(f"{path} does not have the SHA-256 {MANIFEST} records: nothing uploaded")
     return [*sorted(p for p in present if p != MANIFEST), MANIFEST]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def upload_bundle(folder: Path, bucket: str, prefix: str, session: Any) -> list[str]:
     """Upload the finished bundle in `folder` to s3://bucket/prefix/<folder name>/ with a
     client of `session` (a plain boto3 Session); returns the keys written, `bundle.json`'s
     last. BundleError before anything is written; UploadError when S3 refuses."""
+    from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
 
     files = bundle_files(folder)
@@ -120,9 +129,9 @@ def upload_bundle(folder: Path, bucket: str, prefix: str, session: Any) -> list[
     for rel in files:
         key = f"{base}/{rel}"
         content_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
-        try:
-            s3.put_object(Bucket=bucket, Key=key, Body=(folder / rel).read_bytes(), ContentType=content_type)
-        except (ClientError, BotoCoreError) as exc:
+        try:  # a managed transfer: multipart for a large snapshot file
+            s3.upload_file(str(folder / rel), bucket, key, ExtraArgs={"ContentType": content_type})
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise UploadError(f"uploading {rel} to s3://{bucket}/{key} failed ({exc}); {len(written)} of "
                               f"{len(files)} files written, {MANIFEST} not uploaded") from exc
         written.append(key)
