@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The auditor's container image: a slim Debian base with Python 3.11, Pango and the DejaVu fonts
 # for the PDF report, a non-root user, and the project's wheel installed from the lock file with
 # hashes. Every install step is in deploy/container/install.sh (the test suite runs the same
