@@ -113,7 +113,7 @@ uv_version=$("$uv" --version | cut -d' ' -f2)
 "$uv" build --quiet --wheel --python "$python" --out-dir "$work/dist" \
   --build-constraint "$source_dir/requirements/demo.lock" --require-hashes "$source_dir"
 set -- "$work"/dist/*.whl
-[ $# -eq 1 ] && [ -f "$1" ] || die "the build made no single wheel"
+if [ $# -ne 1 ] || [ ! -f "$1" ]; then die "the build made no single wheel"; fi
 wheel=$1
 wheel_sha=$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$wheel")
 printf 'private-network-auditor @ file://%s --hash=sha256:%s\n' "$wheel" "$wheel_sha" > "$work/wheel.txt"
