@@ -264,9 +264,8 @@ def collection_inputs(config: AuditConfig) -> tuple[RegionChoice, Redactor]:
     from auditor.collect.regions import resolve_regions
     from auditor.errors import InputError
 
-    profile = config.discovery.management_profile if config.discovery is not None else None
     try:
-        return resolve_regions(config.regions, config.source, profile), Redactor.from_environment()
+        return resolve_regions(config.regions, config.source, config.caller_profile), Redactor.from_environment()
     except InputError:
         raise
     except AuditorError as exc:
