@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-NO_CONFIG_SOURCE = "<command line>"
 _SESSION_NAME = re.compile(r"[A-Za-z0-9_+=,.@-]{2,64}")        # sts:AssumeRole RoleSessionName
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")    # sts:AssumeRole ExternalId
 _ROLE_NAME = re.compile(r"[A-Za-z0-9_+=,.@/-]{1,512}")
@@ -208,6 +207,8 @@ def _selector(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
 def merge(data: dict[str, Any], aws: AwsOptions, source: str) -> dict[str, Any]:
     """The config document `data` with the options applied (a new dict). Combinations that
     cannot mean one thing raise `click.UsageError`, naming the options (and the config)."""
+    from auditor.config import NO_CONFIG_SOURCE
+
     doc = {k: v for k, v in data.items() if k != "overrides"}
     where = f"the config {source}" if source != NO_CONFIG_SOURCE else "the command line"
 
@@ -290,6 +291,8 @@ def effective_text(doc: dict[str, Any], source: str, aws: AwsOptions) -> str:
     with its ``overrides:`` record."""
     import yaml
 
+    from auditor.config import NO_CONFIG_SOURCE
+
     origin = "no config file" if source == NO_CONFIG_SOURCE else f"the config file {source}"
     body = {"version": doc.get("version", 1), **{k: v for k, v in doc.items() if k != "version"},
             "overrides": {"source": None if source == NO_CONFIG_SOURCE else source, "options": aws.options()}}
@@ -303,7 +306,7 @@ def effective_config(config_path: Path | None, aws: AwsOptions, *, required: boo
     is given), with the options merged in. Without a file: a config made of the options
     alone, or None when there are none and not `required` (a snapshot re-evaluated with
     every built-in pack). Raises InputError (the file) or click.UsageError (the options)."""
-    from auditor.config import load_config, parse_config
+    from auditor.config import NO_CONFIG_SOURCE, load_config, parse_config
     from auditor.yamlpos import load_yaml_text
 
     base = load_config(config_path) if config_path is not None else None

@@ -25,6 +25,9 @@ from auditor.report.writers import scan_formats
 
 ALL_FORMATS = scan_formats()
 
+# The `source` of a config made from command-line options alone (no config file).
+NO_CONFIG_SOURCE = "<command line>"
+
 @dataclass(frozen=True)
 class AccountSpec:
     """One account to audit. Without profile or role_arn the default credential chain is used."""

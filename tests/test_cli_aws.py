@@ -353,3 +353,14 @@ def test_scan_with_only_profile_and_region_against_a_moto_server(tmp_path: Path)
     verified = subprocess.run([sys.executable, "-m", "auditor", "verify", str(out)], capture_output=True, text=True,
                               env=env, cwd=tmp_path, timeout=900, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_the_way_to_finish_an_interrupted_scan_repeats_the_options(tmp_path: Path) -> None:
+    from auditor.api import _config_args
+
+    path = _file(tmp_path)
+    config = effective_config(path, AwsOptions(regions=("eu-west-1",), scope_tags=(("team", "pay ops"),)))
+    assert _config_args(config) == f" -c {path} --region eu-west-1 --scope-tag 'team=pay ops'"
+    alone = effective_config(None, AwsOptions(aws_profile="audit"))
+    assert _config_args(alone) == " --profile audit"
+    assert _config_args(None) == ""
