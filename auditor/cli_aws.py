@@ -317,7 +317,12 @@ def effective_config(config_path: Path | None, aws: AwsOptions, *, required: boo
     text = effective_text(merge(data, aws, source), source, aws)
     base_dir = config_path.parent if config_path is not None else Path.cwd()
     config = parse_config(load_yaml_text(text, source), base_dir, text)
-    return replace(config, warnings=base.warnings) if base is not None else config
+    notes = base.warnings if base is not None else ()
+    own = [a.id or "" for a in config.accounts if a.profile]
+    if aws.aws_profile and own:   # said, not silently passed over
+        notes += (f"note: --profile {aws.aws_profile} is not used for account(s) {', '.join(own)}: the config "
+                  "gives them their own profile",)
+    return replace(config, warnings=notes)
 
 
 def assumptions(config: AuditConfig) -> list[str]:

@@ -86,6 +86,8 @@ def test_profile_is_the_caller_session_and_wins_over_management_profile(tmp_path
     accounts = "accounts: [{id: '111111111111', profile: own}, {id: '222222222222'}]\n"
     config = _eff(tmp_path, accounts, aws_profile="audit")
     assert [a.profile for a in config.accounts] == ["own", None] and config.aws_profile == "audit"
+    assert config.warnings == ("note: --profile audit is not used for account(s) 111111111111: the config gives "
+                               "them their own profile",)
 
 
 def test_role_arn_audits_one_account_with_its_session_settings(tmp_path: Path) -> None:
