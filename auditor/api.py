@@ -264,9 +264,8 @@ def collection_inputs(config: AuditConfig) -> tuple[RegionChoice, Redactor]:
     from auditor.collect.regions import resolve_regions
     from auditor.errors import InputError
 
-    profile = config.discovery.management_profile if config.discovery is not None else None
     try:
-        return resolve_regions(config.regions, config.source, profile), Redactor.from_environment()
+        return resolve_regions(config.regions, config.source, config.caller_profile), Redactor.from_environment()
     except InputError:
         raise
     except AuditorError as exc:
@@ -340,7 +339,7 @@ def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config:
         bundle = _bundle(out, snapshot_dir, config, inputs, key, notify)
     except KeyboardInterrupt:
         kept = (out / FINDINGS_FILE).is_file()
-        again = f"auditor scan --snapshot {safe(snapshot_dir)}" + (f" -c {safe(config.source)}" if config is not None else "")
+        again = f"auditor scan --snapshot {safe(snapshot_dir)}" + _config_args(config)
         raise ScanStopped(EXIT_INTERRUPTED,
                           f"interrupted after collection: the snapshot {safe(snapshot_dir)} is complete and kept"
                           + (f", and {safe(out / FINDINGS_FILE)} was written" if kept else "")
@@ -370,6 +369,20 @@ def _scan_snapshot(snap: Snapshot, inputs: ScanInputs, out: Path) -> tuple[dict[
     except OSError as exc:
         raise ScanStopped(EXIT_OUTPUT, f"could not write {safe(out / FINDINGS_FILE)}: {safe(exc.strerror or exc)} "
                                        "(nothing was written in its place)") from exc
+
+
+def _config_args(config: AuditConfig | None) -> str:
+    """The `-c` and options (auditor/cli_aws.py) that give the same config again."""
+    import shlex
+
+    from auditor.config import NO_CONFIG_SOURCE
+
+    if config is None:
+        return ""
+    words = [] if config.source == NO_CONFIG_SOURCE else ["-c", config.source]
+    for option in config.overrides:
+        words += option.split(" ", 1)
+    return "".join(f" {safe(shlex.quote(w))}" for w in words)
 
 
 def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, formats: tuple[str, ...],

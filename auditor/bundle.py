@@ -2,7 +2,7 @@
 
 A bundle is the folder `auditor scan` / `auditor demo` write: ``snapshot/``, ``findings.json``,
 the reports (auditor/report/outputs.py) and any written later, and ``inputs/`` (a copy of everything the evaluation read besides
-the snapshot: the audit config text, the waivers file, every non-built-in pack file and a
+the snapshot: the audit config text the run parsed, the waivers file, every non-built-in pack file and a
 profile given as a path). ``bundle.json`` lists the SHA-256 of every other file (all but
 itself and ``bundle.sig``), the tool version and a run id; ``bundle.sig`` is an optional
 Ed25519 signature over the exact bytes of ``bundle.json``.
@@ -66,15 +66,16 @@ def copy_inputs(out: Path, config: Any, inputs: Any) -> None:
     if config is None:
         return
     folder.mkdir(parents=True)
-    source = Path(config.source)
-    (folder / CONFIG_FILE).write_bytes(source.read_bytes())
+    # The exact text the run parsed (the effective config: the file with any command-line
+    # options merged in), so that verification re-evaluates exactly what ran.
+    (folder / CONFIG_FILE).write_bytes(config.text.encode("utf-8"))
     if config.waivers is not None:
         (folder / "waivers").mkdir()
         shutil.copyfile(config.waivers, folder / "waivers" / Path(config.waivers).name)
-    if config.profile and inputs.profile is not None and not inputs.profile.builtin:
+    if config.compliance_profile and inputs.profile is not None and not inputs.profile.builtin:
         from auditor.rules.profiles import resolve_profile
 
-        path = resolve_profile(config.profile, config.base_dir)
+        path = resolve_profile(config.compliance_profile, config.base_dir)
         (folder / "profile").mkdir()
         shutil.copyfile(path, folder / "profile" / path.name)
     n = 0

@@ -337,7 +337,7 @@ def _inputs(root: Path) -> Any:
     if (folder / "profile").is_dir():
         found = sorted((folder / "profile").glob("*"))
         if found:
-            changes["profile"] = f"profile/{found[0].name}"
+            changes["compliance_profile"] = f"profile/{found[0].name}"
     return prepare(dataclasses.replace(config, **changes))
 
 

@@ -32,6 +32,7 @@ import click
 
 from auditor import __version__
 from auditor.api import DemoResult, ScanStopped
+from auditor.cli_aws import AwsOptions, aws_options, config_for_command
 from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
 from auditor.report.wording import default_style, style_help, style_names
@@ -89,21 +90,23 @@ def cli() -> None:
 
 
 @cli.command("collect")
-@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Audit config (YAML).")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit config (YAML); without it: the caller's account, every built-in pack.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="New folder for the snapshot (never overwritten).")
 @click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0 even when some data could not be collected.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def collect_cmd(config_path: Path, out: Path, gzip: bool | None, allow_incomplete: bool, quiet: bool) -> None:
+@aws_options
+def collect_cmd(config_path: Path | None, out: Path, gzip: bool | None, allow_incomplete: bool, quiet: bool,
+                aws: AwsOptions) -> None:
     """Collect AWS state read-only into an evidence snapshot."""
     from auditor.api import collect_snapshot, collection_inputs
     from auditor.collect.sessions import SessionFactory
-    from auditor.config import load_config
 
     try:
-        config = load_config(config_path)
+        config = config_for_command(config_path, aws, _notice)
+        assert config is not None
         settled = collection_inputs(config)
     except InputError as exc:
         _fail_input(exc)
@@ -223,8 +226,8 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
 
 @cli.command("scan")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Audit config (YAML): accounts, regions, scope, profile, packs, parameters, waivers. "
-                   "Required unless --snapshot is given.")
+              help="Audit config (YAML): accounts, regions, scope, compliance profile, packs, parameters, waivers. "
+                   "Without it: the caller's account in its region, every built-in pack, everything in scope.")
 @click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Re-evaluate a kept snapshot offline instead of collecting (without -c: every built-in "
                    "pack, everything in scope, no waivers).")
@@ -242,18 +245,17 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
 @click.option("--style", type=click.Choice(style_names()), default=None, help=_STYLE_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@aws_options
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
-             gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None, quiet: bool) -> None:
+             gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None, quiet: bool,
+             aws: AwsOptions) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, CSV) into an evidence bundle, print a summary."""
     from auditor.api import run_scan
-    from auditor.config import load_config
     from auditor.scan import prepare, summary_lines
 
-    if config_path is None and snapshot_dir is None:
-        raise click.UsageError("give -c CONFIG (collect and evaluate) or --snapshot DIR (re-evaluate evidence)")
     try:
-        config = load_config(config_path) if config_path is not None else None
+        config = config_for_command(config_path, aws, _notice, required=snapshot_dir is None)
         inputs = prepare(config, fail_on=fail_on)
     except InputError as exc:
         _fail_input(exc)

@@ -25,6 +25,9 @@ from auditor.report.writers import scan_formats
 
 ALL_FORMATS = scan_formats()
 
+# The `source` of a config made from command-line options alone (no config file).
+NO_CONFIG_SOURCE = "<command line>"
+
 @dataclass(frozen=True)
 class AccountSpec:
     """One account to audit. Without profile or role_arn the default credential chain is used."""
@@ -34,17 +37,31 @@ class AccountSpec:
     profile: str | None = None
     role_arn: str | None = None
     external_id: str | None = None
+    session_name: str | None = None        # sts:AssumeRole RoleSessionName (default auditor-<date>)
+    session_duration: int | None = None    # sts:AssumeRole DurationSeconds (default: AWS's, one hour)
+
+
+# Tag key -> allowed values, sorted: the form of scope tags and Organizations account tags.
+TagSelector = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True)
 class Discovery:
-    """AWS Organizations discovery of member accounts."""
+    """AWS Organizations discovery of member accounts.
+
+    An ACTIVE account is audited when it passes `include`/`exclude`, is under one of
+    `organizational_units` (recursively; none given: anywhere) and, for every key of
+    `account_tags`, carries that tag with one of its allowed values (none given: any tags)."""
 
     role_name: str
     management_profile: str | None = None
     external_id: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    organizational_units: tuple[str, ...] = ()
+    account_tags: TagSelector = ()
+    session_name: str | None = None
+    session_duration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,7 @@ class Scope:
     """Regulated VPCs: listed ids, or a tag selector (key -> allowed values). Empty = all."""
 
     vpc_ids: frozenset[str] = frozenset()
-    tags: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tags: TagSelector = ()
 
     @property
     def everything(self) -> bool:
@@ -95,7 +112,7 @@ class AuditConfig:
     discovery: Discovery | None = None
     regions: tuple[str, ...] | str = ()
     scope: Scope = field(default_factory=Scope)
-    profile: str | None = None
+    compliance_profile: str | None = None
     rule_packs: tuple[str, ...] = ()
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     waivers: Path | None = None
@@ -104,6 +121,22 @@ class AuditConfig:
     gzip: bool = False
     fail_on: str = ""   # empty: the profile's, else high
     collection: Collection = field(default_factory=Collection)
+    aws_profile: str | None = None        # the caller's AWS profile (else the default credential chain)
+    text: str = ""                        # the exact text parsed (what `digest` is of; the bundle keeps it)
+    overrides: tuple[str, ...] = ()       # the command-line options merged into `text` (its `overrides:`)
+    warnings: tuple[str, ...] = ()        # deprecations, as `file:line:col  message` lines
+
+    @property
+    def caller_profile(self) -> str | None:
+        """The AWS profile of the caller's session: discovery's management_profile, else
+        `aws_profile`; None: the default credential chain."""
+        if self.discovery is not None and self.discovery.management_profile:
+            return self.discovery.management_profile
+        return self.aws_profile
+
+
+def _tag_selector(raw: Mapping[str, Any]) -> TagSelector:
+    return tuple(sorted((k, tuple([v] if isinstance(v, str) else v)) for k, v in raw.items()))
 
 
 def _semantic_problems(doc: Located) -> list[Problem]:
@@ -129,6 +162,9 @@ def _semantic_problems(doc: Located) -> list[Problem]:
     if "accounts" in data and "organization_discovery" in data:
         problems.append(doc.problem(("organization_discovery",),
                                     "give either accounts or organization_discovery, not both", key=True))
+    if "profile" in data and "compliance_profile" in data:
+        problems.append(doc.problem(("profile",), "give compliance_profile only: profile is its old name "
+                                    "(accepted for this release), both together are ambiguous", key=True))
     seen: dict[str, int] = {}
     for i, acct in enumerate(data.get("accounts") or []):
         if not isinstance(acct, dict):
@@ -167,15 +203,26 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         return None if p is None else (base_dir / p)
 
     accounts = tuple(AccountSpec(id=a["id"], name=a.get("name", ""), profile=a.get("profile"),
-                                 role_arn=a.get("role_arn"), external_id=a.get("external_id"))
+                                 role_arn=a.get("role_arn"), external_id=a.get("external_id"),
+                                 session_name=a.get("session_name"), session_duration=a.get("session_duration"))
                      for a in d.get("accounts", []))
     disc = d.get("organization_discovery")
     discovery = None if disc is None else Discovery(
         role_name=disc["role_name"], management_profile=disc.get("management_profile"),
         external_id=disc.get("external_id"), include=tuple(disc.get("include", ())),
-        exclude=tuple(disc.get("exclude", ())))
+        exclude=tuple(disc.get("exclude", ())),
+        organizational_units=tuple(dict.fromkeys(disc.get("organizational_units", ()))),
+        account_tags=_tag_selector(disc.get("account_tags", {})),
+        session_name=disc.get("session_name"), session_duration=disc.get("session_duration"))
     sc = d.get("scope", {})
-    tags = tuple(sorted((k, tuple([v] if isinstance(v, str) else v)) for k, v in sc.get("tags", {}).items()))
+    tags = _tag_selector(sc.get("tags", {}))
+    warnings = []
+    if "profile" in d:   # the compliance profile's old key (renamed: "profile" means the AWS profile)
+        old = doc.problem(("profile",), "the key 'profile' is renamed 'compliance_profile' (the compliance "
+                          "profile; 'profile' now means an AWS profile): write compliance_profile: "
+                          f"{d['profile']}; the old key is accepted for this release only", key=True)
+        warnings.append(f"warning: {old.render()}")
+    overrides = d.get("overrides", {})
     regions = d.get("regions", [])  # none: resolved from the environment at collection
     out = d.get("outputs", {})
     col = d.get("collection", {})
@@ -190,7 +237,7 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         discovery=discovery,
         regions="all" if regions == "all" else tuple(regions),
         scope=Scope(vpc_ids=frozenset(sc.get("vpc_ids", ())), tags=tags),
-        profile=d.get("profile"),
+        compliance_profile=d.get("compliance_profile", d.get("profile")),
         rule_packs=tuple(d.get("rule_packs", ())),
         parameters=d.get("parameters", {}),
         waivers=rel(d.get("waivers")),
@@ -201,6 +248,10 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         collection=Collection(max_workers=col.get("max_workers", 16),
                               service_concurrency=tuple(sorted(caps.items())),
                               max_attempts=col.get("max_attempts", 8)),
+        aws_profile=d.get("aws_profile"),
+        text=raw_text,
+        overrides=tuple(overrides.get("options", ())),
+        warnings=tuple(warnings),
     )
 
 

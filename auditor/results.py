@@ -46,6 +46,7 @@ class RunInfo:
     waivers: WaiverSet | None = None
     profile: Mapping[str, Any] | None = None
     frameworks: tuple[str, ...] = ()     # report only these frameworks (a profile's); empty: all cited
+    overrides: tuple[str, ...] = ()      # command-line options merged into the config (its `overrides:`)
 
 
 def _sha256(path: str) -> str:
@@ -197,8 +198,9 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
                          "collector_version": (m.get("tool") or {}).get("version", ""),
                          "calls": len(m.get("calls", [])), "errors": len(m.get("errors", []))},
             "config": {"digest": run.config_digest, "organization": run.organization,
-                       "collected_with_digest": (m.get("config") or {}).get("digest", "")},
-            "profile": dict(run.profile) if run.profile else None,
+                       "collected_with_digest": (m.get("config") or {}).get("digest", ""),
+                       "overrides": list(run.overrides)},
+            "compliance_profile": dict(run.profile) if run.profile else None,
             "assessed_on": evaluation.today.isoformat(),
             "packs": [_pack_json(p) for p in packs.packs],
             "waivers": {"digest": waivers.digest, "count": len(waivers)} if run.waivers is not None else None,

@@ -50,13 +50,14 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
         packs = packs_for_config((), {}, base_dir=Path.cwd())
         return ScanInputs(packs, Scope(), None, None, fail_on or DEFAULT_FAIL_ON)
     profile = None
-    if config.profile:
-        path = resolve_profile(config.profile, config.base_dir)
+    name = config.compliance_profile
+    if name:
+        path = resolve_profile(name, config.base_dir)
         if not path.is_file():
             from auditor.rules.profiles import builtin_profiles
             from auditor.validation import did_you_mean
-            raise InputError([_config_problem(config, ("profile",),
-                              f"no profile '{config.profile}'{did_you_mean(config.profile, builtin_profiles())}; "
+            raise InputError([_config_problem(config, ("compliance_profile", "profile"),
+                              f"no profile '{name}'{did_you_mean(name, builtin_profiles())}; "
                               f"built-in profiles: {', '.join(builtin_profiles()) or 'none'} "
                               "(or give the path of a profile file)")])
         profile = load_profile(path)
@@ -69,13 +70,18 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config)
 
 
-def _config_problem(config: AuditConfig, path: tuple[str, ...], message: str) -> Problem:
+def _config_problem(config: AuditConfig, keys: tuple[str, ...], message: str) -> Problem:
+    """A problem at the first of the top-level `keys` the config file has (it may be named by
+    an older key, or only on the command line: then at the file's start)."""
     from auditor.yamlpos import load_yaml
 
     try:
-        return load_yaml(config.source).problem(path, message)
+        doc = load_yaml(config.source)
     except (InputError, OSError):
-        return Problem(config.source, 0, 0, ".".join(map(str, path)), message)
+        return Problem(config.source, 0, 0, keys[0], message)
+    data = doc.data if isinstance(doc.data, dict) else {}
+    key = next((k for k in keys if k in data), keys[0])
+    return doc.problem((key,), message)
 
 
 def assessment_date(manifest: Mapping[str, Any]) -> date:
@@ -104,6 +110,7 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
+                  overrides=inputs.config.overrides if inputs.config is not None else (),
                   profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks)
     return build_document(evaluation, inputs.packs, run, lazy=True)
 

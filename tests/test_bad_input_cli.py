@@ -241,7 +241,11 @@ CASES: list[Bad] = [
     Bad("waivers-billion-laughs", PREPARE, EXIT_INPUT, r"'billion laughs'",
         {"audit.yaml": WAIVED, "w.yaml": "version: 1\nwaivers: []\n" + LAUGHS}),
     # -- the command line -----------------------------------------------------------------
-    Bad("scan-without-inputs", ("scan",), EXIT_INPUT, r"give -c CONFIG .* or --snapshot DIR"),
+    Bad("scan-unknown-region-option", ("scan", "--region", "mars-1"), EXIT_INPUT,
+        r"Invalid value for '--region': 'mars-1' is not a known AWS region name"),
+    Bad("collect-role-duration-too-long", (*COLLECT, "--role-arn", "arn:aws:iam::111111111111:role/a",
+                                           "--role-duration", "86400"), EXIT_INPUT,
+        r"Invalid value for '--role-duration': 86400 is not in the range 900<=x<=43200"),
     Bad("scan-bad-fail-on", ("scan", "--snapshot", "{snap}", "--fail-on", "severe"), EXIT_INPUT,
         r"Invalid value for '--fail-on'"),
     Bad("scan-unknown-format", ("scan", "--snapshot", "{snap}", "--format", "html,docx", "--out", "{tmp}/out"),

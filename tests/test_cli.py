@@ -34,7 +34,9 @@ def test_permissions_policy_is_generated_from_the_catalog_and_checked_in() -> No
     policy = json.loads(out.output)
     actions = policy["Statement"][0]["Action"]
     declared = {s.permission for s in CATALOG + ACCOUNT_CALLS}
-    assert set(actions) == declared - {"sts:GetCallerIdentity", "sts:AssumeRole", "organizations:ListAccounts"}
+    caller_only = {"sts:AssumeRole", "organizations:ListAccounts", "organizations:ListAccountsForParent",
+                   "organizations:ListOrganizationalUnitsForParent", "organizations:ListTagsForResource"}
+    assert set(actions) == declared - {"sts:GetCallerIdentity"} - caller_only
     assert all(re.fullmatch(r"[a-z0-9-]+:(Describe|List|Get|Search)[A-Za-z]+", a) for a in actions)
     assert policy["Statement"][0]["Resource"] == "*"
     # docs/iam-policy.json is what users copy: it must be exactly what the command prints.
@@ -42,6 +44,8 @@ def test_permissions_policy_is_generated_from_the_catalog_and_checked_in() -> No
     caller = CliRunner().invoke(cli, ["permissions", "--caller"])
     assert (REPO / "docs" / "iam-policy-caller.json").read_text() == caller.output
     assert json.loads(caller.output)["Statement"][0]["Action"] == ["sts:AssumeRole"]
+    # every Organizations call discovery makes (ListAccounts, OU and tag lookups) is the caller's
+    assert set(json.loads(caller.output)["Statement"][1]["Action"]) == caller_only - {"sts:AssumeRole"}
 
 
 def test_collect_then_inventory_on_an_emulated_account(aws_env: None, tmp_path: Path) -> None:

@@ -349,8 +349,8 @@ def test_scan_reports_bad_input_with_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     proc = scan("--snapshot", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    proc = scan(cwd=tmp_path)
-    assert proc.returncode == 2 and "give -c CONFIG" in proc.stderr
+    proc = scan("--region", "eu-wst-1", cwd=tmp_path)   # no config: the options alone, checked first
+    assert proc.returncode == 2 and "--region" in proc.stderr and "did you mean 'eu-west-1'" in proc.stderr
     bad = config(tmp_path, "profile: bankng\n")
     proc = scan("-c", str(bad), "--snapshot", str(snap), cwd=tmp_path)
     assert proc.returncode == 2 and "no profile 'bankng' (did you mean 'banking'?)" in proc.stderr
@@ -361,7 +361,7 @@ def test_a_profile_reports_only_its_frameworks(packs: PackSet) -> None:
     doc = build_document(ev, packs, RunInfo(manifest={}, manifest_sha256="sha256:" + "0" * 64, scope=SCOPE,
                                             frameworks=("nist-800-53-r5",), profile={"id": "p"}))
     assert [fw["id"] for fw in doc["frameworks"]] == ["nist-800-53-r5"]
-    assert doc["run"]["profile"] == {"id": "p"}
+    assert doc["run"]["compliance_profile"] == {"id": "p"} and "profile" not in doc["run"]
 
 
 def test_streamed_text_is_exactly_the_canonical_json(packs: PackSet) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from auditor.callspec import CallSpec, ForEach, Params
 from auditor.model.registry import CATALOG
 
-__all__ = ["ACCOUNT_CALLS", "CATALOG", "CREDENTIAL_CALLS", "CallSpec", "ForEach", "Params", "all_calls",
+__all__ = ["ACCOUNT_CALLS", "CALLER_CALLS", "CATALOG", "CREDENTIAL_CALLS", "CallSpec", "ForEach", "Params", "all_calls",
            "allowed_operations", "regional_calls", "secret_fields", "spec"]
 
 EC2 = "ec2"
@@ -29,7 +29,19 @@ ACCOUNT_CALLS: tuple[CallSpec, ...] = (
     CallSpec(EC2, "DescribeRegions", "ec2:DescribeRegions", "Regions", note="only when regions: all"),
     CallSpec("organizations", "ListAccounts", "organizations:ListAccounts", "Accounts",
              note="only with organization_discovery"),
+    CallSpec("organizations", "ListOrganizationalUnitsForParent", "organizations:ListOrganizationalUnitsForParent",
+             "OrganizationalUnits", note="only with organization_discovery.organizational_units (--org-unit): "
+             "the OUs under each one named, recursively"),
+    CallSpec("organizations", "ListAccountsForParent", "organizations:ListAccountsForParent", "Accounts",
+             note="only with organization_discovery.organizational_units (--org-unit): the accounts in each OU"),
+    CallSpec("organizations", "ListTagsForResource", "organizations:ListTagsForResource", "Tags",
+             note="only with organization_discovery.account_tags (--account-tag): each candidate account's tags"),
 )
+
+# The account calls made only by the caller (in the management or delegated administrator
+# account), never in an audited account: the caller's policy grants them, the audit role's not.
+CALLER_CALLS: tuple[CallSpec, ...] = tuple(s for s in ACCOUNT_CALLS
+                                           if s.service == "organizations" or s.operation == "AssumeRole")
 
 
 # Calls botocore's own credential chain makes through the collector's sessions (which carry

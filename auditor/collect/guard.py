@@ -5,7 +5,7 @@ such a session (nor botocore's own credential chain on it) can change anything i
 read anything we do not collect, whatever code calls it. The allowlist is derived from the
 call catalogue (`auditor.collect.catalog.allowed_operations`): the collected calls, the
 account calls (sts:GetCallerIdentity, sts:AssumeRole, ec2:DescribeRegions,
-organizations:ListAccounts) and the credential chain's calls (SSO, web identity). A verb
+organizations:ListAccounts and the discovery's OU and tag lookups) and the credential chain's calls (SSO, web identity). A verb
 prefix is not enough: ``ssm:GetParameterHistory``, ``lambda:GetFunctionConfiguration`` and
 ``redshift:GetClusterCredentials`` are reads that return secrets, and they are refused
 because the catalogue does not name them.

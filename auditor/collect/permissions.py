@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG
+from auditor.collect.catalog import ACCOUNT_CALLS, CALLER_CALLS, CATALOG
 
 # sts:GetCallerIdentity needs no permission (AWS always allows it), so it is not listed.
 _NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
-_CALLER_ONLY = frozenset({"sts:AssumeRole", "organizations:ListAccounts"})
+_CALLER_ONLY = frozenset(s.permission for s in CALLER_CALLS)
 
 
 def audited_account_policy() -> dict[str, Any]:
@@ -24,5 +24,5 @@ def caller_policy(role_name: str = "AuditorReadOnly") -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "AssumeAuditRoles", "Effect": "Allow", "Action": ["sts:AssumeRole"],
          "Resource": f"arn:aws:iam::*:role/{role_name}"},
-        {"Sid": "DiscoverOrganizationAccounts", "Effect": "Allow", "Action": ["organizations:ListAccounts"],
-         "Resource": "*"}]}
+        {"Sid": "DiscoverOrganizationAccounts", "Effect": "Allow",
+         "Action": sorted(s.permission for s in CALLER_CALLS if s.service == "organizations"), "Resource": "*"}]}

@@ -85,8 +85,8 @@ def resolve_regions(configured: tuple[str, ...] | str, config_source: str,
         need = ("regions: all needs a region to start from, to know the partition (aws, aws-us-gov, aws-cn ...) "
                 "whose regions to list" if configured == "all" else "no region to audit: the config has no regions:")
         raise _problem(config_source, f"{need}, and none of AWS_REGION, AWS_DEFAULT_REGION or the AWS profile's "
-                       "region is set; set regions: [...] in the config or AWS_REGION (the tool does not guess "
-                       "us-east-1)")
+                       "region is set; give --region, set regions: [...] in the config, or set AWS_REGION (the tool does "
+                       "not guess us-east-1)")
     region, source = found
     if region not in known_regions():
         from auditor.validation import did_you_mean  # noqa: PLC0415 - keeps this module light

@@ -10,7 +10,6 @@ handed to the snapshot writer; nothing is dropped.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import botocore
 from auditor import __version__
 from auditor.collect.calls import REGION_REFUSED, classify, not_attempted, now_iso, run_call
 from auditor.collect.catalog import CallSpec, regional_calls
+from auditor.collect.discovery import select_accounts
 from auditor.collect.redact import Redactor
 from auditor.collect.regions import RegionChoice, resolve_regions
 from auditor.collect.sessions import SessionFactory
@@ -104,11 +104,13 @@ class Collector:
                             "refusing to collect the wrong account")
         acct.id = acct.id or ident.get("Account", "unknown")
 
-    def _assume(self, acct: AccountRun, source: Any, external_id: str | None) -> None:
+    def _assume(self, acct: AccountRun, source: Any, external_id: str | None, session_name: str | None = None,
+                duration: int | None = None) -> None:
         started = now_iso()
         try:
             acct.session = self.factory.assume_role(source, self._home_region(), acct.role_arn or "",
-                                                    f"auditor-{self.run_started[:10]}", external_id)
+                                                    session_name or f"auditor-{self.run_started[:10]}", external_id,
+                                                    duration)
             rec = CallRecord(acct.id, GLOBAL_REGION, "sts", "AssumeRole",
                              {"RoleArn": acct.role_arn}, pages=(), started=started)
         except Exception as exc:  # noqa: BLE001 - recorded below
@@ -127,15 +129,16 @@ class Collector:
 
     def _open_explicit(self, acct: AccountRun) -> None:
         spec = next(a for a in self.config.accounts if a.id == acct.id)
-        if spec.role_arn:
-            self._assume(acct, self._base_session(), spec.external_id)
+        if spec.role_arn:   # assumed from the caller's session (--profile / aws_profile, else the default chain)
+            self._assume(acct, self._base_session(self.config.aws_profile), spec.external_id, spec.session_name,
+                         spec.session_duration)
         else:
-            acct.session = self.factory.base(spec.profile)
+            acct.session = self.factory.base(spec.profile or self.config.aws_profile)
 
     def _discover(self) -> list[AccountRun]:
         disc = self.config.discovery
         assert disc is not None
-        mgmt = self._base_session(disc.management_profile)
+        mgmt = self._base_session(self.config.caller_profile)
         home = AccountRun(id="", name="organization-management", source="caller", session=mgmt)
         # The caller's own identity and the account list are recorded apart from the audited
         # accounts' calls: the management account may be audited too, through its role.
@@ -149,28 +152,33 @@ class Collector:
             raise DiscoveryFailed(f"organizations:ListAccounts failed: {rec.error.code}: "  # type: ignore[union-attr]
                                   f"{rec.error.message}")  # type: ignore[union-attr]
         partition = (home.identity.get("Arn", "arn:aws:").split(":") + ["aws"])[1] or "aws"
+
+        def call(operation: str, params: dict[str, Any]) -> CallRecord:
+            # OU and tag lookups: recorded as evidence beside ListAccounts, never in an audited account
+            return self._record(run_call(org, home.id, DISCOVERY_REGION, "organizations", operation, params,
+                                         redactor=self.redactor))
+
+        chosen = select_accounts(rec.items("Accounts"), disc, call)
+        # A lookup that failed leaves the accounts it would have selected undecided: said, never dropped.
+        self.discovery_problem = "; ".join(chosen.problems)
         found = []
-        for item in sorted(rec.items("Accounts"), key=lambda a: a["Id"]):
-            if item.get("Status", "ACTIVE") != "ACTIVE":
-                continue
-            names = (item["Id"], item.get("Name", ""))
-            if disc.include and not any(fnmatch.fnmatch(n, pat) for pat in disc.include for n in names):
-                continue
-            if any(fnmatch.fnmatch(n, pat) for pat in disc.exclude for n in names):
-                continue
-            acct = AccountRun(id=item["Id"], name=item.get("Name", ""), source="organizations",
-                              role_arn=f"arn:{partition}:iam::{item['Id']}:role/{disc.role_name}")
-            found.append(acct)
-        return found
+        for item, why in [(a, "") for a in chosen.accounts] + chosen.undecided:
+            found.append(AccountRun(id=item["Id"], name=item.get("Name", ""), source="organizations",
+                                    role_arn=f"arn:{partition}:iam::{item['Id']}:role/{disc.role_name}",
+                                    problem=why))
+        return sorted(found, key=lambda a: a.id)
 
     def _prepare_account(self, acct: AccountRun) -> None:
         # Runs on the pool: assuming roles in many accounts happens concurrently.
+        if acct.problem:   # discovery could not decide whether to audit it: nothing is assumed
+            return
         if acct.source == "config":
             self._open_explicit(acct)
         elif acct.source == "organizations":
             disc = self.config.discovery
             assert disc is not None
-            self._assume(acct, self._base_session(disc.management_profile), disc.external_id)
+            self._assume(acct, self._base_session(self.config.caller_profile), disc.external_id, disc.session_name,
+                         disc.session_duration)
         if acct.problem:
             return
         self._identity(acct)
@@ -252,7 +260,9 @@ class Collector:
                 except DiscoveryFailed as exc:
                     self.discovery_problem = str(exc)
                     self.accounts = []
-                    # No account is known: the organization's regions are gaps, under "organization".
+                if self.discovery_problem:
+                    # Accounts that could not be listed or selected: the organization's regions are
+                    # gaps, under "organization" (the accounts decided are still collected).
                     self.tasks += [{"account": "organization", "region": r, "calls": 0, "errors": 0,
                                     "status": "not_attempted", "reason": self.discovery_problem}
                                    for r in self._planned_regions()]
@@ -260,7 +270,8 @@ class Collector:
                 self.accounts = [AccountRun(id=a.id or "", name=a.name, source="config", role_arn=a.role_arn)
                                  for a in cfg.accounts]
             else:
-                self.accounts = [AccountRun(id="", name="", source="caller", session=self.factory.base())]
+                self.accounts = [AccountRun(id="", name="", source="caller",
+                                            session=self.factory.base(cfg.aws_profile))]
             self._drain(pool, [pool.submit(self._prepare_account, a) for a in self.accounts], "accounts")
             self._keep_planned_regions()
             jobs: dict[Future[list[CallRecord]], tuple[str, str]] = {}
@@ -366,8 +377,7 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
     the writer's ``.partial`` folder, marked interrupted, and the exception propagates.
     """
     try:
-        profile = config.discovery.management_profile if config.discovery is not None else None
-        regions = regions or resolve_regions(config.regions, config.source, profile)
+        regions = regions or resolve_regions(config.regions, config.source, config.caller_profile)
         redactor = redactor or Redactor.from_environment()
     except AuditorError:
         writer.discard()

@@ -79,15 +79,20 @@ class SessionFactory:
                 del self._clients[key]
 
     def assume_role(self, source: botocore.session.Session, region: str, role_arn: str,
-                    session_name: str, external_id: str | None = None) -> botocore.session.Session:
+                    session_name: str, external_id: str | None = None,
+                    duration: int | None = None) -> botocore.session.Session:
         """A session whose credentials come from sts:AssumeRole and refresh before expiry.
 
-        Raises botocore's ClientError when the role cannot be assumed; the caller records it.
+        `duration` is the sessions' DurationSeconds (900-43200; None: AWS's default, one hour);
+        each refresh asks for the same. Raises botocore's ClientError when the role cannot be
+        assumed (also when `duration` exceeds the role's maximum); the caller records it.
         """
         sts = self.client(source, "sts", region)
         args: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name[:64]}
         if external_id:
             args["ExternalId"] = external_id
+        if duration is not None:
+            args["DurationSeconds"] = duration
 
         def fetch() -> dict[str, Any]:
             creds = sts.assume_role(**args)["Credentials"]

@@ -534,7 +534,8 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
     the report wording (status terms, default framework words; default: the built-in one)."""
     cats = dict(catalogues or {})
     report_words = words or load_wording()
-    profile = document["run"].get("profile") or {}
+    run = document["run"]   # a document written before the rename names it "profile"
+    profile = (run.get("compliance_profile") if "compliance_profile" in run else run.get("profile")) or {}
     wording = {str(k): str(v) for k, v in (profile.get("wording") or {}).items()}
     frameworks = _frameworks(document, cats, wording, report_words)
     rules = _rules(document, packs, frameworks)
