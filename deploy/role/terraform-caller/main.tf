@@ -52,6 +52,9 @@ resource "aws_iam_policy" "caller" {
         Effect = "Allow"
         Action = [
           "organizations:ListAccounts",
+          "organizations:ListAccountsForParent",
+          "organizations:ListOrganizationalUnitsForParent",
+          "organizations:ListTagsForResource",
         ]
         Resource = "*"
       },
