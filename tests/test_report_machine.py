@@ -115,7 +115,7 @@ def _check_sarif(log: dict[str, Any]) -> None:
         assert res["kind"] == "fail" or res["level"] == "none"
         assert res["message"]["text"]
         (loc,) = res["locations"]
-        assert "physicalLocation" not in loc
+        assert loc["physicalLocation"]["artifactLocation"]["uriBaseId"] in run["originalUriBaseIds"]
         (logical,) = loc["logicalLocations"]
         assert logical["kind"] == "resource" and logical["fullyQualifiedName"] and "name" in logical
         assert len(res["partialFingerprints"]["auditorFingerprint/v1"]) == 20
@@ -133,7 +133,7 @@ def test_sarif_rules_results_levels_and_suppressions(model: ReportModel) -> None
     by_status = {r["properties"]["status"]: r for r in run["results"]}
     assert set(by_status) == {"FAIL", "ERROR", "WAIVED"}      # no PASS or NOT_APPLICABLE results
     assert by_status["FAIL"]["level"] == "error" and FORMULA in by_status["FAIL"]["message"]["text"]
-    assert by_status["ERROR"]["kind"] == "open"
+    assert (by_status["ERROR"]["kind"], by_status["ERROR"]["level"]) == ("fail", "warning")   # visible
     assert by_status["WAIVED"]["suppressions"][0]["justification"].startswith("WVR-1: accepted <script>")
     loc = by_status["FAIL"]["locations"][0]["logicalLocations"][0]
     assert loc["fullyQualifiedName"] == f"arn:aws:eks:eu-west-1:111111111111:cluster/bank-{HOSTILE_TAG}"
