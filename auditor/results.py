@@ -249,6 +249,39 @@ def _row_json(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "source": f"{Path(file).name}:{line}"}
 
 
+def carry_places(document: dict[str, Any], recorded_json: bytes) -> None:
+    """Give a re-evaluated `document` (``auditor verify``: the bundle's copies of the inputs)
+    the places the `recorded_json` findings.json names outside the bundle, which the copies
+    cannot say: the config file's path, and each user pack's file and the config line that
+    selected it (the bundle renames both). Built-in packs' files, the config lines that
+    selected them and every rule's line are derived again, and so checked. A `recorded_json` that is not a findings.json changes nothing (the
+    comparison then says what differs)."""
+    try:
+        recorded = json.loads(recorded_json)
+        old_run = recorded["run"]
+        old_config = old_run.get("config") or {}
+        old_packs = {p.get("id"): p for p in old_run.get("packs") or [] if isinstance(p, dict)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return
+    run = document["run"]
+    if isinstance(old_config, dict) and "file" in old_config:
+        run["config"]["file"] = old_config["file"]
+    user_files: dict[str, str] = {}
+    for pack in run["packs"]:
+        old = old_packs.get(pack["id"])
+        if pack["builtin"] and isinstance(pack.get("selected_at"), dict):   # the line is the copy's
+            pack["selected_at"] = {**pack["selected_at"], "file": run["config"]["file"]}
+        if pack["builtin"] or old is None:
+            continue
+        for key in ("file", "selected_at"):
+            if key in old:
+                pack[key] = old[key]
+        user_files[pack["id"]] = str(old.get("file", ""))
+    for rule in document["rules"]:
+        if rule["pack"] in user_files and "source" in rule:
+            rule["source"] = {**rule["source"], "file": user_files[rule["pack"]]}
+
+
 def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy: bool = False) -> dict[str, Any]:
     """The findings.json document (plain JSON data; with `lazy`, its findings stay `Finding`
     objects until `iter_text` writes them)."""

@@ -261,3 +261,37 @@ def test_a_user_pack_rule_points_at_its_line_and_a_named_pack_at_its_entry(
         seen.add(res["ruleId"][:3])
     assert seen == {"USR", "PN-"}, seen
     assert str(tmp_path) not in (tmp_path / "out" / "findings.sarif").read_text(encoding="utf-8")
+    # `auditor verify` re-evaluates with the bundle's renamed copies, from anywhere: the places
+    # the run recorded stand, the rule lines are derived again
+    from auditor.bundle_verify import verify_bundle
+
+    monkeypatch.chdir(tmp_path)
+    verdict = verify_bundle(tmp_path / "out")
+    assert verdict.ok, verdict
+
+
+# The places findings.json records -------------------------------------------------------------
+
+def test_recorded_paths_are_never_paths_of_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.resources import builtin_dir
+    from auditor.results import stable_path
+
+    assert stable_path(builtin_dir("rules") / "packs" / "private-eks.yaml") == "rules/packs/private-eks.yaml"
+    assert stable_path(builtin_dir("sample_configs") / "demo-audit.yaml") == "sample_configs/demo-audit.yaml"
+    (tmp_path / "ci" / "audit").mkdir(parents=True)
+    config = tmp_path / "ci" / "audit" / "audit.yaml"
+    monkeypatch.chdir(tmp_path / "ci")
+    assert stable_path(config) == "audit/audit.yaml" and stable_path("audit/audit.yaml") == "audit/audit.yaml"
+    monkeypatch.chdir(tmp_path / "ci" / "audit")
+    assert stable_path(tmp_path / "elsewhere" / "x.yaml") == "x.yaml"     # outside: its name alone
+    assert stable_path("<config>") == "" and stable_path("") == ""
+
+
+def test_carry_places_ignores_what_is_not_a_findings_json() -> None:
+    from auditor.results import carry_places
+
+    doc = _sample_with_sources()
+    before = copy.deepcopy(doc)
+    for junk in (b"", b"not json", b"[]", b'{"run": 3}', b'{"run": {"packs": 7}}'):
+        carry_places(doc, junk)
+        assert doc == before, junk
