@@ -237,7 +237,7 @@ def test_a_user_pack_rule_points_at_its_line_and_a_named_pack_at_its_entry(
     (repo / "audit" / "audit.yaml").write_text(config_text, encoding="utf-8")
     monkeypatch.chdir(repo)      # a CI job runs in its repository: %SRCROOT%
     result = run_scan(load_config(Path("audit/audit.yaml")), snapshot=demo_run.out / "snapshot",
-                      out=tmp_path / "out", formats=["sarif"])
+                      out=tmp_path / "out", formats=["sarif", "asff"])
     assert result is not None
     document = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
     log = json.loads((tmp_path / "out" / "findings.sarif").read_text(encoding="utf-8"))
@@ -262,12 +262,15 @@ def test_a_user_pack_rule_points_at_its_line_and_a_named_pack_at_its_entry(
     assert seen == {"USR", "PN-"}, seen
     assert str(tmp_path) not in (tmp_path / "out" / "findings.sarif").read_text(encoding="utf-8")
     # `auditor verify` re-evaluates with the bundle's renamed copies, from anywhere: the places
-    # the run recorded stand, the rule lines are derived again
+    # the run recorded stand, the rule lines are derived again; SARIF and ASFF are re-derived
     from auditor.bundle_verify import verify_bundle
 
     monkeypatch.chdir(tmp_path)
-    verdict = verify_bundle(tmp_path / "out")
+    lines: list[str] = []
+    verdict = verify_bundle(tmp_path / "out", progress=lambda _mark, line: lines.append(line))
     assert verdict.ok, verdict
+    (rederived,) = [line for line in lines if line.startswith("reports:")]
+    assert "findings.sarif" in rederived and "findings.asff.json" in rederived, lines
 
 
 # The places findings.json records -------------------------------------------------------------
@@ -295,3 +298,56 @@ def test_carry_places_ignores_what_is_not_a_findings_json() -> None:
     for junk in (b"", b"not json", b"[]", b'{"run": 3}', b'{"run": {"packs": 7}}'):
         carry_places(doc, junk)
         assert doc == before, junk
+
+
+# The schema's fetch step ------------------------------------------------------------------------
+
+def _fetcher() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fetch_schemas", ROOT / "requirements" / "fetch_schemas.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tarball(tmp_path: Path) -> tuple[str, str]:
+    import base64
+    import hashlib
+    import io
+    import tarfile
+
+    body = b'{"title": "a schema"}'
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("package/lib/schema.json")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    path = tmp_path / "pkg.tgz"
+    path.write_bytes(buf.getvalue())
+    return path.as_uri(), base64.b64encode(hashlib.sha512(buf.getvalue()).digest()).decode()
+
+
+def test_the_fetch_step_checks_the_pinned_hash_and_extracts_the_member(tmp_path: Path) -> None:
+    fetch = _fetcher()
+    url, sha512 = _tarball(tmp_path)
+    dest = tmp_path / "schemas"
+    assert fetch.fetch("s.json", url, sha512, "package/lib/schema.json", dest) is True
+    assert json.loads((dest / "s.json").read_text()) == {"title": "a schema"}
+    assert fetch.fetch("s.json", url, sha512, "package/lib/schema.json", dest) is False   # already there
+    lock = tmp_path / "schemas.lock"
+    lock.write_text(f"[t.json]\nurl = {url}\nsha512 = {sha512}\nmember = package/lib/schema.json\n")
+    assert fetch.main(["--lock", str(lock), "--dest", str(dest)]) == 0 and (dest / "t.json").is_file()
+
+
+def test_the_fetch_step_refuses_another_tarball_and_writes_nothing(tmp_path: Path) -> None:
+    fetch = _fetcher()
+    url, sha512 = _tarball(tmp_path)
+    dest = tmp_path / "schemas"
+    with pytest.raises(SystemExit, match="the lock pins"):
+        fetch.fetch("s.json", url, "A" * 86 + "==", "package/lib/schema.json", dest)
+    with pytest.raises(SystemExit, match="holds no package/other.json"):
+        fetch.fetch("s.json", url, sha512, "package/other.json", dest)
+    assert not dest.exists()
+    assert fetch.main(["--lock", str(tmp_path / "none.lock"), "--dest", str(dest)]) == 1

@@ -15,8 +15,11 @@ What each status becomes (`ASFF_STATE`):
 | PASS | PASSED | ACTIVE | RESOLVED | INFORMATIONAL |
 | NOT_APPLICABLE | NOT_AVAILABLE | ARCHIVED | RESOLVED | INFORMATIONAL |
 
-Why these, from Security Hub's documented behaviour (API reference, Workflow / WorkflowUpdate
-"Status"; User Guide, "BatchImportFindings for finding providers"): after a finding is created,
+Why these, from Security Hub's documented behaviour (API reference, Workflow "Status":
+https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_Workflow.html; User Guide,
+"BatchImportFindings for finding providers":
+https://docs.aws.amazon.com/securityhub/latest/userguide/finding-update-batchimportfindings.html,
+and the BatchImportFindings API reference): after a finding is created,
 BatchImportFindings cannot change its Workflow (customers own it), so Workflow.Status here only
 sets the first state. Security Hub resets a NOTIFIED or RESOLVED workflow to NEW when the
 compliance status changes from PASSED to WARNING, FAILED or NOT_AVAILABLE, or the record
