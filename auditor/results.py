@@ -82,17 +82,14 @@ def stable_path(path: str | Path) -> str:
         return p.name
 
 
-# The config keys that name a compliance profile (the old name first: it may be renamed).
-_PROFILE_KEYS = ("profile", "compliance_profile")
-
-
-def pack_selections(config: AuditConfig | None, packs: Iterable[Pack], *, profile: bool) -> dict[str, dict[str, Any]]:
+def pack_selections(config: AuditConfig | None, packs: Iterable[Pack], *, profile: str = "") -> dict[str, dict[str, Any]]:
     """Pack id -> ``{"file", "line"}``: the line of the audit config that selected the pack.
 
-    The ``rule_packs`` entry naming it (by id, or a path holding its file); else, for a pack
-    the config's compliance profile brought in (`profile`), the profile's key; else the
-    ``rule_packs`` key (a pack another included); else the ``scope`` key (every built-in pack
-    is selected when the config names none: the scope is what the config chose); else line 1.
+    The ``rule_packs`` entry naming it (by id, or a path holding its file); else, in a run
+    with a compliance profile (`profile`: its id), the top-level line naming the profile (by
+    id or by the path of its file, whatever the key is called); else the ``rule_packs`` key
+    (a pack another included); else the ``scope`` key (every built-in pack is selected when
+    the config names none: the scope is what the config chose); else line 1.
     Empty without a config file (text held in memory, or no config at all)."""
     from auditor.errors import InputError
     from auditor.yamlpos import load_yaml
@@ -112,7 +109,8 @@ def pack_selections(config: AuditConfig | None, packs: Iterable[Pack], *, profil
         entries = []
     fallback = [("rule_packs",)] if "rule_packs" in data else []
     if profile:
-        fallback = [(k,) for k in _PROFILE_KEYS if isinstance(data.get(k), str)] + fallback
+        fallback = [(k,) for k, v in data.items()
+                    if isinstance(v, str) and profile in (v, Path(v).stem)][:1] + fallback
     fallback += [("scope",)] if "scope" in data else []
     out: dict[str, dict[str, Any]] = {}
     for pack in packs:
@@ -298,7 +296,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
     waivers = run.waivers or WaiverSet()
     rows = register_rows(waivers, evaluation.waivers_used, evaluation.today)
     rules_json = [_rule_json(r, per_rule[r.id]) for r in evaluation.rules]
-    selected = pack_selections(run.config, packs.packs, profile=run.profile is not None)
+    selected = pack_selections(run.config, packs.packs, profile=str((run.profile or {}).get("id") or ""))
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -351,3 +351,21 @@ def test_the_fetch_step_refuses_another_tarball_and_writes_nothing(tmp_path: Pat
         fetch.fetch("s.json", url, sha512, "package/other.json", dest)
     assert not dest.exists()
     assert fetch.main(["--lock", str(tmp_path / "none.lock"), "--dest", str(dest)]) == 1
+
+
+def test_the_selecting_line_of_a_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.config import load_config
+    from auditor.results import pack_selections
+
+    monkeypatch.chdir(tmp_path)
+    packs = load_packs().packs
+    lines = ['version: 1', 'organization: Example', 'profile: banking', 'rule_packs:', '  - private-eks',
+             'scope:', '  vpc_ids: [vpc-0123abcd]']
+    Path("audit.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    chosen = pack_selections(load_config("audit.yaml"), packs, profile="banking")
+    assert chosen["private-eks"] == {"file": "audit.yaml", "line": 5}            # its rule_packs entry
+    assert {v["line"] for k, v in chosen.items() if k != "private-eks"} == {3}   # the profile's line
+    assert pack_selections(load_config("audit.yaml"), packs)["private-network"]["line"] == 4   # no profile
+    Path("plain.yaml").write_text("version: 1\nregions: [eu-west-1]\nscope:\n  vpc_ids: [vpc-0123abcd]\n", encoding="utf-8")
+    assert {v["line"] for v in pack_selections(load_config("plain.yaml"), packs).values()} == {3}   # scope:
+    assert pack_selections(None, packs) == {}
