@@ -48,12 +48,15 @@ demo: $(VENV)/.installed-demo
 
 # The HTML report's browser tests drive Debian's chromium: installed here when run as root;
 # otherwise they fail with a message saying how to install it (they never skip).
+# The standard schemas the tests validate against (SARIF) are fetched by their pinned hash
+# (requirements/schemas.lock) into .venv/schemas: never committed, downloaded once.
 test: $(VENV)/.installed-test
 	$(NEED_PANGO)
 	@if command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	else echo "chromium is not installed and this is not root: install it (apt-get install chromium)," \
 	     "or the HTML report's browser tests fail" >&2; fi
+	$(BIN)/python requirements/fetch_schemas.py
 	$(BIN)/python -m pytest -q -n auto
 
 # Outside data with known answers (AWS's data-perimeter policies ...) stays outside the

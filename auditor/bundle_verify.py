@@ -196,7 +196,7 @@ def verify_bundle(root: Path, *, public_key: Path | None = None,
     note(f"snapshot: manifest and {len(snap.manifest.get('files', []))} record file(s) verified")
 
     # (5) re-evaluate with the copied inputs and compare with findings.json.
-    from auditor.results import iter_text
+    from auditor.results import carry_places, iter_text
     from auditor.scan import evaluate_snapshot
 
     if "findings.json" not in listed:
@@ -225,8 +225,9 @@ def verify_bundle(root: Path, *, public_key: Path | None = None,
         return result.fail(_snapshot_file(root, str(exc), MANIFEST), f"cannot re-evaluate: {exc}")
     except OSError as exc:
         return result.fail("findings.json", f"cannot re-evaluate: {exc}")
-    fresh = "".join(iter_text(document)).encode("utf-8")
     kept = read_bundle_file(root, "findings.json")
+    carry_places(document, kept)     # places outside the bundle, as the run recorded them
+    fresh = "".join(iter_text(document)).encode("utf-8")
     if fresh != kept:
         return result.fail("findings.json", "differs from a re-evaluation of the snapshot: "
                            + _first_difference(kept, document))

@@ -21,7 +21,7 @@ from typing import Any
 from collections.abc import Iterable, Iterator, Mapping
 
 from auditor import __version__
-from auditor.config import Scope
+from auditor.config import AuditConfig, Scope
 from auditor.findings import Finding
 from auditor.rules.engine import ORGANIZATION, Evaluation, Gap, account_id, account_problems
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
@@ -47,6 +47,7 @@ class RunInfo:
     profile: Mapping[str, Any] | None = None
     frameworks: tuple[str, ...] = ()     # report only these frameworks (a profile's); empty: all cited
     overrides: tuple[str, ...] = ()      # command-line options merged into the config (its `overrides:`)
+    config: AuditConfig | None = None    # where the config file is, for `run.config.file` and packs' `selected_at`
 
 
 def _sha256(path: str) -> str:
@@ -56,10 +57,84 @@ def _sha256(path: str) -> str:
         return ""
 
 
-def _pack_json(pack: Pack) -> dict[str, Any]:
+# Built-in data folders (auditor.resources) and where they stand in the project's source.
+_BUILTIN_PLACES = (("rules", "rules"), ("sample_configs", "sample_configs"))
+
+
+def stable_path(path: str | Path) -> str:
+    """A file's path as findings.json records it, never a path of this machine: a built-in
+    file (a built-in pack, the demo's config) by its place in the project's source
+    (``rules/packs/network.yaml``, ``sample_configs/demo-audit.yaml``) wherever the tool is
+    installed; a file under the current folder relative to it (the repository a CI job runs
+    in: what SARIF's ``%SRCROOT%`` stands for); else its name alone. POSIX separators."""
+    from auditor.resources import builtin_dir
+
+    if not str(path) or str(path).startswith("<"):     # "<config>": text given in memory
+        return ""
+    p = Path(path).resolve()
+    for name, place in _BUILTIN_PLACES:
+        try:
+            return f"{place}/{p.relative_to(builtin_dir(name).resolve()).as_posix()}"
+        except (ValueError, FileNotFoundError):
+            pass
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def pack_selections(config: AuditConfig | None, packs: Iterable[Pack], *, profile: str = "") -> dict[str, dict[str, Any]]:
+    """Pack id -> ``{"file", "line"}``: the line of the audit config that selected the pack.
+
+    The ``rule_packs`` entry naming it (by id, or a path holding its file); else, in a run
+    with a compliance profile (`profile`: its id), the top-level line naming the profile (by
+    id or by the path of its file, whatever the key is called); else the ``rule_packs`` key
+    (a pack another included); else the ``scope`` key (every built-in pack is selected when
+    the config names none: the scope is what the config chose); else line 1.
+    Empty without a config file (text held in memory, or no config at all)."""
+    from auditor.errors import InputError
+    from auditor.yamlpos import load_yaml
+
+    if config is None:
+        return {}
+    file = stable_path(config.source)
+    if not file:
+        return {}
+    try:
+        doc = load_yaml(config.source)
+    except (InputError, OSError):
+        return {}
+    data = doc.data if isinstance(doc.data, dict) else {}
+    entries = data.get("rule_packs")
+    if not isinstance(entries, list):
+        entries = []
+    fallback = [("rule_packs",)] if "rule_packs" in data else []
+    if profile:
+        fallback = [(k,) for k, v in data.items()
+                    if isinstance(v, str) and profile in (v, Path(v).stem)][:1] + fallback
+    fallback += [("scope",)] if "scope" in data else []
+    out: dict[str, dict[str, Any]] = {}
+    for pack in packs:
+        line = 0
+        pack_file = Path(pack.file).resolve()
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, str):
+                continue
+            target = (config.base_dir / entry).resolve()
+            if entry == pack.id or pack_file == target or target in pack_file.parents:
+                line = doc.where(("rule_packs", i))[0]
+                break
+        if not line:
+            line = doc.where(fallback[0], key=True)[0] if fallback else 1
+        out[pack.id] = {"file": file, "line": line}
+    return out
+
+
+def _pack_json(pack: Pack, selected: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {"id": pack.id, "version": pack.version, "title": pack.title, "builtin": pack.builtin,
             "sha256": _sha256(pack.file), "rules": [r.id for r in pack.rules],
-            "parameters": {n: p.value for n, p in sorted(pack.parameters.items())}}
+            "parameters": {n: p.value for n, p in sorted(pack.parameters.items())},
+            "file": stable_path(pack.file), "selected_at": dict(selected[pack.id]) if pack.id in selected else None}
 
 
 def _rule_json(rule: Rule, counts: Mapping[str, int]) -> dict[str, Any]:
@@ -68,7 +143,8 @@ def _rule_json(rule: Rule, counts: Mapping[str, int]) -> dict[str, Any]:
             "frameworks": {fw: list(cs) for fw, cs in sorted(rule.frameworks.items())},
             "for_each": list(rule.items) if rule.items is not None else None,
             "status": worst(s for s, n in counts.items() if n),
-            "counts": {s: counts.get(s, 0) for s in STATUSES}}
+            "counts": {s: counts.get(s, 0) for s in STATUSES},
+            "source": {"file": stable_path(rule.source[0]), "line": rule.source[1]}}
 
 
 def control_authorities(rule: Rule, framework: str, control: str, authority: AuthorityMap) -> set[str]:
@@ -172,6 +248,39 @@ def _row_json(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "source": f"{Path(file).name}:{line}"}
 
 
+def carry_places(document: dict[str, Any], recorded_json: bytes) -> None:
+    """Give a re-evaluated `document` (``auditor verify``: the bundle's copies of the inputs)
+    the places the `recorded_json` findings.json names outside the bundle, which the copies
+    cannot say: the config file's path, and each user pack's file and the config line that
+    selected it (the bundle renames both). Built-in packs' files, the config lines that
+    selected them and every rule's line are derived again, and so checked. A `recorded_json` that is not a findings.json changes nothing (the
+    comparison then says what differs)."""
+    try:
+        recorded = json.loads(recorded_json)
+        old_run = recorded["run"]
+        old_config = old_run.get("config") or {}
+        old_packs = {p.get("id"): p for p in old_run.get("packs") or [] if isinstance(p, dict)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return
+    run = document["run"]
+    if isinstance(old_config, dict) and "file" in old_config:
+        run["config"]["file"] = old_config["file"]
+    user_files: dict[str, str] = {}
+    for pack in run["packs"]:
+        old = old_packs.get(pack["id"])
+        if pack["builtin"] and isinstance(pack.get("selected_at"), dict):   # the line is the copy's
+            pack["selected_at"] = {**pack["selected_at"], "file": run["config"]["file"]}
+        if pack["builtin"] or old is None:
+            continue
+        for key in ("file", "selected_at"):
+            if key in old:
+                pack[key] = old[key]
+        user_files[pack["id"]] = str(old.get("file", ""))
+    for rule in document["rules"]:
+        if rule["pack"] in user_files and "source" in rule:
+            rule["source"] = {**rule["source"], "file": user_files[rule["pack"]]}
+
+
 def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy: bool = False) -> dict[str, Any]:
     """The findings.json document (plain JSON data; with `lazy`, its findings stay `Finding`
     objects until `iter_text` writes them)."""
@@ -188,6 +297,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
     waivers = run.waivers or WaiverSet()
     rows = register_rows(waivers, evaluation.waivers_used, evaluation.today)
     rules_json = [_rule_json(r, per_rule[r.id]) for r in evaluation.rules]
+    selected = pack_selections(run.config, packs.packs, profile=str((run.profile or {}).get("id") or ""))
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -199,10 +309,11 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
                          "calls": len(m.get("calls", [])), "errors": len(m.get("errors", []))},
             "config": {"digest": run.config_digest, "organization": run.organization,
                        "collected_with_digest": (m.get("config") or {}).get("digest", ""),
-                       "overrides": list(run.overrides)},
+                       "overrides": list(run.overrides),
+                       "file": stable_path(run.config.source) if run.config is not None else ""},
             "compliance_profile": dict(run.profile) if run.profile else None,
             "assessed_on": evaluation.today.isoformat(),
-            "packs": [_pack_json(p) for p in packs.packs],
+            "packs": [_pack_json(p, selected) for p in packs.packs],
             "waivers": {"digest": waivers.digest, "count": len(waivers)} if run.waivers is not None else None,
             "accounts": accounts_json(m, evaluation.gaps),
             "regions": list(m.get("regions", [])),

@@ -111,7 +111,8 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
                   overrides=inputs.config.overrides if inputs.config is not None else (),
-                  profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks)
+                  profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks,
+                  config=inputs.config)
     return build_document(evaluation, inputs.packs, run, lazy=True)
 
 

@@ -115,7 +115,7 @@ def _assert_unreachable(res: Result | SimpleNamespace, out: Path, account: str, 
     # SARIF: a result per rule not assessed, and the gap as a notification
     run = sarif["runs"][0]
     assert {r["ruleId"] for r in run["results"]} == rule_ids
-    assert all(r["kind"] == "open" for r in run["results"])
+    assert all((r["kind"], r["level"], r["properties"]["status"]) == ("fail", "warning", "ERROR") for r in run["results"])
     assert run["invocations"][0]["executionSuccessful"] is False
     assert any(cause[0] in n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"])
     # CSV: a row per ERROR finding (and one per gap) naming the cause
@@ -269,9 +269,10 @@ def test_one_denied_call_is_named_with_its_cause(aws_env: None, tmp_path: Path, 
     assert int(junit.get("errors", "0")) == 1 + len(errors)
     (suite,) = [s for s in junit.findall("testsuite") if s.get("name") == "collection"]
     assert call in (suite.find("testcase/error").get("message") or "")  # type: ignore[union-attr]
-    # SARIF: an open result per ERROR finding, and the gap as the tool's notification
+    # SARIF: a warning result per ERROR finding, and the gap as the tool's notification
     run = sarif["runs"][0]
-    assert len([r for r in run["results"] if r["kind"] == "open"]) == len(errors)
+    assert len([r for r in run["results"] if r["properties"]["status"] == "ERROR" and r["level"] == "warning"]) \
+        == len(errors)
     (note,) = run["invocations"][0]["toolExecutionNotifications"]
     assert note["properties"]["calls"] == [call] and "UnauthorizedOperation" in note["message"]["text"]
     # CSV: the gap's row

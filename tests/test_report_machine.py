@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from auditor.cli import cli
 from auditor.report.machine import CSV_COLUMNS, csv_bytes, junit_xml, neutralise, sarif
 from auditor.report.model import ReportModel, build_model
+from auditor.report.writers import format_names
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from conftest import DemoRun
@@ -115,7 +116,7 @@ def _check_sarif(log: dict[str, Any]) -> None:
         assert res["kind"] == "fail" or res["level"] == "none"
         assert res["message"]["text"]
         (loc,) = res["locations"]
-        assert "physicalLocation" not in loc
+        assert loc["physicalLocation"]["artifactLocation"]["uriBaseId"] in run["originalUriBaseIds"]
         (logical,) = loc["logicalLocations"]
         assert logical["kind"] == "resource" and logical["fullyQualifiedName"] and "name" in logical
         assert len(res["partialFingerprints"]["auditorFingerprint/v1"]) == 20
@@ -133,7 +134,7 @@ def test_sarif_rules_results_levels_and_suppressions(model: ReportModel) -> None
     by_status = {r["properties"]["status"]: r for r in run["results"]}
     assert set(by_status) == {"FAIL", "ERROR", "WAIVED"}      # no PASS or NOT_APPLICABLE results
     assert by_status["FAIL"]["level"] == "error" and FORMULA in by_status["FAIL"]["message"]["text"]
-    assert by_status["ERROR"]["kind"] == "open"
+    assert (by_status["ERROR"]["kind"], by_status["ERROR"]["level"]) == ("fail", "warning")   # visible
     assert by_status["WAIVED"]["suppressions"][0]["justification"].startswith("WVR-1: accepted <script>")
     loc = by_status["FAIL"]["locations"][0]["logicalLocations"][0]
     assert loc["fullyQualifiedName"] == f"arn:aws:eks:eu-west-1:111111111111:cluster/bank-{HOSTILE_TAG}"
@@ -240,7 +241,7 @@ def test_report_command_rejects_unknown_formats(tmp_path: Path) -> None:
     src.write_text(json.dumps(sample_document()), encoding="utf-8")
     res = CliRunner().invoke(cli, ["report", str(src), "--format", "junit,docx", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
-    assert "unknown format docx" in res.output and "junit, sarif, csv, json" in res.output
+    assert "unknown format docx" in res.output and ", ".join(format_names()) in res.output
     assert not (tmp_path / "o").exists()
 
 

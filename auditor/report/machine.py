@@ -24,9 +24,10 @@ import json
 import os
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from auditor.report.model import FindingView, NotAssessed, ReportModel, RuleView
 
@@ -34,7 +35,20 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 INFORMATION_URI = "https://example.invalid/private-network-auditor"
 FINGERPRINT_KEY = "auditorFingerprint/v1"
+# GitHub code scanning tells results apart by this key (with the file and the rule): the
+# finding's fingerprint here, so two resources failing a rule selected by one config line stay
+# two alerts, and an alert follows its finding from run to run.
+LINE_HASH_KEY = "primaryLocationLineHash"
 _LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+# GitHub code scanning's security severity (rule property "security-severity", a number as a
+# string): over 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low. One fixed value per
+# severity, inside its band; GitHub has nothing below low, so info ranks as the least low.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.1"}
+# ERROR (not assessed) results: a failing result (SARIF allows a level only with kind "fail")
+# at warning level, whatever the rule's severity, with the cause in the message.
+ERROR_LEVEL = "warning"
+SRCROOT = "%SRCROOT%"
+BUILTIN_ROOT = "AUDITOR_BUILTIN"
 
 # Characters XML 1.0 cannot hold (C0 controls but tab, LF and CR; surrogates; U+FFFE/U+FFFF).
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -160,6 +174,46 @@ def junit_xml(model: ReportModel) -> bytes:
                                                                      xml_declaration=False) + b"\n"
 
 
+@dataclass(frozen=True)
+class SarifSources:
+    """Where SARIF results point (findings.json's ``rules[].source``, ``run.packs[]`` and
+    ``run.config.file``): the file and line of each rule, of the config line that selected
+    each pack, and whether a pack is built in."""
+
+    rules: Mapping[str, tuple[str, int]] = field(default_factory=dict)      # rule id -> (file, line)
+    selected: Mapping[str, tuple[str, int]] = field(default_factory=dict)   # pack id -> (file, line)
+    builtin: frozenset[str] = frozenset()                                   # built-in pack ids
+    config_file: str = ""
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> SarifSources:
+        """From a findings.json document (older ones lack these fields: then empty)."""
+        run = document.get("run") or {}
+        rules = {r["id"]: (str(r["source"]["file"]), int(r["source"]["line"]))
+                 for r in document.get("rules", []) if isinstance(r.get("source"), dict) and r["source"].get("file")}
+        packs = run.get("packs") or []
+        selected = {p["id"]: (str(p["selected_at"]["file"]), int(p["selected_at"]["line"]))
+                    for p in packs if isinstance(p.get("selected_at"), dict) and p["selected_at"].get("file")}
+        return cls(rules, selected, frozenset(p["id"] for p in packs if p.get("builtin")),
+                   str((run.get("config") or {}).get("file") or ""))
+
+    def location(self, rule: RuleView) -> tuple[str, int, str] | None:
+        """(file, line, base id) of a rule's results: a user pack's rule where it is written;
+        a built-in pack's rule at the config line that selected the pack (the file in the
+        user's repository); without a config file, the built-in pack file by its place in the
+        project's source (base `BUILTIN_ROOT`). None when findings.json does not say."""
+        written = self.rules.get(rule.id)
+        builtin = rule.pack in self.builtin
+        if written is not None and not builtin:
+            return written[0], written[1], SRCROOT
+        if rule.pack in self.selected:
+            file, line = self.selected[rule.pack]
+            return file, line, SRCROOT
+        if written is not None:
+            return written[0], written[1], BUILTIN_ROOT
+        return None
+
+
 def _descriptor(rule: RuleView) -> dict[str, Any]:
     help_text = "\n".join(f"{kind}: {text}" for kind, text in rule.remediation) or rule.title
     out: dict[str, Any] = {
@@ -169,8 +223,9 @@ def _descriptor(rule: RuleView) -> dict[str, Any]:
         "help": {"text": help_text},
         "defaultConfiguration": {"level": _LEVELS.get(rule.severity, "warning")},
         "properties": {"severity": rule.severity, "pack": rule.pack,
+                       "security-severity": SECURITY_SEVERITY.get(rule.severity, SECURITY_SEVERITY["medium"]),
                        "frameworks": sorted({f"{c.framework}:{c.control}" for c in rule.controls}),
-                       "tags": list(rule.tags)},
+                       "tags": sorted({"security", *rule.tags})},
     }
     if rule.references:
         out["helpUri"] = rule.references[0]
@@ -178,27 +233,38 @@ def _descriptor(rule: RuleView) -> dict[str, Any]:
     return out
 
 
-def _location(f: FindingView) -> dict[str, Any]:
+def _location(f: FindingView, sources: SarifSources) -> dict[str, Any]:
     r = f.resource
     fqn = r.arn or f"{r.account}/{r.region}/{r.type}/{r.id}"
-    return {"logicalLocations": [{"name": r.id, "fullyQualifiedName": fqn, "kind": "resource"}],
-            "message": {"text": f.name}}
+    out: dict[str, Any] = {"logicalLocations": [{"name": r.id, "fullyQualifiedName": fqn, "kind": "resource"}],
+                           "message": {"text": f.name}}
+    where = sources.location(f.rule)
+    if where is None:      # a findings.json older than rules[].source: the document itself
+        where = ("findings.json", 1, SRCROOT)
+    file, line, base = where
+    out["physicalLocation"] = {"artifactLocation": {"uri": file, "uriBaseId": base},
+                               "region": {"startLine": max(line, 1)}}
+    return out
 
 
-def _result(f: FindingView, index: int) -> dict[str, Any]:
+def _result(f: FindingView, index: int, sources: SarifSources) -> dict[str, Any]:
+    message = f.message or f.rule.title or f.rule.id
     out: dict[str, Any] = {
         "ruleId": f.rule.id, "ruleIndex": index,
-        "message": {"text": f.message or f.rule.title or f.rule.id},
-        "locations": [_location(f)],
-        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "message": {"text": message},
+        "locations": [_location(f, sources)],
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint, LINE_HASH_KEY: f"{f.fingerprint}:1"},
         "properties": {"status": f.status, "severity": f.severity, "resourceType": f.resource.type,
                        "account": f.resource.account, "region": f.resource.region, "vpcId": f.resource.vpc_id,
                        "item": f.item, "evidence": evidence_text(f)},
     }
-    if f.status == "ERROR":       # not assessed: SARIF's "open" (too little information to decide)
-        out["kind"], out["level"] = "open", "none"
+    out["kind"] = "fail"
+    if f.status == "ERROR":
+        # Not assessed is no pass and no silence: a visible warning saying why.
+        out["level"] = ERROR_LEVEL
+        out["message"]["text"] = f"Not assessed ({f.name}): {message}"
     else:
-        out["kind"], out["level"] = "fail", _LEVELS.get(f.severity, "warning")
+        out["level"] = _LEVELS.get(f.severity, "warning")
     if f.status == "WAIVED":
         w = f.waiver
         text = (f"{w.id}: {w.justification} (approver {w.approver}, ticket {w.ticket}, expires {w.expires})"
@@ -207,17 +273,31 @@ def _result(f: FindingView, index: int) -> dict[str, Any]:
     return out
 
 
-def sarif(model: ReportModel) -> bytes:
-    """SARIF 2.1.0: one reportingDescriptor per rule; a result per FAIL, ERROR and WAIVED
-    finding (WAIVED with an accepted external suppression), located logically (AWS
-    resources are not files); a tool execution notification per gap."""
+def _artifact_bases(results: list[dict[str, Any]]) -> dict[str, Any]:
+    bases: dict[str, Any] = {SRCROOT: {"description": {"text": "The folder the scan ran in (the repository): "
+                                                               "the audit config and user packs are relative to it"}}}
+    if any(loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == BUILTIN_ROOT
+           for r in results for loc in r["locations"]):
+        bases[BUILTIN_ROOT] = {"description": {"text": "The auditor's own source: its built-in rule packs "
+                                                       "(rules/packs/...)"}}
+    return bases
+
+
+def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> bytes:
+    """SARIF 2.1.0: one reportingDescriptor per rule (with GitHub's ``security-severity``); a
+    result per FAIL, ERROR and WAIVED finding (ERROR a warning with its cause, WAIVED with an
+    accepted external suppression), located in the file that made the rule apply
+    (`SarifSources.location`, from `document`, the findings.json the model was built from)
+    and logically at the AWS resource; a tool execution notification per gap."""
+    sources = SarifSources.of(document) if document is not None else SarifSources()
     index = {r.id: i for i, r in enumerate(model.rules)}
     rules = [_descriptor(r) for r in model.rules]
     for f in model.findings:      # a finding of a rule the document does not list (should not happen)
         if f.rule.id not in index:
             index[f.rule.id] = len(rules)
             rules.append(_descriptor(f.rule))
-    results = [_result(f, index[f.rule.id]) for f in model.findings if f.status in ("FAIL", "ERROR", "WAIVED")]
+    results = [_result(f, index[f.rule.id], sources) for f in model.findings
+               if f.status in ("FAIL", "ERROR", "WAIVED")]
     notifications = [{"level": "error", "message": {"text": gap_text(g)},
                       "properties": {"account": g.account, "region": g.region, "calls": list(g.calls),
                                      "reason": g.reason, "rules": list(g.rules),
@@ -230,6 +310,7 @@ def sarif(model: ReportModel) -> bytes:
                                 "rules": rules}},
             "automationDetails": {"id": f"private-network-auditor/{model.run.manifest_sha256}"},
             "columnKind": "unicodeCodePoints",
+            "originalUriBaseIds": _artifact_bases(results),
             # Collection problems are the tool's own (SARIF toolExecutionNotifications), as
             # is whether it could look at everything: never successful with a gap.
             "invocations": [{"executionSuccessful": model.every_call_answered,
@@ -238,7 +319,7 @@ def sarif(model: ReportModel) -> bytes:
             "properties": {"organisation": model.organisation, "profile": model.profile_id,
                            "snapshotManifestSha256": model.run.manifest_sha256,
                            "collectionFinished": model.run.finished, "assessedOn": model.run.assessed_on,
-                           "complete": model.complete},
+                           "complete": model.complete, "auditConfig": sources.config_file},
         }],
     }
     return (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,5 +1,6 @@
-"""SARIF 2.1.0 (findings.sarif): a result per FAIL, ERROR and WAIVED finding
-(auditor/report/machine.py `sarif`)."""
+"""SARIF 2.1.0 (findings.sarif): a result per FAIL, ERROR and WAIVED finding, located at the
+config or pack line that made its rule apply and at the AWS resource
+(auditor/report/machine.py `sarif`; docs/reports.md)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from auditor.report.writers import ReportInputs, Writer
 
 
 def _write(inputs: ReportInputs) -> bytes:
+    import json
+
     from auditor.report.machine import sarif
 
-    return sarif(inputs.model)
+    return sarif(inputs.model, json.loads(inputs.findings_json))
 
 
 WRITER = Writer(name="sarif", file_name="findings.sarif", write=_write, order=20, rederivable=True)
