@@ -253,8 +253,9 @@ def carry_places(document: dict[str, Any], recorded_json: bytes) -> None:
     the places the `recorded_json` findings.json names outside the bundle, which the copies
     cannot say: the config file's path, and each user pack's file and the config line that
     selected it (the bundle renames both). Built-in packs' files, the config lines that
-    selected them and every rule's line are derived again, and so checked. A `recorded_json` that is not a findings.json changes nothing (the
-    comparison then says what differs)."""
+    selected them (unless command-line overrides were merged into the config) and every rule's
+    line are derived again, and so checked. A `recorded_json` that is not a findings.json
+    changes nothing (the comparison then says what differs)."""
     try:
         recorded = json.loads(recorded_json)
         old_run = recorded["run"]
@@ -265,10 +266,17 @@ def carry_places(document: dict[str, Any], recorded_json: bytes) -> None:
     run = document["run"]
     if isinstance(old_config, dict) and "file" in old_config:
         run["config"]["file"] = old_config["file"]
+    # With command-line overrides the bundle keeps the effective config (a header and the merged
+    # document), whose lines are not the file's: the lines that selected built-in packs are then
+    # carried as recorded too.
+    # Without a config file (a run of command-line options alone) nothing selected them: null.
+    overridden = bool(run["config"].get("overrides")) or not run["config"].get("file")
     user_files: dict[str, str] = {}
     for pack in run["packs"]:
         old = old_packs.get(pack["id"])
-        if pack["builtin"] and isinstance(pack.get("selected_at"), dict):   # the line is the copy's
+        if pack["builtin"] and overridden:
+            pack["selected_at"] = old.get("selected_at") if old is not None else None
+        elif pack["builtin"] and isinstance(pack.get("selected_at"), dict):   # the line is the copy's
             pack["selected_at"] = {**pack["selected_at"], "file": run["config"]["file"]}
         if pack["builtin"] or old is None:
             continue
