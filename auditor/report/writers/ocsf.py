@@ -211,11 +211,19 @@ def ocsf_json(model: ReportModel) -> bytes:
 
 
 def _write(inputs: ReportInputs) -> bytes:
+    """The file's bytes; ReportUnavailable (the other formats are still written) when
+    py-ocsf-models is missing or refuses an event: nothing invalid is written."""
     try:
+        from pydantic import ValidationError
+
         import py_ocsf_models  # noqa: F401
     except ImportError as exc:   # a runtime dependency: only a broken installation lacks it
         raise ReportUnavailable(f"OCSF needs the py-ocsf-models package (a dependency of this tool): {exc}") from exc
-    return ocsf_json(inputs.model)
+    try:
+        return ocsf_json(inputs.model)
+    except ValidationError as exc:
+        raise ReportUnavailable(f"an OCSF event is not valid OCSF (py-ocsf-models refused it; nothing was written): "
+                                f"{exc}") from exc
 
 
 WRITER = Writer(name="ocsf", file_name="findings.ocsf.json", write=_write, order=33, rederivable=True)

@@ -259,7 +259,16 @@ def oscal_json(model: ReportModel, findings_json: bytes, manifest: bytes | None 
 
 
 def _write(inputs: ReportInputs) -> bytes:
-    return oscal_json(inputs.model, inputs.findings_json, inputs.manifest)
+    """The file's bytes; ReportUnavailable (the other formats are still written) without
+    trestle, or when trestle refuses the document: nothing invalid is written."""
+    _import()
+    from pydantic.v1 import ValidationError   # trestle's models are pydantic v1 models
+
+    try:
+        return oscal_json(inputs.model, inputs.findings_json, inputs.manifest)
+    except ValidationError as exc:
+        raise ReportUnavailable(f"the OSCAL assessment results are not valid OSCAL (trestle refused them; nothing "
+                                f"was written): {exc}") from exc
 
 
 WRITER = Writer(name="oscal", file_name="findings.oscal.json", write=_write, order=37, rederivable=True,
