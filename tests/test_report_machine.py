@@ -236,11 +236,13 @@ def test_report_command_subset_and_default_folder(tmp_path: Path) -> None:
 
 
 def test_report_command_rejects_unknown_formats(tmp_path: Path) -> None:
+    from auditor.report.outputs import FORMATS
+
     src = tmp_path / "findings.json"
     src.write_text(json.dumps(sample_document()), encoding="utf-8")
     res = CliRunner().invoke(cli, ["report", str(src), "--format", "junit,docx", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
-    assert "unknown format docx" in res.output and "junit, sarif, csv, json" in res.output
+    assert "unknown format docx" in res.output and ", ".join(FORMATS) in res.output
     assert not (tmp_path / "o").exists()
 
 
