@@ -242,3 +242,13 @@ def test_verify_rederives_oscal_and_without_trestle_only_checks_its_hash(demo_ru
     # an edited OSCAL file is still caught by its hash
     (bundle / FILE).write_bytes((bundle / FILE).read_bytes().replace(b"satisfied", b"satisfieD", 1))
     assert _blocked("verify", str(bundle), cwd=tmp_path).returncode == 5
+
+
+def test_a_config_asks_for_oscal_and_without_outputs_formats_gets_the_default() -> None:
+    from auditor.config import DEFAULT_FORMATS, config_from_text
+
+    demo_config = (REPO / "sample_configs" / "demo-audit.yaml").read_text(encoding="utf-8")
+    base = demo_config.split("\noutputs:", 1)[0] + "\n"
+    assert config_from_text(base + "outputs:\n  formats: [json, oscal]\n").formats == ("json", "oscal")
+    assert config_from_text(base).formats == DEFAULT_FORMATS == scan_default_formats()
+    assert "oscal" not in DEFAULT_FORMATS and "ocsf" in DEFAULT_FORMATS
