@@ -230,6 +230,9 @@ def normalised_ocsf(demo: Demo, text: str) -> str:
     from auditor.report.writers.ocsf import EVENT_NAMESPACE
 
     events = json.loads(text)
+    one_per_line = "[\n" + ",\n".join(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in events) + "\n]\n"
+    layout = ("a JSON array, one event per line: json.dumps(event, sort_keys=True, ensure_ascii=False)"
+              if text == one_per_line else json_layout(text))
     files = json.loads((demo.folder / "snapshot" / "manifest.json").read_text(encoding="utf-8"))["files"]
     times = {e["time"] for e in events} | {e["finding_info"]["created_time"] for e in events}
     assert len(times) == 1, times
@@ -252,7 +255,7 @@ def normalised_ocsf(demo: Demo, text: str) -> str:
     by_rule: dict[str, list[dict[str, Any]]] = {}
     for f in named:
         by_rule.setdefault(f["compliance.control"], []).append(f)
-    out = [f"# layout: {json_layout(text)}", "# fields of every event:",
+    out = [f"# layout: {layout}", "# fields of every event:",
            *(f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(every.items())),
            "# fields of every event of a rule:"]
     lines = []

@@ -21,7 +21,7 @@ NOT_APPLICABLE            99 Other, "Not Applicable"       1 New
 
 Deterministic: the event time is the snapshot's finish time from findings.json (its start, else
 the assessment date, when missing), the event uid a uuid5 of the finding's fingerprint, events in
-the document's order, keys sorted.
+the document's order, one per line, keys sorted.
 """
 
 from __future__ import annotations
@@ -203,11 +203,18 @@ def ocsf_events(model: ReportModel) -> list[Any]:
     return [_event(f, model, time_ms, names) for f in model.findings]
 
 
+def array_text(docs: list[dict[str, Any]]) -> str:
+    """A JSON array with one element per line (each compact, keys sorted): as readable line by
+    line as an indented file and several times faster to write (json's C encoder)."""
+    if not docs:
+        return "[]\n"
+    return "[\n" + ",\n".join(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in docs) + "\n]\n"
+
+
 def ocsf_json(model: ReportModel) -> bytes:
-    """The events of `model` as a JSON array (keys sorted, one-space indent, UTF-8, no nulls).
+    """The events of `model` as a JSON array, one event per line (keys sorted, UTF-8, no nulls).
     Raises ValueError (pydantic's ValidationError) when an event is not valid OCSF."""
-    docs = [e.model_dump(mode="json", exclude_none=True) for e in ocsf_events(model)]
-    return (json.dumps(docs, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return array_text([e.model_dump(mode="json", exclude_none=True) for e in ocsf_events(model)]).encode("utf-8")
 
 
 def _write(inputs: ReportInputs) -> bytes:
