@@ -201,3 +201,7 @@ def test_the_manifest_hashes_reach_the_evidence(model: ReportModel) -> None:
     hashed = dataclasses.replace(model, record_hashes=record_hashes_of(manifest))
     event = _events(ocsf_json(hashed))[0]
     assert event["evidences"][0]["data"]["record_sha256"] == {name: "sha256:" + "ab" * 32}
+    # a model made without them: the manifest's bytes given to the writer
+    assert not model.record_hashes
+    assert _events(report_bytes("ocsf", model, b"{}", manifest=manifest))[0] == event
+    assert _events(ocsf_json(model))[0]["evidences"][0]["data"]["record_sha256"] == {name: ""}

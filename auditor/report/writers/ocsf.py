@@ -2,7 +2,8 @@
 2003, OCSF version of py-ocsf-models) per finding of findings.json.
 
 Every event is built as py-ocsf-models' pydantic objects (`ComplianceFinding` and the objects it
-holds), so an event the models refuse is never written: the writer raises instead. Two
+holds), so an event the models refuse is never written: the writer raises ReportUnavailable
+instead, naming the models' reason (the other formats are still written). Two
 attributes OCSF 1.x defines are missing from the library's classes and are added by subclasses
 here, validated the same way: the event's ``cloud`` object (OCSF's Cloud profile: provider,
 account, region), and the compliance object's ``status`` caption and ``status_detail``.
@@ -134,7 +135,7 @@ def _partition(arn: str) -> str | None:
     return parts[1] if len(parts) > 2 and parts[0] == "arn" and parts[1] else None
 
 
-def _event(f: FindingView, model: ReportModel, time_ms: int, names: dict[str, str]) -> Any:
+def _event(f: FindingView, model: ReportModel, time_ms: int, names: dict[str, str], hashes: Any) -> Any:
     c = _classes()
     status = f.status if f.status in STATUS_MAP else "ERROR"   # an unknown status is never Pass
     comp_status, comp_caption, event_status = STATUS_MAP[status]
@@ -164,7 +165,7 @@ def _event(f: FindingView, model: ReportModel, time_ms: int, names: dict[str, st
         evidences.append(c.EvidenceArtifacts(name=e.path, data={
             "path": e.path, "observed": e.observed, "expected": e.expected, "holds": e.holds,
             "sources": list(e.sources),
-            "record_sha256": {name: model.record_hashes.get(name, "") for name in files}}))
+            "record_sha256": {name: hashes.get(name, "") for name in files}}))
     remediation = "\n\n".join(text for _kind, text in rule.remediation)
     account = res.account or "unknown"
     return c.Finding(
@@ -196,11 +197,15 @@ def _event(f: FindingView, model: ReportModel, time_ms: int, names: dict[str, st
     )
 
 
-def ocsf_events(model: ReportModel) -> list[Any]:
-    """One validated OCSF Compliance Finding (py-ocsf-models objects) per finding of `model`."""
+def ocsf_events(model: ReportModel, manifest: bytes | None = None) -> list[Any]:
+    """One validated OCSF Compliance Finding (py-ocsf-models objects) per finding of `model`;
+    record hashes from the model, else from the snapshot `manifest`'s bytes."""
+    from auditor.report.model import record_hashes_of
+
     time_ms = run_time_ms(model)
     names = {a.id: a.name for a in model.run.accounts}
-    return [_event(f, model, time_ms, names) for f in model.findings]
+    hashes = model.record_hashes or record_hashes_of(manifest)
+    return [_event(f, model, time_ms, names, hashes) for f in model.findings]
 
 
 def array_text(docs: list[dict[str, Any]]) -> str:
@@ -211,10 +216,11 @@ def array_text(docs: list[dict[str, Any]]) -> str:
     return "[\n" + ",\n".join(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in docs) + "\n]\n"
 
 
-def ocsf_json(model: ReportModel) -> bytes:
+def ocsf_json(model: ReportModel, manifest: bytes | None = None) -> bytes:
     """The events of `model` as a JSON array, one event per line (keys sorted, UTF-8, no nulls).
     Raises ValueError (pydantic's ValidationError) when an event is not valid OCSF."""
-    return array_text([e.model_dump(mode="json", exclude_none=True) for e in ocsf_events(model)]).encode("utf-8")
+    events = ocsf_events(model, manifest)
+    return array_text([e.model_dump(mode="json", exclude_none=True) for e in events]).encode("utf-8")
 
 
 def _write(inputs: ReportInputs) -> bytes:
@@ -227,7 +233,7 @@ def _write(inputs: ReportInputs) -> bytes:
     except ImportError as exc:   # a runtime dependency: only a broken installation lacks it
         raise ReportUnavailable(f"OCSF needs the py-ocsf-models package (a dependency of this tool): {exc}") from exc
     try:
-        return ocsf_json(inputs.model)
+        return ocsf_json(inputs.model, inputs.manifest)
     except ValidationError as exc:
         raise ReportUnavailable(f"an OCSF event is not valid OCSF (py-ocsf-models refused it; nothing was written): "
                                 f"{exc}") from exc
