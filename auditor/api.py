@@ -170,7 +170,8 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
       here from `config` and `fail_on` (the severity at or above which a FAIL is a violation;
       default: the config's, the profile's, else high).
     - `formats`: the reports besides findings.json (names of `auditor.config.ALL_FORMATS`);
-      default: the config's outputs.formats, else all. `style`: the reports' wording
+      default: the config's outputs.formats, else `auditor.config.DEFAULT_FORMATS` (all but
+      OSCAL, which needs the ``oscal`` extra). `style`: the reports' wording
       (banking, healthcare); default: the profile's.
     - `signing_key`: an Ed25519 private key (`auditor.bundle.load_signing_key`) signing the
       bundle manifest. `gzip`: store the collected responses compressed (default: the config's).
@@ -229,11 +230,11 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
 
 def _formats(formats: Sequence[str] | None, config: AuditConfig | None) -> tuple[str, ...]:
     """The reports to write: `formats` (known names, in order, once each), else the config's
-    outputs.formats, else every format."""
-    from auditor.config import ALL_FORMATS
+    outputs.formats, else the scan's default (every format but OSCAL)."""
+    from auditor.config import ALL_FORMATS, DEFAULT_FORMATS
 
     if formats is None:
-        return tuple(config.formats) if config is not None else ALL_FORMATS
+        return tuple(config.formats) if config is not None else DEFAULT_FORMATS
     unknown = [f for f in formats if f not in ALL_FORMATS]
     if unknown:
         raise ScanStopped(EXIT_INPUT, f"unknown format {', '.join(map(safe, unknown))}; "

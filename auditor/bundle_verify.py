@@ -254,12 +254,13 @@ def _rederive_reports(root: Path, listed: dict[str, Any], inputs: Any, findings_
     (file, reason) for the first that differs; files that cannot be re-derived are noted in
     `result.not_rederived`."""
     from auditor.report.model import build_model, record_hashes_of
-    from auditor.report.outputs import FILE_NAMES, REDERIVABLE, report_bytes
+    from auditor.report.outputs import FILE_NAMES, REDERIVABLE, ReportUnavailable, report_bytes
     from auditor.report.wording import style_names
     from auditor.rules.frameworks import load_catalogues
 
     by_name = {FILE_NAMES[f]: f for f in REDERIVABLE}
     present = [n for n in sorted(listed) if n in by_name]
+    unavailable: dict[str, str] = {}   # file -> why this installation cannot re-make it (OSCAL without trestle)
     if present:
         document = json.loads(findings_json)
         catalogues = load_catalogues()
@@ -273,19 +274,29 @@ def _rederive_reports(root: Path, listed: dict[str, Any], inputs: Any, findings_
                 if style not in models:
                     models[style] = build_model(document, inputs.packs, catalogues, style=style,
                                                 record_hashes=hashes)
-                if report_bytes(fmt, models[style], findings_json, manifest=manifest) == kept:
+                try:
+                    remade = report_bytes(fmt, models[style], findings_json, manifest=manifest)
+                except ReportUnavailable as exc:
+                    unavailable[name] = f"this installation cannot re-make it ({exc}); only its SHA-256 above is checked"
+                    break
+                if remade == kept:
                     same = True
                     break
+            if name in unavailable:
+                continue
             if not same:
                 return name, ("differs from the report re-derived from findings.json (in every style): it was "
                               "edited, or not made from this findings.json")
-        note(f"reports: {', '.join(present)} re-derived from findings.json, same bytes")
+        remade_all = [n for n in present if n not in unavailable]
+        if remade_all:
+            note(f"reports: {', '.join(remade_all)} re-derived from findings.json, same bytes")
     for name in sorted(listed):
-        if name in by_name or _is_evidence(name):
+        if (name in by_name and name not in unavailable) or _is_evidence(name):
             continue
-        why = ("its bytes depend on the WeasyPrint version and fonts of the machine that made it; only its "
-               "SHA-256 above is checked" if name == FILE_NAMES["pdf"] else
-               "not a report this tool makes; only its SHA-256 above is checked")
+        why = unavailable.get(name) or (
+            "its bytes depend on the WeasyPrint version and fonts of the machine that made it; only its "
+            "SHA-256 above is checked" if name == FILE_NAMES["pdf"] else
+            "not a report this tool makes; only its SHA-256 above is checked")
         result.not_rederived.append(f"{name}: {why}")
         note(f"{name}: NOT re-derived ({why})", "--")
     return None

@@ -36,7 +36,7 @@ from auditor.cli_aws import AwsOptions, aws_options, config_for_command
 from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
 from auditor.report.wording import default_style, style_help, style_names
-from auditor.report.writers import scan_formats
+from auditor.report.writers import scan_default_formats, scan_formats
 from auditor.vocabulary import FAIL_ON_CHOICES
 
 from auditor.cli_common import (
@@ -209,14 +209,14 @@ def _signing_key(sign_key: Path | None) -> Ed25519PrivateKey | None:
 
 def _formats(text: str | None) -> tuple[str, ...] | None:
     """--format parsed (a bad one stops here, before anything runs); None without it: the
-    library then takes the config's outputs.formats, else every format."""
+    library then takes the config's outputs.formats, else the scan's default formats."""
     from auditor.cli_report import parse_formats
 
     return parse_formats(text) if text is not None else None
 
 
 _FORMAT_HELP = (f"Comma-separated reports to write next to findings.json (always written): {', '.join(scan_formats())}; "
-                "default: the config's outputs.formats, else all.")
+                f"default: the config's outputs.formats, else {', '.join(scan_default_formats())}.")
 _STYLE_HELP = (f"Wording of the HTML and PDF reports: {style_help()}; default: the profile's style (without one the "
                f"HTML is neutral, the PDF {default_style()}).")
 

@@ -161,7 +161,8 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
 @click.command("report")
 @click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "formats", default=",".join(DEFAULT_FORMATS), show_default=True,
-              help=f"Comma-separated outputs: {', '.join(FORMATS)} (pdf only when asked for).")
+              help=f"Comma-separated outputs: {', '.join(FORMATS)} "
+                   f"({', '.join(f for f in FORMATS if f not in DEFAULT_FORMATS)} only when asked for).")
 @click.option("--style", type=click.Choice(style_names()), default=None,
               help=f"Wording of the PDF report: {style_help()}; default: the profile's style, else "
                    f"{default_style()}.")
@@ -174,9 +175,10 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
                    "private key (PEM).")
 def report(findings: Path, formats: str, style: str | None, out: Path | None, packs: tuple[Path, ...],
            sign_key: Path | None) -> None:
-    """Write JUnit XML, SARIF 2.1.0, CSV, a findings.json copy and a self-contained HTML report
-    (report.html) from FINDINGS, and with `--format pdf` the PDF/A-3b evidence report (report.pdf);
-    in an evidence bundle the new files are added to its bundle.json."""
+    """Write JUnit XML, SARIF 2.1.0, CSV, OCSF, a findings.json copy and a self-contained HTML
+    report (report.html) from FINDINGS, with `--format pdf` the PDF/A-3b evidence report
+    (report.pdf) and with `--format oscal` OSCAL assessment results (the `oscal` extra); in an
+    evidence bundle the new files are added to its bundle.json."""
     from auditor.bundle import BundleError, load_signing_key
 
     try:

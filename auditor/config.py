@@ -19,11 +19,13 @@ from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, load_yaml_text, read_text
 
 
-# What `auditor scan` writes besides findings.json unless outputs.formats says otherwise: every
-# format of the writers' registry (auditor/report/writers/; the config schema lists the same).
-from auditor.report.writers import scan_formats
+# Every format of the writers' registry (auditor/report/writers/; the config schema lists the
+# same), and what `auditor scan` writes besides findings.json unless outputs.formats says
+# otherwise: all but those needing an optional extra (OSCAL).
+from auditor.report.writers import scan_default_formats, scan_formats
 
 ALL_FORMATS = scan_formats()
+DEFAULT_FORMATS = scan_default_formats()
 
 # The `source` of a config made from command-line options alone (no config file).
 NO_CONFIG_SOURCE = "<command line>"
@@ -117,7 +119,7 @@ class AuditConfig:
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     waivers: Path | None = None
     output_dir: Path | None = None
-    formats: tuple[str, ...] = ALL_FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     gzip: bool = False
     fail_on: str = ""   # empty: the profile's, else high
     collection: Collection = field(default_factory=Collection)
@@ -242,7 +244,7 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         parameters=d.get("parameters", {}),
         waivers=rel(d.get("waivers")),
         output_dir=rel(out.get("directory")),
-        formats=tuple(dict.fromkeys(out.get("formats", ALL_FORMATS))),
+        formats=tuple(dict.fromkeys(out.get("formats", DEFAULT_FORMATS))),
         gzip=bool(out.get("gzip", False)),
         fail_on=d.get("fail_on", ""),
         collection=Collection(max_workers=col.get("max_workers", 16),

@@ -203,6 +203,70 @@ def normalised_sarif(demo: Demo, text: str) -> str:
     return "\n".join([*out, *sorted(results)]) + "\n"
 
 
+def _fields(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as "key" or "key.subkey" (one level into objects) -> the value."""
+    out = {}
+    for key, value in event.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _shared(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    return {k: v for k, v in fields[0].items() if all(f.get(k) == v for f in fields)}
+
+
+def normalised_ocsf(demo: Demo, text: str) -> str:
+    """Layout line, the fields every event shares, the fields every event of a rule shares (per
+    rule), then each event's other fields on one line, sorted (events are in findings order:
+    moto's draws). Fields are keys and one level of subkeys. The event time is the snapshot's
+    finish (a run's time): masked once checked to be the same everywhere; metadata.uid and each
+    evidence's record_sha256 shown as what they are once checked to be uuid5 of the fingerprint
+    and the snapshot manifest's hash of each source's record."""
+    import uuid
+
+    from auditor.report.writers.ocsf import EVENT_NAMESPACE
+
+    events = json.loads(text)
+    one_per_line = "[\n" + ",\n".join(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in events) + "\n]\n"
+    layout = ("a JSON array, one event per line: json.dumps(event, sort_keys=True, ensure_ascii=False)"
+              if text == one_per_line else json_layout(text))
+    files = json.loads((demo.folder / "snapshot" / "manifest.json").read_text(encoding="utf-8"))["files"]
+    times = {e["time"] for e in events} | {e["finding_info"]["created_time"] for e in events}
+    assert len(times) == 1, times
+    named = []
+    for e in events:
+        e["time"] = e["finding_info"]["created_time"] = "<run time>"
+        if e["metadata"]["uid"] == str(uuid.uuid5(EVENT_NAMESPACE, e["finding_info"]["uid"])):
+            e["metadata"]["uid"] = "<uuid5 of finding_info.uid>"
+        for evidence in e.get("evidences", []):
+            data = evidence["data"]
+            if data["record_sha256"] == {s.split("#")[0]: files[s.split("#")[0]] for s in data["sources"]}:
+                data["record_sha256"] = "<the manifest's SHA-256 of each source's record>"
+        e = json.loads(demo.text(json.dumps(e, sort_keys=True, ensure_ascii=False)))
+        for evidence in e.get("evidences", []):
+            data = evidence["data"]
+            data["observed"] = json.loads(sorted_if_by_id(data["path"], json.dumps(data["observed"])))
+            data["sources"] = sorted(data["sources"])
+        named.append(_fields(e))
+    every = _shared(named)
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for f in named:
+        by_rule.setdefault(f["compliance.control"], []).append(f)
+    out = [f"# layout: {layout}", "# fields of every event:",
+           *(f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(every.items())),
+           "# fields of every event of a rule:"]
+    lines = []
+    for rule, found in sorted(by_rule.items()):
+        of_rule = {k: v for k, v in _shared(found).items() if k not in every}
+        out.append(f"{rule} ({len(found)} events) " + json.dumps(of_rule, sort_keys=True, ensure_ascii=False))
+        lines += [json.dumps({k: v for k, v in f.items() if k not in every and k not in of_rule}, sort_keys=True,
+                             ensure_ascii=False) for f in found]
+    return "\n".join([*out, f"# events: {len(lines)}, their other fields, one per line, sorted", *sorted(lines)]) + "\n"
+
+
 def normalised_junit(demo: Demo, text: str) -> str:
     """The XML as written (named and masked), each test case on one line (its lines joined
     with ⏎) and the test cases of a suite sorted (they are in findings order: moto's draws)."""
@@ -338,6 +402,7 @@ TEXT_OUTPUTS: dict[str, tuple[str, Callable[[Demo, str], str]]] = {
     "demo_findings.sarif.txt": ("findings.sarif", normalised_sarif),
     "demo_findings.junit.xml.txt": ("findings.junit.xml", normalised_junit),
     "demo_findings.csv.txt": ("findings.csv", normalised_csv),
+    "demo_findings.ocsf.json.txt": ("findings.ocsf.json", normalised_ocsf),
     "demo_bundle.json.txt": ("bundle.json", normalised_bundle),
 }
 

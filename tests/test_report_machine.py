@@ -262,7 +262,7 @@ def test_report_command_missing_file(tmp_path: Path) -> None:
 
 
 def test_the_config_knows_every_report_format() -> None:
-    """config.ALL_FORMATS (the scan's default, kept apart so the config stays light) and the
+    """config.ALL_FORMATS (what outputs.formats accepts, kept apart so the config stays light) and the
     config schema's enum name exactly the formats the report writer makes."""
     from auditor.config import ALL_FORMATS
     from auditor.report.outputs import FILE_NAMES, FORMATS

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from auditor.cli import cli
 from auditor.report.wording import load_style, style_names
-from auditor.report.writers import file_names, format_names, report_formats, scan_formats, writer, writers
+from auditor.report.writers import (file_names, format_names, report_formats, scan_default_formats, scan_formats,
+                                    writer, writers)
 from auditor.vocabulary import FAIL_ON_CHOICES, SEVERITIES, STATUSES, severity_rank, status_rank, worst
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,9 +37,10 @@ def test_the_sets_and_their_order() -> None:
     assert STATUSES == ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
     assert SEVERITIES == ("critical", "high", "medium", "low", "info")
     assert FAIL_ON_CHOICES == (*SEVERITIES, "none")
-    assert format_names() == ("junit", "sarif", "csv", "json", "html", "pdf")
-    assert scan_formats() == ("json", "html", "pdf", "junit", "sarif", "csv")
-    assert report_formats() == ("junit", "sarif", "csv", "json", "html")
+    assert format_names() == ("junit", "sarif", "csv", "ocsf", "oscal", "json", "html", "pdf")
+    assert scan_formats() == ("json", "html", "pdf", "junit", "sarif", "csv", "ocsf", "oscal")
+    assert scan_default_formats() == ("json", "html", "pdf", "junit", "sarif", "csv", "ocsf")
+    assert report_formats() == ("junit", "sarif", "csv", "ocsf", "json", "html")
     assert style_names() == ("banking", "healthcare")
 
 
@@ -137,7 +139,7 @@ def test_no_module_but_the_vocabulary_lists_a_closed_set() -> None:
 
 def test_the_cli_offers_exactly_the_sets() -> None:
     from auditor.cli_report import DEFAULT_FORMATS, FORMATS, report
-    from auditor.config import ALL_FORMATS
+    from auditor.config import ALL_FORMATS, DEFAULT_FORMATS as SCAN_DEFAULT
 
     for command in (cli.commands["scan"], cli.commands["demo"], report):
         params = {p.name: p for p in command.params}
@@ -149,6 +151,7 @@ def test_the_cli_offers_exactly_the_sets() -> None:
     fail_on = next(p for p in cli.commands["scan"].params if p.name == "fail_on")
     assert tuple(fail_on.type.choices) == FAIL_ON_CHOICES
     assert ALL_FORMATS == scan_formats() and FORMATS == format_names() and DEFAULT_FORMATS == report_formats()
+    assert SCAN_DEFAULT == scan_default_formats()
 
 
 def test_an_unknown_format_is_refused_naming_every_format(tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ class Writer:
     `evidence` marks what a person or an auditor reads (findings.json, the HTML, the PDF), which
     `auditor scan` writes first, before the exports for other tools; `rederivable`: its bytes
     depend only on findings.json, the packs, the snapshot manifest and the style, so `auditor
-    verify` re-derives them; `by_default`: `auditor report` writes it without ``--format``.
+    verify` re-derives them; `by_default`: `auditor report` writes it without ``--format``;
+    `in_scan_default`: `auditor scan` and `auditor demo` write it when neither ``--format`` nor
+    ``outputs.formats`` says (False for a format that needs an optional extra: OSCAL).
     `write` raises ReportUnavailable when this installation cannot make it."""
 
     name: str
@@ -58,6 +60,7 @@ class Writer:
     evidence: bool = False
     rederivable: bool = False
     by_default: bool = True
+    in_scan_default: bool = True
 
 
 @cache
@@ -92,18 +95,26 @@ def writer(name: str) -> Writer:
 
 
 def format_names() -> tuple[str, ...]:
-    """Every format, in `order`: junit, sarif, csv, json, html, pdf."""
+    """Every format, in `order`: junit, sarif, csv, ocsf, oscal, json, html, pdf."""
     return tuple(w.name for w in writers())
 
 
 def scan_formats() -> tuple[str, ...]:
-    """What `auditor scan` writes when neither --format nor outputs.formats says: every format,
-    the evidence first (json, html, pdf), then the exports (junit, sarif, csv)."""
+    """Every format `auditor scan` can write (what --format and outputs.formats accept), in the
+    order it writes them: the evidence first (json, html, pdf), then the exports (junit, sarif,
+    csv, ocsf, oscal)."""
     return tuple(w.name for w in writers() if w.evidence) + tuple(w.name for w in writers() if not w.evidence)
 
 
+def scan_default_formats() -> tuple[str, ...]:
+    """What `auditor scan` writes when neither --format nor outputs.formats says: `scan_formats`
+    but those needing an optional extra (OSCAL: compliance-trestle, the ``oscal`` extra)."""
+    return tuple(name for name in scan_formats() if writer(name).in_scan_default)
+
+
 def report_formats() -> tuple[str, ...]:
-    """What `auditor report` writes without --format (not the PDF: it takes seconds to a minute)."""
+    """What `auditor report` writes without --format (not the PDF: it takes seconds to a minute;
+    not OSCAL: it needs the ``oscal`` extra)."""
     return tuple(w.name for w in writers() if w.by_default)
 
 
