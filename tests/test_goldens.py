@@ -287,6 +287,26 @@ def normalised_junit(demo: Demo, text: str) -> str:
     return "\n".join(out + sorted(cases)) + "\n"
 
 
+def normalised_asff(demo: Demo, text: str) -> str:
+    """Layout line, then each ASFF finding on one line, named and sorted (findings are in
+    findings order: moto's draws). CreatedAt/UpdatedAt are the run's time: masked once checked
+    to be one time for every finding; the snapshot manifest's hash is masked once checked to be
+    the bundle's."""
+    findings = json.loads(text)
+    times = {f["CreatedAt"] for f in findings} | {f["UpdatedAt"] for f in findings}
+    assert len(times) == 1, times
+    manifest = (demo.folder / "snapshot" / "manifest.json").read_bytes()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    lines = []
+    for f in findings:
+        f["CreatedAt"] = f["UpdatedAt"] = "<run time>"
+        if f["ProductFields"].get("auditor/SnapshotManifestSha256") == digest:
+            f["ProductFields"]["auditor/SnapshotManifestSha256"] = "<the bundle's snapshot manifest>"
+        lines.append(demo.text(json.dumps(f, sort_keys=True, ensure_ascii=False)))
+    return "\n".join([f"# layout: {json_layout(text)}; {len(findings)} findings, one per line, sorted",
+                      *sorted(lines)]) + "\n"
+
+
 def normalised_csv(demo: Demo, text: str) -> str:
     """The dialect (line ending), the header, then each row as a JSON list on one line, sorted
     (rows are in findings order: moto's draws); the space-separated sources sorted too."""
@@ -403,6 +423,7 @@ TEXT_OUTPUTS: dict[str, tuple[str, Callable[[Demo, str], str]]] = {
     "demo_findings.junit.xml.txt": ("findings.junit.xml", normalised_junit),
     "demo_findings.csv.txt": ("findings.csv", normalised_csv),
     "demo_findings.ocsf.json.txt": ("findings.ocsf.json", normalised_ocsf),
+    "demo_findings.asff.json.txt": ("findings.asff.json", normalised_asff),
     "demo_bundle.json.txt": ("bundle.json", normalised_bundle),
 }
 
