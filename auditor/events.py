@@ -83,7 +83,8 @@ class CollectionProgress:
     far in the run (an error is a call that failed or was not attempted); `label` names the
     last one finished (``account/region``), empty on a heartbeat. The collector calls back on
     each one finished and at least every half second in between (a heartbeat), so that a
-    reporter can print on time."""
+    reporter can print on time; its last call has phase ``regions`` and `done` equal to
+    `total` (0 of 0 when no account could be reached)."""
 
     phase: str
     done: int

@@ -49,9 +49,11 @@ def figures(update: CollectionProgress, elapsed: float) -> dict[str, Any]:
 
 
 def describe(fields: dict[str, Any], final: bool = False) -> str:
-    """A progress line's text from its `figures`."""
+    """A progress line's text from its `figures` (`final`: the last line, which says whether
+    every account-region was done or the collection stopped short)."""
     unit = _UNITS.get(fields["phase"], fields["phase"])
-    head = "collection done" if final else "collecting"
+    done = fields["phase"] == "regions" and fields["done"] >= fields["total"]
+    head = ("collection done" if done else "collection stopped") if final else "collecting"
     return (f"progress: {head}: {fields['done']}/{fields['total']} {unit}, {fields['calls']} calls, "
             f"{fields['errors']} errors, {fields['calls_per_s']:.1f} calls/s, {fields['elapsed_s']:.0f} s elapsed")
 
@@ -77,7 +79,7 @@ class LineProgress:
             return
         self.last = update
         now = self.clock()
-        if update.phase == "regions" and update.total and update.done >= update.total:
+        if update.phase == "regions" and update.done >= update.total:
             self._line(update, now, final=True)
         elif now >= self.next_at:
             self._line(update, now)
@@ -108,10 +110,13 @@ class BarProgress:
         self.start = clock()
         self.bar: Any = None
         self.phase = ""
+        self.finished = False
 
     def __call__(self, update: CollectionProgress) -> None:
         from tqdm import tqdm
 
+        if self.finished:
+            return
         if self.bar is None or update.phase != self.phase:
             self._close_bar()
             self.phase = update.phase
@@ -126,6 +131,7 @@ class BarProgress:
         else:
             self.bar.refresh()
         if update.phase == "regions" and update.done >= update.total:
+            self.finished = True
             self._close_bar()
 
     def _close_bar(self) -> None:

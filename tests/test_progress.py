@@ -80,7 +80,7 @@ def test_the_final_line_on_close_when_the_run_stops_early() -> None:
     clock.now += 12
     report(update("accounts", 2, 3, 2, 1))
     report.close()
-    assert lines == ["progress: collection done: 2/3 accounts, 2 calls, 1 errors, 0.2 calls/s, 12 s elapsed"]
+    assert lines == ["progress: collection stopped: 2/3 accounts, 2 calls, 1 errors, 0.2 calls/s, 12 s elapsed"]
 
 
 def test_a_bad_interval_is_refused() -> None:
@@ -139,5 +139,25 @@ def test_collector_feeds_the_figures(moto_aws: None, tmp_path: Any) -> None:
     assert phases[0] == "accounts" and phases[-1] == "regions"
     assert [u.calls for u in seen] == sorted(u.calls for u in seen)
     last = seen[-1]
-    assert (last.done, last.total) == (1, 1) and last.label.endswith("/eu-west-1")
+    assert (last.phase, last.done, last.total) == ("regions", 1, 1)
+    assert [u.label for u in seen if u.label.endswith("/eu-west-1")] == ["123456789012/eu-west-1"]
     assert last.calls == len(result.manifest["calls"]) and last.errors == len(result.manifest["errors"])
+
+
+def test_no_account_reached_still_ends_the_progress() -> None:
+    """Every account unreachable: no account-region runs; the collector's last update, 0 of 0
+    account-regions, is the final line (not a "stopped" one at the end of the whole scan)."""
+    clock, lines = Clock(), []
+    report = LineProgress(lambda text, fields: lines.append(text), interval=30, clock=clock)
+    report(update("accounts", 1, 1, 1, 1))
+    clock.now += 2
+    report(update("regions", 0, 0, 1, 1))
+    report.close()
+    assert lines == ["progress: collection done: 0/0 account-regions, 1 calls, 1 errors, 0.5 calls/s, 2 s elapsed"]
+    bar_stream = FakeTty()
+    bar = BarProgress(bar_stream, clock)
+    bar(update("regions", 2, 2, 9))
+    drawn = bar_stream.getvalue()
+    bar(update("regions", 2, 2, 9))                               # after the end: nothing is drawn again
+    bar.close()
+    assert bar_stream.getvalue() == drawn and "2/2" in drawn

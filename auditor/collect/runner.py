@@ -309,6 +309,7 @@ class Collector:
                 for region in acct.regions:
                     jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
             self._drain(pool, list(jobs), "regions", jobs)
+            self._tell("regions", len(jobs), len(jobs), "")   # the end, also when no region could be run
         except BaseException:
             self.stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
