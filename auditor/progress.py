@@ -15,6 +15,7 @@ Nothing here decides whether to report at all (``-q`` does: `auditor.cli_logging
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
@@ -120,9 +121,13 @@ class BarProgress:
         if self.bar is None or update.phase != self.phase:
             self._close_bar()
             self.phase = update.phase
+            # A terminal that reports no width (0 columns, some pseudo-terminals) would get an
+            # empty (hidden) bar: give it a fixed size instead.
+            sized = _width(self.stream) > 0
             self.bar = tqdm(total=update.total, desc=f"collecting {_UNITS.get(update.phase, update.phase)}",
                             unit=" " + _UNITS.get(update.phase, "items"), file=self.stream, leave=True,
-                            dynamic_ncols=True, mininterval=0.2)
+                            dynamic_ncols=sized, ncols=None if sized else 160, nrows=None if sized else 40,
+                            mininterval=0.2)
         fields = figures(update, self.clock() - self.start)
         self.bar.set_postfix_str(f"{fields['calls']} calls, {fields['errors']} errors, "
                                  f"{fields['calls_per_s']:.1f} calls/s", refresh=False)
@@ -147,6 +152,14 @@ class BarProgress:
         from tqdm import tqdm
 
         tqdm.write(line, file=self.stream)
+
+
+def _width(stream: TextIO) -> int:
+    """The terminal's width in columns, 0 when it cannot be told."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def reporter(stream: TextIO, sink: LineSink, *, interval: float = DEFAULT_INTERVAL,
