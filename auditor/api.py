@@ -17,7 +17,9 @@ the same way.
 Nothing here prints or exits. What the command line would print as the run goes (where
 each file was written, what could not be written) is given, line by line, to the `notify`
 sink, with every value from AWS or from a file passed through `console.safe`; progress of
-a collection goes to `progress`. A run that cannot go on raises: `InputError` (a config,
+a collection goes to `progress` (an `auditor.events.CollectionProgress` at a time); the
+run's structured events (`auditor.events.EVENTS`: run.started, account.reached, ...,
+scan.finished) go to standard `logging` under ``auditor.``, where no handler is configured. A run that cannot go on raises: `InputError` (a config,
 pack, waiver or region problem: nothing was run, every problem listed) or `ScanStopped`
 (its `code` is the command line's exit code: 2 an input that cannot be used, 6 an output
 that cannot be written, 130 interrupted; its `message` says what is kept).
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +42,7 @@ from auditor.cli_common import (
 )
 from auditor.console import safe
 from auditor.errors import AuditorError, SnapshotError
+from auditor.events import CollectionProgress, Progress, emit, logger
 
 # Importing this module is cheap (the command line imports it at start): what a run needs is
 # imported when it runs, and the collector (botocore) and the emulator (moto) only when used.
@@ -55,11 +59,10 @@ if TYPE_CHECKING:
     from auditor.emulate.seed import SeedResult
     from auditor.snapshot.reader import Snapshot
 
-__all__ = ["DemoResult", "Notify", "Progress", "ScanResult", "ScanStopped", "collect_snapshot", "collection_inputs",
+__all__ = ["CollectionProgress", "DemoResult", "Notify", "Progress", "ScanResult", "ScanStopped", "collect_snapshot", "collection_inputs",
            "collection_summary", "emulator_problem", "run_demo", "run_scan", "scan_exit_code", "timestamped"]
 
-Progress = Callable[[int, int, str], None]
-"""A collection's progress: (calls done, calls in all, the call just done)."""
+_log = logger("run")
 
 
 class Notify(Protocol):
@@ -187,6 +190,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
 
     if config is None and snapshot is None:
         raise ValueError("give a config (collect and evaluate) or a snapshot folder (re-evaluate evidence)")
+    t0 = time.monotonic()
     if inputs is None:
         inputs = prepare(config, fail_on=fail_on)
     wanted = _formats(formats, config)
@@ -204,6 +208,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
     _make_folder(out)
     if on_start is not None:
         on_start()
+    _started("scan", config, snapshot, out)
     collection = None
     if snapshot is None:
         assert config is not None
@@ -211,8 +216,8 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
             from auditor.collect.sessions import SessionFactory
 
             sessions = SessionFactory(max_attempts=config.collection.max_attempts)
-        collection = collect_snapshot(config, sessions, out / "snapshot", config.gzip if gzip is None else gzip,
-                                      progress, settled, notify)
+        collection = _collect(config, sessions, out / "snapshot", config.gzip if gzip is None else gzip,
+                              progress, settled, notify)
         snapshot = collection.path
         snap = _load_snapshot(snapshot)
     elif config is not None:
@@ -225,7 +230,29 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
         notify("note: the config differs from the one the snapshot was collected with "
                "(scope and packs come from the config given now)", err=True)
         result = replace(result, config_differs=True)
+    _scan_finished("scan", result, t0)
     return result
+
+
+def _started(command: str, config: AuditConfig | None, snapshot: Path | None, out: Path) -> None:
+    source = config.source if config is not None else None
+    emit(_log, "run.started", "%s started: config %s, %s, into %s", command, source,
+         f"snapshot {snapshot}" if snapshot is not None else "collecting", str(out), command=command,
+         config=source, snapshot=str(snapshot) if snapshot is not None else None, out=str(out))
+
+
+def _scan_finished(command: str, result: ScanResult, t0: float) -> None:
+    counts = dict(result.document["summary"].get("findings", {}))
+    emit(_log, "scan.finished", "%s finished: %s, %s, exit %d", command,
+         ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no findings",
+         "complete" if result.complete else "INCOMPLETE", result.exit_code, command=command, out=str(result.out),
+         findings=counts, complete=result.complete, exit_code=result.exit_code, verdict_code=result.verdict_code,
+         duration_ms=int((time.monotonic() - t0) * 1000))
+
+
+def _output_failed(output: str, path: Path, reason: str) -> None:
+    emit(_log, "output.failed", "%s not written to %s: %s", output, str(path), reason, output=output,
+         path=str(path), reason=reason)
 
 
 def _formats(formats: Sequence[str] | None, config: AuditConfig | None) -> tuple[str, ...]:
@@ -281,6 +308,14 @@ def collect_snapshot(config: AuditConfig, sessions: SessionFactory, out: Path, g
     the result also holds the records in memory. Interrupted: `ScanStopped` 130 keeping the
     evidence so far; a write that fails (full disk, permissions): `ScanStopped` 6 saying what
     is kept."""
+    _started("collect", config, None, out)
+    return _collect(config, sessions, out, gzip, progress, settled, notify, keep_records=keep_records)
+
+
+def _collect(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: bool, progress: Progress | None,
+             settled: tuple[RegionChoice, Redactor] | None, notify: Notify, *,
+             keep_records: bool = False) -> CollectResult:
+    """`collect_snapshot` as part of a scan or the demo (their run.started is said already)."""
     from auditor.collect.runner import collect
     from auditor.snapshot.writer import SnapshotWriter, partial_path
 
@@ -296,6 +331,7 @@ def collect_snapshot(config: AuditConfig, sessions: SessionFactory, out: Path, g
         raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
     except OSError as exc:
         kept = partial_path(out)
+        _output_failed("snapshot", out, str(exc.strerror or exc))
         raise ScanStopped(EXIT_OUTPUT, f"could not write the snapshot {safe(out)}: {safe(exc.strerror or exc)}"
                           + (f"; what was gathered is kept in {safe(kept)} (marked interrupted; not a valid "
                              "snapshot)" if kept.is_dir() else "")) from exc
@@ -368,6 +404,7 @@ def _scan_snapshot(snap: Snapshot, inputs: ScanInputs, out: Path) -> tuple[dict[
     try:
         return document, write_findings(document, out)
     except OSError as exc:
+        _output_failed("findings.json", out / FINDINGS_FILE, str(exc.strerror or exc))
         raise ScanStopped(EXIT_OUTPUT, f"could not write {safe(out / FINDINGS_FILE)}: {safe(exc.strerror or exc)} "
                                        "(nothing was written in its place)") from exc
 
@@ -402,6 +439,7 @@ def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, 
         done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style)
     except OSError as exc:
         problem = f"could not write the reports into {safe(out)}: {safe(exc.strerror or exc)}"
+        _output_failed("reports", out, str(exc.strerror or exc))
         notify(f"error: {problem}", err=True)
         return (), (problem,)
     for fmt, target in done.files:
@@ -409,6 +447,7 @@ def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, 
     problems = []
     for fmt, target, why in done.failed:
         problem = f"{fmt}: {safe(target)} not written: {safe(why)}"
+        _output_failed(fmt, target, str(why))
         notify(f"error: {problem}", err=True)
         problems.append(problem)
     return tuple(done.files), tuple(problems)
@@ -425,6 +464,7 @@ def _bundle(out: Path, snapshot_dir: Path, config: AuditConfig | None, inputs: S
     except SnapshotError as exc:
         raise ScanStopped(EXIT_INPUT, f"could not write the evidence bundle: {safe(exc)}") from exc
     except OSError as exc:
+        _output_failed("bundle", out, str(exc.strerror or exc))
         raise ScanStopped(EXIT_OUTPUT, f"could not write the evidence bundle into {safe(out)}: "
                                        f"{safe(exc.strerror or exc)} (no bundle.json was written: the folder is "
                                        "not a finished bundle)") from exc
@@ -467,6 +507,7 @@ def run_demo(*, out: Path | None = None, server: bool = False, formats: Sequence
     from auditor.emulate.host import DEMO_SEED
     from auditor.scan import prepare
 
+    t0 = time.monotonic()
     out = out or timestamped(Path("demo-output"))
     estate = load_estate(demo_estate_path())
     config = load_config(demo_config_path())
@@ -475,13 +516,15 @@ def run_demo(*, out: Path | None = None, server: bool = False, formats: Sequence
     _make_folder(out)
     if on_start is not None:
         on_start()
+    _started("demo", config, None, out)
     notify(f"demo: building the emulated estate '{demo_estate_path().name}' "
            f"({'HTTP server' if server else 'in-process'} emulator) ...", err=True)
     with EmulatedAws(mode="server" if server else "inprocess", seed=DEMO_SEED) as emu:
         seeded = seed(estate, emu)
-        collection = collect_snapshot(config, emu.session_factory(max_attempts=config.collection.max_attempts),
-                                      out / "snapshot", config.gzip, progress, None, notify, keep_records=keep_records)
+        collection = _collect(config, emu.session_factory(max_attempts=config.collection.max_attempts),
+                              out / "snapshot", config.gzip, progress, None, notify, keep_records=keep_records)
     snap = _load_snapshot(collection.path)
     result = _evaluate_into_bundle(out, snap, collection.path, config, inputs, None, wanted, style, notify,
                                    collection)
+    _scan_finished("demo", result, t0)
     return DemoResult(result, seeded)

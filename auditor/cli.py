@@ -39,6 +39,7 @@ from auditor.report.wording import default_style, style_help, style_names
 from auditor.report.writers import scan_default_formats, scan_formats
 from auditor.vocabulary import FAIL_ON_CHOICES
 
+from auditor.cli_logging import RunOutput, run_options
 from auditor.cli_common import (
     EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE, fail_input,
     fail_output, fail_unreadable, prepare_output_folder,
@@ -56,25 +57,6 @@ def _sigterm_as_interrupt() -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, handler)
-
-
-class _Progress:
-    """Progress on stderr, only when stderr is a terminal and not --quiet."""
-
-    def __init__(self, quiet: bool):
-        self.enabled = not quiet and sys.stderr.isatty()
-
-    def __call__(self, done: int, total: int, label: str) -> None:
-        if not self.enabled:
-            return
-        echo(f"  collected {done}/{total}  {safe(label):<40}", err=True, nl=False, overwrite=True)
-        if done == total:
-            echo("", err=True)
-
-
-def _notice(text: str, /, *, err: bool = False) -> None:
-    """The library's message sink (auditor/api.py): each line printed as it comes."""
-    echo(text, err=err)
 
 
 def _stopped(exc: ScanStopped) -> NoReturn:
@@ -96,16 +78,16 @@ def cli() -> None:
               help="New folder for the snapshot (never overwritten).")
 @click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0 even when some data could not be collected.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@run_options
 @aws_options
-def collect_cmd(config_path: Path | None, out: Path, gzip: bool | None, allow_incomplete: bool, quiet: bool,
+def collect_cmd(config_path: Path | None, out: Path, gzip: bool | None, allow_incomplete: bool, output: RunOutput,
                 aws: AwsOptions) -> None:
     """Collect AWS state read-only into an evidence snapshot."""
     from auditor.api import collect_snapshot, collection_inputs
     from auditor.collect.sessions import SessionFactory
 
     try:
-        config = config_for_command(config_path, aws, _notice)
+        config = config_for_command(config_path, aws, output.notify)
         assert config is not None
         settled = collection_inputs(config)
     except InputError as exc:
@@ -118,8 +100,9 @@ def collect_cmd(config_path: Path | None, out: Path, gzip: bool | None, allow_in
     _sigterm_as_interrupt()
     factory = SessionFactory(max_attempts=config.collection.max_attempts)
     try:
-        result = collect_snapshot(config, factory, out, config.gzip if gzip is None else gzip, _Progress(quiet),
-                                  settled, _notice)
+        with output.progress() as progress:
+            result = collect_snapshot(config, factory, out, config.gzip if gzip is None else gzip, progress,
+                                      settled, output.notify)
     except ScanStopped as exc:
         _stopped(exc)
     sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
@@ -244,35 +227,37 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
                    "into bundle.sig.")
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
 @click.option("--style", type=click.Choice(style_names()), default=None, help=_STYLE_HELP)
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@run_options
 @aws_options
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
-             gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None, quiet: bool,
-             aws: AwsOptions) -> None:
+             gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None,
+             output: RunOutput, aws: AwsOptions) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
-    (HTML, PDF, JUnit, SARIF, CSV) into an evidence bundle, print a summary."""
+    (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF; OSCAL when asked) into an evidence bundle, print
+    a summary."""
     from auditor.api import run_scan
     from auditor.scan import prepare, summary_lines
 
     try:
-        config = config_for_command(config_path, aws, _notice, required=snapshot_dir is None)
+        config = config_for_command(config_path, aws, output.notify, required=snapshot_dir is None)
         inputs = prepare(config, fail_on=fail_on)
     except InputError as exc:
         _fail_input(exc)
     key = _signing_key(sign_key)
     wanted = _formats(formats)
     try:
-        result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
-                          signing_key=key, gzip=gzip, progress=_Progress(quiet), notify=_notice,
-                          on_start=_sigterm_as_interrupt)
+        with output.progress() as progress:
+            result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
+                              signing_key=key, gzip=gzip, progress=progress, notify=output.notify,
+                              on_start=_sigterm_as_interrupt)
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:
         _stopped(exc)
-    echo("\n".join(summary_lines(result.document, result.fail_on)))
+    output.say("\n".join(summary_lines(result.document, result.fail_on)))
     if not result.outputs_written:
-        echo(f"error: some reports could not be written (listed above); findings.json and the bundle are "
-             f"complete without them; the scan itself would exit {result.verdict_code}", err=True)
+        output.say(f"error: some reports could not be written (listed above); findings.json and the bundle are "
+                   f"complete without them; the scan itself would exit {result.verdict_code}", err=True)
     sys.exit(result.exit_code)
 
 
@@ -282,43 +267,52 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
 @click.option("--server", is_flag=True, help="Run the emulator as a real HTTP server instead of in-process.")
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
 @click.option("--style", type=click.Choice(style_names()), default=None, help=_STYLE_HELP)
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | None, quiet: bool) -> None:
+@run_options
+def demo_cmd(out: Path | None, server: bool, formats: str | None, style: str | None, output: RunOutput) -> None:
     """Run the whole pipeline on the built-in emulated bank estate (no AWS account needed):
     build the estate, collect it, evaluate every built-in pack, write findings.json, the reports
-    (HTML, PDF, JUnit, SARIF, CSV) and the evidence bundle.
+    (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF) and the evidence bundle.
     Exits 0 when the pipeline ran and the assessment is complete (the estate has violations by
     design: they do not set the code), 3 when it is incomplete, 6 when an output was not written."""
-    sys.exit(run_demo_command(out, server, formats, style, quiet)[1])
+    sys.exit(run_demo_command(out, server, formats, style, output)[1])
 
 
 def run_demo_command(out: Path | None, server: bool, formats: str | None, style: str | None,
-                     quiet: bool, *, keep_records: bool = False) -> tuple[DemoResult, int]:
+                     output: RunOutput | bool, *, keep_records: bool = False) -> tuple[DemoResult, int]:
     """`auditor demo` but the exit: runs the demo (`auditor.api.run_demo`) printing what the
-    command prints, and returns its result and the exit code (the tests' shared demo run
-    reads both, in process, keeping the records). A demo that cannot run exits here, as the
-    command does."""
+    command prints (`output`: the command's `RunOutput`, or just whether it is ``-q``), and
+    returns its result and the exit code (the tests' shared demo run reads both, in process,
+    keeping the records). A demo that cannot run exits here, as the command does."""
     from auditor.api import emulator_problem, run_demo
-    from auditor.scan import summary_lines
 
+    if isinstance(output, bool):
+        output = RunOutput(quiet=output)
     problem = emulator_problem()   # before anything is built or written
     if problem is not None:
         fail_unreadable(problem)
     wanted = _formats(formats)
     try:
-        demo = run_demo(out=out, server=server, formats=wanted, style=style, progress=_Progress(quiet),
-                        notify=_notice, on_start=_sigterm_as_interrupt, keep_records=keep_records)
+        with output.progress() as progress:
+            demo = run_demo(out=out, server=server, formats=wanted, style=style, progress=progress,
+                            notify=output.notify, on_start=_sigterm_as_interrupt, keep_records=keep_records)
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:
         _stopped(exc)
-    result = demo.scan
-    echo("\n".join(summary_lines(result.document, result.fail_on)))
-    if result.verdict_code in (EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE):
-        echo(f"(the demo estate is drifted on purpose: `auditor scan` would exit {result.verdict_code} here)")
-    if not result.outputs_written:
-        echo("error: some reports could not be written (listed above)", err=True)
+    demo_summary(demo, output)
     return demo, demo.exit_code
+
+
+def demo_summary(demo: DemoResult, output: RunOutput) -> None:
+    """What `auditor demo` prints once the run is done (nothing with ``-q`` but an error)."""
+    from auditor.scan import summary_lines
+
+    result = demo.scan
+    output.say("\n".join(summary_lines(result.document, result.fail_on)))
+    if result.verdict_code in (EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE):
+        output.say(f"(the demo estate is drifted on purpose: `auditor scan` would exit {result.verdict_code} here)")
+    if not result.outputs_written:
+        output.say("error: some reports could not be written (listed above)", err=True)
 
 
 def _register_groups() -> None:

@@ -265,7 +265,7 @@ def run_auditor(*args: str, cwd: Path | None = None) -> subprocess.CompletedProc
 
 @dataclass(frozen=True)
 class DemoRun:
-    """`auditor demo --quiet --out <root>/demo` as run once for the session: what it printed,
+    """`auditor demo --out <root>/demo` as run once for the session: what it printed,
     its exit code, the library's result and the seeded ids by estate name."""
 
     root: Path
@@ -292,7 +292,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     try:
         with CliRunner().isolation() as (stdout, stderr, _):
             try:
-                demo, code = run_demo_command(root / "demo", False, None, None, True, keep_records=True)
+                demo, code = run_demo_command(root / "demo", False, None, None, False, keep_records=True)
             except SystemExit as exc:
                 pytest.fail(f"auditor demo stopped with exit {exc.code}: {stderr.getvalue().decode()}")
             out, err = stdout.getvalue().decode(), stderr.getvalue().decode()

@@ -56,7 +56,7 @@ def test_collect_then_inventory_on_an_emulated_account(aws_env: None, tmp_path: 
         vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
         ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")
         runner = CliRunner()
-        result = runner.invoke(cli, ["collect", "-c", str(cfg), "--out", str(tmp_path / "snap"), "--quiet"])
+        result = runner.invoke(cli, ["collect", "-c", str(cfg), "--out", str(tmp_path / "snap")])
     # moto lacks the VPC Block Public Access APIs: the run must say it is incomplete (exit 3).
     assert result.exit_code == 3, result.output
     assert "assessment INCOMPLETE" in result.output
@@ -106,7 +106,7 @@ def test_scan_collects_evaluates_and_fails_on_violations(aws_env: None, tmp_path
             "ResourceType": "vpc", "Tags": [{"Key": "data-classification", "Value": "pci"}]}])["Vpc"]["VpcId"]
         igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
         ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-        result = CliRunner().invoke(cli, ["scan", "-c", str(cfg), "--out", str(tmp_path / "run"), "--quiet"])
+        result = CliRunner().invoke(cli, ["scan", "-c", str(cfg), "--out", str(tmp_path / "run")])
     # a critical FAIL and gaps: 4 (violations AND incomplete), never 1 (violations, complete)
     assert result.exit_code == 4, result.output
     assert "NON-COMPLIANT" in result.output and "NOT ASSESSED" in result.output

@@ -61,7 +61,7 @@ def _config(tmp_path: Path, accounts: str = "") -> Path:
 
 
 def _scan(args: Sequence[str], formats: str = FORMATS) -> Result:
-    return CliRunner().invoke(cli, ["scan", *args, "--format", formats, "--fail-on", "none", "--quiet"])
+    return CliRunner().invoke(cli, ["scan", *args, "--format", formats, "--fail-on", "none"])
 
 
 def _scan_collected(tmp_path: Path, cfg: Path, hooks: list[Any]) -> Result:
@@ -189,7 +189,7 @@ def test_sso_profile_without_a_valid_token(aws_env: None, tmp_path: Path, token:
     env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARS}
     env.update(HOME=str(home), AWS_CONFIG_FILE=str(aws_config), AWS_ENDPOINT_URL="http://127.0.0.1:9")
     proc = subprocess.run([sys.executable, "-m", "auditor", "scan", "-c", str(_config(tmp_path)), "--out",
-                           str(tmp_path / "out"), "--format", FORMATS, "--fail-on", "none", "--quiet"],
+                           str(tmp_path / "out"), "--format", FORMATS, "--fail-on", "none"],
                           capture_output=True, text=True, env=env, timeout=300)
     res = SimpleNamespace(exit_code=proc.returncode, output=proc.stdout + proc.stderr)
     _assert_unreachable(res, tmp_path / "out", "unknown", ["sts:GetCallerIdentity", *cause])

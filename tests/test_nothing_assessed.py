@@ -108,7 +108,7 @@ def scan(tmp_path: Path, config: str, pack: str = PACK, recs: list[CallRecord] |
     cfg.write_text("version: 1\nrule_packs: [packs/pack.yaml]\n" + textwrap.dedent(config))
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["scan", "-c", str(cfg), "--snapshot", str(snap), "--out", str(out),
-                                      "--format", "json,junit,sarif,csv", "-q"])
+                                      "--format", "json,junit,sarif,csv"])
     assert "Traceback" not in result.output, result.output
     doc = json.loads((out / "findings.json").read_text())
     jsonschema.validate(doc, load_schema("findings"))

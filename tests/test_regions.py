@@ -159,7 +159,7 @@ def test_collect_prints_the_regions_and_their_source(moto_aws: None, monkeypatch
                                                     tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_REGION", "eu-west-2")
     (tmp_path / "audit.yaml").write_text("version: 1\n")
-    res = CliRunner().invoke(cli, ["collect", "-c", str(tmp_path / "audit.yaml"), "--out", str(tmp_path / "s"), "-q",
+    res = CliRunner().invoke(cli, ["collect", "-c", str(tmp_path / "audit.yaml"), "--out", str(tmp_path / "s"),
                                    "--allow-incomplete"])
     assert res.exit_code == 0, res.output
     assert ("regions: eu-west-2 (from environment variable AWS_REGION); partition aws, "

@@ -8,6 +8,7 @@ and any pages received before a failure are kept.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from contextlib import nullcontext
@@ -22,7 +23,10 @@ from botocore.parsers import ResponseParserError
 from auditor.collect.catalog import secret_fields
 from auditor.collect.redact import Redactor
 from auditor.errors import ReadOnlyViolation
+from auditor.events import emit, logger
 from auditor.snapshot.records import CallError, CallRecord, jsonable
+
+_log = logger("collect.calls")
 
 # Error codes that mean "this whole region (or these credentials) will not talk to us".
 REGION_REFUSED = frozenset({"AuthFailure", "OptInRequired", "UnrecognizedClientException",
@@ -30,6 +34,13 @@ REGION_REFUSED = frozenset({"AuthFailure", "OptInRequired", "UnrecognizedClientE
                             "RegionDisabledException"})
 UNSUPPORTED = frozenset({"InvalidAction", "UnknownOperationException", "NotImplemented",
                          "UnsupportedOperation", "InvalidRequest.NotImplemented"})
+# botocore's own list of error codes that mean "throttled" (botocore.retries.standard,
+# ThrottledRetryableChecker); a reply with one of these, or HTTP 429, is a throttle.
+THROTTLED = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+                       "TooManyRequestsException", "ProvisionedThroughputExceededException",
+                       "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+                       "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+                       "EC2ThrottledException"})
 _TOKENS = (("NextToken", "NextToken"), ("nextToken", "nextToken"), ("Marker", "NextMarker"),
            ("Marker", "Marker"))
 
@@ -107,6 +118,33 @@ def classify(exc: BaseException) -> CallError:
     return CallError("internal", type(exc).__name__, str(exc)[:300])
 
 
+class _Throttles(threading.local):
+    """Throttled replies seen by the calling thread's current call (botocore runs a call's
+    retries, and so its ``needs-retry`` event, in the thread that makes the call)."""
+
+    count = 0
+
+
+_throttles = _Throttles()
+
+
+def _on_needs_retry(response: Any = None, **_: Any) -> None:
+    """botocore's ``needs-retry`` event, emitted after every reply (the last one too, before
+    botocore decides whether to retry): count the throttled ones. Returns None, so botocore's
+    own retry handler alone decides whether and when to retry."""
+    if not response:
+        return
+    http, parsed = response
+    code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+    if code in THROTTLED or getattr(http, "status_code", None) == 429:
+        _throttles.count += 1
+
+
+def watch_throttling(client: Any) -> None:
+    """Count the throttled replies of `client`'s calls (once per client: a unique id)."""
+    client.meta.events.register("needs-retry", _on_needs_retry, unique_id="auditor-throttle-watch")
+
+
 class SecretsUnprotected(Exception):
     """A call with declared secret fields was made without a Redactor: its pages are dropped."""
 
@@ -121,6 +159,8 @@ def run_call(client: Any, account: str, region: str, service: str, operation: st
     recorded as an ``internal`` error (fails closed, never writes a secret).
     """
     started, t0 = now_iso(), time.monotonic()
+    watch_throttling(client)
+    _throttles.count = 0
     secrets_here = bool(secret_fields(service, operation))
     pages: list[dict[str, Any]] = []
     retries = 0
@@ -148,9 +188,32 @@ def run_call(client: Any, account: str, region: str, service: str, operation: st
         error = classify(exc)
         if isinstance(exc, ClientError):
             retries += int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-    return CallRecord(account=account, region=region, service=service, operation=operation,
-                      params=jsonable(dict(params)), pages=tuple(pages), error=error, started=started,
-                      duration_ms=int((time.monotonic() - t0) * 1000), retries=retries)
+    record = CallRecord(account=account, region=region, service=service, operation=operation,
+                        params=jsonable(dict(params)), pages=tuple(pages), error=error, started=started,
+                        duration_ms=int((time.monotonic() - t0) * 1000), retries=retries)
+    _log_outcome(record, _throttles.count)
+    return record
+
+
+def _log_outcome(rec: CallRecord, throttled: int) -> None:
+    """The call's events: ``call.throttled`` when AWS throttled it (retried and succeeded, or
+    failed on throttling in the end), ``call.failed`` when it failed."""
+    err = rec.error
+    failed_throttled = err is not None and (err.code in THROTTLED or err.http_status == 429)
+    where: dict[str, Any] = {"account": rec.account, "region": rec.region, "service": rec.service,
+                             "operation": rec.operation}
+    if throttled or failed_throttled:
+        outcome = "failed" if err is not None else "retried"
+        emit(_log, "call.throttled", "%s:%s in %s/%s throttled %d time(s), %s", rec.service, rec.operation,
+             rec.account, rec.region, max(throttled, 1), outcome,
+             level=logging.WARNING if err is not None else logging.INFO, **where,
+             throttled=max(throttled, 1), retries=rec.retries, outcome=outcome,
+             error_code=err.code if err is not None else None, duration_ms=rec.duration_ms)
+    if err is not None:
+        emit(_log, "call.failed", "%s:%s in %s/%s failed: %s: %s", rec.service, rec.operation, rec.account,
+             rec.region, err.code, err.message, **where, error_kind=err.kind, error_code=err.code,
+             error_message=err.message, http_status=err.http_status, retries=rec.retries,
+             duration_ms=rec.duration_ms)
 
 
 def not_attempted(account: str, region: str, service: str, operation: str, why: str,

@@ -10,11 +10,13 @@ handed to the snapshot writer; nothing is dropped.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import botocore
 
@@ -27,11 +29,14 @@ from auditor.collect.regions import RegionChoice, resolve_regions
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
 from auditor.errors import AuditorError
+from auditor.events import CollectionProgress, Progress, emit, logger
 from auditor.partitions import partition_of
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallRecord
 from auditor.snapshot.writer import SnapshotWriter
 
-Progress = Callable[[int, int, str], None]
+_log = logger("collect")
+
+
 
 
 @dataclass
@@ -62,7 +67,10 @@ class Collector:
         self.redactor = redactor
         self.factory = factory
         self.writer = writer
-        self.progress = progress or (lambda done, total, label: None)
+        self.progress: Progress = progress or (lambda update: None)
+        self._count_lock = threading.Lock()
+        self.calls = self.errors = 0
+        self._account_errors: dict[str, str] = {}
         self.stop = threading.Event()
         self.limits = {s.service: threading.BoundedSemaphore(config.collection.cap(s.service))
                        for s in regional_calls()}
@@ -71,6 +79,7 @@ class Collector:
         self.tasks: list[dict[str, Any]] = []
         self.run_started = now_iso()
         self.discovery_problem = ""
+        self._durations: dict[tuple[str, str], int] = {}
         self._bases: dict[str | None, Any] = {}
         self._base_lock = threading.Lock()
 
@@ -81,8 +90,17 @@ class Collector:
         return self.region_choice.home
 
     def _record(self, record: CallRecord) -> CallRecord:
-        self.writer.add(record)
+        self._add(record)
+        if record.error is not None:
+            self._account_errors[record.account] = record.error.code   # the account's last failure
         return record
+
+    def _add(self, record: CallRecord) -> None:
+        """Write `record` and count it for the progress figures."""
+        self.writer.add(record)
+        with self._count_lock:
+            self.calls += 1
+            self.errors += 0 if record.ok else 1
 
     def _identity(self, acct: AccountRun, slot: str = GLOBAL_REGION) -> None:
         sts = self.factory.client(acct.session, "sts", self._home_region())
@@ -168,6 +186,21 @@ class Collector:
                                     problem=why))
         return sorted(found, key=lambda a: a.id)
 
+    def _open_account(self, acct: AccountRun) -> None:
+        """`_prepare_account`, then say whether the account was reached (on the pool)."""
+        t0 = time.monotonic()
+        self._prepare_account(acct)
+        ms = int((time.monotonic() - t0) * 1000)
+        if acct.problem:
+            emit(_log, "account.failed", "account %s (%s) not reached: %s", acct.id, acct.source, acct.problem,
+                 account=acct.id, name=acct.name, source=acct.source, role_arn=acct.role_arn,
+                 error_code=self._account_errors.get(acct.id, "AccountMismatch"), reason=acct.problem,
+                 duration_ms=ms)
+        else:
+            emit(_log, "account.reached", "account %s (%s) reached, %d region(s)", acct.id, acct.source,
+                 len(acct.regions), account=acct.id, name=acct.name, source=acct.source, role_arn=acct.role_arn,
+                 regions=len(acct.regions), duration_ms=ms)
+
     def _prepare_account(self, acct: AccountRun) -> None:
         # Runs on the pool: assuming roles in many accounts happens concurrently.
         if acct.problem:   # discovery could not decide whether to audit it: nothing is assumed
@@ -202,6 +235,7 @@ class Collector:
 
     # -- regions ----------------------------------------------------------------------
     def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
+        t0 = time.monotonic()
         records: dict[str, CallRecord] = {}
         out: list[CallRecord] = []
         refused = ""
@@ -221,12 +255,13 @@ class Collector:
                         refused = (f"not attempted: region {region} refused {spec.service}:{spec.operation} "
                                    f"with {rec.error.code}")
                 # Written at once, so an interrupted run keeps what this task gathered so far.
-                self.writer.add(rec)
+                self._add(rec)
                 out.append(rec)
                 if not params:
                     records[spec.key] = rec
         # Each (session, service, region) client serves this task only: free it now.
         self.factory.release(acct.session, region)
+        self._durations[(acct.id, region)] = int((time.monotonic() - t0) * 1000)
         return out
 
     @staticmethod
@@ -272,7 +307,7 @@ class Collector:
             else:
                 self.accounts = [AccountRun(id="", name="", source="caller",
                                             session=self.factory.base(cfg.aws_profile))]
-            self._drain(pool, [pool.submit(self._prepare_account, a) for a in self.accounts], "accounts")
+            self._drain(pool, [pool.submit(self._open_account, a) for a in self.accounts], "accounts")
             self._keep_planned_regions()
             jobs: dict[Future[list[CallRecord]], tuple[str, str]] = {}
             for acct in self.accounts:
@@ -285,6 +320,7 @@ class Collector:
                 for region in acct.regions:
                     jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
             self._drain(pool, list(jobs), "regions", jobs)
+            self._tell("regions", len(jobs), len(jobs), "")   # the end, also when no region could be run
         except BaseException:
             self.stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -319,9 +355,20 @@ class Collector:
                     errors = sum(0 if rec.ok else 1 for rec in result)  # written by the task
                     self.tasks.append({"account": account, "region": region, "calls": len(result),
                                        "errors": errors, "status": "complete" if not errors else "incomplete"})
-                    self.progress(done, total, f"{account}/{region}")
+                    emit(_log, "region.done", "%s/%s done: %d calls, %d errors (%d of %d)", account, region,
+                         len(result), errors, done, total, account=account, region=region, calls=len(result),
+                         errors=errors, done=done, total=total,
+                         duration_ms=self._durations.get((account, region), 0))
+                    self._tell(label, done, total, f"{account}/{region}")
                 else:
-                    self.progress(done, total, label)
+                    self._tell(label, done, total, label)
+            if not finished:
+                self._tell(label, done, total, "")   # a heartbeat: the figures move between finishes
+
+    def _tell(self, phase: str, done: int, total: int, label: str) -> None:
+        with self._count_lock:
+            calls, errors = self.calls, self.errors
+        self.progress(CollectionProgress(phase, done, total, calls, errors, label))
 
     def meta(self) -> dict[str, Any]:
         """Run metadata for the manifest (the writer adds calls, errors and hashes)."""
@@ -383,6 +430,7 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
         writer.discard()
         raise
     collector = Collector(config, factory, writer, progress, regions=regions, redactor=redactor)
+    t0 = time.monotonic()
     try:
         meta = collector.run()
     except BaseException as exc:
@@ -390,4 +438,16 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
         writer.abort(collector.meta(), reason)
         raise
     path = writer.finish(meta)
-    return CollectResult(path=path, manifest=writer.manifest, records=tuple(writer.records))
+    result = CollectResult(path=path, manifest=writer.manifest, records=tuple(writer.records))
+    _finished(result, int((time.monotonic() - t0) * 1000))
+    return result
+
+
+def _finished(result: CollectResult, duration_ms: int) -> None:
+    m = result.manifest
+    calls, errors = len(m.get("calls", [])), len(m.get("errors", []))
+    accounts, regions = len(m.get("accounts", [])), len(m.get("regions", []))
+    emit(_log, "collection.finished", "snapshot %s written: %d calls, %d errors, %d accounts, %d regions, %s",
+         str(result.path), calls, errors, accounts, regions, "complete" if result.complete else "INCOMPLETE",
+         level=logging.INFO if result.complete else logging.WARNING, snapshot=str(result.path), calls=calls,
+         errors=errors, accounts=accounts, regions=regions, complete=result.complete, duration_ms=duration_ms)
