@@ -222,14 +222,14 @@ def test_a_scan_with_options_records_them_and_verifies(moto_aws: None, tmp_path:
     assert verified.returncode == 0, verified.stdout + verified.stderr
     # the same config file without options re-evaluates the snapshot: a different config, said so
     again = run_auditor("scan", "-c", str(cfg), "--snapshot", str(out / "snapshot"), "--out", str(tmp_path / "r2"),
-                        "-q", "--format", "json", cwd=tmp_path)
+                        "--format", "json", cwd=tmp_path)
     assert "the config differs from the one the snapshot was collected with" in again.stderr
     assert _findings(tmp_path / "r2")["run"]["config"]["overrides"] == []
 
 
 def test_a_scan_with_no_config_audits_the_caller_and_says_so(moto_aws: None, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = run_auditor("scan", "--out", str(out), "-q", "--format", "json", cwd=tmp_path)
+    proc = run_auditor("scan", "--out", str(out), "--format", "json", cwd=tmp_path)
     doc = _findings(out)
     assert proc.returncode == scan_exit_code(doc, "high"), proc.stderr
     assert ("no config file (-c): auditing the caller's own account (the default AWS credential chain), in the "

@@ -37,10 +37,10 @@ def test_the_sets_and_their_order() -> None:
     assert STATUSES == ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
     assert SEVERITIES == ("critical", "high", "medium", "low", "info")
     assert FAIL_ON_CHOICES == (*SEVERITIES, "none")
-    assert format_names() == ("junit", "sarif", "csv", "ocsf", "oscal", "json", "html", "pdf")
-    assert scan_formats() == ("json", "html", "pdf", "junit", "sarif", "csv", "ocsf", "oscal")
-    assert scan_default_formats() == ("json", "html", "pdf", "junit", "sarif", "csv", "ocsf")
-    assert report_formats() == ("junit", "sarif", "csv", "ocsf", "json", "html")
+    assert format_names() == ("junit", "sarif", "asff", "csv", "ocsf", "oscal", "json", "html", "pdf")
+    assert scan_formats() == ("json", "html", "pdf", "junit", "sarif", "asff", "csv", "ocsf", "oscal")
+    assert scan_default_formats() == ("json", "html", "pdf", "junit", "sarif", "asff", "csv", "ocsf")
+    assert report_formats() == ("junit", "sarif", "asff", "csv", "ocsf", "json", "html")
     assert style_names() == ("banking", "healthcare")
 
 
