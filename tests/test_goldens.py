@@ -302,7 +302,11 @@ def normalised_asff(demo: Demo, text: str) -> str:
         f["CreatedAt"] = f["UpdatedAt"] = "<run time>"
         if f["ProductFields"].get("auditor/SnapshotManifestSha256") == digest:
             f["ProductFields"]["auditor/SnapshotManifestSha256"] = "<the bundle's snapshot manifest>"
-        lines.append(demo.text(json.dumps(f, sort_keys=True, ensure_ascii=False)))
+        named = json.loads(demo.text(json.dumps(f, sort_keys=True, ensure_ascii=False)))
+        for key, value in named["ProductFields"].items():   # observed lists are in moto's draw order
+            if key.startswith("auditor/Evidence/"):
+                named["ProductFields"][key] = sort_observed(value)
+        lines.append(json.dumps(named, sort_keys=True, ensure_ascii=False))
     return "\n".join([f"# layout: {json_layout(text)}; {len(findings)} findings, one per line, sorted",
                       *sorted(lines)]) + "\n"
 
