@@ -279,3 +279,16 @@ def test_the_size_limit_cuts_evidence_in_order_and_keeps_the_finding(monkeypatch
     assert 0 < len(shown) < asff_module.MAX_EVIDENCE_FIELDS and shown == [f"auditor/Evidence/{i + 1:02d}" for i in range(len(shown))]
     assert f"{len(shown)} of 40 conditions" in cut["ProductFields"]["auditor/EvidenceNote"]
     assert cut["Id"] == full["Id"]
+
+
+def test_a_run_that_reached_no_account_is_an_error_not_an_empty_file() -> None:
+    """Discovery failed: every finding is under "organization" and no account was reached.
+    An empty ASFF would read as nothing wrong in Security Hub; the writer refuses, and says why."""
+    from auditor.report.writers import ReportUnavailable
+
+    doc = sample_document()
+    for f in doc["findings"]:
+        f["resource"].update(account="organization", region="all", id="*", arn="")
+    doc["run"]["accounts"] = [a | {"id": "organization"} for a in doc["run"]["accounts"]][:1]
+    with pytest.raises(ReportUnavailable, match=r"finding\(s\) name none \('organization'"):
+        asff_findings(_sample_model(doc))

@@ -46,7 +46,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from auditor.report.writers import ReportInputs, Writer
+from auditor.report.writers import ReportInputs, ReportUnavailable, Writer
 
 if TYPE_CHECKING:
     from auditor.report.model import FindingView, ReportModel
@@ -262,10 +262,21 @@ def _dump(value: Any) -> bytes:
 
 
 def asff_findings(model: ReportModel) -> list[dict[str, Any]]:
-    """Every finding of the model as ASFF, in the document's order."""
+    """Every finding of the model as ASFF, in the document's order. Raises ReportUnavailable
+    when a finding has no AWS account to be imported under (the run reached no account at
+    all): an ASFF file without those findings would read, in Security Hub, as nothing wrong."""
     places = _Places(model)
     titles = {fw.id: fw.title for fw in model.frameworks if fw.title}
-    return [a for f in model.findings if (a := asff_finding(f, model, places, titles)) is not None]
+    out = []
+    for f in model.findings:
+        found = asff_finding(f, model, places, titles)
+        if found is None:
+            left = sum(1 for g in model.findings if places.account(g.resource.account) is None)
+            raise ReportUnavailable(f"Security Hub takes a finding only in an AWS account, and {left} finding(s) name "
+                                    f"none ({f.resource.account!r}: the run reached no account); findings.json "
+                                    "holds them, with their causes")
+        out.append(found)
+    return out
 
 
 def asff(model: ReportModel) -> bytes:
