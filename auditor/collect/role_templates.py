@@ -177,6 +177,22 @@ def _dump_yaml(header: str, template: dict[str, Any]) -> str:
     return "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines()) + body
 
 
+# The trust policy's optional external-id condition (`_trust`), in both templates.
+_TRUST_CONDITIONS = {"HasExternalId": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExternalId"}, ""]}]}}
+
+
+def _trust_parameters(options: RoleOptions, who: str, external_id: str) -> dict[str, Any]:
+    """The parameters of who may assume a role, and for how long (both templates)."""
+    return {
+        "TrustedPrincipal": _principal_parameter(options, who),
+        "ExternalId": {"Type": "String", "Default": options.external_id or "", "Description": external_id,
+                       "AllowedPattern": r"^$|" + EXTERNAL_ID_PATTERN},
+        "MaxSessionDuration": {"Type": "Number", "Default": options.max_session_duration,
+                               "Description": "Longest session of the role, in seconds.",
+                               "MinValue": MIN_SESSION, "MaxValue": MAX_SESSION},
+    }
+
+
 def readonly_role_template(options: RoleOptions) -> dict[str, Any]:
     """The read-only role's CloudFormation template as data (see `readonly_role_cloudformation`)."""
     return {
@@ -187,16 +203,11 @@ def readonly_role_template(options: RoleOptions) -> dict[str, Any]:
             "RoleName": {"Type": "String", "Default": options.role_name,
                          "Description": "Name of the read-only role (the auditor's role_name / role_arn).",
                          "AllowedPattern": ROLE_NAME_PATTERN},
-            "TrustedPrincipal": _principal_parameter(options, "Who may assume the role (the auditor's identity)"),
-            "ExternalId": {"Type": "String", "Default": options.external_id or "",
-                           "Description": "Optional sts:ExternalId the auditor must present (the account's "
-                                          "external_id in the audit config); empty: no condition.",
-                           "AllowedPattern": r"^$|" + EXTERNAL_ID_PATTERN},
-            "MaxSessionDuration": {"Type": "Number", "Default": options.max_session_duration,
-                                   "Description": "Longest session of the role, in seconds.",
-                                   "MinValue": MIN_SESSION, "MaxValue": MAX_SESSION},
+            **_trust_parameters(options, "Who may assume the role (the auditor's identity)",
+                                "Optional sts:ExternalId the auditor must present (the account's external_id in "
+                                "the audit config); empty: no condition."),
         },
-        "Conditions": {"HasExternalId": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExternalId"}, ""]}]}},
+        "Conditions": _TRUST_CONDITIONS,
         "Resources": {
             "AuditorReadOnlyRole": {
                 "Type": "AWS::IAM::Role",
@@ -255,16 +266,10 @@ def caller_role_template(options: RoleOptions) -> dict[str, Any]:
             "AuditRoleName": {"Type": "String", "Default": options.role_name,
                               "Description": "Name of the read-only role in the audited accounts.",
                               "AllowedPattern": ROLE_NAME_PATTERN},
-            "TrustedPrincipal": _principal_parameter(options, "Who may assume the auditor's role"),
-            "ExternalId": {"Type": "String", "Default": options.external_id or "",
-                           "Description": "Optional sts:ExternalId required to assume the auditor's role; "
-                                          "empty: no condition.",
-                           "AllowedPattern": r"^$|" + EXTERNAL_ID_PATTERN},
-            "MaxSessionDuration": {"Type": "Number", "Default": options.max_session_duration,
-                                   "Description": "Longest session of the role, in seconds.",
-                                   "MinValue": MIN_SESSION, "MaxValue": MAX_SESSION},
+            **_trust_parameters(options, "Who may assume the auditor's role",
+                                "Optional sts:ExternalId required to assume the auditor's role; empty: no condition."),
         },
-        "Conditions": {"HasExternalId": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExternalId"}, ""]}]}},
+        "Conditions": _TRUST_CONDITIONS,
         "Resources": {
             "AuditorCallerRole": {
                 "Type": "AWS::IAM::Role",

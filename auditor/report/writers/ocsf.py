@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, UTC
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from auditor.report.writers import ReportInputs, ReportUnavailable, Writer
+from auditor.report.writers._times import parse_utc
 
 if TYPE_CHECKING:
     from auditor.report.model import FindingView, ReportModel
@@ -56,17 +56,10 @@ SEVERITY_MAP = {"critical": "Critical", "high": "High", "medium": "Medium", "low
 
 
 def _epoch_ms(stamp: str) -> int | None:
-    """An ISO 8601 UTC time (``2026-03-01T10:00:00.123456Z``) or date as milliseconds since the
-    epoch (OCSF timestamp_t); None when it is empty or not such a time."""
-    if not stamp:
-        return None
-    try:
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
+    """An ISO 8601 UTC time or date as milliseconds since the epoch (OCSF timestamp_t); None
+    when it is empty or not such a time."""
+    when = parse_utc(stamp)
+    return None if when is None else int(when.timestamp() * 1000)
 
 
 def run_time_ms(model: ReportModel) -> int:

@@ -30,11 +30,12 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import datetime, UTC
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from auditor.report.writers import ReportInputs, ReportUnavailable, Writer
+from auditor.report.writers._times import parse_utc
 
 if TYPE_CHECKING:
     from auditor.report.model import ControlView, FindingView, FrameworkView, NotAssessed, ReportModel
@@ -71,21 +72,11 @@ def control_target(framework: str, control: str) -> str:
     return token(f"{framework}_{control}")
 
 
-def _when(stamp: str) -> datetime | None:
-    if not stamp:
-        return None
-    try:
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def _times(model: ReportModel) -> tuple[datetime, datetime]:
     """(start, end) of the run from findings.json: the snapshot's start and finish, else the
     assessment date; ReportUnavailable when it holds none (the clock is never read)."""
-    start = _when(model.run.started) or _when(model.run.finished) or _when(model.run.assessed_on)
-    end = _when(model.run.finished) or start
+    start = parse_utc(model.run.started) or parse_utc(model.run.finished) or parse_utc(model.run.assessed_on)
+    end = parse_utc(model.run.finished) or start
     if start is None or end is None:
         raise ReportUnavailable("OSCAL needs the run's time, and this findings.json has no snapshot start or finish "
                                 "time and no assessment date (run.snapshot.started, run.snapshot.finished, "
