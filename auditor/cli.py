@@ -200,7 +200,7 @@ def _formats(text: str | None) -> tuple[str, ...] | None:
 
 _FORMAT_HELP = (f"Comma-separated reports to write next to findings.json (always written): {', '.join(scan_formats())}; "
                 f"default: the config's outputs.formats, else {', '.join(scan_default_formats())}.")
-_STYLE_HELP = (f"Wording of the HTML and PDF reports: {style_help()}; default: the profile's style (without one the "
+_STYLE_HELP = (f"Wording of the HTML and PDF reports: {style_help()}; default: the compliance profile's style (without one the "
                f"HTML is neutral, the PDF {default_style()}).")
 
 
@@ -220,7 +220,7 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
                    "the --snapshot folder.")
 @click.option("--fail-on", type=_SEVERITY_CHOICE, default=None,
               help="Exit 1 (4 when the assessment is also incomplete) when a FAIL of this severity or higher "
-                   "is found (none: never); default: the config's fail_on, else the profile's, else high.")
+                   "is found (none: never); default: the config's fail_on, else the compliance profile's, else high.")
 @click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
 @click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sign the bundle manifest (bundle.json) with this Ed25519 private key (PEM, unencrypted) "

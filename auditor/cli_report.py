@@ -164,7 +164,7 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
               help=f"Comma-separated outputs: {', '.join(FORMATS)} "
                    f"({', '.join(f for f in FORMATS if f not in DEFAULT_FORMATS)} only when asked for).")
 @click.option("--style", type=click.Choice(style_names()), default=None,
-              help=f"Wording of the PDF report: {style_help()}; default: the profile's style, else "
+              help=f"Wording of the PDF report: {style_help()}; default: the compliance profile's style, else "
                    f"{default_style()}.")
 @click.option("--out", "out", type=click.Path(path_type=Path),
               help="Folder to write into (created if missing; default: the folder of FINDINGS).")
