@@ -288,26 +288,40 @@ def normalised_junit(demo: Demo, text: str) -> str:
 
 
 def normalised_asff(demo: Demo, text: str) -> str:
-    """Layout line, then each ASFF finding on one line, named and sorted (findings are in
-    findings order: moto's draws). CreatedAt/UpdatedAt are the run's time: masked once checked
-    to be one time for every finding; the snapshot manifest's hash is masked once checked to be
-    the bundle's."""
+    """Layout line, the fields every finding shares, the fields every finding of a rule shares
+    (per rule), then each finding's other fields on one line, named and sorted (findings are in
+    findings order: moto's draws). Fields are keys and one level of subkeys. CreatedAt/UpdatedAt
+    are the run's time: masked once checked to be one time for every finding; the snapshot
+    manifest's hash is masked once checked to be the bundle's."""
     findings = json.loads(text)
     times = {f["CreatedAt"] for f in findings} | {f["UpdatedAt"] for f in findings}
     assert len(times) == 1, times
     manifest = (demo.folder / "snapshot" / "manifest.json").read_bytes()
     digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    lines = []
+    named = []
     for f in findings:
         f["CreatedAt"] = f["UpdatedAt"] = "<run time>"
         if f["ProductFields"].get("auditor/SnapshotManifestSha256") == digest:
             f["ProductFields"]["auditor/SnapshotManifestSha256"] = "<the bundle's snapshot manifest>"
-        named = json.loads(demo.text(json.dumps(f, sort_keys=True, ensure_ascii=False)))
-        for key, value in named["ProductFields"].items():   # observed lists are in moto's draw order
+        f = json.loads(demo.text(json.dumps(f, sort_keys=True, ensure_ascii=False)))
+        for key, value in f["ProductFields"].items():   # observed lists are in moto's draw order
             if key.startswith("auditor/Evidence/"):
-                named["ProductFields"][key] = sort_observed(value)
-        lines.append(json.dumps(named, sort_keys=True, ensure_ascii=False))
-    return "\n".join([f"# layout: {json_layout(text)}; {len(findings)} findings, one per line, sorted",
+                f["ProductFields"][key] = sort_observed(value)
+        named.append(_fields(f))
+    every = _shared(named)
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for f in named:
+        by_rule.setdefault(f["GeneratorId"], []).append(f)
+    out = [f"# layout: {json_layout(text)}", "# fields of every finding:",
+           *(f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(every.items())),
+           "# fields of every finding of a rule:"]
+    lines = []
+    for rule, found in sorted(by_rule.items()):
+        of_rule = {k: v for k, v in _shared(found).items() if k not in every}
+        out.append(f"{rule} ({len(found)} findings) " + json.dumps(of_rule, sort_keys=True, ensure_ascii=False))
+        lines += [json.dumps({k: v for k, v in f.items() if k not in every and k not in of_rule}, sort_keys=True,
+                             ensure_ascii=False) for f in found]
+    return "\n".join([*out, f"# findings: {len(lines)}, their other fields, one per line, sorted",
                       *sorted(lines)]) + "\n"
 
 
