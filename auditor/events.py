@@ -44,6 +44,9 @@ _ALL = (
     Event("account.failed", logging.ERROR, "an account could not be reached (role not assumed, identity "
           "refused, wrong account, regions not listed): its regions are not collected",
           ("account", "name", "source", "role_arn", "error_code", "reason", "duration_ms")),
+    Event("discovery.failed", logging.ERROR, "AWS Organizations discovery could not list or select every "
+          "account (ListAccounts, an OU or an account's tags failed): the accounts it could not decide are "
+          "gaps under `organization`, never assumed compliant", ("reason", "accounts_decided")),
     Event("call.failed", logging.WARNING, "an AWS call failed after botocore's retries (recorded as a "
           "collection error: its checks are ERROR, never PASS)",
           ("account", "region", "service", "operation", "error_kind", "error_code", "error_message",

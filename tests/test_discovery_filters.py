@@ -4,6 +4,7 @@ that fail said (never an account silently dropped, never a clean PASS)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +92,17 @@ def test_org_unit_and_tags_together(moto_aws: None, tmp_path: Path) -> None:
     assert _collected(result) == {ids["payments-eu"]}
 
 
-def test_unknown_org_unit_is_a_recorded_error_and_never_a_pass(moto_aws: None, tmp_path: Path) -> None:
+def test_unknown_org_unit_is_a_recorded_error_and_never_a_pass(moto_aws: None, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
     ids = _org()
     missing = "ou-zzzz-zzzzzzzz"
     cfg = config_from_text(_config(f"  organizational_units: [{ids['prod']}, {missing}]\n"))
-    result = run_scan(cfg, out=tmp_path / "run", sessions=SessionFactory(max_attempts=2), formats=())
+    with caplog.at_level(logging.ERROR, logger="auditor"):
+        result = run_scan(cfg, out=tmp_path / "run", sessions=SessionFactory(max_attempts=2), formats=())
+    # an error-level event, so that even `-q` says the organisation was not wholly covered
+    failed = [r for r in caplog.records if getattr(r, "event", "") == "discovery.failed"]
+    assert len(failed) == 1 and failed[0].levelno == logging.ERROR
+    assert missing in failed[0].fields["reason"] and failed[0].fields["accounts_decided"] == 2  # type: ignore[attr-defined]
     manifest = result.collection.manifest if result.collection else {}
     # the OU that could be listed is still audited
     assert _collected(result.collection) == {ids["payments"], ids["payments-eu"]}

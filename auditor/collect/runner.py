@@ -296,6 +296,9 @@ class Collector:
                     self.discovery_problem = str(exc)
                     self.accounts = []
                 if self.discovery_problem:
+                    emit(_log, "discovery.failed", "Organizations discovery incomplete: %s", self.discovery_problem,
+                         reason=self.discovery_problem,
+                         accounts_decided=sum(1 for a in self.accounts if not a.problem))
                     # Accounts that could not be listed or selected: the organization's regions are
                     # gaps, under "organization" (the accounts decided are still collected).
                     self.tasks += [{"account": "organization", "region": r, "calls": 0, "errors": 0,
