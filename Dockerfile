@@ -5,36 +5,36 @@
 # copies the sources it needs and calls it. docs/deploy.md: building, running, the recipes.
 #
 #   docker build -t private-network-auditor .
-#   docker run --rm -v "$PWD:/work" -e AWS_PROFILE -v "$HOME/.aws:/home/auditor/.aws:ro" \
+#   docker run --rm -v "$PWD:/audit" -e AWS_PROFILE -v "$HOME/.aws:/aws:ro" -e AWS_CONFIG_FILE=/aws/config -e AWS_SHARED_CREDENTIALS_FILE=/aws/credentials \
 #     private-network-auditor scan -c audit.yaml --out out/
 #
 # For a reproducible base, pin the image by digest (python:3.11-slim-bookworm@sha256:...).
 FROM python:3.11-slim-bookworm
 
 # What the wheel is built from (.dockerignore keeps everything else out of the context).
-COPY pyproject.toml README.md /tmp/auditor-src/
-COPY requirements/ /tmp/auditor-src/requirements/
-COPY auditor/ /tmp/auditor-src/auditor/
-COPY rules/ /tmp/auditor-src/rules/
-COPY reports/templates/ /tmp/auditor-src/reports/templates/
-COPY sample_configs/ /tmp/auditor-src/sample_configs/
-COPY deploy/container/ /tmp/auditor-src/deploy/container/
+COPY pyproject.toml README.md /opt/auditor-src/
+COPY requirements/ /opt/auditor-src/requirements/
+COPY auditor/ /opt/auditor-src/auditor/
+COPY rules/ /opt/auditor-src/rules/
+COPY reports/templates/ /opt/auditor-src/reports/templates/
+COPY sample_configs/ /opt/auditor-src/sample_configs/
+COPY deploy/container/ /opt/auditor-src/deploy/container/
 
 # No uv cache kept in the image; the sources are removed once the wheel is installed.
-RUN UV_NO_CACHE=1 sh /tmp/auditor-src/deploy/container/install.sh \
+RUN UV_NO_CACHE=1 sh /opt/auditor-src/deploy/container/install.sh \
         --system-packages --user auditor:10001 --python /usr/local/bin/python3.11 \
-        /tmp/auditor-src /opt/auditor \
-    && rm -rf /tmp/auditor-src
+        /opt/auditor-src /opt/auditor \
+    && rm -rf /opt/auditor-src
 
 ENV PATH=/opt/auditor/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 # The numeric id, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
 USER 10001:10001
-WORKDIR /work
-# /work (made by install.sh, owned by the user) is where runs write. Declared a volume so that
+WORKDIR /audit
+# /audit (made by install.sh, owned by the user) is where runs write. Declared a volume so that
 # ECS Fargate gives a task volume mounted there the image's ownership (a bind mount is otherwise
 # root's, mode 0755) and a read-only root filesystem still has a writable work folder.
-VOLUME ["/work"]
+VOLUME ["/audit"]
 ENTRYPOINT ["auditor"]
 CMD ["--help"]

@@ -157,14 +157,14 @@ def test_dockerfile_base_user_and_entrypoint(tmp_path: Path) -> None:
     assert user_arg.split(":")[1] == uid
     # The one RUN is the install script, then removing its sources.
     script = next(w for w in run if w.endswith("/install.sh"))
-    assert script == "/tmp/auditor-src/deploy/container/install.sh" and run[run.index(script) - 1] == "sh"
-    assert run[-4:] == ["&&", "rm", "-rf", "/tmp/auditor-src"]
+    assert script == "/opt/auditor-src/deploy/container/install.sh" and run[run.index(script) - 1] == "sh"
+    assert run[-4:] == ["&&", "rm", "-rf", "/opt/auditor-src"]
     # Every option the RUN gives is one the script takes.
     options = set(re.findall(r"^\s+(--[a-z-]+)\)", INSTALL.read_text(encoding="utf-8"), re.M))
     assert {w for w in run if w.startswith("--")} <= options
     # The working folder install.sh makes for the user is the image's volume.
-    assert "install -d -m 0755 -o \"$uid\" -g \"$uid\" /work" in INSTALL.read_text(encoding="utf-8")
-    assert ("WORKDIR", "/work") in instructions and ("VOLUME", '["/work"]') in instructions
+    assert "install -d -m 0755 -o \"$uid\" -g \"$uid\" /audit" in INSTALL.read_text(encoding="utf-8")
+    assert ("WORKDIR", "/audit") in instructions and ("VOLUME", '["/audit"]') in instructions
     entry = json.loads(next(a for w, a in instructions if w == "ENTRYPOINT"))
     assert entry == ["auditor"]
     env = next(a for w, a in instructions if w == "ENV")
@@ -194,8 +194,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproces
             continue
         elif word in ("--user", "--python"):
             skip = 1
-        elif word == "/tmp/auditor-src":
-            args.append(str(tree / "tmp" / "auditor-src"))
+        elif word == "/opt/auditor-src":
+            args.append(str(tree / "opt" / "auditor-src"))
         elif word.startswith("/"):          # the target folder
             args.append(str(target))
         else:

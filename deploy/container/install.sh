@@ -12,7 +12,7 @@
 # --system-packages  (root, Debian) install the system libraries WeasyPrint's PDF needs (Pango)
 #                    and the fonts the PDF report names (DejaVu), then empty apt's lists
 # --user NAME:UID    (root) create the non-root user the image runs as, with a home folder
-#                    and the working folder /work it owns
+#                    and the working folder /audit it owns
 # --python PYTHON    the interpreter of TARGET (default: python3), 3.11 or newer
 # --uv UV            use this uv instead of installing it; it must be the release that
 #                    requirements/installer.lock pins (checked)
@@ -91,7 +91,7 @@ if [ -n "$user_spec" ]; then
   useradd --system --uid "$uid" --gid "$uid" --home-dir "/home/$name" --create-home \
           --shell /usr/sbin/nologin "$name"
   # The image's working folder, where a scan without --out writes (owned by the user).
-  install -d -m 0755 -o "$uid" -g "$uid" /work
+  install -d -m 0755 -o "$uid" -g "$uid" /audit
 fi
 
 work=$(mktemp -d)
