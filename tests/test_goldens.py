@@ -218,6 +218,26 @@ def _shared(fields: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: v for k, v in fields[0].items() if all(f.get(k) == v for f in fields)}
 
 
+def _factored(layout: str, named: list[dict[str, Any]], rule_key: str, noun: str) -> str:
+    """Items (as `_fields`) written as: the layout line, the fields every item shares, the
+    fields every item of a rule (`rule_key`) shares, then each item's other fields on one line,
+    sorted (items come in findings order: moto's draws)."""
+    every = _shared(named)
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for f in named:
+        by_rule.setdefault(f[rule_key], []).append(f)
+    out = [f"# layout: {layout}", f"# fields of every {noun}:",
+           *(f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(every.items())),
+           f"# fields of every {noun} of a rule:"]
+    lines = []
+    for rule, found in sorted(by_rule.items()):
+        of_rule = {k: v for k, v in _shared(found).items() if k not in every}
+        out.append(f"{rule} ({len(found)} {noun}s) " + json.dumps(of_rule, sort_keys=True, ensure_ascii=False))
+        lines += [json.dumps({k: v for k, v in f.items() if k not in every and k not in of_rule}, sort_keys=True,
+                             ensure_ascii=False) for f in found]
+    return "\n".join([*out, f"# {noun}s: {len(lines)}, their other fields, one per line, sorted", *sorted(lines)]) + "\n"
+
+
 def normalised_ocsf(demo: Demo, text: str) -> str:
     """Layout line, the fields every event shares, the fields every event of a rule shares (per
     rule), then each event's other fields on one line, sorted (events are in findings order:
@@ -251,20 +271,7 @@ def normalised_ocsf(demo: Demo, text: str) -> str:
             data["observed"] = json.loads(sorted_if_by_id(data["path"], json.dumps(data["observed"])))
             data["sources"] = sorted(data["sources"])
         named.append(_fields(e))
-    every = _shared(named)
-    by_rule: dict[str, list[dict[str, Any]]] = {}
-    for f in named:
-        by_rule.setdefault(f["compliance.control"], []).append(f)
-    out = [f"# layout: {layout}", "# fields of every event:",
-           *(f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(every.items())),
-           "# fields of every event of a rule:"]
-    lines = []
-    for rule, found in sorted(by_rule.items()):
-        of_rule = {k: v for k, v in _shared(found).items() if k not in every}
-        out.append(f"{rule} ({len(found)} events) " + json.dumps(of_rule, sort_keys=True, ensure_ascii=False))
-        lines += [json.dumps({k: v for k, v in f.items() if k not in every and k not in of_rule}, sort_keys=True,
-                             ensure_ascii=False) for f in found]
-    return "\n".join([*out, f"# events: {len(lines)}, their other fields, one per line, sorted", *sorted(lines)]) + "\n"
+    return _factored(layout, named, "compliance.control", "event")
 
 
 def normalised_junit(demo: Demo, text: str) -> str:
@@ -308,21 +315,7 @@ def normalised_asff(demo: Demo, text: str) -> str:
             if key.startswith("auditor/Evidence/"):
                 f["ProductFields"][key] = sort_observed(value)
         named.append(_fields(f))
-    every = _shared(named)
-    by_rule: dict[str, list[dict[str, Any]]] = {}
-    for f in named:
-        by_rule.setdefault(f["GeneratorId"], []).append(f)
-    out = [f"# layout: {json_layout(text)}", "# fields of every finding:",
-           *(f"{k}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(every.items())),
-           "# fields of every finding of a rule:"]
-    lines = []
-    for rule, found in sorted(by_rule.items()):
-        of_rule = {k: v for k, v in _shared(found).items() if k not in every}
-        out.append(f"{rule} ({len(found)} findings) " + json.dumps(of_rule, sort_keys=True, ensure_ascii=False))
-        lines += [json.dumps({k: v for k, v in f.items() if k not in every and k not in of_rule}, sort_keys=True,
-                             ensure_ascii=False) for f in found]
-    return "\n".join([*out, f"# findings: {len(lines)}, their other fields, one per line, sorted",
-                      *sorted(lines)]) + "\n"
+    return _factored(json_layout(text), named, "GeneratorId", "finding")
 
 
 def normalised_csv(demo: Demo, text: str) -> str:
