@@ -347,11 +347,11 @@ def _policy_document(value: Any) -> Any:
     return value if isinstance(value, dict) else json.loads(unquote(value))
 
 
-def test_the_deployed_role_admits_the_collection_and_refuses_writes(
+def test_the_deployed_role_admits_the_scan_and_refuses_writes(
         moto_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The read-only template is deployed with CloudFormation (moto, in process); then, with
-    moto enforcing IAM, an IAM user holding exactly `caller_policy()` runs a collection whose
-    account is reached by `sts:AssumeRole` into the stack's role.
+    moto enforcing IAM, an IAM user holding exactly `caller_policy()` runs a scan (collection,
+    evaluation, findings.json) whose account is reached by `sts:AssumeRole` into the stack's role.
 
     What moto (5.2) enforces, and so what this test proves: the identity policies of IAM users
     and assumed roles (inline and attached managed policies; Action matching with wildcards;
@@ -372,6 +372,7 @@ def test_the_deployed_role_admits_the_collection_and_refuses_writes(
     """
     from moto.core import enable_iam_authentication
 
+    from auditor.api import run_scan
     from auditor.collect.runner import collect
     from auditor.collect.sessions import SessionFactory
     from auditor.config import config_from_text
@@ -421,8 +422,10 @@ def test_the_deployed_role_admits_the_collection_and_refuses_writes(
             boto3.client("ec2", region_name="us-east-1", **as_runner).describe_vpcs()
         assert own.value.response["Error"]["Code"] in {"AccessDenied", "UnauthorizedOperation"}
 
-        result = collect(config("ext-4711"), SessionFactory(max_attempts=2), SnapshotWriter(tmp_path / "snap"))
-        manifest = result.manifest
+        scan = run_scan(config("ext-4711"), out=tmp_path / "run", sessions=SessionFactory(max_attempts=2),
+                        formats=("json",))
+        assert scan.collection is not None and (tmp_path / "run" / "findings.json").is_file()
+        manifest = scan.collection.manifest
         account = manifest["accounts"][0]
         assert account["identity"]["Arn"].startswith(f"arn:aws:sts::{HOME_ACCOUNT}:assumed-role/AuditorReadOnly/")
         assert [e for e in manifest["errors"] if re.search(r"denied|unauthori[sz]ed", json.dumps(e), re.I)] == []
@@ -440,7 +443,7 @@ def test_the_deployed_role_admits_the_collection_and_refuses_writes(
         answered = {c["operation"] for c in manifest["calls"] if c["account"] == HOME_ACCOUNT} - failed
         runs_once = {s.operation for s in CATALOG if s.for_each is None}
         assert runs_once - UNSUPPORTED_BY_MOTO - _MOTO_SIGNATURE_DEFECT <= answered
-        vpcs = next(r for r in load_snapshot(tmp_path / "snap").records if r.operation == "DescribeVpcs")
+        vpcs = next(r for r in load_snapshot(tmp_path / "run" / "snapshot").records if r.operation == "DescribeVpcs")
         assert vpc in {v["VpcId"] for v in vpcs.items("Vpcs")}
 
         # A write through the same role is refused, and so is a wrong external id.
