@@ -237,15 +237,16 @@ def test_browser_filters_by_status_and_searches(browser_page: Path) -> None:
 
 
 def test_browser_sorts_groups_and_pages(browser_page: Path) -> None:
-    rows = _rows(_dump(browser_page, "#sev=high&sort=status"))
+    rows = _rows(_dump(browser_page, "#sev=high&sort=status&passes=1"))
     assert [r["st"] for r in rows] == ["FAIL", "ERROR", "WAIVED", "PASS", "PASS", "NOT_APPLICABLE"]
-    dom = _dump(browser_page, "#sort=rule&group=control&fw=pci-dss-4.0")
+    dom = _dump(browser_page, "#sort=rule&group=control&fw=pci-dss-4.0&passes=1")
     table = dom.split('<tbody id="rows">', 1)[1].split("</tbody>", 1)[0]
     assert re.findall(r'<tr class="group"><th colspan="5">([^<]*)</th>', table) == ["pci-dss-4.0 1.3.1"]
     assert [r["rule"] for r in _rows(dom)][:6] == ["EKS-001"] * 6
-    dom = _dump(browser_page)                                       # default: worst severity first, 200 a page
+    dom = _dump(browser_page)                     # default: failures first, worst severity first, 200 a page
     rows = _rows(dom)
-    assert len(rows) == 200 and rows[0]["sev"] == "high" and "showing 200 of 457" in dom
+    assert len(rows) == 200 and (rows[0]["st"], rows[0]["sev"]) == ("FAIL", "high")
+    assert "showing 200 of 454 (457 findings in all; 3 PASS or NOT_APPLICABLE hidden)" in dom
     assert '<button id="more" type="button">' in dom                # more to show
 
 

@@ -1,8 +1,10 @@
 """The self-contained HTML report of a `ReportModel`.
 
 One file with inline CSS, JavaScript and SVG and a content security policy that blocks every
-external load, so it works offline. The summary, scope, control matrix, waivers, what was not
-assessed and run metadata are rendered here (readable without JavaScript); the findings are
+external load, so it works offline. A short summary comes first and the findings right after it
+(failures on top; passes and not-applicable rows one click away), then the figures, scope,
+control matrix, waivers, what was not assessed and run metadata. Everything but the findings is
+rendered here (readable without JavaScript); the findings, with their rules' remediation, are
 embedded as JSON and rendered by the page a page at a time, with filter, sort and search.
 
 Strings from AWS are data: Jinja2 autoescapes every value, the embedded JSON is ASCII with
@@ -111,14 +113,17 @@ def findings_data(model: ReportModel) -> dict[str, Any]:
     and a source is ``[head, tail]`` (everything up to the last ``/`` as an index, the rest as a
     string). fingerprint and id are strings, item is a string or null, arn and message are an
     index or ``[before, after]`` indexes around the resource id, and every other field is an
-    index into ``strings``. ``rules`` maps a rule id to its title and the ``[framework, control]``
-    pairs it cites."""
+    index into ``strings``. ``rules`` maps a rule id to ``[title, [[framework, control]...],
+    [[kind, text]...], [reference...]]``: its title, the controls it cites, its remediation
+    steps (``cli``, ``console``, ``iac``; from the rule packs, sorted by kind) and its references.
+    A rule the packs do not know has no remediation and no references (empty lists)."""
     s = _Strings()
     rules: dict[str, Any] = {}
     rows = []
     for f in model.findings:
         if f.rule.id not in rules:
-            rules[f.rule.id] = [f.rule.title, [[c.framework, c.control] for c in f.rule.controls]]
+            rules[f.rule.id] = [f.rule.title, [[c.framework, c.control] for c in f.rule.controls],
+                                [[kind, text] for kind, text in f.rule.remediation], list(f.rule.references)]
         r = f.resource
         rows.append([f.fingerprint, s(f.rule.id), s(f.severity), s(f.status), s(r.type), r.id, s(r.account),
                      s(r.region), _around(s, r.arn, r.id), s(r.vpc_id), f.item, _around(s, f.message, r.id),

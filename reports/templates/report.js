@@ -1,14 +1,16 @@
 /* The findings list: filter, sort, search and group the embedded data, render it a page at a
-   time. Every value from the data is set with textContent (never parsed as HTML). The initial
-   state comes from the URL fragment, e.g. #st=FAIL&q=sqs&sort=rule&group=control. */
+   time. Every value from the data is set with textContent (never parsed as HTML). By default the
+   failures come first (FAIL, ERROR, WAIVED, each by severity) and PASS and NOT_APPLICABLE rows
+   are hidden until the "passes" box is ticked or a status is chosen. The initial state comes
+   from the URL fragment, e.g. #st=FAIL&q=sqs&sort=rule&group=control or #passes=1. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var S = data.strings;
   function around(x, id) { return typeof x === "number" ? S[x] : S[x[0]] + id + S[x[1]]; }  /* html.py _around */
   var rows = data.findings.map(function (a) {   /* the compact rows of auditor/report/html.py */
-    var rule = S[a[1]], meta = data.rules[rule] || ["", []];
-    return {fp: a[0], rule: rule, title: meta[0], ctl: meta[1], sev: S[a[2]], st: S[a[3]], type: S[a[4]], id: a[5],
+    var rule = S[a[1]], meta = data.rules[rule] || ["", [], [], []];
+    return {fp: a[0], rule: rule, title: meta[0], ctl: meta[1], fix: meta[2], refs: meta[3], sev: S[a[2]], st: S[a[3]], type: S[a[4]], id: a[5],
             acct: S[a[6]], region: S[a[7]], arn: around(a[8], a[5]), vpc: S[a[9]], item: a[10],
             msg: around(a[11], a[5]),
             ev: a[12].map(function (e) {
@@ -17,12 +19,16 @@
   });
   var SEV = ["critical", "high", "medium", "low", "info"];
   var ST = ["FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE"];
-  var ids = {st: "f-st", sev: "f-sev", rule: "f-rule", fw: "f-fw", q: "f-q", sort: "f-sort", group: "f-group"};
+  var QUIET = ["PASS", "NOT_APPLICABLE"];   /* hidden unless asked for */
+  var KIND = {cli: "CLI", console: "Console", iac: "Infrastructure as code"};
+  var ids = {st: "f-st", sev: "f-sev", rule: "f-rule", fw: "f-fw", q: "f-q", sort: "f-sort", group: "f-group",
+             passes: "f-passes"};
   var body = document.getElementById("rows");
   var more = document.getElementById("more");
   var shown = document.getElementById("shown");
   var view = [];
   var done = 0;
+  var hidden = 0;
 
   function el(tag, text, cls) {
     var e = document.createElement(tag);
@@ -44,7 +50,10 @@
   }
   function state() {
     var s = {};
-    Object.keys(ids).forEach(function (k) { s[k] = document.getElementById(ids[k]).value; });
+    Object.keys(ids).forEach(function (k) {
+      var e = document.getElementById(ids[k]);
+      s[k] = e.type === "checkbox" ? (e.checked ? "1" : "") : e.value;
+    });
     return s;
   }
   function fromHash() {
@@ -54,7 +63,9 @@
       var i = pair.indexOf("=");
       if (i < 0) { return; }
       var k = decodeURIComponent(pair.slice(0, i)), v = decodeURIComponent(pair.slice(i + 1).replace(/\+/g, " "));
-      if (Object.prototype.hasOwnProperty.call(ids, k)) { document.getElementById(ids[k]).value = v; }
+      if (!Object.prototype.hasOwnProperty.call(ids, k)) { return; }
+      var e = document.getElementById(ids[k]);
+      if (e.type === "checkbox") { e.checked = v === "1"; } else { e.value = v; }
     });
   }
   function toHash(s) {
@@ -69,7 +80,7 @@
       if (a.key !== b.key) { return a.key < b.key ? -1 : 1; }
       if (by === "rule") { d = x.rule < y.rule ? -1 : x.rule > y.rule ? 1 : 0; }
       else if (by === "resource") { var p = resource(x), q = resource(y); d = p < q ? -1 : p > q ? 1 : 0; }
-      else if (by === "status") { d = rank(ST, x.st) - rank(ST, y.st); }
+      else if (by === "status") { d = rank(ST, x.st) - rank(ST, y.st) || rank(SEV, x.sev) - rank(SEV, y.sev); }
       else { d = rank(SEV, x.sev) - rank(SEV, y.sev) || rank(ST, x.st) - rank(ST, y.st); }
       return d || a.n - b.n;
     };
@@ -97,6 +108,28 @@
     if (f.waiver) { box.appendChild(el("div", "waiver: " + f.waiver)); }
     return box;
   }
+  function remediation(f) {   /* the rule's steps from its pack: console, CLI, IaC, references */
+    var box = el("details", null, "fix");
+    if (!f.fix.length && !f.refs.length) {
+      box.appendChild(el("summary", "remediation: none recorded for " + f.rule));
+      return box;
+    }
+    box.appendChild(el("summary", "remediation (" + f.fix.map(function (x) { return KIND[x[0]] || x[0]; })
+      .concat(f.refs.length ? ["references"] : []).join(", ") + ")"));
+    f.fix.forEach(function (x) {
+      var d = el("div", null, "ev");
+      d.appendChild(el("div", (KIND[x[0]] || x[0]) + ":", "fixkind"));
+      d.appendChild(el(x[0] === "console" ? "div" : "pre", x[1], x[0] === "console" ? "fixtext" : "fixtext mono"));
+      box.appendChild(d);
+    });
+    if (f.refs.length) {
+      var r = el("div", null, "ev");
+      r.appendChild(el("div", "References:", "fixkind"));
+      f.refs.forEach(function (u) { r.appendChild(el("div", u, "mono")); });
+      box.appendChild(r);
+    }
+    return box;
+  }
   function row(f) {
     var tr = el("tr", null, "finding");
     tr.dataset.fp = f.fp; tr.dataset.rule = f.rule; tr.dataset.st = f.st; tr.dataset.sev = f.sev;
@@ -104,7 +137,9 @@
     tr.appendChild(el("td", f.sev));
     var r = el("td"); r.appendChild(el("code", f.rule)); r.appendChild(el("div", f.title)); tr.appendChild(r);
     tr.appendChild(el("td", resource(f), "mono res"));
-    var m = el("td"); m.appendChild(el("div", f.msg, "msg")); m.appendChild(evidence(f)); tr.appendChild(m);
+    var m = el("td"); m.appendChild(el("div", f.msg, "msg")); m.appendChild(evidence(f));
+    if (QUIET.indexOf(f.st) < 0) { m.appendChild(remediation(f)); }
+    tr.appendChild(m);
     return tr;
   }
   function page() {
@@ -120,16 +155,19 @@
     body.appendChild(frag);
     done = end;
     more.hidden = done >= view.length;
-    shown.textContent = "showing " + done + " of " + view.length + " (" + rows.length + " findings in all)";
+    shown.textContent = "showing " + done + " of " + view.length + " (" + rows.length + " findings in all" +
+      (hidden ? "; " + hidden + " PASS or NOT_APPLICABLE hidden" : "") + ")";
   }
   function apply() {
     var s = state(), q = s.q.trim().toLowerCase();
     toHash(s);
     view = [];
+    hidden = 0;
     rows.forEach(function (f, n) {
       if ((s.st && f.st !== s.st) || (s.sev && f.sev !== s.sev) || (s.rule && f.rule !== s.rule)) { return; }
       if (s.fw && !f.ctl.some(function (c) { return c[0] === s.fw; })) { return; }
       if (q && haystack(f).indexOf(q) < 0) { return; }
+      if (!s.st && !s.passes && QUIET.indexOf(f.st) >= 0) { hidden++; return; }
       if (s.group === "control") {
         var cited = f.ctl.filter(function (c) { return !s.fw || c[0] === s.fw; });
         if (!cited.length) { view.push({key: "(no framework control)", f: f, n: n}); }
