@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
 
-from auditor.report.wording import Wording, load_wording
+from auditor.report.wording import Wording, load_style, load_wording, style_names
 from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
@@ -172,6 +172,9 @@ class FrameworkView:
     controls: tuple[ControlView, ...]
     # Every status in the framework's words (the report wording's status terms).
     terms: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # How many controls there are in running text ("5 criteria", "11 requirements",
+    # "5 Annex A controls"): the report wording's counted forms of `requirement_word`.
+    requirements_counted: str = ""
 
     def control_counts(self) -> Mapping[str, int]:
         """How many controls have each status (requirements, never findings)."""
@@ -285,6 +288,8 @@ class RunMeta:
     scope_selectors: tuple[str, ...]
     resources_in_scope: Mapping[str, int]
     resources_out_of_scope: Mapping[str, int]
+    # The tags the scope selects VPCs by: key -> the values any of which selects.
+    scope_tags: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -310,6 +315,37 @@ class ReportModel:
     # snapshot manifest when one was given; empty without it.
     record_hashes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     scope_gaps: tuple[ScopeGapView, ...] = ()   # nothing assessed there: the run is incomplete
+    profile_version: str = ""
+    # The environment's name when a style's own term does not fit the scope (wording.yaml
+    # `regulated_environment`).
+    regulated_environment: str = "in-scope (regulated) environment"
+
+    @property
+    def profile_text(self) -> str:
+        """The compliance profile as the reports name it: ``banking: Banking - ..., version 1``,
+        or ``none (every built-in pack)`` when the run had none."""
+        if not (self.profile_id or self.profile_title):
+            return "none (every built-in pack)"
+        text = ": ".join(x for x in (self.profile_id, self.profile_title) if x)
+        return f"{text}, version {self.profile_version}" if self.profile_version else text
+
+    @property
+    def waived(self) -> tuple[FindingView, ...]:
+        """The WAIVED findings (each with the waiver that applied), in the document's order."""
+        return tuple(f for f in self.findings if f.status == "WAIVED")
+
+    def environment(self, style: str, term: str) -> str:
+        """What to call the in-scope environment: `term` (the style's word, e.g. "cardholder
+        data environment (CDE)") when the scope selects no VPC by tag or only by tag values the
+        style's `scope_tags` name (pci, cde, ...); else `regulated_environment`, since the
+        scope then holds data the style's term does not cover (e.g. pci and phi VPCs are not
+        all cardholder data environment). Without a style (`style` "" or one there is no file
+        of) `term` is the neutral one, which fits any scope."""
+        values = {v.lower() for vs in self.run.scope_tags.values() for v in vs}
+        if not values or style not in style_names():
+            return term
+        covered = {t.lower() for t in load_style(style).scope_tags}
+        return term if values <= covered else self.regulated_environment
 
     @property
     def failing(self) -> tuple[FindingView, ...]:
@@ -365,6 +401,23 @@ def _s(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _listed(value: Any, sep: str) -> tuple[str, ...]:
+    """A field the waiver data may give as a list or as one text (findings.json's register
+    joins a waiver's rules with ", " and its resource selectors with "; "): its items, never
+    its characters. A selector written as a mapping ({"id": "vpc-1"}) reads as the register
+    writes it ("id vpc-1")."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(sep) if p.strip())
+    if isinstance(value, Mapping):
+        return (" ".join(f"{k} " + (", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, Mapping) else str(v))
+                         for k, v in value.items()),)
+    if isinstance(value, (list, tuple)):
+        return tuple(x for item in value for x in _listed(item, sep))
+    return (str(value),)
+
+
 def _counts(data: Mapping[str, Any] | None) -> Mapping[str, int]:
     data = data or {}
     return _frozen({s: int(data.get(s, 0)) for s in STATUSES})
@@ -392,7 +445,8 @@ def _frameworks(doc: Mapping[str, Any], catalogues: Mapping[str, Catalogue],
         out.append(FrameworkView(id=fw["id"], title=fw.get("title", fw["id"]), version=_s(fw.get("version")),
                                  status=fw["status"], term=term(fw["id"], fw["status"]),
                                  requirement_word=words["requirement"], environment_word=words["environment"],
-                                 controls=controls, terms=_frozen({s: term(fw["id"], s) for s in STATUSES})))
+                                 controls=controls, terms=_frozen({s: term(fw["id"], s) for s in STATUSES}),
+                                 requirements_counted=report_words.counted(words["requirement"], len(controls))))
     return tuple(out)
 
 
@@ -463,8 +517,8 @@ def _waivers(doc: Mapping[str, Any]) -> tuple[WaiverRow, ...]:
     return tuple(WaiverRow(
         id=_s(w.get("id")), status=_s(w.get("status")), approver=_s(w.get("approver")), ticket=_s(w.get("ticket")),
         created=_s(w.get("created")), expires=_s(w.get("expires")), days_to_expiry=w.get("days_to_expiry"),
-        justification=_s(w.get("justification")), rules=tuple(str(x) for x in w.get("rules") or ()),
-        resources=tuple(str(x) for x in w.get("resources") or ()),
+        justification=_s(w.get("justification")), rules=_listed(w.get("rules"), ","),
+        resources=_listed(w.get("resources"), ";"),
         compensating_control=_s(w.get("compensating_control")), source=_s(w.get("source")))
         for w in doc.get("waivers", []))
 
@@ -488,7 +542,8 @@ def _run(doc: Mapping[str, Any]) -> RunMeta:
         scope_everything=bool(scope.get("everything")), scope_vpc_ids=tuple(scope.get("vpc_ids", [])),
         scope_selectors=_selectors(scope),
         resources_in_scope=_frozen(dict(sorted((scope.get("resources_in_scope") or {}).items()))),
-        resources_out_of_scope=_frozen(dict(sorted((scope.get("resources_out_of_scope") or {}).items()))))
+        resources_out_of_scope=_frozen(dict(sorted((scope.get("resources_out_of_scope") or {}).items()))),
+        scope_tags=_frozen({str(k): _listed(v, ",") for k, v in sorted((scope.get("tags") or {}).items())}))
 
 
 def _account(a: Mapping[str, Any], gaps: Mapping[str, int]) -> AccountView:
@@ -547,6 +602,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
     return ReportModel(
         organisation=_s(document["run"].get("config", {}).get("organization")),
         profile_id=_s(profile.get("id")), profile_title=_s(profile.get("title")),
+        profile_version=_s(profile.get("version")), regulated_environment=report_words.regulated_environment,
         style=style if style is not None else _s(profile.get("style")),
         wording=_frozen({**report_words.framework_words, **wording}), run=_run(document),
         finding_counts=_counts(summary.get("findings")), rule_counts=_counts(summary.get("rules")),

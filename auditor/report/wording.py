@@ -7,8 +7,10 @@ wording every style shares, read from YAML files beside the templates.
   attestation prose. A style is its file: `style_names` lists them, `load_style` reads one.
 - ``reports/templates/wording.yaml``: what no style changes: the PDF's style when none is
   given, the HTML's words without a style, the default words of a framework, and each finding
-  status in each framework's own terms (PCI DSS v4.0 ROC reporting values, HIPAA), and how the
-  PDF's summary counts controls of each status.
+  status in each framework's own terms (PCI DSS v4.0.1 ROC reporting values, HIPAA), how the
+  PDF's summary counts controls of each status, how a framework's requirement word is
+  counted in running text (criterion, criteria), and the environment's name when a style's
+  term does not fit the run's scope.
 
 Every file is checked when it is read: a missing or unknown key, a value of the wrong type,
 a status term map without exactly the finding statuses (auditor/vocabulary.py) is an
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +40,10 @@ STYLE_SUFFIX = ".yaml"
 # exactly the finding statuses to strings), TERMS_BY_ID (id -> TERMS), or a nested shape. Every
 # key is required; no other key is allowed.
 STR, LIST, TERMS, TERMS_BY_ID = "a string", "a list of strings", "status terms", "status terms by id"
+# FORMS_BY_WORD: word -> {one: how one is counted, other: how several are} ("Criterion" ->
+# criterion, criteria): a word's plural is data, never the word with an "s".
+FORMS_BY_WORD = "counted forms by word"
+FORMS: Mapping[str, Any] = {"one": STR, "other": STR}
 _TEXT_KEYS = ("title", "environment", "subtitle")
 # Who says a rule supports a control (the authority map's source ids), and the label for
 # citations made by both third-party mappings at once.
@@ -49,11 +55,14 @@ STYLE_SHAPE: Mapping[str, Any] = {
     "html": dict.fromkeys(_TEXT_KEYS, STR),
     "pdf": dict.fromkeys(("title", "regime", "environment", "data", "entity", "assessor", "owner",
                           "summary_lead", "attestation"), STR),
+    "scope_tags": LIST,
 }
 WORDING_SHAPE: Mapping[str, Any] = {
     "pdf_default_style": STR,
     "neutral": dict.fromkeys(_TEXT_KEYS, STR),
     "framework_words": {"requirement": STR, "environment": STR},
+    "regulated_environment": STR,
+    "counted_words": FORMS_BY_WORD,
     "status_terms": {"default": TERMS, "frameworks": TERMS_BY_ID},
     "control_counts": {"default": TERMS, "frameworks": TERMS_BY_ID},
     "authority_labels": dict.fromkeys(AUTHORITIES, STR),
@@ -66,8 +75,11 @@ class Style:
 
     name: str
     file: str
-    help: str                          # e.g. "PCI DSS v4.0 / FFIEC"
+    help: str                          # e.g. "PCI DSS v4.0.1 / FFIEC"
     frameworks_first: tuple[str, ...]  # these frameworks first (in this order), then the rest by id
+    # The scope tag values (any key, any case) whose data the style's environment term names;
+    # a scope selecting by another value is called the regulated environment instead.
+    scope_tags: tuple[str, ...]
     html: Mapping[str, str]            # title, environment, subtitle
     pdf: Mapping[str, str]             # title, regime, environment, data, entity, assessor, owner, ...
 
@@ -85,6 +97,19 @@ class Wording:
     default_counts: Mapping[str, str]    # status -> how the PDF summary counts controls of it ("not met")
     framework_counts: Mapping[str, Mapping[str, str]]  # framework id -> status -> the same in its words
     authority_labels: Mapping[str, str]  # authority id -> how a reader sees who maps a rule to a control
+    # The environment's name when a style's term does not fit the scope ("in-scope (regulated) environment").
+    regulated_environment: str = "in-scope (regulated) environment"
+    # A framework's requirement word -> {one, other}: how reports count them in running text.
+    counted_words: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def counted(self, word: str, n: int) -> str:
+        """`n` of a framework's requirement `word` in running text: ``1 criterion``, ``5
+        criteria``, ``5 Annex A controls``. A word without counted forms is never guessed at:
+        ``3 (Widget)``."""
+        forms = self.counted_words.get(word)
+        if forms is None:
+            return f"{n} ({word})"
+        return f"{n} {forms['one'] if n == 1 else forms['other']}"
 
     def authority_label(self, authorities: tuple[str, ...] | list[str]) -> str:
         """One label for a control's authority ids (AWS's first, then the third-party
@@ -129,6 +154,10 @@ def _shape_problems(doc: Located, data: Any, shape: Any, path: PathKey) -> list[
         return [] if ok else [doc.problem(path, "expected a list of strings")]
     if shape == TERMS:
         return _shape_problems(doc, data, dict.fromkeys(STATUSES, STR), path)
+    if shape == FORMS_BY_WORD:
+        if not isinstance(data, dict):
+            return [doc.problem(path, "expected a mapping of word to its counted forms (one, other)")]
+        return [p for k, v in data.items() for p in _shape_problems(doc, v, FORMS, (*path, k))]
     if shape == TERMS_BY_ID:
         if not isinstance(data, dict):
             return [doc.problem(path, "expected a mapping of framework id to status terms")]
@@ -192,6 +221,7 @@ def _version(path: Path) -> tuple[str, str]:
 def _style(name: str, path: str, _digest: str) -> Style:
     data = _checked(Path(path), STYLE_SHAPE)
     return Style(name=name, file=path, help=data["help"], frameworks_first=tuple(data["frameworks_first"]),
+                 scope_tags=tuple(data["scope_tags"]),
                  html=_frozen(data["html"]), pdf=_frozen(data["pdf"]))
 
 
@@ -210,7 +240,9 @@ def _wording(path_text: str, _digest: str) -> Wording:
                    framework_terms=_frozen({k: _frozen(v) for k, v in terms["frameworks"].items()}),
                    default_counts=_frozen(counts["default"]),
                    framework_counts=_frozen({k: _frozen(v) for k, v in counts["frameworks"].items()}),
-                   authority_labels=_frozen(data["authority_labels"]))
+                   authority_labels=_frozen(data["authority_labels"]),
+                   regulated_environment=data["regulated_environment"],
+                   counted_words=_frozen({k: _frozen(v) for k, v in data["counted_words"].items()}))
 
 
 def default_style(folder: Path | None = None) -> str:
@@ -223,7 +255,7 @@ def default_style(folder: Path | None = None) -> str:
 
 
 def style_help(folder: Path | None = None) -> str:
-    """The styles as ``--style`` help names them: ``banking (PCI DSS v4.0 / FFIEC) or healthcare
+    """The styles as ``--style`` help names them: ``banking (PCI DSS v4.0.1 / FFIEC) or healthcare
     (HIPAA Security Rule, ePHI)``. A style whose file cannot be read is named alone (using it
     says what is wrong with it)."""
     parts = []
