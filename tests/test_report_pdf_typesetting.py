@@ -224,3 +224,19 @@ def test_control_and_framework_ids_are_whole_in_results_and_passes(synthetic: Re
             assert token in text and not _broken(text, token), (section, token, _broken(text, token))
     # the column headings too: whole words
     assert all(h in _section(synthetic.pdf, "Passes by control") for h in ("Population", "Resources"))
+
+
+def test_identifiers_set_in_pieces_are_still_escaped_text() -> None:
+    """The ident filter builds markup around AWS strings: a planted tag or control character in
+    a ticket or an ARN stays text (escaped; U+FFFD for the control character), as everywhere else."""
+    from auditor.report.pdf import render_html
+
+    from test_report_model import HOSTILE_TAG
+
+    doc = synthetic_document()
+    doc["waivers"][0]["ticket"] = f"CHG-1{HOSTILE_TAG}\x1b"
+    doc["run"]["accounts"][0]["identity"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/x/{HOSTILE_TAG}"
+    page = render_html(build_model(doc, load_packs([]), load_catalogues()), PdfInputs(b"{}"), environ=FIXED)
+    assert HOSTILE_TAG not in page and "<script" not in page
+    register = page.split('<section id="exceptions">', 1)[1].split("</section>", 1)[0]
+    assert "&lt;script&gt;" in register and "\ufffd" in register and "\x1b" not in page
