@@ -17,10 +17,15 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from typing import Any
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 from auditor.report.model import ReportModel, ordered_frameworks, utc_text
 from auditor.report.wording import load_style, load_wording, templates_dir
@@ -84,6 +89,42 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+# Where an identifier may wrap besides its spaces: after a colon or a slash (ARNs, API calls, paths).
+_ID_PARTS = re.compile(r"[^:/]*[:/]|[^:/]+")
+# A piece with a character after which UAX #14 would let a line end (a hyphen before a letter,
+# a bracket, a dot...): kept on one line unless it is wider than its column.
+_BREAKABLE = re.compile(r"[^A-Za-z0-9:/]")
+
+
+def _whole(piece: str) -> Markup:
+    """One piece of an identifier or a command, escaped: an inline block (class tok) when it has
+    a line-break opportunity of its own, so a line never ends inside it; a piece wider than its
+    column still wraps inside its block (pdf_print.css)."""
+    from markupsafe import Markup
+
+    if _BREAKABLE.search(piece):
+        return Markup('<span class="tok">{}</span>').format(piece)
+    return Markup.escape(piece)
+
+
+def _ident(value: Any) -> Markup:
+    """An identifier (id, date, ticket, region, ARN, API call) set so that a line ends only at a
+    space or after a colon or a slash (a zero-width <wbr>), never at a hyphen inside it, and
+    inside a piece only when the piece is wider than its column."""
+    from markupsafe import Markup
+
+    words = str(value).translate(_CONTROLS).split(" ")
+    return Markup(" ").join(Markup("<wbr>").join(_whole(p) for p in _ID_PARTS.findall(w)) for w in words)
+
+
+def _command(value: Any) -> Markup:
+    """A shell command (a rule's cli remediation): a line ends only at a space between two words."""
+    from markupsafe import Markup
+
+    words = str(value).translate(_CONTROLS).split()
+    return Markup(" ").join(_whole(w) for w in words)
+
+
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
                 environ: Mapping[str, str] | None = None) -> str:
     """The report's HTML (print layout), before WeasyPrint. The words of `style` (else the
@@ -100,6 +141,8 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
                              finalize=_finalize)
     env.filters["observed"] = _observed
     env.filters["utc"] = utc_text
+    env.filters["ident"] = _ident
+    env.filters["command"] = _command
     when = pinned_time(model, environ)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
     failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id))
