@@ -140,6 +140,20 @@ def test_a_scope_of_pci_and_phi_is_not_called_the_cde(demo_pdf: str, demo_doc: d
     assert 'id="environment">in-scope (regulated) environment<' in page
 
 
+def test_the_summary_lead_names_the_environment_the_scope_holds(demo_pdf: str) -> None:
+    """The style's opening paragraph names the environment as the scope and cover do: the
+    demo's pci+phi scope is not called the cardholder data environment there either."""
+    assert "the network segments of the in-scope (regulated) environment are private" in demo_pdf
+    assert "cardholder data environment (CDE) are private" not in demo_pdf
+    doc = sample_document()
+    doc["run"]["scope"].update(everything=False, tags={"data-classification": ["pci"]})
+    assert "the network segments of the cardholder data environment (CDE) are private" in _pdf(doc)
+    doc["run"]["scope"]["tags"] = {"data-classification": ["phi"]}
+    healthcare = _pdf(doc, style="healthcare")
+    assert "the networks of the systems that create, receive, maintain or transmit ePHI are private" in healthcare
+    assert "{environment}" not in healthcare
+
+
 def test_a_scope_of_pci_only_keeps_the_styles_term() -> None:
     doc = sample_document()
     doc["run"]["scope"].update(everything=False, tags={"data-classification": ["pci"]})
