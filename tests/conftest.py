@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -214,6 +215,21 @@ class Injector:
 
 def in_region(region: str) -> Callable[[Any], bool]:
     return lambda request: request_region(request) == region
+
+
+@contextmanager
+def moto_server_url() -> Iterator[str]:
+    """A real moto server over HTTP (`ThreadedMotoServer` on a free loopback port), fresh and
+    empty, for as long as the block runs: its URL (``http://127.0.0.1:PORT``)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture

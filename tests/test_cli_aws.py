@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import HOME_ACCOUNT, run_auditor
+from conftest import HOME_ACCOUNT, moto_server_url, run_auditor
 
 from auditor.api import scan_exit_code
 from auditor.cli_aws import AwsOptions, config_for_command, effective_config
@@ -323,23 +323,16 @@ def _aws_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch | None = None) ->
 
 @pytest.mark.server
 def test_scan_with_only_profile_and_region_against_a_moto_server(tmp_path: Path) -> None:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
+    with moto_server_url() as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(_aws_files(tmp_path), AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_EC2_METADATA_DISABLED="true")
+        env.update(_aws_files(tmp_path), AWS_ENDPOINT_URL=url, AWS_EC2_METADATA_DISABLED="true")
         ec2 = boto3.Session(aws_access_key_id="AKIAPROFILEAUDIT0001", aws_secret_access_key="x").client(
-            "ec2", region_name="eu-west-1", endpoint_url=f"http://{host}:{port}")
+            "ec2", region_name="eu-west-1", endpoint_url=url)
         vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
         out = tmp_path / "run"
         proc = subprocess.run([sys.executable, "-m", "auditor", "scan", "--profile", "audit", "--region", "eu-west-1",
                                "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path,
                               timeout=900, check=False)
-    finally:
-        server.stop()
     assert "Traceback" not in proc.stderr, proc.stderr
     doc = _findings(out)
     assert proc.returncode == scan_exit_code(doc, "high"), proc.stdout + proc.stderr

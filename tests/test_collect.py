@@ -22,7 +22,7 @@ from auditor.snapshot.reader import load_snapshot
 from auditor.snapshot.records import GLOBAL_REGION
 from auditor.snapshot.writer import SnapshotWriter
 
-from conftest import (AUDIT_ROLE, DUMMY_SECRET, HOME_ACCOUNT, REGIONS, SECOND_ACCOUNT, TWO_ACCOUNTS,
+from conftest import (AUDIT_ROLE, moto_server_url, DUMMY_SECRET, HOME_ACCOUNT, REGIONS, SECOND_ACCOUNT, TWO_ACCOUNTS,
                       UNSUPPORTED_BY_MOTO, Network, assumed_client, make_config, make_network)
 
 BPA = UNSUPPORTED_BY_MOTO
@@ -228,15 +228,8 @@ SERVER_HANG_GUARD_S = 300
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterable[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server_url() as url:
+        yield url
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import DemoRun, run_auditor
+from conftest import DemoRun, moto_server_url, run_auditor
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -439,15 +439,8 @@ def test_uploader_refuses_a_destination_that_is_not_s3(bundle: Path, dest: str,
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterable[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server_url() as url:
+        yield url
 
 
 def _wrapper_env(server: str, tmp_path: Path, **extra: str) -> dict[str, str]:

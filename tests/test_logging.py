@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from click.testing import CliRunner
-from conftest import AUDIT_ROLE, SECOND_ACCOUNT, DemoRun, Injector, ec2_error, make_config, sts_error
+from conftest import AUDIT_ROLE, SECOND_ACCOUNT, DemoRun, Injector, ec2_error, make_config, moto_server_url, sts_error
 
 from auditor.cli import cli, demo_summary
 from auditor.cli_logging import EventFormatter, RunOutput
@@ -86,20 +86,13 @@ def test_the_default_level_is_warning_and_debug_adds_nothing_unknown(moto_aws: N
 
 
 def test_collect_through_the_real_cli_process(tmp_path: Path, aws_env: None) -> None:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
+    with moto_server_url() as url:
         cfg = tmp_path / "audit.yaml"
         cfg.write_text(f"version: 1\nregions: [{REGION}]\n")
-        env = dict(os.environ, AWS_ENDPOINT_URL=f"http://{host}:{port}")
+        env = dict(os.environ, AWS_ENDPOINT_URL=url)
         proc = subprocess.run([sys.executable, "-m", "auditor", "collect", "-c", str(cfg), "--out",
                                str(tmp_path / "snap"), "--log-format", "json", "--log-level", "debug",
                                "--progress-interval", "0.1"], env=env, capture_output=True, text=True, timeout=600)
-    finally:
-        server.stop()
     assert proc.returncode == 3, proc.stderr
     docs = json_lines(proc.stderr)
     names = [d["event"] for d in docs]
