@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from auditor.report.writers import ReportInputs, ReportUnavailable, Writer
+from auditor.report.writers._times import parse_utc
 
 if TYPE_CHECKING:
     from auditor.report.model import FindingView, ReportModel
@@ -101,9 +103,10 @@ def _text(value: str, fallback: str) -> str:
 def asff_time(stamp: str, day: str) -> str:
     """An ISO 8601 UTC time with milliseconds (``2026-03-01T10:00:00.123Z``): the snapshot's
     `stamp`, else midnight of `day` (the assessment date), else the epoch; never the clock."""
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(?:Z|\+00:00)", stamp or "")
-    if m:
-        return f"{m.group(1)}T{m.group(2)}.{(m.group(3) or '0')[:3].ljust(3, '0')}Z"
+    when = parse_utc(stamp) if "T" in (stamp or "") else None
+    if when is not None:
+        when = when.astimezone(UTC)
+        return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day or ""):
         return f"{day}T00:00:00.000Z"
     return "1970-01-01T00:00:00.000Z"
