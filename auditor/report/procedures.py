@@ -190,15 +190,16 @@ def _where(document: Mapping[str, Any]) -> str:
 
 def _population_text(pops: Sequence[Population], rules: Sequence[RuleResult], document: Mapping[str, Any],
                      word: str, gaps: Sequence[str], complete: bool) -> str:
-    parts = []
+    whole: list[Population] = []     # types of which every in-scope resource was examined and tested
+    parts: list[str] = []
     for p in pops:
+        if complete and p.in_scope is not None and p.in_scope == p.examined > 0:
+            whole.append(p)
+            continue
         if p.in_scope is None:
             text = f"{p.examined} {noun(p.type, p.examined)} examined (the in-scope count is not recorded)"
         elif p.in_scope == 0 and p.examined == 0:
             text = f"no in-scope {noun(p.type, 2)} (nothing to examine)"
-        elif complete and p.examined == p.in_scope:
-            text = (f"the only in-scope {noun(p.type, 1)} examined and tested" if p.in_scope == 1 else
-                    f"all {p.in_scope} in-scope {noun(p.type, p.in_scope)} examined and tested")
         else:
             text = f"{p.examined} of the {p.in_scope} in-scope {noun(p.type, p.in_scope)} examined"
             if p.examined < p.in_scope:
@@ -206,18 +207,26 @@ def _population_text(pops: Sequence[Population], rules: Sequence[RuleResult], do
         if p.untested:
             text += f"; {p.untested} of them could not be tested (see Not assessed)"
         if p.places_untested:
-            text += (f"; not listed at all in {', '.join(p.places_untested)} (the calls failed: nothing there was "
-                     "tested, see Not assessed)")
+            text += (f"; none listed in {', '.join(p.places_untested)} (the calls failed there: nothing was tested, "
+                     "see Not assessed)")
         parts.append(text)
+    if len(whole) == 1:
+        n, kind = whole[0].examined, whole[0].type
+        parts.insert(0, f"the only in-scope {noun(kind, 1)} examined and tested" if n == 1 else
+                     f"all {n} in-scope {noun(kind, n)} examined and tested")
+    elif whole:
+        parts.insert(0, "all in-scope resources of the rules' types examined and tested: "
+                     + ", ".join(f"{p.examined} {noun(p.type, p.examined)}" for p in whole))
     results = sum(sum(r.counts.values()) for r in rules)
     tested = Counter[str]()
     for r in rules:
         tested.update(r.counts)
     statuses = ", ".join(f"{tested[s]} {s}" for s in STATUSES if tested.get(s)) or "none"
     text = "; ".join(parts) + f", {_where(document)}. "
+    text = text[:1].upper() + text[1:]
     word = word[:1].lower() + word[1:]
     text += (f"No sampling: each rule behind this {word} was evaluated on every in-scope resource of its "
-             f"type ({_plural(results, 'result', 'results')}: {statuses}).")
+             f"type{'' if complete else ' that could be read'} ({_plural(results, 'result', 'results')}: {statuses}).")
     _, missed = _accounts(document)
     if missed:
         text += " Not examined: " + "; ".join(
@@ -334,10 +343,21 @@ def sampling_text(document: Mapping[str, Any], findings: Sequence[Any]) -> str:
     scope = document["run"].get("scope") or {}
     in_scope = sum(int(n) for n in (scope.get("resources_in_scope") or {}).values())
     rules = document.get("rules", [])
-    text = (f"No sampling was used. Every rule was evaluated on every in-scope resource of its type, "
+    left = _left_out(document, findings, missed)
+    text = (f"No sampling was used. Every rule was evaluated on every in-scope resource of its type"
+            f"{' that could be read' if left else ''}, "
             f"{_where(document)}: {_plural(len(findings), 'result', 'results')} of {_plural(len(rules), 'rule', 'rules')} "
             f"on {_plural(len(resources), 'resource', 'resources')} of {_plural(len(types), 'type', 'types')} "
-            f"({in_scope} resources were in scope). Each requirement below states its own population.")
+            f"({_plural(in_scope, 'resource was', 'resources were')} in scope). Each requirement below states its own population.")
+    if left:
+        text += " Not everything was tested: " + "; ".join(left) + " (see Not assessed); no requirement that depends on it is reported as met."
+    else:
+        text += " Nothing was left out: every account was reached and every call answered."
+    return text
+
+
+def _left_out(document: Mapping[str, Any], findings: Sequence[Any], missed: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the run did not test, one clause each ([] when nothing)."""
     left = []
     if missed:
         left.append(f"{_plural(len(missed), 'account was', 'accounts were')} not reached at all ("
@@ -354,8 +374,4 @@ def sampling_text(document: Mapping[str, Any], findings: Sequence[Any]) -> str:
         left.append(f"nothing was assessed in {_plural(len(document['scope_gaps']), 'place', 'places')} (scope gaps)")
     if not (document["run"].get("snapshot") or {}).get("complete", False) and not left:
         left.append("the snapshot is not complete")
-    if left:
-        text += " Not everything was tested: " + "; ".join(left) + " (see Not assessed); no requirement that depends on it is reported as met."
-    else:
-        text += " Nothing was left out: every account was reached and every call answered."
-    return text
+    return left
