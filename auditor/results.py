@@ -26,6 +26,7 @@ from auditor.findings import Finding
 from auditor.rules.engine import ORGANIZATION, Evaluation, Gap, account_id, account_problems
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
 from auditor.rules.packs import Pack, PackSet, Rule
+from auditor.rules.procedures import rule_calls
 from auditor.rules.waivers import WaiverSet, register_rows
 from auditor.vocabulary import FAIL_ON_NONE, SEVERITIES, STATUSES, worst
 
@@ -139,7 +140,7 @@ def _pack_json(pack: Pack, selected: Mapping[str, Mapping[str, Any]]) -> dict[st
 
 def _rule_json(rule: Rule, counts: Mapping[str, int]) -> dict[str, Any]:
     return {"id": rule.id, "title": rule.title, "severity": rule.severity, "pack": rule.pack,
-            "resource": rule.resource, "implements": list(rule.implements),
+            "resource": rule.resource, "calls": list(rule_calls(rule)), "implements": list(rule.implements),
             "frameworks": {fw: list(cs) for fw, cs in sorted(rule.frameworks.items())},
             "for_each": list(rule.items) if rule.items is not None else None,
             "status": worst(s for s, n in counts.items() if n),
