@@ -39,7 +39,7 @@ from auditor.analyze.reachability import Hop, Path, interface_reachability, subn
 from auditor.config import Scope
 from auditor.findings import Finding
 from auditor.model.types import (
-    EgressOnlyInternetGateway, InternetGateway, Model, NatGateway, NetworkInterface, Resource, RouteTable, Subnet,
+    Model, NatGateway, NetworkInterface, Resource, RouteTable, Subnet,
     TransitGatewayAttachment, Vpc, VpcEndpoint, VpcPeering,
 )
 from auditor.rules.scope import ScopeIndex
@@ -251,23 +251,23 @@ class _Builder:
                 continue
             pkey = d.node(f"pcx:{pcx.id}", "pcx", pcx.id, [_name(pcx), pcx.id, f"peering {pcx.status}"],
                           name=_name(pcx), link=pcx.id)
-            for s in sides:
-                if s.vpc_id != vpc.id:
-                    d.edge(pkey, d.node(f"vpc:{s.vpc_id}", "vpc", s.vpc_id, self.vpc_label(s.vpc_id), outside=True,
-                                        link=s.vpc_id), "peer")
+            for side in sides:
+                if side.vpc_id != vpc.id:
+                    d.edge(pkey, d.node(f"vpc:{side.vpc_id}", "vpc", side.vpc_id, self.vpc_label(side.vpc_id),
+                                        outside=True, link=side.vpc_id), "peer")
         for s in subnets:
             rt = self.tables.get((s.account, s.region, s.route_table_id or ""))
             for route in rt.routes if rt is not None else ():
-                kind = _DRAWN_TARGETS.get(route.target_kind)
-                if kind is None or route.state == "blackhole":
+                drawn = _DRAWN_TARGETS.get(route.target_kind)
+                if drawn is None or route.state == "blackhole":
                     continue
-                key = f"{kind}:{route.target_id}"
+                key = f"{drawn}:{route.target_id}"
                 if key not in d.nodes:
-                    if kind == "tgw":
+                    if drawn == "tgw":
                         d.node(key, "tgw", route.target_id, [*self.named("transit_gateway", route.target_id),
                                                              "transit gateway"], link=route.target_id)
                     else:
-                        d.node(key, kind, route.target_id, [route.target_id, _KIND_WORDS[kind], "(not in this VPC)"],
+                        d.node(key, drawn, route.target_id, [route.target_id, _KIND_WORDS[drawn], "(not in this VPC)"],
                                outside=True, link=route.target_id)
                 d.edge(f"subnet:{s.id}", key, "route", route.destination)
         return d
@@ -418,7 +418,7 @@ def build_graphs(model: Model, findings: Sequence[Finding], scope: Scope) -> tup
             if keys[0] not in d.nodes:
                 continue
             d.paths.append({"n": n, "nodes": keys})
-            for tail, head in zip(keys, keys[1:]):
+            for tail, head in zip(keys, keys[1:], strict=False):
                 d.edge(tail, head, "path")["paths"].append(n)
     counts = _counts(findings)
     return [d.to_json(counts) for d in (overview, *per_vpc.values())], paths
@@ -454,7 +454,7 @@ def dot_source(diagram: Mapping[str, Any]) -> str:
             out.append(f"{pad}{_q(n['key'])} [label={_label(n['label'] or [n['key']])}];")
         # A long column of subnets or endpoints is folded into columns of _COLUMN (invisible
         # edges, not in the diagram's edges: they only place the nodes).
-        for a, b in zip(inside, inside[_COLUMN:]):
+        for a, b in zip(inside, inside[_COLUMN:], strict=False):
             out.append(f"{pad}{_q(a['key'])} -> {_q(b['key'])} [style=invis];")
         for c in children.get(cluster, []):
             out.append(f"{pad}subgraph {_q('cluster_' + c['key'])} {{ label={_q(c['label'])};")
@@ -554,7 +554,7 @@ def layout_graphs(diagrams: Sequence[dict[str, Any]], *, dot: str | None = "dot"
             layouts.append(_parse_layout(graph, d))
     except (ValueError, KeyError, TypeError) as exc:
         return {"status": "not_drawn", "reason": f"Graphviz dot's output could not be read: {exc}"}
-    for d, layout in zip(diagrams, layouts):
+    for d, layout in zip(diagrams, layouts, strict=True):
         d["layout"] = layout
     return {"status": "drawn", "engine": {"name": "graphviz dot", "version": version, "format": "json0"}}
 

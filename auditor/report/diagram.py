@@ -19,7 +19,7 @@ from typing import Any
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-__all__ = ["DiagramSet", "Figure", "PathRow", "diagram_set", "render_svg", "NO_TOPOLOGY", "PDF_MAX_VPC_FIGURES"]
+__all__ = ["Diagrams", "DiagramSet", "Figure", "PathRow", "diagram_set", "render_svg", "NO_TOPOLOGY", "PDF_MAX_VPC_FIGURES"]
 
 NO_TOPOLOGY = "no topology recorded in findings.json (it was made by a version without network diagrams)"
 PDF_MAX_VPC_FIGURES = 12     # per-VPC figures in the PDF; the rest are listed by name
@@ -243,3 +243,35 @@ def diagram_set(document: Mapping[str, Any], *, links: bool = True, max_width: f
     overview = figures[0] if figures and figures[0].id == "overview" else None
     rest = tuple(f for f in figures if f is not overview)
     return DiagramSet("drawn", "", engine_text, str(section.get("tiers", "")), overview, rest, rows)
+
+
+PDF_WIDTH = 480.0       # points: the PDF's text block (A4 less its margins)
+PDF_HEIGHT = 640.0      # points: one figure never runs over a page
+
+
+class Diagrams:
+    """The figures of one findings.json for each report, made when a report asks for them
+    (the machine-readable formats never do): `html` with links into the findings list,
+    `pdf` without links, sized to the page."""
+
+    def __init__(self, document: Mapping[str, Any]):
+        self._section = document.get("topology")
+        self._made: dict[str, DiagramSet] = {}
+
+    @property
+    def recorded(self) -> bool:
+        return isinstance(self._section, Mapping)
+
+    def _make(self, which: str, **kwargs: Any) -> DiagramSet:
+        if which not in self._made:
+            doc = {"topology": self._section} if self.recorded else {}
+            self._made[which] = diagram_set(doc, **kwargs)
+        return self._made[which]
+
+    @property
+    def html(self) -> DiagramSet:
+        return self._make("html", links=True)
+
+    @property
+    def pdf(self) -> DiagramSet:
+        return self._make("pdf", links=False, max_width=PDF_WIDTH, max_height=PDF_HEIGHT)
