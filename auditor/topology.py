@@ -7,7 +7,7 @@ gateways, endpoints, transit gateway attachments and peering connections, and th
 routes to them), with every failing reachability path (a FAIL finding whose evidence lists
 internet, on-premises or VPC paths) drawn on them. Each diagram is a graph (nodes, clusters,
 edges, paths): a pure function of the model and the findings. Graphviz ``dot`` lays the
-graphs out (one call for all of them) and its coordinates are recorded with them, so the
+graphs out (one process per graph) and its coordinates are recorded with them, so the
 reports draw the same picture on any machine, with or without Graphviz
 (`auditor.report.diagram`).
 
@@ -28,10 +28,12 @@ the scanning machine, not evidence.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +53,7 @@ TOPOLOGY_VERSION = 1
 # The derived attributes whose FAIL findings are drawn as failing paths.
 PATH_ATTRIBUTES = ("internet_egress_paths", "internet_egress_paths_ipv6", "on_premises_paths", "vpc_paths")
 TIERS = ("public", "private", "isolated", "unknown")
-DOT_TIMEOUT = 120          # seconds for the one dot call of a run
+DOT_TIMEOUT = 120          # seconds for dot to lay out one diagram
 _COLUMN = 6               # nodes of one cluster per column before the next column
 _LABEL_MAX = 40            # characters of one label line (the whole text is in the node's `name`)
 # Route targets that leave the VPC: a subnet with one (and no internet gateway route) is private.
@@ -66,7 +68,7 @@ _KIND_WORDS = {"igw": "internet gateway", "eigw": "egress-only internet gateway"
                "internet": "", "on_premises": ""}
 # Fixed Graphviz attributes: the layout depends on nothing else than the graph.
 _GRAPH_ATTRS = ('fontname="Helvetica" fontsize=10 nodesep=0.25 ranksep=0.45 splines=true '
-                'outputorder=edgesfirst newrank=true')
+                'outputorder=edgesfirst')
 _NODE_ATTRS = 'shape=box fontname="Helvetica" fontsize=9 margin="0.08,0.04" height=0.3'
 _EDGE_ATTRS = 'fontname="Helvetica" fontsize=8 arrowsize=0.6'
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -454,7 +456,7 @@ def dot_source(diagram: Mapping[str, Any]) -> str:
             out.append(f"{pad}{_q(n['key'])} [label={_label(n['label'] or [n['key']])}];")
         # A long column of subnets or endpoints is folded into columns of _COLUMN (invisible
         # edges, not in the diagram's edges: they only place the nodes).
-        for a, b in zip(inside, inside[_COLUMN:], strict=False):
+        for a, b in zip(inside if cluster else [], inside[_COLUMN:], strict=False):
             out.append(f"{pad}{_q(a['key'])} -> {_q(b['key'])} [style=invis];")
         for c in children.get(cluster, []):
             out.append(f"{pad}subgraph {_q('cluster_' + c['key'])} {{ label={_q(c['label'])};")
@@ -518,42 +520,49 @@ def _dot_version(dot: str) -> str:
     return found.group(1) if found else "unknown"
 
 
+def _layout_one(exe: str, diagram: Mapping[str, Any]) -> dict[str, Any] | str:
+    """One diagram's layout from its own ``dot -Tjson0`` process, or why there is none.
+    One process per graph: Graphviz 2.43 given several graphs in one input lays them out
+    differently from run to run and may abort (double free)."""
+    try:
+        done = subprocess.run([exe, "-Tjson0"], input=dot_source(diagram).encode("utf-8"), capture_output=True,
+                              timeout=DOT_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return f"Graphviz dot did not lay out {diagram['id']} within {DOT_TIMEOUT} s"
+    except OSError as exc:
+        return f"Graphviz dot could not be run: {exc}"
+    if done.returncode != 0:
+        first = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        return (f"Graphviz dot failed on {diagram['id']} (exit {done.returncode}): "
+                f"{first[0] if first else 'no message'}")
+    try:
+        return _parse_layout(json.loads(done.stdout.decode("utf-8", "replace")), diagram)
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"Graphviz dot's layout of {diagram['id']} could not be read: {exc}"
+
+
 def layout_graphs(diagrams: Sequence[dict[str, Any]], *, dot: str | None = "dot") -> dict[str, Any]:
-    """Lay every diagram out with one ``dot -Tjson0`` call and put each one's coordinates in
-    its ``layout``. Returns the section's status fields: ``{"status": "drawn", "engine":
-    {...}}``, or ``{"status": "not_drawn", "reason": ...}`` (Graphviz missing, failed, timed
-    out, or gave a layout that does not match the graph), never an exception."""
+    """Lay every diagram out with ``dot -Tjson0`` (one process per diagram, as many at once as
+    the machine has cores) and put each one's coordinates in its ``layout``. Returns the
+    section's status fields: ``{"status": "drawn", "engine": {...}}``, or ``{"status":
+    "not_drawn", "reason": ...}`` (Graphviz missing, failed, timed out, or gave a layout that
+    does not match the graph: the first diagram's reason), never an exception; then no
+    diagram has a layout."""
     exe = shutil.which(dot) if dot else None
     if exe is None:
         return {"status": "not_drawn", "reason": f"Graphviz {dot or 'dot'!r} was not found on the PATH at scan time "
                                                  "(install the Debian package graphviz and scan again)"}
     if not diagrams:
         return {"status": "not_drawn", "reason": "no in-scope VPC in the model: nothing to draw"}
-    source = "".join(dot_source(d) for d in diagrams)
     try:
         version = _dot_version(exe)
-        done = subprocess.run([exe, "-Tjson0"], input=source.encode("utf-8"), capture_output=True,
-                              timeout=DOT_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        return {"status": "not_drawn", "reason": f"Graphviz dot did not finish within {DOT_TIMEOUT} s"}
-    except OSError as exc:
+    except (OSError, subprocess.TimeoutExpired) as exc:
         return {"status": "not_drawn", "reason": f"Graphviz dot could not be run: {exc}"}
-    if done.returncode != 0:
-        first = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
-        return {"status": "not_drawn", "reason": f"Graphviz dot failed (exit {done.returncode}): "
-                                                 f"{first[0] if first else 'no message'}"}
-    text = done.stdout.decode("utf-8", "replace")
-    decoder = json.JSONDecoder()
-    at = 0
-    try:
-        layouts = []
-        for d in diagrams:
-            while at < len(text) and text[at].isspace():
-                at += 1
-            graph, at = decoder.raw_decode(text, at)
-            layouts.append(_parse_layout(graph, d))
-    except (ValueError, KeyError, TypeError) as exc:
-        return {"status": "not_drawn", "reason": f"Graphviz dot's output could not be read: {exc}"}
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        layouts = list(pool.map(lambda d: _layout_one(exe, d), diagrams))
+    for found in layouts:
+        if isinstance(found, str):
+            return {"status": "not_drawn", "reason": found}
     for d, layout in zip(diagrams, layouts, strict=True):
         d["layout"] = layout
     return {"status": "drawn", "engine": {"name": "graphviz dot", "version": version, "format": "json0"}}
