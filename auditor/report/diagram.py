@@ -91,10 +91,10 @@ class DiagramSet:
 
 
 def finding_link(query: str, rule: str = "") -> str:
-    """The HTML findings list's URL fragment showing the findings of `query` (report.js reads
-    ``q``, ``rule`` and ``passes`` from the fragment)."""
-    parts = ["passes=1", *([f"rule={quote(rule, safe='')}"] if rule else []), f"q={quote(query, safe='')}"]
-    return "#" + "&".join(parts)
+    """The HTML findings list's URL fragment showing every finding of `query` (of `rule` when
+    given): report.js reads the filters from the fragment; those it does not name keep their
+    value, so each is named (status, severity, framework and grouping cleared)."""
+    return f"#st=&sev=&fw=&group=&rule={quote(rule, safe='')}&passes=1&q={quote(query, safe='')}"
 
 
 def render_svg(diagram: Mapping[str, Any], *, links: bool = True, max_width: float = 0.0,
@@ -117,7 +117,7 @@ def render_svg(diagram: Mapping[str, Any], *, links: bool = True, max_width: flo
     def py(y: float) -> str:
         return _n(y1 - y + _MARGIN)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="netdiagram" viewBox="0 0 {_n(width)} {_n(height)}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="netdiagram" viewBox="0.00 0.00 {_n(width)} {_n(height)}" '
            f'width="{_n(width * scale)}" height="{_n(height * scale)}" font-family="Helvetica, Arial, sans-serif" '
            f'role="img" aria-label="{_x(diagram["title"])}">', f"<title>{_x(diagram['title'])}</title>"]
     for c in diagram["clusters"]:   # outer ones first: the section lists a cluster before those inside it
