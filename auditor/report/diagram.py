@@ -98,10 +98,11 @@ def finding_link(query: str, rule: str = "") -> str:
 
 
 def render_svg(diagram: Mapping[str, Any], *, links: bool = True, max_width: float = 0.0,
-               max_height: float = 0.0) -> str:
+               max_height: float = 0.0, fill: bool = False) -> str:
     """The SVG of one laid-out diagram. With `links`, each node with findings, each VPC box and
     each failing path is a link into the HTML findings list. `max_width`/`max_height` (points)
-    scale the drawing's size down to fit (the viewBox keeps every coordinate)."""
+    scale the drawing's size down to fit (the viewBox keeps every coordinate). With `fill` the
+    drawing fills its box (the HTML's pan and zoom view) whatever its size."""
     layout = diagram["layout"]
     x0, y0, x1, y1 = layout["bb"]
     width, height = x1 - x0 + 2 * _MARGIN, y1 - y0 + 2 * _MARGIN
@@ -118,7 +119,8 @@ def render_svg(diagram: Mapping[str, Any], *, links: bool = True, max_width: flo
         return _n(y1 - y + _MARGIN)
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="netdiagram" viewBox="0.00 0.00 {_n(width)} {_n(height)}" '
-           f'width="{_n(width * scale)}" height="{_n(height * scale)}" font-family="Helvetica, Arial, sans-serif" '
+           + ('width="100%" height="100%" ' if fill else f'width="{_n(width * scale)}" height="{_n(height * scale)}" ')
+           + 'font-family="Helvetica, Arial, sans-serif" '
            f'role="img" aria-label="{_x(diagram["title"])}">', f"<title>{_x(diagram['title'])}</title>"]
     for c in diagram["clusters"]:   # outer ones first: the section lists a cluster before those inside it
         bb = layout["clusters"].get(c["key"])
@@ -221,7 +223,7 @@ def _path_rows(section: Mapping[str, Any]) -> tuple[PathRow, ...]:
 
 
 def diagram_set(document: Mapping[str, Any], *, links: bool = True, max_width: float = 0.0,
-                max_height: float = 0.0) -> DiagramSet:
+                max_height: float = 0.0, fill: bool = False) -> DiagramSet:
     """The figures of a findings.json `document` (see the module's docstring)."""
     section = document.get("topology")
     if not isinstance(section, Mapping):
@@ -237,7 +239,7 @@ def diagram_set(document: Mapping[str, Any], *, links: bool = True, max_width: f
     for d in section.get("diagrams", []):
         numbers = sorted({int(p["n"]) for p in d.get("paths", [])})
         paths = [{"n": n, "link": by_n[n].link} for n in numbers if n in by_n]
-        svg = render_svg({**d, "paths": paths}, links=links, max_width=max_width, max_height=max_height)
+        svg = render_svg({**d, "paths": paths}, links=links, max_width=max_width, max_height=max_height, fill=fill)
         figures.append(Figure(str(d["id"]), str(d["title"]), str(d.get("vpc", "")), svg,
                               tuple(by_n[n] for n in numbers if n in by_n), bool(numbers)))
     overview = figures[0] if figures and figures[0].id == "overview" else None
@@ -270,7 +272,7 @@ class Diagrams:
 
     @property
     def html(self) -> DiagramSet:
-        return self._make("html", links=True)
+        return self._make("html", links=True, fill=True)
 
     @property
     def pdf(self) -> DiagramSet:
