@@ -322,3 +322,38 @@ def test_pdf_bounds_the_vpc_figures() -> None:
     assert render_svg(diagrams[1], max_width=50).startswith('<svg xmlns="http://www.w3.org/2000/svg" '
                                                             'class="netdiagram" viewBox="0.00 0.00 108.00 58.00" '
                                                             'width="50.00" height="26.85"')
+
+
+def test_verify_without_graphviz_rederives_the_html(demo_run: DemoRun, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`auditor verify` on a machine without Graphviz: the graph is derived again and checked,
+    the recorded layout carried, and report.html re-made byte for byte from findings.json.
+    A bundle whose diagram graph was changed fails."""
+    from auditor.bundle_verify import verify_bundle
+
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert shutil.which("dot") is None
+    result = verify_bundle(demo_run.out)
+    assert result.ok, result.verdict()
+    assert any("report.html" in line and "same bytes" in line for line in result.checked)
+    assert any("findings.json: re-evaluating the snapshot" in line for line in result.checked)
+
+
+def test_verify_refuses_a_changed_diagram(demo_run: DemoRun, tmp_path: Path) -> None:
+    from auditor.bundle import sha256_hex
+    from auditor.bundle_verify import verify_bundle
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(demo_run.out, copy)
+    doc = json.loads((copy / "findings.json").read_text(encoding="utf-8"))
+    doc["topology"]["diagrams"][1]["nodes"][0]["label"][0] = "not what AWS said"
+    text = dumps(doc).encode("utf-8")
+    (copy / "findings.json").write_bytes(text)
+    listing = json.loads((copy / "bundle.json").read_text(encoding="utf-8"))
+    listing["files"]["findings.json"] = sha256_hex(text)   # consistent hashes: only the re-evaluation can tell
+    (copy / "bundle.json").write_text(json.dumps(listing, indent=1, sort_keys=True), encoding="utf-8")
+    result = verify_bundle(copy)
+    assert not result.ok and result.file == "findings.json", result.verdict()
+    assert "topology" in result.reason
