@@ -542,8 +542,8 @@ def _layout_one(exe: str, diagram: Mapping[str, Any]) -> dict[str, Any] | str:
 
 
 def layout_graphs(diagrams: Sequence[dict[str, Any]], *, dot: str | None = "dot") -> dict[str, Any]:
-    """Lay every diagram out with ``dot -Tjson0`` (one process per diagram, as many at once as
-    the machine has cores) and put each one's coordinates in its ``layout``. Returns the
+    """Lay every diagram out with ``dot -Tjson0`` (one process per diagram, four at once per
+    core) and put each one's coordinates in its ``layout``. Returns the
     section's status fields: ``{"status": "drawn", "engine": {...}}``, or ``{"status":
     "not_drawn", "reason": ...}`` (Graphviz missing, failed, timed out, or gave a layout that
     does not match the graph: the first diagram's reason), never an exception; then no
@@ -558,7 +558,8 @@ def layout_graphs(diagrams: Sequence[dict[str, Any]], *, dot: str | None = "dot"
         version = _dot_version(exe)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"status": "not_drawn", "reason": f"Graphviz dot could not be run: {exc}"}
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+    # Several per core: each process spends much of its short life starting (loading plugins).
+    with ThreadPoolExecutor(max_workers=min(16, 4 * (os.cpu_count() or 1))) as pool:
         layouts = list(pool.map(lambda d: _layout_one(exe, d), diagrams))
     for found in layouts:
         if isinstance(found, str):
