@@ -319,6 +319,14 @@ def test_pdf_bounds_the_vpc_figures() -> None:
     assert len(shown.vpcs) == 20
     assert len(shown.pdf_vpcs) == PDF_MAX_VPC_FIGURES and shown.pdf_vpcs[0].vpc == "vpc-17"
     assert len(shown.pdf_left_out) == 20 - PDF_MAX_VPC_FIGURES
+    page = render_html(build_model({**sample_document(), "topology": {
+        "version": 1, "status": "drawn", "reason": "", "engine": None, "tiers": "", "diagrams": diagrams,
+        "paths": []}}, load_packs([]), load_catalogues()), PdfInputs(b"{}"), environ=FIXED)
+    scope = page.split('<section id="scope">')[1].split("</section>")[0]
+    assert scope.count('<figure class="netfig">') == 1 + PDF_MAX_VPC_FIGURES
+    assert (f"This report draws at most {PDF_MAX_VPC_FIGURES} VPCs (those with failing paths first); the other "
+            f"{20 - PDF_MAX_VPC_FIGURES} are drawn in the HTML report") in scope
+    assert "name-19 vpc-19" in scope.split("This report draws at most")[1]
     assert render_svg(diagrams[1], max_width=50).startswith('<svg xmlns="http://www.w3.org/2000/svg" '
                                                             'class="netdiagram" viewBox="0.00 0.00 108.00 58.00" '
                                                             'width="50.00" height="26.85"')
@@ -357,3 +365,31 @@ def test_verify_refuses_a_changed_diagram(demo_run: DemoRun, tmp_path: Path) -> 
     result = verify_bundle(copy)
     assert not result.ok and result.file == "findings.json", result.verdict()
     assert "topology" in result.reason
+
+
+def test_subnet_tiers_are_decided_by_the_effective_route_table() -> None:
+    """public: a route to an internet gateway; private: a route leaving the VPC (NAT gateway);
+    isolated: local routes only; unknown: the effective table is not in the model."""
+    from auditor.topology import build_graphs
+
+    model, findings = _hostile_model()
+    base: dict[str, Any] = {"account": "111111111111", "region": "eu-west-1", "source": SourceRef("r", "/1")}
+    iso = RouteTable(id="rtb-3", vpc_id="vpc-1", routes=(
+        Route("10.0.0.0/16", "ipv4", ("10.0.0.0/16",), "local", "local", "active"),
+        Route("0.0.0.0/0", "ipv4", ("0.0.0.0/0",), "igw", "igw-1", "blackhole")), **base)
+    more = (Subnet(id="subnet-3", vpc_id="vpc-1", cidr="10.0.3.0/24", route_table_id="rtb-3",
+                   route_table_association="explicit", **base),
+            Subnet(id="subnet-4", vpc_id="vpc-1", cidr="10.0.4.0/24", route_table_id=None, **base))
+    model = Model(resources={**model.resources, "subnet": model.resources["subnet"] + more,
+                             "route_table": model.resources["route_table"] + (iso,)})
+    diagrams, paths = build_graphs(model, findings, Scope())
+    tiers = {n["id"]: n["cluster"] for n in diagrams[1]["nodes"] if n["kind"] == "subnet"}
+    assert tiers == {"subnet-1": "tier:public", "subnet-2": "tier:private", "subnet-3": "tier:isolated",
+                     "subnet-4": "tier:unknown"}
+    assert [c["key"] for c in diagrams[1]["clusters"]] == ["vpc:vpc-1", "tier:public", "tier:private",
+                                                          "tier:isolated", "tier:unknown"]
+    # The failing path of subnet-2: NAT gateway (in subnet-1's public tier), internet gateway, internet.
+    assert [p["nodes"] for p in diagrams[1]["paths"]] == [["subnet:subnet-2", "nat:nat-1", "igw:igw-1", "internet"]]
+    assert [p["rule_id"] for p in paths] == ["PN-014"]
+    nat = next(n for n in diagrams[1]["nodes"] if n["kind"] == "nat")
+    assert nat["cluster"] == "tier:public"
