@@ -42,8 +42,20 @@ define NEED_PANGO
 	     "or the PDF report cannot be written" >&2; fi
 endef
 
+# The network diagrams are laid out by Graphviz's dot (Debian package graphviz) at scan time:
+# installed here when run as root and missing; otherwise scans record and show
+# "diagram not drawn: ..." (the tests of the diagrams need it and fail without it).
+define NEED_GRAPHVIZ
+	@if command -v dot >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq graphviz; \
+	else echo "Graphviz is missing: install it (apt-get install graphviz)" \
+	     "or the reports' network diagrams are not drawn" >&2; fi
+endef
+
 demo: $(VENV)/.installed-demo
 	$(NEED_PANGO)
+	$(NEED_GRAPHVIZ)
 	$(BIN)/auditor demo
 
 # The HTML report's browser tests drive Debian's chromium: installed here when run as root;
@@ -52,6 +64,7 @@ demo: $(VENV)/.installed-demo
 # (requirements/schemas.lock) into .venv/schemas: never committed, downloaded once.
 test: $(VENV)/.installed-test
 	$(NEED_PANGO)
+	$(NEED_GRAPHVIZ)
 	@if command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	else echo "chromium is not installed and this is not root: install it (apt-get install chromium)," \

@@ -28,6 +28,7 @@ from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_
 from auditor.rules.packs import Pack, PackSet, Rule
 from auditor.rules.procedures import rule_calls
 from auditor.rules.waivers import WaiverSet, register_rows
+from auditor.topology import carry_layout
 from auditor.vocabulary import FAIL_ON_NONE, SEVERITIES, STATUSES, worst
 
 FORMAT = "private-network-auditor/findings"
@@ -49,6 +50,7 @@ class RunInfo:
     frameworks: tuple[str, ...] = ()     # report only these frameworks (a profile's); empty: all cited
     overrides: tuple[str, ...] = ()      # command-line options merged into the config (its `overrides:`)
     config: AuditConfig | None = None    # where the config file is, for `run.config.file` and packs' `selected_at`
+    topology: Mapping[str, Any] | None = None   # the network diagrams (auditor.topology); None: not made
 
 
 def _sha256(path: str) -> str:
@@ -285,6 +287,7 @@ def carry_places(document: dict[str, Any], recorded_json: bytes) -> None:
             if key in old:
                 pack[key] = old[key]
         user_files[pack["id"]] = str(old.get("file", ""))
+    carry_layout(document, recorded)   # Graphviz's coordinates, when the graph is the same
     for rule in document["rules"]:
         if rule["pack"] in user_files and "source" in rule:
             rule["source"] = {**rule["source"], "file": user_files[rule["pack"]]}
@@ -343,6 +346,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
                           "rules": list(g.rules)} for g in evaluation.gaps],
         "scope_gaps": [g.to_json() for g in evaluation.scope_gaps],
         "findings": list(findings) if lazy else [f.to_json() for f in findings],
+        **({"topology": dict(run.topology)} if run.topology is not None else {}),
     }
 
 

@@ -18,6 +18,7 @@ from auditor.console import safe
 from auditor.errors import InputError, Problem, SnapshotError
 from auditor.findings import SEVERITIES, STATUSES
 from auditor.model import build_model
+from auditor.model.types import Model
 from auditor.results import RunInfo, build_document, iter_text, violations
 from auditor.rules.engine import Evaluation, account_problems, evaluate_rules, expected_regions
 from auditor.rules.packs import PackSet, packs_for_config
@@ -26,6 +27,7 @@ from auditor.rules.scope import ScopeGap, snapshot_gaps
 from auditor.rules.waivers import WaiverSet, load_waivers
 from auditor.snapshot.reader import Snapshot
 from auditor.snapshot.records import CallRecord
+from auditor.topology import topology_section
 
 FINDINGS_FILE = "findings.json"
 DEFAULT_FAIL_ON = "high"
@@ -96,7 +98,10 @@ def assessment_date(manifest: Mapping[str, Any]) -> date:
 def evaluate_evidence(records: Sequence[CallRecord], manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
     """The engine's evaluation of a snapshot's records and manifest (what `evaluate_snapshot`
     turns into findings.json): gaps from the manifest, scope gaps from the config."""
-    model = build_model(records, manifest.get("files"))
+    return _evaluate(build_model(records, manifest.get("files")), manifest, inputs)
+
+
+def _evaluate(model: Model, manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
     expected = expected_regions(model, manifest)
     return evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
                           waivers=inputs.waivers, expected=expected, account_problems=account_problems(manifest),
@@ -106,13 +111,14 @@ def evaluate_evidence(records: Sequence[CallRecord], manifest: Mapping[str, Any]
 def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
     """The findings.json document for a verified snapshot."""
     manifest = snapshot.manifest
-    evaluation = evaluate_evidence(snapshot.records, manifest, inputs)
+    model = build_model(snapshot.records, manifest.get("files"))
+    evaluation = _evaluate(model, manifest, inputs)
     frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
                   overrides=inputs.config.overrides if inputs.config is not None else (),
                   profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks,
-                  config=inputs.config)
+                  config=inputs.config, topology=topology_section(model, evaluation.findings, inputs.scope))
     return build_document(evaluation, inputs.packs, run, lazy=True)
 
 

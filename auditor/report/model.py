@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
 
 from auditor.report.procedures import TestingView, testing_view
+from auditor.report.diagram import Diagrams
 from auditor.report.wording import Wording, load_style, load_wording, style_names
 from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
@@ -322,6 +323,8 @@ class ReportModel:
     regulated_environment: str = "in-scope (regulated) environment"
     # Per requirement: the testing procedure, population and result (auditor/report/procedures.py).
     testing: TestingView | None = None
+    # The network diagrams (findings.json `topology`; auditor/report/diagram.py), made when drawn.
+    diagrams: Diagrams = field(default_factory=lambda: Diagrams({}), compare=False, repr=False)
 
     @property
     def profile_text(self) -> str:
@@ -613,7 +616,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
         complete=bool(summary.get("complete")), stale_waivers=int(summary.get("stale_waivers", 0)),
         rules=rules, frameworks=frameworks, findings=findings, passes=_passes(frameworks, findings),
         testing=testing_view(document, frameworks, findings),
-        waivers=_waivers(document),
+        waivers=_waivers(document), diagrams=Diagrams(document),
         not_assessed=tuple(NotAssessed(account=_s(g.get("account")), region=_s(g.get("region")),
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
                                        rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),

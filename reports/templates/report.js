@@ -193,3 +193,49 @@
   window.addEventListener("hashchange", function () { fromHash(); apply(); });
   apply();
 }());
+/* Network diagrams (sections/html_diagram.html.j2): pan by dragging, zoom with the wheel or the
+   buttons, by changing each SVG's viewBox (no element is added; links keep working: a click that
+   ended a drag does not follow them). */
+(function () {
+  "use strict";
+  function box(svg) { return svg.getAttribute("viewBox").split(" ").map(Number); }
+  function set(svg, b) { svg.setAttribute("viewBox", b.map(function (v) { return v.toFixed(2); }).join(" ")); }
+  function zoom(svg, f, cx, cy) {   /* f > 1 zooms in, around (cx, cy) in diagram units */
+    var b = box(svg), w = b[2] / f, h = b[3] / f;
+    set(svg, [cx - (cx - b[0]) / f, cy - (cy - b[1]) / f, w, h]);
+  }
+  function point(svg, ev) {   /* the pointer in diagram units */
+    var r = svg.getBoundingClientRect(), b = box(svg);
+    var s = Math.max(b[2] / r.width, b[3] / r.height);   /* preserveAspectRatio meet */
+    var ox = (r.width * s - b[2]) / 2, oy = (r.height * s - b[3]) / 2;
+    return [b[0] + (ev.clientX - r.left) * s - ox, b[1] + (ev.clientY - r.top) * s - oy, s];
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("figure.dg"), function (fig) {
+    var svg = fig.querySelector(".dg-view svg");
+    if (!svg) { return; }
+    var home = box(svg), drag = null, moved = false;
+    fig.addEventListener("click", function (ev) {
+      var b = ev.target.closest ? ev.target.closest("button[data-zoom]") : null;
+      if (b) {
+        var c = box(svg);
+        if (b.dataset.zoom === "reset") { set(svg, home); } else { zoom(svg, b.dataset.zoom === "in" ? 1.25 : 0.8, c[0] + c[2] / 2, c[1] + c[3] / 2); }
+      } else if (moved) { ev.preventDefault(); }
+    });
+    svg.addEventListener("wheel", function (ev) {
+      ev.preventDefault();
+      var p = point(svg, ev);
+      zoom(svg, ev.deltaY < 0 ? 1.15 : 1 / 1.15, p[0], p[1]);
+    }, {passive: false});
+    svg.addEventListener("pointerdown", function (ev) { drag = [ev.clientX, ev.clientY]; moved = false; });
+    svg.addEventListener("pointermove", function (ev) {
+      if (!drag) { return; }
+      var dx = ev.clientX - drag[0], dy = ev.clientY - drag[1];
+      if (!moved && Math.abs(dx) + Math.abs(dy) < 4) { return; }
+      moved = true;
+      var s = point(svg, ev)[2], b = box(svg);
+      set(svg, [b[0] - dx * s, b[1] - dy * s, b[2], b[3]]);
+      drag = [ev.clientX, ev.clientY];
+    });
+    window.addEventListener("pointerup", function () { drag = null; });
+  });
+}());
