@@ -253,6 +253,24 @@ def test_the_cli_refuses_a_bad_passphrase_before_writing_anything(tmp_path: Path
     assert no_pdf.exit_code == 2 and "pdf is not among the formats" in no_pdf.output
 
 
+def test_a_signature_that_cannot_be_made_leaves_no_pdf_and_the_other_reports_written(
+        tmp_path: Path, identity: tuple[Path, Path]) -> None:
+    from auditor.report.outputs import write_reports
+    from auditor.report.signing import PdfSigner
+
+    with pytest.raises(SigningError, match="pyHanko could not sign the PDF"):
+        sign_pdf(b"%PDF-1.7 not really a PDF", load_signer(*identity, passphrase_env=PASSPHRASE_ENV, environ=ENV))
+    doc = sample_document()
+    model = build_model(doc, load_packs([]), load_catalogues())
+    broken = PdfSigner(signer=object(), subject="CN=broken", certificate=tmp_path / "none.pem")   # cannot sign
+    done = write_reports(tmp_path / "out", ("csv", "pdf"), model, json.dumps(doc).encode(), pdf_signer=broken)
+    assert [fmt for fmt, _target in done.files] == ["csv"]
+    [(fmt, target, why)] = done.failed
+    assert fmt == "pdf" and "pyHanko could not sign the PDF" in why and "the PDF was not written" in why
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["findings.csv"]   # no PDF, signed or not, no half file
+    assert not target.exists()
+
+
 # --- end to end: a signed report in an evidence bundle, checked by `auditor verify` ---------------
 
 @pytest.fixture(scope="module")

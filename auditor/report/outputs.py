@@ -54,7 +54,8 @@ def report_bytes(fmt: str, model: ReportModel, findings_json: bytes, *, manifest
     """The bytes of the report `fmt` made from `model` (built from `findings_json`). Raises
     ReportUnavailable when this installation cannot make it (the PDF without WeasyPrint, or a
     signature that cannot be made). `snapshot` and `pdf_signer`: see `ReportInputs`."""
-    return writer(fmt).write(ReportInputs(model, findings_json, manifest, style, snapshot, pdf_signer))
+    return writer(fmt).write(ReportInputs(model, findings_json, manifest=manifest, style=style, snapshot=snapshot,
+                                          pdf_signer=pdf_signer))
 
 
 def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,
