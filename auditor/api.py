@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from auditor.config import AuditConfig
+    from auditor.report.signing import PdfSigner
     from auditor.scan import ScanInputs
 
     from auditor.collect.redact import Redactor
@@ -161,7 +162,8 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
              inputs: ScanInputs | None = None, fail_on: str | None = None, formats: Sequence[str] | None = None,
              style: str | None = None, signing_key: Ed25519PrivateKey | None = None, gzip: bool | None = None,
              sessions: SessionFactory | None = None, progress: Progress | None = None,
-             notify: Notify = _quiet, on_start: Callable[[], None] | None = None) -> ScanResult:
+             notify: Notify = _quiet, on_start: Callable[[], None] | None = None,
+             pdf_signer: PdfSigner | None = None) -> ScanResult:
     """Collect (`config` and no `snapshot`) or read the verified `snapshot` folder, evaluate it,
     and write findings.json, the reports of `formats` and the evidence bundle into `out`.
 
@@ -180,6 +182,8 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
       bundle manifest. `gzip`: store the collected responses compressed (default: the config's).
     - `sessions`: the collector's session factory (default: a real `SessionFactory` with the
       config's retry budget; the demo passes the emulator's).
+    - `pdf_signer`: sign report.pdf (PAdES; `auditor.report.signing.load_signer`) before the
+      bundle hashes it; default: the config's `report_signing`, else unsigned.
     - `progress`, `notify`: see the module docstring; `on_start` is called once every input
       is checked and the output folder exists, before any evidence is gathered or evaluated
       (the command line turns SIGTERM into an interrupt there).
@@ -194,6 +198,10 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
     if inputs is None:
         inputs = prepare(config, fail_on=fail_on)
     wanted = _formats(formats, config)
+    if pdf_signer is None and config is not None and config.report_signing is not None:
+        pdf_signer = _config_signer(config)
+    if pdf_signer is not None and "pdf" not in wanted:
+        notify("note: the PDF signer is not used: pdf is not among the reports written", err=True)
     if out is None:
         base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
         out = timestamped(base)
@@ -224,7 +232,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
         notify(f"re-evaluating {safe(snapshot)} with {safe(config.source)}", err=True)
     assert snap is not None
     result = _evaluate_into_bundle(out, snap, snapshot, config, inputs, signing_key, wanted, style, notify,
-                                   collection)
+                                   collection, pdf_signer)
     collected_with = result.document["run"]["config"]["collected_with_digest"]
     if config is not None and collected_with and collected_with != config.digest:
         notify("note: the config differs from the one the snapshot was collected with "
@@ -232,6 +240,18 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
         result = replace(result, config_differs=True)
     _scan_finished("scan", result, t0)
     return result
+
+
+def _config_signer(config: AuditConfig) -> PdfSigner:
+    """The config's `report_signing` loaded and checked (`ScanStopped` 2 before anything runs)."""
+    from auditor.report.signing import SigningError, load_signer
+
+    spec = config.report_signing
+    assert spec is not None
+    try:
+        return load_signer(spec.key, spec.certificate, spec.chain, passphrase_env=spec.passphrase_env or None)
+    except SigningError as exc:
+        raise ScanStopped(EXIT_INPUT, f"report_signing in {safe(config.source)}: {safe(exc)}; nothing was run") from None
 
 
 def _started(command: str, config: AuditConfig | None, snapshot: Path | None, out: Path) -> None:
@@ -359,7 +379,8 @@ def collection_summary(result: CollectResult) -> list[tuple[str, bool]]:
 
 def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config: AuditConfig | None,
                           inputs: ScanInputs, key: Ed25519PrivateKey | None, formats: tuple[str, ...],
-                          style: str | None, notify: Notify, collection: CollectResult | None) -> ScanResult:
+                          style: str | None, notify: Notify, collection: CollectResult | None,
+                          pdf_signer: PdfSigner | None = None) -> ScanResult:
     """Evaluate the verified snapshot `snap` (kept in `snapshot_dir`) into ``out/findings.json``,
     write the reports and make `out` an evidence bundle, saying where. Interrupted (Ctrl-C,
     SIGTERM): `ScanStopped` 130 saying what is kept and how to finish. findings.json or the
@@ -372,7 +393,7 @@ def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config:
         for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
             (out / stale).unlink(missing_ok=True)
         notify(f"findings written to {safe(path)}")
-        written, problems = _reports(out, path, snapshot_dir, inputs, formats, style, notify)
+        written, problems = _reports(out, path, snapshot_dir, inputs, formats, style, notify, pdf_signer)
         bundle = _bundle(out, snapshot_dir, config, inputs, key, notify)
     except KeyboardInterrupt:
         kept = (out / FINDINGS_FILE).is_file()
@@ -424,9 +445,11 @@ def _config_args(config: AuditConfig | None) -> str:
 
 
 def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, formats: tuple[str, ...],
-             style: str | None, notify: Notify) -> tuple[tuple[tuple[str, Path], ...], tuple[str, ...]]:
+             style: str | None, notify: Notify, pdf_signer: PdfSigner | None = None
+             ) -> tuple[tuple[tuple[str, Path], ...], tuple[str, ...]]:
     """Write the report files of `formats` next to findings.json, saying where; returns them
-    and what could not be written (the others still are: nothing is lost)."""
+    and what could not be written (the others still are: nothing is lost). The PDF attaches
+    the snapshot records the failing findings cite, and is signed with `pdf_signer`."""
     from auditor.report.model import build_model, record_hashes_of
     from auditor.report.outputs import write_reports
     from auditor.rules.frameworks import load_catalogues
@@ -436,14 +459,16 @@ def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, 
     model = build_model(json.loads(raw), inputs.packs, load_catalogues(), style=style,
                         record_hashes=record_hashes_of(manifest))
     try:
-        done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style)
+        done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style,
+                             snapshot=snapshot_dir, pdf_signer=pdf_signer)
     except OSError as exc:
         problem = f"could not write the reports into {safe(out)}: {safe(exc.strerror or exc)}"
         _output_failed("reports", out, str(exc.strerror or exc))
         notify(f"error: {problem}", err=True)
         return (), (problem,)
     for fmt, target in done.files:
-        notify(f"{fmt} written to {safe(target)}")
+        signed = " (signed: PAdES)" if fmt == "pdf" and pdf_signer is not None else ""
+        notify(f"{fmt} written to {safe(target)}{signed}")
     problems = []
     for fmt, target, why in done.failed:
         problem = f"{fmt}: {safe(target)} not written: {safe(why)}"

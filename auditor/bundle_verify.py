@@ -4,7 +4,8 @@ The checks, in order, stop at the first failure and name the file (docs/bundle.m
 anywhere; bundle.json (format, version, confined entries); the signature; every file's
 SHA-256; the snapshot on its own; a re-evaluation of the snapshot with the bundled inputs,
 byte for byte against findings.json; every deterministic report re-derived from findings.json,
-byte for byte. The verdict distinguishes signed-and-checked, unsigned and signature-not-checked
+byte for byte; report.pdf's PAdES signature (intact, whole file, signer, trust only against the
+certificates given). The verdict distinguishes signed-and-checked, unsigned and signature-not-checked
 bundles: only the first is plain "VERIFIED".
 """
 
@@ -71,6 +72,7 @@ class Verification:
     signature: str = UNSIGNED          # SIGNED, UNSIGNED or UNCHECKED (meaningful when ok)
     public_key: Path | None = None
     not_rederived: list[str] = field(default_factory=list)   # "file: why" for files only hash-checked
+    pdf_signature: str = ""    # what was found of report.pdf's PAdES signature ("" when no report.pdf)
 
     def fail(self, file: str, reason: str) -> Verification:
         self.ok, self.file, self.reason = False, file, reason
@@ -90,11 +92,15 @@ class Verification:
 
 
 def verify_bundle(root: Path, *, public_key: Path | None = None,
-                  progress: Callable[[str, str], None] | None = None) -> Verification:
+                  progress: Callable[[str, str], None] | None = None, pdf_trust: tuple[Path, ...] = (),
+                  require_pdf_signature: bool = False) -> Verification:
     """Check a bundle. Raises BundleError when `root` is not a readable bundle at all (no
-    folder, no bundle.json, an unreadable key file). `progress(mark, line)` gets each step as
-    it holds (mark "ok") or is noted without being a check (mark "--")."""
+    folder, no bundle.json, an unreadable key or certificate file). `progress(mark, line)` gets
+    each step as it holds (mark "ok") or is noted without being a check (mark "--").
+    `pdf_trust`: certificates a signed report.pdf's signer must chain to (none: its signature is
+    checked, its signer not trusted); `require_pdf_signature`: an unsigned or absent report.pdf fails."""
     result = Verification(public_key=public_key)
+    anchors = _trust_anchors(pdf_trust)
 
     def note(line: str, mark: str = "ok") -> None:
         result.checked.append(line)
@@ -237,7 +243,51 @@ def verify_bundle(root: Path, *, public_key: Path | None = None,
     bad = _rederive_reports(root, listed, inputs, kept, read_bundle_file(root, f"snapshot/{MANIFEST}"), note, result)
     if bad is not None:
         return result.fail(*bad)
+
+    # (7) report.pdf's PAdES signature.
+    bad = _check_pdf_signature(root, listed, anchors, require_pdf_signature, note, result)
+    if bad is not None:
+        return result.fail(*bad)
     return result
+
+
+def _trust_anchors(paths: tuple[Path, ...]) -> list[Any]:
+    """The --pdf-trust certificates, read before anything is checked (BundleError when unreadable)."""
+    if not paths:
+        return []
+    from auditor.report.signing import SigningError, load_trust
+
+    try:
+        return load_trust(paths)
+    except SigningError as exc:
+        raise BundleError(str(exc)) from None
+
+
+def _check_pdf_signature(root: Path, listed: dict[str, Any], anchors: list[Any], required: bool,
+                         note: Callable[..., None], result: Verification) -> tuple[str, str] | None:
+    """Check report.pdf's PAdES signature: (file, reason) when it fails, when a trust anchor
+    given does not vouch for its signer, or when a signature is required and there is none."""
+    from auditor.report.outputs import FILE_NAMES
+
+    name = FILE_NAMES["pdf"]
+    if name not in listed:
+        return (name, "missing: --require-pdf-signature needs a signed report.pdf") if required else None
+    from auditor.report.signing import check_signature
+
+    check = check_signature(read_bundle_file(root, name), anchors)
+    result.pdf_signature = check.summary()
+    if not check.signed:
+        if required:
+            return name, "unsigned (no PAdES signature), and --require-pdf-signature was given"
+        note(f"{name}: unsigned (no PAdES signature; --require-pdf-signature makes that a failure)", "--")
+        return None
+    if not check.ok:
+        return name, f"its PAdES signature fails: {check.problem}"
+    if check.trusted is False:
+        return name, (f"its PAdES signature is intact, but the signer {check.signer} is NOT trusted by the "
+                      f"--pdf-trust certificate(s) ({check.trust_problem})")
+    note(f"{name}: {check.summary()}", "ok" if check.trusted else "--")
+    return None
 
 
 # Files a bundle holds that are not reports: the evidence, the inputs and the findings.

@@ -33,6 +33,7 @@ import click
 from auditor import __version__
 from auditor.api import DemoResult, ScanStopped
 from auditor.cli_aws import AwsOptions, aws_options, config_for_command
+from auditor.cli_pdfsign import PdfSigningOptions, pdf_signer, pdf_signing_options
 from auditor.console import discard, echo, safe
 from auditor.errors import AuditorError, InputError, SnapshotError
 from auditor.report.wording import default_style, style_help, style_names
@@ -227,11 +228,12 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
                    "into bundle.sig.")
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
 @click.option("--style", type=click.Choice(style_names()), default=None, help=_STYLE_HELP)
+@pdf_signing_options
 @run_options
 @aws_options
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None,
-             output: RunOutput, aws: AwsOptions) -> None:
+             output: RunOutput, aws: AwsOptions, pdf_signing: PdfSigningOptions) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF; OSCAL when asked) into an evidence bundle, print
     a summary."""
@@ -244,12 +246,13 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     except InputError as exc:
         _fail_input(exc)
     key = _signing_key(sign_key)
+    signer = pdf_signer(pdf_signing)   # else the config's report_signing (run_scan)
     wanted = _formats(formats)
     try:
         with output.progress() as progress:
             result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
                               signing_key=key, gzip=gzip, progress=progress, notify=output.notify,
-                              on_start=_sigterm_as_interrupt)
+                              on_start=_sigterm_as_interrupt, pdf_signer=signer)
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:

@@ -21,6 +21,7 @@ import click
 from auditor.console import echo, safe
 
 from auditor.cli_common import EXIT_INPUT, EXIT_OUTPUT, fail_input, fail_output
+from auditor.cli_pdfsign import PdfSigningOptions, pdf_signer, pdf_signing_options
 from auditor.errors import InputError
 
 from auditor.report.wording import default_style, style_help, style_names
@@ -173,8 +174,9 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
 @click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False),
               help="When the folder is an evidence bundle: sign its refreshed bundle.json with this Ed25519 "
                    "private key (PEM).")
+@pdf_signing_options
 def report(findings: Path, formats: str, style: str | None, out: Path | None, packs: tuple[Path, ...],
-           sign_key: Path | None) -> None:
+           sign_key: Path | None, pdf_signing: PdfSigningOptions) -> None:
     """Write JUnit XML, SARIF 2.1.0, CSV, OCSF, a findings.json copy and a self-contained HTML
     report (report.html) from FINDINGS, with `--format pdf` the PDF/A-3b evidence report
     (report.pdf) and with `--format oscal` OSCAL assessment results (the `oscal` extra); in an
@@ -195,6 +197,9 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
     from auditor.snapshot.paths import read_confined
 
     wanted = parse_formats(formats)
+    if pdf_signing.given and "pdf" not in wanted:
+        _die("--sign-pdf-key signs the PDF report, but pdf is not among the formats (add --format ...,pdf)")
+    signer = pdf_signer(pdf_signing)
     document = load_findings(findings)
     in_bundle = (findings.parent / BUNDLE_FILE).is_file()
     if in_bundle:
@@ -216,14 +221,17 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         catalogues = load_catalogues()
     except InputError as exc:
         fail_input(exc)
-    # In a bundle: the snapshot manifest gives each cited record's hash and is attached to the PDF.
+    # In a bundle: the snapshot manifest gives each cited record's hash and is attached to the PDF,
+    # with the records the failing findings cite (each checked against the manifest's hash).
     manifest_file = findings.parent / "snapshot" / "manifest.json"
     manifest = None
+    snapshot_dir = None
     if manifest_file.is_file() or manifest_file.is_symlink():
         try:
             manifest = read_confined(findings.parent, "snapshot/manifest.json")   # never through a link
         except (SnapshotError, OSError) as exc:
             _die(f"{manifest_file}: cannot read the snapshot manifest: {exc}")
+        snapshot_dir = manifest_file.parent
     model = build_model(document, pack_set, catalogues, style=style,   # --style: HTML and PDF alike
                         record_hashes=record_hashes_of(manifest))
     folder = out if out is not None else findings.parent
@@ -238,13 +246,13 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
             _die(f"{folder} is an evidence bundle that cannot be read: {exc}")
     try:
         done = write_reports(folder, wanted, model, findings.read_bytes(), findings_path=findings,
-                             manifest=manifest, style=style)
+                             manifest=manifest, style=style, snapshot=snapshot_dir, pdf_signer=signer)
     except OSError as exc:
         fail_output(f"cannot write into {folder}: {exc.strerror or exc}")
     for fmt, target in done.same_as_input:
         echo(f"{fmt}: {target} (the input itself)")
     for fmt, target in done.files:
-        echo(f"{fmt}: {target}")
+        echo(f"{fmt}: {target}" + (" (signed: PAdES)" if fmt == "pdf" and signer is not None else ""))
     for fmt, target, why in done.failed:
         echo(f"error: {fmt}: {target} not written: {why}", err=True)
     signed = (folder / "bundle.sig").is_file()

@@ -12,6 +12,11 @@ An unsigned or unchecked bundle is never plain "VERIFIED". A pipeline that needs
 passes --public-key: a missing, malformed or non-matching signature is then exit 5, so exit 0
 means "signed and checked". Exit 2: the folder is not a bundle at all, or the key file is
 unreadable.
+
+A signed report.pdf is checked too (PAdES: intact, covering the whole file, the signer named);
+its signer is trusted only against the certificates of --pdf-trust, else the line says "intact,
+signer not trusted: no trust anchor given". A tampered signature fails (exit 5); an unsigned
+report.pdf is noted, and fails with --require-pdf-signature.
 """
 
 from __future__ import annotations
@@ -30,8 +35,14 @@ from auditor.console import echo, safe
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Ed25519 public key (PEM) of the signer: bundle.sig must then be present and valid "
                    "(without it the verdict says UNSIGNED or SIGNATURE NOT CHECKED).")
+@click.option("--pdf-trust", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="A certificate (PEM or DER) a signed report.pdf's signer must chain to (repeatable); without "
+                   "it the PDF signature is checked but its signer is not trusted.")
+@click.option("--require-pdf-signature", is_flag=True,
+              help="Fail when report.pdf is missing or carries no PAdES signature.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the verdict (and any file not re-derived).")
-def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
+def verify_cmd(bundle: Path, public_key: Path | None, pdf_trust: tuple[Path, ...], require_pdf_signature: bool,
+               quiet: bool) -> None:
     """Verify an evidence bundle: every file's SHA-256, the signature, the snapshot, that
     re-evaluating the snapshot with the bundled inputs gives findings.json byte for byte, and
     that every report re-derived from findings.json gives the same bytes."""
@@ -43,7 +54,8 @@ def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
             echo(f"{mark:<3} {line}")
 
     try:
-        result = verify_bundle(bundle, public_key=public_key, progress=progress)
+        result = verify_bundle(bundle, public_key=public_key, progress=progress, pdf_trust=pdf_trust,
+                               require_pdf_signature=require_pdf_signature)
     except BundleError as exc:
         echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
@@ -54,5 +66,7 @@ def verify_cmd(bundle: Path, public_key: Path | None, quiet: bool) -> None:
     if quiet:
         for line in result.not_rederived:
             echo(f"--  NOT re-derived: {line}")
+        if result.pdf_signature:
+            echo(f"--  report.pdf: {safe(result.pdf_signature)}")
     echo(f"{result.verdict()}  {bundle}")
     sys.exit(EXIT_OK)

@@ -98,6 +98,18 @@ class Collection:
 
 
 @dataclass(frozen=True)
+class ReportSigning:
+    """`report_signing:` the PAdES signature of report.pdf (auditor/report/signing.py): key and
+    certificate files (and a chain), relative to the config; the key's passphrase is read from
+    the environment variable `passphrase_env` names, never from the file."""
+
+    key: Path
+    certificate: Path
+    chain: tuple[Path, ...] = ()
+    passphrase_env: str = ""
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     """A validated audit config. `base_dir` resolves relative paths in it.
 
@@ -127,6 +139,7 @@ class AuditConfig:
     text: str = ""                        # the exact text parsed (what `digest` is of; the bundle keeps it)
     overrides: tuple[str, ...] = ()       # the command-line options merged into `text` (its `overrides:`)
     warnings: tuple[str, ...] = ()        # deprecations, as `file:line:col  message` lines
+    report_signing: ReportSigning | None = None   # sign report.pdf (PAdES)
 
     @property
     def caller_profile(self) -> str | None:
@@ -254,6 +267,10 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         text=raw_text,
         overrides=tuple(overrides.get("options", ())),
         warnings=tuple(warnings),
+        report_signing=None if "report_signing" not in d else ReportSigning(
+            key=base_dir / d["report_signing"]["key"], certificate=base_dir / d["report_signing"]["certificate"],
+            chain=tuple(base_dir / c for c in d["report_signing"].get("chain", ())),
+            passphrase_env=d["report_signing"].get("passphrase_env", "")),
     )
 
 

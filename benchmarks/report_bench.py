@@ -7,7 +7,9 @@ For each size, a schema-shaped findings.json of N findings over 40 rules and 12 
 controls is generated (not measured). HTML: the share that FAILs is as a scan gives
 (a fifth), time and size of `auditor.report.html` when that module exists (the column
 says "n/a" otherwise). PDF: every finding FAILING (the worst case: failing findings are
-listed in full), time and peak RSS. Each size and format runs in a fresh Python process
+listed in full), with the snapshot records they cite attached (one record file of 1000
+security groups, about 1 MiB, per 1000 findings: generated, hashed into a manifest, read
+back and checked by the PDF writer), time and peak RSS. Each size and format runs in a fresh Python process
 (so peaks do not accumulate). PDF sizes above --pdf-max are not measured (printed why).
 
 Columns:
@@ -100,6 +102,30 @@ def document(n: int, all_fail: bool) -> dict[str, Any]:
     }
 
 
+def snapshot(folder: Path, n: int) -> bytes:
+    """The records the document of `n` findings cites, written under `folder`, and the bytes of
+    a manifest listing their SHA-256 (what the PDF attaches and checks)."""
+    import hashlib
+
+    files = {}
+    for part in range((n + 999) // 1000):
+        rel = f"records/111111111111/eu-west-1/ec2/DescribeSecurityGroups~{part}.json"
+        groups = [{"GroupId": f"sg-{part * 1000 + k:017x}", "GroupName": f"bench-{k}", "VpcId": f"vpc-{k % 50:08x}",
+                   "OwnerId": "111111111111", "Description": "benchmark security group " + "x" * 200,
+                   "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                      "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "ssh from anywhere"}]}] * 3,
+                   "Tags": [{"Key": "Name", "Value": f"bench-{k}"}, {"Key": "env", "Value": "prod"}]}
+                  for k in range(1000)]
+        data = json.dumps({"account": "111111111111", "region": "eu-west-1", "service": "ec2",
+                           "operation": "DescribeSecurityGroups", "params": {},
+                           "pages": [{"SecurityGroups": groups}]}, indent=1, sort_keys=True).encode()
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
+    return json.dumps({"format": "auditor-snapshot", "files": files}, sort_keys=True).encode()
+
+
 def child(fmt: str, n: int) -> None:
     sys.path.insert(0, str(ROOT))
     from auditor.report.model import build_model
@@ -108,25 +134,35 @@ def child(fmt: str, n: int) -> None:
     doc = document(n, all_fail=fmt == "pdf")
     raw = json.dumps(doc, sort_keys=True).encode()
     cats = load_catalogues()
+    folder = Path(tempfile.mkdtemp(prefix="report-bench-snapshot-"))
+    manifest = snapshot(folder, n) if fmt == "pdf" else None
     t0 = time.perf_counter()
-    model = build_model(doc, None, cats)
     if fmt == "pdf":
+        from auditor.report.model import record_hashes_of
         from auditor.report.pdf import PdfInputs, render_pdf
 
-        out = render_pdf(model, PdfInputs(raw), environ={"SOURCE_DATE_EPOCH": "0"})
+        model = build_model(doc, None, cats, record_hashes=record_hashes_of(manifest))
+        out = render_pdf(model, PdfInputs(raw, manifest, folder), environ={"SOURCE_DATE_EPOCH": "0"})
         seconds = time.perf_counter() - t0
         import io
 
         import pypdf
 
-        pages = len(pypdf.PdfReader(io.BytesIO(out)).pages)
+        reader = pypdf.PdfReader(io.BytesIO(out))
+        pages = len(reader.pages)
+        attached = [name for name in reader.attachments if name.startswith("records/")]
+        assert len(attached) == (n + 999) // 1000, attached   # every cited record, each once
     else:
+        model = build_model(doc, None, cats)
         from auditor.report.html import html_report
 
         out = html_report(model)
         seconds = time.perf_counter() - t0
         pages = 0
         Path(HTML_OUT.format(n=n)).write_bytes(out)
+    import shutil
+
+    shutil.rmtree(folder)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "bytes": len(out), "pages": pages, "peak_mib": peak}))
 

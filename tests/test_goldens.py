@@ -421,7 +421,7 @@ def normalised_pdf(demo: Demo, data: bytes) -> str:
     lines = _sorted_findings([_TRUNCATED_IDS.sub(_truncated, ln) for ln in demo.text(text).split("\n")],
                              {h.strip() for h in outline})
     head = [f"# pages: {len(pages)}", "# metadata: " + json.dumps(meta, sort_keys=True, ensure_ascii=False),
-            "# attachments: " + ", ".join(sorted(attached)),
+            "# attachments: " + ", ".join(sorted(demo.text(name) for name in attached)),   # record names hold ids
             f"# attached findings.json is the bundle's findings.json: {attached.get('findings.json') == [findings]}",
             "# outline:", *outline, "# text: a line per sentence, heading, finding, ARN, evidence and source; findings sorted"]
     return "\n".join([*head, *lines]) + "\n"

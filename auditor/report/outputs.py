@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.report.model import ReportModel
 from auditor.report.writers import ReportInputs, ReportUnavailable, file_names, format_names, rederivable, writer
+
+if TYPE_CHECKING:
+    from auditor.report.signing import PdfSigner
 
 __all__ = ["FILE_NAMES", "FORMATS", "REDERIVABLE", "ReportUnavailable", "Written", "report_bytes", "write_reports"]
 
@@ -46,20 +50,25 @@ def _write_whole(target: Path, data: bytes) -> None:
 
 
 def report_bytes(fmt: str, model: ReportModel, findings_json: bytes, *, manifest: bytes | None = None,
-                 style: str | None = None) -> bytes:
+                 style: str | None = None, snapshot: Path | None = None, pdf_signer: PdfSigner | None = None) -> bytes:
     """The bytes of the report `fmt` made from `model` (built from `findings_json`). Raises
-    ReportUnavailable when this installation cannot make it (the PDF without WeasyPrint)."""
-    return writer(fmt).write(ReportInputs(model, findings_json, manifest, style))
+    ReportUnavailable when this installation cannot make it (the PDF without WeasyPrint, or a
+    signature that cannot be made). `snapshot` and `pdf_signer`: see `ReportInputs`."""
+    return writer(fmt).write(ReportInputs(model, findings_json, manifest=manifest, style=style, snapshot=snapshot,
+                                          pdf_signer=pdf_signer))
 
 
 def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,
                   findings_path: Path | None = None, manifest: bytes | None = None,
-                  style: str | None = None) -> Written:
+                  style: str | None = None, snapshot: Path | None = None,
+                  pdf_signer: PdfSigner | None = None) -> Written:
     """Write each of `formats` (known names only) from `model` into `folder` (created).
 
     `findings_json` is the exact findings.json the model was built from (the ``json`` output,
-    and attached to the PDF with the snapshot `manifest`); when `findings_path` is already
-    ``folder/findings.json`` it is not rewritten."""
+    and attached to the PDF with the snapshot `manifest` and the records of the `snapshot`
+    folder that the failing findings cite); when `findings_path` is already
+    ``folder/findings.json`` it is not rewritten. `pdf_signer`: the PDF is signed (PAdES)
+    before it is written, so whatever hashes report.pdf afterwards hashes the signed file."""
     done = Written()
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
@@ -69,7 +78,8 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
             done.same_as_input.append((fmt, target))
             continue
         try:
-            _write_whole(target, report_bytes(fmt, model, findings_json, manifest=manifest, style=style))
+            _write_whole(target, report_bytes(fmt, model, findings_json, manifest=manifest, style=style,
+                                              snapshot=snapshot, pdf_signer=pdf_signer))
         except OSError as exc:
             done.failed.append((fmt, target, f"cannot write: {exc.strerror or exc}"))
         except ReportUnavailable as exc:

@@ -1,6 +1,7 @@
 """The PDF evidence report: the report model laid out by a Jinja2 template and a print
 stylesheet (reports/templates/pdf_report.html.j2, pdf_print.css), rendered by WeasyPrint as
-PDF/A-3b with findings.json (and the snapshot manifest when given) embedded.
+PDF/A-3b with findings.json (and the snapshot manifest when given) embedded, and the snapshot
+record files the failing findings cite (auditor/report/pdf_records.py) when the snapshot is given.
 
 Templates only format: every value comes from the `ReportModel` or the small context built
 here. Every string is escaped (Jinja2 autoescape), so AWS names and tags stay text.
@@ -20,12 +21,15 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, UTC
+from pathlib import Path
 from typing import Any
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from markupsafe import Markup
+
+    from auditor.report.pdf_records import RecordSelection
 
 from auditor.report.model import ReportModel, ordered_frameworks, utc_text
 from auditor.report.wording import load_style, load_wording, templates_dir
@@ -39,10 +43,21 @@ _OBSERVED_MAX = 600   # characters of an observed value shown; the full value is
 @dataclass(frozen=True)
 class PdfInputs:
     """What the PDF needs besides the model: the findings.json bytes (attached, and hashed
-    for the report id) and the snapshot manifest's bytes when available."""
+    for the report id), the snapshot manifest's bytes when available, and the snapshot folder
+    whose record files the failing findings cite (attached; None: "no snapshot given")."""
 
     findings_json: bytes
     manifest: bytes | None = None
+    snapshot: Path | None = None
+
+
+def records_of(model: ReportModel, inputs: PdfInputs) -> RecordSelection:
+    """The snapshot records the failing findings cite, read and checked for attachment."""
+    from auditor.report.model import record_hashes_of
+    from auditor.report.pdf_records import select_records
+
+    hashes = {**record_hashes_of(inputs.manifest), **{n: sha for n, sha in model.failing_records if sha}}
+    return select_records((n for n, _sha in model.failing_records), hashes, inputs.snapshot)
 
 
 def report_id(findings_json: bytes, manifest_sha256: str = "") -> str:
@@ -126,10 +141,11 @@ def _command(value: Any) -> Markup:
 
 
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
-                environ: Mapping[str, str] | None = None) -> str:
+                environ: Mapping[str, str] | None = None, records: RecordSelection | None = None) -> str:
     """The report's HTML (print layout), before WeasyPrint. The words of `style` (else the
     model's, else the wording's default style) come from its file (auditor/report/wording.py);
-    ValueError for a style there is no file of."""
+    ValueError for a style there is no file of. `records`: what `records_of` chose to attach
+    (default: chosen here)."""
     import jinja2
     from markupsafe import Markup
 
@@ -158,17 +174,20 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "failing": failing,
         "failing_by_severity": {s: sum(1 for f in failing if f.severity == s) for s in SEVERITIES},
         "rules_by_id": model.rules_by_id,
+        "records": records if records is not None else records_of(model, inputs),
     }
     return env.get_template(TEMPLATE).render(**context)
 
 
 def render_pdf(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
                environ: Mapping[str, str] | None = None) -> bytes:
-    """The PDF/A-3b evidence report with findings.json (and the manifest) attached."""
+    """The PDF/A-3b evidence report with findings.json (and the manifest, and the records the
+    failing findings cite) attached."""
     from weasyprint import HTML, Attachment
 
     when = pinned_time(model, environ).replace(tzinfo=None)
-    html = render_html(model, inputs, style=style, environ=environ)
+    records = records_of(model, inputs)
+    html = render_html(model, inputs, style=style, environ=environ, records=records)
     attachments = [Attachment(string=inputs.findings_json, name="findings.json", created=when, modified=when,
                               description="findings.json: every finding this report is made from",
                               relationship="Source")]
@@ -176,6 +195,11 @@ def render_pdf(model: ReportModel, inputs: PdfInputs, *, style: str | None = Non
         attachments.append(Attachment(string=inputs.manifest, name="manifest.json", created=when, modified=when,
                                       description="The snapshot manifest (SHA-256 of every record)",
                                       relationship="Data"))
+    # Each once, however many findings cite it; bytes whose SHA-256 equals the manifest's only.
+    for name, data in records.files:
+        attachments.append(Attachment(string=data, name=name, created=when, modified=when,
+                                      description="Snapshot record cited by a failing finding",
+                                      relationship="Source"))
     out = io.BytesIO()
     HTML(string=html, base_url=None).write_pdf(out, pdf_variant="pdf/a-3b", attachments=attachments,
                                                uncompressed_pdf=False)

@@ -16,12 +16,14 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.errors import AuditorError
 
 if TYPE_CHECKING:
     from auditor.report.model import ReportModel
+    from auditor.report.signing import PdfSigner
 
 
 class ReportUnavailable(AuditorError):
@@ -32,12 +34,16 @@ class ReportUnavailable(AuditorError):
 class ReportInputs:
     """What a writer is given: the report model, the exact findings.json bytes it was built
     from, the snapshot manifest's bytes when available, and the style asked for (None: the
-    profile's)."""
+    profile's). `snapshot`: the snapshot folder, when the caller has it (the PDF attaches the
+    records the failing findings cite; None: it says "no snapshot given"); `pdf_signer`: sign
+    the PDF (auditor/report/signing.py)."""
 
     model: ReportModel
     findings_json: bytes
     manifest: bytes | None = None
     style: str | None = None
+    snapshot: Path | None = None
+    pdf_signer: PdfSigner | None = None
 
 
 @dataclass(frozen=True)
