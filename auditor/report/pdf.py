@@ -107,6 +107,13 @@ def _whole(piece: str) -> Markup:
     return Markup.escape(piece)
 
 
+def _ident_word(word: str) -> Markup:
+    """One word of an identifier: its pieces joined by <wbr> (a line may end after ":" or "/")."""
+    from markupsafe import Markup
+
+    return Markup("<wbr>").join(_whole(p) for p in _ID_PARTS.findall(word))
+
+
 def _ident(value: Any) -> Markup:
     """An identifier (id, date, ticket, region, ARN, API call) set so that a line ends only at a
     space or after a colon or a slash (a zero-width <wbr>), never at a hyphen inside it, and
@@ -114,7 +121,24 @@ def _ident(value: Any) -> Markup:
     from markupsafe import Markup
 
     words = str(value).translate(_CONTROLS).split(" ")
-    return Markup(" ").join(Markup("<wbr>").join(_whole(p) for p in _ID_PARTS.findall(w)) for w in words)
+    return Markup(" ").join(_ident_word(w) for w in words)
+
+
+# A word of running text that is an identifier: a hyphen, colon or slash between two letters or
+# digits (subnet-0a1b, tgw-rtb-1, arn:aws:..., 10.0.0.0/16, account/region).
+_ID_WORD = re.compile(r"[A-Za-z0-9][-:/][A-Za-z0-9]")
+_SPACES = re.compile(r"(\s+)")
+
+
+def _prose(value: Any) -> Markup:
+    """Running text that names identifiers (a finding's message, its resource, an observed or
+    expected value): each word that is an identifier is set as `_ident` sets it, the other words
+    and the white space (newlines included) stay as they are, so a line never ends at a hyphen
+    inside an id ("tgw-" / "rtb-1")."""
+    from markupsafe import Markup
+
+    parts = _SPACES.split(str(value).translate(_CONTROLS))
+    return Markup("").join(_ident_word(p) if _ID_WORD.search(p) else Markup.escape(p) for p in parts)
 
 
 def _command(value: Any) -> Markup:
@@ -128,8 +152,8 @@ def _command(value: Any) -> Markup:
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
                 environ: Mapping[str, str] | None = None) -> str:
     """The report's HTML (print layout), before WeasyPrint. The words of `style` (else the
-    model's, else the wording's default style) come from its file (auditor/report/wording.py);
-    ValueError for a style there is no file of."""
+    model's, else the wording's default style) and its colours and sign-off roles come from its
+    file (auditor/report/wording.py); ValueError for a style there is no file of."""
     import jinja2
     from markupsafe import Markup
 
@@ -142,6 +166,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     env.filters["observed"] = _observed
     env.filters["utc"] = utc_text
     env.filters["ident"] = _ident
+    env.filters["prose"] = _prose
     env.filters["command"] = _command
     when = pinned_time(model, environ)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
@@ -150,7 +175,9 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     context = {
         "m": model, "w": chosen.pdf, "style": chosen.name, "nl": "\n", "statuses": STATUSES,
         "frameworks": frameworks, "counted": {fw.id: words.count_words(fw.id) for fw in frameworks},
-        "css": Markup((folder / STYLESHEET).read_text(encoding="utf-8")),   # our own stylesheet, not AWS data
+        # Our own stylesheet and the style's colours (checked #hex values), not AWS data.
+        "css": Markup((folder / STYLESHEET).read_text(encoding="utf-8") + "\n" + chosen.css() + "\n"),
+        "signoff_roles": chosen.signoff_roles,
         "report_id": report_id(inputs.findings_json, model.run.manifest_sha256),
         "findings_sha256": hashlib.sha256(inputs.findings_json).hexdigest(),
         "manifest_file_sha256": hashlib.sha256(inputs.manifest).hexdigest() if inputs.manifest is not None else "",
