@@ -107,13 +107,6 @@ def _whole(piece: str) -> Markup:
     return Markup.escape(piece)
 
 
-def _ident_word(word: str) -> Markup:
-    """One word of an identifier: its pieces joined by <wbr> (a line may end after ":" or "/")."""
-    from markupsafe import Markup
-
-    return Markup("<wbr>").join(_whole(p) for p in _ID_PARTS.findall(word))
-
-
 def _ident(value: Any) -> Markup:
     """An identifier (id, date, ticket, region, ARN, API call) set so that a line ends only at a
     space or after a colon or a slash (a zero-width <wbr>), never at a hyphen inside it, and
@@ -121,24 +114,49 @@ def _ident(value: Any) -> Markup:
     from markupsafe import Markup
 
     words = str(value).translate(_CONTROLS).split(" ")
-    return Markup(" ").join(_ident_word(w) for w in words)
+    return Markup(" ").join(Markup("<wbr>").join(_whole(p) for p in _ID_PARTS.findall(w)) for w in words)
 
 
 # A word of running text that is an identifier: a hyphen, colon or slash between two letters or
 # digits (subnet-0a1b, tgw-rtb-1, arn:aws:..., 10.0.0.0/16, account/region).
 _ID_WORD = re.compile(r"[A-Za-z0-9][-:/][A-Za-z0-9]")
 _SPACES = re.compile(r"(\s+)")
+# Inside a piece of an identifier, a WORD JOINER after each character that is not a letter or a
+# digit takes away the line-break opportunity UAX #14 gives there (after a hyphen...); after
+# ":" or "/" a ZERO WIDTH SPACE gives one (what <wbr> is in WeasyPrint's stylesheet). Both are
+# default-ignorable: no glyph, nothing in the PDF's text. A piece longer than _JOINED_MAX
+# characters keeps its own break opportunities, so it can still fit its column.
+_JOINER, _BREAK, _JOINED_MAX = "\u2060", "\u200b", 48
+_AFTER_PUNCTUATION = re.compile(r"([^A-Za-z0-9])(?=.)")
 
 
-def _prose(value: Any) -> Markup:
-    """Running text that names identifiers (a finding's message, its resource, an observed or
-    expected value): each word that is an identifier is set as `_ident` sets it, the other words
-    and the white space (newlines included) stay as they are, so a line never ends at a hyphen
-    inside an id ("tgw-" / "rtb-1")."""
-    from markupsafe import Markup
+def _flow_word(word: str) -> str:
+    pieces = []
+    for piece in _ID_PARTS.findall(word):
+        end = piece[-1] if piece[-1] in ":/" else ""
+        body = piece[:-1] if end else piece
+        if len(body) <= _JOINED_MAX:
+            body = _AFTER_PUNCTUATION.sub(r"\1" + _JOINER, body)
+        pieces.append(body + end)
+    return _BREAK.join(pieces)
 
+
+def _flow(value: Any) -> str:
+    """Running text of the failing-finding blocks (a finding's message, resource, observed and
+    expected values): each word that is an identifier ends a line only after ":" or "/" (or at
+    a space), never at a hyphen inside it ("tgw-" / "rtb-1"); the other words are left as they
+    are. Text only, no markup: a report of 10k failing findings lays out as fast as plain text
+    (an element per piece, as `_ident` makes, costs WeasyPrint ten times the time and memory)."""
     parts = _SPACES.split(str(value).translate(_CONTROLS))
-    return Markup("").join(_ident_word(p) if _ID_WORD.search(p) else Markup.escape(p) for p in parts)
+    return "".join(_flow_word(p) if _ID_WORD.search(p) else p for p in parts)
+
+
+def _flow_id(value: Any) -> str:
+    """An identifier of the failing-finding blocks (rule, framework and control ids, ARN,
+    fingerprint, evidence path, source record) as `_flow` sets an identifier word, whatever its
+    characters: "164.308(a)(6)(ii)" stays whole too."""
+    parts = _SPACES.split(str(value).translate(_CONTROLS))
+    return "".join(p if p.isspace() or not p else _flow_word(p) for p in parts)
 
 
 def _command(value: Any) -> Markup:
@@ -166,7 +184,8 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     env.filters["observed"] = _observed
     env.filters["utc"] = utc_text
     env.filters["ident"] = _ident
-    env.filters["prose"] = _prose
+    env.filters["flow"] = _flow
+    env.filters["flow_id"] = _flow_id
     env.filters["command"] = _command
     when = pinned_time(model, environ)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
