@@ -177,7 +177,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
     - `formats`: the reports besides findings.json (names of `auditor.config.ALL_FORMATS`);
       default: the config's outputs.formats, else `auditor.config.DEFAULT_FORMATS` (all but
       OSCAL, which needs the ``oscal`` extra). `style`: the reports' wording
-      (banking, healthcare); default: the profile's.
+      (a style file of reports/templates/styles/); default: the profile's.
     - `signing_key`: an Ed25519 private key (`auditor.bundle.load_signing_key`) signing the
       bundle manifest. `gzip`: store the collected responses compressed (default: the config's).
     - `sessions`: the collector's session factory (default: a real `SessionFactory` with the

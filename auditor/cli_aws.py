@@ -81,6 +81,14 @@ def _tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> 
     return tuple(pairs)
 
 
+def _profile_help() -> str:
+    """The --compliance-profile help, naming the built-in profiles (the files of rules/profiles/)."""
+    from auditor.rules.profiles import builtin_profiles
+
+    return (f"Compliance profile ({', '.join(builtin_profiles())}, or a profile file): replaces the config's "
+            "compliance_profile.")
+
+
 def _compliance_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
@@ -133,8 +141,7 @@ _OPTIONS = (
                  callback=_pattern(_VPC, "a VPC id (vpc- and 8 or 17 hex digits)"),
                  help="In scope: this VPC (repeatable); with --scope-tag, replaces the config's scope."),
     click.option("--compliance-profile", metavar="NAME", default=None, callback=_compliance_profile,
-                 help="Compliance profile (banking, healthcare, or a profile file): replaces the config's "
-                      "compliance_profile."),
+                 help=_profile_help()),
 )
 
 

@@ -66,8 +66,27 @@ def resource_types_table() -> str:
     return "\n".join(rows)
 
 
+def report_styles_table() -> str:
+    """Markdown table of the report styles: one row per file of reports/templates/styles/, as
+    auditor/report/wording.py reads it (so a new style file is documented by regenerating)."""
+    from auditor.report.wording import COLOUR_KEYS, load_style, load_wording, style_names
+
+    default = load_wording().pdf_default_style
+    rows = ["| `--style` | Regime (PDF) | Frameworks first | Environment | Sign-off roles | Colours (accent, heading) |",
+            "|---|---|---|---|---|---|"]
+    for name in style_names():
+        s = load_style(name)
+        label = f"`{name}`" + (" (the PDF's default)" if name == default else "")
+        first = ", ".join(f"`{fw}`" for fw in s.frameworks_first)
+        roles = "; ".join(s.signoff_roles)
+        colours = ", ".join(f"`{s.colours[k]}`" for k in COLOUR_KEYS)
+        cells = (label, s.pdf["regime"], first, s.pdf["environment"], roles, colours)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
 GENERATORS = {"collected-calls": collected_calls_table, "allowlist-size": allowlist_size,
-              "resource-types": resource_types_table}
+              "resource-types": resource_types_table, "report-styles": report_styles_table}
 
 
 def _schema_lists() -> list[tuple[str, str, Callable[[], tuple[str, ...]]]]:

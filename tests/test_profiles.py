@@ -12,14 +12,14 @@ from auditor.rules.profiles import builtin_profiles, load_profile, profiles_dir
 from auditor.rules.pack_checks import default_registries
 
 
-@pytest.mark.parametrize("name", ["banking", "healthcare"])
+@pytest.mark.parametrize("name", ["banking", "healthcare", "insurance"])
 def test_builtin_profiles_name_only_what_exists(name: str, tmp_path: Path) -> None:
     profile = load_profile(profiles_dir() / f"{name}.yaml")
-    assert profile.builtin and profile.style == name
+    assert profile.builtin and profile.style == {"insurance": "insurer"}.get(name, name)
     packs = packs_for_config((), {}, base_dir=tmp_path, profile=profile)
     assert set(packs.pack_ids) == set(profile.packs) == {p.id for p in load_packs().packs if p.builtin}
     assert set(profile.frameworks) <= set(default_registries().frameworks)
-    assert builtin_profiles() == ("banking", "healthcare")
+    assert builtin_profiles() == ("banking", "healthcare", "insurance")
 
 
 def test_profile_severities_and_parameters_apply_and_the_config_wins(tmp_path: Path) -> None:

@@ -114,14 +114,16 @@ def test_a_style_is_its_file(folder: Path) -> None:
     text = (folder / "styles" / "healthcare.yaml").read_text(encoding="utf-8")
     (folder / "styles" / "insurance.yaml").write_text(text.replace("help: HIPAA Security Rule, ePHI",
                                                                    "help: NAIC Model Law"), encoding="utf-8")
-    assert style_names(folder) == ("banking", "healthcare", "insurance")
-    assert style_help(folder) == ("banking (PCI DSS v4.0.1 / FFIEC), healthcare (HIPAA Security Rule, ePHI) or "
-                                  "insurance (NAIC Model Law)")
+    assert style_names(folder) == ("banking", "healthcare", "insurance", "insurer")
+    assert style_help(folder) == ("banking (PCI DSS v4.0.1 / FFIEC), healthcare (HIPAA Security Rule, ePHI), "
+                                  "insurance (NAIC Model Law) or insurer (SOC 2 Trust Services Criteria / NAIC "
+                                  "Model Law 668, 23 NYCRR 500)")
     assert load_style("insurance", folder).help == "NAIC Model Law"
-    with pytest.raises(ValueError, match="unknown report style 'retail'; choose from banking, healthcare, insurance"):
+    with pytest.raises(ValueError, match="unknown report style 'retail'; choose from banking, healthcare, insurance, "
+                                         "insurer"):
         load_style("retail", folder)
     (folder / "styles" / "insurance.yaml").write_text("help: [\n", encoding="utf-8")
-    assert style_help(folder).endswith(" or insurance")   # named alone; using it says what is wrong
+    assert ", insurance or insurer (" in style_help(folder)   # named alone; using it says what is wrong
 
 
 def test_the_reports_say_what_the_files_say() -> None:

@@ -41,7 +41,7 @@ def test_the_sets_and_their_order() -> None:
     assert scan_formats() == ("json", "html", "pdf", "junit", "sarif", "asff", "csv", "ocsf", "oscal")
     assert scan_default_formats() == ("json", "html", "pdf", "junit", "sarif", "asff", "csv", "ocsf")
     assert report_formats() == ("junit", "sarif", "asff", "csv", "ocsf", "json", "html")
-    assert style_names() == ("banking", "healthcare")
+    assert style_names() == ("banking", "healthcare", "insurer")
 
 
 def test_ranking() -> None:
@@ -124,7 +124,7 @@ def _literal_copies(source: str) -> Iterator[tuple[int, str]]:
 
 def test_the_literal_copy_finder_finds_one() -> None:
     assert list(_literal_copies('X = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")\n'
-                                'Y = ["banking", "healthcare"]\nZ = ("FAIL", "ERROR")\n')) == [
+                                'Y = ["banking", "healthcare", "insurer"]\nZ = ("FAIL", "ERROR")\n')) == [
         (1, "statuses"), (2, "styles")]
 
 

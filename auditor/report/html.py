@@ -41,13 +41,14 @@ def json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _style(model: ReportModel, words: Wording) -> tuple[Mapping[str, str], tuple[str, ...]]:
-    """The words of the model's style (its file's ``html``) and the frameworks it puts first;
-    without a style, or with one there is no file of, the neutral words and no order."""
+def _style(model: ReportModel, words: Wording) -> tuple[Mapping[str, str], tuple[str, ...], str]:
+    """The words of the model's style (its file's ``html``), the frameworks it puts first and
+    its colours as CSS custom properties; without a style, or with one there is no file of, the
+    neutral words, no order and no colours (the stylesheet's own)."""
     if model.style and model.style in style_names():
         style = load_style(model.style)
-        return style.html, style.frameworks_first
-    return words.neutral, ()
+        return style.html, style.frameworks_first, style.css()
+    return words.neutral, (), ""
 
 
 def _bars(counts: Mapping[str, int]) -> list[dict[str, Any]]:
@@ -135,8 +136,10 @@ def findings_data(model: ReportModel) -> dict[str, Any]:
 
 def report_context(model: ReportModel) -> dict[str, Any]:
     """Everything the template shows, computed (the template only lays it out)."""
+    import markupsafe
+
     words = load_wording()
-    style, first = _style(model, words)
+    style, first, colours = _style(model, words)
     frameworks = ordered_frameworks(model.frameworks, first)
     fw_charts = [{"fw": fw, "counts": fw.control_counts(), "segments": _stack(fw.control_counts())}
                  for fw in frameworks]
@@ -152,6 +155,7 @@ def report_context(model: ReportModel) -> dict[str, Any]:
     }
     return {
         "m": model, "csp": CSP, "title": style["title"], "subtitle": style["subtitle"],
+        "style_css": markupsafe.Markup(colours),   # checked #hex values only (wording.py)
         "environment": style["environment"], "frameworks": frameworks, "fw_charts": fw_charts,
         "status_bars": _bars(model.finding_counts), "severities": severities, "statuses": STATUSES,
         "severity_names": SEVERITIES, "colours": STATUS_COLOURS, "bar_width": _BAR_WIDTH,

@@ -299,7 +299,7 @@ class ReportModel:
     organisation: str
     profile_id: str
     profile_title: str
-    style: str                   # a report style (auditor/report/wording.py: banking, ...) or "" (none)
+    style: str                   # a report style (a file of reports/templates/styles/) or "" (none)
     wording: Mapping[str, str]
     run: RunMeta
     finding_counts: Mapping[str, int]
@@ -328,7 +328,7 @@ class ReportModel:
 
     @property
     def profile_text(self) -> str:
-        """The compliance profile as the reports name it: ``banking: Banking - ..., version 1``,
+        """The compliance profile as the reports name it: ``<id>: <title>, version <version>``,
         or ``none (every built-in pack)`` when the run had none."""
         if not (self.profile_id or self.profile_title):
             return "none (every built-in pack)"

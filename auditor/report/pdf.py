@@ -132,6 +132,48 @@ def _ident(value: Any) -> Markup:
     return Markup(" ").join(Markup("<wbr>").join(_whole(p) for p in _ID_PARTS.findall(w)) for w in words)
 
 
+# A word of running text that is an identifier: a hyphen, colon or slash between two letters or
+# digits (subnet-0a1b, tgw-rtb-1, arn:aws:..., 10.0.0.0/16, account/region).
+_ID_WORD = re.compile(r"[A-Za-z0-9][-:/][A-Za-z0-9]")
+_SPACES = re.compile(r"(\s+)")
+# Inside a piece of an identifier, a WORD JOINER after each character that is not a letter or a
+# digit takes away the line-break opportunity UAX #14 gives there (after a hyphen...); after
+# ":" or "/" a ZERO WIDTH SPACE gives one (what <wbr> is in WeasyPrint's stylesheet). Both are
+# default-ignorable: no glyph, nothing in the PDF's text. A piece longer than _JOINED_MAX
+# characters keeps its own break opportunities, so it can still fit its column.
+_JOINER, _BREAK, _JOINED_MAX = "\u2060", "\u200b", 48
+_AFTER_PUNCTUATION = re.compile(r"([^A-Za-z0-9])(?=.)")
+
+
+def _flow_word(word: str) -> str:
+    pieces = []
+    for piece in _ID_PARTS.findall(word):
+        end = piece[-1] if piece[-1] in ":/" else ""
+        body = piece[:-1] if end else piece
+        if len(body) <= _JOINED_MAX:
+            body = _AFTER_PUNCTUATION.sub(r"\1" + _JOINER, body)
+        pieces.append(body + end)
+    return _BREAK.join(pieces)
+
+
+def _flow(value: Any) -> str:
+    """Running text of the failing-finding blocks (a finding's message, resource, observed and
+    expected values): each word that is an identifier ends a line only after ":" or "/" (or at
+    a space), never at a hyphen inside it ("tgw-" / "rtb-1"); the other words are left as they
+    are. Text only, no markup: a report of 10k failing findings lays out as fast as plain text
+    (an element per piece, as `_ident` makes, costs WeasyPrint ten times the time and memory)."""
+    parts = _SPACES.split(str(value).translate(_CONTROLS))
+    return "".join(_flow_word(p) if _ID_WORD.search(p) else p for p in parts)
+
+
+def _flow_id(value: Any) -> str:
+    """An identifier of the failing-finding blocks (rule, framework and control ids, ARN,
+    fingerprint, evidence path, source record) as `_flow` sets an identifier word, whatever its
+    characters: "164.308(a)(6)(ii)" stays whole too."""
+    parts = _SPACES.split(str(value).translate(_CONTROLS))
+    return "".join(p if p.isspace() or not p else _flow_word(p) for p in parts)
+
+
 def _command(value: Any) -> Markup:
     """A shell command (a rule's cli remediation): a line ends only at a space between two words."""
     from markupsafe import Markup
@@ -143,9 +185,9 @@ def _command(value: Any) -> Markup:
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
                 environ: Mapping[str, str] | None = None, records: RecordSelection | None = None) -> str:
     """The report's HTML (print layout), before WeasyPrint. The words of `style` (else the
-    model's, else the wording's default style) come from its file (auditor/report/wording.py);
-    ValueError for a style there is no file of. `records`: what `records_of` chose to attach
-    (default: chosen here)."""
+    model's, else the wording's default style) and its colours and sign-off roles come from its
+    file (auditor/report/wording.py); ValueError for a style there is no file of. `records`:
+    what `records_of` chose to attach (default: chosen here)."""
     import jinja2
     from markupsafe import Markup
 
@@ -158,6 +200,8 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     env.filters["observed"] = _observed
     env.filters["utc"] = utc_text
     env.filters["ident"] = _ident
+    env.filters["flow"] = _flow
+    env.filters["flow_id"] = _flow_id
     env.filters["command"] = _command
     when = pinned_time(model, environ)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
@@ -166,7 +210,9 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     context = {
         "m": model, "w": chosen.pdf, "style": chosen.name, "nl": "\n", "statuses": STATUSES,
         "frameworks": frameworks, "counted": {fw.id: words.count_words(fw.id) for fw in frameworks},
-        "css": Markup((folder / STYLESHEET).read_text(encoding="utf-8")),   # our own stylesheet, not AWS data
+        # Our own stylesheet and the style's colours (checked #hex values), not AWS data.
+        "css": Markup((folder / STYLESHEET).read_text(encoding="utf-8") + "\n" + chosen.css() + "\n"),
+        "signoff_roles": chosen.signoff_roles,
         "report_id": report_id(inputs.findings_json, model.run.manifest_sha256),
         "findings_sha256": hashlib.sha256(inputs.findings_json).hexdigest(),
         "manifest_file_sha256": hashlib.sha256(inputs.manifest).hexdigest() if inputs.manifest is not None else "",

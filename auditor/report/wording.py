@@ -1,10 +1,11 @@
 """The words of the HTML and PDF reports, as data: the registry of report styles and the
 wording every style shares, read from YAML files beside the templates.
 
-- ``reports/templates/styles/<name>.yaml``: one file per report style (``banking``,
-  ``healthcare``): how ``--style`` help names it, the frameworks it puts first, the HTML
-  report's title, environment and subtitle, and the PDF's regime, sign-off roles, summary and
-  attestation prose. A style is its file: `style_names` lists them, `load_style` reads one.
+- ``reports/templates/styles/<name>.yaml``: one file per report style: how ``--style`` help
+  names it, the frameworks it puts first, the scope tags its environment term names, its
+  colours, the roles of the PDF's sign-off table, the HTML report's title, environment and
+  subtitle, and the PDF's regime, summary and attestation prose. A style is its file:
+  `style_names` lists them, `load_style` reads one; no code names a style.
 - ``reports/templates/wording.yaml``: what no style changes: the PDF's style when none is
   given, the HTML's words without a style, the default words of a framework, and each finding
   status in each framework's own terms (PCI DSS v4.0.1 ROC reporting values, HIPAA), how the
@@ -13,14 +14,17 @@ wording every style shares, read from YAML files beside the templates.
   term does not fit the run's scope.
 
 Every file is checked when it is read: a missing or unknown key, a value of the wrong type,
-a status term map without exactly the finding statuses (auditor/vocabulary.py) is an
-InputError naming the file, line and key. Compliance authors change these files, never Python.
+a status term map without exactly the finding statuses (auditor/vocabulary.py), a colour that
+is not ``#rgb`` or ``#rrggbb``, a style's framework that has no catalogue in rules/frameworks
+(or is listed twice), an empty list of sign-off roles is an InputError naming the file, line
+and key. Compliance authors change these files, never Python.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +44,9 @@ STYLE_SUFFIX = ".yaml"
 # exactly the finding statuses to strings), TERMS_BY_ID (id -> TERMS), or a nested shape. Every
 # key is required; no other key is allowed.
 STR, LIST, TERMS, TERMS_BY_ID = "a string", "a list of strings", "status terms", "status terms by id"
+# COLOUR: a CSS hex colour (#rgb or #rrggbb): a style's colours become CSS custom properties.
+COLOUR = "a colour"
+_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 # FORMS_BY_WORD: word -> {one: how one is counted, other: how several are} ("Criterion" ->
 # criterion, criteria): a word's plural is data, never the word with an "s".
 FORMS_BY_WORD = "counted forms by word"
@@ -49,12 +56,17 @@ _TEXT_KEYS = ("title", "environment", "subtitle")
 # citations made by both third-party mappings at once.
 AUTHORITIES = ("aws-security-hub", "aws-config-pack", "third-party-steampipe", "third-party-prowler",
                "third-party-both", "pack-author")
+# A style's colours: accent (the PDF's cover title, section headings and their rule; the HTML
+# report's title), heading (subsection headings of both). Each is the CSS custom property
+# --<key> (`Style.css`), which pdf_print.css and report.html.j2 use.
+COLOUR_KEYS = ("accent", "heading")
 STYLE_SHAPE: Mapping[str, Any] = {
     "help": STR,
     "frameworks_first": LIST,
     "html": dict.fromkeys(_TEXT_KEYS, STR),
-    "pdf": dict.fromkeys(("title", "regime", "environment", "data", "entity", "assessor", "owner",
-                          "summary_lead", "attestation"), STR),
+    "pdf": dict.fromkeys(("title", "regime", "environment", "data", "entity", "summary_lead", "attestation"), STR),
+    "signoff_roles": LIST,
+    "colours": dict.fromkeys(COLOUR_KEYS, COLOUR),
     "scope_tags": LIST,
 }
 WORDING_SHAPE: Mapping[str, Any] = {
@@ -81,7 +93,15 @@ class Style:
     # a scope selecting by another value is called the regulated environment instead.
     scope_tags: tuple[str, ...]
     html: Mapping[str, str]            # title, environment, subtitle
-    pdf: Mapping[str, str]             # title, regime, environment, data, entity, assessor, owner, ...
+    pdf: Mapping[str, str]             # title, regime, environment, data, entity, summary_lead, attestation
+    # The rows of the PDF's sign-off table, in order (who signs: "Assessor (QSA / internal audit)").
+    signoff_roles: tuple[str, ...] = ()
+    colours: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))   # COLOUR_KEYS -> #hex
+
+    def css(self) -> str:
+        """The style's colours as CSS custom properties (``:root { --accent: #0b4d3c; ... }``),
+        which the stylesheets use: no stylesheet names a style."""
+        return ":root { " + " ".join(f"--{k}: {v};" for k, v in sorted(self.colours.items())) + " }"
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,9 @@ def _shape_problems(doc: Located, data: Any, shape: Any, path: PathKey) -> list[
         return _keys_problems(doc, data, shape, path)
     if shape == STR:
         return [] if isinstance(data, str) else [doc.problem(path, "expected a string")]
+    if shape == COLOUR:
+        ok = isinstance(data, str) and _COLOUR.fullmatch(data) is not None
+        return [] if ok else [doc.problem(path, "expected a colour: #rgb or #rrggbb (hex digits), e.g. #0b4d3c")]
     if shape == LIST:
         ok = isinstance(data, list) and all(isinstance(x, str) for x in data)
         return [] if ok else [doc.problem(path, "expected a list of strings")]
@@ -176,14 +199,41 @@ def _keys_problems(doc: Located, data: dict[str, Any], shape: Mapping[str, Any],
     return problems
 
 
-def _checked(path: Path, shape: Mapping[str, Any]) -> dict[str, Any]:
-    """The data of the YAML file `path`, checked against `shape` (InputError listing every problem)."""
+def _checked(path: Path, shape: Mapping[str, Any],
+             more: Callable[[Located], list[Problem]] | None = None) -> dict[str, Any]:
+    """The data of the YAML file `path`, checked against `shape` and, once it has that shape, by
+    `more` (InputError listing every problem)."""
     doc = load_yaml(path)
     problems = _shape_problems(doc, doc.data, shape, ())
+    if not problems and more is not None:
+        problems = more(doc)
     if problems:
         raise InputError(problems)
     data: dict[str, Any] = doc.data
     return data
+
+
+def framework_ids() -> tuple[str, ...]:
+    """The ids of the built-in framework catalogues (rules/frameworks), sorted."""
+    from auditor.rules.frameworks import load_catalogues
+
+    return tuple(sorted(load_catalogues()))
+
+
+def _style_problems(doc: Located) -> list[Problem]:
+    """What a style's shape does not say: its frameworks have catalogues and come once each,
+    it has someone to sign."""
+    known, seen, problems = framework_ids(), set(), []
+    for i, fw in enumerate(doc.data["frameworks_first"]):
+        if fw not in known:
+            problems.append(doc.problem(("frameworks_first", i), f"unknown framework '{fw}'{did_you_mean(fw, known)}; "
+                                                                 f"known: {', '.join(known)}"))
+        elif fw in seen:
+            problems.append(doc.problem(("frameworks_first", i), f"framework '{fw}' is listed twice"))
+        seen.add(fw)
+    if not doc.data["signoff_roles"]:
+        problems.append(doc.problem(("signoff_roles",), "expected at least one role to sign the report"))
+    return problems
 
 
 def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -219,10 +269,10 @@ def _version(path: Path) -> tuple[str, str]:
 
 @lru_cache(maxsize=64)
 def _style(name: str, path: str, _digest: str) -> Style:
-    data = _checked(Path(path), STYLE_SHAPE)
+    data = _checked(Path(path), STYLE_SHAPE, _style_problems)
     return Style(name=name, file=path, help=data["help"], frameworks_first=tuple(data["frameworks_first"]),
-                 scope_tags=tuple(data["scope_tags"]),
-                 html=_frozen(data["html"]), pdf=_frozen(data["pdf"]))
+                 scope_tags=tuple(data["scope_tags"]), html=_frozen(data["html"]), pdf=_frozen(data["pdf"]),
+                 signoff_roles=tuple(data["signoff_roles"]), colours=_frozen(data["colours"]))
 
 
 def load_wording(folder: Path | None = None) -> Wording:
@@ -255,8 +305,8 @@ def default_style(folder: Path | None = None) -> str:
 
 
 def style_help(folder: Path | None = None) -> str:
-    """The styles as ``--style`` help names them: ``banking (PCI DSS v4.0.1 / FFIEC) or healthcare
-    (HIPAA Security Rule, ePHI)``. A style whose file cannot be read is named alone (using it
+    """The styles as ``--style`` help names them: each file's name and its ``help``, e.g.
+    ``a (...), b (...) or c (...)``. A style whose file cannot be read is named alone (using it
     says what is wrong with it)."""
     parts = []
     for name in style_names(folder):

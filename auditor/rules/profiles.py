@@ -2,8 +2,8 @@
 
 A profile (``rules/profiles/<id>.yaml``, schema ``auditor/schemas/profile.schema.json``)
 names the packs to run, parameter values, severity changes, the frameworks whose control
-status is reported (in order) and the words reports use. The built-in ones are `banking`
-(PCI DSS v4.0, FFIEC) and `healthcare` (HIPAA Security Rule). An audit config selects one
+status is reported (in order), its report style and the words reports use. The built-in ones
+are the files of rules/profiles/ (`builtin_profiles`). An audit config selects one
 with ``profile:``; its own ``rule_packs`` and ``parameters`` apply on top.
 """
 
