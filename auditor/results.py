@@ -27,6 +27,7 @@ from auditor.rules.engine import ORGANIZATION, Evaluation, Gap, account_id, acco
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
 from auditor.rules.packs import Pack, PackSet, Rule
 from auditor.rules.waivers import WaiverSet, register_rows
+from auditor.responses import ResponseSet, responses_section
 from auditor.vocabulary import FAIL_ON_NONE, SEVERITIES, STATUSES, worst
 
 FORMAT = "private-network-auditor/findings"
@@ -48,6 +49,7 @@ class RunInfo:
     frameworks: tuple[str, ...] = ()     # report only these frameworks (a profile's); empty: all cited
     overrides: tuple[str, ...] = ()      # command-line options merged into the config (its `overrides:`)
     config: AuditConfig | None = None    # where the config file is, for `run.config.file` and packs' `selected_at`
+    responses: ResponseSet | None = None  # management responses: findings.json `responses` (absent without)
 
 
 def _sha256(path: str) -> str:
@@ -306,7 +308,8 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
     rows = register_rows(waivers, evaluation.waivers_used, evaluation.today)
     rules_json = [_rule_json(r, per_rule[r.id]) for r in evaluation.rules]
     selected = pack_selections(run.config, packs.packs, profile=str((run.profile or {}).get("id") or ""))
-    return {
+    assessor = run.config.assessor if run.config is not None else None
+    document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "run": {
@@ -326,6 +329,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
             "accounts": accounts_json(m, evaluation.gaps),
             "regions": list(m.get("regions", [])),
             "scope": _scope_json(run.scope, evaluation),
+            **({"assessor": assessor.to_json()} if assessor is not None else {}),
         },
         "summary": {
             "findings": {s: by_status.get(s, 0) for s in STATUSES},
@@ -343,6 +347,9 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
         "scope_gaps": [g.to_json() for g in evaluation.scope_gaps],
         "findings": list(findings) if lazy else [f.to_json() for f in findings],
     }
+    if run.responses is not None:   # absent without a responses file (reports: "not recorded")
+        document["responses"] = responses_section(run.responses, findings, evaluation.today.isoformat())
+    return document
 
 
 def dumps(document: Mapping[str, Any]) -> str:

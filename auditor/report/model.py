@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
 
 from auditor.report.wording import Wording, load_style, load_wording, style_names
+from auditor.report.workpaper import Workpaper, workpaper_of
 from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
@@ -319,6 +320,8 @@ class ReportModel:
     # The environment's name when a style's own term does not fit the scope (wording.yaml
     # `regulated_environment`).
     regulated_environment: str = "in-scope (regulated) environment"
+    # Worksheets, management responses and the assessor block (auditor/report/workpaper.py).
+    workpaper: Workpaper = field(default_factory=Workpaper)
 
     @property
     def profile_text(self) -> str:
@@ -613,7 +616,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
         not_assessed=tuple(NotAssessed(account=_s(g.get("account")), region=_s(g.get("region")),
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
                                        rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),
-        record_hashes=_frozen(hashes),
+        record_hashes=_frozen(hashes), workpaper=workpaper_of(document),
         scope_gaps=tuple(ScopeGapView(kind=_s(g.get("kind")), account=_s(g.get("account")), region=_s(g.get("region")),
                                       vpc_id=_s(g.get("vpc_id")), reason=_s(g.get("reason")),
                                       suggestions=tuple(_s(x) for x in g.get("suggestions", [])),

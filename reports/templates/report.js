@@ -130,6 +130,11 @@
     }
     return box;
   }
+  function response(f) {   /* management response (html.py responses_data), else "none recorded" */
+    var R = data.responses, i = R.by_finding[f.fp];
+    if (i === undefined) { return el("div", R.none, "response st-ERROR"); }
+    return el("div", R.lines[i], R.overdue.indexOf(i) >= 0 ? "response st-ERROR" : "response");
+  }
   function row(f) {
     var tr = el("tr", null, "finding");
     tr.dataset.fp = f.fp; tr.dataset.rule = f.rule; tr.dataset.st = f.st; tr.dataset.sev = f.sev;
@@ -138,7 +143,7 @@
     var r = el("td"); r.appendChild(el("code", f.rule)); r.appendChild(el("div", f.title)); tr.appendChild(r);
     tr.appendChild(el("td", resource(f), "mono res"));
     var m = el("td"); m.appendChild(el("div", f.msg, "msg")); m.appendChild(evidence(f));
-    if (QUIET.indexOf(f.st) < 0) { m.appendChild(remediation(f)); }
+    if (QUIET.indexOf(f.st) < 0) { m.appendChild(remediation(f)); m.appendChild(response(f)); }
     tr.appendChild(m);
     return tr;
   }
