@@ -425,3 +425,19 @@ def test_report_flag_is_refused_into_an_evidence_bundle(demo_run: DemoRun, tmp_p
                                    "--responses", str(resp)])
     assert res.exit_code == 2 and "is an evidence bundle" in res.stderr
     assert (bundle / "findings.json").read_bytes() == (demo_run.out / "findings.json").read_bytes()
+
+
+def test_the_findings_list_shows_each_response_beside_its_finding(tmp_path: Path) -> None:
+    """In Chromium: report.js puts the response under each failing finding (or says there is
+    none), and the search finds a finding by its response."""
+    from test_report_html import _dump
+
+    path = tmp_path / "report.html"
+    path.write_text(html_report(build_model(_full_document(), load_packs([]), load_catalogues())).decode("utf-8"),
+                    encoding="utf-8")
+    rows = {m.group(1): m.group(0) for m in re.finditer(r'<tr class="finding" data-fp="(\w+)".*?</tr>', _dump(path), re.S)}
+    assert "Management response (finding aaaaaaaaaaaaaaaaaaaa): in-progress, OVERDUE" in rows["a" * 20]
+    assert "Management response (rule EKS-001): risk-accepted" in rows["b" * 20]
+    assert f"Management response: {NO_RESPONSE}" in rows["c" * 20]           # the WAIVED one: none recorded
+    searched = re.findall(r'<tr class="finding" data-fp="(\w+)"', _dump(path, "#q=eks-owners"))
+    assert searched == ["b" * 20]

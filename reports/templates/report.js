@@ -41,7 +41,8 @@
   }
   function haystack(f) {
     if (f._h === undefined) {
-      var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.arn, f.vpc, f.msg, f.waiver];
+      var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.arn, f.vpc, f.msg, f.waiver,
+                   data.responses.lines[data.responses.by_finding[f.fp]] || ""];
       f.ev.forEach(function (e) { parts.push(e[0], e[1], e[2], e[4].join(" ")); });
       f.ctl.forEach(function (c) { parts.push(c[0] + " " + c[1]); });
       f._h = parts.join("\n").toLowerCase();
