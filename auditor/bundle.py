@@ -63,9 +63,15 @@ def copy_inputs(out: Path, config: Any, inputs: Any) -> None:
     folder = out / INPUTS
     if folder.exists():
         shutil.rmtree(folder)
-    if config is None:
+    responses = getattr(inputs, "responses", None)   # the config's or --responses (even without a config)
+    if config is None and responses is None:
         return
     folder.mkdir(parents=True)
+    if responses is not None:
+        (folder / "responses").mkdir()
+        shutil.copyfile(responses.source, folder / "responses" / Path(responses.source).name)
+    if config is None:
+        return
     # The exact text the run parsed (the effective config: the file with any command-line
     # options merged in), so that verification re-evaluates exactly what ran.
     (folder / CONFIG_FILE).write_bytes(config.text.encode("utf-8"))

@@ -377,10 +377,17 @@ def _inputs(root: Path) -> Any:
 
     folder = root / INPUTS
     config_path = folder / CONFIG_FILE
+    # The run's management responses (the config's or --responses), kept whatever the config says.
+    kept = sorted((folder / "responses").glob("*")) if (folder / "responses").is_dir() else []
     if not config_path.is_file():
+        if kept:
+            from auditor.responses import load_responses
+
+            return dataclasses.replace(prepare(None), responses=load_responses(kept[0]))
         return prepare(None)
     text = config_path.read_bytes().decode("utf-8")
-    config = config_from_text(text, str(config_path), base_dir=folder)
+    config = dataclasses.replace(config_from_text(text, str(config_path), base_dir=folder),
+                                 responses=kept[0] if kept else None)
     # The config's entries that named built-in packs stay; those that named pack files or
     # folders beside the config (by a path, or by a bare name that existed there: `own`) are
     # replaced by the bundle's copies. The run's findings.json says which built-ins it used.

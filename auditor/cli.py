@@ -229,11 +229,15 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
 @click.option("--format", "formats", default=None, help=_FORMAT_HELP)
 @click.option("--style", type=click.Choice(style_names()), default=None, help=_STYLE_HELP)
 @pdf_signing_options
+@click.option("--responses", "responses_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Management responses file (YAML; replaces the config's responses): owner, target date, status "
+                   "and retest per finding fingerprint or rule, carried into findings.json and the reports.")
 @run_options
 @aws_options
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None,
-             output: RunOutput, aws: AwsOptions, pdf_signing: PdfSigningOptions) -> None:
+             output: RunOutput, aws: AwsOptions, pdf_signing: PdfSigningOptions,
+             responses_file: Path | None = None) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF; OSCAL when asked) into an evidence bundle, print
     a summary."""
@@ -243,6 +247,11 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     try:
         config = config_for_command(config_path, aws, output.notify, required=snapshot_dir is None)
         inputs = prepare(config, fail_on=fail_on)
+        if responses_file is not None:
+            from dataclasses import replace
+
+            from auditor.responses import load_responses
+            inputs = replace(inputs, responses=load_responses(responses_file, tuple(inputs.packs.rules_by_id)))
     except InputError as exc:
         _fail_input(exc)
     key = _signing_key(sign_key)
@@ -258,6 +267,9 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     except ScanStopped as exc:
         _stopped(exc)
     output.say("\n".join(summary_lines(result.document, result.fail_on)))
+    from auditor.responses import warnings
+    for line in warnings(result.document.get("responses")):
+        output.notify(safe(line), err=True)
     if not result.outputs_written:
         output.say(f"error: some reports could not be written (listed above); findings.json and the bundle are "
                    f"complete without them; the scan itself would exit {result.verdict_code}", err=True)

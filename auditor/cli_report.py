@@ -159,6 +159,27 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _with_responses(document: dict[str, Any], path: Path, folder: Path) -> tuple[dict[str, Any], bytes]:
+    """`document` with the responses of `path` (exit 2 on a bad file, or when `folder` is an
+    evidence bundle: its findings.json is re-derived from its own inputs) and its new bytes."""
+    from auditor.bundle import BUNDLE_FILE
+    from auditor.responses import load_responses, warnings, with_responses
+    from auditor.results import dumps
+
+    if (folder / BUNDLE_FILE).is_file():
+        _die(f"--responses: {folder} is an evidence bundle, whose findings.json `auditor verify` re-derives from the "
+             "scan's inputs: give the responses to `auditor scan` (config `responses:` or --responses), or write "
+             "these reports elsewhere with --out")
+    try:
+        responses = load_responses(path, [str(r.get("id")) for r in document.get("rules", []) if isinstance(r, dict)])
+    except InputError as exc:
+        fail_input(exc)
+    merged = with_responses(document, responses)
+    for line in warnings(merged["responses"]):
+        echo(safe(line), err=True)
+    return merged, dumps(merged).encode("utf-8")
+
+
 @click.command("report")
 @click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "formats", default=",".join(DEFAULT_FORMATS), show_default=True,
@@ -174,9 +195,13 @@ def summary_mismatches(document: Mapping[str, Any]) -> list[str]:
 @click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False),
               help="When the folder is an evidence bundle: sign its refreshed bundle.json with this Ed25519 "
                    "private key (PEM).")
+@click.option("--responses", "responses_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Management responses file (YAML): carried into the findings.json written beside the reports "
+                   "(replacing any responses section it had), from which every report is made. Not into an "
+                   "evidence bundle (give --out).")
 @pdf_signing_options
 def report(findings: Path, formats: str, style: str | None, out: Path | None, packs: tuple[Path, ...],
-           sign_key: Path | None, pdf_signing: PdfSigningOptions) -> None:
+           sign_key: Path | None, pdf_signing: PdfSigningOptions, responses_file: Path | None = None) -> None:
     """Write JUnit XML, SARIF 2.1.0, CSV, OCSF, a findings.json copy and a self-contained HTML
     report (report.html) from FINDINGS, with `--format pdf` the PDF/A-3b evidence report
     (report.pdf) and with `--format oscal` OSCAL assessment results (the `oscal` extra); in an
@@ -232,9 +257,13 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         except (SnapshotError, OSError) as exc:
             _die(f"{manifest_file}: cannot read the snapshot manifest: {exc}")
         snapshot_dir = manifest_file.parent
+    folder = out if out is not None else findings.parent
+    findings_json, findings_path = findings.read_bytes(), findings   # type: tuple[bytes, Path | None]
+    if responses_file is not None:   # the responses go into findings.json first: every report derives from it
+        document, findings_json = _with_responses(document, responses_file, folder)
+        findings_path, wanted = None, wanted if "json" in wanted else ("json", *wanted)
     model = build_model(document, pack_set, catalogues, style=style,   # --style: HTML and PDF alike
                         record_hashes=record_hashes_of(manifest))
-    folder = out if out is not None else findings.parent
     if (folder / BUNDLE_FILE).is_file():
         # Writing into a bundle refreshes its bundle.json, which refuses a link anywhere in it:
         # refused now, before any report is written.
@@ -245,7 +274,7 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
         except SnapshotError as exc:
             _die(f"{folder} is an evidence bundle that cannot be read: {exc}")
     try:
-        done = write_reports(folder, wanted, model, findings.read_bytes(), findings_path=findings,
+        done = write_reports(folder, wanted, model, findings_json, findings_path=findings_path,
                              manifest=manifest, style=style, snapshot=snapshot_dir, pdf_signer=signer)
     except OSError as exc:
         fail_output(f"cannot write into {folder}: {exc.strerror or exc}")

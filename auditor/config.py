@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from auditor.errors import InputError, Problem
 from auditor.partitions import known_regions, partition_of
+from auditor.responses import drop_echoes, parse_date, schema_view
 from auditor.validation import did_you_mean, schema_problems
 from auditor.yamlpos import Located, load_yaml_text, read_text
 
@@ -110,6 +111,24 @@ class ReportSigning:
 
 
 @dataclass(frozen=True)
+class Assessor:
+    """The assessor block: who performed the assessment (findings.json `run.assessor`)."""
+
+    company: str
+    certificate: str                      # certificate or registration number
+    lead_assessors: tuple[str, ...]
+    independence: str                     # the independence statement
+    fieldwork_start: str                  # YYYY-MM-DD
+    fieldwork_end: str
+    qa_reviewer: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"company": self.company, "certificate": self.certificate, "lead_assessors": list(self.lead_assessors),
+                "independence": self.independence, "fieldwork_start": self.fieldwork_start,
+                "fieldwork_end": self.fieldwork_end, "qa_reviewer": self.qa_reviewer}
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     """A validated audit config. `base_dir` resolves relative paths in it.
 
@@ -130,6 +149,8 @@ class AuditConfig:
     rule_packs: tuple[str, ...] = ()
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     waivers: Path | None = None
+    responses: Path | None = None         # management responses file (auditor/responses.py)
+    assessor: Assessor | None = None
     output_dir: Path | None = None
     formats: tuple[str, ...] = DEFAULT_FORMATS
     gzip: bool = False
@@ -174,6 +195,14 @@ def _semantic_problems(doc: Located) -> list[Problem]:
             problems.append(doc.problem(("regions",), f"the regions are in different AWS partitions ({named}); "
                                         "credentials work in one partition only: audit each partition in its own run",
                                         key=True))
+    assessor = data.get("assessor")
+    if isinstance(assessor, dict):
+        days = {k: parse_date(doc, ("assessor", k), assessor[k], problems)
+                for k in ("fieldwork_start", "fieldwork_end") if k in assessor}
+        start, end = days.get("fieldwork_start"), days.get("fieldwork_end")
+        if start and end and end < start:
+            problems.append(doc.problem(("assessor", "fieldwork_end"), f"fieldwork ends {end.isoformat()}, before it "
+                                        f"starts ({start.isoformat()})"))
     if "accounts" in data and "organization_discovery" in data:
         problems.append(doc.problem(("organization_discovery",),
                                     "give either accounts or organization_discovery, not both", key=True))
@@ -209,7 +238,10 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
     # semantic message is the more helpful one (e.g. unquoted account ids).
     semantic = _semantic_problems(doc)
     covered = {(p.line, p.col) for p in semantic}
-    problems = semantic + [p for p in schema_problems("audit-config", doc) if (p.line, p.col) not in covered]
+    view = Located(doc.file, {**doc.data, "assessor": schema_view(doc.data["assessor"])} if "assessor" in doc.data
+                   else doc.data, doc.values, doc.keys, doc.raw)   # YAML dates as the schema's strings
+    problems = drop_echoes(semantic + [p for p in schema_problems("audit-config", view)
+                                       if (p.line, p.col) not in covered])
     if problems:
         raise InputError(problems)
     d = doc.data
@@ -256,6 +288,8 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         rule_packs=tuple(d.get("rule_packs", ())),
         parameters=d.get("parameters", {}),
         waivers=rel(d.get("waivers")),
+        responses=rel(d.get("responses")),
+        assessor=_assessor(d.get("assessor")),
         output_dir=rel(out.get("directory")),
         formats=tuple(dict.fromkeys(out.get("formats", DEFAULT_FORMATS))),
         gzip=bool(out.get("gzip", False)),
@@ -272,6 +306,16 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
             chain=tuple(base_dir / c for c in d["report_signing"].get("chain", ())),
             passphrase_env=d["report_signing"].get("passphrase_env", "")),
     )
+
+
+def _assessor(raw: Mapping[str, Any] | None) -> Assessor | None:
+    if raw is None:
+        return None
+    day = {k: schema_view(raw[k]) for k in ("fieldwork_start", "fieldwork_end")}
+    return Assessor(company=raw["company"].strip(), certificate=raw["certificate"].strip(),
+                    lead_assessors=tuple(n.strip() for n in raw["lead_assessors"]),
+                    independence=" ".join(raw["independence"].split()), fieldwork_start=day["fieldwork_start"],
+                    fieldwork_end=day["fieldwork_end"], qa_reviewer=str(raw.get("qa_reviewer", "")).strip())
 
 
 def load_config(path: Path | str) -> AuditConfig:

@@ -29,6 +29,7 @@ from auditor.rules.packs import Pack, PackSet, Rule
 from auditor.rules.procedures import rule_calls
 from auditor.rules.waivers import WaiverSet, register_rows
 from auditor.topology import carry_layout
+from auditor.responses import ResponseSet, responses_section
 from auditor.vocabulary import FAIL_ON_NONE, SEVERITIES, STATUSES, worst
 
 FORMAT = "private-network-auditor/findings"
@@ -51,6 +52,7 @@ class RunInfo:
     overrides: tuple[str, ...] = ()      # command-line options merged into the config (its `overrides:`)
     config: AuditConfig | None = None    # where the config file is, for `run.config.file` and packs' `selected_at`
     topology: Mapping[str, Any] | None = None   # the network diagrams (auditor.topology); None: not made
+    responses: ResponseSet | None = None  # management responses: findings.json `responses` (absent without)
 
 
 def _sha256(path: str) -> str:
@@ -310,7 +312,8 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
     rows = register_rows(waivers, evaluation.waivers_used, evaluation.today)
     rules_json = [_rule_json(r, per_rule[r.id]) for r in evaluation.rules]
     selected = pack_selections(run.config, packs.packs, profile=str((run.profile or {}).get("id") or ""))
-    return {
+    assessor = run.config.assessor if run.config is not None else None
+    document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "run": {
@@ -330,6 +333,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
             "accounts": accounts_json(m, evaluation.gaps),
             "regions": list(m.get("regions", [])),
             "scope": _scope_json(run.scope, evaluation),
+            **({"assessor": assessor.to_json()} if assessor is not None else {}),
         },
         "summary": {
             "findings": {s: by_status.get(s, 0) for s in STATUSES},
@@ -348,6 +352,9 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
         "findings": list(findings) if lazy else [f.to_json() for f in findings],
         **({"topology": dict(run.topology)} if run.topology is not None else {}),
     }
+    if run.responses is not None:   # absent without a responses file (reports: "not recorded")
+        document["responses"] = responses_section(run.responses, findings, evaluation.today.isoformat())
+    return document
 
 
 def dumps(document: Mapping[str, Any]) -> str:

@@ -25,6 +25,7 @@ from auditor.rules.packs import PackSet, packs_for_config
 from auditor.rules.profiles import Profile, load_profile, resolve_profile
 from auditor.rules.scope import ScopeGap, snapshot_gaps
 from auditor.rules.waivers import WaiverSet, load_waivers
+from auditor.responses import ResponseSet, load_responses
 from auditor.snapshot.reader import Snapshot
 from auditor.snapshot.records import CallRecord
 from auditor.topology import topology_section
@@ -43,6 +44,7 @@ class ScanInputs:
     config_digest: str = ""
     organization: str = ""
     config: AuditConfig | None = None   # for what the snapshot must cover (its accounts and regions)
+    responses: ResponseSet | None = None   # management responses (the config's, or --responses)
 
 
 def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanInputs:
@@ -68,8 +70,10 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     waivers = None
     if config.waivers is not None:
         waivers = load_waivers(config.waivers, known_rule_ids=tuple(packs.rules_by_id))
+    responses = load_responses(config.responses, tuple(packs.rules_by_id)) if config.responses is not None else None
     chosen = fail_on or config.fail_on or (profile.fail_on if profile else "") or DEFAULT_FAIL_ON
-    return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config)
+    return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config,
+                      responses)
 
 
 def _config_problem(config: AuditConfig, keys: tuple[str, ...], message: str) -> Problem:
@@ -118,7 +122,8 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,
                   overrides=inputs.config.overrides if inputs.config is not None else (),
                   profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks,
-                  config=inputs.config, topology=topology_section(model, evaluation.findings, inputs.scope))
+                  config=inputs.config, topology=topology_section(model, evaluation.findings, inputs.scope),
+                  responses=inputs.responses)
     return build_document(evaluation, inputs.packs, run, lazy=True)
 
 

@@ -202,7 +202,8 @@ def test_register_rows() -> None:
     assert [(r.id, r.status, r.days_to_expiry) for r in rows] == [
         ("W-1", "expired", -28), ("W-2", "stale", 305), ("W-3", "active", 30), ("W-4", "pending", 305)]
     w3 = rows[2].as_dict()
-    assert tuple(w3) == REGISTER_COLUMNS
+    assert tuple(w3) == REGISTER_COLUMNS + ("worksheet",)
+    assert w3["worksheet"] is None   # none recorded: null, never an empty worksheet
     assert w3["rules"] == "PN-001, EP-*"
     assert w3["resources"] == "id vpc-1; tags exception=approved"
     assert w3["accounts"] == "111111111111" and w3["regions"] == ""
@@ -244,7 +245,7 @@ def test_unknown_key_with_did_you_mean_and_no_echo_of_the_missing_key() -> None:
     assert problems(ONE.replace("    approver:", "    aprover:")) == [
         "w.yaml:8:5  waivers[0].aprover: unknown key 'aprover' (did you mean 'approver'?); allowed keys: "
         "id, rules, resources, accounts, regions, justification, compensating_control, approver, ticket, "
-        "created, expires"]
+        "created, expires, worksheet"]
 
 
 def test_missing_approver() -> None:

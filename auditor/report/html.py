@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from auditor.report.machine import observed_text
 from auditor.report.model import ReportModel, ordered_frameworks, utc_text
 from auditor.report.wording import Wording, load_style, load_wording, style_names, templates_dir
+from auditor.report.workpaper import responses_data
 from auditor.vocabulary import SEVERITIES, STATUSES
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -152,6 +153,7 @@ def report_context(model: ReportModel) -> dict[str, Any]:
         "frameworks": [[fw.id, fw.title] for fw in frameworks],
         "terms": {fw.id: dict(fw.terms) for fw in frameworks},
         **findings_data(model),
+        "responses": responses_data(model.workpaper),
     }
     return {
         "m": model, "csp": CSP, "title": style["title"], "subtitle": style["subtitle"],

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from auditor.report.procedures import TestingView, testing_view
 from auditor.report.diagram import Diagrams
 from auditor.report.wording import Wording, load_style, load_wording, style_names
+from auditor.report.workpaper import Workpaper, workpaper_of
 from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
@@ -325,6 +326,8 @@ class ReportModel:
     testing: TestingView | None = None
     # The network diagrams (findings.json `topology`; auditor/report/diagram.py), made when drawn.
     diagrams: Diagrams = field(default_factory=lambda: Diagrams({}), compare=False, repr=False)
+    # Worksheets, management responses and the assessor block (auditor/report/workpaper.py).
+    workpaper: Workpaper = field(default_factory=Workpaper)
 
     @property
     def profile_text(self) -> str:
@@ -620,7 +623,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
         not_assessed=tuple(NotAssessed(account=_s(g.get("account")), region=_s(g.get("region")),
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
                                        rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),
-        record_hashes=_frozen(hashes),
+        record_hashes=_frozen(hashes), workpaper=workpaper_of(document),
         scope_gaps=tuple(ScopeGapView(kind=_s(g.get("kind")), account=_s(g.get("account")), region=_s(g.get("region")),
                                       vpc_id=_s(g.get("vpc_id")), reason=_s(g.get("reason")),
                                       suggestions=tuple(_s(x) for x in g.get("suggestions", [])),

@@ -38,6 +38,9 @@ RULE_ID = re.compile(r"[A-Z]{2,5}-[0-9]{3}")
 _GLOB_CHARS = frozenset("*?[")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MIN_JUSTIFICATION = 20
+# The compensating-control worksheet of PCI DSS v4.0.1 Appendix B/C, in its order: an optional
+# `worksheet:` of a waiver gives every field (auditor/report/workpaper.py names them for readers).
+WORKSHEET_FIELDS = ("constraints", "objective", "identified_risk", "definition", "validation", "maintenance")
 _SELECTOR_HINT = "a resource selector has exactly one of id, arn or tags"
 
 
@@ -82,6 +85,7 @@ class Waiver:
     regions: tuple[str, ...] = ()
     compensating_control: str | None = None
     source: tuple[str, int] = ("", 0)
+    worksheet: tuple[tuple[str, str], ...] | None = None   # (field, text) in WORKSHEET_FIELDS order
 
     def covers_rule(self, rule_id: str) -> bool:
         return any(fnmatchcase(rule_id, p) for p in self.rules)
@@ -161,9 +165,12 @@ class RegisterRow:
     justification: str
     compensating_control: str
     source: str
+    worksheet: tuple[tuple[str, str], ...] | None = None
 
-    def as_dict(self) -> dict[str, str | int]:
-        return {c: getattr(self, c) for c in REGISTER_COLUMNS}
+    def as_dict(self) -> dict[str, Any]:
+        """The row as findings.json writes it: the columns and the `worksheet` (null: none recorded)."""
+        return {**{c: getattr(self, c) for c in REGISTER_COLUMNS},
+                "worksheet": dict(self.worksheet) if self.worksheet is not None else None}
 
 
 @dataclass(frozen=True)
@@ -235,7 +242,7 @@ def register_rows(waivers: Iterable[Waiver], used: Collection[str], today: date)
             approver=w.approver, ticket=w.ticket, created=w.created.isoformat(),
             expires=w.expires.isoformat(), status=status, days_to_expiry=(w.expires - today).days,
             justification=w.justification, compensating_control=w.compensating_control or "",
-            source=f"{w.source[0]}:{w.source[1]}"))
+            source=f"{w.source[0]}:{w.source[1]}", worksheet=w.worksheet))
     return rows
 
 
@@ -489,7 +496,9 @@ def _build(doc: Located, text: str) -> WaiverSet:
             accounts=tuple(w.get("accounts", ())), regions=tuple(w.get("regions", ())),
             compensating_control=(w["compensating_control"].strip()
                                   if "compensating_control" in w else None),
-            source=(doc.file, doc.where(("waivers", i))[0])))
+            source=(doc.file, doc.where(("waivers", i))[0]),
+            worksheet=(tuple((k, str(w["worksheet"][k]).strip()) for k in WORKSHEET_FIELDS)
+                       if "worksheet" in w else None)))
     return WaiverSet(waivers=tuple(waivers), source=doc.file,
                      digest="sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest())
 

@@ -41,7 +41,8 @@
   }
   function haystack(f) {
     if (f._h === undefined) {
-      var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.arn, f.vpc, f.msg, f.waiver];
+      var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.arn, f.vpc, f.msg, f.waiver,
+                   data.responses.lines[data.responses.by_finding[f.fp]] || ""];
       f.ev.forEach(function (e) { parts.push(e[0], e[1], e[2], e[4].join(" ")); });
       f.ctl.forEach(function (c) { parts.push(c[0] + " " + c[1]); });
       f._h = parts.join("\n").toLowerCase();
@@ -130,6 +131,11 @@
     }
     return box;
   }
+  function response(f) {   /* management response (html.py responses_data), else "none recorded" */
+    var R = data.responses, i = R.by_finding[f.fp];
+    if (i === undefined) { return el("div", R.none, "response st-ERROR"); }
+    return el("div", R.lines[i], R.overdue.indexOf(i) >= 0 ? "response st-ERROR" : "response");
+  }
   function row(f) {
     var tr = el("tr", null, "finding");
     tr.dataset.fp = f.fp; tr.dataset.rule = f.rule; tr.dataset.st = f.st; tr.dataset.sev = f.sev;
@@ -138,7 +144,7 @@
     var r = el("td"); r.appendChild(el("code", f.rule)); r.appendChild(el("div", f.title)); tr.appendChild(r);
     tr.appendChild(el("td", resource(f), "mono res"));
     var m = el("td"); m.appendChild(el("div", f.msg, "msg")); m.appendChild(evidence(f));
-    if (QUIET.indexOf(f.st) < 0) { m.appendChild(remediation(f)); }
+    if (QUIET.indexOf(f.st) < 0) { m.appendChild(remediation(f)); m.appendChild(response(f)); }
     tr.appendChild(m);
     return tr;
   }
