@@ -16,7 +16,10 @@ _VOLATILE = [(re.compile(r"sha256:[0-9a-f]{64}|\b[0-9a-f]{64}\b"), "<sha256>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?"), "<time>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC"), "<time>"),
              (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
-             (re.compile(r"\b[0-9a-f]{20}\b"), "<fingerprint>")]
+             (re.compile(r"\b[0-9a-f]{20}\b"), "<fingerprint>"),
+             # A waiver's days to expiry: the demo is judged on the day it runs.
+             (re.compile(r'"days_to_expiry": -?\d+'), '"days_to_expiry": "<days>"'),
+             (re.compile(r"(<td>\s*<date>\s*</td>\s*<td>\s*<date>\s*</td>\s*)<td>-?\d+</td>"), r"\1<td><days></td>")]
 
 
 def anonymise(text: str, names: dict[str, str]) -> str:
