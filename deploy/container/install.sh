@@ -75,12 +75,13 @@ fi
 export UV_PYTHON_DOWNLOADS=never
 
 # 1. System libraries and fonts for the PDF report (WeasyPrint needs Pango at run time; the
-#    report's stylesheet names DejaVu Sans and DejaVu Sans Mono).
+#    report's stylesheet names DejaVu Sans and DejaVu Sans Mono), and Graphviz, whose `dot`
+#    lays out the network diagrams at scan time (without it the reports say "diagram not drawn").
 if [ "$system_packages" = 1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
-    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core ca-certificates
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core graphviz ca-certificates
   apt-get clean
   rm -rf /var/lib/apt/lists/*
 fi
