@@ -135,13 +135,15 @@ def _check_status_cells(rendered: Rendered) -> None:
             assert text.count(term) >= cells, (fw.id, term, text.count(term), cells)
 
 
-def test_not_implemented_is_on_one_line_in_every_hipaa_cell(demo_healthcare: Rendered) -> None:
+def test_gaps_found_is_on_one_line_in_every_hipaa_cell(demo_healthcare: Rendered) -> None:
+    # (The HIPAA FAIL term was "Not implemented" until the mapping review: a cell must not read as
+    # a verdict on a whole safeguard; the term is now "Gaps found".)
     hipaa = next(fw for fw in demo_healthcare.model.frameworks if fw.id == "hipaa-security")
-    failing = [c for c in hipaa.controls if c.term == "Not implemented"]
+    failing = [c for c in hipaa.controls if c.term == "Gaps found"]
     assert failing   # the demo fails HIPAA sections by design
     text = _section(demo_healthcare.pdf, "Results per control")
-    assert "implemente\nd" not in text and not _broken(text, "Not implemented")
-    assert text.count("Not implemented") >= len(failing)
+    assert "Gaps\nfound" not in text and not _broken(text, "Gaps found")
+    assert text.count("Gaps found") >= len(failing)
     _check_status_cells(demo_healthcare)
 
 

@@ -3,7 +3,7 @@
 A profile (``rules/profiles/<id>.yaml``, schema ``auditor/schemas/profile.schema.json``)
 names the packs to run, parameter values, severity changes, the frameworks whose control
 status is reported (in order) and the words reports use. The built-in ones are `banking`
-(PCI DSS v4.0, FFIEC) and `healthcare` (HIPAA Security Rule). An audit config selects one
+(PCI DSS v4.0.1, NIST CSF 2.0, FFIEC IT Examination Handbook) and `healthcare` (HIPAA Security Rule). An audit config selects one
 with ``profile:``; its own ``rule_packs`` and ``parameters`` apply on top.
 """
 
@@ -97,8 +97,13 @@ def profile_problems(profile: Profile, pack_ids: tuple[str, ...], rule_ids: tupl
     for rid in profile.severity:
         if rid not in rule_ids:
             problem(("severity", rid), f"unknown rule '{rid}'{did_you_mean(rid, rule_ids)}", key=True)
+    from auditor.rules.mapping_review import retired_problem
+
     for i, fw in enumerate(profile.frameworks):
-        if fw not in frameworks:
+        retired = retired_problem(fw) if fw not in frameworks else None
+        if retired is not None:
+            problem(("profile", "frameworks", i), retired)
+        elif fw not in frameworks:
             problem(("profile", "frameworks", i), f"unknown framework '{fw}'{did_you_mean(fw, frameworks)}; "
                                                   f"known: {', '.join(sorted(frameworks))}")
     return problems
