@@ -22,6 +22,7 @@ import pytest
 from auditor.findings import STATUSES
 from auditor.report.model import ReportModel, build_model, record_hashes_of
 from auditor.report.pdf import PdfInputs, render_pdf
+from auditor.report.wording import load_wording
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from auditor.validation import load_schema
@@ -50,9 +51,12 @@ def synthetic_document() -> dict[str, Any]:
     frameworks = []
     for cat in sorted(load_catalogues().values(), key=lambda c: c.id):
         ids = sorted(cat.controls, key=lambda c: (-len(c), c))[:len(STATUSES)]
+        # A catalogue of fewer controls than statuses (nist-csf-2.0: 4, ffiec-itbh-is: 3) prints the first
+        # statuses only; its terms are the default ones, which the other frameworks print in full.
+        assert len(ids) == len(STATUSES) or cat.id not in load_wording().framework_terms, cat.id
         controls = [{"id": c, "title": "", "status": s, "rules": ["EKS-001"], "counts": counts,
                      "authorities": ["third-party-prowler"], "third_party_only": True}
-                    for c, s in zip(ids, STATUSES, strict=True)]   # a catalogue of fewer controls stops here
+                    for c, s in zip(ids, STATUSES[:len(ids)], strict=True)]
         frameworks.append({"id": cat.id, "title": cat.title, "version": cat.version, "status": "FAIL",
                            "controls": controls})
     doc["frameworks"] = frameworks
