@@ -116,8 +116,8 @@ def test_a_builtin_pack_whose_citations_differ_fails_to_load(tmp_path: Path) -> 
     from auditor.yamlpos import load_yaml
 
     text = (PACKS / "traffic-filtering.yaml").read_text(encoding="utf-8")
-    bad = text.replace('      pci-dss-4.0: ["1.3.2", "1.4.2"]\n      soc2: [CC6.1, CC6.6]\n',
-                       '      pci-dss-4.0: ["1.3.2", "1.4.2", "7.2.1"]\n      soc2: [CC6.1, CC6.6]\n', 1)
+    bad = text.replace('      pci-dss-4.0: ["1.3.1", "1.3.2", "1.4.2"]\n      soc2: [CC6.1, CC6.6]\n',
+                       '      pci-dss-4.0: ["1.3.1", "1.3.2", "1.4.2", "7.2.1"]\n      soc2: [CC6.1, CC6.6]\n', 1)
     assert bad != text
     bad = bad.replace("      nist-csf-2.0: [PR.IR-01]\n", "", 1)
     path = tmp_path / "traffic-filtering.yaml"
