@@ -153,11 +153,12 @@ def _rule_json(rule: Rule, counts: Mapping[str, int]) -> dict[str, Any]:
 
 
 def control_authorities(rule: Rule, framework: str, control: str, authority: AuthorityMap) -> set[str]:
-    """Who says the rule supports the control: the authorities of the mappings of the
-    checks it implements, else the pack's author."""
-    found: set[str] = {a for check in rule.implements
-                       for a in authority.citations(check).get(framework, {}).get(control, ())}
-    return found or {PACK_AUTHORITY}
+    """Who says the rule supports the control: the authorities of its kept row in the mapping
+    review table (rules/frameworks/mapping-review.yaml), else the pack's author (not reviewed).
+    `authority` is kept for callers; the review table is what the reports print."""
+    from auditor.rules.mapping_review import mapping_json
+
+    return set(mapping_json(framework, control, rule.id)["authorities"]) or {PACK_AUTHORITY}
 
 
 def _frameworks(rules: tuple[Rule, ...], per_rule: Mapping[str, Counter[str]], only: tuple[str, ...],
@@ -186,10 +187,19 @@ def _frameworks(rules: tuple[Rule, ...], per_rule: Mapping[str, Counter[str]], o
                 "counts": {s: counts.get(s, 0) for s in STATUSES},
                 "authorities": auths,
                 "third_party_only": all(a in THIRD_PARTY for a in auths),
+                "mappings": _mappings(fw, control, crules),
             })
         out.append({"id": fw, "title": cat.title if cat else fw, "version": cat.version if cat else "",
                     "status": worst(c["status"] for c in controls), "controls": controls})
     return out
+
+
+def _mappings(framework: str, control: str, rules: list[Rule]) -> list[dict[str, Any]]:
+    """Per citing rule: the authority, source and rationale of its reviewed mapping (or the pack
+    author's, not reviewed)."""
+    from auditor.rules.mapping_review import mapping_json
+
+    return [mapping_json(framework, control, r.id) for r in sorted(rules, key=lambda r: r.id)]
 
 
 def _scope_json(scope: Scope, evaluation: Evaluation) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def test_json_for_script_cannot_close_the_block() -> None:
 
 def test_frameworks_show_third_party_only_mapping() -> None:
     page = _render(_two_framework_doc(), style="healthcare")
-    assert "third-party mapping only" in page and "164.312(e)(1)" in page and "Not implemented" in page
+    assert "third-party mapping only" in page and "164.312(e)(1)" in page and "Gaps found" in page
 
 
 def test_the_two_styles_differ_in_title_environment_and_framework_order() -> None:

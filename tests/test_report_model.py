@@ -165,9 +165,11 @@ def test_unknown_rules_and_missing_metadata_degrade_gracefully() -> None:
 
 
 def test_labels_and_terms() -> None:
-    assert authority_label(["pack-author"]) == "pack author"
+    assert authority_label(["pack-author"]) == "pack author, not reviewed"
     assert authority_label(["third-party-steampipe"]) == "third-party mapping: Steampipe (Apache-2.0)"
-    assert status_term("hipaa-security", "PASS") == "Implemented"
+    # HIPAA cells never read as a verdict on a whole safeguard (risk-analysis input).
+    assert status_term("hipaa-security", "PASS") == "No gaps found in network configuration"
+    assert status_term("hipaa-security", "FAIL") == "Gaps found"
     assert status_term("nist-800-53-r5", "ERROR") == "Not assessed"
 
 

@@ -97,7 +97,7 @@ def test_status_terms_must_name_every_status_and_only_those(folder: Path) -> Non
 
 def test_wrong_types_are_refused(folder: Path) -> None:
     path = folder / "styles" / "banking.yaml"
-    text = path.read_text(encoding="utf-8").replace("frameworks_first: [pci-dss-4.0, ffiec-cat]",
+    text = path.read_text(encoding="utf-8").replace("frameworks_first: [pci-dss-4.0, nist-csf-2.0, ffiec-itbh-is]",
                                                     "frameworks_first: pci-dss-4.0")
     path.write_text(text.replace("  entity: the assessed entity", "  entity: [the assessed entity]"), encoding="utf-8")
     with pytest.raises(InputError) as exc:
@@ -115,8 +115,8 @@ def test_a_style_is_its_file(folder: Path) -> None:
     (folder / "styles" / "insurance.yaml").write_text(text.replace("help: HIPAA Security Rule, ePHI",
                                                                    "help: NAIC Model Law"), encoding="utf-8")
     assert style_names(folder) == ("banking", "healthcare", "insurance", "insurer")
-    assert style_help(folder) == ("banking (PCI DSS v4.0.1 / FFIEC), healthcare (HIPAA Security Rule, ePHI), "
-                                  "insurance (NAIC Model Law) or insurer (SOC 2 Trust Services Criteria / NAIC "
+    assert style_help(folder) == ("banking (PCI DSS v4.0.1 / NIST CSF 2.0 / FFIEC IT Handbook), healthcare (HIPAA Security Rule, "
+                                  "ePHI), insurance (NAIC Model Law) or insurer (SOC 2 Trust Services Criteria / NAIC "
                                   "Model Law 668, 23 NYCRR 500)")
     assert load_style("insurance", folder).help == "NAIC Model Law"
     with pytest.raises(ValueError, match="unknown report style 'retail'; choose from banking, healthcare, insurance, "
@@ -191,7 +191,9 @@ def test_the_pdf_summary_counts_in_the_framework_s_words() -> None:
         line = ", ".join(f"{counts[s]} {said[s]}" for s in STATUSES)
         assert f"{fw.requirements_counted} assessed: {line}." in pdf, fw.id
     assert words.count_words("pci-dss-4.0")["FAIL"] == "Not in Place"
-    assert words.count_words("hipaa-security")["FAIL"] == "not met"
+    # HIPAA counts gaps, never a verdict on a whole standard (risk-analysis input).
+    assert words.count_words("hipaa-security")["FAIL"] == "with gaps found"
+    assert words.count_words("nist-800-53-r5")["FAIL"] == "not met"
 
 
 def test_an_edited_wording_file_is_read_again(tmp_path: Path) -> None:
@@ -217,14 +219,14 @@ def test_authority_labels_are_wording(tmp_path: Path) -> None:
     from auditor.report.wording import load_wording, templates_dir
 
     words = load_wording()
-    assert words.authority_label(["pack-author", "aws-security-hub"]) == "mapped by AWS Security Hub; pack author"
+    assert words.authority_label(["pack-author", "aws-security-hub"]) == "mapped by AWS Security Hub; pack author, not reviewed"
     assert words.authority_label(["third-party-prowler", "third-party-steampipe"]) == (
         "third-party mapping: Steampipe/Prowler (Apache-2.0)")
     assert words.authority_label(["someone-else"]) == "someone-else"
     folder = tmp_path / "templates"
     shutil.copytree(templates_dir(), folder)
     path = folder / "wording.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("pack-author: pack author", "pack-author: rule author"),
+    path.write_text(path.read_text(encoding="utf-8").replace("pack-author: \"pack author, not reviewed\"", "pack-author: rule author"),
                     encoding="utf-8")
     assert load_wording(folder).authority_label(["pack-author"]) == "rule author"
     path.write_text(path.read_text(encoding="utf-8").replace("  pack-author: rule author\n", ""), encoding="utf-8")

@@ -24,6 +24,8 @@ from auditor.report.procedures import TestingView, testing_view
 from auditor.report.diagram import Diagrams
 from auditor.report.wording import Wording, load_style, load_wording, style_names
 from auditor.report.workpaper import Workpaper, workpaper_of
+from auditor.report.mapping_view import ControlReview, control_review
+from auditor.report.risk import RiskSection, hipaa_risk
 from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
@@ -161,6 +163,7 @@ class ControlView:
     authorities: tuple[str, ...]
     authority: str               # label
     third_party_only: bool
+    review: ControlReview | None = None   # per-rule authority and rationale (auditor/report/mapping_view.py)
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,7 @@ class ReportModel:
     # The SHA-256 ("sha256:<hex>") of each snapshot record file a finding cites, from the
     # snapshot manifest when one was given; empty without it.
     record_hashes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hipaa_risk: RiskSection | None = None   # HIPAA risk-analysis input (auditor/report/risk.py)
     scope_gaps: tuple[ScopeGapView, ...] = ()   # nothing assessed there: the run is incomplete
     profile_version: str = ""
     # The environment's name when a style's own term does not fit the scope (wording.yaml
@@ -449,7 +453,8 @@ def _frameworks(doc: Mapping[str, Any], catalogues: Mapping[str, Catalogue],
             id=c["id"], title=c.get("title") or (cat.controls[c["id"]].title if cat and c["id"] in cat.controls else ""),
             status=c["status"], term=term(fw["id"], c["status"]), rules=tuple(c.get("rules", [])),
             counts=_counts(c.get("counts")), authorities=tuple(c.get("authorities", [])),
-            authority=report_words.authority_label(c.get("authorities", [])), third_party_only=bool(c.get("third_party_only")))
+            authority=report_words.authority_label(c.get("authorities", [])), third_party_only=bool(c.get("third_party_only")),
+            review=control_review(c, cat, report_words))
             for c in sorted(fw.get("controls", []), key=lambda c: control_order(c["id"])))
         out.append(FrameworkView(id=fw["id"], title=fw.get("title", fw["id"]), version=_s(fw.get("version")),
                                  status=fw["status"], term=term(fw["id"], fw["status"]),
@@ -624,6 +629,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
                                        rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),
         record_hashes=_frozen(hashes), workpaper=workpaper_of(document),
+        hipaa_risk=hipaa_risk(document, report_words.status_term),
         scope_gaps=tuple(ScopeGapView(kind=_s(g.get("kind")), account=_s(g.get("account")), region=_s(g.get("region")),
                                       vpc_id=_s(g.get("vpc_id")), reason=_s(g.get("reason")),
                                       suggestions=tuple(_s(x) for x in g.get("suggestions", [])),

@@ -179,7 +179,9 @@ def _command(value: Any) -> Markup:
     from markupsafe import Markup
 
     words = str(value).translate(_CONTROLS).split()
-    return Markup(" ").join(_whole(w) for w in words)
+    # Every word with a character a line may break after (a slash or colon too, unlike _whole) is one box.
+    return Markup(" ").join(Markup('<span class="tok">{}</span>').format(w) if not w.isalnum() else Markup.escape(w)
+                            for w in words)
 
 
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,

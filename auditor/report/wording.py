@@ -54,8 +54,8 @@ FORMS: Mapping[str, Any] = {"one": STR, "other": STR}
 _TEXT_KEYS = ("title", "environment", "subtitle")
 # Who says a rule supports a control (the authority map's source ids), and the label for
 # citations made by both third-party mappings at once.
-AUTHORITIES = ("aws-security-hub", "aws-config-pack", "third-party-steampipe", "third-party-prowler",
-               "third-party-both", "pack-author")
+AUTHORITIES = ("aws-security-hub", "aws-config-pack", "framework-text", "third-party-steampipe",
+               "third-party-prowler", "third-party-both", "pack-author")
 # A style's colours: accent (the PDF's cover title, section headings and their rule; the HTML
 # report's title), heading (subsection headings of both). Each is the CSS custom property
 # --<key> (`Style.css`), which pdf_print.css and report.html.j2 use.
@@ -135,7 +135,7 @@ class Wording:
         """One label for a control's authority ids (AWS's first, then the third-party
         mappings, both at once as one, then the pack author, then ids without a label)."""
         ids, said = set(authorities), self.authority_labels
-        labels = [said[a] for a in ("aws-security-hub", "aws-config-pack") if a in ids]
+        labels = [said[a] for a in ("aws-security-hub", "aws-config-pack", "framework-text") if a in ids]
         third = {"third-party-steampipe", "third-party-prowler"} & ids
         if len(third) == 2:
             labels.append(said["third-party-both"])

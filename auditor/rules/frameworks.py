@@ -26,12 +26,18 @@ from auditor.resources import builtin_dir
 from auditor.validation import did_you_mean, load_schema, schema_problems
 from auditor.yamlpos import Located, PathKey, dotted, load_yaml
 
-Authority = Literal["aws-security-hub", "aws-config-pack", "third-party-steampipe", "third-party-prowler"]
-AUTHORITIES: tuple[Authority, ...] = ("aws-security-hub", "aws-config-pack", "third-party-steampipe",
+Authority = Literal["aws-security-hub", "aws-config-pack", "framework-text", "third-party-steampipe",
+                    "third-party-prowler"]
+# framework-text: our own reading of the framework's text, allowed only with a one-line rationale
+# (rules/frameworks/mapping-review.yaml).
+AUTHORITIES: tuple[Authority, ...] = ("aws-security-hub", "aws-config-pack", "framework-text", "third-party-steampipe",
                                       "third-party-prowler")
 THIRD_PARTY: frozenset[str] = frozenset({"third-party-steampipe", "third-party-prowler"})
 
 AUTHORITY_FILE = "authority.yaml"
+REVIEW_FILE = "mapping-review.yaml"
+RISK_FILE = "risk-analysis.yaml"
+NOT_CATALOGUES = frozenset({AUTHORITY_FILE, REVIEW_FILE, RISK_FILE})
 _SCHEMA = "framework"
 _MARKER = "authority_map"
 
@@ -52,6 +58,8 @@ class Control:
     title: str
     cited_by: tuple[str, ...] = ()
     note: str = ""
+    kind: str = ""            # HIPAA: "standard" or "implementation specification"
+    designation: str = ""     # HIPAA: "required" or "addressable"
 
 
 @dataclass(frozen=True)
@@ -194,7 +202,8 @@ def load_catalogue(path: Path | str) -> Catalogue:
 
     built = {
         key: Control(id=key, title=value["title"], cited_by=tuple(value.get("cited_by", ())),
-                     note=value.get("note", ""))
+                     note=value.get("note", ""), kind=value.get("kind", ""),
+                     designation=value.get("designation", ""))
         for key, value in cast(dict[str, dict[str, Any]], controls).items()
     }
     return Catalogue(
@@ -208,7 +217,7 @@ def load_catalogue(path: Path | str) -> Catalogue:
 def load_catalogues(folder: Path | None = None) -> dict[str, Catalogue]:
     """Every catalogue in `folder` (default: the built-in ``rules/frameworks``), by framework id.
 
-    ``authority.yaml`` is not a catalogue and is skipped. Problems in all files are raised together.
+    ``authority.yaml``, ``mapping-review.yaml`` and ``risk-analysis.yaml`` are not catalogues and are skipped. Problems in all files are raised together.
     """
     folder = default_folder() if folder is None else Path(folder)
     if not folder.is_dir():
@@ -216,7 +225,7 @@ def load_catalogues(folder: Path | None = None) -> dict[str, Catalogue]:
     catalogues: dict[str, Catalogue] = {}
     problems: list[Problem] = []
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == AUTHORITY_FILE:
+        if path.name in NOT_CATALOGUES:
             continue
         try:
             catalogue = load_catalogue(path)

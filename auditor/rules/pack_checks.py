@@ -63,13 +63,16 @@ class Registries:
     suggest_control: Callable[[str, str], str | None]    # (framework, control) -> close control
     attribute_paths: Callable[[str], Iterable[str]] = lambda resource_type: ()  # listed when no close match
     catalogue_checks: Collection[str] = ()               # NET-... ids a rule may implement (empty: unchecked)
+    # (built-in rule id, its citations) -> how they differ from the mapping review table; None: unchecked
+    review_citations: Callable[[str, Mapping[str, list[str]]], list[str]] | None = None
+    retired_framework: Callable[[str], str | None] = lambda framework: None   # its error message, or None
 
 
 @lru_cache(maxsize=1)
 def default_registries() -> Registries:
     """The real registries (imported on first use)."""
     from auditor.model.types import RESOURCE_TYPES
-    from auditor.rules import attributes, frameworks, operators
+    from auditor.rules import attributes, frameworks, mapping_review, operators
 
     catalogues = frameworks.load_catalogues()
     return Registries(
@@ -82,6 +85,8 @@ def default_registries() -> Registries:
         suggest_control=lambda fw, control: _quoted(frameworks.suggest_control(catalogues, fw, control)),
         attribute_paths=attributes.attribute_paths,
         catalogue_checks=frameworks.load_authority().check_ids,
+        review_citations=lambda rule, cited: mapping_review.citation_problems(rule, cited),
+        retired_framework=mapping_review.retired_problem,
     )
 
 
@@ -479,6 +484,9 @@ def check_pack(pd: PackDoc, ctx: _Context) -> list[Problem]:
 
 
 def _unknown_framework(fw: str, reg: Registries) -> str:
+    retired = reg.retired_framework(fw)
+    if retired is not None:
+        return retired
     known = ", ".join(sorted(reg.frameworks)) or "none"
     return f"unknown framework '{fw}'{did_you_mean(fw, reg.frameworks)}; known frameworks: {known}"
 
@@ -535,6 +543,11 @@ def _check_rule(pd: PackDoc, i: int, rule: dict[str, Any], ctx: _Context,
                     problems.append(rule_problem(pd, i, ("frameworks", fw, n),
                                                  f"control '{text}' does not exist in framework {fw_s}{hint}; "
                                                  f"see rules/frameworks/{fw_s}.yaml"))
+    if pd.builtin and reg.review_citations is not None and isinstance(fmap, dict) and isinstance(rule.get("id"), str):
+        cited = {str(fw): [pd.doc.raw.get(("rules", i, "frameworks", fw, n), str(c)) for n, c in enumerate(cs)]
+                 for fw, cs in fmap.items() if isinstance(cs, list)}
+        for message in reg.review_citations(rule["id"], cited):
+            problems.append(rule_problem(pd, i, ("frameworks",), message))
     dep = rule.get("deprecated")
     if isinstance(dep, dict):
         target = dep.get("replaced_by")

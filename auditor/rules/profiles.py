@@ -97,8 +97,13 @@ def profile_problems(profile: Profile, pack_ids: tuple[str, ...], rule_ids: tupl
     for rid in profile.severity:
         if rid not in rule_ids:
             problem(("severity", rid), f"unknown rule '{rid}'{did_you_mean(rid, rule_ids)}", key=True)
+    from auditor.rules.mapping_review import retired_problem
+
     for i, fw in enumerate(profile.frameworks):
-        if fw not in frameworks:
+        retired = retired_problem(fw) if fw not in frameworks else None
+        if retired is not None:
+            problem(("profile", "frameworks", i), retired)
+        elif fw not in frameworks:
             problem(("profile", "frameworks", i), f"unknown framework '{fw}'{did_you_mean(fw, frameworks)}; "
                                                   f"known: {', '.join(sorted(frameworks))}")
     return problems
