@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -528,14 +529,29 @@ def run_demo(*, out: Path | None = None, server: bool = False, formats: Sequence
     if problem is not None:
         raise ScanStopped(EXIT_INPUT, problem)
     from auditor.config import load_config
-    from auditor.emulate import EmulatedAws, demo_config_path, demo_estate_path, load_estate, seed
-    from auditor.emulate.host import DEMO_SEED
-    from auditor.scan import prepare
+    from auditor.emulate import dated_demo_config, demo_config_path, demo_estate_path, load_estate
 
     t0 = time.monotonic()
     out = out or timestamped(Path("demo-output"))
     estate = load_estate(demo_estate_path())
-    config = load_config(demo_config_path())
+    # The demo's waivers and responses, re-dated to today (auditor.emulate.dated_demo_config):
+    # copies that live until the bundle has kept them in its inputs/.
+    dated = tempfile.TemporaryDirectory(prefix="auditor-demo-")
+    try:
+        return _run_demo(out, estate, dated_demo_config(load_config(demo_config_path()), Path(dated.name),
+                                                        dt.datetime.now(dt.UTC).date()),
+                         server, formats, style, progress, notify, keep_records, on_start, t0)
+    finally:
+        dated.cleanup()
+
+
+def _run_demo(out: Path, estate: Any, config: AuditConfig, server: bool, formats: Sequence[str] | None,
+              style: str | None, progress: Progress | None, notify: Notify, keep_records: bool,
+              on_start: Callable[[], None] | None, t0: float) -> DemoResult:
+    from auditor.emulate import EmulatedAws, demo_estate_path, seed
+    from auditor.emulate.host import DEMO_SEED
+    from auditor.scan import prepare
+
     inputs = prepare(config)
     wanted = _formats(formats, config)
     _make_folder(out)

@@ -11,14 +11,22 @@ imports moto only when an emulator is entered: moto is an optional dependency.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.emulate.estate import Estate, estate_from_text, load_estate
 from auditor.emulate.host import EmulatedAws
 from auditor.emulate.seed import EmulatorRequired, SeedResult, seed
 
-__all__ = ["EmulatedAws", "Estate", "EmulatorRequired", "SeedResult", "demo_config_path", "demo_estate_path", "emulator_missing",
+if TYPE_CHECKING:
+    from auditor.config import AuditConfig
+
+__all__ = ["DEMO_DATED_AS_OF", "EmulatedAws", "Estate", "EmulatorRequired", "SeedResult", "dated_demo_config",
+           "demo_config_path", "demo_estate_path", "emulator_missing",
            "estate_from_text", "load_estate", "seed"]
 
 
@@ -52,3 +60,37 @@ def demo_estate_path() -> Path:
 def demo_config_path() -> Path:
     """The audit config that audits the demo estate."""
     return _sample("demo-audit.yaml")
+
+
+# The day the demo's waivers and management responses are dated as of (their files in
+# sample_configs/): the demo re-dates them to the day it runs (`dated_demo_config`).
+DEMO_DATED_AS_OF = date(2026, 12, 6)
+_DATE_LINE = re.compile(r"^(\s*(?:-\s+)?(?:created|expires|target_date|date):\s*)(\d{4}-\d{2}-\d{2})\b", re.M)
+
+
+def redated(text: str, days: int) -> str:
+    """`text` (a waivers or responses file) with every `created`, `expires`, `target_date` and
+    retest `date` moved by `days`; nothing else changes (lines stay where they were)."""
+    return _DATE_LINE.sub(lambda m: m.group(1) + (date.fromisoformat(m.group(2)) + timedelta(days=days)).isoformat(),
+                          text)
+
+
+def dated_demo_config(config: AuditConfig, folder: Path, today: date) -> AuditConfig:
+    """The demo's config with its waivers and responses files re-dated from DEMO_DATED_AS_OF
+    to `today`, written into `folder` under their own names.
+
+    The demo is judged on the day it runs; a waiver lasts at most a year and a response's
+    target date is fixed, so files with fixed dates would read differently (a waiver expired,
+    a response overdue) as the months pass. Re-dated, the demo shows the same register on any
+    day: the waiver three weeks old, one response overdue, one due in months. The copies are
+    what the evidence bundle keeps in `inputs/`, so `auditor verify` re-evaluates with them."""
+    days = (today - DEMO_DATED_AS_OF).days
+
+    def copy(source: Path | None) -> Path | None:
+        if source is None:
+            return None
+        target = folder / source.name
+        target.write_text(redated(source.read_text(encoding="utf-8"), days), encoding="utf-8")
+        return target
+
+    return dataclasses.replace(config, waivers=copy(config.waivers), responses=copy(config.responses))
