@@ -209,5 +209,17 @@ def normalised_demo_html(page: str, names: dict[str, str], snapshot: Path) -> st
     def tags(text: str) -> str:
         return re.sub(r">\s*<", ">\n<", re.sub(r"[ \t]+", " ", norm.anonymise(text))).strip()
 
-    return "\n".join([tags(head), "<!-- report data: run metadata, then one finding per line, sorted -->",
-                      meta_text, *norm.rows(data), tags(tail)]) + "\n"
+    return "\n".join([tags(graphviz_geometry_masked(head)), "<!-- report data: run metadata, then one finding per line, sorted -->",
+                      meta_text, *norm.rows(data), tags(graphviz_geometry_masked(tail))]) + "\n"
+
+
+_NETDIAGRAM = re.compile(r'<svg[^>]*class="netdiagram".*?</svg>', re.S)
+_GEOMETRY = re.compile(r'\b(x|y|x1|y1|x2|y2|cx|cy|rx|ry|width|height|viewBox|d|points|transform)="([^"]*)"')
+
+
+def graphviz_geometry_masked(page: str) -> str:
+    """The network diagrams' coordinates (Graphviz's layout, recorded at scan time) masked: they
+    change with Graphviz's release, not with the tool. Labels, links and shapes stay."""
+    def svg(m: re.Match[str]) -> str:
+        return _GEOMETRY.sub(lambda g: f'{g.group(1)}="{re.sub(r"-?[0-9]+(?:[.][0-9]+)?", "#", g.group(2))}"', m.group(0))
+    return _NETDIAGRAM.sub(svg, page)
