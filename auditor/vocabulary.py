@@ -26,6 +26,9 @@ FAILING: tuple[str, ...] = ("FAIL", "ERROR")
 
 # The severity of a rule, worst first.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+# A likelihood or impact rating of the HIPAA risk-analysis input (rules/frameworks/risk-analysis.yaml),
+# lowest first: a scale of its own, not a rule's severity.
+RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 # `--fail-on` / `fail_on`: a severity, or none (never exit 1 on violations).
 FAIL_ON_NONE = "none"
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, FAIL_ON_NONE)

@@ -460,7 +460,9 @@ def test_scheduled_run_scans_and_uploads_the_bundle(moto_server: str, demo_run: 
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing",
                       aws_secret_access_key="testing")
     s3.create_bucket(Bucket="scheduled-bundles")
-    config_text = (demo_run.out / "inputs" / "audit-config.yaml").read_text(encoding="utf-8")
+    # The config as text alone: without the files it names beside it (the demo's waivers and responses).
+    config_text = ((demo_run.out / "inputs" / "audit-config.yaml").read_text(encoding="utf-8")
+                   .replace("waivers: demo-waivers.yaml\n", "").replace("responses: demo-responses.yaml\n", ""))
     env = _wrapper_env(moto_server, tmp_path, AUDITOR_CONFIG_TEXT=config_text)
     done = subprocess.run(["sh", str(SCHEDULED_RUN), "s3://scheduled-bundles/nightly",
                            "--snapshot", str(demo_run.out / "snapshot"), "--format", "json,sarif", "--fail-on", "high"],

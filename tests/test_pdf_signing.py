@@ -354,6 +354,8 @@ def test_scan_signs_the_pdf_from_the_configs_report_signing(demo_run: Any, ident
     keys.mkdir()
     for f in identity:
         shutil.copy(f, keys / f.name)
+    for name in ("demo-waivers.yaml", "demo-responses.yaml"):   # the files the demo's config names, as it used them
+        shutil.copy(next((demo_run.out / "inputs").glob(f"*/{name}")), tmp_path / name)
     config.write_text(demo_config_path().read_text(encoding="utf-8")
                       + f"report_signing:\n  key: keys/{identity[0].name}\n  certificate: keys/{identity[1].name}\n"
                         f"  passphrase_env: {PASSPHRASE_ENV}\n", encoding="utf-8")

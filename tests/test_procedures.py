@@ -19,6 +19,7 @@ from auditor.model.registry import CATALOG
 from auditor.report.html import html_report
 from auditor.report.model import build_model
 from auditor.report.procedures import NOT_RECORDED, noun
+from auditor.report.wording import load_wording
 from auditor.rules.engine import _rule_calls
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import PackSet, load_packs
@@ -260,8 +261,10 @@ def test_the_demo_html_shows_procedure_and_population_in_the_control_matrix(demo
     examined, in_scope = expected["vpc"]
     assert f"All {in_scope} in-scope VPCs examined and tested" in block and examined == in_scope
     assert "Inspected through ec2:DescribeVpcs, ec2:DescribeFlowLogs." in block
-    assert "Implemented when every in-scope VPC has an active flow log capturing all traffic" in block
-    assert "Not implemented" in block
+    # The procedure's {PASS}/{FAIL} placeholders in the HIPAA terms of wording.yaml.
+    terms = load_wording().framework_terms["hipaa-security"]
+    assert f"{terms['PASS']} when every in-scope VPC has an active flow log capturing all traffic" in block
+    assert terms["FAIL"] in block
     assert "No sampling was used." in (demo_run.out / "report.html").read_text()
 
 

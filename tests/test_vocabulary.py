@@ -20,7 +20,7 @@ from auditor.cli import cli
 from auditor.report.wording import load_style, style_names
 from auditor.report.writers import (file_names, format_names, report_formats, scan_default_formats, scan_formats,
                                     writer, writers)
-from auditor.vocabulary import FAIL_ON_CHOICES, SEVERITIES, STATUSES, severity_rank, status_rank, worst
+from auditor.vocabulary import FAIL_ON_CHOICES, RISK_LEVELS, SEVERITIES, STATUSES, severity_rank, status_rank, worst
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "auditor" / "schemas"
@@ -29,7 +29,7 @@ SCHEMAS = REPO / "auditor" / "schemas"
 def closed_sets() -> dict[str, tuple[str, ...]]:
     """Each closed set in the order its lists are written (formats: as `auditor scan` writes them,
     the order the config schema and the scan's help list them)."""
-    return {"statuses": STATUSES, "severities": SEVERITIES, "fail_on": FAIL_ON_CHOICES,
+    return {"statuses": STATUSES, "severities": SEVERITIES, "fail_on": FAIL_ON_CHOICES, "risk_levels": RISK_LEVELS,
             "formats": scan_formats(), "styles": style_names()}
 
 
@@ -37,6 +37,7 @@ def test_the_sets_and_their_order() -> None:
     assert STATUSES == ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
     assert SEVERITIES == ("critical", "high", "medium", "low", "info")
     assert FAIL_ON_CHOICES == (*SEVERITIES, "none")
+    assert RISK_LEVELS == ("low", "medium", "high")
     assert format_names() == ("junit", "sarif", "asff", "csv", "ocsf", "oscal", "json", "html", "pdf")
     assert scan_formats() == ("json", "html", "pdf", "junit", "sarif", "asff", "csv", "ocsf", "oscal")
     assert scan_default_formats() == ("json", "html", "pdf", "junit", "sarif", "asff", "csv", "ocsf")
@@ -88,7 +89,7 @@ def test_every_schema_list_of_a_closed_set_equals_its_definition() -> None:
             checked[match[0]] += 1
     # findings: status, status counts (required + pattern), severity, by_severity (required +
     # pattern); rule-pack: severity; profile: severity, fail_on, style; audit-config: formats, fail_on.
-    assert checked == {"statuses": 3, "severities": 5, "fail_on": 2, "formats": 1, "styles": 1}, checked
+    assert checked == {"statuses": 3, "severities": 5, "fail_on": 2, "risk_levels": 1, "formats": 1, "styles": 1}, checked
 
 
 def test_report_js_lists_the_statuses_and_severities() -> None:
