@@ -202,6 +202,12 @@ def normalised_demo_html(page: str, names: dict[str, str], snapshot: Path) -> st
     data = json.loads(block)
     norm = DemoNormaliser(snapshot, names)
     meta = {k: v for k, v in data.items() if k not in ("strings", "findings")}
+    responses = meta.get("responses")
+    if isinstance(responses, dict) and isinstance(responses.get("by_finding"), dict):
+        # Fingerprint -> response line: keyed by what the masking makes one token, so counted
+        # per line instead (which finding is which is in the rows below).
+        lines = [str(v) for v in responses["by_finding"].values()]
+        meta["responses"] = {**responses, "by_finding": {f"line {v}": lines.count(v) for v in sorted(set(lines))}}
     # Sorted once named: in raw ids' order, the record files of one resource sort by moto's draws.
     meta_text = json.dumps(json.loads(norm.anonymise(json.dumps(meta, ensure_ascii=False))),
                            sort_keys=True, ensure_ascii=False)
