@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 from auditor.errors import InputError, Problem
 from auditor.partitions import known_regions, partition_of
-from auditor.responses import drop_echoes, parse_date, schema_view
-from auditor.validation import did_you_mean, schema_problems
+from auditor.responses import drop_echoes, parse_date
+from auditor.validation import did_you_mean, schema_problems, schema_view
 from auditor.yamlpos import Located, load_yaml_text, read_text
 
 

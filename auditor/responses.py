@@ -25,7 +25,7 @@ from typing import Any
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from auditor.errors import InputError, Problem
-from auditor.validation import did_you_mean, schema_problems
+from auditor.validation import did_you_mean, schema_problems, schema_view
 from auditor.vocabulary import FAILING
 from auditor.yamlpos import Located, PathKey, load_yaml_text, read_text
 
@@ -92,18 +92,6 @@ def parse_date(doc: Located, path: PathKey, value: Any, problems: list[Problem])
             return None
     problems.append(doc.problem(path, f"expected a date written YYYY-MM-DD, got '{doc.raw.get(path, value)}'"))
     return None
-
-
-def schema_view(data: Any) -> Any:
-    """The data as JSON Schema sees it: YAML dates as ISO strings (checked precisely by
-    `parse_date`)."""
-    if isinstance(data, dict):
-        return {k: schema_view(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [schema_view(v) for v in data]
-    if isinstance(data, (date, datetime)):
-        return data.isoformat()
-    return data
 
 
 _SUGGESTED = re.compile(r"unknown key '[^']*' \(did you mean '(?P<hint>[^']*)'\?\)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -102,3 +103,15 @@ def schema_problems(schema_name: str, doc: Located) -> list[Problem]:
     for err in validator.iter_errors(doc.data):
         problems.extend(_phrase(err, doc))
     return sorted(set(problems))
+
+
+def schema_view(data: Any) -> Any:
+    """YAML data as JSON Schema sees it: YAML dates as ISO strings (each loader checks them
+    precisely itself: waivers, responses, the config's assessor block)."""
+    if isinstance(data, dict):
+        return {k: schema_view(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [schema_view(v) for v in data]
+    if isinstance(data, (date, datetime)):
+        return data.isoformat()
+    return data

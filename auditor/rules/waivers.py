@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from auditor.errors import InputError, Problem
 from auditor.model.registry import EC2_ARN_TYPES
 from auditor.model.types import Resource
-from auditor.validation import did_you_mean, schema_problems
+from auditor.validation import did_you_mean, schema_problems, schema_view
 from auditor.yamlpos import Located, PathKey, load_yaml_text, read_text
 
 TagPairs = tuple[tuple[str, str], ...]
@@ -271,17 +271,6 @@ def resource_arn(resource: Resource) -> str | None:
 
 # --------------------------------------------------------------------------- loading
 
-def _schema_view(data: Any) -> Any:
-    """The data as JSON Schema sees it: YAML dates as ISO strings (checked precisely later)."""
-    if isinstance(data, dict):
-        return {k: _schema_view(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_schema_view(v) for v in data]
-    if isinstance(data, (date, datetime)):
-        return data.isoformat()
-    return data
-
-
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
@@ -513,7 +502,7 @@ def parse_waivers(doc: Located, text: str, known_rule_ids: Collection[str] | Non
     # account ids, dates, short justifications), the semantic message is the clearer one.
     semantic = _semantic_problems(doc, known, max_duration_days)
     covered = {(p.line, p.col) for p in semantic}
-    view = Located(file=doc.file, data=_schema_view(doc.data), values=doc.values, keys=doc.keys, raw=doc.raw)
+    view = Located(file=doc.file, data=schema_view(doc.data), values=doc.values, keys=doc.keys, raw=doc.raw)
     schema = [p for p in schema_problems("waivers", view) if (p.line, p.col) not in covered]
     problems = _drop_echoes(semantic + schema, doc)
     if problems:
