@@ -278,7 +278,10 @@ def test_an_old_findings_json_says_not_recorded() -> None:
     text = _pdf(doc)
     assert text.count(NOT_RECORDED) == len(WORKSHEET_LABELS) + 1     # every field, and the waiver's line
     assert ASSESSOR_NOT_RECORDED in text and f"Assessor {ASSESSOR_NOT_RECORDED}" in text
-    assert text.count(f"Management response: {NO_RESPONSE}") == 2   # the FAIL and the ERROR finding
+    # Without a responses file the failing findings' section says it once, not under each of
+    # them (10k lines of the same words cost the PDF benchmark seconds); the register says it too.
+    assert text.count(f"Management response: {NO_RESPONSE}") == 0
+    assert f"No responses file was given for this run: {NO_RESPONSE} for any finding below" in " ".join(text.split())
     assert "No responses file was given for this run" in text
     page = _html(doc)
     assert page.by_id["assessor-absent"].startswith(f"Assessor: {ASSESSOR_NOT_RECORDED}")
