@@ -19,6 +19,7 @@ from typing import Any
 from auditor.errors import InputError
 from auditor.rules.frameworks import RISK_FILE, default_folder
 from auditor.validation import did_you_mean, schema_problems
+from auditor.vocabulary import status_rank
 from auditor.yamlpos import load_yaml
 
 FRAMEWORK = "hipaa-security"
@@ -114,6 +115,5 @@ def hipaa_risk(document: Mapping[str, Any], term: Any) -> RiskSection | None:
         rows.append(RiskRow(rule=rid, title=str(r.get("title", "")), status=status, term=term(FRAMEWORK, status),
                             failing=int(counts.get("FAIL", 0)) + int(counts.get("ERROR", 0)),
                             controls=tuple(sorted(cited[rid])), data=data.get(rid)))
-    order = {"FAIL": 0, "ERROR": 1, "WAIVED": 2, "PASS": 3, "NOT_APPLICABLE": 4}
-    rows.sort(key=lambda x: (order.get(x.status, 5), x.rule))
+    rows.sort(key=lambda x: (status_rank(x.status), x.rule))
     return RiskSection(framework=FRAMEWORK, spec=RISK_ANALYSIS_SPEC, basis_note=note, rows=tuple(rows))
