@@ -351,18 +351,19 @@ def test_text_widths_are_the_fonts_own() -> None:
 
 
 def test_a_year_of_runs_in_a_real_weasyprint_pdf(tmp_path: Path) -> None:
-    """52 weekly runs (one missing) x 150 controls, in chunks of PDF_ROWS_PER_PAGE, one per
-    page: each chunk fits its page, and the page shows the labels, the gap and the statuses'
-    colours."""
+    """52 weekly runs (one missing) x 150 controls, in chunks of PDF_ROWS_PER_PAGE under a
+    heading each, one per page (the print stylesheet's A4 margins): each chunk fits its page,
+    and the page shows the labels, the gap and the statuses' colours."""
     from weasyprint import HTML
 
     columns = weekly(52, gaps=(13,))
     rows = pattern_rows(columns, 150)
     chunks = chunk_rows(rows, PDF_ROWS_PER_PAGE)
-    figures = "".join(f'<div class="fig">{timeline_svg(columns, chunk, title=f"PCI DSS part {k + 1}", max_width=PDF_MAX_WIDTH)}</div>'
+    figures = "".join(f'<div class="fig"><h2>Control status per run, part {k + 1}</h2>'
+                      f'{timeline_svg(columns, chunk, title=f"PCI DSS part {k + 1}", max_width=PDF_MAX_WIDTH)}</div>'
                       for k, chunk in enumerate(chunks))
     page = ('<!DOCTYPE html><html><head><meta charset="utf-8"><style>@page { size: A4; margin: 22mm 16mm 20mm 16mm }'
-            ' html { font: 9pt "DejaVu Sans" } .fig { break-after: page } .fig:last-child { break-after: auto }'
+            ' html { font: 9pt "DejaVu Sans" } h2 { font-size: 11pt } .fig { break-after: page } .fig:last-child { break-after: auto }'
             f' svg {{ display: block }}</style></head><body>{figures}</body></html>')
     pdf = HTML(string=page, base_url=None).write_pdf()
     assert pdf is not None

@@ -47,9 +47,10 @@ RUN, GAP = "run", "gap"         # a column's kind
 GAP_LABEL = "no run (gap)"
 ABSENT_LABEL = "not assessed"
 # What the PDF's text block holds: A4 portrait less the print stylesheet's 16 mm side margins
-# is 178 mm, 672 CSS px; a 60-row picture with its legend and headers fits one page's height.
+# is 178 mm, 672 CSS px; a 70-row picture with its legend and headers (~860 px) and a heading
+# above it fit the page's 255 mm (964 px) height.
 PDF_MAX_WIDTH = 672.0
-PDF_ROWS_PER_PAGE = 60
+PDF_ROWS_PER_PAGE = 70
 
 # The status colours are the HTML report's (auditor/report/html.py STATUS_COLOURS, copied so
 # that this module imports nothing of the report; tests/test_timeline.py checks they are equal).
