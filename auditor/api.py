@@ -294,23 +294,42 @@ def register_run(out: Path, spec: StoreSpec | RunStore, *, signer: str = "") -> 
     return store.register(out, signer=signer)
 
 
-def _register(result: ScanResult, store: RunStore, location: str, key: Ed25519PrivateKey | None, notify: Notify) -> ScanResult:
+def _register(result: ScanResult, store: RunStore, location: str, key: Ed25519PrivateKey | None,
+              notify: Notify) -> ScanResult:
     """Register the scan's bundle; a failure keeps it in `out` and makes the exit code 6."""
-    from auditor.store import StoreError
+    from auditor.store import RunExists, StoreError, describe_bundle
 
     where = store.description
     try:
         run = register_run(result.out, store, signer=signer_of(key))
+    except RunExists as exc:
+        # The same snapshot scanned again with the same inputs gives the same bundle: it is stored.
+        made = describe_bundle(result.out)
+        try:
+            stored = store.get(made.run_id)
+        except StoreError as again:
+            return _not_registered(result, store, location, f"{safe(exc)}; {safe(again)}")
+        if stored.bundle_sha256 != made.bundle_sha256:
+            return _not_registered(result, store, location, safe(exc) + " (with another bundle.json)")
+        notify(f"run {safe(made.run_id)} is already in {safe(where)} with the same bundle.json: "
+               "not stored again")
+        return replace(result, stored=stored, store_notes=tuple(getattr(store, "notes", ())))
     except (StoreError, OSError) as exc:
         why = safe(exc.strerror or exc) if isinstance(exc, OSError) else safe(exc)
-        _output_failed("store", result.out, why)
-        problem = (f"could not register the run in {safe(where)}: {why}. The evidence bundle is complete and kept "
-                   f"in {safe(result.out)}; register it later with: auditor store register {safe(result.out)} "
-                   f"--store {safe(location)}")
-        return replace(result, store_problem=problem, exit_code=EXIT_OUTPUT,
-                       store_notes=tuple(getattr(store, "notes", ())))
+        return _not_registered(result, store, location, why)
     notify(f"registered run {safe(run.run_id)} in {safe(where)}")
     return replace(result, stored=run, store_notes=tuple(getattr(store, "notes", ())))
+
+
+def _not_registered(result: ScanResult, store: RunStore, location: str, why: str) -> ScanResult:
+    """The scan's result when its bundle could not be registered: exit 6, the bundle kept."""
+    import shlex
+
+    _output_failed("store", result.out, why)
+    problem = (f"could not register the run in {safe(store.description)}: {why}. The evidence bundle is complete "
+               f"and kept in {safe(result.out)}; register it later with: auditor store register "
+               f"{safe(shlex.quote(str(result.out)))} --store {safe(shlex.quote(location))}")
+    return replace(result, store_problem=problem, exit_code=EXIT_OUTPUT, store_notes=tuple(getattr(store, "notes", ())))
 
 
 def _config_signer(config: AuditConfig) -> PdfSigner:
