@@ -317,6 +317,12 @@ def _register(result: ScanResult, store: RunStore, location: str, key: Ed25519Pr
     except (StoreError, OSError) as exc:
         why = safe(exc.strerror or exc) if isinstance(exc, OSError) else safe(exc)
         return _not_registered(result, store, location, why)
+    except KeyboardInterrupt:
+        raise ScanStopped(EXIT_INTERRUPTED, f"interrupted while registering the run in {safe(where)}: the evidence "
+                                            f"bundle is complete and kept in {safe(result.out)}; the run is registered "
+                                            f"only if `auditor history --store {safe(location)}` lists it, else "
+                                            f"register it with: auditor store register {safe(result.out)} --store "
+                                            f"{safe(location)}") from None
     notify(f"registered run {safe(run.run_id)} in {safe(where)}")
     return replace(result, stored=run, store_notes=tuple(getattr(store, "notes", ())))
 

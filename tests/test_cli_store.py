@@ -126,6 +126,33 @@ def test_a_registration_that_fails_keeps_the_bundle_and_exits_6(bundles: Bundles
     assert proc.returncode == 0 and proc.stdout.startswith("registered run"), proc.stderr
 
 
+def test_a_scan_interrupted_while_registering(bundles: Bundles, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the middle of the store's copy: exit 130, the bundle whole in --out, nothing
+    registered and nothing left in .incoming/, and the message says how to finish."""
+    real, calls = os.fsync, []
+
+    def interrupt(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(fd)
+
+    store = tmp_path / "store"
+    run_auditor("store", "register", str(bundles.folders[1]), "--store", str(store))   # a store with one run
+    monkeypatch.setattr(os, "fsync", interrupt)
+    proc = run_auditor("scan", "--snapshot", str(bundles.snapshots[0]), "--out", str(tmp_path / "out"),
+                       "--format", "csv", "--store", str(store))
+    monkeypatch.setattr(os, "fsync", real)
+    assert proc.returncode == 130, proc.stderr
+    assert f"interrupted while registering the run in local store {store}" in proc.stderr
+    assert f"auditor store register {tmp_path / 'out'} --store {store}" in proc.stderr
+    assert verify_bundle(tmp_path / "out").ok
+    again = LocalStore.open(store)
+    assert [r.run_id for r in again.runs()] == [describe_bundle(bundles.folders[1]).run_id]
+    assert again.leftovers == 0 and again.notes == []
+
+
 # -- store register ------------------------------------------------------------------------------
 
 def test_store_register_bad_input(bundles: Bundles, filled: Path, tmp_path: Path) -> None:
