@@ -40,9 +40,17 @@ def open_for_command(location: str, *, create: bool = False) -> RunStore:
     except OSError as exc:
         echo(f"error: store {safe(location)} cannot be read: {safe(exc.strerror or exc)}", err=True)
         sys.exit(EXIT_INPUT)
-    for note in getattr(store, "notes", ()):
-        echo(f"store: {safe(note)}", err=True)
+    say_notes(store, 0)
     return store
+
+
+def say_notes(store: RunStore, said: int) -> int:
+    """Say on stderr the store's notes after the first `said` (what opening or reading it found
+    and did); returns how many it has said in all."""
+    notes = list(getattr(store, "notes", ()))
+    for note in notes[said:]:
+        echo(f"store: {safe(note)}", err=True)
+    return len(notes)
 
 
 _STORE_OPTION = click.option("--store", "location", metavar="LOCATION", required=True,
@@ -65,7 +73,7 @@ def register_cmd(bundle: Path, location: str, signer: str) -> None:
     from auditor.store import StoreError
 
     store = open_for_command(location, create=True)
-    said = len(getattr(store, "notes", ()))
+    said = len(list(getattr(store, "notes", ())))
     try:
         run = register_run(bundle, store, signer=signer)
     except StoreError as exc:
@@ -75,8 +83,7 @@ def register_cmd(bundle: Path, location: str, signer: str) -> None:
         echo(f"error: could not write into {safe(store.description)}: {safe(exc.strerror or exc)}; nothing was "
              f"registered and {safe(bundle)} is unchanged", err=True)
         sys.exit(EXIT_OUTPUT)
-    for note in list(getattr(store, "notes", ()))[said:]:
-        echo(f"store: {safe(note)}", err=True)
+    say_notes(store, said)
     echo(f"registered run {safe(run.run_id)} in {safe(store.description)}")
     sys.exit(EXIT_OK)
 
@@ -125,11 +132,13 @@ def history_cmd(location: str, since: dt.date | None, until: dt.date | None, acc
         echo(f"error: --to {until} is before --from {since}", err=True)
         sys.exit(EXIT_INPUT)
     store = open_for_command(location)
+    said = len(list(getattr(store, "notes", ())))
     try:
         runs = store.runs(since=since, until=until, account=account)
     except StoreError as exc:
         echo(f"error: {safe(exc)}", err=True)
         sys.exit(EXIT_INPUT)
+    say_notes(store, said)
     today = dt.datetime.now(dt.UTC).date()
     if as_json:
         echo(json.dumps([history_json(r, today) for r in runs], indent=1, sort_keys=True))

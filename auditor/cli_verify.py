@@ -93,12 +93,14 @@ def _stored_run(ref: str, location: str, into: Path, quiet: bool) -> tuple[Path,
     store or the run cannot be found, 5 when its bundle.json is not the one the index holds."""
     import hashlib
 
-    from auditor.cli_store import open_for_command
+    from auditor.cli_store import open_for_command, say_notes
     from auditor.store import StoreError
 
     store = open_for_command(location)
+    said = len(list(getattr(store, "notes", ())))
     try:
         run = store.get(ref)
+        say_notes(store, said)
         folder = store.fetch(run, into=into)
         actual = hashlib.sha256((folder / "bundle.json").read_bytes()).hexdigest()
     except StoreError as exc:

@@ -231,7 +231,7 @@ def test_a_folder_that_is_not_a_store(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["not-sqlite", "missing", "wrong-schema", "row-of-a-gone-run", "row-missing",
-                                    "empty-file"])
+                                    "empty-file", "row-garbage"])
 def test_a_damaged_index_is_rebuilt_and_nothing_is_lost(bundles: Bundles, tmp_path: Path, damage: str) -> None:
     store = _store(tmp_path)
     for folder in bundles.folders:
@@ -248,6 +248,8 @@ def test_a_damaged_index_is_rebuilt_and_nothing_is_lost(bundles: Bundles, tmp_pa
         conn = sqlite3.connect(index)
         if damage == "wrong-schema":
             conn.execute("ALTER TABLE runs ADD COLUMN surprise TEXT")
+        elif damage == "row-garbage":
+            conn.execute("UPDATE runs SET record = '{\"run_id\": 7}' WHERE run_id = ?", (before[0]["run_id"],))
         elif damage == "row-of-a-gone-run":
             row = conn.execute("SELECT record FROM runs").fetchone()[0]
             conn.execute("INSERT INTO runs VALUES ('ffffffffffffffff', '2026-01-01', '[]', ?)", (row,))
@@ -256,10 +258,27 @@ def test_a_damaged_index_is_rebuilt_and_nothing_is_lost(bundles: Bundles, tmp_pa
         conn.commit()
         conn.close()
     again = LocalStore.open(tmp_path / "store")
+    assert [r.to_json() for r in again.runs()] == before        # registration time and signer included
     assert len(again.notes) == 1 and again.notes[0].startswith("index rebuilt from the 3 stored run(s)")
     assert "nothing was lost" in again.notes[0]
-    assert [r.to_json() for r in again.runs()] == before        # registration time and signer included
     assert LocalStore.open(tmp_path / "store").notes == []       # rebuilt once
+
+
+def test_a_run_folder_that_is_no_longer_a_bundle_is_reported_not_hidden(bundles: Bundles, tmp_path: Path) -> None:
+    """A stored run whose bundle.json was removed by hand cannot be described: the rebuilt index
+    leaves it out and every opening says so, naming it; the other runs are all there."""
+    store = _store(tmp_path)
+    runs = [store.register(f) for f in bundles.folders]
+    broken = tmp_path / "store" / "runs" / runs[1].run_id
+    os.chmod(broken, 0o755)
+    (broken / BUNDLE_FILE).unlink()
+    (tmp_path / "store" / INDEX).unlink()
+    for _ in range(2):
+        again = LocalStore.open(tmp_path / "store")
+        assert [r.run_id for r in again.runs()] == [runs[0].run_id, runs[2].run_id]
+        assert any(n.startswith(f"runs/{runs[1].run_id} is not listed: ") for n in again.notes), again.notes
+    with pytest.raises(StoreError):
+        again.get(runs[1].run_id)
 
 
 # -- finding runs ------------------------------------------------------------------------------

@@ -261,7 +261,7 @@ class LocalStore:
             return {}
         return doc if isinstance(doc, dict) else {}
 
-    def _rows(self) -> list[StoredRun]:
+    def _rows(self, again: bool = True) -> list[StoredRun]:
         try:
             conn = self._connect()
             try:
@@ -270,7 +270,13 @@ class LocalStore:
                 conn.close()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the index of {self.root}: {exc}") from None
-        return [_from_record(json.loads(r[0])) for r in rows]
+        try:
+            return [_from_record(json.loads(r[0])) for r in rows]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if not again:
+                raise StoreError(f"the index of {self.root} is unreadable after a rebuild ({exc!r})") from None
+            self.rebuild(f"an index row is unreadable ({exc!r})")
+            return self._rows(again=False)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -362,6 +368,9 @@ class LocalStore:
         try:
             _copy_bundle(bundle, staging)
             _check_copy(bundle, staging)
+            copied = describe_bundle(staging)     # what is stored (the folder could change while copied)
+            if copied.run_id != run_id:
+                raise StoreError(f"{bundle} changed while it was copied (its run id is now {copied.run_id})")
             _read_only(staging, top=False)
             try:
                 os.rename(staging, target)      # the commit point
@@ -375,11 +384,14 @@ class LocalStore:
             raise
         # The run is registered from here on: what follows is recorded beside it, and a failure
         # is a note (the index is rebuilt from the folder when it lacks the row).
-        _read_only(target, top=True)
+        try:
+            _read_only(target, top=True)
+        except OSError as exc:
+            self.notes.append(f"run {run_id} is stored but not all of it could be made read-only ({exc.strerror or exc})")
         retention = self.retention()
-        created = source.created
+        created = copied.created
         reg = {"format": REGISTRATION_FORMAT, "run_id": run_id, "registered": _now(), "signer": signer,
-               "bundle_sha256": source.bundle_sha256,
+               "bundle_sha256": copied.bundle_sha256,
                "retention": None if retention.days <= 0 else {
                    "days": retention.days, "online_days": retention.online_days, "mode": retention.mode,
                    "regime": retention.regime, "source": retention.source},
