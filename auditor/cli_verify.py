@@ -1,4 +1,5 @@
-"""The `auditor verify BUNDLE` command: check an evidence bundle (auditor/bundle.py).
+"""The `auditor verify BUNDLE` command: check an evidence bundle (auditor/bundle.py), or with
+`--store S` a stored run by id, prefix, latest or previous (docs/store.md).
 
 Registered in auditor/cli.py with ``cli.add_command(verify_cmd)``. The verdict line says what
 was proven (docs/bundle.md):
