@@ -60,9 +60,10 @@ if TYPE_CHECKING:
     from auditor.collect.sessions import SessionFactory
     from auditor.emulate.seed import SeedResult
     from auditor.snapshot.reader import Snapshot
+    from auditor.store.base import RunStore, StoredRun, StoreSpec
 
 __all__ = ["CollectionProgress", "DemoResult", "Notify", "Progress", "ScanResult", "ScanStopped", "collect_snapshot", "collection_inputs",
-           "collection_summary", "emulator_problem", "run_demo", "run_scan", "scan_exit_code", "timestamped"]
+           "collection_summary", "emulator_problem", "register_run", "run_demo", "run_scan", "scan_exit_code", "timestamped"]
 
 _log = logger("run")
 
@@ -114,6 +115,9 @@ class ScanResult:
     problems: tuple[str, ...]
     config_differs: bool = False
     collection: CollectResult | None = None
+    stored: StoredRun | None = None        # the run as registered in the store (`run_scan(store=...)`)
+    store_problem: str = ""                # why it could not be registered (then `exit_code` is 6)
+    store_notes: tuple[str, ...] = ()      # what the store said (an index rebuilt, leftovers)
 
     @property
     def complete(self) -> bool:
@@ -164,7 +168,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
              style: str | None = None, signing_key: Ed25519PrivateKey | None = None, gzip: bool | None = None,
              sessions: SessionFactory | None = None, progress: Progress | None = None,
              notify: Notify = _quiet, on_start: Callable[[], None] | None = None,
-             pdf_signer: PdfSigner | None = None) -> ScanResult:
+             pdf_signer: PdfSigner | None = None, store: StoreSpec | None = None) -> ScanResult:
     """Collect (`config` and no `snapshot`) or read the verified `snapshot` folder, evaluate it,
     and write findings.json, the reports of `formats` and the evidence bundle into `out`.
 
@@ -185,6 +189,10 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
       config's retry budget; the demo passes the emulator's).
     - `pdf_signer`: sign report.pdf (PAdES; `auditor.report.signing.load_signer`) before the
       bundle hashes it; default: the config's `report_signing`, else unsigned.
+    - `store`: register the finished bundle in this run store (`register_run`); the store is
+      opened (made when absent or empty) before anything runs: a location that is not a store
+      is `ScanStopped` 2. A registration that fails keeps the bundle in `out`: the result's
+      `store_problem` says why and `exit_code` is 6.
     - `progress`, `notify`: see the module docstring; `on_start` is called once every input
       is checked and the output folder exists, before any evidence is gathered or evaluated
       (the command line turns SIGTERM into an interrupt there).
@@ -214,6 +222,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
             raise ScanStopped(EXIT_INPUT, problem)
         snap = _load_snapshot(snapshot)
     settled = collection_inputs(config) if snapshot is None and config is not None else None
+    opened = _open_store(store) if store is not None else None
     _make_folder(out)
     if on_start is not None:
         on_start()
@@ -239,8 +248,94 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
         notify("note: the config differs from the one the snapshot was collected with "
                "(scope and packs come from the config given now)", err=True)
         result = replace(result, config_differs=True)
+    if opened is not None:
+        result = _register(result, opened, store.location if store else "", signing_key, notify)
     _scan_finished("scan", result, t0)
     return result
+
+
+# -- the run store -------------------------------------------------------------------------------
+
+def _open_store(spec: StoreSpec) -> RunStore:
+    """The store a scan will register in, opened (made when absent or empty) before the scan
+    runs: `ScanStopped` 2 when the location is not a store or cannot be used."""
+    from auditor.store import StoreError, open_store
+
+    try:
+        return open_store(spec, create=True)
+    except StoreError as exc:
+        raise ScanStopped(EXIT_INPUT, f"store: {safe(exc)}; nothing was run") from exc
+    except OSError as exc:
+        raise ScanStopped(EXIT_OUTPUT, f"store {safe(spec.location)} cannot be used: {safe(exc.strerror or exc)}; "
+                                       "nothing was run") from exc
+
+
+def signer_of(key: Ed25519PrivateKey | None) -> str:
+    """Who signed a bundle, as a store records it: ``ed25519:`` and the first 16 hex digits of
+    the SHA-256 of the raw public key ("" unsigned)."""
+    if key is None:
+        return ""
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def register_run(out: Path, spec: StoreSpec | RunStore, *, signer: str = "") -> StoredRun:
+    """Register the finished evidence bundle `out` in the store `spec` names (made when absent
+    or empty) or in the open store `spec`; returns the run as stored. Raises `StoreError`
+    (not a store, not a bundle, files that do not match bundle.json, `RunExists`) or
+    `OSError` (the copy could not be written); the bundle in `out` is never changed."""
+    from auditor.store import StoreSpec as Spec, open_store
+
+    store = open_store(spec, create=True) if isinstance(spec, Spec) else spec
+    return store.register(out, signer=signer)
+
+
+def _register(result: ScanResult, store: RunStore, location: str, key: Ed25519PrivateKey | None,
+              notify: Notify) -> ScanResult:
+    """Register the scan's bundle; a failure keeps it in `out` and makes the exit code 6."""
+    from auditor.store import RunExists, StoreError, describe_bundle
+
+    where = store.description
+    try:
+        run = register_run(result.out, store, signer=signer_of(key))
+    except RunExists as exc:
+        # The same snapshot scanned again with the same inputs gives the same bundle: it is stored.
+        made = describe_bundle(result.out)
+        try:
+            stored = store.get(made.run_id)
+        except StoreError as again:
+            return _not_registered(result, store, location, f"{safe(exc)}; {safe(again)}")
+        if stored.bundle_sha256 != made.bundle_sha256:
+            return _not_registered(result, store, location, safe(exc) + " (with another bundle.json)")
+        notify(f"run {safe(made.run_id)} is already in {safe(where)} with the same bundle.json: "
+               "not stored again")
+        return replace(result, stored=stored, store_notes=tuple(getattr(store, "notes", ())))
+    except (StoreError, OSError) as exc:
+        why = safe(exc.strerror or exc) if isinstance(exc, OSError) else safe(exc)
+        return _not_registered(result, store, location, why)
+    except KeyboardInterrupt:
+        raise ScanStopped(EXIT_INTERRUPTED, f"interrupted while registering the run in {safe(where)}: the evidence "
+                                            f"bundle is complete and kept in {safe(result.out)}; the run is registered "
+                                            f"only if `auditor history --store {safe(location)}` lists it, else "
+                                            f"register it with: auditor store register {safe(result.out)} --store "
+                                            f"{safe(location)}") from None
+    notify(f"registered run {safe(run.run_id)} in {safe(where)}")
+    return replace(result, stored=run, store_notes=tuple(getattr(store, "notes", ())))
+
+
+def _not_registered(result: ScanResult, store: RunStore, location: str, why: str) -> ScanResult:
+    """The scan's result when its bundle could not be registered: exit 6, the bundle kept."""
+    import shlex
+
+    _output_failed("store", result.out, why)
+    problem = (f"could not register the run in {safe(store.description)}: {why}. The evidence bundle is complete "
+               f"and kept in {safe(result.out)}; register it later with: auditor store register "
+               f"{safe(shlex.quote(str(result.out)))} --store {safe(shlex.quote(location))}")
+    return replace(result, store_problem=problem, exit_code=EXIT_OUTPUT, store_notes=tuple(getattr(store, "notes", ())))
 
 
 def _config_signer(config: AuditConfig) -> PdfSigner:

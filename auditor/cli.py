@@ -49,6 +49,9 @@ from auditor.cli_common import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from auditor.config import AuditConfig
+    from auditor.store.base import StoreSpec
+
 
 def _fail_input(exc: InputError) -> NoReturn:
     fail_input(exc, "; nothing was run")
@@ -232,12 +235,15 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
 @click.option("--responses", "responses_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Management responses file (YAML; replaces the config's responses): owner, target date, status "
                    "and retest per finding fingerprint or rule, carried into findings.json and the reports.")
+@click.option("--store", "store_location", metavar="LOCATION", default=None,
+              help="Register the finished bundle in this run store (a folder, made when new, or s3://bucket/prefix); "
+                   "overrides the config's store.location (docs/store.md).")
 @run_options
 @aws_options
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None,
              output: RunOutput, aws: AwsOptions, pdf_signing: PdfSigningOptions,
-             responses_file: Path | None = None) -> None:
+             responses_file: Path | None = None, store_location: str | None = None) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF; OSCAL when asked) into an evidence bundle, print
     a summary."""
@@ -261,11 +267,14 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
         with output.progress() as progress:
             result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
                               signing_key=key, gzip=gzip, progress=progress, notify=output.notify,
-                              on_start=_sigterm_as_interrupt, pdf_signer=signer)
+                              on_start=_sigterm_as_interrupt, pdf_signer=signer,
+                              store=_store_spec(store_location, config))
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:
         _stopped(exc)
+    for note in result.store_notes:
+        output.notify(f"store: {safe(note)}", err=True)
     output.say("\n".join(summary_lines(result.document, result.fail_on)))
     from auditor.responses import warnings
     for line in warnings(result.document.get("responses")):
@@ -273,7 +282,19 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     if not result.outputs_written:
         output.say(f"error: some reports could not be written (listed above); findings.json and the bundle are "
                    f"complete without them; the scan itself would exit {result.verdict_code}", err=True)
+    if result.store_problem:
+        output.say(f"error: {result.store_problem}; the scan itself would exit {result.verdict_code}", err=True)
     sys.exit(result.exit_code)
+
+
+def _store_spec(location: str | None, config: AuditConfig | None) -> StoreSpec | None:
+    """The store a scan registers in: --store (keeping the config's retention), else the config's."""
+    from auditor.store.base import StoreSpec
+
+    configured = config.store if config is not None else None
+    if location is None:
+        return configured
+    return StoreSpec(location=location, retention=configured.retention if configured is not None else None)
 
 
 @cli.command("demo")
@@ -339,6 +360,10 @@ def _register_groups() -> None:
 
     cli.add_command(report_command)
     cli.add_command(verify_cmd)
+    from auditor.cli_store import history_cmd, store_group
+
+    cli.add_command(store_group)
+    cli.add_command(history_cmd)
 
 
 _register_groups()

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from auditor.errors import InputError, Problem
 from auditor.partitions import known_regions, partition_of
 from auditor.responses import drop_echoes, parse_date
+from auditor.store.base import REGIME_RETENTION, Retention, StoreSpec
 from auditor.validation import did_you_mean, schema_problems, schema_view
 from auditor.yamlpos import Located, load_yaml_text, read_text
 
@@ -161,6 +162,8 @@ class AuditConfig:
     overrides: tuple[str, ...] = ()       # the command-line options merged into `text` (its `overrides:`)
     warnings: tuple[str, ...] = ()        # deprecations, as `file:line:col  message` lines
     report_signing: ReportSigning | None = None   # sign report.pdf (PAdES)
+    store: StoreSpec | None = None        # the run store scans register their bundles in (docs/store.md)
+    schedule: str = ""                    # how often scans are expected (daily, weekly, monthly, a cron expression)
 
     @property
     def caller_profile(self) -> str | None:
@@ -227,7 +230,67 @@ def _semantic_problems(doc: Located) -> list[Problem]:
             if isinstance(arn, str) and f"::{raw}:" not in arn:
                 problems.append(doc.problem(("accounts", i, "role_arn"),
                                             f"role ARN is in another account than id {raw}"))
+    problems += _store_problems(doc)
     return problems
+
+
+def _store_problems(doc: Located) -> list[Problem]:
+    """The `store:` block beyond its schema: an S3 address with a bucket, region and profile
+    only for an S3 store, a retention that states days and keeps no more online than in all."""
+    store = doc.data.get("store")
+    if not isinstance(store, dict):
+        return []
+    problems = []
+    location = store.get("location")
+    s3 = isinstance(location, str) and location.startswith("s3://")
+    if s3 and not str(location)[len("s3://"):].split("/", 1)[0]:
+        problems.append(doc.problem(("store", "location"), f"'{location}' names no bucket: write s3://BUCKET/PREFIX"))
+    for key in ("region", "profile"):
+        if key in store and isinstance(location, str) and not s3:
+            problems.append(doc.problem(("store", key), f"{key} applies only to an S3 store (location s3://...); "
+                                        "a local store folder has no session", key=True))
+    retention = store.get("retention")
+    if isinstance(retention, dict):
+        if "regime" not in retention and "days" not in retention:
+            problems.append(doc.problem(("store", "retention"), "give a regime (pci-dss, hipaa) or days", key=True))
+        days, online = _retention_days(retention)
+        if isinstance(days, int) and isinstance(online, int) and online > days:
+            problems.append(doc.problem(("store", "retention", "online_days" if "online_days" in retention else "days"),
+                                        f"online_days ({online}) is more than days ({days}): runs cannot stay "
+                                        "available longer than they are kept"))
+    return problems
+
+
+def _retention_days(raw: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(days, online_days) of a `store.retention` block: the regime's defaults (REGIME_RETENTION)
+    unless given; online_days not given: the regime's, at most days (without a regime: days)."""
+    base = REGIME_RETENTION.get(str(raw.get("regime")))
+    days = raw.get("days", base.days if base else None)
+    if "online_days" in raw:
+        return days, raw["online_days"]
+    if base is None or not isinstance(days, int):
+        return days, days
+    return days, min(base.online_days, days)
+
+
+def _store(raw: Mapping[str, Any] | None, base_dir: Path) -> StoreSpec | None:
+    if raw is None:
+        return None
+    location = str(raw["location"])
+    if not location.startswith("s3://"):
+        location = str(base_dir / location)
+    retention = None
+    if "retention" in raw:
+        r = raw["retention"]
+        days, online = _retention_days(r)
+        regime = str(r.get("regime", ""))
+        base = REGIME_RETENTION.get(regime)
+        overridden = [k for k in ("days", "online_days") if k in r]
+        source = (base.source if base and not overridden else
+                  f"{base.source}; {' and '.join(overridden)} set in the config" if base else "set in the config")
+        retention = Retention(days=int(days), online_days=int(online), mode=str(r.get("mode", "compliance")),
+                              regime=regime, source=source)
+    return StoreSpec(location=location, region=raw.get("region"), profile=raw.get("profile"), retention=retention)
 
 
 def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
@@ -305,6 +368,8 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
             key=base_dir / d["report_signing"]["key"], certificate=base_dir / d["report_signing"]["certificate"],
             chain=tuple(base_dir / c for c in d["report_signing"].get("chain", ())),
             passphrase_env=d["report_signing"].get("passphrase_env", "")),
+        store=_store(d.get("store"), base_dir),
+        schedule=d.get("schedule", ""),   # its semantic check: auditor/store/schedule.py
     )
 
 
