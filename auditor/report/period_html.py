@@ -1,0 +1,228 @@
+"""The period report's HTML and PDF (docs/period-report.md): a `PeriodModel` laid out by
+reports/templates/period_report.html.j2 (one self-contained HTML file, no script) and
+period_pdf.html.j2 (WeasyPrint, PDF/A-3b with period.json attached, the run report's print
+stylesheet). Everything shown is computed here; the templates only format. Strings are escaped
+(Jinja2 autoescape); the same model gives the same bytes (no clock: the PDF's dates are
+SOURCE_DATE_EPOCH, else the period's last run).
+
+The control timeline is one SVG per framework: a column per run and per gap in evidence, a row
+per control, a cell per status (none for a gap or a run that did not assess the control).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from statistics import median
+from typing import Any
+
+from auditor.report.html import CSP, STATUS_COLOURS
+from auditor.report.model import utc_text
+from auditor.report.period import ABSENT, PeriodModel
+from auditor.report.wording import Style, load_style, load_wording, templates_dir
+from auditor.vocabulary import STATUSES
+
+HTML_TEMPLATE = "period_report.html.j2"
+PDF_TEMPLATE = "period_pdf.html.j2"
+STYLESHEET = "pdf_print.css"
+
+
+# --- placeholder of auditor/report/timeline.py (written by another helper of issue 14) ---------
+# LEAD: once timeline.py is merged, replace this block with
+#   from auditor.report.timeline import TimelineColumn, TimelineRow, timeline_svg
+# (same names, fields and signature) and delete the block.
+@dataclass(frozen=True)
+class TimelineColumn:
+    label: str
+    day: date
+    kind: str            # "run" | "gap"
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    label: str
+    cells: list[str | None]   # one status per column; None: a gap, or absent from the run
+
+
+def timeline_svg(columns: Sequence[TimelineColumn], rows: Sequence[TimelineRow], *, title: str) -> str:
+    """A minimal grid (placeholder): a row per control, a coloured cell per status, a hatched
+    column per gap, an empty cell where the run did not assess the control."""
+    from markupsafe import escape
+
+    cw, rh, left, top = 12, 14, 170, 44
+    width, height = left + cw * len(columns) + 4, top + rh * len(rows) + 4
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" font-family="DejaVu Sans, sans-serif" font-size="9">'
+           f'<title>{escape(title)}</title>']
+    for x, col in enumerate(columns):
+        cx = left + cw * x
+        out.append(f'<text transform="translate({cx + 9},{top - 3}) rotate(-60)" font-size="7">{escape(col.label)}</text>')
+        if col.kind == "gap":
+            out.append(f'<rect x="{cx}" y="{top}" width="{cw - 1}" height="{rh * len(rows)}" fill="#eee" '
+                       f'stroke="#c62828" stroke-dasharray="2,2"><title>gap in evidence {col.day}</title></rect>')
+    for y, row in enumerate(rows):
+        ry = top + rh * y
+        out.append(f'<text x="{left - 4}" y="{ry + 10}" text-anchor="end">{escape(row.label[:32])}</text>')
+        for x, status in enumerate(row.cells):
+            if status is None:
+                if columns[x].kind == "run":
+                    out.append(f'<rect x="{left + cw * x}" y="{ry}" width="{cw - 1}" height="{rh - 1}" fill="#fff" '
+                               'stroke="#999" stroke-width="0.5"/>')
+                continue
+            out.append(f'<rect x="{left + cw * x}" y="{ry}" width="{cw - 1}" height="{rh - 1}" '
+                       f'fill="{STATUS_COLOURS.get(status, "#000")}"><title>{escape(status)}</title></rect>')
+    out.append("</svg>")
+    return "".join(out)
+# --- end of the placeholder ---------------------------------------------------------------------
+
+
+def _columns(model: PeriodModel) -> list[tuple[TimelineColumn, int | None]]:
+    """The timeline's columns, by time: each run (with its index) and each gap (None)."""
+    cols: list[tuple[str, TimelineColumn, int | None]] = [
+        (r.created, TimelineColumn(r.day[5:], date.fromisoformat(r.day), "run"), i) for i, r in enumerate(model.runs)]
+    cols += [(g.expected.strftime("%Y-%m-%dT%H:%M:%SZ"), TimelineColumn("gap", g.day, "gap"), None) for g in model.gaps]
+    cols.sort(key=lambda c: (c[0], c[1].kind))
+    return [(c, i) for _, c, i in cols]
+
+
+def timelines(model: PeriodModel) -> list[dict[str, Any]]:
+    """Per framework: its title and the SVG of its controls' statuses at every run and gap."""
+    from markupsafe import Markup
+
+    cols = _columns(model)
+    out = []
+    frameworks = sorted({(c.framework, c.framework_title) for c in model.controls})
+    for fw, fw_title in frameworks:
+        rows = [TimelineRow(c.control, [None if i is None or c.statuses[i] == ABSENT else c.statuses[i]
+                                        for _, i in cols])
+                for c in model.controls if c.framework == fw]
+        svg = timeline_svg([c for c, _ in cols], rows, title=f"{fw_title or fw}: status of each control at every run")
+        out.append({"id": fw, "title": fw_title or fw, "svg": Markup(svg)})   # our own SVG, values escaped
+    return out
+
+
+def summary(model: PeriodModel) -> dict[str, Any]:
+    """The figures of the summary."""
+    fixed_days = [s.days for f in model.findings for s in f.spans if s.days is not None]
+    return {
+        "controls": len(model.controls),
+        "in_place": sum(1 for c in model.controls if c.in_place),
+        "findings": len(model.findings),
+        "open_at_end": sum(1 for f in model.findings if f.open_at_end),
+        "open_at_start": sum(1 for f in model.findings if f.open_at_start),
+        "fixed": sum(1 for f in model.findings for s in f.spans if s.fixed_in is not None),
+        "reopened": sum(1 for f in model.findings if len(f.spans) > 1),
+        "median_days": median(fixed_days) if fixed_days else None,
+        "max_days": max(fixed_days) if fixed_days else None,
+        "waivers": len(model.waivers),
+        "waivers_expired": sum(1 for w in model.waivers if w.expired_in is not None),
+        "resources": len(model.resources),
+        "added": [r for r in model.resources if r.added],
+        "removed": [r for r in model.resources if r.removed],
+        "throughout": sum(1 for r in model.resources if not r.added and not r.removed),
+        "incomplete_runs": sum(1 for r in model.runs if not r.complete),
+    }
+
+
+def period_statement(model: PeriodModel) -> str:
+    """The cover's statement of the period, as it is: asked, runs, first and last, gaps."""
+    n = len(model.runs)
+    if model.schedule is None:
+        gaps = "no schedule: gaps in evidence not assessed"
+    else:
+        gaps = f"schedule {model.schedule}: {len(model.gaps)} gap{'s' if len(model.gaps) != 1 else ''}"
+    return (f"Assessment period {model.start} to {model.end}; {n} run{'s' if n != 1 else ''}; "
+            f"first run {utc_text(model.first_run)}, last run {utc_text(model.last_run)}; {gaps}")
+
+
+def _style(style: str | None) -> Style:
+    return load_style(style or load_wording().pdf_default_style)
+
+
+def context(model: PeriodModel, style: str | None) -> dict[str, Any]:
+    """Everything both templates show."""
+    from markupsafe import Markup
+
+    chosen = _style(style)
+    return {
+        "m": model, "w": chosen.pdf, "h": chosen.html, "style": chosen.name, "statuses": STATUSES,
+        "style_css": Markup(chosen.css()),   # checked #hex values only (wording.py)
+        "statement": period_statement(model), "s": summary(model), "timelines": timelines(model),
+        "colours": STATUS_COLOURS, "csp": CSP,
+        "not_shown": [c for c in model.controls if not c.in_place],
+        "waived": [f for f in model.findings if f.waived],
+    }
+
+
+def _env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["utc"] = utc_text
+    return env
+
+
+def period_html(model: PeriodModel, *, style: str | None = None) -> bytes:
+    """The period report as one self-contained UTF-8 HTML file."""
+    return _env().get_template(HTML_TEMPLATE).render(**context(model, style)).encode("utf-8")
+
+
+def pinned_time(model: PeriodModel, environ: Mapping[str, str] | None = None) -> datetime:
+    """SOURCE_DATE_EPOCH, else the period's last run's collection time: never the wall clock."""
+    env = os.environ if environ is None else environ
+    sde = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if sde.isdigit():
+        return datetime.fromtimestamp(int(sde), tz=UTC)
+    try:
+        parsed = datetime.fromisoformat(model.last_run.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.fromtimestamp(0, tz=UTC)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def period_json(model: PeriodModel) -> bytes:
+    """period.json: the model (`PeriodModel.to_json`), sorted keys, UTF-8."""
+    return (json.dumps(model.to_json(), indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def period_id(data: bytes) -> str:
+    """The period report's id: the first 16 hex digits of period.json's SHA-256."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def render_pdf_html(model: PeriodModel, *, style: str | None = None, environ: Mapping[str, str] | None = None,
+                    attachment: bytes | None = None) -> str:
+    """The PDF's HTML (print layout), before WeasyPrint; `attachment`: period.json's bytes."""
+    from markupsafe import Markup
+
+    ctx = context(model, style)
+    chosen = _style(style)
+    css = (templates_dir() / STYLESHEET).read_text(encoding="utf-8")
+    ctx["css"] = Markup(css + "\n" + chosen.css() + "\n")   # our own stylesheet and checked colours
+    ctx["pinned"] = pinned_time(model, environ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ctx["report_id"] = period_id(period_json(model) if attachment is None else attachment)
+    return str(_env().get_template(PDF_TEMPLATE).render(**ctx))
+
+
+def period_pdf(model: PeriodModel, *, style: str | None = None, environ: Mapping[str, str] | None = None,
+               attachment: bytes | None = None) -> bytes:
+    """The period report as PDF/A-3b, with period.json (`attachment`, default `period_json`) attached."""
+    from weasyprint import HTML, Attachment
+
+    when = pinned_time(model, environ).replace(tzinfo=None)
+    data = attachment if attachment is not None else period_json(model)
+    html = render_pdf_html(model, style=style, environ=environ, attachment=data)
+    out = io.BytesIO()
+    HTML(string=html, base_url=None).write_pdf(
+        out, pdf_variant="pdf/a-3b", uncompressed_pdf=False,
+        attachments=[Attachment(string=data, name="period.json", created=when, modified=when,
+                                description="period.json: the period report's content", relationship="Source")])
+    return out.getvalue()
