@@ -22,7 +22,7 @@ from typing import Any
 
 from auditor.report.html import CSP, STATUS_COLOURS
 from auditor.report.model import utc_text
-from auditor.report.period import ABSENT, PeriodModel
+from auditor.report.period import ABSENT, FindingRow, PeriodModel
 from auditor.report.wording import Style, load_style, load_wording, templates_dir
 from auditor.vocabulary import STATUSES
 
@@ -128,6 +128,41 @@ def summary(model: PeriodModel) -> dict[str, Any]:
     }
 
 
+# The PDF lists at most this many resources added (and as many removed) by name; the counts per
+# run are complete, and the full lists are in the HTML report and the attached period.json.
+PDF_RESOURCES_MAX = 300
+
+
+def finding_line(f: FindingRow) -> str:
+    """One finding over the period as one line of the PDF (plain text lays out fast: a table row
+    per finding costs WeasyPrint several times as much)."""
+    what = f"{f.resource_type} {f.resource_id}" + (f" ({f.item})" if f.item else "") + f" {f.account}/{f.region}"
+    fixed = (f"fixed in the run of {f.fixed_day} ({f.fixed_by}) after {f.days_to_remediate} days"
+             + (" (at least: open at the period's start)" if f.open_at_start and len(f.spans) == 1 else "")
+             if f.fixed_in else "not fixed")
+    spans = f"; failing in {len(f.spans)} separate spans" if len(f.spans) > 1 else ""
+    start = " (open at the period's start)" if f.open_at_start else ""
+    end = f"OPEN at the end: {f.status_at_end}" if f.open_at_end else f"at the end: {f.status_at_end}"
+    return (f"{f.severity}  {f.rule_id}  {what}: worst {f.worst}; first seen {f.first_day}{start}; "
+            f"last seen {f.last_day}; {fixed}{spans}; {end}")
+
+
+def resource_changes(model: PeriodModel) -> list[dict[str, Any]]:
+    """Per run after the first: how many resources were first seen in it, and how many were last
+    seen in the run before it (gone from it)."""
+    added: dict[str, int] = {}
+    gone: dict[str, int] = {}
+    following = {r.run_id: model.runs[i + 1] for i, r in enumerate(model.runs[:-1])}
+    for r in model.resources:
+        if r.added:
+            added[r.first_seen] = added.get(r.first_seen, 0) + 1
+        if r.removed:
+            after = following[r.last_seen].run_id
+            gone[after] = gone.get(after, 0) + 1
+    return [{"run": r, "added": added.get(r.run_id, 0), "removed": gone.get(r.run_id, 0)}
+            for r in model.runs[1:] if added.get(r.run_id) or gone.get(r.run_id)]
+
+
 def period_statement(model: PeriodModel) -> str:
     """The cover's statement of the period, as it is: asked, runs, first and last, gaps."""
     n = len(model.runs)
@@ -208,6 +243,13 @@ def render_pdf_html(model: PeriodModel, *, style: str | None = None, environ: Ma
     css = (templates_dir() / STYLESHEET).read_text(encoding="utf-8")
     ctx["css"] = Markup(css + "\n" + chosen.css() + "\n")   # our own stylesheet and checked colours
     ctx["pinned"] = pinned_time(model, environ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ctx["finding_lines"] = "\n".join(finding_line(f) for f in model.findings)
+    ctx["waived_lines"] = "\n".join(
+        f"{f.rule_id}  {f.resource_type} {f.resource_id} {f.account}/{f.region}: waiver {ws.waiver} from {ws.from_day} "
+        f"to {ws.to_day} (expires {ws.expires or 'not recorded'}){'; expired after it' if ws.expired else ''}"
+        for f in model.findings for ws in f.waived)
+    ctx["resource_changes"] = resource_changes(model)
+    ctx["resources_max"] = PDF_RESOURCES_MAX
     ctx["report_id"] = period_id(period_json(model) if attachment is None else attachment)
     return str(_env().get_template(PDF_TEMPLATE).render(**ctx))
 
