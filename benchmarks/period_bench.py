@@ -8,10 +8,11 @@ through a scan; not measured) drift as a year of scans would: 40 rules over 12 P
 controls; a fifth of the findings fail in a window of weeks that moves with the finding
 (introduced, then fixed some weeks later), a few hundred are waived (the waiver expires
 mid-year), 200 resources per run churn (added and removed), one run in twelve is skipped
-(a gap of the weekly schedule). Measured, in one process: build_period (reads each
-findings.json once), the HTML, the PDF (WeasyPrint, period.json attached); printed: each
-phase's wall time, the total, the peak RSS (ru_maxrss), and the model's size. Target (issue
-14): <= 60 s in all.
+(a gap of the weekly schedule). Measured, in one process: describe_bundle of each run (what
+a store's index answers without reading findings.json: measured, so counted in the total),
+build_period (reads each findings.json once), the HTML, the PDF (WeasyPrint, period.json
+attached); printed: each phase's wall time, the total, the peak RSS (ru_maxrss), and the
+model's size. Target (issue 14): <= 60 s in all.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,16 +133,17 @@ def main() -> int:
         size = sum((f / "findings.json").stat().st_size for f in folders)
         print(f"{len(folders)} runs x {args.findings} findings written ({size / 2**20:.0f} MiB of findings.json; "
               "not measured)", flush=True)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         runs = [(describe_bundle(f), f) for f in folders]
+        ca, ta = time.process_time(), time.perf_counter()
         start, end = runs[0][0].day, runs[-1][0].day
         model = build_period(runs, start, end, schedule=None, store="bench")
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         html = period_html(model, style="banking")
-        t2 = time.perf_counter()
+        c2, t2 = time.process_time(), time.perf_counter()
         data = period_json(model)
         pdf = period_pdf(model, style="banking", attachment=data)
-        t3 = time.perf_counter()
+        c3, t3 = time.process_time(), time.perf_counter()
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
             (args.keep / "period-report.html").write_bytes(html)
@@ -151,12 +153,15 @@ def main() -> int:
         print(f"period {start} to {end}: {len(model.runs)} runs, {len(model.findings)} findings failing in some run, "
               f"{len(model.resources)} resources, {len(model.controls)} controls, {len(model.gaps)} gaps "
               f"(schedule {model.schedule})")
-        print(f"build_period (describe_bundle + model)  {t1 - t0:6.1f} s")
-        print(f"HTML ({len(html) / 2**20:.1f} MiB)                       {t2 - t1:6.1f} s")
-        print(f"PDF ({len(pdf) / 2**20:.1f} MiB, period.json attached)  {t3 - t2:6.1f} s")
-        print(f"total                                    {t3 - t0:6.1f} s   (target <= 60 s)")
+        print(f"{'phase':48} {'wall s':>7} {'CPU s':>7}")
+        for name, wall, cpu in ((f"describe_bundle x {len(runs)} (a store's index gives these)", ta - t0, ca - c0),
+                                ("build_period (each findings.json read once)", t1 - ta, c1 - ca),
+                                (f"HTML ({len(html) / 2**20:.1f} MiB)", t2 - t1, c2 - c1),
+                                (f"PDF ({len(pdf) / 2**20:.1f} MiB, period.json attached)", t3 - t2, c3 - c2),
+                                ("total (target <= 60 s)", t3 - t0, c3 - c0)):
+            print(f"{name:48} {wall:7.1f} {cpu:7.1f}")
         print(f"peak RSS                                 {peak:6.0f} MiB")
-        return 0 if date.fromisoformat(start.isoformat()) <= date.fromisoformat(end.isoformat()) else 1
+        return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

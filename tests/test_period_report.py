@@ -83,8 +83,12 @@ def test_pdf_cover_states_the_period_and_the_gap_is_shown(written: Path) -> None
     everything = " ".join(pages)
     # Findings over the period: the violation of weeks 5..8, fixed in week 9 after 28 days; the
     # waived finding open at the end; the resource added in week 17; the appendix's hashes.
-    assert re.search(r"R-1 .*2026-02-02 2026-02-23 2026-03-02 \(PASS\) 28", everything)
-    assert "open: FAIL" in everything and "subnet-new" in everything
+    assert ("high R-1 security_group sg-1 111111111111/eu-west-1: worst FAIL; first seen 2026-02-02; last seen "
+            "2026-02-23; fixed in the run of 2026-03-02 (PASS) after 28 days; at the end: PASS") in everything
+    assert ("R-2 security_group sg-2 111111111111/eu-west-1: worst FAIL; first seen 2026-01-05 (open at the period's "
+            "start); last seen 2026-06-29; not fixed; OPEN at the end: FAIL") in everything
+    assert "subnet subnet-new 111111111111/eu-west-1: first seen 2026-04-27, last seen 2026-06-29" in everything
+    assert "waiver WVR-1 from 2026-01-05 to 2026-05-11 (expires 2026-05-20); expired after it" in everything
     assert "Controls: 0 of 3 shown in place through the whole period" in everything
     run = json.loads((written / "period.json").read_bytes())["runs"][0]
     assert run["bundle_sha256"][:32] in everything.replace(" ", "")

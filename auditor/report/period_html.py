@@ -243,8 +243,8 @@ def render_pdf_html(model: PeriodModel, *, style: str | None = None, environ: Ma
     css = (templates_dir() / STYLESHEET).read_text(encoding="utf-8")
     ctx["css"] = Markup(css + "\n" + chosen.css() + "\n")   # our own stylesheet and checked colours
     ctx["pinned"] = pinned_time(model, environ).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ctx["finding_lines"] = "\n".join(finding_line(f) for f in model.findings)
-    ctx["waived_lines"] = "\n".join(
+    ctx["finding_lines"] = [finding_line(f) for f in model.findings]
+    ctx["waived_lines"] = list(
         f"{f.rule_id}  {f.resource_type} {f.resource_id} {f.account}/{f.region}: waiver {ws.waiver} from {ws.from_day} "
         f"to {ws.to_day} (expires {ws.expires or 'not recorded'}){'; expired after it' if ws.expired else ''}"
         for f in model.findings for ws in f.waived)
