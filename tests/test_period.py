@@ -137,3 +137,14 @@ def test_unreadable_findings_is_a_store_error(tmp_path: Path) -> None:
     (given[1][1] / "findings.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(StoreError, match="cannot read the run's findings.json"):
         build_period(given, START, END, schedule=None, store="s")
+
+
+def test_absent_control_is_not_in_place_even_without_gaps(tmp_path: Path) -> None:
+    runs = [Run(week(n), [F("R-3", "subnet-a", "PASS", rtype="subnet"), F("R-1", "sg-1", "PASS")],
+                {"1.2.1": ["R-1"], **({} if n == 2 else {"1.4.1": ["R-3"]})}) for n in (1, 2, 3)]
+    m = build_period(bundles(tmp_path, runs), week(1).date(), week(3).date(), schedule="weekly", store="s")
+    assert m.gaps == ()
+    c = {c.control: c for c in m.controls}
+    assert c["1.2.1"].in_place and c["1.2.1"].why == ()
+    assert c["1.4.1"].statuses == ("PASS", "absent", "PASS") and not c["1.4.1"].in_place
+    assert c["1.4.1"].why == ("absent (the run did not assess it) in 1 of 3 runs (first 2026-01-12, last 2026-01-12)",)
