@@ -12,9 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auditor.store.base import RunStore
 
 import click
 
@@ -32,6 +37,8 @@ from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, status_rank, worst
 # for (WeasyPrint takes seconds to a minute on large runs).
 FORMATS = format_names()
 DEFAULT_FORMATS = report_formats()
+# The period report (--store): its HTML and PDF; period.json (its model) is always written.
+PERIOD_FORMATS = ("html", "pdf")
 _MAX_SHOWN = 20
 
 
@@ -181,10 +188,22 @@ def _with_responses(document: dict[str, Any], path: Path, folder: Path) -> tuple
 
 
 @click.command("report")
-@click.argument("findings", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "formats", default=",".join(DEFAULT_FORMATS), show_default=True,
+@click.argument("findings", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "formats", default=None,
               help=f"Comma-separated outputs: {', '.join(FORMATS)} "
-                   f"({', '.join(f for f in FORMATS if f not in DEFAULT_FORMATS)} only when asked for).")
+                   f"({', '.join(f for f in FORMATS if f not in DEFAULT_FORMATS)} only when asked for; default: the "
+                   f"others). With --store: {', '.join(PERIOD_FORMATS)} (default: all; period.json is always written).")
+@click.option("--store", "store", default=None, metavar="STORE",
+              help="Period report: a run store (folder or s3://bucket/prefix); with --from and --to, instead of FINDINGS.")
+@click.option("--from", "period_from", default=None, metavar="DATE",
+              help="Period report: the first collection day of the period (YYYY-MM-DD, UTC).")
+@click.option("--to", "period_to", default=None, metavar="DATE",
+              help="Period report: the last collection day of the period (YYYY-MM-DD, UTC; inclusive).")
+@click.option("--schedule", "schedule", default=None,
+              help="Period report: the schedule of expected runs (daily, weekly, monthly or a cron expression); "
+                   "default: the config's schedule: of the period's newest run.")
+@click.option("--account", "account", default=None, metavar="ID",
+              help="Period report: only the runs that assessed this account.")
 @click.option("--style", type=click.Choice(style_names()), default=None,
               help=f"Wording of the PDF report: {style_help()}; default: the compliance profile's style, else "
                    f"{default_style()}.")
@@ -200,12 +219,39 @@ def _with_responses(document: dict[str, Any], path: Path, folder: Path) -> tuple
                    "(replacing any responses section it had), from which every report is made. Not into an "
                    "evidence bundle (give --out).")
 @pdf_signing_options
-def report(findings: Path, formats: str, style: str | None, out: Path | None, packs: tuple[Path, ...],
-           sign_key: Path | None, pdf_signing: PdfSigningOptions, responses_file: Path | None = None) -> None:
+def report(findings: Path | None, formats: str | None, style: str | None, out: Path | None, packs: tuple[Path, ...],
+           sign_key: Path | None, pdf_signing: PdfSigningOptions, responses_file: Path | None = None,
+           store: str | None = None, period_from: str | None = None, period_to: str | None = None,
+           schedule: str | None = None, account: str | None = None) -> None:
     """Write JUnit XML, SARIF 2.1.0, CSV, OCSF, a findings.json copy and a self-contained HTML
     report (report.html) from FINDINGS, with `--format pdf` the PDF/A-3b evidence report
     (report.pdf) and with `--format oscal` OSCAL assessment results (the `oscal` extra); in an
-    evidence bundle the new files are added to its bundle.json."""
+    evidence bundle the new files are added to its bundle.json.
+
+    With --store S --from DATE --to DATE instead of FINDINGS: the period report over every run
+    of the store collected in the period (period-report.html, period-report.pdf, period.json)."""
+    period_given = [o for o, v in (("--from", period_from), ("--to", period_to), ("--schedule", schedule),
+                                   ("--account", account)) if v is not None]
+    if store is not None:
+        if findings is not None:
+            _die(f"give either FINDINGS (a run's report) or --store (a period report), not both ({findings} and "
+                 f"--store {store})")
+        run_only = [o for o, given in (("--pack", bool(packs)), ("--sign-key", sign_key is not None),
+                                       ("--responses", responses_file is not None),
+                                       ("--sign-pdf-key", pdf_signing.given)) if given]
+        if run_only:
+            _die(f"{', '.join(run_only)} {'is' if len(run_only) == 1 else 'are'} for a run's report (FINDINGS), "
+                 "not for a period report (--store)")
+        _period_report(store, period_from, period_to, schedule=schedule, account=account, style=style,
+                       formats=formats, out=out)
+        return
+    if period_given:
+        _die(f"{', '.join(period_given)} {'is' if len(period_given) == 1 else 'are'} for a period report: give "
+             "--store STORE --from DATE --to DATE (without FINDINGS)")
+    if findings is None:
+        _die("give FINDINGS (a findings.json) for a run's report, or --store STORE --from DATE --to DATE for a "
+             "period report")
+    formats = ",".join(DEFAULT_FORMATS) if formats is None else formats
     from auditor.bundle import BundleError, load_signing_key
 
     try:
@@ -295,4 +341,90 @@ def report(findings: Path, formats: str, style: str | None, out: Path | None, pa
                    + (" (its old signature was removed: give --sign-key to sign it again)" if dropped else
                       " (signed)" if key is not None else ""))
     if done.failed:
+        sys.exit(EXIT_OUTPUT)
+
+
+def _day(option: str, text: str | None) -> date:
+    if text is None:
+        _die(f"a period report needs --from DATE and --to DATE (YYYY-MM-DD); {option} is missing")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _die(f"{option} {safe(text)!s}: not a date (give YYYY-MM-DD, e.g. 2026-01-05)")
+
+
+def _period_report(store_spec: str, period_from: str | None, period_to: str | None, *, schedule: str | None,
+                   account: str | None, style: str | None, formats: str | None, out: Path | None) -> None:
+    """`auditor report --store S --from D --to D`: the period report (docs/period-report.md)."""
+    from auditor.store import StoreError, open_store
+    from auditor.store.schedule import check_schedule
+
+    start, end = _day("--from", period_from), _day("--to", period_to)
+    if end < start:
+        _die(f"the period ends (--to {end}) before it starts (--from {start})")
+    wanted = [w.strip().lower() for w in (formats or ",".join(PERIOD_FORMATS)).split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in (*PERIOD_FORMATS, "json")]
+    if unknown or not wanted:
+        _die(f"{'unknown format ' + ', '.join(unknown) if unknown else 'no format given'} for a period report; "
+             f"choose from {', '.join(PERIOD_FORMATS)} (comma-separated; period.json is always written)")
+    if schedule is not None and (why := check_schedule(schedule)) is not None:
+        _die(f"--schedule: {why}")
+    try:
+        store = open_store(store_spec)
+    except StoreError as exc:
+        _die(safe(str(exc)))
+    write_period_report(store, start, end, schedule=schedule, account=account, style=style, wanted=wanted,
+                        folder=out if out is not None else Path("."))
+
+
+def write_period_report(store: RunStore, start: date, end: date, *, schedule: str | None, account: str | None,
+                        style: str | None, wanted: Sequence[str], folder: Path) -> None:
+    """The period report of `store`'s runs collected `start`..`end` into `folder`: period.json
+    always, period-report.html and period-report.pdf as `wanted`; prints what was written.
+    Exit 2 for an empty period, an unusable store or schedule; 6 for an output not written."""
+    import tempfile
+
+    from auditor.cli_common import prepare_output_folder
+    from auditor.report.period import build_period
+    from auditor.report.period_html import period_html, period_json, period_pdf
+    from auditor.report.outputs import _write_whole as write_atomic
+    from auditor.store import StoreError
+
+    try:
+        runs = store.runs(since=start, until=end, account=account)
+        if not runs:
+            who = f" with account {account}" if account else ""
+            _die(f"no run{who} in the period {start} to {end} in {store.description}: a period report never "
+                 "covers an empty period (`auditor history` lists the stored runs)")
+        prepare_output_folder(folder)
+        with tempfile.TemporaryDirectory(prefix="auditor-period-") as tmp:
+            fetched = [(run, store.fetch(run, into=Path(tmp) / run.run_id)) for run in runs]
+            model = build_period(fetched, start, end, schedule=schedule, store=store.description)
+    except StoreError as exc:
+        _die(safe(str(exc)))
+    except InputError as exc:
+        fail_input(exc)
+    data = period_json(model)
+    done: list[tuple[str, Path]] = []
+    failed: list[tuple[str, Path, str]] = []
+    outputs = [("json", folder / "period.json", lambda: data)]
+    if "html" in wanted:
+        outputs.append(("html", folder / "period-report.html", lambda: period_html(model, style=style)))
+    if "pdf" in wanted:
+        outputs.append(("pdf", folder / "period-report.pdf", lambda: period_pdf(model, style=style, attachment=data)))
+    for fmt, target, make in outputs:
+        try:
+            write_atomic(target, make())
+        except (OSError, ImportError) as exc:   # ImportError/OSError: WeasyPrint's system libraries missing
+            failed.append((fmt, target, str(getattr(exc, "strerror", None) or exc)))
+            continue
+        done.append((fmt, target))
+    for fmt, target in done:
+        echo(f"{fmt}: {target}")
+    for fmt, target, why in failed:
+        echo(f"error: {fmt}: {target} not written: {safe(why)}", err=True)
+    echo(safe(f"period {model.start} to {model.end}: {len(model.runs)} run(s); "
+              + (f"schedule {model.schedule}: {len(model.gaps)} gap(s)" if model.schedule is not None
+                 else "no schedule: gaps in evidence not assessed")))
+    if failed:
         sys.exit(EXIT_OUTPUT)

@@ -209,6 +209,12 @@ def _semantic_problems(doc: Located) -> list[Problem]:
     if "accounts" in data and "organization_discovery" in data:
         problems.append(doc.problem(("organization_discovery",),
                                     "give either accounts or organization_discovery, not both", key=True))
+    if isinstance(data.get("schedule"), str):
+        from auditor.store.schedule import check_schedule
+
+        why = check_schedule(data["schedule"])
+        if why is not None:
+            problems.append(doc.problem(("schedule",), why))
     if "profile" in data and "compliance_profile" in data:
         problems.append(doc.problem(("profile",), "give compliance_profile only: profile is its old name "
                                     "(accepted for this release), both together are ambiguous", key=True))
