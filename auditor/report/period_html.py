@@ -55,7 +55,7 @@ def timelines(model: PeriodModel, *, pdf: bool = False) -> list[dict[str, Any]]:
     out = []
     frameworks = sorted({(c.framework, c.framework_title) for c in model.controls})
     for fw, fw_title in frameworks:
-        rows = [TimelineRow(c.control, [None if i is None else c.statuses[i] for _, i in cols])
+        rows = [TimelineRow(f"{c.control} {c.title}".strip(), [None if i is None else c.statuses[i] for _, i in cols])
                 for c in model.controls if c.framework == fw]
         chunks = chunk_rows(rows, PDF_ROWS_PER_PAGE) if pdf else [rows]
         title = f"{fw_title or fw}: status of each control at every run"
