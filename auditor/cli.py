@@ -339,6 +339,9 @@ def _register_groups() -> None:
 
     cli.add_command(report_command)
     cli.add_command(verify_cmd)
+    from auditor.cli_diff import diff_cmd
+
+    cli.add_command(diff_cmd)
 
 
 _register_groups()
