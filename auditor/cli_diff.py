@@ -173,7 +173,9 @@ def diff_cmd(run_a: str, run_b: str, store: str | None, config: Path | None, jso
 
     with tempfile.TemporaryDirectory(prefix="auditor-diff-") as tmp:
         try:
-            opened = _open_store(store, config)
+            # a store is opened only when a ref is not a bundle folder (folders need none)
+            folders = all((Path(r) / "bundle.json").is_file() for r in (run_a, run_b))
+            opened = None if folders else _open_store(store, config)
             folder_a, label_a = resolve(run_a, opened, Path(tmp) / "a")
             folder_b, label_b = resolve(run_b, opened, Path(tmp) / "b")
             doc = diff_bundles(folder_a, folder_b, expiring_within=expiring_within)
