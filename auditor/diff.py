@@ -71,7 +71,7 @@ def diff_runs(ra: BundleRun, rb: BundleRun, *, expiring_within: int = 30) -> dic
                    "resources_added": len(added), "resources_removed": len(removed),
                    "not_listed": {k: counted[k] for k in NOT_LISTED},
                    "fingerprints": {"a": len(ra.index), "b": len(rb.index),
-                                    "both": sum(1 for fp in ra.index if fp in rb.index)}},
+                                    "both": len(ra.index.keys() & rb.index.keys())}},
         "findings": findings,
         "resources": {"added": [_resource(r) for r in added], "removed": [_resource(r) for r in removed]},
         "waivers": _waivers(ra, rb, expiring_within),

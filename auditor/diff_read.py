@@ -195,9 +195,18 @@ def _findings(run: BundleRun, path: Path, pos: int) -> int:
     intern: dict[str, str] = {}
     decode, after, index, resources = _DECODER.raw_decode, _NEXT.match, run.index, run.resources
     i = 0
+    # The layout a scan writes (auditor/results.py iter_text: indent 1, sorted keys, findings
+    # first) is read by `_canonical_row` without decoding each finding's evidence; any finding
+    # it does not recognise is decoded whole, so any JSON is read the same.
+    canonical = text.startswith('{\n "findings": [\n  {\n')
     while True:
-        value, end = decode(text, pos)
-        fingerprint, row = _row(value, path, i, pos, end, intern)
+        got = _canonical_row(text, pos, intern) if canonical else None
+        if got is None:
+            value, end = decode(text, pos)
+            fingerprint, row = _row(value, path, i, pos, end, intern)
+        else:
+            fingerprint, row = got
+            end = row.end
         old = index.get(fingerprint)
         if old is not None:
             run.duplicates += 1
@@ -212,6 +221,51 @@ def _findings(run: BundleRun, path: Path, pos: int) -> int:
         if m.group(1) == "]":
             return m.end(1)
         pos, i = m.end(), i + 1
+
+
+_STR = r'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'   # a JSON string on one line; group: its body, still escaped
+_ANY = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+_CANONICAL = re.compile(
+    r'\n   "fingerprint": ' + _STR + r',\n   "item": (?:null|' + _STR + r'),\n   "message": ' + _ANY
+    + r',\n   "resource": \{\n    "account": ' + _STR + r',\n    "arn": ' + _ANY + r',\n    "id": ' + _STR
+    + r',\n    "region": ' + _STR + r',\n    "type": ' + _STR + r',\n    "vpc_id": ' + _ANY
+    + r'\n   \},\n   "rule_id": ' + _STR + r',\n   "severity": ' + _STR
+    + r',\n   "status": "(FAIL|ERROR|WAIVED|PASS|NOT_APPLICABLE)"(,\n   "waiver": )?')
+
+
+def _unescape(body: str) -> str:
+    return str(json.loads(f'"{body}"')) if "\\" in body else body
+
+
+def _canonical_row(text: str, pos: int, intern: dict[str, str]) -> tuple[str, Indexed] | None:
+    """The index row of the finding at `pos` in a scan's own layout, read from its fields after
+    the evidence (which is not decoded); None when the finding is not exactly in that layout."""
+    if not text.startswith('{\n   "evidence": [', pos):
+        return None
+    at = text.find('\n   "fingerprint": ', pos)
+    m = _CANONICAL.match(text, at) if at > 0 else None
+    if m is None:
+        return None
+    end = m.end()
+    waiver_id = None
+    if m.group(10):   # the waiver object (WAIVED, or a FAIL whose waiver expired): decoded
+        try:
+            waiver, end = _DECODER.raw_decode(text, end)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        if type(waiver) is not dict:
+            return None
+        waiver_id = waiver.get("id") if type(waiver.get("id")) is str else None
+    if not text.startswith("\n  }", end):
+        return None
+    fp, item, account, rid, region, rtype, rule_id, severity, status = (
+        m.group(1), m.group(2), m.group(3), m.group(4), m.group(5), m.group(6), m.group(7), m.group(8), m.group(9))
+    account, region, rtype, rule_id, severity = (_unescape(account), _unescape(region), _unescape(rtype),
+                                                 _unescape(rule_id), _unescape(severity))
+    return _unescape(fp), Indexed(
+        _STATUS[status], intern.setdefault(severity, severity), intern.setdefault(rule_id, rule_id),
+        intern.setdefault(rtype, rtype), intern.setdefault(account, account), intern.setdefault(region, region),
+        _unescape(rid), None if item is None else _unescape(item), waiver_id, pos, end + 4)
 
 
 def _text(value: Any, what: str, path: Path, i: int) -> str:

@@ -267,14 +267,21 @@ def test_every_list_is_ordered_by_severity_rule_resource(tmp_path: Path) -> None
 
 
 def test_any_json_layout_gives_the_same_diff(tmp_path: Path) -> None:
-    a = [finding("R-001", "subnet-1", "FAIL", observed=[1, 2]), finding("R-002", "subnet-2", "PASS")]
-    b = [finding("R-001", "subnet-1", "FAIL", observed=[1, 3]), finding("R-002", "subnet-2", "FAIL", message="é ✓")]
+    odd = 'sub"net\\2 é'                                  # escapes in the scan's own layout, too
+    a = [finding("R-001", "subnet-1", "FAIL", observed=[1, 2]), finding("R-002", odd, "PASS", item="s3"),
+         finding("R-003", "subnet-3", "WAIVED", waiver="WVR-1"), finding("R-004", "subnet-4", "FAIL")]
+    b = [finding("R-001", "subnet-1", "FAIL", observed=[1, 3]), finding("R-002", odd, "FAIL", message="é ✓", item="s3"),
+         finding("R-003", "subnet-3", "FAIL", waiver="WVR-1", waiver_status="expired"),
+         finding("R-004", "subnet-4", "WAIVED", waiver="WVR-2")]
     canonical = diff(tmp_path / "c", a, b)
     compact = diff(tmp_path / "j", a, b, a_kw={"layout": "compact"}, b_kw={"layout": "compact"})
     for doc in (canonical, compact):
         for side in ("a", "b"):
             doc[side].pop("bundle_sha256")
-    assert canonical == compact and canonical["counts"]["changed"] == 1 and canonical["counts"]["new"] == 1
+    assert canonical == compact
+    assert [(c, e["resource"]["id"], e["item"], e["waiver"]) for c in CATEGORIES for e in canonical["findings"][c]] == [
+        ("new", odd, "s3", None), ("changed", "subnet-1", None, None), ("waived", "subnet-4", None, "WVR-2"),
+        ("unwaived", "subnet-3", None, "WVR-1")]
 
 
 def test_duplicate_fingerprints_are_noted_and_compared_by_the_worst(tmp_path: Path) -> None:
