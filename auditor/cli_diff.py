@@ -93,6 +93,8 @@ def _entry_line(cat: str, e: Mapping[str, Any]) -> str:
     item = f" [{e['item']}]" if e.get("item") else ""
     line = (f"  {_TITLES[cat].upper():<13} {status:<22} {e['severity']:<8} {e['rule_id']:<9} "
             f"{safe(_resource_text(e['resource']))}{safe(item)}: {safe(e['reason'] or e['message'])}")
+    if e["reason"] and e["message"]:
+        line += f"\n      {safe(e['message'])}"
     for c in e["changes"]:
         line += f"\n      {safe(c['path'])}: {safe(c['a'])} -> {safe(c['b'])}"
         if c["added"] or c["removed"]:
@@ -135,9 +137,11 @@ def summary_lines(doc: Mapping[str, Any], label_a: str, label_b: str) -> list[st
         out += [_entry_line(cat, e) for e in entries[:MAX_SHOWN]]
         if len(entries) > MAX_SHOWN:
             out.append(f"  ... and {len(entries) - MAX_SHOWN} more (all in --json and --html)")
-    for kind, rows in (("expired since RUN_A", w["expired_since_a"]), ("expiring", w["expiring"])):
-        for r in rows:
-            out.append(f"WAIVER {kind}: {safe(r['id'])} expires {safe(r['expires'])} ({r['days_to_expiry']} days)")
+    for r in w["expired_since_a"]:
+        out.append(f"WAIVER expired since RUN_A: {safe(r['id'])} expired on {safe(r['expires'])}")
+    for r in w["expiring"]:
+        out.append(f"WAIVER expiring: {safe(r['id'])} expires on {safe(r['expires'])} ({r['days_to_expiry']} days after "
+                   "RUN_B's assessment)")
     for pack in p["changed"]:
         out.append(f"RULE PACK changed: {safe(pack['id'])}: " + "; ".join(
             f"{safe(c['path'])} {safe(c['a'])} -> {safe(c['b'])}" for c in pack["changes"]))

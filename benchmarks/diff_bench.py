@@ -15,6 +15,10 @@ a resource added (its findings). Then, each in a fresh process (so peaks are the
   cli       `auditor diff A B --json FILE` run in process (`auditor.cli.main`): wall time from
             before importing the CLI to its exit, peak RSS; `process s` is the whole child
             process's wall time (interpreter start included), measured by the parent
+
+`cpu s` is the process's CPU time over the same span: on a machine others load too, wall time
+grows with the load average (the `load` column, read after the run) while CPU time stays near
+what the work costs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -121,7 +126,7 @@ def make_bundles(root: Path, n: int, changes: int) -> tuple[Path, Path]:
 
 def _worker(arg: str) -> None:
     mode, a, b, out = arg.split("|")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if mode == "library":
         from auditor.diff import diff_bundles
 
@@ -138,8 +143,8 @@ def _worker(arg: str) -> None:
         except SystemExit as exc:
             code = int(exc.code or 0)
         extra = {}
-    seconds = time.perf_counter() - t0
-    print(RESULT_TAG + json.dumps({"seconds": seconds, "peak_kib": status_kib().get("VmHWM", 0), "exit": code,
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(RESULT_TAG + json.dumps({"seconds": seconds, "cpu": cpu, "peak_kib": status_kib().get("VmHWM", 0), "exit": code,
                                    **extra}))
 
 
@@ -147,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--findings", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1, help="measure each this many times")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -158,12 +164,14 @@ def main() -> None:
         size = (a / "findings.json").stat().st_size / 2**20
         print(f"generated two runs of {args.findings} findings ({size:.0f} MiB findings.json each) "
               f"in {time.perf_counter() - t0:.1f} s (not measured)")
-        print(f"{'what':<8} {'seconds':>8} {'process s':>10} {'peak MiB':>9} {'exit':>5}")
-        for mode in ("library", "cli"):
+        print(f"{'what':<8} {'seconds':>8} {'cpu s':>6} {'process s':>10} {'peak MiB':>9} {'exit':>5} {'load':>5}")
+        for mode in ("library", "cli") * args.repeat:
             t1 = time.perf_counter()
             r = run_script_worker(__file__, f"{mode}|{a}|{b}|{Path(tmp) / 'diff.json'}")
             total = time.perf_counter() - t1
-            print(f"{mode:<8} {r['seconds']:>8.2f} {total:>10.2f} {r['peak_kib'] / 1024:>9.0f} {r['exit']:>5}")
+            load = os.getloadavg()[0]
+            print(f"{mode:<8} {r['seconds']:>8.2f} {r['cpu']:>6.2f} {total:>10.2f} {r['peak_kib'] / 1024:>9.0f} "
+                  f"{r['exit']:>5} {load:>5.1f}")
             if "counts" in r:
                 print("          counts: " + ", ".join(f"{k} {v}" for k, v in r["counts"].items()))
 
