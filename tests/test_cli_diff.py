@@ -193,7 +193,7 @@ class FakeStore:
 
     def __init__(self, folders: list[Path]) -> None:
         self.runs_ = [describe_bundle(f) for f in folders]
-        self.folders = {r.run_id: f for r, f in zip(self.runs_, folders)}
+        self.folders = {r.run_id: f for r, f in zip(self.runs_, folders, strict=True)}
         self.fetched: list[tuple[str, Path | None]] = []
 
     @property
