@@ -243,12 +243,19 @@ def _canonical_row(text: str, pos: int, intern: dict[str, str]) -> tuple[str, In
     if not text.startswith('{\n   "evidence": [', pos):
         return None
     at = text.find('\n   "fingerprint": ', pos)
-    m = _CANONICAL.match(text, at) if at > 0 else None
+    if at < 0 or text.find("\n  }", pos, at) >= 0:   # none in this finding: never read the next one's
+        return None
+    m = _CANONICAL.match(text, at)
     if m is None:
         return None
     end = m.end()
+    fp, item, account, rid, region, rtype, rule_id, severity, status, has_waiver = m.groups()
+    if text.find("\\", at, end) >= 0:   # an escape in a field: unescape them all (rare)
+        fp, account, rid, region, rtype, rule_id, severity = (
+            _unescape(x) for x in (fp, account, rid, region, rtype, rule_id, severity))
+        item = None if item is None else _unescape(item)
     waiver_id = None
-    if m.group(10):   # the waiver object (WAIVED, or a FAIL whose waiver expired): decoded
+    if has_waiver:   # the waiver object (WAIVED, or a FAIL whose waiver expired): decoded
         try:
             waiver, end = _DECODER.raw_decode(text, end)
         except (json.JSONDecodeError, RecursionError):
@@ -258,14 +265,10 @@ def _canonical_row(text: str, pos: int, intern: dict[str, str]) -> tuple[str, In
         waiver_id = waiver.get("id") if type(waiver.get("id")) is str else None
     if not text.startswith("\n  }", end):
         return None
-    fp, item, account, rid, region, rtype, rule_id, severity, status = (
-        m.group(1), m.group(2), m.group(3), m.group(4), m.group(5), m.group(6), m.group(7), m.group(8), m.group(9))
-    account, region, rtype, rule_id, severity = (_unescape(account), _unescape(region), _unescape(rtype),
-                                                 _unescape(rule_id), _unescape(severity))
-    return _unescape(fp), Indexed(
+    return fp, Indexed(
         _STATUS[status], intern.setdefault(severity, severity), intern.setdefault(rule_id, rule_id),
         intern.setdefault(rtype, rtype), intern.setdefault(account, account), intern.setdefault(region, region),
-        _unescape(rid), None if item is None else _unescape(item), waiver_id, pos, end + 4)
+        rid, item, waiver_id, pos, end + 4)
 
 
 def _text(value: Any, what: str, path: Path, i: int) -> str:

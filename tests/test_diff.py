@@ -350,6 +350,17 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, damage: str, message: str) -
     assert message in str(caught.value)
 
 
+def test_a_finding_without_a_fingerprint_in_the_scans_layout_is_named(tmp_path: Path) -> None:
+    """The scan's own layout is read field by field: a finding lacking one is never read
+    together with the next finding's fields."""
+    good = bundle(tmp_path / "a", [])
+    broken = finding("R-001", "subnet-1", "PASS")
+    del broken["fingerprint"]
+    bad = bundle(tmp_path / "b", [broken, finding("R-002", "subnet-2", "FAIL")], run_id="run-b")
+    with pytest.raises(DiffError, match="findings/0/fingerprint: expected a string, found NoneType"):
+        diff_bundles(good, bad)
+
+
 def test_a_negative_expiry_window_is_refused(tmp_path: Path) -> None:
     a = bundle(tmp_path / "a", [])
     with pytest.raises(ValueError, match="0 or more days"):
