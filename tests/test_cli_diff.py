@@ -142,6 +142,22 @@ def test_the_section_caps_long_lists_and_counts_the_rest(tmp_path: Path) -> None
     assert "2 more new finding(s): every one is in the diff's JSON" in page
 
 
+def test_the_section_renders_from_the_document_alone_without_ids(tmp_path: Path) -> None:
+    """What another report (the period report) does: include the partial once per pair of runs,
+    with nothing in its context but the diff document."""
+    import jinja2
+
+    from auditor.diff import diff_bundles
+    from auditor.report.wording import templates_dir
+
+    a, b = pair(tmp_path, [finding("R-001", "subnet-1", "PASS")], [finding("R-001", "subnet-1", "FAIL")])
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    section = env.get_template("sections/html_diff.html.j2").render(diff=diff_bundles(Path(a), Path(b)))
+    assert '<div class="diff" data-run-a="run-a" data-run-b="run-b">' in section
+    assert '<table class="diff-findings" data-category="new">' in section and " id=" not in section
+
+
 def test_the_report_stylesheet_is_found() -> None:
     css = report_stylesheet()
     assert css.startswith("body{") and ".st-FAIL{color:#c62828}" in css and "{{" not in css
