@@ -190,9 +190,10 @@ def diff_cmd(run_a: str, run_b: str, store: str | None, config: Path | None, jso
     if json_out is not None:
         import json
 
-        text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+        # ASCII JSON, DEL escaped too: nothing in it is a control character (echo would rewrite one)
+        text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True).replace("\x7f", "\\u007f") + "\n"
         if json_out == "-":
-            echo(text, nl=False)   # ASCII JSON: nothing in it is a control character
+            echo(text, nl=False)
         else:
             _write(Path(json_out), text)
     if html_out is not None:

@@ -106,11 +106,11 @@ def test_json_to_a_file_matches_the_schema_and_the_library(tmp_path: Path) -> No
 
 
 def test_json_to_stdout_is_the_document_alone(tmp_path: Path) -> None:
-    a, b = pair(tmp_path, [], [finding("R-001", "subnet-1", "FAIL")])
+    a, b = pair(tmp_path, [], [finding("R-001", "subnet-1", "FAIL", message="DEL \x7f ESC \x1b")])
     proc = run_auditor("diff", a, b, "--json", "-", "--fail-on-new", "high")
     assert proc.returncode == 1
     doc = valid(json.loads(proc.stdout))
-    assert doc["counts"]["new"] == 1
+    assert doc["counts"]["new"] == 1 and doc["findings"]["new"][0]["message"] == "DEL \x7f ESC \x1b"
     assert "NEW (1)" in proc.stderr                                   # the summary went to stderr
 
 
