@@ -364,6 +364,9 @@ def _register_groups() -> None:
 
     cli.add_command(store_group)
     cli.add_command(history_cmd)
+    from auditor.cli_diff import diff_cmd
+
+    cli.add_command(diff_cmd)
 
 
 _register_groups()
