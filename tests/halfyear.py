@@ -22,7 +22,16 @@ and within 30 days of its expiry in weeks 16-19.
 25 evidence bundles result (findings.json only, no reports besides it), one folder per week
 ``root/week-NN``. `EXPECTED` says, as plain data in the estate's names, which events lie
 between each pair of consecutive runs; `expected_events(weeks)` turns it into fingerprints
-and AWS ids (which moto draws) for comparing with a diff or a period report.
+and AWS ids (which moto draws) for comparing with a diff or a period report, e.g.
+
+    weeks = shared_half_year(tmp_path_factory)          # once per test session
+    bundle = {w.number: w.bundle for w in weeks}
+    for (a, b), want in expected_events(weeks).items():
+        got = diff_bundles(bundle[a], bundle[b], expiring_within=EXPIRING_WITHIN)
+        ...compare got's categories with want.new, want.resolved, ... (fingerprints, ids)
+
+`PERIOD` says what a report over the whole half-year must show (first and last failing run
+of each finding, when it was fixed, the missing week).
 """
 
 from __future__ import annotations
