@@ -196,7 +196,10 @@ def expected_events(weeks: list[Week]) -> dict[tuple[int, int], Events]:
     """EXPECTED with the AWS ids and fingerprints of this simulation: a finding becomes its
     fingerprint (the one finding of that rule about that resource in the runs), a resource
     (type, AWS id), a waiver stays its id."""
-    last = [w for w in weeks if w.bundle is not None][-1]
+    runs = [w for w in weeks if w.bundle is not None]
+    if not runs:
+        raise ValueError("no run among the weeks given")
+    last = runs[-1]
     fingerprints: dict[tuple[str, str], set[str]] = {}
     for w in weeks:
         if w.bundle is not None:
@@ -209,11 +212,16 @@ def expected_events(weeks: list[Week]) -> dict[tuple[int, int], Events]:
             raise LookupError(f"{rule} on {resource_id}: {len(found)} fingerprints in the runs ({sorted(found)})")
         return next(iter(found))
 
+    def aws_id(name: str) -> str:
+        if name not in last.names:
+            raise LookupError(f"{name} is not in the estate by week {last.number} (the last run given)")
+        return last.names[name]
+
     def resolve(name: str, item: Any) -> Any:
         if name in FINDING_FIELDS:
-            return fingerprint(item[0], last.names[item[1]])
+            return fingerprint(item[0], aws_id(item[1]))
         if name in RESOURCE_FIELDS:
-            return (item[0], last.names[item[1]])
+            return (item[0], aws_id(item[1]))
         return item
 
     return {pair: Events(**{k: (frozenset(resolve(k, i) for i in v) if isinstance(v, frozenset) else v)

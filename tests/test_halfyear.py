@@ -244,6 +244,13 @@ def test_the_reference_comparison_sees_direction_and_sameness(weeks: list[Week])
         ("subnet", weeks[-1].names[SUBNET_C])}
 
 
+def test_expected_events_says_what_the_runs_given_lack(weeks: list[Week]) -> None:
+    with pytest.raises(LookupError, match="subnet:hy-app-c is not in the estate by week 16"):
+        expected_events(weeks[:16])
+    with pytest.raises(ValueError, match="no run among the weeks given"):
+        expected_events([w for w in weeks if w.number == 14])
+
+
 def test_the_period_facts_match_the_runs(weeks: list[Week]) -> None:
     scanned = [w for w in weeks if w.bundle is not None]
     assert PERIOD["runs"] == len(scanned)
