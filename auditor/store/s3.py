@@ -39,7 +39,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
 from auditor import __version__
-from auditor.store import guard
+from auditor.store.guard import install as install_guard
 from auditor.store.base import (
     STORE_FORMAT, STORE_VERSION, REGIME_RETENTION, Retention, RunExists, StoredRun, StoreError, StoreSpec,
     describe_bundle,
@@ -138,7 +138,7 @@ class S3Store:
                 session = botocore.session.Session(profile=spec.profile)
             except BotoCoreError as exc:
                 raise StoreError(f"{spec.location}: cannot make the store's AWS session ({exc})") from None
-        guard.install(session)
+        install_guard(session)
         try:
             region = spec.region or session.get_config_variable("region") or None
             client = session.create_client(
