@@ -325,8 +325,12 @@ class S3Store:
             for rel in sorted(files):
                 self._download(rel, base + rel, files[rel], folder)
         except BaseException:
+            # nothing half-fetched is left: the folder was made here, or empty before
             if made:
                 shutil.rmtree(folder, ignore_errors=True)
+            else:
+                for child in folder.iterdir():
+                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
             raise
         return folder
 
