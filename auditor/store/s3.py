@@ -41,7 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumErro
 from auditor import __version__
 from auditor.store.guard import install as install_guard
 from auditor.store.base import (
-    STORE_FORMAT, STORE_VERSION, REGIME_RETENTION, Retention, RunExists, StoredRun, StoreError, StoreSpec,
+    STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredRun, StoreError, StoreSpec,
     describe_bundle,
 )
 
@@ -52,7 +52,7 @@ INDEX = "index/"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CHUNK = 1 << 20
 
-__all__ = ["Leftover", "S3Store", "StoredObjectChanged", "REGIME_RETENTION"]
+__all__ = ["Leftover", "S3Store", "StoredObjectChanged"]
 
 
 class StoredObjectChanged(StoreError):
@@ -157,10 +157,8 @@ class S3Store:
             if store._any_version(prefix):
                 raise StoreError(f"{store.description} holds objects but no {STORE_MARKER}: not a run store, and "
                                  "a store is only created under an empty prefix")
-            retention = spec.retention or lock_default
-            if retention is None:
-                _validated(Retention(days=0, online_days=0), store.description)
-            assert retention is not None
+            # no retention anywhere: days 0, which _validated refuses with the ways to give one
+            retention = spec.retention or lock_default or Retention(days=0, online_days=0)
             store._retention = _validated(retention, store.description)
             store._create_marker()
             return store
