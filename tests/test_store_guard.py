@@ -14,6 +14,7 @@ import boto3
 import botocore.session
 import pytest
 
+from auditor.collect import guard as collect_guard
 from auditor.collect.sessions import SessionFactory
 from auditor.errors import ReadOnlyViolation
 from auditor.rules.fixtures import ACCOUNT, REGION, Case, records_for
@@ -130,6 +131,9 @@ def test_a_collection_session_refuses_every_s3_write_and_cannot_carry_the_store(
         S3Store.open(StoreSpec(f"s3://{BUCKET}/p", retention=REGIME_RETENTION["pci-dss"]), create=True,
                      session=session)
     assert boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
+    # not one S3 operation, write or read, is on the collection guard's allowlist
+    s3_operations = botocore.session.Session().get_service_model("s3").operation_names
+    assert "PutObject" in s3_operations and not any(collect_guard.is_allowed("s3", op) for op in s3_operations)
 
 
 def _s3_section() -> str:

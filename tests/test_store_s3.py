@@ -288,6 +288,19 @@ def test_retention_days_are_required_and_the_bucket_default_is_used(s3: Any, bun
     assert "default retention of bucket" in store.retention().source
     run = store.register(bundles[0])
     assert store.get(run.run_id).extra["lock_mode"] == "GOVERNANCE"
+    # a retention asked for never goes below the bucket's default: an explicit date would replace it
+    # (a second bucket: moto 5.2 changes a bucket's lock configuration only while it is empty)
+    _bucket("floored").put_object_lock_configuration(Bucket="floored", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 400}}})
+    raised = _open(location="s3://floored/x",
+                   retention=Retention(days=30, online_days=30, mode="governance", source="config"))
+    assert (raised.retention().days, raised.retention().mode) == (400, "compliance")
+    assert raised.retention().source == "config, raised to the default retention of bucket floored " \
+                                        "(compliance, 400 days)"
+    run = raised.register(bundles[0])
+    assert raised.get(run.run_id).extra["lock_mode"] == "COMPLIANCE"
+    assert _open(location="s3://floored/x", create=False,
+                 retention=Retention(days=500, online_days=90)).retention().days == 500
 
 
 # -- interrupted and refused uploads ------------------------------------------------------------

@@ -106,6 +106,20 @@ def _validated(retention: Retention, where: str) -> Retention:
     return retention
 
 
+def _at_least(retention: Retention, default: Retention | None) -> Retention:
+    """`retention`, never shorter nor weaker than the bucket's default retention: an explicit
+    retain-until date on a PUT replaces the bucket's default for that object, so asking for less
+    would undo the bucket owner's floor."""
+    if default is None:
+        return retention
+    days = max(retention.days, default.days)
+    mode = "compliance" if "compliance" in (retention.mode, default.mode) else retention.mode
+    if (days, mode) == (retention.days, retention.mode):
+        return retention
+    return replace(retention, days=days, online_days=max(retention.online_days, min(days, default.online_days)),
+                   mode=mode, source=f"{retention.source or 'the store'}, raised to {default.source}")
+
+
 def _error(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error") or {}
@@ -159,7 +173,7 @@ class S3Store:
                                  "a store is only created under an empty prefix")
             # no retention anywhere: days 0, which _validated refuses with the ways to give one
             retention = spec.retention or lock_default or Retention(days=0, online_days=0)
-            store._retention = _validated(retention, store.description)
+            store._retention = _at_least(_validated(retention, store.description), lock_default)
             store._create_marker()
             return store
         if marker.get("format") != STORE_FORMAT or marker.get("version") != STORE_VERSION:
@@ -170,7 +184,7 @@ class S3Store:
             days=int(recorded.get("days") or 0), online_days=int(recorded.get("online_days") or 0),
             mode=str(recorded.get("mode") or "compliance"), regime=str(recorded.get("regime") or ""),
             source=str(recorded.get("source") or "") or f"{STORE_MARKER} of the store")
-        store._retention = _validated(retention, store.description)
+        store._retention = _at_least(_validated(retention, store.description), lock_default)
         return store
 
     def _check_bucket(self) -> Retention | None:
