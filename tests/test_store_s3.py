@@ -11,7 +11,6 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable
 
 import boto3
 import botocore.session
@@ -339,34 +338,40 @@ def test_an_interrupted_upload_leaves_no_run_and_a_retry_succeeds(s3: Any, bundl
     assert verify_bundle(store.fetch(run, into=tmp_path / "f")).ok
 
 
-@pytest.mark.parametrize("status,code,message,hint", [
-    (403, "AccessDenied", "Access Denied", "; the store's writer needs the IAM policy of docs/store.md"),
+@pytest.mark.parametrize("status,code,message,hint,target", [
+    (403, "AccessDenied", "Access Denied", "; the store's writer needs the IAM policy of docs/store.md",
+     "runs/{run_id}/1/findings.json"),
+    # the last write, the registration marker, refused: the run is not registered either
+    (403, "AccessDenied", "Access Denied", "; the store's writer needs the IAM policy of docs/store.md",
+     "index/{run_id}.json"),
     # S3 checks x-amz-checksum-sha256 against the bytes it received (moto 5.2 does not: the answer
     # real S3 gives is injected)
-    (400, "BadDigest", "The SHA256 you specified did not match the calculated checksum.", ""),
-], ids=["access-denied", "bad-digest"])
+    (400, "BadDigest", "The SHA256 you specified did not match the calculated checksum.", "",
+     "runs/{run_id}/1/findings.json"),
+], ids=["access-denied", "access-denied-on-the-marker", "bad-digest"])
 def test_a_refused_put_is_a_clear_error_and_registers_nothing(s3: Any, bundles: list[Path], status: int, code: str,
-                                                              message: str, hint: str) -> None:
+                                                              message: str, hint: str, target: str) -> None:
     store = _open()
-    body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+    run_id = _run_id(bundles[0])
+    key = f"network/{target.format(run_id=run_id)}"
+    sent: list[str] = []
 
-    class Raw:
-        def stream(self, **_: Any) -> Iterable[bytes]:
-            yield body
+    def refuse(params: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        # S3's answer (what a bucket policy's Deny gives), returned instead of sending the request,
+        # as botocore's Stubber does: an answer injected at before-send would still let moto in
+        # process apply the PUT (botocore calls every before-send handler).
+        if not params["url_path"].endswith(f"/{key}"):
+            return None
+        sent.append(key)
+        error = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return AWSResponse(params["url"], status, {}, None), error
 
-    def refuse(request: Any, **_: Any) -> AWSResponse | None:     # what a bucket policy's Deny answers
-        if request.url.split("?")[0].endswith("/findings.json"):
-            return AWSResponse(request.url, status, {"Content-Type": "application/xml"}, Raw())
-        return None
-
-    store.client.meta.events.register("before-send.s3.PutObject", refuse)
+    store.client.meta.events.register("before-call.s3.PutObject", refuse)
     with pytest.raises(StoreError) as refused:
         store.register(bundles[0])
-    run_id = _run_id(bundles[0])
     assert str(refused.value).startswith(
-        f"s3://{BUCKET}/network/runs/{run_id}/1/findings.json: storing the object failed ({code}: {message}){hint}; "
-        f"run {run_id} not registered")
-    assert store.runs() == [] and len(store.leftovers()) == 1
+        f"s3://{BUCKET}/{key}: storing the object failed ({code}: {message}){hint}; run {run_id} not registered")
+    assert sent == [key] and store.runs() == [] and len(store.leftovers()) == 1
 
 
 def test_an_unfinished_bundle_is_refused_before_any_upload(s3: Any, bundles: list[Path], tmp_path: Path) -> None:

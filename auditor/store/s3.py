@@ -282,6 +282,9 @@ class S3Store:
         except _Taken:
             raise RunExists(f"run {run.run_id} was registered in {self.description} by another writer meanwhile; "
                             f"this upload (s3://{self.bucket}/{base}) is left over") from None
+        except StoreError as exc:
+            raise StoreError(f"{exc}; run {run.run_id} not registered (its files stay under s3://{self.bucket}/{base}, "
+                             "reported as leftovers)") from None
         return replace(stored, extra={"attempt": attempt, "lock_mode": MODES[self._retention.mode]})
 
     def runs(self, *, since: date | None = None, until: date | None = None,
