@@ -95,7 +95,7 @@ def _stored_run(ref: str, location: str, into: Path, quiet: bool) -> tuple[Path,
     import hashlib
 
     from auditor.cli_store import open_for_command, say_notes
-    from auditor.store import StoreError
+    from auditor.store import StoredObjectChanged, StoreError
 
     store = open_for_command(location)
     said = len(list(getattr(store, "notes", ())))
@@ -104,6 +104,10 @@ def _stored_run(ref: str, location: str, into: Path, quiet: bool) -> tuple[Path,
         say_notes(store, said)
         folder = store.fetch(run, into=into)
         actual = hashlib.sha256((folder / "bundle.json").read_bytes()).hexdigest()
+    except StoredObjectChanged as exc:   # the stored evidence was changed: a failed verification
+        echo(f"FAILED  {safe(exc.file)}: {safe(exc)}")
+        echo(f"verification failed: run {safe(ref)} in {safe(store.description)}", err=True)
+        sys.exit(EXIT_VERIFY)
     except StoreError as exc:
         echo(f"error: {safe(exc)}", err=True)
         sys.exit(EXIT_INPUT)

@@ -102,7 +102,7 @@ def test_model_json_is_deterministic(tmp_path: Path) -> None:
     two = build_period(list(reversed(bundles(tmp_path / "b", half_year()))), START, END, schedule="weekly", store="s")
     assert json.dumps(one.to_json(), sort_keys=True) == json.dumps(two.to_json(), sort_keys=True)
     assert one.to_json()["schedule"]["gaps"] == [{"day": "2026-04-06", "expected": "2026-04-06T06:00:00Z",
-                                                  "until": "2026-04-13T06:00:00Z"}]
+                                                  "from": "2026-04-02T18:00:00Z", "until": "2026-04-09T18:00:00Z"}]
 
 
 def test_empty_period_is_an_error() -> None:

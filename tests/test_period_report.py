@@ -102,7 +102,7 @@ def test_html_states_the_period_and_the_gap(written: Path) -> None:
     assert f'<p class="statement" id="statement">{STATEMENT}.</p>' in html
     assert "default-src &#39;none&#39;" in html or "default-src 'none'" in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)     # nothing loaded from outside
-    assert '<tr class="gap"><td>2026-04-06 06:00 UTC</td><td>2026-04-13 06:00 UTC</td></tr>' in html
+    assert '<tr class="gap"><td>2026-04-06 06:00 UTC</td><td>2026-04-02 18:00 to 2026-04-09 18:00 UTC</td></tr>' in html
     assert html.count("<svg") == 1 and "04-06: no run (gap)" in html
     assert "PCI DSS v4.0.1, NIST CSF 2.0" in html   # --style banking
 

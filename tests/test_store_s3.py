@@ -445,3 +445,34 @@ def test_the_store_session_comes_from_its_profile(moto_aws: None, tmp_path: Path
     assert signed and all("Credential=AKIASTOREWRITER00001/" in a for a in signed)
     with pytest.raises(StoreError, match="cannot make the store's S3 client"):
         S3Store.open(StoreSpec(location=LOCATION, profile="no-such-profile", retention=PCI))
+
+
+def test_the_commands_over_a_real_moto_server(aws_env: None, bundles: list[Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line on an S3 store over HTTP: `store register` (the bucket's default
+    retention applies), `history`, `verify RUN --store` passes; then an object's bytes are
+    changed below S3's API and `verify` fails with exit 5 naming the file."""
+    with moto_server_url() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        plain = boto3.client("s3", region_name="us-east-1")
+        plain.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+        plain.put_object_lock_configuration(Bucket=BUCKET, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}}})
+        registered = run_auditor("store", "register", str(bundles[0]), "--store", LOCATION)
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+        run_id = _run_id(bundles[0])
+        assert run_id in registered.stdout
+        listed = run_auditor("history", "--store", LOCATION, "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [r["run_id"] for r in json.loads(listed.stdout)] == [run_id]
+        verified = run_auditor("verify", "latest", "--store", LOCATION)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert f"run {run_id} in {LOCATION}/" in verified.stdout
+        marker = json.loads(plain.get_object(Bucket=BUCKET, Key=f"network/index/{run_id}.json")["Body"].read())
+        stored = _backend_key(f"network/runs/{run_id}/1/findings.json", marker["files"]["findings.json"]["version_id"])
+        stored.value = stored.value.replace(b'"FAIL"', b'"PASS"')
+        tampered = run_auditor("verify", run_id, "--store", LOCATION)
+        assert tampered.returncode == 5, tampered.stdout + tampered.stderr
+        assert "FAILED  findings.json:" in tampered.stdout
+        unknown = run_auditor("verify", "ffffffffffffffff", "--store", LOCATION)
+        assert unknown.returncode == 2 and "no run 'ffffffffffffffff'" in unknown.stderr

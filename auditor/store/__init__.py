@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from auditor.store.base import (
-    REGIME_RETENTION, Retention, RunExists, RunStore, StoredRun, StoreError, StoreSpec, describe_bundle,
+    REGIME_RETENTION, Retention, RunExists, RunStore, StoredObjectChanged, StoredRun, StoreError, StoreSpec,
+    describe_bundle,
 )
 
-__all__ = ["REGIME_RETENTION", "Retention", "RunExists", "RunStore", "StoreError", "StoreSpec", "StoredRun",
+__all__ = ["REGIME_RETENTION", "Retention", "RunExists", "RunStore", "StoreError", "StoreSpec", "StoredObjectChanged", "StoredRun",
            "describe_bundle", "open_store"]
 
 

@@ -38,6 +38,15 @@ class RunExists(StoreError):
     """The run id is already stored: a bundle is written once and never rewritten."""
 
 
+class StoredObjectChanged(StoreError):
+    """A stored object's bytes are not those registered (`file`: the bundle path): the evidence
+    in the store was changed behind the store's back. Nothing of the run is trusted then."""
+
+    def __init__(self, file: str, message: str):
+        self.file = file
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Retention:
     """How long stored runs are kept. `days`: the whole retention; `online_days`: how long they must be

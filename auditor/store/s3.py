@@ -41,6 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumErro
 from auditor import __version__
 from auditor.store.guard import install as install_guard
 from auditor.store.base import (
+    StoredObjectChanged,
     STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredRun, StoreError, StoreSpec,
     describe_bundle,
 )
@@ -53,15 +54,6 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CHUNK = 1 << 20
 
 __all__ = ["Leftover", "S3Store", "StoredObjectChanged"]
-
-
-class StoredObjectChanged(StoreError):
-    """A stored object's bytes are not those registered (`file`: the bundle path): the evidence
-    in the bucket was changed behind the store's back. Nothing of the run is trusted then."""
-
-    def __init__(self, file: str, message: str):
-        self.file = file
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,22 @@ day-of-week, in UTC; read by the `cronsim` library).
 **Slots.** The schedule gives the times runs are expected at, its *slots*:
 - a cron expression: its own times;
 - ``daily`` / ``weekly``: every 1 / 7 days from the *anchor* (the first run of the period;
-  without one, the period's start), forwards and backwards;
+  without one, the middle of the period's first day / week, so each day / week of the period
+  is one window), forwards and backwards;
 - ``monthly``: the anchor's day of the month (the month's last day in a shorter month) and time
-  of day, every calendar month, forwards and backwards.
+  of day, every calendar month, forwards and backwards (without a run: the anchor is the 15th
+  day of the period).
 
-A slot's **window** is [slot, next slot). **An expected run counts as done when a run's
-collection time falls in its slot's window.** A slot is judged only when its whole window lies
-inside the period ([start, end]: a date `start` from its 00:00 UTC, a date `end` to its 24:00
-UTC): a window that begins before the period or runs past its end may hold a run the period does
-not show, so it is never called a gap. A **gap** is a judged slot whose window holds no run.
-So a weekly schedule anchored at the first run with one week's run missing gives exactly one
-gap; two runs in one week and none the next give one gap (the next week); runs earlier or later
-in their week than the anchor still count for it.
+A slot's **window** runs from halfway between the previous slot and it to halfway between it
+and the next slot. **An expected run counts as done when a run's collection time falls in its
+slot's window**: a run counts for the slot it is nearest to, so the jitter of a scheduled run (a
+job starting late, a collection taking minutes, a run a day early) never moves it to another
+slot. A slot is judged only when its whole window lies inside the period ([start, end]: a date
+`start` from its 00:00 UTC, a date `end` to its 24:00 UTC): a window that begins before the
+period or runs past its end may hold a run the period does not show, so it is never called a
+gap. A **gap** is a judged slot whose window holds no run. So a weekly schedule anchored at the
+first run with one week's run missing gives exactly one gap; two runs in one week and none the
+next give one gap (the next week).
 
 Without a schedule, gaps are not assessed: the reports say so, never "no gaps".
 """
@@ -43,9 +47,10 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True, order=True)
 class Slot:
-    """One expected run: due at `at`, done by any run collected in [at, until)."""
+    """One expected run: due at `at`, done by any run collected in its window [start, until)."""
 
     at: datetime
+    start: datetime
     until: datetime
 
     @property
@@ -55,9 +60,10 @@ class Slot:
 
 @dataclass(frozen=True, order=True)
 class Gap:
-    """A judged slot that holds no run: `expected` (the slot's time) and `until` (its window's end)."""
+    """A judged slot that holds no run: `expected` (the slot's time) and its window [`start`, `until`)."""
 
     expected: datetime
+    start: datetime
     until: datetime
 
     @property
@@ -65,7 +71,8 @@ class Gap:
         return self.expected.date()
 
     def to_json(self) -> dict[str, str]:
-        return {"expected": _iso(self.expected), "until": _iso(self.until), "day": self.day.isoformat()}
+        return {"expected": _iso(self.expected), "from": _iso(self.start), "until": _iso(self.until),
+                "day": self.day.isoformat()}
 
 
 def _iso(when: datetime) -> str:
@@ -161,20 +168,22 @@ def _windows(schedule: str, lo: datetime, hi: datetime, anchor: datetime | None)
     if problem is not None:
         raise ScheduleError(problem)
     cleaned = normalise(schedule)
-    times = (_keyword_times(cleaned, anchor or lo, lo, hi) if cleaned in KEYWORDS
+    if anchor is None:   # no run to count from: each day / week / month of the period is one window
+        anchor = lo + (_STEP[cleaned] / 2 if cleaned in _STEP else timedelta(days=14))
+    times = (_keyword_times(cleaned, anchor, lo, hi) if cleaned in KEYWORDS
              else _cron_times(cleaned, lo, hi))
-    slots: list[Slot] = []
-    previous: datetime | None = None
+    ordered: list[datetime] = []
     for at in times:
-        if previous is not None and at <= previous:   # the reverse and forward walks may both give `lo`
+        if ordered and at <= ordered[-1]:   # the reverse and forward walks may both give `lo`
             continue
-        if previous is not None:
-            slots.append(Slot(previous, at))
-            if len(slots) > MAX_SLOTS:
-                raise ScheduleError(f"schedule {cleaned!r} expects more than {MAX_SLOTS} runs in the period "
-                                    f"{_iso(lo)} to {_iso(hi)}: too dense a schedule for evidence runs")
-        previous = at
-    return slots
+        ordered.append(at)
+        if len(ordered) > MAX_SLOTS:
+            raise ScheduleError(f"schedule {cleaned!r} expects more than {MAX_SLOTS} runs in the period "
+                                f"{_iso(lo)} to {_iso(hi)}: too dense a schedule for evidence runs")
+    # Each slot with a slot on both sides: its window from halfway after the previous to halfway
+    # before the next (the first and last times only bound their neighbours' windows).
+    return [Slot(at, at - (at - before) / 2, at + (after - at) / 2)
+            for before, at, after in zip(ordered, ordered[1:], ordered[2:], strict=False)]
 
 
 def expected_slots(schedule: str, start: date | datetime, end: date | datetime, *,
@@ -184,7 +193,7 @@ def expected_slots(schedule: str, start: date | datetime, end: date | datetime, 
     `gaps` gives the first run of the period). `ScheduleError` for a text that is not a schedule."""
     lo, hi = _bounds(start, end)
     return [s for s in _windows(schedule, lo, hi, None if anchor is None else _naive(anchor))
-            if s.at >= lo and s.until <= hi]
+            if s.start >= lo and s.until <= hi]
 
 
 def gaps(schedule: str, run_times: Iterable[datetime], start: date | datetime,
@@ -199,9 +208,9 @@ def gaps(schedule: str, run_times: Iterable[datetime], start: date | datetime,
     import bisect
 
     for slot in slots:
-        at = bisect.bisect_left(times, slot.at)
+        at = bisect.bisect_left(times, slot.start)
         if at >= len(times) or times[at] >= slot.until:
-            out.append(Gap(slot.at, slot.until))
+            out.append(Gap(slot.at, slot.start, slot.until))
     return out
 
 
