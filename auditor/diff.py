@@ -313,7 +313,14 @@ def _waiver_row(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> dict[str, 
     return {"id": str(b.get("id")), "status_a": str(a.get("status")) if a else None, "status_b": str(b.get("status")),
             "expires": str(b.get("expires") or ""), "days_to_expiry": days if isinstance(days, int) else None,
             "approver": str(b.get("approver") or ""), "ticket": str(b.get("ticket") or ""),
-            "rules": [str(x) for x in b.get("rules") or []]}
+            "rules": _rule_ids(b.get("rules"))}
+
+
+def _rule_ids(value: Any) -> list[str]:
+    """The register's `rules` (findings.json: one text, the ids joined by ", "; a list is taken as it is)."""
+    if isinstance(value, str):
+        return [r.strip() for r in value.split(",") if r.strip()]
+    return [str(x) for x in value or []]
 
 
 def _waivers(ra: BundleRun, rb: BundleRun, within: int) -> dict[str, list[dict[str, Any]]]:

@@ -34,7 +34,8 @@ def finding(rule: str, rid: str, status: str, *, severity: str = "high", observe
 
 
 def waiver_row(wid: str, status: str, expires: str, days: int, rules: tuple[str, ...] = ("R-001",)) -> dict[str, Any]:
-    return {"id": wid, "rules": list(rules), "resources": ["id subnet-1"], "approver": "ciso@example.com",
+    # As findings.json's waiver register writes them (auditor/rules/waivers.py register_rows): one text each.
+    return {"id": wid, "rules": ", ".join(rules), "resources": "id subnet-1", "approver": "ciso@example.com",
             "ticket": "RISK-1", "created": "2026-01-01", "expires": expires, "status": status,
             "days_to_expiry": days, "justification": "Legacy subnet retired this quarter under CHG-2."}
 

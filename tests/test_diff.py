@@ -193,12 +193,13 @@ def test_a_whole_account_region_error_is_no_resource(tmp_path: Path) -> None:
 def test_waivers_expired_since_a_and_expiring_within_n_days(tmp_path: Path) -> None:
     a = [waiver_row("WVR-1", "active", "2026-03-05", 4), waiver_row("WVR-2", "active", "2026-04-07", 37),
          waiver_row("WVR-3", "active", "2026-04-08", 38), waiver_row("WVR-4", "active", "2026-12-31", 305)]
-    b = [waiver_row("WVR-1", "expired", "2026-03-05", -3), waiver_row("WVR-2", "active", "2026-04-07", 30),
+    b = [waiver_row("WVR-1", "expired", "2026-03-05", -3, ("R-001", "TF-004")), waiver_row("WVR-2", "active", "2026-04-07", 30),
          waiver_row("WVR-3", "stale", "2026-04-08", 31), waiver_row("WVR-5", "pending", "2026-12-31", 298)]
     doc = diff(tmp_path, [], [], a_kw={"waivers": a}, b_kw={"waivers": b})
     w = doc["waivers"]
     assert [r["id"] for r in w["expired_since_a"]] == ["WVR-1"]
     assert (w["expired_since_a"][0]["status_a"], w["expired_since_a"][0]["status_b"]) == ("active", "expired")
+    assert w["expired_since_a"][0]["rules"] == ["R-001", "TF-004"]    # the register's one text, as rule ids
     assert [r["id"] for r in w["expiring"]] == ["WVR-2"]            # 30 days: in; 31: out
     assert [r["id"] for r in w["added"]] == ["WVR-5"] and [r["id"] for r in w["removed"]] == ["WVR-4"]
     wider = diff_bundles(tmp_path / "a", tmp_path / "b", expiring_within=31)

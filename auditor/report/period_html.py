@@ -214,6 +214,7 @@ def render_pdf_html(model: PeriodModel, *, style: str | None = None, environ: Ma
         for f in model.findings for ws in f.waived)
     ctx["resource_changes"] = resource_changes(model)
     ctx["resources_max"] = PDF_RESOURCES_MAX
+    ctx["run_day"] = {r.run_id: r.day for r in model.runs}   # a run named by its collection day
     ctx["report_id"] = period_id(period_json(model) if attachment is None else attachment)
     return str(_env().get_template(PDF_TEMPLATE).render(**ctx))
 
