@@ -296,7 +296,7 @@ def test_runs_filters_and_refs(bundles: Bundles, tmp_path: Path) -> None:
     assert store.runs(since=date(2027, 1, 1)) == []
     assert store.get("latest").run_id == ids[2] and store.get("previous").run_id == ids[1]
     assert store.get(ids[0]).run_id == ids[0] and store.get(ids[0][:6]).run_id == ids[0]
-    with pytest.raises(StoreError, match="at least 6 characters"):
+    with pytest.raises(StoreError, match="needs 6 characters or more"):
         store.get(ids[0][:5])
     with pytest.raises(StoreError, match=r"no run 'nosuchrun' in .*; the closest stored run ids: ") as info:
         store.get("nosuchrun")

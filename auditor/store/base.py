@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.errors import AuditorError
 
@@ -163,6 +163,59 @@ class RunStore(Protocol):
     def retention(self) -> Retention:
         """The store's retention (what Object Lock applies, or what the local store reports)."""
         ...
+
+
+MIN_PREFIX = 6   # the shortest run id prefix `resolve_ref` accepts
+
+
+def select_runs(runs: Iterable[StoredRun], *, since: date | None = None, until: date | None = None,
+                account: str | None = None) -> list[StoredRun]:
+    """`RunStore.runs`' filter and order, the same for every store: collected on days
+    `since`..`until` (inclusive; a run without a readable collection day is outside any bound),
+    with `account` among its accounts, oldest first (by `created`, then run id)."""
+    found = []
+    for run in runs:
+        try:
+            day: date | None = run.day
+        except ValueError:
+            day = None
+        if since is not None and (day is None or day < since):
+            continue
+        if until is not None and (day is None or day > until):
+            continue
+        if account is not None and account not in run.accounts:
+            continue
+        found.append(run)
+    return sorted(found, key=lambda r: (r.created, r.run_id))
+
+
+def resolve_ref(runs: Sequence[StoredRun], ref: str, where: str) -> StoredRun:
+    """`RunStore.get` for every store: the run of `runs` (oldest first) that `ref` names - a run
+    id, a unique prefix of `MIN_PREFIX` characters or more, ``latest`` or ``previous``; else a
+    `StoreError` that says why, naming `where` (the store) and the closest run ids."""
+    if ref in ("latest", "previous"):
+        need = 1 if ref == "latest" else 2
+        if len(runs) < need:
+            raise StoreError(f"{where} holds {len(runs)} run(s): there is no {ref} run")
+        return runs[-need]
+    ids = {r.run_id: r for r in runs}
+    if ref in ids:
+        return ids[ref]
+    if len(ref) >= MIN_PREFIX:
+        matches = [r for r in runs if r.run_id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise StoreError(f"run id prefix {ref!r} is ambiguous in {where}: it matches "
+                             f"{', '.join(r.run_id for r in matches)}")
+    if not runs:
+        raise StoreError(f"no run {ref!r} in {where}: the store holds no runs")
+    import difflib
+
+    close = difflib.get_close_matches(ref, list(ids), n=3, cutoff=0.0)
+    short = (f" (a run id prefix needs {MIN_PREFIX} characters or more)"
+             if len(ref) < MIN_PREFIX and any(i.startswith(ref) for i in ids) else "")
+    raise StoreError(f"no run {ref!r} in {where}{short}; the closest stored run ids: {', '.join(close)}")
 
 
 def describe_bundle(folder: Path) -> StoredRun:

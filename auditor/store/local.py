@@ -20,7 +20,6 @@ next time the store is opened. The local store reports retention; it cannot enfo
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import os
 import re
@@ -34,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.store.base import (
-    STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredRun, StoreError, StoreSpec, describe_bundle,
+    STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredRun, StoreError, StoreSpec, describe_bundle, resolve_ref,
+    select_runs,
 )
 
 MARKER = "store.json"
@@ -44,7 +44,6 @@ INCOMING = ".incoming"
 REGISTRATION_SUFFIX = ".registration.json"
 REGISTRATION_FORMAT = "private-network-auditor-registration"
 INDEX_VERSION = 1            # PRAGMA user_version of index.sqlite; another value: rebuilt
-MIN_PREFIX = 6               # the shortest run id prefix `get` accepts
 
 # "No retention stated" (no regime and no days in the config): days 0.
 NO_RETENTION = Retention(days=0, online_days=0, mode="", regime="", source="none stated")
@@ -282,44 +281,10 @@ class LocalStore:
 
     def runs(self, *, since: date | None = None, until: date | None = None,
              account: str | None = None) -> list[StoredRun]:
-        found = []
-        for run in self._rows():
-            try:
-                day = run.day
-            except ValueError:
-                day = None
-            if since is not None and (day is None or day < since):
-                continue
-            if until is not None and (day is None or day > until):
-                continue
-            if account is not None and account not in run.accounts:
-                continue
-            found.append(run)
-        return found
+        return select_runs(self._rows(), since=since, until=until, account=account)
 
     def get(self, ref: str) -> StoredRun:
-        runs = self._rows()
-        if ref in ("latest", "previous"):
-            need = 1 if ref == "latest" else 2
-            if len(runs) < need:
-                raise StoreError(f"{self.root} holds {len(runs)} run(s): there is no {ref} run")
-            return runs[-need]
-        ids = {r.run_id: r for r in runs}
-        if ref in ids:
-            return ids[ref]
-        if len(ref) >= MIN_PREFIX:
-            matches = [r for r in runs if r.run_id.startswith(ref)]
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                raise StoreError(f"run id prefix {ref!r} is ambiguous in {self.root}: it matches "
-                                 f"{', '.join(r.run_id for r in matches)}")
-        if not runs:
-            raise StoreError(f"no run {ref!r} in {self.root}: the store holds no runs")
-        close = difflib.get_close_matches(ref, list(ids), n=3, cutoff=0.0)
-        short = (f" (a prefix needs at least {MIN_PREFIX} characters)"
-                 if len(ref) < MIN_PREFIX and any(i.startswith(ref) for i in ids) else "")
-        raise StoreError(f"no run {ref!r} in {self.root}{short}; the closest stored run ids: {', '.join(close)}")
+        return resolve_ref(self._rows(), ref, str(self.root))
 
     def fetch(self, run: StoredRun, into: Path | None = None) -> Path:
         """The run's own folder in the store (`into` is not used: nothing is copied). Never write

@@ -41,9 +41,8 @@ from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumErro
 from auditor import __version__
 from auditor.store.guard import install as install_guard
 from auditor.store.base import (
-    StoredObjectChanged,
-    STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredRun, StoreError, StoreSpec,
-    describe_bundle,
+    STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredObjectChanged, StoredRun, StoreError, StoreSpec,
+    describe_bundle, resolve_ref, select_runs,
 )
 
 MODES = {"compliance": "COMPLIANCE", "governance": "GOVERNANCE"}
@@ -283,36 +282,12 @@ class S3Store:
              account: str | None = None) -> list[StoredRun]:
         found = []
         for key, version, count in self._first_versions(self.prefix + INDEX):
-            if not key.endswith(".json"):
-                continue
-            doc = self._read_version_json(key, version)
-            run = self._run_from_marker(key, doc, count)
-            if since is not None and run.day < since or until is not None and run.day > until:
-                continue
-            if account is not None and account not in run.accounts:
-                continue
-            found.append(run)
-        return sorted(found, key=lambda r: (r.created, r.run_id))
+            if key.endswith(".json"):
+                found.append(self._run_from_marker(key, self._read_version_json(key, version), count))
+        return select_runs(found, since=since, until=until, account=account)
 
     def get(self, ref: str) -> StoredRun:
-        runs = self.runs()
-        if ref in ("latest", "previous"):
-            need = 1 if ref == "latest" else 2
-            if len(runs) < need:
-                raise StoreError(f"{self.description}: no {ref} run (the store holds {len(runs)} run(s))")
-            return runs[-need]
-        exact = [r for r in runs if r.run_id == ref]
-        if exact:
-            return exact[0]
-        if len(ref) < 6:
-            raise StoreError(f"{self.description}: no run {ref!r} (a run id prefix needs 6 characters or more)")
-        matches = [r for r in runs if r.run_id.startswith(ref)]
-        if len(matches) > 1:
-            raise StoreError(f"{self.description}: {ref!r} names {len(matches)} runs: "
-                             f"{', '.join(r.run_id for r in matches)}")
-        if not matches:
-            raise StoreError(f"{self.description}: no run {ref!r}")
-        return matches[0]
+        return resolve_ref(self.runs(), ref, self.description)
 
     def fetch(self, run: StoredRun, into: Path | None = None) -> Path:
         key = self._marker_key(run.run_id)
