@@ -118,11 +118,13 @@ def test_the_period_report_shows_exactly_the_scripted_events(weeks: list[Week], 
     first, last, fixed = PERIOD["failed"][VIOLATION]
     assert (v["first_day"], v["last_day"], v["fixed_day"]) == (first.isoformat(), last.isoformat(), fixed.isoformat())
     assert v["days_to_remediate"] == (fixed - first).days == 28 and not v["open_at_end"]
+    assert v["first_failing_day"] == first.isoformat()
     w = rows[waived]
     assert (w["rule_id"], w["resource_id"]) == (WAIVED[0], names[WAIVED[1]])
     assert w["open_at_end"] and w["status_at_end"] == "FAIL" and w["fixed_day"] is None
     spans = [(s["waiver"], s["from_day"], s["to_day"], s["expired"]) for s in w["waived"]]
     assert spans == [(WAIVER_ID, day[1], day[19], True)]
+    assert w["first_failing_day"] == day[20]                 # waived before: failing only from week 20
     # Open (waived, then failing) from the first run to the last: one span, never fixed.
     assert [(s["first_day"], s["last_day"], s["fixed_day"]) for s in w["spans"]] == [(day[1], day[26], None)]
     added = [(r["resource_type"], r["resource_id"], r["first_day"]) for r in model["resources"] if r["added"]]
@@ -140,6 +142,8 @@ def test_the_period_report_shows_exactly_the_scripted_events(weeks: list[Week], 
 
     pdf = "\n".join(p.extract_text() for p in PdfReader(out / "period-report.pdf").pages[:2])
     html = (out / "period-report.html").read_text(encoding="utf-8")
+    findings_page = "\n".join(p.extract_text() for p in PdfReader(out / "period-report.pdf").pages)
+    assert f"failing (not waived) from {day[20]}" in findings_page.replace("\n", " ")
     for text in (pdf, html):
         assert "2026-01-05" in text and "2026-06-29" in text and "25 runs" in text and "1 gap" in text
 

@@ -86,7 +86,8 @@ def test_pdf_cover_states_the_period_and_the_gap_is_shown(written: Path) -> None
     assert ("high R-1 security_group sg-1 111111111111/eu-west-1: worst FAIL; first seen 2026-02-02; last seen "
             "2026-02-23; fixed in the run of 2026-03-02 (PASS) after 28 days; at the end: PASS") in everything
     assert ("R-2 security_group sg-2 111111111111/eu-west-1: worst FAIL; first seen 2026-01-05 (open at the period's "
-            "start); last seen 2026-06-29; not fixed; OPEN at the end: FAIL") in everything
+            "start); failing (not waived) from 2026-05-18; last seen 2026-06-29; not fixed; OPEN at the end: FAIL"
+            ) in everything
     assert "subnet subnet-new 111111111111/eu-west-1: first seen 2026-04-27, last seen 2026-06-29" in everything
     assert "waiver WVR-1 from 2026-01-05 to 2026-05-11 (expires 2026-05-20); expired after it" in everything
     assert "Controls: 0 of 3 shown in place through the whole period" in everything

@@ -34,6 +34,7 @@ _CODE = {s: i + 1 for i, s in enumerate(STATUSES)}
 _NAME = (ABSENT, *STATUSES)
 _OPEN = frozenset(_CODE[s] for s in ("FAIL", "ERROR", "WAIVED"))
 _IN_PLACE = frozenset(_CODE[s] for s in ("PASS", "WAIVED"))
+_FAILING = frozenset(_CODE[s] for s in ("FAIL", "ERROR"))
 CONFIG_FILE = "inputs/audit-config.yaml"
 
 
@@ -131,6 +132,7 @@ class FindingRow:
     status_at_end: str
     spans: tuple[Span, ...]
     waived: tuple[WaivedSpan, ...]
+    first_failing_day: str | None = None   # the first run where it was FAIL or ERROR (None: only ever WAIVED)
 
 
 @dataclass(frozen=True)
@@ -432,7 +434,8 @@ def _findings(data: _Findings, runs: Sequence[PeriodRun]) -> tuple[FindingRow, .
             fp, rule, severity, rtype, rid, account, region, item, data.message.get(fp, ""),
             _NAME[min(c for c in row if c)], first.first_seen, first.first_day, final.last_seen, final.last_day,
             final.fixed_in, final.fixed_day, final.fixed_by, final.days, row[0] in _OPEN, row[last] in _OPEN,
-            _NAME[row[last]], tuple(spans), tuple(_waived_spans(data.waiver.get(fp, {}), runs, data))))
+            _NAME[row[last]], tuple(spans), tuple(_waived_spans(data.waiver.get(fp, {}), runs, data)),
+            first_failing_day=next((runs[i].day for i, c in enumerate(row) if c in _FAILING), None)))
     out.sort(key=lambda f: (severity_rank(f.severity), f.rule_id, f.account, f.region, f.resource_type,
                             f.resource_id, f.item or "", f.fingerprint))
     return tuple(out)

@@ -106,6 +106,9 @@ def finding_line(f: FindingRow) -> str:
              if f.fixed_in else "not fixed")
     spans = f"; failing in {len(f.spans)} separate spans" if len(f.spans) > 1 else ""
     start = " (open at the period's start)" if f.open_at_start else ""
+    if f.waived and f.first_failing_day != f.first_day:   # waived first: say when it failed unwaived
+        start += (f"; failing (not waived) from {f.first_failing_day}" if f.first_failing_day
+                  else "; never failing unwaived")
     end = f"OPEN at the end: {f.status_at_end}" if f.open_at_end else f"at the end: {f.status_at_end}"
     return (f"{f.severity}  {f.rule_id}  {what}: worst {f.worst}; first seen {f.first_day}{start}; "
             f"last seen {f.last_day}; {fixed}{spans}; {end}")
