@@ -7,7 +7,6 @@ with the waivers file changed between them."""
 from __future__ import annotations
 
 import json
-import textwrap
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from auditor.store.base import Retention, StoredRun, StoreError, describe_bundle
 from auditor.validation import load_schema
 from conftest import run_auditor
 from diff_fixtures import bundle, finding, waiver_row
+from test_bundle import CALLS, PACK, WAIVERS as BUNDLE_WAIVERS
 
 VALIDATOR = jsonschema.Draft202012Validator(load_schema("diff"))
 
@@ -259,58 +259,7 @@ def test_run_refs_resolve_through_the_store(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- two real scans
 
-PACK = textwrap.dedent("""
-    pack:
-      id: test-diff
-      version: 1.0.0
-      title: Diff test pack
-      description: Rules for the diff tests.
-    rules:
-      - id: TDF-001
-        title: No internet gateway is attached
-        severity: critical
-        resource: vpc
-        check: {attr: internet_gateway_ids, empty: true}
-        message: "VPC {id} has internet gateway(s) {internet_gateway_ids}"
-        rationale: A gateway is a way to the internet.
-        remediation: {cli: aws ec2 detach-internet-gateway}
-        references: ["https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Internet_Gateway.html"]
-        frameworks: {nist-800-53-r5: [SC-7]}
-      - id: TDF-002
-        title: Subnets do not map public IPv4 addresses on launch
-        severity: low
-        resource: subnet
-        check: {attr: map_public_ip_on_launch, eq: false}
-        message: "Subnet {id} maps public IPs"
-        rationale: Public addresses expose instances.
-        remediation: {cli: aws ec2 modify-subnet-attribute --no-map-public-ip-on-launch}
-        references: ["https://docs.aws.amazon.com/vpc/latest/userguide/subnet-public-ip.html"]
-        frameworks: {pci-dss-4.0: ["1.4.4"]}
-""")
-WAIVERS = textwrap.dedent("""
-    version: 1
-    waivers:
-      - id: WVR-1
-        rules: [TDF-002]
-        resources: [{{id: subnet-b}}]
-        justification: Legacy subnet being retired under change CHG-2 this quarter.
-        approver: ciso@example.com
-        ticket: RISK-1
-        created: 2026-01-01
-        expires: {expires}
-""")
-CALLS: dict[str, Any] = {
-    "ec2:DescribeVpcs": {"Vpcs": [
-        {"VpcId": "vpc-a", "CidrBlock": "10.0.0.0/16"}, {"VpcId": "vpc-b", "CidrBlock": "10.1.0.0/16"}]},
-    "ec2:DescribeInternetGateways": {"InternetGateways": [
-        {"InternetGatewayId": "igw-1", "Attachments": [{"VpcId": "vpc-a", "State": "available"}]}]},
-    "ec2:DescribeVpcEndpoints": {"VpcEndpoints": []},
-    "ec2:DescribeSubnets": {"Subnets": [
-        {"SubnetId": "subnet-a", "VpcId": "vpc-a", "CidrBlock": "10.0.1.0/24", "AvailabilityZone": "eu-west-1a",
-         "MapPublicIpOnLaunch": False},
-        {"SubnetId": "subnet-b", "VpcId": "vpc-b", "CidrBlock": "10.1.1.0/24", "AvailabilityZone": "eu-west-1a",
-         "MapPublicIpOnLaunch": True}]},
-}
+# test_bundle's pack, snapshot calls and waiver (its expiry replaced per run).
 
 
 @pytest.fixture(scope="module")
@@ -331,7 +280,7 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "rule_packs: [packs/diff.yaml]\nwaivers: waivers.yaml\n")
     outs = []
     for name, expires in (("run-a", "2026-06-30"), ("run-b", "2026-02-15")):
-        (root / "cfg" / "waivers.yaml").write_text(WAIVERS.format(expires=expires))
+        (root / "cfg" / "waivers.yaml").write_text(BUNDLE_WAIVERS.replace("expires: 2026-06-30", f"expires: {expires}"))
         proc = run_auditor("scan", "-c", "cfg/audit.yaml", "--snapshot", "snap", "--out", name, "--format", "json",
                            cwd=root)
         assert proc.returncode in (1, 4), proc.stdout + proc.stderr     # the critical FAIL on vpc-a
@@ -348,11 +297,11 @@ def test_two_real_scans_with_the_waiver_file_changed(scans: tuple[Path, Path], t
     doc = valid(json.loads(out.read_text()))
     e = doc["findings"]["unwaived"]
     assert [(x["rule_id"], x["resource"]["id"], x["status_a"], x["status_b"]) for x in e] == [
-        ("TDF-002", "subnet-b", "WAIVED", "FAIL")]
+        ("TBU-002", "subnet-b", "WAIVED", "FAIL")]
     assert e[0]["reason"] == "waiver WVR-1 expired on 2026-02-15" and e[0]["waiver"] == "WVR-1"
     assert [w["id"] for w in doc["waivers"]["expired_since_a"]] == ["WVR-1"]
     assert [x for c, xs in doc["findings"].items() if c not in ("unwaived", "still_failing") for x in xs] == []
-    assert [x["rule_id"] for x in doc["findings"]["still_failing"]] == ["TDF-001"]
+    assert [x["rule_id"] for x in doc["findings"]["still_failing"]] == ["TBU-001"]
     assert doc["resources"] == {"added": [], "removed": []} and doc["notes"] == []
     assert doc["config"]["changed"] is False and doc["packs"] == {"added": [], "removed": [], "changed": []}
     assert doc["a"]["run_id"] != doc["b"]["run_id"] and doc["a"]["assessed_on"] == doc["b"]["assessed_on"] == "2026-03-01"
