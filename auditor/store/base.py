@@ -218,19 +218,37 @@ def resolve_ref(runs: Sequence[StoredRun], ref: str, where: str) -> StoredRun:
     raise StoreError(f"no run {ref!r} in {where}{short}; the closest stored run ids: {', '.join(close)}")
 
 
-def describe_bundle(folder: Path) -> StoredRun:
-    """A `StoredRun` from a bundle folder's bundle.json and findings.json (nothing of the store).
-    `StoreError` when the folder is not a bundle with a findings.json."""
-    from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
+def _bundle_manifest(folder: Path) -> tuple[bytes, dict[str, Any]]:
+    from auditor.bundle import BUNDLE_FILE
 
     try:
         raw = (folder / BUNDLE_FILE).read_bytes()
         manifest = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{folder} is not a readable evidence bundle ({exc})") from None
+    if not isinstance(manifest, dict) or "run_id" not in manifest:
+        raise StoreError(f"{folder} is not an evidence bundle (bundle.json has no run_id)")
+    return raw, manifest
+
+
+def bundle_run_id(folder: Path) -> str:
+    """The run id of the bundle folder `folder` (its bundle.json alone, not its findings);
+    `StoreError` when it has no readable bundle.json with one."""
+    return str(_bundle_manifest(folder)[1]["run_id"])
+
+
+def describe_bundle(folder: Path) -> StoredRun:
+    """A `StoredRun` from a bundle folder's bundle.json and findings.json (nothing of the store).
+    `StoreError` when the folder is not a bundle with a findings.json."""
+    from auditor.bundle import SIGNATURE_FILE
+
+    raw, manifest = _bundle_manifest(folder)
+    try:
         findings = json.loads((folder / "findings.json").read_bytes())
     except (OSError, ValueError) as exc:
         raise StoreError(f"{folder} is not a readable evidence bundle ({exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(findings, dict) or "run_id" not in manifest:
-        raise StoreError(f"{folder} is not an evidence bundle (bundle.json has no run_id)")
+    if not isinstance(findings, dict):
+        raise StoreError(f"{folder} is not an evidence bundle (findings.json is not a JSON object)")
     run = findings.get("run") or {}
     summary = findings.get("summary") or {}
     accounts = tuple(sorted(str(a.get("id") or "") for a in run.get("accounts") or [] if isinstance(a, dict)))

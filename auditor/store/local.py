@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from auditor.store.base import (
-    STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredRun, StoreError, StoreSpec, describe_bundle, resolve_ref,
-    select_runs,
+    STORE_FORMAT, STORE_VERSION, Retention, RunExists, StoredRun, StoreError, StoreSpec, bundle_run_id, describe_bundle,
+    resolve_ref, select_runs,
 )
 
 MARKER = "store.json"
@@ -242,11 +242,15 @@ class LocalStore:
 
     def _describe(self, run_id: str) -> StoredRun:
         """The `StoredRun` of a run folder: its bundle and its registration file."""
-        folder = self.root / RUNS / run_id
-        run = describe_bundle(folder)
+        run = describe_bundle(self.root / RUNS / run_id)
         if run.run_id != run_id:
             raise StoreError(f"its bundle.json names run {run.run_id}, not {run_id}")
-        reg = self._registration(run_id)
+        return self._registered(run)
+
+    def _registered(self, run: StoredRun) -> StoredRun:
+        """`run` (described from its bundle) with what the store recorded of it."""
+        folder = self.root / RUNS / run.run_id
+        reg = self._registration(run.run_id)
         extra = {"online_until": reg.get("online_until", ""), "retention": reg.get("retention")}
         if not reg:
             extra["registration"] = "missing"
@@ -317,8 +321,7 @@ class LocalStore:
         """Copy the bundle folder into the store (see the module docstring). `RunExists` when its
         run id is stored; `StoreError` when it is not a bundle or its files do not match its
         bundle.json (nothing is registered); `OSError` when the copy cannot be written."""
-        source = describe_bundle(bundle)
-        run_id = source.run_id
+        run_id = bundle_run_id(bundle)    # its findings are read once, from the copy
         if not _RUN_ID.fullmatch(run_id):
             raise StoreError(f"{bundle}: bundle.json's run id {run_id!r} is not a run id")
         target = self.root / RUNS / run_id
@@ -368,7 +371,7 @@ class LocalStore:
         except OSError as exc:
             self.notes.append(f"run {run_id} is stored but its registration record {path} was not written "
                               f"({exc.strerror or exc}): its registration time and signer are unknown")
-        run = self._describe(run_id)
+        run = self._registered(copied)     # described from the copy: the same files
         try:
             conn = self._connect()
             try:
