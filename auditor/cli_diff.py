@@ -74,14 +74,12 @@ def _open_store(store: str | None, config: Path | None) -> RunStore | None:
 
 def _write(target: Path, text: str) -> None:
     """Write whole or not at all (a side file renamed over `target`); exit 6 when it cannot be."""
-    side = target.with_name(target.name + ".partial")
+    from auditor.report.outputs import write_whole
+
     try:
-        side.write_text(text, encoding="utf-8")
-        side.replace(target)
+        write_whole(target, text.encode("utf-8"))
     except OSError as exc:
         fail_output(f"cannot write {safe(target)}: {safe(exc.strerror or exc)}")
-    finally:
-        side.unlink(missing_ok=True)
 
 
 def _resource_text(r: Mapping[str, Any]) -> str:

@@ -387,7 +387,7 @@ def write_period_report(store: RunStore, start: date, end: date, *, schedule: st
     from auditor.cli_common import prepare_output_folder
     from auditor.report.period import build_period
     from auditor.report.period_html import period_html, period_json, period_pdf
-    from auditor.report.outputs import _write_whole as write_atomic
+    from auditor.report.outputs import write_whole as write_atomic
     from auditor.store import StoreError
 
     try:

@@ -380,7 +380,7 @@ def test_an_interrupted_scan_keeps_the_evidence_and_says_how_to_finish(made: Pat
 
 
 def test_a_report_write_that_fails_leaves_no_half_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.report.outputs import _write_whole
+    from auditor.report.outputs import write_whole
 
     target = tmp_path / "report.html"
     target.write_text("the old report")
@@ -390,7 +390,7 @@ def test_a_report_write_that_fails_leaves_no_half_file(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(Path, "replace", broken)
     with pytest.raises(OSError):
-        _write_whole(target, b"<html>new</html>")
+        write_whole(target, b"<html>new</html>")
     assert target.read_text() == "the old report" and not list(tmp_path.glob("*.partial"))
 
 

@@ -38,7 +38,7 @@ class Written:
     failed: list[tuple[str, Path, str]] = field(default_factory=list)
 
 
-def _write_whole(target: Path, data: bytes) -> None:
+def write_whole(target: Path, data: bytes) -> None:
     """Write `data` to a side file, then rename it over `target`: an interrupted or failed
     write leaves no half file under the report's name (and no side file)."""
     side = target.with_name(target.name + ".partial")
@@ -78,7 +78,7 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
             done.same_as_input.append((fmt, target))
             continue
         try:
-            _write_whole(target, report_bytes(fmt, model, findings_json, manifest=manifest, style=style,
+            write_whole(target, report_bytes(fmt, model, findings_json, manifest=manifest, style=style,
                                               snapshot=snapshot, pdf_signer=pdf_signer))
         except OSError as exc:
             done.failed.append((fmt, target, f"cannot write: {exc.strerror or exc}"))
