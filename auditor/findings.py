@@ -27,10 +27,17 @@ class ResourceRef:
     region: str
     arn: str = ""
     vpc_id: str = ""
+    # Where a Terraform plan or CloudFormation template declares the resource (its model
+    # `declared_at`): {"kind", "file", "address", "line", "attributes": {field: line}}; None for a
+    # resource read from a collected snapshot.
+    declared: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "id": self.id, "account": self.account, "region": self.region,
-                "arn": self.arn, "vpc_id": self.vpc_id}
+        out: dict[str, Any] = {"type": self.type, "id": self.id, "account": self.account, "region": self.region,
+               "arn": self.arn, "vpc_id": self.vpc_id}
+        if self.declared is not None:
+            out["declared"] = self.declared
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ def test_types_check_with_mypy() -> None:
 
 
 # The pipeline's core is typed strictly: no untyped calls, no Any returned as a typed value.
-STRICT_PACKAGES = ("auditor.model.*", "auditor.analyze.*", "auditor.rules.*", "auditor.collect.*")
+STRICT_PACKAGES = ("auditor.model.*", "auditor.analyze.*", "auditor.rules.*", "auditor.collect.*", "auditor.iac.*")
 # Flags `mypy --strict` turns on that mypy only takes for the whole run, not per module.
 _GLOBAL_ONLY = {"warn_unused_configs", "warn_redundant_casts"}
 

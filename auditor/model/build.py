@@ -19,8 +19,8 @@ from auditor.callspec import Call
 from auditor.model.normalise import NORMALISERS, items, record_path
 from auditor.model.registry import CATALOG
 from auditor.model.types import (
-    Coverage, EksCluster, LambdaFunction, Model, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
-    TgwRoute, VpcEndpoint,
+    Coverage, EksCluster, LambdaFunction, Model, Origin, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
+    TgwRoute, UnknownField, VpcEndpoint,
 )
 from auditor.snapshot.records import CallRecord
 
@@ -135,6 +135,66 @@ def _side_record(rec: CallRecord, path: str, side: _Side) -> None:
     handler = SIDE_HANDLERS.get((rec.service, rec.operation))
     if rec.ok and handler is not None:
         handler(rec, path, side)
+
+
+# -- resources read from a plan or template -----------------------------------------------
+#
+# Records written from a Terraform plan or CloudFormation template (auditor/iac/) hold AWS's
+# response shapes like collected ones. Each page of theirs carries PLAN_PAGE (true), and each
+# item in it ITEM_SOURCE: {"kind", "file", "address", "line", "attributes": {field: line},
+# "unknown": {field: reason}, "quiet": [field, ...]} (fields are model fields; "quiet" ones are
+# unknown without making derived values unknown). The resources read from such an item get
+# its `declared_at` and `unknown` here; nothing else in the model tells the sources apart.
+PLAN_PAGE = "AuditorPlan"
+ITEM_SOURCE = "AuditorSource"
+
+
+def _declarations(rec: CallRecord) -> dict[str, Mapping[str, Any]]:
+    """JSON pointer of each item of a plan page that carries ITEM_SOURCE -> that mapping."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for p, page in enumerate(rec.pages):
+        if page.get(PLAN_PAGE) is not True:
+            continue
+        stack: list[tuple[str, Any]] = [(f"/pages/{p}", page)]
+        while stack:
+            pointer, node = stack.pop()
+            if isinstance(node, dict):
+                declared = node.get(ITEM_SOURCE)
+                if declared is not None:
+                    if not isinstance(declared, dict):
+                        raise ValueError(f"{pointer}/{ITEM_SOURCE} is not an object")
+                    out[pointer] = declared
+                stack.extend((f"{pointer}/{k}", v) for k, v in node.items()
+                             if k != ITEM_SOURCE and isinstance(v, (dict, list)))
+            else:
+                stack.extend((f"{pointer}/{i}", v) for i, v in enumerate(node) if isinstance(v, (dict, list)))
+    return out
+
+
+def _int_or_none(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{ITEM_SOURCE} {what} is not a line number: {value!r}")
+    return value
+
+
+def _declared(resource: Resource, declared: Mapping[str, Any]) -> Resource:
+    """The resource with the origin and unknown fields its plan item declares."""
+    attributes = declared.get("attributes") or {}
+    unknown = declared.get("unknown") or {}
+    quiet = declared.get("quiet") or []
+    if not isinstance(attributes, dict) or not isinstance(unknown, dict) or not isinstance(quiet, list):
+        raise ValueError(f"{ITEM_SOURCE} of {resource.id}: attributes and unknown are objects, quiet a list")
+    fields = {f.name for f in dataclasses.fields(resource)}
+    for name in (*unknown, *quiet):
+        if name not in fields:   # a mark on no field would be lost: the value would pass as known
+            raise ValueError(f"{ITEM_SOURCE} of {resource.id}: {name!r} is not a field of {resource.type_name}")
+    origin = Origin(kind=str(declared.get("kind", "")), file=str(declared.get("file", "")),
+                    address=str(declared.get("address", "")), line=_int_or_none(declared.get("line"), "line"),
+                    attributes=tuple(sorted((str(k), _int_or_none(v, str(k)) or 0) for k, v in attributes.items())))
+    marks = tuple(UnknownField(str(k), str(v), k not in quiet) for k, v in sorted(unknown.items()))
+    return dataclasses.replace(resource, declared_at=origin, unknown=marks)
 
 
 def _with(r: Resource, extra: Iterable[SourceRef] = (), **changes: Any) -> Resource:
@@ -253,8 +313,11 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
                     empty.setdefault((rec.service, rec.operation, items_key), set()).add((rec.account, rec.region))
         fn = NORMALISERS.get((rec.service, rec.operation))
         if fn is not None:
+            declared = _declarations(rec) if any(PLAN_PAGE in page for page in rec.pages) else {}
             # Pages received before an error are real data: keep them (coverage says failed).
             for resource in fn(rec, path):
+                if declared and resource.source.pointer in declared:
+                    resource = _declared(resource, declared[resource.source.pointer])
                 by_type[resource.type_name].append(resource)
         else:
             _side_record(rec, path, side)

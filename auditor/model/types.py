@@ -26,6 +26,36 @@ class SourceRef:
         return f"{self.record}#{self.pointer}"
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a Terraform plan or CloudFormation template declares a resource (model sources
+    other than a collected snapshot, auditor/iac/): the file as given, the resource's address
+    (``module.net.aws_subnet.app["a"]``, or a template's logical id), the line of its
+    declaration when the source has lines, and the line of each model field's value there."""
+
+    kind: str                 # terraform-plan | cloudformation
+    file: str
+    address: str
+    line: int | None = None
+    attributes: tuple[tuple[str, int], ...] = ()   # model field -> line
+
+    def line_of(self, field_name: str) -> int | None:
+        """The line of a model field's value, else the declaration's."""
+        return dict(self.attributes).get(field_name, self.line)
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownField:
+    """A model field whose value is known only once deployed ("known after apply"): any rule
+    reading it is ERROR with `reason`, never PASS or FAIL. `propagates`: derived values that
+    read the resource are unknown too (False only for fields no analyzer reads, e.g. the ids
+    AWS gives an interface endpoint's own network interfaces)."""
+
+    field: str
+    reason: str
+    propagates: bool = True
+
+
 @dataclass(frozen=True)
 class Resource:
     """Common fields. `type_name` is the rule-pack resource type."""
@@ -37,6 +67,16 @@ class Resource:
     source: SourceRef
     tags: Tags = ()
     also_from: tuple[SourceRef, ...] = ()  # further records that contributed fields
+    # Set only for resources read from a plan or template (auditor/iac/, see build_model):
+    unknown: tuple[UnknownField, ...] = ()  # fields known only after deploy
+    declared_at: Origin | None = None       # where the plan or template declares it
+
+    def unknown_reason(self, field_name: str) -> str | None:
+        """Why the field is unknown (known only after deploy), else None."""
+        for u in self.unknown:
+            if u.field == field_name:
+                return u.reason
+        return None
 
     def tag(self, key: str) -> str | None:
         return dict(self.tags).get(key)

@@ -43,7 +43,8 @@ from auditor.rules.derived import DERIVED
 from auditor.rules.operators import ABSENT
 
 TAG_KEY = "<key>"         # stands for any tag key in listed paths: tags.<key>
-_NOT_ATTRIBUTES = frozenset({"source", "also_from"})  # evidence pointers, not data
+# Evidence pointers and what a plan or template says of a resource's fields: not data.
+_NOT_ATTRIBUTES = frozenset({"source", "also_from", "unknown", "declared_at"})
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,17 @@ class Resolved:
     tag the resource does not carry); for a ``[*]`` path it is a tuple with one value per
     element, or None when the list itself is unknown (`many` says which). `missing` names
     the required calls ("ec2:DescribeInternetGateways") not collected for the resource's
-    account and region: when it is not empty, the value must not decide anything."""
+    account and region: when it is not empty, the value must not decide anything.
+    `unknown` says why values read are known only after deploy (a plan or template's
+    "known after apply", `auditor.model.types.UnknownField`): when it is not empty, the
+    value must not decide anything either."""
 
     path: str
     value: Any
     many: bool
     missing: tuple[str, ...]
     sources: tuple[SourceRef, ...]
+    unknown: tuple[str, ...] = ()
 
 
 # -- requirements of plain fields ------------------------------------------------------
@@ -294,6 +299,37 @@ class _Resolving:
         self.derived: dict[tuple[int, str], tuple[Derived[Any], tuple[SourceRef, ...], Resource]] = {}
         # (requires, account, region, (type, id) when a per-resource failure concerns it) -> missing
         self.missing: dict[tuple[tuple[Call, ...], str, str, tuple[str, str] | None], tuple[str, ...]] = {}
+        # record -> (pointer, reasons) of every resource read from it with fields unknown before
+        # deploy that propagate (None until first needed; empty for a collected snapshot)
+        self.unknown: dict[str, list[tuple[str, tuple[str, ...]]]] | None = None
+
+
+def _unknown_index(model: Model, known: _Resolving) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    if known.unknown is None:
+        found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for items in model.resources.values():
+            for r in items:
+                reasons = tuple(u.reason for u in r.unknown if u.propagates)
+                if reasons:
+                    found.setdefault(r.source.record, []).append((r.source.pointer, reasons))
+        known.unknown = found
+    return known.unknown
+
+
+def _unknown_behind(model: Model, known: _Resolving, sources: Iterable[SourceRef]) -> tuple[str, ...]:
+    """Why a derived value is unknown before deploy: the unknown fields of the resources its
+    evidence names, or (for evidence that is a whole listing, "nothing found") of any resource
+    in that listing. Conservative: a derived value may read any field of what it cites."""
+    index = _unknown_index(model, known)
+    if not index:
+        return ()
+    out: list[str] = []
+    for ref in sources:
+        for pointer, reasons in index.get(ref.record, ()):
+            p = ref.pointer
+            if p == pointer or p.startswith(pointer + "/") or pointer.startswith(p + "/"):
+                out.extend(reasons)
+    return tuple(dict.fromkeys(out))
 
 
 def _derived_value(model: Model, known: _Resolving, obj: Resource, attr: DerivedAttribute
@@ -359,6 +395,7 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     known = model.memo(_Resolving.KEY, _Resolving)
     missing = _missing(model, known, resource, requires)
     if len(steps) == 1 and not steps[0].star:   # the common case: one attribute, no list mapping
+        unknown: tuple[str, ...] = ()
         if first is not None:
             result, extra, _ = _derived_value(model, known, resource, first)
             value = result.value
@@ -366,9 +403,14 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
             value = _get(resource, steps[0])
             extra = tuple(_sources_in(value))
         own_refs = own_sources(resource)
-        return Resolved(path, value, False, missing,
-                        tuple(dict.fromkeys((*own_refs, *extra))) if extra else own_refs)
+        refs_read = tuple(dict.fromkeys((*own_refs, *extra))) if extra else own_refs
+        if first is not None:
+            unknown = _unknown_behind(model, known, refs_read)
+        elif resource.unknown and (why := resource.unknown_reason(steps[0].name)) is not None:
+            unknown = (why,)
+        return Resolved(path, value, False, missing, refs_read, unknown)
     sources: list[SourceRef] = list(own_sources(resource))
+    reasons: list[str] = []
     current: list[Any] = [resource]
     many = False
     for i, step in enumerate(steps):
@@ -381,7 +423,10 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
                 result, extra, _ = _derived_value(model, known, obj, attr)
                 value = result.value
                 sources.extend(extra)
+                reasons.extend(_unknown_behind(model, known, (*own_sources(obj), *extra)))
             else:
+                if isinstance(obj, Resource) and obj.unknown and (why := obj.unknown_reason(step.name)):
+                    reasons.append(why)
                 value = _get(obj, step)
                 sources.extend(_sources_in(value))
             if not step.star:
@@ -389,12 +434,14 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
             elif value is not None:
                 found.extend(value)
             elif not many:  # the list itself is unknown
-                return Resolved(path, None, True, missing, tuple(dict.fromkeys(sources)))
+                return Resolved(path, None, True, missing, tuple(dict.fromkeys(sources)),
+                                tuple(dict.fromkeys(reasons)))
             else:
                 found.append(None)
         current = found
         many = many or step.star
-    return Resolved(path, tuple(current) if many else current[0], many, missing, tuple(dict.fromkeys(sources)))
+    return Resolved(path, tuple(current) if many else current[0], many, missing, tuple(dict.fromkeys(sources)),
+                    tuple(dict.fromkeys(reasons)))
 
 
 def to_json(value: Any, keep_absent: bool = False) -> Any:

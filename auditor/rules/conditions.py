@@ -173,14 +173,19 @@ def _leaf(leaf: Leaf, rtype: str) -> Compiled:
         expected = expected_many if resolved.many else described
         data = json_of(model, resolved)
         # What was collected of a value whose calls failed may be partial: show none of it.
-        observed = None if resolved.missing else _without_absent(data)
+        observed = None if resolved.missing or resolved.unknown else _without_absent(data)
 
         def evidence(holds: bool | None, note: str = "") -> Outcome:
             status: Status = "error" if holds is None else "pass" if holds else "fail"
             return Outcome(status, (Evidence(path, observed, expected, holds, resolved.sources, note),))
 
-        if resolved.missing:
-            return evidence(None, "not collected for this account and region: " + ", ".join(resolved.missing))
+        if resolved.missing or resolved.unknown:
+            notes = []
+            if resolved.missing:
+                notes.append("not collected for this account and region: " + ", ".join(resolved.missing))
+            if resolved.unknown:
+                notes.append("unknown before deploy: " + "; ".join(resolved.unknown))
+            return evidence(None, "; ".join(notes))
         try:
             holds, note = _test(op, arg, resolved, quantifier, data)
         except Indeterminate as exc:

@@ -192,8 +192,12 @@ def _evidence(items: Iterable[Evidence]) -> tuple[EvidenceItem, ...]:
 
 def _ref(model: Model, resource: Resource) -> ResourceRef:
     vpcs = vpcs_of(model, resource)
+    origin = resource.declared_at
+    declared = None if origin is None else {
+        "kind": origin.kind, "file": origin.file, "address": origin.address, "line": origin.line,
+        "attributes": dict(origin.attributes)}
     return ResourceRef(type=resource.type_name, id=resource.id, account=resource.account, region=resource.region,
-                       arn=resource_arn(resource) or "", vpc_id=",".join(vpcs) if vpcs else "")
+                       arn=resource_arn(resource) or "", vpc_id=",".join(vpcs) if vpcs else "", declared=declared)
 
 
 class CollectorPaused:

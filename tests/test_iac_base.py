@@ -1,0 +1,105 @@
+"""The plan-source contract (auditor/iac/base.py): records in AWS's shapes, unknown fields
+that make every rule reading them ERROR, declared locations in findings."""
+
+from __future__ import annotations
+
+from auditor.iac.base import COVERED, RecordBuilder, synthetic_id, unknown_id
+from auditor.model.build import build_model
+from auditor.rules.attributes import resolve
+
+ACCOUNT, REGION = "111111111111", "eu-west-1"
+
+
+def _builder() -> RecordBuilder:
+    b = RecordBuilder("terraform-plan", "plan.json", ACCOUNT)
+    vpc = synthetic_id("vpc", "aws_vpc.main")
+    b.add(REGION, ("ec2", "DescribeVpcs"), {"VpcId": vpc, "CidrBlock": "10.0.0.0/16", "IsDefault": False,
+                                            "State": "available", "OwnerId": ACCOUNT},
+          address="aws_vpc.main", line=10, attributes={"cidr_blocks": 12})
+    for attr, key, value in (("enableDnsSupport", "EnableDnsSupport", True),
+                             ("enableDnsHostnames", "EnableDnsHostnames", True)):
+        b.add_call(REGION, ("ec2", "DescribeVpcAttribute"), {"VpcId": vpc, "Attribute": attr},
+                   {"VpcId": vpc, key: {"Value": value}})
+    b.add(REGION, ("ec2", "DescribeSubnets"), {"SubnetId": synthetic_id("subnet", "aws_subnet.a"), "VpcId": vpc,
+                                               "CidrBlock": "10.0.1.0/24", "MapPublicIpOnLaunch": False},
+          address="aws_subnet.a", line=20,
+          unknown={"availability_zone": "known after apply: aws_subnet.a.availability_zone"})
+    b.add(REGION, ("ec2", "DescribeRouteTables"), {
+        "RouteTableId": synthetic_id("rtb", "aws_route_table.a"), "VpcId": vpc,
+        "Associations": [{"SubnetId": synthetic_id("subnet", "aws_subnet.a"), "Main": False}],
+        "Routes": [{"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"},
+                   {"DestinationCidrBlock": "0.0.0.0/0", "State": "active",
+                    "NatGatewayId": unknown_id("nat", "aws_route.out.nat_gateway_id")}]},
+        address="aws_route_table.a", line=30)
+    b.add(REGION, ("eks", "DescribeCluster"), {"name": "prod", "arn": "", "resourcesVpcConfig": {
+        "subnetIds": [synthetic_id("subnet", "aws_subnet.a")], "endpointPublicAccess": False,
+        "endpointPrivateAccess": True}}, address="aws_eks_cluster.prod", line=40)
+    return b
+
+
+def test_every_covered_listing_is_answered_and_every_per_resource_call_too():
+    records = _builder().records([REGION])
+    calls = {(r.service, r.operation) for r in records}
+    assert set(COVERED) - calls == {("ec2", "GetManagedPrefixListEntries"), ("ec2", "SearchTransitGatewayRoutes"),
+                                    ("ec2", "GetTransitGatewayRouteTableAssociations"),
+                                    ("ec2", "GetTransitGatewayRouteTablePropagations")}   # nothing listed to ask for
+    model = build_model(records)
+    assert not model.coverage.failed
+    assert model.coverage.collected(ACCOUNT, REGION, "eks", "DescribeCluster")
+    assert model.coverage.collected(ACCOUNT, REGION, "ec2", "DescribeVpcAttribute")
+    assert not model.coverage.collected(ACCOUNT, REGION, "ec2", "DescribeVpcEndpointServices")
+
+
+def test_a_per_resource_answer_not_given_fails_for_that_resource_only():
+    b = _builder()
+    b.add(REGION, ("ec2", "DescribeVpcs"), {"VpcId": "vpc-other", "CidrBlock": "10.1.0.0/16"},
+          address="aws_vpc.other", line=50)
+    model = build_model(b.records([REGION]))
+    failed = model.coverage.failed_for(ACCOUNT, REGION, "ec2", "DescribeVpcAttribute")
+    assert set(failed) == {"vpc-other"} and "NotInPlan" in failed["vpc-other"]
+
+
+def test_declared_origin_and_unknown_fields_reach_the_model():
+    model = build_model(_builder().records([REGION]))
+    subnet = model.get("subnet", "subnet-aws_subnet.a")
+    assert subnet is not None and subnet.declared_at is not None
+    assert (subnet.declared_at.kind, subnet.declared_at.file, subnet.declared_at.address, subnet.declared_at.line) == (
+        "terraform-plan", "plan.json", "aws_subnet.a", 20)
+    vpc = model.get("vpc", "vpc-aws_vpc.main")
+    assert vpc is not None and vpc.declared_at is not None and vpc.declared_at.line_of("cidr_blocks") == 12
+    assert vpc.declared_at.line_of("state") == 10
+    assert [u.field for u in subnet.unknown] == ["availability_zone"]
+    cluster = model.get("eks_cluster", "prod")
+    assert cluster is not None and cluster.declared_at is not None and cluster.declared_at.line == 40
+
+
+def test_an_unknown_field_is_unknown_to_plain_and_derived_reads():
+    model = build_model(_builder().records([REGION]))
+    subnet = model.get("subnet", "subnet-aws_subnet.a")
+    assert subnet is not None
+    az = resolve(model, subnet, "availability_zone")
+    assert az.unknown == ("known after apply: aws_subnet.a.availability_zone",)
+    assert resolve(model, subnet, "cidr").unknown == ()
+    # A derived value reading the subnet is unknown too (conservative: it may read any field).
+    derived = resolve(model, subnet, "route_table")
+    assert derived.unknown and "aws_subnet.a.availability_zone" in derived.unknown[0]
+
+
+def test_a_quiet_unknown_field_does_not_reach_derived_values():
+    b = RecordBuilder("cloudformation", "t.yaml", ACCOUNT)
+    b.add(REGION, ("ec2", "DescribeSubnets"), {"SubnetId": "subnet-A", "VpcId": "vpc-V", "CidrBlock": "10.0.0.0/24"},
+          address="A", line=3, unknown={"ipv6_cidrs": "known after deploy: A.Ipv6CidrBlocks"}, quiet=["ipv6_cidrs"])
+    model = build_model(b.records([REGION]))
+    subnet = model.get("subnet", "subnet-A")
+    assert subnet is not None
+    assert resolve(model, subnet, "ipv6_cidrs").unknown
+    assert resolve(model, subnet, "route_table").unknown == ()
+
+
+def test_a_collected_snapshot_has_no_origin_and_no_unknowns(tmp_path):
+    from auditor.snapshot.records import CallRecord
+
+    rec = CallRecord(ACCOUNT, REGION, "ec2", "DescribeSubnets", {}, ({"Subnets": [{"SubnetId": "subnet-1",
+                                                                                   "VpcId": "vpc-1"}]},))
+    subnet = build_model([rec]).get("subnet", "subnet-1")
+    assert subnet is not None and subnet.declared_at is None and subnet.unknown == ()
