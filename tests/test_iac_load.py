@@ -3,16 +3,14 @@ file that is not a plan or template is a clear IacError naming it, never a trace
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
-import types
 from pathlib import Path
-from typing import Any
-
 import pytest
 
 from auditor.iac import load
-from auditor.iac.base import IacError, PlanSource
+from auditor.iac.base import IacError
 from auditor.iac.load import SourceKind, detect, read_source
 
 PLAN = {"format_version": "1.2", "terraform_version": "1.9.0", "planned_values": {"root_module": {}},
@@ -124,50 +122,50 @@ def test_a_state_file_is_refused_with_how_to_make_a_plan(tmp_path: Path) -> None
     assert "show.json" in str(info.value) and "give a plan" in str(info.value)
 
 
-# -- dispatch to the readers -----------------------------------------------------------------
+# -- dispatch to the real readers ------------------------------------------------------------
 
-class _Reader:
-    """A stand-in reader module recording what it was given (the dispatch alone is under test
-    here; the real readers are under test in tests/test_iac_terraform.py and
-    tests/test_iac_cloudformation.py, and end to end below once they are merged)."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.calls: list[tuple[bytes, str, dict[str, Any]]] = []
-
-    def __call__(self, data: bytes, file: str, **kw: Any) -> PlanSource:
-        self.calls.append((data, file, kw))
-        return PlanSource(kind=self.kind, file=file, sha256="sha256:" + "0" * 64, format_version="", account="1",
-                          regions=(), records=())
+FIXTURES = Path(__file__).parent / "fixtures" / "iac"
 
 
-@pytest.fixture
-def readers(monkeypatch: pytest.MonkeyPatch) -> tuple[_Reader, _Reader]:
-    tf, cfn = _Reader("terraform-plan"), _Reader("cloudformation")
-    for name, attr, fn in (("auditor.iac.terraform", "read_plan", tf), ("auditor.iac.cloudformation",
-                                                                          "read_template", cfn)):
-        module = types.ModuleType(name)
-        setattr(module, attr, fn)
-        monkeypatch.setitem(sys.modules, name, module)
-    return tf, cfn
+def test_a_terraform_plan_goes_to_the_plan_reader_with_account_and_region(tmp_path: Path) -> None:
+    fixture = FIXTURES / "terraform" / "igw_public_subnet.json"
+    source = read_source(fixture, account="123456789012")
+    assert (source.kind, source.file, source.account, source.regions) == (
+        "terraform-plan", str(fixture), "123456789012", ("eu-west-1",))
+    assert any(d.address == "aws_subnet.public" for d in source.resources)
+    # The same plan under another name is the same plan.
+    renamed = _write(tmp_path, "template.yaml", fixture.read_bytes())
+    again = read_source(renamed, account="123456789012")
+    assert again.kind == "terraform-plan" and again.resources == tuple(
+        dataclasses.replace(d, file=str(renamed)) for d in source.resources)
 
 
-def test_each_format_goes_to_its_reader_with_its_options(tmp_path: Path, readers: tuple[_Reader, _Reader]) -> None:
-    tf, cfn = readers
-    plan = _write(tmp_path, "plan.json", json.dumps(PLAN))
-    assert read_source(plan, account="123456789012", region="eu-west-1").kind == "terraform-plan"
-    assert tf.calls == [(plan.read_bytes(), str(plan), {"account": "123456789012", "region": "eu-west-1"})]
-    template = _write(tmp_path, "t.yaml", CFN_YAML)
-    assert read_source(template, parameters={"Cidr": "10.0.0.0/16"}).kind == "cloudformation"
-    assert cfn.calls == [(template.read_bytes(), str(template),
-                          {"account": None, "region": None, "parameters": {"Cidr": "10.0.0.0/16"}})]
+def test_a_template_goes_to_the_template_reader_with_its_parameters(tmp_path: Path) -> None:
+    from auditor.model.build import build_model
+    from auditor.model.types import Vpc
+
+    fixture = FIXTURES / "cloudformation" / "public_vpc.yaml"
+    source = read_source(fixture, account="123456789012", region="eu-west-1", parameters={"VpcCidr": "10.9.0.0/16"})
+    assert (source.kind, source.account, source.regions) == ("cloudformation", "123456789012", ("eu-west-1",))
+    [vpc] = build_model(source.records).of("vpc")
+    assert isinstance(vpc, Vpc) and vpc.cidr_blocks == ("10.9.0.0/16",)
+    as_json = _write(tmp_path, "t.json", json.dumps({"Resources": {"Igw": {"Type": "AWS::EC2::InternetGateway"}}}))
+    assert read_source(as_json, account="1" * 12, region="eu-west-1").kind == "cloudformation"
 
 
-def test_parameters_for_a_terraform_plan_are_an_error(tmp_path: Path, readers: tuple[_Reader, _Reader]) -> None:
-    tf, _ = readers
-    with pytest.raises(IacError, match=r"plan\.json: a Terraform plan has no parameters.*Cidr"):
-        read_source(_write(tmp_path, "plan.json", json.dumps(PLAN)), parameters={"Cidr": "10.0.0.0/16"})
-    assert tf.calls == []
+def test_parameters_for_a_terraform_plan_are_an_error() -> None:
+    with pytest.raises(IacError, match=r"igw_public_subnet\.json: a Terraform plan has no parameters.*VpcCidr"):
+        read_source(FIXTURES / "terraform" / "igw_public_subnet.json", parameters={"VpcCidr": "10.0.0.0/16"})
+
+
+def test_reader_errors_name_the_file(tmp_path: Path) -> None:
+    """What the readers refuse reaches the caller as their IacError: an unsupported
+    format_version, a template with no resources."""
+    with pytest.raises(IacError, match=r"old\.json.*format_version"):
+        read_source(_write(tmp_path, "old.json", json.dumps({**PLAN, "format_version": "0.1"})))
+    with pytest.raises(IacError, match=r"empty-template\.yaml"):
+        read_source(_write(tmp_path, "empty-template.yaml", "AWSTemplateFormatVersion: '2010-09-09'\n"),
+                    region="eu-west-1")
 
 
 def test_reading_imports_no_aws_sdk() -> None:
