@@ -390,3 +390,118 @@ def test_overlay_of_records_read_back_from_the_snapshot(estate: Estate, tmp_path
     reloaded = tuple(CallRecord.from_content(json.loads(json.dumps(r.content()))) for r in estate.records)
     source = _new_app_subnet(estate)
     assert overlay(reloaded, source) == overlay(estate.records, source)
+
+
+# -- end to end: a hand-written Terraform plan, read by the real reader --------------------------
+#
+# No Terraform binary runs here: the plans are written by hand to HashiCorp's documented JSON
+# output format (`terraform show -json PLANFILE`), with the estate's ids (drawn by moto) put
+# in where a plan would name deployed resources.
+
+_NO_TARGET = {k: "" for k in ("ipv6_cidr_block", "destination_prefix_list_id", "carrier_gateway_id", "core_network_arn",
+                              "egress_only_gateway_id", "gateway_id", "local_gateway_id", "nat_gateway_id",
+                              "network_interface_id", "transit_gateway_id", "vpc_endpoint_id",
+                              "vpc_peering_connection_id")}
+
+
+def _change(address: str, actions: list[str], before: dict[str, Any] | None, after: dict[str, Any] | None,
+            unknown: dict[str, Any] | None = None) -> dict[str, Any]:
+    kind, name = address.split(".", 1)
+    return {"address": address, "mode": "managed", "type": kind, "name": name,
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {"actions": actions, "before": before, "after": after, "after_unknown": unknown or {}}}
+
+
+def _config(address: str, expressions: dict[str, Any]) -> dict[str, Any]:
+    kind, name = address.split(".", 1)
+    return {"address": address, "mode": "managed", "type": kind, "name": name, "provider_config_key": "aws",
+            "schema_version": 0, "expressions": expressions}
+
+
+def _plan_file(tmp_path: Path, changes: list[dict[str, Any]], config: list[dict[str, Any]]) -> Path:
+    doc = {"format_version": "1.2", "terraform_version": "1.9.8", "planned_values": {"root_module": {}},
+           "resource_changes": changes,
+           "configuration": {"provider_config": {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws",
+                                                         "expressions": {"region": {"constant_value": R}}}},
+                             "root_module": {"resources": config}}}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc, indent=1))
+    return path
+
+
+def _tf_new_app_subnet(e: Estate, tmp_path: Path) -> Path:
+    spoke, tgw = e.ids["spoke"], e.ids["tgw"]
+    changes = [
+        _change("aws_subnet.app", ["create"], None,
+                {"vpc_id": spoke, "cidr_block": "10.1.10.0/24", "availability_zone": f"{R}a",
+                 "map_public_ip_on_launch": False, "assign_ipv6_address_on_creation": False, "tags": None},
+                {"id": True, "arn": True, "availability_zone_id": True, "ipv6_cidr_block": True, "owner_id": True,
+                 "tags_all": True}),
+        _change("aws_route_table.app", ["create"], None,
+                {"vpc_id": spoke, "tags": None, "route": [{**_NO_TARGET, "cidr_block": "0.0.0.0/0",
+                                                            "transit_gateway_id": tgw}]},
+                {"id": True, "arn": True, "owner_id": True, "propagating_vgws": True, "tags_all": True}),
+        _change("aws_route_table_association.app", ["create"], None, {"gateway_id": None},
+                {"id": True, "route_table_id": True, "subnet_id": True}),
+    ]
+    config = [
+        _config("aws_subnet.app", {"vpc_id": {"constant_value": spoke}, "cidr_block": {"constant_value": "10.1.10.0/24"}}),
+        _config("aws_route_table.app", {"vpc_id": {"constant_value": spoke}, "route": [
+            {"cidr_block": {"constant_value": "0.0.0.0/0"}, "transit_gateway_id": {"constant_value": tgw}}]}),
+        _config("aws_route_table_association.app", {
+            "route_table_id": {"references": ["aws_route_table.app.id", "aws_route_table.app"]},
+            "subnet_id": {"references": ["aws_subnet.app.id", "aws_subnet.app"]}}),
+    ]
+    return _plan_file(tmp_path, changes, config)
+
+
+def test_terraform_plan_new_subnet_to_existing_tgw_end_to_end(estate: Estate, packs: PackSet, tmp_path: Path) -> None:
+    from auditor.iac.load import read_source
+
+    source = read_source(_tf_new_app_subnet(estate, tmp_path), account=estate.account)
+    assert source.kind == "terraform-plan" and source.regions == (R,)
+    [subnet_id] = [d.id for d in source.resources if d.address == "aws_subnet.app"]
+    assert _findings(build_model(source.records), packs, "PN-014")[subnet_id].status == "ERROR"
+    model = build_model(overlay(estate.records, source))
+    finding = _findings(model, packs, "PN-014")[subnet_id]
+    assert finding.status == "FAIL", finding
+    for hop in (estate.ids["tgw"], estate.ids["egress"], estate.ids["nat"], estate.ids["igw"]):
+        assert hop in finding.message
+    subnet = model.get("subnet", subnet_id, estate.account, R)
+    assert subnet is not None and subnet.declared_at is not None
+    assert (subnet.declared_at.kind, subnet.declared_at.address) == ("terraform-plan", "aws_subnet.app")
+
+
+def test_terraform_plan_endpoint_policy_update_end_to_end(estate: Estate, packs: PackSet, tmp_path: Path) -> None:
+    from auditor.iac.load import read_source
+
+    endpoint, spoke = estate.ids["s3_endpoint"], estate.ids["spoke"]
+    tightened = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{estate.account}:root"}, "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::corp-artifacts/*"}]})
+    state = {"id": endpoint, "vpc_id": spoke, "service_name": f"com.amazonaws.{R}.s3", "vpc_endpoint_type": "Gateway",
+             "route_table_ids": [estate.ids["spoke_main_rt"]], "subnet_ids": [], "security_group_ids": [],
+             "private_dns_enabled": False}
+    default = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+    changes = [_change("aws_vpc_endpoint.s3", ["update"], {**state, "policy": default}, {**state, "policy": tightened})]
+    config = [_config("aws_vpc_endpoint.s3", {"vpc_id": {"constant_value": spoke},
+                                              "service_name": {"constant_value": f"com.amazonaws.{R}.s3"},
+                                              "policy": {"constant_value": tightened}})]
+    source = read_source(_plan_file(tmp_path, changes, config), account=estate.account)
+    assert (estate.account, R, "vpc_endpoint", endpoint) in source.replaces
+    model = build_model(overlay(estate.records, source))
+    assert [e.id for e in model.of("vpc_endpoint")].count(endpoint) == 1
+    assert _findings(model, packs, "EP-001")[endpoint].status == "PASS"
+
+
+def test_terraform_plan_delete_end_to_end(estate: Estate, tmp_path: Path) -> None:
+    from auditor.iac.load import read_source
+
+    nat = estate.ids["nat"]
+    before = {"id": nat, "subnet_id": estate.ids["public"], "connectivity_type": "public", "allocation_id": "eipalloc-x"}
+    changes = [_change("aws_nat_gateway.egress", ["delete"], before, None)]
+    source = read_source(_plan_file(tmp_path, changes, [_config("aws_nat_gateway.egress", {})]),
+                         account=estate.account)
+    overlaid = lay_over(estate.records, source)
+    assert (estate.account, R, "nat_gateway", nat) in overlaid.dropped
+    assert build_model(overlaid.records).get("nat_gateway", nat, estate.account, R) is None
