@@ -375,7 +375,7 @@ def _read_plan(plan: Path, account: str | None, region: str | None,
                parameters: Mapping[str, str] | None) -> PlanSource:
     """The plan or template read; `ScanStopped` 2 (nothing written) when it cannot be."""
     from auditor.iac.base import IacError
-    from auditor.iac.load import read_source  # type: ignore[import-not-found, unused-ignore]
+    from auditor.iac.load import read_source
 
     if not plan.is_file():
         raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: no such plan or template file; nothing was run")
