@@ -105,7 +105,7 @@ class R:
     def unset(self, path: str | list[str | int]) -> bool:
         """Whether the configuration leaves an attribute out (so AWS or the provider decides):
         only when the plan has the resource's configuration at all."""
-        parts = [path] if isinstance(path, str) else list(path)
+        parts: list[str | int] = [path] if isinstance(path, str) else list(path)
         if not self.inst.config:
             return False
         if len(parts) > 1 and self.plan.expression(self.inst, parts[:-1]) is None:
