@@ -386,6 +386,11 @@ def _read_plan(plan: Path, account: str | None, region: str | None,
     except OSError as exc:
         raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: cannot be read: {safe(exc.strerror or exc)}; "
                                       "nothing was run") from exc
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
+        # A defect of a reader, not of the file alone: said as such, never a traceback or a result.
+        raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: the plan or template could not be read: the reader failed "
+                                      f"({type(exc).__name__}: {safe(str(exc)[:200])}), a defect of this tool "
+                                      "(please report it with the file); nothing was run") from exc
     return found
 
 
