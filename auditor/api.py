@@ -346,7 +346,9 @@ def run_plan(config: AuditConfig | None, plan: Path, *, snapshot: Path | None = 
     return result
 
 
-COLLECTED_DIR = "collected"   # `run_plan(collect=True)`: the live snapshot the plan is laid over, in the bundle
+# `run_plan(collect=True)`: the live snapshot the plan is laid over, kept in the bundle (`auditor verify`
+# checks it: auditor.bundle_verify.COLLECTED).
+COLLECTED_DIR = "collected"
 
 
 def _only_account(manifest: Mapping[str, Any] | None, config: AuditConfig | None) -> str | None:

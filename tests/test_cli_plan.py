@@ -156,6 +156,8 @@ def test_collect_lays_the_plan_over_the_live_estate(moto_aws: None, tmp_path: Pa
     assert (out / "collected" / "manifest.json").is_file()
     verified = run_auditor("verify", str(out))
     assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
+    assert "collected: the live snapshot the plan was laid over, verified" in verified.stdout
+    assert "collected/records" not in verified.stdout          # evidence, not a report left un-derived
     # `scan --plan` with -c and no snapshot collects too.
     again = run_auditor("scan", "--plan", str(tmp_path / "in" / "plan.json"), "-c", str(config),
                         "--out", str(tmp_path / "s"), "--format", "json", cwd=tmp_path)
