@@ -140,6 +140,9 @@ def _record_keys(rec: CallRecord) -> set[ResKey]:
     return out
 
 
+_CLAIMED = frozenset({("ec2", "DescribeRouteTables"), ("ec2", "DescribeNetworkAcls")})
+
+
 @dataclass
 class _Claims:
     """What the plan's associations take from the snapshot's route tables and ACLs."""
@@ -195,6 +198,11 @@ def _kept_pages(rec: CallRecord, dropped: set[ResKey], removed: set[ResKey], cla
     nor the parts of `removed` resources (`_PARTS`); the resources dropped are added to `gone`."""
     call = _call(rec)
     key = _SPECS[call].items_key
+    part = _PARTS.get(call)
+    touched = (any(t == _SPECS[call].resource_type for t, _ in dropped) or call in _CLAIMED
+               or part is not None and any(t == part[1] for t, _ in removed))
+    if not touched and not any(isinstance(p, Mapping) and p.get(PLAN_PAGE) is True for p in rec.pages):
+        return rec.pages   # the plan declares and removes nothing this listing holds
     pages: list[Mapping[str, Any]] = []
     for page in rec.pages:
         value = page.get(key) if isinstance(page, Mapping) else None
@@ -216,7 +224,6 @@ def _kept_pages(rec: CallRecord, dropped: set[ResKey], removed: set[ResKey], cla
                 kept.append(item if len(left) == len(instances) else {**item, "Instances": left})
                 continue
             hit = _item_keys(rec, item) & dropped
-            part = _PARTS.get(call)
             if part and isinstance(item, Mapping) and (part[1], str(item.get(part[0], ""))) in removed:
                 hit |= _item_keys(rec, item)
             gone |= hit
