@@ -164,6 +164,8 @@ class R:
     def blocks(self, name: str, model_field: str) -> list[tuple[int, dict[str, Any]]] | None:
         """The nested blocks `name` (index, values); None when the plan knows them only after apply."""
         got = self.raw(name)
+        if not got.known and self.unset(name):
+            return []   # no such blocks in the configuration: none (rules come from other resources)
         if not got.known:
             self.unknown.setdefault(model_field, str(got.reason))
             return None
@@ -396,6 +398,7 @@ def _route_table(r: R) -> None:
             item.body["Routes"].append(route)
     if r.inst.type == "aws_default_route_table":
         item.body["Associations"].append({"Main": True, "RouteTableId": rid})
+    r.mark(item)   # what reading the routes left unknown
 
 
 def _vpc_of_default(r: R, default_id: str | None, suffix: str) -> str | None:
