@@ -133,6 +133,7 @@ class _Res:
         self.logical, self.type, self.decl = logical, type_name, decl
         self.props, self.resolved = props, resolved
         self.line: int | None = line      # where its logical id is written
+        self.unknown_creation: Unknown | None = None   # its Condition, when that is unknown
 
     def has(self, prop: str) -> bool:
         return prop in self.resolved
@@ -329,26 +330,34 @@ class _Reader:
                 self.notes.append(f"{logical} ({type_name}) is not created: its Condition "
                                   f"{decl.get('Condition')} is false")
                 continue
-            if type_name not in _KINDS:
-                self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
-                continue
+            depends = decl.get("DependsOn", [])
+            for name in [depends] if isinstance(depends, str) else depends if isinstance(depends, list) else []:
+                if name not in self.resources:
+                    self.problems.append(SourceProblem(str(logical), f"DependsOn {name!r}: no resource of that name",
+                                                       self.file, decl.line_for("DependsOn")))
+            # Every resource's properties are resolved, of unsupported types too: a template
+            # problem (an unknown function, a reference to nothing) is listed wherever it is.
             props = decl.get("Properties", Map(line))
             resolved = self.ev.resolve(props)
             for problem, pline in self.ev.take_problems():
                 self.problems.append(SourceProblem(str(logical), problem, self.file, pline or line))
-            res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
-            self.res[res.logical] = res
             if isinstance(created, Unknown):
-                self.problems.append(SourceProblem(res.logical, f"whether it is created is unknown: {created.reason}",
+                self.problems.append(SourceProblem(str(logical), f"whether it is created is unknown: {created.reason}",
                                                    self.file, line))
+            if type_name not in _KINDS:
+                self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
+                continue
+            res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
+            res.unknown_creation = created if isinstance(created, Unknown) else None
+            self.res[res.logical] = res
             _HANDLERS[type_name](self, res)
             self.declared.append(Declared(res.logical, type_name, _KINDS[type_name].model,
                                           self.model_id(res.logical), "create", self.file, line))
-            if isinstance(created, Unknown):
+            if res.unknown_creation is not None:
                 for item in self.items:
-                    if item.address == res.logical:
-                        for name in _ALL_FIELDS.get(item.call, ()):
-                            item.mark(name, f"whether {res.logical} is created is unknown: {created.reason}")
+                    if item.address == res.logical or item.address.startswith(res.logical + "."):
+                        for name in _all_fields(item.call):
+                            item.mark(name, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
         self._finish()
 
     # -- building items ------------------------------------------------------------------
@@ -513,8 +522,21 @@ _HANDLERS: dict[str, Handler] = {}
 _FINISHERS: list[Callable[[_Reader], None]] = []
 # Read order: resources first, then what completes them (a route after its table).
 _PHASE: dict[str, int] = {}
-# Every model field of each listing's items, for a resource whose creation is unknown.
-_ALL_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _all_fields(call: tuple[str, str]) -> tuple[str, ...]:
+    """Every model field of the resources a listing's items give (those of `Resource` itself
+    aside): all unknown for a resource whose creation is unknown."""
+    import dataclasses
+
+    from auditor.model.registry import REGISTRY
+    from auditor.model.types import Resource
+
+    base = {f.name for f in dataclasses.fields(Resource)}
+    for entry in REGISTRY:
+        if call in (c.call for c in entry.calls):
+            return tuple(f.name for f in dataclasses.fields(entry.model) if f.name not in base)
+    return ()
 
 
 def handler(type_name: str, phase: int = 0) -> Callable[[Handler], Handler]:
@@ -680,6 +702,8 @@ def _merge(owner: _Item, scratch: _Item, model_field: str, res: _Res) -> None:
     owner.attributes.setdefault(model_field, res.line or 0)
     for reason in scratch.unknown.values():
         owner.mark(model_field, reason)
+    if res.unknown_creation is not None:
+        owner.mark(model_field, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
 
 
 def _vpc_cidrs(r: _Reader, vpc_id: str) -> tuple[list[str], str | None]:
