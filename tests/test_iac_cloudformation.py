@@ -585,3 +585,74 @@ def test_the_records_answer_every_covered_call_for_the_region() -> None:
     assert not model.coverage.failed and not model.coverage.failed_items
     assert model.coverage.collected(ACCOUNT, REGION, "ec2", "DescribeVpcAttribute")
     assert model.coverage.collected(ACCOUNT, REGION, "eks", "DescribeCluster")
+
+
+def test_tags_known_only_after_deploy_are_unknown_without_hiding_the_network() -> None:
+    text = _subnet_template("10.0.1.0/24").replace(
+        "AvailabilityZone: eu-west-1a", "AvailabilityZone: eu-west-1a\n      Tags: [{Key: Name, Value: !Sub '${AWS::StackName}-app'}]")
+    source = _text(text, parameters={"Cidr": "x"})
+    subnet = build_model(source.records).get("subnet", "subnet-App")
+    assert subnet is not None and subnet.unknown_reason("tags") == (
+        "App.Tags: known after deploy: AWS::StackName (the stack's name)")
+    v = _verdicts(_evaluate(source))
+    assert v[("PN-002", "subnet-App")] == {"PASS"}      # no route to the internet gateway, known
+
+
+def test_a_route_whose_creation_is_unknown_makes_the_routes_unknown() -> None:
+    extra = """  Out:
+    Type: AWS::EC2::Route
+    Condition: Open
+    Properties: {RouteTableId: !Ref Rt, DestinationCidrBlock: 0.0.0.0/0, GatewayId: !Ref Igw}
+"""
+    text = _subnet_template("10.0.1.0/24", extra).replace(
+        "Resources:", "  Open: {Type: String}\nConditions:\n  Open: !Equals [!Ref Open, 'yes']\nResources:", 1)
+    source = _text(text, parameters={"Cidr": "x"})
+    rt = build_model(source.records).get("route_table", "rtb-Rt")
+    assert rt is not None and "whether Out is created is unknown" in (rt.unknown_reason("routes") or "")
+    assert _verdicts(_evaluate(source))[("PN-002", "subnet-App")] == {"ERROR"}
+    opened = _text(text, parameters={"Cidr": "x", "Open": "yes"})
+    assert _verdicts(_evaluate(opened))[("PN-002", "subnet-App")] == {"FAIL"}
+    closed = _text(text, parameters={"Cidr": "x", "Open": "no"})
+    assert _verdicts(_evaluate(closed))[("PN-002", "subnet-App")] == {"PASS"}
+
+
+def test_dual_stack_acls_peering_vpn_prefix_lists_interfaces_and_classic_elb() -> None:
+    source = _read("misc.yaml")
+    assert not source.problems
+    assert any("local IPv6 route" in n for n in source.notes)
+    model = build_model(source.records)
+    vpc = model.get("vpc", "vpc-Vpc")
+    assert vpc is not None and vpc.cidr_blocks == ("10.50.0.0/16", "100.64.0.0/20")
+    assert "Ipv6Block" in (vpc.unknown_reason("ipv6_cidr_blocks") or "")
+    subnet = model.get("subnet", "subnet-Subnet")
+    assert subnet is not None and "Vpc.Ipv6CidrBlocks" in (subnet.unknown_reason("ipv6_cidrs") or "")
+    rt = model.get("route_table", "rtb-RouteTable")
+    assert rt is not None and sorted((r.destination, r.target_kind) for r in rt.routes) == [
+        ("10.50.0.0/16", "local"), ("10.60.0.0/16", "pcx"), ("100.64.0.0/20", "local"), ("192.168.0.0/16", "vgw"),
+        ("::/0", "eigw")]
+    peering = model.get("vpc_peering", "pcx-Peering")
+    assert peering is not None and peering.status == "active" and peering.accepter is not None
+    assert peering.accepter.cidrs == ("10.60.0.0/16",)
+    vgw = model.get("vpn_gateway", "vgw-Vgw")
+    assert vgw is not None and vgw.attached_vpc_ids == ("vpc-Vpc",)
+    office = model.get("prefix_list", "pl-Office")
+    assert office is not None and office.cidrs == ("192.168.10.0/24",)
+    acl = model.get("network_acl", "acl-Acl")
+    assert acl is not None and acl.subnet_ids == ("subnet-Subnet",)
+    assert sorted((e.rule_number, e.egress, e.protocol, e.action) for e in acl.entries) == [
+        (100, False, "6", "allow"), (100, True, "-1", "allow"), (110, False, "6", "allow"),
+        (32767, False, "-1", "deny"), (32767, True, "-1", "deny")]
+    default_acl = model.get("network_acl", "acl-Vpc.DefaultNetworkAcl")
+    assert default_acl is not None and default_acl.subnet_ids == ()     # the subnet has its own ACL
+    flow = model.get("flow_log", "fl-FlowLog")
+    assert flow is not None and (flow.resource_id, flow.traffic_type, flow.destination) == (
+        "subnet-Subnet", "REJECT", "flows")
+    eip = model.get("elastic_ip", "eipalloc-Eip")
+    assert eip is not None and eip.network_interface_id == "eni-Eni"
+    v = _verdicts(_evaluate(source))
+    assert v[("TF-005", "acl-Acl")] == {"FAIL"}
+    assert v[("TF-002", "sgr-Sg.SecurityGroupIngress[1]")] == {"FAIL"}
+    assert v[("TF-002", "sgr-Sg.SecurityGroupIngress[0]")] == {"PASS"}
+    assert v[("PN-009", "eni-Eni")] == {"FAIL"} and v[("SE-002", "Classic")] == {"PASS"}
+    assert v[("PN-002", "subnet-Subnet")] == {"ERROR"}     # its IPv6 block is known only after deploy
+    assert v[("PN-001", "vpc-PeerVpc")] == {"PASS"}

@@ -431,7 +431,9 @@ class _Reader:
         return None
 
     def tags(self, res: _Res, item: _Item, prop: str = "Tags") -> list[dict[str, str]]:
-        value = self.value(res, item, prop, "tags", [])
+        # Tags unknown before deploy (a Name from ${AWS::StackName}) are quiet: no analyzer reads
+        # tags (the scope reads a VPC's, and says when they are unknown); rules reading one are ERROR.
+        value = self.value(res, item, prop, "tags", [], quiet=True)
         if value is None:
             return []
         if isinstance(value, dict):          # EKS and a few others take a mapping
@@ -1253,6 +1255,23 @@ def _default_sg_of(r: _Reader, item: _Item, vpc_id: str, model_field: str) -> st
 
 # -- what AWS adds: each VPC's main route table, default security group and network ACL --------
 
+def _local_routes(r: _Reader, vpc_id: str, cidrs: list[str]) -> list[dict[str, Any]]:
+    """A route table's local routes: one per IPv4 block of its VPC, and per IPv6 block known
+    before deploy (an Amazon-provided block is known only then: its local route, which only
+    keeps traffic inside the VPC, is left out and a note says so)."""
+    routes = [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"}
+              for c in cidrs]
+    vpc = r.by_id.get(vpc_id)
+    if vpc is not None and vpc.call == _VPCS:
+        routes += [{"DestinationIpv6CidrBlock": a["Ipv6CidrBlock"], "GatewayId": "local", "State": "active",
+                    "Origin": "CreateRouteTable"} for a in vpc.body.get("Ipv6CidrBlockAssociationSet", [])]
+        note = (f"the local IPv6 route of the route tables of {vpc.address} is left out: its IPv6 block is known "
+                "only after deploy")
+        if "ipv6_cidr_blocks" in vpc.unknown and note not in r.notes:
+            r.notes.append(note)
+    return routes
+
+
 @finisher
 def _vpc_defaults(r: _Reader) -> None:
     vpcs = [i for i in r.items if i.call == _VPCS]
@@ -1261,16 +1280,14 @@ def _vpc_defaults(r: _Reader) -> None:
         cidrs, why = _vpc_cidrs(r, str(table.body.get("VpcId", "")))
         if why is not None:
             table.mark("routes", f"its local route: {why}")
-        table.body["Routes"][:0] = [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active",
-                                     "Origin": "CreateRouteTable"} for c in cidrs]
+        table.body["Routes"][:0] = _local_routes(r, str(table.body.get("VpcId", "")), cidrs)
     explicit_acl = {a["SubnetId"] for i in r.items if i.call == _NACLS for a in i.body.get("Associations", [])}
     for vpc in vpcs:
         vid, logical = str(vpc.body["VpcId"]), vpc.address
         cidrs, why = _vpc_cidrs(r, vid)
         main_id = synthetic_id("rtb", f"{logical}.MainRouteTable")
         main = _Item(_RTBS, {"RouteTableId": main_id, "VpcId": vid, "OwnerId": r.account, "PropagatingVgws": [],
-                             "Routes": [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active",
-                                         "Origin": "CreateRouteTable"} for c in cidrs],
+                             "Routes": _local_routes(r, vid, cidrs),
                              "Associations": [{"Main": True, "RouteTableId": main_id,
                                                "RouteTableAssociationId": synthetic_id("rtbassoc", main_id),
                                                "AssociationState": {"State": "associated"}}], "Tags": []},
