@@ -390,7 +390,7 @@ class Evaluator:
                 break
             out.append(str(sub))
         if len(out) < n:
-            return self.problem(f"Fn::Cidr: {net} holds only {len(out)} blocks of {b} host bits, not {n}", where)
+            return self.problem(f"Fn::Cidr: {net} holds {len(out)} block(s) of {b} host bits, not {n}", where)
         return Seq(where.line, out)
 
     def _length(self, args: Any, where: Map) -> Any:

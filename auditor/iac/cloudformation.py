@@ -133,6 +133,7 @@ class _Res:
         self.logical, self.type, self.decl = logical, type_name, decl
         self.props, self.resolved = props, resolved
         self.line: int | None = line      # where its logical id is written
+        self.unknown_creation: Unknown | None = None   # its Condition, when that is unknown
 
     def has(self, prop: str) -> bool:
         return prop in self.resolved
@@ -329,26 +330,34 @@ class _Reader:
                 self.notes.append(f"{logical} ({type_name}) is not created: its Condition "
                                   f"{decl.get('Condition')} is false")
                 continue
-            if type_name not in _KINDS:
-                self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
-                continue
+            depends = decl.get("DependsOn", [])
+            for name in [depends] if isinstance(depends, str) else depends if isinstance(depends, list) else []:
+                if name not in self.resources:
+                    self.problems.append(SourceProblem(str(logical), f"DependsOn {name!r}: no resource of that name",
+                                                       self.file, decl.line_for("DependsOn")))
+            # Every resource's properties are resolved, of unsupported types too: a template
+            # problem (an unknown function, a reference to nothing) is listed wherever it is.
             props = decl.get("Properties", Map(line))
             resolved = self.ev.resolve(props)
             for problem, pline in self.ev.take_problems():
                 self.problems.append(SourceProblem(str(logical), problem, self.file, pline or line))
-            res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
-            self.res[res.logical] = res
             if isinstance(created, Unknown):
-                self.problems.append(SourceProblem(res.logical, f"whether it is created is unknown: {created.reason}",
+                self.problems.append(SourceProblem(str(logical), f"whether it is created is unknown: {created.reason}",
                                                    self.file, line))
+            if type_name not in _KINDS:
+                self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
+                continue
+            res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
+            res.unknown_creation = created if isinstance(created, Unknown) else None
+            self.res[res.logical] = res
             _HANDLERS[type_name](self, res)
             self.declared.append(Declared(res.logical, type_name, _KINDS[type_name].model,
                                           self.model_id(res.logical), "create", self.file, line))
-            if isinstance(created, Unknown):
+            if res.unknown_creation is not None:
                 for item in self.items:
-                    if item.address == res.logical:
-                        for name in _ALL_FIELDS.get(item.call, ()):
-                            item.mark(name, f"whether {res.logical} is created is unknown: {created.reason}")
+                    if item.address == res.logical or item.address.startswith(res.logical + "."):
+                        for name in _all_fields(item.call):
+                            item.mark(name, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
         self._finish()
 
     # -- building items ------------------------------------------------------------------
@@ -422,7 +431,9 @@ class _Reader:
         return None
 
     def tags(self, res: _Res, item: _Item, prop: str = "Tags") -> list[dict[str, str]]:
-        value = self.value(res, item, prop, "tags", [])
+        # Tags unknown before deploy (a Name from ${AWS::StackName}) are quiet: no analyzer reads
+        # tags (the scope reads a VPC's, and says when they are unknown); rules reading one are ERROR.
+        value = self.value(res, item, prop, "tags", [], quiet=True)
         if value is None:
             return []
         if isinstance(value, dict):          # EKS and a few others take a mapping
@@ -513,8 +524,21 @@ _HANDLERS: dict[str, Handler] = {}
 _FINISHERS: list[Callable[[_Reader], None]] = []
 # Read order: resources first, then what completes them (a route after its table).
 _PHASE: dict[str, int] = {}
-# Every model field of each listing's items, for a resource whose creation is unknown.
-_ALL_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _all_fields(call: tuple[str, str]) -> tuple[str, ...]:
+    """Every model field of the resources a listing's items give (those of `Resource` itself
+    aside): all unknown for a resource whose creation is unknown."""
+    import dataclasses
+
+    from auditor.model.registry import REGISTRY
+    from auditor.model.types import Resource
+
+    base = {f.name for f in dataclasses.fields(Resource)}
+    for entry in REGISTRY:
+        if call in (c.call for c in entry.calls):
+            return tuple(f.name for f in dataclasses.fields(entry.model) if f.name not in base)
+    return ()
 
 
 def handler(type_name: str, phase: int = 0) -> Callable[[Handler], Handler]:
@@ -680,6 +704,8 @@ def _merge(owner: _Item, scratch: _Item, model_field: str, res: _Res) -> None:
     owner.attributes.setdefault(model_field, res.line or 0)
     for reason in scratch.unknown.values():
         owner.mark(model_field, reason)
+    if res.unknown_creation is not None:
+        owner.mark(model_field, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
 
 
 def _vpc_cidrs(r: _Reader, vpc_id: str) -> tuple[list[str], str | None]:
@@ -1229,6 +1255,23 @@ def _default_sg_of(r: _Reader, item: _Item, vpc_id: str, model_field: str) -> st
 
 # -- what AWS adds: each VPC's main route table, default security group and network ACL --------
 
+def _local_routes(r: _Reader, vpc_id: str, cidrs: list[str]) -> list[dict[str, Any]]:
+    """A route table's local routes: one per IPv4 block of its VPC, and per IPv6 block known
+    before deploy (an Amazon-provided block is known only then: its local route, which only
+    keeps traffic inside the VPC, is left out and a note says so)."""
+    routes = [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"}
+              for c in cidrs]
+    vpc = r.by_id.get(vpc_id)
+    if vpc is not None and vpc.call == _VPCS:
+        routes += [{"DestinationIpv6CidrBlock": a["Ipv6CidrBlock"], "GatewayId": "local", "State": "active",
+                    "Origin": "CreateRouteTable"} for a in vpc.body.get("Ipv6CidrBlockAssociationSet", [])]
+        note = (f"the local IPv6 route of the route tables of {vpc.address} is left out: its IPv6 block is known "
+                "only after deploy")
+        if "ipv6_cidr_blocks" in vpc.unknown and note not in r.notes:
+            r.notes.append(note)
+    return routes
+
+
 @finisher
 def _vpc_defaults(r: _Reader) -> None:
     vpcs = [i for i in r.items if i.call == _VPCS]
@@ -1237,16 +1280,14 @@ def _vpc_defaults(r: _Reader) -> None:
         cidrs, why = _vpc_cidrs(r, str(table.body.get("VpcId", "")))
         if why is not None:
             table.mark("routes", f"its local route: {why}")
-        table.body["Routes"][:0] = [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active",
-                                     "Origin": "CreateRouteTable"} for c in cidrs]
+        table.body["Routes"][:0] = _local_routes(r, str(table.body.get("VpcId", "")), cidrs)
     explicit_acl = {a["SubnetId"] for i in r.items if i.call == _NACLS for a in i.body.get("Associations", [])}
     for vpc in vpcs:
         vid, logical = str(vpc.body["VpcId"]), vpc.address
         cidrs, why = _vpc_cidrs(r, vid)
         main_id = synthetic_id("rtb", f"{logical}.MainRouteTable")
         main = _Item(_RTBS, {"RouteTableId": main_id, "VpcId": vid, "OwnerId": r.account, "PropagatingVgws": [],
-                             "Routes": [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active",
-                                         "Origin": "CreateRouteTable"} for c in cidrs],
+                             "Routes": _local_routes(r, vid, cidrs),
                              "Associations": [{"Main": True, "RouteTableId": main_id,
                                                "RouteTableAssociationId": synthetic_id("rtbassoc", main_id),
                                                "AssociationState": {"State": "associated"}}], "Tags": []},
