@@ -360,3 +360,37 @@ def test_a_reference_to_nothing_is_unknown_not_guessed() -> None:
     subnet = build_model(source.records).get("subnet", "subnet-aws_subnet.public")
     assert subnet is not None and subnet.vpc_id == "vpc-(known after apply: aws_subnet.public.vpc_id)"  # type: ignore[attr-defined]
     assert subnet.unknown_reason("vpc_id") == "known after apply: aws_subnet.public.vpc_id"
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def test_every_value_of_a_plan_replaced_by_an_odd_one_is_never_a_traceback() -> None:
+    """Each value anywhere in a plan (every key of every resource change, configuration block
+    and provider) replaced in turn by null, a list, a string, an object or a number: the
+    reader says IacError, or reads the rest, and the model builds from what it read."""
+    base = json.loads((FIXTURES / "igw_public_subnet.json").read_text())
+    tried = 0
+    for path in _paths(base)[1:]:
+        for value in (None, [], "x", {}, 7):
+            doc = json.loads(json.dumps(base))
+            node = doc
+            for p in path[:-1]:
+                node = node[p]
+            node[path[-1]] = value
+            try:
+                source = read_plan(json.dumps(doc).encode(), "fuzz.json", account=ACCOUNT)
+            except IacError as exc:
+                assert "fuzz.json" in str(exc)
+                continue
+            build_model(source.records)
+            tried += 1
+    assert tried > 1000

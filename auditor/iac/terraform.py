@@ -81,7 +81,10 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
     regions: dict[str, str] = {}
     modelled = [i for i in plan.instances if i.type in SUPPORTED]
     for inst in modelled:
-        regions[inst.address] = region or _region(plan, inst, file)
+        try:
+            regions[inst.address] = region or _region(plan, inst, file)
+        except PlanShapeError as exc:
+            raise IacError(f"{file}: the aws provider configuration of {inst.address} cannot be read: {exc}") from None
     estate = Estate(acct)
     declared: list[Declared] = []
     unsupported: list[Unsupported] = []

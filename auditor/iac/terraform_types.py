@@ -96,11 +96,21 @@ class R:
         return self.plan.get(self.inst, path)
 
     def val(self, path: str | list[str | int], model_field: str, default: Any = None) -> Any:
+        """A value (the type of `default` when that is not None), else `default` with the
+        model field marked unknown (a value of another type is a problem too)."""
         got = self.raw(path)
         if not got.known:
             self.unknown.setdefault(model_field, str(got.reason))
             return default
-        return default if got.value is None else got.value
+        if got.value is None:
+            return default
+        if default is not None and (not isinstance(got.value, type(default)) or
+                                    isinstance(got.value, bool) != isinstance(default, bool)):
+            what = path if isinstance(path, str) else path_text(path)
+            self.problem(f"{what} is a {type(got.value).__name__}, not a {type(default).__name__}")
+            self.unknown.setdefault(model_field, f"{self.address}.{what} has an odd value")
+            return default
+        return got.value
 
     def unset(self, path: str | list[str | int]) -> bool:
         """Whether the configuration leaves an attribute out (so AWS or the provider decides):
@@ -129,6 +139,10 @@ class R:
     def ref(self, path: str | list[str | int], prefix: str, model_field: str | None = None) -> str | None:
         """An id attribute: its value, else an `unknown_id` (and `model_field` marked unknown)."""
         got = self.raw(path)
+        if got.known and not isinstance(got.value, (str, type(None))):
+            text = path if isinstance(path, str) else path_text(path)
+            self.problem(f"{text} is a {type(got.value).__name__}, not an id")
+            got = Val(None, f"{self.address}.{text} has an odd value")
         if got.known:
             return None if got.value in (None, "") else str(got.value)
         what = f"{self.address}." + (path if isinstance(path, str) else path_text(path))
@@ -157,6 +171,10 @@ class R:
             value = [value]   # [aws_subnet.a.id]: the one reference of a list
         if not isinstance(value, list):
             self.problem(f"{path} is not a list")
+            self.unknown.setdefault(model_field, f"{self.address}.{path} has an odd shape")
+            return []
+        if not all(isinstance(v, (str, type(None))) for v in value):
+            self.problem(f"{path} holds values that are not ids")
             self.unknown.setdefault(model_field, f"{self.address}.{path} has an odd shape")
             return []
         return [str(v) for v in value if v not in (None, "")]
