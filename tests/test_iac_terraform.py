@@ -394,3 +394,53 @@ def test_every_value_of_a_plan_replaced_by_an_odd_one_is_never_a_traceback() -> 
             build_model(source.records)
             tried += 1
     assert tried > 1000
+
+
+def test_every_supported_relationship_reaches_the_model(inputs: ScanInputs) -> None:
+    """every_type.json: the types that change other resources (routes, associations, rules,
+    attachments, endpoint links, prefix list entries, TGW tables) land on what they change."""
+    source = _read("every_type.json")
+    assert not source.problems and not source.unsupported
+    model = build_model(source.records)
+
+    def get(type_name: str, rid: str) -> Any:
+        found = model.get(type_name, rid)
+        assert found is not None, rid
+        return found
+
+    main = get("route_table", "rtb-aws_route_table.main")
+    assert main.is_main and [(r.destination, r.target_kind, r.target_id) for r in main.routes] == [
+        ("10.1.0.0/16", "local", "local"), ("::/0", "eigw", "eigw-aws_egress_only_internet_gateway.a"),
+        ("pl-aws_ec2_managed_prefix_list.office", "vgw", "vgw-aws_vpn_gateway.a")]
+    assert main.routes[2].destination_cidrs == ("192.0.2.0/24", "198.51.100.0/24")   # list + entry resource
+    adopted = get("route_table", "rtb-aws_vpc.a.default_route_table")   # aws_default_route_table, no longer main
+    assert not adopted.is_main and adopted.routes[1].target_id == "pcx-aws_vpc_peering_connection.ab"
+    assert get("subnet", "subnet-aws_subnet.a").route_table_id == "rtb-aws_route_table.main"
+    pcx = get("vpc_peering", "pcx-aws_vpc_peering_connection.ab")
+    assert pcx.status == "active" and pcx.accepter.cidrs == ("10.2.0.0/16",) and not pcx.unknown
+    table = get("transit_gateway_route_table", "tgw-rtb-aws_ec2_transit_gateway_route_table.t")
+    att = "tgw-attach-aws_ec2_transit_gateway_vpc_attachment.a"
+    assert [(r.destination, r.route_type, r.state, r.attachment_ids) for r in table.routes] == [
+        ("10.99.0.0/16", "static", "blackhole", ()), ("10.1.0.0/16", "propagated", "active", (att,))]
+    assert table.associated_attachment_ids == (att,) and table.propagating_attachment_ids == (att,)
+    attachment = get("transit_gateway_attachment", att)
+    assert attachment.subnet_ids == ("subnet-aws_subnet.a", "subnet-aws_subnet.a2")
+    assert attachment.associated_route_table_id == table.id
+    assert get("vpn_gateway", "vgw-aws_vpn_gateway.a").attached_vpc_ids == ("vpc-aws_vpc.a",)
+    assert get("internet_gateway", "igw-aws_internet_gateway.b").attached_vpc_ids == ("vpc-aws_vpc.b",)
+    ssm = get("vpc_endpoint", "vpce-aws_vpc_endpoint.ssm")
+    assert (ssm.subnet_ids, ssm.security_group_ids) == (("subnet-aws_subnet.a",), ("sg-aws_security_group.ep",))
+    assert get("vpc_endpoint", "vpce-aws_vpc_endpoint.s3").route_table_ids == ("rtb-aws_route_table.main",)
+    eni = get("network_interface", "eni-aws_network_interface.app")
+    assert eni.public_ips == ("(public IP assigned at apply: aws_eip.app)",)
+    acl = get("network_acl", "acl-aws_network_acl.app")
+    assert acl.subnet_ids == ("subnet-aws_subnet.a",)
+    assert get("network_acl", "acl-aws_vpc.a.default_network_acl").subnet_ids == ("subnet-aws_subnet.a2",)
+    assert {(e.rule_number, e.action, e.cidr) for e in acl.entries if not e.egress} == {
+        (100, "allow", "10.0.0.0/8"), (200, "allow", "0.0.0.0/0"), (32767, "deny", "0.0.0.0/0")}
+    assert get("load_balancer", "legacy").scheme == "internal"
+    verdicts = _verdicts(_evaluate(source, inputs))
+    _expect(verdicts, {("TF-005", "acl-aws_network_acl.app", ""): "FAIL",
+                       ("PN-006", "subnet-aws_subnet.a", ""): "FAIL", ("PN-016", "subnet-aws_subnet.a", ""): "FAIL",
+                       ("PN-009", "eni-aws_network_interface.app", ""): "FAIL",
+                       ("PN-001", "vpc-aws_vpc.b", ""): "FAIL", ("PN-001", "vpc-aws_vpc.a", ""): "PASS"})

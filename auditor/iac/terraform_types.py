@@ -636,7 +636,7 @@ def _nacl(r: R) -> None:
     for direction in ("ingress", "egress"):
         for _, block in r.blocks(direction, "entries") or []:
             entries.append(_nacl_entry(block, direction == "egress"))
-    subnets = r.refs("subnet_ids", "subnet", "subnet_ids")
+    subnets = r.refs("subnet_ids", "subnet", "subnet_ids", [])
     for s in subnets:
         r.estate.nacl_assoc[(r.region, s)] = aid
     r.new(ACLS, aid, {"NetworkAclId": aid, "VpcId": vpc, "IsDefault": default, "Entries": entries + _NACL_DENY,
@@ -702,6 +702,10 @@ def _instance(r: R) -> None:
                                       "map_public_ip_on_launch not known before apply")
         elif item.body.get("MapPublicIpOnLaunch"):
             public = placeholder_ip(r.address)
+    eip = next((e for e in r.estate.of(r.region, EIPS) if e.body.get("InstanceId") == iid), None)
+    if eip is not None:   # an Elastic IP the plan gives it
+        public = str(eip.body["PublicIp"])
+        r.unknown.pop("public_ip", None)
     if r.raw("vpc_security_group_ids").known or r.plan.has_expression(r.inst, "vpc_security_group_ids") or \
             r.plan.has_expression(r.inst, "security_groups"):
         groups = r.refs("vpc_security_group_ids", "sg", "security_group_ids")
@@ -737,6 +741,9 @@ def _eni(r: R) -> None:
         "PrivateIpAddresses": [{"PrivateIpAddress": ip} for ip in ips],
         "Groups": [{"GroupId": g} for g in r.refs("security_groups", "sg", "security_group_ids")],
         "SourceDestCheck": r.val_or("source_dest_check", "source_dest_check", True), "TagSet": r.tags()}
+    eip = next((e for e in r.estate.of(r.region, EIPS) if e.body.get("NetworkInterfaceId") == nid), None)
+    if eip is not None:
+        body["Association"] = {"PublicIp": eip.body["PublicIp"], "AllocationId": eip.body["AllocationId"]}
     blocks = r.blocks("attachment", "instance_id") or []
     if blocks:
         body["Attachment"] = {"InstanceId": r.ref(["attachment", blocks[0][0], "instance"], "i", "instance_id")}
@@ -829,8 +836,8 @@ def _peering(r: R) -> None:
     pid = _id(r)
     vpc = r.ref("vpc_id", "vpc", "requester")
     peer = r.ref("peer_vpc_id", "vpc", "accepter")
-    peer_owner = r.val("peer_owner_id", "accepter", r.estate.account) or r.estate.account
-    peer_region = r.val("peer_region", "accepter", r.region) or r.region
+    peer_owner = r.val_or("peer_owner_id", "accepter", r.estate.account) or r.estate.account   # the same account
+    peer_region = r.val_or("peer_region", "accepter", r.region) or r.region                    # the same region
     accepted = r.val("auto_accept", "status", False) or r.raw("accept_status").value == "active"
     r.new(PCXS, pid, {"VpcPeeringConnectionId": pid, "Status": {"Code": "active" if accepted
                                                                   else "pending-acceptance"},
@@ -1046,6 +1053,10 @@ def _eip_assoc(r: R) -> None:
     instance = r.estate.get(r.region, INSTANCES, str(eip.body.get("InstanceId") or ""))
     if instance is not None:
         instance.body["PublicIpAddress"] = eip.body["PublicIp"]
+        instance.unknown.pop("public_ip", None)
+    eni = r.estate.get(r.region, ENIS, str(eip.body.get("NetworkInterfaceId") or ""))
+    if eni is not None:
+        eni.body["Association"] = {"PublicIp": eip.body["PublicIp"], "AllocationId": eip.body["AllocationId"]}
 
 
 def _tgw_rt_of(r: R) -> tuple[str, str] | None:
