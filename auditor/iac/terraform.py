@@ -112,12 +112,15 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
         declared.append(Declared(inst.address, inst.type, model_type, mid if inst.action != "delete" else
                                  (_old_id(inst) or mid), inst.action, file, None))
 
-    live = [i for i in modelled if i.action != "delete"]
+    live: dict[str, list[Instance]] = {}
+    for inst in modelled:
+        if inst.action != "delete":
+            live.setdefault(inst.type, []).append(inst)
     for table in (PRIMARY, SECONDARY):
         for type_name in table:
             if type_name == "aws_instance":   # instances without groups land in the VPC's default group
                 _implicit_defaults(plan, estate, regions)
-            for inst in (i for i in live if i.type == type_name):
+            for inst in live.get(type_name, []):
                 _emit(table[type_name], plan, inst, regions[inst.address], estate)
     _finish(estate)
     problems += estate.problems + plan.problems

@@ -220,7 +220,7 @@ def _instance(r: R) -> None:
                                       "map_public_ip_on_launch not known before apply")
         elif item.body.get("MapPublicIpOnLaunch"):
             public = placeholder_ip(r.address)
-    eip = next((e for e in r.estate.of(r.region, EIPS) if e.body.get("InstanceId") == iid), None)
+    eip = next(iter(r.estate.find(r.region, EIPS, "InstanceId", iid)), None)
     if eip is not None:   # an Elastic IP the plan gives it
         public = str(eip.body["PublicIp"])
         r.unknown.pop("public_ip", None)
@@ -228,8 +228,8 @@ def _instance(r: R) -> None:
             r.plan.has_expression(r.inst, "security_groups"):
         groups = r.refs("vpc_security_group_ids", "sg", "security_group_ids")
     else:   # none given: AWS puts the instance in its VPC's default security group
-        default = next((i for i in r.estate.of(r.region, SGS) if i.body.get("VpcId") == vpc
-                        and i.body.get("GroupName") == "default"), None) if vpc else None
+        default = next((i for i in r.estate.find(r.region, SGS, "GroupName", "default")
+                        if i.body.get("VpcId") == vpc), None) if vpc else None
         groups = [str(default.body["GroupId"])] if default is not None else []
         if default is None:
             r.unknown["security_group_ids"] = f"known after apply: {r.address}.vpc_security_group_ids"
@@ -259,7 +259,7 @@ def _eni(r: R) -> None:
         "PrivateIpAddresses": [{"PrivateIpAddress": ip} for ip in ips],
         "Groups": [{"GroupId": g} for g in r.refs("security_groups", "sg", "security_group_ids")],
         "SourceDestCheck": r.val_or("source_dest_check", "source_dest_check", True), "TagSet": r.tags()}
-    eip = next((e for e in r.estate.of(r.region, EIPS) if e.body.get("NetworkInterfaceId") == nid), None)
+    eip = next(iter(r.estate.find(r.region, EIPS, "NetworkInterfaceId", nid)), None)
     if eip is not None:
         body["Association"] = {"PublicIp": eip.body["PublicIp"], "AllocationId": eip.body["AllocationId"]}
     blocks = r.blocks("attachment", "instance_id") or []

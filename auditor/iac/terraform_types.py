@@ -54,6 +54,8 @@ class Estate:
 
     account: str
     items: dict[tuple[str, Call, str], Item] = field(default_factory=dict)
+    by_call: dict[tuple[str, Call], dict[str, Item]] = field(default_factory=dict)   # the same, by listing
+    _index: dict[tuple[str, Call, str], tuple[int, dict[Any, list[Item]]]] = field(default_factory=dict, repr=False)
     problems: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # per-VPC DNS attributes, per-TGW-route-table routes/associations/propagations, prefix list entries
@@ -69,13 +71,29 @@ class Estate:
     def add(self, region: str, call: Call, key: str, body: dict[str, Any], address: str) -> Item:
         item = Item(call, region, body, address)
         self.items[(region, call, key)] = item
+        self.by_call.setdefault((region, call), {})[key] = item
         return item
 
     def get(self, region: str, call: Call, key: str) -> Item | None:
         return self.items.get((region, call, key))
 
     def of(self, region: str, call: Call) -> list[Item]:
-        return [i for (r, c, _), i in self.items.items() if r == region and c == call]
+        return list(self.by_call.get((region, call), {}).values())
+
+    def find(self, region: str, call: Call, key: str, value: Any) -> list[Item]:
+        """The items of a listing whose body's `key` is `value` (an index, rebuilt when the
+        listing grew since)."""
+        listed = self.by_call.get((region, call), {})
+        cached = self._index.get((region, call, key))
+        if cached is None or cached[0] != len(listed):
+            index: dict[Any, list[Item]] = {}
+            for item in listed.values():
+                found = item.body.get(key)
+                if isinstance(found, (str, int, bool, type(None))):
+                    index.setdefault(found, []).append(item)
+            cached = (len(listed), index)
+            self._index[(region, call, key)] = cached
+        return list(cached[1].get(value, []))
 
 
 class R:
