@@ -291,14 +291,14 @@ def _finish(estate: Estate) -> None:
     that an association the plan leaves unknown may name has no known route table or ACL."""
     _unknown_associations(estate)
     for (region, vid), rid in estate.main_tables.items():
-        for item in estate.of(region, RTBS):
-            if item.body.get("VpcId") == vid and item.body["RouteTableId"] != rid:
+        for item in estate.find(region, RTBS, "VpcId", vid):
+            if item.body["RouteTableId"] != rid:
                 item.body["Associations"] = [a for a in item.body["Associations"] if not a.get("Main")]
     for item in estate.items.values():
         if item.call == ACLS and item.body.get("IsDefault"):
-            for sub in estate.of(item.region, SUBNETS):
+            for sub in estate.find(item.region, SUBNETS, "VpcId", item.body.get("VpcId")):
                 sid = str(sub.body["SubnetId"])
-                if sub.body.get("VpcId") == item.body.get("VpcId") and (item.region, sid) not in estate.nacl_assoc:
+                if (item.region, sid) not in estate.nacl_assoc:
                     item.body["Associations"].append({"SubnetId": sid, "NetworkAclId": item.body["NetworkAclId"]})
     for (region, rt), attachments in estate.tgw_prop.items():
         rt_item = estate.get(region, TGW_RTS, rt)
