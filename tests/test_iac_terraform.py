@@ -444,3 +444,42 @@ def test_every_supported_relationship_reaches_the_model(inputs: ScanInputs) -> N
                        ("PN-006", "subnet-aws_subnet.a", ""): "FAIL", ("PN-016", "subnet-aws_subnet.a", ""): "FAIL",
                        ("PN-009", "eni-aws_network_interface.app", ""): "FAIL",
                        ("PN-001", "vpc-aws_vpc.b", ""): "FAIL", ("PN-001", "vpc-aws_vpc.a", ""): "PASS"})
+
+
+def _change(address: str, type_: str, after: dict[str, Any], unknown: dict[str, Any]) -> dict[str, Any]:
+    return {"address": address, "mode": "managed", "type": type_, "name": address.split(".")[1],
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": unknown}}
+
+
+def test_a_change_to_a_resource_the_plan_does_not_hold_is_a_problem() -> None:
+    doc = _plan()
+    doc["resource_changes"].append(_change("aws_route.elsewhere", "aws_route", {
+        "route_table_id": "rtb-0123456789abcdef0", "destination_cidr_block": "0.0.0.0/0",
+        "gateway_id": "igw-0123456789abcdef0"}, {"id": True}))
+    source = read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT)
+    problems = [p for p in source.problems if p.address == "aws_route.elsewhere"]
+    assert len(problems) == 1 and "rtb-0123456789abcdef0" in problems[0].message
+    assert "overlay" in problems[0].message and problems[0].line is None
+
+
+def test_a_peering_accepted_by_its_accepter_is_active() -> None:
+    doc = json.loads((FIXTURES / "every_type.json").read_text())
+    for change in doc["resource_changes"]:
+        if change["address"] == "aws_vpc_peering_connection.ab":
+            change["change"]["after"]["auto_accept"] = False
+    for block in doc["configuration"]["root_module"]["resources"]:
+        if block["address"] == "aws_vpc_peering_connection.ab":
+            block["expressions"]["auto_accept"] = {"constant_value": False}
+    pending = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    assert pending.get("vpc_peering", "pcx-aws_vpc_peering_connection.ab").status == "pending-acceptance"  # type: ignore[union-attr,attr-defined]
+    doc["resource_changes"].append(_change("aws_vpc_peering_connection_accepter.ab",
+                                           "aws_vpc_peering_connection_accepter", {"auto_accept": True},
+                                           {"id": True, "vpc_peering_connection_id": True}))
+    doc["configuration"]["root_module"]["resources"].append({
+        "address": "aws_vpc_peering_connection_accepter.ab", "mode": "managed",
+        "type": "aws_vpc_peering_connection_accepter", "name": "ab", "provider_config_key": "aws",
+        "expressions": {"auto_accept": {"constant_value": True}, "vpc_peering_connection_id": {
+            "references": ["aws_vpc_peering_connection.ab.id", "aws_vpc_peering_connection.ab"]}}})
+    accepted = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    assert accepted.get("vpc_peering", "pcx-aws_vpc_peering_connection.ab").status == "active"  # type: ignore[union-attr,attr-defined]
