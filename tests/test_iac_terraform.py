@@ -483,3 +483,18 @@ def test_a_peering_accepted_by_its_accepter_is_active() -> None:
             "references": ["aws_vpc_peering_connection.ab.id", "aws_vpc_peering_connection.ab"]}}})
     accepted = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
     assert accepted.get("vpc_peering", "pcx-aws_vpc_peering_connection.ab").status == "active"  # type: ignore[union-attr,attr-defined]
+
+
+def test_a_plan_without_resource_changes_reads_its_planned_values() -> None:
+    doc = json.loads((FIXTURES / "delete_endpoint.json").read_text())
+    values = [c for c in doc["resource_changes"] if c["change"]["after"] is not None]
+    doc["planned_values"] = {"root_module": {"resources": [
+        {k: c.get(k) for k in ("address", "mode", "type", "name", "index", "provider_name")} | {
+            "values": c["change"]["after"]} for c in values]}}
+    del doc["resource_changes"]
+    source = read_plan(json.dumps(doc).encode(), "p.json")
+    assert source.account == "222222222222"
+    assert {d.action for d in source.resources} == {"no-op"} and len(source.resources) == len(values)
+    assert any("planned_values" in n for n in source.notes)
+    model = build_model(source.records)
+    assert model.get("vpc_endpoint", "vpce-0a1b2c3d4e5f60000") is not None

@@ -66,7 +66,11 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
     except PlanShapeError as exc:
         raise IacError(f"{file}: not a plan this tool reads: {exc}") from None
     plan_ref.append(plan)
-    changes = doc.get("resource_changes") or []
+    changes = doc.get("resource_changes")
+    if changes is None:   # a plan that changes nothing may leave resource_changes out: its planned values
+        changes = _unchanged(doc.get("planned_values"))
+        if changes:
+            notes.append("the plan has no resource_changes: its planned_values are read as unchanged resources")
     if not isinstance(changes, list):
         raise IacError(f"{file}: resource_changes is not a list")
     for n, change in enumerate(changes):
@@ -134,6 +138,25 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
                       resources=tuple(declared), unsupported=tuple(unsupported),
                       problems=tuple(SourceProblem(a, m, file, None) for a, m in dict.fromkeys(problems)),
                       replaces=tuple(dict.fromkeys(replaces)), notes=tuple(dict.fromkeys(notes)))
+
+
+def _unchanged(planned: Any) -> list[Any]:
+    """The resources of ``planned_values`` (values representation), as no-op changes."""
+    out: list[Any] = []
+    stack = [planned.get("root_module") if isinstance(planned, dict) else None]
+    while stack:
+        module = stack.pop()
+        if not isinstance(module, dict):
+            continue
+        for r in module.get("resources") or [] if isinstance(module.get("resources"), list) else []:
+            if isinstance(r, dict):
+                values = r.get("values")
+                out.append({**{k: r.get(k) for k in ("address", "mode", "type", "name", "index", "provider_name")},
+                            "module_address": module.get("address") or "",
+                            "change": {"actions": ["no-op"], "before": values, "after": values, "after_unknown": {}}})
+        children = module.get("child_modules")
+        stack.extend(reversed(children) if isinstance(children, list) else [])
+    return out
 
 
 def _load(data: bytes, file: str) -> dict[str, Any]:
