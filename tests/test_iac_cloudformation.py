@@ -656,3 +656,51 @@ def test_dual_stack_acls_peering_vpn_prefix_lists_interfaces_and_classic_elb() -
     assert v[("PN-009", "eni-Eni")] == {"FAIL"} and v[("SE-002", "Classic")] == {"PASS"}
     assert v[("PN-002", "subnet-Subnet")] == {"ERROR"}     # its IPv6 block is known only after deploy
     assert v[("PN-001", "vpc-PeerVpc")] == {"PASS"}
+
+
+# -- robustness: mutated templates are read, or refused clearly; never a traceback -------------
+
+_ODD_VALUES: list[Any] = [
+    None, 0, -1, True, "x", "", [], {}, ["a", 1], {"a": 1}, {"Ref": "Nope"}, {"Ref": "Vpc"}, {"Ref": ["a"]},
+    {"Fn::GetAtt": ["Vpc", "CidrBlock"]}, {"Fn::GetAtt": "bad"}, {"Fn::Sub": 5}, {"Fn::Join": "x"},
+    {"Fn::Select": [0, []]}, {"Fn::Select": ["a", [1]]}, {"Fn::If": ["Nope", 1, 2]}, {"Fn::Bogus": 1},
+    {"Fn::Cidr": ["x", {"a": 1}, 1]}, {"Fn::Split": [1, 2]}, {"Fn::FindInMap": [1]}, {"Condition": "x"},
+    {"Fn::Base64": [1]}, {"Fn::Length": 3}, {"Fn::GetAZs": {"Ref": "AWS::Region"}}, {"Ref": "AWS::NoValue"},
+    1.5, "10.0.0.0/16", "::/0", {"Fn::Equals": [1, 1]}, {"Fn::ToJsonString": {"a": {"Ref": "Nope"}}},
+]
+
+
+def _mutated(seed: int) -> bytes:
+    import random
+
+    rng = random.Random(seed)
+    path = sorted(FIXTURES.iterdir())[seed % len(list(FIXTURES.iterdir()))]
+    doc = json.loads(json.dumps(decode(path.read_bytes(), path.name), default=str))
+
+    def slots(node: Any, where: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        found = [where] if len(where) >= 3 else []
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for key, value in items:
+            found += slots(value, (*where, key))
+        return found
+    for _ in range(rng.randint(1, 3)):
+        where = rng.choice(slots(doc["Resources"]))
+        node = doc["Resources"]
+        for key in where[:-1]:
+            node = node[key]
+        node[where[-1]] = json.loads(json.dumps(rng.choice(_ODD_VALUES)))
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_mutated_template_is_read_or_refused_never_a_traceback(seed: int) -> None:
+    data = _mutated(seed)
+    try:
+        source = read_template(data, "m.json", account=ACCOUNT, region=REGION)
+    except IacError as exc:
+        assert str(exc).startswith("m.json")
+        return
+    model = build_model(source.records)
+    assert model.resources
+    if seed % 8 == 0:
+        assert _evaluate(source).findings
