@@ -704,3 +704,18 @@ def test_a_mutated_template_is_read_or_refused_never_a_traceback(seed: int) -> N
     assert model.resources
     if seed % 8 == 0:
         assert _evaluate(source).findings
+
+
+def test_a_route_table_in_a_deployed_vpc_is_read_without_its_local_route() -> None:
+    text = """
+Parameters:
+  SpokeVpc: {Type: "AWS::EC2::VPC::Id"}
+Resources:
+  Rt: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref SpokeVpc}}
+  Out: {Type: AWS::EC2::Route, Properties: {RouteTableId: !Ref Rt, DestinationCidrBlock: 0.0.0.0/0, GatewayId: igw-1}}
+"""
+    source = _text(text, parameters={"SpokeVpc": "vpc-123"})
+    assert any("VPC vpc-123, which this template does not declare" in n for n in source.notes)
+    rt = build_model(source.records).get("route_table", "rtb-Rt")
+    assert rt is not None and rt.unknown == () and [(r.destination, r.target_id) for r in rt.routes] == [
+        ("0.0.0.0/0", "igw-1")]

@@ -1342,10 +1342,21 @@ def _vpc_defaults(r: _Reader) -> None:
     vpcs = [i for i in r.items if i.call == _VPCS]
     # Every route table gets a local route per block of its VPC.
     for table in [i for i in r.items if i.call == _RTBS]:
-        cidrs, why = _vpc_cidrs(r, str(table.body.get("VpcId", "")))
-        if why is not None:
+        vpc_id = str(table.body.get("VpcId", ""))
+        cidrs, why = _vpc_cidrs(r, vpc_id)
+        vpc = r.by_id.get(vpc_id)
+        if vpc is None or vpc.call != _VPCS:
+            # A VPC already deployed: its blocks are not in the template. The local route only keeps
+            # traffic inside the VPC; laid over a snapshot, the overlay adds it from the VPC's blocks.
+            note = (f"route tables in VPC {vpc_id}, which this template does not declare, are read without "
+                    "their local route (its blocks come from a snapshot when the template is laid over one)")
+            if "(known after apply" in vpc_id:
+                table.mark("routes", f"its local route: {why}")
+            elif note not in r.notes:
+                r.notes.append(note)
+        elif why is not None:
             table.mark("routes", f"its local route: {why}")
-        table.body["Routes"][:0] = _local_routes(r, str(table.body.get("VpcId", "")), cidrs)
+        table.body["Routes"][:0] = _local_routes(r, vpc_id, cidrs)
     explicit_acl = {a["SubnetId"] for i in r.items if i.call == _NACLS for a in i.body.get("Associations", [])}
     for vpc in vpcs:
         vid, logical = str(vpc.body["VpcId"]), vpc.address
@@ -1615,8 +1626,9 @@ def _flow_log(r: _Reader, res: _Res) -> None:
     prefix = {"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "eni"}.get(kind, "")
     destination_type = _text(r.value(res, item, "LogDestinationType", "destination_type", "cloud-watch-logs")
                              or "cloud-watch-logs")
-    destination = r.value(res, item, "LogDestination", "destination")
-    group = r.value(res, item, "LogGroupName", "destination")
+    # Where the log goes is read by no analyzer: unknown before deploy, it is quiet.
+    destination = r.value(res, item, "LogDestination", "destination", quiet=True)
+    group = r.value(res, item, "LogGroupName", "destination", quiet=True)
     item.body.update({
         "FlowLogId": fid, "ResourceId": r.ref(res, item, "ResourceId", "resource_id", prefix),
         "TrafficType": _text(r.value(res, item, "TrafficType", "traffic_type", "")),
