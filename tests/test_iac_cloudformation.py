@@ -719,3 +719,27 @@ Resources:
     rt = build_model(source.records).get("route_table", "rtb-Rt")
     assert rt is not None and rt.unknown == () and [(r.destination, r.target_id) for r in rt.routes] == [
         ("0.0.0.0/0", "igw-1")]
+
+
+def test_problems_in_conditions_outputs_and_depends_on_are_listed() -> None:
+    text = """
+Conditions:
+  Unused: !Equals [!Ref Missing, x]
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Condition: Nope, DependsOn: Ghost, Properties: {CidrBlock: 10.0.0.0/16}}
+Outputs:
+  Out: {Value: {"Fn::Bogus": 1}}
+"""
+    source = _text(text)
+    found = {(p.address, p.message.split(" (line")[0]) for p in source.problems}
+    assert ("Conditions", "Ref to 'Missing': no parameter, pseudo parameter or resource of that name") in found
+    assert ("Conditions", "condition 'Nope' is not defined in Conditions (defined: Unused)") in found
+    assert ("Vpc", "DependsOn 'Ghost': no resource of that name") in found
+    assert ("Outputs.Out", "unknown intrinsic function Fn::Bogus") in found
+    vpc = build_model(source.records).get("vpc", "vpc-Vpc")       # created or not: unknown, never dropped
+    assert vpc is not None and "condition 'Nope' is not defined" in (vpc.unknown_reason("cidr_blocks") or "")
+
+
+def test_a_logical_id_must_be_letters_and_digits() -> None:
+    with pytest.raises(IacError, match=r"t.yaml:3: 'my-vpc' is not a logical id"):
+        _text("Resources:\n  Ok: {Type: AWS::EC2::VPC}\n  my-vpc: {Type: AWS::EC2::VPC}\n")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from auditor.partitions import partition_of
 __all__ = ["SUPPORTED", "read_template"]
 
 KIND = "cloudformation"
+_LOGICAL_ID = re.compile(r"[A-Za-z0-9]+")
 _SECTIONS = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
              "Transform", "Resources", "Outputs", "Hooks")
 
@@ -311,8 +313,12 @@ class _Reader:
     # -- reading -------------------------------------------------------------------------
 
     def read(self) -> None:
+        for name in self.ev.condition_defs:       # every condition, used or not, as CloudFormation checks them
+            self.ev.condition(name, self.ev.condition_defs[name])
         for logical, decl in self.resources.items():
             line = self.resources.line_for(logical)
+            if not isinstance(logical, str) or not _LOGICAL_ID.fullmatch(logical):
+                raise IacError(f"{self.file}:{line}: {logical!r} is not a logical id (letters and digits only)")
             if not isinstance(decl, dict):
                 raise IacError(f"{self.file}:{line}: resource {logical} is not a mapping")
             if not isinstance(decl.get("Type"), str):
@@ -366,6 +372,20 @@ class _Reader:
                         for name in _all_fields(item.call):
                             item.mark(name, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
         self._finish()
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """Outputs are not modelled, but a template problem in one (an unknown function, a
+        reference to nothing) is listed as CloudFormation would refuse the template for it."""
+        outputs = _section(self.t, "Outputs", self.file)
+        for name, output in outputs.items():
+            if isinstance(output, dict) and "Condition" in output:
+                if self.ev.condition(output["Condition"], output) is False:
+                    continue
+            self.ev.resolve(output)
+            for problem, pline in self.ev.take_problems():
+                self.problems.append(SourceProblem(f"Outputs.{name}", problem, self.file,
+                                                   pline or outputs.line_for(name)))
 
     # -- building items ------------------------------------------------------------------
 
