@@ -743,3 +743,28 @@ Outputs:
 def test_a_logical_id_must_be_letters_and_digits() -> None:
     with pytest.raises(IacError, match=r"t.yaml:3: 'my-vpc' is not a logical id"):
         _text("Resources:\n  Ok: {Type: AWS::EC2::VPC}\n  my-vpc: {Type: AWS::EC2::VPC}\n")
+
+
+def test_an_instance_gets_the_addresses_its_subnet_assigns() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  V6: {Type: AWS::EC2::VPCCidrBlock, Properties: {VpcId: !Ref Vpc, Ipv6CidrBlock: "2001:db8:1::/56"}}
+  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a, MapPublicIpOnLaunch: true,
+                 Ipv6CidrBlock: "2001:db8:1::/64", AssignIpv6AddressOnCreation: true}
+  Private: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: eu-west-1a}}
+  Web: {Type: AWS::EC2::Instance, Properties: {ImageId: ami-1, SubnetId: !Ref Sub}}
+  Db: {Type: AWS::EC2::Instance, Properties: {ImageId: ami-1, SubnetId: !Ref Private}}
+"""
+    source = _text(text)
+    model = build_model(source.records)
+    web, db = model.get("instance", "i-Web"), model.get("instance", "i-Db")
+    assert web is not None and db is not None
+    assert web.public_ip == "(public IP assigned at deploy: Web.PublicIp)" and len(web.ipv6_addresses) == 1
+    assert db.public_ip is None and db.ipv6_addresses == () and db.unknown_reason("public_ip") is None
+    rt = model.get("route_table", "rtb-Vpc.MainRouteTable")
+    assert rt is not None and ("2001:db8:1::/56", "local") in [(r.destination, r.target_kind) for r in rt.routes]
+    v = _verdicts(_evaluate(source))
+    assert v[("PN-008", "i-Web")] == {"FAIL"} and v[("PN-008", "i-Db")] == {"PASS"}

@@ -16,7 +16,21 @@ Amazon assigns, another stack's export ...) is unknown, and so is everything a t
 problem (an unknown function, a reference to nothing) feeds: the rules reading it are ERROR.
 
 Each resource type has its handler below (`handler`), reading its properties into the item(s)
-AWS would list; `SUPPORTED` (CloudFormation type -> model type) is the docs' table.
+AWS would list; `SUPPORTED` (CloudFormation type -> model type) is the docs' table. Some
+choices, each said where it is made:
+
+- ids are `synthetic_id(prefix, LogicalId)` (``subnet-PublicSubnet``); resources AWS adds
+  are named after what adds them (``rtb-Vpc.MainRouteTable``, ``sg-Vpc.DefaultSecurityGroup``,
+  ``eni-Nat.NetworkInterface``, ``eni-Web.PrimaryNetworkInterface``) and are listed as
+  resources too; EKS clusters, DB instances and classic ELBs are named by their name property
+  when the template gives one;
+- a public address AWS assigns at deploy (an instance's, an Elastic IP's) exists before
+  deploy though its value does not: it is written as ``(public IP assigned at deploy: ...)``,
+  so "has a public IP" is known; a security group CloudFormation names is never "default";
+- AWS::StackName, AWS::StackId and AWS::NotificationARNs are unknown (no stack exists yet);
+- a value that no analyzer reads (tags, a flow log's destination, the ids AWS gives the
+  interfaces it creates) is "quiet" when unknown: rules reading it are ERROR, derived values
+  are not made unknown by it.
 """
 
 from __future__ import annotations
@@ -157,7 +171,6 @@ class _Reader:
         self.partition = partition_of(region) or "aws"
         self.notes = notes
         self.items: list[_Item] = []
-        self.by_address: dict[tuple[tuple[str, str], str], _Item] = {}
         self.by_id: dict[str, _Item] = {}           # model id -> the item of the resource with that id
         self.calls: list[tuple[tuple[str, str], dict[str, Any], dict[str, Any]]] = []
         self.extra_groups: dict[str, _Item] = {}    # DB subnet groups by name (they are part of DB instances)
@@ -266,7 +279,7 @@ class _Reader:
             return blocked
         if type_name == "AWS::EC2::EIP":
             return Unknown(f"known after deploy: {logical} (Ref of an EIP is its public IP)")
-        if type_name in _KINDS and type_name not in _NO_REF_ID:
+        if type_name in _KINDS:
             return self.model_id(logical)
         return Unknown(f"known after deploy: {logical} (Ref of {type_name})")
 
@@ -393,7 +406,6 @@ class _Reader:
              line: int | None = None, model_id: str | None = None) -> _Item:
         item = _Item(call, body, address or res.logical, line if line is not None else res.line)
         self.items.append(item)
-        self.by_address[(call, item.address)] = item
         if model_id is not None:
             self.by_id[model_id] = item
         return item
@@ -569,8 +581,6 @@ def _section(template: Map, name: str, file: str) -> Map:
 _NAME_PROPERTY = {"AWS::EKS::Cluster": "Name", "AWS::RDS::DBInstance": "DBInstanceIdentifier",
                   "AWS::RDS::DBSubnetGroup": "DBSubnetGroupName",
                   "AWS::ElasticLoadBalancing::LoadBalancer": "LoadBalancerName"}
-# Types whose Ref is not their model id (associations, attachments ...): unknown.
-_NO_REF_ID = frozenset({"AWS::EC2::EIP"})
 # GetAtt attributes that are the resource's own id.
 _ID_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "AWS::EC2::VPC": ("VpcId",), "AWS::EC2::Subnet": ("SubnetId",), "AWS::EC2::RouteTable": ("RouteTableId",),
@@ -1800,9 +1810,18 @@ def _instance(r: _Reader, res: _Res) -> None:
         private = primary.get("PrivateIpAddress") if isinstance(primary.get("PrivateIpAddress"), str) else None
     if private is None:
         item.mark("private_ip", f"known after deploy: {res.logical}.PrivateIp (AWS picks one)", quiet=True)
+    # IPv6 addresses: asked for (a count or addresses), or the subnet assigns them on creation.
+    count = r.value(res, item, "Ipv6AddressCount", "ipv6_addresses", 0, kind="int")
+    asked = ("Ipv6Addresses" in res.props or (isinstance(count, int) and count > 0)
+             or str(primary.get("Ipv6AddressCount", "0")) not in ("0", "") or "Ipv6Addresses" in primary)
+    subnet = _subnet_item(r, sid)
+    if not asked and subnet is not None and "assign_ipv6_on_creation" in subnet.unknown:
+        item.mark("ipv6_addresses", subnet.unknown["assign_ipv6_on_creation"])
+    ipv6 = [{"Ipv6Address": f"(IPv6 address assigned at deploy: {res.logical})"}] if asked or (
+        subnet is not None and subnet.body.get("AssignIpv6AddressOnCreation")) else []
     item.body.update({
         "InstanceId": iid, "SubnetId": sid, "VpcId": vpc, "State": {"Name": "running", "Code": 16},
-        "PrivateIpAddress": private or "", "NetworkInterfaces": [{"NetworkInterfaceId": eni_id, "Ipv6Addresses": []}],
+        "PrivateIpAddress": private or "", "NetworkInterfaces": [{"NetworkInterfaceId": eni_id, "Ipv6Addresses": ipv6}],
         "SecurityGroups": [{"GroupId": g} for g in groups],
         "SourceDestCheck": r.flag(res, item, "SourceDestCheck", "source_dest_check", True),
         "Tags": r.tags(res, item)})
@@ -1820,10 +1839,10 @@ def _instance(r: _Reader, res: _Res) -> None:
                         "Description": "", "PrivateIpAddress": private or "",
                         "PrivateIpAddresses": [{"PrivateIpAddress": private, "Primary": True}] if private else [],
                         "Groups": [{"GroupId": g} for g in groups], "RequesterManaged": False, "Status": "in-use",
-                        "Attachment": {"InstanceId": iid, "DeviceIndex": 0, "Status": "attached"},
+                        "Ipv6Addresses": ipv6, "Attachment": {"InstanceId": iid, "DeviceIndex": 0, "Status": "attached"},
                         "SourceDestCheck": item.body["SourceDestCheck"], "OwnerId": r.account, "TagSet": []},
                 f"{res.logical}.PrimaryNetworkInterface", res.line, dict(item.attributes))
-    for model_field in ("vpc_id", "subnet_id", "security_group_ids", "source_dest_check"):
+    for model_field in ("vpc_id", "subnet_id", "security_group_ids", "source_dest_check", "ipv6_addresses"):
         if model_field in item.unknown:
             eni.mark(model_field, item.unknown[model_field])
     if "public_ip" in item.unknown:
