@@ -768,3 +768,13 @@ Resources:
     assert rt is not None and ("2001:db8:1::/56", "local") in [(r.destination, r.target_kind) for r in rt.routes]
     v = _verdicts(_evaluate(source))
     assert v[("PN-008", "i-Web")] == {"FAIL"} and v[("PN-008", "i-Db")] == {"PASS"}
+
+
+def test_a_resource_that_completes_another_is_declared_with_that_ones_id() -> None:
+    declared = {d.address: (d.model_type, d.id) for d in _read("tgw_egress.yaml").resources}
+    assert declared["SpokeDefault"] == ("route_table", "rtb-SpokeRouteTable")
+    assert declared["SpokeAssociation"] == ("route_table", "rtb-SpokeRouteTable")
+    assert declared["IgwAttachment"] == ("internet_gateway", "igw-Igw")
+    assert declared["TgwDefault"] == ("transit_gateway_route_table", "tgw-rtb-TgwRouteTable")
+    assert declared["SpokeAttachment"] == ("transit_gateway_attachment", "tgw-attach-SpokeAttachment")
+    assert declared["Nat.NetworkInterface"] == ("network_interface", "eni-Nat.NetworkInterface")

@@ -151,6 +151,7 @@ class _Res:
         self.props, self.resolved = props, resolved
         self.line: int | None = line      # where its logical id is written
         self.unknown_creation: Unknown | None = None   # its Condition, when that is unknown
+        self.owner_id: str | None = None   # what it completes (a route: its route table), once found
 
     def has(self, prop: str) -> bool:
         return prop in self.resolved
@@ -377,8 +378,9 @@ class _Reader:
             res.unknown_creation = created if isinstance(created, Unknown) else None
             self.res[res.logical] = res
             _HANDLERS[type_name](self, res)
+            # Its id in the model: its own, or that of what it completes (a route's route table).
             self.declared.append(Declared(res.logical, type_name, _KINDS[type_name].model,
-                                          self.model_id(res.logical), "create", self.file, line))
+                                          res.owner_id or self.model_id(res.logical), "create", self.file, line))
             if res.unknown_creation is not None:
                 for item in self.items:
                     if item.address == res.logical or item.address.startswith(res.logical + "."):
@@ -526,6 +528,7 @@ class _Reader:
         problem saying why it is not modelled (an id the template does not declare)."""
         found = self.by_id.get(model_id)
         if found is not None and found.call == call:
+            res.owner_id = model_id
             return found
         if "(known after apply" in model_id:
             self.problem(res, f"{prop} is unknown, so this {what} is not modelled: the assessment of the "
