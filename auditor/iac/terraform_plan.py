@@ -16,6 +16,7 @@ configuration representation) is the only source of these facts; no Terraform bi
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +135,11 @@ def _list(value: Any, what: str) -> list[Any]:
 
 def _path_parts(attr: str) -> list[str | int]:
     """``names[0]`` -> ["names", 0]; ``a.b`` -> ["a", "b"]."""
+    return list(_parts(attr))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parts(attr: str) -> tuple[str | int, ...]:
     out: list[str | int] = []
     for part in attr.split("."):
         m = re.match(r"^([^\[]*)((?:\[[^\]]*\])*)$", part)
@@ -144,7 +150,7 @@ def _path_parts(attr: str) -> list[str | int]:
             out.append(m.group(1))
         for key in re.findall(r"\[([^\]]*)\]", m.group(2)):
             out.append(int(key) if key.isdigit() else key.strip('"'))
-    return out
+    return tuple(out)
 
 
 def dig(value: Any, parts: list[str | int]) -> tuple[bool, Any]:
@@ -174,6 +180,7 @@ class Plan:
         self.state: dict[str, Mapping[str, Any]] = {}            # prior_state managed address -> values
         self.problems: list[tuple[str, str]] = []                # (address, message)
         self._depth = 0
+        self._at: dict[tuple[str, str], list[Instance]] = {}   # (config address, module instance) -> instances
         config = _obj(doc.get("configuration"), "configuration")
         self.provider_config = _obj(config.get("provider_config"), "configuration.provider_config")
         self._walk_config(_obj(config.get("root_module"), "configuration.root_module"), "")
@@ -198,10 +205,12 @@ class Plan:
     def _walk_state(self, module: Any) -> None:
         if not isinstance(module, dict):
             return
-        for r in module.get("resources") or []:
+        resources = module.get("resources")
+        for r in resources if isinstance(resources, list) else []:
             if isinstance(r, dict) and isinstance(r.get("address"), str) and isinstance(r.get("values"), dict):
                 (self.data if r.get("mode") == "data" else self.state)[r["address"]] = r["values"]
-        for child in module.get("child_modules") or []:
+        children = module.get("child_modules")
+        for child in children if isinstance(children, list) else []:
             self._walk_state(child)
 
     def add(self, change: Mapping[str, Any]) -> Instance | None:
@@ -210,7 +219,7 @@ class Plan:
         if not isinstance(address, str) or not address:
             raise PlanShapeError("a resource change without an address")
         body = _obj(change.get("change"), f"{address}: change")
-        actions = tuple(_list(body.get("actions"), f"{address}: change.actions"))
+        actions = tuple(str(a) for a in _list(body.get("actions"), f"{address}: change.actions"))
         action = ACTIONS.get(actions)
         if action is None:
             raise PlanShapeError(f"{address}: unknown actions {list(actions)!r}")
@@ -235,6 +244,7 @@ class Plan:
         self.instances.append(inst)
         self.by_address[address] = inst
         self.by_config.setdefault(config_address, []).append(inst)
+        self._at.setdefault((config_address, module), []).append(inst)
         return inst
 
     # -- values -------------------------------------------------------------------------
@@ -403,10 +413,12 @@ class Plan:
         if attr is None:
             return Val(None, f"{ref}: a whole resource", prefix)
         config_address = self._scoped(module_config, f"{type_}.{m.group('name')}")
-        candidates = [i for i in self.by_config.get(config_address, []) if i.module == module]
+        candidates = self._at.get((config_address, module), [])
         if m.group("index"):
             index = _index_of(m.group("index"))
-            candidates = [i for i in candidates if i.index == index]
+            candidates = [i for i in candidates if i.index == index] if len(candidates) < 8 else \
+                [i for i in [self.by_address.get(f"{self._scoped(module, type_ + '.' + m.group('name'))}"
+                                                 f"{m.group('index')}")] if i is not None and i.index == index]
         if not candidates:
             return Val(None, f"{ref} names no resource of the plan", prefix)
         if len(candidates) > 1 or candidates[0].index is not None and not m.group("index"):
