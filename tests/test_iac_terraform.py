@@ -498,3 +498,25 @@ def test_a_plan_without_resource_changes_reads_its_planned_values() -> None:
     assert any("planned_values" in n for n in source.notes)
     model = build_model(source.records)
     assert model.get("vpc_endpoint", "vpce-0a1b2c3d4e5f60000") is not None
+
+
+def test_an_id_the_plan_makes_is_not_taken_by_an_attribute_that_is_not_an_id() -> None:
+    """``description = "for ${aws_vpc.web.id}"`` names one attribute of one resource too: its
+    value is not that id, so it stays unknown (ids resolve only into id attributes)."""
+    from auditor.iac.terraform_plan import Plan
+
+    doc = _plan()
+    plan = Plan(doc, lambda inst: f"made-{inst.address}")
+    for change in doc["resource_changes"]:
+        if change["address"] == "aws_instance.bastion":
+            change["change"]["after_unknown"]["user_data"] = True
+    for block in doc["configuration"]["root_module"]["resources"]:
+        if block["address"] == "aws_instance.bastion":
+            block["expressions"]["user_data"] = {"references": ["aws_vpc.web.id", "aws_vpc.web"]}
+            plan.configs["aws_instance.bastion"] = block
+    instances = {c["address"]: plan.add(c) for c in doc["resource_changes"]}
+    bastion = instances["aws_instance.bastion"]
+    assert bastion is not None
+    assert plan.get(bastion, "subnet_id").value == "made-aws_subnet.public"
+    got = plan.get(bastion, "user_data")
+    assert not got.known and got.reason == "known after apply: aws_instance.bastion.user_data"
