@@ -498,3 +498,52 @@ def test_a_plan_without_resource_changes_reads_its_planned_values() -> None:
     assert any("planned_values" in n for n in source.notes)
     model = build_model(source.records)
     assert model.get("vpc_endpoint", "vpce-0a1b2c3d4e5f60000") is not None
+
+
+def test_an_id_the_plan_makes_is_not_taken_by_an_attribute_that_is_not_an_id() -> None:
+    """``description = "for ${aws_vpc.web.id}"`` names one attribute of one resource too: its
+    value is not that id, so it stays unknown (ids resolve only into id attributes)."""
+    from auditor.iac.terraform_plan import Plan
+
+    doc = _plan()
+    plan = Plan(doc, lambda inst: f"made-{inst.address}")
+    for change in doc["resource_changes"]:
+        if change["address"] == "aws_instance.bastion":
+            change["change"]["after_unknown"]["user_data"] = True
+    for block in doc["configuration"]["root_module"]["resources"]:
+        if block["address"] == "aws_instance.bastion":
+            block["expressions"]["user_data"] = {"references": ["aws_vpc.web.id", "aws_vpc.web"]}
+            plan.configs["aws_instance.bastion"] = block
+    instances = {c["address"]: plan.add(c) for c in doc["resource_changes"]}
+    bastion = instances["aws_instance.bastion"]
+    assert bastion is not None
+    assert plan.get(bastion, "subnet_id").value == "made-aws_subnet.public"
+    got = plan.get(bastion, "user_data")
+    assert not got.known and got.reason == "known after apply: aws_instance.bastion.user_data"
+
+
+def test_a_module_with_count_resolves_a_named_instance_only() -> None:
+    text = (FIXTURES / "module.json").read_text().replace('"module.net.', '"module.net[0].')
+    doc = json.loads(text)
+    for change in doc["resource_changes"]:
+        if change.get("module_address") == "module.net":
+            change["module_address"] = "module.net[0]"
+    doc["configuration"]["root_module"]["module_calls"]["net"]["count_expression"] = {"constant_value": 1}
+    app = next(b for b in doc["configuration"]["root_module"]["resources"] if b["address"] == "aws_instance.app")
+    app["expressions"]["subnet_id"] = {"references": ["module.net[0].subnet_id", "module.net[0]", "module.net"]}
+    model = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    instance = model.get("instance", "i-aws_instance.app")
+    assert instance is not None and instance.subnet_id == "subnet-module.net[0].aws_subnet.private"  # type: ignore[attr-defined]
+    app["expressions"]["subnet_id"] = {"references": ["module.net.subnet_id", "module.net"]}   # which instance?
+    model = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    instance = model.get("instance", "i-aws_instance.app")
+    assert instance is not None and instance.unknown_reason("subnet_id") == "known after apply: aws_instance.app.subnet_id"
+
+
+def test_the_account_of_the_caller_identity_data_source() -> None:
+    doc = _plan()
+    doc["prior_state"] = {"format_version": "1.0", "values": {"root_module": {"resources": [
+        {"address": "data.aws_caller_identity.current", "mode": "data", "type": "aws_caller_identity",
+         "name": "current", "values": {"account_id": "444444444444", "arn": "arn:aws:iam::444444444444:user/ci"}}]}}}
+    assert read_plan(json.dumps(doc).encode(), "p.json").account == "444444444444"
+    assert read_plan(json.dumps(doc).encode(), "p.json", account="555555555555").account == "555555555555"

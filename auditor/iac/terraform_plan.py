@@ -180,6 +180,7 @@ class Plan:
         self.state: dict[str, Mapping[str, Any]] = {}            # prior_state managed address -> values
         self.problems: list[tuple[str, str]] = []                # (address, message)
         self._depth = 0
+        self._id_wanted = True   # whether the attribute being resolved holds ids (see `_from_config`)
         self._at: dict[tuple[str, str], list[Instance]] = {}   # (config address, module instance) -> instances
         config = _obj(doc.get("configuration"), "configuration")
         self.provider_config = _obj(config.get("provider_config"), "configuration.provider_config")
@@ -312,7 +313,11 @@ class Plan:
         expr = self.expression(inst, parts)
         if expr is None:
             return None
-        return self.resolve(expr, inst.module, inst.module_config)
+        wanted, self._id_wanted = self._id_wanted, _id_like(parts[-1] if parts else "")
+        try:
+            return self.resolve(expr, inst.module, inst.module_config)
+        finally:
+            self._id_wanted = wanted
 
     def resolve(self, expr: Mapping[str, Any], module: str, module_config: str) -> Val:
         """The value of a configuration expression in a module instance."""
@@ -428,6 +433,13 @@ class Plan:
         if target.action == "delete":
             return Val(None, f"{ref}: the plan deletes {target.address}", prefix)
         path = _path_parts(attr)
+        made = path == ["id"] or target.created and (
+            attr == NAMED.get(type_) or (type_, attr) in (("aws_eip", "allocation_id"),) or
+            type_ == "aws_vpc" and attr in VPC_DEFAULTS or type_ == "aws_ec2_transit_gateway" and attr in TGW_DEFAULTS)
+        if made and target.created and not self._id_wanted:
+            # An id the plan makes up, taken by an attribute that is not an id: the expression
+            # is some function of it (a name, a description ...), not known before apply.
+            return Val(None, f"{ref}: used in an attribute that is not an id", prefix)
         if path == ["id"] or (attr == NAMED.get(type_) and target.created and not self.get(target, attr).known):
             return Val(self.id_of(target))
         if target.created and type_ == "aws_vpc" and attr in VPC_DEFAULTS:
@@ -440,6 +452,13 @@ class Plan:
             return Val(self.id_of(target))
         got = self.get(target, path)
         return got if got.known else Val(None, got.reason, prefix)
+
+
+def _id_like(attr: str | int) -> bool:
+    """Whether an attribute holds ids (or names, ARNs) of other resources."""
+    name = str(attr)
+    return name in ("id", "ids", "subnets", "security_groups", "instance", "network_interface") or \
+        name.endswith(("_id", "_ids", "_name", "_arn"))
 
 
 def path_text(parts: list[str | int]) -> str:

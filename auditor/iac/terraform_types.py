@@ -31,6 +31,10 @@ DEFAULT_FLOW_LOG_FORMAT = ("${version} ${account-id} ${interface-id} ${srcaddr} 
 
 
 
+BLOCKS_NOTE = ("nested blocks (route, ingress, egress, entry ...) known only after apply that the configuration "
+               "does not write are read as none (a plan does not show `dynamic` blocks)")
+
+
 def placeholder_ip(address: str) -> str:
     """A public IP that will exist but whose value the plan does not know."""
     return f"(public IP assigned at apply: {address})"
@@ -199,7 +203,11 @@ class R:
         """The nested blocks `name` (index, values); None when the plan knows them only after apply."""
         got = self.raw(name)
         if not got.known and self.unset(name):
-            return []   # no such blocks in the configuration: none (rules come from other resources)
+            # No such blocks in the configuration: none (routes and rules come from their own
+            # resources). A `dynamic` block over a collection known only after apply would look
+            # the same in a plan: said in the notes.
+            self.estate.notes.append(BLOCKS_NOTE)
+            return []
         if not got.known:
             self.unknown.setdefault(model_field, str(got.reason))
             return None
