@@ -778,3 +778,25 @@ def test_a_resource_that_completes_another_is_declared_with_that_ones_id() -> No
     assert declared["TgwDefault"] == ("transit_gateway_route_table", "tgw-rtb-TgwRouteTable")
     assert declared["SpokeAttachment"] == ("transit_gateway_attachment", "tgw-attach-SpokeAttachment")
     assert declared["Nat.NetworkInterface"] == ("network_interface", "eni-Nat.NetworkInterface")
+
+
+def test_subnet_ipv6_blocks_vpn_propagation_and_carrier_gateways() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  Sub: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a}}
+  SubV6: {Type: AWS::EC2::SubnetCidrBlock, Properties: {SubnetId: !Ref Sub, Ipv6CidrBlock: "2001:db8::/64"}}
+  Rt: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref Vpc}}
+  Vgw: {Type: AWS::EC2::VPNGateway, Properties: {Type: ipsec.1}}
+  Prop: {Type: AWS::EC2::VPNGatewayRoutePropagation, Properties: {RouteTableIds: [!Ref Rt], VpnGatewayId: !Ref Vgw}}
+  Carrier: {Type: AWS::EC2::CarrierGateway, Properties: {VpcId: !Ref Vpc}}
+"""
+    source = _text(text)
+    assert not source.problems
+    model = build_model(source.records)
+    subnet = model.get("subnet", "subnet-Sub")
+    assert subnet is not None and subnet.ipv6_cidrs == ("2001:db8::/64",)
+    rt = model.get("route_table", "rtb-Rt")
+    assert rt is not None and "propagates from vgw-Vgw" in (rt.unknown_reason("routes") or "")
+    carrier = model.get("carrier_gateway", "cagw-Carrier")
+    assert carrier is not None and carrier.vpc_id == "vpc-Vpc"
