@@ -547,3 +547,16 @@ def test_the_account_of_the_caller_identity_data_source() -> None:
          "name": "current", "values": {"account_id": "444444444444", "arn": "arn:aws:iam::444444444444:user/ci"}}]}}}
     assert read_plan(json.dumps(doc).encode(), "p.json").account == "444444444444"
     assert read_plan(json.dumps(doc).encode(), "p.json", account="555555555555").account == "555555555555"
+
+
+def test_an_association_to_a_table_outside_the_plan_leaves_the_subnets_table_unknown(inputs: ScanInputs) -> None:
+    doc = _plan()
+    assoc = next(c for c in doc["resource_changes"] if c["address"] == "aws_route_table_association.public")
+    assoc["change"]["after"]["route_table_id"] = "rtb-0123456789abcdef0"
+    assoc["change"]["after_unknown"].pop("route_table_id")
+    source = read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT)
+    assert any(p.address == "aws_route_table_association.public" for p in source.problems)
+    subnet = build_model(source.records).get("subnet", "subnet-aws_subnet.public")
+    assert subnet is not None and "rtb-0123456789abcdef0" in str(subnet.unknown_reason("route_table_id"))
+    verdicts = _verdicts(_evaluate(source, inputs))
+    assert verdicts[("PN-002", "subnet-aws_subnet.public", "")] == "ERROR"   # never the main table's PASS

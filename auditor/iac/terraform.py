@@ -313,6 +313,15 @@ def _finish(estate: Estate) -> None:
     in their VPC's default network ACL, routes propagated into TGW route tables; a subnet
     that an association the plan leaves unknown may name has no known route table or ACL."""
     _unknown_associations(estate)
+    for region, call, subnet, why in estate.lost:
+        subnets = estate.find(region, SUBNETS, "SubnetId", subnet) if subnet else estate.of(region, SUBNETS)
+        for sub in subnets:
+            if call == RTBS:
+                sub.unknown.setdefault("route_table_id", why)
+                sub.unknown.setdefault("route_table_association", why)
+            else:
+                for acl in estate.find(region, ACLS, "VpcId", sub.body.get("VpcId")):
+                    acl.unknown.setdefault("subnet_ids", why)
     for (region, vid), rid in estate.main_tables.items():
         for item in estate.find(region, RTBS, "VpcId", vid):
             if item.body["RouteTableId"] != rid:

@@ -30,6 +30,19 @@ def _target(r: R, call: Call, attr: str, prefix: str, what: str) -> Item | None:
     return item
 
 
+def _lost(r: R, call: Call, attr: str) -> None:
+    """An association whose table (or ACL) the plan does not hold: its subnet's table (or
+    the ACLs' subnets) is unknown, never the main or default one by omission."""
+    got = r.raw("subnet_id")
+    subnet = str(got.value) if got.known and isinstance(got.value, str) and got.value else None
+    if got.known and not subnet:
+        return   # an edge (gateway) association
+    table = r.raw(attr)
+    why = (f"{r.address}.{attr}: {table.value}, not in the plan" if table.known
+           else str(table.reason))
+    r.estate.lost.append((r.region, call, subnet, f"associated by {r.address} ({why})"))
+
+
 @secondary("route_table", "aws_route")
 def _route(r: R) -> None:
     rtb = _target(r, RTBS, "route_table_id", "rtb", "route table")
@@ -45,6 +58,7 @@ def _route(r: R) -> None:
 def _rtb_assoc(r: R) -> None:
     rtb = _target(r, RTBS, "route_table_id", "rtb", "route table")
     if rtb is None:
+        _lost(r, RTBS, "route_table_id")
         return
     got = r.raw("gateway_id")
     if got.known and got.value:
@@ -214,6 +228,7 @@ def _nacl_rule(r: R) -> None:
 def _nacl_assoc(r: R) -> None:
     acl = _target(r, ACLS, "network_acl_id", "acl", "network ACL")
     if acl is None:
+        _lost(r, ACLS, "network_acl_id")
         return
     subnet = r.ref("subnet_id", "subnet", "subnet_ids") or ""
     for other in r.estate.of(r.region, ACLS):   # a subnet has one network ACL
