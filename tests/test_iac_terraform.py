@@ -120,8 +120,11 @@ def test_values_known_only_after_apply_are_error_naming_the_attribute(inputs: Sc
     for rule in ("PN-002", "PN-004", "PN-014"):
         assert verdicts[(rule, subnet, "")] == "ERROR"
         text = _evidence(evaluation, rule, subnet)
-        assert "unknown before deploy" in text
-        assert "aws_subnet.app.availability_zone" in text and "aws_subnet.app.cidr_block" in text
+        assert "unknown before deploy: known after apply: aws_subnet.app.cidr_block" in text
+    # The zone reaches what reads zones: the endpoint's spread over the workloads' zones.
+    assert verdicts[("VE-004", "vpce-aws_vpc_endpoint.ecr", "")] == "ERROR"
+    assert "known after apply: aws_subnet.app.availability_zone" in _evidence(evaluation, "VE-004",
+                                                                              "vpce-aws_vpc_endpoint.ecr")
     model = build_model(source.records)
     sn = model.get("subnet", subnet)
     assert sn is not None and {u.field for u in sn.unknown} >= {"availability_zone", "cidr"}
