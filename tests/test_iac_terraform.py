@@ -563,3 +563,13 @@ def test_an_association_to_a_table_outside_the_plan_leaves_the_subnets_table_unk
     assert subnet is not None and "rtb-0123456789abcdef0" in str(subnet.unknown_reason("route_table_id"))
     verdicts = _verdicts(_evaluate(source, inputs))
     assert verdicts[("PN-002", "subnet-aws_subnet.public", "")] == "ERROR"   # never the main table's PASS
+
+
+def test_a_change_to_another_resource_is_declared_with_what_it_changes() -> None:
+    ids = {d.address: (d.model_type, d.id) for d in _read("every_type.json").resources}
+    assert ids["aws_route.v6"] == ("route_table", "rtb-aws_route_table.main")
+    assert ids["aws_network_acl_rule.ssh"] == ("network_acl", "acl-aws_network_acl.app")
+    assert ids["aws_ec2_transit_gateway_route.drop"] == (
+        "transit_gateway_route_table", "tgw-rtb-aws_ec2_transit_gateway_route_table.t")
+    assert ids["aws_vpc_endpoint_subnet_association.ssm"] == ("vpc_endpoint", "vpce-aws_vpc_endpoint.ssm")
+    assert ids["aws_subnet.a"] == ("subnet", "subnet-aws_subnet.a")

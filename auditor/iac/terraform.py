@@ -127,6 +127,9 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
             for inst in live.get(type_name, []):
                 _emit(table[type_name], plan, inst, regions[inst.address], estate)
     _finish(estate)
+    # A change to another resource (a route, an association ...) is shown with what it changes.
+    declared = [dataclasses.replace(d, id=estate.changed[d.address]) if d.address in estate.changed else d
+                for d in declared]
     problems += estate.problems + plan.problems
     notes += estate.notes
     region_set = set(regions.values()) | {r for r, _, _ in estate.items}

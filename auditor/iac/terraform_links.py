@@ -27,6 +27,8 @@ def _target(r: R, call: Call, attr: str, prefix: str, what: str) -> Item | None:
                       "(overlay it on a snapshot of the account)")
         else:
             r.problem(f"{attr} is known only after apply and no reference resolves it: this change is not modelled")
+    else:
+        r.estate.changed[r.address] = str(tid)
     return item
 
 
@@ -122,6 +124,7 @@ def _tgw_rt_of(r: R) -> tuple[str, str] | None:
         r.problem(f"transit_gateway_route_table_id {rid} names a TGW route table the plan does not hold: "
                   "this change is not modelled (overlay it on a snapshot of the account)")
         return None
+    r.estate.changed[r.address] = key[1]
     return key
 
 
@@ -176,6 +179,7 @@ def _peering_accepter(r: R) -> None:
         if pcx is None:
             _target(r, PCXS, "vpc_peering_connection_id", "pcx", "peering connection")
             return
+    r.estate.changed[r.address] = str(pcx.body["VpcPeeringConnectionId"])
     if r.val("auto_accept", "status", False):
         pcx.body["Status"] = {"Code": "active"}
     r.mark(pcx)
