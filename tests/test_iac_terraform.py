@@ -120,8 +120,11 @@ def test_values_known_only_after_apply_are_error_naming_the_attribute(inputs: Sc
     for rule in ("PN-002", "PN-004", "PN-014"):
         assert verdicts[(rule, subnet, "")] == "ERROR"
         text = _evidence(evaluation, rule, subnet)
-        assert "unknown before deploy" in text
-        assert "aws_subnet.app.availability_zone" in text and "aws_subnet.app.cidr_block" in text
+        assert "unknown before deploy: known after apply: aws_subnet.app.cidr_block" in text
+    # The zone reaches what reads zones: the endpoint's spread over the workloads' zones.
+    assert verdicts[("VE-004", "vpce-aws_vpc_endpoint.ecr", "")] == "ERROR"
+    assert "known after apply: aws_subnet.app.availability_zone" in _evidence(evaluation, "VE-004",
+                                                                              "vpce-aws_vpc_endpoint.ecr")
     model = build_model(source.records)
     sn = model.get("subnet", subnet)
     assert sn is not None and {u.field for u in sn.unknown} >= {"availability_zone", "cidr"}
@@ -547,3 +550,26 @@ def test_the_account_of_the_caller_identity_data_source() -> None:
          "name": "current", "values": {"account_id": "444444444444", "arn": "arn:aws:iam::444444444444:user/ci"}}]}}}
     assert read_plan(json.dumps(doc).encode(), "p.json").account == "444444444444"
     assert read_plan(json.dumps(doc).encode(), "p.json", account="555555555555").account == "555555555555"
+
+
+def test_an_association_to_a_table_outside_the_plan_leaves_the_subnets_table_unknown(inputs: ScanInputs) -> None:
+    doc = _plan()
+    assoc = next(c for c in doc["resource_changes"] if c["address"] == "aws_route_table_association.public")
+    assoc["change"]["after"]["route_table_id"] = "rtb-0123456789abcdef0"
+    assoc["change"]["after_unknown"].pop("route_table_id")
+    source = read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT)
+    assert any(p.address == "aws_route_table_association.public" for p in source.problems)
+    subnet = build_model(source.records).get("subnet", "subnet-aws_subnet.public")
+    assert subnet is not None and "rtb-0123456789abcdef0" in str(subnet.unknown_reason("route_table_id"))
+    verdicts = _verdicts(_evaluate(source, inputs))
+    assert verdicts[("PN-002", "subnet-aws_subnet.public", "")] == "ERROR"   # never the main table's PASS
+
+
+def test_a_change_to_another_resource_is_declared_with_what_it_changes() -> None:
+    ids = {d.address: (d.model_type, d.id) for d in _read("every_type.json").resources}
+    assert ids["aws_route.v6"] == ("route_table", "rtb-aws_route_table.main")
+    assert ids["aws_network_acl_rule.ssh"] == ("network_acl", "acl-aws_network_acl.app")
+    assert ids["aws_ec2_transit_gateway_route.drop"] == (
+        "transit_gateway_route_table", "tgw-rtb-aws_ec2_transit_gateway_route_table.t")
+    assert ids["aws_vpc_endpoint_subnet_association.ssm"] == ("vpc_endpoint", "vpce-aws_vpc_endpoint.ssm")
+    assert ids["aws_subnet.a"] == ("subnet", "subnet-aws_subnet.a")

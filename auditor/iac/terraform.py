@@ -127,6 +127,9 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
             for inst in live.get(type_name, []):
                 _emit(table[type_name], plan, inst, regions[inst.address], estate)
     _finish(estate)
+    # A change to another resource (a route, an association ...) is shown with what it changes.
+    declared = [dataclasses.replace(d, id=estate.changed[d.address]) if d.address in estate.changed else d
+                for d in declared]
     problems += estate.problems + plan.problems
     notes += estate.notes
     region_set = set(regions.values()) | {r for r, _, _ in estate.items}
@@ -313,6 +316,15 @@ def _finish(estate: Estate) -> None:
     in their VPC's default network ACL, routes propagated into TGW route tables; a subnet
     that an association the plan leaves unknown may name has no known route table or ACL."""
     _unknown_associations(estate)
+    for region, call, subnet, why in estate.lost:
+        subnets = estate.find(region, SUBNETS, "SubnetId", subnet) if subnet else estate.of(region, SUBNETS)
+        for sub in subnets:
+            if call == RTBS:
+                sub.unknown.setdefault("route_table_id", why)
+                sub.unknown.setdefault("route_table_association", why)
+            else:
+                for acl in estate.find(region, ACLS, "VpcId", sub.body.get("VpcId")):
+                    acl.unknown.setdefault("subnet_ids", why)
     for (region, vid), rid in estate.main_tables.items():
         for item in estate.find(region, RTBS, "VpcId", vid):
             if item.body["RouteTableId"] != rid:

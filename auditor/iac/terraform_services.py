@@ -236,7 +236,9 @@ def _instance(r: R) -> None:
     private = r.val("private_ip", "private_ip", "")
     if "private_ip" in r.unknown:
         r.quiet.add("private_ip")
-    r.new(INSTANCES, iid, {"InstanceId": iid, "VpcId": vpc, "SubnetId": subnet, "State": {"Name": "running"},
+    state = r.raw("instance_state")   # a kept instance's state; a new one runs
+    name = str(state.value) if state.known and isinstance(state.value, str) and state.value else "running"
+    r.new(INSTANCES, iid, {"InstanceId": iid, "VpcId": vpc, "SubnetId": subnet, "State": {"Name": name},
                            "PrivateIpAddress": private, "PublicIpAddress": public,
                            "SecurityGroups": [{"GroupId": g} for g in groups], "NetworkInterfaces": [],
                            "SourceDestCheck": r.val_or("source_dest_check", "source_dest_check", True),
@@ -302,6 +304,12 @@ def _eks(r: R) -> None:
         vpc = vpc_from_subnets(r, subnet_ids, "vpc_id")
         if vpc:
             cfg["vpcId"] = vpc
+        cluster_sg = r.raw(["vpc_config", i, "cluster_security_group_id"])
+        if cluster_sg.known and isinstance(cluster_sg.value, str) and cluster_sg.value:
+            cfg["clusterSecurityGroupId"] = cluster_sg.value
+        elif "security_group_ids" not in r.unknown:   # the group EKS creates: no analyzer reads it
+            r.unknown["security_group_ids"] = f"known after apply: {r.address}.vpc_config[0].cluster_security_group_id"
+            r.quiet.add("security_group_ids")
     elif not r.unknown:
         r.problem("no vpc_config block")
         r.unknown["subnet_ids"] = f"{r.address} has no vpc_config"

@@ -71,6 +71,9 @@ class Estate:
     declared_defaults: set[tuple[str, str]] = field(default_factory=set)   # (kind, vpc id)
     main_tables: dict[tuple[str, str], str] = field(default_factory=dict)  # (region, vpc id) -> rtb declared main
     nacl_assoc: dict[tuple[str, str], str] = field(default_factory=dict)   # (region, subnet id) -> acl id
+    # associations to a table or ACL the plan does not hold: (region, call, subnet id or None, why)
+    lost: list[tuple[str, Call, str | None, str]] = field(default_factory=list)
+    changed: dict[str, str] = field(default_factory=dict)   # address of a change -> model id of what it changes
 
     def add(self, region: str, call: Call, key: str, body: dict[str, Any], address: str) -> Item:
         item = Item(call, region, body, address)
