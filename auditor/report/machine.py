@@ -7,6 +7,13 @@ affects, so that a gap no rule reads is not lost: a JUnit test suite ``collectio
 (``executionSuccessful`` false), and a CSV row per gap after the findings (status ERROR, no rule,
 resource type ``collection``).
 
+A plan run (findings.json ``run.plan``, auditor/report/plan_view.py) is shown the same way: each
+finding of a resource the plan or template declares points at its file and line (SARIF's
+location, JUnit's ``file`` and ``line``, the CSV's ``declared`` column), and every resource of a
+type not modelled and every problem reading the source is listed (`plan_entries`: a JUnit suite
+``plan``, SARIF notifications and, for those leaving the assessment incomplete, results, CSV
+rows after the gaps).
+
 Each writer returns bytes that depend only on the model (and, for the JUnit timestamp when
 the snapshot has no finish time, SOURCE_DATE_EPOCH): findings in the document's order (sorted
 by rule, account, region, resource), keys sorted, no wall clock. Strings that come from AWS
@@ -177,8 +184,11 @@ def _close_suite(suite: ET.Element, counts: dict[str, int], totals: dict[str, in
 
 
 def junit_xml(model: ReportModel) -> bytes:
-    """JUnit XML: a test suite per pack, a test case per (rule, resource[, item]); then, when
-    anything could not be collected, a suite ``collection`` with an error test case per gap."""
+    """JUnit XML: a test suite per pack, a test case per (rule, resource[, item]) (with ``file``
+    and ``line`` where a plan declares the resource); then, when anything could not be
+    collected, a suite ``collection`` with an error test case per gap; then, for a plan run with
+    anything not modelled, a suite ``plan`` (an error per network type not modelled and per
+    problem, a skipped case per other type)."""
     stamp = _timestamp(model)
     root = ET.Element("testsuites", {"name": _x(f"{model.run.tool_name} {model.run.tool_version}".strip())})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -425,7 +435,9 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
     result per FAIL, ERROR and WAIVED finding (ERROR a warning with its cause, WAIVED with an
     accepted external suppression), located in the file that made the rule apply
     (`SarifSources.location`, from `document`, the findings.json the model was built from)
-    and logically at the AWS resource; a tool execution notification per gap."""
+    and logically at the AWS resource (a resource a plan or template declares: at its file and
+    line, logically at its address); a tool execution notification per gap and, in a plan run,
+    per resource not modelled and problem (`_plan_sarif`)."""
     sources = SarifSources.of(document) if document is not None else SarifSources()
     index = {r.id: i for i, r in enumerate(model.rules)}
     rules = [_descriptor(r) for r in model.rules]
@@ -523,7 +535,7 @@ def csv_rows(model: ReportModel) -> Iterable[list[str]]:
 
 def csv_bytes(model: ReportModel) -> bytes:
     """CSV (RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted), UTF-8, a header row, one
-    row per finding."""
+    row per finding (then gaps and, in a plan run, what the plan could not model)."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     for row in csv_rows(model):
