@@ -20,9 +20,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
-from auditor.iac.base import RecordBuilder, synthetic_id, unknown_id
+from auditor.api import plan_manifest_section
+from auditor.iac.base import (Declared, PlanSource, RecordBuilder, SourceProblem, Unsupported, synthetic_id,
+                              unknown_id)
 from auditor.report.html import html_report
 from auditor.report.machine import (CSV_COLUMNS, PLAN_PROBLEM, PLAN_SUITE, PLAN_UNSUPPORTED, SRCROOT, csv_bytes,
                                     junit_xml, sarif)
@@ -31,7 +34,8 @@ from auditor.report.pdf import PLAN_LIST_MAX, PdfInputs, render_html
 from auditor.report.plan_view import sarif_uri
 from auditor.results import RunInfo, build_document, dumps
 from auditor.rules.frameworks import load_catalogues
-from auditor.scan import evaluate_evidence, prepare
+from auditor.scan import SOURCE_KEY, evaluate_evidence, plan_section, prepare
+from auditor.validation import load_schema
 from test_report_html import _dump
 from test_sarif import check_github, validate
 
@@ -88,32 +92,39 @@ def _records(kind: str, file: str, lines: bool) -> tuple[Any, list[dict[str, Any
     return b.records([REGION]), resources
 
 
-def plan_section(kind: str, file: str, resources: list[dict[str, Any]], lines: bool) -> dict[str, Any]:
-    """run.plan as the CLI writes it (docs/findings.md)."""
+def plan_source(kind: str, file: str, lines: bool) -> PlanSource:
+    """What a reader returns for the small estate: its records, its resources, two resources of
+    types not modelled (one of a network type) and a problem."""
     def at(n: int) -> int | None:
         return n if lines else None
 
-    return {"kind": kind, "file": file, "sha256": "sha256:" + "ab" * 32,
-            "format_version": "1.2" if kind == "terraform-plan" else "2010-09-09", "account": ACCOUNT,
-            "regions": [REGION], "overlay": None, "resources": resources,
-            "unsupported": [
-                {"address": "aws_networkfirewall_firewall.edge", "type": "aws_networkfirewall_firewall",
-                 "action": "create", "line": at(50), "network": True},
-                {"address": "aws_s3_bucket.logs", "type": "aws_s3_bucket", "action": "create", "line": at(60),
-                 "network": False}],
-            "problems": [{"address": "aws_route.out", "message": "Fn::Bogus is not an intrinsic function",
-                          "line": at(70)}],
-            "notes": ["account 111111111111 assumed (the plan names none)"]}
+    records, resources = _records(kind, file, lines)
+    return PlanSource(
+        kind=kind, file=file, sha256="sha256:" + "ab" * 32,
+        format_version="1.2" if kind == "terraform-plan" else "2010-09-09", account=ACCOUNT, regions=(REGION,),
+        records=records,
+        resources=tuple(Declared(r["address"], r["type"], r["model_type"], r["id"], r["action"], file, r["line"])
+                        for r in resources),
+        unsupported=(Unsupported("aws_networkfirewall_firewall.edge", "aws_networkfirewall_firewall", "create", file,
+                                 at(50)),
+                     Unsupported("aws_s3_bucket.logs", "aws_s3_bucket", "create", file, at(60))),
+        problems=(SourceProblem("aws_route.out", "Fn::Bogus is not an intrinsic function", file, at(70)),),
+        notes=("account 111111111111 assumed (the plan names none)",))
 
 
 @cache
 def _document(kind: str, file: str, lines: bool) -> str:
-    records, resources = _records(kind, file, lines)
+    """findings.json of the plan run, as `auditor plan` makes it: the manifest section the run
+    writes (run.plan, and its not_assessed entries for the problem and the network type not
+    modelled), evaluated as a snapshot of it is."""
+    source = plan_source(kind, file, lines)
+    copy = "source/plan"
+    manifest = {**MANIFEST, "files": {copy: source.sha256}, SOURCE_KEY: plan_manifest_section(source, copy, None)}
     inputs = prepare(None)
-    evaluation = evaluate_evidence(records, MANIFEST, inputs)
-    document = json.loads(dumps(build_document(evaluation, inputs.packs, RunInfo(manifest=MANIFEST,
-                                                                                manifest_sha256=""))))
-    document["run"]["plan"] = plan_section(kind, file, resources, lines)
+    evaluation = evaluate_evidence(source.records, manifest, inputs)
+    run = RunInfo(manifest=manifest, manifest_sha256="sha256:" + "cd" * 32, plan=plan_section(manifest))
+    document = json.loads(dumps(build_document(evaluation, inputs.packs, run)))
+    jsonschema.validate(document, load_schema("findings"))
     return json.dumps(document)
 
 
@@ -244,6 +255,12 @@ def test_sarif_lists_what_the_plan_could_not_model_as_notifications_and_not_asse
     assert {PLAN_UNSUPPORTED, PLAN_PROBLEM} <= rules
     assert not [r for r in run["results"] if "aws_s3_bucket.logs" in r["message"]["text"]]
     assert run["properties"]["plan"]["file"] == TEMPLATE and run["properties"]["plan"]["incomplete"] is True
+    # The run's not_assessed entries for them are these notifications (located), not two more.
+    gap_notes = [n for n in invocation["toolExecutionNotifications"] if "gapFingerprint" in n["properties"]]
+    assert gap_notes and not [n for n in gap_notes if n["properties"]["calls"][0].startswith("cloudformation:")]
+    assert len(gap_notes) == len(document()["not_assessed"]) - 2
+    assert notes["aws_networkfirewall_firewall.edge"]["properties"]["gapFingerprints"]
+    assert notes["aws_s3_bucket.logs"]["properties"]["gapFingerprints"] == []
 
 
 def test_sarif_of_a_plan_modelling_everything_is_still_not_successful_when_calls_were_not_answered() -> None:
@@ -304,9 +321,19 @@ def test_junit_has_a_plan_suite_with_an_error_per_unmodelled_network_resource_an
     assert (fw.get("file"), fw.get("line")) == (TEMPLATE, "50")
     assert cases["aws_s3_bucket.logs (aws_s3_bucket)"].find("skipped") is not None
     assert cases["aws_route.out"].find("error").get("type") == "plan-problem"
-    # The run's totals count them.
+    # The run's totals count them, once: the not_assessed entries the run made for the two are
+    # these cases, not also cases of the collection suite.
     total = sum(int(s.get("errors", "0")) for s in root.findall("testsuite"))
     assert root.get("errors") == str(total)
+    assert len(_plan_gaps(document())) == 2
+    (collection,) = [s for s in root.findall("testsuite") if s.get("name") == "collection"]
+    names = [c.get("name") or "" for c in collection.findall("testcase")]
+    assert names and not [n for n in names if "cloudformation:" in n]
+
+
+def _plan_gaps(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's not_assessed entries for the problem and the network type not modelled."""
+    return [g for g in doc["not_assessed"] if g["calls"][0].startswith(f"{doc['run']['plan']['kind']}:")]
 
 
 # CSV ------------------------------------------------------------------------------------------------
@@ -329,6 +356,9 @@ def test_csv_declared_column_and_rows_for_what_the_plan_could_not_model() -> Non
         f"{TEMPLATE}:50 aws_networkfirewall_firewall.edge"
     assert plan_rows["aws_s3_bucket.logs"]["status"] == "NOT_APPLICABLE"
     assert plan_rows["aws_route.out"]["status"] == "ERROR" and "Fn::Bogus" in plan_rows["aws_route.out"]["message"]
+    gap_rows = [r for r in rows if r["resource_type"] == "collection"]
+    assert len(gap_rows) == len(document()["not_assessed"]) - 2
+    assert not [r for r in gap_rows if r["resource_id"].startswith("cloudformation:")]
     tf = _csv(document("terraform-plan", PLAN, lines=False))
     (pn007,) = [r for r in tf if r["rule_id"] == "PN-007"]
     assert pn007["declared"] == f'{PLAN} aws_subnet.app["a"]'
@@ -472,3 +502,107 @@ def test_pdf_of_a_run_without_a_plan_says_nothing_of_plans() -> None:
         f["resource"].pop("declared", None)
     page = _pdf_html(doc)
     assert 'id="plan"' not in page and "declared at" not in page and "No AWS call was made" not in page
+
+
+# End to end: the real readers and `run_plan` ------------------------------------------------------
+
+TEMPLATE_TEXT = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+      EnableDnsSupport: true
+      EnableDnsHostnames: true
+  AppSubnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: 10.0.1.0/24
+      AvailabilityZone: eu-west-1a
+      MapPublicIpOnLaunch: true
+  Firewall:
+    Type: AWS::NetworkFirewall::Firewall
+    Properties:
+      FirewallName: edge
+      FirewallPolicyArn: arn:aws:network-firewall:eu-west-1:111111111111:firewall-policy/p
+      VpcId: !Ref Vpc
+      SubnetMappings:
+        - SubnetId: !Ref AppSubnet
+  Logs:
+    Type: AWS::S3::Bucket
+  OtherSubnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: 10.0.2.0/24
+      AvailabilityZone: !Ref Nowhere
+"""
+
+
+def _line_of(text: str, piece: str) -> int:
+    (n,) = [i for i, line in enumerate(text.splitlines(), 1) if piece in line]
+    return n
+
+
+def test_a_template_run_end_to_end_points_every_output_into_the_template(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.api import run_plan
+
+    monkeypatch.chdir(tmp_path)          # the template as a pipeline gives it: relative to the repository
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "network.yaml").write_text(TEMPLATE_TEXT, encoding="utf-8")
+    result = run_plan(None, Path("infra/network.yaml"), account=ACCOUNT, region=REGION, out=tmp_path / "out",
+                      formats=["json", "sarif", "junit", "csv", "html"])
+    out = tmp_path / "out"
+    doc = json.loads((out / "findings.json").read_text(encoding="utf-8"))
+    assert result.exit_code != 0 and not doc["summary"]["complete"]
+    public_ip = _line_of(TEMPLATE_TEXT, "MapPublicIpOnLaunch: true")
+    log = json.loads((out / "findings.sarif").read_text(encoding="utf-8"))
+    validate(log)
+    check_github(log)
+    (pn007,) = [r for r in _results(log, "PN-007") if r["properties"]["status"] == "FAIL"]
+    assert pn007["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "infra/network.yaml", "uriBaseId": SRCROOT}, "region": {"startLine": public_ip}}
+    (fw,) = _results(log, PLAN_UNSUPPORTED)
+    assert fw["locations"][0]["physicalLocation"]["region"]["startLine"] == _line_of(TEMPLATE_TEXT, "  Firewall:")
+    (problem,) = _results(log, PLAN_PROBLEM)
+    assert problem["locations"][0]["physicalLocation"]["region"]["startLine"] == _line_of(TEMPLATE_TEXT, "Nowhere")
+    junit = ET.fromstring((out / "findings.junit.xml").read_bytes())
+    (case,) = [c for c in junit.iter("testcase") if c.get("classname") == "PN-007" and c.find("failure") is not None]
+    assert (case.get("file"), case.get("line")) == ("infra/network.yaml", str(public_ip))
+    rows = list(csv.DictReader(io.StringIO((out / "findings.csv").read_text(encoding="utf-8"), newline="")))
+    assert [r["declared"] for r in rows if r["rule_id"] == "PN-007" and r["status"] == "FAIL"] == [
+        f"infra/network.yaml:{public_ip} AppSubnet"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    plan = _section(page, "plan")
+    assert "unsupported-network st-ERROR" in plan and "AWS::NetworkFirewall::Firewall" in plan
+    assert "Nowhere" in plan and "AWS::S3::Bucket" in plan
+
+
+def test_a_terraform_plan_run_end_to_end_names_the_address_at_line_1(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.api import run_plan
+
+    fixture = Path(__file__).parent / "fixtures" / "iac" / "terraform" / "igw_public_subnet.json"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "tfplan.json").write_bytes(fixture.read_bytes())
+    run_plan(None, Path("plans/tfplan.json"), out=tmp_path / "out", formats=["json", "sarif", "csv"])
+    doc = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
+    declared = {f["fingerprint"]: f["resource"]["declared"] for f in doc["findings"] if "declared" in f["resource"]}
+    assert declared and all(d["line"] is None and d["file"] == "plans/tfplan.json" for d in declared.values())
+    log = json.loads((tmp_path / "out" / "findings.sarif").read_text(encoding="utf-8"))
+    validate(log)
+    check_github(log)
+    located = [r for r in log["runs"][0]["results"]
+               if r["partialFingerprints"]["auditorFingerprint/v1"] in declared]
+    assert any(r["ruleId"] == "PN-007" for r in located)
+    for r in located:
+        address = declared[r["partialFingerprints"]["auditorFingerprint/v1"]]["address"]
+        loc = r["locations"][0]
+        assert loc["physicalLocation"] == {"artifactLocation": {"uri": "plans/tfplan.json", "uriBaseId": SRCROOT},
+                                           "region": {"startLine": 1}}
+        assert loc["logicalLocations"][0]["fullyQualifiedName"] == address
+        assert f"declared at plans/tfplan.json ({address})" in r["message"]["text"]

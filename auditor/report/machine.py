@@ -143,28 +143,62 @@ class PlanEntry:
     address: str
     type: str            # the source's resource type ("" for a problem)
     line: int | None
-    text: str            # what it is and why it matters
+    text: str            # what it is and why it matters (and the rules it left unassessed)
     error: bool
     fingerprint: str
+    gaps: tuple[str, ...] = ()   # the gap_fingerprint of the not_assessed entries it is shown as
 
 
-def plan_entries(plan: PlanView | None) -> tuple[PlanEntry, ...]:
-    """Every unsupported resource, then every problem, of a plan run (none without a plan)."""
+def _plan_gap_address(gap: NotAssessed, plan: PlanView) -> str | None:
+    """The address a not_assessed entry of a plan run names (its one call ``<kind>:<address>``:
+    a problem, or an unsupported network resource), else None."""
+    prefix = f"{plan.kind}:"
+    if len(gap.calls) == 1 and gap.calls[0].startswith(prefix) and gap.account == plan.account:
+        return gap.calls[0][len(prefix):]
+    return None
+
+
+def plan_entries(plan: PlanView | None, gaps: Iterable[NotAssessed] = ()) -> tuple[PlanEntry, ...]:
+    """Every unsupported resource, then every problem, of a plan run (none without a plan). The
+    run's not_assessed entries for them (`gaps`: a problem's, with the rules it left unassessed,
+    and an unsupported network resource's) are joined to them: `shown_gaps` leaves those out."""
     if plan is None:
         return ()
+    by_address: dict[str, list[NotAssessed]] = {}
+    for g in gaps:
+        address = _plan_gap_address(g, plan)
+        if address is not None:
+            by_address.setdefault(address, []).append(g)
+
+    def joined(address: str, error: bool) -> tuple[tuple[str, ...], str]:
+        found = by_address.get(address, []) if error else []
+        rules = sorted({r for g in found for r in g.rules})
+        return tuple(gap_fingerprint(g) for g in found), (f" (rules not assessed: {', '.join(rules)})" if rules else "")
 
     def unsupported(u: PlanUnsupported) -> PlanEntry:
         action = f", {u.action}" if u.action else ""
+        fps, rules = joined(u.address, u.network)
         return PlanEntry(PLAN_UNSUPPORTED, u.address, u.type, u.line,
-                         f"{u.address} ({where(plan.file, u.line)}{action}): {u.reason}", u.network,
-                         plan_fingerprint(plan, "unsupported", u.address))
+                         f"{u.address} ({where(plan.file, u.line)}{action}): {u.reason}{rules}", u.network,
+                         plan_fingerprint(plan, "unsupported", u.address), fps)
 
     def problem(p: PlanProblem) -> PlanEntry:
+        fps, rules = joined(p.address, True)
         return PlanEntry(PLAN_PROBLEM, p.address, "", p.line,
-                         f"{p.address} ({where(plan.file, p.line)}): {p.message}; the values it concerns are unknown",
-                         True, plan_fingerprint(plan, "problem", p.address, p.message))
+                         f"{p.address} ({where(plan.file, p.line)}): {p.message}; the values it concerns are "
+                         f"unknown{rules}", True, plan_fingerprint(plan, "problem", p.address, p.message), fps)
 
     return tuple(unsupported(u) for u in plan.unsupported) + tuple(problem(p) for p in plan.problems)
+
+
+def shown_gaps(model: ReportModel) -> tuple[NotAssessed, ...]:
+    """The gaps the machine formats list as gaps: all but those a plan entry stands for (it says
+    the same, at its file and line, in the formats' plan parts); never one no entry shows."""
+    plan = model.plan
+    if plan is None:
+        return model.not_assessed
+    shown = {fp for e in plan_entries(plan, model.not_assessed) for fp in e.gaps}
+    return tuple(g for g in model.not_assessed if gap_fingerprint(g) not in shown)
 
 
 def _junit_where(file: str, line: int | None) -> dict[str, str]:
@@ -219,15 +253,16 @@ def junit_xml(model: ReportModel) -> bytes:
                 ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
                                                               else "not applicable")})
         _close_suite(suite, counts, totals, stamp)
-    if model.not_assessed:
+    gaps = shown_gaps(model)
+    if gaps:
         suite = ET.SubElement(root, "testsuite", {"name": COLLECTION})
-        for gap in model.not_assessed:
+        for gap in gaps:
             case = ET.SubElement(suite, "testcase", {"classname": COLLECTION, "name": _x(gap_name(gap))})
             el = ET.SubElement(case, "error", {"message": _x(gap_text(gap)), "type": "not-collected"})
             el.text = _x(gap.reason)
-        n = len(model.not_assessed)
+        n = len(gaps)
         _close_suite(suite, {"tests": n, "failures": 0, "errors": n, "skipped": 0}, totals, stamp)
-    entries = plan_entries(model.plan)
+    entries = plan_entries(model.plan, model.not_assessed)
     if model.plan is not None and entries:
         suite = ET.SubElement(root, "testsuite", {"name": PLAN_SUITE})
         for e in entries:
@@ -402,8 +437,8 @@ def _plan_descriptor(rule: str) -> dict[str, Any]:
                            "frameworks": [], "tags": ["plan", "security"]}}
 
 
-def _plan_sarif(plan: PlanView | None, index: dict[str, int], rules: list[dict[str, Any]]
-                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _plan_sarif(plan: PlanView | None, gaps: tuple[NotAssessed, ...], index: dict[str, int],
+                rules: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(results, notifications) of what a plan run could not model: a tool execution
     notification for every unsupported resource and problem (an error when it leaves the
     assessment incomplete, else a note), and a not-assessed result for each such error, located
@@ -412,11 +447,11 @@ def _plan_sarif(plan: PlanView | None, index: dict[str, int], rules: list[dict[s
     if plan is None:
         return [], []
     results, notes = [], []
-    for e in plan_entries(plan):
+    for e in plan_entries(plan, gaps):
         loc = _plan_location(plan.file, e.line, e.address, e.text)
         notes.append({"level": "error" if e.error else "note", "message": {"text": e.text}, "locations": [loc],
                       "properties": {"kind": e.rule, "address": e.address, "resourceType": e.type,
-                                     "planFingerprint": e.fingerprint}})
+                                     "planFingerprint": e.fingerprint, "gapFingerprints": list(e.gaps)}})
         if not e.error:
             continue
         if e.rule not in index:
@@ -450,8 +485,8 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
     notifications = [{"level": "error", "message": {"text": gap_text(g)},
                       "properties": {"account": g.account, "region": g.region, "calls": list(g.calls),
                                      "reason": g.reason, "rules": list(g.rules),
-                                     "gapFingerprint": gap_fingerprint(g)}} for g in model.not_assessed]
-    plan_results, plan_notes = _plan_sarif(model.plan, index, rules)
+                                     "gapFingerprint": gap_fingerprint(g)}} for g in shown_gaps(model)]
+    plan_results, plan_notes = _plan_sarif(model.plan, model.not_assessed, index, rules)
     results += plan_results
     notifications += plan_notes
     plan = model.plan
@@ -526,10 +561,10 @@ def csv_rows(model: ReportModel) -> Iterable[list[str]]:
     yield list(CSV_COLUMNS)
     for f in model.findings:
         yield [neutralise(c) for c in _csv_row(f)]
-    for gap in model.not_assessed:
+    for gap in shown_gaps(model):
         yield [neutralise(c) for c in _gap_row(gap)]
     if model.plan is not None:
-        for e in plan_entries(model.plan):
+        for e in plan_entries(model.plan, model.not_assessed):
             yield [neutralise(c) for c in _plan_row(model.plan, e)]
 
 

@@ -130,8 +130,8 @@ class PlanUnsupported:
     def reason(self) -> str:
         """Why it matters, in words."""
         if self.network:
-            return (f"resource type {self.type} is not modelled: the network the plan builds is not fully known, "
-                    "so the assessment is incomplete")
+            return (f"resource type {self.type} is not modelled: the network the plan or template builds is not fully "
+                    "known, so the assessment is incomplete")
         return f"resource type {self.type} is not modelled (not a network resource type: listed only)"
 
 
