@@ -656,3 +656,147 @@ def test_dual_stack_acls_peering_vpn_prefix_lists_interfaces_and_classic_elb() -
     assert v[("PN-009", "eni-Eni")] == {"FAIL"} and v[("SE-002", "Classic")] == {"PASS"}
     assert v[("PN-002", "subnet-Subnet")] == {"ERROR"}     # its IPv6 block is known only after deploy
     assert v[("PN-001", "vpc-PeerVpc")] == {"PASS"}
+
+
+# -- robustness: mutated templates are read, or refused clearly; never a traceback -------------
+
+_ODD_VALUES: list[Any] = [
+    None, 0, -1, True, "x", "", [], {}, ["a", 1], {"a": 1}, {"Ref": "Nope"}, {"Ref": "Vpc"}, {"Ref": ["a"]},
+    {"Fn::GetAtt": ["Vpc", "CidrBlock"]}, {"Fn::GetAtt": "bad"}, {"Fn::Sub": 5}, {"Fn::Join": "x"},
+    {"Fn::Select": [0, []]}, {"Fn::Select": ["a", [1]]}, {"Fn::If": ["Nope", 1, 2]}, {"Fn::Bogus": 1},
+    {"Fn::Cidr": ["x", {"a": 1}, 1]}, {"Fn::Split": [1, 2]}, {"Fn::FindInMap": [1]}, {"Condition": "x"},
+    {"Fn::Base64": [1]}, {"Fn::Length": 3}, {"Fn::GetAZs": {"Ref": "AWS::Region"}}, {"Ref": "AWS::NoValue"},
+    1.5, "10.0.0.0/16", "::/0", {"Fn::Equals": [1, 1]}, {"Fn::ToJsonString": {"a": {"Ref": "Nope"}}},
+]
+
+
+def _mutated(seed: int) -> bytes:
+    import random
+
+    rng = random.Random(seed)
+    path = sorted(FIXTURES.iterdir())[seed % len(list(FIXTURES.iterdir()))]
+    doc = json.loads(json.dumps(decode(path.read_bytes(), path.name), default=str))
+
+    def slots(node: Any, where: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        found = [where] if len(where) >= 3 else []
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for key, value in items:
+            found += slots(value, (*where, key))
+        return found
+    for _ in range(rng.randint(1, 3)):
+        where = rng.choice(slots(doc["Resources"]))
+        node = doc["Resources"]
+        for key in where[:-1]:
+            node = node[key]
+        node[where[-1]] = json.loads(json.dumps(rng.choice(_ODD_VALUES)))
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_mutated_template_is_read_or_refused_never_a_traceback(seed: int) -> None:
+    data = _mutated(seed)
+    try:
+        source = read_template(data, "m.json", account=ACCOUNT, region=REGION)
+    except IacError as exc:
+        assert str(exc).startswith("m.json")
+        return
+    model = build_model(source.records)
+    assert model.resources
+    if seed % 8 == 0:
+        assert _evaluate(source).findings
+
+
+def test_a_route_table_in_a_deployed_vpc_is_read_without_its_local_route() -> None:
+    text = """
+Parameters:
+  SpokeVpc: {Type: "AWS::EC2::VPC::Id"}
+Resources:
+  Rt: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref SpokeVpc}}
+  Out: {Type: AWS::EC2::Route, Properties: {RouteTableId: !Ref Rt, DestinationCidrBlock: 0.0.0.0/0, GatewayId: igw-1}}
+"""
+    source = _text(text, parameters={"SpokeVpc": "vpc-123"})
+    assert any("VPC vpc-123, which this template does not declare" in n for n in source.notes)
+    rt = build_model(source.records).get("route_table", "rtb-Rt")
+    assert rt is not None and rt.unknown == () and [(r.destination, r.target_id) for r in rt.routes] == [
+        ("0.0.0.0/0", "igw-1")]
+
+
+def test_problems_in_conditions_outputs_and_depends_on_are_listed() -> None:
+    text = """
+Conditions:
+  Unused: !Equals [!Ref Missing, x]
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Condition: Nope, DependsOn: Ghost, Properties: {CidrBlock: 10.0.0.0/16}}
+Outputs:
+  Out: {Value: {"Fn::Bogus": 1}}
+"""
+    source = _text(text)
+    found = {(p.address, p.message.split(" (line")[0]) for p in source.problems}
+    assert ("Conditions", "Ref to 'Missing': no parameter, pseudo parameter or resource of that name") in found
+    assert ("Conditions", "condition 'Nope' is not defined in Conditions (defined: Unused)") in found
+    assert ("Vpc", "DependsOn 'Ghost': no resource of that name") in found
+    assert ("Outputs.Out", "unknown intrinsic function Fn::Bogus") in found
+    vpc = build_model(source.records).get("vpc", "vpc-Vpc")       # created or not: unknown, never dropped
+    assert vpc is not None and "condition 'Nope' is not defined" in (vpc.unknown_reason("cidr_blocks") or "")
+
+
+def test_a_logical_id_must_be_letters_and_digits() -> None:
+    with pytest.raises(IacError, match=r"t.yaml:3: 'my-vpc' is not a logical id"):
+        _text("Resources:\n  Ok: {Type: AWS::EC2::VPC}\n  my-vpc: {Type: AWS::EC2::VPC}\n")
+
+
+def test_an_instance_gets_the_addresses_its_subnet_assigns() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  V6: {Type: AWS::EC2::VPCCidrBlock, Properties: {VpcId: !Ref Vpc, Ipv6CidrBlock: "2001:db8:1::/56"}}
+  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a, MapPublicIpOnLaunch: true,
+                 Ipv6CidrBlock: "2001:db8:1::/64", AssignIpv6AddressOnCreation: true}
+  Private: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: eu-west-1a}}
+  Web: {Type: AWS::EC2::Instance, Properties: {ImageId: ami-1, SubnetId: !Ref Sub}}
+  Db: {Type: AWS::EC2::Instance, Properties: {ImageId: ami-1, SubnetId: !Ref Private}}
+"""
+    source = _text(text)
+    model = build_model(source.records)
+    web, db = model.get("instance", "i-Web"), model.get("instance", "i-Db")
+    assert web is not None and db is not None
+    assert web.public_ip == "(public IP assigned at deploy: Web.PublicIp)" and len(web.ipv6_addresses) == 1
+    assert db.public_ip is None and db.ipv6_addresses == () and db.unknown_reason("public_ip") is None
+    rt = model.get("route_table", "rtb-Vpc.MainRouteTable")
+    assert rt is not None and ("2001:db8:1::/56", "local") in [(r.destination, r.target_kind) for r in rt.routes]
+    v = _verdicts(_evaluate(source))
+    assert v[("PN-008", "i-Web")] == {"FAIL"} and v[("PN-008", "i-Db")] == {"PASS"}
+
+
+def test_a_resource_that_completes_another_is_declared_with_that_ones_id() -> None:
+    declared = {d.address: (d.model_type, d.id) for d in _read("tgw_egress.yaml").resources}
+    assert declared["SpokeDefault"] == ("route_table", "rtb-SpokeRouteTable")
+    assert declared["SpokeAssociation"] == ("route_table", "rtb-SpokeRouteTable")
+    assert declared["IgwAttachment"] == ("internet_gateway", "igw-Igw")
+    assert declared["TgwDefault"] == ("transit_gateway_route_table", "tgw-rtb-TgwRouteTable")
+    assert declared["SpokeAttachment"] == ("transit_gateway_attachment", "tgw-attach-SpokeAttachment")
+    assert declared["Nat.NetworkInterface"] == ("network_interface", "eni-Nat.NetworkInterface")
+
+
+def test_subnet_ipv6_blocks_vpn_propagation_and_carrier_gateways() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  Sub: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a}}
+  SubV6: {Type: AWS::EC2::SubnetCidrBlock, Properties: {SubnetId: !Ref Sub, Ipv6CidrBlock: "2001:db8::/64"}}
+  Rt: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref Vpc}}
+  Vgw: {Type: AWS::EC2::VPNGateway, Properties: {Type: ipsec.1}}
+  Prop: {Type: AWS::EC2::VPNGatewayRoutePropagation, Properties: {RouteTableIds: [!Ref Rt], VpnGatewayId: !Ref Vgw}}
+  Carrier: {Type: AWS::EC2::CarrierGateway, Properties: {VpcId: !Ref Vpc}}
+"""
+    source = _text(text)
+    assert not source.problems
+    model = build_model(source.records)
+    subnet = model.get("subnet", "subnet-Sub")
+    assert subnet is not None and subnet.ipv6_cidrs == ("2001:db8::/64",)
+    rt = model.get("route_table", "rtb-Rt")
+    assert rt is not None and "propagates from vgw-Vgw" in (rt.unknown_reason("routes") or "")
+    carrier = model.get("carrier_gateway", "cagw-Carrier")
+    assert carrier is not None and carrier.vpc_id == "vpc-Vpc"

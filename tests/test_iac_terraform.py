@@ -360,3 +360,190 @@ def test_a_reference_to_nothing_is_unknown_not_guessed() -> None:
     subnet = build_model(source.records).get("subnet", "subnet-aws_subnet.public")
     assert subnet is not None and subnet.vpc_id == "vpc-(known after apply: aws_subnet.public.vpc_id)"  # type: ignore[attr-defined]
     assert subnet.unknown_reason("vpc_id") == "known after apply: aws_subnet.public.vpc_id"
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def test_every_value_of_a_plan_replaced_by_an_odd_one_is_never_a_traceback() -> None:
+    """Each value anywhere in a plan (every key of every resource change, configuration block
+    and provider) replaced in turn by null, a list, a string, an object or a number: the
+    reader says IacError, or reads the rest, and the model builds from what it read."""
+    base = json.loads((FIXTURES / "igw_public_subnet.json").read_text())
+    tried = 0
+    for path in _paths(base)[1:]:
+        for value in (None, [], "x", {}, 7):
+            doc = json.loads(json.dumps(base))
+            node = doc
+            for p in path[:-1]:
+                node = node[p]
+            node[path[-1]] = value
+            try:
+                source = read_plan(json.dumps(doc).encode(), "fuzz.json", account=ACCOUNT)
+            except IacError as exc:
+                assert "fuzz.json" in str(exc)
+                continue
+            build_model(source.records)
+            tried += 1
+    assert tried > 1000
+
+
+def test_every_supported_relationship_reaches_the_model(inputs: ScanInputs) -> None:
+    """every_type.json: the types that change other resources (routes, associations, rules,
+    attachments, endpoint links, prefix list entries, TGW tables) land on what they change."""
+    source = _read("every_type.json")
+    assert not source.problems and not source.unsupported
+    model = build_model(source.records)
+
+    def get(type_name: str, rid: str) -> Any:
+        found = model.get(type_name, rid)
+        assert found is not None, rid
+        return found
+
+    main = get("route_table", "rtb-aws_route_table.main")
+    assert main.is_main and [(r.destination, r.target_kind, r.target_id) for r in main.routes] == [
+        ("10.1.0.0/16", "local", "local"), ("::/0", "eigw", "eigw-aws_egress_only_internet_gateway.a"),
+        ("pl-aws_ec2_managed_prefix_list.office", "vgw", "vgw-aws_vpn_gateway.a")]
+    assert main.routes[2].destination_cidrs == ("192.0.2.0/24", "198.51.100.0/24")   # list + entry resource
+    adopted = get("route_table", "rtb-aws_vpc.a.default_route_table")   # aws_default_route_table, no longer main
+    assert not adopted.is_main and adopted.routes[1].target_id == "pcx-aws_vpc_peering_connection.ab"
+    assert get("subnet", "subnet-aws_subnet.a").route_table_id == "rtb-aws_route_table.main"
+    pcx = get("vpc_peering", "pcx-aws_vpc_peering_connection.ab")
+    assert pcx.status == "active" and pcx.accepter.cidrs == ("10.2.0.0/16",) and not pcx.unknown
+    table = get("transit_gateway_route_table", "tgw-rtb-aws_ec2_transit_gateway_route_table.t")
+    att = "tgw-attach-aws_ec2_transit_gateway_vpc_attachment.a"
+    assert [(r.destination, r.route_type, r.state, r.attachment_ids) for r in table.routes] == [
+        ("10.99.0.0/16", "static", "blackhole", ()), ("10.1.0.0/16", "propagated", "active", (att,))]
+    assert table.associated_attachment_ids == (att,) and table.propagating_attachment_ids == (att,)
+    attachment = get("transit_gateway_attachment", att)
+    assert attachment.subnet_ids == ("subnet-aws_subnet.a", "subnet-aws_subnet.a2")
+    assert attachment.associated_route_table_id == table.id
+    assert get("vpn_gateway", "vgw-aws_vpn_gateway.a").attached_vpc_ids == ("vpc-aws_vpc.a",)
+    assert get("internet_gateway", "igw-aws_internet_gateway.b").attached_vpc_ids == ("vpc-aws_vpc.b",)
+    ssm = get("vpc_endpoint", "vpce-aws_vpc_endpoint.ssm")
+    assert (ssm.subnet_ids, ssm.security_group_ids) == (("subnet-aws_subnet.a",), ("sg-aws_security_group.ep",))
+    assert get("vpc_endpoint", "vpce-aws_vpc_endpoint.s3").route_table_ids == ("rtb-aws_route_table.main",)
+    eni = get("network_interface", "eni-aws_network_interface.app")
+    assert eni.public_ips == ("(public IP assigned at apply: aws_eip.app)",)
+    acl = get("network_acl", "acl-aws_network_acl.app")
+    assert acl.subnet_ids == ("subnet-aws_subnet.a",)
+    assert get("network_acl", "acl-aws_vpc.a.default_network_acl").subnet_ids == ("subnet-aws_subnet.a2",)
+    assert {(e.rule_number, e.action, e.cidr) for e in acl.entries if not e.egress} == {
+        (100, "allow", "10.0.0.0/8"), (200, "allow", "0.0.0.0/0"), (32767, "deny", "0.0.0.0/0")}
+    assert get("load_balancer", "legacy").scheme == "internal"
+    verdicts = _verdicts(_evaluate(source, inputs))
+    _expect(verdicts, {("TF-005", "acl-aws_network_acl.app", ""): "FAIL",
+                       ("PN-006", "subnet-aws_subnet.a", ""): "FAIL", ("PN-016", "subnet-aws_subnet.a", ""): "FAIL",
+                       ("PN-009", "eni-aws_network_interface.app", ""): "FAIL",
+                       ("PN-001", "vpc-aws_vpc.b", ""): "FAIL", ("PN-001", "vpc-aws_vpc.a", ""): "PASS"})
+
+
+def _change(address: str, type_: str, after: dict[str, Any], unknown: dict[str, Any]) -> dict[str, Any]:
+    return {"address": address, "mode": "managed", "type": type_, "name": address.split(".")[1],
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": unknown}}
+
+
+def test_a_change_to_a_resource_the_plan_does_not_hold_is_a_problem() -> None:
+    doc = _plan()
+    doc["resource_changes"].append(_change("aws_route.elsewhere", "aws_route", {
+        "route_table_id": "rtb-0123456789abcdef0", "destination_cidr_block": "0.0.0.0/0",
+        "gateway_id": "igw-0123456789abcdef0"}, {"id": True}))
+    source = read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT)
+    problems = [p for p in source.problems if p.address == "aws_route.elsewhere"]
+    assert len(problems) == 1 and "rtb-0123456789abcdef0" in problems[0].message
+    assert "overlay" in problems[0].message and problems[0].line is None
+
+
+def test_a_peering_accepted_by_its_accepter_is_active() -> None:
+    doc = json.loads((FIXTURES / "every_type.json").read_text())
+    for change in doc["resource_changes"]:
+        if change["address"] == "aws_vpc_peering_connection.ab":
+            change["change"]["after"]["auto_accept"] = False
+    for block in doc["configuration"]["root_module"]["resources"]:
+        if block["address"] == "aws_vpc_peering_connection.ab":
+            block["expressions"]["auto_accept"] = {"constant_value": False}
+    pending = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    assert pending.get("vpc_peering", "pcx-aws_vpc_peering_connection.ab").status == "pending-acceptance"  # type: ignore[union-attr,attr-defined]
+    doc["resource_changes"].append(_change("aws_vpc_peering_connection_accepter.ab",
+                                           "aws_vpc_peering_connection_accepter", {"auto_accept": True},
+                                           {"id": True, "vpc_peering_connection_id": True}))
+    doc["configuration"]["root_module"]["resources"].append({
+        "address": "aws_vpc_peering_connection_accepter.ab", "mode": "managed",
+        "type": "aws_vpc_peering_connection_accepter", "name": "ab", "provider_config_key": "aws",
+        "expressions": {"auto_accept": {"constant_value": True}, "vpc_peering_connection_id": {
+            "references": ["aws_vpc_peering_connection.ab.id", "aws_vpc_peering_connection.ab"]}}})
+    accepted = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    assert accepted.get("vpc_peering", "pcx-aws_vpc_peering_connection.ab").status == "active"  # type: ignore[union-attr,attr-defined]
+
+
+def test_a_plan_without_resource_changes_reads_its_planned_values() -> None:
+    doc = json.loads((FIXTURES / "delete_endpoint.json").read_text())
+    values = [c for c in doc["resource_changes"] if c["change"]["after"] is not None]
+    doc["planned_values"] = {"root_module": {"resources": [
+        {k: c.get(k) for k in ("address", "mode", "type", "name", "index", "provider_name")} | {
+            "values": c["change"]["after"]} for c in values]}}
+    del doc["resource_changes"]
+    source = read_plan(json.dumps(doc).encode(), "p.json")
+    assert source.account == "222222222222"
+    assert {d.action for d in source.resources} == {"no-op"} and len(source.resources) == len(values)
+    assert any("planned_values" in n for n in source.notes)
+    model = build_model(source.records)
+    assert model.get("vpc_endpoint", "vpce-0a1b2c3d4e5f60000") is not None
+
+
+def test_an_id_the_plan_makes_is_not_taken_by_an_attribute_that_is_not_an_id() -> None:
+    """``description = "for ${aws_vpc.web.id}"`` names one attribute of one resource too: its
+    value is not that id, so it stays unknown (ids resolve only into id attributes)."""
+    from auditor.iac.terraform_plan import Plan
+
+    doc = _plan()
+    plan = Plan(doc, lambda inst: f"made-{inst.address}")
+    for change in doc["resource_changes"]:
+        if change["address"] == "aws_instance.bastion":
+            change["change"]["after_unknown"]["user_data"] = True
+    for block in doc["configuration"]["root_module"]["resources"]:
+        if block["address"] == "aws_instance.bastion":
+            block["expressions"]["user_data"] = {"references": ["aws_vpc.web.id", "aws_vpc.web"]}
+            plan.configs["aws_instance.bastion"] = block
+    instances = {c["address"]: plan.add(c) for c in doc["resource_changes"]}
+    bastion = instances["aws_instance.bastion"]
+    assert bastion is not None
+    assert plan.get(bastion, "subnet_id").value == "made-aws_subnet.public"
+    got = plan.get(bastion, "user_data")
+    assert not got.known and got.reason == "known after apply: aws_instance.bastion.user_data"
+
+
+def test_a_module_with_count_resolves_a_named_instance_only() -> None:
+    text = (FIXTURES / "module.json").read_text().replace('"module.net.', '"module.net[0].')
+    doc = json.loads(text)
+    for change in doc["resource_changes"]:
+        if change.get("module_address") == "module.net":
+            change["module_address"] = "module.net[0]"
+    doc["configuration"]["root_module"]["module_calls"]["net"]["count_expression"] = {"constant_value": 1}
+    app = next(b for b in doc["configuration"]["root_module"]["resources"] if b["address"] == "aws_instance.app")
+    app["expressions"]["subnet_id"] = {"references": ["module.net[0].subnet_id", "module.net[0]", "module.net"]}
+    model = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    instance = model.get("instance", "i-aws_instance.app")
+    assert instance is not None and instance.subnet_id == "subnet-module.net[0].aws_subnet.private"  # type: ignore[attr-defined]
+    app["expressions"]["subnet_id"] = {"references": ["module.net.subnet_id", "module.net"]}   # which instance?
+    model = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    instance = model.get("instance", "i-aws_instance.app")
+    assert instance is not None and instance.unknown_reason("subnet_id") == "known after apply: aws_instance.app.subnet_id"
+
+
+def test_the_account_of_the_caller_identity_data_source() -> None:
+    doc = _plan()
+    doc["prior_state"] = {"format_version": "1.0", "values": {"root_module": {"resources": [
+        {"address": "data.aws_caller_identity.current", "mode": "data", "type": "aws_caller_identity",
+         "name": "current", "values": {"account_id": "444444444444", "arn": "arn:aws:iam::444444444444:user/ci"}}]}}}
+    assert read_plan(json.dumps(doc).encode(), "p.json").account == "444444444444"
+    assert read_plan(json.dumps(doc).encode(), "p.json", account="555555555555").account == "555555555555"

@@ -379,7 +379,7 @@ class Evaluator:
         try:
             net = ipaddress.ip_network(str(block), strict=False)
             n, b = int(count), int(bits)
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             return self.problem(f"Fn::Cidr: {exc}", where)
         prefix = net.max_prefixlen - b
         if not 1 <= n <= 256 or b < 0 or prefix < net.prefixlen:

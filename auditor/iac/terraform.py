@@ -22,6 +22,7 @@ from auditor.iac.base import (
     DEFAULT_ACCOUNT, UNKNOWN_MARK, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported,
     synthetic_id,
 )
+from auditor.iac import terraform_links, terraform_network, terraform_services
 from auditor.iac.terraform_plan import NAMED, PREFIX, Instance, Plan, PlanShapeError
 from auditor.iac.terraform_types import (
     ACLS, MODEL_TYPE, PLS, PRIMARY, RTBS, SECONDARY, SGRS, SGS, SUBNETS, TGW_RTS, TGW_VPC_ATTS, VPCS, Estate, Item,
@@ -30,6 +31,10 @@ from auditor.iac.terraform_types import (
 from auditor.model.registry import CATALOG, REGISTRY
 
 __all__ = ["read_plan", "SUPPORTED"]
+
+# The emitters register themselves, in this order (a type's emitter may read items of the
+# types before it: a NAT gateway its Elastic IP, an instance its subnet and groups).
+_EMITTERS = (terraform_network, terraform_services, terraform_links)
 
 # Terraform type -> the model type it becomes (or changes), in the order they are read.
 SUPPORTED: Mapping[str, str] = {t: MODEL_TYPE[t] for t in (*PRIMARY, *SECONDARY) if t != "aws_db_subnet_group"} | {
@@ -61,7 +66,11 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
     except PlanShapeError as exc:
         raise IacError(f"{file}: not a plan this tool reads: {exc}") from None
     plan_ref.append(plan)
-    changes = doc.get("resource_changes") or []
+    changes = doc.get("resource_changes")
+    if changes is None:   # a plan that changes nothing may leave resource_changes out: its planned values
+        changes = _unchanged(doc.get("planned_values"))
+        if changes:
+            notes.append("the plan has no resource_changes: its planned_values are read as unchanged resources")
     if not isinstance(changes, list):
         raise IacError(f"{file}: resource_changes is not a list")
     for n, change in enumerate(changes):
@@ -81,7 +90,10 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
     regions: dict[str, str] = {}
     modelled = [i for i in plan.instances if i.type in SUPPORTED]
     for inst in modelled:
-        regions[inst.address] = region or _region(plan, inst, file)
+        try:
+            regions[inst.address] = region or _region(plan, inst, file)
+        except PlanShapeError as exc:
+            raise IacError(f"{file}: the aws provider configuration of {inst.address} cannot be read: {exc}") from None
     estate = Estate(acct)
     declared: list[Declared] = []
     unsupported: list[Unsupported] = []
@@ -104,12 +116,15 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
         declared.append(Declared(inst.address, inst.type, model_type, mid if inst.action != "delete" else
                                  (_old_id(inst) or mid), inst.action, file, None))
 
-    live = [i for i in modelled if i.action != "delete"]
+    live: dict[str, list[Instance]] = {}
+    for inst in modelled:
+        if inst.action != "delete":
+            live.setdefault(inst.type, []).append(inst)
     for table in (PRIMARY, SECONDARY):
         for type_name in table:
             if type_name == "aws_instance":   # instances without groups land in the VPC's default group
                 _implicit_defaults(plan, estate, regions)
-            for inst in (i for i in live if i.type == type_name):
+            for inst in live.get(type_name, []):
                 _emit(table[type_name], plan, inst, regions[inst.address], estate)
     _finish(estate)
     problems += estate.problems + plan.problems
@@ -123,6 +138,25 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
                       resources=tuple(declared), unsupported=tuple(unsupported),
                       problems=tuple(SourceProblem(a, m, file, None) for a, m in dict.fromkeys(problems)),
                       replaces=tuple(dict.fromkeys(replaces)), notes=tuple(dict.fromkeys(notes)))
+
+
+def _unchanged(planned: Any) -> list[Any]:
+    """The resources of ``planned_values`` (values representation), as no-op changes."""
+    out: list[Any] = []
+    stack = [planned.get("root_module") if isinstance(planned, dict) else None]
+    while stack:
+        module = stack.pop()
+        if not isinstance(module, dict):
+            continue
+        for r in module.get("resources") or [] if isinstance(module.get("resources"), list) else []:
+            if isinstance(r, dict):
+                values = r.get("values")
+                out.append({**{k: r.get(k) for k in ("address", "mode", "type", "name", "index", "provider_name")},
+                            "module_address": module.get("address") or "",
+                            "change": {"actions": ["no-op"], "before": values, "after": values, "after_unknown": {}}})
+        children = module.get("child_modules")
+        stack.extend(reversed(children) if isinstance(children, list) else [])
+    return out
 
 
 def _load(data: bytes, file: str) -> dict[str, Any]:
@@ -280,14 +314,14 @@ def _finish(estate: Estate) -> None:
     that an association the plan leaves unknown may name has no known route table or ACL."""
     _unknown_associations(estate)
     for (region, vid), rid in estate.main_tables.items():
-        for item in estate.of(region, RTBS):
-            if item.body.get("VpcId") == vid and item.body["RouteTableId"] != rid:
+        for item in estate.find(region, RTBS, "VpcId", vid):
+            if item.body["RouteTableId"] != rid:
                 item.body["Associations"] = [a for a in item.body["Associations"] if not a.get("Main")]
     for item in estate.items.values():
         if item.call == ACLS and item.body.get("IsDefault"):
-            for sub in estate.of(item.region, SUBNETS):
+            for sub in estate.find(item.region, SUBNETS, "VpcId", item.body.get("VpcId")):
                 sid = str(sub.body["SubnetId"])
-                if sub.body.get("VpcId") == item.body.get("VpcId") and (item.region, sid) not in estate.nacl_assoc:
+                if (item.region, sid) not in estate.nacl_assoc:
                     item.body["Associations"].append({"SubnetId": sid, "NetworkAclId": item.body["NetworkAclId"]})
     for (region, rt), attachments in estate.tgw_prop.items():
         rt_item = estate.get(region, TGW_RTS, rt)
