@@ -111,14 +111,16 @@ def _around(s: _Strings, text: str, piece: str) -> int | list[int]:
 def findings_data(model: ReportModel) -> dict[str, Any]:
     """The findings as compact rows for the page's script (report.js reads this layout):
     ``[fingerprint, rule, severity, status, type, id, account, region, arn, vpc, item, message,
-    evidence, waiver]``, where evidence is ``[[path, observed, expected, verdict, [source...]]]``
+    evidence, waiver[, declared]]``, where evidence is ``[[path, observed, expected, verdict, [source...]]]``
     and a source is ``[head, tail]`` (everything up to the last ``/`` as an index, the rest as a
     string). fingerprint and id are strings, item is a string or null, arn and message are an
     index or ``[before, after]`` indexes around the resource id, and every other field is an
     index into ``strings``. ``rules`` maps a rule id to ``[title, [[framework, control]...],
     [[kind, text]...], [reference...]]``: its title, the controls it cites, its remediation
     steps (``cli``, ``console``, ``iac``; from the rule packs, sorted by kind) and its references.
-    A rule the packs do not know has no remediation and no references (empty lists)."""
+    A rule the packs do not know has no remediation and no references (empty lists). declared,
+    only on the rows of a resource a plan or template declares, is the index of ``declared at
+    <file>:<line> (<address>)``."""
     s = _Strings()
     rules: dict[str, Any] = {}
     rows = []
@@ -132,6 +134,8 @@ def findings_data(model: ReportModel) -> dict[str, Any]:
                      [[s(e.path), s(observed_text(e.observed)), s(e.expected), s(_VERDICTS[e.holds]),
                        [_source(s, src) for src in e.sources]] for e in f.evidence],
                      s(f.waiver.id if f.waiver is not None else "")])
+        if f.resource.declared is not None:
+            rows[-1].append(s(f.declared_at))
     return {"strings": s.table, "rules": rules, "findings": rows}
 
 

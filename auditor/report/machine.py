@@ -7,6 +7,13 @@ affects, so that a gap no rule reads is not lost: a JUnit test suite ``collectio
 (``executionSuccessful`` false), and a CSV row per gap after the findings (status ERROR, no rule,
 resource type ``collection``).
 
+A plan run (findings.json ``run.plan``, auditor/report/plan_view.py) is shown the same way: each
+finding of a resource the plan or template declares points at its file and line (SARIF's
+location, JUnit's ``file`` and ``line``, the CSV's ``declared`` column), and every resource of a
+type not modelled and every problem reading the source is listed (`plan_entries`: a JUnit suite
+``plan``, SARIF notifications and, for those leaving the assessment incomplete, results, CSV
+rows after the gaps).
+
 Each writer returns bytes that depend only on the model (and, for the JUnit timestamp when
 the snapshot has no finish time, SOURCE_DATE_EPOCH): findings in the document's order (sorted
 by rule, account, region, resource), keys sorted, no wall clock. Strings that come from AWS
@@ -30,6 +37,7 @@ from typing import Any
 from collections.abc import Iterable, Mapping
 
 from auditor.report.model import FindingView, NotAssessed, ReportModel, RuleView
+from auditor.report.plan_view import PlanProblem, PlanUnsupported, PlanView, plan_fingerprint, sarif_uri, where
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -56,7 +64,14 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 CSV_COLUMNS = ("fingerprint", "rule_id", "title", "severity", "status", "account", "region", "resource_type",
                "resource_id", "arn", "vpc_id", "item", "message", "controls", "waiver", "waiver_expires",
-               "evidence", "sources")
+               "evidence", "sources", "declared")
+# The JUnit suite, and the SARIF rule ids, of what a plan run could not model (run.plan): an
+# unsupported resource type, a problem reading the plan or template. Not rule ids of a pack
+# (those are [A-Z]{2,5}-[0-9]{3}), so they never clash with one.
+PLAN_SUITE = "plan"
+PLAN_UNSUPPORTED = "auditor/plan-unsupported"
+PLAN_PROBLEM = "auditor/plan-problem"
+PLAN_SEVERITY = "high"    # an unmodelled network resource may be the very path a pack forbids
 
 
 def observed_text(value: Any) -> str:
@@ -118,6 +133,80 @@ def gap_fingerprint(gap: NotAssessed) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
 
+@dataclass(frozen=True)
+class PlanEntry:
+    """An unsupported resource or a problem of run.plan, as the machine formats list it:
+    `error` when it leaves the assessment incomplete (a network type, a problem), else it is
+    listed only (another type)."""
+
+    rule: str            # PLAN_UNSUPPORTED | PLAN_PROBLEM
+    address: str
+    type: str            # the source's resource type ("" for a problem)
+    line: int | None
+    text: str            # what it is and why it matters (and the rules it left unassessed)
+    error: bool
+    fingerprint: str
+    gaps: tuple[str, ...] = ()   # the gap_fingerprint of the not_assessed entries it is shown as
+
+
+def _plan_gap_address(gap: NotAssessed, plan: PlanView) -> str | None:
+    """The address a not_assessed entry of a plan run names (its one call ``<kind>:<address>``:
+    a problem, or an unsupported network resource), else None."""
+    prefix = f"{plan.kind}:"
+    if len(gap.calls) == 1 and gap.calls[0].startswith(prefix) and gap.account == plan.account:
+        return gap.calls[0][len(prefix):]
+    return None
+
+
+def plan_entries(plan: PlanView | None, gaps: Iterable[NotAssessed] = ()) -> tuple[PlanEntry, ...]:
+    """Every unsupported resource, then every problem, of a plan run (none without a plan). The
+    run's not_assessed entries for them (`gaps`: a problem's, with the rules it left unassessed,
+    and an unsupported network resource's) are joined to them: `shown_gaps` leaves those out."""
+    if plan is None:
+        return ()
+    by_address: dict[str, list[NotAssessed]] = {}
+    for g in gaps:
+        address = _plan_gap_address(g, plan)
+        if address is not None:
+            by_address.setdefault(address, []).append(g)
+
+    def joined(address: str, error: bool) -> tuple[tuple[str, ...], str]:
+        found = by_address.get(address, []) if error else []
+        rules = sorted({r for g in found for r in g.rules})
+        return tuple(gap_fingerprint(g) for g in found), (f" (rules not assessed: {', '.join(rules)})" if rules else "")
+
+    def unsupported(u: PlanUnsupported) -> PlanEntry:
+        action = f", {u.action}" if u.action else ""
+        fps, rules = joined(u.address, u.network)
+        return PlanEntry(PLAN_UNSUPPORTED, u.address, u.type, u.line,
+                         f"{u.address} ({where(plan.file, u.line)}{action}): {u.reason}{rules}", u.network,
+                         plan_fingerprint(plan, "unsupported", u.address), fps)
+
+    def problem(p: PlanProblem) -> PlanEntry:
+        fps, rules = joined(p.address, True)
+        return PlanEntry(PLAN_PROBLEM, p.address, "", p.line,
+                         f"{p.address} ({where(plan.file, p.line)}): {p.message}; the values it concerns are "
+                         f"unknown{rules}", True, plan_fingerprint(plan, "problem", p.address, p.message), fps)
+
+    return tuple(unsupported(u) for u in plan.unsupported) + tuple(problem(p) for p in plan.problems)
+
+
+def shown_gaps(model: ReportModel) -> tuple[NotAssessed, ...]:
+    """The gaps the machine formats list as gaps: all but those a plan entry stands for (it says
+    the same, at its file and line, in the formats' plan parts); never one no entry shows."""
+    plan = model.plan
+    if plan is None:
+        return model.not_assessed
+    shown = {fp for e in plan_entries(plan, model.not_assessed) for fp in e.gaps}
+    return tuple(g for g in model.not_assessed if gap_fingerprint(g) not in shown)
+
+
+def _junit_where(file: str, line: int | None) -> dict[str, str]:
+    """A test case's ``file`` and ``line`` attributes (as pytest writes them, and GitLab reads
+    ``file``): the plan or template and the line, when the source has one."""
+    return {"file": _x(file), **({"line": str(line)} if line is not None else {})}
+
+
 def _close_suite(suite: ET.Element, counts: dict[str, int], totals: dict[str, int], stamp: str) -> None:
     """Write a suite's counts (and add them to the run's `totals`), its timestamp and time."""
     for k, v in counts.items():
@@ -129,8 +218,11 @@ def _close_suite(suite: ET.Element, counts: dict[str, int], totals: dict[str, in
 
 
 def junit_xml(model: ReportModel) -> bytes:
-    """JUnit XML: a test suite per pack, a test case per (rule, resource[, item]); then, when
-    anything could not be collected, a suite ``collection`` with an error test case per gap."""
+    """JUnit XML: a test suite per pack, a test case per (rule, resource[, item]) (with ``file``
+    and ``line`` where a plan declares the resource); then, when anything could not be
+    collected, a suite ``collection`` with an error test case per gap; then, for a plan run with
+    anything not modelled, a suite ``plan`` (an error per network type not modelled and per
+    problem, a skipped case per other type)."""
     stamp = _timestamp(model)
     root = ET.Element("testsuites", {"name": _x(f"{model.run.tool_name} {model.run.tool_version}".strip())})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -138,7 +230,10 @@ def junit_xml(model: ReportModel) -> bytes:
         suite = ET.SubElement(root, "testsuite", {"name": _x(pack)})
         counts = {"tests": len(findings), "failures": 0, "errors": 0, "skipped": 0}
         for f in findings:
-            case = ET.SubElement(suite, "testcase", {"classname": _x(f.rule.id), "name": _x(f.name)})
+            declared = f.resource.declared
+            case = ET.SubElement(suite, "testcase", {"classname": _x(f.rule.id), "name": _x(f.name),
+                                                     **(_junit_where(declared.file, f.declared_line)
+                                                        if declared is not None else {})})
             if f.status == "FAIL":
                 counts["failures"] += 1
                 el = ET.SubElement(case, "failure", {"message": _x(f.message), "type": f.severity})
@@ -158,14 +253,30 @@ def junit_xml(model: ReportModel) -> bytes:
                 ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
                                                               else "not applicable")})
         _close_suite(suite, counts, totals, stamp)
-    if model.not_assessed:
+    gaps = shown_gaps(model)
+    if gaps:
         suite = ET.SubElement(root, "testsuite", {"name": COLLECTION})
-        for gap in model.not_assessed:
+        for gap in gaps:
             case = ET.SubElement(suite, "testcase", {"classname": COLLECTION, "name": _x(gap_name(gap))})
             el = ET.SubElement(case, "error", {"message": _x(gap_text(gap)), "type": "not-collected"})
             el.text = _x(gap.reason)
-        n = len(model.not_assessed)
+        n = len(gaps)
         _close_suite(suite, {"tests": n, "failures": 0, "errors": n, "skipped": 0}, totals, stamp)
+    entries = plan_entries(model.plan, model.not_assessed)
+    if model.plan is not None and entries:
+        suite = ET.SubElement(root, "testsuite", {"name": PLAN_SUITE})
+        for e in entries:
+            name = f"{e.address} ({e.type})" if e.type else e.address
+            case = ET.SubElement(suite, "testcase", {"classname": PLAN_SUITE, "name": _x(name),
+                                                     **_junit_where(model.plan.file, e.line)})
+            if e.error:
+                kind = "not-modelled" if e.rule == PLAN_UNSUPPORTED else "plan-problem"
+                ET.SubElement(case, "error", {"message": _x(e.text), "type": kind}).text = _x(e.text)
+            else:
+                ET.SubElement(case, "skipped", {"message": _x(e.text)})
+        errors = sum(1 for e in entries if e.error)
+        _close_suite(suite, {"tests": len(entries), "failures": 0, "errors": errors,
+                             "skipped": len(entries) - errors}, totals, stamp)
     for k, v in totals.items():
         root.set(k, str(v))
     root.set("time", "0")
@@ -233,8 +344,21 @@ def _descriptor(rule: RuleView) -> dict[str, Any]:
     return out
 
 
+def _plan_location(file: str, line: int | None, address: str, text: str) -> dict[str, Any]:
+    """A location in a plan or template: the file (relative to %SRCROOT%, as given on the
+    command line) and the line (1 when the source has none: a Terraform plan's JSON), and the
+    resource's address as its logical location."""
+    uri, relative = sarif_uri(file)
+    return {"logicalLocations": [{"name": address, "fullyQualifiedName": address, "kind": "resource"}],
+            "message": {"text": text},
+            "physicalLocation": {"artifactLocation": {"uri": uri, **({"uriBaseId": SRCROOT} if relative else {})},
+                                 "region": {"startLine": line if line is not None else 1}}}
+
+
 def _location(f: FindingView, sources: SarifSources) -> dict[str, Any]:
     r = f.resource
+    if r.declared is not None:   # a plan run: where the plan or template declares the resource
+        return _plan_location(r.declared.file, f.declared_line, r.declared.address, f"{f.name}: {f.declared_at}")
     fqn = r.arn or f"{r.account}/{r.region}/{r.type}/{r.id}"
     out: dict[str, Any] = {"logicalLocations": [{"name": r.id, "fullyQualifiedName": fqn, "kind": "resource"}],
                            "message": {"text": f.name}}
@@ -249,6 +373,8 @@ def _location(f: FindingView, sources: SarifSources) -> dict[str, Any]:
 
 def _result(f: FindingView, index: int, sources: SarifSources) -> dict[str, Any]:
     message = f.message or f.rule.title or f.rule.id
+    if f.resource.declared is not None:
+        message = f"{message} [{f.declared_at}]"
     out: dict[str, Any] = {
         "ruleId": f.rule.id, "ruleIndex": index,
         "message": {"text": message},
@@ -258,6 +384,10 @@ def _result(f: FindingView, index: int, sources: SarifSources) -> dict[str, Any]
                        "account": f.resource.account, "region": f.resource.region, "vpcId": f.resource.vpc_id,
                        "item": f.item, "evidence": evidence_text(f)},
     }
+    d = f.resource.declared
+    if d is not None:
+        out["properties"]["declared"] = {"kind": d.kind, "file": d.file, "address": d.address,
+                                         "line": f.declared_line}
     out["kind"] = "fail"
     if f.status == "ERROR":
         # Not assessed is no pass and no silence: a visible warning saying why.
@@ -273,14 +403,66 @@ def _result(f: FindingView, index: int, sources: SarifSources) -> dict[str, Any]
     return out
 
 
-def _artifact_bases(results: list[dict[str, Any]]) -> dict[str, Any]:
-    bases: dict[str, Any] = {SRCROOT: {"description": {"text": "The folder the scan ran in (the repository): "
-                                                               "the audit config and user packs are relative to it"}}}
-    if any(loc["physicalLocation"]["artifactLocation"]["uriBaseId"] == BUILTIN_ROOT
+def _artifact_bases(results: list[dict[str, Any]], plan: bool) -> dict[str, Any]:
+    text = ("The folder the scan ran in (the repository): the audit config and user packs are relative to it"
+            + ("; so is the plan or template, as given on the command line" if plan else ""))
+    bases: dict[str, Any] = {SRCROOT: {"description": {"text": text}}}
+    if any(loc["physicalLocation"]["artifactLocation"].get("uriBaseId") == BUILTIN_ROOT
            for r in results for loc in r["locations"]):
         bases[BUILTIN_ROOT] = {"description": {"text": "The auditor's own source: its built-in rule packs "
                                                        "(rules/packs/...)"}}
     return bases
+
+
+_PLAN_RULES = {   # rule id -> (title, why, what to do)
+    PLAN_UNSUPPORTED: ("A resource type of the plan or template is not modelled",
+                       "A resource of a network type the auditor does not model may change the network (a route, a "
+                       "gateway, a firewall): the network the plan builds is not fully known, so the assessment is "
+                       "incomplete, never compliant.",
+                       "Review by hand what the resource does to the network; once it is deployed, a scan of the "
+                       "account assesses the network it leaves. docs/plans.md lists the resource types modelled."),
+    PLAN_PROBLEM: ("Part of a resource of the plan or template could not be read",
+                   "An unknown intrinsic function, a reference to nothing or an attribute of an odd shape: the "
+                   "values it concerns are unknown, and the rules reading them are not assessed.",
+                   "Correct the reference or function the message names in the plan or template."),
+}
+
+
+def _plan_descriptor(rule: str) -> dict[str, Any]:
+    title, why, todo = _PLAN_RULES[rule]
+    return {"id": rule, "name": rule, "shortDescription": {"text": title}, "fullDescription": {"text": why},
+            "help": {"text": todo},
+            "defaultConfiguration": {"level": ERROR_LEVEL},
+            "properties": {"severity": PLAN_SEVERITY, "pack": "", "security-severity": SECURITY_SEVERITY[PLAN_SEVERITY],
+                           "frameworks": [], "tags": ["plan", "security"]}}
+
+
+def _plan_sarif(plan: PlanView | None, gaps: tuple[NotAssessed, ...], index: dict[str, int],
+                rules: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(results, notifications) of what a plan run could not model: a tool execution
+    notification for every unsupported resource and problem (an error when it leaves the
+    assessment incomplete, else a note), and a not-assessed result for each such error, located
+    in the plan or template, so code scanning annotates the pull request with it (`rules` and
+    `index` get the descriptors these results cite)."""
+    if plan is None:
+        return [], []
+    results, notes = [], []
+    for e in plan_entries(plan, gaps):
+        loc = _plan_location(plan.file, e.line, e.address, e.text)
+        notes.append({"level": "error" if e.error else "note", "message": {"text": e.text}, "locations": [loc],
+                      "properties": {"kind": e.rule, "address": e.address, "resourceType": e.type,
+                                     "planFingerprint": e.fingerprint, "gapFingerprints": list(e.gaps)}})
+        if not e.error:
+            continue
+        if e.rule not in index:
+            index[e.rule] = len(rules)
+            rules.append(_plan_descriptor(e.rule))
+        results.append({"ruleId": e.rule, "ruleIndex": index[e.rule], "kind": "fail", "level": ERROR_LEVEL,
+                        "message": {"text": f"Not assessed ({e.address}): {e.text}"}, "locations": [loc],
+                        "partialFingerprints": {FINGERPRINT_KEY: e.fingerprint, LINE_HASH_KEY: f"{e.fingerprint}:1"},
+                        "properties": {"status": "ERROR", "severity": PLAN_SEVERITY, "resourceType": e.type,
+                                       "address": e.address, "evidence": e.text}})
+    return results, notes
 
 
 def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> bytes:
@@ -288,7 +470,9 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
     result per FAIL, ERROR and WAIVED finding (ERROR a warning with its cause, WAIVED with an
     accepted external suppression), located in the file that made the rule apply
     (`SarifSources.location`, from `document`, the findings.json the model was built from)
-    and logically at the AWS resource; a tool execution notification per gap."""
+    and logically at the AWS resource (a resource a plan or template declares: at its file and
+    line, logically at its address); a tool execution notification per gap and, in a plan run,
+    per resource not modelled and problem (`_plan_sarif`)."""
     sources = SarifSources.of(document) if document is not None else SarifSources()
     index = {r.id: i for i, r in enumerate(model.rules)}
     rules = [_descriptor(r) for r in model.rules]
@@ -301,7 +485,19 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
     notifications = [{"level": "error", "message": {"text": gap_text(g)},
                       "properties": {"account": g.account, "region": g.region, "calls": list(g.calls),
                                      "reason": g.reason, "rules": list(g.rules),
-                                     "gapFingerprint": gap_fingerprint(g)}} for g in model.not_assessed]
+                                     "gapFingerprint": gap_fingerprint(g)}} for g in shown_gaps(model)]
+    plan_results, plan_notes = _plan_sarif(model.plan, model.not_assessed, index, rules)
+    results += plan_results
+    notifications += plan_notes
+    plan = model.plan
+    properties: dict[str, Any] = {
+        "organisation": model.organisation, "profile": model.profile_id,
+        "snapshotManifestSha256": model.run.manifest_sha256, "collectionFinished": model.run.finished,
+        "assessedOn": model.run.assessed_on, "complete": model.complete, "auditConfig": sources.config_file}
+    if plan is not None:
+        properties["plan"] = {"kind": plan.kind, "file": plan.file, "sha256": plan.sha256,
+                              "formatVersion": plan.format_version, "overlaidSnapshot": plan.overlay_snapshot,
+                              "incomplete": plan.incomplete}
     doc = {
         "$schema": SARIF_SCHEMA, "version": SARIF_VERSION,
         "runs": [{
@@ -310,16 +506,15 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
                                 "rules": rules}},
             "automationDetails": {"id": f"private-network-auditor/{model.run.manifest_sha256}"},
             "columnKind": "unicodeCodePoints",
-            "originalUriBaseIds": _artifact_bases(results),
+            "originalUriBaseIds": _artifact_bases(results, plan is not None),
             # Collection problems are the tool's own (SARIF toolExecutionNotifications), as
             # is whether it could look at everything: never successful with a gap.
-            "invocations": [{"executionSuccessful": model.every_call_answered,
+            # A plan run that could not model all of the network is not successful either.
+            "invocations": [{"executionSuccessful": model.every_call_answered
+                             and not (plan is not None and plan.incomplete),
                              "toolExecutionNotifications": notifications}],
             "results": results,
-            "properties": {"organisation": model.organisation, "profile": model.profile_id,
-                           "snapshotManifestSha256": model.run.manifest_sha256,
-                           "collectionFinished": model.run.finished, "assessedOn": model.run.assessed_on,
-                           "complete": model.complete, "auditConfig": sources.config_file},
+            "properties": properties,
         }],
     }
     return (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
@@ -330,32 +525,52 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
+def declared_cell(file: str, line: int | None, address: str) -> str:
+    """The CSV's ``declared`` cell: ``plan.json:20 aws_subnet.a`` (``file address`` without a line)."""
+    return f"{where(file, line)} {address}"
+
+
 def _csv_row(f: FindingView) -> list[str]:
     r = f.resource
     controls = " ".join(f"{c.framework}:{c.control}" for c in f.rule.controls)
     sources = " ".join(sorted({s for e in f.evidence for s in e.sources}))
+    declared = "" if r.declared is None else declared_cell(r.declared.file, f.declared_line, r.declared.address)
     return [f.fingerprint, f.rule.id, f.rule.title, f.severity, f.status, r.account, r.region, r.type, r.id, r.arn,
             r.vpc_id, f.item or "", f.message, controls, f.waiver.id if f.waiver else "",
-            f.waiver.expires if f.waiver else "", evidence_text(f), sources]
+            f.waiver.expires if f.waiver else "", evidence_text(f), sources, declared]
 
 
 def _gap_row(gap: NotAssessed) -> list[str]:
     return [gap_fingerprint(gap), "", "not collected", "", "ERROR", gap.account, gap.region, COLLECTION,
-            ", ".join(gap.calls), "", "", "", gap_text(gap), "", "", "", "", ""]
+            ", ".join(gap.calls), "", "", "", gap_text(gap), "", "", "", "", "", ""]
+
+
+def _plan_row(plan: PlanView, e: PlanEntry) -> list[str]:
+    """An unsupported resource (ERROR for a network type, else NOT_APPLICABLE: no network rule
+    reads it) or a problem (ERROR) of a plan run, after the gaps."""
+    title = _PLAN_RULES[e.rule][0]
+    status = "ERROR" if e.error else "NOT_APPLICABLE"
+    return [e.fingerprint, e.rule, title, PLAN_SEVERITY if e.error else "info", status, plan.account,
+            ",".join(plan.regions), e.type or PLAN_SUITE, e.address, "", "", "", e.text, "", "", "", "", "",
+            declared_cell(plan.file, e.line, e.address)]
 
 
 def csv_rows(model: ReportModel) -> Iterable[list[str]]:
-    """The CSV's rows (header first): one per finding, then one per gap; cells already neutralised."""
+    """The CSV's rows (header first): one per finding, then one per gap, then (a plan run) one
+    per unsupported resource and problem; cells already neutralised."""
     yield list(CSV_COLUMNS)
     for f in model.findings:
         yield [neutralise(c) for c in _csv_row(f)]
-    for gap in model.not_assessed:
+    for gap in shown_gaps(model):
         yield [neutralise(c) for c in _gap_row(gap)]
+    if model.plan is not None:
+        for e in plan_entries(model.plan, model.not_assessed):
+            yield [neutralise(c) for c in _plan_row(model.plan, e)]
 
 
 def csv_bytes(model: ReportModel) -> bytes:
     """CSV (RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted), UTF-8, a header row, one
-    row per finding."""
+    row per finding (then gaps and, in a plan run, what the plan could not model)."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     for row in csv_rows(model):

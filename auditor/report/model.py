@@ -25,6 +25,7 @@ from auditor.report.diagram import Diagrams
 from auditor.report.wording import Wording, load_style, load_wording, style_names
 from auditor.report.workpaper import Workpaper, workpaper_of
 from auditor.report.mapping_view import ControlReview, control_review
+from auditor.report.plan_view import DeclaredView, PlanView, declared_line, declared_text, declared_view, plan_view
 from auditor.report.risk import RiskSection, hipaa_risk
 from auditor.rules.frameworks import Catalogue
 from auditor.rules.packs import PackSet
@@ -73,6 +74,9 @@ class ResourceView:
     region: str
     arn: str
     vpc_id: str
+    # Where a Terraform plan or CloudFormation template declares it (findings.json
+    # resource.declared); None for a resource of a collected snapshot.
+    declared: DeclaredView | None = None
 
     @property
     def label(self) -> str:
@@ -150,6 +154,20 @@ class FindingView:
         """``type id [item] account/region``."""
         item = f" [{self.item}]" if self.item is not None else ""
         return f"{self.resource.type} {self.resource.id}{item} {self.resource.account}/{self.resource.region}"
+
+    @property
+    def declared_line(self) -> int | None:
+        """The line of the plan or template this finding points at (`declared_line`: the
+        field of its first condition that does not hold, else the resource); None when the
+        resource is not declared by one or the source has no lines."""
+        d = self.resource.declared
+        return None if d is None else declared_line(d, ((e.path, e.holds) for e in self.evidence))
+
+    @property
+    def declared_at(self) -> str:
+        """``declared at plan.json:20 (aws_subnet.a)``; "" for a resource of a snapshot."""
+        d = self.resource.declared
+        return "" if d is None else declared_text(d, self.declared_line)
 
 
 @dataclass(frozen=True)
@@ -332,6 +350,9 @@ class ReportModel:
     diagrams: Diagrams = field(default_factory=lambda: Diagrams({}), compare=False, repr=False)
     # Worksheets, management responses and the assessor block (auditor/report/workpaper.py).
     workpaper: Workpaper = field(default_factory=Workpaper)
+    # The Terraform plan or CloudFormation template of a plan run (findings.json run.plan;
+    # auditor/report/plan_view.py); None for a run on a snapshot alone.
+    plan: PlanView | None = None
 
     @property
     def profile_text(self) -> str:
@@ -498,7 +519,8 @@ def _finding(f: Mapping[str, Any], rules: Mapping[str, RuleView]) -> FindingView
         fingerprint=f["fingerprint"], rule=rules.get(f["rule_id"]) or _placeholder_rule(f["rule_id"], f["severity"]),
         severity=f["severity"], status=f["status"],
         resource=ResourceView(type=_s(r.get("type")), id=_s(r.get("id")), account=_s(r.get("account")),
-                              region=_s(r.get("region")), arn=_s(r.get("arn")), vpc_id=_s(r.get("vpc_id"))),
+                              region=_s(r.get("region")), arn=_s(r.get("arn")), vpc_id=_s(r.get("vpc_id")),
+                              declared=declared_view(r.get("declared"))),
         item=None if f.get("item") is None else str(f["item"]), message=_s(f.get("message")),
         evidence=tuple(EvidenceView(path=_s(e.get("path")), observed=e.get("observed"), expected=_s(e.get("expected")),
                                     holds=e.get("holds"), sources=tuple(str(s) for s in e.get("sources", [])))
@@ -629,7 +651,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
                                        rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),
         record_hashes=_frozen(hashes), workpaper=workpaper_of(document),
-        hipaa_risk=hipaa_risk(document, report_words.status_term),
+        hipaa_risk=hipaa_risk(document, report_words.status_term), plan=plan_view(run),
         scope_gaps=tuple(ScopeGapView(kind=_s(g.get("kind")), account=_s(g.get("account")), region=_s(g.get("region")),
                                       vpc_id=_s(g.get("vpc_id")), reason=_s(g.get("reason")),
                                       suggestions=tuple(_s(x) for x in g.get("suggestions", [])),

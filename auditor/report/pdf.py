@@ -38,6 +38,9 @@ from auditor.vocabulary import SEVERITIES, STATUSES, severity_rank
 TEMPLATE = "pdf_report.html.j2"
 STYLESHEET = "pdf_print.css"
 _OBSERVED_MAX = 600   # characters of an observed value shown; the full value is in the attached findings.json
+# Rows of each list of the Plan section (unsupported resources, problems) shown; past it, how many
+# more (the HTML report and the attached findings.json list every one).
+PLAN_LIST_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "failing_by_severity": {s: sum(1 for f in failing if f.severity == s) for s in SEVERITIES},
         "rules_by_id": model.rules_by_id,
         "records": records if records is not None else records_of(model, inputs),
+        "plan_max": PLAN_LIST_MAX,
     }
     return env.get_template(TEMPLATE).render(**context)
 

@@ -15,7 +15,7 @@
             msg: around(a[11], a[5]),
             ev: a[12].map(function (e) {
               return [S[e[0]], S[e[1]], S[e[2]], S[e[3]], e[4].map(function (x) { return S[x[0]] + x[1]; })];
-            }), waiver: S[a[13]]};
+            }), waiver: S[a[13]], decl: a.length > 14 ? S[a[14]] : ""};   /* where a plan declares it */
   });
   var SEV = ["critical", "high", "medium", "low", "info"];
   var ST = ["FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE"];
@@ -41,7 +41,7 @@
   }
   function haystack(f) {
     if (f._h === undefined) {
-      var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.arn, f.vpc, f.msg, f.waiver,
+      var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.decl, f.arn, f.vpc, f.msg, f.waiver,
                    data.responses.lines[data.responses.by_finding[f.fp]] || ""];
       f.ev.forEach(function (e) { parts.push(e[0], e[1], e[2], e[4].join(" ")); });
       f.ctl.forEach(function (c) { parts.push(c[0] + " " + c[1]); });
@@ -142,7 +142,9 @@
     tr.appendChild(el("td", f.st, "st st-" + f.st));
     tr.appendChild(el("td", f.sev));
     var r = el("td"); r.appendChild(el("code", f.rule)); r.appendChild(el("div", f.title)); tr.appendChild(r);
-    tr.appendChild(el("td", resource(f), "mono res"));
+    var res = el("td", resource(f), "mono res");
+    if (f.decl) { res.appendChild(el("div", f.decl, "muted decl")); }
+    tr.appendChild(res);
     var m = el("td"); m.appendChild(el("div", f.msg, "msg")); m.appendChild(evidence(f));
     if (QUIET.indexOf(f.st) < 0) { m.appendChild(remediation(f)); m.appendChild(response(f)); }
     tr.appendChild(m);
