@@ -800,3 +800,61 @@ Resources:
     assert rt is not None and "propagates from vgw-Vgw" in (rt.unknown_reason("routes") or "")
     carrier = model.get("carrier_gateway", "cagw-Carrier")
     assert carrier is not None and carrier.vpc_id == "vpc-Vpc"
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda p: p.name)
+def test_every_fixture_is_a_template_cfn_lint_finds_no_error_in(path: Path) -> None:
+    # Warnings are allowed: zones are written out on purpose (known before deploy, unlike Fn::GetAZs).
+    from cfnlint.api import lint_all
+
+    errors = [f"{m.linenumber}: {m.rule.id} {m.message}" for m in lint_all(path.read_text())
+              if m.rule.id.startswith("E")]
+    assert errors == []
+
+
+def test_pseudo_parameters_of_the_partition_and_unknown_stack_names() -> None:
+    text = """
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+      Tags:
+        - {Key: where, Value: !Sub "${AWS::Partition} ${AWS::URLSuffix} ${AWS::AccountId} ${AWS::Region}"}
+  Eip: {Type: AWS::EC2::EIP}
+  Cluster:
+    Type: AWS::EKS::Cluster
+    Properties:
+      RoleArn: arn:aws-cn:iam::111111111111:role/eks
+      ResourcesVpcConfig: {SubnetIds: [subnet-1], EndpointPublicAccess: false, EndpointPrivateAccess: true}
+      Tags: [{Key: ip, Value: !Ref Eip}]
+"""
+    model = build_model(_text(text, region="cn-north-1").records)
+    vpc = model.get("vpc", "vpc-Vpc")
+    assert vpc is not None and vpc.tag("where") == f"aws-cn amazonaws.com.cn {ACCOUNT} cn-north-1"
+    cluster = model.get("eks_cluster", "Cluster")             # no Name: CloudFormation names it; id by logical id
+    assert cluster is not None and cluster.arn == f"arn:aws-cn:eks:cn-north-1:{ACCOUNT}:cluster/Cluster"
+    assert cluster.endpoint_public_access is False and cluster.endpoint_private_access is True
+    assert "Ref of an EIP is its public IP" in (cluster.unknown_reason("tags") or "")
+    assert "the subnet is not declared in this template" in (cluster.unknown_reason("vpc_id") or "")
+
+
+def test_resources_placed_by_default_are_unknown() -> None:
+    text = """
+Resources:
+  Sg: {Type: AWS::EC2::SecurityGroup, Properties: {GroupDescription: x}}
+  Db: {Type: AWS::RDS::DBInstance, Properties: {Engine: mysql, DBInstanceClass: db.t3.micro}}
+  Aurora: {Type: AWS::RDS::DBInstance, Properties: {Engine: aurora-mysql, DBClusterIdentifier: c1,
+                                                    DBInstanceClass: db.r5.large}}
+"""
+    source = _text(text)
+    model = build_model(source.records)
+    sg = model.get("security_group", "sg-Sg")
+    assert sg is not None and "default VPC" in (sg.unknown_reason("vpc_id") or "")
+    db = model.get("db_instance", "Db")
+    assert db is not None and "default VPC" in (db.unknown_reason("vpc_id") or "")
+    assert db.unknown_reason("publicly_accessible") is not None      # AWS decides by the default VPC's gateway
+    aurora = model.get("db_instance", "Aurora")
+    assert aurora is not None and "AWS::RDS::DBCluster is not modelled" in (aurora.unknown_reason("vpc_id") or "")
+    v = _verdicts(_evaluate(source))
+    assert v[("SE-001", "Db")] == {"ERROR"} and v[("SE-001", "Aurora")] == {"ERROR"}
