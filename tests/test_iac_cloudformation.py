@@ -863,3 +863,31 @@ Resources:
     assert aurora is not None and "AWS::RDS::DBCluster is not modelled" in (aurora.unknown_reason("vpc_id") or "")
     v = _verdicts(_evaluate(source))
     assert v[("SE-001", "Db")] == {"ERROR"} and v[("SE-001", "Aurora")] == {"ERROR"}
+
+
+def test_properties_chosen_by_a_condition_are_read_with_their_lines() -> None:
+    text = """
+Parameters:
+  Env: {Type: String, Default: prod}
+Conditions:
+  Prod: !Equals [!Ref Env, prod]
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: !If
+      - Prod
+      - CidrBlock: 10.1.0.0/16
+        EnableDnsHostnames: true
+      - CidrBlock: 10.2.0.0/16
+"""
+    vpc = build_model(_text(text).records).get("vpc", "vpc-Vpc")
+    assert vpc is not None and vpc.cidr_blocks == ("10.1.0.0/16",) and vpc.dns_hostnames is True
+    assert vpc.declared_at is not None and vpc.declared_at.line_of("cidr_blocks") == _line(text, "CidrBlock: 10.1")
+    dev = build_model(_text(text, parameters={"Env": "dev"}).records).get("vpc", "vpc-Vpc")
+    assert dev is not None and dev.cidr_blocks == ("10.2.0.0/16",) and dev.dns_hostnames is False
+    subnet = _text(text + """  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: !Select [0, !Cidr [!GetAtt Vpc.CidrBlock, 1, 8]], AvailabilityZone: x}
+""")
+    found = build_model(subnet.records).get("subnet", "subnet-Sub")
+    assert found is not None and found.cidr == "10.1.0.0/24"

@@ -46,7 +46,7 @@ from auditor.iac.base import (
     DEFAULT_ACCOUNT, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported, synthetic_id,
     unknown_id,
 )
-from auditor.iac.cfn_intrinsics import Evaluator, Unknown, first_unknown, pseudo_parameters
+from auditor.iac.cfn_intrinsics import Evaluator, Unknown, first_unknown, is_function, pseudo_parameters
 from auditor.iac.cfn_yaml import Map, decode, line_of
 from auditor.partitions import partition_of
 
@@ -258,14 +258,19 @@ class _Reader:
         name that is an id, a VPC's CidrBlock): a string, an `Unknown` saying why it is not
         known (a problem in it is listed with the resource itself), or None when absent."""
         props = self.resources[logical].get("Properties")
-        if not isinstance(props, dict) or prop not in props:
+        whole = is_function(props) is not None        # Properties: !If [...]: resolved whole
+        if not isinstance(props, dict) or (prop not in props and not whole):
             return None
         if logical in self._resolving:
             return self.ev.problem(f"{logical}.{prop} refers back to itself (a circular reference)", props)
         self._resolving.add(logical)
         try:
             saved = self.ev.take_problems()
-            value = self.ev.resolve(props[prop])
+            if whole:
+                chosen = self.ev.resolve(props)
+                value = chosen.get(prop) if isinstance(chosen, dict) else chosen
+            else:
+                value = self.ev.resolve(props[prop])
             self.ev.take_problems()          # reported with the resource itself
             self.ev.problems.extend(saved)
         finally:
@@ -377,6 +382,8 @@ class _Reader:
             if type_name not in _KINDS:
                 self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
                 continue
+            if is_function(props) is not None and isinstance(resolved, Map):
+                props = resolved          # Properties: !If [...]: the branch taken, with its lines
             res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
             res.unknown_creation = created if isinstance(created, Unknown) else None
             self.res[res.logical] = res
