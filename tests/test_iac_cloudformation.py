@@ -39,6 +39,10 @@ def _text(text: str, **kw: Any) -> PlanSource:
                          **kw)
 
 
+def _fixture_templates() -> list[Path]:
+    return sorted(p for p in FIXTURES.iterdir() if p.suffix in (".yaml", ".json"))
+
+
 def _evaluate(source: PlanSource) -> Evaluation:
     """The built-in packs over the template's records, as `auditor scan` evaluates evidence."""
     return evaluate_evidence(source.records, MANIFEST, prepare(None))
@@ -674,7 +678,8 @@ def _mutated(seed: int) -> bytes:
     import random
 
     rng = random.Random(seed)
-    path = sorted(FIXTURES.iterdir())[seed % len(list(FIXTURES.iterdir()))]
+    templates = _fixture_templates()
+    path = templates[seed % len(templates)]
     doc = json.loads(json.dumps(decode(path.read_bytes(), path.name), default=str))
 
     def slots(node: Any, where: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -800,3 +805,121 @@ Resources:
     assert rt is not None and "propagates from vgw-Vgw" in (rt.unknown_reason("routes") or "")
     carrier = model.get("carrier_gateway", "cagw-Carrier")
     assert carrier is not None and carrier.vpc_id == "vpc-Vpc"
+
+
+@pytest.mark.parametrize("path", _fixture_templates(), ids=lambda p: p.name)
+def test_every_fixture_is_a_template_cfn_lint_finds_no_error_in(path: Path) -> None:
+    # Warnings are allowed: zones are written out on purpose (known before deploy, unlike Fn::GetAZs).
+    from cfnlint.api import lint_all
+
+    errors = [f"{m.linenumber}: {m.rule.id} {m.message}" for m in lint_all(path.read_text())
+              if m.rule.id.startswith("E")]
+    assert errors == []
+
+
+def test_pseudo_parameters_of_the_partition_and_unknown_stack_names() -> None:
+    text = """
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+      Tags:
+        - {Key: where, Value: !Sub "${AWS::Partition} ${AWS::URLSuffix} ${AWS::AccountId} ${AWS::Region}"}
+  Eip: {Type: AWS::EC2::EIP}
+  Cluster:
+    Type: AWS::EKS::Cluster
+    Properties:
+      RoleArn: arn:aws-cn:iam::111111111111:role/eks
+      ResourcesVpcConfig: {SubnetIds: [subnet-1], EndpointPublicAccess: false, EndpointPrivateAccess: true}
+      Tags: [{Key: ip, Value: !Ref Eip}]
+"""
+    model = build_model(_text(text, region="cn-north-1").records)
+    vpc = model.get("vpc", "vpc-Vpc")
+    assert vpc is not None and vpc.tag("where") == f"aws-cn amazonaws.com.cn {ACCOUNT} cn-north-1"
+    cluster = model.get("eks_cluster", "Cluster")             # no Name: CloudFormation names it; id by logical id
+    assert cluster is not None and cluster.arn == f"arn:aws-cn:eks:cn-north-1:{ACCOUNT}:cluster/Cluster"
+    assert cluster.endpoint_public_access is False and cluster.endpoint_private_access is True
+    assert "Ref of an EIP is its public IP" in (cluster.unknown_reason("tags") or "")
+    assert "the subnet is not declared in this template" in (cluster.unknown_reason("vpc_id") or "")
+
+
+def test_resources_placed_by_default_are_unknown() -> None:
+    text = """
+Resources:
+  Sg: {Type: AWS::EC2::SecurityGroup, Properties: {GroupDescription: x}}
+  Db: {Type: AWS::RDS::DBInstance, Properties: {Engine: mysql, DBInstanceClass: db.t3.micro}}
+  Aurora: {Type: AWS::RDS::DBInstance, Properties: {Engine: aurora-mysql, DBClusterIdentifier: c1,
+                                                    DBInstanceClass: db.r5.large}}
+"""
+    source = _text(text)
+    model = build_model(source.records)
+    sg = model.get("security_group", "sg-Sg")
+    assert sg is not None and "default VPC" in (sg.unknown_reason("vpc_id") or "")
+    db = model.get("db_instance", "Db")
+    assert db is not None and "default VPC" in (db.unknown_reason("vpc_id") or "")
+    assert db.unknown_reason("publicly_accessible") is not None      # AWS decides by the default VPC's gateway
+    aurora = model.get("db_instance", "Aurora")
+    assert aurora is not None and "AWS::RDS::DBCluster is not modelled" in (aurora.unknown_reason("vpc_id") or "")
+    v = _verdicts(_evaluate(source))
+    assert v[("SE-001", "Db")] == {"ERROR"} and v[("SE-001", "Aurora")] == {"ERROR"}
+
+
+def test_properties_chosen_by_a_condition_are_read_with_their_lines() -> None:
+    text = """
+Parameters:
+  Env: {Type: String, Default: prod}
+Conditions:
+  Prod: !Equals [!Ref Env, prod]
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: !If
+      - Prod
+      - CidrBlock: 10.1.0.0/16
+        EnableDnsHostnames: true
+      - CidrBlock: 10.2.0.0/16
+"""
+    vpc = build_model(_text(text).records).get("vpc", "vpc-Vpc")
+    assert vpc is not None and vpc.cidr_blocks == ("10.1.0.0/16",) and vpc.dns_hostnames is True
+    assert vpc.declared_at is not None and vpc.declared_at.line_of("cidr_blocks") == _line(text, "CidrBlock: 10.1")
+    dev = build_model(_text(text, parameters={"Env": "dev"}).records).get("vpc", "vpc-Vpc")
+    assert dev is not None and dev.cidr_blocks == ("10.2.0.0/16",) and dev.dns_hostnames is False
+    subnet = _text(text + """  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: !Select [0, !Cidr [!GetAtt Vpc.CidrBlock, 1, 8]], AvailabilityZone: x}
+""")
+    found = build_model(subnet.records).get("subnet", "subnet-Sub")
+    assert found is not None and found.cidr == "10.1.0.0/24"
+
+
+def test_entries_and_rules_added_to_what_aws_creates_with_a_vpc() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  Sub: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a}}
+  DenySsh:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties: {NetworkAclId: !GetAtt Vpc.DefaultNetworkAcl, RuleNumber: 90, Protocol: 6, RuleAction: deny,
+                 CidrBlock: 0.0.0.0/0, PortRange: {From: 22, To: 22}}
+  OpenDefault:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties: {GroupId: !GetAtt Vpc.DefaultSecurityGroup, IpProtocol: tcp, FromPort: 80, ToPort: 80,
+                 CidrIp: 0.0.0.0/0}
+"""
+    source = _text(text)
+    assert not source.problems
+    declared = [(d.address, d.id) for d in source.resources]
+    assert declared[:4] == [("Vpc", "vpc-Vpc"), ("Vpc.MainRouteTable", "rtb-Vpc.MainRouteTable"),
+                            ("Vpc.DefaultSecurityGroup", "sg-Vpc.DefaultSecurityGroup"),
+                            ("Vpc.DefaultNetworkAcl", "acl-Vpc.DefaultNetworkAcl")]
+    assert ("DenySsh", "acl-Vpc.DefaultNetworkAcl") in declared
+    model = build_model(source.records)
+    acl = model.get("network_acl", "acl-Vpc.DefaultNetworkAcl")
+    assert acl is not None and acl.subnet_ids == ("subnet-Sub",)
+    assert (90, "deny") in [(e.rule_number, e.action) for e in acl.entries]
+    main = model.get("route_table", "rtb-Vpc.MainRouteTable")
+    assert main is not None and [(r.destination, r.target_kind) for r in main.routes] == [("10.0.0.0/16", "local")]
+    v = _verdicts(_evaluate(source))
+    assert v[("TF-002", "sgr-OpenDefault")] == {"FAIL"}
+    assert v[("TF-001", "sg-Vpc.DefaultSecurityGroup")] == {"FAIL"}
