@@ -467,9 +467,12 @@ def _write_plan_snapshot(writer: Any, plan: Path, source: PlanSource, base: Snap
     from auditor.scan import SOURCE_KEY, plan_complete
 
     if base is not None:
-        from auditor.iac.overlay import overlay as lay_over
+        from auditor.iac.overlay import lay_over
 
-        records = tuple(lay_over(base.records, source))
+        laid = lay_over(base.records, source)
+        records = laid.records
+        # What the overlay says (the plan's account-regions the snapshot lacks ...) joins the reader's notes.
+        source = replace(source, notes=tuple(dict.fromkeys(source.notes + laid.notes)))
     else:
         records = source.records
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -98,6 +98,7 @@ class Estate:
     account: str
     records: tuple[CallRecord, ...]
     ids: dict[str, str]
+    snapshot: Path
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Estate:
         result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True))
     assert result.complete, result.manifest["errors"]
     ids = {key: seeded.id(ACCOUNT, R, kind, name) for key, (kind, name) in _NAMED.items()}
-    return Estate(ACCOUNT, tuple(result.records), ids)
+    return Estate(ACCOUNT, tuple(result.records), ids, out)
 
 
 @pytest.fixture(scope="module")
@@ -690,3 +691,18 @@ def test_cloudformation_template_new_subnet_to_existing_tgw_end_to_end(estate: E
         (r.destination, r.target_kind) for r in table.routes}   # from the snapshot's VPC
     for hop in (estate.ids["tgw"], estate.ids["egress"], estate.ids["nat"], estate.ids["igw"]):
         assert hop in finding.message
+
+
+def test_run_plan_shows_where_the_snapshot_holds_nothing(estate: Estate, tmp_path: Path) -> None:
+    """Through the library's `run_plan`: a template for a region the snapshot lacks is evaluated
+    alone there, and findings.json's run.plan.notes says so (the overlay's note)."""
+    from auditor.api import run_plan
+
+    template = tmp_path / "in" / "west.yaml"
+    template.parent.mkdir()
+    template.write_text("Resources:\n  Igw: {Type: 'AWS::EC2::InternetGateway'}\n")
+    run_plan(None, template, snapshot=estate.snapshot, account=estate.account, region="eu-west-1",
+             out=tmp_path / "out", formats=["json"])
+    plan = json.loads((tmp_path / "out" / "findings.json").read_text())["run"]["plan"]
+    assert plan["overlay"] is not None and plan["regions"] == ["eu-west-1"]
+    assert f"{estate.account} eu-west-1: not in the snapshot; the cloudformation alone is evaluated there" in plan["notes"]
