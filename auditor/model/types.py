@@ -47,9 +47,10 @@ class Origin:
 @dataclass(frozen=True, slots=True)
 class UnknownField:
     """A model field whose value is known only once deployed ("known after apply"): any rule
-    reading it is ERROR with `reason`, never PASS or FAIL. `propagates`: derived values that
-    read the resource are unknown too (False only for fields no analyzer reads, e.g. the ids
-    AWS gives an interface endpoint's own network interfaces)."""
+    reading it is ERROR with `reason`, never PASS or FAIL, and so is every derived value that
+    may read it (which ones: `auditor.rules.derive.NARROW_FIELDS`, else all those the field's
+    calls feed). `propagates` is the reader's own view (False: "no analyzer reads this"); the
+    derived seam decides, and tests/test_iac_*.py check that the two agree."""
 
     field: str
     reason: str

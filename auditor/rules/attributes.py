@@ -326,7 +326,9 @@ def _unknown_index(model: Model, known: _Resolving) -> dict[str, list[tuple[str,
         by_type: dict[tuple[str, str, str], list[_Mark]] = {}
         for items in model.resources.values():
             for r in items:
-                marks = tuple((u.reason, NARROW_FIELDS.get((r.type_name, u.field))) for u in r.unknown if u.propagates)
+                # NARROW_FIELDS decides which derived values a field reaches (held to the truth by
+                # tests/test_property_unknown.py); a reader's `quiet` hint never narrows it further.
+                marks = tuple((u.reason, NARROW_FIELDS.get((r.type_name, u.field))) for u in r.unknown)
                 if marks:
                     found.setdefault(r.source.record, []).append((r.source.pointer, marks))
                     by_type.setdefault((r.account, r.region, r.type_name), []).extend(marks)

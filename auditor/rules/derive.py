@@ -37,7 +37,7 @@ from typing import Any, Generic, TypeVar
 from collections.abc import Callable, Iterable, Mapping
 
 from auditor.model.types import (
-    Model, NatGateway, NetworkInterface, Resource, Route, RouteTable, SecurityGroup, SecurityGroupRule, SourceRef,
+    RESOURCE_TYPES, Model, NatGateway, NetworkInterface, Resource, Route, RouteTable, SecurityGroup, SecurityGroupRule, SourceRef,
     Subnet, Vpc,
 )
 
@@ -60,7 +60,17 @@ NARROW_FIELDS: Mapping[tuple[str, str], frozenset[tuple[str, str]]] = MappingPro
         ("vpc", "workload_availability_zones"), ("vpc_endpoint", "subnet_availability_zones"),
         ("vpc_endpoint", "vpc_workload_availability_zones"), ("vpc_endpoint", "missing_workload_availability_zones"),
         ("vpc_endpoint", "availability_zone_count")}),
+    # Read by no derived attribute (only by rules naming them): the values AWS picks at deploy
+    # that plans and templates leave unknown most often.
     ("subnet", "availability_zone_id"): frozenset(),
+    ("vpc_endpoint", "network_interface_ids"): frozenset(),
+    ("instance", "private_ip"): frozenset(),
+    ("network_interface", "private_ips"): frozenset(),
+    ("flow_log", "destination"): frozenset(),
+    ("eks_cluster", "security_group_ids"): frozenset(),
+    # Tags decide scope (a VPC's tags: auditor/rules/scope.py makes scope undecided when they are
+    # unknown) and waivers (unknown tags match no waiver: FAIL, never WAIVED), never a derived value.
+    **{(type_name, "tags"): frozenset() for type_name in RESOURCE_TYPES},
 })
 
 

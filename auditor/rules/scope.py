@@ -80,8 +80,6 @@ def _placement_known_after_deploy(resource: Resource) -> str | None:
     for mark in resource.unknown:
         if fields is None or mark.field in fields:
             return f"what places it in a VPC is unknown before deploy: {mark.reason}"
-    if resource.type_name == "vpc" and (why := resource.unknown_reason("tags")) is not None:
-        return f"its tags are unknown before deploy: {why}"
     return None
 
 
@@ -92,6 +90,15 @@ class ScopeIndex:
         self.model = model
         self.scope = scope
         self.vpcs = {(v.account, v.region, v.id) for v in model.of("vpc") if scope.selects(v.id, v.tag_map)}
+        # VPCs a tag selector cannot judge, their tags being unknown before deploy (a plan's):
+        # what is in them is in scope as far as anyone can tell, and its scope is undecided.
+        self.unknown_vpcs: dict[tuple[str, str, str], str] = {}
+        if scope.tags:
+            for v in model.of("vpc"):
+                why = v.unknown_reason("tags") if v.unknown else None
+                if why is not None and v.id not in scope.vpc_ids:
+                    self.unknown_vpcs[(v.account, v.region, v.id)] = why
+        self.vpcs |= set(self.unknown_vpcs)
         self.regions = {(a, r) for a, r, _ in self.vpcs}
 
     def undecided(self, resource: Resource) -> str | None:
@@ -104,6 +111,11 @@ class ScopeIndex:
             why = _placement_known_after_deploy(resource)
             if why is not None:
                 return why
+        if self.unknown_vpcs:
+            for v in vpcs_of(self.model, resource) or ():
+                why = self.unknown_vpcs.get((resource.account, resource.region, v))
+                if why is not None:
+                    return f"the tags of its VPC {v}, which the scope selects by, are unknown before deploy: {why}"
         if resource.type_name not in PLACED_BY:
             return None
         return placement_unknown(self.model, resource)
