@@ -63,10 +63,18 @@ MOTO_COMPLETIONS = {
     ("AWS::EC2::SubnetRouteTableAssociation", "*"): "AssociateRouteTable",
     ("AWS::EC2::VPC", "EnableDnsSupport"): "ModifyVpcAttribute",
     ("AWS::EC2::VPC", "EnableDnsHostnames"): "ModifyVpcAttribute",
+    # moto ignores MapPublicIpOnLaunch, and left out sets it true on a subnet without an
+    # AvailabilityZone (AWS's default is false).
     ("AWS::EC2::Subnet", "MapPublicIpOnLaunch"): "ModifySubnetAttribute",
     # CloudFormation "converts YAML policies to JSON format before calling the API"
     # (AWS::EC2::VPCEndpoint PolicyDocument); moto keeps the mapping and returns its Python repr.
     ("AWS::EC2::VPCEndpoint", "PolicyDocument"): "ModifyVpcEndpoint",
+    # Not CloudFormation's but EC2's: a new VPC's default security group admits all traffic from
+    # itself; moto's has only the egress rule.
+    ("AWS::EC2::VPC", "*"): "AuthorizeSecurityGroupIngress (default security group)",
+    # An interface endpoint created without SecurityGroupIds gets the VPC's default security group
+    # (CreateVpcEndpoint); moto's has none.
+    ("AWS::EC2::VPCEndpoint", "SecurityGroupIds"): "ModifyVpcEndpoint AddSecurityGroupIds",
     # AWS accepts a peering between two VPCs of the same account itself ("If the requester and
     # acceptor VPCs are in the same account, the peering request is accepted without a peering
     # role", AWS::EC2::VPCPeeringConnection); moto leaves it pending-acceptance.
@@ -237,6 +245,14 @@ def complete_deploy(template: Mapping[str, Any], deployed: Deployed) -> None:
     for logical, body in template["Resources"].items():
         kind, props = body["Type"], body.get("Properties", {})
         physical = deployed.resources[logical][1]
+        if kind == "AWS::EC2::VPC":
+            # AWS's default security group admits all traffic from itself ("Default security
+            # groups for your VPCs", VPC user guide); moto's has the egress rule only.
+            [sg] = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [physical]},
+                                                         {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
+            ec2.authorize_security_group_ingress(GroupId=sg["GroupId"], IpPermissions=[
+                {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg["GroupId"]}]}])
+            deployed.completions.append(f"{logical}: default security group's ingress from itself")
         if kind == "AWS::EC2::SubnetRouteTableAssociation":
             ec2.associate_route_table(SubnetId=_resolve(props["SubnetId"], deployed),
                                       RouteTableId=_resolve(props["RouteTableId"], deployed))
@@ -246,8 +262,11 @@ def complete_deploy(template: Mapping[str, Any], deployed: Deployed) -> None:
                 if prop in props:
                     ec2.modify_vpc_attribute(VpcId=physical, **{prop: {"Value": bool(props[prop])}})
                     deployed.completions.append(f"{logical}.{prop}: ModifyVpcAttribute")
-        elif kind == "AWS::EC2::Subnet" and "MapPublicIpOnLaunch" in props:
-            ec2.modify_subnet_attribute(SubnetId=physical, MapPublicIpOnLaunch={"Value": bool(props["MapPublicIpOnLaunch"])})
+        elif kind == "AWS::EC2::Subnet":
+            # Left out, AWS's default is false; moto sets true on the first subnet it places in an
+            # availability zone when the template names none.
+            ec2.modify_subnet_attribute(SubnetId=physical,
+                                        MapPublicIpOnLaunch={"Value": bool(props.get("MapPublicIpOnLaunch", False))})
             deployed.completions.append(f"{logical}.MapPublicIpOnLaunch: ModifySubnetAttribute")
         elif kind == "AWS::EC2::VPCEndpoint" and isinstance(props.get("PolicyDocument"), dict):
             # moto resolved the intrinsics inside the mapping and kept it: its repr is read back
@@ -256,7 +275,16 @@ def complete_deploy(template: Mapping[str, Any], deployed: Deployed) -> None:
             policy = ast.literal_eval(ep["PolicyDocument"])
             ec2.modify_vpc_endpoint(VpcEndpointId=physical, PolicyDocument=json.dumps(policy))
             deployed.completions.append(f"{logical}.PolicyDocument: ModifyVpcEndpoint")
-        elif kind == "AWS::EC2::VPCPeeringConnection" and "PeerOwnerId" not in props and "PeerRegion" not in props:
+        if (kind == "AWS::EC2::VPCEndpoint" and props.get("VpcEndpointType") == "Interface"
+                and "SecurityGroupIds" not in props):
+            # CreateVpcEndpoint: "If this parameter is not specified, we use the default security
+            # group for the VPC"; moto leaves the endpoint without any.
+            vpc = _resolve(props["VpcId"], deployed)
+            [sg] = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                         {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
+            ec2.modify_vpc_endpoint(VpcEndpointId=physical, AddSecurityGroupIds=[sg["GroupId"]])
+            deployed.completions.append(f"{logical}.SecurityGroupIds: the VPC's default security group")
+        if kind == "AWS::EC2::VPCPeeringConnection" and "PeerOwnerId" not in props and "PeerRegion" not in props:
             ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=physical)
             deployed.completions.append(f"{logical}: AcceptVpcPeeringConnection")
 
@@ -304,9 +332,16 @@ class Namer:
         return self.name(found) if found is not None else None
 
     def name(self, r: Resource) -> str | None:
-        """The resource's name, or None for what no template declares."""
-        if (r.type_name, r.id) in self.declared:
-            return self.declared[(r.type_name, r.id)]
+        """The resource's name, or None for what no template declares. What AWS creates
+        implicitly and security group rules are named by what they belong to in both runs
+        (the reader gives them addresses of its own, ``Vpc.DefaultSecurityGroup``,
+        ``Server.PrimaryNetworkInterface``, ``WebIngress``); the rest by logical id."""
+        implicit = self._implicit(r)
+        if implicit is not None or isinstance(r, SecurityGroupRule):
+            return implicit
+        return self.declared.get((r.type_name, r.id))
+
+    def _implicit(self, r: Resource) -> str | None:
         if isinstance(r, RouteTable) and r.is_main:
             vpc = self._of("vpc", r.vpc_id)
             return f"{vpc}/main-route-table" if vpc else None
@@ -330,7 +365,6 @@ class Namer:
                 primary = self.model.get("instance", r.instance_id)
                 if inst and isinstance(primary, Instance) and primary.network_interface_ids[:1] == (r.id,):
                     return f"{inst}/eni"
-                return None
             kind, owner = self._eni_owner.get(r.id, ("", None))
             if owner is not None:
                 name = self.name(owner)
@@ -389,9 +423,9 @@ def compare(scenario: Scenario, pre: Verdicts, live: Verdicts | None) -> list[Ro
 
     for key, text in scenario.unknown.items():
         status, message = pre.get(key, ("(none)", ""))
-        if status != "ERROR" or "unknown before deploy" not in message or text not in message:
-            rows.append(Row(*key, status, st(live, key), f"listed unknown: want ERROR 'unknown before deploy' naming "
-                                                         f"{text!r}; got {message[:160]!r}"))
+        if status != "ERROR" or text not in message:
+            rows.append(Row(*key, status, st(live, key), f"listed unknown: want ERROR naming {text!r}; "
+                                                         f"got {message[:160]!r}"))
         if live is not None and st(live, key) in ("ERROR", "(none)"):
             rows.append(Row(*key, status, st(live, key), "listed unknown: the live run must have a verdict"))
     if live is not None:

@@ -1509,8 +1509,9 @@ def _flow_log(r: _Reader, res: _Res) -> None:
     prefix = {"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "eni"}.get(kind, "")
     destination_type = _text(r.value(res, item, "LogDestinationType", "destination_type", "cloud-watch-logs")
                              or "cloud-watch-logs")
-    destination = r.value(res, item, "LogDestination", "destination")
-    group = r.value(res, item, "LogGroupName", "destination")
+    # Where the log goes is read by no analyzer: unknown before deploy, it is quiet.
+    destination = r.value(res, item, "LogDestination", "destination", quiet=True)
+    group = r.value(res, item, "LogGroupName", "destination", quiet=True)
     item.body.update({
         "FlowLogId": fid, "ResourceId": r.ref(res, item, "ResourceId", "resource_id", prefix),
         "TrafficType": _text(r.value(res, item, "TrafficType", "traffic_type", "")),
