@@ -111,20 +111,23 @@ def test_pre_deploy_verdicts_of_templates_moto_cannot_deploy(scenario: Scenario)
 
 
 def test_scenarios_cover_the_issue() -> None:
-    """At least 20 scenarios, each template valid for cfn-lint (no error-level match), and each
-    `deploy: false` justified by a type or property moto cannot deploy (and each deployable one
-    free of them: `deploy` refuses otherwise)."""
+    """At least 20 scenarios; each `deploy: false` justified by a type or property moto cannot
+    deploy (and each deployable one free of them: `deploy` refuses otherwise); and the templates
+    moto does not deploy (so nothing else checks them) valid for cfn-lint, no error-level match.
+    (cfn-lint takes about a second a template here: the deployed ones are checked by moto.)"""
     from cfnlint.api import lint
 
     assert len(SCENARIOS) >= 20
     for s in SCENARIOS:
-        errors = [m for m in lint(s.path.read_text(encoding="utf-8"), regions=[REGION]) if m.rule.id.startswith("E")]
-        assert not errors, (s.name, [str(m) for m in errors])
         template = decode(s.template, s.name)
         types = {body["Type"] for body in template["Resources"].values()}
         props = {(body["Type"], p) for body in template["Resources"].values() for p in body.get("Properties", {})}
         blocked = types & MOTO_CANNOT_DEPLOY or props & set(MOTO_IGNORES)
         assert bool(blocked) == (not s.deploy), (s.name, blocked)
+        if not s.deploy:
+            errors = [m for m in lint(s.path.read_text(encoding="utf-8"), regions=[REGION])
+                      if m.rule.id.startswith("E")]
+            assert not errors, (s.name, [str(m) for m in errors])
 
 
 def test_moto_still_cannot_deploy_what_the_harness_says() -> None:
