@@ -224,7 +224,9 @@ def deploy(scenario: Scenario, account: str) -> Deployed:
     for r in listed:
         if r.get("LogicalResourceId"):
             out.resources[r["LogicalResourceId"]] = (r["ResourceType"], r.get("PhysicalResourceId", ""))
-    missing = sorted(set(types) - set(out.resources))
+    # A resource whose Condition is false is not created; any other one missing was skipped.
+    missing = sorted(logical for logical in set(types) - set(out.resources)
+                     if "Condition" not in template["Resources"][logical])
     if status != "CREATE_COMPLETE" or missing:
         raise ValueError(f"{scenario.name}: stack {status}, resources not deployed: {missing}")
     complete_deploy(template, out, ec2)
@@ -240,10 +242,21 @@ def _resolve(value: Any, deployed: Deployed) -> Any:
     return value
 
 
+def _literal(value: Any, what: str) -> Any:
+    """A property value the harness sends itself: it does not evaluate intrinsic functions (that
+    is the reader's job, under test here), so a deployed template gives these literally."""
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"{what}: give it literally in a deployed scenario (the harness makes this call "
+                         "for moto and does not evaluate intrinsics)")
+    return value
+
+
 def complete_deploy(template: Mapping[str, Any], deployed: Deployed, ec2: Any) -> None:
     """Make the EC2 calls CloudFormation makes in AWS for the properties moto's CloudFormation
     ignores (MOTO_COMPLETIONS), recording each in `deployed.completions`."""
     for logical, body in template["Resources"].items():
+        if logical not in deployed.resources:   # its Condition is false
+            continue
         kind, props = body["Type"], body.get("Properties", {})
         physical = deployed.resources[logical][1]
         if kind == "AWS::EC2::VPC":
@@ -261,13 +274,14 @@ def complete_deploy(template: Mapping[str, Any], deployed: Deployed, ec2: Any) -
         elif kind == "AWS::EC2::VPC":
             for prop in ("EnableDnsSupport", "EnableDnsHostnames"):
                 if prop in props:
-                    ec2.modify_vpc_attribute(VpcId=physical, **{prop: {"Value": bool(props[prop])}})
+                    value = bool(_literal(props[prop], f"{logical}.{prop}"))
+                    ec2.modify_vpc_attribute(VpcId=physical, **{prop: {"Value": value}})
                     deployed.completions.append(f"{logical}.{prop}: ModifyVpcAttribute")
         elif kind == "AWS::EC2::Subnet":
             # Left out, AWS's default is false; moto sets true on the first subnet it places in an
             # availability zone when the template names none.
-            ec2.modify_subnet_attribute(SubnetId=physical,
-                                        MapPublicIpOnLaunch={"Value": bool(props.get("MapPublicIpOnLaunch", False))})
+            value = bool(_literal(props.get("MapPublicIpOnLaunch", False), f"{logical}.MapPublicIpOnLaunch"))
+            ec2.modify_subnet_attribute(SubnetId=physical, MapPublicIpOnLaunch={"Value": value})
             deployed.completions.append(f"{logical}.MapPublicIpOnLaunch: ModifySubnetAttribute")
         elif kind == "AWS::EC2::VPCEndpoint" and isinstance(props.get("PolicyDocument"), dict):
             # moto resolved the intrinsics inside the mapping and kept it: its repr is read back
