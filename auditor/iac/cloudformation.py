@@ -46,7 +46,7 @@ from auditor.iac.base import (
     DEFAULT_ACCOUNT, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported, synthetic_id,
     unknown_id,
 )
-from auditor.iac.cfn_intrinsics import Evaluator, Unknown, first_unknown, pseudo_parameters
+from auditor.iac.cfn_intrinsics import Evaluator, Unknown, first_unknown, is_function, pseudo_parameters
 from auditor.iac.cfn_yaml import Map, decode, line_of
 from auditor.partitions import partition_of
 
@@ -78,10 +78,12 @@ _KINDS: dict[str, _Kind] = {
     "AWS::EC2::VPC": _Kind("vpc", "vpc"),
     "AWS::EC2::VPCCidrBlock": _Kind("vpc", "vpc-cidr-assoc"),
     "AWS::EC2::Subnet": _Kind("subnet", "subnet"),
+    "AWS::EC2::SubnetCidrBlock": _Kind("subnet", "subnet-cidr-assoc"),
     "AWS::EC2::RouteTable": _Kind("route_table", "rtb"),
     "AWS::EC2::Route": _Kind("route_table", "r"),
     "AWS::EC2::SubnetRouteTableAssociation": _Kind("route_table", "rtbassoc"),
     "AWS::EC2::GatewayRouteTableAssociation": _Kind("route_table", "rtbassoc"),
+    "AWS::EC2::VPNGatewayRoutePropagation": _Kind("route_table", "vgw-prop"),
     "AWS::EC2::InternetGateway": _Kind("internet_gateway", "igw"),
     "AWS::EC2::VPCGatewayAttachment": _Kind("internet_gateway", "attach"),
     "AWS::EC2::EgressOnlyInternetGateway": _Kind("egress_only_internet_gateway", "eigw"),
@@ -107,6 +109,7 @@ _KINDS: dict[str, _Kind] = {
     "AWS::EC2::NetworkInterface": _Kind("network_interface", "eni"),
     "AWS::EC2::NetworkInterfaceAttachment": _Kind("network_interface", "eni-attach"),
     "AWS::EC2::VPNGateway": _Kind("vpn_gateway", "vgw"),
+    "AWS::EC2::CarrierGateway": _Kind("carrier_gateway", "cagw"),
     "AWS::EC2::FlowLog": _Kind("flow_log", "fl"),
     "AWS::EC2::PrefixList": _Kind("prefix_list", "pl"),
     "AWS::EKS::Cluster": _Kind("eks_cluster", ""),
@@ -151,6 +154,7 @@ class _Res:
         self.props, self.resolved = props, resolved
         self.line: int | None = line      # where its logical id is written
         self.unknown_creation: Unknown | None = None   # its Condition, when that is unknown
+        self.owner_id: str | None = None   # what it completes (a route: its route table), once found
 
     def has(self, prop: str) -> bool:
         return prop in self.resolved
@@ -254,14 +258,19 @@ class _Reader:
         name that is an id, a VPC's CidrBlock): a string, an `Unknown` saying why it is not
         known (a problem in it is listed with the resource itself), or None when absent."""
         props = self.resources[logical].get("Properties")
-        if not isinstance(props, dict) or prop not in props:
+        whole = is_function(props) is not None        # Properties: !If [...]: resolved whole
+        if not isinstance(props, dict) or (prop not in props and not whole):
             return None
         if logical in self._resolving:
             return self.ev.problem(f"{logical}.{prop} refers back to itself (a circular reference)", props)
         self._resolving.add(logical)
         try:
             saved = self.ev.take_problems()
-            value = self.ev.resolve(props[prop])
+            if whole:
+                chosen = self.ev.resolve(props)
+                value = chosen.get(prop) if isinstance(chosen, dict) else chosen
+            else:
+                value = self.ev.resolve(props[prop])
             self.ev.take_problems()          # reported with the resource itself
             self.ev.problems.extend(saved)
         finally:
@@ -373,12 +382,15 @@ class _Reader:
             if type_name not in _KINDS:
                 self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
                 continue
+            if is_function(props) is not None and isinstance(resolved, Map):
+                props = resolved          # Properties: !If [...]: the branch taken, with its lines
             res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
             res.unknown_creation = created if isinstance(created, Unknown) else None
             self.res[res.logical] = res
             _HANDLERS[type_name](self, res)
+            # Its id in the model: its own, or that of what it completes (a route's route table).
             self.declared.append(Declared(res.logical, type_name, _KINDS[type_name].model,
-                                          self.model_id(res.logical), "create", self.file, line))
+                                          res.owner_id or self.model_id(res.logical), "create", self.file, line))
             if res.unknown_creation is not None:
                 for item in self.items:
                     if item.address == res.logical or item.address.startswith(res.logical + "."):
@@ -526,6 +538,7 @@ class _Reader:
         problem saying why it is not modelled (an id the template does not declare)."""
         found = self.by_id.get(model_id)
         if found is not None and found.call == call:
+            res.owner_id = model_id
             return found
         if "(known after apply" in model_id:
             self.problem(res, f"{prop} is unknown, so this {what} is not modelled: the assessment of the "
@@ -591,7 +604,8 @@ _ID_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "AWS::EC2::TransitGatewayVpcAttachment": ("Id",), "AWS::EC2::TransitGatewayRouteTable": ("TransitGatewayRouteTableId",),
     "AWS::EC2::VPCPeeringConnection": ("Id",), "AWS::EC2::Instance": ("InstanceId",),
     "AWS::EC2::NetworkInterface": ("Id",), "AWS::EC2::VPNGateway": ("VPNGatewayId",), "AWS::EC2::FlowLog": ("Id",),
-    "AWS::EC2::PrefixList": ("PrefixListId",), "AWS::RDS::DBInstance": ("DBInstanceIdentifier",),
+    "AWS::EC2::PrefixList": ("PrefixListId",), "AWS::EC2::CarrierGateway": ("CarrierGatewayId",),
+    "AWS::RDS::DBInstance": ("DBInstanceIdentifier",),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": ("LoadBalancerArn",),
 }
 
@@ -2081,3 +2095,44 @@ def _elb(r: _Reader, res: _Res) -> None:
     item.body.update({"LoadBalancerName": name, "VPCId": vpc, "Subnets": subnets, "SecurityGroups": groups})
     if scheme is not None:
         item.body["Scheme"] = _text(scheme)
+
+
+# -- subnet IPv6 blocks, VPN route propagation, carrier gateways ---------------------------------
+
+@handler("AWS::EC2::SubnetCidrBlock", 2)
+def _subnet_cidr(r: _Reader, res: _Res) -> None:
+    scratch = _Item(_SUBNETS, {}, res.logical, res.line)
+    sid = r.ref(res, scratch, "SubnetId", "ipv6_cidrs", "subnet")
+    subnet = r.owner(res, _SUBNETS, sid, "IPv6 block", "SubnetId")
+    if subnet is None:
+        return
+    block = r.value(res, scratch, "Ipv6CidrBlock", "ipv6_cidrs", kind="cidr")
+    if isinstance(block, str):
+        subnet.body["Ipv6CidrBlockAssociationSet"].append({"Ipv6CidrBlock": block,
+                                                          "Ipv6CidrBlockState": {"State": "associated"}})
+    elif "ipv6_cidrs" not in scratch.unknown:
+        scratch.mark("ipv6_cidrs", f"known after deploy: {res.logical}.Ipv6CidrBlock (allocated from an IPAM pool)")
+    _merge(subnet, scratch, "ipv6_cidrs", res)
+
+
+@handler("AWS::EC2::VPNGatewayRoutePropagation", 3)
+def _vgw_propagation(r: _Reader, res: _Res) -> None:
+    scratch = _Item(_RTBS, {}, res.logical, res.line)
+    gid = r.ref(res, scratch, "VpnGatewayId", "routes", "vgw")
+    for rid in r.ids(res, scratch, "RouteTableIds", "routes", "rtb"):
+        table = r.owner(res, _RTBS, rid, "route propagation", "RouteTableIds")
+        if table is None:
+            continue
+        table.body["PropagatingVgws"].append({"GatewayId": gid})
+        # The routes the gateway learns (BGP, or a VPN's static routes) are known only once connected.
+        table.mark("routes", f"known after deploy: the routes {res.logical} propagates from {gid} into "
+                             f"{rid} (learnt from the VPN or Direct Connect peer)")
+        _merge(table, scratch, "routes", res)
+
+
+@handler("AWS::EC2::CarrierGateway", 2)
+def _carrier_gateway(r: _Reader, res: _Res) -> None:
+    gid = r.model_id(res.logical)
+    item = r.item(("ec2", "DescribeCarrierGateways"), {}, res, model_id=gid)
+    item.body.update({"CarrierGatewayId": gid, "VpcId": r.ref(res, item, "VpcId", "vpc_id", "vpc"),
+                      "State": "available", "OwnerId": r.account, "Tags": r.tags(res, item)})
