@@ -390,6 +390,19 @@ class Namer:
         return None
 
 
+def declared_names(resources: Iterable[Any]) -> dict[tuple[str, str], str]:
+    """(model type, model id) -> logical id of the resource a template declares, from a
+    PlanSource's `resources`. Resources that change another one (a route, an association, a
+    NACL entry) are listed with the id of what they change: the one whose synthetic id is its
+    own logical id (``synthetic_id(prefix, LogicalId)``) names it."""
+    out: dict[tuple[str, str], str] = {}
+    for d in resources:
+        own = d.id == d.address or d.id.endswith(f"-{d.address}")
+        if own or (d.model_type, d.id) not in out:
+            out[(d.model_type, d.id)] = d.address
+    return out
+
+
 Verdicts = dict[tuple[str, str], tuple[str, str]]   # (rule, resource name) -> (status, message)
 
 

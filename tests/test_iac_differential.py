@@ -29,8 +29,8 @@ from auditor.model import build_model
 from auditor.scan import evaluate_evidence, prepare
 from auditor.snapshot.records import CallRecord
 from iac_harness import (MOTO_CANNOT_DEPLOY, MOTO_IGNORES, REGION, Deployed, Namer, Row, Scenario, Verdicts,
-                         compare, config_text, decode, deploy, live_names, load_scenarios, plan_manifest, table,
-                         verdicts)
+                         compare, config_text, declared_names, decode, deploy, live_names, load_scenarios,
+                         plan_manifest, table, verdicts)
 
 SCENARIOS = load_scenarios()
 ACCOUNTS = {s.name: f"7{int(s.name[:2]):011d}" for s in SCENARIOS}
@@ -74,7 +74,7 @@ def _pre(scenario: Scenario) -> tuple[Verdicts, dict[str, str], Any]:
     model = build_model(source.records)
     inputs = prepare(config_from_text(config_text(scenario, account, ids)))
     evaluation = evaluate_evidence(source.records, plan_manifest(), inputs)
-    namer = Namer(model, {(d.model_type, d.id): d.address for d in source.resources})
+    namer = Namer(model, declared_names(source.resources))
     found, _ = verdicts(evaluation.findings, model, namer, account)
     return found, ids, source
 
