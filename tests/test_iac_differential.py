@@ -3,9 +3,11 @@ evaluated before deploy (`auditor.iac.cloudformation.read_template`, the built-i
 where moto's CloudFormation can deploy it, deployed into moto (`create_stack`, each scenario in
 its own account), collected live with the project's collector and evaluated with the same packs
 and parameters. The verdicts per (rule, resource) must agree exactly, except the pairs
-expected.yaml lists as unknown before deploy (ERROR naming "unknown before deploy" pre-deploy, a
-verdict live). Resources are matched by logical id (tests/iac_harness.py says how, and how what
-AWS creates implicitly is matched).
+expected.yaml lists as undecidable before deploy (ERROR pre-deploy naming why: a value known only
+after deploy, or an account setting no template declares; a verdict live). Resources are matched
+by logical id (tests/iac_harness.py says how, and how what AWS creates implicitly is matched).
+Where moto's CloudFormation differs from AWS's in a way a later call can make good, the harness
+makes that call (iac_harness.MOTO_COMPLETIONS, each with AWS's documented behaviour).
 
 Where moto cannot deploy a template (iac_harness.MOTO_CANNOT_DEPLOY: EKS clusters, transit
 gateway attachments and route tables, network ACLs ...; or MOTO_IGNORES: a property moto drops
