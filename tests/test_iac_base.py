@@ -102,15 +102,19 @@ def test_any_other_unknown_field_reaches_every_derived_value_its_calls_feed():
     assert resolve(model, other, "cidr").unknown == ()
 
 
-def test_a_quiet_unknown_field_does_not_reach_derived_values():
+def test_the_derived_seam_not_the_readers_hint_decides_what_an_unknown_field_reaches():
     b = RecordBuilder("cloudformation", "t.yaml", ACCOUNT)
     b.add(REGION, ("ec2", "DescribeSubnets"), {"SubnetId": "subnet-A", "VpcId": "vpc-V", "CidrBlock": "10.0.0.0/24"},
-          address="A", line=3, unknown={"ipv6_cidrs": "known after deploy: A.Ipv6CidrBlocks"}, quiet=["ipv6_cidrs"])
+          address="A", line=3, unknown={"ipv6_cidrs": "known after deploy: A.Ipv6CidrBlocks",
+                                        "availability_zone_id": "known after deploy: A.AvailabilityZoneId"},
+          quiet=["ipv6_cidrs", "availability_zone_id"])
     model = build_model(b.records([REGION]))
     subnet = model.get("subnet", "subnet-A")
     assert subnet is not None
-    assert resolve(model, subnet, "ipv6_cidrs").unknown
-    assert resolve(model, subnet, "route_table").unknown == ()
+    assert resolve(model, subnet, "ipv6_cidrs").unknown == ("known after deploy: A.Ipv6CidrBlocks",)
+    assert resolve(model, subnet, "availability_zone_id").unknown == ("known after deploy: A.AvailabilityZoneId",)
+    # IPv6 blocks are read by the reachability analysis: the reader's "quiet" does not hold.
+    assert resolve(model, subnet, "route_table").unknown == ("known after deploy: A.Ipv6CidrBlocks",)
 
 
 def test_a_collected_snapshot_has_no_origin_and_no_unknowns(tmp_path):
@@ -120,3 +124,32 @@ def test_a_collected_snapshot_has_no_origin_and_no_unknowns(tmp_path):
                                                                                    "VpcId": "vpc-1"}]},))
     subnet = build_model([rec]).get("subnet", "subnet-1")
     assert subnet is not None and subnet.declared_at is None and subnet.unknown == ()
+
+
+def test_the_readers_never_call_quiet_a_field_the_derived_seam_says_is_read():
+    """A reader marks some unknown fields "quiet" (no analyzer reads them); the derived seam's
+    NARROW_FIELDS decides. Over every committed plan, template and scenario, the two agree:
+    a reader's quiet field is one no derived attribute reads."""
+    from pathlib import Path
+
+    from auditor.iac.base import IacError
+    from auditor.iac.load import read_source
+    from auditor.rules.derive import NARROW_FIELDS
+
+    root = Path(__file__).parent
+    files = sorted([*root.glob("fixtures/iac/terraform/*.json"), *root.glob("fixtures/iac/cloudformation/*.*"),
+                    *root.glob("iac_scenarios/[0-9]*.yaml")])
+    quiet: set[tuple[str, str]] = set()
+    read = 0
+    for path in files:
+        if path.suffix == ".md":
+            continue
+        try:
+            source = read_source(path, region="us-east-1")
+        except IacError:
+            continue   # the bad-input fixtures
+        read += 1
+        for resources in build_model(source.records).resources.values():
+            quiet |= {(r.type_name, u.field) for r in resources for u in r.unknown if not u.propagates}
+    assert read >= 40 and quiet
+    assert {q for q in quiet if NARROW_FIELDS.get(q) != frozenset()} == set()

@@ -68,6 +68,8 @@ NARROW_FIELDS: Mapping[tuple[str, str], frozenset[tuple[str, str]]] = MappingPro
     ("network_interface", "private_ips"): frozenset(),
     ("flow_log", "destination"): frozenset(),
     ("eks_cluster", "security_group_ids"): frozenset(),
+    ("load_balancer", "arn"): frozenset(),
+    ("load_balancer", "name"): frozenset(),
     # Tags decide scope (a VPC's tags: auditor/rules/scope.py makes scope undecided when they are
     # unknown) and waivers (unknown tags match no waiver: FAIL, never WAIVED), never a derived value.
     **{(type_name, "tags"): frozenset() for type_name in RESOURCE_TYPES},
