@@ -335,7 +335,9 @@ def run_plan(config: AuditConfig | None, plan: Path, *, snapshot: Path | None = 
         if not writer.files:
             writer.discard()
         raise
-    notify(f"snapshot of the {safe(source.kind)} written to {safe(path)}")
+    from auditor.iac.base import KIND_NAMES
+
+    notify(f"snapshot of the {KIND_NAMES.get(source.kind, safe(source.kind))} written to {safe(path)}")
     snap = _load_snapshot(path)
     result = _evaluate_into_bundle(out, snap, path, config, inputs, signing_key, wanted, style, notify, collection,
                                    pdf_signer)

@@ -269,8 +269,10 @@ def _plan_account_row(account: str, name: str, source: str, task_regions: Mappin
                       gaps: Mapping[str, int], regions: Iterable[str]) -> dict[str, Any]:
     """run.accounts' row of the account a plan or template deploys into (not reached in AWS)."""
     n = gaps.get(account, 0)
-    detail = f"declared in the {source} (not collected)" + (
-        f"; {n} gap(s): some data is not known before deploy (see not_assessed)" if n else "")
+    from auditor.iac.base import KIND_NAMES
+
+    detail = f"declared in the {KIND_NAMES.get(source, source)}, not read from AWS" + (
+        f"; {n} gap(s): some data is not in the plan or not known before deploy (see not_assessed)" if n else "")
     return {"id": account, "name": name, "problem": "", "role_arn": "", "identity": "",
             "status": "incomplete" if n else "assessed", "detail": detail, "gaps": n,
             "regions": sorted({str(r) for r in regions} | task_regions.get(account, set()))}

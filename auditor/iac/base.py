@@ -25,6 +25,7 @@ and return a `PlanSource`; `auditor.iac.overlay` lays one over a collected snaps
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from collections.abc import Iterable, Mapping
 
@@ -33,13 +34,15 @@ from auditor.model.build import ITEM_SOURCE, PLAN_PAGE
 from auditor.model.registry import CATALOG
 from auditor.snapshot.records import CallError, CallRecord
 
-__all__ = ["PLAN_PAGE", "ITEM_SOURCE", "KINDS", "COVERED", "NOT_COVERED", "IacError", "Declared", "Unsupported",
+__all__ = ["PLAN_PAGE", "ITEM_SOURCE", "KINDS", "KIND_NAMES", "COVERED", "NOT_COVERED", "IacError", "Declared", "Unsupported",
            "SourceProblem", "PlanSource", "RecordBuilder", "synthetic_id", "unknown_id", "UNKNOWN_MARK",
            "DEFAULT_ACCOUNT", "network_relevant"]
 
 Call = tuple[str, str]
 
 KINDS = ("terraform-plan", "cloudformation")
+KIND_NAMES: Mapping[str, str] = MappingProxyType({"terraform-plan": "Terraform plan",
+                                                  "cloudformation": "CloudFormation template"})
 
 # The catalogue calls a plan or template answers for each account-region it touches: what it
 # declares of their resources is all there is (an empty listing says "none": the plan is the

@@ -24,8 +24,9 @@ from typing import Any
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
-KIND_NAMES: Mapping[str, str] = MappingProxyType({"terraform-plan": "Terraform plan",
-                                                  "cloudformation": "CloudFormation template"})
+from auditor.iac.base import KIND_NAMES   # the kinds in words (re-exported for the report modules)
+
+
 # The order the reports count actions in (Terraform's words; a template creates); others follow by name.
 ACTIONS = ("create", "update", "replace", "delete", "read", "no-op")
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
