@@ -59,11 +59,13 @@ if TYPE_CHECKING:
     from auditor.collect.runner import CollectResult
     from auditor.collect.sessions import SessionFactory
     from auditor.emulate.seed import SeedResult
+    from auditor.iac.base import PlanSource
     from auditor.snapshot.reader import Snapshot
     from auditor.store.base import RunStore, StoredRun, StoreSpec
 
 __all__ = ["CollectionProgress", "DemoResult", "Notify", "Progress", "ScanResult", "ScanStopped", "collect_snapshot", "collection_inputs",
-           "collection_summary", "emulator_problem", "register_run", "run_demo", "run_scan", "scan_exit_code", "timestamped"]
+           "collection_summary", "emulator_problem", "register_run", "run_demo", "run_plan", "run_scan", "scan_exit_code",
+           "timestamped"]
 
 _log = logger("run")
 
@@ -118,6 +120,7 @@ class ScanResult:
     stored: StoredRun | None = None        # the run as registered in the store (`run_scan(store=...)`)
     store_problem: str = ""                # why it could not be registered (then `exit_code` is 6)
     store_notes: tuple[str, ...] = ()      # what the store said (an index rebuilt, leftovers)
+    source: PlanSource | None = None       # the plan or template read (`run_plan`), else None
 
     @property
     def complete(self) -> bool:
@@ -252,6 +255,252 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
         result = _register(result, opened, store.location if store else "", signing_key, notify)
     _scan_finished("scan", result, t0)
     return result
+
+
+# -- a plan or template -------------------------------------------------------------------------
+
+def run_plan(config: AuditConfig | None, plan: Path, *, snapshot: Path | None = None, collect: bool = False,
+             account: str | None = None, region: str | None = None, parameters: Mapping[str, str] | None = None,
+             out: Path | None = None, inputs: ScanInputs | None = None, fail_on: str | None = None,
+             formats: Sequence[str] | None = None, style: str | None = None,
+             signing_key: Ed25519PrivateKey | None = None, gzip: bool | None = None,
+             sessions: SessionFactory | None = None, progress: Progress | None = None, notify: Notify = _quiet,
+             on_start: Callable[[], None] | None = None, pdf_signer: PdfSigner | None = None,
+             store: StoreSpec | None = None) -> ScanResult:
+    """What `auditor plan` does: read the Terraform plan (``terraform show -json``) or
+    CloudFormation template `plan` (`auditor.iac.load.read_source`), lay it over the verified
+    `snapshot` folder or over a live collection (`collect`, with `config`'s accounts and regions,
+    kept in ``out/collected``), or else take it alone as the estate, and finish as `run_scan`
+    does: ``out/snapshot`` holds the records evaluated and a copy of the plan file
+    (``snapshot/source/<name>``, its manifest saying what was read), then findings.json (with
+    ``run.plan``), the reports and the evidence bundle. `account`, `region` and `parameters`
+    (a template's parameter values) go to the reader; without `account` the overlaid
+    snapshot's only account (else the config's only account) is the plan's.
+
+    A resource the plan declares that could not be read (`SourceProblem`), or of a network type
+    this tool does not model, makes the assessment incomplete: a ``not_assessed`` entry each,
+    and the snapshot is not `complete`. A file that is not a plan or template (`IacError`), or
+    cannot be read, is `ScanStopped` 2 before anything is written; the other arguments and
+    ways to stop are `run_scan`'s."""
+    from auditor.scan import prepare
+
+    if snapshot is not None and collect:
+        raise ScanStopped(EXIT_INPUT, "give a snapshot to lay the plan over, or collect one, not both; nothing was run")
+    if collect and config is None:
+        raise ValueError("collecting needs a config (its accounts and regions)")
+    t0 = time.monotonic()
+    if inputs is None:
+        inputs = prepare(config, fail_on=fail_on)
+    wanted = _formats(formats, config)
+    if pdf_signer is None and config is not None and config.report_signing is not None:
+        pdf_signer = _config_signer(config)
+    if pdf_signer is not None and "pdf" not in wanted:
+        notify("note: the PDF signer is not used: pdf is not among the reports written", err=True)
+    if out is None:
+        base_dir = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
+        out = timestamped(base_dir)
+    base = None
+    if snapshot is not None:
+        problem = inside_evidence_problem(out, snapshot, "snapshot")
+        if problem is not None:
+            raise ScanStopped(EXIT_INPUT, problem)
+        base = _load_snapshot(snapshot)
+    wanted_account = account or _only_account(base.manifest if base is not None else None, config)
+    wanted_region = region or _only_region(config)
+    source = _read_plan(plan, wanted_account, wanted_region, parameters)
+    settled = collection_inputs(config) if collect and config is not None else None
+    opened = _open_store(store) if store is not None else None
+    _make_folder(out)
+    writer = _plan_writer(out / "snapshot")
+    if on_start is not None:
+        on_start()
+    _started("plan", config, snapshot, out)
+    collection = None
+    try:
+        if collect:
+            assert config is not None
+            if sessions is None:
+                from auditor.collect.sessions import SessionFactory
+
+                sessions = SessionFactory(max_attempts=config.collection.max_attempts)
+            collection = _collect(config, sessions, out / COLLECTED_DIR, config.gzip if gzip is None else gzip,
+                                  progress, settled, notify)
+            base = _load_snapshot(collection.path)
+            only = _only_account(base.manifest, None)
+            if account is None and only and only != source.account:   # the account collected is the plan's
+                source = _read_plan(plan, only, wanted_region, parameters)
+        over = None if base is None else (COLLECTED_DIR if collect else _stable(base.path), base.manifest_sha256)
+        path = _write_plan_snapshot(writer, plan, source, base, over, config)
+    except BaseException:
+        if not writer.files:
+            writer.discard()
+        raise
+    notify(f"snapshot of the {safe(source.kind)} written to {safe(path)}")
+    snap = _load_snapshot(path)
+    result = _evaluate_into_bundle(out, snap, path, config, inputs, signing_key, wanted, style, notify, collection,
+                                   pdf_signer)
+    result = replace(result, source=source)
+    if opened is not None:
+        result = _register(result, opened, store.location if store else "", signing_key, notify)
+    _scan_finished("plan", result, t0)
+    return result
+
+
+COLLECTED_DIR = "collected"   # `run_plan(collect=True)`: the live snapshot the plan is laid over, in the bundle
+
+
+def _only_account(manifest: Mapping[str, Any] | None, config: AuditConfig | None) -> str | None:
+    """The one account of a snapshot (else of the config), else None (the reader's default)."""
+    if manifest is not None:
+        ids = {str(a.get("id")) for a in manifest.get("accounts", []) if isinstance(a, dict) and a.get("id")}
+        return ids.pop() if len(ids) == 1 else None
+    if config is not None and config.discovery is None and len(config.accounts) == 1:
+        return config.accounts[0].id
+    return None
+
+
+def _only_region(config: AuditConfig | None) -> str | None:
+    if config is not None and not isinstance(config.regions, str) and len(config.regions) == 1:
+        return config.regions[0]
+    return None
+
+
+def _stable(path: Path) -> str:
+    from auditor.results import stable_path
+
+    return stable_path(path) or path.name
+
+
+def _read_plan(plan: Path, account: str | None, region: str | None,
+               parameters: Mapping[str, str] | None) -> PlanSource:
+    """The plan or template read; `ScanStopped` 2 (nothing written) when it cannot be."""
+    from auditor.iac.base import IacError
+    from auditor.iac.load import read_source  # type: ignore[import-not-found, unused-ignore]
+
+    if not plan.is_file():
+        raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: no such plan or template file; nothing was run")
+    try:
+        found: PlanSource = read_source(plan, account=account, region=region, parameters=parameters)
+    except IacError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(exc)}; nothing was run") from exc
+    except OSError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: cannot be read: {safe(exc.strerror or exc)}; "
+                                      "nothing was run") from exc
+    return found
+
+
+def _plan_writer(folder: Path) -> Any:
+    """The snapshot writer of a plan run (`ScanStopped` 2 when the folder holds a snapshot)."""
+    from auditor.snapshot.writer import SnapshotWriter
+
+    class PlanSnapshotWriter(SnapshotWriter):
+        """A snapshot writer that also keeps the plan file, and whose manifest is complete
+        only when the plan is fully modelled."""
+
+        modelled = True
+
+        def add_file(self, rel: str, data: bytes) -> None:
+            import hashlib
+
+            target = self.partial / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            self.files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
+
+        def _manifest(self, status: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+            manifest = super()._manifest(status, meta)
+            manifest["complete"] = bool(manifest["complete"]) and self.modelled
+            return manifest
+
+    try:
+        return PlanSnapshotWriter(folder)
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
+    except OSError as exc:
+        raise ScanStopped(EXIT_OUTPUT, f"could not write the snapshot {safe(folder)}: "
+                                       f"{safe(exc.strerror or exc)}") from exc
+
+
+def plan_manifest_section(source: PlanSource, copy: str, overlay: tuple[str, str] | None) -> dict[str, Any]:
+    """What the snapshot manifest of a plan run says of its source (`auditor.scan.SOURCE_KEY`):
+    findings.json's ``run.plan`` and where the copy of the file is."""
+    from auditor.iac.base import network_relevant
+    from auditor.scan import COPY_KEY
+
+    return {
+        "kind": source.kind, "file": source.file, "sha256": source.sha256, "format_version": source.format_version,
+        "account": source.account, "regions": sorted(source.regions),
+        "overlay": None if overlay is None else {"snapshot": overlay[0], "manifest_sha256": overlay[1]},
+        "resources": [{"address": d.address, "type": d.type, "model_type": d.model_type, "id": d.id,
+                       "action": d.action, "line": d.line} for d in source.resources],
+        "unsupported": [{"address": u.address, "type": u.type, "action": u.action, "line": u.line,
+                         "network": network_relevant(u.type)} for u in source.unsupported],
+        "problems": [{"address": p.address, "message": p.message, "line": p.line} for p in source.problems],
+        "notes": list(source.notes), COPY_KEY: copy}
+
+
+def _copy_name(plan: Path) -> str:
+    """``source/<name>``: the plan file's name, when it is a plain one."""
+    import re
+
+    from auditor.scan import SOURCE_DIR
+
+    name = plan.name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}", plan.name) else "plan" + (
+        plan.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", plan.suffix) else "")
+    return f"{SOURCE_DIR}/{name}"
+
+
+def _write_plan_snapshot(writer: Any, plan: Path, source: PlanSource, base: Snapshot | None,
+                         overlay: tuple[str, str] | None, config: AuditConfig | None) -> Path:
+    """Write the records evaluated (the plan's, or laid over `base`'s) and the plan file into
+    the plan run's snapshot; its manifest says what was read (`plan_manifest_section`)."""
+    import hashlib
+
+    from auditor import __version__
+    from auditor.scan import SOURCE_KEY, plan_complete
+
+    if base is not None:
+        from auditor.iac.overlay import overlay as lay_over  # type: ignore[import-not-found, unused-ignore]
+
+        records = tuple(lay_over(base.records, source))
+    else:
+        records = source.records
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = plan.read_bytes()
+    if "sha256:" + hashlib.sha256(data).hexdigest() != source.sha256:
+        raise ScanStopped(EXIT_INPUT, f"{safe(plan)} changed while it was read; nothing was evaluated")
+    copy = _copy_name(plan)
+    section = plan_manifest_section(source, copy, overlay)
+    if base is None:
+        meta: dict[str, Any] = {
+            "tool": {"name": "private-network-auditor", "version": __version__},
+            "config": {"digest": config.digest if config is not None else "",
+                       "organization": config.organization if config is not None else ""},
+            "accounts": [{"id": source.account, "name": "", "source": source.kind, "role_arn": None, "identity": {},
+                          "regions": sorted(source.regions), "problem": ""}],
+            "regions": sorted(source.regions)}
+    else:
+        kept = ("tool", "config", "accounts", "regions", "region_choice", "redaction", "account_problems", "tasks")
+        meta = {k: base.manifest[k] for k in kept if k in base.manifest}
+        accounts = [dict(a) for a in meta.get("accounts", [])]
+        if not any(a.get("id") == source.account for a in accounts):
+            accounts.append({"id": source.account, "name": "", "source": source.kind, "role_arn": None,
+                             "identity": {}, "regions": sorted(source.regions), "problem": ""})
+        meta["accounts"] = sorted(accounts, key=lambda a: str(a.get("id")))
+        meta["regions"] = sorted({*meta.get("regions", []), *source.regions})
+    meta.update({"started": now, "finished": now, SOURCE_KEY: section})
+    writer.modelled = plan_complete(section)
+    try:
+        for record in records:
+            writer.add(record)
+        writer.add_file(copy, data)
+        return Path(writer.finish(meta))
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
+    except OSError as exc:
+        _output_failed("snapshot", writer.final, str(exc.strerror or exc))
+        raise ScanStopped(EXIT_OUTPUT, f"could not write the snapshot {safe(writer.final)}: "
+                                       f"{safe(exc.strerror or exc)}") from exc
 
 
 # -- the run store -------------------------------------------------------------------------------

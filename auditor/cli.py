@@ -238,12 +238,16 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
 @click.option("--store", "store_location", metavar="LOCATION", default=None,
               help="Register the finished bundle in this run store (a folder, made when new, or s3://bucket/prefix); "
                    "overrides the config's store.location (docs/store.md).")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Evaluate a Terraform plan (terraform show -json) or CloudFormation template, as `auditor plan` "
+                   "does: laid over the --snapshot, else (with -c) over a live collection, else alone.")
 @run_options
 @aws_options
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None,
              output: RunOutput, aws: AwsOptions, pdf_signing: PdfSigningOptions,
-             responses_file: Path | None = None, store_location: str | None = None) -> None:
+             responses_file: Path | None = None, store_location: str | None = None,
+             plan_file: Path | None = None) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF; OSCAL when asked) into an evidence bundle, print
     a summary."""
@@ -251,7 +255,8 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
     from auditor.scan import prepare, summary_lines
 
     try:
-        config = config_for_command(config_path, aws, output.notify, required=snapshot_dir is None)
+        config = config_for_command(config_path, aws, output.notify,
+                                    required=snapshot_dir is None and plan_file is None)
         inputs = prepare(config, fail_on=fail_on)
         if responses_file is not None:
             from dataclasses import replace
@@ -260,9 +265,16 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
             inputs = replace(inputs, responses=load_responses(responses_file, tuple(inputs.packs.rules_by_id)))
     except InputError as exc:
         _fail_input(exc)
-    key = _signing_key(sign_key)
     signer = pdf_signer(pdf_signing)   # else the config's report_signing (run_scan)
     wanted = _formats(formats)
+    if plan_file is not None:
+        from auditor.cli_plan import run_plan_command
+
+        run_plan_command(plan_file, config, output, inputs=inputs, snapshot=snapshot_dir,
+                         collect=snapshot_dir is None and config_path is not None, out=out, formats=wanted,
+                         style=style, sign_key=sign_key, gzip=gzip, pdf_signer=signer,
+                         store=_store_spec(store_location, config))
+    key = _signing_key(sign_key)
     try:
         with output.progress() as progress:
             result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
@@ -367,6 +379,9 @@ def _register_groups() -> None:
     from auditor.cli_diff import diff_cmd
 
     cli.add_command(diff_cmd)
+    from auditor.cli_plan import plan_cmd
+
+    cli.add_command(plan_cmd)
 
 
 _register_groups()

@@ -53,6 +53,7 @@ class RunInfo:
     config: AuditConfig | None = None    # where the config file is, for `run.config.file` and packs' `selected_at`
     topology: Mapping[str, Any] | None = None   # the network diagrams (auditor.topology); None: not made
     responses: ResponseSet | None = None  # management responses: findings.json `responses` (absent without)
+    plan: Mapping[str, Any] | None = None  # a plan or template run: findings.json `run.plan` (absent without)
 
 
 def _sha256(path: str) -> str:
@@ -344,6 +345,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
             "regions": list(m.get("regions", [])),
             "scope": _scope_json(run.scope, evaluation),
             **({"assessor": assessor.to_json()} if assessor is not None else {}),
+            **({"plan": dict(run.plan)} if run.plan is not None else {}),
         },
         "summary": {
             "findings": {s: by_status.get(s, 0) for s in STATUSES},

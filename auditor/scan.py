@@ -7,7 +7,7 @@ its inputs: the same snapshot and inputs give the same document, byte for byte.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from auditor.findings import SEVERITIES, STATUSES
 from auditor.model import build_model
 from auditor.model.types import Model
 from auditor.results import RunInfo, build_document, iter_text, violations
-from auditor.rules.engine import Evaluation, account_problems, evaluate_rules, expected_regions
+from auditor.rules.engine import Evaluation, Gap, account_problems, evaluate_rules, expected_regions
 from auditor.rules.packs import PackSet, packs_for_config
 from auditor.rules.profiles import Profile, load_profile, resolve_profile
 from auditor.rules.scope import ScopeGap, snapshot_gaps
@@ -107,9 +107,104 @@ def evaluate_evidence(records: Sequence[CallRecord], manifest: Mapping[str, Any]
 
 def _evaluate(model: Model, manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
     expected = expected_regions(model, manifest)
-    return evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
-                          waivers=inputs.waivers, expected=expected, account_problems=account_problems(manifest),
-                          uncovered=_uncovered(inputs.config, expected))
+    evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
+                                waivers=inputs.waivers, expected=expected, account_problems=account_problems(manifest),
+                                uncovered=_uncovered(inputs.config, expected))
+    plan = plan_section(manifest)
+    if plan is None:
+        return evaluation
+    gaps = sorted((*evaluation.gaps, *plan_gaps(plan, evaluation)), key=lambda g: (g.account, g.region, g.calls, g.reason))
+    return replace(evaluation, gaps=tuple(gaps))
+
+
+# -- a plan or template as the evidence (auditor/iac; `auditor plan`) ------------------------
+
+# The snapshot manifest of a plan run holds, under SOURCE_KEY, findings.json's `run.plan`
+# section (docs/findings.md) and where the copy of the plan file is (COPY_KEY): the snapshot
+# alone says what was read, so re-evaluating it (`auditor scan --snapshot`, `auditor verify`)
+# gives the same findings.
+SOURCE_KEY = "source"
+COPY_KEY = "copy"
+SOURCE_DIR = "source"
+_PLAN_FIELDS: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "file": (str,), "sha256": (str,), "format_version": (str,), "account": (str,),
+    "regions": (list,), "overlay": (dict, type(None)), "resources": (list,), "unsupported": (list,),
+    "problems": (list,), "notes": (list,)}
+_ROW_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "resources": {"address": (str,), "type": (str,), "model_type": (str,), "id": (str,), "action": (str,),
+                  "line": (int, type(None))},
+    "unsupported": {"address": (str,), "type": (str,), "action": (str,), "line": (int, type(None)), "network": (bool,)},
+    "problems": {"address": (str,), "message": (str,), "line": (int, type(None))},
+}
+
+
+def plan_section(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """findings.json's `run.plan` from a snapshot manifest written by a plan run, else None.
+    A section of the wrong shape (a snapshot edited after the run), or whose copy of the plan
+    file is not the file it names, is a `SnapshotError`."""
+    section = manifest.get(SOURCE_KEY)
+    if section is None:
+        return None
+
+    def bad(why: str) -> SnapshotError:
+        return SnapshotError(f"the snapshot manifest's '{SOURCE_KEY}' {why} (edited after the run?)")
+
+    if not isinstance(section, dict):
+        raise bad("is not an object")
+    for name, types in _PLAN_FIELDS.items():
+        if name not in section or not isinstance(section[name], types) or isinstance(section[name], bool):
+            raise bad(f"has no valid '{name}'")
+    if section["kind"] not in ("terraform-plan", "cloudformation"):
+        raise bad(f"names an unknown kind {section['kind']!r}")
+    if not all(isinstance(r, str) for r in section["regions"]) or not all(isinstance(n, str) for n in section["notes"]):
+        raise bad("has a region or note that is not text")
+    overlay = section["overlay"]
+    if overlay is not None and not (set(overlay) == {"snapshot", "manifest_sha256"}
+                                    and all(isinstance(v, str) for v in overlay.values())):
+        raise bad("has an 'overlay' that is not {snapshot, manifest_sha256}")
+    for key, fields in _ROW_FIELDS.items():
+        for i, row in enumerate(section[key]):
+            if not isinstance(row, dict) or set(row) != set(fields) or any(
+                    not isinstance(row[f], t) or (isinstance(row[f], bool) and bool not in t)
+                    for f, t in fields.items()):
+                raise bad(f"has a malformed '{key}[{i}]'")
+    copy = section.get(COPY_KEY)
+    if not isinstance(copy, str) or (manifest.get("files") or {}).get(copy) != section["sha256"]:
+        raise bad(f"names a copy of the plan file ({copy!r}) the snapshot does not hold with its SHA-256")
+    return {name: section[name] for name in _PLAN_FIELDS}
+
+
+def plan_complete(plan: Mapping[str, Any]) -> bool:
+    """Whether the plan is fully modelled: no problem and no unsupported network resource."""
+    return not plan["problems"] and not any(u["network"] for u in plan["unsupported"])
+
+
+def plan_gaps(plan: Mapping[str, Any], evaluation: Evaluation) -> list[Gap]:
+    """The not_assessed entries of a plan run: one per problem of the plan (with the rules
+    that have an ERROR on the resource it concerns) and one per unsupported resource of a type
+    that changes the network (the network the plan builds is then not fully known)."""
+    kind, file, account = plan["kind"], plan["file"], plan["account"]
+    region = ",".join(plan["regions"])
+    erred: dict[str, set[str]] = {}
+    for f in evaluation.findings:
+        declared = f.resource.declared
+        if f.status == "ERROR" and declared is not None:
+            erred.setdefault(str(declared.get("address", "")), set()).add(f.rule_id)
+    out = []
+    for p in plan["problems"]:
+        where = f"{file}:{p['line']}" if p["line"] is not None else file
+        out.append(Gap(account, region, (f"{kind}:{p['address']}",),
+                       f"{kind} {where}: {p['address']}: {p['message']} (the values it concerns are unknown)",
+                       tuple(sorted(erred.get(p["address"], ())))))
+    for u in plan["unsupported"]:
+        if not u["network"]:
+            continue
+        where = f"{file}:{u['line']}" if u["line"] is not None else file
+        out.append(Gap(account, region, (f"{kind}:{u['address']}",),
+                       f"{kind} {where}: {u['address']} ({u['type']}, {u['action']}) is not modelled: this tool "
+                       "does not read that network resource type, so the network the plan builds is not fully "
+                       "known", ()))
+    return out
 
 
 def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
@@ -123,6 +218,7 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
                   overrides=inputs.config.overrides if inputs.config is not None else (),
                   profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks,
                   config=inputs.config, topology=topology_section(model, evaluation.findings, inputs.scope),
+                  plan=plan_section(manifest),
                   responses=inputs.responses)
     return build_document(evaluation, inputs.packs, run, lazy=True)
 
@@ -193,7 +289,39 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
     else:
         verdict = "COMPLIANT: every in-scope check passed (or is waived)"
     lines.append(verdict)
-    return gap_lines(document) + lines   # what could not be assessed, and why, comes first
+    return plan_lines(document) + gap_lines(document) + lines   # what could not be assessed, and why, comes first
+
+
+_MAX_PLAN_LINES = 20
+_CHANGES = (("create", "created"), ("update", "updated"), ("replace", "replaced"), ("delete", "deleted"))
+
+
+def plan_lines(document: Mapping[str, Any]) -> list[str]:
+    """The summary's lines about a plan run (findings.json `run.plan`): what was read, how
+    much of it is modelled and changed, then each unsupported resource and each problem.
+    Nothing for a run of collected evidence."""
+    plan = document["run"].get("plan")
+    if not plan:
+        return []
+    actions = [r["action"] for r in plan["resources"]]
+    changes = ", ".join(f"{actions.count(a)} {word}" for a, word in _CHANGES if actions.count(a))
+    unsupported, problems = plan["unsupported"], plan["problems"]
+    network = sum(1 for u in unsupported if u["network"])
+    over = plan.get("overlay")
+    lines = [f"plan: {safe(plan['file'])} ({safe(plan['kind'])}): {_n(len(actions), 'resource')} modelled"
+             f" ({changes or 'no change'}), {len(unsupported)} unsupported ({network} network), "
+             f"{_n(len(problems), 'problem')}"
+             + (f"; laid over the snapshot {safe(over['snapshot'])}" if over else "")]
+    rows = [f"  unsupported{' (network: assessment INCOMPLETE)' if u['network'] else ''}: {safe(u['address'])} "
+            f"({safe(u['type'])}, {safe(u['action'])}"
+            + (f", line {u['line']})" if u["line"] is not None else ")") for u in
+            sorted(unsupported, key=lambda u: (not u["network"], u["address"]))]
+    rows += [f"  problem: {safe(p['address'])}" + (f" (line {p['line']})" if p["line"] is not None else "")
+             + f": {safe(p['message'])}" for p in problems]
+    lines += rows[:_MAX_PLAN_LINES]
+    if len(rows) > _MAX_PLAN_LINES:
+        lines.append(f"  ... and {len(rows) - _MAX_PLAN_LINES} more (see run.plan in findings.json)")
+    return lines
 
 
 _MAX_GAP_LINES = 20

@@ -31,6 +31,14 @@ __all__ = ["Snapshot", "UnsafePath", "confined_name", "list_files", "load_snapsh
            "record_problem", "record_shape_errors"]
 
 RECORDS_DIR = "records"
+SOURCE_DIR = "source"   # a plan run's copy of the plan or template file it read (one file, no folder)
+
+
+def _is_source(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 2 and parts[0] == SOURCE_DIR and bool(parts[1])
+
+
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -111,7 +119,9 @@ def manifest_problem(manifest: Mapping[str, Any]) -> str | None:
         why = confined_name(rel)
         if why is not None:
             return f"file entry {rel!r} {why}"
-        if rel.split("/", 1)[0] != RECORDS_DIR or not rel.endswith((".json", ".json.gz")):
+        if _is_source(rel):
+            pass   # the plan or template a plan run read (auditor/api.py run_plan): hashed, not a record
+        elif rel.split("/", 1)[0] != RECORDS_DIR or not rel.endswith((".json", ".json.gz")):
             return f"file entry {rel!r} is not a record file (records/....json or .json.gz)"
         if not _is_str(digest) or not _DIGEST.match(digest):
             return f"file entry {rel!r} has no 'sha256:<64 hex digits>' digest"
@@ -223,6 +233,8 @@ def load_snapshot(folder: Path | str, *, allow_interrupted: bool = False) -> Sna
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise SnapshotError(f"{path}: SHA-256 does not match the manifest (file changed after the run)")
+        if _is_source(rel):
+            continue
         body = _parse_json(path, data, "the record")
         why = record_problem(body)
         if why is not None:
@@ -265,7 +277,8 @@ def _culprit(snapshot: Snapshot) -> str:
     from auditor.model import build_model
 
     files = snapshot.manifest.get("files") or {}
-    for rel, rec in zip(files, snapshot.records, strict=False):    # records are loaded in the manifest's file order
+    record_files = [f for f in files if not _is_source(f)]   # records are loaded in the manifest's file order
+    for rel, rec in zip(record_files, snapshot.records, strict=False):
         try:
             build_model((rec,), files)
         except _SHAPE_ERRORS:
