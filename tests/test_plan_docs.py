@@ -66,3 +66,44 @@ def test_plans_md_links_resolve() -> None:
     text = PLANS.read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([\w.-]+\.md)(?:#[\w-]+)?\)", text):
         assert (PLANS.parent / target).is_file(), target
+
+
+_OPTION = re.compile(r"(?<![\w-])(--[a-z][\w-]*|-[a-zA-Z])\b")
+
+
+def _usages(text: str) -> list[tuple[str, list[str]]]:
+    """Every `auditor plan ...` and `auditor scan ...` written in docs/plans.md (code spans and
+    code blocks), with the options it names."""
+    found = []
+    for code in re.findall(r"`([^`\n]+)`", text) + re.findall(r"^(auditor .*)$", text, re.M):
+        match = re.match(r"\s*auditor (plan|scan)\b(.*)", code)
+        if match:
+            found.append((match.group(1), _OPTION.findall(match.group(2))))
+    # The usage block: its continuation lines belong to `auditor plan`.
+    for line in re.findall(r"^\s{10,}(\[.*)$", text, re.M):
+        found.append(("plan", _OPTION.findall(line)))
+    return found
+
+
+def test_every_option_plans_md_names_exists_and_every_plan_option_is_named() -> None:
+    from auditor.cli import cli
+
+    text = PLANS.read_text(encoding="utf-8")
+    usages = _usages(text)
+    assert {name for name, _ in usages} == {"plan", "scan"}
+    named: dict[str, set[str]] = {}
+    for name, options in usages:
+        command = cli.commands[name]  # type: ignore[attr-defined]
+        real = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"--help"}
+        wrong = sorted(set(options) - real)
+        assert not wrong, f"docs/plans.md names {wrong} for `auditor {name}`, which has no such option"
+        named.setdefault(name, set()).update(options)
+    plan = cli.commands["plan"]  # type: ignore[attr-defined]
+    missing = sorted(opt for param in plan.params if hasattr(param, "opts") for opt in param.opts
+                     if opt.startswith("--") and opt not in text)
+    assert not missing, f"docs/plans.md does not name {missing} of `auditor plan`"
+    assert "--plan" in named["scan"]
+
+
+def test_the_option_check_sees_a_wrong_option() -> None:
+    assert _usages("`auditor plan FILE --no-such-option`") == [("plan", ["--no-such-option"])]
