@@ -273,12 +273,19 @@ class Plan:
         return node is True
 
     def expression(self, inst: Instance, parts: list[str | int]) -> Any:
-        """The configuration expression at `parts` (a nested block only when there is one of it)."""
+        """The configuration expression at `parts`: a nested block is the configuration's only
+        one, or the only one whose constant values all equal the planned block's."""
         node: Any = inst.config.get("expressions") if isinstance(inst.config, dict) else None
-        for p in parts:
+        for n, p in enumerate(parts):
             if isinstance(p, int):
                 if isinstance(node, list) and len(node) == 1 and p == 0:
                     node = node[0]
+                elif isinstance(node, list):
+                    found, planned = dig(inst.after, parts[:n + 1])
+                    matches = [b for b in node if found and _same_block(b, planned)]
+                    if len(matches) != 1:
+                        return None
+                    node = matches[0]
                 else:
                     return None
             elif isinstance(node, dict):
@@ -421,6 +428,15 @@ class Plan:
             return Val(self.id_of(target))
         got = self.get(target, path)
         return got if got.known else Val(None, got.reason, prefix)
+
+
+def _same_block(config: Any, planned: Any) -> bool:
+    """Whether a configuration block's constant values are all those of a planned block
+    (and there is at least one to compare)."""
+    if not isinstance(config, dict) or not isinstance(planned, dict):
+        return False
+    consts = {k: e["constant_value"] for k, e in config.items() if isinstance(e, dict) and "constant_value" in e}
+    return bool(consts) and all(planned.get(k) == v for k, v in consts.items())
 
 
 def _parent(module: str) -> str:

@@ -126,6 +126,11 @@ class R:
         value = got.value
         if value is None:
             return []
+        if isinstance(value, str) and self.raw(path).known is not True:
+            value = [value]
+        if isinstance(value, str) and not self.inst.values.get(path.split(".")[0]) and \
+                self.plan.expression(self.inst, [path]) is not None:
+            value = [value]   # [aws_subnet.a.id]: the one reference of a list
         if not isinstance(value, list):
             self.problem(f"{path} is not a list")
             self.unknown.setdefault(model_field, f"{self.address}.{path} has an odd shape")
@@ -322,9 +327,14 @@ def route_body(r: R, path: list[str | int], rtb: Item) -> dict[str, Any] | None:
         got = r.raw([*path, attr])
         if got.known and got.value:
             route.setdefault(key, str(got.value))
+        elif not got.known and r.inst.config and r.plan.expression(r.inst, [*path, attr]) is None \
+                and not (path and r.plan.expression(r.inst, path) is None):
+            continue   # not in the configuration: an attribute AWS fills in from the target set
         elif not got.known:
             what = f"{r.address}." + ".".join(str(p) for p in [*path, attr])
             route.setdefault(key, unknown_id(got.prefix or prefix, what))
+            if not (got.prefix or prefix):   # not even the kind of target is known
+                rtb.unknown.setdefault("routes", str(got.reason))
     return route
 
 
