@@ -134,7 +134,7 @@ def plan_not_covered_list() -> str:
 
 GENERATORS = {"collected-calls": collected_calls_table, "allowlist-size": allowlist_size,
               "resource-types": resource_types_table, "report-styles": report_styles_table,
-              "plan-not-covered": plan_not_covered_list}
+              "plan-resources": plan_resources_table, "plan-not-covered": plan_not_covered_list}
 
 
 def _schema_lists() -> list[tuple[str, str, Callable[[], tuple[str, ...]]]]:
