@@ -460,7 +460,7 @@ def _write_plan_snapshot(writer: Any, plan: Path, source: PlanSource, base: Snap
     from auditor.scan import SOURCE_KEY, plan_complete
 
     if base is not None:
-        from auditor.iac.overlay import overlay as lay_over  # type: ignore[import-not-found, unused-ignore]
+        from auditor.iac.overlay import overlay as lay_over
 
         records = tuple(lay_over(base.records, source))
     else:

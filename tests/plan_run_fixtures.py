@@ -4,8 +4,7 @@ The readers (auditor/iac/terraform.py, cloudformation.py, load.py) and the overl
 written by other parts of issue 15. These tests are about the run around them (the snapshot
 written, findings.json's run.plan, the gaps, exit codes, the bundle): they give `run_plan`
 a `PlanSource` built here with `RecordBuilder`, as a reader gives it, by putting a reader in
-place of `auditor.iac.load.read_source` (and, where no overlay module exists yet, a plain
-overlay of listings).
+place of `auditor.iac.load.read_source`; the overlay is the real one.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import importlib
 import sys
 import types
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,6 @@ import pytest
 from auditor.iac.base import (
     Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported, synthetic_id, unknown_id,
 )
-from auditor.snapshot.records import CallRecord
 
 ACCOUNT, REGION = "111111111111", "eu-west-1"
 PLAN_TEXT = b'{"format_version": "1.2", "terraform_version": "1.9.0", "planned_values": {}}\n'
@@ -112,34 +109,7 @@ def use_reader(monkeypatch: pytest.MonkeyPatch, **options: Any) -> list[dict[str
         return plan_source(path, account=account, region=region, **options)
 
     monkeypatch.setattr(_module("auditor.iac.load", monkeypatch), "read_source", read_source, raising=False)
-    module = _module("auditor.iac.overlay", monkeypatch)
-    if not hasattr(module, "overlay"):
-        monkeypatch.setattr(module, "overlay", listing_overlay, raising=False)
     return calls
-
-
-def listing_overlay(snapshot_records: Sequence[CallRecord], source: PlanSource) -> tuple[CallRecord, ...]:
-    """A plain overlay for these tests, used only while auditor/iac/overlay.py is not written:
-    each listing the plan answers holds the snapshot's items and the plan's; every other record
-    of either is kept (the plan's answer first)."""
-    from auditor.model.registry import CATALOG
-
-    keys = {s.call: s.items_key for s in CATALOG}
-    mine = {(r.account, r.region, r.service, r.operation, tuple(sorted(r.params.items()))): r for r in source.records}
-    out = []
-    for rec in snapshot_records:
-        key = (rec.account, rec.region, rec.service, rec.operation, tuple(sorted(rec.params.items())))
-        plan_rec = mine.pop(key, None)
-        if plan_rec is None:
-            out.append(rec)
-        elif rec.ok and not rec.params and rec.pages and keys.get((rec.service, rec.operation)):
-            items_key = keys[(rec.service, rec.operation)]
-            merged = [i for p in rec.pages for i in p.get(items_key, [])]
-            merged += [i for p in plan_rec.pages for i in p.get(items_key, [])]
-            out.append(replace(plan_rec, pages=({**plan_rec.pages[0], items_key: merged},)))
-        else:
-            out.append(plan_rec)
-    return (*out, *mine.values())
 
 
 def write_plan(folder: Path, name: str = "plan.json", text: bytes = PLAN_TEXT) -> Path:

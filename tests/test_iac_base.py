@@ -80,9 +80,26 @@ def test_an_unknown_field_is_unknown_to_plain_and_derived_reads():
     az = resolve(model, subnet, "availability_zone")
     assert az.unknown == ("known after apply: aws_subnet.a.availability_zone",)
     assert resolve(model, subnet, "cidr").unknown == ()
-    # A derived value reading the subnet is unknown too (conservative: it may read any field).
-    derived = resolve(model, subnet, "route_table")
-    assert derived.unknown and "aws_subnet.a.availability_zone" in derived.unknown[0]
+    # An availability zone reaches only the derived values that read zones (NARROW_FIELDS).
+    assert resolve(model, subnet, "route_table").unknown == ()
+    vpc = model.get("vpc", "vpc-aws_vpc.main")
+    assert vpc is not None
+    assert resolve(model, vpc, "workload_availability_zones").unknown == (
+        "known after apply: aws_subnet.a.availability_zone",)
+
+
+def test_any_other_unknown_field_reaches_every_derived_value_its_calls_feed():
+    b = RecordBuilder("terraform-plan", "plan.json", ACCOUNT)
+    b.add(REGION, ("ec2", "DescribeSubnets"), {"SubnetId": "subnet-A", "VpcId": "vpc-V"}, address="aws_subnet.a",
+          unknown={"cidr": "known after apply: aws_subnet.a.cidr_block"})
+    b.add(REGION, ("ec2", "DescribeSubnets"), {"SubnetId": "subnet-B", "VpcId": "vpc-V", "CidrBlock": "10.0.2.0/24"},
+          address="aws_subnet.b")
+    model = build_model(b.records([REGION]))
+    other = model.get("subnet", "subnet-B")
+    assert other is not None
+    # Conservative: subnet B's route table is derived from what DescribeSubnets lists, A included.
+    assert resolve(model, other, "route_table").unknown == ("known after apply: aws_subnet.a.cidr_block",)
+    assert resolve(model, other, "cidr").unknown == ()
 
 
 def test_a_quiet_unknown_field_does_not_reach_derived_values():

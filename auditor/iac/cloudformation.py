@@ -115,6 +115,7 @@ class _Item:
     attributes: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, str] = field(default_factory=dict)
     quiet: set[str] = field(default_factory=set)
+    extra: dict[str, Any] = field(default_factory=dict)   # the reader's own notes (not part of the answer)
 
     def mark(self, model_field: str, reason: str, *, quiet: bool = False) -> None:
         """`model_field` is unknown before deploy (the first reason given is kept)."""
@@ -155,6 +156,7 @@ class _Reader:
         self.by_address: dict[tuple[tuple[str, str], str], _Item] = {}
         self.by_id: dict[str, _Item] = {}           # model id -> the item of the resource with that id
         self.calls: list[tuple[tuple[str, str], dict[str, Any], dict[str, Any]]] = []
+        self.extra_groups: dict[str, _Item] = {}    # DB subnet groups by name (they are part of DB instances)
         self.problems: list[SourceProblem] = []
         self.declared: list[Declared] = []
         self.unsupported: list[Unsupported] = []
@@ -872,11 +874,28 @@ def _nat(r: _Reader, res: _Res) -> None:
         else:
             r.problem(res, "a public NAT gateway needs AllocationId (an Elastic IP)", None)
             item.mark("public_ips", f"{res.logical}: a public NAT gateway without AllocationId")
-    item.mark("network_interface_ids", f"known after deploy: {res.logical} (the network interface AWS creates)",
-              quiet=True)
-    item.body.update({"NatGatewayId": nid, "SubnetId": sid, "ConnectivityType": connectivity,
-                      "VpcId": _vpc_of_subnet(r, item, sid, "vpc_id", f"of {res.logical}"), "State": "available",
-                      "NatGatewayAddresses": addresses, "Tags": r.tags(res, item)})
+    vpc = _vpc_of_subnet(r, item, sid, "vpc_id", f"of {res.logical}")
+    # The network interface AWS creates for it in its subnet (requester-managed).
+    eni_id = synthetic_id("eni", f"{res.logical}.NetworkInterface")
+    for address in addresses:
+        address["NetworkInterfaceId"] = eni_id
+    item.body.update({"NatGatewayId": nid, "SubnetId": sid, "ConnectivityType": connectivity, "VpcId": vpc,
+                      "State": "available", "NatGatewayAddresses": addresses, "Tags": r.tags(res, item)})
+    eni = _Item(_ENIS, {"NetworkInterfaceId": eni_id, "SubnetId": sid, "VpcId": vpc, "InterfaceType": "nat_gateway",
+                        "Description": f"Interface for NAT Gateway {nid}", "RequesterManaged": True,
+                        "Status": "in-use", "Groups": [], "PrivateIpAddresses": [], "OwnerId": r.account,
+                        "SourceDestCheck": False, "TagSet": []}, f"{res.logical}.NetworkInterface", res.line)
+    if addresses:
+        eni.body["Association"] = {"PublicIp": addresses[0]["PublicIp"], "AllocationId": addresses[0]["AllocationId"]}
+    for model_field in ("vpc_id", "subnet_id"):
+        if model_field in item.unknown:
+            eni.mark(model_field, item.unknown[model_field])
+    if "public_ips" in item.unknown:
+        eni.mark("public_ips", item.unknown["public_ips"])
+    eni.mark("private_ips", f"known after deploy: {res.logical} (the private IP AWS picks)", quiet=True)
+    r.items.append(eni)
+    r.by_id[eni_id] = eni
+    r.declared.append(Declared(eni.address, res.type, "network_interface", eni_id, "create", r.file, res.line))
 
 
 @handler("AWS::EC2::EIP", 2)
@@ -1151,8 +1170,6 @@ def _endpoint(r: _Reader, res: _Res) -> None:
         body["RouteTableIds"] = r.ids(res, item, "RouteTableIds", "route_table_ids", "rtb")
     else:
         body["SubnetIds"] = r.ids(res, item, "SubnetIds", "subnet_ids", "subnet")
-        item.mark("network_interface_ids", f"known after deploy: {res.logical} (the network interfaces AWS "
-                                           "creates for it)", quiet=True)
     if kind == "Interface":
         groups = r.ids(res, item, "SecurityGroupIds", "security_group_ids", "sg")
         if "SecurityGroupIds" not in res.props:
@@ -1162,6 +1179,25 @@ def _endpoint(r: _Reader, res: _Res) -> None:
         private_dns = r.flag(res, item, "PrivateDnsEnabled", "private_dns_enabled", False)
         if private_dns is not None:
             body["PrivateDnsEnabled"] = private_dns
+    if kind != "Gateway":
+        # AWS creates one requester-managed network interface per subnet of the endpoint.
+        eni_type = "vpc_endpoint" if kind == "Interface" else "gateway_load_balancer_endpoint"
+        for n, sid in enumerate(body["SubnetIds"]):
+            eni_id = synthetic_id("eni", f"{res.logical}.NetworkInterface[{n}]")
+            eni = _Item(_ENIS, {"NetworkInterfaceId": eni_id, "SubnetId": sid, "VpcId": vid,
+                                "InterfaceType": eni_type, "Description": f"VPC Endpoint Interface {eid}",
+                                "RequesterManaged": True, "Status": "in-use", "Groups": body["Groups"],
+                                "PrivateIpAddresses": [], "OwnerId": r.account, "SourceDestCheck": True,
+                                "TagSet": []}, f"{res.logical}.NetworkInterface[{n}]", res.line)
+            for model_field in ("vpc_id", "subnet_ids", "security_group_ids"):
+                if model_field in item.unknown:
+                    eni.mark("subnet_id" if model_field == "subnet_ids" else model_field, item.unknown[model_field])
+            eni.mark("private_ips", f"known after deploy: {res.logical} (the private IPs AWS picks)", quiet=True)
+            r.items.append(eni)
+            r.by_id[eni_id] = eni
+            body["NetworkInterfaceIds"].append(eni_id)
+            r.declared.append(Declared(eni.address, res.type, "network_interface", eni_id, "create", r.file,
+                                       res.line))
     if kind in ("Gateway", "Interface"):
         policy = r.value(res, item, "PolicyDocument", "policy_document")
         item.attributes["policy"] = item.attributes.get("policy_document", res.line or 0)
@@ -1243,3 +1279,648 @@ def _vpc_defaults(r: _Reader) -> None:
             r.declared.append(Declared(implicit.address, "AWS::EC2::VPC", model, str(implicit.body[
                 {"route_table": "RouteTableId", "security_group": "GroupId", "network_acl": "NetworkAclId"}[model]]),
                 "create", r.file, vpc.line))
+
+
+# -- transit gateways --------------------------------------------------------------------------
+
+def _enabled(r: _Reader, res: _Res, item: _Item, prop: str, model_field: str, default: str) -> bool | None:
+    value = r.value(res, item, prop, model_field, default)
+    if value is None:
+        return None
+    text = _text(value).lower()
+    if text not in ("enable", "disable"):
+        r.problem(res, f"{prop} is enable or disable, not {value!r}", prop)
+        item.mark(model_field, f"{res.logical}.{prop} is neither enable nor disable")
+        return None
+    return text == "enable"
+
+
+@handler("AWS::EC2::TransitGateway", 2)
+def _tgw(r: _Reader, res: _Res) -> None:
+    tid = r.model_id(res.logical)
+    item = r.item(_TGWS, {}, res, model_id=tid)
+    assoc = _enabled(r, res, item, "DefaultRouteTableAssociation", "default_association_route_table_id", "enable")
+    prop = _enabled(r, res, item, "DefaultRouteTablePropagation", "default_propagation_route_table_id", "enable")
+    auto = _text(r.value(res, item, "AutoAcceptSharedAttachments", "auto_accept_shared_attachments", "disable")
+                 or "disable")
+    default_rt = synthetic_id("tgw-rtb", f"{res.logical}.DefaultRouteTable")
+    options: dict[str, Any] = {"AutoAcceptSharedAttachments": auto,
+                               "DefaultRouteTableAssociation": "enable" if assoc else "disable",
+                               "DefaultRouteTablePropagation": "enable" if prop else "disable"}
+    if assoc:
+        options["AssociationDefaultRouteTableId"] = default_rt
+    if prop:
+        options["PropagationDefaultRouteTableId"] = default_rt
+    item.body.update({"TransitGatewayId": tid, "OwnerId": r.account, "State": "available", "Options": options,
+                      "TransitGatewayArn": f"arn:{r.partition}:ec2:{r.region}:{r.account}:transit-gateway/{tid}",
+                      "Tags": r.tags(res, item)})
+    if assoc or prop or assoc is None or prop is None:
+        # AWS makes the default route table when either default is on.
+        table = _Item(_TGW_RTS, {"TransitGatewayRouteTableId": default_rt, "TransitGatewayId": tid,
+                                 "State": "available", "DefaultAssociationRouteTable": bool(assoc),
+                                 "DefaultPropagationRouteTable": bool(prop), "Tags": []},
+                      f"{res.logical}.DefaultRouteTable", res.line,
+                      extra={"assoc": [], "prop": [], "routes": [], "default_assoc": assoc, "default_prop": prop})
+        for model_field, flag in (("is_default_association", assoc), ("is_default_propagation", prop)):
+            if flag is None:
+                table.mark(model_field, item.unknown.get("default_association_route_table_id")
+                           or item.unknown.get("default_propagation_route_table_id", "unknown"))
+        r.items.append(table)
+        r.by_id[default_rt] = table
+        r.declared.append(Declared(table.address, res.type, "transit_gateway_route_table", default_rt, "create",
+                                   r.file, res.line))
+
+
+@handler("AWS::EC2::TransitGatewayAttachment", 2)
+@handler("AWS::EC2::TransitGatewayVpcAttachment", 2)
+def _tgw_attachment(r: _Reader, res: _Res) -> None:
+    aid = r.model_id(res.logical)
+    item = r.item(_TGW_ATTS, {}, res, model_id=aid)
+    tgw = r.ref(res, item, "TransitGatewayId", "transit_gateway_id", "tgw")
+    vpc = r.ref(res, item, "VpcId", "resource_id", "vpc")
+    subnets = r.ids(res, item, "SubnetIds", "subnet_ids", "subnet")
+    tags = r.tags(res, item)
+    item.body.update({"TransitGatewayAttachmentId": aid, "TransitGatewayId": tgw, "TransitGatewayOwnerId": r.account,
+                      "ResourceOwnerId": r.account, "ResourceType": "vpc", "ResourceId": vpc, "State": "available",
+                      "Tags": tags})
+    item.extra["explicit_assoc"] = False
+    vpc_item = _Item(_TGW_VPC_ATTS, {"TransitGatewayAttachmentId": aid, "TransitGatewayId": tgw, "VpcId": vpc,
+                                     "VpcOwnerId": r.account, "SubnetIds": subnets, "State": "available",
+                                     "Tags": tags}, res.logical, res.line)
+    r.items.append(vpc_item)
+
+
+@handler("AWS::EC2::TransitGatewayRouteTable", 2)
+def _tgw_route_table(r: _Reader, res: _Res) -> None:
+    rid = r.model_id(res.logical)
+    item = r.item(_TGW_RTS, {}, res, model_id=rid)
+    item.body.update({"TransitGatewayRouteTableId": rid,
+                      "TransitGatewayId": r.ref(res, item, "TransitGatewayId", "transit_gateway_id", "tgw"),
+                      "State": "available", "DefaultAssociationRouteTable": False,
+                      "DefaultPropagationRouteTable": False, "Tags": r.tags(res, item)})
+    item.extra.update({"assoc": [], "prop": [], "routes": [], "default_assoc": False, "default_prop": False})
+
+
+@handler("AWS::EC2::TransitGatewayRoute", 3)
+def _tgw_route(r: _Reader, res: _Res) -> None:
+    scratch = _Item(_TGW_RTS, {}, res.logical, res.line)
+    rid = r.ref(res, scratch, "TransitGatewayRouteTableId", "routes", "tgw-rtb")
+    table = r.owner(res, _TGW_RTS, rid, "transit gateway route", "TransitGatewayRouteTableId")
+    if table is None:
+        return
+    dest = r.value(res, scratch, "DestinationCidrBlock", "routes")
+    blackhole = r.flag(res, scratch, "Blackhole", "routes", False)
+    attachment = "" if blackhole else r.ref(res, scratch, "TransitGatewayAttachmentId", "routes", "tgw-attach")
+    table.extra["routes"].append({"DestinationCidrBlock": dest if isinstance(dest, str) else unknown_id(
+        "", f"{res.logical}.DestinationCidrBlock"), "attachment": attachment, "blackhole": bool(blackhole)})
+    _merge(table, scratch, "routes", res)
+
+
+@handler("AWS::EC2::TransitGatewayRouteTableAssociation", 3)
+@handler("AWS::EC2::TransitGatewayRouteTablePropagation", 3)
+def _tgw_rt_link(r: _Reader, res: _Res) -> None:
+    propagation = res.type.endswith("Propagation")
+    model_field = "propagating_attachment_ids" if propagation else "associated_attachment_ids"
+    scratch = _Item(_TGW_RTS, {}, res.logical, res.line)
+    rid = r.ref(res, scratch, "TransitGatewayRouteTableId", model_field, "tgw-rtb")
+    aid = r.ref(res, scratch, "TransitGatewayAttachmentId", model_field, "tgw-attach")
+    table = r.owner(res, _TGW_RTS, rid, "route table association" if not propagation else "route propagation",
+                    "TransitGatewayRouteTableId")
+    if table is None:
+        return
+    table.extra["prop" if propagation else "assoc"].append(aid)
+    attachment = r.by_id.get(aid)
+    if not propagation and attachment is not None and attachment.call == _TGW_ATTS:
+        attachment.extra["explicit_assoc"] = True
+    _merge(table, scratch, model_field, res)
+    if propagation and model_field in scratch.unknown:
+        table.mark("routes", scratch.unknown[model_field])
+
+
+@finisher
+def _tgw_routes(r: _Reader) -> None:
+    """Each TGW route table's associations, propagations and routes, as the per-table calls
+    answer them (the default table takes every attachment not associated explicitly)."""
+    attachments = [i for i in r.items if i.call == _TGW_ATTS]
+    for table in [i for i in r.items if i.call == _TGW_RTS]:
+        extra = table.extra
+        tgw = table.body.get("TransitGatewayId")
+        assoc, prop = list(extra.get("assoc", [])), list(extra.get("prop", []))
+        for a in attachments:
+            if a.body.get("TransitGatewayId") != tgw:
+                continue
+            aid = a.body["TransitGatewayAttachmentId"]
+            if extra.get("default_assoc") and not a.extra.get("explicit_assoc") and aid not in assoc:
+                assoc.append(aid)
+            if extra.get("default_prop") and aid not in prop:
+                prop.append(aid)
+            if extra.get("default_assoc") is None or extra.get("default_prop") is None:
+                table.mark("routes", table.unknown.get("is_default_association", "unknown defaults"))
+        rid = table.body["TransitGatewayRouteTableId"]
+        for aid in assoc:
+            found = r.by_id.get(aid)
+            if found is not None and found.call == _TGW_ATTS:
+                found.body["Association"] = {"TransitGatewayRouteTableId": rid, "State": "associated"}
+
+        def link(aid: str, state: str) -> dict[str, Any]:
+            found = r.by_id.get(aid)
+            body = found.body if found is not None and found.call == _TGW_ATTS else {}
+            return {"TransitGatewayAttachmentId": aid, "ResourceId": body.get("ResourceId", ""),
+                    "ResourceType": body.get("ResourceType", "vpc"), "State": state}
+        routes: list[dict[str, Any]] = []
+        static = set()
+        for route in extra.get("routes", []):
+            static.add(route["DestinationCidrBlock"])
+            out: dict[str, Any] = {"DestinationCidrBlock": route["DestinationCidrBlock"], "Type": "static",
+                                   "State": "blackhole" if route["blackhole"] else "active"}
+            if not route["blackhole"]:
+                link_body = link(route["attachment"], "")
+                link_body.pop("State")
+                out["TransitGatewayAttachments"] = [link_body]
+            routes.append(out)
+        for aid in prop:
+            found = r.by_id.get(aid)
+            if found is None or found.call != _TGW_ATTS:
+                table.mark("routes", f"the routes propagated from attachment {aid} (not declared in this template)")
+                continue
+            cidrs, why = _vpc_cidrs(r, str(found.body.get("ResourceId", "")))
+            if why is not None:
+                table.mark("routes", f"the routes propagated from {found.address}: {why}")
+            for cidr in cidrs:
+                if cidr not in static:
+                    link_body = link(aid, "")
+                    link_body.pop("State")
+                    routes.append({"DestinationCidrBlock": cidr, "Type": "propagated", "State": "active",
+                                   "TransitGatewayAttachments": [link_body]})
+        r.calls.append((("ec2", "SearchTransitGatewayRoutes"), {
+            "TransitGatewayRouteTableId": rid, "Filters": [{"Name": "state", "Values": ["active", "blackhole"]}]},
+            {"Routes": routes, "AdditionalRoutesAvailable": False}))
+        r.calls.append((("ec2", "GetTransitGatewayRouteTableAssociations"), {"TransitGatewayRouteTableId": rid},
+                        {"Associations": [link(a, "associated") for a in assoc]}))
+        r.calls.append((("ec2", "GetTransitGatewayRouteTablePropagations"), {"TransitGatewayRouteTableId": rid},
+                        {"TransitGatewayRouteTablePropagations": [link(a, "enabled") for a in prop]}))
+
+
+# -- peering, VPN gateways, flow logs, prefix lists ------------------------------------------
+
+@handler("AWS::EC2::VPCPeeringConnection", 2)
+def _peering(r: _Reader, res: _Res) -> None:
+    pid = r.model_id(res.logical)
+    item = r.item(_PCXS, {}, res, model_id=pid)
+    owner = _text(r.value(res, item, "PeerOwnerId", "accepter", r.account) or r.account)
+    peer_region = _text(r.value(res, item, "PeerRegion", "accepter", r.region) or r.region)
+
+    def side(prop: str, model_field: str, account: str, region: str) -> dict[str, Any]:
+        vid = r.ref(res, item, prop, model_field, "vpc")
+        info: dict[str, Any] = {"VpcId": vid, "OwnerId": account, "Region": region}
+        cidrs, why = _vpc_cidrs(r, vid)
+        if why is not None and (account, region) == (r.account, r.region):
+            item.mark(model_field, f"{res.logical}.{prop}: {why}")
+        elif why is not None:
+            item.mark(model_field, f"known after deploy: the CIDR blocks of peer VPC {vid} ({account}/{region})")
+        if cidrs:
+            info["CidrBlock"] = cidrs[0]
+            info["CidrBlockSet"] = [{"CidrBlock": c} for c in cidrs]
+        return info
+    item.body.update({"VpcPeeringConnectionId": pid, "Status": {"Code": "active"},
+                      "RequesterVpcInfo": side("VpcId", "requester", r.account, r.region),
+                      "AccepterVpcInfo": side("PeerVpcId", "accepter", owner, peer_region),
+                      "Tags": r.tags(res, item)})
+    if (owner, peer_region) != (r.account, r.region):
+        # CloudFormation accepts a cross-account peering with PeerRoleArn; without it the
+        # connection waits for the peer to accept.
+        if "PeerRoleArn" not in res.props and owner != r.account:
+            item.body["Status"] = {"Code": "pending-acceptance"}
+
+
+@handler("AWS::EC2::VPNGateway", 2)
+def _vgw(r: _Reader, res: _Res) -> None:
+    gid = r.model_id(res.logical)
+    item = r.item(_VGWS, {}, res, model_id=gid)
+    item.body.update({"VpnGatewayId": gid, "State": "available", "VpcAttachments": [],
+                      "Type": _text(res.raw("Type") or "ipsec.1"), "Tags": r.tags(res, item)})
+
+
+@handler("AWS::EC2::FlowLog", 2)
+def _flow_log(r: _Reader, res: _Res) -> None:
+    fid = r.model_id(res.logical)
+    item = r.item(_FLOWS, {}, res, model_id=fid)
+    kind = _text(r.value(res, item, "ResourceType", "resource_id", "VPC"))
+    prefix = {"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "eni"}.get(kind, "")
+    destination_type = _text(r.value(res, item, "LogDestinationType", "destination_type", "cloud-watch-logs")
+                             or "cloud-watch-logs")
+    destination = r.value(res, item, "LogDestination", "destination")
+    group = r.value(res, item, "LogGroupName", "destination")
+    item.body.update({
+        "FlowLogId": fid, "ResourceId": r.ref(res, item, "ResourceId", "resource_id", prefix),
+        "TrafficType": _text(r.value(res, item, "TrafficType", "traffic_type", "")),
+        "FlowLogStatus": "ACTIVE", "LogDestinationType": destination_type,
+        "LogFormat": _text(r.value(res, item, "LogFormat", "log_format", _DEFAULT_FLOW_LOG_FORMAT)),
+        "Tags": r.tags(res, item)})
+    if isinstance(destination, str):
+        item.body["LogDestination"] = destination
+    if isinstance(group, str):
+        item.body["LogGroupName"] = group
+    if "TrafficType" not in res.props and kind in ("VPC", "Subnet", "NetworkInterface"):
+        r.problem(res, "TrafficType is missing (ACCEPT, REJECT or ALL)", None)
+        item.mark("traffic_type", f"{res.logical}.TrafficType is missing")
+
+
+@handler("AWS::EC2::PrefixList", 2)
+def _prefix_list(r: _Reader, res: _Res) -> None:
+    pid = r.model_id(res.logical)
+    item = r.item(_PLS, {}, res, model_id=pid)
+    item.body.update({"PrefixListId": pid, "OwnerId": r.account, "State": "create-complete",
+                      "PrefixListName": _text(r.value(res, item, "PrefixListName", "name", "")),
+                      "AddressFamily": _text(r.value(res, item, "AddressFamily", "address_family", "")),
+                      "Tags": r.tags(res, item)})
+    entries = r.value(res, item, "Entries", "cidrs", [])
+    page: dict[str, Any] = {"Entries": []}
+    if entries is None or not isinstance(entries, list):
+        item.mark("cidrs", item.unknown.get("cidrs", f"{res.logical}.Entries is not a list"))
+    else:
+        page["Entries"] = [{"Cidr": _text(e.get("Cidr")), "Description": _text(e.get("Description"))}
+                           for e in entries if isinstance(e, dict)]
+    r.calls.append((("ec2", "GetManagedPrefixListEntries"), {"PrefixListId": pid}, page))
+
+
+# -- instances and network interfaces ----------------------------------------------------------
+
+def _subnet_item(r: _Reader, subnet_id: str) -> _Item | None:
+    found = r.by_id.get(subnet_id)
+    return found if found is not None and found.call == _SUBNETS else None
+
+
+@handler("AWS::EC2::NetworkInterface", 2)
+def _eni(r: _Reader, res: _Res) -> None:
+    nid = r.model_id(res.logical)
+    item = r.item(_ENIS, {}, res, model_id=nid)
+    sid = r.ref(res, item, "SubnetId", "subnet_id", "subnet")
+    vpc = _vpc_of_subnet(r, item, sid, "vpc_id", f"of {res.logical}")
+    item.attributes.setdefault("vpc_id", item.attributes.get("subnet_id", res.line or 0))
+    groups = r.ids(res, item, "GroupSet", "security_group_ids", "sg")
+    if "GroupSet" not in res.props:
+        groups = [_default_sg_of(r, item, vpc, "security_group_ids")]
+    private = r.value(res, item, "PrivateIpAddress", "private_ips")
+    if not isinstance(private, str):
+        item.mark("private_ips", f"known after deploy: {res.logical}.PrivateIpAddress (AWS picks one)", quiet=True)
+    ipv6: list[str] = []
+    count = r.value(res, item, "Ipv6AddressCount", "ipv6_addresses", 0)
+    if "Ipv6Addresses" in res.props or (str(count).isdigit() and int(str(count)) > 0):
+        ipv6 = [f"(IPv6 address assigned at deploy: {res.logical})"]
+    if count is None:
+        item.mark("ipv6_addresses", item.unknown.get("ipv6_addresses", "unknown"))
+    item.body.update({
+        "NetworkInterfaceId": nid, "SubnetId": sid, "VpcId": vpc,
+        "InterfaceType": _text(r.value(res, item, "InterfaceType", "interface_type", "interface") or "interface"),
+        "Description": _text(r.value(res, item, "Description", "description", "")),
+        "PrivateIpAddress": private if isinstance(private, str) else "",
+        "PrivateIpAddresses": [{"PrivateIpAddress": private, "Primary": True}] if isinstance(private, str) else [],
+        "Ipv6Addresses": [{"Ipv6Address": a} for a in ipv6], "Groups": [{"GroupId": g} for g in groups],
+        "RequesterManaged": False, "Status": "available", "OwnerId": r.account,
+        "SourceDestCheck": r.flag(res, item, "SourceDestCheck", "source_dest_check", True),
+        "TagSet": r.tags(res, item)})
+
+
+@handler("AWS::EC2::NetworkInterfaceAttachment", 3)
+def _eni_attachment(r: _Reader, res: _Res) -> None:
+    scratch = _Item(_ENIS, {}, res.logical, res.line)
+    nid = r.ref(res, scratch, "NetworkInterfaceId", "instance_id", "eni")
+    iid = r.ref(res, scratch, "InstanceId", "instance_id", "i")
+    eni = r.owner(res, _ENIS, nid, "network interface attachment", "NetworkInterfaceId")
+    if eni is None:
+        return
+    eni.body["Attachment"] = {"InstanceId": iid, "DeviceIndex": _text(res.raw("DeviceIndex")), "Status": "attached",
+                              "AttachmentId": r.model_id(res.logical)}
+    eni.body["Status"] = "in-use"
+    _merge(eni, scratch, "instance_id", res)
+    instance = r.by_id.get(iid)
+    if instance is not None and instance.call == _INSTANCES:
+        instance.body["NetworkInterfaces"].append({"NetworkInterfaceId": nid, "Ipv6Addresses": eni.body[
+            "Ipv6Addresses"]})
+        instance.extra.setdefault("enis", []).append(nid)
+        instance.attributes.setdefault("network_interface_ids", res.line or 0)
+
+
+@handler("AWS::EC2::Instance", 2)
+def _instance(r: _Reader, res: _Res) -> None:
+    iid = r.model_id(res.logical)
+    item = r.item(_INSTANCES, {}, res, model_id=iid)
+    interfaces = r.value(res, item, "NetworkInterfaces", "network_interface_ids", [])
+    primary: Mapping[str, Any] = {}
+    if interfaces is None:
+        interfaces = []
+    if isinstance(interfaces, list):
+        primary = next((i for i in interfaces if isinstance(i, dict) and str(i.get("DeviceIndex", "")) == "0"), {})
+    existing = primary.get("NetworkInterfaceId") if isinstance(primary.get("NetworkInterfaceId"), str) else None
+    eni_item = r.by_id.get(existing) if existing else None
+    if eni_item is not None and eni_item.call == _ENIS:
+        sid = str(eni_item.body["SubnetId"])
+        groups = [g["GroupId"] for g in eni_item.body["Groups"]]
+    else:
+        if "SubnetId" in res.props:
+            sid = r.ref(res, item, "SubnetId", "subnet_id", "subnet")
+        elif isinstance(primary.get("SubnetId"), str):
+            sid = str(primary["SubnetId"])
+            item.attributes["subnet_id"] = item.attributes.get("network_interface_ids", res.line or 0)
+        else:
+            item.mark("subnet_id", f"known after deploy: {res.logical} names no subnet: it is launched in a subnet "
+                                   "of the account's default VPC")
+            sid = unknown_id("subnet", f"the default subnet of {res.logical}")
+        given = primary.get("GroupSet") if primary else None
+        if "SecurityGroupIds" in res.props:
+            groups = r.ids(res, item, "SecurityGroupIds", "security_group_ids", "sg")
+        elif isinstance(given, list) and all(isinstance(g, str) for g in given):
+            groups = list(given)
+        elif "SecurityGroups" in res.props:
+            item.mark("security_group_ids", f"known after deploy: {res.logical}.SecurityGroups names groups, "
+                                            "not their ids")
+            groups = [unknown_id("sg", f"{res.logical}.SecurityGroups")]
+        else:
+            groups = []
+    vpc = _vpc_of_subnet(r, item, sid, "vpc_id", f"of {res.logical}")
+    item.attributes.setdefault("vpc_id", item.attributes.get("subnet_id", res.line or 0))
+    if not groups:
+        groups = [_default_sg_of(r, item, vpc, "security_group_ids")]
+    # A public IPv4 address: the primary interface's AssociatePublicIpAddress, else the subnet's
+    # MapPublicIpOnLaunch (an Elastic IP associated later adds one too: see _public_ips).
+    public: bool | None
+    if "AssociatePublicIpAddress" in primary:
+        value = primary["AssociatePublicIpAddress"]
+        public = value if isinstance(value, bool) else _text(value).lower() == "true"
+    else:
+        subnet = _subnet_item(r, sid)
+        if subnet is None or "map_public_ip_on_launch" in subnet.unknown:
+            public = None
+            item.mark("public_ip", f"whether {res.logical} gets a public IP: its subnet {sid}'s "
+                                   "MapPublicIpOnLaunch is not known from this template")
+        else:
+            public = bool(subnet.body.get("MapPublicIpOnLaunch"))
+    eni_id = existing or synthetic_id("eni", f"{res.logical}.PrimaryNetworkInterface")
+    private = r.value(res, item, "PrivateIpAddress", "private_ip")
+    if not isinstance(private, str):
+        private = primary.get("PrivateIpAddress") if isinstance(primary.get("PrivateIpAddress"), str) else None
+    if private is None:
+        item.mark("private_ip", f"known after deploy: {res.logical}.PrivateIp (AWS picks one)", quiet=True)
+    item.body.update({
+        "InstanceId": iid, "SubnetId": sid, "VpcId": vpc, "State": {"Name": "running", "Code": 16},
+        "PrivateIpAddress": private or "", "NetworkInterfaces": [{"NetworkInterfaceId": eni_id, "Ipv6Addresses": []}],
+        "SecurityGroups": [{"GroupId": g} for g in groups],
+        "SourceDestCheck": r.flag(res, item, "SourceDestCheck", "source_dest_check", True),
+        "Tags": r.tags(res, item)})
+    if public:
+        item.body["PublicIpAddress"] = _pending_ip(f"{res.logical}.PublicIp")
+    item.extra["enis"] = [eni_id]
+    if eni_item is not None and eni_item.call == _ENIS:
+        eni_item.body["Attachment"] = {"InstanceId": iid, "DeviceIndex": 0, "Status": "attached"}
+        eni_item.body["Status"] = "in-use"
+        if public:
+            eni_item.body["Association"] = {"PublicIp": item.body["PublicIpAddress"]}
+        return
+    # The primary interface AWS creates with the instance.
+    eni = _Item(_ENIS, {"NetworkInterfaceId": eni_id, "SubnetId": sid, "VpcId": vpc, "InterfaceType": "interface",
+                        "Description": "", "PrivateIpAddress": private or "",
+                        "PrivateIpAddresses": [{"PrivateIpAddress": private, "Primary": True}] if private else [],
+                        "Groups": [{"GroupId": g} for g in groups], "RequesterManaged": False, "Status": "in-use",
+                        "Attachment": {"InstanceId": iid, "DeviceIndex": 0, "Status": "attached"},
+                        "SourceDestCheck": item.body["SourceDestCheck"], "OwnerId": r.account, "TagSet": []},
+                f"{res.logical}.PrimaryNetworkInterface", res.line, dict(item.attributes))
+    for model_field in ("vpc_id", "subnet_id", "security_group_ids", "source_dest_check"):
+        if model_field in item.unknown:
+            eni.mark(model_field, item.unknown[model_field])
+    if "public_ip" in item.unknown:
+        eni.mark("public_ips", item.unknown["public_ip"])
+    if not private:
+        eni.mark("private_ips", f"known after deploy: {res.logical}.PrivateIp (AWS picks one)", quiet=True)
+    if public:
+        eni.body["Association"] = {"PublicIp": item.body["PublicIpAddress"]}
+    r.items.append(eni)
+    r.by_id[eni_id] = eni
+    r.declared.append(Declared(eni.address, res.type, "network_interface", eni_id, "create", r.file, res.line))
+
+
+@finisher
+def _nat_addresses(r: _Reader) -> None:
+    """A NAT gateway's Elastic IP is associated with the NAT's network interface."""
+    for nat in [i for i in r.items if i.call == _NATS]:
+        for address in nat.body.get("NatGatewayAddresses", []):
+            eip = r.by_id.get(str(address.get("AllocationId")))
+            if eip is not None and eip.call == _EIPS:
+                eip.body.update({"NetworkInterfaceId": address["NetworkInterfaceId"], "NetworkInterfaceOwnerId": r.account,
+                                 "AssociationId": synthetic_id("eipassoc", nat.address)})
+
+
+@finisher
+def _public_ips(r: _Reader) -> None:
+    """Elastic IPs associated with an instance or interface of the template give it a public IP."""
+    for eip in [i for i in r.items if i.call == _EIPS]:
+        ip = str(eip.body.get("PublicIp"))
+        target = eip.body.get("NetworkInterfaceId") or eip.body.get("InstanceId")
+        found = r.by_id.get(str(target)) if target else None
+        if found is None:
+            continue
+        if found.call == _INSTANCES:
+            found.body.setdefault("PublicIpAddress", ip)
+            enis = found.extra.get("enis", [])
+            found = r.by_id.get(enis[0]) if enis else None
+            if found is None:
+                continue
+        if found.call == _ENIS:
+            found.body.setdefault("Association", {"PublicIp": ip})
+
+
+# -- EKS, RDS, load balancers ------------------------------------------------------------------
+
+def _vpc_of_subnets(r: _Reader, item: _Item, subnets: list[str], model_field: str, what: str) -> str:
+    """The one VPC of subnets of the template (unknown when they are not all known)."""
+    vpcs = set()
+    for sid in subnets:
+        subnet = _subnet_item(r, sid)
+        if subnet is None:
+            item.mark(model_field, f"the VPC of subnet {sid} ({what}; the subnet is not declared in this template)")
+            return unknown_id("vpc", f"the VPC of {sid}")
+        if "vpc_id" in subnet.unknown:
+            item.mark(model_field, subnet.unknown["vpc_id"])
+        vpcs.add(str(subnet.body.get("VpcId", "")))
+    if len(vpcs) != 1:
+        item.mark(model_field, f"{what}: its subnets are in {len(vpcs)} VPCs")
+        return unknown_id("vpc", what)
+    return vpcs.pop()
+
+
+@handler("AWS::EKS::Cluster", 2)
+def _eks(r: _Reader, res: _Res) -> None:
+    name = r.model_id(res.logical)
+    item = r.item(_EKS, {}, res, model_id=name)
+    if "Name" not in res.props:
+        item.extra["generated_name"] = True
+    config = r.value(res, item, "ResourcesVpcConfig", "subnet_ids", {})
+    config_raw = res.props.get("ResourcesVpcConfig")
+    if config is None or not isinstance(config, dict):
+        for model_field in ("subnet_ids", "endpoint_public_access", "endpoint_private_access",
+                            "public_access_cidrs", "vpc_id"):
+            item.mark(model_field, item.unknown.get("subnet_ids", f"{res.logical}.ResourcesVpcConfig is not a mapping"))
+        config = {}
+    lines = config_raw.key_lines if isinstance(config_raw, Map) else {}
+
+    def get(key: str, model_field: str, default: Any) -> Any:
+        if key in lines:
+            item.attributes[model_field] = lines[key]
+        if key not in config:
+            return default
+        found = first_unknown(config[key])
+        if found is not None:
+            item.mark(model_field, _reason(found, res, f"ResourcesVpcConfig.{key}"))
+            return None
+        return config[key]
+    subnets = get("SubnetIds", "subnet_ids", [])
+    subnets = [s for s in subnets if isinstance(s, str)] if isinstance(subnets, list) else []
+    groups = get("SecurityGroupIds", "security_group_ids", [])
+    public = get("EndpointPublicAccess", "endpoint_public_access", True)
+    private = get("EndpointPrivateAccess", "endpoint_private_access", False)
+    cidrs = get("PublicAccessCidrs", "public_access_cidrs", ["0.0.0.0/0"])
+    item.attributes.setdefault("vpc_id", item.attributes.get("subnet_ids", res.line or 0))
+    vpc = _vpc_of_subnets(r, item, subnets, "vpc_id", f"the VPC of EKS cluster {res.logical}") if subnets else (
+        unknown_id("vpc", f"{res.logical}.ResourcesVpcConfig.SubnetIds"))
+    # EKS makes the cluster security group when it creates the cluster: its id is known only then.
+    item.mark("security_group_ids", f"known after deploy: {res.logical}.ClusterSecurityGroupId (the security group "
+                                    "EKS creates)", quiet=True)
+    cfg: dict[str, Any] = {"subnetIds": subnets, "securityGroupIds": [g for g in groups or [] if isinstance(g, str)],
+                           "vpcId": vpc, "publicAccessCidrs": [c for c in cidrs or [] if isinstance(c, str)]}
+    for key, value in (("endpointPublicAccess", public), ("endpointPrivateAccess", private)):
+        if value is not None:
+            cfg[key] = value if isinstance(value, bool) else _text(value).lower() == "true"
+    item.body.update({"name": name, "arn": f"arn:{r.partition}:eks:{r.region}:{r.account}:cluster/{name}",
+                      "status": "ACTIVE", "resourcesVpcConfig": cfg, "tags": {}})
+    tags = r.tags(res, item)
+    item.body["tags"] = {t["Key"]: t["Value"] for t in tags}
+
+
+@handler("AWS::RDS::DBSubnetGroup", 2)
+def _db_subnet_group(r: _Reader, res: _Res) -> None:
+    name = r.model_id(res.logical)
+    scratch = _Item(_RDS, {}, res.logical, res.line)
+    subnets = r.ids(res, scratch, "SubnetIds", "subnet_ids", "subnet")
+    scratch.attributes.setdefault("vpc_id", scratch.attributes.get("subnet_ids", res.line or 0))
+    vpc = _vpc_of_subnets(r, scratch, subnets, "vpc_id", f"the VPC of DB subnet group {res.logical}")
+    scratch.body = {"DBSubnetGroupName": name, "VpcId": vpc, "SubnetGroupStatus": "Complete",
+                    "Subnets": [{"SubnetIdentifier": s, "SubnetStatus": "Active"} for s in subnets]}
+    r.extra_groups[name] = scratch
+
+
+@handler("AWS::RDS::DBInstance", 4)
+def _db_instance(r: _Reader, res: _Res) -> None:
+    name = r.model_id(res.logical)
+    item = r.item(_RDS, {}, res, model_id=name)
+    body: dict[str, Any] = {"DBInstanceIdentifier": name, "DBInstanceStatus": "available",
+                            "DBInstanceArn": f"arn:{r.partition}:rds:{r.region}:{r.account}:db:{name}",
+                            "Engine": _text(r.value(res, item, "Engine", "engine", "")),
+                            "TagList": r.tags(res, item)}
+    vpc = ""
+    if "DBClusterIdentifier" in res.props:
+        # An Aurora instance: its network comes from the cluster (not modelled).
+        for model_field in ("vpc_id", "subnet_ids", "publicly_accessible", "security_group_ids"):
+            item.mark(model_field, f"{res.logical} is an instance of DB cluster "
+                                   f"{_text(res.raw('DBClusterIdentifier'))}: AWS::RDS::DBCluster is not modelled")
+    elif "DBSubnetGroupName" in res.props:
+        group_name = r.value(res, item, "DBSubnetGroupName", "subnet_ids")
+        group = r.extra_groups.get(str(group_name)) if isinstance(group_name, str) else None
+        item.attributes["vpc_id"] = item.attributes.get("subnet_ids", res.line or 0)
+        if group is None:
+            reason = item.unknown.get("subnet_ids") or (f"DB subnet group {group_name} is not declared in this "
+                                                         "template")
+            for model_field in ("vpc_id", "subnet_ids"):
+                item.mark(model_field, reason)
+        else:
+            body["DBSubnetGroup"] = dict(group.body)
+            vpc = str(group.body["VpcId"])
+            for model_field, reason in group.unknown.items():
+                item.mark(model_field, reason)
+    else:
+        for model_field in ("vpc_id", "subnet_ids"):
+            item.mark(model_field, f"known after deploy: {res.logical} names no DBSubnetGroupName: it is placed in "
+                                   "the account's default VPC")
+    # PubliclyAccessible left out: AWS makes the instance public when its VPC has an internet
+    # gateway attached, private otherwise (CreateDBInstance's documented default).
+    public = r.flag(res, item, "PubliclyAccessible", "publicly_accessible", None)
+    if "PubliclyAccessible" not in res.props and "publicly_accessible" not in item.unknown:
+        attached = _igw_attached(r, vpc) if vpc else None
+        if attached is None:
+            item.mark("publicly_accessible", f"{res.logical}.PubliclyAccessible is not given, and whether its VPC "
+                                             "has an internet gateway attached (AWS's default) is not known from "
+                                             "this template")
+        else:
+            public = attached
+            r.notes.append(f"{res.logical}: PubliclyAccessible not given: {'public' if attached else 'private'}, "
+                           f"as AWS decides by whether VPC {vpc} has an internet gateway attached")
+    if public is not None:
+        body["PubliclyAccessible"] = public
+    groups = r.ids(res, item, "VPCSecurityGroups", "security_group_ids", "sg")
+    if "VPCSecurityGroups" not in res.props and vpc:
+        groups = [_default_sg_of(r, item, vpc, "security_group_ids")]
+    body["VpcSecurityGroups"] = [{"VpcSecurityGroupId": g, "Status": "active"} for g in groups]
+    item.body.update(body)
+
+
+def _igw_attached(r: _Reader, vpc: str) -> bool | None:
+    """Whether a VPC of the template has an internet gateway attached (None: not known)."""
+    if vpc not in r.by_id or r.by_id[vpc].call != _VPCS:
+        return None
+    attached = False
+    for igw in (i for i in r.items if i.call == _IGWS):
+        if any(a.get("VpcId") == vpc for a in igw.body.get("Attachments", [])):
+            attached = True
+        elif "attached_vpc_ids" in igw.unknown:
+            return None
+    return attached
+
+
+@handler("AWS::ElasticLoadBalancingV2::LoadBalancer", 2)
+def _elbv2(r: _Reader, res: _Res) -> None:
+    lid = r.model_id(res.logical)
+    item = r.item(_ELBV2, {}, res, model_id=lid)
+    kind = _text(r.value(res, item, "Type", "kind", "application") or "application")
+    scheme = r.value(res, item, "Scheme", "scheme", "internet-facing")
+    subnets = r.ids(res, item, "Subnets", "subnet_ids", "subnet")
+    if "SubnetMappings" in res.props:
+        mappings = r.value(res, item, "SubnetMappings", "subnet_ids", [])
+        subnets += [m["SubnetId"] for m in mappings or [] if isinstance(m, dict) and isinstance(m.get("SubnetId"), str)]
+    item.attributes.setdefault("vpc_id", item.attributes.get("subnet_ids", res.line or 0))
+    vpc = _vpc_of_subnets(r, item, subnets, "vpc_id", f"the VPC of {res.logical}") if subnets else (
+        unknown_id("vpc", f"{res.logical}.Subnets"))
+    if not subnets:
+        item.mark("vpc_id", f"{res.logical} names no subnets")
+    groups = r.ids(res, item, "SecurityGroups", "security_group_ids", "sg")
+    if "SecurityGroups" not in res.props and kind == "application":
+        groups = [_default_sg_of(r, item, vpc, "security_group_ids")]
+    name = r.value(res, item, "Name", "name")
+    item.body.update({"LoadBalancerArn": lid, "Type": kind, "VpcId": vpc, "State": {"Code": "active"},
+                      "LoadBalancerName": name if isinstance(name, str) else res.logical,
+                      "AvailabilityZones": [{"SubnetId": s} for s in subnets], "SecurityGroups": groups})
+    if scheme is not None:
+        item.body["Scheme"] = _text(scheme)
+    if "Name" not in res.props:
+        item.mark("name", f"known after deploy: {res.logical}.LoadBalancerName (CloudFormation makes one up)",
+                  quiet=True)
+    item.mark("arn", f"known after deploy: {res.logical}.LoadBalancerArn", quiet=True)
+
+
+@handler("AWS::ElasticLoadBalancing::LoadBalancer", 2)
+def _elb(r: _Reader, res: _Res) -> None:
+    name = r.model_id(res.logical)
+    item = r.item(_ELB, {}, res, model_id=name)
+    scheme = r.value(res, item, "Scheme", "scheme", "internet-facing")
+    subnets = r.ids(res, item, "Subnets", "subnet_ids", "subnet")
+    item.attributes.setdefault("vpc_id", item.attributes.get("subnet_ids", res.line or 0))
+    if subnets:
+        vpc = _vpc_of_subnets(r, item, subnets, "vpc_id", f"the VPC of {res.logical}")
+    else:
+        vpc = unknown_id("vpc", f"the default VPC of {res.logical}")
+        item.mark("vpc_id", f"known after deploy: {res.logical} names no subnets: it is made in the account's "
+                            "default VPC")
+    groups = r.ids(res, item, "SecurityGroups", "security_group_ids", "sg")
+    if "SecurityGroups" not in res.props and subnets:
+        groups = [_default_sg_of(r, item, vpc, "security_group_ids")]
+    item.body.update({"LoadBalancerName": name, "VPCId": vpc, "Subnets": subnets, "SecurityGroups": groups})
+    if scheme is not None:
+        item.body["Scheme"] = _text(scheme)

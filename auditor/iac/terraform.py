@@ -19,7 +19,8 @@ from typing import Any
 from collections.abc import Mapping
 
 from auditor.iac.base import (
-    DEFAULT_ACCOUNT, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported, synthetic_id,
+    DEFAULT_ACCOUNT, UNKNOWN_MARK, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported,
+    synthetic_id,
 )
 from auditor.iac.terraform_plan import NAMED, PREFIX, Instance, Plan, PlanShapeError
 from auditor.iac.terraform_types import (
@@ -275,7 +276,9 @@ def _implicit_defaults(plan: Plan, estate: Estate, regions: Mapping[str, str]) -
 
 def _finish(estate: Estate) -> None:
     """What follows from everything read: main tables replaced by an association, subnets
-    in their VPC's default network ACL, routes propagated into TGW route tables."""
+    in their VPC's default network ACL, routes propagated into TGW route tables; a subnet
+    that an association the plan leaves unknown may name has no known route table or ACL."""
+    _unknown_associations(estate)
     for (region, vid), rid in estate.main_tables.items():
         for item in estate.of(region, RTBS):
             if item.body.get("VpcId") == vid and item.body["RouteTableId"] != rid:
@@ -301,6 +304,34 @@ def _finish(estate: Estate) -> None:
                     "DestinationCidrBlock": a["CidrBlock"], "Type": "propagated", "State": "active",
                     "TransitGatewayAttachments": [{"TransitGatewayAttachmentId": att, "ResourceType": "vpc",
                                                    "ResourceId": vpc.body["VpcId"]}]})
+
+
+def _unknown_associations(estate: Estate) -> None:
+    """An association whose subnet is known only after apply may take any subnet of its
+    table's VPC (any of the region's when that is unknown too): their route table (or
+    network ACL) is unknown, never the main one by default."""
+    for call, what in ((RTBS, "route table"), (ACLS, "network ACL")):
+        for table in [i for i in estate.items.values() if i.call == call]:
+            unknown = [a["SubnetId"] for a in table.body.get("Associations", [])
+                       if str(a.get("SubnetId") or "").startswith("subnet-" + UNKNOWN_MARK)]
+            if not unknown:
+                continue
+            known = {str(a.get("SubnetId")) for t in estate.of(table.region, call)
+                     for a in t.body.get("Associations", []) if a.get("SubnetId") not in unknown}
+            vpc = str(table.body.get("VpcId") or "")
+            for sub in estate.of(table.region, SUBNETS):
+                if str(sub.body["SubnetId"]) in known:
+                    continue
+                if vpc.startswith("vpc-" + UNKNOWN_MARK) or sub.body.get("VpcId") == vpc:
+                    what_id = unknown[0][len("subnet-" + UNKNOWN_MARK) + 2:-1]
+                    reason = f"known after apply: {what_id} (it may associate {table.address}, a {what}, with this subnet)"
+                    if call == RTBS:
+                        sub.unknown.setdefault("route_table_id", reason)
+                        sub.unknown.setdefault("route_table_association", reason)
+                    else:
+                        for acl in estate.of(table.region, ACLS):
+                            if acl.body.get("VpcId") == sub.body.get("VpcId"):
+                                acl.unknown.setdefault("subnet_ids", reason)
 
 
 def _records(estate: Estate, file: str, regions: list[str], problems: list[tuple[str, str]]) -> tuple[Any, ...]:

@@ -245,7 +245,7 @@ class Plan:
     def get(self, inst: Instance, path: str | list[str | int]) -> Val:
         """The value at `path` ("vpc_id", ["route", 0, "nat_gateway_id"]) of an instance."""
         parts = _path_parts(path) if isinstance(path, str) else list(path)
-        what = f"{inst.address}." + ".".join(str(p) for p in parts)
+        what = f"{inst.address}.{path_text(parts)}"
         if inst.action == "delete":
             found, value = dig(inst.before, parts)
             return Val(value if found else None)
@@ -428,6 +428,14 @@ class Plan:
             return Val(self.id_of(target))
         got = self.get(target, path)
         return got if got.known else Val(None, got.reason, prefix)
+
+
+def path_text(parts: list[str | int]) -> str:
+    """["vpc_config", 0, "subnet_ids"] -> ``vpc_config[0].subnet_ids``."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out
 
 
 def _same_block(config: Any, planned: Any) -> bool:

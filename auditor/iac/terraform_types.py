@@ -17,13 +17,17 @@ from typing import Any
 from collections.abc import Callable
 
 from auditor.iac.base import synthetic_id, unknown_id
-from auditor.iac.terraform_plan import Instance, Plan, Val
+from auditor.iac.terraform_plan import Instance, Plan, Val, path_text
 
 Call = tuple[str, str]
 
 # AWS's default endpoint policy (a VPC endpoint created without one gets it).
 DEFAULT_ENDPOINT_POLICY = json.dumps({"Version": "2008-10-17", "Statement": [
     {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}, separators=(",", ":"))
+
+# AWS's default flow log record format (a flow log created without log_format gets it).
+DEFAULT_FLOW_LOG_FORMAT = ("${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} "
+                           "${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}")
 
 _PROTO_NAMES = {"all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _PROTO_NUMBERS = {"all": "-1", "-1": "-1", "tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58"}
@@ -98,28 +102,48 @@ class R:
             return default
         return default if got.value is None else got.value
 
-    def val_or(self, attr: str, model_field: str, default: Any) -> Any:
+    def unset(self, path: str | list[str | int]) -> bool:
+        """Whether the configuration leaves an attribute out (so AWS or the provider decides):
+        only when the plan has the resource's configuration at all."""
+        parts: list[str | int] = [path] if isinstance(path, str) else list(path)
+        if not self.inst.config:
+            return False
+        if len(parts) > 1 and self.plan.expression(self.inst, parts[:-1]) is None:
+            return False   # the block itself is not matched: say nothing
+        return self.plan.expression(self.inst, parts) is None
+
+    def val_or(self, path: str | list[str | int], model_field: str, default: Any) -> Any:
         """An optional attribute AWS fills in when the configuration leaves it out: unknown
         with no expression is AWS's `default`."""
-        got = self.raw(attr)
-        if not got.known and not self.plan.has_expression(self.inst, attr):
+        got = self.raw(path)
+        if not got.known and self.unset(path):
             return default
-        return self.val(attr, model_field, default)
+        return self.val(path, model_field, default)
+
+    def given(self, attr: str) -> bool:
+        """Whether an optional attribute is set: a value, or one known after apply that the
+        configuration gives (unknown and left out is "not set")."""
+        got = self.raw(attr)
+        return bool(got.value) if got.known else not self.unset(attr)
 
     def ref(self, path: str | list[str | int], prefix: str, model_field: str | None = None) -> str | None:
         """An id attribute: its value, else an `unknown_id` (and `model_field` marked unknown)."""
         got = self.raw(path)
         if got.known:
             return None if got.value in (None, "") else str(got.value)
-        what = f"{self.address}." + (path if isinstance(path, str) else ".".join(str(p) for p in path))
+        what = f"{self.address}." + (path if isinstance(path, str) else path_text(path))
         if model_field:
             self.unknown.setdefault(model_field, str(got.reason))
         p = got.prefix if got.prefix not in (None, "list") else prefix
         return unknown_id(p or "", what)
 
-    def refs(self, path: str, prefix: str, model_field: str) -> list[str]:
-        """A list of ids: each known or resolved, else the field is unknown (empty)."""
+    def refs(self, path: str, prefix: str, model_field: str, unset: list[str] | None = None) -> list[str]:
+        """A list of ids: each known or resolved, else the field is unknown (empty). `unset`:
+        what AWS gives when the configuration leaves the attribute out (None: unknown)."""
         got = self.raw(path)
+        if not got.known and unset is not None and self.inst.config and \
+                not self.plan.has_expression(self.inst, path):
+            return list(unset)
         if not got.known:
             self.unknown.setdefault(model_field, str(got.reason))
             return []
@@ -331,7 +355,7 @@ def route_body(r: R, path: list[str | int], rtb: Item) -> dict[str, Any] | None:
                 and not (path and r.plan.expression(r.inst, path) is None):
             continue   # not in the configuration: an attribute AWS fills in from the target set
         elif not got.known:
-            what = f"{r.address}." + ".".join(str(p) for p in [*path, attr])
+            what = f"{r.address}.{path_text([*path, attr])}"
             route.setdefault(key, unknown_id(got.prefix or prefix, what))
             if not (got.prefix or prefix):   # not even the kind of target is known
                 rtb.unknown.setdefault("routes", str(got.reason))
@@ -396,8 +420,7 @@ PREFIX_DEFAULT = {"default_route_table": "rtb", "default_security_group": "sg", 
 
 def _gateway(r: R, call: Call, key: str, attachment_state: str = "available") -> None:
     gid = _id(r)
-    vpc = r.ref("vpc_id", "vpc", "attached_vpc_ids") if r.raw("vpc_id").known is False or r.raw("vpc_id").value \
-        else None
+    vpc = r.ref("vpc_id", "vpc", "attached_vpc_ids") if r.given("vpc_id") else None
     body: dict[str, Any] = {key: gid, "Attachments": [{"VpcId": vpc, "State": attachment_state}] if vpc else [],
                             "Tags": r.tags()}
     r.new(call, gid, body)
@@ -416,8 +439,7 @@ def _eigw(r: R) -> None:
 @primary("vpn_gateway", "aws_vpn_gateway")
 def _vgw(r: R) -> None:
     gid = _id(r)
-    got = r.raw("vpc_id")
-    vpc = r.ref("vpc_id", "vpc", "attached_vpc_ids") if not got.known or got.value else None
+    vpc = r.ref("vpc_id", "vpc", "attached_vpc_ids") if r.given("vpc_id") else None
     r.new(VGWS, gid, {"VpnGatewayId": gid, "State": "available", "Type": "ipsec.1", "Tags": r.tags(),
                       "VpcAttachments": [{"VpcId": vpc, "State": "attached"}] if vpc else []})
 
@@ -426,10 +448,8 @@ def _vgw(r: R) -> None:
 def _eip(r: R) -> None:
     aid = _id(r)
     ip = r.raw("public_ip")
-    instance = r.ref("instance", "i", "instance_id") if r.raw("instance").value or not r.raw("instance").known \
-        else None
-    eni = r.ref("network_interface", "eni", "network_interface_id") \
-        if r.raw("network_interface").value or not r.raw("network_interface").known else None
+    instance = r.ref("instance", "i", "instance_id") if r.given("instance") else None
+    eni = r.ref("network_interface", "eni", "network_interface_id") if r.given("network_interface") else None
     body = {"AllocationId": aid, "PublicIp": ip.value if ip.known and ip.value else placeholder_ip(r.address),
             "Domain": "vpc", "Tags": r.tags()}
     if instance:
@@ -461,16 +481,18 @@ def _nat(r: R) -> None:
 def _sg(r: R) -> None:
     gid = _id(r)
     vpc = r.ref("vpc_id", "vpc", "vpc_id")
-    name = r.val("name", "name", "")
-    if r.inst.type == "aws_default_security_group":
-        name = "default"
+    default = r.inst.type == "aws_default_security_group"
+    name = "default" if default else r.val("name", "name", "")
+    description = "default VPC security group" if default else r.val_or("description", "description",
+                                                                        "Managed by Terraform")
+    if default:
         if r.inst.created:   # Terraform adopts the VPC's default group: its id is the VPC's default_security_group_id
             got = r.raw("id")
             gid = str(got.value) if got.known and got.value else synthetic_id("sg", _default_of(r, vpc,
                                                                                                "default_security_group"))
         r.estate.declared_defaults.add(("sg", vpc or ""))
-    r.new(SGS, gid, {"GroupId": gid, "VpcId": vpc, "GroupName": name,
-                     "Description": r.val("description", "description", ""), "Tags": r.tags()})
+    r.new(SGS, gid, {"GroupId": gid, "VpcId": vpc, "GroupName": name, "Description": description,
+                     "Tags": r.tags()})
     sub = R(r.plan, r.inst, r.region, r.estate)
     for direction in ("ingress", "egress"):
         blocks = sub.blocks(direction, "is_egress")
@@ -531,7 +553,7 @@ def _sg_rule(r: R) -> None:
     for attr, key, model_field in (("cidr_blocks", "CidrIpv4", "cidr_ipv4"), ("ipv6_cidr_blocks", "CidrIpv6", "cidr_ipv6"),
                                    ("prefix_list_ids", "PrefixListId", "prefix_list_id")):
         sources += [{key: v} for v in r.refs(attr, "pl" if "prefix" in attr else "", model_field)]
-    if r.raw("source_security_group_id").value or not r.raw("source_security_group_id").known:
+    if r.given("source_security_group_id"):
         sources.append({"ReferencedGroupInfo": {"GroupId": r.ref("source_security_group_id", "sg",
                                                                  "referenced_group_id")}})
     if r.val("self", "referenced_group_id", False):
@@ -556,8 +578,7 @@ def _vpc_sg_rule(r: R) -> None:
         value = r.val(attr, model_field)
         if value:
             body[key] = value
-    got = r.raw("referenced_security_group_id")
-    if not got.known or got.value:
+    if r.given("referenced_security_group_id"):
         body["ReferencedGroupInfo"] = {"GroupId": r.ref("referenced_security_group_id", "sg", "referenced_group_id")}
     r.new(SGRS, rid, body)
 
@@ -616,14 +637,14 @@ def _endpoint(r: R) -> None:
         policy = DEFAULT_ENDPOINT_POLICY if kind in ("Gateway", "Interface") else None
         if policy is not None:
             r.estate.notes.append(f"{r.address}: no policy declared: AWS's default full-access endpoint policy")
-    private_dns = r.val("private_dns_enabled", "private_dns_enabled", False)
+    private_dns = r.val_or("private_dns_enabled", "private_dns_enabled", False)   # Terraform's default
     body: dict[str, Any] = {
         "VpcEndpointId": eid, "VpcId": r.ref("vpc_id", "vpc", "vpc_id"),
         "ServiceName": r.val("service_name", "service_name", ""), "VpcEndpointType": kind, "State": "available",
         "PrivateDnsEnabled": bool(private_dns) if kind == "Interface" else False,
-        "SubnetIds": r.refs("subnet_ids", "subnet", "subnet_ids"),
-        "Groups": [{"GroupId": g} for g in r.refs("security_group_ids", "sg", "security_group_ids")],
-        "RouteTableIds": r.refs("route_table_ids", "rtb", "route_table_ids"), "NetworkInterfaceIds": [],
+        "SubnetIds": r.refs("subnet_ids", "subnet", "subnet_ids", []),
+        "Groups": [{"GroupId": g} for g in r.refs("security_group_ids", "sg", "security_group_ids", [])],
+        "RouteTableIds": r.refs("route_table_ids", "rtb", "route_table_ids", []), "NetworkInterfaceIds": [],
         "Tags": r.tags()}
     if "service" not in r.unknown and "service_name" in r.unknown:
         r.unknown["service"] = r.unknown["service_name"]
@@ -811,16 +832,15 @@ def _flow_log(r: R) -> None:
     resource = None
     for attr, prefix in (("vpc_id", "vpc"), ("subnet_id", "subnet"), ("eni_id", "eni"),
                          ("transit_gateway_id", "tgw"), ("transit_gateway_attachment_id", "tgw-attach")):
-        got = r.raw(attr)
-        if not got.known or got.value:
+        if r.given(attr):
             resource = r.ref(attr, prefix, "resource_id")
             break
     r.new(FLOWS, fid, {"FlowLogId": fid, "ResourceId": resource or "", "FlowLogStatus": "ACTIVE",
                        "TrafficType": r.val("traffic_type", "traffic_type", ""),
                        "LogDestinationType": r.val("log_destination_type", "destination_type", "cloud-watch-logs"),
-                       "LogDestination": r.val("log_destination", "destination", "") or
-                       r.val("log_group_name", "destination", ""),
-                       "LogFormat": r.val("log_format", "log_format", ""), "Tags": r.tags()})
+                       "LogDestination": r.val_or("log_destination", "destination", "") or
+                       r.val_or("log_group_name", "destination", ""),
+                       "LogFormat": r.val_or("log_format", "log_format", DEFAULT_FLOW_LOG_FORMAT), "Tags": r.tags()})
 
 
 @primary("eks_cluster", "aws_eks_cluster")
@@ -830,7 +850,7 @@ def _eks(r: R) -> None:
     cfg: dict[str, Any] = {}
     if blocks:
         i = blocks[0][0]
-        public = r.val(["vpc_config", i, "endpoint_public_access"], "endpoint_public_access", True)
+        public = r.val_or(["vpc_config", i, "endpoint_public_access"], "endpoint_public_access", True)
         cidrs = r.raw(["vpc_config", i, "public_access_cidrs"])
         if cidrs.known:
             public_cidrs = list(cidrs.value or []) or ["0.0.0.0/0"]
@@ -843,13 +863,15 @@ def _eks(r: R) -> None:
         groups = r.raw(["vpc_config", i, "security_group_ids"])
         if not subnets.known:
             r.unknown.setdefault("subnet_ids", str(subnets.reason))
-        if not groups.known:
+        if not groups.known and r.unset(["vpc_config", i, "security_group_ids"]):
+            groups = Val([])
+        elif not groups.known:
             r.unknown.setdefault("security_group_ids", str(groups.reason))
         subnet_ids = list(subnets.value or []) if subnets.known and isinstance(subnets.value, list) else []
         cfg = {"subnetIds": subnet_ids,
                "securityGroupIds": list(groups.value or []) if groups.known and isinstance(groups.value, list) else [],
                "endpointPublicAccess": bool(public),
-               "endpointPrivateAccess": bool(r.val(["vpc_config", i, "endpoint_private_access"],
+               "endpointPrivateAccess": bool(r.val_or(["vpc_config", i, "endpoint_private_access"],
                                                    "endpoint_private_access", False)),
                "publicAccessCidrs": public_cidrs if public else []}
         vpc = _vpc_from_subnets(r, subnet_ids, "vpc_id")
@@ -884,7 +906,7 @@ def _rds(r: R) -> None:
     r.new(RDS, ident, {"DBInstanceIdentifier": ident, "DBInstanceArn": arn.value if arn.known and arn.value else "",
                        "Engine": r.val("engine", "engine", ""),
                        "DBSubnetGroup": {"VpcId": vpc, "Subnets": [{"SubnetIdentifier": s} for s in subnets]},
-                       "PubliclyAccessible": bool(r.val("publicly_accessible", "publicly_accessible", False)),
+                       "PubliclyAccessible": bool(r.val_or("publicly_accessible", "publicly_accessible", False)),
                        "VpcSecurityGroups": [{"VpcSecurityGroupId": g} for g in
                                              r.refs("vpc_security_group_ids", "sg", "security_group_ids")],
                        "TagList": r.tags()})
@@ -893,8 +915,8 @@ def _rds(r: R) -> None:
 @primary("load_balancer", "aws_lb", "aws_alb")
 def _lb(r: R) -> None:
     lid = _id(r)
-    internal = r.val("internal", "scheme", False)
-    subnets = r.refs("subnets", "subnet", "subnet_ids")
+    internal = r.val_or("internal", "scheme", False)   # AWS's default: internet-facing
+    subnets = r.refs("subnets", "subnet", "subnet_ids", [])
     for _, block in r.blocks("subnet_mapping", "subnet_ids") or []:
         if block.get("subnet_id"):
             subnets.append(str(block["subnet_id"]))
@@ -903,13 +925,13 @@ def _lb(r: R) -> None:
                        "Scheme": "internal" if internal else "internet-facing",
                        "VpcId": _vpc_from_subnets(r, subnets, "vpc_id"),
                        "AvailabilityZones": [{"SubnetId": s} for s in subnets],
-                       "SecurityGroups": r.refs("security_groups", "sg", "security_group_ids")})
+                       "SecurityGroups": r.refs("security_groups", "sg", "security_group_ids", [])})
 
 
 @primary("load_balancer", "aws_elb")
 def _elb(r: R) -> None:
     name = _id(r)
-    internal = r.val("internal", "scheme", False)
+    internal = r.val_or("internal", "scheme", False)
     subnets = r.refs("subnets", "subnet", "subnet_ids")
     r.new(ELB, name, {"LoadBalancerName": name, "Scheme": "internal" if internal else "internet-facing",
                       "VPCId": _vpc_from_subnets(r, subnets, "vpc_id"), "Subnets": subnets,
@@ -1077,6 +1099,8 @@ def _endpoint_policy(r: R) -> None:
     if ep is None:
         return
     got = r.raw("policy")
+    default_note = f"{ep.address}: no policy declared: AWS's default full-access endpoint policy"
+    r.estate.notes[:] = [n for n in r.estate.notes if n != default_note]
     if got.known and got.value:
         ep.body["PolicyDocument"] = str(got.value)
         ep.unknown.pop("policy", None)

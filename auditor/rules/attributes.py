@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 
 from auditor.model import registry
 from auditor.model.types import RESOURCE_TYPES, Model, Resource, SourceRef
-from auditor.rules.derive import Call, Derived, DerivedAttribute, listing_sources, own_sources
+from auditor.rules.derive import NARROW_FIELDS, Call, Derived, DerivedAttribute, listing_sources, own_sources
 from auditor.rules.derived import DERIVED
 from auditor.rules.operators import ABSENT
 
@@ -299,36 +299,71 @@ class _Resolving:
         self.derived: dict[tuple[int, str], tuple[Derived[Any], tuple[SourceRef, ...], Resource]] = {}
         # (requires, account, region, (type, id) when a per-resource failure concerns it) -> missing
         self.missing: dict[tuple[tuple[Call, ...], str, str, tuple[str, str] | None], tuple[str, ...]] = {}
-        # record -> (pointer, reasons) of every resource read from it with fields unknown before
-        # deploy that propagate (None until first needed; empty for a collected snapshot)
-        self.unknown: dict[str, list[tuple[str, tuple[str, ...]]]] | None = None
+        # What is unknown before deploy (a plan's "known after apply"), made when first needed
+        # (all empty for a collected snapshot): record -> (pointer, marks) of each resource read
+        # from it with unknown fields that propagate, and the same marks by (account, region,
+        # type); a mark is (reason, the derived attributes it reaches, None: all).
+        self.unknown: dict[str, list[tuple[str, tuple[_Mark, ...]]]] | None = None
+        self.unknown_by_type: dict[tuple[str, str, str], tuple[_Mark, ...]] = {}
+        self.unknown_for: dict[tuple[str, str, tuple[Call, ...], tuple[str, str]], tuple[str, ...]] = {}
 
 
-def _unknown_index(model: Model, known: _Resolving) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+_Mark = tuple[str, "frozenset[tuple[str, str]] | None"]
+
+# The resource types each collected call feeds (its listing, or the fields it fills in).
+_CALL_TYPES: dict[Call, frozenset[str]] = {}
+for _type, _entry in registry.TYPES.items():
+    for _call in _entry.base_calls:
+        _CALL_TYPES[_call] = _CALL_TYPES.get(_call, frozenset()) | {_type}
+for (_type, _), _calls in registry.FIELD_CALLS.items():
+    for _call in _calls:
+        _CALL_TYPES[_call] = _CALL_TYPES.get(_call, frozenset()) | {_type}
+
+
+def _unknown_index(model: Model, known: _Resolving) -> dict[str, list[tuple[str, tuple[_Mark, ...]]]]:
     if known.unknown is None:
-        found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        found: dict[str, list[tuple[str, tuple[_Mark, ...]]]] = {}
+        by_type: dict[tuple[str, str, str], list[_Mark]] = {}
         for items in model.resources.values():
             for r in items:
-                reasons = tuple(u.reason for u in r.unknown if u.propagates)
-                if reasons:
-                    found.setdefault(r.source.record, []).append((r.source.pointer, reasons))
+                marks = tuple((u.reason, NARROW_FIELDS.get((r.type_name, u.field))) for u in r.unknown if u.propagates)
+                if marks:
+                    found.setdefault(r.source.record, []).append((r.source.pointer, marks))
+                    by_type.setdefault((r.account, r.region, r.type_name), []).extend(marks)
         known.unknown = found
+        known.unknown_by_type = {k: tuple(dict.fromkeys(v)) for k, v in by_type.items()}
     return known.unknown
 
 
-def _unknown_behind(model: Model, known: _Resolving, sources: Iterable[SourceRef]) -> tuple[str, ...]:
-    """Why a derived value is unknown before deploy: the unknown fields of the resources its
-    evidence names, or (for evidence that is a whole listing, "nothing found") of any resource
-    in that listing. Conservative: a derived value may read any field of what it cites."""
+def _reaching(marks: Iterable[_Mark], attr: tuple[str, str]) -> list[str]:
+    return [why for why, readers in marks if readers is None or attr in readers]
+
+
+def _unknown_behind(model: Model, known: _Resolving, sources: Iterable[SourceRef], resource: Resource,
+                    attr: DerivedAttribute) -> tuple[str, ...]:
+    """Why a derived value is unknown before deploy. Conservative, since a derived value may
+    read any field of any resource its calls feed, found or not (a path that a wrong route
+    would have hidden cites nothing on it): the unknown fields of every resource of the
+    resource's account and region whose type the value's `requires` calls feed, and of the
+    resources its evidence names elsewhere (or, for evidence that is a whole listing, of any
+    resource in that listing); a field of `NARROW_FIELDS` only for the attributes it lists."""
     index = _unknown_index(model, known)
     if not index:
         return ()
-    out: list[str] = []
+    name = (attr.resource_type, attr.name)
+    key = (resource.account, resource.region, attr.requires, name)
+    found = known.unknown_for.get(key)
+    if found is None:
+        types = {t for c in attr.requires for t in _CALL_TYPES.get(c, ())}
+        found = known.unknown_for[key] = tuple(dict.fromkeys(
+            why for t in sorted(types)
+            for why in _reaching(known.unknown_by_type.get((resource.account, resource.region, t), ()), name)))
+    out = list(found)
     for ref in sources:
-        for pointer, reasons in index.get(ref.record, ()):
+        for pointer, marks in index.get(ref.record, ()):
             p = ref.pointer
             if p == pointer or p.startswith(pointer + "/") or pointer.startswith(p + "/"):
-                out.extend(reasons)
+                out.extend(_reaching(marks, name))
     return tuple(dict.fromkeys(out))
 
 
@@ -405,7 +440,7 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
         own_refs = own_sources(resource)
         refs_read = tuple(dict.fromkeys((*own_refs, *extra))) if extra else own_refs
         if first is not None:
-            unknown = _unknown_behind(model, known, refs_read)
+            unknown = _unknown_behind(model, known, refs_read, resource, first)
         elif resource.unknown and (why := resource.unknown_reason(steps[0].name)) is not None:
             unknown = (why,)
         return Resolved(path, value, False, missing, refs_read, unknown)
@@ -423,7 +458,7 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
                 result, extra, _ = _derived_value(model, known, obj, attr)
                 value = result.value
                 sources.extend(extra)
-                reasons.extend(_unknown_behind(model, known, (*own_sources(obj), *extra)))
+                reasons.extend(_unknown_behind(model, known, (*own_sources(obj), *extra), obj, attr))
             else:
                 if isinstance(obj, Resource) and obj.unknown and (why := obj.unknown_reason(step.name)):
                     reasons.append(why)

@@ -44,11 +44,24 @@ from auditor.model.types import (
 __all__ = [
     "Call", "Derived", "DerivedAttribute", "Index", "derived", "registry", "ec2", "own_sources", "refs", "ids",
     "index", "related", "listing_sources", "route_table", "sg_rules", "active_nat_gateways", "unseen_route_targets",
-    "is_workload_interface", "workload_interfaces",
+    "is_workload_interface", "workload_interfaces", "NARROW_FIELDS",
 ]
 
 Call = tuple[str, str]  # (service, operation) as in the collector's catalog
 T = TypeVar("T")
+
+# Fields that only some derived attributes read, with those attributes ((type, name)): such a
+# field unknown before deploy (a plan's "known after apply") makes only these unknown. Any
+# other unknown field makes every derived value its calls feed unknown (auditor/rules/
+# attributes.py). tests/test_property_unknown.py holds this list to the truth: a wrong value of
+# a listed field, marked unknown, changes no verdict but to ERROR.
+NARROW_FIELDS: Mapping[tuple[str, str], frozenset[tuple[str, str]]] = MappingProxyType({
+    ("subnet", "availability_zone"): frozenset({
+        ("vpc", "workload_availability_zones"), ("vpc_endpoint", "subnet_availability_zones"),
+        ("vpc_endpoint", "vpc_workload_availability_zones"), ("vpc_endpoint", "missing_workload_availability_zones"),
+        ("vpc_endpoint", "availability_zone_count")}),
+    ("subnet", "availability_zone_id"): frozenset(),
+})
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,31 @@ def placement_unknown(model: Model, resource: Resource) -> str | None:
     return None
 
 
+def _placing_fields(resource: Resource) -> frozenset[str] | None:
+    """The fields that place a resource in its VPC (None: any field may, for code-computed placement)."""
+    entry = TYPES.get(resource.type_name)
+    rule = entry.vpc if entry is not None else None
+    if isinstance(rule, Field):
+        return frozenset({rule.name})
+    if isinstance(rule, Through):
+        return frozenset(via.field for via in rule.vias)
+    if isinstance(rule, Computed):
+        return None
+    return frozenset()
+
+
+def _placement_known_after_deploy(resource: Resource) -> str | None:
+    """Why a resource's VPC, or whether that VPC is in scope, is known only after deploy (a
+    plan's "known after apply" on what places it, or on its VPC's tags), else None."""
+    fields = _placing_fields(resource)
+    for mark in resource.unknown:
+        if fields is None or mark.field in fields:
+            return f"what places it in a VPC is unknown before deploy: {mark.reason}"
+    if resource.type_name == "vpc" and (why := resource.unknown_reason("tags")) is not None:
+        return f"its tags are unknown before deploy: {why}"
+    return None
+
+
 class ScopeIndex:
     """Answers `in_scope(resource)` for one model and one scope, computed once."""
 
@@ -73,7 +98,13 @@ class ScopeIndex:
         """Why a resource's scope cannot be decided (a scope that selects VPCs, and the
         resource's VPC is unknown because what places it is missing), else None. Such a
         resource is never PASS: it could belong to a VPC out of scope."""
-        if self.scope.everything or resource.type_name not in PLACED_BY:   # the engine asks per finding: fast
+        if self.scope.everything:   # the engine asks per finding: fast
+            return None
+        if resource.unknown:
+            why = _placement_known_after_deploy(resource)
+            if why is not None:
+                return why
+        if resource.type_name not in PLACED_BY:
             return None
         return placement_unknown(self.model, resource)
 
