@@ -16,7 +16,7 @@ import pytest
 from conftest import load_benchmark
 
 from auditor.iac.base import PlanSource
-from auditor.iac.terraform import SUPPORTED, read_plan
+from auditor.iac.terraform import read_plan
 from auditor.model import build_model
 
 
