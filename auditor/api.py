@@ -346,7 +346,9 @@ def run_plan(config: AuditConfig | None, plan: Path, *, snapshot: Path | None = 
     return result
 
 
-COLLECTED_DIR = "collected"   # `run_plan(collect=True)`: the live snapshot the plan is laid over, in the bundle
+# `run_plan(collect=True)`: the live snapshot the plan is laid over, kept in the bundle (`auditor verify`
+# checks it: auditor.bundle_verify.COLLECTED).
+COLLECTED_DIR = "collected"
 
 
 def _only_account(manifest: Mapping[str, Any] | None, config: AuditConfig | None) -> str | None:
@@ -375,7 +377,7 @@ def _read_plan(plan: Path, account: str | None, region: str | None,
                parameters: Mapping[str, str] | None) -> PlanSource:
     """The plan or template read; `ScanStopped` 2 (nothing written) when it cannot be."""
     from auditor.iac.base import IacError
-    from auditor.iac.load import read_source  # type: ignore[import-not-found, unused-ignore]
+    from auditor.iac.load import read_source
 
     if not plan.is_file():
         raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: no such plan or template file; nothing was run")
@@ -386,6 +388,11 @@ def _read_plan(plan: Path, account: str | None, region: str | None,
     except OSError as exc:
         raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: cannot be read: {safe(exc.strerror or exc)}; "
                                       "nothing was run") from exc
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
+        # A defect of a reader, not of the file alone: said as such, never a traceback or a result.
+        raise ScanStopped(EXIT_INPUT, f"{safe(plan)}: the plan or template could not be read: the reader failed "
+                                      f"({type(exc).__name__}: {safe(str(exc)[:200])}), a defect of this tool "
+                                      "(please report it with the file); nothing was run") from exc
     return found
 
 

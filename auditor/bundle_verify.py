@@ -200,6 +200,9 @@ def verify_bundle(root: Path, *, public_key: Path | None = None,
     if snap.manifest_sha256 != doc.get("snapshot_manifest_sha256"):
         return result.fail(f"snapshot/{MANIFEST}", "differs from the snapshot manifest recorded in bundle.json")
     note(f"snapshot: manifest and {len(snap.manifest.get('files', []))} record file(s) verified")
+    bad = _check_collected(root, snap.manifest, note)
+    if bad is not None:
+        return result.fail(*bad)
 
     # (5) re-evaluate with the copied inputs and compare with findings.json.
     from auditor.results import carry_places, iter_text
@@ -292,7 +295,30 @@ def _check_pdf_signature(root: Path, listed: dict[str, Any], anchors: list[Any],
 
 # Files a bundle holds that are not reports: the evidence, the inputs and the findings.
 def _is_evidence(name: str) -> bool:
-    return name == "findings.json" or name.startswith(("snapshot/", f"{INPUTS}/"))
+    return name == "findings.json" or name.startswith(("snapshot/", f"{INPUTS}/", f"{COLLECTED}/"))
+
+
+COLLECTED = "collected"   # a plan run's live snapshot the plan was laid over (auditor.api.run_plan)
+
+
+def _check_collected(root: Path, manifest: Any, note: Callable[..., None]) -> tuple[str, str] | None:
+    """A plan run that collected keeps that snapshot in ``collected/``: it is verified on its
+    own and must be the one the plan was laid over (the snapshot manifest's source.overlay)."""
+    from auditor.snapshot.reader import load_snapshot
+    from auditor.snapshot.writer import MANIFEST
+
+    source = manifest.get("source") if isinstance(manifest, dict) else None
+    overlay = source.get("overlay") if isinstance(source, dict) else None
+    if not isinstance(overlay, dict) or overlay.get("snapshot") != COLLECTED:
+        return None
+    try:
+        kept = load_snapshot(root / COLLECTED)
+    except SnapshotError as exc:
+        return f"{COLLECTED}/{MANIFEST}", str(exc)
+    if kept.manifest_sha256 != overlay.get("manifest_sha256"):
+        return f"{COLLECTED}/{MANIFEST}", "is not the snapshot the plan was laid over (its SHA-256 differs)"
+    note(f"{COLLECTED}: the live snapshot the plan was laid over, verified")
+    return None
 
 
 def _rederive_reports(root: Path, listed: dict[str, Any], inputs: Any, findings_json: bytes, manifest: bytes,

@@ -229,7 +229,7 @@ def accounts_json(manifest: Mapping[str, Any], gaps: Iterable[Gap]) -> list[dict
     for a in manifest.get("accounts", []):
         rows.append(_account_row(account_id(a.get("id")), str(a.get("name") or ""), str(a.get("problem") or ""),
                                  str(a.get("role_arn") or ""), str((a.get("identity") or {}).get("Arn", "")),
-                                 task_regions, per_account, a.get("regions") or ()))
+                                 task_regions, per_account, a.get("regions") or (), str(a.get("source") or "")))
     known = {r["id"] for r in rows}
     for account, problem in sorted(account_problems(manifest).items()):
         if account not in known:   # organization discovery: no account was listed
@@ -238,10 +238,17 @@ def accounts_json(manifest: Mapping[str, Any], gaps: Iterable[Gap]) -> list[dict
     return sorted(rows, key=lambda r: r["id"])
 
 
+# The `source` of a snapshot manifest's account that a plan or template declared (auditor.iac.base.KINDS):
+# it was read from the file, not reached in AWS.
+_PLAN_SOURCES = ("terraform-plan", "cloudformation")
+
+
 def _account_row(account: str, name: str, problem: str, role_arn: str, identity: str,
                  task_regions: Mapping[str, set[str]], gaps: Mapping[str, int],
-                 regions: Iterable[str]) -> dict[str, Any]:
+                 regions: Iterable[str], source: str = "") -> dict[str, Any]:
     through = f" through role {role_arn}" if role_arn else ""
+    if source in _PLAN_SOURCES and not identity:
+        return _plan_account_row(account, name, source, task_regions, gaps, regions)
     if problem:
         status = "not_assessed"
         detail = (f"reached as {identity}{through}, but not assessed: {problem}" if identity
@@ -255,6 +262,17 @@ def _account_row(account: str, name: str, problem: str, role_arn: str, identity:
         detail = f"reached as {identity or 'an unknown identity'}{through}"
     return {"id": account, "name": name, "problem": problem, "role_arn": role_arn, "identity": identity,
             "status": status, "detail": detail, "gaps": gaps.get(account, 0),
+            "regions": sorted({str(r) for r in regions} | task_regions.get(account, set()))}
+
+
+def _plan_account_row(account: str, name: str, source: str, task_regions: Mapping[str, set[str]],
+                      gaps: Mapping[str, int], regions: Iterable[str]) -> dict[str, Any]:
+    """run.accounts' row of the account a plan or template deploys into (not reached in AWS)."""
+    n = gaps.get(account, 0)
+    detail = f"declared in the {source} (not collected)" + (
+        f"; {n} gap(s): some data is not known before deploy (see not_assessed)" if n else "")
+    return {"id": account, "name": name, "problem": "", "role_arn": "", "identity": "",
+            "status": "incomplete" if n else "assessed", "detail": detail, "gaps": n,
             "regions": sorted({str(r) for r in regions} | task_regions.get(account, set()))}
 
 

@@ -204,3 +204,18 @@ def test_an_edited_plan_section_is_a_snapshot_error_and_the_copy_is_checked(tmp_
     (tmp_path / "out" / "snapshot" / "source" / "plan.json").write_bytes(b"{}")
     checked = verify_bundle(tmp_path / "out")
     assert not checked.ok and checked.file == "snapshot/source/plan.json"
+
+
+def test_verify_checks_the_collected_snapshot_is_the_one_laid_under(tmp_path: Path) -> None:
+    from auditor.bundle_verify import COLLECTED, _check_collected
+
+    kept = write_snapshot(tmp_path / COLLECTED, records_for(Case(rule="", name="c", file="", line=0, calls={},
+                                                                 failed=(), region=REGION)))
+    lines: list[str] = []
+    right = {"source": {"overlay": {"snapshot": COLLECTED, "manifest_sha256": load_snapshot(kept).manifest_sha256}}}
+    assert _check_collected(tmp_path, right, lambda line, mark="ok": lines.append(line)) is None and lines
+    wrong = {"source": {"overlay": {"snapshot": COLLECTED, "manifest_sha256": "sha256:" + "0" * 64}}}
+    bad = _check_collected(tmp_path, wrong, lambda line, mark="ok": None)
+    assert bad is not None and bad[0] == "collected/manifest.json" and "not the snapshot" in bad[1]
+    elsewhere = {"source": {"overlay": {"snapshot": "deployed", "manifest_sha256": "sha256:" + "0" * 64}}}
+    assert _check_collected(tmp_path, elsewhere, lambda line, mark="ok": None) is None   # kept outside the bundle

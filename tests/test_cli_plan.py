@@ -156,6 +156,8 @@ def test_collect_lays_the_plan_over_the_live_estate(moto_aws: None, tmp_path: Pa
     assert (out / "collected" / "manifest.json").is_file()
     verified = run_auditor("verify", str(out))
     assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
+    assert "collected: the live snapshot the plan was laid over, verified" in verified.stdout
+    assert "collected/records" not in verified.stdout          # evidence, not a report left un-derived
     # `scan --plan` with -c and no snapshot collects too.
     again = run_auditor("scan", "--plan", str(tmp_path / "in" / "plan.json"), "-c", str(config),
                         "--out", str(tmp_path / "s"), "--format", "json", cwd=tmp_path)
@@ -179,3 +181,118 @@ def test_the_command_through_clicks_runner(tmp_path: Path, monkeypatch: pytest.M
     assert calls[-1]["parameters"] == {"Env": "prod"}
     plan = _doc(tmp_path / "out")["run"]["plan"]
     assert (plan["account"], plan["regions"]) == ("222222222222", ["eu-central-1"])
+
+
+# -- with the real readers (auditor/iac/terraform.py, cloudformation.py, load.py) -----------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "iac"
+TF_PLAN = FIXTURES / "terraform" / "igw_public_subnet.json"
+CFN_TEMPLATE = FIXTURES / "cloudformation" / "public_vpc.yaml"
+BAD_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref Vpc
+      CidrBlock: 10.0.1.0/24
+      MapPublicIpOnLaunch: {"Fn::Nope": [true]}
+  Other:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: !Ref MissingVpc
+      CidrBlock: 10.0.2.0/24
+  Bucket:
+    Type: AWS::S3::Bucket
+"""
+
+
+def test_a_terraform_plan_in_a_real_process(tmp_path: Path) -> None:
+    import sys
+
+    import jsonschema
+
+    from auditor.validation import load_schema
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "auditor", "plan", str(TF_PLAN), "--out", str(out),
+                           "--format", "json,sarif"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    _no_traceback(proc)
+    doc = _doc(out)
+    jsonschema.validate(doc, load_schema("findings"))
+    assert proc.returncode == EXIT_VIOLATIONS_INCOMPLETE, proc.stderr   # an internet gateway; calls no plan answers
+    plan = doc["run"]["plan"]
+    assert plan["kind"] == "terraform-plan" and plan["file"] == str(TF_PLAN) and plan["overlay"] is None
+    assert f"plan: {TF_PLAN} (terraform-plan): {len(plan['resources'])} resources modelled" in proc.stdout
+    assert (out / "snapshot" / "source" / TF_PLAN.name).read_bytes() == TF_PLAN.read_bytes()
+    assert any(f["status"] == "FAIL" and f["resource"].get("declared", {}).get("file") == str(TF_PLAN)
+               for f in doc["findings"])
+    assert run_auditor("verify", str(out)).returncode == EXIT_OK
+    again = run_auditor("scan", "--snapshot", str(out / "snapshot"), "--out", str(tmp_path / "again"),
+                        "--format", "json", "-q")
+    assert (tmp_path / "again" / "findings.json").read_bytes() == (out / "findings.json").read_bytes()
+    assert again.returncode == proc.returncode
+
+
+def test_a_cloudformation_template_with_its_region(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_auditor("plan", str(CFN_TEMPLATE), "--region", REGION, "--account", ACCOUNT, "--out", str(out),
+                       "--format", "json")
+    _no_traceback(proc)
+    assert proc.returncode in (EXIT_INCOMPLETE, EXIT_VIOLATIONS_INCOMPLETE), proc.stderr
+    plan = _doc(out)["run"]["plan"]
+    assert (plan["kind"], plan["account"], plan["regions"]) == ("cloudformation", ACCOUNT, [REGION])
+    assert run_auditor("verify", str(out)).returncode == EXIT_OK
+
+
+def test_unknown_intrinsics_and_unresolved_references_are_errors_never_pass(tmp_path: Path) -> None:
+    template = tmp_path / "bad.yaml"
+    template.write_text(BAD_TEMPLATE)
+    out = tmp_path / "out"
+    proc = run_auditor("plan", str(template), "--region", REGION, "--out", str(out), "--format", "json")
+    _no_traceback(proc)
+    assert proc.returncode in (EXIT_INCOMPLETE, EXIT_VIOLATIONS_INCOMPLETE), proc.stderr
+    doc = _doc(out)
+    problems = {p["address"]: p["message"] for p in doc["run"]["plan"]["problems"]}
+    assert "Fn::Nope" in problems["Subnet"] and "MissingVpc" in problems["Other"]
+    assert "  problem: Subnet (line 12): " in proc.stdout and "  problem: Other (line 16): " in proc.stdout
+    assert [u["address"] for u in doc["run"]["plan"]["unsupported"]] == ["Bucket"]
+    gaps = [g for g in doc["not_assessed"] if g["calls"][0].startswith("cloudformation:")]
+    assert sorted(g["calls"][0] for g in gaps) == ["cloudformation:Other", "cloudformation:Subnet"]
+    public_ip = [f for f in doc["findings"] if f["rule_id"] == "PN-007" and f["resource"]["id"] == "subnet-Subnet"]
+    assert public_ip and all(f["status"] == "ERROR" and "Fn::Nope" in f["message"] for f in public_ip)
+    assert not doc["summary"]["complete"]
+
+
+@pytest.mark.parametrize(("text", "extra", "says"), [
+    ('{"hello": 1}', [], "not a Terraform plan in JSON"),
+    ('{"format_version": "2.0", "planned_values": {}, "resource_changes": []}', [], "format_version '2.0'"),
+    ("", [], "is empty"),
+    ("Resources: [", [], "neither JSON nor YAML"),
+    (BAD_TEMPLATE, [], "give --region"),
+])
+def test_files_that_are_not_plans_exit_2_with_the_reason(tmp_path: Path, text: str, extra: list[str],
+                                                         says: str) -> None:
+    path = tmp_path / "input.json"
+    path.write_text(text)
+    proc = run_auditor("plan", str(path), "--out", str(tmp_path / "out"), *extra)
+    _no_traceback(proc)
+    assert proc.returncode == EXIT_INPUT and says in proc.stderr and str(path) in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reader_defect_is_said_as_one_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import auditor.iac.load
+
+    def broken(path: Path, **options: Any) -> Any:
+        raise KeyError("AWS::EC2::Something")
+
+    monkeypatch.setattr(auditor.iac.load, "read_source", broken)
+    proc = run_auditor("plan", str(TF_PLAN), "--out", str(tmp_path / "out"))
+    _no_traceback(proc)
+    assert proc.returncode == EXIT_INPUT and "a defect of this tool" in proc.stderr
+    assert not (tmp_path / "out").exists()

@@ -275,6 +275,15 @@ def test_offline_command_loads_no_aws_library(evidence: Evidence, command: str) 
     assert run.aws == []
 
 
+@pytest.mark.parametrize("command", [["plan"], ["scan", "--plan"]])
+def test_a_plan_run_without_collect_loads_no_aws_library(tmp_path: Path, command: list[str]) -> None:
+    plan = ROOT / "tests" / "fixtures" / "iac" / "terraform" / "igw_public_subnet.json"
+    run = run_fresh(tmp_path, *command, str(plan), "--out", str(tmp_path / "run"), "--format", "json,html,sarif", "-q")
+    assert run.code in (0, 1, 3, 4), run.output                     # it evaluated (not an input error)
+    assert (tmp_path / "run" / "findings.json").is_file() and (tmp_path / "run" / "bundle.json").is_file()
+    assert run.aws == []
+
+
 def test_the_offline_check_sees_botocore(tmp_path: Path) -> None:
     """The same harness reports botocore once something on the path imports it."""
     run = run_fresh(tmp_path, "rules", "list", preload="auditor.collect.sessions")

@@ -379,7 +379,7 @@ class Evaluator:
         try:
             net = ipaddress.ip_network(str(block), strict=False)
             n, b = int(count), int(bits)
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             return self.problem(f"Fn::Cidr: {exc}", where)
         prefix = net.max_prefixlen - b
         if not 1 <= n <= 256 or b < 0 or prefix < net.prefixlen:
@@ -390,7 +390,7 @@ class Evaluator:
                 break
             out.append(str(sub))
         if len(out) < n:
-            return self.problem(f"Fn::Cidr: {net} holds only {len(out)} blocks of {b} host bits, not {n}", where)
+            return self.problem(f"Fn::Cidr: {net} holds {len(out)} block(s) of {b} host bits, not {n}", where)
         return Seq(where.line, out)
 
     def _length(self, args: Any, where: Map) -> Any:

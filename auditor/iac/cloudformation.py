@@ -22,6 +22,7 @@ AWS would list; `SUPPORTED` (CloudFormation type -> model type) is the docs' tab
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from auditor.iac.base import (
     DEFAULT_ACCOUNT, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported, synthetic_id,
     unknown_id,
 )
-from auditor.iac.cfn_intrinsics import NO_VALUE, Evaluator, Unknown, first_unknown, pseudo_parameters
+from auditor.iac.cfn_intrinsics import Evaluator, Unknown, first_unknown, pseudo_parameters
 from auditor.iac.cfn_yaml import Map, decode, line_of
 from auditor.partitions import partition_of
 
@@ -133,6 +134,7 @@ class _Res:
         self.logical, self.type, self.decl = logical, type_name, decl
         self.props, self.resolved = props, resolved
         self.line: int | None = line      # where its logical id is written
+        self.unknown_creation: Unknown | None = None   # its Condition, when that is unknown
 
     def has(self, prop: str) -> bool:
         return prop in self.resolved
@@ -226,17 +228,21 @@ class _Reader:
         type_name = str(self.resources[logical].get("Type"))
         kind = _KINDS[type_name]
         name_prop = _NAME_PROPERTY.get(type_name)
-        if name_prop is not None:
+        if name_prop is not None and logical not in self._resolving:
             name = self._own_property(logical, name_prop)
             if isinstance(name, str) and name:
                 return name
         return synthetic_id(kind.prefix, logical)
 
     def _own_property(self, logical: str, prop: str) -> Any:
-        """One property of a resource, resolved (used for names that are ids)."""
+        """One property of a resource, resolved, for another resource's reference to it (a
+        name that is an id, a VPC's CidrBlock): a string, an `Unknown` saying why it is not
+        known (a problem in it is listed with the resource itself), or None when absent."""
         props = self.resources[logical].get("Properties")
-        if not isinstance(props, dict) or prop not in props or logical in self._resolving:
+        if not isinstance(props, dict) or prop not in props:
             return None
+        if logical in self._resolving:
+            return self.ev.problem(f"{logical}.{prop} refers back to itself (a circular reference)", props)
         self._resolving.add(logical)
         try:
             saved = self.ev.take_problems()
@@ -245,6 +251,8 @@ class _Reader:
             self.ev.problems.extend(saved)
         finally:
             self._resolving.discard(logical)
+        if isinstance(value, Unknown):
+            return Unknown(f"{logical}.{prop}: {value.reason}") if value.problem else value
         return value if isinstance(value, str) else None
 
     def ref_of(self, logical: str) -> Any | None:
@@ -297,7 +305,7 @@ class _Reader:
         if type_name == "AWS::EKS::Cluster" and attr == "Arn":
             return f"arn:{self.partition}:eks:{self.region}:{self.account}:cluster/{own}"
         if type_name == "AWS::EKS::Cluster" and attr == "ClusterSecurityGroupId":
-            return unknown_id("sg", f"{logical}.ClusterSecurityGroupId")
+            return Unknown(f"known after deploy: {logical}.ClusterSecurityGroupId (the security group EKS creates)")
         return after
 
     # -- reading -------------------------------------------------------------------------
@@ -329,26 +337,34 @@ class _Reader:
                 self.notes.append(f"{logical} ({type_name}) is not created: its Condition "
                                   f"{decl.get('Condition')} is false")
                 continue
-            if type_name not in _KINDS:
-                self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
-                continue
+            depends = decl.get("DependsOn", [])
+            for name in [depends] if isinstance(depends, str) else depends if isinstance(depends, list) else []:
+                if name not in self.resources:
+                    self.problems.append(SourceProblem(str(logical), f"DependsOn {name!r}: no resource of that name",
+                                                       self.file, decl.line_for("DependsOn")))
+            # Every resource's properties are resolved, of unsupported types too: a template
+            # problem (an unknown function, a reference to nothing) is listed wherever it is.
             props = decl.get("Properties", Map(line))
             resolved = self.ev.resolve(props)
             for problem, pline in self.ev.take_problems():
                 self.problems.append(SourceProblem(str(logical), problem, self.file, pline or line))
-            res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
-            self.res[res.logical] = res
             if isinstance(created, Unknown):
-                self.problems.append(SourceProblem(res.logical, f"whether it is created is unknown: {created.reason}",
+                self.problems.append(SourceProblem(str(logical), f"whether it is created is unknown: {created.reason}",
                                                    self.file, line))
+            if type_name not in _KINDS:
+                self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
+                continue
+            res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
+            res.unknown_creation = created if isinstance(created, Unknown) else None
+            self.res[res.logical] = res
             _HANDLERS[type_name](self, res)
             self.declared.append(Declared(res.logical, type_name, _KINDS[type_name].model,
                                           self.model_id(res.logical), "create", self.file, line))
-            if isinstance(created, Unknown):
+            if res.unknown_creation is not None:
                 for item in self.items:
-                    if item.address == res.logical:
-                        for name in _ALL_FIELDS.get(item.call, ()):
-                            item.mark(name, f"whether {res.logical} is created is unknown: {created.reason}")
+                    if item.address == res.logical or item.address.startswith(res.logical + "."):
+                        for name in _all_fields(item.call):
+                            item.mark(name, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
         self._finish()
 
     # -- building items ------------------------------------------------------------------
@@ -363,9 +379,10 @@ class _Reader:
         return item
 
     def value(self, res: _Res, item: _Item, prop: str, model_field: str, default: Any = None, *,
-              quiet: bool = False) -> Any:
+              quiet: bool = False, kind: str = "str") -> Any:
         """A property's value for `model_field` (its line recorded; `default` when the
-        template leaves it out; `None` and the field marked unknown when it is unknown)."""
+        template leaves it out; `None` and the field marked unknown when it is unknown, or
+        not of its `kind` (`_KIND_CHECKS`), which is a problem too)."""
         if prop not in res.props:
             return default
         item.attributes[model_field] = res.line_of(prop) or 0
@@ -376,14 +393,44 @@ class _Reader:
         if found is not None:
             item.mark(model_field, _reason(found, res, prop), quiet=quiet)
             return None
-        return value
+        return self.checked(res, item, prop, model_field, value, kind)
+
+    def checked(self, res: _Res, item: _Item, what: str, model_field: str, value: Any, kind: str) -> Any:
+        """`value` as a `kind` (a number given for a string is its text, a numeric string for
+        a number is the number), else None with a problem and `model_field` unknown."""
+        if kind == "any":
+            return value
+        if kind in ("str", "cidr") and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            text = _text(value)
+            if kind == "str":
+                return text
+            try:
+                ipaddress.ip_network(text, strict=False)
+                return text
+            except ValueError:
+                pass
+        elif kind == "int" and not isinstance(value, bool):
+            try:
+                return int(str(value))
+            except ValueError:
+                pass
+        elif kind == "policy" and isinstance(value, (str, dict)):
+            return value
+        elif kind in _KIND_CHECKS and isinstance(value, _KIND_CHECKS[kind]):
+            return value
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        message = f"{what} is not {_KIND_NAMES.get(kind, kind)}: {shown}"
+        where = what.split(".")[0].split("[")[0]
+        self.problem(res, message, where if where in res.props else None)
+        item.mark(model_field, f"{res.logical}.{message}")
+        return None
 
     def ref(self, res: _Res, item: _Item, prop: str, model_field: str, prefix: str, *, required: bool = True,
             value: Any = None) -> str:
         """An id property: the id it names, or an unknown id (the field marked) when it names
         nothing known before deploy."""
         if value is None:
-            value = self.value(res, item, prop, model_field)
+            value = self.value(res, item, prop, model_field, kind="any")
         if isinstance(value, str) and value:
             return value
         if value is not None and not isinstance(value, str):
@@ -398,7 +445,7 @@ class _Reader:
 
     def ids(self, res: _Res, item: _Item, prop: str, model_field: str, prefix: str) -> list[str]:
         """A list-of-ids property (an unknown member makes the field unknown)."""
-        value = self.value(res, item, prop, model_field, [])
+        value = self.value(res, item, prop, model_field, [], kind="any")
         if value is None:
             return [unknown_id(prefix, f"{res.logical}.{prop}")]
         if isinstance(value, str):
@@ -410,7 +457,7 @@ class _Reader:
         return list(value)
 
     def flag(self, res: _Res, item: _Item, prop: str, model_field: str, default: bool | None) -> bool | None:
-        value = self.value(res, item, prop, model_field, default)
+        value = self.value(res, item, prop, model_field, default, kind="any")
         if value is None:
             return None
         if isinstance(value, bool):
@@ -422,8 +469,13 @@ class _Reader:
         return None
 
     def tags(self, res: _Res, item: _Item, prop: str = "Tags") -> list[dict[str, str]]:
-        value = self.value(res, item, prop, "tags", [])
+        # Tags unknown before deploy (a Name from ${AWS::StackName}) are quiet: no analyzer reads
+        # tags (the scope reads a VPC's, and says when they are unknown); rules reading one are ERROR.
+        value = self.value(res, item, prop, "tags", [], quiet=True, kind="any")
         if value is None:
+            return []
+        if not isinstance(value, (list, dict)):
+            self.checked(res, item, prop, "tags", value, "list")
             return []
         if isinstance(value, dict):          # EKS and a few others take a mapping
             return [{"Key": str(k), "Value": _text(v)} for k, v in value.items()]
@@ -467,6 +519,11 @@ class _Reader:
         return PlanSource(KIND, self.file, sha, version, self.account, regions, builder.records(regions),
                           tuple(self.declared), tuple(self.unsupported), tuple(self.problems), (),
                           tuple(self.notes))
+
+
+_KIND_CHECKS: dict[str, type | tuple[type, ...]] = {"list": list, "dict": dict, "bool": bool}
+_KIND_NAMES = {"str": "a string", "cidr": "a CIDR block", "int": "a number", "list": "a list", "dict": "a mapping",
+               "policy": "a policy (a JSON object or string)", "bool": "a boolean"}
 
 
 def _reason(found: Unknown, res: _Res, prop: str) -> str:
@@ -513,8 +570,21 @@ _HANDLERS: dict[str, Handler] = {}
 _FINISHERS: list[Callable[[_Reader], None]] = []
 # Read order: resources first, then what completes them (a route after its table).
 _PHASE: dict[str, int] = {}
-# Every model field of each listing's items, for a resource whose creation is unknown.
-_ALL_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def _all_fields(call: tuple[str, str]) -> tuple[str, ...]:
+    """Every model field of the resources a listing's items give (those of `Resource` itself
+    aside): all unknown for a resource whose creation is unknown."""
+    import dataclasses
+
+    from auditor.model.registry import REGISTRY
+    from auditor.model.types import Resource
+
+    base = {f.name for f in dataclasses.fields(Resource)}
+    for entry in REGISTRY:
+        if call in (c.call for c in entry.calls):
+            return tuple(f.name for f in dataclasses.fields(entry.model) if f.name not in base)
+    return ()
 
 
 def handler(type_name: str, phase: int = 0) -> Callable[[Handler], Handler]:
@@ -621,7 +691,7 @@ def _pending_ip(what: str) -> str:
 def _vpc(r: _Reader, res: _Res) -> None:
     vid = r.model_id(res.logical)
     item = r.item(_VPCS, {}, res, model_id=vid)
-    cidr = r.value(res, item, "CidrBlock", "cidr_blocks")
+    cidr = r.value(res, item, "CidrBlock", "cidr_blocks", kind="cidr")
     if "CidrBlock" not in res.props:
         item.mark("cidr_blocks", f"known after deploy: {res.logical}.CidrBlock (allocated from an IPAM pool)")
     elif cidr is not None and not isinstance(cidr, str):
@@ -653,7 +723,7 @@ def _vpc_cidr(r: _Reader, res: _Res) -> None:
         return
     _merge(vpc, scratch, "cidr_blocks", res)
     if "CidrBlock" in res.props or "Ipv4IpamPoolId" in res.props:
-        cidr = r.value(res, scratch, "CidrBlock", "cidr_blocks")
+        cidr = r.value(res, scratch, "CidrBlock", "cidr_blocks", kind="cidr")
         if isinstance(cidr, str) and cidr:
             vpc.body["CidrBlockAssociationSet"].append({
                 "CidrBlock": cidr, "AssociationId": r.model_id(res.logical), "CidrBlockState": {"State": "associated"}})
@@ -663,7 +733,7 @@ def _vpc_cidr(r: _Reader, res: _Res) -> None:
     for prop in ("Ipv6CidrBlock", "AmazonProvidedIpv6CidrBlock", "Ipv6IpamPoolId"):
         if prop not in res.props:
             continue
-        value = r.value(res, scratch, prop, "ipv6_cidr_blocks")
+        value = r.value(res, scratch, prop, "ipv6_cidr_blocks", kind="cidr" if prop == "Ipv6CidrBlock" else "any")
         if prop == "Ipv6CidrBlock" and isinstance(value, str) and value:
             vpc.body["Ipv6CidrBlockAssociationSet"].append({"Ipv6CidrBlock": value,
                                                             "Ipv6CidrBlockState": {"State": "associated"}})
@@ -680,6 +750,8 @@ def _merge(owner: _Item, scratch: _Item, model_field: str, res: _Res) -> None:
     owner.attributes.setdefault(model_field, res.line or 0)
     for reason in scratch.unknown.values():
         owner.mark(model_field, reason)
+    if res.unknown_creation is not None:
+        owner.mark(model_field, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
 
 
 def _vpc_cidrs(r: _Reader, vpc_id: str) -> tuple[list[str], str | None]:
@@ -697,7 +769,7 @@ def _subnet(r: _Reader, res: _Res) -> None:
     sid = r.model_id(res.logical)
     item = r.item(_SUBNETS, {}, res, model_id=sid)
     vpc = r.ref(res, item, "VpcId", "vpc_id", "vpc")
-    cidr = r.value(res, item, "CidrBlock", "cidr")
+    cidr = r.value(res, item, "CidrBlock", "cidr", kind="cidr")
     ipv6_native = r.flag(res, item, "Ipv6Native", "cidr", False)
     if "CidrBlock" not in res.props and not ipv6_native:
         item.mark("cidr", f"known after deploy: {res.logical}.CidrBlock (allocated from an IPAM pool)")
@@ -712,7 +784,7 @@ def _subnet(r: _Reader, res: _Res) -> None:
                                            "gives none: AWS picks a zone)")
     if "AvailabilityZoneId" not in res.props:
         item.mark("availability_zone_id", f"known after deploy: {res.logical}.AvailabilityZoneId", quiet=True)
-    ipv6 = r.value(res, item, "Ipv6CidrBlock", "ipv6_cidrs")
+    ipv6 = r.value(res, item, "Ipv6CidrBlock", "ipv6_cidrs", kind="cidr")
     if "Ipv6CidrBlocks" in res.props:
         item.mark("ipv6_cidrs", f"known after deploy: {res.logical}.Ipv6CidrBlocks")
     item.body.update({
@@ -762,7 +834,7 @@ def _route(r: _Reader, res: _Res) -> None:
                        f"not {len(given) or 'none'}")
         scratch.mark("routes", f"{res.logical}: a route without one destination")
     for prop in given[:1]:
-        value = r.value(res, scratch, prop, "routes")
+        value = r.value(res, scratch, prop, "routes", kind="str" if "Prefix" in prop else "cidr")
         route[prop] = value if isinstance(value, str) else unknown_id("pl" if "Prefix" in prop else "",
                                                                       f"{res.logical}.{prop}")
     targets = [t for t in _ROUTE_TARGETS if t[0] in res.props]
@@ -987,12 +1059,18 @@ def _rule_body(r: _Reader, res: _Res, item: _Item, spec: Mapping[str, Any], raw:
         if key in spec:
             peers += 1
             value = get(key)
+            if value is not None:
+                value = r.checked(res, item, f"{where}.{key}", _RULE_FIELDS[key], value,
+                                  "cidr" if key.startswith("Cidr") else "str")
+            # Unknown: a text that is no CIDR (the analyzers read no address from it) in a field marked unknown.
             body[out_key] = value if isinstance(value, str) else unknown_id(
                 "pl" if "Prefix" in key else "", f"{where}.{key}")
     for key in ("SourceSecurityGroupId", "DestinationSecurityGroupId"):
         if key in spec:
             peers += 1
             value = get(key)
+            if value is not None:
+                value = r.checked(res, item, f"{where}.{key}", "referenced_group_id", value, "str")
             body["ReferencedGroupInfo"] = {"GroupId": value if isinstance(value, str) else unknown_id(
                 "sg", f"{where}.{key}"), "UserId": _text(spec.get("SourceSecurityGroupOwnerId") or r.account)}
     if "SourceSecurityGroupName" in spec and "SourceSecurityGroupId" not in spec:
@@ -1112,23 +1190,36 @@ def _network_acl_entry(r: _Reader, res: _Res) -> None:
     acl = r.owner(res, _NACLS, aid, "network ACL entry", "NetworkAclId")
     if acl is None:
         return
-    entry: dict[str, Any] = {}
-    for prop in ("RuleNumber", "Protocol", "RuleAction", "Egress", "CidrBlock", "Ipv6CidrBlock", "PortRange",
-                 "Icmp"):
-        value = r.value(res, scratch, prop, "entries")
-        if value is not None:
-            entry[prop] = value
-    try:
-        entry["RuleNumber"] = int(entry.get("RuleNumber", 0))
-        entry["Protocol"] = str(int(entry.get("Protocol", -1)))
-    except (TypeError, ValueError):
-        r.problem(res, "RuleNumber and Protocol are numbers")
-        scratch.mark("entries", f"{res.logical}: RuleNumber or Protocol is not a number")
-    entry["Egress"] = str(entry.get("Egress", False)).lower() == "true"
-    entry["RuleAction"] = _text(entry.get("RuleAction", "")).lower()
-    if isinstance(entry.get("PortRange"), dict):
-        entry["PortRange"] = {k: int(v) for k, v in entry["PortRange"].items() if k in ("From", "To")
-                              and str(v).lstrip("-").isdigit()}
+    number = r.value(res, scratch, "RuleNumber", "entries", kind="int")
+    protocol = r.value(res, scratch, "Protocol", "entries", kind="int")
+    action = r.value(res, scratch, "RuleAction", "entries")
+    entry: dict[str, Any] = {"RuleNumber": number if number is not None else 0,
+                             "Protocol": str(protocol if protocol is not None else -1),
+                             "RuleAction": (action or "").lower(),
+                             "Egress": bool(r.flag(res, scratch, "Egress", "entries", False))}
+    if entry["RuleAction"] not in ("allow", "deny"):
+        r.problem(res, f"RuleAction is allow or deny, not {action!r}", "RuleAction")
+        scratch.mark("entries", f"{res.logical}.RuleAction is neither allow nor deny")
+    for prop in ("CidrBlock", "Ipv6CidrBlock"):
+        cidr = r.value(res, scratch, prop, "entries", kind="cidr")
+        if cidr is not None:
+            entry[prop] = cidr
+    if "CidrBlock" not in entry and "Ipv6CidrBlock" not in entry and "entries" not in scratch.unknown:
+        r.problem(res, "an entry needs CidrBlock or Ipv6CidrBlock")
+        scratch.mark("entries", f"{res.logical}: an entry without CidrBlock or Ipv6CidrBlock")
+    ports = r.value(res, scratch, "PortRange", "entries", kind="dict")
+    if ports is not None:
+        entry["PortRange"] = {}
+        for key in ("From", "To"):
+            port = r.checked(res, scratch, f"PortRange.{key}", "entries", ports.get(key), "int")
+            if port is not None:
+                entry["PortRange"][key] = port
+    if entry["Protocol"] in ("6", "17") and "PortRange" not in entry and "entries" not in scratch.unknown:
+        r.problem(res, "a tcp or udp entry needs PortRange")
+        scratch.mark("entries", f"{res.logical}: a tcp or udp entry without PortRange")
+    icmp = r.value(res, scratch, "Icmp", "entries", kind="dict")
+    if icmp is not None:
+        entry["IcmpTypeCode"] = {k: v for k, v in icmp.items() if k in ("Code", "Type")}
     acl.body["Entries"].append(entry)
     _merge(acl, scratch, "entries", res)
 
@@ -1199,12 +1290,12 @@ def _endpoint(r: _Reader, res: _Res) -> None:
             r.declared.append(Declared(eni.address, res.type, "network_interface", eni_id, "create", r.file,
                                        res.line))
     if kind in ("Gateway", "Interface"):
-        policy = r.value(res, item, "PolicyDocument", "policy_document")
+        policy = r.value(res, item, "PolicyDocument", "policy_document", kind="policy")
         item.attributes["policy"] = item.attributes.get("policy_document", res.line or 0)
-        if "PolicyDocument" not in res.props or policy is NO_VALUE:
+        if "PolicyDocument" not in res.resolved:      # left out (or AWS::NoValue): AWS's default
             body["PolicyDocument"] = DEFAULT_ENDPOINT_POLICY
         elif policy is None:
-            item.mark("policy", item.unknown["policy_document"])
+            item.mark("policy", item.unknown.get("policy_document", f"{res.logical}.PolicyDocument"))
         elif isinstance(policy, str):
             body["PolicyDocument"] = policy
         else:
@@ -1229,24 +1320,50 @@ def _default_sg_of(r: _Reader, item: _Item, vpc_id: str, model_field: str) -> st
 
 # -- what AWS adds: each VPC's main route table, default security group and network ACL --------
 
+def _local_routes(r: _Reader, vpc_id: str, cidrs: list[str]) -> list[dict[str, Any]]:
+    """A route table's local routes: one per IPv4 block of its VPC, and per IPv6 block known
+    before deploy (an Amazon-provided block is known only then: its local route, which only
+    keeps traffic inside the VPC, is left out and a note says so)."""
+    routes = [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"}
+              for c in cidrs]
+    vpc = r.by_id.get(vpc_id)
+    if vpc is not None and vpc.call == _VPCS:
+        routes += [{"DestinationIpv6CidrBlock": a["Ipv6CidrBlock"], "GatewayId": "local", "State": "active",
+                    "Origin": "CreateRouteTable"} for a in vpc.body.get("Ipv6CidrBlockAssociationSet", [])]
+        note = (f"the local IPv6 route of the route tables of {vpc.address} is left out: its IPv6 block is known "
+                "only after deploy")
+        if "ipv6_cidr_blocks" in vpc.unknown and note not in r.notes:
+            r.notes.append(note)
+    return routes
+
+
 @finisher
 def _vpc_defaults(r: _Reader) -> None:
     vpcs = [i for i in r.items if i.call == _VPCS]
     # Every route table gets a local route per block of its VPC.
     for table in [i for i in r.items if i.call == _RTBS]:
-        cidrs, why = _vpc_cidrs(r, str(table.body.get("VpcId", "")))
-        if why is not None:
+        vpc_id = str(table.body.get("VpcId", ""))
+        cidrs, why = _vpc_cidrs(r, vpc_id)
+        vpc = r.by_id.get(vpc_id)
+        if vpc is None or vpc.call != _VPCS:
+            # A VPC already deployed: its blocks are not in the template. The local route only keeps
+            # traffic inside the VPC; laid over a snapshot, the overlay adds it from the VPC's blocks.
+            note = (f"route tables in VPC {vpc_id}, which this template does not declare, are read without "
+                    "their local route (its blocks come from a snapshot when the template is laid over one)")
+            if "(known after apply" in vpc_id:
+                table.mark("routes", f"its local route: {why}")
+            elif note not in r.notes:
+                r.notes.append(note)
+        elif why is not None:
             table.mark("routes", f"its local route: {why}")
-        table.body["Routes"][:0] = [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active",
-                                     "Origin": "CreateRouteTable"} for c in cidrs]
+        table.body["Routes"][:0] = _local_routes(r, vpc_id, cidrs)
     explicit_acl = {a["SubnetId"] for i in r.items if i.call == _NACLS for a in i.body.get("Associations", [])}
     for vpc in vpcs:
         vid, logical = str(vpc.body["VpcId"]), vpc.address
         cidrs, why = _vpc_cidrs(r, vid)
         main_id = synthetic_id("rtb", f"{logical}.MainRouteTable")
         main = _Item(_RTBS, {"RouteTableId": main_id, "VpcId": vid, "OwnerId": r.account, "PropagatingVgws": [],
-                             "Routes": [{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active",
-                                         "Origin": "CreateRouteTable"} for c in cidrs],
+                             "Routes": _local_routes(r, vid, cidrs),
                              "Associations": [{"Main": True, "RouteTableId": main_id,
                                                "RouteTableAssociationId": synthetic_id("rtbassoc", main_id),
                                                "AssociationState": {"State": "associated"}}], "Tags": []},
@@ -1368,7 +1485,7 @@ def _tgw_route(r: _Reader, res: _Res) -> None:
     table = r.owner(res, _TGW_RTS, rid, "transit gateway route", "TransitGatewayRouteTableId")
     if table is None:
         return
-    dest = r.value(res, scratch, "DestinationCidrBlock", "routes")
+    dest = r.value(res, scratch, "DestinationCidrBlock", "routes", kind="cidr")
     blackhole = r.flag(res, scratch, "Blackhole", "routes", False)
     attachment = "" if blackhole else r.ref(res, scratch, "TransitGatewayAttachmentId", "routes", "tgw-attach")
     table.extra["routes"].append({"DestinationCidrBlock": dest if isinstance(dest, str) else unknown_id(
@@ -1509,8 +1626,9 @@ def _flow_log(r: _Reader, res: _Res) -> None:
     prefix = {"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "eni"}.get(kind, "")
     destination_type = _text(r.value(res, item, "LogDestinationType", "destination_type", "cloud-watch-logs")
                              or "cloud-watch-logs")
-    destination = r.value(res, item, "LogDestination", "destination")
-    group = r.value(res, item, "LogGroupName", "destination")
+    # Where the log goes is read by no analyzer: unknown before deploy, it is quiet.
+    destination = r.value(res, item, "LogDestination", "destination", quiet=True)
+    group = r.value(res, item, "LogGroupName", "destination", quiet=True)
     item.body.update({
         "FlowLogId": fid, "ResourceId": r.ref(res, item, "ResourceId", "resource_id", prefix),
         "TrafficType": _text(r.value(res, item, "TrafficType", "traffic_type", "")),
@@ -1534,7 +1652,7 @@ def _prefix_list(r: _Reader, res: _Res) -> None:
                       "PrefixListName": _text(r.value(res, item, "PrefixListName", "name", "")),
                       "AddressFamily": _text(r.value(res, item, "AddressFamily", "address_family", "")),
                       "Tags": r.tags(res, item)})
-    entries = r.value(res, item, "Entries", "cidrs", [])
+    entries = r.value(res, item, "Entries", "cidrs", [], kind="list")
     page: dict[str, Any] = {"Entries": []}
     if entries is None or not isinstance(entries, list):
         item.mark("cidrs", item.unknown.get("cidrs", f"{res.logical}.Entries is not a list"))
@@ -1565,8 +1683,8 @@ def _eni(r: _Reader, res: _Res) -> None:
     if not isinstance(private, str):
         item.mark("private_ips", f"known after deploy: {res.logical}.PrivateIpAddress (AWS picks one)", quiet=True)
     ipv6: list[str] = []
-    count = r.value(res, item, "Ipv6AddressCount", "ipv6_addresses", 0)
-    if "Ipv6Addresses" in res.props or (str(count).isdigit() and int(str(count)) > 0):
+    count = r.value(res, item, "Ipv6AddressCount", "ipv6_addresses", 0, kind="int")
+    if "Ipv6Addresses" in res.props or (isinstance(count, int) and count > 0):
         ipv6 = [f"(IPv6 address assigned at deploy: {res.logical})"]
     if count is None:
         item.mark("ipv6_addresses", item.unknown.get("ipv6_addresses", "unknown"))
@@ -1606,7 +1724,7 @@ def _eni_attachment(r: _Reader, res: _Res) -> None:
 def _instance(r: _Reader, res: _Res) -> None:
     iid = r.model_id(res.logical)
     item = r.item(_INSTANCES, {}, res, model_id=iid)
-    interfaces = r.value(res, item, "NetworkInterfaces", "network_interface_ids", [])
+    interfaces = r.value(res, item, "NetworkInterfaces", "network_interface_ids", [], kind="list")
     primary: Mapping[str, Any] = {}
     if interfaces is None:
         interfaces = []
@@ -1754,7 +1872,7 @@ def _eks(r: _Reader, res: _Res) -> None:
     item = r.item(_EKS, {}, res, model_id=name)
     if "Name" not in res.props:
         item.extra["generated_name"] = True
-    config = r.value(res, item, "ResourcesVpcConfig", "subnet_ids", {})
+    config = r.value(res, item, "ResourcesVpcConfig", "subnet_ids", {}, kind="dict")
     config_raw = res.props.get("ResourcesVpcConfig")
     if config is None or not isinstance(config, dict):
         for model_field in ("subnet_ids", "endpoint_public_access", "endpoint_private_access",
@@ -1883,7 +2001,7 @@ def _elbv2(r: _Reader, res: _Res) -> None:
     scheme = r.value(res, item, "Scheme", "scheme", "internet-facing")
     subnets = r.ids(res, item, "Subnets", "subnet_ids", "subnet")
     if "SubnetMappings" in res.props:
-        mappings = r.value(res, item, "SubnetMappings", "subnet_ids", [])
+        mappings = r.value(res, item, "SubnetMappings", "subnet_ids", [], kind="list")
         subnets += [m["SubnetId"] for m in mappings or [] if isinstance(m, dict) and isinstance(m.get("SubnetId"), str)]
     item.attributes.setdefault("vpc_id", item.attributes.get("subnet_ids", res.line or 0))
     vpc = _vpc_of_subnets(r, item, subnets, "vpc_id", f"the VPC of {res.logical}") if subnets else (

@@ -11,6 +11,9 @@ For each account-region both hold, the plan answers the calls it covers (`COVERE
 - per-resource answers (DescribeVpcAttribute per VPC, SearchTransitGatewayRoutes per TGW
   route table, DescribeCluster per EKS cluster ...) likewise: the snapshot's answers for
   dropped resources go, the plan's are added;
+- a route table the plan declares in a deployed VPC (one the plan does not declare) gets
+  the local routes AWS gives it, from the VPC's CIDR blocks in the snapshot, when the
+  reader could not write them;
 - AWS allows one explicit route table and one network ACL per subnet, one main route table
   per VPC and one route table per gateway edge association: an association the plan makes
   takes the subnet, VPC or gateway off the snapshot's tables and ACLs that held it;
@@ -40,6 +43,7 @@ from auditor.callspec import Call, CallSpec
 from auditor.iac.base import COVERED, PLAN_PAGE, PlanSource
 from auditor.model.normalise import NORMALISERS
 from auditor.model.registry import CATALOG, ITEM_TYPES
+from auditor.model.types import Vpc
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallError, CallRecord
 
 __all__ = ["Overlaid", "lay_over", "overlay"]
@@ -140,6 +144,9 @@ def _record_keys(rec: CallRecord) -> set[ResKey]:
     return out
 
 
+_CLAIMED = frozenset({("ec2", "DescribeRouteTables"), ("ec2", "DescribeNetworkAcls")})
+
+
 @dataclass
 class _Claims:
     """What the plan's associations take from the snapshot's route tables and ACLs."""
@@ -195,6 +202,11 @@ def _kept_pages(rec: CallRecord, dropped: set[ResKey], removed: set[ResKey], cla
     nor the parts of `removed` resources (`_PARTS`); the resources dropped are added to `gone`."""
     call = _call(rec)
     key = _SPECS[call].items_key
+    part = _PARTS.get(call)
+    touched = (any(t == _SPECS[call].resource_type for t, _ in dropped) or call in _CLAIMED
+               or part is not None and any(t == part[1] for t, _ in removed))
+    if not touched and not any(isinstance(p, Mapping) and p.get(PLAN_PAGE) is True for p in rec.pages):
+        return rec.pages   # the plan declares and removes nothing this listing holds
     pages: list[Mapping[str, Any]] = []
     for page in rec.pages:
         value = page.get(key) if isinstance(page, Mapping) else None
@@ -216,7 +228,6 @@ def _kept_pages(rec: CallRecord, dropped: set[ResKey], removed: set[ResKey], cla
                 kept.append(item if len(left) == len(instances) else {**item, "Instances": left})
                 continue
             hit = _item_keys(rec, item) & dropped
-            part = _PARTS.get(call)
             if part and isinstance(item, Mapping) and (part[1], str(item.get(part[0], ""))) in removed:
                 hit |= _item_keys(rec, item)
             gone |= hit
@@ -229,9 +240,42 @@ def _kept_pages(rec: CallRecord, dropped: set[ResKey], removed: set[ResKey], cla
     return tuple(pages)
 
 
+def _deployed_vpcs(records: Iterable[CallRecord], dropped: set[ResKey]) -> dict[str, list[dict[str, str]]]:
+    """The local routes of each VPC the snapshot holds and the plan leaves as it is."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for rec in records:
+        for vpc in NORMALISERS[("ec2", "DescribeVpcs")](rec, ""):
+            if isinstance(vpc, Vpc) and ("vpc", vpc.id) not in dropped:
+                out[vpc.id] = ([{"DestinationCidrBlock": c, "GatewayId": "local", "State": "active",
+                                 "Origin": "CreateRouteTable"} for c in vpc.cidr_blocks if c]
+                               + [{"DestinationIpv6CidrBlock": c, "GatewayId": "local", "State": "active",
+                                   "Origin": "CreateRouteTable"} for c in vpc.ipv6_cidr_blocks if c])
+    return out
+
+
+def _with_local_routes(page: Mapping[str, Any], vpcs: Mapping[str, list[dict[str, str]]]) -> Mapping[str, Any]:
+    """A plan page of route tables, each table of a deployed VPC the plan does not declare
+    given the local routes AWS gives every table of that VPC (a reader cannot know the VPC's
+    CIDR blocks; the snapshot does)."""
+    tables = page.get("RouteTables")
+    if not isinstance(tables, list):
+        return page
+    out: list[Any] = []
+    for table in tables:
+        local = vpcs.get(str(table.get("VpcId", ""))) if isinstance(table, Mapping) else None
+        routes = table.get("Routes") if isinstance(table, Mapping) else None
+        if local and isinstance(routes, list) and not any(
+                isinstance(r, Mapping) and r.get("GatewayId") == "local" for r in routes):
+            table = {**table, "Routes": [*local, *routes]}
+        out.append(table)
+    return {**page, "RouteTables": out}
+
+
 def _merged(snap: CallRecord | None, plan: CallRecord, dropped: set[ResKey], removed: set[ResKey],
-            claims: _Claims, gone: set[ResKey]) -> CallRecord:
+            claims: _Claims, gone: set[ResKey], vpcs: Mapping[str, list[dict[str, str]]]) -> CallRecord:
     """One covered listing of an account-region both hold."""
+    if _call(plan) == ("ec2", "DescribeRouteTables") and vpcs:
+        plan = dataclasses.replace(plan, pages=tuple(_with_local_routes(p, vpcs) for p in plan.pages))
     if snap is None:
         return dataclasses.replace(plan, error=CallError(
             "not_attempted", "NotInSnapshot",
@@ -279,6 +323,8 @@ def lay_over(snapshot_records: Sequence[CallRecord], source: PlanSource) -> Over
             continue   # the snapshot's answer for a resource the plan re-declares or removes
         out.append(rec)
 
+    local_routes = {w: _deployed_vpcs([r for (w2, c), r in snap_listings.items() if w2 == w
+                                       and c == ("ec2", "DescribeVpcs")], dropped[w]) for w in shared}
     for where, plan_records in plan_by_where.items():
         for rec in plan_records:
             call = _call(rec)
@@ -286,7 +332,7 @@ def lay_over(snapshot_records: Sequence[CallRecord], source: PlanSource) -> Over
             if where in shared and plan_spec is not None and plan_spec.for_each is None:
                 found: set[ResKey] = set()
                 out.append(_merged(snap_listings.pop((where, call), None), rec, dropped[where], removed[where],
-                                   claims[where], found))
+                                   claims[where], found, local_routes[where]))
                 gone |= {(*where, t, i) for t, i in found}
             else:
                 out.append(rec)

@@ -22,6 +22,7 @@ from auditor.iac.base import (
     DEFAULT_ACCOUNT, UNKNOWN_MARK, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported,
     synthetic_id,
 )
+from auditor.iac import terraform_links, terraform_network, terraform_services
 from auditor.iac.terraform_plan import NAMED, PREFIX, Instance, Plan, PlanShapeError
 from auditor.iac.terraform_types import (
     ACLS, MODEL_TYPE, PLS, PRIMARY, RTBS, SECONDARY, SGRS, SGS, SUBNETS, TGW_RTS, TGW_VPC_ATTS, VPCS, Estate, Item,
@@ -30,6 +31,10 @@ from auditor.iac.terraform_types import (
 from auditor.model.registry import CATALOG, REGISTRY
 
 __all__ = ["read_plan", "SUPPORTED"]
+
+# The emitters register themselves, in this order (a type's emitter may read items of the
+# types before it: a NAT gateway its Elastic IP, an instance its subnet and groups).
+_EMITTERS = (terraform_network, terraform_services, terraform_links)
 
 # Terraform type -> the model type it becomes (or changes), in the order they are read.
 SUPPORTED: Mapping[str, str] = {t: MODEL_TYPE[t] for t in (*PRIMARY, *SECONDARY) if t != "aws_db_subnet_group"} | {
@@ -81,7 +86,10 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
     regions: dict[str, str] = {}
     modelled = [i for i in plan.instances if i.type in SUPPORTED]
     for inst in modelled:
-        regions[inst.address] = region or _region(plan, inst, file)
+        try:
+            regions[inst.address] = region or _region(plan, inst, file)
+        except PlanShapeError as exc:
+            raise IacError(f"{file}: the aws provider configuration of {inst.address} cannot be read: {exc}") from None
     estate = Estate(acct)
     declared: list[Declared] = []
     unsupported: list[Unsupported] = []

@@ -198,10 +198,12 @@ class Plan:
     def _walk_state(self, module: Any) -> None:
         if not isinstance(module, dict):
             return
-        for r in module.get("resources") or []:
+        resources = module.get("resources")
+        for r in resources if isinstance(resources, list) else []:
             if isinstance(r, dict) and isinstance(r.get("address"), str) and isinstance(r.get("values"), dict):
                 (self.data if r.get("mode") == "data" else self.state)[r["address"]] = r["values"]
-        for child in module.get("child_modules") or []:
+        children = module.get("child_modules")
+        for child in children if isinstance(children, list) else []:
             self._walk_state(child)
 
     def add(self, change: Mapping[str, Any]) -> Instance | None:
@@ -210,7 +212,7 @@ class Plan:
         if not isinstance(address, str) or not address:
             raise PlanShapeError("a resource change without an address")
         body = _obj(change.get("change"), f"{address}: change")
-        actions = tuple(_list(body.get("actions"), f"{address}: change.actions"))
+        actions = tuple(str(a) for a in _list(body.get("actions"), f"{address}: change.actions"))
         action = ACTIONS.get(actions)
         if action is None:
             raise PlanShapeError(f"{address}: unknown actions {list(actions)!r}")
