@@ -121,7 +121,7 @@ _FORMAT_HELP = (f"Reports to write next to findings.json (always written), comma
 
 
 @click.command("plan")
-@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("plan", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Audit config (YAML): packs, profile, scope, waivers, fail_on; with --collect also the accounts "
                    "and regions collected. Without it: every built-in pack, everything in scope, no waivers.")

@@ -296,3 +296,25 @@ def test_a_reader_defect_is_said_as_one_exit_2(tmp_path: Path, monkeypatch: pyte
     _no_traceback(proc)
     assert proc.returncode == EXIT_INPUT and "a defect of this tool" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_signed_plan_bundle_and_a_second_run_into_the_same_folder(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+
+    use_reader(monkeypatch)
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    (tmp_path / "k.pub").write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    plan, out = write_plan(tmp_path / "in"), tmp_path / "out"
+    proc = run_auditor("plan", str(plan), "--out", str(out), "--format", "json", "--sign-key", str(tmp_path / "k.pem"))
+    assert proc.returncode == EXIT_VIOLATIONS_INCOMPLETE and (out / "bundle.sig").is_file(), proc.stderr
+    verified = run_auditor("verify", str(out), "--public-key", str(tmp_path / "k.pub"))
+    assert verified.returncode == EXIT_OK and "VERIFIED (signed" in verified.stdout
+    before = (out / "findings.json").read_bytes()
+    again = run_auditor("plan", str(plan), "--out", str(out), "--format", "json")
+    _no_traceback(again)
+    assert again.returncode == EXIT_INPUT and "already exists" in again.stderr     # evidence is never overwritten
+    assert (out / "findings.json").read_bytes() == before
+    assert run_auditor("verify", str(out), "--public-key", str(tmp_path / "k.pub")).returncode == EXIT_OK

@@ -39,6 +39,10 @@ def _text(text: str, **kw: Any) -> PlanSource:
                          **kw)
 
 
+def _fixture_templates() -> list[Path]:
+    return sorted(p for p in FIXTURES.iterdir() if p.suffix in (".yaml", ".json"))
+
+
 def _evaluate(source: PlanSource) -> Evaluation:
     """The built-in packs over the template's records, as `auditor scan` evaluates evidence."""
     return evaluate_evidence(source.records, MANIFEST, prepare(None))
@@ -674,7 +678,8 @@ def _mutated(seed: int) -> bytes:
     import random
 
     rng = random.Random(seed)
-    path = sorted(FIXTURES.iterdir())[seed % len(list(FIXTURES.iterdir()))]
+    templates = _fixture_templates()
+    path = templates[seed % len(templates)]
     doc = json.loads(json.dumps(decode(path.read_bytes(), path.name), default=str))
 
     def slots(node: Any, where: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -719,3 +724,170 @@ Resources:
     rt = build_model(source.records).get("route_table", "rtb-Rt")
     assert rt is not None and rt.unknown == () and [(r.destination, r.target_id) for r in rt.routes] == [
         ("0.0.0.0/0", "igw-1")]
+
+
+def test_problems_in_conditions_outputs_and_depends_on_are_listed() -> None:
+    text = """
+Conditions:
+  Unused: !Equals [!Ref Missing, x]
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Condition: Nope, DependsOn: Ghost, Properties: {CidrBlock: 10.0.0.0/16}}
+Outputs:
+  Out: {Value: {"Fn::Bogus": 1}}
+"""
+    source = _text(text)
+    found = {(p.address, p.message.split(" (line")[0]) for p in source.problems}
+    assert ("Conditions", "Ref to 'Missing': no parameter, pseudo parameter or resource of that name") in found
+    assert ("Conditions", "condition 'Nope' is not defined in Conditions (defined: Unused)") in found
+    assert ("Vpc", "DependsOn 'Ghost': no resource of that name") in found
+    assert ("Outputs.Out", "unknown intrinsic function Fn::Bogus") in found
+    vpc = build_model(source.records).get("vpc", "vpc-Vpc")       # created or not: unknown, never dropped
+    assert vpc is not None and "condition 'Nope' is not defined" in (vpc.unknown_reason("cidr_blocks") or "")
+
+
+def test_a_logical_id_must_be_letters_and_digits() -> None:
+    with pytest.raises(IacError, match=r"t.yaml:3: 'my-vpc' is not a logical id"):
+        _text("Resources:\n  Ok: {Type: AWS::EC2::VPC}\n  my-vpc: {Type: AWS::EC2::VPC}\n")
+
+
+def test_an_instance_gets_the_addresses_its_subnet_assigns() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  V6: {Type: AWS::EC2::VPCCidrBlock, Properties: {VpcId: !Ref Vpc, Ipv6CidrBlock: "2001:db8:1::/56"}}
+  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a, MapPublicIpOnLaunch: true,
+                 Ipv6CidrBlock: "2001:db8:1::/64", AssignIpv6AddressOnCreation: true}
+  Private: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: eu-west-1a}}
+  Web: {Type: AWS::EC2::Instance, Properties: {ImageId: ami-1, SubnetId: !Ref Sub}}
+  Db: {Type: AWS::EC2::Instance, Properties: {ImageId: ami-1, SubnetId: !Ref Private}}
+"""
+    source = _text(text)
+    model = build_model(source.records)
+    web, db = model.get("instance", "i-Web"), model.get("instance", "i-Db")
+    assert web is not None and db is not None
+    assert web.public_ip == "(public IP assigned at deploy: Web.PublicIp)" and len(web.ipv6_addresses) == 1
+    assert db.public_ip is None and db.ipv6_addresses == () and db.unknown_reason("public_ip") is None
+    rt = model.get("route_table", "rtb-Vpc.MainRouteTable")
+    assert rt is not None and ("2001:db8:1::/56", "local") in [(r.destination, r.target_kind) for r in rt.routes]
+    v = _verdicts(_evaluate(source))
+    assert v[("PN-008", "i-Web")] == {"FAIL"} and v[("PN-008", "i-Db")] == {"PASS"}
+
+
+def test_a_resource_that_completes_another_is_declared_with_that_ones_id() -> None:
+    declared = {d.address: (d.model_type, d.id) for d in _read("tgw_egress.yaml").resources}
+    assert declared["SpokeDefault"] == ("route_table", "rtb-SpokeRouteTable")
+    assert declared["SpokeAssociation"] == ("route_table", "rtb-SpokeRouteTable")
+    assert declared["IgwAttachment"] == ("internet_gateway", "igw-Igw")
+    assert declared["TgwDefault"] == ("transit_gateway_route_table", "tgw-rtb-TgwRouteTable")
+    assert declared["SpokeAttachment"] == ("transit_gateway_attachment", "tgw-attach-SpokeAttachment")
+    assert declared["Nat.NetworkInterface"] == ("network_interface", "eni-Nat.NetworkInterface")
+
+
+def test_subnet_ipv6_blocks_vpn_propagation_and_carrier_gateways() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  Sub: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a}}
+  SubV6: {Type: AWS::EC2::SubnetCidrBlock, Properties: {SubnetId: !Ref Sub, Ipv6CidrBlock: "2001:db8::/64"}}
+  Rt: {Type: AWS::EC2::RouteTable, Properties: {VpcId: !Ref Vpc}}
+  Vgw: {Type: AWS::EC2::VPNGateway, Properties: {Type: ipsec.1}}
+  Prop: {Type: AWS::EC2::VPNGatewayRoutePropagation, Properties: {RouteTableIds: [!Ref Rt], VpnGatewayId: !Ref Vgw}}
+  Carrier: {Type: AWS::EC2::CarrierGateway, Properties: {VpcId: !Ref Vpc}}
+"""
+    source = _text(text)
+    assert not source.problems
+    model = build_model(source.records)
+    subnet = model.get("subnet", "subnet-Sub")
+    assert subnet is not None and subnet.ipv6_cidrs == ("2001:db8::/64",)
+    rt = model.get("route_table", "rtb-Rt")
+    assert rt is not None and "propagates from vgw-Vgw" in (rt.unknown_reason("routes") or "")
+    carrier = model.get("carrier_gateway", "cagw-Carrier")
+    assert carrier is not None and carrier.vpc_id == "vpc-Vpc"
+
+
+@pytest.mark.parametrize("path", _fixture_templates(), ids=lambda p: p.name)
+def test_every_fixture_is_a_template_cfn_lint_finds_no_error_in(path: Path) -> None:
+    # Warnings are allowed: zones are written out on purpose (known before deploy, unlike Fn::GetAZs).
+    from cfnlint.api import lint_all
+
+    errors = [f"{m.linenumber}: {m.rule.id} {m.message}" for m in lint_all(path.read_text())
+              if m.rule.id.startswith("E")]
+    assert errors == []
+
+
+def test_pseudo_parameters_of_the_partition_and_unknown_stack_names() -> None:
+    text = """
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+      Tags:
+        - {Key: where, Value: !Sub "${AWS::Partition} ${AWS::URLSuffix} ${AWS::AccountId} ${AWS::Region}"}
+  Eip: {Type: AWS::EC2::EIP}
+  Cluster:
+    Type: AWS::EKS::Cluster
+    Properties:
+      RoleArn: arn:aws-cn:iam::111111111111:role/eks
+      ResourcesVpcConfig: {SubnetIds: [subnet-1], EndpointPublicAccess: false, EndpointPrivateAccess: true}
+      Tags: [{Key: ip, Value: !Ref Eip}]
+"""
+    model = build_model(_text(text, region="cn-north-1").records)
+    vpc = model.get("vpc", "vpc-Vpc")
+    assert vpc is not None and vpc.tag("where") == f"aws-cn amazonaws.com.cn {ACCOUNT} cn-north-1"
+    cluster = model.get("eks_cluster", "Cluster")             # no Name: CloudFormation names it; id by logical id
+    assert cluster is not None and cluster.arn == f"arn:aws-cn:eks:cn-north-1:{ACCOUNT}:cluster/Cluster"
+    assert cluster.endpoint_public_access is False and cluster.endpoint_private_access is True
+    assert "Ref of an EIP is its public IP" in (cluster.unknown_reason("tags") or "")
+    assert "the subnet is not declared in this template" in (cluster.unknown_reason("vpc_id") or "")
+
+
+def test_resources_placed_by_default_are_unknown() -> None:
+    text = """
+Resources:
+  Sg: {Type: AWS::EC2::SecurityGroup, Properties: {GroupDescription: x}}
+  Db: {Type: AWS::RDS::DBInstance, Properties: {Engine: mysql, DBInstanceClass: db.t3.micro}}
+  Aurora: {Type: AWS::RDS::DBInstance, Properties: {Engine: aurora-mysql, DBClusterIdentifier: c1,
+                                                    DBInstanceClass: db.r5.large}}
+"""
+    source = _text(text)
+    model = build_model(source.records)
+    sg = model.get("security_group", "sg-Sg")
+    assert sg is not None and "default VPC" in (sg.unknown_reason("vpc_id") or "")
+    db = model.get("db_instance", "Db")
+    assert db is not None and "default VPC" in (db.unknown_reason("vpc_id") or "")
+    assert db.unknown_reason("publicly_accessible") is not None      # AWS decides by the default VPC's gateway
+    aurora = model.get("db_instance", "Aurora")
+    assert aurora is not None and "AWS::RDS::DBCluster is not modelled" in (aurora.unknown_reason("vpc_id") or "")
+    v = _verdicts(_evaluate(source))
+    assert v[("SE-001", "Db")] == {"ERROR"} and v[("SE-001", "Aurora")] == {"ERROR"}
+
+
+def test_properties_chosen_by_a_condition_are_read_with_their_lines() -> None:
+    text = """
+Parameters:
+  Env: {Type: String, Default: prod}
+Conditions:
+  Prod: !Equals [!Ref Env, prod]
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: !If
+      - Prod
+      - CidrBlock: 10.1.0.0/16
+        EnableDnsHostnames: true
+      - CidrBlock: 10.2.0.0/16
+"""
+    vpc = build_model(_text(text).records).get("vpc", "vpc-Vpc")
+    assert vpc is not None and vpc.cidr_blocks == ("10.1.0.0/16",) and vpc.dns_hostnames is True
+    assert vpc.declared_at is not None and vpc.declared_at.line_of("cidr_blocks") == _line(text, "CidrBlock: 10.1")
+    dev = build_model(_text(text, parameters={"Env": "dev"}).records).get("vpc", "vpc-Vpc")
+    assert dev is not None and dev.cidr_blocks == ("10.2.0.0/16",) and dev.dns_hostnames is False
+    subnet = _text(text + """  Sub:
+    Type: AWS::EC2::Subnet
+    Properties: {VpcId: !Ref Vpc, CidrBlock: !Select [0, !Cidr [!GetAtt Vpc.CidrBlock, 1, 8]], AvailabilityZone: x}
+""")
+    found = build_model(subnet.records).get("subnet", "subnet-Sub")
+    assert found is not None and found.cidr == "10.1.0.0/24"

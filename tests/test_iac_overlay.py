@@ -679,15 +679,14 @@ def test_cloudformation_template_new_subnet_to_existing_tgw_is_never_pass(estate
         "FAIL", "ERROR")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the CloudFormation reader marks a table's routes unknown when its VPC is not in the template "
-    "('its local route: the CIDR blocks of VPC ... (not declared in this template)'); the overlay adds the "
-    "local route from the snapshot but cannot lift that mark: ERROR (never PASS, above). The Terraform reader "
-    "leaves the local route out with a note instead, and its case FAILs as it should"))
 def test_cloudformation_template_new_subnet_to_existing_tgw_end_to_end(estate: Estate, packs: PackSet,
                                                                        tmp_path: Path) -> None:
     source, subnet_id = _cfn_new_app_subnet(estate, tmp_path)
-    finding = _findings(build_model(overlay(estate.records, source)), packs, "PN-014")[subnet_id]
+    model = build_model(overlay(estate.records, source))
+    finding = _findings(model, packs, "PN-014")[subnet_id]
     assert finding.status == "FAIL", finding.message
+    table = model.get("route_table", "rtb-AppRouteTable", estate.account, R)
+    assert isinstance(table, RouteTable) and ("10.1.0.0/16", "local") in {
+        (r.destination, r.target_kind) for r in table.routes}   # from the snapshot's VPC
     for hop in (estate.ids["tgw"], estate.ids["egress"], estate.ids["nat"], estate.ids["igw"]):
         assert hop in finding.message

@@ -120,8 +120,11 @@ def test_values_known_only_after_apply_are_error_naming_the_attribute(inputs: Sc
     for rule in ("PN-002", "PN-004", "PN-014"):
         assert verdicts[(rule, subnet, "")] == "ERROR"
         text = _evidence(evaluation, rule, subnet)
-        assert "unknown before deploy" in text
-        assert "aws_subnet.app.availability_zone" in text and "aws_subnet.app.cidr_block" in text
+        assert "unknown before deploy: known after apply: aws_subnet.app.cidr_block" in text
+    # The zone reaches what reads zones: the endpoint's spread over the workloads' zones.
+    assert verdicts[("VE-004", "vpce-aws_vpc_endpoint.ecr", "")] == "ERROR"
+    assert "known after apply: aws_subnet.app.availability_zone" in _evidence(evaluation, "VE-004",
+                                                                              "vpce-aws_vpc_endpoint.ecr")
     model = build_model(source.records)
     sn = model.get("subnet", subnet)
     assert sn is not None and {u.field for u in sn.unknown} >= {"availability_zone", "cidr"}
@@ -444,3 +447,129 @@ def test_every_supported_relationship_reaches_the_model(inputs: ScanInputs) -> N
                        ("PN-006", "subnet-aws_subnet.a", ""): "FAIL", ("PN-016", "subnet-aws_subnet.a", ""): "FAIL",
                        ("PN-009", "eni-aws_network_interface.app", ""): "FAIL",
                        ("PN-001", "vpc-aws_vpc.b", ""): "FAIL", ("PN-001", "vpc-aws_vpc.a", ""): "PASS"})
+
+
+def _change(address: str, type_: str, after: dict[str, Any], unknown: dict[str, Any]) -> dict[str, Any]:
+    return {"address": address, "mode": "managed", "type": type_, "name": address.split(".")[1],
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {"actions": ["create"], "before": None, "after": after, "after_unknown": unknown}}
+
+
+def test_a_change_to_a_resource_the_plan_does_not_hold_is_a_problem() -> None:
+    doc = _plan()
+    doc["resource_changes"].append(_change("aws_route.elsewhere", "aws_route", {
+        "route_table_id": "rtb-0123456789abcdef0", "destination_cidr_block": "0.0.0.0/0",
+        "gateway_id": "igw-0123456789abcdef0"}, {"id": True}))
+    source = read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT)
+    problems = [p for p in source.problems if p.address == "aws_route.elsewhere"]
+    assert len(problems) == 1 and "rtb-0123456789abcdef0" in problems[0].message
+    assert "overlay" in problems[0].message and problems[0].line is None
+
+
+def test_a_peering_accepted_by_its_accepter_is_active() -> None:
+    doc = json.loads((FIXTURES / "every_type.json").read_text())
+    for change in doc["resource_changes"]:
+        if change["address"] == "aws_vpc_peering_connection.ab":
+            change["change"]["after"]["auto_accept"] = False
+    for block in doc["configuration"]["root_module"]["resources"]:
+        if block["address"] == "aws_vpc_peering_connection.ab":
+            block["expressions"]["auto_accept"] = {"constant_value": False}
+    pending = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    assert pending.get("vpc_peering", "pcx-aws_vpc_peering_connection.ab").status == "pending-acceptance"  # type: ignore[union-attr,attr-defined]
+    doc["resource_changes"].append(_change("aws_vpc_peering_connection_accepter.ab",
+                                           "aws_vpc_peering_connection_accepter", {"auto_accept": True},
+                                           {"id": True, "vpc_peering_connection_id": True}))
+    doc["configuration"]["root_module"]["resources"].append({
+        "address": "aws_vpc_peering_connection_accepter.ab", "mode": "managed",
+        "type": "aws_vpc_peering_connection_accepter", "name": "ab", "provider_config_key": "aws",
+        "expressions": {"auto_accept": {"constant_value": True}, "vpc_peering_connection_id": {
+            "references": ["aws_vpc_peering_connection.ab.id", "aws_vpc_peering_connection.ab"]}}})
+    accepted = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    assert accepted.get("vpc_peering", "pcx-aws_vpc_peering_connection.ab").status == "active"  # type: ignore[union-attr,attr-defined]
+
+
+def test_a_plan_without_resource_changes_reads_its_planned_values() -> None:
+    doc = json.loads((FIXTURES / "delete_endpoint.json").read_text())
+    values = [c for c in doc["resource_changes"] if c["change"]["after"] is not None]
+    doc["planned_values"] = {"root_module": {"resources": [
+        {k: c.get(k) for k in ("address", "mode", "type", "name", "index", "provider_name")} | {
+            "values": c["change"]["after"]} for c in values]}}
+    del doc["resource_changes"]
+    source = read_plan(json.dumps(doc).encode(), "p.json")
+    assert source.account == "222222222222"
+    assert {d.action for d in source.resources} == {"no-op"} and len(source.resources) == len(values)
+    assert any("planned_values" in n for n in source.notes)
+    model = build_model(source.records)
+    assert model.get("vpc_endpoint", "vpce-0a1b2c3d4e5f60000") is not None
+
+
+def test_an_id_the_plan_makes_is_not_taken_by_an_attribute_that_is_not_an_id() -> None:
+    """``description = "for ${aws_vpc.web.id}"`` names one attribute of one resource too: its
+    value is not that id, so it stays unknown (ids resolve only into id attributes)."""
+    from auditor.iac.terraform_plan import Plan
+
+    doc = _plan()
+    plan = Plan(doc, lambda inst: f"made-{inst.address}")
+    for change in doc["resource_changes"]:
+        if change["address"] == "aws_instance.bastion":
+            change["change"]["after_unknown"]["user_data"] = True
+    for block in doc["configuration"]["root_module"]["resources"]:
+        if block["address"] == "aws_instance.bastion":
+            block["expressions"]["user_data"] = {"references": ["aws_vpc.web.id", "aws_vpc.web"]}
+            plan.configs["aws_instance.bastion"] = block
+    instances = {c["address"]: plan.add(c) for c in doc["resource_changes"]}
+    bastion = instances["aws_instance.bastion"]
+    assert bastion is not None
+    assert plan.get(bastion, "subnet_id").value == "made-aws_subnet.public"
+    got = plan.get(bastion, "user_data")
+    assert not got.known and got.reason == "known after apply: aws_instance.bastion.user_data"
+
+
+def test_a_module_with_count_resolves_a_named_instance_only() -> None:
+    text = (FIXTURES / "module.json").read_text().replace('"module.net.', '"module.net[0].')
+    doc = json.loads(text)
+    for change in doc["resource_changes"]:
+        if change.get("module_address") == "module.net":
+            change["module_address"] = "module.net[0]"
+    doc["configuration"]["root_module"]["module_calls"]["net"]["count_expression"] = {"constant_value": 1}
+    app = next(b for b in doc["configuration"]["root_module"]["resources"] if b["address"] == "aws_instance.app")
+    app["expressions"]["subnet_id"] = {"references": ["module.net[0].subnet_id", "module.net[0]", "module.net"]}
+    model = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    instance = model.get("instance", "i-aws_instance.app")
+    assert instance is not None and instance.subnet_id == "subnet-module.net[0].aws_subnet.private"  # type: ignore[attr-defined]
+    app["expressions"]["subnet_id"] = {"references": ["module.net.subnet_id", "module.net"]}   # which instance?
+    model = build_model(read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT).records)
+    instance = model.get("instance", "i-aws_instance.app")
+    assert instance is not None and instance.unknown_reason("subnet_id") == "known after apply: aws_instance.app.subnet_id"
+
+
+def test_the_account_of_the_caller_identity_data_source() -> None:
+    doc = _plan()
+    doc["prior_state"] = {"format_version": "1.0", "values": {"root_module": {"resources": [
+        {"address": "data.aws_caller_identity.current", "mode": "data", "type": "aws_caller_identity",
+         "name": "current", "values": {"account_id": "444444444444", "arn": "arn:aws:iam::444444444444:user/ci"}}]}}}
+    assert read_plan(json.dumps(doc).encode(), "p.json").account == "444444444444"
+    assert read_plan(json.dumps(doc).encode(), "p.json", account="555555555555").account == "555555555555"
+
+
+def test_an_association_to_a_table_outside_the_plan_leaves_the_subnets_table_unknown(inputs: ScanInputs) -> None:
+    doc = _plan()
+    assoc = next(c for c in doc["resource_changes"] if c["address"] == "aws_route_table_association.public")
+    assoc["change"]["after"]["route_table_id"] = "rtb-0123456789abcdef0"
+    assoc["change"]["after_unknown"].pop("route_table_id")
+    source = read_plan(json.dumps(doc).encode(), "p.json", account=ACCOUNT)
+    assert any(p.address == "aws_route_table_association.public" for p in source.problems)
+    subnet = build_model(source.records).get("subnet", "subnet-aws_subnet.public")
+    assert subnet is not None and "rtb-0123456789abcdef0" in str(subnet.unknown_reason("route_table_id"))
+    verdicts = _verdicts(_evaluate(source, inputs))
+    assert verdicts[("PN-002", "subnet-aws_subnet.public", "")] == "ERROR"   # never the main table's PASS
+
+
+def test_a_change_to_another_resource_is_declared_with_what_it_changes() -> None:
+    ids = {d.address: (d.model_type, d.id) for d in _read("every_type.json").resources}
+    assert ids["aws_route.v6"] == ("route_table", "rtb-aws_route_table.main")
+    assert ids["aws_network_acl_rule.ssh"] == ("network_acl", "acl-aws_network_acl.app")
+    assert ids["aws_ec2_transit_gateway_route.drop"] == (
+        "transit_gateway_route_table", "tgw-rtb-aws_ec2_transit_gateway_route_table.t")
+    assert ids["aws_vpc_endpoint_subnet_association.ssm"] == ("vpc_endpoint", "vpce-aws_vpc_endpoint.ssm")
+    assert ids["aws_subnet.a"] == ("subnet", "subnet-aws_subnet.a")

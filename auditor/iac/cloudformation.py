@@ -16,13 +16,28 @@ Amazon assigns, another stack's export ...) is unknown, and so is everything a t
 problem (an unknown function, a reference to nothing) feeds: the rules reading it are ERROR.
 
 Each resource type has its handler below (`handler`), reading its properties into the item(s)
-AWS would list; `SUPPORTED` (CloudFormation type -> model type) is the docs' table.
+AWS would list; `SUPPORTED` (CloudFormation type -> model type) is the docs' table. Some
+choices, each said where it is made:
+
+- ids are `synthetic_id(prefix, LogicalId)` (``subnet-PublicSubnet``); resources AWS adds
+  are named after what adds them (``rtb-Vpc.MainRouteTable``, ``sg-Vpc.DefaultSecurityGroup``,
+  ``eni-Nat.NetworkInterface``, ``eni-Web.PrimaryNetworkInterface``) and are listed as
+  resources too; EKS clusters, DB instances and classic ELBs are named by their name property
+  when the template gives one;
+- a public address AWS assigns at deploy (an instance's, an Elastic IP's) exists before
+  deploy though its value does not: it is written as ``(public IP assigned at deploy: ...)``,
+  so "has a public IP" is known; a security group CloudFormation names is never "default";
+- AWS::StackName, AWS::StackId and AWS::NotificationARNs are unknown (no stack exists yet);
+- a value that no analyzer reads (tags, a flow log's destination, the ids AWS gives the
+  interfaces it creates) is "quiet" when unknown: rules reading it are ERROR, derived values
+  are not made unknown by it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,13 +46,14 @@ from auditor.iac.base import (
     DEFAULT_ACCOUNT, Declared, IacError, PlanSource, RecordBuilder, SourceProblem, Unsupported, synthetic_id,
     unknown_id,
 )
-from auditor.iac.cfn_intrinsics import Evaluator, Unknown, first_unknown, pseudo_parameters
+from auditor.iac.cfn_intrinsics import Evaluator, Unknown, first_unknown, is_function, pseudo_parameters
 from auditor.iac.cfn_yaml import Map, decode, line_of
 from auditor.partitions import partition_of
 
 __all__ = ["SUPPORTED", "read_template"]
 
 KIND = "cloudformation"
+_LOGICAL_ID = re.compile(r"[A-Za-z0-9]+")
 _SECTIONS = ("AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings", "Conditions",
              "Transform", "Resources", "Outputs", "Hooks")
 
@@ -62,10 +78,12 @@ _KINDS: dict[str, _Kind] = {
     "AWS::EC2::VPC": _Kind("vpc", "vpc"),
     "AWS::EC2::VPCCidrBlock": _Kind("vpc", "vpc-cidr-assoc"),
     "AWS::EC2::Subnet": _Kind("subnet", "subnet"),
+    "AWS::EC2::SubnetCidrBlock": _Kind("subnet", "subnet-cidr-assoc"),
     "AWS::EC2::RouteTable": _Kind("route_table", "rtb"),
     "AWS::EC2::Route": _Kind("route_table", "r"),
     "AWS::EC2::SubnetRouteTableAssociation": _Kind("route_table", "rtbassoc"),
     "AWS::EC2::GatewayRouteTableAssociation": _Kind("route_table", "rtbassoc"),
+    "AWS::EC2::VPNGatewayRoutePropagation": _Kind("route_table", "vgw-prop"),
     "AWS::EC2::InternetGateway": _Kind("internet_gateway", "igw"),
     "AWS::EC2::VPCGatewayAttachment": _Kind("internet_gateway", "attach"),
     "AWS::EC2::EgressOnlyInternetGateway": _Kind("egress_only_internet_gateway", "eigw"),
@@ -91,6 +109,7 @@ _KINDS: dict[str, _Kind] = {
     "AWS::EC2::NetworkInterface": _Kind("network_interface", "eni"),
     "AWS::EC2::NetworkInterfaceAttachment": _Kind("network_interface", "eni-attach"),
     "AWS::EC2::VPNGateway": _Kind("vpn_gateway", "vgw"),
+    "AWS::EC2::CarrierGateway": _Kind("carrier_gateway", "cagw"),
     "AWS::EC2::FlowLog": _Kind("flow_log", "fl"),
     "AWS::EC2::PrefixList": _Kind("prefix_list", "pl"),
     "AWS::EKS::Cluster": _Kind("eks_cluster", ""),
@@ -135,6 +154,7 @@ class _Res:
         self.props, self.resolved = props, resolved
         self.line: int | None = line      # where its logical id is written
         self.unknown_creation: Unknown | None = None   # its Condition, when that is unknown
+        self.owner_id: str | None = None   # what it completes (a route: its route table), once found
 
     def has(self, prop: str) -> bool:
         return prop in self.resolved
@@ -155,7 +175,6 @@ class _Reader:
         self.partition = partition_of(region) or "aws"
         self.notes = notes
         self.items: list[_Item] = []
-        self.by_address: dict[tuple[tuple[str, str], str], _Item] = {}
         self.by_id: dict[str, _Item] = {}           # model id -> the item of the resource with that id
         self.calls: list[tuple[tuple[str, str], dict[str, Any], dict[str, Any]]] = []
         self.extra_groups: dict[str, _Item] = {}    # DB subnet groups by name (they are part of DB instances)
@@ -239,14 +258,19 @@ class _Reader:
         name that is an id, a VPC's CidrBlock): a string, an `Unknown` saying why it is not
         known (a problem in it is listed with the resource itself), or None when absent."""
         props = self.resources[logical].get("Properties")
-        if not isinstance(props, dict) or prop not in props:
+        whole = is_function(props) is not None        # Properties: !If [...]: resolved whole
+        if not isinstance(props, dict) or (prop not in props and not whole):
             return None
         if logical in self._resolving:
             return self.ev.problem(f"{logical}.{prop} refers back to itself (a circular reference)", props)
         self._resolving.add(logical)
         try:
             saved = self.ev.take_problems()
-            value = self.ev.resolve(props[prop])
+            if whole:
+                chosen = self.ev.resolve(props)
+                value = chosen.get(prop) if isinstance(chosen, dict) else chosen
+            else:
+                value = self.ev.resolve(props[prop])
             self.ev.take_problems()          # reported with the resource itself
             self.ev.problems.extend(saved)
         finally:
@@ -264,7 +288,7 @@ class _Reader:
             return blocked
         if type_name == "AWS::EC2::EIP":
             return Unknown(f"known after deploy: {logical} (Ref of an EIP is its public IP)")
-        if type_name in _KINDS and type_name not in _NO_REF_ID:
+        if type_name in _KINDS:
             return self.model_id(logical)
         return Unknown(f"known after deploy: {logical} (Ref of {type_name})")
 
@@ -311,8 +335,12 @@ class _Reader:
     # -- reading -------------------------------------------------------------------------
 
     def read(self) -> None:
+        for name in self.ev.condition_defs:       # every condition, used or not, as CloudFormation checks them
+            self.ev.condition(name, self.ev.condition_defs[name])
         for logical, decl in self.resources.items():
             line = self.resources.line_for(logical)
+            if not isinstance(logical, str) or not _LOGICAL_ID.fullmatch(logical):
+                raise IacError(f"{self.file}:{line}: {logical!r} is not a logical id (letters and digits only)")
             if not isinstance(decl, dict):
                 raise IacError(f"{self.file}:{line}: resource {logical} is not a mapping")
             if not isinstance(decl.get("Type"), str):
@@ -354,18 +382,35 @@ class _Reader:
             if type_name not in _KINDS:
                 self.unsupported.append(Unsupported(str(logical), type_name, "create", self.file, line))
                 continue
+            if is_function(props) is not None and isinstance(resolved, Map):
+                props = resolved          # Properties: !If [...]: the branch taken, with its lines
             res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
             res.unknown_creation = created if isinstance(created, Unknown) else None
             self.res[res.logical] = res
             _HANDLERS[type_name](self, res)
+            # Its id in the model: its own, or that of what it completes (a route's route table).
             self.declared.append(Declared(res.logical, type_name, _KINDS[type_name].model,
-                                          self.model_id(res.logical), "create", self.file, line))
+                                          res.owner_id or self.model_id(res.logical), "create", self.file, line))
             if res.unknown_creation is not None:
                 for item in self.items:
                     if item.address == res.logical or item.address.startswith(res.logical + "."):
                         for name in _all_fields(item.call):
                             item.mark(name, f"whether {res.logical} is created is unknown: {res.unknown_creation.reason}")
         self._finish()
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """Outputs are not modelled, but a template problem in one (an unknown function, a
+        reference to nothing) is listed as CloudFormation would refuse the template for it."""
+        outputs = _section(self.t, "Outputs", self.file)
+        for name, output in outputs.items():
+            if isinstance(output, dict) and "Condition" in output:
+                if self.ev.condition(output["Condition"], output) is False:
+                    continue
+            self.ev.resolve(output)
+            for problem, pline in self.ev.take_problems():
+                self.problems.append(SourceProblem(f"Outputs.{name}", problem, self.file,
+                                                   pline or outputs.line_for(name)))
 
     # -- building items ------------------------------------------------------------------
 
@@ -373,7 +418,6 @@ class _Reader:
              line: int | None = None, model_id: str | None = None) -> _Item:
         item = _Item(call, body, address or res.logical, line if line is not None else res.line)
         self.items.append(item)
-        self.by_address[(call, item.address)] = item
         if model_id is not None:
             self.by_id[model_id] = item
         return item
@@ -494,6 +538,7 @@ class _Reader:
         problem saying why it is not modelled (an id the template does not declare)."""
         found = self.by_id.get(model_id)
         if found is not None and found.call == call:
+            res.owner_id = model_id
             return found
         if "(known after apply" in model_id:
             self.problem(res, f"{prop} is unknown, so this {what} is not modelled: the assessment of the "
@@ -549,8 +594,6 @@ def _section(template: Map, name: str, file: str) -> Map:
 _NAME_PROPERTY = {"AWS::EKS::Cluster": "Name", "AWS::RDS::DBInstance": "DBInstanceIdentifier",
                   "AWS::RDS::DBSubnetGroup": "DBSubnetGroupName",
                   "AWS::ElasticLoadBalancing::LoadBalancer": "LoadBalancerName"}
-# Types whose Ref is not their model id (associations, attachments ...): unknown.
-_NO_REF_ID = frozenset({"AWS::EC2::EIP"})
 # GetAtt attributes that are the resource's own id.
 _ID_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "AWS::EC2::VPC": ("VpcId",), "AWS::EC2::Subnet": ("SubnetId",), "AWS::EC2::RouteTable": ("RouteTableId",),
@@ -561,7 +604,8 @@ _ID_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "AWS::EC2::TransitGatewayVpcAttachment": ("Id",), "AWS::EC2::TransitGatewayRouteTable": ("TransitGatewayRouteTableId",),
     "AWS::EC2::VPCPeeringConnection": ("Id",), "AWS::EC2::Instance": ("InstanceId",),
     "AWS::EC2::NetworkInterface": ("Id",), "AWS::EC2::VPNGateway": ("VPNGatewayId",), "AWS::EC2::FlowLog": ("Id",),
-    "AWS::EC2::PrefixList": ("PrefixListId",), "AWS::RDS::DBInstance": ("DBInstanceIdentifier",),
+    "AWS::EC2::PrefixList": ("PrefixListId",), "AWS::EC2::CarrierGateway": ("CarrierGatewayId",),
+    "AWS::RDS::DBInstance": ("DBInstanceIdentifier",),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": ("LoadBalancerArn",),
 }
 
@@ -1780,9 +1824,18 @@ def _instance(r: _Reader, res: _Res) -> None:
         private = primary.get("PrivateIpAddress") if isinstance(primary.get("PrivateIpAddress"), str) else None
     if private is None:
         item.mark("private_ip", f"known after deploy: {res.logical}.PrivateIp (AWS picks one)", quiet=True)
+    # IPv6 addresses: asked for (a count or addresses), or the subnet assigns them on creation.
+    count = r.value(res, item, "Ipv6AddressCount", "ipv6_addresses", 0, kind="int")
+    asked = ("Ipv6Addresses" in res.props or (isinstance(count, int) and count > 0)
+             or str(primary.get("Ipv6AddressCount", "0")) not in ("0", "") or "Ipv6Addresses" in primary)
+    subnet = _subnet_item(r, sid)
+    if not asked and subnet is not None and "assign_ipv6_on_creation" in subnet.unknown:
+        item.mark("ipv6_addresses", subnet.unknown["assign_ipv6_on_creation"])
+    ipv6 = [{"Ipv6Address": f"(IPv6 address assigned at deploy: {res.logical})"}] if asked or (
+        subnet is not None and subnet.body.get("AssignIpv6AddressOnCreation")) else []
     item.body.update({
         "InstanceId": iid, "SubnetId": sid, "VpcId": vpc, "State": {"Name": "running", "Code": 16},
-        "PrivateIpAddress": private or "", "NetworkInterfaces": [{"NetworkInterfaceId": eni_id, "Ipv6Addresses": []}],
+        "PrivateIpAddress": private or "", "NetworkInterfaces": [{"NetworkInterfaceId": eni_id, "Ipv6Addresses": ipv6}],
         "SecurityGroups": [{"GroupId": g} for g in groups],
         "SourceDestCheck": r.flag(res, item, "SourceDestCheck", "source_dest_check", True),
         "Tags": r.tags(res, item)})
@@ -1800,10 +1853,10 @@ def _instance(r: _Reader, res: _Res) -> None:
                         "Description": "", "PrivateIpAddress": private or "",
                         "PrivateIpAddresses": [{"PrivateIpAddress": private, "Primary": True}] if private else [],
                         "Groups": [{"GroupId": g} for g in groups], "RequesterManaged": False, "Status": "in-use",
-                        "Attachment": {"InstanceId": iid, "DeviceIndex": 0, "Status": "attached"},
+                        "Ipv6Addresses": ipv6, "Attachment": {"InstanceId": iid, "DeviceIndex": 0, "Status": "attached"},
                         "SourceDestCheck": item.body["SourceDestCheck"], "OwnerId": r.account, "TagSet": []},
                 f"{res.logical}.PrimaryNetworkInterface", res.line, dict(item.attributes))
-    for model_field in ("vpc_id", "subnet_id", "security_group_ids", "source_dest_check"):
+    for model_field in ("vpc_id", "subnet_id", "security_group_ids", "source_dest_check", "ipv6_addresses"):
         if model_field in item.unknown:
             eni.mark(model_field, item.unknown[model_field])
     if "public_ip" in item.unknown:
@@ -2042,3 +2095,44 @@ def _elb(r: _Reader, res: _Res) -> None:
     item.body.update({"LoadBalancerName": name, "VPCId": vpc, "Subnets": subnets, "SecurityGroups": groups})
     if scheme is not None:
         item.body["Scheme"] = _text(scheme)
+
+
+# -- subnet IPv6 blocks, VPN route propagation, carrier gateways ---------------------------------
+
+@handler("AWS::EC2::SubnetCidrBlock", 2)
+def _subnet_cidr(r: _Reader, res: _Res) -> None:
+    scratch = _Item(_SUBNETS, {}, res.logical, res.line)
+    sid = r.ref(res, scratch, "SubnetId", "ipv6_cidrs", "subnet")
+    subnet = r.owner(res, _SUBNETS, sid, "IPv6 block", "SubnetId")
+    if subnet is None:
+        return
+    block = r.value(res, scratch, "Ipv6CidrBlock", "ipv6_cidrs", kind="cidr")
+    if isinstance(block, str):
+        subnet.body["Ipv6CidrBlockAssociationSet"].append({"Ipv6CidrBlock": block,
+                                                          "Ipv6CidrBlockState": {"State": "associated"}})
+    elif "ipv6_cidrs" not in scratch.unknown:
+        scratch.mark("ipv6_cidrs", f"known after deploy: {res.logical}.Ipv6CidrBlock (allocated from an IPAM pool)")
+    _merge(subnet, scratch, "ipv6_cidrs", res)
+
+
+@handler("AWS::EC2::VPNGatewayRoutePropagation", 3)
+def _vgw_propagation(r: _Reader, res: _Res) -> None:
+    scratch = _Item(_RTBS, {}, res.logical, res.line)
+    gid = r.ref(res, scratch, "VpnGatewayId", "routes", "vgw")
+    for rid in r.ids(res, scratch, "RouteTableIds", "routes", "rtb"):
+        table = r.owner(res, _RTBS, rid, "route propagation", "RouteTableIds")
+        if table is None:
+            continue
+        table.body["PropagatingVgws"].append({"GatewayId": gid})
+        # The routes the gateway learns (BGP, or a VPN's static routes) are known only once connected.
+        table.mark("routes", f"known after deploy: the routes {res.logical} propagates from {gid} into "
+                             f"{rid} (learnt from the VPN or Direct Connect peer)")
+        _merge(table, scratch, "routes", res)
+
+
+@handler("AWS::EC2::CarrierGateway", 2)
+def _carrier_gateway(r: _Reader, res: _Res) -> None:
+    gid = r.model_id(res.logical)
+    item = r.item(("ec2", "DescribeCarrierGateways"), {}, res, model_id=gid)
+    item.body.update({"CarrierGatewayId": gid, "VpcId": r.ref(res, item, "VpcId", "vpc_id", "vpc"),
+                      "State": "available", "OwnerId": r.account, "Tags": r.tags(res, item)})

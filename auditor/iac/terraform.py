@@ -66,7 +66,11 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
     except PlanShapeError as exc:
         raise IacError(f"{file}: not a plan this tool reads: {exc}") from None
     plan_ref.append(plan)
-    changes = doc.get("resource_changes") or []
+    changes = doc.get("resource_changes")
+    if changes is None:   # a plan that changes nothing may leave resource_changes out: its planned values
+        changes = _unchanged(doc.get("planned_values"))
+        if changes:
+            notes.append("the plan has no resource_changes: its planned_values are read as unchanged resources")
     if not isinstance(changes, list):
         raise IacError(f"{file}: resource_changes is not a list")
     for n, change in enumerate(changes):
@@ -112,14 +116,20 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
         declared.append(Declared(inst.address, inst.type, model_type, mid if inst.action != "delete" else
                                  (_old_id(inst) or mid), inst.action, file, None))
 
-    live = [i for i in modelled if i.action != "delete"]
+    live: dict[str, list[Instance]] = {}
+    for inst in modelled:
+        if inst.action != "delete":
+            live.setdefault(inst.type, []).append(inst)
     for table in (PRIMARY, SECONDARY):
         for type_name in table:
             if type_name == "aws_instance":   # instances without groups land in the VPC's default group
                 _implicit_defaults(plan, estate, regions)
-            for inst in (i for i in live if i.type == type_name):
+            for inst in live.get(type_name, []):
                 _emit(table[type_name], plan, inst, regions[inst.address], estate)
     _finish(estate)
+    # A change to another resource (a route, an association ...) is shown with what it changes.
+    declared = [dataclasses.replace(d, id=estate.changed[d.address]) if d.address in estate.changed else d
+                for d in declared]
     problems += estate.problems + plan.problems
     notes += estate.notes
     region_set = set(regions.values()) | {r for r, _, _ in estate.items}
@@ -131,6 +141,25 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
                       resources=tuple(declared), unsupported=tuple(unsupported),
                       problems=tuple(SourceProblem(a, m, file, None) for a, m in dict.fromkeys(problems)),
                       replaces=tuple(dict.fromkeys(replaces)), notes=tuple(dict.fromkeys(notes)))
+
+
+def _unchanged(planned: Any) -> list[Any]:
+    """The resources of ``planned_values`` (values representation), as no-op changes."""
+    out: list[Any] = []
+    stack = [planned.get("root_module") if isinstance(planned, dict) else None]
+    while stack:
+        module = stack.pop()
+        if not isinstance(module, dict):
+            continue
+        for r in module.get("resources") or [] if isinstance(module.get("resources"), list) else []:
+            if isinstance(r, dict):
+                values = r.get("values")
+                out.append({**{k: r.get(k) for k in ("address", "mode", "type", "name", "index", "provider_name")},
+                            "module_address": module.get("address") or "",
+                            "change": {"actions": ["no-op"], "before": values, "after": values, "after_unknown": {}}})
+        children = module.get("child_modules")
+        stack.extend(reversed(children) if isinstance(children, list) else [])
+    return out
 
 
 def _load(data: bytes, file: str) -> dict[str, Any]:
@@ -287,15 +316,24 @@ def _finish(estate: Estate) -> None:
     in their VPC's default network ACL, routes propagated into TGW route tables; a subnet
     that an association the plan leaves unknown may name has no known route table or ACL."""
     _unknown_associations(estate)
+    for region, call, subnet, why in estate.lost:
+        subnets = estate.find(region, SUBNETS, "SubnetId", subnet) if subnet else estate.of(region, SUBNETS)
+        for sub in subnets:
+            if call == RTBS:
+                sub.unknown.setdefault("route_table_id", why)
+                sub.unknown.setdefault("route_table_association", why)
+            else:
+                for acl in estate.find(region, ACLS, "VpcId", sub.body.get("VpcId")):
+                    acl.unknown.setdefault("subnet_ids", why)
     for (region, vid), rid in estate.main_tables.items():
-        for item in estate.of(region, RTBS):
-            if item.body.get("VpcId") == vid and item.body["RouteTableId"] != rid:
+        for item in estate.find(region, RTBS, "VpcId", vid):
+            if item.body["RouteTableId"] != rid:
                 item.body["Associations"] = [a for a in item.body["Associations"] if not a.get("Main")]
     for item in estate.items.values():
         if item.call == ACLS and item.body.get("IsDefault"):
-            for sub in estate.of(item.region, SUBNETS):
+            for sub in estate.find(item.region, SUBNETS, "VpcId", item.body.get("VpcId")):
                 sid = str(sub.body["SubnetId"])
-                if sub.body.get("VpcId") == item.body.get("VpcId") and (item.region, sid) not in estate.nacl_assoc:
+                if (item.region, sid) not in estate.nacl_assoc:
                     item.body["Associations"].append({"SubnetId": sid, "NetworkAclId": item.body["NetworkAclId"]})
     for (region, rt), attachments in estate.tgw_prop.items():
         rt_item = estate.get(region, TGW_RTS, rt)

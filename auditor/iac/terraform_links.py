@@ -27,7 +27,22 @@ def _target(r: R, call: Call, attr: str, prefix: str, what: str) -> Item | None:
                       "(overlay it on a snapshot of the account)")
         else:
             r.problem(f"{attr} is known only after apply and no reference resolves it: this change is not modelled")
+    else:
+        r.estate.changed[r.address] = str(tid)
     return item
+
+
+def _lost(r: R, call: Call, attr: str) -> None:
+    """An association whose table (or ACL) the plan does not hold: its subnet's table (or
+    the ACLs' subnets) is unknown, never the main or default one by omission."""
+    got = r.raw("subnet_id")
+    subnet = str(got.value) if got.known and isinstance(got.value, str) and got.value else None
+    if got.known and not subnet:
+        return   # an edge (gateway) association
+    table = r.raw(attr)
+    why = (f"{r.address}.{attr}: {table.value}, not in the plan" if table.known
+           else str(table.reason))
+    r.estate.lost.append((r.region, call, subnet, f"associated by {r.address} ({why})"))
 
 
 @secondary("route_table", "aws_route")
@@ -45,6 +60,7 @@ def _route(r: R) -> None:
 def _rtb_assoc(r: R) -> None:
     rtb = _target(r, RTBS, "route_table_id", "rtb", "route table")
     if rtb is None:
+        _lost(r, RTBS, "route_table_id")
         return
     got = r.raw("gateway_id")
     if got.known and got.value:
@@ -108,6 +124,7 @@ def _tgw_rt_of(r: R) -> tuple[str, str] | None:
         r.problem(f"transit_gateway_route_table_id {rid} names a TGW route table the plan does not hold: "
                   "this change is not modelled (overlay it on a snapshot of the account)")
         return None
+    r.estate.changed[r.address] = key[1]
     return key
 
 
@@ -162,6 +179,7 @@ def _peering_accepter(r: R) -> None:
         if pcx is None:
             _target(r, PCXS, "vpc_peering_connection_id", "pcx", "peering connection")
             return
+    r.estate.changed[r.address] = str(pcx.body["VpcPeeringConnectionId"])
     if r.val("auto_accept", "status", False):
         pcx.body["Status"] = {"Code": "active"}
     r.mark(pcx)
@@ -214,6 +232,7 @@ def _nacl_rule(r: R) -> None:
 def _nacl_assoc(r: R) -> None:
     acl = _target(r, ACLS, "network_acl_id", "acl", "network ACL")
     if acl is None:
+        _lost(r, ACLS, "network_acl_id")
         return
     subnet = r.ref("subnet_id", "subnet", "subnet_ids") or ""
     for other in r.estate.of(r.region, ACLS):   # a subnet has one network ACL

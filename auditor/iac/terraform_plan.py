@@ -16,6 +16,7 @@ configuration representation) is the only source of these facts; no Terraform bi
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +135,11 @@ def _list(value: Any, what: str) -> list[Any]:
 
 def _path_parts(attr: str) -> list[str | int]:
     """``names[0]`` -> ["names", 0]; ``a.b`` -> ["a", "b"]."""
+    return list(_parts(attr))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parts(attr: str) -> tuple[str | int, ...]:
     out: list[str | int] = []
     for part in attr.split("."):
         m = re.match(r"^([^\[]*)((?:\[[^\]]*\])*)$", part)
@@ -144,7 +150,7 @@ def _path_parts(attr: str) -> list[str | int]:
             out.append(m.group(1))
         for key in re.findall(r"\[([^\]]*)\]", m.group(2)):
             out.append(int(key) if key.isdigit() else key.strip('"'))
-    return out
+    return tuple(out)
 
 
 def dig(value: Any, parts: list[str | int]) -> tuple[bool, Any]:
@@ -174,6 +180,8 @@ class Plan:
         self.state: dict[str, Mapping[str, Any]] = {}            # prior_state managed address -> values
         self.problems: list[tuple[str, str]] = []                # (address, message)
         self._depth = 0
+        self._id_wanted = True   # whether the attribute being resolved holds ids (see `_from_config`)
+        self._at: dict[tuple[str, str], list[Instance]] = {}   # (config address, module instance) -> instances
         config = _obj(doc.get("configuration"), "configuration")
         self.provider_config = _obj(config.get("provider_config"), "configuration.provider_config")
         self._walk_config(_obj(config.get("root_module"), "configuration.root_module"), "")
@@ -237,6 +245,7 @@ class Plan:
         self.instances.append(inst)
         self.by_address[address] = inst
         self.by_config.setdefault(config_address, []).append(inst)
+        self._at.setdefault((config_address, module), []).append(inst)
         return inst
 
     # -- values -------------------------------------------------------------------------
@@ -304,7 +313,11 @@ class Plan:
         expr = self.expression(inst, parts)
         if expr is None:
             return None
-        return self.resolve(expr, inst.module, inst.module_config)
+        wanted, self._id_wanted = self._id_wanted, _id_like(parts[-1] if parts else "")
+        try:
+            return self.resolve(expr, inst.module, inst.module_config)
+        finally:
+            self._id_wanted = wanted
 
     def resolve(self, expr: Mapping[str, Any], module: str, module_config: str) -> Val:
         """The value of a configuration expression in a module instance."""
@@ -405,10 +418,12 @@ class Plan:
         if attr is None:
             return Val(None, f"{ref}: a whole resource", prefix)
         config_address = self._scoped(module_config, f"{type_}.{m.group('name')}")
-        candidates = [i for i in self.by_config.get(config_address, []) if i.module == module]
+        candidates = self._at.get((config_address, module), [])
         if m.group("index"):
             index = _index_of(m.group("index"))
-            candidates = [i for i in candidates if i.index == index]
+            candidates = [i for i in candidates if i.index == index] if len(candidates) < 8 else \
+                [i for i in [self.by_address.get(f"{self._scoped(module, type_ + '.' + m.group('name'))}"
+                                                 f"{m.group('index')}")] if i is not None and i.index == index]
         if not candidates:
             return Val(None, f"{ref} names no resource of the plan", prefix)
         if len(candidates) > 1 or candidates[0].index is not None and not m.group("index"):
@@ -418,6 +433,13 @@ class Plan:
         if target.action == "delete":
             return Val(None, f"{ref}: the plan deletes {target.address}", prefix)
         path = _path_parts(attr)
+        made = path == ["id"] or target.created and (
+            attr == NAMED.get(type_) or (type_, attr) in (("aws_eip", "allocation_id"),) or
+            type_ == "aws_vpc" and attr in VPC_DEFAULTS or type_ == "aws_ec2_transit_gateway" and attr in TGW_DEFAULTS)
+        if made and target.created and not self._id_wanted:
+            # An id the plan makes up, taken by an attribute that is not an id: the expression
+            # is some function of it (a name, a description ...), not known before apply.
+            return Val(None, f"{ref}: used in an attribute that is not an id", prefix)
         if path == ["id"] or (attr == NAMED.get(type_) and target.created and not self.get(target, attr).known):
             return Val(self.id_of(target))
         if target.created and type_ == "aws_vpc" and attr in VPC_DEFAULTS:
@@ -430,6 +452,13 @@ class Plan:
             return Val(self.id_of(target))
         got = self.get(target, path)
         return got if got.known else Val(None, got.reason, prefix)
+
+
+def _id_like(attr: str | int) -> bool:
+    """Whether an attribute holds ids (or names, ARNs) of other resources."""
+    name = str(attr)
+    return name in ("id", "ids", "subnets", "security_groups", "instance", "network_interface") or \
+        name.endswith(("_id", "_ids", "_name", "_arn"))
 
 
 def path_text(parts: list[str | int]) -> str:

@@ -220,7 +220,7 @@ def _instance(r: R) -> None:
                                       "map_public_ip_on_launch not known before apply")
         elif item.body.get("MapPublicIpOnLaunch"):
             public = placeholder_ip(r.address)
-    eip = next((e for e in r.estate.of(r.region, EIPS) if e.body.get("InstanceId") == iid), None)
+    eip = next(iter(r.estate.find(r.region, EIPS, "InstanceId", iid)), None)
     if eip is not None:   # an Elastic IP the plan gives it
         public = str(eip.body["PublicIp"])
         r.unknown.pop("public_ip", None)
@@ -228,15 +228,17 @@ def _instance(r: R) -> None:
             r.plan.has_expression(r.inst, "security_groups"):
         groups = r.refs("vpc_security_group_ids", "sg", "security_group_ids")
     else:   # none given: AWS puts the instance in its VPC's default security group
-        default = next((i for i in r.estate.of(r.region, SGS) if i.body.get("VpcId") == vpc
-                        and i.body.get("GroupName") == "default"), None) if vpc else None
+        default = next((i for i in r.estate.find(r.region, SGS, "GroupName", "default")
+                        if i.body.get("VpcId") == vpc), None) if vpc else None
         groups = [str(default.body["GroupId"])] if default is not None else []
         if default is None:
             r.unknown["security_group_ids"] = f"known after apply: {r.address}.vpc_security_group_ids"
     private = r.val("private_ip", "private_ip", "")
     if "private_ip" in r.unknown:
         r.quiet.add("private_ip")
-    r.new(INSTANCES, iid, {"InstanceId": iid, "VpcId": vpc, "SubnetId": subnet, "State": {"Name": "running"},
+    state = r.raw("instance_state")   # a kept instance's state; a new one runs
+    name = str(state.value) if state.known and isinstance(state.value, str) and state.value else "running"
+    r.new(INSTANCES, iid, {"InstanceId": iid, "VpcId": vpc, "SubnetId": subnet, "State": {"Name": name},
                            "PrivateIpAddress": private, "PublicIpAddress": public,
                            "SecurityGroups": [{"GroupId": g} for g in groups], "NetworkInterfaces": [],
                            "SourceDestCheck": r.val_or("source_dest_check", "source_dest_check", True),
@@ -259,7 +261,7 @@ def _eni(r: R) -> None:
         "PrivateIpAddresses": [{"PrivateIpAddress": ip} for ip in ips],
         "Groups": [{"GroupId": g} for g in r.refs("security_groups", "sg", "security_group_ids")],
         "SourceDestCheck": r.val_or("source_dest_check", "source_dest_check", True), "TagSet": r.tags()}
-    eip = next((e for e in r.estate.of(r.region, EIPS) if e.body.get("NetworkInterfaceId") == nid), None)
+    eip = next(iter(r.estate.find(r.region, EIPS, "NetworkInterfaceId", nid)), None)
     if eip is not None:
         body["Association"] = {"PublicIp": eip.body["PublicIp"], "AllocationId": eip.body["AllocationId"]}
     blocks = r.blocks("attachment", "instance_id") or []
@@ -302,6 +304,12 @@ def _eks(r: R) -> None:
         vpc = vpc_from_subnets(r, subnet_ids, "vpc_id")
         if vpc:
             cfg["vpcId"] = vpc
+        cluster_sg = r.raw(["vpc_config", i, "cluster_security_group_id"])
+        if cluster_sg.known and isinstance(cluster_sg.value, str) and cluster_sg.value:
+            cfg["clusterSecurityGroupId"] = cluster_sg.value
+        elif "security_group_ids" not in r.unknown:   # the group EKS creates: no analyzer reads it
+            r.unknown["security_group_ids"] = f"known after apply: {r.address}.vpc_config[0].cluster_security_group_id"
+            r.quiet.add("security_group_ids")
     elif not r.unknown:
         r.problem("no vpc_config block")
         r.unknown["subnet_ids"] = f"{r.address} has no vpc_config"

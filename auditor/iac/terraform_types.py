@@ -31,6 +31,10 @@ DEFAULT_FLOW_LOG_FORMAT = ("${version} ${account-id} ${interface-id} ${srcaddr} 
 
 
 
+BLOCKS_NOTE = ("nested blocks (route, ingress, egress, entry ...) known only after apply that the configuration "
+               "does not write are read as none (a plan does not show `dynamic` blocks)")
+
+
 def placeholder_ip(address: str) -> str:
     """A public IP that will exist but whose value the plan does not know."""
     return f"(public IP assigned at apply: {address})"
@@ -54,6 +58,8 @@ class Estate:
 
     account: str
     items: dict[tuple[str, Call, str], Item] = field(default_factory=dict)
+    by_call: dict[tuple[str, Call], dict[str, Item]] = field(default_factory=dict)   # the same, by listing
+    _index: dict[tuple[str, Call, str], tuple[int, dict[Any, list[Item]]]] = field(default_factory=dict, repr=False)
     problems: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # per-VPC DNS attributes, per-TGW-route-table routes/associations/propagations, prefix list entries
@@ -65,17 +71,36 @@ class Estate:
     declared_defaults: set[tuple[str, str]] = field(default_factory=set)   # (kind, vpc id)
     main_tables: dict[tuple[str, str], str] = field(default_factory=dict)  # (region, vpc id) -> rtb declared main
     nacl_assoc: dict[tuple[str, str], str] = field(default_factory=dict)   # (region, subnet id) -> acl id
+    # associations to a table or ACL the plan does not hold: (region, call, subnet id or None, why)
+    lost: list[tuple[str, Call, str | None, str]] = field(default_factory=list)
+    changed: dict[str, str] = field(default_factory=dict)   # address of a change -> model id of what it changes
 
     def add(self, region: str, call: Call, key: str, body: dict[str, Any], address: str) -> Item:
         item = Item(call, region, body, address)
         self.items[(region, call, key)] = item
+        self.by_call.setdefault((region, call), {})[key] = item
         return item
 
     def get(self, region: str, call: Call, key: str) -> Item | None:
         return self.items.get((region, call, key))
 
     def of(self, region: str, call: Call) -> list[Item]:
-        return [i for (r, c, _), i in self.items.items() if r == region and c == call]
+        return list(self.by_call.get((region, call), {}).values())
+
+    def find(self, region: str, call: Call, key: str, value: Any) -> list[Item]:
+        """The items of a listing whose body's `key` is `value` (an index, rebuilt when the
+        listing grew since)."""
+        listed = self.by_call.get((region, call), {})
+        cached = self._index.get((region, call, key))
+        if cached is None or cached[0] != len(listed):
+            index: dict[Any, list[Item]] = {}
+            for item in listed.values():
+                found = item.body.get(key)
+                if isinstance(found, (str, int, bool, type(None))):
+                    index.setdefault(found, []).append(item)
+            cached = (len(listed), index)
+            self._index[(region, call, key)] = cached
+        return list(cached[1].get(value, []))
 
 
 class R:
@@ -181,7 +206,11 @@ class R:
         """The nested blocks `name` (index, values); None when the plan knows them only after apply."""
         got = self.raw(name)
         if not got.known and self.unset(name):
-            return []   # no such blocks in the configuration: none (rules come from other resources)
+            # No such blocks in the configuration: none (routes and rules come from their own
+            # resources). A `dynamic` block over a collection known only after apply would look
+            # the same in a plan: said in the notes.
+            self.estate.notes.append(BLOCKS_NOTE)
+            return []
         if not got.known:
             self.unknown.setdefault(model_field, str(got.reason))
             return None
