@@ -891,3 +891,35 @@ Resources:
 """)
     found = build_model(subnet.records).get("subnet", "subnet-Sub")
     assert found is not None and found.cidr == "10.1.0.0/24"
+
+
+def test_entries_and_rules_added_to_what_aws_creates_with_a_vpc() -> None:
+    text = """
+Resources:
+  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}
+  Sub: {Type: AWS::EC2::Subnet, Properties: {VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: eu-west-1a}}
+  DenySsh:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties: {NetworkAclId: !GetAtt Vpc.DefaultNetworkAcl, RuleNumber: 90, Protocol: 6, RuleAction: deny,
+                 CidrBlock: 0.0.0.0/0, PortRange: {From: 22, To: 22}}
+  OpenDefault:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties: {GroupId: !GetAtt Vpc.DefaultSecurityGroup, IpProtocol: tcp, FromPort: 80, ToPort: 80,
+                 CidrIp: 0.0.0.0/0}
+"""
+    source = _text(text)
+    assert not source.problems
+    declared = [(d.address, d.id) for d in source.resources]
+    assert declared[:4] == [("Vpc", "vpc-Vpc"), ("Vpc.MainRouteTable", "rtb-Vpc.MainRouteTable"),
+                            ("Vpc.DefaultSecurityGroup", "sg-Vpc.DefaultSecurityGroup"),
+                            ("Vpc.DefaultNetworkAcl", "acl-Vpc.DefaultNetworkAcl")]
+    assert ("DenySsh", "acl-Vpc.DefaultNetworkAcl") in declared
+    model = build_model(source.records)
+    acl = model.get("network_acl", "acl-Vpc.DefaultNetworkAcl")
+    assert acl is not None and acl.subnet_ids == ("subnet-Sub",)
+    assert (90, "deny") in [(e.rule_number, e.action) for e in acl.entries]
+    main = model.get("route_table", "rtb-Vpc.MainRouteTable")
+    assert main is not None and [(r.destination, r.target_kind) for r in main.routes] == [("10.0.0.0/16", "local")]
+    v = _verdicts(_evaluate(source))
+    assert v[("TF-002", "sgr-OpenDefault")] == {"FAIL"}
+    assert v[("TF-001", "sg-Vpc.DefaultSecurityGroup")] == {"FAIL"}

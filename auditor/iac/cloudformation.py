@@ -387,10 +387,13 @@ class _Reader:
             res = _Res(str(logical), type_name, decl, props, resolved if isinstance(resolved, Map) else Map(line), line)
             res.unknown_creation = created if isinstance(created, Unknown) else None
             self.res[res.logical] = res
+            first = len(self.declared)
             _HANDLERS[type_name](self, res)
-            # Its id in the model: its own, or that of what it completes (a route's route table).
-            self.declared.append(Declared(res.logical, type_name, _KINDS[type_name].model,
-                                          res.owner_id or self.model_id(res.logical), "create", self.file, line))
+            # Its id in the model: its own, or that of what it completes (a route's route table);
+            # declared before what AWS creates with it (a VPC's main route table ...).
+            self.declared.insert(first, Declared(res.logical, type_name, _KINDS[type_name].model,
+                                                 res.owner_id or self.model_id(res.logical), "create", self.file,
+                                                 line))
             if res.unknown_creation is not None:
                 for item in self.items:
                     if item.address == res.logical or item.address.startswith(res.logical + "."):
@@ -756,6 +759,7 @@ def _vpc(r: _Reader, res: _Res) -> None:
         if flag is not None:
             page[key] = {"Value": flag}
         r.calls.append((("ec2", "DescribeVpcAttribute"), {"VpcId": vid, "Attribute": attribute}, page))
+    _vpc_implicit(r, item)
 
 
 @handler("AWS::EC2::VPCCidrBlock", 1)
@@ -1401,45 +1405,51 @@ def _vpc_defaults(r: _Reader) -> None:
         elif why is not None:
             table.mark("routes", f"its local route: {why}")
         table.body["Routes"][:0] = _local_routes(r, vpc_id, cidrs)
+    # The default network ACL serves every subnet of its VPC that no other ACL is associated with.
     explicit_acl = {a["SubnetId"] for i in r.items if i.call == _NACLS for a in i.body.get("Associations", [])}
     for vpc in vpcs:
         vid, logical = str(vpc.body["VpcId"]), vpc.address
-        cidrs, why = _vpc_cidrs(r, vid)
-        main_id = synthetic_id("rtb", f"{logical}.MainRouteTable")
-        main = _Item(_RTBS, {"RouteTableId": main_id, "VpcId": vid, "OwnerId": r.account, "PropagatingVgws": [],
-                             "Routes": _local_routes(r, vid, cidrs),
-                             "Associations": [{"Main": True, "RouteTableId": main_id,
-                                               "RouteTableAssociationId": synthetic_id("rtbassoc", main_id),
-                                               "AssociationState": {"State": "associated"}}], "Tags": []},
-                     f"{logical}.MainRouteTable", vpc.line)
-        if why is not None:
-            main.mark("routes", f"its local route: {why}")
-        sg_id = synthetic_id("sg", f"{logical}.DefaultSecurityGroup")
-        sg = _Item(_SGS, {"GroupId": sg_id, "GroupName": "default", "Description": "default VPC security group",
-                          "VpcId": vid, "OwnerId": r.account, "Tags": []}, f"{logical}.DefaultSecurityGroup", vpc.line)
-        rules = [
-            _Item(_SG_RULES, {"SecurityGroupRuleId": synthetic_id("sgr", f"{logical}.DefaultSecurityGroup.Ingress"),
-                              "GroupId": sg_id, "GroupOwnerId": r.account, "IsEgress": False, "IpProtocol": "-1",
-                              "FromPort": -1, "ToPort": -1, "Description": "",
-                              "ReferencedGroupInfo": {"GroupId": sg_id, "UserId": r.account}},
-                  f"{logical}.DefaultSecurityGroup.Ingress", vpc.line)]
         acl_id = synthetic_id("acl", f"{logical}.DefaultNetworkAcl")
-        subnets = [s for s in r.items if s.call == _SUBNETS and s.body.get("VpcId") == vid]
-        acl = _Item(_NACLS, {"NetworkAclId": acl_id, "VpcId": vid, "IsDefault": True, "OwnerId": r.account,
-                             "Entries": [{"RuleNumber": 100, "Egress": e, "Protocol": "-1", "RuleAction": "allow",
-                                          "CidrBlock": "0.0.0.0/0"} for e in (False, True)]
-                             + [_deny_all(False), _deny_all(True)],
-                             "Associations": [{"NetworkAclAssociationId": synthetic_id("aclassoc", s.body["SubnetId"]),
-                                               "NetworkAclId": acl_id, "SubnetId": s.body["SubnetId"]}
-                                              for s in subnets if s.body["SubnetId"] not in explicit_acl],
-                             "Tags": []}, f"{logical}.DefaultNetworkAcl", vpc.line)
-        r.items.extend([main, sg, *rules, acl])
-        r.by_id.update({main_id: main, sg_id: sg, acl_id: acl})
-        _allow_all_egress(r, sg_id, f"{logical}.DefaultSecurityGroup.Egress", vpc.line)
-        for implicit, model in ((main, "route_table"), (sg, "security_group"), (acl, "network_acl")):
-            r.declared.append(Declared(implicit.address, "AWS::EC2::VPC", model, str(implicit.body[
-                {"route_table": "RouteTableId", "security_group": "GroupId", "network_acl": "NetworkAclId"}[model]]),
-                "create", r.file, vpc.line))
+        subnets = [str(s.body["SubnetId"]) for s in r.items if s.call == _SUBNETS and s.body.get("VpcId") == vid]
+        r.by_id[acl_id].body["Associations"] += [
+            {"NetworkAclAssociationId": synthetic_id("aclassoc", sid), "NetworkAclId": acl_id, "SubnetId": sid}
+            for sid in subnets if sid not in explicit_acl]
+
+
+def _vpc_implicit(r: _Reader, vpc: _Item) -> None:
+    """What AWS creates with a VPC: its main route table (routes and associations filled in
+    by `_vpc_defaults`), its default security group (all traffic from itself in, everything
+    out) and its default network ACL (everything allowed both ways, then the "*" deny rules).
+    Made with the VPC, so that the template's resources can name them (GetAtt
+    DefaultSecurityGroup / DefaultNetworkAcl)."""
+    vid, logical = str(vpc.body["VpcId"]), vpc.address
+    main_id = synthetic_id("rtb", f"{logical}.MainRouteTable")
+    main = _Item(_RTBS, {"RouteTableId": main_id, "VpcId": vid, "OwnerId": r.account, "PropagatingVgws": [],
+                         "Routes": [], "Associations": [{"Main": True, "RouteTableId": main_id,
+                                                         "RouteTableAssociationId": synthetic_id("rtbassoc", main_id),
+                                                         "AssociationState": {"State": "associated"}}], "Tags": []},
+                 f"{logical}.MainRouteTable", vpc.line)
+    sg_id = synthetic_id("sg", f"{logical}.DefaultSecurityGroup")
+    sg = _Item(_SGS, {"GroupId": sg_id, "GroupName": "default", "Description": "default VPC security group",
+                      "VpcId": vid, "OwnerId": r.account, "Tags": []}, f"{logical}.DefaultSecurityGroup", vpc.line)
+    ingress = _Item(_SG_RULES, {"SecurityGroupRuleId": synthetic_id("sgr", f"{logical}.DefaultSecurityGroup.Ingress"),
+                                "GroupId": sg_id, "GroupOwnerId": r.account, "IsEgress": False, "IpProtocol": "-1",
+                                "FromPort": -1, "ToPort": -1, "Description": "",
+                                "ReferencedGroupInfo": {"GroupId": sg_id, "UserId": r.account}},
+                    f"{logical}.DefaultSecurityGroup.Ingress", vpc.line)
+    acl_id = synthetic_id("acl", f"{logical}.DefaultNetworkAcl")
+    acl = _Item(_NACLS, {"NetworkAclId": acl_id, "VpcId": vid, "IsDefault": True, "OwnerId": r.account,
+                         "Entries": [{"RuleNumber": 100, "Egress": e, "Protocol": "-1", "RuleAction": "allow",
+                                      "CidrBlock": "0.0.0.0/0"} for e in (False, True)]
+                         + [_deny_all(False), _deny_all(True)], "Associations": [], "Tags": []},
+                f"{logical}.DefaultNetworkAcl", vpc.line)
+    r.items.extend([main, sg, ingress, acl])
+    r.by_id.update({main_id: main, sg_id: sg, acl_id: acl})
+    _allow_all_egress(r, sg_id, f"{logical}.DefaultSecurityGroup.Egress", vpc.line)
+    for implicit, model, key in ((main, "route_table", "RouteTableId"), (sg, "security_group", "GroupId"),
+                                 (acl, "network_acl", "NetworkAclId")):
+        r.declared.append(Declared(implicit.address, "AWS::EC2::VPC", model, str(implicit.body[key]), "create",
+                                   r.file, vpc.line))
 
 
 # -- transit gateways --------------------------------------------------------------------------
