@@ -3,15 +3,17 @@
 `python -m auditor.docgen` rewrites the generated blocks in docs/ in place, the closed
 lists the published JSON schemas repeat for editors (report formats, report styles) from
 their registries (auditor/report/writers/, reports/templates/styles/), and the role
-templates under deploy/role/ (auditor/collect/role_templates.py).
+templates under deploy/role/ (auditor/collect/role_templates.py). The table of resource
+types the plan readers model (docs/plans.md) comes from their `SUPPORTED` mappings.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, allowed_operations
@@ -85,8 +87,54 @@ def report_styles_table() -> str:
     return "\n".join(rows)
 
 
+def _reader_supported(module: str) -> Mapping[str, str]:
+    """A plan reader's `SUPPORTED` (source type -> model type, in the reader's order)."""
+    supported: Mapping[str, str] = importlib.import_module(module).SUPPORTED
+    return supported
+
+
+def plan_resources_table(terraform: Mapping[str, str] | None = None,
+                         cloudformation: Mapping[str, str] | None = None) -> str:
+    """Markdown table of the resource types the plan readers model (docs/plans.md): one row per
+    model type of the registry, the Terraform and CloudFormation types read into it (each
+    reader's `SUPPORTED`, source type -> model type, in its order). A model type fed only by
+    calls no plan answers (`auditor.iac.base.NOT_COVERED`) says so; any other type neither
+    reader reads says "not read". The mappings are the readers' unless given."""
+    from auditor.iac.base import NOT_COVERED
+
+    tf = terraform if terraform is not None else _reader_supported("auditor.iac.terraform")
+    cfn = cloudformation if cloudformation is not None else _reader_supported("auditor.iac.cloudformation")
+    known = [e.name for e in REGISTRY]
+    wrong = sorted({m for m in (*tf.values(), *cfn.values()) if m not in known})
+    if wrong:
+        raise ValueError(f"plan readers map to model types the registry lacks: {wrong}")
+    snapshot_only = {e.name for e in REGISTRY if all(c.call in NOT_COVERED for c in e.calls)}
+
+    def cell(mapping: Mapping[str, str], model_type: str) -> str:
+        names = [f"`{source}`" for source, target in mapping.items() if target == model_type]
+        if names:
+            return ", ".join(names)
+        return "never: from a snapshot only" if model_type in snapshot_only else "not read"
+
+    rows = ["| Model type | Terraform (`terraform show -json`) | CloudFormation |", "|---|---|---|"]
+    for model_type in known:
+        rows.append(f"| `{model_type}` | {cell(tf, model_type)} | {cell(cfn, model_type)} |")
+    return "\n".join(rows)
+
+
+def plan_not_covered_list() -> str:
+    """The calls no plan or template answers (`auditor.iac.base.NOT_COVERED`), as a Markdown
+    list naming the model types they feed."""
+    from auditor.iac.base import NOT_COVERED
+
+    feeds = {c.call: e.name for e in REGISTRY for c in e.calls}
+    return "\n".join(f"- {service}:{operation} (`{feeds.get((service, operation), '-')}`)"
+                     for service, operation in sorted(NOT_COVERED))
+
+
 GENERATORS = {"collected-calls": collected_calls_table, "allowlist-size": allowlist_size,
-              "resource-types": resource_types_table, "report-styles": report_styles_table}
+              "resource-types": resource_types_table, "report-styles": report_styles_table,
+              "plan-resources": plan_resources_table, "plan-not-covered": plan_not_covered_list}
 
 
 def _schema_lists() -> list[tuple[str, str, Callable[[], tuple[str, ...]]]]:
