@@ -153,3 +153,21 @@ def test_the_readers_never_call_quiet_a_field_the_derived_seam_says_is_read():
             quiet |= {(r.type_name, u.field) for r in resources for u in r.unknown if not u.propagates}
     assert read >= 40 and quiet
     assert {q for q in quiet if NARROW_FIELDS.get(q) != frozenset()} == set()
+
+
+def test_an_id_nothing_resolves_is_named_where_an_analysis_stops_at_it():
+    """A route's target known only after apply (`unknown_id`) is no resource: the VPC's NAT
+    gateways and the subnet's paths are unknown, and the ERROR says which attribute."""
+    from auditor.rules.conditions import evaluate
+    from auditor.rules.packs import Leaf
+
+    model = build_model(_builder().records([REGION]))
+    vpc = model.get("vpc", "vpc-aws_vpc.main")
+    subnet = model.get("subnet", "subnet-aws_subnet.a")
+    assert vpc is not None and subnet is not None
+    nats = resolve(model, vpc, "public_nat_gateway_ids")
+    assert nats.value is None and any("aws_route.out.nat_gateway_id" in w for w in nats.why)
+    outcome = evaluate(Leaf(attr="public_nat_gateway_ids", op="empty", written=True), model, vpc)
+    assert outcome.status == "error" and "aws_route.out.nat_gateway_id" in outcome.evidence[0].note
+    paths = resolve(model, subnet, "internet_egress_paths")
+    assert paths.value is None and any("aws_route.out.nat_gateway_id" in w for w in paths.why)

@@ -270,8 +270,8 @@ def test_updates_keep_real_ids_and_aliases_land_in_their_region(inputs: ScanInpu
     verdicts = _verdicts(_evaluate(source, inputs))
     assert verdicts[("PN-007", "subnet-0f0e0d0c0b0a00001", "")] == "PASS"
     assert verdicts[("PN-002", "subnet-0f0e0d0c0b0a00001", "")] == "PASS"   # the replaced table has no IGW route
-    # --region overrides every provider's region.
-    assert _read("updates_and_regions.json", region="us-east-1").regions == ("us-east-1",)
+    # The plan's own regions win: --region never moves a plan written for other regions.
+    assert _read("updates_and_regions.json", region="us-east-1").regions == ("eu-central-1", "eu-west-1")
 
 
 def test_locations_are_file_and_address_without_lines() -> None:

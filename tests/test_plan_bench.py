@@ -98,9 +98,6 @@ def test_measure_reports_consistent_figures(bench: ModuleType, tmp_path: Path) -
     assert figures["peak_kib"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="the Terraform reader reads a list whose elements are known only after apply "
-                   "(`after` [null], `after_unknown` [true], as Terraform's jsonplan writes it) as a known empty "
-                   "list instead of resolving its references or marking it unknown (reported with issue 15)")
 def test_a_list_of_references_known_after_apply_is_resolved(source: PlanSource) -> None:
     """`subnet_ids = [aws_subnet.x["a"].id]` on a created subnet: Terraform writes the list with
     a null element and ``after_unknown`` ``[true]``; the configuration's reference names the

@@ -91,7 +91,7 @@ def read_plan(data: bytes, file: str, *, account: str | None = None, region: str
     modelled = [i for i in plan.instances if i.type in SUPPORTED]
     for inst in modelled:
         try:
-            regions[inst.address] = region or _region(plan, inst, file)
+            regions[inst.address] = _region(plan, inst, file, region)
         except PlanShapeError as exc:
             raise IacError(f"{file}: the aws provider configuration of {inst.address} cannot be read: {exc}") from None
     estate = Estate(acct)
@@ -227,7 +227,10 @@ def _provider_region(plan: Plan, key: str) -> str | None:
     return str(got.value) if got.known and isinstance(got.value, str) and got.value else None
 
 
-def _region(plan: Plan, inst: Instance, file: str) -> str:
+def _region(plan: Plan, inst: Instance, file: str, given: str | None) -> str:
+    """The region of a resource: its aws provider configuration's constant region (aliases
+    included), else the region `given` (--region), else IacError. A plan's own region wins:
+    --region never moves a plan written for another region."""
     key = inst.config.get("provider_config_key") if isinstance(inst.config, dict) else None
     keys = [key] if isinstance(key, str) else []
     if isinstance(key, str) and ":" in key:
@@ -237,6 +240,8 @@ def _region(plan: Plan, inst: Instance, file: str) -> str:
         found = _provider_region(plan, k)
         if found:
             return found
+    if given:
+        return given
     raise IacError(f"{file}: the plan does not say its region (no constant region in the aws provider "
                    f"configuration of {inst.address}): give --region")
 

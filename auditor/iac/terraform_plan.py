@@ -262,6 +262,14 @@ class Plan:
             return Val(value if found else None)
         if self._is_unknown(inst.after_unknown, parts):
             resolved = self._from_config(inst, parts)
+            found, planned = dig(inst.after, parts)
+            if resolved is not None and resolved.known and found and isinstance(planned, list):
+                # A list of elements known after apply ([null] in `after`): its references must
+                # give as many values, in order ([aws_subnet.a.id] is one reference, one element).
+                value = resolved.value if isinstance(resolved.value, list) else [resolved.value]
+                if len(value) == len(planned):
+                    return Val(value)
+                resolved = Val(None, f"{len(planned)} element(s) known after apply, {len(value)} resolved")
             if resolved is not None and resolved.known:
                 return resolved
             reason = f"known after apply: {what}"
@@ -281,7 +289,10 @@ class Plan:
                 node = node[p]
             else:
                 return False
-        return node is True
+        # A list whose elements are known only after apply is written [null] in `after` and
+        # [true] in `after_unknown`: the list itself is unknown (blocks with unknown attributes
+        # inside are not: their attributes are asked one by one).
+        return node is True or (isinstance(node, list) and any(x is True for x in node))
 
     def expression(self, inst: Instance, parts: list[str | int]) -> Any:
         """The configuration expression at `parts`: a nested block is the configuration's only

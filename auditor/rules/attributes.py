@@ -77,6 +77,7 @@ class Resolved:
     missing: tuple[str, ...]
     sources: tuple[SourceRef, ...]
     unknown: tuple[str, ...] = ()
+    why: tuple[str, ...] = ()   # why a derived value read on the way is None, in its analysis' words
 
 
 # -- requirements of plain fields ------------------------------------------------------
@@ -433,9 +434,10 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     missing = _missing(model, known, resource, requires)
     if len(steps) == 1 and not steps[0].star:   # the common case: one attribute, no list mapping
         unknown: tuple[str, ...] = ()
+        why: tuple[str, ...] = ()
         if first is not None:
             result, extra, _ = _derived_value(model, known, resource, first)
-            value = result.value
+            value, why = result.value, result.why
         else:
             value = _get(resource, steps[0])
             extra = tuple(_sources_in(value))
@@ -443,11 +445,12 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
         refs_read = tuple(dict.fromkeys((*own_refs, *extra))) if extra else own_refs
         if first is not None:
             unknown = _unknown_behind(model, known, refs_read, resource, first)
-        elif resource.unknown and (why := resource.unknown_reason(steps[0].name)) is not None:
-            unknown = (why,)
-        return Resolved(path, value, False, missing, refs_read, unknown)
+        elif resource.unknown and (mark := resource.unknown_reason(steps[0].name)) is not None:
+            unknown = (mark,)
+        return Resolved(path, value, False, missing, refs_read, unknown, why)
     sources: list[SourceRef] = list(own_sources(resource))
     reasons: list[str] = []
+    whys: list[str] = []
     current: list[Any] = [resource]
     many = False
     for i, step in enumerate(steps):
@@ -459,11 +462,12 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
             elif attr is not None:
                 result, extra, _ = _derived_value(model, known, obj, attr)
                 value = result.value
+                whys.extend(result.why)
                 sources.extend(extra)
                 reasons.extend(_unknown_behind(model, known, (*own_sources(obj), *extra), obj, attr))
             else:
-                if isinstance(obj, Resource) and obj.unknown and (why := obj.unknown_reason(step.name)):
-                    reasons.append(why)
+                if isinstance(obj, Resource) and obj.unknown and (mark := obj.unknown_reason(step.name)):
+                    reasons.append(mark)
                 value = _get(obj, step)
                 sources.extend(_sources_in(value))
             if not step.star:
@@ -472,13 +476,13 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
                 found.extend(value)
             elif not many:  # the list itself is unknown
                 return Resolved(path, None, True, missing, tuple(dict.fromkeys(sources)),
-                                tuple(dict.fromkeys(reasons)))
+                                tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(whys)))
             else:
                 found.append(None)
         current = found
         many = many or step.star
     return Resolved(path, tuple(current) if many else current[0], many, missing, tuple(dict.fromkeys(sources)),
-                    tuple(dict.fromkeys(reasons)))
+                    tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(whys)))
 
 
 def to_json(value: Any, keep_absent: bool = False) -> Any:

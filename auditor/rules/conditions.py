@@ -189,9 +189,20 @@ def _leaf(leaf: Leaf, rtype: str) -> Compiled:
         try:
             holds, note = _test(op, arg, resolved, quantifier, data)
         except Indeterminate as exc:
-            return evidence(None, f"indeterminate: {exc}")
+            return evidence(None, f"indeterminate: {exc}" + _why(resolved.why))
         return evidence(holds, note)
     return run
+
+
+_WHY_SHOWN = 3
+
+
+def _why(why: tuple[str, ...]) -> str:
+    """The analysis' own reasons a value is unknown, as a note's tail (the first few)."""
+    if not why:
+        return ""
+    more = f"; and {len(why) - _WHY_SHOWN} more" if len(why) > _WHY_SHOWN else ""
+    return ": " + "; ".join(why[:_WHY_SHOWN]) + more
 
 
 def _without_absent(data: Any) -> Any:

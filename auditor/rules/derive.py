@@ -44,6 +44,7 @@ from auditor.model.types import (
 __all__ = [
     "Call", "Derived", "DerivedAttribute", "Index", "derived", "registry", "ec2", "own_sources", "refs", "ids",
     "index", "related", "listing_sources", "route_table", "sg_rules", "active_nat_gateways", "unseen_route_targets",
+    "unseen_why",
     "is_workload_interface", "workload_interfaces", "NARROW_FIELDS",
 ]
 
@@ -60,6 +61,11 @@ NARROW_FIELDS: Mapping[tuple[str, str], frozenset[tuple[str, str]]] = MappingPro
         ("vpc", "workload_availability_zones"), ("vpc_endpoint", "subnet_availability_zones"),
         ("vpc_endpoint", "vpc_workload_availability_zones"), ("vpc_endpoint", "missing_workload_availability_zones"),
         ("vpc_endpoint", "availability_zone_count")}),
+    # An endpoint's policy: read only by the policy analysis' attributes.
+    **{("vpc_endpoint", f): frozenset({("vpc_endpoint", a) for a in (
+        "effective_policy", "policy_is_default_full_access", "policy_allow_not_elements", "policy_principals",
+        "policy_actions", "policy_resources", "policy_unmodelled_conditions")} | {("eks_cluster", "endpoint_policies")})
+       for f in ("policy_document", "policy", "policy_error")},
     # Read by no derived attribute (only by rules naming them): the values AWS picks at deploy
     # that plans and templates leave unknown most often.
     ("subnet", "availability_zone_id"): frozenset(),
@@ -82,6 +88,7 @@ class Derived(Generic[T]):
 
     value: T
     sources: tuple[SourceRef, ...] = ()
+    why: tuple[str, ...] = ()   # when `value` is None (unknown): why, in the analysis' words
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,12 @@ def unseen_route_targets(model: Model, vpc: Vpc, kind: str, type_name: str) -> t
     return tuple(r for rt in related(model, "route_table", "vpc_id", vpc) if isinstance(rt, RouteTable)
                  for r in rt.routes if r.target_kind == kind and r.state != "blackhole"
                  and model.get(type_name, r.target_id, vpc.account, vpc.region) is None)
+
+
+def unseen_why(routes: tuple[Route, ...]) -> tuple[str, ...]:
+    """Why a list of gateways is unknown: the routes to targets the model does not hold."""
+    return tuple(dict.fromkeys(f"a route to {r.destination} names {r.target_id}, which is not in the model"
+                               for r in routes))
 
 
 # -- workloads -------------------------------------------------------------------------

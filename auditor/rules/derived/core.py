@@ -16,7 +16,7 @@ from auditor.model.types import (
 )
 from auditor.rules.derive import (
     Derived, DerivedAttribute, active_nat_gateways, derived, ec2, ids, own_sources, refs, related, route_table,
-    sg_rules, unseen_route_targets, workload_interfaces,
+    sg_rules, unseen_route_targets, unseen_why, workload_interfaces,
 )
 
 # -- vpc -------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ from auditor.rules.derive import (
 def _gateway_ids(model: Model, vpc: Vpc, items: tuple[Resource, ...], unseen: tuple[Route, ...]
                  ) -> Derived[tuple[str, ...] | None]:
     if unseen and not items:   # the gateways known are a lower bound: any is enough to fail a rule
-        return Derived(None, tuple(r.source for r in unseen if r.source is not None))
+        return Derived(None, tuple(r.source for r in unseen if r.source is not None), why=unseen_why(unseen))
     found = ids(items)
     return Derived(found.value, found.sources)
 

@@ -13,7 +13,7 @@ from auditor.model.types import (
 )
 from auditor.rules.derive import (
     Derived, DerivedAttribute, active_nat_gateways, derived, ec2, own_sources, refs, related, route_table,
-    unseen_route_targets,
+    unseen_route_targets, unseen_why,
 )
 
 # -- subnet: routes that leave the private network ----------------------------------------
@@ -85,8 +85,9 @@ def _subnet_appliance_routes(model: Model, subnet: Subnet) -> Derived[tuple[Rout
 def _vpc_private_nats(model: Model, vpc: Vpc) -> Derived[tuple[str, ...] | None]:
     # _nats leaves out NAT gateways that no longer forward (deleting, deleted, failed).
     nats = tuple(n for n in active_nat_gateways(model, vpc) if isinstance(n, NatGateway) and n.connectivity == "private")
-    if not nats and unseen_route_targets(model, vpc, "nat", "nat_gateway"):
-        return Derived(None)   # one the routes name is missing: it may be private
+    unseen = unseen_route_targets(model, vpc, "nat", "nat_gateway")
+    if not nats and unseen:
+        return Derived(None, why=unseen_why(unseen))   # one the routes name is missing: it may be private
     return Derived(tuple(sorted(n.id for n in nats)), refs(nats))
 
 

@@ -45,7 +45,7 @@ def _paths(model: Model, reach: Reachability, start: Resource | None, destinatio
            family: str | None = None) -> Derived[tuple[str, ...] | None]:
     found = reach.of(destination, family)
     if not found and reach.indeterminate:
-        return Derived(None, _evidence(model, (), start))
+        return Derived(None, _evidence(model, (), start), why=reach.indeterminate)
     return Derived(tuple(p.text for p in found), _evidence(model, found, start))
 
 
