@@ -301,10 +301,11 @@ class _Resolving:
         # (requires, account, region, (type, id) when a per-resource failure concerns it) -> missing
         self.missing: dict[tuple[tuple[Call, ...], str, str, tuple[str, str] | None], tuple[str, ...]] = {}
         # What is unknown before deploy (a plan's "known after apply"), made when first needed
-        # (all empty for a collected snapshot): record -> (pointer, marks) of each resource read
-        # from it with unknown fields that propagate, and the same marks by (account, region,
-        # type); a mark is (reason, the derived attributes it reaches, None: all).
-        self.unknown: dict[str, list[tuple[str, tuple[_Mark, ...]]]] | None = None
+        # (all empty for a collected snapshot): by record, the marks of each resource read from
+        # it at its pointer, and the marks of everything below each pointer prefix; the same
+        # marks by (account, region, type). A mark is (reason, the derived attributes it
+        # reaches, None: all).
+        self.unknown: dict[str, _RecordMarks] | None = None
         self.unknown_by_type: dict[tuple[str, str, str], tuple[_Mark, ...]] = {}
         self.unknown_for: dict[tuple[str, str, tuple[Call, ...], tuple[str, str]], tuple[str, ...]] = {}
 
@@ -321,19 +322,33 @@ for (_type, _), _calls in registry.FIELD_CALLS.items():
         _CALL_TYPES[_call] = _CALL_TYPES.get(_call, frozenset()) | {_type}
 
 
-def _unknown_index(model: Model, known: _Resolving) -> dict[str, list[tuple[str, tuple[_Mark, ...]]]]:
+@dataclass
+class _RecordMarks:
+    at: dict[str, tuple[_Mark, ...]]       # pointer of a resource -> its marks
+    below: dict[str, tuple[_Mark, ...]]    # pointer prefix -> the marks of every resource under it
+
+
+def _unknown_index(model: Model, known: _Resolving) -> dict[str, _RecordMarks]:
     if known.unknown is None:
-        found: dict[str, list[tuple[str, tuple[_Mark, ...]]]] = {}
+        at: dict[str, dict[str, list[_Mark]]] = {}
+        below: dict[str, dict[str, list[_Mark]]] = {}
         by_type: dict[tuple[str, str, str], list[_Mark]] = {}
         for items in model.resources.values():
             for r in items:
+                if not r.unknown:
+                    continue
                 # NARROW_FIELDS decides which derived values a field reaches (held to the truth by
                 # tests/test_property_unknown.py); a reader's `quiet` hint never narrows it further.
-                marks = tuple((u.reason, NARROW_FIELDS.get((r.type_name, u.field))) for u in r.unknown)
-                if marks:
-                    found.setdefault(r.source.record, []).append((r.source.pointer, marks))
-                    by_type.setdefault((r.account, r.region, r.type_name), []).extend(marks)
-        known.unknown = found
+                marks = [(u.reason, NARROW_FIELDS.get((r.type_name, u.field))) for u in r.unknown]
+                record, pointer = r.source.record, r.source.pointer
+                at.setdefault(record, {}).setdefault(pointer, []).extend(marks)
+                parts = pointer.split("/")
+                for n in range(1, len(parts)):
+                    below.setdefault(record, {}).setdefault("/".join(parts[:n]), []).extend(marks)
+                by_type.setdefault((r.account, r.region, r.type_name), []).extend(marks)
+        known.unknown = {record: _RecordMarks({p: tuple(dict.fromkeys(m)) for p, m in found.items()},
+                                              {p: tuple(dict.fromkeys(m)) for p, m in below.get(record, {}).items()})
+                         for record, found in at.items()}
         known.unknown_by_type = {k: tuple(dict.fromkeys(v)) for k, v in by_type.items()}
     return known.unknown
 
@@ -363,10 +378,14 @@ def _unknown_behind(model: Model, known: _Resolving, sources: Iterable[SourceRef
             for why in _reaching(known.unknown_by_type.get((resource.account, resource.region, t), ()), name)))
     out = list(found)
     for ref in sources:
-        for pointer, marks in index.get(ref.record, ()):
-            p = ref.pointer
-            if p == pointer or p.startswith(pointer + "/") or pointer.startswith(p + "/"):
-                out.extend(_reaching(marks, name))
+        marks = index.get(ref.record)
+        if marks is None:
+            continue
+        p = ref.pointer
+        parts = p.split("/")
+        for n in range(1, len(parts) + 1):   # the resource itself, or one it is part of
+            out.extend(_reaching(marks.at.get("/".join(parts[:n]), ()), name))
+        out.extend(_reaching(marks.below.get(p, ()), name))   # a listing: what is in it
     return tuple(dict.fromkeys(out))
 
 

@@ -184,7 +184,9 @@ def _leaf(leaf: Leaf, rtype: str) -> Compiled:
             if resolved.missing:
                 notes.append("not collected for this account and region: " + ", ".join(resolved.missing))
             if resolved.unknown:
-                notes.append("unknown before deploy: " + "; ".join(resolved.unknown))
+                more = len(resolved.unknown) - _WHY_SHOWN
+                notes.append("unknown before deploy: " + "; ".join(resolved.unknown[:_WHY_SHOWN])
+                             + (f"; and {more} more" if more > 0 else ""))
             return evidence(None, "; ".join(notes))
         try:
             holds, note = _test(op, arg, resolved, quantifier, data)
