@@ -202,28 +202,13 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
 
     Every input is checked before anything is written (`InputError`, `ScanStopped` code 2);
     see `ScanStopped` for the other ways a run stops."""
-    from auditor.scan import prepare
 
     if config is None and snapshot is None:
         raise ValueError("give a config (collect and evaluate) or a snapshot folder (re-evaluate evidence)")
     t0 = time.monotonic()
-    if inputs is None:
-        inputs = prepare(config, fail_on=fail_on)
-    wanted = _formats(formats, config)
-    if pdf_signer is None and config is not None and config.report_signing is not None:
-        pdf_signer = _config_signer(config)
-    if pdf_signer is not None and "pdf" not in wanted:
-        notify("note: the PDF signer is not used: pdf is not among the reports written", err=True)
-    if out is None:
-        base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
-        out = timestamped(base)
+    inputs, wanted, pdf_signer, out = _settle(config, inputs, fail_on, formats, pdf_signer, out, notify)
     # Every input is checked before anything is written: the snapshot read, then the folder.
-    snap = None
-    if snapshot is not None:
-        problem = inside_evidence_problem(out, snapshot, "snapshot")
-        if problem is not None:
-            raise ScanStopped(EXIT_INPUT, problem)
-        snap = _load_snapshot(snapshot)
+    snap = _snapshot_input(out, snapshot)
     settled = collection_inputs(config) if snapshot is None and config is not None else None
     opened = _open_store(store) if store is not None else None
     _make_folder(out)
@@ -282,29 +267,14 @@ def run_plan(config: AuditConfig | None, plan: Path, *, snapshot: Path | None = 
     and the snapshot is not `complete`. A file that is not a plan or template (`IacError`), or
     cannot be read, is `ScanStopped` 2 before anything is written; the other arguments and
     ways to stop are `run_scan`'s."""
-    from auditor.scan import prepare
 
     if snapshot is not None and collect:
         raise ScanStopped(EXIT_INPUT, "give a snapshot to lay the plan over, or collect one, not both; nothing was run")
     if collect and config is None:
         raise ValueError("collecting needs a config (its accounts and regions)")
     t0 = time.monotonic()
-    if inputs is None:
-        inputs = prepare(config, fail_on=fail_on)
-    wanted = _formats(formats, config)
-    if pdf_signer is None and config is not None and config.report_signing is not None:
-        pdf_signer = _config_signer(config)
-    if pdf_signer is not None and "pdf" not in wanted:
-        notify("note: the PDF signer is not used: pdf is not among the reports written", err=True)
-    if out is None:
-        base_dir = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
-        out = timestamped(base_dir)
-    base = None
-    if snapshot is not None:
-        problem = inside_evidence_problem(out, snapshot, "snapshot")
-        if problem is not None:
-            raise ScanStopped(EXIT_INPUT, problem)
-        base = _load_snapshot(snapshot)
+    inputs, wanted, pdf_signer, out = _settle(config, inputs, fail_on, formats, pdf_signer, out, notify)
+    base = _snapshot_input(out, snapshot)
     wanted_account = account or _only_account(base.manifest if base is not None else None, config)
     wanted_region = region or _only_region(config)
     source = _read_plan(plan, wanted_account, wanted_region, parameters)
@@ -513,6 +483,37 @@ def _write_plan_snapshot(writer: Any, plan: Path, source: PlanSource, base: Snap
         _output_failed("snapshot", writer.final, str(exc.strerror or exc))
         raise ScanStopped(EXIT_OUTPUT, f"could not write the snapshot {safe(writer.final)}: "
                                        f"{safe(exc.strerror or exc)}") from exc
+
+
+def _settle(config: AuditConfig | None, inputs: ScanInputs | None, fail_on: str | None,
+            formats: Sequence[str] | None, pdf_signer: PdfSigner | None, out: Path | None, notify: Notify
+            ) -> tuple[ScanInputs, tuple[str, ...], PdfSigner | None, Path]:
+    """What `run_scan` and `run_plan` settle before reading anything: the checked inputs, the
+    report formats, the PDF signer (the config's when none is given) and the output folder."""
+    from auditor.scan import prepare
+
+    if inputs is None:
+        inputs = prepare(config, fail_on=fail_on)
+    wanted = _formats(formats, config)
+    if pdf_signer is None and config is not None and config.report_signing is not None:
+        pdf_signer = _config_signer(config)
+    if pdf_signer is not None and "pdf" not in wanted:
+        notify("note: the PDF signer is not used: pdf is not among the reports written", err=True)
+    if out is None:
+        base = config.output_dir if config is not None and config.output_dir is not None else Path("audit-output")
+        out = timestamped(base)
+    return inputs, wanted, pdf_signer, out
+
+
+def _snapshot_input(out: Path, snapshot: Path | None) -> Snapshot | None:
+    """The verified `snapshot` a run reads (None without one); `ScanStopped` 2 when it is not
+    one or `out` is inside it."""
+    if snapshot is None:
+        return None
+    problem = inside_evidence_problem(out, snapshot, "snapshot")
+    if problem is not None:
+        raise ScanStopped(EXIT_INPUT, problem)
+    return _load_snapshot(snapshot)
 
 
 # -- the run store -------------------------------------------------------------------------------

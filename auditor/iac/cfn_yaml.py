@@ -26,7 +26,7 @@ import yaml
 
 from auditor.errors import InputError
 from auditor.iac.base import IacError
-from auditor.yamlpos import MAX_DEPTH, _check_expansion
+from auditor.yamlpos import MAX_DEPTH, _BoundedLoader, _check_expansion, _TooDeep
 
 __all__ = ["Map", "Seq", "decode", "TAGS", "line_of"]
 
@@ -77,28 +77,9 @@ def _error(file: str, line: int, col: int, message: str) -> IacError:
 
 # -- YAML --------------------------------------------------------------------------------
 
-class _TooDeep(Exception):
-    def __init__(self, mark: Any):
-        self.mark = mark
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader whose composer refuses to nest deeper than MAX_DEPTH."""
-
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
-            return super().compose_node(parent, index)
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+# PyYAML's safe loader refusing to nest deeper than MAX_DEPTH: the one every YAML input of the
+# tool is read with (auditor/yamlpos.py).
+_Loader = _BoundedLoader
 
 
 _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
