@@ -174,10 +174,12 @@ class RecordBuilder:
         instance, put into a reservation here; eks DescribeCluster: the cluster, listed by
         ListClusters here). `attributes`: model field -> line; `unknown`: model field -> why
         it is unknown before deploy (say which attribute: "known after apply:
-        aws_subnet.app.availability_zone"); `quiet`: those of `unknown` that no analyzer
-        reads (they do not make derived values unknown)."""
-        if call not in COVERED or call not in _SPECS or _SPECS[call].for_each is not None and call != (
-                "eks", "DescribeCluster"):
+        aws_subnet.app.availability_zone"); `quiet`: those of `unknown` the reader believes
+        no analyzer reads (kept as `UnknownField.propagates`; which derived values a field
+        reaches is `auditor.rules.derive.NARROW_FIELDS`' word, and tests/test_iac_base.py
+        checks the two agree)."""
+        per_resource = call in _SPECS and _SPECS[call].for_each is not None and call != ("eks", "DescribeCluster")
+        if call not in COVERED or call not in _SPECS or per_resource:
             raise ValueError(f"{call} is not a covered listing call")
         body = dict(item)
         body[ITEM_SOURCE] = {"kind": self.kind, "file": self.file, "address": address, "line": line,

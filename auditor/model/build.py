@@ -142,8 +142,8 @@ def _side_record(rec: CallRecord, path: str, side: _Side) -> None:
 # Records written from a Terraform plan or CloudFormation template (auditor/iac/) hold AWS's
 # response shapes like collected ones. Each page of theirs carries PLAN_PAGE (true), and each
 # item in it ITEM_SOURCE: {"kind", "file", "address", "line", "attributes": {field: line},
-# "unknown": {field: reason}, "quiet": [field, ...]} (fields are model fields; "quiet" ones are
-# unknown without making derived values unknown). The resources read from such an item get
+# "unknown": {field: reason}, "quiet": [field, ...]} (fields are model fields; "quiet" ones the
+# reader believes no analyzer reads: `UnknownField.propagates`). The resources read from such an item get
 # its `declared_at` and `unknown` here; nothing else in the model tells the sources apart.
 PLAN_PAGE = "AuditorPlan"
 ITEM_SOURCE = "AuditorSource"

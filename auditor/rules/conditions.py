@@ -184,27 +184,23 @@ def _leaf(leaf: Leaf, rtype: str) -> Compiled:
             if resolved.missing:
                 notes.append("not collected for this account and region: " + ", ".join(resolved.missing))
             if resolved.unknown:
-                more = len(resolved.unknown) - _WHY_SHOWN
-                notes.append("unknown before deploy: " + "; ".join(resolved.unknown[:_WHY_SHOWN])
-                             + (f"; and {more} more" if more > 0 else ""))
+                notes.append("unknown before deploy: " + _first(resolved.unknown))
             return evidence(None, "; ".join(notes))
         try:
             holds, note = _test(op, arg, resolved, quantifier, data)
         except Indeterminate as exc:
-            return evidence(None, f"indeterminate: {exc}" + _why(resolved.why))
+            return evidence(None, f"indeterminate: {exc}" + (": " + _first(resolved.why) if resolved.why else ""))
         return evidence(holds, note)
     return run
 
 
-_WHY_SHOWN = 3
+_REASONS_SHOWN = 3
 
 
-def _why(why: tuple[str, ...]) -> str:
-    """The analysis' own reasons a value is unknown, as a note's tail (the first few)."""
-    if not why:
-        return ""
-    more = f"; and {len(why) - _WHY_SHOWN} more" if len(why) > _WHY_SHOWN else ""
-    return ": " + "; ".join(why[:_WHY_SHOWN]) + more
+def _first(reasons: tuple[str, ...]) -> str:
+    """The first few reasons a value is unknown, and how many more there are."""
+    more = len(reasons) - _REASONS_SHOWN
+    return "; ".join(reasons[:_REASONS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
 
 
 def _without_absent(data: Any) -> Any:
