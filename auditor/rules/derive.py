@@ -89,6 +89,10 @@ class Derived(Generic[T]):
     value: T
     sources: tuple[SourceRef, ...] = ()
     why: tuple[str, ...] = ()   # when `value` is None (unknown): why, in the analysis' words
+    # How the analysis decided the value, one line each, whatever the value: for the paths,
+    # each path's explanation codes, and for "no path", where every part of the traffic
+    # stopped and why (auditor/analyze/explain.py). Findings show it with the evidence.
+    explain: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
