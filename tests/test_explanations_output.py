@@ -209,6 +209,9 @@ def test_sarif_csv_junit_ocsf_asff_carry_it(explained_run: Path) -> None:
     assert out is not None and CODE in (out.text or "") and HOSTILE in (out.text or "")
     failure = cases[("PN-014", "subnet-public")].find("failure")
     assert failure is not None and "explanation:" in (failure.text or "")
+    explained_quiet = [f for f in _doc(explained_run)["findings"] if f["status"] not in ("FAIL", "ERROR")
+                       and any("explanation" in e for e in f["evidence"])]
+    assert len(list(root.iter("system-out"))) == len(explained_quiet)   # a case without one has none
 
     ocsf = json.loads((explained_run / FILES["ocsf"]).read_text(encoding="utf-8"))
     ocsf_pass = next(e for e in ocsf if e["finding_info"]["uid"] == _finding(_doc(explained_run), "PN-014",

@@ -253,15 +253,15 @@ def junit_xml(model: ReportModel) -> bytes:
             case = ET.SubElement(suite, "testcase", {"classname": _x(f.rule.id), "name": _x(f.name),
                                                      **(_junit_where(declared.file, f.declared_line)
                                                         if declared is not None else {})})
-            why = explanation_block(f)
+            explained = explanation_block(f)
             if f.status == "FAIL":
                 counts["failures"] += 1
                 el = ET.SubElement(case, "failure", {"message": _x(f.message), "type": f.severity})
-                el.text = _x(evidence_text(f) + ("\n" + why if why else ""))
+                el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
             elif f.status == "ERROR":
                 counts["errors"] += 1
                 el = ET.SubElement(case, "error", {"message": _x(f.message), "type": "not-assessed"})
-                el.text = _x(evidence_text(f) + ("\n" + why if why else ""))
+                el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
             elif f.status == "WAIVED":
                 counts["skipped"] += 1
                 w = f.waiver
@@ -272,8 +272,8 @@ def junit_xml(model: ReportModel) -> bytes:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
                                                               else "not applicable")})
-            if why and f.status not in ("FAIL", "ERROR"):   # a PASS is checked by its explanation too
-                ET.SubElement(case, "system-out").text = _x(why)
+            if explained and f.status not in ("FAIL", "ERROR"):   # a PASS is checked by its explanation too
+                ET.SubElement(case, "system-out").text = _x(explained)
         _close_suite(suite, counts, totals, stamp)
     gaps = shown_gaps(model)
     if gaps:
