@@ -256,3 +256,21 @@ def test_diff_ignores_a_change_of_explanation_alone(explained_run: Path, tmp_pat
     assert doc["findings"]["still_failing"]   # the FAILs, still failing, not "changed"
     counts = doc["counts"]["not_listed"]
     assert counts["passing_evidence_changed"] == 0 and counts["unchanged_passing"] > 0, counts
+
+
+def test_html_shows_a_passes_why_line_in_the_browser(explained_run: Path, tmp_path: Path) -> None:
+    """In Chromium, the passing subnet's row (passes shown) has its why line, the codes in a
+    monospace block, and the hostile line is text, not markup."""
+    import shutil
+
+    from test_report_html import _dump
+
+    page = tmp_path / "report.html"
+    shutil.copy(explained_run / FILES["html"], page)
+    dom = _dump(page, "#passes=1&rule=PN-014&q=subnet-isolated")
+    rows = [r[:r.index("</tr>")] for r in dom.split('<tr class="finding"')[1:]]
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert 'data-rule="PN-014"' in row and 'data-st="PASS"' in row
+    assert '<details class="why"><summary class="mono">why: subnet-isolated' in row and CODE in row
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row and "<script>alert" not in dom
