@@ -80,7 +80,7 @@ def _check_model(model: Model, subnets: Iterable[Subnet]) -> tuple[int, list[str
             # the one-address answer agrees with the all-destinations one
             if found.of("internet") and family not in internet and not whole.indeterminate:
                 problems.append(f"{where}: the trace reaches the internet, the subnet's answer does not")
-            if not holds_internet(parse_net(address)) and any(  # type: ignore[arg-type]
+            if not holds_internet(parse_net(address)) and any(
                     len(p.hops) > 3 for p in found.of("internet")):
                 problems.append(f"{where}: a private address reaches the internet after other hops")
         if not internet and not whole.indeterminate:
