@@ -35,9 +35,8 @@ from auditor.errors import InputError
 from auditor.model.types import Instance, Model, NetworkInterface, RouteTable, Subnet, TransitGatewayRouteTable
 from auditor.yamlpos import load_yaml
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-import batfish_adapter as adapter  # noqa: E402
+# Run as a script, this file's folder is on the path; the tests import the adapter first.
+import batfish_adapter as adapter
 
 SCHEMAS = ("external-oracles/reachability/v1", "external-oracles/structure/v1")
 ORACLES = "external-oracles"

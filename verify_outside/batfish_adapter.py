@@ -200,6 +200,14 @@ def layout_of(snapshot: Path) -> tuple[str, list[tuple[str | None, str | None, P
     raise AdapterError(f"{snapshot.name}: {CONFIGS}/ mixes files and folders (unknown layout)")
 
 
+def _list(responses: Mapping[str, Any], name: str, key: str) -> list[Any]:
+    """The items of one listing, [] when it is absent or not of the API's shape (the shape is
+    checked, with its error, where the listing is written)."""
+    response = responses.get(name)
+    value = response.get(key) if isinstance(response, dict) else None
+    return value if isinstance(value, list) else []
+
+
 def _owner(responses: Mapping[str, Any]) -> str | None:
     """The account that owns most of the VPCs, subnets, route tables and gateways listed."""
     owners: Counter[str] = Counter()
@@ -207,7 +215,7 @@ def _owner(responses: Mapping[str, Any]) -> str | None:
                                   ("RouteTables.json", "RouteTables", "OwnerId"),
                                   ("TransitGateways.json", "TransitGateways", "OwnerId"),
                                   ("InternetGateways.json", "InternetGateways", "OwnerId")):
-        for item in (responses.get(name) or {}).get(key) or []:
+        for item in _list(responses, name, key):
             if isinstance(item, dict) and isinstance(item.get(field_name), str) and _ACCOUNT.match(item[field_name]):
                 owners[item[field_name]] += 1
     return owners.most_common(1)[0][0] if owners else None
@@ -215,10 +223,10 @@ def _owner(responses: Mapping[str, Any]) -> str | None:
 
 def _region_from_zones(responses: Mapping[str, Any]) -> str | None:
     zones: set[str] = set()
-    for item in (responses.get("Subnets.json") or {}).get("Subnets") or []:
+    for item in _list(responses, "Subnets.json", "Subnets"):
         if isinstance(item, dict) and isinstance(item.get("AvailabilityZone"), str):
             zones.add(item["AvailabilityZone"])
-    for item in (responses.get("AvailabilityZones.json") or {}).get("AvailabilityZones") or []:
+    for item in _list(responses, "AvailabilityZones.json", "AvailabilityZones"):
         if isinstance(item, dict):
             if isinstance(item.get("RegionName"), str) and _REGION.match(item["RegionName"]):
                 return str(item["RegionName"])
@@ -263,11 +271,15 @@ def convert(snapshot: Path, out: Path, only: Iterable[str] | None = None) -> Con
     layout, where = layout_of(snapshot)
     wanted = {str(p) for p in only} if only is not None else None
     per_folder: list[tuple[str | None, str | None, Path, dict[str, Any]]] = []
+    hints: list[dict[str, Any]] = []   # per folder: the listings that name owners and zones, used or not
     conv = Conversion(layout=layout, folders=())
     for account, region, path in where:
         responses: dict[str, Any] = {}
+        hint: dict[str, Any] = {}
         for f in _json_files(path):
             rel = str(f.relative_to(snapshot))
+            if f.name in ("Vpcs.json", "Subnets.json", "AvailabilityZones.json", "RouteTables.json"):
+                hint[f.name] = _read_json(f, snapshot)
             if wanted is not None and rel not in wanted:
                 conv.not_used.append((rel, "not loaded by the Batfish test whose answers are compared "
                                            "(extra listing)"))
@@ -275,14 +287,15 @@ def convert(snapshot: Path, out: Path, only: Iterable[str] | None = None) -> Con
             if f.name not in FILES and f.name not in DERIVED_FROM:
                 conv.not_used.append((rel, NOT_USED.get(f.name, "not a listing this adapter knows")))
                 continue
-            responses[f.name] = _read_json(f, snapshot)
+            responses[f.name] = hint.get(f.name) or _read_json(f, snapshot)
         per_folder.append((account, region, path, responses))
+        hints.append(hint | responses)
     # Flat and per-region layouts hold one account: the owner the files name.
-    default_account = next((a for _, _, _, r in per_folder if (a := _owner(r))), PLACEHOLDER_ACCOUNT)
+    default_account = next((a for h in hints if (a := _owner(h))), PLACEHOLDER_ACCOUNT)
     folders: list[Folder] = []
-    for account, region, path, responses in per_folder:
+    for (account, region, path, _), hint in zip(per_folder, hints, strict=True):
         if region is None:
-            region = _region_from_zones(responses)
+            region = _region_from_zones(hint)
             if region is None:
                 raise AdapterError(f"{snapshot.name}: a flat {CONFIGS}/ whose subnets and availability zones name no "
                                    "region")
@@ -292,9 +305,9 @@ def convert(snapshot: Path, out: Path, only: Iterable[str] | None = None) -> Con
         conv.derived.append(f"account: no owner id in the listings; {PLACEHOLDER_ACCOUNT} used")
     # VPC CIDRs of every folder: a VPC attachment may propagate a VPC of another account.
     vpc_cidrs: dict[str, list[str]] = {}
-    for _, _, _, responses in per_folder:
+    for _, _, path, responses in per_folder:
         if "Vpcs.json" in responses:
-            for v in _items(responses["Vpcs.json"], "Vpcs", "Vpcs.json"):
+            for v in _items(responses["Vpcs.json"], "Vpcs", str((path / "Vpcs.json").relative_to(snapshot))):
                 cidrs = [a.get("CidrBlock") for a in v.get("CidrBlockAssociationSet") or []
                          if isinstance(a, dict) and (a.get("CidrBlockState") or {}).get("State", "associated") == "associated"]
                 cidrs = [c for c in cidrs if isinstance(c, str)] or ([v["CidrBlock"]] if isinstance(v.get("CidrBlock"), str) else [])
@@ -437,6 +450,10 @@ def load(snapshot: Path, only: Iterable[str] | None = None, out: Path | None = N
             return _read_back(conv, folder)
     except SnapshotError as exc:
         raise AdapterError(f"{snapshot.name}: {exc}") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # A value of a type AWS never sends where the derivations above read it.
+        raise AdapterError(f"{snapshot.name}: a listing holds data of a shape AWS never returns "
+                           f"({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _read_back(conv: Conversion, folder: Path) -> Loaded:
