@@ -152,11 +152,14 @@ def test_right_expectations_agree(capsys: pytest.CaptureFixture[str]) -> None:
             ("public-to-internet", "reaches the internet via igw igw-0e1a0000000000d1"),
             ("a-to-b", "delivered into vpc-0f2b000000000002 via tgw tgw-0f2b0000000000d1"),
             ("b-to-a", "delivered into vpc-0f2b000000000001 via tgw tgw-0f2b0000000000d1"),
-            ("one-to-two", "delivered into vpc-0a3c000000000002 via peering vpc-0a3c000000000002")):
+            ("one-to-two", "delivered into vpc-0a3c000000000002 via peering vpc-0a3c000000000002"),
+            ("a-to-nowhere", "dropped at tgw-0f2b0000000000d1 (no gateway)")):
         line = line_of(out, flow)
-        assert f"  covered  expected: {expected}  ours: {expected}  AGREE" in line, line
-    assert "flows: 7; covered 5, partly covered 1" in out
-    assert "compared: 6; agree 6, disagree 0" in out
+        assert f"  covered  expected: {expected}  ours: {expected} | codes " in line, line
+        assert line.endswith("  AGREE"), line
+    assert "NO_ROUTE_TO_DESTINATION" in line_of(out, "a-to-nowhere")
+    assert "flows: 8; covered 6, partly covered 1" in out
+    assert "compared: 7; agree 7, disagree 0" in out
 
 
 def test_uncovered_flows_and_parts_say_why(capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,19 +168,19 @@ def test_uncovered_flows_and_parts_say_why(capsys: pytest.CaptureFixture[str]) -
     assert "uncovered  the reply's path" in line_of(out, "private-to-internet/reverse")
     partly = line_of(out, "private-to-public-denied-by-sg")
     assert "partly covered  expected: delivered into vpc-0e1a000000000001 (no gateway)" in partly
-    assert "AGREE  [not compared: the final DENIED_IN at i-0e1a000000000a02: its security group" in partly
+    assert "  AGREE  [not compared: the final DENIED_IN at i-0e1a000000000a02: its security group" in partly
     assert "not used  aws_configs/CustomerGateways.json: not loaded by the Batfish test" in out
     assert "uncovered 1" in out and "starts at the internet (inbound not traced) 1" in out
 
 
 def test_wrong_expectations_disagree(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tgw = snapshot_in(corpus, "per-region-tgw") / "expectations.yaml"
-    text = tgw.read_text()
     # b-to-a claimed to stop at the transit gateway for want of a route: ours delivers it.
-    head, tail = text.split("- id: b-to-a", 1)
-    tgw.write_text(head + "- id: b-to-a" + tail.split("expect:")[0] + (
-        "expect:\n    disposition: NO_ROUTE\n    hops: [i-0f2b000000000a02, subnet-0f2b0000000000b1, "
-        "vpc-0f2b000000000002, tgw-0f2b0000000000d1]\n"))
+    right = ("disposition: ACCEPTED\n    hops: [i-0f2b000000000a02, subnet-0f2b0000000000b1, vpc-0f2b000000000002, "
+             "tgw-0f2b0000000000d1,\n      vpc-0f2b000000000001, subnet-0f2b0000000000a1, i-0f2b000000000a01]")
+    assert tgw.read_text().count(right) == 1
+    tgw.write_text(tgw.read_text().replace(right, "disposition: NO_ROUTE\n    hops: [i-0f2b000000000a02, "
+                                           "subnet-0f2b0000000000b1, vpc-0f2b000000000002, tgw-0f2b0000000000d1]"))
     nat = snapshot_in(corpus, "flat-nat-egress") / "expectations.yaml"
     nat.write_text(nat.read_text().replace("vpc-0e1a000000000001, nat-0e1a0000000000e1,\n",
                                            "vpc-0e1a000000000001, nat-0e1a00000000ffff,\n", 1))
@@ -188,7 +191,7 @@ def test_wrong_expectations_disagree(corpus: Path, capsys: pytest.CaptureFixture
     assert "ours: delivered into vpc-0f2b000000000001" in line_of(out, "b-to-a")
     assert "expected: reaches the internet via nat nat-0e1a00000000ffff" in line_of(out, "private-to-internet")
     assert line_of(out, "private-to-internet").endswith("DISAGREE")
-    assert "agree 4, disagree 2" in out
+    assert "agree 5, disagree 2" in out
 
 
 # -- bad folders: exit 2 with the reason ------------------------------------------------------

@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable, Sequence
 
+from auditor.analyze.reachability import Reachability, subnet_trace
 from auditor.console import echo, safe
 from auditor.errors import InputError
-from auditor.model.types import Instance, Model, NetworkInterface, RouteTable, Subnet, TransitGatewayRouteTable
+from auditor.model.types import Instance, Model, NetworkInterface, Subnet, TransitGatewayRouteTable
 from auditor.yamlpos import load_yaml
 
 # Run as a script, this file's folder is on the path; the tests import the adapter first.
@@ -85,6 +86,7 @@ class Verdict:
     result: str = ""                  # AGREE | DISAGREE | "" (uncovered)
     not_compared: list[str] = field(default_factory=list)
     reason: str = ""                  # why uncovered
+    notes: list[str] = field(default_factory=list)
 
     @property
     def line(self) -> str:
@@ -92,7 +94,8 @@ class Verdict:
         if self.status == "uncovered":
             tail = f"  (ours: {self.ours})" if self.ours else ""
             return f"{head}  {self.reason}{tail}"
-        extra = "".join(f"  [not compared: {n}]" for n in self.not_compared)
+        extra = "".join(f"  [not compared: {n}]" for n in self.not_compared) + "".join(
+            f"  [note: {n}]" for n in self.notes)
         return f"{head}  expected: {self.expected}  ours: {self.ours}  {self.result}{extra}"
 
 
@@ -154,11 +157,23 @@ def _tokens_of_ids(ids: Sequence[str], model: Model) -> tuple[list[str], str]:
 
 
 def _hop_ids(text: str) -> list[str]:
-    """The ids of a hop text of ours (``subnet-a → rtb-1 0.0.0.0/0 → tgw-1``)."""
-    return [part.strip().split(" ")[0] for part in text.split("→") if part.strip()]
+    """The ids of a hop text of ours (``subnet-a → rtb-1 0.0.0.0/0 → tgw-1``); an attachment
+    (``attachment vpc-b``) is no node of its own: its transit gateway is the hop before it."""
+    out = []
+    for part in text.split("→"):
+        words = part.split()
+        if words and words[0] != "attachment":
+            out.append(words[0])
+    return out
 
 
-def ours_from(reach: Any, model: Model) -> Ours:
+# Codes that explain a route carrying none of the traffic (a more specific or preferred route
+# took it, or the route does not match it): the packet went elsewhere, it was not dropped there.
+_ROUTE_NOT_TAKEN = frozenset({"MORE_SPECIFIC_ROUTE", "HIGHER_PRIORITY_ROUTE", "CANNOT_ROUTE",
+                              "TGW_RTB_MORE_SPECIFIC_ROUTE", "TGW_RTB_HIGHER_PRIORITY_ROUTE", "TGW_RTB_CANNOT_ROUTE"})
+
+
+def ours_from(reach: Reachability, model: Model) -> Ours:
     """Our answer from a `Reachability` of one destination (its paths and its `stops`)."""
     outcomes: list[Outcome] = []
     codes: list[str] = []
@@ -168,9 +183,11 @@ def ours_from(reach: Any, model: Model) -> Ours:
         last = p.hops[-1]
         where = last.id if p.destination == "vpc" else (last.label or last.id) if p.destination == "on_premises" else ""
         outcomes.append(Outcome(p.destination, where, tuple(tokens)))
-        codes += list(getattr(p, "codes", ()) or ())
+        codes += list(p.codes)
     undecided = list(reach.indeterminate)
-    for s in getattr(reach, "stops", ()) or ():
+    for s in reach.stops:
+        if s.code in _ROUTE_NOT_TAKEN:
+            continue
         codes.append(s.code)
         if not s.certain:
             continue
@@ -181,74 +198,8 @@ def ours_from(reach: Any, model: Model) -> Ours:
     return Ours(tuple(sorted(set(outcomes))), tuple(dict.fromkeys(undecided)), tuple(dict.fromkeys(codes)))
 
 
-def _lpm_ok(model: Model, kind: str, table_id: str, route_text: str, address: Any) -> bool:
-    """Interim: whether `route_text` of that table is the longest match for `address`."""
-    from auditor.analyze.prefixes import parse_net
-    text = route_text.split("(")[-1].rstrip(")") if "(" in route_text else route_text
-    net = parse_net(text)
-    if net is None or not net.contains(address):
-        return False
-    best = -1
-    if kind == "route_table":
-        rt = model.get("route_table", table_id)
-        if not isinstance(rt, RouteTable):
-            return False
-        for r in rt.routes:
-            for c in (r.destination_cidrs or ()) if r.destination_kind == "prefix_list" else (r.destination,):
-                n = parse_net(c)
-                if n is not None and n.contains(address):
-                    best = max(best, n.plen)
-    else:
-        t = model.get("transit_gateway_route_table", table_id)
-        if not isinstance(t, TransitGatewayRouteTable):
-            return False
-        for tr in t.routes or ():
-            for c in tr.destination_cidrs or ():
-                n = parse_net(c)
-                if n is not None and n.contains(address):
-                    best = max(best, n.plen)
-    return net.plen == best
-
-
-def _interim_trace(model: Model, subnet: Subnet, address: str) -> Any:
-    """Until the analyzer's `subnet_trace` is in main: the paths of `subnet_reachability`
-    that carry `address` (every table hop's route is its longest match), plus the source
-    VPC's own local delivery. It knows no stops: a packet it finds no path for is reported
-    undecided, never as dropped."""
-    from auditor.analyze.prefixes import parse_net
-    from auditor.analyze.reachability import Hop, Path as RPath, Reachability, subnet_reachability
-
-    addr = parse_net(address)
-    reach = subnet_reachability(model, subnet)
-    kept = []
-    for p in reach.paths:
-        ok = True
-        for h in p.hops:
-            if h.kind in ("route_table", "tgw_route_table") and h.route:
-                ok = ok and addr is not None and _lpm_ok(model, h.kind, h.id, h.route, addr)
-            if h.kind == "pcx" and h.route:
-                n = parse_net(h.route)
-                ok = ok and n is not None and addr is not None and n.contains(addr)
-        if ok:
-            kept.append(p)
-    rt = model.get("route_table", subnet.route_table_id or "")
-    if isinstance(rt, RouteTable) and addr is not None:
-        local = [r for r in rt.routes if r.target_kind == "local" and _lpm_ok(model, "route_table", rt.id, r.destination, addr)]
-        if local:
-            kept.append(RPath("vpc", "ipv4", (Hop("subnet", subnet.id), Hop("route_table", rt.id, local[0].destination),
-                                              Hop("vpc", subnet.vpc_id))))
-    undecided = list(reach.indeterminate)
-    if not kept:
-        undecided.append("interim trace: no path carries this address and the interim trace knows no stops")
-    return Reachability(tuple(kept), tuple(undecided), reach.loops)
-
-
 def trace_function() -> tuple[Callable[[Model, Subnet, str], Any], str]:
-    """The analyzer's `subnet_trace` when it exists, else the interim trace above."""
-    try:
-        from auditor.analyze.reachability import subnet_trace  # type: ignore[attr-defined]
-    except ImportError:
-        return _interim_trace, "interim trace (subnet_reachability paths filtered by longest-prefix match)"
+    """The analyzer's trace of one destination (a seam for the tests)."""
     return subnet_trace, "auditor.analyze.reachability.subnet_trace"
 
 
@@ -360,6 +311,7 @@ def _judge_forward(ctx: Context, flow: dict[str, Any], fid: str, expect: dict[st
                                     "addresses is not traced; our trace ends at the internet)")
     last = hops[-1]
     not_compared: list[str] = []
+    notes: list[str] = []
     if disp <= _DELIVERED:
         if last in _OUTSIDE:
             expected = Outcome("internet", "", tuple(_expected_tokens(hops)))
@@ -386,8 +338,8 @@ def _judge_forward(ctx: Context, flow: dict[str, Any], fid: str, expect: dict[st
                                     "address-level, not modelled)")
     elif disp == {"DENIED_OUT"} and last == "isp_16509" and igws:
         expected = Outcome("dropped", hops[igws[0]], tuple(_expected_tokens(hops[:igws[0]])))
-        not_compared.append("Batfish drops it at the AWS backbone after the internet gateway (a private destination); "
-                            "read as dropped at that gateway")
+        notes.append("Batfish drops it at the AWS backbone (isp_16509) after the internet gateway, for its private "
+                     "destination: read as dropped at that gateway (AWS: IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS)")
     elif disp <= {"NO_ROUTE", "NULL_ROUTED"} and _is_aws(last):
         where = last
         expected = Outcome("dropped", where, tuple(t for t in _expected_tokens(hops) if t.split(" ", 1)[1] != where))
@@ -409,12 +361,13 @@ def _judge_forward(ctx: Context, flow: dict[str, Any], fid: str, expect: dict[st
     try:
         reach = ctx.trace(m, subnet, dst)
     except Exception as exc:   # an analyzer failure is a finding of this check, not a traceback
-        return Verdict(ctx.name, fid, "covered", expected.text, f"the trace failed: {type(exc).__name__}: {exc}",
-                       "DISAGREE", not_compared)
+        return Verdict(ctx.name, fid, "partly covered" if not_compared else "covered", expected.text,
+                       f"the trace failed: {type(exc).__name__}: {exc}", "DISAGREE", not_compared, notes=notes)
     ours = ours_from(reach, m)
     status = "partly covered" if not_compared else "covered"
     agree = not ours.undecided and set(ours.outcomes) == {expected}
-    return Verdict(ctx.name, fid, status, expected.text, ours.text, "AGREE" if agree else "DISAGREE", not_compared)
+    return Verdict(ctx.name, fid, status, expected.text, ours.text, "AGREE" if agree else "DISAGREE", not_compared,
+                   notes=notes)
 
 
 def _nat_ips(model: Model, nat_id: str) -> list[str]:

@@ -308,10 +308,11 @@ def convert(snapshot: Path, out: Path, only: Iterable[str] | None = None) -> Con
     for _, _, path, responses in per_folder:
         if "Vpcs.json" in responses:
             for v in _items(responses["Vpcs.json"], "Vpcs", str((path / "Vpcs.json").relative_to(snapshot))):
-                cidrs = [a.get("CidrBlock") for a in v.get("CidrBlockAssociationSet") or []
-                         if isinstance(a, dict) and (a.get("CidrBlockState") or {}).get("State", "associated") == "associated"]
-                cidrs = [c for c in cidrs if isinstance(c, str)] or ([v["CidrBlock"]] if isinstance(v.get("CidrBlock"), str) else [])
-                vpc_cidrs[str(v.get("VpcId"))] = cidrs
+                associated = [a.get("CidrBlock") for a in v.get("CidrBlockAssociationSet") or []
+                              if isinstance(a, dict)
+                              and (a.get("CidrBlockState") or {}).get("State", "associated") == "associated"]
+                cidrs = [c for c in associated if isinstance(c, str)]
+                vpc_cidrs[str(v.get("VpcId"))] = cidrs or ([v["CidrBlock"]] if isinstance(v.get("CidrBlock"), str) else [])
     records: list[CallRecord] = []
     for folder, (_, _, _, responses) in zip(folders, per_folder, strict=True):
         records += _folder_records(snapshot, folder, responses, vpc_cidrs, conv)
