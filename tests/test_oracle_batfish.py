@@ -111,6 +111,27 @@ def test_a_static_route_wins_over_the_propagated_one_for_the_same_cidr(corpus: P
         ("10.20.0.0/16", "propagated", "active"), ("10.30.0.0/16", "static", "blackhole")]
 
 
+def test_security_group_rules_come_from_the_groups_permissions() -> None:
+    model = adapter.load(SNAPSHOTS / "flat-nat-egress").model
+    rules = sorted((r.group_id, r.is_egress, r.protocol, r.from_port, r.to_port, r.cidr_ipv4)
+                   for r in model.of("security_group_rule"))
+    assert rules == [("sg-0e1a000000000001", False, "tcp", 22, 22, "10.8.0.0/16"),
+                     ("sg-0e1a000000000001", True, "-1", None, None, "0.0.0.0/0"),
+                     ("sg-0e1a000000000002", False, "tcp", 443, 443, "0.0.0.0/0"),
+                     ("sg-0e1a000000000002", True, "-1", None, None, "0.0.0.0/0")]
+
+
+@pytest.mark.parametrize(("ports", "protocol", "port", "except_port", "expected"), [
+    (("tcp 22",), "tcp", 22, None, True), (("tcp 22",), "tcp", 80, None, False), (("tcp 1024-65535",), "tcp", 2000, None, True),
+    (("udp all ports",), "udp", 53, None, True), (("udp all ports",), "tcp", 53, None, False), (("all",), "tcp", 1, None, True),
+    (("icmp",), "icmp", None, None, True), (("tcp 22",), "tcp", None, 22, False), (("tcp 22", "tcp 3306"), "tcp", None, 22, True),
+    (("tcp all ports",), "tcp", None, 22, True), ((), None, None, None, False), (("icmp",), None, None, None, True),
+])
+def test_reading_the_admitted_ports(ports: tuple[str, ...], protocol: str | None, port: int | None,
+                                    except_port: int | None, expected: bool) -> None:
+    assert batfish.admits(ports, protocol, port, except_port=except_port) is expected
+
+
 def test_listings_the_model_does_not_read_are_listed_not_dropped() -> None:
     only = ["aws_configs/" + n for n in ("Vpcs.json", "Subnets.json", "RouteTables.json", "AvailabilityZones.json")]
     loaded = adapter.load(SNAPSHOTS / "flat-nat-egress", only)
@@ -158,19 +179,26 @@ def test_right_expectations_agree(capsys: pytest.CaptureFixture[str]) -> None:
         assert f"  covered  expected: {expected}  ours: {expected} | codes " in line, line
         assert line.endswith("  AGREE"), line
     assert "NO_ROUTE_TO_DESTINATION" in line_of(out, "a-to-nowhere")
-    assert "flows: 8; covered 6, partly covered 1" in out
-    assert "compared: 7; agree 7, disagree 0" in out
+    # From the internet: what the interface owning the public address admits.
+    assert line_of(out, "from-internet").endswith(
+        "covered  expected: tcp 22 from the internet refused at i-0e1a000000000a02  ours: tcp 22 from the internet "
+        "refused at i-0e1a000000000a02 (admitted from the internet: tcp 443)  AGREE")
+    assert "flows: 10; covered 7, partly covered 2" in out
+    assert "compared: 9; agree 9, disagree 0" in out
 
 
 def test_uncovered_flows_and_parts_say_why(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(CORPUS, capsys)
-    assert "uncovered  starts at the internet" in line_of(out, "from-internet")
+    assert "uncovered  starts at the internet, to 192.0.2.99, which no interface" in line_of(out, "from-internet-to-nobody")
+    https = line_of(out, "from-internet-https")
+    assert "partly covered  expected: tcp 443 from the internet admitted at i-0e1a000000000a02" in https
+    assert "AGREE  [not compared: whether the admitting rule covers the source 203.0.113.7" in https
     assert "uncovered  the reply's path" in line_of(out, "private-to-internet/reverse")
     partly = line_of(out, "private-to-public-denied-by-sg")
     assert "partly covered  expected: delivered into vpc-0e1a000000000001 (no gateway)" in partly
     assert "  AGREE  [not compared: the final DENIED_IN at i-0e1a000000000a02: its security group" in partly
     assert "not used  aws_configs/CustomerGateways.json: not loaded by the Batfish test" in out
-    assert "uncovered 1" in out and "starts at the internet (inbound not traced) 1" in out
+    assert "uncovered 1" in out and "from the internet to an address no interface owns" in out
 
 
 def test_wrong_expectations_disagree(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -191,7 +219,7 @@ def test_wrong_expectations_disagree(corpus: Path, capsys: pytest.CaptureFixture
     assert "ours: delivered into vpc-0f2b000000000001" in line_of(out, "b-to-a")
     assert "expected: reaches the internet via nat nat-0e1a00000000ffff" in line_of(out, "private-to-internet")
     assert line_of(out, "private-to-internet").endswith("DISAGREE")
-    assert "agree 5, disagree 2" in out
+    assert "agree 7, disagree 2" in out
 
 
 # -- bad folders: exit 2 with the reason ------------------------------------------------------

@@ -24,13 +24,14 @@ Exit 0 when every compared part agrees, 1 when any disagrees, 2 when the folder 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable, Sequence
 
-from auditor.analyze.reachability import Reachability, subnet_trace
+from auditor.analyze.reachability import Reachability, internet_ingress_ports, subnet_trace
 from auditor.console import echo, safe
 from auditor.errors import InputError
 from auditor.model.types import Instance, Model, NetworkInterface, Subnet, TransitGatewayRouteTable
@@ -285,8 +286,7 @@ def _judge_forward(ctx: Context, flow: dict[str, Any], fid: str, expect: dict[st
     disp = _dispositions(expect)
     m = ctx.model
     if start == "internet":
-        return _uncovered(ctx, fid, "starts at the internet: inbound traffic is not traced (our analysis follows "
-                                    "traffic leaving a subnet; ingress is only the ports an interface admits)")
+        return _judge_ingress(ctx, flow, fid, expect, hops)
     if not _is_aws(start):
         return _uncovered(ctx, fid, f"starts on premises at {start} (router configurations are not modelled)")
     if start.startswith("i-"):
@@ -370,6 +370,97 @@ def _judge_forward(ctx: Context, flow: dict[str, Any], fid: str, expect: dict[st
                    notes=notes)
 
 
+# -- inbound from the internet: what an interface admits -------------------------------------
+
+_NAT_INTERFACE = "Interface for NAT Gateway "
+
+
+def _owner_of_interface(eni: NetworkInterface) -> str:
+    """The node Batfish names for an interface: its instance, its NAT gateway, else itself."""
+    if eni.instance_id:
+        return eni.instance_id
+    if eni.description.startswith(_NAT_INTERFACE):
+        return eni.description[len(_NAT_INTERFACE):].strip()
+    return eni.id
+
+
+def admits(ports: Sequence[str], protocol: Any, port: Any, *, except_port: int | None = None) -> bool:
+    """Whether `internet_ingress_ports`' answer admits that protocol and destination port
+    (any TCP port but `except_port` when given; protocol None: anything at all)."""
+    proto = str(protocol).lower() if protocol is not None else None
+    for text in ports:
+        if text == "all":
+            return True
+        kind, _, span = text.partition(" ")
+        if proto is None:
+            return True
+        if kind != proto:
+            if proto not in ("tcp", "udp", "icmp") and text in (f"protocol {proto}", "other protocols"):
+                return True
+            continue
+        if kind not in ("tcp", "udp") or span == "all ports":
+            if except_port is None or span == "all ports":
+                return True
+            continue
+        lo, _, hi = span.partition("-")
+        low, high = int(lo), int(hi or lo)
+        if except_port is not None:
+            if (low, high) != (except_port, except_port):
+                return True
+        elif port is not None and low <= int(port) <= high:
+            return True
+    return False
+
+
+def _judge_ingress(ctx: Context, flow: dict[str, Any], fid: str, expect: dict[str, Any], hops: list[str]) -> Verdict:
+    """A packet from the internet to a public address: our answer is what the interface
+    owning that address admits from internet sources (`internet_ingress_ports`: a route back
+    to an internet gateway, its security groups, its subnet's network ACL)."""
+    packet = flow["packet"]
+    dst = str(packet["dst_ip"])
+    disp = _dispositions(expect)
+    owners = [e for e in ctx.model.of("network_interface") if isinstance(e, NetworkInterface) and dst in e.public_ips]
+    if len(owners) != 1:
+        return _uncovered(ctx, fid, f"starts at the internet, to {dst}, which no interface in the snapshot owns "
+                                    "(Batfish's model of the internet and the AWS backbone)")
+    eni = owners[0]
+    node = _owner_of_interface(eni)
+    last = hops[-1]
+    if last != node or not any(h.startswith("igw-") for h in hops):
+        return _uncovered(ctx, fid, f"starts at the internet and ends at {last}, not at {node}, the owner of {dst} "
+                                    "(only delivery to the address's own interface is compared)")
+    if disp == {"ACCEPTED"}:
+        expected = Outcome("admitted", node, ())
+    elif disp == {"DENIED_IN"}:
+        expected = Outcome("refused", node, ())
+    else:
+        return _uncovered(ctx, fid, f"starts at the internet: disposition {'/'.join(sorted(disp))} has no ingress reading")
+    not_compared = []
+    if expect.get("transformations"):
+        not_compared.append("the internet gateway's destination NAT (public to private address)")
+    if expected.kind == "admitted":
+        not_compared.append(f"whether the admitting rule covers the source {packet.get('src_ip')} (our answer is per "
+                            "port, for any internet source)")
+    ports, reasons = internet_ingress_ports(ctx.model, eni)
+    if ports is None:
+        ours_text = "undecided: " + "; ".join(reasons[:3])
+        return Verdict(ctx.name, fid, "partly covered" if not_compared else "covered",
+                       _ingress_text(expected, packet), ours_text, "DISAGREE", not_compared)
+    got = admits(ports, packet.get("ip_protocol"), packet.get("dst_port"))
+    ours = Outcome("admitted" if got else "refused", node, ())
+    ours_text = f"{_ingress_text(ours, packet)} (admitted from the internet: {', '.join(ports) or 'nothing'})"
+    if reasons:
+        ours_text += " | undecided: " + "; ".join(reasons[:3])
+    agree = ours == expected and (not reasons or got)
+    return Verdict(ctx.name, fid, "partly covered" if not_compared else "covered", _ingress_text(expected, packet),
+                   ours_text, "AGREE" if agree else "DISAGREE", not_compared)
+
+
+def _ingress_text(o: Outcome, packet: dict[str, Any]) -> str:
+    what = f"{packet.get('ip_protocol')} {packet.get('dst_port', '')}".strip()
+    return f"{what} from the internet {o.kind} at {o.where}"
+
+
 def _nat_ips(model: Model, nat_id: str) -> list[str]:
     out: list[str] = []
     for eni in model.of("network_interface"):
@@ -422,9 +513,9 @@ def facts(ctx: Context, doc: dict[str, Any]) -> list[Fact]:
         text = f"{r.get('question') or r.get('expect') or ''}".strip()
         if str(r.get("end_node", "")).startswith("i-") and start.startswith("i-"):
             why = "the servers are reached through a load balancer (listeners, targets: not modelled)"
-        elif "internet" in text:
-            why = ("inbound from the internet: needs the security-group rules per port (the model reads "
-                   "DescribeSecurityGroupRules; Batfish's files hold IpPermissions only) and is not traced")
+        elif "the internet reach" in text and isinstance(r.get("reachable"), list):
+            out.append(_internet_set(ctx, doc, r, rid, text))
+            continue
         else:
             why = "starts on premises (router configurations are not modelled)"
         out.append(Fact(ctx.name, f"{rid} (reachability)", "not checked", why))
@@ -438,6 +529,40 @@ def facts(ctx: Context, doc: dict[str, Any]) -> list[Fact]:
                    else f"this command has no check for {key}")
             out.append(Fact(ctx.name, f"{f.get('id', '?')} ({key})", "not checked", why))
     return out
+
+
+def _internet_set(ctx: Context, doc: dict[str, Any], r: dict[str, Any], rid: str, text: str) -> Fact:
+    """"Which of these instances can the internet reach (any packet / TCP to a port other than
+    N)": ours is the instances with an interface that `internet_ingress_ports` says admits
+    such traffic from internet sources."""
+    fid = f"{rid} (reachability)"
+    names = doc.get("instances")
+    if not isinstance(names, dict):
+        return Fact(ctx.name, fid, "not checked", "the file names no instances")
+    other = re.search(r"TCP to a port other than (\d+)", text)
+    if other is None and "any packet" not in text:
+        return Fact(ctx.name, fid, "not checked", f"question not understood: {text}")
+    ours: set[str] = set()
+    undecided: list[str] = []
+    for name, iid in sorted(names.items()):
+        for eni in ctx.model.of("network_interface"):
+            if not isinstance(eni, NetworkInterface) or eni.instance_id != str(iid):
+                continue
+            ports, reasons = internet_ingress_ports(ctx.model, eni)
+            if ports is None:
+                undecided += [f"{name}: {x}" for x in reasons[:1]]
+                continue
+            hit = (admits(ports, "tcp", None, except_port=int(other.group(1))) if other is not None
+                   else admits(ports, None, None))
+            if hit:
+                ours.add(str(name))
+    want = {str(x) for x in r.get("reachable") or []}
+    want_not = {str(x) for x in r.get("not_reachable") or []}
+    agree = not undecided and ours == want and not (ours & want_not) and want | want_not == set(names)
+    detail = (f"expected reachable {sorted(want)}, not {sorted(want_not)}; ours reachable {sorted(ours)}"
+              + (f"; undecided: {'; '.join(undecided)}" if undecided else "")
+              + " (the ports each interface admits from internet sources)")
+    return Fact(ctx.name, fid, "AGREE" if agree else "DISAGREE", detail)
 
 
 def _topology_fact(ctx: Context, fact: dict[str, Any]) -> Fact:
@@ -569,7 +694,8 @@ class Totals:
 
 def _reason_class(reason: str) -> str:
     for needle, label in (("return legs", "reply leg (return legs not modelled)"),
-                          ("starts at the internet", "starts at the internet (inbound not traced)"),
+                          ("which no interface in the snapshot owns", "from the internet to an address no interface "
+                                                                      "owns (Batfish's internet and backbone model)"),
                           ("starts on premises", "starts on premises"), ("load balancer", "load balancer"),
                           ("comes back in from the internet", "into another VPC over the internet (ingress)"),
                           ("learned over BGP", "transit gateway routes learned over BGP"),
@@ -632,8 +758,8 @@ def run(folder: Path, only: str | None = None, keep: Path | None = None) -> tupl
             totals.facts_disagree += f.result == "DISAGREE"
             totals.facts_unchecked += f.result == "not checked"
     lines.append("")
-    lines.append(f"flows: {totals.flows}; covered {totals.covered}, partly covered {totals.partly} (routing compared, "
-                 f"a final filter verdict not), uncovered {totals.uncovered}")
+    lines.append(f"flows: {totals.flows}; covered {totals.covered}, partly covered {totals.partly} (compared, with a part "
+                 f"named as not compared), uncovered {totals.uncovered}")
     lines.append(f"compared: {totals.agree + totals.disagree}; agree {totals.agree}, disagree {totals.disagree}")
     if totals.reasons:
         lines.append("not compared, by reason (flows and reply legs): " + "; ".join(

@@ -22,6 +22,9 @@ What is not a plain copy of one response is derived, and said so in `Conversion.
   listing: the tables that hold them are named in `Conversion.bgp_tables`.
 - `ec2:GetTransitGatewayRouteTableAssociations`, per table, from the association each
   attachment reports in `TransitGatewayAttachments.json`.
+- `SecurityGroups.json` also gives `ec2:DescribeSecurityGroupRules` (what the model reads a
+  group's rules from): one rule per source (or destination) of each `IpPermissions` /
+  `IpPermissionsEgress` entry, as AWS lists them; the rule ids are ours (`sgr-derived-...`).
 - `PrefixLists.json` (ec2 `DescribePrefixLists`: AWS's service prefix lists with their CIDRs)
   becomes `ec2:DescribeManagedPrefixLists` plus `ec2:GetManagedPrefixListEntries` per list.
 
@@ -346,6 +349,14 @@ def _folder_records(snapshot: Path, folder: Folder, responses: Mapping[str, Any]
             continue
         _items(response, key, rel(name))
         out.append(record(service, operation, response))
+        if name == "SecurityGroups.json":
+            out.append(record("ec2", "DescribeSecurityGroupRules",
+                              {"SecurityGroupRules": _sg_rules(response["SecurityGroups"])}))
+            conv.used.append((rel(name), "ec2:DescribeSecurityGroups + ec2:DescribeSecurityGroupRules (one rule per "
+                                         "source of each IpPermissions / IpPermissionsEgress entry)"))
+            conv.derived.append(f"{folder.account}/{folder.region}: security group rules from the groups' "
+                                f"IpPermissions (rule ids {DERIVED_RULE}<group>-in|out-<n>)")
+            continue
         conv.used.append((rel(name), f"{service}:{operation}"))
     # Transit gateway route tables: routes (static + VPC propagations), propagations, associations.
     if "TransitGatewayRouteTables.json" in responses:
@@ -435,6 +446,42 @@ def _folder_records(snapshot: Path, folder: Folder, responses: Mapping[str, Any]
         conv.used.append((rel("PrefixLists.json"), "ec2:DescribeManagedPrefixLists + ec2:GetManagedPrefixListEntries "
                                                    "(from ec2:DescribePrefixLists: same ids and CIDRs)"))
     return out
+
+
+DERIVED_RULE = "sgr-derived-"
+
+
+def _sg_rules(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """DescribeSecurityGroupRules' items for the groups' IpPermissions (ingress) and
+    IpPermissionsEgress: one rule per source or destination of each permission, as AWS splits
+    them (a CIDR, an IPv6 CIDR, a prefix list or a referenced group); ids are ours."""
+    rules: list[dict[str, Any]] = []
+    for g in groups:
+        gid = str(g.get("GroupId", ""))
+        for egress, key in ((False, "IpPermissions"), (True, "IpPermissionsEgress")):
+            n = 0
+            for perm in g.get(key) or []:
+                if not isinstance(perm, dict):
+                    continue
+                base: dict[str, Any] = {"GroupId": gid, "GroupOwnerId": g.get("OwnerId", ""), "IsEgress": egress,
+                                        "IpProtocol": str(perm.get("IpProtocol", "-1"))}
+                for port in ("FromPort", "ToPort"):
+                    if isinstance(perm.get(port), int):
+                        base[port] = perm[port]
+                targets: list[dict[str, Any]] = []
+                targets += [{"CidrIpv4": r["CidrIp"], "Description": r.get("Description", "")}
+                            for r in perm.get("IpRanges") or [] if isinstance(r, dict) and r.get("CidrIp")]
+                targets += [{"CidrIpv6": r["CidrIpv6"], "Description": r.get("Description", "")}
+                            for r in perm.get("Ipv6Ranges") or [] if isinstance(r, dict) and r.get("CidrIpv6")]
+                targets += [{"PrefixListId": r["PrefixListId"], "Description": r.get("Description", "")}
+                            for r in perm.get("PrefixListIds") or [] if isinstance(r, dict) and r.get("PrefixListId")]
+                targets += [{"ReferencedGroupInfo": {"GroupId": r["GroupId"]}, "Description": r.get("Description", "")}
+                            for r in perm.get("UserIdGroupPairs") or [] if isinstance(r, dict) and r.get("GroupId")]
+                for t in targets:
+                    n += 1
+                    rules.append({"SecurityGroupRuleId": f"{DERIVED_RULE}{gid}-{'out' if egress else 'in'}-{n}",
+                                  **base, **t})
+    return rules
 
 
 def load(snapshot: Path, only: Iterable[str] | None = None, out: Path | None = None) -> Loaded:
