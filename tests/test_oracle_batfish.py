@@ -183,7 +183,7 @@ def test_right_expectations_agree(capsys: pytest.CaptureFixture[str]) -> None:
     assert line_of(out, "from-internet").endswith(
         "covered  expected: tcp 22 from the internet refused at i-0e1a000000000a02  ours: tcp 22 from the internet "
         "refused at i-0e1a000000000a02 (admitted from the internet: tcp 443)  AGREE")
-    assert "flows: 10; covered 7, partly covered 2" in out
+    assert "flows: 11; covered 7, partly covered 2" in out
     assert "compared: 9; agree 9, disagree 0" in out
 
 
@@ -198,7 +198,8 @@ def test_uncovered_flows_and_parts_say_why(capsys: pytest.CaptureFixture[str]) -
     assert "partly covered  expected: delivered into vpc-0e1a000000000001 (no gateway)" in partly
     assert "  AGREE  [not compared: the final DENIED_IN at i-0e1a000000000a02: its security group" in partly
     assert "not used  aws_configs/CustomerGateways.json: not loaded by the Batfish test" in out
-    assert "uncovered 1" in out and "from the internet to an address no interface owns" in out
+    assert "uncovered  null-routed at the VPC router vpc-0f2b000000000001: an address inside" in line_of(out, "a-to-a-gap")
+    assert "uncovered 2" in out and "from the internet to an address no interface owns" in out
 
 
 def test_wrong_expectations_disagree(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:

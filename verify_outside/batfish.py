@@ -340,6 +340,9 @@ def _judge_forward(ctx: Context, flow: dict[str, Any], fid: str, expect: dict[st
         expected = Outcome("dropped", hops[igws[0]], tuple(_expected_tokens(hops[:igws[0]])))
         notes.append("Batfish drops it at the AWS backbone (isp_16509) after the internet gateway, for its private "
                      "destination: read as dropped at that gateway (AWS: IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS)")
+    elif disp == {"NULL_ROUTED"} and last.startswith("vpc-"):
+        return _uncovered(ctx, fid, f"null-routed at the VPC router {last}: an address inside the VPC's CIDR in no "
+                                    "subnet (address-level, not modelled)")
     elif disp <= {"NO_ROUTE", "NULL_ROUTED"} and _is_aws(last):
         where = last
         expected = Outcome("dropped", where, tuple(t for t in _expected_tokens(hops) if t.split(" ", 1)[1] != where))
@@ -701,6 +704,7 @@ def _reason_class(reason: str) -> str:
                           ("learned over BGP", "transit gateway routes learned over BGP"),
                           ("NAT gateway", "NAT gateway protocol / own address"),
                           ("source address", "internet gateway: source without public address"),
+                          ("in no subnet", "an address in a VPC CIDR but in no subnet"),
                           ("public address", "internet gateway: source without public address"),
                           ("filter decision", "security group / network ACL")):
         if needle in reason:
