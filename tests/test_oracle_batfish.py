@@ -277,3 +277,16 @@ def test_a_folder_without_the_corpus_is_an_input_error(tmp_path: Path, capsys: p
     assert code == 2 and "holds no external-oracles/" in err
     code, _, err = run(tmp_path / "nowhere", capsys)
     assert code == 2 and "no such folder" in err
+
+
+def test_one_snapshot_kept_as_an_auditor_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    keep = tmp_path / "kept"
+    code = batfish.main([str(CORPUS), "--snapshot", "per-region-tgw", "--keep-snapshots", str(keep)])
+    out = capsys.readouterr().out
+    assert code == 0 and "== batfish/per-region-tgw" in out and "flat-nat-egress" not in out
+    assert {r.operation for r in load_snapshot(keep / "batfish_per-region-tgw").records} >= {
+        "DescribeVpcs", "SearchTransitGatewayRoutes", "GetTransitGatewayRouteTableAssociations"}
+    # An existing folder is never written into; an unknown snapshot name is an error.
+    assert batfish.main([str(CORPUS), "--keep-snapshots", str(keep)]) == 2
+    assert batfish.main([str(CORPUS), "--snapshot", "no-such-snapshot"]) == 2
+    assert "no snapshot named no-such-snapshot" in capsys.readouterr().err
