@@ -200,7 +200,7 @@ def ours_from(reach: Reachability, model: Model) -> Ours:
 
 
 def trace_function() -> tuple[Callable[[Model, Subnet, str], Any], str]:
-    """The analyzer's trace of one destination (a seam for the tests)."""
+    """The analyzer's trace of one destination, and its name for the header line."""
     return subnet_trace, "auditor.analyze.reachability.subnet_trace"
 
 
