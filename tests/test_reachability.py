@@ -1064,7 +1064,11 @@ def test_the_demo_estates_legacy_phi_subnet_reaches_the_internet_through_the_sha
     for sn in model.of("subnet"):
         if sn.account == "111111111111":
             assert isinstance(sn, Subnet)
-            assert subnet_reachability(model, sn) == Reachability((), (), ()), sn.id
+            found = subnet_reachability(model, sn)
+            assert (found.paths, found.indeterminate, found.loops) == ((), (), ()), sn.id
+            # ... and says why, for certain: no route for the internet's addresses.
+            assert found.stops and all(st.certain for st in found.stops), sn.id
+            assert {st.code for st in found.stops} >= {"NO_ROUTE_TO_DESTINATION"}, (sn.id, found.stops)
 
 
 # -- reuse of explored tables never changes an answer ------------------------------------------

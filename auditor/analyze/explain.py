@@ -190,6 +190,8 @@ CODES: dict[str, Code] = _codes(
     Code("ROUTE_STATE_UNKNOWN", False, "unknown", "egress",
          "A route's or a component's state is not reported or is transitional (pending, deleting), or an "
          "active transit gateway route lists no attachment: whether it carries traffic is unknown."),
+    Code("NAT_GATEWAY_NO_INBOUND", False, "blocked", "ingress",
+         "The interface is a NAT gateway's: a NAT gateway accepts no connection from the internet."),
     Code("NOT_ANALYSED_INGRESS", False, "unknown", "ingress",
          "What the interface admits depends on the service behind it (no security groups), or its "
          "filters could not be read."),
