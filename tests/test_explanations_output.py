@@ -6,10 +6,11 @@ only when there is one, never in the fingerprint) and every report: HTML, PDF, S
 JUnit, OCSF, ASFF. A PASS shows it as well as a FAIL, so an assessor can check a pass.
 
 The estate is written here: a VPC with an isolated subnet (its table has only the local route:
-PN-014 passes) and a public one (0.0.0.0/0 to an internet gateway: PN-014 fails). The subnet's
-`internet_egress_paths` is the real analysis; its explanation is the analysis' own when it gives
-one, else (before the analyzer gives codes) a line in its words is added, so what is tested here
-is the carrying, with a real derived attribute read by a real rule of a built-in pack."""
+PN-014 passes) and a public one (0.0.0.0/0 to an internet gateway: PN-014 fails), scanned with
+the built-in private-network pack. The explanations are the reachability analysis' own; for the
+escaping checks, one line of characters each format must escape is added to the isolated
+subnet's `internet_egress_paths` explanation (the attribute's function wrapped for the module's
+scan), and a second scan without it shows that a change of wording alone is no diff."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import pypdf
 import pytest
 
 from auditor.model.types import Model, Resource
+from auditor.rules.attributes import attribute_info, is_known_path
 from auditor.rules.derive import Derived
 from auditor.rules.derived import DERIVED
 from auditor.rules.fixtures import ACCOUNT, REGION, Case
@@ -59,18 +61,13 @@ CALLS: dict[str, Any] = {
 
 
 def _explaining(original: Any, hostile: bool) -> Any:
-    """`internet_egress_paths` as the analysis decides it, with an explanation: the analysis'
-    own, else one line saying where the traffic stopped (or which path it took); the isolated
-    subnet's gets a line of `HOSTILE` characters as well when asked."""
+    """`internet_egress_paths` as the analysis decides and explains it; the isolated subnet's
+    explanation gets a line of `HOSTILE` characters at its end when asked."""
     def fn(model: Model, subnet: Resource) -> Derived[Any]:
         got = original(model, subnet)
-        lines = tuple(got.explain)
-        if not lines:
-            lines = ((f"{subnet.id} \u2192 rtb-local 0.0.0.0/0: {CODE} (no route for 0.0.0.0/0 outside 10.0.0.0/16)",)
-                     if not got.value else ("path 1: REACHES_INTERNET_GATEWAY igw-4",))
         if hostile and subnet.id == "subnet-isolated":
-            lines += (HOSTILE,)
-        return replace(got, explain=lines)
+            return replace(got, explain=(*got.explain, HOSTILE))
+        return got
     return functools.wraps(original)(fn)   # the catalogue reads its return type
 
 
@@ -116,13 +113,19 @@ def test_findings_json_carries_the_explanation_of_a_pass_and_a_fail(explained_ru
     failed = _finding(doc, "PN-014", "subnet-public")
     assert passed["status"] == "PASS" and failed["status"] == "FAIL"
     lines = passed["evidence"][0]["explanation"]
-    assert any(CODE in x and "subnet-isolated" in x for x in lines) and lines[-1] == HOSTILE
-    assert failed["evidence"][0]["explanation"]   # how the path went
+    # The analysis' own words: where each part of the isolated subnet's traffic stopped.
+    assert any(x.startswith("subnet-isolated \u2192 rtb-local") and CODE in x for x in lines)
+    assert lines[-1] == HOSTILE
+    assert any(x.startswith("path 1: ") and "igw-4" in x for x in failed["evidence"][0]["explanation"])
     # A rule reading no derived value has no explanation key at all (its findings keep their form).
-    plain = [f for f in doc["findings"] if f["rule_id"] != "PN-014"
-             and not any(e["path"].startswith(("internet_egress", "on_premises", "reachability"))
-                         for e in f["evidence"])]
-    assert plain and all("explanation" not in e for f in plain for e in f["evidence"])
+    # A condition reading a plain field has no explanation key at all (its findings keep their form);
+    # nor has one reading a derived value that no analysis explains (PN-001's internet_gateway_ids).
+    plain = [e for f in doc["findings"] for e in f["evidence"] if f["resource"]["id"] != "*"
+             and is_known_path(f["resource"]["type"], e["path"])
+             and not attribute_info(f["resource"]["type"], e["path"]).derived]
+    assert plain and all("explanation" not in e for e in plain)
+    pn001 = [e for f in doc["findings"] if f["rule_id"] == "PN-001" for e in f["evidence"]]
+    assert pn001 and all("explanation" not in e for e in pn001)
 
 
 def test_findings_json_with_explanations_validates_against_the_schema(explained_run: Path) -> None:
@@ -200,8 +203,10 @@ def test_sarif_csv_junit_ocsf_asff_carry_it(explained_run: Path) -> None:
     rows = list(csv.DictReader(io.StringIO((explained_run / FILES["csv"]).read_text(encoding="utf-8"))))
     row = next(r for r in rows if r["rule_id"] == "PN-014" and r["resource_id"] == "subnet-isolated")
     assert CODE in row["explanation"] and row["explanation"].endswith(" | " + HOSTILE)
-    others = [r for r in rows if r["rule_id"] != "PN-014" and "internet_egress" not in r["evidence"]]
-    assert others and all(r["explanation"] == "" for r in others)
+    explained = {f["fingerprint"] for f in _doc(explained_run)["findings"]
+                 if any("explanation" in e for e in f["evidence"])}
+    assert all(bool(r["explanation"]) == (r["fingerprint"] in explained) for r in rows if r["rule_id"])
+    assert len(explained) < sum(1 for r in rows if r["rule_id"])   # some findings have none (an empty cell)
 
     root = ET.parse(explained_run / FILES["junit"]).getroot()
     cases = {(c.get("classname"), c.get("name", "").split()[1]): c for c in root.iter("testcase")}
@@ -272,5 +277,5 @@ def test_html_shows_a_passes_why_line_in_the_browser(explained_run: Path, tmp_pa
     assert len(rows) == 1, rows
     row = rows[0]
     assert 'data-rule="PN-014"' in row and 'data-st="PASS"' in row
-    assert '<details class="why"><summary class="mono">why: subnet-isolated' in row and CODE in row
+    assert '<details class="why"><summary class="mono">why: ' in row and CODE in row and "subnet-isolated" in row
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row and "<script>alert" not in dom
