@@ -194,6 +194,10 @@ def test_pdf_caps_the_lines_shown_per_finding() -> None:
 
 def test_sarif_csv_junit_ocsf_asff_carry_it(explained_run: Path) -> None:
     sarif = json.loads((explained_run / FILES["sarif"]).read_text(encoding="utf-8"))
+    import test_sarif
+
+    test_sarif.validate(sarif)        # the OASIS SARIF 2.1.0 schema, the property bags included
+    test_sarif.check_github(sarif)
     run = sarif["runs"][0]
     passes = {p["resource"].split()[1]: p for p in run["properties"]["explainedPasses"]}
     assert any(CODE in x for x in passes["subnet-isolated"]["explanation"])
