@@ -283,3 +283,50 @@ def test_html_shows_a_passes_why_line_in_the_browser(explained_run: Path, tmp_pa
     assert 'data-rule="PN-014"' in row and 'data-st="PASS"' in row
     assert '<details class="why"><summary class="mono">why: ' in row and CODE in row and "subnet-isolated" in row
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row and "<script>alert" not in dom
+
+
+def _subnet(model: Model, sid: str) -> Resource:
+    return next(r for r in model.resources["subnet"] if r.id == sid)
+
+
+def test_resolve_carries_the_explanation_on_one_step_and_mapped_paths() -> None:
+    """`Resolved.explain` is the derived value's `explain`, on ``attr`` and on ``attr[*]`` alike;
+    a plain field's is empty; a condition leaf puts it in its evidence (negated too)."""
+    from auditor.model import build_model
+    from auditor.rules.attributes import resolve
+    from auditor.rules.conditions import evaluate
+    from auditor.rules.packs import Leaf, Not
+
+    model = build_model(records_for(Case(rule="PN-014", name="resolve", file="-", line=1, calls=CALLS)))
+    subnet = _subnet(model, "subnet-isolated")
+    one = resolve(model, subnet, "internet_egress_paths")
+    assert one.value == () and any(CODE in x for x in one.explain)
+    assert resolve(model, subnet, "internet_egress_paths[*]").explain == one.explain
+    assert resolve(model, subnet, "cidr").explain == ()
+    leaf = Leaf(attr="internet_egress_paths", op="empty", written=True)
+    out = evaluate(leaf, model, subnet)
+    assert out.status == "pass" and out.evidence[0].explanation == one.explain
+    assert evaluate(Not(leaf), model, subnet).evidence[0].explanation == one.explain
+    assert evaluate(Leaf(attr="cidr", op="eq", written="10.0.2.0/24"), model, subnet).evidence[0].explanation == ()
+
+
+def test_resolve_dedupes_the_lines_in_their_order() -> None:
+    attr = DERIVED[("subnet", "internet_egress_paths")]
+    original = attr.fn
+
+    def repeating(model: Model, subnet: Resource) -> Derived[Any]:
+        got = original(model, subnet)
+        return replace(got, explain=("b", "a", "b", *got.explain, "a"))
+
+    object.__setattr__(attr, "fn", functools.wraps(original)(repeating))
+    try:
+        from auditor.model import build_model
+        from auditor.rules.attributes import resolve
+
+        model = build_model(records_for(Case(rule="PN-014", name="dedupe", file="-", line=1, calls=CALLS)))
+        subnet = _subnet(model, "subnet-isolated")
+        for path in ("internet_egress_paths", "internet_egress_paths[*]"):
+            lines = resolve(model, subnet, path).explain
+            assert lines[:2] == ("b", "a") and len(lines) == len(set(lines)), (path, lines)
+    finally:
+        object.__setattr__(attr, "fn", original)

@@ -401,6 +401,8 @@ def _derived_value(model: Model, known: _Resolving, obj: Resource, attr: Derived
     found = cache.get(key)
     if found is None:
         result = attr.fn(model, obj)
+        if len(set(result.explain)) != len(result.explain):   # each line once, in order
+            result = dataclasses.replace(result, explain=tuple(dict.fromkeys(result.explain)))
         extra = (*(result.sources or listing_sources(model, obj, attr.requires)), *_sources_in(result.value))
         found = cache[key] = (result, extra, obj)
     return found
