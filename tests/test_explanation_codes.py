@@ -16,21 +16,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from auditor.analyze.explain import CODES, Stop
+from auditor.analyze.parity import AWS_CODES, BEYOND, COMPONENTS, AwsCode, problems
 from auditor.analyze.reachability import (
     MAX_HOPS, Reachability, interface_reachability, internet_ingress_explained, internet_ingress_ports,
     subnet_reachability, subnet_trace,
 )
+from auditor.docgen import render
 from auditor.model.types import Model
 from auditor.rules.derive import Derived
 from auditor.rules.derived.reachability import ATTRIBUTES
 from test_reachability import local, model_of, route, subnet, table, the_eni, the_subnet
 
 Calls = dict[str, Any]
+DOC = Path(__file__).resolve().parent.parent / "docs" / "reachability.md"
 
 # -- estates -------------------------------------------------------------------------------
 
@@ -1032,3 +1036,48 @@ def test_an_unread_security_group_is_not_said_to_admit_nothing() -> None:
     lines = ingress_lines(ingress(rules=[tcp(22, "0.0.0.0/0")], groups={}))
     assert "UNKNOWN_RESOURCE (sg-1: security group of eni-1 not in the model (ec2:DescribeSecurityGroups))" in lines
     assert not any("ENI_SG_RULES_MISMATCH" in line for line in lines), lines
+
+
+# -- the parity table with Reachability Analyzer (docs/reachability.md, generated) -------------
+
+def test_the_parity_list_agrees_with_the_codes_the_analysis_emits() -> None:
+    assert problems(AWS_CODES, CODES) == []
+    emitted = {c.name for c in AWS_CODES if c.status == "emitted"}
+    assert emitted == {c.name for c in CODES.values() if c.aws}
+    # our own codes are ours: none of them is an AWS code
+    assert not {c.name for c in CODES.values() if not c.aws} & {c.name for c in AWS_CODES}
+    assert all(c.covered in ("yes", "partly", "no") and c.how and c.roles for c in COMPONENTS)
+    assert all(b.url.startswith("https://docs.aws.amazon.com/vpc/latest/reachability/") for b in BEYOND)
+
+
+def test_a_wrong_parity_list_is_reported_entry_by_entry() -> None:
+    good = AwsCode("BAD_STATE", "Path is not reachable", "m", "emitted", "r")
+    wrong = (
+        good,
+        AwsCode("Bad_State_Route", "Path is not reachable", "m", "emitted", "r"),     # misspelled
+        AwsCode("BAD_STATE", "Path is not reachable", "m", "emitted", "r"),           # twice
+        AwsCode("CANNOT_ROUTE", "Path is not reachable", "m", "maybe", "r"),          # type: ignore[arg-type]
+        AwsCode("ELB_NOT_CROSSZONE", "Elsewhere", "m", "not applicable", ""),          # type: ignore[arg-type]
+        AwsCode("REACHES_VPC", "Path is not reachable", "m", "emitted", "r"),         # ours, not AWS's
+    )
+    codes = {n: CODES[n] for n in ("BAD_STATE", "CANNOT_ROUTE", "NO_PATH", "REACHES_VPC")}
+    assert problems(wrong, codes) == [
+        "'Bad_State_Route': not an explanation code name (upper case words joined by _)",
+        "Bad_State_Route: 'emitted' here, but not an AWS code of CODES",
+        "BAD_STATE: listed twice",
+        "CANNOT_ROUTE: status 'maybe' is not one of emitted, not applicable, not covered",
+        "ELB_NOT_CROSSZONE: section 'Elsewhere' is not one of Path is not reachable, Configuration, Search filter",
+        "ELB_NOT_CROSSZONE: its meaning and reason must be given",
+        "REACHES_VPC: 'emitted' here, but not an AWS code of CODES",
+        "CANNOT_ROUTE: emitted (an AWS code of CODES) but not 'emitted' in the parity list",
+        "NO_PATH: an AWS code of CODES missing from the parity list",
+    ]
+
+
+def test_the_parity_tables_in_the_docs_are_generated_and_current() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert render(text) == text, "run `python -m auditor.docgen` to refresh docs/reachability.md"
+    for name in ("explanation-codes", "parity-codes", "parity-components", "parity-beyond"):
+        assert f"<!-- BEGIN GENERATED: {name} -->" in text, name
+    for c in (*CODES.values(), *AWS_CODES):
+        assert f"| `{c.name}` |" in text, c.name
