@@ -982,7 +982,7 @@ def _route_choices(table_id: str, entries: tuple[RouteEntry, ...], traffic: Traf
             whole = True
         elif within:
             inside.append(n)
-        if id(e) in chosen or e.kind == "local":
+        if id(e) in chosen or not _may_leave(e, tgw):
             continue
         hop = Hop(kind, table_id, e.text)
         to = f"route to {e.target}" if not tgw else "route"
@@ -1002,6 +1002,20 @@ def _route_choices(table_id: str, entries: tuple[RouteEntry, ...], traffic: Traf
             detail += f" outside {_nets_text(inside)}"
         out.append(_stop("NO_ROUTE_TO_DESTINATION", detail, Hop(kind, table_id)))
     return out
+
+
+# Route targets that can lead traffic to the internet (directly or by forwarding it on): a
+# route to one of them that carries none of the traffic is explained; routes to the AWS
+# service network, to other VPCs and to on-premises networks are not (they explain nothing
+# about a way out, and a full-mesh transit gateway table would repeat them for every class).
+_LEAVING = frozenset({"igw", "eigw", "carrier", "nat", "instance", "eni", "gwlbe"})
+
+
+def _may_leave(e: RouteEntry, tgw: bool) -> bool:
+    """Whether a route that carries none of a class is worth explaining: in a VPC table one to
+    a target that can lead out; in a transit gateway table one whose destination holds
+    internet addresses (the way to a central egress VPC)."""
+    return holds_internet(e.net) if tgw else e.kind in _LEAVING
 
 
 def _traffic_text(traffic: Traffic) -> str:
