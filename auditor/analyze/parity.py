@@ -70,8 +70,8 @@ AWS_CODES: tuple[AwsCode, ...] = (
     AwsCode("BAD_STATE_VPN", _P, "The VPN connection is not working.", _NC,
             "VPN connections and their tunnels are not collected; a virtual private gateway ends a path as on-premises"),
     AwsCode("CANNOT_ROUTE", _P, "The route's destination (a CIDR or a prefix list) does not match where the traffic "
-            "goes, so the route cannot carry it.", _E, "a route of a VPC route table that the traffic class reaching "
-            "the table does not match"),
+            "goes, so the route cannot carry it.", _E, "a route of a VPC route table, to a target that can lead out, "
+            "that the traffic reaching the table does not match"),
     AwsCode("ELB_ACL_RESTRICTION", _P, "A Classic Load Balancer's outbound traffic is filtered by the network ACL, even "
             "towards targets in its own subnet.", _NA, _LB),
     AwsCode("ELB_INSTALLED_AZ_RESTRICTION", _P, "A load balancer sends traffic only to targets in the Availability "
@@ -137,7 +137,8 @@ AWS_CODES: tuple[AwsCode, ...] = (
             "does not get the internet gateway directly, whatever its own route table says.", _NC,
             "gateway route tables (edge associations of internet gateways) are not modelled for ingress"),
     AwsCode("MORE_SPECIFIC_ROUTE", _P, "A more specific route matches, so this route is not used.", _E,
-            "a route of a VPC route table whose whole share of the traffic more specific routes take"),
+            "a route of a VPC route table, to a target that can lead out, whose whole share of the traffic more "
+            "specific routes take"),
     AwsCode("NGW_DEST_ADDRESS_PRESERVATION", _P, "A NAT gateway leaves the destination address as it is.", _E,
             "on every path through a NAT gateway"),
     AwsCode("NGW_REQUIRES_SOURCE_IN_VPC", _P, "A NAT gateway forwards only traffic from interfaces of its own VPC, not "
@@ -181,12 +182,13 @@ AWS_CODES: tuple[AwsCode, ...] = (
     AwsCode("TGW_RTB_BAD_STATE_ROUTE", _P, "The transit gateway route for the destination is not working.", _E,
             "a blackhole transit gateway route"),
     AwsCode("TGW_RTB_CANNOT_ROUTE", _P, "The transit gateway route does not match the traffic's destination.", _E,
-            "a transit gateway route the traffic class reaching the table does not match"),
+            "a transit gateway route for internet addresses that the traffic reaching the table does not match"),
     AwsCode("TGW_RTB_HIGHER_PRIORITY_ROUTE", _P, "A transit gateway route for the same destination with higher priority "
             "takes the traffic.", _E, "a CIDR route over a prefix-list route of the same destination (static over "
             "propagated routes: not yet)"),
     AwsCode("TGW_RTB_MORE_SPECIFIC_ROUTE", _P, "A more specific transit gateway route takes the traffic.", _E,
-            "a transit gateway route whose whole share of the traffic more specific routes take"),
+            "a transit gateway route for internet addresses whose whole share of the traffic more specific routes "
+            "take"),
     AwsCode("TGW_RTB_NO_ROUTE_TO_TGW_ATTACHMENT", _P, "The transit gateway route table has no route to the attachment "
             "concerned.", _NC, "without a destination resource, a transit gateway table with no route for the traffic "
             "says NO_ROUTE_TO_DESTINATION"),
