@@ -98,6 +98,9 @@ CODES: dict[str, Code] = _codes(
     Code("ENI_SOURCE_DEST_CHECK_RESTRICTION", True, "blocked", "egress",
          "The instance or network interface the route leads to has source/destination check enabled: "
          "it drops traffic not addressed to itself, so it forwards nothing."),
+    Code("TGW_ROUTE_AZ_RESTRICTION", True, "blocked", "egress",
+         "A transit gateway receives traffic from a VPC only in the availability zones where the VPC "
+         "attachment has a subnet: traffic sent from another zone is dropped."),
     Code("TGW_ATTACH_MISSING_TGW_RTB_ASSOCIATION", True, "blocked", "egress",
          "The transit gateway attachment the traffic enters through is associated with no transit "
          "gateway route table (every table's associations were collected): nothing is forwarded."),

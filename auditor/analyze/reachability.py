@@ -253,8 +253,9 @@ class _Analyzer:
         self._model = weakref.ref(model)
         self.entries: dict[tuple[str, Key], tuple[tuple[RouteEntry, ...], tuple[Reason, ...]]] = {}
         self.parts: dict[tuple[str, Key, Traffic], list[tuple[RouteEntry, Traffic]]] = {}
-        self.memo: dict[tuple[str, Key, Traffic], _Sub] = {}
-        self.starts: dict[tuple[Key, str], tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...],
+        self.memo: dict[tuple[str, Key, Traffic, str], _Sub] = {}
+        self.zone_keys: dict[tuple[Key, str], str] = {}
+        self.starts: dict[tuple[Key, str, str], tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...],
                                                  tuple[_RawStop, ...]]] = {}
         self.subnets: dict[Key, Reachability] = {}
         self.interfaces: dict[Key, Reachability] = {}
@@ -463,7 +464,7 @@ class _Analyzer:
     # -- the search ----------------------------------------------------------------------
 
     def visit(self, kind: str, resource: Resource, traffic: Traffic, stack: dict[tuple[str, str, Net], int],
-              expand: Callable[[], _Sub], hop: Hop) -> _Sub:
+              expand: Callable[[], _Sub], hop: Hop, az: str = "") -> _Sub:
         """Explore one table node once per traffic class: loops cut on the path's own
         (table, destination prefix) pairs; results reused when no loop under them depends
         on how the node was reached."""
@@ -474,7 +475,7 @@ class _Analyzer:
         if len(stack) >= MAX_HOPS:
             return replace(_unknown("PATH_TOO_LONG", f"path longer than {MAX_HOPS} tables at {resource.id}; not followed",
                                     hop), outer=-1)
-        state = (kind, _key(resource), traffic)
+        state = (kind, _key(resource), traffic, az)
         found = self.memo.get(state)
         if found is not None and not any(k in found.footprint for k in stack):
             return found
@@ -491,12 +492,17 @@ class _Analyzer:
             return result
         return _Sub(sub.paths, sub.unknown, sub.loops, footprint, sub.outer, sub.stops)
 
-    def table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
-        """Paths from a VPC route table for a traffic class (hop suffixes start at the table)."""
-        return self.visit("rt", rt, traffic, stack, lambda: self._expand_table(rt, traffic, stack),
-                          Hop("route_table", rt.id))
+    def table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int], az: str = "") -> _Sub:
+        """Paths from a VPC route table for a traffic class (hop suffixes start at the table),
+        sent from availability zone `az` ("" when unknown). The zone only matters to a table
+        that routes to a transit gateway whose attachment of the table's VPC has no subnet in it
+        (`tgw`): for every other table and zone the table is explored once (zone "")."""
+        zone = self.zone_key(rt, az) if az else ""
+        return self.visit("rt", rt, traffic, stack, lambda: self._expand_table(rt, traffic, stack, zone),
+                          Hop("route_table", rt.id), zone)
 
-    def _expand_table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+    def _expand_table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int],
+                      az: str = "") -> _Sub:
         entries, reasons = self.vpc_entries(rt)
         subs: list[tuple[Hop, _Sub]] = []
         here = Hop("route_table", rt.id)
@@ -507,11 +513,12 @@ class _Analyzer:
             if not entry.active:
                 local.append(_stop("BAD_STATE_ROUTE", f"blackhole route to {entry.target or '(target gone)'}", hop))
                 continue
-            subs.append((hop, self.target(rt, entry, part, stack)))
+            subs.append((hop, self.target(rt, entry, part, stack, az)))
         local += _route_choices(rt.id, entries, traffic, parts, tgw=False)
         return _combine(subs, [], local)
 
-    def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+    def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int],
+               az: str = "") -> _Sub:
         """Where one route of a VPC table takes its part of the traffic."""
         family = FAMILY[part[0].version]
         kind, tid = e.kind, e.target
@@ -581,7 +588,7 @@ class _Analyzer:
                                 f"not known (ec2:DescribeVpcEndpoints); route {where} not followed", Hop("vpce", tid))
             return self.through(Hop("gwlbe", tid), ep.subnet_ids, rt, part, stack)
         if kind == "tgw":
-            return self.tgw(rt, tid, part, stack)
+            return self.tgw(rt, tid, part, stack, az)
         if kind == "pcx":
             return self.peering(rt, tid, part)
         names = {"core_network": "Cloud WAN core network", "odb": "Oracle Database@AWS network",
@@ -627,7 +634,7 @@ class _Analyzer:
     def through(self, hop: Hop, subnet_ids: Iterable[str], rt: RouteTable, part: Traffic,
                 stack: dict[tuple[str, str, Net], int]) -> _Sub:
         """Continue through the route tables of a gateway's, instance's or endpoint's subnets."""
-        tables: dict[str, RouteTable] = {}
+        tables: dict[tuple[str, str], tuple[RouteTable, str]] = {}
         local: list[_Sub] = []
         for sid in dict.fromkeys(s for s in subnet_ids if s):
             nxt, reason = self.subnet_table(sid, rt.account, rt.region)
@@ -635,21 +642,63 @@ class _Analyzer:
                 code, text = reason or ("UNKNOWN_RESOURCE", sid)
                 local.append(_unknown(code, f"{text}; {hop.id} not followed", hop))
             else:
-                tables.setdefault(nxt.id, nxt)
+                zone = self.zone(sid, rt.account, rt.region)
+                tables.setdefault((nxt.id, zone), (nxt, zone))
         if not tables and not local:
             local.append(_unknown("UNASSOCIATED_COMPONENT", f"{hop.id}: its subnet is unknown; not followed", hop))
-        subs = [(hop, self.table(t, part, stack)) for t in tables.values()]
+        subs = [(hop, self.table(t, part, stack, zone)) for t, zone in tables.values()]
         return _combine(subs, [], local)
 
-    def tgw(self, rt: RouteTable, tgw_id: str, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
-        """Into a transit gateway from the VPC of `rt`: through the source attachment's
-        associated route table."""
+    def zone_key(self, rt: RouteTable, az: str) -> str:
+        """`az` when some transit gateway the table routes to would drop traffic from that zone
+        (its attachment of the table's VPC has no subnet there), else "": the table's paths do
+        not depend on the zone."""
+        k = (_key(rt), az)
+        found = self.zone_keys.get(k)
+        if found is None:
+            found = ""
+            for tgw_id in {r.target_id for r in rt.routes if r.target_kind == "tgw"}:
+                for att in self.attachments_of_vpc(tgw_id, rt.vpc_id):
+                    zones = self.attachment_zones(att)
+                    if zones is not None and az not in zones:
+                        found = az
+            self.zone_keys[k] = found
+        return found
+
+    def zone(self, subnet_id: str, account: str, region: str) -> str:
+        """The subnet's availability zone; "" when not reported or known only after deploy."""
+        sn = self.get("subnet", subnet_id, account, region)
+        if not isinstance(sn, Subnet) or sn.unknown_reason("availability_zone") is not None:
+            return ""
+        return sn.availability_zone
+
+    def tgw(self, rt: RouteTable, tgw_id: str, part: Traffic, stack: dict[tuple[str, str, Net], int],
+            az: str = "") -> _Sub:
+        """Into a transit gateway from the VPC of `rt`, sent from zone `az`: through the source
+        attachment's associated route table. AWS forwards traffic to a transit gateway only from
+        a zone where the VPC attachment has a subnet; when the zones are known and it has none
+        in `az`, the traffic stops (TGW_ROUTE_AZ_RESTRICTION)."""
         hop = Hop("tgw", tgw_id)
         sources = self.attachments_of_vpc(tgw_id, rt.vpc_id)
         if not sources:
             return _unknown("UNKNOWN_RESOURCE", f"{tgw_id}: no attachment of {rt.vpc_id} to the transit gateway in the "
                             "model (ec2:DescribeTransitGatewayAttachments)", hop)
-        return _combine([(hop, self.enter_tgw(att, tgw_id, part, stack)) for att in sources], [])
+        subs: list[tuple[Hop, _Sub]] = []
+        for att in sources:
+            zones = self.attachment_zones(att) if az else None
+            if zones is not None and az not in zones:
+                subs.append((hop, _stop("TGW_ROUTE_AZ_RESTRICTION", f"{att.id} has no subnet in {az} (its subnets are "
+                                        f"in {', '.join(sorted(zones))}): traffic sent from {az} is dropped")))
+            else:
+                subs.append((hop, self.enter_tgw(att, tgw_id, part, stack)))
+        return _combine(subs, [])
+
+    def attachment_zones(self, att: TransitGatewayAttachment) -> set[str] | None:
+        """The zones of a VPC attachment's subnets; None when any is not known."""
+        if not att.subnet_ids:
+            return None
+        zones = {self.zone(sid, att.account, att.region) for sid in att.subnet_ids}
+        return None if "" in zones else zones
 
     def enter_tgw(self, att: TransitGatewayAttachment, tgw_id: str, part: Traffic,
                   stack: dict[tuple[str, str, Net], int]) -> _Sub:
@@ -720,7 +769,7 @@ class _Analyzer:
                 # AWS requires at least one subnet per VPC attachment: none listed is missing data.
                 return _unknown("UNASSOCIATED_COMPONENT", f"{att.id}: no attachment subnets reported "
                                 "(ec2:DescribeTransitGatewayVpcAttachments); not followed", hop)
-            tables: dict[str, RouteTable] = {}
+            tables: dict[tuple[str, str], tuple[RouteTable, str]] = {}
             local: list[_Sub] = []
             for sid in att.subnet_ids:
                 rt, reason = self.subnet_table(sid, att.account, att.region)
@@ -728,8 +777,9 @@ class _Analyzer:
                     code, text = reason or ("UNKNOWN_RESOURCE", sid)
                     local.append(_unknown(code, f"{text}; {att.id} to {att.resource_id} not followed", hop))
                 else:
-                    tables.setdefault(rt.id, rt)
-            return _combine([(hop, self.table(rt, part, stack)) for rt in tables.values()], [], local)
+                    zone = self.zone(sid, att.account, att.region)
+                    tables.setdefault((rt.id, zone), (rt, zone))
+            return _combine([(hop, self.table(rt, part, stack, zone)) for rt, zone in tables.values()], [], local)
         if rtype == "peering":
             peer = self.attachment(att.id, att.resource_id)
             if peer is None:
@@ -790,15 +840,16 @@ class _Analyzer:
 
     # -- sources -------------------------------------------------------------------------
 
-    def from_table(self, rt: RouteTable, source_vpc: str) -> tuple[tuple[_RawPath, ...], tuple[str, ...],
+    def from_table(self, rt: RouteTable, source_vpc: str, az: str = "") -> tuple[tuple[_RawPath, ...], tuple[str, ...],
                                                                     tuple[Suffix, ...], tuple[_RawStop, ...]]:
         """Every path from a subnet's effective table (sorted, the source VPC's own local
         delivery left out: it is a stop), the reasons, the loops and the stops, as hop
         suffixes from the table."""
-        k = (_key(rt), source_vpc)
+        az = self.zone_key(rt, az) if az else ""
+        k = (_key(rt), source_vpc, az)
         found = self.starts.get(k)
         if found is None:
-            subs = [self.table(rt, (ALL[v], frozenset()), {}) for v in (4, 6)]
+            subs = [self.table(rt, (ALL[v], frozenset()), {}, az) for v in (4, 6)]
             found = self.starts[k] = _finish(subs, source_vpc, keep_own=False)
         return found
 
@@ -832,7 +883,8 @@ class _Analyzer:
         if found is None:
             rt = self.get("route_table", sn.route_table_id or "", sn.account, sn.region)
             assert isinstance(rt, RouteTable)
-            found = self._reachability(Hop("subnet", sn.id), self.from_table(rt, sn.vpc_id))
+            found = self._reachability(Hop("subnet", sn.id),
+                                       self.from_table(rt, sn.vpc_id, self.zone(sn.id, sn.account, sn.region)))
         self.subnets[k] = found
         return found
 
@@ -844,7 +896,7 @@ class _Analyzer:
             return found
         rt = self.get("route_table", sn.route_table_id or "", sn.account, sn.region)
         assert isinstance(rt, RouteTable)
-        sub = self.table(rt, (net, frozenset()), {})
+        sub = self.table(rt, (net, frozenset()), {}, self.zone(sn.id, sn.account, sn.region))
         return self._reachability(Hop("subnet", sn.id), _finish([sub], sn.vpc_id, keep_own=True))
 
     def interface(self, eni: NetworkInterface) -> Reachability:
@@ -886,8 +938,10 @@ def _private_internet(net: Net) -> str:
 def _finish(subs: list[_Sub], source_vpc: str, *, keep_own: bool) -> tuple[
         tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...], tuple[_RawStop, ...]]:
     """The paths from a source's table (sorted), its reasons, loops and stops: delivery in the
-    source's own VPC is a stop unless `keep_own`; private traffic at an internet gateway is a
-    path only on the source's own route to it."""
+    source's own VPC is a stop unless `keep_own` (a trace); private traffic at an internet
+    gateway is a path only on the source's own route to it (the catalogue's strict reading of
+    a route to an internet gateway), and never in a trace, which follows one packet as AWS
+    does: the gateway drops it."""
     seen: dict[_RawPath, None] = {}
     stops: dict[_RawStop, None] = {}
     own_vpc = Hop("vpc", source_vpc)
@@ -898,7 +952,7 @@ def _finish(subs: list[_Sub], source_vpc: str, *, keep_own: bool) -> tuple[
                                   f"delivered inside {source_vpc}, the source's own VPC", True), None)
                 continue
             if p[0].startswith(_PRIVATE_INTERNET):
-                if len(p[2]) != 2:   # private addresses sent to a gateway after other hops
+                if len(p[2]) != 2 or keep_own:   # after other hops, or a packet traced: dropped
                     _, code, net = p[0].split("|")
                     stops.setdefault((p[2], code, f"traffic for {net} holds no internet address", True), None)
                     continue
@@ -1040,9 +1094,11 @@ def subnet_reachability(model: Model, subnet: Subnet) -> Reachability:
 
 
 def subnet_trace(model: Model, subnet: Subnet, address: str) -> Reachability:
-    """Where traffic from `subnet` to one destination address (or prefix) goes: its paths,
-    including delivery inside the subnet's own VPC (a `vpc` path), and its stops. Raises
-    ValueError when `address` is not an address or CIDR."""
+    """Where traffic from `subnet` to one destination address (or prefix) goes, as AWS
+    forwards a packet: its paths, including delivery inside the subnet's own VPC (a `vpc`
+    path), and its stops. Unlike `subnet_reachability`, a private destination that the
+    subnet's own route sends to an internet gateway is a stop (the gateway drops it), not an
+    internet path. Raises ValueError when `address` is not an address or CIDR."""
     net = parse_net(address)
     if net is None:
         raise ValueError(f"not an address or CIDR: {address!r}")
