@@ -113,19 +113,20 @@ def attachment(aid: str, rtype: str, rid: str, rtb: str | None, state: str = "av
 
 
 def two_vpcs(routes: list[dict[str, Any]] | None, *, a_associated: bool = True, more: Calls | None = None,
-             b_routes: Iterable[dict[str, str]] = ()) -> Model:
+             b_routes: Iterable[dict[str, str]] = (), zone: str | None = None) -> Model:
     """vpc-a's subnet-a sends 0.0.0.0/0 to transit gateway tgw-1; vpc-a's attachment is associated
     with tgw-rtb-1, whose routes are `routes` (None: not collected); vpc-b (10.1.0.0/16, subnet-b,
     the local route and `b_routes`) is attached as tgw-attach-b, associated with tgw-rtb-b (no
-    routes)."""
+    routes). With `zone`, subnet-a and subnet-b are in that availability zone."""
+    placed = {"AvailabilityZone": zone} if zone else {}
     search = [{"params": {"TransitGatewayRouteTableId": "tgw-rtb-b"}, "response": {"Routes": []}}]
     if routes is not None:
         search.append({"params": {"TransitGatewayRouteTableId": "tgw-rtb-1"}, "response": {"Routes": routes}})
     return model_of(merged({
         "ec2:DescribeVpcs": {"Vpcs": [{"VpcId": "vpc-a", "CidrBlock": VPC_A},
                                       {"VpcId": "vpc-b", "CidrBlock": "10.1.0.0/16"}]},
-        "ec2:DescribeSubnets": {"Subnets": [subnet("subnet-a", "vpc-a", "10.0.1.0/24"),
-                                            subnet("subnet-b", "vpc-b", "10.1.1.0/24")]},
+        "ec2:DescribeSubnets": {"Subnets": [{**subnet("subnet-a", "vpc-a", "10.0.1.0/24"), **placed},
+                                            {**subnet("subnet-b", "vpc-b", "10.1.1.0/24"), **placed}]},
         "ec2:DescribeRouteTables": {"RouteTables": [
             table("rtb-a", "vpc-a", local(VPC_A), route("0.0.0.0/0", TransitGatewayId="tgw-1"), main=True),
             table("rtb-b", "vpc-b", local("10.1.0.0/16"), *b_routes, main=True)]},
@@ -502,6 +503,27 @@ NO_ASSOCIATION = Stop(f"{A} 0.0.0.0/0 → tgw-1", "TGW_ATTACH_MISSING_TGW_RTB_AS
 @fixture("TGW_ATTACH_MISSING_TGW_RTB_ASSOCIATION", NoPath(unassociated_attachment, "subnet-a", NO_ASSOCIATION))
 def _missing_association() -> None:
     assert stops(unassociated_attachment(), "subnet-a") == BASE_A | {NO_ASSOCIATION}
+
+
+def other_zone() -> Model:
+    """subnet-a2 (eu-west-1b) shares subnet-a's table, but vpc-a's attachment has a subnet in
+    eu-west-1a only."""
+    return two_vpcs([tgw_route("0.0.0.0/0", "tgw-attach-b")], zone="eu-west-1a", more={"ec2:DescribeSubnets": {
+        "Subnets": [{**subnet("subnet-a2", "vpc-a", "10.0.2.0/24"), "AvailabilityZone": "eu-west-1b"}]}})
+
+
+OTHER_ZONE = Stop("subnet-a2 → rtb-a 0.0.0.0/0 → tgw-1", "TGW_ROUTE_AZ_RESTRICTION",
+                  "tgw-attach-a has no subnet in eu-west-1b (its subnets are in eu-west-1a): traffic sent from "
+                  "eu-west-1b is dropped")
+
+
+@fixture("TGW_ROUTE_AZ_RESTRICTION", NoPath(other_zone, "subnet-a2", OTHER_ZONE))
+def _az_restriction() -> None:
+    assert stops(other_zone(), "subnet-a2") == {v6_none("subnet-a2 → rtb-a"), own_vpc("subnet-a2 → rtb-a"),
+                                                OTHER_ZONE}
+    # the control: from the attachment's own zone, the same table reaches vpc-b
+    assert path_codes(other_zone(), "subnet-a") == {
+        f"{TGW_1} 0.0.0.0/0 → attachment vpc-b → rtb-b 10.1.0.0/16 → vpc-b": ("REACHES_VPC vpc-b",)}
 
 
 def tgw_blackhole() -> Model:

@@ -174,11 +174,13 @@ AWS_CODES: tuple[AwsCode, ...] = (
             "gateway route table.", _E, "when every route table's associations were collected without it"),
     AwsCode("TGW_ATTACH_VPC_AZ_RESTRICTION", _P, "A VPC attachment forwards to an interface only in the Availability "
             "Zone the traffic came through (default mode) or went through on the way in (appliance mode).", _NC,
-            "Availability Zone affinity and appliance mode are not modelled: every attachment subnet's table is followed"),
+            "which attachment subnet the traffic leaves by (same zone, appliance mode) is not modelled: every attachment "
+            "subnet's table is followed"),
     AwsCode("TGW_BAD_STATE_VPN", _P, "The transit gateway's VPN connection is not working.", _E,
             "a VPN attachment deleting, deleted, failed or rejected"),
     AwsCode("TGW_ROUTE_AZ_RESTRICTION", _P, "The transit gateway has no attachment subnet in the Availability Zone the "
-            "traffic comes from.", _NC, "Availability Zone affinity is not modelled"),
+            "traffic comes from.", _E, "traffic sent to a transit gateway from a zone where the VPC attachment has no "
+            "subnet (the zones known)"),
     AwsCode("TGW_RTB_BAD_STATE_ROUTE", _P, "The transit gateway route for the destination is not working.", _E,
             "a blackhole transit gateway route"),
     AwsCode("TGW_RTB_CANNOT_ROUTE", _P, "The transit gateway route does not match the traffic's destination.", _E,
@@ -292,8 +294,8 @@ COMPONENTS: tuple[Component, ...] = (
     Component("Transit gateways", (_SD, _IC, _PC), "yes", "through the route table associated with the source "
               "attachment; peering attachments followed when the peer side is in the snapshot"),
     Component("Transit gateway attachments", (_SD, _IC, _PC), "partly", "VPC, VPN, Direct Connect gateway and peering "
-              "attachments; Connect attachments are UNSUPPORTED_COMPONENT (as in Reachability Analyzer); Availability "
-              "Zone affinity and appliance mode not modelled"),
+              "attachments; traffic only from zones where a VPC attachment has a subnet; Connect attachments are "
+              "UNSUPPORTED_COMPONENT (as in Reachability Analyzer); appliance mode not modelled"),
     Component("Transit gateway route tables", (_PC,), "partly", "association, longest prefix match, blackhole and "
               "prefix-list routes; not yet the priority of static over propagated routes"),
     Component("VPC peering connections", (_SD, _IC, _PC), "yes", "the peer VPC's CIDRs only, never beyond; status"),
