@@ -1143,3 +1143,28 @@ def test_a_propagated_blackhole_does_not_hide_a_static_route_to_the_internet(tab
         sid = "subnet-a"
     assert [p.destination for p in reach(model, sid).paths] == ["internet"]
     assert derived(model, sid, "internet_egress_paths").value != ()
+
+
+def test_every_path_and_stop_of_the_reachability_estates_is_coded_consistently() -> None:
+    """Over the estates of tests/test_reachability.py: each path ends with one code of its kind
+    of destination, and each stop's code is a blocked code when certain, an unknown one when not."""
+    from test_reachability import BASICS, _loop_estate, tgw_estate
+
+    ends = {"internet": {"REACHES_INTERNET_GATEWAY", "REACHES_EGRESS_ONLY_GATEWAY", "REACHES_CARRIER_GATEWAY",
+                         "OWN_ROUTE_TO_INTERNET_GATEWAY"},
+            "on_premises": {"REACHES_ON_PREMISES"}, "vpc": {"REACHES_VPC"}}
+    checked = 0
+    for calls in (BASICS, tgw_estate(), tgw_estate(spokes_collected=False), _loop_estate()):
+        model = model_of(calls)
+        for sn in model.of("subnet"):
+            found = subnet_reachability(model, sn)
+            for p in found.paths:
+                names = [c.split()[0] for c in p.codes]
+                assert names[-1] in ends[p.destination], (p.text, p.codes)
+                assert all(CODES[n].kind == "reached" for n in names), p.codes
+                checked += 1
+            for st in found.stops:
+                assert CODES[st.code].kind == ("blocked" if st.certain else "unknown"), st
+                checked += 1
+            assert {st.detail for st in found.stops if not st.certain} == set(found.indeterminate), sn.id
+    assert checked > 50
