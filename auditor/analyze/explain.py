@@ -191,8 +191,9 @@ CODES: dict[str, Code] = _codes(
     Code("PATH_TOO_LONG", False, "unknown", "egress",
          "The path passes more route tables than the analysis follows (64): where it goes is unknown."),
     Code("ROUTE_STATE_UNKNOWN", False, "unknown", "egress",
-         "A route's or a component's state is not reported or is transitional (pending, deleting), or an "
-         "active transit gateway route lists no attachment: whether it carries traffic is unknown."),
+         "A transit gateway route's state is not reported or is transitional (pending, deleting), an active "
+         "transit gateway route lists no attachment, or a peering connection's status is not one AWS "
+         "documents: whether it carries traffic is unknown."),
     Code("NAT_GATEWAY_NO_INBOUND", False, "blocked", "ingress",
          "The interface is a NAT gateway's: a NAT gateway accepts no connection from the internet."),
     Code("NOT_ANALYSED_INGRESS", False, "unknown", "ingress",

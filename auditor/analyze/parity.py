@@ -108,7 +108,8 @@ AWS_CODES: tuple[AwsCode, ...] = (
             "(over UDP).", _NA, "the Gateway Load Balancer and its targets are not analysed: a path continues from the "
             "endpoint through its subnet's route table"),
     AwsCode("HIGHER_PRIORITY_ROUTE", _P, "A route for the same destination with higher priority takes the traffic.", _E,
-            "a CIDR route over a prefix-list entry of the same destination (static over propagated routes: not yet)"),
+            "a static route over a propagated one, a CIDR route over a prefix-list entry of the same destination, "
+            "the local route over a more specific propagated route"),
     AwsCode("IGW_DESTINATION_ADDRESS_IN_VPC_CIDRS", _P, "An internet gateway takes inbound traffic only for addresses "
             "inside its VPC's CIDRs.", _NA, "ingress is analysed per interface and its public address; traffic from the "
             "internet to arbitrary addresses is not"),
@@ -186,8 +187,8 @@ AWS_CODES: tuple[AwsCode, ...] = (
     AwsCode("TGW_RTB_CANNOT_ROUTE", _P, "The transit gateway route does not match the traffic's destination.", _E,
             "a transit gateway route for internet addresses that the traffic reaching the table does not match"),
     AwsCode("TGW_RTB_HIGHER_PRIORITY_ROUTE", _P, "A transit gateway route for the same destination with higher priority "
-            "takes the traffic.", _E, "a CIDR route over a prefix-list route of the same destination (static over "
-            "propagated routes: not yet)"),
+            "takes the traffic.", _E, "a static route over a propagated one, a CIDR route over a prefix-list route "
+            "of the same destination"),
     AwsCode("TGW_RTB_MORE_SPECIFIC_ROUTE", _P, "A more specific transit gateway route takes the traffic.", _E,
             "a transit gateway route for internet addresses whose whole share of the traffic more specific routes "
             "take"),
@@ -283,8 +284,9 @@ COMPONENTS: tuple[Component, ...] = (
               "(appliances)"),
     Component("Subnets", (_PC,), "yes", "the sources of egress paths, through their effective route table"),
     Component("VPCs", (_PC,), "yes", "the local route; other VPCs are a destination (vpc paths)"),
-    Component("Route tables", (_PC,), "partly", "longest prefix match, blackhole routes, prefix-list routes, the main "
-              "table; not yet the priority of static over propagated routes; gateway route tables not modelled"),
+    Component("Route tables", (_PC,), "partly", "longest prefix match, route priority (static, prefix-list, "
+              "propagated; the local route first), blackhole routes, the main table; gateway route tables not "
+              "modelled"),
     Component("Prefix lists", (_PC,), "yes", "routes to prefix lists (one route per entry), security group rules with "
               "prefix-list sources"),
     Component("Internet gateways", (_SD, _PC), "yes", "the end of an internet path (IPv4 and IPv6); ingress needs a "
@@ -296,8 +298,8 @@ COMPONENTS: tuple[Component, ...] = (
     Component("Transit gateway attachments", (_SD, _IC, _PC), "partly", "VPC, VPN, Direct Connect gateway and peering "
               "attachments; traffic only from zones where a VPC attachment has a subnet; Connect attachments are "
               "UNSUPPORTED_COMPONENT (as in Reachability Analyzer); appliance mode not modelled"),
-    Component("Transit gateway route tables", (_PC,), "partly", "association, longest prefix match, blackhole and "
-              "prefix-list routes; not yet the priority of static over propagated routes"),
+    Component("Transit gateway route tables", (_PC,), "yes", "association, longest prefix match, static over "
+              "propagated routes, blackhole and prefix-list routes"),
     Component("VPC peering connections", (_SD, _IC, _PC), "yes", "the peer VPC's CIDRs only, never beyond; status"),
     Component("Virtual private gateways", (_SD, _PC), "yes", "the end of an on-premises path"),
     Component("VPN connections", (_PC,), "no", "not collected: a virtual private gateway or transit gateway VPN "

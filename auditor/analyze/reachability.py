@@ -91,7 +91,7 @@ from collections.abc import Callable, Iterable
 from auditor.analyze.explain import Stop
 from auditor.analyze.ports import Ports, acl_admits, intersect, matches, ports_text, union
 from auditor.analyze.prefixes import (
-    ALL, FAMILY, Net, RouteEntry, Traffic, covered, holds_internet, parse_net, partition,
+    ALL, FAMILY, Net, RouteEntry, Traffic, covered, holds_internet, parse_net, partition, priority,
 )
 from auditor.model.types import (
     Instance, Model, NatGateway, NetworkAcl, NetworkInterface, PrefixList, Resource, RouteTable, SecurityGroup,
@@ -111,6 +111,7 @@ _PRIVATE_INTERNET = "internet (private addresses)"   # internal: see `_Analyzer.
 _UNKNOWN_STATE = "unknown state"                      # internal: see `_Analyzer.tgw_entries`
 # VPC endpoint types (DescribeVpcEndpoints VpcEndpointType) that end a path in the AWS
 # service network; a Gateway Load Balancer endpoint continues; any other is indeterminate.
+_PROPAGATED_ORIGIN = "EnableVgwRoutePropagation"   # DescribeRouteTables Route.Origin of a propagated route
 _SERVICE_ENDPOINTS = frozenset({"gateway", "interface", "resource", "servicenetwork"})
 # VPC peering status codes under which no traffic flows (AWS: only "active" carries).
 _IDLE_PEERING = frozenset({"initiating-request", "pending-acceptance", "provisioning", "deleting", "deleted",
@@ -167,7 +168,11 @@ class Path:
                         f"REMAP_EPHEMERAL_PORT at {hop.id}"]
         last = self.hops[-1] if self.hops else None
         if last is not None:
-            own = len(self.hops) <= 3 and self.destination == "internet"   # source, its table, the gateway
+            # the source's own table's route: nothing but the source (an interface, its subnet)
+            # and that one table before the gateway
+            own = (self.destination == "internet" and len(self.hops) >= 2
+                   and sum(h.kind == "route_table" for h in self.hops) == 1
+                   and all(h.kind in ("eni", "subnet", "route_table") for h in self.hops[:-1]))
             end = ("OWN_ROUTE_TO_INTERNET_GATEWAY" if own else
                    _ENDS.get(last.kind, "REACHES_VPC" if self.destination == "vpc" else "REACHES_ON_PREMISES"))
             out.append(f"{end} {last.label or last.id}")
@@ -398,13 +403,18 @@ class _Analyzer:
                     n = parse_net(cidr)
                     if n is not None:
                         entries.append(RouteEntry(n, f"{r.destination} ({cidr})", r.target_kind, r.target_id, (),
-                                              active, True))
+                                              active, True, r.origin == _PROPAGATED_ORIGIN))
                 continue
             n = parse_net(r.destination)
             if n is None:
                 reasons.append(("UNKNOWN_DESTINATION", f"{rt.id}: route destination {r.destination!r} is not a CIDR"))
                 continue
-            entries.append(RouteEntry(n, r.destination, r.target_kind, r.target_id, (), active, False))
+            entries.append(RouteEntry(n, r.destination, r.target_kind, r.target_id, (), active, False,
+                                      r.origin == _PROPAGATED_ORIGIN))
+        # The local route wins over a propagated route even a more specific one (AWS: the VPC
+        # owns its CIDRs): such a route never carries traffic.
+        local_nets = [e.net for e in entries if e.kind == "local"]
+        entries = [e for e in entries if not (e.propagated and any(n.contains(e.net) for n in local_nets))]
         found = self.entries[k] = (tuple(entries), tuple(reasons))
         return found
 
@@ -450,7 +460,8 @@ class _Analyzer:
                     reasons.append(("UNKNOWN_DESTINATION", f"{t.id}: route destination {cidr!r} is not a CIDR"))
                     continue
                 text = f"{r.destination} ({cidr})" if is_pl else r.destination
-                entries.append(RouteEntry(n, text, kind, r.state, r.attachment_ids, state != "blackhole", is_pl))
+                entries.append(RouteEntry(n, text, kind, r.state, r.attachment_ids, state != "blackhole", is_pl,
+                                          r.route_type.lower() == "propagated"))
         found = self.entries[k] = (tuple(entries), tuple(reasons))
         return found
 
@@ -1036,17 +1047,19 @@ def _route_choices(table_id: str, entries: tuple[RouteEntry, ...], traffic: Traf
             whole = True
         elif within:
             inside.append(n)
-        if id(e) in chosen or not _may_leave(e, tgw):
+        if id(e) in chosen or not _may_leave(e, tgw) or not holds_internet(net):
             continue
         hop = Hop(kind, table_id, e.text)
         to = f"route to {e.target}" if not tgw else "route"
         if not (covers or within) or (within and covered(n, excluded)):
             out.append(_stop(prefix + "CANNOT_ROUTE", f"the traffic reaching {table_id} is for {_traffic_text(traffic)}; "
                              f"this {to} matches none of it", hop))
-        elif any(f is not e and f.net == n and (f.net.plen, not f.prefix_list) > (n.plen, not e.prefix_list)
-                 for f in entries):
-            out.append(_stop(prefix + "HIGHER_PRIORITY_ROUTE", f"a CIDR route for {n.text} takes priority over this "
-                             f"prefix-list {to}", hop))
+        elif any(f is not e and f.net == n and priority(f) > priority(e) for f in entries):
+            winner = max((f for f in entries if f.net == n), key=priority)
+            why = ("a static route" if e.propagated and not winner.propagated else
+                   "a CIDR route" if e.prefix_list and not winner.prefix_list else "another route")
+            out.append(_stop(prefix + "HIGHER_PRIORITY_ROUTE", f"{why} for {n.text} takes priority over this "
+                             f"{'propagated ' if e.propagated else 'prefix-list ' if e.prefix_list else ''}{to}", hop))
         else:
             out.append(_stop(prefix + "MORE_SPECIFIC_ROUTE", f"more specific routes take all of what this {to} "
                              "would carry", hop))
@@ -1059,17 +1072,22 @@ def _route_choices(table_id: str, entries: tuple[RouteEntry, ...], traffic: Traf
 
 
 # Route targets that can lead traffic to the internet (directly or by forwarding it on): a
-# route to one of them that carries none of the traffic is explained; routes to the AWS
-# service network, to other VPCs and to on-premises networks are not (they explain nothing
-# about a way out, and a full-mesh transit gateway table would repeat them for every class).
-_LEAVING = frozenset({"igw", "eigw", "carrier", "nat", "instance", "eni", "gwlbe"})
+# route to one of them that carries none of the traffic is explained, when the traffic holds
+# internet addresses; routes to the AWS service network, to other VPCs and to on-premises
+# networks are not, nor any route for traffic bound for private addresses only (they explain
+# nothing about a way out, and a full-mesh transit gateway would repeat them for every class).
+_LEAVING = frozenset({"igw", "eigw", "carrier", "nat", "instance", "eni", "gwlbe", "tgw"})
 
 
 def _may_leave(e: RouteEntry, tgw: bool) -> bool:
     """Whether a route that carries none of a class is worth explaining: in a VPC table one to
     a target that can lead out; in a transit gateway table one whose destination holds
     internet addresses (the way to a central egress VPC)."""
-    return holds_internet(e.net) if tgw else e.kind in _LEAVING
+    if tgw:
+        return holds_internet(e.net)
+    # a route to an internet gateway counts whatever its destination (the strict reading);
+    # any other route for private destinations only can reach no internet address
+    return e.kind in ("igw", "eigw", "carrier") or (e.kind in _LEAVING and holds_internet(e.net))
 
 
 def _traffic_text(traffic: Traffic) -> str:
@@ -1122,10 +1140,10 @@ class _Ingress:
     def stop(self, where: str, code: str, detail: str) -> None:
         self.explain.append(Stop(where, code, detail).text)
 
-    def unknown(self, reason: str) -> None:
+    def unknown(self, where: str, reason: str) -> None:
         self.reasons.append(reason)
-        self.explain.append(Stop("", "NOT_ANALYSED_INGRESS" if "not in the model" not in reason
-                                 else "UNKNOWN_RESOURCE", reason, False).text)
+        code = "UNKNOWN_RESOURCE" if "not in the model" in reason else "NOT_ANALYSED_INGRESS"
+        self.explain.append(Stop(where, code, reason, False).text + " [unknown]")
 
 
 def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress) -> Ports:
@@ -1134,7 +1152,7 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
     for gid in eni.security_group_ids:
         sg = an.get("security_group", gid, eni.account, eni.region)
         if not isinstance(sg, SecurityGroup):
-            out.unknown(f"{gid}: security group of {eni.id} not in the model (ec2:DescribeSecurityGroups)")
+            out.unknown(eni.id, f"{gid}: security group of {eni.id} not in the model (ec2:DescribeSecurityGroups)")
             continue
         inbound = [r for r in an.group_rules(sg) if not r.is_egress]
         if not inbound:
@@ -1143,7 +1161,7 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
             if rule.prefix_list_id:
                 cidrs = an.prefix_list_cidrs(rule.prefix_list_id, rule.account, rule.region)
                 if cidrs is None:
-                    out.unknown(f"{rule.id}: prefix list {rule.prefix_list_id} entries not collected "
+                    out.unknown(f"{gid} {rule.id}", f"{rule.id}: prefix list {rule.prefix_list_id} entries not collected "
                                 "(ec2:GetManagedPrefixListEntries)")
                     continue
             else:
@@ -1164,7 +1182,7 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
                 continue
             t = matches(rule.protocol, rule.from_port, rule.to_port)
             if t is None:
-                out.unknown(f"{rule.id}: port range {rule.from_port}-{rule.to_port} not understood")
+                out.unknown(f"{gid} {rule.id}", f"{rule.id}: port range {rule.from_port}-{rule.to_port} not understood")
                 continue
             admitted = union(admitted, t)
     return admitted
@@ -1205,11 +1223,11 @@ def _ingress(an: _Analyzer, eni: NetworkInterface) -> _Answer:
         return (), (), tuple(out.explain)
     sn = an.get("subnet", eni.subnet_id, eni.account, eni.region)
     if not isinstance(sn, Subnet):
-        out.unknown(f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)")
+        out.unknown(eni.id, f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)")
         return None, tuple(out.reasons), tuple(out.explain)
     rt, reason = an.subnet_table(sn.id, sn.account, sn.region)
     if rt is None:
-        out.unknown(reason[1] if reason else f"{sn.id}: effective route table unknown")
+        out.unknown(f"{eni.id} → {sn.id}", reason[1] if reason else f"{sn.id}: effective route table unknown")
         return None, tuple(out.reasons), tuple(out.explain)
     routed = {v: _igw_route(an, rt, v) for v in families}
     exposed = [v for v in families if routed[v]]
@@ -1218,7 +1236,7 @@ def _ingress(an: _Analyzer, eni: NetworkInterface) -> _Answer:
             out.stop(f"{eni.id} → {rt.id}", "NO_ROUTE_TO_DESTINATION",
                      f"no IPv{v} route to an internet gateway: replies to the internet have no way out")
     if None in routed.values():
-        out.unknown(f"{rt.id}: a route's target is of no known kind; whether it is an internet gateway "
+        out.unknown(f"{eni.id} → {rt.id}", f"{rt.id}: a route's target is of no known kind; whether it is an internet gateway "
                     "is not known")
     if not exposed:
         return ((None, tuple(out.reasons), tuple(out.explain)) if out.reasons else ((), (), tuple(out.explain)))
@@ -1226,23 +1244,24 @@ def _ingress(an: _Analyzer, eni: NetworkInterface) -> _Answer:
         if eni.interface_type == "nat_gateway" or eni.description.startswith(_NAT_INTERFACE):
             out.stop(eni.id, "NAT_GATEWAY_NO_INBOUND", "a NAT gateway accepts no connection from the internet")
             return (), (), tuple(out.explain)
-        out.unknown(f"{eni.id}: no security groups; what it admits depends on the service behind it "
+        out.unknown(eni.id, f"{eni.id}: no security groups; what it admits depends on the service behind it "
                     f"({eni.interface_type or 'unknown type'})")
         return None, tuple(out.reasons), tuple(out.explain)
     acl = an.acl_of(sn)
     if acl is None:
-        out.unknown(f"{sn.id}: network ACL association not in the model (ec2:DescribeNetworkAcls)")
+        out.unknown(f"{eni.id} → {sn.id}", f"{sn.id}: network ACL association not in the model (ec2:DescribeNetworkAcls)")
         return None, tuple(out.reasons), tuple(out.explain)
     reached: Ports = {}
     unknown = False
     for v in exposed:
+        unread = len(out.reasons)
         sg = _sg_admits(an, eni, v, out)
-        if not sg:
+        if not sg and len(out.reasons) == unread:   # every group and rule read: none admits the internet
             out.stop(eni.id, "ENI_SG_RULES_MISMATCH",
                      f"no inbound rule of {', '.join(eni.security_group_ids)} admits IPv{v} internet sources")
         nacl, unreadable = acl_admits(acl, v)
         if nacl is None:
-            out.unknown(unreadable or f"{acl.id}: not understood")
+            out.unknown(f"{eni.id} → {acl.id}", unreadable or f"{acl.id}: not understood")
             unknown = True
             continue
         both = intersect(sg, nacl)
