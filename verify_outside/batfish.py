@@ -192,9 +192,15 @@ def ours_from(reach: Reachability, model: Model) -> Ours:
         codes.append(s.code)
         if not s.certain:
             continue
-        tokens, last_id = _tokens_of_ids(_hop_ids(s.hops), model)
+        ids = _hop_ids(s.hops)
+        tokens, last_id = _tokens_of_ids(ids, model)
         if tokens and tokens[-1].split(" ", 1)[1] == last_id:
             tokens = tokens[:-1]           # the node it stopped at is `where`, not a gateway passed
+        if s.code == "TGW_ROUTE_AZ_RESTRICTION":
+            # The transit gateway never receives it: AWS (and Batfish, as a null route) drop it
+            # where it is sent, at the subnet whose route table names the transit gateway.
+            senders = [i for i in ids if i.startswith("subnet-")]
+            last_id = senders[-1] if senders else last_id
         outcomes.append(Outcome("dropped", last_id, tuple(tokens)))
     return Ours(tuple(sorted(set(outcomes))), tuple(dict.fromkeys(undecided)), tuple(dict.fromkeys(codes)))
 

@@ -91,7 +91,7 @@ from collections.abc import Callable, Iterable
 from auditor.analyze.explain import Stop
 from auditor.analyze.ports import Ports, acl_admits, intersect, matches, ports_text, union
 from auditor.analyze.prefixes import (
-    ALL, FAMILY, Net, RouteEntry, Traffic, covered, holds_internet, parse_net, partition,
+    ALL, FAMILY, Net, RouteEntry, Traffic, covered, holds_internet, parse_net, partition, priority,
 )
 from auditor.model.types import (
     Instance, Model, NatGateway, NetworkAcl, NetworkInterface, PrefixList, Resource, RouteTable, SecurityGroup,
@@ -111,6 +111,7 @@ _PRIVATE_INTERNET = "internet (private addresses)"   # internal: see `_Analyzer.
 _UNKNOWN_STATE = "unknown state"                      # internal: see `_Analyzer.tgw_entries`
 # VPC endpoint types (DescribeVpcEndpoints VpcEndpointType) that end a path in the AWS
 # service network; a Gateway Load Balancer endpoint continues; any other is indeterminate.
+_PROPAGATED_ORIGIN = "EnableVgwRoutePropagation"   # DescribeRouteTables Route.Origin of a propagated route
 _SERVICE_ENDPOINTS = frozenset({"gateway", "interface", "resource", "servicenetwork"})
 # VPC peering status codes under which no traffic flows (AWS: only "active" carries).
 _IDLE_PEERING = frozenset({"initiating-request", "pending-acceptance", "provisioning", "deleting", "deleted",
@@ -167,7 +168,11 @@ class Path:
                         f"REMAP_EPHEMERAL_PORT at {hop.id}"]
         last = self.hops[-1] if self.hops else None
         if last is not None:
-            own = len(self.hops) <= 3 and self.destination == "internet"   # source, its table, the gateway
+            # the source's own table's route: nothing but the source (an interface, its subnet)
+            # and that one table before the gateway
+            own = (self.destination == "internet" and len(self.hops) >= 2
+                   and sum(h.kind == "route_table" for h in self.hops) == 1
+                   and all(h.kind in ("eni", "subnet", "route_table") for h in self.hops[:-1]))
             end = ("OWN_ROUTE_TO_INTERNET_GATEWAY" if own else
                    _ENDS.get(last.kind, "REACHES_VPC" if self.destination == "vpc" else "REACHES_ON_PREMISES"))
             out.append(f"{end} {last.label or last.id}")
@@ -253,8 +258,9 @@ class _Analyzer:
         self._model = weakref.ref(model)
         self.entries: dict[tuple[str, Key], tuple[tuple[RouteEntry, ...], tuple[Reason, ...]]] = {}
         self.parts: dict[tuple[str, Key, Traffic], list[tuple[RouteEntry, Traffic]]] = {}
-        self.memo: dict[tuple[str, Key, Traffic], _Sub] = {}
-        self.starts: dict[tuple[Key, str], tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...],
+        self.memo: dict[tuple[str, Key, Traffic, str], _Sub] = {}
+        self.zone_keys: dict[tuple[Key, str], str] = {}
+        self.starts: dict[tuple[Key, str, str], tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...],
                                                  tuple[_RawStop, ...]]] = {}
         self.subnets: dict[Key, Reachability] = {}
         self.interfaces: dict[Key, Reachability] = {}
@@ -397,13 +403,18 @@ class _Analyzer:
                     n = parse_net(cidr)
                     if n is not None:
                         entries.append(RouteEntry(n, f"{r.destination} ({cidr})", r.target_kind, r.target_id, (),
-                                              active, True))
+                                              active, True, r.origin == _PROPAGATED_ORIGIN))
                 continue
             n = parse_net(r.destination)
             if n is None:
                 reasons.append(("UNKNOWN_DESTINATION", f"{rt.id}: route destination {r.destination!r} is not a CIDR"))
                 continue
-            entries.append(RouteEntry(n, r.destination, r.target_kind, r.target_id, (), active, False))
+            entries.append(RouteEntry(n, r.destination, r.target_kind, r.target_id, (), active, False,
+                                      r.origin == _PROPAGATED_ORIGIN))
+        # The local route wins over a propagated route even a more specific one (AWS: the VPC
+        # owns its CIDRs): such a route never carries traffic.
+        local_nets = [e.net for e in entries if e.kind == "local"]
+        entries = [e for e in entries if not (e.propagated and any(n.contains(e.net) for n in local_nets))]
         found = self.entries[k] = (tuple(entries), tuple(reasons))
         return found
 
@@ -449,7 +460,8 @@ class _Analyzer:
                     reasons.append(("UNKNOWN_DESTINATION", f"{t.id}: route destination {cidr!r} is not a CIDR"))
                     continue
                 text = f"{r.destination} ({cidr})" if is_pl else r.destination
-                entries.append(RouteEntry(n, text, kind, r.state, r.attachment_ids, state != "blackhole", is_pl))
+                entries.append(RouteEntry(n, text, kind, r.state, r.attachment_ids, state != "blackhole", is_pl,
+                                          r.route_type.lower() == "propagated"))
         found = self.entries[k] = (tuple(entries), tuple(reasons))
         return found
 
@@ -463,7 +475,7 @@ class _Analyzer:
     # -- the search ----------------------------------------------------------------------
 
     def visit(self, kind: str, resource: Resource, traffic: Traffic, stack: dict[tuple[str, str, Net], int],
-              expand: Callable[[], _Sub], hop: Hop) -> _Sub:
+              expand: Callable[[], _Sub], hop: Hop, az: str = "") -> _Sub:
         """Explore one table node once per traffic class: loops cut on the path's own
         (table, destination prefix) pairs; results reused when no loop under them depends
         on how the node was reached."""
@@ -474,7 +486,7 @@ class _Analyzer:
         if len(stack) >= MAX_HOPS:
             return replace(_unknown("PATH_TOO_LONG", f"path longer than {MAX_HOPS} tables at {resource.id}; not followed",
                                     hop), outer=-1)
-        state = (kind, _key(resource), traffic)
+        state = (kind, _key(resource), traffic, az)
         found = self.memo.get(state)
         if found is not None and not any(k in found.footprint for k in stack):
             return found
@@ -491,12 +503,17 @@ class _Analyzer:
             return result
         return _Sub(sub.paths, sub.unknown, sub.loops, footprint, sub.outer, sub.stops)
 
-    def table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
-        """Paths from a VPC route table for a traffic class (hop suffixes start at the table)."""
-        return self.visit("rt", rt, traffic, stack, lambda: self._expand_table(rt, traffic, stack),
-                          Hop("route_table", rt.id))
+    def table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int], az: str = "") -> _Sub:
+        """Paths from a VPC route table for a traffic class (hop suffixes start at the table),
+        sent from availability zone `az` ("" when unknown). The zone only matters to a table
+        that routes to a transit gateway whose attachment of the table's VPC has no subnet in it
+        (`tgw`): for every other table and zone the table is explored once (zone "")."""
+        zone = self.zone_key(rt, az) if az else ""
+        return self.visit("rt", rt, traffic, stack, lambda: self._expand_table(rt, traffic, stack, zone),
+                          Hop("route_table", rt.id), zone)
 
-    def _expand_table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+    def _expand_table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int],
+                      az: str = "") -> _Sub:
         entries, reasons = self.vpc_entries(rt)
         subs: list[tuple[Hop, _Sub]] = []
         here = Hop("route_table", rt.id)
@@ -507,11 +524,12 @@ class _Analyzer:
             if not entry.active:
                 local.append(_stop("BAD_STATE_ROUTE", f"blackhole route to {entry.target or '(target gone)'}", hop))
                 continue
-            subs.append((hop, self.target(rt, entry, part, stack)))
+            subs.append((hop, self.target(rt, entry, part, stack, az)))
         local += _route_choices(rt.id, entries, traffic, parts, tgw=False)
         return _combine(subs, [], local)
 
-    def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+    def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int],
+               az: str = "") -> _Sub:
         """Where one route of a VPC table takes its part of the traffic."""
         family = FAMILY[part[0].version]
         kind, tid = e.kind, e.target
@@ -581,7 +599,7 @@ class _Analyzer:
                                 f"not known (ec2:DescribeVpcEndpoints); route {where} not followed", Hop("vpce", tid))
             return self.through(Hop("gwlbe", tid), ep.subnet_ids, rt, part, stack)
         if kind == "tgw":
-            return self.tgw(rt, tid, part, stack)
+            return self.tgw(rt, tid, part, stack, az)
         if kind == "pcx":
             return self.peering(rt, tid, part)
         names = {"core_network": "Cloud WAN core network", "odb": "Oracle Database@AWS network",
@@ -627,7 +645,7 @@ class _Analyzer:
     def through(self, hop: Hop, subnet_ids: Iterable[str], rt: RouteTable, part: Traffic,
                 stack: dict[tuple[str, str, Net], int]) -> _Sub:
         """Continue through the route tables of a gateway's, instance's or endpoint's subnets."""
-        tables: dict[str, RouteTable] = {}
+        tables: dict[tuple[str, str], tuple[RouteTable, str]] = {}
         local: list[_Sub] = []
         for sid in dict.fromkeys(s for s in subnet_ids if s):
             nxt, reason = self.subnet_table(sid, rt.account, rt.region)
@@ -635,21 +653,63 @@ class _Analyzer:
                 code, text = reason or ("UNKNOWN_RESOURCE", sid)
                 local.append(_unknown(code, f"{text}; {hop.id} not followed", hop))
             else:
-                tables.setdefault(nxt.id, nxt)
+                zone = self.zone(sid, rt.account, rt.region)
+                tables.setdefault((nxt.id, zone), (nxt, zone))
         if not tables and not local:
             local.append(_unknown("UNASSOCIATED_COMPONENT", f"{hop.id}: its subnet is unknown; not followed", hop))
-        subs = [(hop, self.table(t, part, stack)) for t in tables.values()]
+        subs = [(hop, self.table(t, part, stack, zone)) for t, zone in tables.values()]
         return _combine(subs, [], local)
 
-    def tgw(self, rt: RouteTable, tgw_id: str, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
-        """Into a transit gateway from the VPC of `rt`: through the source attachment's
-        associated route table."""
+    def zone_key(self, rt: RouteTable, az: str) -> str:
+        """`az` when some transit gateway the table routes to would drop traffic from that zone
+        (its attachment of the table's VPC has no subnet there), else "": the table's paths do
+        not depend on the zone."""
+        k = (_key(rt), az)
+        found = self.zone_keys.get(k)
+        if found is None:
+            found = ""
+            for tgw_id in {r.target_id for r in rt.routes if r.target_kind == "tgw"}:
+                for att in self.attachments_of_vpc(tgw_id, rt.vpc_id):
+                    zones = self.attachment_zones(att)
+                    if zones is not None and az not in zones:
+                        found = az
+            self.zone_keys[k] = found
+        return found
+
+    def zone(self, subnet_id: str, account: str, region: str) -> str:
+        """The subnet's availability zone; "" when not reported or known only after deploy."""
+        sn = self.get("subnet", subnet_id, account, region)
+        if not isinstance(sn, Subnet) or sn.unknown_reason("availability_zone") is not None:
+            return ""
+        return sn.availability_zone
+
+    def tgw(self, rt: RouteTable, tgw_id: str, part: Traffic, stack: dict[tuple[str, str, Net], int],
+            az: str = "") -> _Sub:
+        """Into a transit gateway from the VPC of `rt`, sent from zone `az`: through the source
+        attachment's associated route table. AWS forwards traffic to a transit gateway only from
+        a zone where the VPC attachment has a subnet; when the zones are known and it has none
+        in `az`, the traffic stops (TGW_ROUTE_AZ_RESTRICTION)."""
         hop = Hop("tgw", tgw_id)
         sources = self.attachments_of_vpc(tgw_id, rt.vpc_id)
         if not sources:
             return _unknown("UNKNOWN_RESOURCE", f"{tgw_id}: no attachment of {rt.vpc_id} to the transit gateway in the "
                             "model (ec2:DescribeTransitGatewayAttachments)", hop)
-        return _combine([(hop, self.enter_tgw(att, tgw_id, part, stack)) for att in sources], [])
+        subs: list[tuple[Hop, _Sub]] = []
+        for att in sources:
+            zones = self.attachment_zones(att) if az else None
+            if zones is not None and az not in zones:
+                subs.append((hop, _stop("TGW_ROUTE_AZ_RESTRICTION", f"{att.id} has no subnet in {az} (its subnets are "
+                                        f"in {', '.join(sorted(zones))}): traffic sent from {az} is dropped")))
+            else:
+                subs.append((hop, self.enter_tgw(att, tgw_id, part, stack)))
+        return _combine(subs, [])
+
+    def attachment_zones(self, att: TransitGatewayAttachment) -> set[str] | None:
+        """The zones of a VPC attachment's subnets; None when any is not known."""
+        if not att.subnet_ids:
+            return None
+        zones = {self.zone(sid, att.account, att.region) for sid in att.subnet_ids}
+        return None if "" in zones else zones
 
     def enter_tgw(self, att: TransitGatewayAttachment, tgw_id: str, part: Traffic,
                   stack: dict[tuple[str, str, Net], int]) -> _Sub:
@@ -720,7 +780,7 @@ class _Analyzer:
                 # AWS requires at least one subnet per VPC attachment: none listed is missing data.
                 return _unknown("UNASSOCIATED_COMPONENT", f"{att.id}: no attachment subnets reported "
                                 "(ec2:DescribeTransitGatewayVpcAttachments); not followed", hop)
-            tables: dict[str, RouteTable] = {}
+            tables: dict[tuple[str, str], tuple[RouteTable, str]] = {}
             local: list[_Sub] = []
             for sid in att.subnet_ids:
                 rt, reason = self.subnet_table(sid, att.account, att.region)
@@ -728,8 +788,9 @@ class _Analyzer:
                     code, text = reason or ("UNKNOWN_RESOURCE", sid)
                     local.append(_unknown(code, f"{text}; {att.id} to {att.resource_id} not followed", hop))
                 else:
-                    tables.setdefault(rt.id, rt)
-            return _combine([(hop, self.table(rt, part, stack)) for rt in tables.values()], [], local)
+                    zone = self.zone(sid, att.account, att.region)
+                    tables.setdefault((rt.id, zone), (rt, zone))
+            return _combine([(hop, self.table(rt, part, stack, zone)) for rt, zone in tables.values()], [], local)
         if rtype == "peering":
             peer = self.attachment(att.id, att.resource_id)
             if peer is None:
@@ -790,15 +851,16 @@ class _Analyzer:
 
     # -- sources -------------------------------------------------------------------------
 
-    def from_table(self, rt: RouteTable, source_vpc: str) -> tuple[tuple[_RawPath, ...], tuple[str, ...],
+    def from_table(self, rt: RouteTable, source_vpc: str, az: str = "") -> tuple[tuple[_RawPath, ...], tuple[str, ...],
                                                                     tuple[Suffix, ...], tuple[_RawStop, ...]]:
         """Every path from a subnet's effective table (sorted, the source VPC's own local
         delivery left out: it is a stop), the reasons, the loops and the stops, as hop
         suffixes from the table."""
-        k = (_key(rt), source_vpc)
+        az = self.zone_key(rt, az) if az else ""
+        k = (_key(rt), source_vpc, az)
         found = self.starts.get(k)
         if found is None:
-            subs = [self.table(rt, (ALL[v], frozenset()), {}) for v in (4, 6)]
+            subs = [self.table(rt, (ALL[v], frozenset()), {}, az) for v in (4, 6)]
             found = self.starts[k] = _finish(subs, source_vpc, keep_own=False)
         return found
 
@@ -832,7 +894,8 @@ class _Analyzer:
         if found is None:
             rt = self.get("route_table", sn.route_table_id or "", sn.account, sn.region)
             assert isinstance(rt, RouteTable)
-            found = self._reachability(Hop("subnet", sn.id), self.from_table(rt, sn.vpc_id))
+            found = self._reachability(Hop("subnet", sn.id),
+                                       self.from_table(rt, sn.vpc_id, self.zone(sn.id, sn.account, sn.region)))
         self.subnets[k] = found
         return found
 
@@ -844,7 +907,7 @@ class _Analyzer:
             return found
         rt = self.get("route_table", sn.route_table_id or "", sn.account, sn.region)
         assert isinstance(rt, RouteTable)
-        sub = self.table(rt, (net, frozenset()), {})
+        sub = self.table(rt, (net, frozenset()), {}, self.zone(sn.id, sn.account, sn.region))
         return self._reachability(Hop("subnet", sn.id), _finish([sub], sn.vpc_id, keep_own=True))
 
     def interface(self, eni: NetworkInterface) -> Reachability:
@@ -886,8 +949,10 @@ def _private_internet(net: Net) -> str:
 def _finish(subs: list[_Sub], source_vpc: str, *, keep_own: bool) -> tuple[
         tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...], tuple[_RawStop, ...]]:
     """The paths from a source's table (sorted), its reasons, loops and stops: delivery in the
-    source's own VPC is a stop unless `keep_own`; private traffic at an internet gateway is a
-    path only on the source's own route to it."""
+    source's own VPC is a stop unless `keep_own` (a trace); private traffic at an internet
+    gateway is a path only on the source's own route to it (the catalogue's strict reading of
+    a route to an internet gateway), and never in a trace, which follows one packet as AWS
+    does: the gateway drops it."""
     seen: dict[_RawPath, None] = {}
     stops: dict[_RawStop, None] = {}
     own_vpc = Hop("vpc", source_vpc)
@@ -898,7 +963,7 @@ def _finish(subs: list[_Sub], source_vpc: str, *, keep_own: bool) -> tuple[
                                   f"delivered inside {source_vpc}, the source's own VPC", True), None)
                 continue
             if p[0].startswith(_PRIVATE_INTERNET):
-                if len(p[2]) != 2:   # private addresses sent to a gateway after other hops
+                if len(p[2]) != 2 or keep_own:   # after other hops, or a packet traced: dropped
                     _, code, net = p[0].split("|")
                     stops.setdefault((p[2], code, f"traffic for {net} holds no internet address", True), None)
                     continue
@@ -982,17 +1047,19 @@ def _route_choices(table_id: str, entries: tuple[RouteEntry, ...], traffic: Traf
             whole = True
         elif within:
             inside.append(n)
-        if id(e) in chosen or not _may_leave(e, tgw):
+        if id(e) in chosen or not _may_leave(e, tgw) or not holds_internet(net):
             continue
         hop = Hop(kind, table_id, e.text)
         to = f"route to {e.target}" if not tgw else "route"
         if not (covers or within) or (within and covered(n, excluded)):
             out.append(_stop(prefix + "CANNOT_ROUTE", f"the traffic reaching {table_id} is for {_traffic_text(traffic)}; "
                              f"this {to} matches none of it", hop))
-        elif any(f is not e and f.net == n and (f.net.plen, not f.prefix_list) > (n.plen, not e.prefix_list)
-                 for f in entries):
-            out.append(_stop(prefix + "HIGHER_PRIORITY_ROUTE", f"a CIDR route for {n.text} takes priority over this "
-                             f"prefix-list {to}", hop))
+        elif any(f is not e and f.net == n and priority(f) > priority(e) for f in entries):
+            winner = max((f for f in entries if f.net == n), key=priority)
+            why = ("a static route" if e.propagated and not winner.propagated else
+                   "a CIDR route" if e.prefix_list and not winner.prefix_list else "another route")
+            out.append(_stop(prefix + "HIGHER_PRIORITY_ROUTE", f"{why} for {n.text} takes priority over this "
+                             f"{'propagated ' if e.propagated else 'prefix-list ' if e.prefix_list else ''}{to}", hop))
         else:
             out.append(_stop(prefix + "MORE_SPECIFIC_ROUTE", f"more specific routes take all of what this {to} "
                              "would carry", hop))
@@ -1005,17 +1072,22 @@ def _route_choices(table_id: str, entries: tuple[RouteEntry, ...], traffic: Traf
 
 
 # Route targets that can lead traffic to the internet (directly or by forwarding it on): a
-# route to one of them that carries none of the traffic is explained; routes to the AWS
-# service network, to other VPCs and to on-premises networks are not (they explain nothing
-# about a way out, and a full-mesh transit gateway table would repeat them for every class).
-_LEAVING = frozenset({"igw", "eigw", "carrier", "nat", "instance", "eni", "gwlbe"})
+# route to one of them that carries none of the traffic is explained, when the traffic holds
+# internet addresses; routes to the AWS service network, to other VPCs and to on-premises
+# networks are not, nor any route for traffic bound for private addresses only (they explain
+# nothing about a way out, and a full-mesh transit gateway would repeat them for every class).
+_LEAVING = frozenset({"igw", "eigw", "carrier", "nat", "instance", "eni", "gwlbe", "tgw"})
 
 
 def _may_leave(e: RouteEntry, tgw: bool) -> bool:
     """Whether a route that carries none of a class is worth explaining: in a VPC table one to
     a target that can lead out; in a transit gateway table one whose destination holds
     internet addresses (the way to a central egress VPC)."""
-    return holds_internet(e.net) if tgw else e.kind in _LEAVING
+    if tgw:
+        return holds_internet(e.net)
+    # a route to an internet gateway counts whatever its destination (the strict reading);
+    # any other route for private destinations only can reach no internet address
+    return e.kind in ("igw", "eigw", "carrier") or (e.kind in _LEAVING and holds_internet(e.net))
 
 
 def _traffic_text(traffic: Traffic) -> str:
@@ -1040,9 +1112,11 @@ def subnet_reachability(model: Model, subnet: Subnet) -> Reachability:
 
 
 def subnet_trace(model: Model, subnet: Subnet, address: str) -> Reachability:
-    """Where traffic from `subnet` to one destination address (or prefix) goes: its paths,
-    including delivery inside the subnet's own VPC (a `vpc` path), and its stops. Raises
-    ValueError when `address` is not an address or CIDR."""
+    """Where traffic from `subnet` to one destination address (or prefix) goes, as AWS
+    forwards a packet: its paths, including delivery inside the subnet's own VPC (a `vpc`
+    path), and its stops. Unlike `subnet_reachability`, a private destination that the
+    subnet's own route sends to an internet gateway is a stop (the gateway drops it), not an
+    internet path. Raises ValueError when `address` is not an address or CIDR."""
     net = parse_net(address)
     if net is None:
         raise ValueError(f"not an address or CIDR: {address!r}")
@@ -1066,10 +1140,10 @@ class _Ingress:
     def stop(self, where: str, code: str, detail: str) -> None:
         self.explain.append(Stop(where, code, detail).text)
 
-    def unknown(self, reason: str) -> None:
+    def unknown(self, where: str, reason: str) -> None:
         self.reasons.append(reason)
-        self.explain.append(Stop("", "NOT_ANALYSED_INGRESS" if "not in the model" not in reason
-                                 else "UNKNOWN_RESOURCE", reason, False).text)
+        code = "UNKNOWN_RESOURCE" if "not in the model" in reason else "NOT_ANALYSED_INGRESS"
+        self.explain.append(Stop(where, code, reason, False).text + " [unknown]")
 
 
 def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress) -> Ports:
@@ -1078,7 +1152,7 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
     for gid in eni.security_group_ids:
         sg = an.get("security_group", gid, eni.account, eni.region)
         if not isinstance(sg, SecurityGroup):
-            out.unknown(f"{gid}: security group of {eni.id} not in the model (ec2:DescribeSecurityGroups)")
+            out.unknown(eni.id, f"{gid}: security group of {eni.id} not in the model (ec2:DescribeSecurityGroups)")
             continue
         inbound = [r for r in an.group_rules(sg) if not r.is_egress]
         if not inbound:
@@ -1087,7 +1161,7 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
             if rule.prefix_list_id:
                 cidrs = an.prefix_list_cidrs(rule.prefix_list_id, rule.account, rule.region)
                 if cidrs is None:
-                    out.unknown(f"{rule.id}: prefix list {rule.prefix_list_id} entries not collected "
+                    out.unknown(f"{gid} {rule.id}", f"{rule.id}: prefix list {rule.prefix_list_id} entries not collected "
                                 "(ec2:GetManagedPrefixListEntries)")
                     continue
             else:
@@ -1108,7 +1182,7 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
                 continue
             t = matches(rule.protocol, rule.from_port, rule.to_port)
             if t is None:
-                out.unknown(f"{rule.id}: port range {rule.from_port}-{rule.to_port} not understood")
+                out.unknown(f"{gid} {rule.id}", f"{rule.id}: port range {rule.from_port}-{rule.to_port} not understood")
                 continue
             admitted = union(admitted, t)
     return admitted
@@ -1149,11 +1223,11 @@ def _ingress(an: _Analyzer, eni: NetworkInterface) -> _Answer:
         return (), (), tuple(out.explain)
     sn = an.get("subnet", eni.subnet_id, eni.account, eni.region)
     if not isinstance(sn, Subnet):
-        out.unknown(f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)")
+        out.unknown(eni.id, f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)")
         return None, tuple(out.reasons), tuple(out.explain)
     rt, reason = an.subnet_table(sn.id, sn.account, sn.region)
     if rt is None:
-        out.unknown(reason[1] if reason else f"{sn.id}: effective route table unknown")
+        out.unknown(f"{eni.id} → {sn.id}", reason[1] if reason else f"{sn.id}: effective route table unknown")
         return None, tuple(out.reasons), tuple(out.explain)
     routed = {v: _igw_route(an, rt, v) for v in families}
     exposed = [v for v in families if routed[v]]
@@ -1162,7 +1236,7 @@ def _ingress(an: _Analyzer, eni: NetworkInterface) -> _Answer:
             out.stop(f"{eni.id} → {rt.id}", "NO_ROUTE_TO_DESTINATION",
                      f"no IPv{v} route to an internet gateway: replies to the internet have no way out")
     if None in routed.values():
-        out.unknown(f"{rt.id}: a route's target is of no known kind; whether it is an internet gateway "
+        out.unknown(f"{eni.id} → {rt.id}", f"{rt.id}: a route's target is of no known kind; whether it is an internet gateway "
                     "is not known")
     if not exposed:
         return ((None, tuple(out.reasons), tuple(out.explain)) if out.reasons else ((), (), tuple(out.explain)))
@@ -1170,23 +1244,24 @@ def _ingress(an: _Analyzer, eni: NetworkInterface) -> _Answer:
         if eni.interface_type == "nat_gateway" or eni.description.startswith(_NAT_INTERFACE):
             out.stop(eni.id, "NAT_GATEWAY_NO_INBOUND", "a NAT gateway accepts no connection from the internet")
             return (), (), tuple(out.explain)
-        out.unknown(f"{eni.id}: no security groups; what it admits depends on the service behind it "
+        out.unknown(eni.id, f"{eni.id}: no security groups; what it admits depends on the service behind it "
                     f"({eni.interface_type or 'unknown type'})")
         return None, tuple(out.reasons), tuple(out.explain)
     acl = an.acl_of(sn)
     if acl is None:
-        out.unknown(f"{sn.id}: network ACL association not in the model (ec2:DescribeNetworkAcls)")
+        out.unknown(f"{eni.id} → {sn.id}", f"{sn.id}: network ACL association not in the model (ec2:DescribeNetworkAcls)")
         return None, tuple(out.reasons), tuple(out.explain)
     reached: Ports = {}
     unknown = False
     for v in exposed:
+        unread = len(out.reasons)
         sg = _sg_admits(an, eni, v, out)
-        if not sg:
+        if not sg and len(out.reasons) == unread:   # every group and rule read: none admits the internet
             out.stop(eni.id, "ENI_SG_RULES_MISMATCH",
                      f"no inbound rule of {', '.join(eni.security_group_ids)} admits IPv{v} internet sources")
         nacl, unreadable = acl_admits(acl, v)
         if nacl is None:
-            out.unknown(unreadable or f"{acl.id}: not understood")
+            out.unknown(f"{eni.id} → {acl.id}", unreadable or f"{acl.id}: not understood")
             unknown = True
             continue
         both = intersect(sg, nacl)
