@@ -42,17 +42,27 @@ class ResourceRef:
 
 @dataclass(frozen=True, slots=True)
 class EvidenceItem:
-    """One observed value against its expected condition, with the records it came from."""
+    """One observed value against its expected condition, with the records it came from.
+
+    `explanation`: how the derived values read were decided, whatever they are, one line
+    each (`auditor.rules.derive.Derived.explain`: e.g. which hop stopped each part of a
+    subnet's traffic, with its explanation code, auditor/analyze/explain.py). Written only
+    when there is one, so the findings of rules reading no such value keep their form; not
+    in the fingerprint (it says why, not what or where)."""
 
     path: str
     observed: Any
     expected: str
     holds: bool | None   # None: could not be decided (the finding is ERROR)
     sources: tuple[Any, ...] = ()   # snapshot pointers (str or SourceRef: written as "records/...#/pointer")
+    explanation: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "observed": self.observed, "expected": self.expected, "holds": self.holds,
-                "sources": [str(s) for s in self.sources]}
+        out: dict[str, Any] = {"path": self.path, "observed": self.observed, "expected": self.expected,
+                               "holds": self.holds, "sources": [str(s) for s in self.sources]}
+        if self.explanation:
+            out["explanation"] = list(self.explanation)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

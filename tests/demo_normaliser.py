@@ -44,7 +44,8 @@ def decoded_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"fp": a[0], "rule": s[a[1]], "sev": s[a[2]], "st": s[a[3]], "type": s[a[4]], "id": a[5],
              "account": s[a[6]], "region": s[a[7]], "arn": around(a[8], a[5]), "vpc": s[a[9]], "item": a[10],
              "message": around(a[11], a[5]),
-             "evidence": [[s[e[0]], s[e[1]], s[e[2]], s[e[3]], [s[x[0]] + x[1] for x in e[4]]] for e in a[12]],
+             "evidence": [[s[e[0]], s[e[1]], s[e[2]], s[e[3]], [s[x[0]] + x[1] for x in e[4]],
+                           *([[s[x] for x in e[5]]] if len(e) > 5 else [])] for e in a[12]],
              "waiver": s[a[13]]} for a in data["findings"]]
 
 

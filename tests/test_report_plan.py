@@ -340,7 +340,7 @@ def _plan_gaps(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _csv(doc: dict[str, Any]) -> list[dict[str, str]]:
     rows = list(csv.reader(io.StringIO(csv_bytes(model_of(doc)).decode("utf-8"), newline="")))
-    assert tuple(rows[0]) == CSV_COLUMNS and CSV_COLUMNS[-1] == "declared"
+    assert tuple(rows[0]) == CSV_COLUMNS and CSV_COLUMNS[-2:] == ("declared", "explanation")
     assert all(len(r) == len(CSV_COLUMNS) for r in rows)
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 

@@ -111,8 +111,8 @@ def _around(s: _Strings, text: str, piece: str) -> int | list[int]:
 def findings_data(model: ReportModel) -> dict[str, Any]:
     """The findings as compact rows for the page's script (report.js reads this layout):
     ``[fingerprint, rule, severity, status, type, id, account, region, arn, vpc, item, message,
-    evidence, waiver[, declared]]``, where evidence is ``[[path, observed, expected, verdict, [source...]]]``
-    and a source is ``[head, tail]`` (everything up to the last ``/`` as an index, the rest as a
+    evidence, waiver[, declared]]``, where evidence is ``[[path, observed, expected, verdict, [source...][,
+    [explanation...]]]]`` (the explanation lines, indexes, only on a condition that has them) and a source is ``[head, tail]`` (everything up to the last ``/`` as an index, the rest as a
     string). fingerprint and id are strings, item is a string or null, arn and message are an
     index or ``[before, after]`` indexes around the resource id, and every other field is an
     index into ``strings``. ``rules`` maps a rule id to ``[title, [[framework, control]...],
@@ -132,7 +132,8 @@ def findings_data(model: ReportModel) -> dict[str, Any]:
         rows.append([f.fingerprint, s(f.rule.id), s(f.severity), s(f.status), s(r.type), r.id, s(r.account),
                      s(r.region), _around(s, r.arn, r.id), s(r.vpc_id), f.item, _around(s, f.message, r.id),
                      [[s(e.path), s(observed_text(e.observed)), s(e.expected), s(_VERDICTS[e.holds]),
-                       [_source(s, src) for src in e.sources]] for e in f.evidence],
+                       [_source(s, src) for src in e.sources], *([[s(x) for x in e.explanation]] if e.explanation
+                                                                 else [])] for e in f.evidence],
                      s(f.waiver.id if f.waiver is not None else "")])
         if f.resource.declared is not None:
             rows[-1].append(s(f.declared_at))

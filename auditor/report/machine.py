@@ -20,6 +20,13 @@ by rule, account, region, resource), keys sorted, no wall clock. Strings that co
 (names, tags, policies) are data in every format: XML-escaped (characters XML 1.0 cannot
 carry are replaced), JSON-escaped, and in CSV any cell a spreadsheet would read as a formula
 is prefixed with a single quote (OWASP CSV injection guidance).
+
+A finding whose evidence carries an explanation (findings.json ``evidence[].explanation``: how
+a derived value was decided, e.g. which hop stopped each part of a subnet's traffic, with its
+explanation code) shows it in each format, for a PASS as well as a FAIL (`explanation_lines`):
+the CSV's ``explanation`` column (lines joined by `EXPLANATION_JOIN`), the JUnit failure or
+error text (a pass or skipped case: its ``system-out``), SARIF's result property
+``explanation`` (a PASS, which is no SARIF result, in the run property ``explainedPasses``).
 """
 
 from __future__ import annotations
@@ -64,7 +71,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 CSV_COLUMNS = ("fingerprint", "rule_id", "title", "severity", "status", "account", "region", "resource_type",
                "resource_id", "arn", "vpc_id", "item", "message", "controls", "waiver", "waiver_expires",
-               "evidence", "sources", "declared")
+               "evidence", "sources", "declared", "explanation")
+EXPLANATION_JOIN = " | "   # between the lines of an explanation in one CSV cell
 # The JUnit suite, and the SARIF rule ids, of what a plan run could not model (run.plan): an
 # unsupported resource type, a problem reading the plan or template. Not rule ids of a pack
 # (those are [A-Z]{2,5}-[0-9]{3}), so they never clash with one.
@@ -89,6 +97,17 @@ def evidence_text(finding: FindingView) -> str:
             line += " [" + ", ".join(e.sources) + "]"
         lines.append(line)
     return "\n".join(lines)
+
+
+def explanation_lines(finding: FindingView) -> tuple[str, ...]:
+    """The explanation lines of a finding's evidence, each once, in order (empty: none)."""
+    return tuple(dict.fromkeys(line for e in finding.evidence for line in e.explanation))
+
+
+def explanation_block(finding: FindingView) -> str:
+    """``explanation:`` and the lines, one per line ("" when there are none)."""
+    lines = explanation_lines(finding)
+    return "explanation:\n" + "\n".join(lines) if lines else ""
 
 
 def _x(text: str) -> str:
@@ -234,14 +253,15 @@ def junit_xml(model: ReportModel) -> bytes:
             case = ET.SubElement(suite, "testcase", {"classname": _x(f.rule.id), "name": _x(f.name),
                                                      **(_junit_where(declared.file, f.declared_line)
                                                         if declared is not None else {})})
+            explained = explanation_block(f)
             if f.status == "FAIL":
                 counts["failures"] += 1
                 el = ET.SubElement(case, "failure", {"message": _x(f.message), "type": f.severity})
-                el.text = _x(evidence_text(f))
+                el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
             elif f.status == "ERROR":
                 counts["errors"] += 1
                 el = ET.SubElement(case, "error", {"message": _x(f.message), "type": "not-assessed"})
-                el.text = _x(evidence_text(f))
+                el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
             elif f.status == "WAIVED":
                 counts["skipped"] += 1
                 w = f.waiver
@@ -252,6 +272,8 @@ def junit_xml(model: ReportModel) -> bytes:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
                                                               else "not applicable")})
+            if explained and f.status not in ("FAIL", "ERROR"):   # a PASS is checked by its explanation too
+                ET.SubElement(case, "system-out").text = _x(explained)
         _close_suite(suite, counts, totals, stamp)
     gaps = shown_gaps(model)
     if gaps:
@@ -384,6 +406,9 @@ def _result(f: FindingView, index: int, sources: SarifSources) -> dict[str, Any]
                        "account": f.resource.account, "region": f.resource.region, "vpcId": f.resource.vpc_id,
                        "item": f.item, "evidence": evidence_text(f)},
     }
+    lines = explanation_lines(f)
+    if lines:
+        out["properties"]["explanation"] = list(lines)
     d = f.resource.declared
     if d is not None:
         out["properties"]["declared"] = {"kind": d.kind, "file": d.file, "address": d.address,
@@ -494,6 +519,10 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
         "organisation": model.organisation, "profile": model.profile_id,
         "snapshotManifestSha256": model.run.manifest_sha256, "collectionFinished": model.run.finished,
         "assessedOn": model.run.assessed_on, "complete": model.complete, "auditConfig": sources.config_file}
+    passes = [{"ruleId": f.rule.id, "fingerprint": f.fingerprint, "resource": f.name, "explanation": list(lines)}
+              for f in model.findings if f.status == "PASS" and (lines := explanation_lines(f))]
+    if passes:   # PASS findings are no SARIF results: how each was decided, for the assessor
+        properties["explainedPasses"] = passes
     if plan is not None:
         properties["plan"] = {"kind": plan.kind, "file": plan.file, "sha256": plan.sha256,
                               "formatVersion": plan.format_version, "overlaidSnapshot": plan.overlay_snapshot,
@@ -537,12 +566,13 @@ def _csv_row(f: FindingView) -> list[str]:
     declared = "" if r.declared is None else declared_cell(r.declared.file, f.declared_line, r.declared.address)
     return [f.fingerprint, f.rule.id, f.rule.title, f.severity, f.status, r.account, r.region, r.type, r.id, r.arn,
             r.vpc_id, f.item or "", f.message, controls, f.waiver.id if f.waiver else "",
-            f.waiver.expires if f.waiver else "", evidence_text(f), sources, declared]
+            f.waiver.expires if f.waiver else "", evidence_text(f), sources, declared,
+            EXPLANATION_JOIN.join(explanation_lines(f))]
 
 
 def _gap_row(gap: NotAssessed) -> list[str]:
     return [gap_fingerprint(gap), "", "not collected", "", "ERROR", gap.account, gap.region, COLLECTION,
-            ", ".join(gap.calls), "", "", "", gap_text(gap), "", "", "", "", "", ""]
+            ", ".join(gap.calls), "", "", "", gap_text(gap), "", "", "", "", "", "", ""]
 
 
 def _plan_row(plan: PlanView, e: PlanEntry) -> list[str]:
@@ -552,7 +582,7 @@ def _plan_row(plan: PlanView, e: PlanEntry) -> list[str]:
     status = "ERROR" if e.error else "NOT_APPLICABLE"
     return [e.fingerprint, e.rule, title, PLAN_SEVERITY if e.error else "info", status, plan.account,
             ",".join(plan.regions), e.type or PLAN_SUITE, e.address, "", "", "", e.text, "", "", "", "", "",
-            declared_cell(plan.file, e.line, e.address)]
+            declared_cell(plan.file, e.line, e.address), ""]
 
 
 def csv_rows(model: ReportModel) -> Iterable[list[str]]:

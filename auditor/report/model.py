@@ -91,6 +91,9 @@ class EvidenceView:
     expected: str
     holds: bool | None
     sources: tuple[str, ...]   # records/<file>#/json/pointer
+    # How the derived values read were decided (findings.json's "explanation"; codes of
+    # auditor/analyze/explain.py): shown for a PASS as well as a FAIL.
+    explanation: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -523,7 +526,8 @@ def _finding(f: Mapping[str, Any], rules: Mapping[str, RuleView]) -> FindingView
                               declared=declared_view(r.get("declared"))),
         item=None if f.get("item") is None else str(f["item"]), message=_s(f.get("message")),
         evidence=tuple(EvidenceView(path=_s(e.get("path")), observed=e.get("observed"), expected=_s(e.get("expected")),
-                                    holds=e.get("holds"), sources=tuple(str(s) for s in e.get("sources", [])))
+                                    holds=e.get("holds"), sources=tuple(str(s) for s in e.get("sources", [])),
+                                    explanation=tuple(str(x) for x in e.get("explanation") or ()))
                        for e in f.get("evidence", [])),
         waiver=WaiverRef(id=_s(w.get("id")), status=_s(w.get("status")), approver=_s(w.get("approver")),
                          ticket=_s(w.get("ticket")), expires=_s(w.get("expires")),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from auditor.report.pdf_records import RecordSelection
 
-from auditor.report.model import ReportModel, ordered_frameworks, utc_text
+from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
 from auditor.report.wording import load_style, load_wording, templates_dir
 from auditor.vocabulary import SEVERITIES, STATUSES, severity_rank
 
@@ -41,6 +41,21 @@ _OBSERVED_MAX = 600   # characters of an observed value shown; the full value is
 # Rows of each list of the Plan section (unsupported resources, problems) shown; past it, how many
 # more (the HTML report and the attached findings.json list every one).
 PLAN_LIST_MAX = 200
+# Explanation lines shown per finding (findings.json evidence[].explanation: how a derived value
+# was decided); past it, how many more, which findings.json (attached) and the HTML report hold.
+EXPLAIN_MAX = 8
+# PASS findings whose explanation is shown ("How the passes were decided"), in the document's
+# order; past it, how many more (every one is in the attached findings.json and the HTML report).
+EXPLAINED_PASSES_MAX = 200
+
+
+def explained(finding: FindingView) -> tuple[tuple[str, ...], int]:
+    """The explanation lines of a finding the PDF shows (at most `EXPLAIN_MAX`), and how many
+    more it has."""
+    from auditor.report.machine import explanation_lines
+
+    lines = explanation_lines(finding)
+    return lines[:EXPLAIN_MAX], max(0, len(lines) - EXPLAIN_MAX)
 
 
 @dataclass(frozen=True)
@@ -212,6 +227,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
     failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id))
     frameworks = ordered_frameworks(model.frameworks, chosen.frameworks_first)
+    passes = [f for f in model.findings if f.status == "PASS" and any(e.explanation for e in f.evidence)]
     context = {
         "m": model, "w": chosen.pdf, "style": chosen.name, "nl": "\n", "statuses": STATUSES,
         "frameworks": frameworks, "counted": {fw.id: words.count_words(fw.id) for fw in frameworks},
@@ -227,6 +243,9 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "rules_by_id": model.rules_by_id,
         "records": records if records is not None else records_of(model, inputs),
         "plan_max": PLAN_LIST_MAX,
+        "explained": explained, "explain_max": EXPLAIN_MAX,
+        "explained_passes": passes[:EXPLAINED_PASSES_MAX],
+        "explained_passes_more": max(0, len(passes) - EXPLAINED_PASSES_MAX),
     }
     return env.get_template(TEMPLATE).render(**context)
 

@@ -78,6 +78,9 @@ class Resolved:
     sources: tuple[SourceRef, ...]
     unknown: tuple[str, ...] = ()
     why: tuple[str, ...] = ()   # why a derived value read on the way is None, in its analysis' words
+    # How the derived values read on the way were decided, whatever they are (`Derived.explain`:
+    # e.g. which hop stopped each part of a subnet's traffic, with its explanation code).
+    explain: tuple[str, ...] = ()
 
 
 # -- requirements of plain fields ------------------------------------------------------
@@ -398,6 +401,8 @@ def _derived_value(model: Model, known: _Resolving, obj: Resource, attr: Derived
     found = cache.get(key)
     if found is None:
         result = attr.fn(model, obj)
+        if len(set(result.explain)) != len(result.explain):   # each line once, in order
+            result = dataclasses.replace(result, explain=tuple(dict.fromkeys(result.explain)))
         extra = (*(result.sources or listing_sources(model, obj, attr.requires)), *_sources_in(result.value))
         found = cache[key] = (result, extra, obj)
     return found
@@ -454,9 +459,10 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
     if len(steps) == 1 and not steps[0].star:   # the common case: one attribute, no list mapping
         unknown: tuple[str, ...] = ()
         why: tuple[str, ...] = ()
+        explain: tuple[str, ...] = ()
         if first is not None:
             result, extra, _ = _derived_value(model, known, resource, first)
-            value, why = result.value, result.why
+            value, why, explain = result.value, result.why, result.explain
         else:
             value = _get(resource, steps[0])
             extra = tuple(_sources_in(value))
@@ -466,10 +472,11 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
             unknown = _unknown_behind(model, known, refs_read, resource, first)
         elif resource.unknown and (mark := resource.unknown_reason(steps[0].name)) is not None:
             unknown = (mark,)
-        return Resolved(path, value, False, missing, refs_read, unknown, why)
+        return Resolved(path, value, False, missing, refs_read, unknown, why, explain)
     sources: list[SourceRef] = list(own_sources(resource))
     reasons: list[str] = []
     whys: list[str] = []
+    explains: list[str] = []
     current: list[Any] = [resource]
     many = False
     for i, step in enumerate(steps):
@@ -482,6 +489,7 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
                 result, extra, _ = _derived_value(model, known, obj, attr)
                 value = result.value
                 whys.extend(result.why)
+                explains.extend(result.explain)
                 sources.extend(extra)
                 reasons.extend(_unknown_behind(model, known, (*own_sources(obj), *extra), obj, attr))
             else:
@@ -495,13 +503,14 @@ def resolve(model: Model, resource: Resource, path: str) -> Resolved:
                 found.extend(value)
             elif not many:  # the list itself is unknown
                 return Resolved(path, None, True, missing, tuple(dict.fromkeys(sources)),
-                                tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(whys)))
+                                tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(whys)),
+                                tuple(dict.fromkeys(explains)))
             else:
                 found.append(None)
         current = found
         many = many or step.star
     return Resolved(path, tuple(current) if many else current[0], many, missing, tuple(dict.fromkeys(sources)),
-                    tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(whys)))
+                    tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(whys)), tuple(dict.fromkeys(explains)))
 
 
 def to_json(value: Any, keep_absent: bool = False) -> Any:

@@ -52,8 +52,10 @@ class ConditionError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """One leaf as evaluated: the observed value (JSON data), the expectation in words,
-    whether it holds (None: it could not be decided, `note` says why) and the records the
-    value came from."""
+    whether it holds (None: it could not be decided, `note` says why), the records the
+    value came from and `explanation`: how the derived values read were decided, whatever
+    they are (`Derived.explain`: e.g. the hop that stopped each part of a subnet's traffic,
+    with its explanation code), so a PASS can be checked as well as a FAIL."""
 
     path: str
     observed: Any
@@ -61,6 +63,7 @@ class Evidence:
     holds: bool | None
     sources: tuple[SourceRef, ...]
     note: str = ""
+    explanation: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,8 @@ def _leaf(leaf: Leaf, rtype: str) -> Compiled:
 
         def evidence(holds: bool | None, note: str = "") -> Outcome:
             status: Status = "error" if holds is None else "pass" if holds else "fail"
-            return Outcome(status, (Evidence(path, observed, expected, holds, resolved.sources, note),))
+            return Outcome(status, (Evidence(path, observed, expected, holds, resolved.sources, note,
+                                             resolved.explain),))
 
         if resolved.missing or resolved.unknown:
             notes = []

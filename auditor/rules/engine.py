@@ -186,7 +186,7 @@ def render_message(template: str, model: Model, resource: Resource, item: Any = 
 def _evidence(items: Iterable[Evidence]) -> tuple[EvidenceItem, ...]:
     return tuple(EvidenceItem(path=e.path, observed=e.observed,
                               expected=e.expected + (f" ({e.note})" if e.note else ""),
-                              holds=e.holds, sources=e.sources)
+                              holds=e.holds, sources=e.sources, explanation=e.explanation)
                  for e in items)
 
 

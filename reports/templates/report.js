@@ -14,7 +14,8 @@
             acct: S[a[6]], region: S[a[7]], arn: around(a[8], a[5]), vpc: S[a[9]], item: a[10],
             msg: around(a[11], a[5]),
             ev: a[12].map(function (e) {
-              return [S[e[0]], S[e[1]], S[e[2]], S[e[3]], e[4].map(function (x) { return S[x[0]] + x[1]; })];
+              return [S[e[0]], S[e[1]], S[e[2]], S[e[3]], e[4].map(function (x) { return S[x[0]] + x[1]; }),
+                      e.length > 5 ? e[5].map(function (x) { return S[x]; }) : []];   /* explanation lines */
             }), waiver: S[a[13]], decl: a.length > 14 ? S[a[14]] : ""};   /* where a plan declares it */
   });
   var SEV = ["critical", "high", "medium", "low", "info"];
@@ -43,7 +44,7 @@
     if (f._h === undefined) {
       var parts = [f.rule, f.title, f.st, f.sev, resource(f), f.decl, f.arn, f.vpc, f.msg, f.waiver,
                    data.responses.lines[data.responses.by_finding[f.fp]] || ""];
-      f.ev.forEach(function (e) { parts.push(e[0], e[1], e[2], e[4].join(" ")); });
+      f.ev.forEach(function (e) { parts.push(e[0], e[1], e[2], e[4].join(" "), e[5].join("\n")); });
       f.ctl.forEach(function (c) { parts.push(c[0] + " " + c[1]); });
       f._h = parts.join("\n").toLowerCase();
     }
@@ -95,6 +96,7 @@
       d.appendChild(el("div", "observed: " + e[1], "mono"));
       d.appendChild(el("div", "expected: " + e[2]));
       d.appendChild(el("div", "verdict: " + e[3]));
+      e[5].forEach(function (x) { d.appendChild(el("div", "why: " + x, "mono why")); });
       e[4].forEach(function (s) {
         var h = data.hashes[s.split("#")[0]];
         d.appendChild(el("div", "snapshot record: " + s + (h ? " (record " + h + ")" : ""), "mono src"));
@@ -107,6 +109,15 @@
       box.appendChild(el("div", "controls: " + f.ctl.map(function (c) { return c[0] + " " + c[1]; }).join(", ")));
     }
     if (f.waiver) { box.appendChild(el("div", "waiver: " + f.waiver)); }
+    return box;
+  }
+  function why(f) {   /* how the derived values were decided (a PASS too): the first line, all on opening */
+    var lines = [];
+    f.ev.forEach(function (e) { e[5].forEach(function (x) { if (lines.indexOf(x) < 0) { lines.push(x); } }); });
+    if (!lines.length) { return null; }
+    var box = el("details", null, "why");
+    box.appendChild(el("summary", "why: " + lines[0] + (lines.length > 1 ? " (+" + (lines.length - 1) + " more)" : ""), "mono"));
+    lines.forEach(function (x) { box.appendChild(el("div", x, "mono why")); });
     return box;
   }
   function remediation(f) {   /* the rule's steps from its pack: console, CLI, IaC, references */
@@ -145,7 +156,9 @@
     var res = el("td", resource(f), "mono res");
     if (f.decl) { res.appendChild(el("div", f.decl, "muted decl")); }
     tr.appendChild(res);
-    var m = el("td"); m.appendChild(el("div", f.msg, "msg")); m.appendChild(evidence(f));
+    var m = el("td"); m.appendChild(el("div", f.msg, "msg"));
+    var w = why(f); if (w) { m.appendChild(w); }
+    m.appendChild(evidence(f));
     if (QUIET.indexOf(f.st) < 0) { m.appendChild(remediation(f)); m.appendChild(response(f)); }
     tr.appendChild(m);
     return tr;

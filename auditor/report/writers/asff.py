@@ -33,7 +33,9 @@ Limits of the format are kept (BatchImportFindings refuses findings over 240 KB;
 Description 1,024, Recommendation text 512 characters; ProductFields 50 entries of up to
 2,048 characters): long text is cut with a note, evidence beyond `MAX_EVIDENCE_FIELDS`
 conditions (or beyond the size limit) is left out in order, with a note saying how many are
-shown and that findings.json holds them all. No finding is ever dropped for its size.
+shown and that findings.json holds them all. No finding is ever dropped for its size. An
+explanation (findings.json ``evidence[].explanation``, a PASS's too) is one ProductFields entry,
+``auditor/Explanation``: its lines joined by " | ", cut with a note past the field's limit.
 
 The output depends only on findings.json (via the report model): times are the snapshot's,
 ids come from the finding fingerprints, and findings keep the document's order.
@@ -175,6 +177,8 @@ def _evidence_lines(f: FindingView, count: int) -> list[str]:
 
 
 def _product_fields(f: FindingView, model: ReportModel, evidence: list[str], shown: int) -> dict[str, str]:
+    from auditor.report.machine import EXPLANATION_JOIN, explanation_lines
+
     r, w = f.resource, f.waiver
     fields = {
         "ProviderName": PRODUCT_NAME, "ProviderVersion": model.run.tool_version,
@@ -187,6 +191,11 @@ def _product_fields(f: FindingView, model: ReportModel, evidence: list[str], sho
                            f"expires {w.expires})") if w else "",
         "auditor/EvidenceCount": str(len(f.evidence)),
     }
+    explained = explanation_lines(f)
+    if explained:   # how the derived values read were decided (a PASS too), in one field
+        text = EXPLANATION_JOIN.join(explained)
+        fields["auditor/Explanation"] = (text if len(text) <= MAX_FIELD_VALUE else _cut(
+            text, MAX_FIELD_VALUE, f" …(cut: {len(explained)} lines in findings.json, finding {f.fingerprint})"))
     for i, line in enumerate(evidence[:shown]):
         fields[f"auditor/Evidence/{i + 1:02d}"] = line
     if shown < len(f.evidence) or any(len(line) > MAX_FIELD_VALUE for line in evidence[:shown]):

@@ -155,10 +155,11 @@ def _event(f: FindingView, model: ReportModel, time_ms: int, names: dict[str, st
     evidences = []
     for e in f.evidence:
         files = sorted({s.split("#", 1)[0] for s in e.sources})
-        evidences.append(c.EvidenceArtifacts(name=e.path, data={
-            "path": e.path, "observed": e.observed, "expected": e.expected, "holds": e.holds,
-            "sources": list(e.sources),
-            "record_sha256": {name: hashes.get(name, "") for name in files}}))
+        data = {"path": e.path, "observed": e.observed, "expected": e.expected, "holds": e.holds,
+                "sources": list(e.sources), "record_sha256": {name: hashes.get(name, "") for name in files}}
+        if e.explanation:   # how the derived value was decided (a PASS's too), as findings.json has it
+            data["explanation"] = list(e.explanation)
+        evidences.append(c.EvidenceArtifacts(name=e.path, data=data))
     remediation = "\n\n".join(text for _kind, text in rule.remediation)
     account = res.account or "unknown"
     return c.Finding(
