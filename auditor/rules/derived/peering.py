@@ -212,7 +212,7 @@ def _outside_peer(model: Model, rt: RouteTable) -> Derived[tuple[str, ...] | Non
     return Derived(tuple(scan.outside), sources)
 
 
-@derived("route_table", "peering_peers", requires=PEERING_CALLS,
+@derived("route_table", "peering_peers", requires=ec2("DescribeRouteTables", "DescribeVpcPeeringConnections"),
          doc="The peer of each of the table's routes to a VPC peering connection (routes to deleted, rejected, "
              "failed or expired peerings, and blackhole routes to peerings no longer listed, left out): the "
              "route, the peering id, the peer VPC's id and owner account (null when not known), and "
