@@ -10,7 +10,7 @@ UV_VERSION ?= 0.13.9
 LOCK_VENV  ?= .venv-lock
 UV          = $(LOCK_VENV)/bin/uv
 
-.PHONY: demo test verify-outside bench clean lock lock-upgrade
+.PHONY: demo test verify-outside oracles bench clean lock lock-upgrade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,12 @@ test: $(VENV)/.installed-test
 verify-outside: $(VENV)/.installed-test
 	@test -n "$(FIXTURES)" || { echo "give the folder: make verify-outside FIXTURES=DIR (e.g. ../shared/fixtures)" >&2; exit 2; }
 	$(BIN)/python -m pytest -q -p no:cacheprovider verify_outside --outside-data "$(FIXTURES)"
+	$(BIN)/python verify_outside/batfish.py "$(FIXTURES)"
+
+# Only the reachability analyzer against Batfish's AWS snapshots (CORPUS holds external-oracles/).
+oracles: $(VENV)/.installed-test
+	@test -n "$(CORPUS)" || { echo "give the folder: make oracles CORPUS=DIR (the folder holding external-oracles/)" >&2; exit 2; }
+	$(BIN)/python verify_outside/batfish.py "$(CORPUS)"
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/collect_bench.py

@@ -4,7 +4,9 @@
 lists the published JSON schemas repeat for editors (report formats, report styles) from
 their registries (auditor/report/writers/, reports/templates/styles/), and the role
 templates under deploy/role/ (auditor/collect/role_templates.py). The table of resource
-types the plan readers model (docs/plans.md) comes from their `SUPPORTED` mappings.
+types the plan readers model (docs/plans.md) comes from their `SUPPORTED` mappings; the
+explanation codes and the parity with Reachability Analyzer (docs/reachability.md) from
+`auditor.analyze.explain` and `auditor.analyze.parity`.
 """
 
 from __future__ import annotations
@@ -132,9 +134,61 @@ def plan_not_covered_list() -> str:
                      for service, operation in sorted(NOT_COVERED))
 
 
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def explanation_codes_table() -> str:
+    """Markdown table of the explanation codes the reachability analysis emits
+    (`auditor.analyze.explain.CODES`), in their order."""
+    from auditor.analyze.explain import CODES
+
+    rows = ["| Code | Whose | Kind | Side | Meaning |", "|---|---|---|---|---|"]
+    for c in CODES.values():
+        rows.append(_row(f"`{c.name}`", "AWS" if c.aws else "ours", c.kind, c.side, c.meaning))
+    return "\n".join(rows)
+
+
+def parity_codes_table() -> str:
+    """Markdown table of every Reachability Analyzer explanation code (`auditor.analyze.parity.AWS_CODES`)
+    with our status, and a line counting them."""
+    from auditor.analyze.parity import AWS_CODES, STATUSES
+
+    counts = ", ".join(f"{sum(c.status == s for c in AWS_CODES)} {s}" for s in STATUSES)
+    rows = [f"{len(AWS_CODES)} codes: {counts}.", "", "| Code | AWS section | What it says | Status | Here |",
+            "|---|---|---|---|---|"]
+    for c in AWS_CODES:
+        rows.append(_row(f"`{c.name}`", c.section, c.meaning, c.status, c.reason))
+    return "\n".join(rows)
+
+
+def parity_components_table() -> str:
+    """Markdown table of the components Reachability Analyzer supports (`auditor.analyze.parity.COMPONENTS`)
+    and how far the analysis covers each."""
+    from auditor.analyze.parity import COMPONENTS
+
+    rows = ["| Component | Its roles there | Covered here | How |", "|---|---|---|---|"]
+    for c in COMPONENTS:
+        rows.append(_row(c.name, ", ".join(c.roles), c.covered, c.how))
+    return "\n".join(rows)
+
+
+def parity_beyond_table() -> str:
+    """Markdown table of what the analysis covers that Reachability Analyzer's documentation says
+    it does not (`auditor.analyze.parity.BEYOND`), each with the page."""
+    from auditor.analyze.parity import BEYOND
+
+    rows = ["| Here | Reachability Analyzer's documentation | Page |", "|---|---|---|"]
+    for b in BEYOND:
+        rows.append(_row(b.what, b.theirs, f"<{b.url}>"))
+    return "\n".join(rows)
+
+
 GENERATORS = {"collected-calls": collected_calls_table, "allowlist-size": allowlist_size,
               "resource-types": resource_types_table, "report-styles": report_styles_table,
-              "plan-resources": plan_resources_table, "plan-not-covered": plan_not_covered_list}
+              "plan-resources": plan_resources_table, "plan-not-covered": plan_not_covered_list,
+              "explanation-codes": explanation_codes_table, "parity-codes": parity_codes_table,
+              "parity-components": parity_components_table, "parity-beyond": parity_beyond_table}
 
 
 def _schema_lists() -> list[tuple[str, str, Callable[[], tuple[str, ...]]]]:

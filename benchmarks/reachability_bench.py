@@ -162,7 +162,7 @@ def _region(r: int, region: str, vpcs: int, peerings: int) -> _Region:
             "TransitGatewayAttachmentId": att, "TransitGatewayId": tgw, "ResourceType": "vpc", "ResourceId": vpc,
             "State": "available", "Association": {"TransitGatewayRouteTableId": table, "State": "associated"}})
         reg.add("DescribeTransitGatewayVpcAttachments", "TransitGatewayVpcAttachments",
-                {"TransitGatewayAttachmentId": att, "TransitGatewayId": tgw, "VpcId": vpc, "SubnetIds": subnets[:2]})
+                {"TransitGatewayAttachmentId": att, "TransitGatewayId": tgw, "VpcId": vpc, "SubnetIds": subnets[:3]})
         mesh.append(_tgw_route(cidr, att))
         if not egress:
             back.append(_tgw_route(cidr, att))

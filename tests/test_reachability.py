@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from auditor.analyze import reachability as rx
 from auditor.analyze.prefixes import RouteEntry, parse_net, partition
 from auditor.analyze.reachability import (
-    Hop, Path, Reachability, interface_reachability, internet_ingress_ports, subnet_reachability,
+    Hop, Path, interface_reachability, internet_ingress_ports, subnet_reachability,
 )
 from auditor.config import Scope
 from auditor.model import build_model
-from auditor.model.types import Model, NetworkInterface, Subnet
+from auditor.model.types import Model, NetworkInterface, Subnet, UnknownField
 from auditor.rules.attributes import resolve
 from auditor.rules.engine import evaluate_rules
 from auditor.rules.fixtures import Case, records_for
@@ -1064,7 +1064,11 @@ def test_the_demo_estates_legacy_phi_subnet_reaches_the_internet_through_the_sha
     for sn in model.of("subnet"):
         if sn.account == "111111111111":
             assert isinstance(sn, Subnet)
-            assert subnet_reachability(model, sn) == Reachability((), (), ()), sn.id
+            found = subnet_reachability(model, sn)
+            assert (found.paths, found.indeterminate, found.loops) == ((), (), ()), sn.id
+            # ... and says why, for certain: no route for the internet's addresses.
+            assert found.stops and all(st.certain for st in found.stops), sn.id
+            assert {st.code for st in found.stops} >= {"NO_ROUTE_TO_DESTINATION"}, (sn.id, found.stops)
 
 
 # -- reuse of explored tables never changes an answer ------------------------------------------
@@ -1159,3 +1163,48 @@ def test_two_models_never_share_an_analysis() -> None:
         assert any(r is subnet for p in reach.paths for r in rx.path_resources(model, p))  # ... per model
     assert subnet_reachability(first, the_subnet(first, "subnet-main")) is not \
         subnet_reachability(second, the_subnet(second, "subnet-main"))
+
+
+def _zoned(calls: Calls, zones: dict[str, str]) -> Calls:
+    """`calls` with availability zones set on the subnets named."""
+    out = dict(calls)
+    out["ec2:DescribeSubnets"] = {"Subnets": [
+        {**s, **({"AvailabilityZone": zones[s["SubnetId"]]} if s["SubnetId"] in zones else {})}
+        for s in calls["ec2:DescribeSubnets"]["Subnets"]]}
+    return out
+
+
+def test_a_transit_gateway_takes_traffic_only_from_zones_its_attachment_has_a_subnet_in() -> None:
+    # AWS: a VPC attachment must have a subnet in the zone the traffic comes from.
+    elsewhere = model_of(_zoned(tgw_estate(), {"subnet-a": "eu-west-1a", "subnet-a-tgw": "eu-west-1b"}))
+    found = subnet_reachability(elsewhere, the_subnet(elsewhere, "subnet-a"))
+    assert not found.of("internet") and not found.indeterminate
+    assert [st.text for st in found.stops if st.code == "TGW_ROUTE_AZ_RESTRICTION"] == [
+        "subnet-a → rtb-1 0.0.0.0/0 → tgw-1: TGW_ROUTE_AZ_RESTRICTION (tgw-attach-a has no subnet in eu-west-1a "
+        "(its subnets are in eu-west-1b): traffic sent from eu-west-1a is dropped)"]
+    # the same zone, or a zone not known (not reported, or known only after deploy): followed
+    same = model_of(_zoned(tgw_estate(), {"subnet-a": "eu-west-1b", "subnet-a-tgw": "eu-west-1b"}))
+    unknown = model_of(_zoned(tgw_estate(), {"subnet-a-tgw": "eu-west-1b"}))
+    for model in (same, unknown):
+        assert ("internet", "ipv4", CENTRAL_EGRESS) in paths(model, "subnet-a")
+    # a zone a plan knows only after apply: its (placeholder) value decides nothing
+    old = the_subnet(elsewhere, "subnet-a")
+    marked = dataclasses.replace(old, unknown=(UnknownField("availability_zone", "known after apply"),))
+    rebuilt = Model(resources={t: tuple(marked if r is old else r for r in items)
+                               for t, items in elsewhere.resources.items()}, coverage=elsewhere.coverage)
+    assert ("internet", "ipv4", CENTRAL_EGRESS) in paths(rebuilt, "subnet-a")
+
+
+def test_a_trace_follows_one_packet_as_aws_does() -> None:
+    model = model_of(BASICS)
+    igw = the_subnet(model, "subnet-igw")
+    # The strict reading: the subnet's own route to an internet gateway is an internet path.
+    assert subnet_reachability(model, igw).of("internet")
+    # One packet for a private address is dropped by the gateway; a public one reaches it.
+    private = rx.subnet_trace(model, igw, "192.168.7.7")
+    assert not private.paths and [st.code for st in private.stops] == ["IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS"]
+    public = rx.subnet_trace(model, igw, "8.8.8.8")
+    assert [p.text for p in public.paths] == ["subnet-igw → rtb-igw 0.0.0.0/0 → igw-1"]
+    # Its own VPC is a destination of the trace.
+    assert [(p.destination, p.text) for p in rx.subnet_trace(model, igw, "10.0.3.9").paths] == [
+        ("vpc", "subnet-igw → rtb-igw 10.0.0.0/16 → vpc-a")]

@@ -98,6 +98,9 @@ CODES: dict[str, Code] = _codes(
     Code("ENI_SOURCE_DEST_CHECK_RESTRICTION", True, "blocked", "egress",
          "The instance or network interface the route leads to has source/destination check enabled: "
          "it drops traffic not addressed to itself, so it forwards nothing."),
+    Code("TGW_ROUTE_AZ_RESTRICTION", True, "blocked", "egress",
+         "A transit gateway receives traffic from a VPC only in the availability zones where the VPC "
+         "attachment has a subnet: traffic sent from another zone is dropped."),
     Code("TGW_ATTACH_MISSING_TGW_RTB_ASSOCIATION", True, "blocked", "egress",
          "The transit gateway attachment the traffic enters through is associated with no transit "
          "gateway route table (every table's associations were collected): nothing is forwarded."),
@@ -188,8 +191,11 @@ CODES: dict[str, Code] = _codes(
     Code("PATH_TOO_LONG", False, "unknown", "egress",
          "The path passes more route tables than the analysis follows (64): where it goes is unknown."),
     Code("ROUTE_STATE_UNKNOWN", False, "unknown", "egress",
-         "A route's or a component's state is not reported or is transitional (pending, deleting), or an "
-         "active transit gateway route lists no attachment: whether it carries traffic is unknown."),
+         "A transit gateway route's state is not reported or is transitional (pending, deleting), an active "
+         "transit gateway route lists no attachment, or a peering connection's status is not one AWS "
+         "documents: whether it carries traffic is unknown."),
+    Code("NAT_GATEWAY_NO_INBOUND", False, "blocked", "ingress",
+         "The interface is a NAT gateway's: a NAT gateway accepts no connection from the internet."),
     Code("NOT_ANALYSED_INGRESS", False, "unknown", "ingress",
          "What the interface admits depends on the service behind it (no security groups), or its "
          "filters could not be read."),

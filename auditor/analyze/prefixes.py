@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import NamedTuple
 from collections.abc import Iterable
 
-__all__ = ["Net", "parse_net", "holds_internet", "RouteEntry", "Traffic", "partition", "covered", "ALL", "FAMILY"]
+__all__ = ["Net", "parse_net", "holds_internet", "RouteEntry", "Traffic", "partition", "covered", "priority", "ALL",
+           "FAMILY"]
 
 
 class Net(NamedTuple):
@@ -85,12 +86,20 @@ class RouteEntry(NamedTuple):
     targets: tuple[str, ...]  # transit gateway routes: the attachments (ECMP)
     active: bool
     prefix_list: bool
+    propagated: bool = False  # learned (VPN / Direct Connect propagation, a TGW propagation), not static
+
+
+def priority(e: RouteEntry) -> tuple[int, bool, bool]:
+    """How a route ranks against others for the same traffic, highest first: the more
+    specific destination, then a static route over a propagated one, then a CIDR route over a
+    prefix-list entry (AWS route priority: longest prefix, static routes, prefix-list routes,
+    propagated routes; transit gateways: static before propagated)."""
+    return (e.net.plen, not e.propagated, not e.prefix_list)
 
 
 def _better(a: RouteEntry, b: RouteEntry) -> bool:
-    """Whether `a` wins over `b` for the same traffic: the more specific destination, then a
-    CIDR route over a prefix-list entry (AWS gives the static CIDR route priority)."""
-    return (a.net.plen, not a.prefix_list) > (b.net.plen, not b.prefix_list)
+    """Whether `a` wins over `b` for the same traffic (`priority`)."""
+    return priority(a) > priority(b)
 
 
 def partition(entries: Iterable[RouteEntry], traffic: Traffic) -> list[tuple[RouteEntry, Traffic]]:

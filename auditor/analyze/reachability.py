@@ -88,17 +88,19 @@ import weakref
 from dataclasses import dataclass, replace, field
 from collections.abc import Callable, Iterable
 
+from auditor.analyze.explain import Stop
 from auditor.analyze.ports import Ports, acl_admits, intersect, matches, ports_text, union
 from auditor.analyze.prefixes import (
-    ALL, FAMILY, Net, RouteEntry, Traffic, covered, holds_internet, parse_net, partition,
+    ALL, FAMILY, Net, RouteEntry, Traffic, covered, holds_internet, parse_net, partition, priority,
 )
 from auditor.model.types import (
     Instance, Model, NatGateway, NetworkAcl, NetworkInterface, PrefixList, Resource, RouteTable, SecurityGroup,
     SecurityGroupRule, Subnet, TransitGatewayAttachment, TransitGatewayRouteTable, VpcEndpoint, VpcPeering,
 )
 
-__all__ = ["Hop", "Path", "Reachability", "subnet_reachability", "interface_reachability",
-           "internet_ingress_ports", "ingress_resources", "path_resources", "DESTINATIONS", "MAX_HOPS"]
+__all__ = ["Hop", "Path", "Reachability", "Stop", "subnet_reachability", "interface_reachability", "subnet_trace",
+           "internet_ingress_ports", "internet_ingress_explained", "ingress_resources", "path_resources",
+           "DESTINATIONS", "MAX_HOPS"]
 
 DESTINATIONS = ("internet", "on_premises", "vpc")
 MAX_HOPS = 64                     # a path longer than this is cut and reported indeterminate
@@ -109,6 +111,7 @@ _PRIVATE_INTERNET = "internet (private addresses)"   # internal: see `_Analyzer.
 _UNKNOWN_STATE = "unknown state"                      # internal: see `_Analyzer.tgw_entries`
 # VPC endpoint types (DescribeVpcEndpoints VpcEndpointType) that end a path in the AWS
 # service network; a Gateway Load Balancer endpoint continues; any other is indeterminate.
+_PROPAGATED_ORIGIN = "EnableVgwRoutePropagation"   # DescribeRouteTables Route.Origin of a propagated route
 _SERVICE_ENDPOINTS = frozenset({"gateway", "interface", "resource", "servicenetwork"})
 # VPC peering status codes under which no traffic flows (AWS: only "active" carries).
 _IDLE_PEERING = frozenset({"initiating-request", "pending-acceptance", "provisioning", "deleting", "deleted",
@@ -153,15 +156,50 @@ class Path:
         """``subnet-a → rtb-1 0.0.0.0/0 → tgw-1 → tgw-rtb-2 0.0.0.0/0 → attachment vpc-egress → ...``"""
         return " → ".join(h.text for h in self.hops)
 
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """What the path's hops do, as explanation codes (auditor/analyze/explain.py), each
+        with the hop it applies to: ``NGW_SOURCE_ADDRESS_REASSIGN at nat-9``, and last how
+        it ends (``REACHES_INTERNET_GATEWAY igw-4``)."""
+        out: list[str] = []
+        for hop in self.hops:
+            if hop.kind == "nat":
+                out += [f"NGW_SOURCE_ADDRESS_REASSIGN at {hop.id}", f"NGW_DEST_ADDRESS_PRESERVATION at {hop.id}",
+                        f"REMAP_EPHEMERAL_PORT at {hop.id}"]
+        last = self.hops[-1] if self.hops else None
+        if last is not None:
+            # the source's own table's route: nothing but the source (an interface, its subnet)
+            # and that one table before the gateway
+            own = (self.destination == "internet" and len(self.hops) >= 2
+                   and sum(h.kind == "route_table" for h in self.hops) == 1
+                   and all(h.kind in ("eni", "subnet", "route_table") for h in self.hops[:-1]))
+            end = ("OWN_ROUTE_TO_INTERNET_GATEWAY" if own else
+                   _ENDS.get(last.kind, "REACHES_VPC" if self.destination == "vpc" else "REACHES_ON_PREMISES"))
+            out.append(f"{end} {last.label or last.id}")
+        return tuple(out)
+
+    @property
+    def explained(self) -> str:
+        """The path's text and its codes: ``subnet-a → ... → igw-4 [NGW_SOURCE_ADDRESS_REASSIGN at nat-9; ...]``."""
+        return f"{self.text} [{'; '.join(self.codes)}]"
+
+
+_ENDS = {"igw": "REACHES_INTERNET_GATEWAY", "eigw": "REACHES_EGRESS_ONLY_GATEWAY",
+         "carrier": "REACHES_CARRIER_GATEWAY", "vpc": "REACHES_VPC"}
+
 
 @dataclass(frozen=True)
 class Reachability:
     """Every path found from one source, sorted (destination, family, text); the reasons why
-    some hop could not be resolved (the paths are then a lower bound); and the loops cut."""
+    some hop could not be resolved (the paths are then a lower bound); the loops cut; and
+    where every other part of the traffic stopped, or could not be followed, with its
+    explanation code (`stops`, sorted by text: uncertain ones repeat `indeterminate` with
+    their hops and code)."""
 
     paths: tuple[Path, ...]
     indeterminate: tuple[str, ...]
     loops: tuple[str, ...]
+    stops: tuple[Stop, ...] = ()
 
     def of(self, destination: str, family: str | None = None) -> tuple[Path, ...]:
         """The paths to `destination`, of one address family when given."""
@@ -172,6 +210,8 @@ class Reachability:
 
 Suffix = tuple[Hop, ...]
 _RawPath = tuple[str, str, Suffix]        # destination, family, hops
+_RawStop = tuple[Suffix, str, str, bool]  # hops up to the stop, code, detail, certain
+Reason = tuple[str, str]                  # code, reason in words
 _INF = 1 << 30
 
 
@@ -187,6 +227,17 @@ class _Sub:
     loops: tuple[Suffix, ...] = ()
     footprint: frozenset[tuple[str, str, Net]] = frozenset()
     outer: int = _INF
+    stops: tuple[_RawStop, ...] = ()
+
+
+def _stop(code: str, detail: str, *hops: Hop) -> _Sub:
+    """A part of the traffic that goes no further, for certain."""
+    return _Sub(stops=((hops, code, detail, True),))
+
+
+def _unknown(code: str, reason: str, *hops: Hop) -> _Sub:
+    """A part of the traffic that cannot be followed: the reason (as rules report it) and its code."""
+    return _Sub(unknown=(reason,), stops=((hops, code, reason, False),))
 
 
 _EMPTY = _Sub()
@@ -205,13 +256,15 @@ class _Analyzer:
         # The model keeps this analysis: a weak reference back lets the model be freed as
         # soon as it is dropped, without the cyclic collector (the engine pauses it).
         self._model = weakref.ref(model)
-        self.entries: dict[tuple[str, Key], tuple[tuple[RouteEntry, ...], tuple[str, ...]]] = {}
+        self.entries: dict[tuple[str, Key], tuple[tuple[RouteEntry, ...], tuple[Reason, ...]]] = {}
         self.parts: dict[tuple[str, Key, Traffic], list[tuple[RouteEntry, Traffic]]] = {}
-        self.memo: dict[tuple[str, Key, Traffic], _Sub] = {}
-        self.starts: dict[tuple[Key, str], tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...]]] = {}
+        self.memo: dict[tuple[str, Key, Traffic, str], _Sub] = {}
+        self.zone_keys: dict[tuple[Key, str], str] = {}
+        self.starts: dict[tuple[Key, str, str], tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...],
+                                                 tuple[_RawStop, ...]]] = {}
         self.subnets: dict[Key, Reachability] = {}
         self.interfaces: dict[Key, Reachability] = {}
-        self.ingress: dict[Key, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {}
+        self.ingress: dict[Key, tuple[tuple[str, ...] | None, tuple[str, ...], tuple[str, ...]]] = {}
         self._att_by_vpc: dict[tuple[str, str], list[TransitGatewayAttachment]] | None = None
         self._att_by_id: dict[str, list[TransitGatewayAttachment]] | None = None
         self._assoc: dict[str, str] | None = None
@@ -264,7 +317,7 @@ class _Analyzer:
                         self._assoc.setdefault(aid, t.id)
         return self._tgw_tables.get(tgw, [])
 
-    def association(self, att: TransitGatewayAttachment) -> tuple[str | None, str | None]:
+    def association(self, att: TransitGatewayAttachment) -> tuple[str | None, Reason | None]:
         """(route table id, reason): the transit gateway route table associated with an
         attachment, from the attachment or from the tables' association lists; (None,
         None) when the collected data shows it has none (it carries nothing)."""
@@ -276,7 +329,7 @@ class _Analyzer:
             return self._assoc[att.id], None
         if tables and all(t.associated_attachment_ids is not None for t in tables):
             return None, None
-        return None, (f"{att.id}: transit gateway route table association unknown "
+        return None, ("UNASSOCIATED_COMPONENT", f"{att.id}: transit gateway route table association unknown "
                       "(ec2:GetTransitGatewayRouteTableAssociations)")
 
     def instance_enis(self, inst: Instance) -> list[NetworkInterface]:
@@ -308,21 +361,23 @@ class _Analyzer:
         pl = self.get("prefix_list", pl_id, account, region)
         return pl.cidrs if isinstance(pl, PrefixList) else None
 
-    def subnet_table(self, subnet_id: str, account: str, region: str) -> tuple[RouteTable | None, str | None]:
-        """(the subnet's effective route table, reason when it cannot be told)."""
+    def subnet_table(self, subnet_id: str, account: str, region: str) -> tuple[RouteTable | None, Reason | None]:
+        """(the subnet's effective route table, (code, reason) when it cannot be told)."""
         sn = self.get("subnet", subnet_id, account, region)
         if not isinstance(sn, Subnet):
-            return None, f"{subnet_id}: subnet not in the model (ec2:DescribeSubnets)"
+            return None, ("UNKNOWN_RESOURCE", f"{subnet_id}: subnet not in the model (ec2:DescribeSubnets)")
         if sn.route_table_id is None:
-            return None, f"{subnet_id}: effective route table unknown (ec2:DescribeRouteTables)"
+            return None, ("UNASSOCIATED_COMPONENT",
+                          f"{subnet_id}: effective route table unknown (ec2:DescribeRouteTables)")
         rt = self.get("route_table", sn.route_table_id, sn.account, sn.region)
         if not isinstance(rt, RouteTable):
-            return None, f"{sn.route_table_id}: route table not in the model (ec2:DescribeRouteTables)"
+            return None, ("UNKNOWN_RESOURCE",
+                          f"{sn.route_table_id}: route table not in the model (ec2:DescribeRouteTables)")
         return rt, None
 
     # -- compiled tables ---------------------------------------------------------------
 
-    def vpc_entries(self, rt: RouteTable) -> tuple[tuple[RouteEntry, ...], tuple[str, ...]]:
+    def vpc_entries(self, rt: RouteTable) -> tuple[tuple[RouteEntry, ...], tuple[Reason, ...]]:
         """The routes of a VPC route table as entries, and the reasons some could not be
         read (a prefix list whose entries are unknown, for a target that goes somewhere)."""
         k = ("rt", _key(rt))
@@ -330,7 +385,7 @@ class _Analyzer:
         if found is not None:
             return found
         entries: list[RouteEntry] = []
-        reasons: list[str] = []
+        reasons: list[Reason] = []
         for r in rt.routes:
             active = r.state != "blackhole"
             if r.destination_kind == "prefix_list":
@@ -338,23 +393,28 @@ class _Analyzer:
                     # Unknown entries only matter where the route leads somewhere: a local or
                     # gateway-endpoint route could only shadow other routes (fewer paths).
                     if active and not self._terminal(rt, r.target_kind, r.target_id):
-                        reasons.append(f"{rt.id}: prefix list {r.destination} entries not collected "
+                        reasons.append(("UNKNOWN_DESTINATION", f"{rt.id}: prefix list {r.destination} entries not collected "
                                        f"(ec2:GetManagedPrefixListEntries); its route to {r.target_id} "
                                        "is not followed" if r.destination else
                                        f"{rt.id}: a route to {r.target_id or '(no target)'} without a destination "
-                                       "(ec2:DescribeRouteTables); not followed")
+                                       "(ec2:DescribeRouteTables); not followed"))
                     continue
                 for cidr in r.destination_cidrs:
                     n = parse_net(cidr)
                     if n is not None:
                         entries.append(RouteEntry(n, f"{r.destination} ({cidr})", r.target_kind, r.target_id, (),
-                                              active, True))
+                                              active, True, r.origin == _PROPAGATED_ORIGIN))
                 continue
             n = parse_net(r.destination)
             if n is None:
-                reasons.append(f"{rt.id}: route destination {r.destination!r} is not a CIDR")
+                reasons.append(("UNKNOWN_DESTINATION", f"{rt.id}: route destination {r.destination!r} is not a CIDR"))
                 continue
-            entries.append(RouteEntry(n, r.destination, r.target_kind, r.target_id, (), active, False))
+            entries.append(RouteEntry(n, r.destination, r.target_kind, r.target_id, (), active, False,
+                                      r.origin == _PROPAGATED_ORIGIN))
+        # The local route wins over a propagated route even a more specific one (AWS: the VPC
+        # owns its CIDRs): such a route never carries traffic.
+        local_nets = [e.net for e in entries if e.kind == "local"]
+        entries = [e for e in entries if not (e.propagated and any(n.contains(e.net) for n in local_nets))]
         found = self.entries[k] = (tuple(entries), tuple(reasons))
         return found
 
@@ -366,13 +426,13 @@ class _Analyzer:
             return isinstance(ep, VpcEndpoint) and ep.endpoint_type.lower() in ("gateway", "interface")
         return False
 
-    def tgw_entries(self, t: TransitGatewayRouteTable) -> tuple[tuple[RouteEntry, ...], tuple[str, ...]]:
+    def tgw_entries(self, t: TransitGatewayRouteTable) -> tuple[tuple[RouteEntry, ...], tuple[Reason, ...]]:
         k = ("tgwrt", _key(t))
         found = self.entries.get(k)
         if found is not None:
             return found
         entries: list[RouteEntry] = []
-        reasons: list[str] = []
+        reasons: list[Reason] = []
         for r in t.routes or ():
             state = r.state.lower()
             if state == "deleted":
@@ -387,19 +447,21 @@ class _Analyzer:
             if cidrs is None and r.destination.startswith("pl-"):
                 cidrs = self.prefix_list_cidrs(r.destination, t.account, t.region)
             if cidrs is None:
-                reasons.append(f"{t.id}: prefix list {r.destination} entries not collected "
-                               "(ec2:GetManagedPrefixListEntries); its route is not followed"
-                               if r.destination else
-                               f"{t.id}: a route without a destination (ec2:SearchTransitGatewayRoutes); "
-                               "not followed")
+                reasons.append(("UNKNOWN_DESTINATION",
+                                f"{t.id}: prefix list {r.destination} entries not collected "
+                                "(ec2:GetManagedPrefixListEntries); its route is not followed"
+                                if r.destination else
+                                f"{t.id}: a route without a destination (ec2:SearchTransitGatewayRoutes); "
+                                "not followed"))
                 continue
             for cidr in cidrs:
                 n = parse_net(cidr)
                 if n is None:
-                    reasons.append(f"{t.id}: route destination {cidr!r} is not a CIDR")
+                    reasons.append(("UNKNOWN_DESTINATION", f"{t.id}: route destination {cidr!r} is not a CIDR"))
                     continue
                 text = f"{r.destination} ({cidr})" if is_pl else r.destination
-                entries.append(RouteEntry(n, text, kind, r.state, r.attachment_ids, state != "blackhole", is_pl))
+                entries.append(RouteEntry(n, text, kind, r.state, r.attachment_ids, state != "blackhole", is_pl,
+                                          r.route_type.lower() == "propagated"))
         found = self.entries[k] = (tuple(entries), tuple(reasons))
         return found
 
@@ -413,7 +475,7 @@ class _Analyzer:
     # -- the search ----------------------------------------------------------------------
 
     def visit(self, kind: str, resource: Resource, traffic: Traffic, stack: dict[tuple[str, str, Net], int],
-              expand: Callable[[], _Sub], hop: Hop) -> _Sub:
+              expand: Callable[[], _Sub], hop: Hop, az: str = "") -> _Sub:
         """Explore one table node once per traffic class: loops cut on the path's own
         (table, destination prefix) pairs; results reused when no loop under them depends
         on how the node was reached."""
@@ -422,8 +484,9 @@ class _Analyzer:
         if depth is not None:
             return _Sub(loops=((hop,),), footprint=frozenset((loop_key,)), outer=depth)
         if len(stack) >= MAX_HOPS:
-            return _Sub(unknown=(f"path longer than {MAX_HOPS} tables at {resource.id}; not followed",), outer=-1)
-        state = (kind, _key(resource), traffic)
+            return replace(_unknown("PATH_TOO_LONG", f"path longer than {MAX_HOPS} tables at {resource.id}; not followed",
+                                    hop), outer=-1)
+        state = (kind, _key(resource), traffic, az)
         found = self.memo.get(state)
         if found is not None and not any(k in found.footprint for k in stack):
             return found
@@ -435,28 +498,38 @@ class _Analyzer:
             del stack[loop_key]
         footprint = sub.footprint | {loop_key}
         if sub.outer >= depth:
-            result = _Sub(sub.paths, sub.unknown, sub.loops, footprint, _INF)
+            result = _Sub(sub.paths, sub.unknown, sub.loops, footprint, _INF, sub.stops)
             self.memo[state] = result
             return result
-        return _Sub(sub.paths, sub.unknown, sub.loops, footprint, sub.outer)
+        return _Sub(sub.paths, sub.unknown, sub.loops, footprint, sub.outer, sub.stops)
 
-    def table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
-        """Paths from a VPC route table for a traffic class (hop suffixes start at the table)."""
-        return self.visit("rt", rt, traffic, stack, lambda: self._expand_table(rt, traffic, stack),
-                          Hop("route_table", rt.id))
+    def table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int], az: str = "") -> _Sub:
+        """Paths from a VPC route table for a traffic class (hop suffixes start at the table),
+        sent from availability zone `az` ("" when unknown). The zone only matters to a table
+        that routes to a transit gateway whose attachment of the table's VPC has no subnet in it
+        (`tgw`): for every other table and zone the table is explored once (zone "")."""
+        zone = self.zone_key(rt, az) if az else ""
+        return self.visit("rt", rt, traffic, stack, lambda: self._expand_table(rt, traffic, stack, zone),
+                          Hop("route_table", rt.id), zone)
 
-    def _expand_table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+    def _expand_table(self, rt: RouteTable, traffic: Traffic, stack: dict[tuple[str, str, Net], int],
+                      az: str = "") -> _Sub:
         entries, reasons = self.vpc_entries(rt)
         subs: list[tuple[Hop, _Sub]] = []
-        unknown = list(reasons)
-        for entry, part in self.split("rt", _key(rt), entries, traffic):
-            if not entry.active:
-                continue
+        here = Hop("route_table", rt.id)
+        local = [_unknown(code, text, here) for code, text in reasons]
+        parts = self.split("rt", _key(rt), entries, traffic)
+        for entry, part in parts:
             hop = Hop("route_table", rt.id, entry.text)
-            subs.append((hop, self.target(rt, entry, part, stack)))
-        return _combine(subs, unknown)
+            if not entry.active:
+                local.append(_stop("BAD_STATE_ROUTE", f"blackhole route to {entry.target or '(target gone)'}", hop))
+                continue
+            subs.append((hop, self.target(rt, entry, part, stack, az)))
+        local += _route_choices(rt.id, entries, traffic, parts, tgw=False)
+        return _combine(subs, [], local)
 
-    def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
+    def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int],
+               az: str = "") -> _Sub:
         """Where one route of a VPC table takes its part of the traffic."""
         family = FAMILY[part[0].version]
         kind, tid = e.kind, e.target
@@ -465,67 +538,76 @@ class _Analyzer:
             return _Sub(paths=(("vpc", family, (Hop("vpc", rt.vpc_id),)),))
         if kind in ("igw", "eigw", "carrier"):
             # Traffic for private addresses only goes nowhere on the internet: it is an internet
-            # path when the route is the source table's own (any destination, see from_table).
-            where_to = "internet" if holds_internet(part[0]) else _PRIVATE_INTERNET
+            # path when the route is the source table's own (any destination, see `_finish`).
+            where_to = "internet" if holds_internet(part[0]) else _private_internet(part[0])
             return _Sub(paths=((where_to, family, (Hop(kind, tid),)),))
         if kind in ("vgw", "lgw"):
             return _Sub(paths=(("on_premises", family, (Hop(kind, tid),)),))
         if kind == "nat":
             nat = self.get("nat_gateway", tid, rt.account, rt.region)
             if not isinstance(nat, NatGateway):
-                return _Sub(unknown=(f"{tid}: NAT gateway not in the model (ec2:DescribeNatGateways); "
-                                     f"route {where} not followed",))
+                return _unknown("UNKNOWN_RESOURCE", f"{tid}: NAT gateway not in the model (ec2:DescribeNatGateways); "
+                                f"route {where} not followed", Hop("nat", tid))
             if nat.state.lower() in _GONE_NAT_STATES:
-                return _EMPTY
+                return _stop("BAD_STATE", f"NAT gateway {nat.state.lower()}", Hop("nat", tid))
             onward = self.through(Hop("nat", tid), (nat.subnet_id,), rt, part, stack)
             if nat.connectivity == "private":
-                onward = self._untranslated_dropped(onward)
+                onward = self._untranslated_dropped(onward, tid)
             return onward
         if kind == "instance":
             inst = self.get("instance", tid, rt.account, rt.region)
             if not isinstance(inst, Instance):
-                return _Sub(unknown=(f"{tid}: instance not in the model (ec2:DescribeInstances); "
-                                     f"route {where} not followed",))
-            subnets, missing = self.instance_subnets(inst)
-            return _with_unknown(self.through(Hop("instance", tid), subnets, rt, part, stack), missing)
+                return _unknown("UNKNOWN_RESOURCE", f"{tid}: instance not in the model (ec2:DescribeInstances); "
+                                f"route {where} not followed", Hop("instance", tid))
+            if inst.source_dest_check is True:
+                return _stop("ENI_SOURCE_DEST_CHECK_RESTRICTION",
+                             "source/destination check enabled: the instance forwards nothing", Hop("instance", tid))
+            subnets, lacking = self.instance_subnets(inst)
+            return _with_unknown(self.through(Hop("instance", tid), subnets, rt, part, stack), lacking,
+                                 Hop("instance", tid))
         if kind == "eni":
             eni = self.get("network_interface", tid, rt.account, rt.region)
             if not isinstance(eni, NetworkInterface):
-                return _Sub(unknown=(f"{tid}: network interface not in the model (ec2:DescribeNetworkInterfaces); "
-                                     f"route {where} not followed",))
+                return _unknown("UNKNOWN_RESOURCE", f"{tid}: network interface not in the model "
+                                f"(ec2:DescribeNetworkInterfaces); route {where} not followed", Hop("eni", tid))
+            if eni.source_dest_check is True and eni.interface_type in ("", "interface"):
+                return _stop("ENI_SOURCE_DEST_CHECK_RESTRICTION",
+                             "source/destination check enabled: the interface forwards nothing", Hop("eni", tid))
             subnets = [eni.subnet_id]
-            missing = []
+            missing: list[Reason] = []
             if eni.instance_id:  # an appliance forwards out of any of its interfaces
                 owner = self.get("instance", eni.instance_id, eni.account, eni.region)
                 if isinstance(owner, Instance):
                     more, missing = self.instance_subnets(owner)
                     subnets += more
                 else:
-                    missing = [f"{eni.instance_id}: instance of {tid} not in the model (ec2:DescribeInstances); "
-                               "its other interfaces not followed"]
-            return _with_unknown(self.through(Hop("eni", tid), subnets, rt, part, stack), missing)
+                    missing = [("UNKNOWN_RESOURCE", f"{eni.instance_id}: instance of {tid} not in the model "
+                                "(ec2:DescribeInstances); its other interfaces not followed")]
+            return _with_unknown(self.through(Hop("eni", tid), subnets, rt, part, stack), missing, Hop("eni", tid))
         if kind in ("gwlbe", "vpce"):
             ep = self.get("vpc_endpoint", tid, rt.account, rt.region)
             if not isinstance(ep, VpcEndpoint):
-                return _Sub(unknown=(f"{tid}: VPC endpoint not in the model (ec2:DescribeVpcEndpoints); "
-                                     f"route {where} not followed",))
+                return _unknown("UNKNOWN_RESOURCE", f"{tid}: VPC endpoint not in the model (ec2:DescribeVpcEndpoints); "
+                                f"route {where} not followed", Hop("vpce", tid))
             ep_type = ep.endpoint_type.lower()
             if ep_type in _SERVICE_ENDPOINTS:
-                return _EMPTY   # a gateway or interface endpoint: the AWS service network
+                # a gateway or interface endpoint: the AWS service network
+                return _stop("ENDS_AT_SERVICE_ENDPOINT", f"{ep.endpoint_type} endpoint for {ep.service_name or 'a service'}",
+                             Hop("vpce", tid))
             if ep_type != "gatewayloadbalancer":
-                return _Sub(unknown=(f"{tid}: VPC endpoint type {ep.endpoint_type or '(none)'!r} not known "
-                                     f"(ec2:DescribeVpcEndpoints); route {where} not followed",))
+                return _unknown("UNSUPPORTED_COMPONENT", f"{tid}: VPC endpoint type {ep.endpoint_type or '(none)'!r} "
+                                f"not known (ec2:DescribeVpcEndpoints); route {where} not followed", Hop("vpce", tid))
             return self.through(Hop("gwlbe", tid), ep.subnet_ids, rt, part, stack)
         if kind == "tgw":
-            return self.tgw(rt, tid, part, stack)
+            return self.tgw(rt, tid, part, stack, az)
         if kind == "pcx":
             return self.peering(rt, tid, part)
         names = {"core_network": "Cloud WAN core network", "odb": "Oracle Database@AWS network",
                  "route_server": "route server next hop"}
-        return _Sub(unknown=(f"route {where}: {names.get(kind, 'target of kind ' + repr(kind))} "
-                             "is not analysed",))
+        return _unknown("UNSUPPORTED_COMPONENT", f"route {where}: {names.get(kind, 'target of kind ' + repr(kind))} "
+                        "is not analysed")
 
-    def _untranslated_dropped(self, sub: _Sub) -> _Sub:
+    def _untranslated_dropped(self, sub: _Sub, nat_id: str) -> _Sub:
         """After a private NAT gateway the traffic carries the NAT's private address: an
         internet gateway drops it (AWS: "the internet gateway drops the traffic"), unless a
         public NAT gateway, a NAT instance or an appliance translates it again on the way.
@@ -539,58 +621,112 @@ class _Analyzer:
                     if not isinstance(nat, NatGateway) or nat.connectivity != "private":
                         return True
             return False
-        kept = tuple(p for p in sub.paths
-                     if not (p[0] == "internet" and p[1] == "ipv4" and p[2] and p[2][-1].kind == "igw"
-                             and not translated_again(p[2])))
-        return sub if len(kept) == len(sub.paths) else replace(sub, paths=kept)
+        dropped = [p for p in sub.paths
+                   if p[0] == "internet" and p[1] == "ipv4" and p[2] and p[2][-1].kind == "igw"
+                   and not translated_again(p[2])]
+        if not dropped:
+            return sub
+        gone = set(dropped)
+        stops = tuple((p[2], "IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS",
+                       f"private NAT gateway {nat_id} translated the traffic to its private address; "
+                       f"{p[2][-1].id} drops it", True) for p in dropped)
+        return replace(sub, paths=tuple(p for p in sub.paths if p not in gone), stops=sub.stops + stops)
 
-    def instance_subnets(self, inst: Instance) -> tuple[list[str], list[str]]:
+    def instance_subnets(self, inst: Instance) -> tuple[list[str], list[Reason]]:
         """The subnets an instance forwards out of (its own and every interface's), and the
         reasons some cannot be told (an interface it lists that is not in the model)."""
         enis = self.instance_enis(inst)
         known = {e.id for e in enis}
-        missing = [f"{eid}: network interface of {inst.id} not in the model (ec2:DescribeNetworkInterfaces); "
-                   "not followed" for eid in inst.network_interface_ids if eid not in known]
+        missing = [("UNKNOWN_RESOURCE", f"{eid}: network interface of {inst.id} not in the model "
+                    "(ec2:DescribeNetworkInterfaces); not followed") for eid in inst.network_interface_ids
+                   if eid not in known]
         return [inst.subnet_id] + [e.subnet_id for e in enis], missing
 
     def through(self, hop: Hop, subnet_ids: Iterable[str], rt: RouteTable, part: Traffic,
                 stack: dict[tuple[str, str, Net], int]) -> _Sub:
         """Continue through the route tables of a gateway's, instance's or endpoint's subnets."""
-        tables: dict[str, RouteTable] = {}
-        unknown: list[str] = []
+        tables: dict[tuple[str, str], tuple[RouteTable, str]] = {}
+        local: list[_Sub] = []
         for sid in dict.fromkeys(s for s in subnet_ids if s):
             nxt, reason = self.subnet_table(sid, rt.account, rt.region)
             if nxt is None:
-                unknown.append(f"{reason}; {hop.id} not followed")
+                code, text = reason or ("UNKNOWN_RESOURCE", sid)
+                local.append(_unknown(code, f"{text}; {hop.id} not followed", hop))
             else:
-                tables.setdefault(nxt.id, nxt)
-        if not tables and not unknown:
-            unknown.append(f"{hop.id}: its subnet is unknown; not followed")
-        subs = [(hop, self.table(t, part, stack)) for t in tables.values()]
-        return _combine(subs, unknown)
+                zone = self.zone(sid, rt.account, rt.region)
+                tables.setdefault((nxt.id, zone), (nxt, zone))
+        if not tables and not local:
+            local.append(_unknown("UNASSOCIATED_COMPONENT", f"{hop.id}: its subnet is unknown; not followed", hop))
+        subs = [(hop, self.table(t, part, stack, zone)) for t, zone in tables.values()]
+        return _combine(subs, [], local)
 
-    def tgw(self, rt: RouteTable, tgw_id: str, part: Traffic, stack: dict[tuple[str, str, Net], int]) -> _Sub:
-        """Into a transit gateway from the VPC of `rt`: through the source attachment's
-        associated route table."""
+    def zone_key(self, rt: RouteTable, az: str) -> str:
+        """`az` when some transit gateway the table routes to would drop traffic from that zone
+        (its attachment of the table's VPC has no subnet there), else "": the table's paths do
+        not depend on the zone."""
+        k = (_key(rt), az)
+        found = self.zone_keys.get(k)
+        if found is None:
+            found = ""
+            for tgw_id in {r.target_id for r in rt.routes if r.target_kind == "tgw"}:
+                for att in self.attachments_of_vpc(tgw_id, rt.vpc_id):
+                    zones = self.attachment_zones(att)
+                    if zones is not None and az not in zones:
+                        found = az
+            self.zone_keys[k] = found
+        return found
+
+    def zone(self, subnet_id: str, account: str, region: str) -> str:
+        """The subnet's availability zone; "" when not reported or known only after deploy."""
+        sn = self.get("subnet", subnet_id, account, region)
+        if not isinstance(sn, Subnet) or sn.unknown_reason("availability_zone") is not None:
+            return ""
+        return sn.availability_zone
+
+    def tgw(self, rt: RouteTable, tgw_id: str, part: Traffic, stack: dict[tuple[str, str, Net], int],
+            az: str = "") -> _Sub:
+        """Into a transit gateway from the VPC of `rt`, sent from zone `az`: through the source
+        attachment's associated route table. AWS forwards traffic to a transit gateway only from
+        a zone where the VPC attachment has a subnet; when the zones are known and it has none
+        in `az`, the traffic stops (TGW_ROUTE_AZ_RESTRICTION)."""
         hop = Hop("tgw", tgw_id)
         sources = self.attachments_of_vpc(tgw_id, rt.vpc_id)
         if not sources:
-            return _Sub(unknown=(f"{tgw_id}: no attachment of {rt.vpc_id} to the transit gateway in the model "
-                                 "(ec2:DescribeTransitGatewayAttachments)",))
-        return _combine([(hop, self.enter_tgw(att, tgw_id, part, stack)) for att in sources], [])
+            return _unknown("UNKNOWN_RESOURCE", f"{tgw_id}: no attachment of {rt.vpc_id} to the transit gateway in the "
+                            "model (ec2:DescribeTransitGatewayAttachments)", hop)
+        subs: list[tuple[Hop, _Sub]] = []
+        for att in sources:
+            zones = self.attachment_zones(att) if az else None
+            if zones is not None and az not in zones:
+                subs.append((hop, _stop("TGW_ROUTE_AZ_RESTRICTION", f"{att.id} has no subnet in {az} (its subnets are "
+                                        f"in {', '.join(sorted(zones))}): traffic sent from {az} is dropped")))
+            else:
+                subs.append((hop, self.enter_tgw(att, tgw_id, part, stack)))
+        return _combine(subs, [])
+
+    def attachment_zones(self, att: TransitGatewayAttachment) -> set[str] | None:
+        """The zones of a VPC attachment's subnets; None when any is not known."""
+        if not att.subnet_ids:
+            return None
+        zones = {self.zone(sid, att.account, att.region) for sid in att.subnet_ids}
+        return None if "" in zones else zones
 
     def enter_tgw(self, att: TransitGatewayAttachment, tgw_id: str, part: Traffic,
                   stack: dict[tuple[str, str, Net], int]) -> _Sub:
         """Traffic arriving on `tgw_id` through attachment `att`: the association's table."""
         table_id, reason = self.association(att)
         if table_id is None:
-            return _Sub(unknown=(reason,)) if reason else _EMPTY
+            if reason is not None:
+                return _unknown(*reason)
+            return _stop("TGW_ATTACH_MISSING_TGW_RTB_ASSOCIATION",
+                         f"{att.id} is associated with no transit gateway route table of {tgw_id}")
         t = self.get("transit_gateway_route_table", table_id, att.account, att.region)
         if not isinstance(t, TransitGatewayRouteTable):
-            return _Sub(unknown=(f"{table_id}: transit gateway route table not in the model "
-                                 "(ec2:DescribeTransitGatewayRouteTables)",))
+            return _unknown("UNKNOWN_RESOURCE", f"{table_id}: transit gateway route table not in the model "
+                            "(ec2:DescribeTransitGatewayRouteTables)", Hop("tgw_route_table", table_id))
         if t.routes is None:
-            return _Sub(unknown=(f"{t.id}: routes not collected (ec2:SearchTransitGatewayRoutes)",))
+            return _unknown("TGW_RTB_ROUTES_ARE_UNKNOWN", f"{t.id}: routes not collected "
+                            "(ec2:SearchTransitGatewayRoutes)", Hop("tgw_route_table", t.id))
         return self.visit("tgwrt", t, part, stack, lambda: self._expand_tgw_table(t, part, stack),
                           Hop("tgw_route_table", t.id))
 
@@ -598,147 +734,181 @@ class _Analyzer:
                           stack: dict[tuple[str, str, Net], int]) -> _Sub:
         entries, reasons = self.tgw_entries(t)
         subs: list[tuple[Hop, _Sub]] = []
-        unknown = list(reasons)
-        for entry, part in self.split("tgwrt", _key(t), entries, traffic):
+        here = Hop("tgw_route_table", t.id)
+        local = [_unknown(code, text, here) for code, text in reasons]
+        parts = self.split("tgwrt", _key(t), entries, traffic)
+        for entry, part in parts:
+            hop = Hop("tgw_route_table", t.id, entry.text)
             if not entry.active:
+                local.append(_stop("TGW_RTB_BAD_STATE_ROUTE", "blackhole route", hop))
                 continue
             if entry.kind == _UNKNOWN_STATE:
-                unknown.append(f"{t.id} {entry.text}: route state {entry.target or '(none)'!r}, not known to "
-                               "carry or drop traffic (ec2:SearchTransitGatewayRoutes); not followed")
+                local.append(_unknown("ROUTE_STATE_UNKNOWN", f"{t.id} {entry.text}: route state "
+                                      f"{entry.target or '(none)'!r}, not known to carry or drop traffic "
+                                      "(ec2:SearchTransitGatewayRoutes); not followed", hop))
                 continue
             if not entry.targets:
                 # AWS lists the attachments of every active route; none listed means the data
                 # is missing, not that the traffic goes nowhere (that is a blackhole route).
-                unknown.append(f"{t.id} {entry.text}: active route with no attachment reported "
-                               "(ec2:SearchTransitGatewayRoutes); not followed")
+                local.append(_unknown("ROUTE_STATE_UNKNOWN", f"{t.id} {entry.text}: active route with no attachment "
+                                      "reported (ec2:SearchTransitGatewayRoutes); not followed", hop))
                 continue
-            hop = Hop("tgw_route_table", t.id, entry.text)
             for aid in entry.targets:
                 subs.append((hop, self.attachment_target(t, aid, part, stack)))
-        return _combine(subs, unknown)
+        local += _route_choices(t.id, entries, traffic, parts, tgw=True)
+        return _combine(subs, [], local)
 
     def attachment_target(self, t: TransitGatewayRouteTable, aid: str, part: Traffic,
                           stack: dict[tuple[str, str, Net], int]) -> _Sub:
         att = self.attachment(aid, t.transit_gateway_id) or self.attachment(aid)
         if att is None:
-            return _Sub(unknown=(f"{aid}: transit gateway attachment not in the model "
-                                 "(ec2:DescribeTransitGatewayAttachments)",))
+            return _unknown("UNKNOWN_RESOURCE", f"{aid}: transit gateway attachment not in the model "
+                            "(ec2:DescribeTransitGatewayAttachments)", Hop("attachment", aid))
         family = FAMILY[part[0].version]
         hop = Hop("attachment", att.id, label=att.resource_id)
         rtype = att.resource_type.lower()
         if att.state.lower() in _GONE_ATTACHMENT_STATES:
-            return _EMPTY
+            return _stop("TGW_BAD_STATE_VPN" if rtype == "vpn" else "BAD_STATE_ATTACHMENT",
+                         f"attachment {att.state.lower()}", hop)
         if rtype in ("vpn", "direct-connect-gateway"):
             return _Sub(paths=(("on_premises", family, (hop,)),))
         if rtype == "vpc":
             if att.subnet_ids is None:
-                return _Sub(unknown=(f"{att.id}: attachment subnets unknown "
-                                     "(ec2:DescribeTransitGatewayVpcAttachments)",))
+                return _unknown("UNASSOCIATED_COMPONENT", f"{att.id}: attachment subnets unknown "
+                                "(ec2:DescribeTransitGatewayVpcAttachments)", hop)
             if not att.subnet_ids:
                 # AWS requires at least one subnet per VPC attachment: none listed is missing data.
-                return _Sub(unknown=(f"{att.id}: no attachment subnets reported "
-                                     "(ec2:DescribeTransitGatewayVpcAttachments); not followed",))
-            tables: dict[str, RouteTable] = {}
-            unknown: list[str] = []
+                return _unknown("UNASSOCIATED_COMPONENT", f"{att.id}: no attachment subnets reported "
+                                "(ec2:DescribeTransitGatewayVpcAttachments); not followed", hop)
+            tables: dict[tuple[str, str], tuple[RouteTable, str]] = {}
+            local: list[_Sub] = []
             for sid in att.subnet_ids:
                 rt, reason = self.subnet_table(sid, att.account, att.region)
                 if rt is None:
-                    unknown.append(f"{reason}; {att.id} to {att.resource_id} not followed")
+                    code, text = reason or ("UNKNOWN_RESOURCE", sid)
+                    local.append(_unknown(code, f"{text}; {att.id} to {att.resource_id} not followed", hop))
                 else:
-                    tables.setdefault(rt.id, rt)
-            return _combine([(hop, self.table(rt, part, stack)) for rt in tables.values()], unknown)
+                    zone = self.zone(sid, att.account, att.region)
+                    tables.setdefault((rt.id, zone), (rt, zone))
+            return _combine([(hop, self.table(rt, part, stack, zone)) for rt, zone in tables.values()], [], local)
         if rtype == "peering":
             peer = self.attachment(att.id, att.resource_id)
             if peer is None:
-                return _Sub(unknown=(f"{att.id}: peering attachment to {att.resource_id}, whose side of it is "
-                                     "not in the model; not followed",))
+                return _unknown("NO_POSSIBLE_DESTINATION", f"{att.id}: peering attachment to {att.resource_id}, whose "
+                                "side of it is not in the model; not followed", hop)
             return _combine([(hop, _prefixed(Hop("tgw", peer.transit_gateway_id),
                                              self.enter_tgw(peer, peer.transit_gateway_id, part, stack)))], [])
-        return _Sub(unknown=(f"{att.id}: {att.resource_type or 'unknown'} attachment is not analysed",))
+        return _unknown("UNSUPPORTED_COMPONENT", f"{att.id}: {att.resource_type or 'unknown'} attachment is not "
+                        "analysed", hop)
 
     def peering(self, rt: RouteTable, pcx_id: str, part: Traffic) -> _Sub:
         """A peering reaches the peer VPC's CIDRs only, and goes no further."""
+        here = Hop("pcx", pcx_id)
         pcx = self.get("vpc_peering", pcx_id, rt.account, rt.region)
         if not isinstance(pcx, VpcPeering):
-            return _Sub(unknown=(f"{pcx_id}: peering connection not in the model "
-                                 "(ec2:DescribeVpcPeeringConnections)",))
+            return _unknown("UNKNOWN_RESOURCE", f"{pcx_id}: peering connection not in the model "
+                            "(ec2:DescribeVpcPeeringConnections)", here)
         status = pcx.status.lower()
         if status in _IDLE_PEERING:
-            return _EMPTY
+            return _stop("BAD_STATE", f"peering connection {status}", here)
         if status != "active":
-            return _Sub(unknown=(f"{pcx_id}: peering connection status {pcx.status or '(none)'!r} not known "
-                                 "(ec2:DescribeVpcPeeringConnections); not followed",))
+            return _unknown("ROUTE_STATE_UNKNOWN", f"{pcx_id}: peering connection status {pcx.status or '(none)'!r} "
+                            "not known (ec2:DescribeVpcPeeringConnections); not followed", here)
         sides = [s for s in (pcx.requester, pcx.accepter) if s is not None]
         peers = [s for s in sides if s.vpc_id != rt.vpc_id]
         if len(sides) != 2 or len(peers) != 1:
-            return _Sub(unknown=(f"{pcx_id}: peering sides unknown or not of {rt.vpc_id}",))
+            return _unknown("UNKNOWN_DESTINATION", f"{pcx_id}: peering sides unknown or not of {rt.vpc_id}", here)
         peer = peers[0]
         net, excluded = part
         cidrs = peer.cidrs if net.version == 4 else peer.ipv6_cidrs
         if net.version == 4 and not cidrs:
-            return _Sub(unknown=(f"{pcx_id}: CIDRs of the peer VPC {peer.vpc_id} not reported",))
+            return _unknown("UNKNOWN_DESTINATION", f"{pcx_id}: CIDRs of the peer VPC {peer.vpc_id} not reported", here)
         paths: list[_RawPath] = []
+        inside: list[Net] = []
+        whole = False
         for cidr in cidrs:
             c = parse_net(cidr)
             if c is None or c.version != net.version:
                 continue
             if c.contains(net):
                 reached = net
+                whole = True
             elif net.contains(c):
                 reached = c
+                inside.append(c)
             else:
                 continue
             if covered(reached, excluded):
                 continue
             paths.append(("vpc", FAMILY[net.version], (Hop("pcx", pcx_id, reached.text), Hop("vpc", peer.vpc_id))))
-        return _Sub(paths=tuple(paths))
+        sub = _Sub(paths=tuple(paths))
+        if not whole and not covered(net, excluded | frozenset(inside)):
+            outside = f"{_traffic_text(part)}" + (f" outside {_nets_text(inside)}" if inside else "")
+            sub = _combine([], [], [sub, _stop("PCX_REQUIRES_ADDRESS_IN_VPC_CIDR",
+                                               f"traffic for {outside} is not for the peer {peer.vpc_id}'s CIDRs "
+                                               f"({', '.join(cidrs) or 'none'})", here)])
+        return sub
 
     # -- sources -------------------------------------------------------------------------
 
-    def from_table(self, rt: RouteTable, source_vpc: str) -> tuple[tuple[_RawPath, ...], tuple[str, ...],
-                                                                    tuple[Suffix, ...]]:
+    def from_table(self, rt: RouteTable, source_vpc: str, az: str = "") -> tuple[tuple[_RawPath, ...], tuple[str, ...],
+                                                                    tuple[Suffix, ...], tuple[_RawStop, ...]]:
         """Every path from a subnet's effective table (sorted, the source VPC's own local
-        delivery left out), the reasons and the loops, as hop suffixes from the table."""
-        k = (_key(rt), source_vpc)
+        delivery left out: it is a stop), the reasons, the loops and the stops, as hop
+        suffixes from the table."""
+        az = self.zone_key(rt, az) if az else ""
+        k = (_key(rt), source_vpc, az)
         found = self.starts.get(k)
-        if found is not None:
-            return found
-        subs = [self.table(rt, (ALL[v], frozenset()), {}) for v in (4, 6)]
-        seen: dict[_RawPath, None] = {}
-        for sub in subs:
-            for p in sub.paths:
-                if p[0] == "vpc" and p[2][-1] == Hop("vpc", source_vpc):
-                    continue
-                if p[0] == _PRIVATE_INTERNET:
-                    if len(p[2]) != 2:
-                        continue      # private addresses sent to a gateway after other hops
-                    p = ("internet", p[1], p[2])   # the subnet's own route to the gateway
-                seen.setdefault(p, None)
-        paths = sorted(seen, key=lambda p: (_DEST_RANK[p[0]], p[1], _text(p[2])))
-        unknown = tuple(sorted({u for s in subs for u in s.unknown}))
-        loops = tuple(sorted({lp for s in subs for lp in s.loops}, key=_text))
-        found = self.starts[k] = (tuple(paths), unknown, loops)
+        if found is None:
+            subs = [self.table(rt, (ALL[v], frozenset()), {}, az) for v in (4, 6)]
+            found = self.starts[k] = _finish(subs, source_vpc, keep_own=False)
         return found
+
+    def _reachability(self, start: Hop, found: tuple[tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...],
+                                                        tuple[_RawStop, ...]]) -> Reachability:
+        paths, unknown, loops, stops = found
+        loop_texts = tuple(_text((start, *lp)) + " (loop)" for lp in loops)
+        explained = {Stop(_text((start, *h)), code, detail, certain): None for h, code, detail, certain in stops}
+        for text in loop_texts:
+            explained.setdefault(Stop(text, "ROUTING_LOOP", "back at a table already passed for the same "
+                                      "destination"), None)
+        return Reachability(tuple(Path(d, f, (start, *hops)) for d, f, hops in paths), unknown, loop_texts,
+                            tuple(sorted(explained, key=lambda x: (x.hops, x.code, x.detail))))
+
+    def _no_table(self, sn: Subnet) -> Reachability | None:
+        if sn.route_table_id is None:
+            reason = f"{sn.id}: effective route table unknown (ec2:DescribeRouteTables)"
+            return Reachability((), (reason,), (), (Stop(sn.id, "UNASSOCIATED_COMPONENT", reason, False),))
+        rt = self.get("route_table", sn.route_table_id, sn.account, sn.region)
+        if not isinstance(rt, RouteTable):
+            reason = f"{sn.route_table_id}: route table not in the model (ec2:DescribeRouteTables)"
+            return Reachability((), (reason,), (), (Stop(sn.id, "UNKNOWN_RESOURCE", reason, False),))
+        return None
 
     def subnet(self, sn: Subnet) -> Reachability:
         k = _key(sn)
         found = self.subnets.get(k)
         if found is not None:
             return found
-        start = Hop("subnet", sn.id)
-        if sn.route_table_id is None:
-            found = Reachability((), (f"{sn.id}: effective route table unknown (ec2:DescribeRouteTables)",), ())
-        else:
-            rt = self.get("route_table", sn.route_table_id, sn.account, sn.region)
-            if not isinstance(rt, RouteTable):
-                found = Reachability((), (f"{sn.route_table_id}: route table not in the model "
-                                          "(ec2:DescribeRouteTables)",), ())
-            else:
-                paths, unknown, loops = self.from_table(rt, sn.vpc_id)
-                found = Reachability(tuple(Path(d, f, (start, *hops)) for d, f, hops in paths), unknown,
-                                     tuple(_text((start, *lp)) + " (loop)" for lp in loops))
+        found = self._no_table(sn)
+        if found is None:
+            rt = self.get("route_table", sn.route_table_id or "", sn.account, sn.region)
+            assert isinstance(rt, RouteTable)
+            found = self._reachability(Hop("subnet", sn.id),
+                                       self.from_table(rt, sn.vpc_id, self.zone(sn.id, sn.account, sn.region)))
         self.subnets[k] = found
         return found
+
+    def trace(self, sn: Subnet, net: Net) -> Reachability:
+        """Where traffic from `sn` for one destination prefix goes: like `subnet`, but for
+        that prefix only and with delivery inside the source's own VPC kept as a `vpc` path."""
+        found = self._no_table(sn)
+        if found is not None:
+            return found
+        rt = self.get("route_table", sn.route_table_id or "", sn.account, sn.region)
+        assert isinstance(rt, RouteTable)
+        sub = self.table(rt, (net, frozenset()), {}, self.zone(sn.id, sn.account, sn.region))
+        return self._reachability(Hop("subnet", sn.id), _finish([sub], sn.vpc_id, keep_own=True))
 
     def interface(self, eni: NetworkInterface) -> Reachability:
         k = _key(eni)
@@ -748,45 +918,181 @@ class _Analyzer:
         sn = self.get("subnet", eni.subnet_id, eni.account, eni.region)
         start = Hop("eni", eni.id)
         if not isinstance(sn, Subnet):
-            found = Reachability((), (f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model "
-                                      "(ec2:DescribeSubnets)",), ())
+            reason = f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)"
+            found = Reachability((), (reason,), (), (Stop(eni.id, "UNKNOWN_RESOURCE", reason, False),))
         else:
             of_subnet = self.subnet(sn)
             found = Reachability(tuple(Path(p.destination, p.family, (start, *p.hops)) for p in of_subnet.paths),
-                                 of_subnet.indeterminate, tuple(f"{eni.id} → {lp}" for lp in of_subnet.loops))
+                                 of_subnet.indeterminate, tuple(f"{eni.id} → {lp}" for lp in of_subnet.loops),
+                                 tuple(replace(st, hops=f"{eni.id} → {st.hops}") for st in of_subnet.stops))
         self.interfaces[k] = found
         return found
+
+
+_RFC1918 = tuple(n for n in map(parse_net, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")) if n is not None)
+_RFC6598 = parse_net("100.64.0.0/10")
+
+
+def _private_internet(net: Net) -> str:
+    """The destination of a raw path that reaches an internet gateway with traffic for no
+    internet address: kept only when the route is the source's own (`_finish`); otherwise the
+    gateway drops it, for the reason encoded here."""
+    if any(b.contains(net) for b in _RFC1918):
+        code = "IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS"
+    elif _RFC6598 is not None and _RFC6598.contains(net):
+        code = "IGW_DESTINATION_ADDRESS_NOT_IN_RFC6598_EGRESS"
+    else:
+        code = "IGW_DESTINATION_NOT_ROUTABLE"
+    return f"{_PRIVATE_INTERNET}|{code}|{net.text}"
+
+
+def _finish(subs: list[_Sub], source_vpc: str, *, keep_own: bool) -> tuple[
+        tuple[_RawPath, ...], tuple[str, ...], tuple[Suffix, ...], tuple[_RawStop, ...]]:
+    """The paths from a source's table (sorted), its reasons, loops and stops: delivery in the
+    source's own VPC is a stop unless `keep_own` (a trace); private traffic at an internet
+    gateway is a path only on the source's own route to it (the catalogue's strict reading of
+    a route to an internet gateway), and never in a trace, which follows one packet as AWS
+    does: the gateway drops it."""
+    seen: dict[_RawPath, None] = {}
+    stops: dict[_RawStop, None] = {}
+    own_vpc = Hop("vpc", source_vpc)
+    for sub in subs:
+        for p in sub.paths:
+            if p[0] == "vpc" and p[2][-1] == own_vpc and not keep_own:
+                stops.setdefault((p[2][:-1], "VPC_LOCAL_ROUTE_CIDR_RESTRICTION",
+                                  f"delivered inside {source_vpc}, the source's own VPC", True), None)
+                continue
+            if p[0].startswith(_PRIVATE_INTERNET):
+                if len(p[2]) != 2 or keep_own:   # after other hops, or a packet traced: dropped
+                    _, code, net = p[0].split("|")
+                    stops.setdefault((p[2], code, f"traffic for {net} holds no internet address", True), None)
+                    continue
+                p = ("internet", p[1], p[2])   # the subnet's own route to the gateway
+            seen.setdefault(p, None)
+        for st in sub.stops:
+            stops.setdefault(st, None)
+    paths = sorted(seen, key=lambda p: (_DEST_RANK[p[0]], p[1], _text(p[2])))
+    unknown = tuple(sorted({u for s in subs for u in s.unknown}))
+    loops = tuple(sorted({lp for s in subs for lp in s.loops}, key=_text))
+    return tuple(paths), unknown, loops, tuple(stops)
 
 
 def _text(hops: Iterable[Hop]) -> str:
     return " → ".join(h.text for h in hops)
 
 
-def _with_unknown(sub: _Sub, unknown: list[str]) -> _Sub:
-    """`sub` with more reasons."""
-    return replace(sub, unknown=tuple(dict.fromkeys((*sub.unknown, *unknown)))) if unknown else sub
+def _with_unknown(sub: _Sub, unknown: list[Reason], *hops: Hop) -> _Sub:
+    """`sub` with more reasons (at the node the hops lead to)."""
+    return _combine([], [], [sub, *(_unknown(code, text, *hops) for code, text in unknown)]) if unknown else sub
 
 
 def _prefixed(hop: Hop, sub: _Sub) -> _Sub:
     return _combine([(hop, sub)], [])
 
 
-def _combine(subs: list[tuple[Hop, _Sub]], unknown: list[str]) -> _Sub:
-    """The children's findings behind their hops."""
-    if not subs:
+def _combine(subs: list[tuple[Hop, _Sub]], unknown: list[str], local: Iterable[_Sub] = ()) -> _Sub:
+    """The children's findings behind their hops, and this node's own (`local`: not behind a hop)."""
+    local = tuple(local)
+    if not subs and not local:
         return _Sub(unknown=tuple(unknown)) if unknown else _EMPTY
+    if not subs and not unknown and len(local) == 1:
+        return local[0]
     paths: list[_RawPath] = []
     loops: list[Suffix] = []
+    stops: list[_RawStop] = []
     footprint: frozenset[tuple[str, str, Net]] = frozenset()
     outer = _INF
     for hop, sub in subs:
         paths.extend((d, f, (hop, *h)) for d, f, h in sub.paths)
         loops.extend((hop, *lp) for lp in sub.loops)
+        stops.extend(((hop, *h), code, detail, certain) for h, code, detail, certain in sub.stops)
         unknown.extend(sub.unknown)
         if sub.footprint:
             footprint = footprint | sub.footprint if footprint else sub.footprint
         outer = min(outer, sub.outer)
-    return _Sub(tuple(paths), tuple(dict.fromkeys(unknown)), tuple(loops), footprint, outer)
+    for sub in local:
+        paths.extend(sub.paths)
+        loops.extend(sub.loops)
+        stops.extend(sub.stops)
+        unknown.extend(sub.unknown)
+        if sub.footprint:
+            footprint = footprint | sub.footprint if footprint else sub.footprint
+        outer = min(outer, sub.outer)
+    return _Sub(tuple(paths), tuple(dict.fromkeys(unknown)), tuple(loops), footprint, outer, tuple(stops))
+
+
+def _nets_text(nets: Iterable[Net], most: int = 4) -> str:
+    texts = [n.text for n in sorted(set(nets), key=lambda n: (n.version, n.start, -n.end))]
+    return ", ".join(texts[:most]) + (f" and {len(texts) - most} more" if len(texts) > most else "")
+
+
+def _route_choices(table_id: str, entries: tuple[RouteEntry, ...], traffic: Traffic,
+                   parts: list[tuple[RouteEntry, Traffic]], *, tgw: bool) -> list[_Sub]:
+    """Why the routes of a table that carry none of a traffic class carry none (a more specific
+    route, a route of higher priority, a destination the class does not reach), and the part
+    of the class no route matches: each a certain stop at the table."""
+    net, excluded = traffic
+    chosen = {id(e) for e, _ in parts}
+    out: list[_Sub] = []
+    inside: list[Net] = []
+    whole = False
+    prefix = "TGW_RTB_" if tgw else ""
+    kind = "tgw_route_table" if tgw else "route_table"
+    for e in entries:
+        n = e.net
+        if n.version != net.version:
+            continue
+        covers, within = n.contains(net), net.contains(n)
+        if covers:
+            whole = True
+        elif within:
+            inside.append(n)
+        if id(e) in chosen or not _may_leave(e, tgw) or not holds_internet(net):
+            continue
+        hop = Hop(kind, table_id, e.text)
+        to = f"route to {e.target}" if not tgw else "route"
+        if not (covers or within) or (within and covered(n, excluded)):
+            out.append(_stop(prefix + "CANNOT_ROUTE", f"the traffic reaching {table_id} is for {_traffic_text(traffic)}; "
+                             f"this {to} matches none of it", hop))
+        elif any(f is not e and f.net == n and priority(f) > priority(e) for f in entries):
+            winner = max((f for f in entries if f.net == n), key=priority)
+            why = ("a static route" if e.propagated and not winner.propagated else
+                   "a CIDR route" if e.prefix_list and not winner.prefix_list else "another route")
+            out.append(_stop(prefix + "HIGHER_PRIORITY_ROUTE", f"{why} for {n.text} takes priority over this "
+                             f"{'propagated ' if e.propagated else 'prefix-list ' if e.prefix_list else ''}{to}", hop))
+        else:
+            out.append(_stop(prefix + "MORE_SPECIFIC_ROUTE", f"more specific routes take all of what this {to} "
+                             "would carry", hop))
+    if not whole and not covered(net, excluded | frozenset(inside)):
+        detail = f"no route matches {_traffic_text(traffic)}"
+        if inside:
+            detail += f" outside {_nets_text(inside)}"
+        out.append(_stop("NO_ROUTE_TO_DESTINATION", detail, Hop(kind, table_id)))
+    return out
+
+
+# Route targets that can lead traffic to the internet (directly or by forwarding it on): a
+# route to one of them that carries none of the traffic is explained, when the traffic holds
+# internet addresses; routes to the AWS service network, to other VPCs and to on-premises
+# networks are not, nor any route for traffic bound for private addresses only (they explain
+# nothing about a way out, and a full-mesh transit gateway would repeat them for every class).
+_LEAVING = frozenset({"igw", "eigw", "carrier", "nat", "instance", "eni", "gwlbe", "tgw"})
+
+
+def _may_leave(e: RouteEntry, tgw: bool) -> bool:
+    """Whether a route that carries none of a class is worth explaining: in a VPC table one to
+    a target that can lead out; in a transit gateway table one whose destination holds
+    internet addresses (the way to a central egress VPC)."""
+    if tgw:
+        return holds_internet(e.net)
+    # a route to an internet gateway counts whatever its destination (the strict reading);
+    # any other route for private destinations only can reach no internet address
+    return e.kind in ("igw", "eigw", "carrier") or (e.kind in _LEAVING and holds_internet(e.net))
+
+
+def _traffic_text(traffic: Traffic) -> str:
+    net, excluded = traffic
+    return net.text + (f" (less {_nets_text(excluded, 3)})" if excluded else "")
 
 
 # -- per model -------------------------------------------------------------------------
@@ -805,6 +1111,18 @@ def subnet_reachability(model: Model, subnet: Subnet) -> Reachability:
     return _analyzer(model).subnet(subnet)
 
 
+def subnet_trace(model: Model, subnet: Subnet, address: str) -> Reachability:
+    """Where traffic from `subnet` to one destination address (or prefix) goes, as AWS
+    forwards a packet: its paths, including delivery inside the subnet's own VPC (a `vpc`
+    path), and its stops. Unlike `subnet_reachability`, a private destination that the
+    subnet's own route sends to an internet gateway is a stop (the gateway drops it), not an
+    internet path. Raises ValueError when `address` is not an address or CIDR."""
+    net = parse_net(address)
+    if net is None:
+        raise ValueError(f"not an address or CIDR: {address!r}")
+    return _analyzer(model).trace(subnet, net)
+
+
 def interface_reachability(model: Model, eni: NetworkInterface) -> Reachability:
     """Every path out of a network interface: its subnet's paths, each starting at the
     interface (cached per model)."""
@@ -817,6 +1135,15 @@ def interface_reachability(model: Model, eni: NetworkInterface) -> Reachability:
 class _Ingress:
     admitted: Ports = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    explain: list[str] = field(default_factory=list)
+
+    def stop(self, where: str, code: str, detail: str) -> None:
+        self.explain.append(Stop(where, code, detail).text)
+
+    def unknown(self, where: str, reason: str) -> None:
+        self.reasons.append(reason)
+        code = "UNKNOWN_RESOURCE" if "not in the model" in reason else "NOT_ANALYSED_INGRESS"
+        self.explain.append(Stop(where, code, reason, False).text + " [unknown]")
 
 
 def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress) -> Ports:
@@ -825,16 +1152,17 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
     for gid in eni.security_group_ids:
         sg = an.get("security_group", gid, eni.account, eni.region)
         if not isinstance(sg, SecurityGroup):
-            out.reasons.append(f"{gid}: security group of {eni.id} not in the model (ec2:DescribeSecurityGroups)")
+            out.unknown(eni.id, f"{gid}: security group of {eni.id} not in the model (ec2:DescribeSecurityGroups)")
             continue
-        for rule in an.group_rules(sg):
-            if rule.is_egress:
-                continue
+        inbound = [r for r in an.group_rules(sg) if not r.is_egress]
+        if not inbound:
+            out.stop(gid, "SG_HAS_NO_RULES", "no inbound rule")
+        for rule in inbound:
             if rule.prefix_list_id:
                 cidrs = an.prefix_list_cidrs(rule.prefix_list_id, rule.account, rule.region)
                 if cidrs is None:
-                    out.reasons.append(f"{rule.id}: prefix list {rule.prefix_list_id} entries not collected "
-                                       "(ec2:GetManagedPrefixListEntries)")
+                    out.unknown(f"{gid} {rule.id}", f"{rule.id}: prefix list {rule.prefix_list_id} entries not collected "
+                                "(ec2:GetManagedPrefixListEntries)")
                     continue
             else:
                 cidr = rule.cidr_ipv4 if version == 4 else rule.cidr_ipv6
@@ -842,13 +1170,19 @@ def _sg_admits(an: _Analyzer, eni: NetworkInterface, version: int, out: _Ingress
             public = False
             for c in cidrs:
                 n = parse_net(c)
-                if n is not None and n.version == version and holds_internet(n):
+                if n is None or n.version != version:
+                    continue
+                if holds_internet(n):
                     public = True
+                elif any(b.contains(n) for b in _RFC1918):
+                    out.stop(f"{gid} {rule.id}", "IGW_SOURCE_ADDRESS_NOT_IN_RFC1918_INGRESS", f"source {c}")
+                elif _RFC6598 is not None and _RFC6598.contains(n):
+                    out.stop(f"{gid} {rule.id}", "IGW_SOURCE_ADDRESS_NOT_IN_RFC6598_INGRESS", f"source {c}")
             if not public:
                 continue
             t = matches(rule.protocol, rule.from_port, rule.to_port)
             if t is None:
-                out.reasons.append(f"{rule.id}: port range {rule.from_port}-{rule.to_port} not understood")
+                out.unknown(f"{gid} {rule.id}", f"{rule.id}: port range {rule.from_port}-{rule.to_port} not understood")
                 continue
             admitted = union(admitted, t)
     return admitted
@@ -878,50 +1212,79 @@ def _igw_route(an: _Analyzer, rt: RouteTable, version: int) -> bool | None:
 
 
 _NAT_INTERFACE = "Interface for NAT Gateway "
+_Answer = tuple[tuple[str, ...] | None, tuple[str, ...], tuple[str, ...]]
 
 
-def _ingress(an: _Analyzer, eni: NetworkInterface) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+def _ingress(an: _Analyzer, eni: NetworkInterface) -> _Answer:
     out = _Ingress()
     families = [v for v, has in ((4, bool(eni.public_ips)), (6, bool(eni.ipv6_addresses))) if has]
     if not families:
-        return (), ()
+        out.stop(eni.id, "IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS", "no public IPv4 address and no IPv6 address")
+        return (), (), tuple(out.explain)
     sn = an.get("subnet", eni.subnet_id, eni.account, eni.region)
     if not isinstance(sn, Subnet):
-        return None, (f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)",)
+        out.unknown(eni.id, f"{eni.subnet_id or '(none)'}: subnet of {eni.id} not in the model (ec2:DescribeSubnets)")
+        return None, tuple(out.reasons), tuple(out.explain)
     rt, reason = an.subnet_table(sn.id, sn.account, sn.region)
     if rt is None:
-        return None, (reason or f"{sn.id}: effective route table unknown",)
+        out.unknown(f"{eni.id} → {sn.id}", reason[1] if reason else f"{sn.id}: effective route table unknown")
+        return None, tuple(out.reasons), tuple(out.explain)
     routed = {v: _igw_route(an, rt, v) for v in families}
     exposed = [v for v in families if routed[v]]
+    for v in families:
+        if routed[v] is False:
+            out.stop(f"{eni.id} → {rt.id}", "NO_ROUTE_TO_DESTINATION",
+                     f"no IPv{v} route to an internet gateway: replies to the internet have no way out")
     if None in routed.values():
-        out.reasons.append(f"{rt.id}: a route's target is of no known kind; whether it is an internet gateway "
-                           "is not known")
+        out.unknown(f"{eni.id} → {rt.id}", f"{rt.id}: a route's target is of no known kind; whether it is an internet gateway "
+                    "is not known")
     if not exposed:
-        return (None, tuple(out.reasons)) if out.reasons else ((), ())
+        return ((None, tuple(out.reasons), tuple(out.explain)) if out.reasons else ((), (), tuple(out.explain)))
     if not eni.security_group_ids:
         if eni.interface_type == "nat_gateway" or eni.description.startswith(_NAT_INTERFACE):
-            return (), ()     # a NAT gateway accepts no connection from the internet
-        return None, (f"{eni.id}: no security groups; what it admits depends on the service behind it "
-                      f"({eni.interface_type or 'unknown type'})",)
+            out.stop(eni.id, "NAT_GATEWAY_NO_INBOUND", "a NAT gateway accepts no connection from the internet")
+            return (), (), tuple(out.explain)
+        out.unknown(eni.id, f"{eni.id}: no security groups; what it admits depends on the service behind it "
+                    f"({eni.interface_type or 'unknown type'})")
+        return None, tuple(out.reasons), tuple(out.explain)
     acl = an.acl_of(sn)
     if acl is None:
-        return None, (f"{sn.id}: network ACL association not in the model (ec2:DescribeNetworkAcls)",)
+        out.unknown(f"{eni.id} → {sn.id}", f"{sn.id}: network ACL association not in the model (ec2:DescribeNetworkAcls)")
+        return None, tuple(out.reasons), tuple(out.explain)
     reached: Ports = {}
     unknown = False
     for v in exposed:
+        unread = len(out.reasons)
         sg = _sg_admits(an, eni, v, out)
+        if not sg and len(out.reasons) == unread:   # every group and rule read: none admits the internet
+            out.stop(eni.id, "ENI_SG_RULES_MISMATCH",
+                     f"no inbound rule of {', '.join(eni.security_group_ids)} admits IPv{v} internet sources")
         nacl, unreadable = acl_admits(acl, v)
         if nacl is None:
-            out.reasons.append(unreadable or f"{acl.id}: not understood")
+            out.unknown(f"{eni.id} → {acl.id}", unreadable or f"{acl.id}: not understood")
             unknown = True
             continue
-        reached = union(reached, intersect(sg, nacl))
+        both = intersect(sg, nacl)
+        if sg and not both:
+            out.stop(f"{eni.id} → {acl.id}", "SUBNET_ACL_RESTRICTION",
+                     f"admits none of {', '.join(ports_text(sg))} from IPv{v} internet sources")
+        reached = union(reached, both)
     reasons = tuple(dict.fromkeys(out.reasons))
+    explain = tuple(dict.fromkeys(out.explain))
     if reached:
-        return ports_text(reached), reasons
+        return ports_text(reached), reasons, explain
     if unknown or reasons:
-        return None, reasons
-    return (), ()
+        return None, reasons, explain
+    return (), (), explain
+
+
+def _ingress_answer(model: Model, eni: NetworkInterface) -> _Answer:
+    an = _analyzer(model)
+    k = _key(eni)
+    found = an.ingress.get(k)
+    if found is None:
+        found = an.ingress[k] = _ingress(an, eni)
+    return found
 
 
 def internet_ingress_ports(model: Model, eni: NetworkInterface) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
@@ -930,12 +1293,16 @@ def internet_ingress_ports(model: Model, eni: NetworkInterface) -> tuple[tuple[s
     interface has no public address of a family its subnet routes to an internet gateway,
     or nothing is admitted; None when nothing definite is admitted and something could
     not be read (a definite port found is returned even then, with the reasons)."""
-    an = _analyzer(model)
-    k = _key(eni)
-    found = an.ingress.get(k)
-    if found is None:
-        found = an.ingress[k] = _ingress(an, eni)
-    return found
+    ports, reasons, _ = _ingress_answer(model, eni)
+    return ports, reasons
+
+
+def internet_ingress_explained(model: Model, eni: NetworkInterface) -> tuple[str, ...]:
+    """Why what reaches the interface from the internet is what it is: one line per point
+    that stopped internet traffic (no public address, no route for replies, a security group
+    admitting no internet source, a network ACL admitting none of it ...) or could not be
+    read, each with its explanation code (auditor/analyze/explain.py)."""
+    return _ingress_answer(model, eni)[2]
 
 
 def ingress_resources(model: Model, eni: NetworkInterface) -> tuple[Resource, ...]:

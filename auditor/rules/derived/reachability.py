@@ -11,8 +11,8 @@ attachment and peering on the paths.
 from __future__ import annotations
 
 from auditor.analyze.reachability import (
-    Path, Reachability, ingress_resources, interface_reachability, internet_ingress_ports, path_resources,
-    subnet_reachability,
+    Path, Reachability, ingress_resources, interface_reachability, internet_ingress_explained, internet_ingress_ports,
+    path_resources, subnet_reachability,
 )
 from auditor.model.types import Model, NetworkInterface, Resource, SourceRef, Subnet
 from auditor.rules.derive import Derived, DerivedAttribute, derived, ec2, own_sources, refs, route_table
@@ -41,12 +41,36 @@ def _evidence(model: Model, paths: tuple[Path, ...], fallback: Resource | None) 
     return refs(seen.values())
 
 
+_WHERE = {"internet": "the internet", "on_premises": "an on-premises network", "vpc": "another VPC"}
+
+
+def explanation(reach: Reachability, destination: str, family: str | None = None) -> tuple[str, ...]:
+    """How the analysis decided the paths to `destination`: each path with its explanation
+    codes; when there is none, ``NO_PATH`` (``DISCONNECTED_VPCS`` for other VPCs), or the
+    codes of what could not be followed; then where every other part of the traffic stopped
+    (auditor/analyze/explain.py), so that a PASS can be checked as well as a FAIL."""
+    found = reach.of(destination, family)
+    lines = [f"path {i}: {p.explained}" for i, p in enumerate(found, 1)]
+    if not found:
+        if reach.indeterminate:
+            lines.append(f"no path to {_WHERE[destination]} found for certain: some hops could not be followed "
+                         "(the lines marked unknown)")
+        else:
+            head = "DISCONNECTED_VPCS" if destination == "vpc" else "NO_PATH"
+            what = f"{family} " if family else ""
+            lines.append(f"{head} (no {what}path to {_WHERE[destination]}: every part of the traffic stops as "
+                         "listed below)")
+    lines += [st.text + ("" if st.certain else " [unknown]") for st in reach.stops]
+    return tuple(lines)
+
+
 def _paths(model: Model, reach: Reachability, start: Resource | None, destination: str,
            family: str | None = None) -> Derived[tuple[str, ...] | None]:
     found = reach.of(destination, family)
+    explain = explanation(reach, destination, family)
     if not found and reach.indeterminate:
-        return Derived(None, _evidence(model, (), start), why=reach.indeterminate)
-    return Derived(tuple(p.text for p in found), _evidence(model, found, start))
+        return Derived(None, _evidence(model, (), start), why=reach.indeterminate, explain=explain)
+    return Derived(tuple(p.text for p in found), _evidence(model, found, start), explain=explain)
 
 
 _NULL = ("null when none was found and some hop could not be resolved (see reachability_unknowns): "
@@ -116,10 +140,23 @@ def _eni_internet(model: Model, eni: NetworkInterface) -> Derived[tuple[str, ...
 def _eni_ingress(model: Model, eni: NetworkInterface) -> Derived[tuple[str, ...] | None]:
     ports, _ = internet_ingress_ports(model, eni)
     # Without a public address the interface itself is the evidence.
-    return Derived(ports, refs(ingress_resources(model, eni)) or own_sources(eni))
+    return Derived(ports, refs(ingress_resources(model, eni)) or own_sources(eni),
+                   explain=internet_ingress_explained(model, eni))
+
+
+@derived("subnet", "reachability_explanation", requires=REACHABILITY_CALLS,
+         doc="How the reachability analysis followed the subnet's traffic, one line each: every path with its "
+             "explanation codes (\"path 1: subnet-a → ... → igw-4 [REACHES_INTERNET_GATEWAY igw-4]\"), then "
+             "where every other part of the traffic stopped or could not be followed, with the hop and the code "
+             "(\"subnet-a → rtb-1: NO_ROUTE_TO_DESTINATION (no route matches 0.0.0.0/0 outside 10.0.0.0/16)\"); "
+             "codes in docs/reachability.md.")
+def _subnet_explanation(model: Model, subnet: Subnet) -> Derived[tuple[str, ...]]:
+    reach = subnet_reachability(model, subnet)
+    return Derived(tuple(f"path {i}: {p.explained}" for i, p in enumerate(reach.paths, 1))
+                   + tuple(st.text + ("" if st.certain else " [unknown]") for st in reach.stops))
 
 
 ATTRIBUTES: tuple[DerivedAttribute, ...] = (
     _subnet_internet, _subnet_internet_v6, _subnet_on_premises, _subnet_vpcs, _subnet_unknowns, _subnet_loops,
-    _eni_internet, _eni_ingress,
+    _eni_internet, _eni_ingress, _subnet_explanation,
 )
