@@ -22,6 +22,7 @@ from auditor.findings import Finding
 from auditor.model import build_model
 from auditor.model.types import Model, RouteTable
 from auditor.rules.attributes import resolve
+from auditor.rules.derived import DERIVED
 from auditor.rules.engine import evaluate_rules, is_place_gap
 from auditor.rules.fixtures import TODAY, Case, records_for
 from auditor.rules.packs import PackSet, load_packs
@@ -112,6 +113,18 @@ def test_pn017_passes_without_the_route_and_fails_with_it(runs: tuple[list[Findi
     # The route table's record, the route's own record (the third route: the one added), the peering's.
     assert table in sources and f"{table}/Routes/2" in sources
     assert any("DescribeVpcPeeringConnections.json#/pages/0/VpcPeeringConnections/0" in s for s in sources)
+
+
+def test_the_derived_value_explains_the_route_in_reachability_analyzers_words() -> None:
+    model = _estate(True)
+    [rt] = [r for r in model.of("route_table") if isinstance(r, RouteTable)]
+    got = DERIVED[("route_table", "peering_routes_outside_peer")](model, rt)
+    assert got.value == ("0.0.0.0/0 → pcx-1 (peer vpc-b 10.1.0.0/16)",)
+    assert got.explain == ("rtb-a 0.0.0.0/0 → pcx-1: PCX_REQUIRES_ADDRESS_IN_VPC_CIDR "
+                           "(0.0.0.0/0 outside peer vpc-b 10.1.0.0/16)",)
+    without = _estate(False)
+    [rt] = [r for r in without.of("route_table") if isinstance(r, RouteTable)]
+    assert DERIVED[("route_table", "peering_routes_outside_peer")](without, rt).explain == ()
 
 
 def test_the_route_is_reported_once_per_table_not_per_subnet(runs: tuple[list[Finding], list[Finding]]) -> None:

@@ -36,13 +36,15 @@ what happens next depends on the status:
 - any other status, or none: unknown.
 
 The evidence is the route table, the failing routes' own records and every peering
-connection and prefix list read.
+connection and prefix list read; each failing route is explained with Reachability Analyzer's
+code PCX_REQUIRES_ADDRESS_IN_VPC_CIDR (`Derived.explain`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auditor.analyze.explain import Stop
 from auditor.analyze.prefixes import Net, parse_net
 from auditor.model.types import Model, PeeringSide, PrefixList, Route, RouteTable, SourceRef, VpcPeering
 from auditor.rules.derive import Derived, DerivedAttribute, derived, ec2, own_sources, refs
@@ -148,6 +150,7 @@ class _Scan:
     peerings: dict[str, VpcPeering]
     prefix_lists: dict[str, PrefixList]
     route_sources: list[SourceRef]
+    explain: list[str]
 
 
 def _judge(model: Model, rt: RouteTable, route: Route, peer: _Peer, scan: _Scan) -> None:
@@ -177,6 +180,9 @@ def _judge(model: Model, rt: RouteTable, route: Route, peer: _Peer, scan: _Scan)
         shown = route.destination if route.destination_kind != "prefix_list" else \
             f"{route.destination} [{', '.join(bad)}]"
         scan.outside.append(f"{shown} → {route.target_id} ({peer_part})")
+        # In Reachability Analyzer's words: what the peering drops of what the route sends it.
+        scan.explain.append(Stop(f"{rt.id} {route.destination} → {route.target_id}", "PCX_REQUIRES_ADDRESS_IN_VPC_CIDR",
+                                 f"{', '.join(bad)} outside {peer_part}").text)
         if route.source is not None:
             scan.route_sources.append(route.source)
     elif whys:
@@ -197,7 +203,7 @@ def _peering_routes(rt: RouteTable) -> tuple[Route, ...]:
              "and some route's peering, peer CIDRs, status or prefix-list entries are not known; a destination "
              "wider than any VPC (IPv4 wider than /16, IPv6 wider than /44) is outside whatever the peer holds.")
 def _outside_peer(model: Model, rt: RouteTable) -> Derived[tuple[str, ...] | None]:
-    scan = _Scan([], [], {}, {}, [])
+    scan = _Scan([], [], {}, {}, [], [])
     for route in _peering_routes(rt):
         peer = _peer(model, rt, route)
         if peer is None:
@@ -209,7 +215,7 @@ def _outside_peer(model: Model, rt: RouteTable) -> Derived[tuple[str, ...] | Non
                *refs(scan.prefix_lists.values()))
     if not scan.outside and scan.unknown:
         return Derived(None, sources, why=tuple(dict.fromkeys(scan.unknown)))
-    return Derived(tuple(scan.outside), sources)
+    return Derived(tuple(scan.outside), sources, explain=tuple(scan.explain))
 
 
 @derived("route_table", "peering_peers", requires=ec2("DescribeRouteTables", "DescribeVpcPeeringConnections"),
