@@ -59,6 +59,7 @@ TRUE_FALSE = [
     ("subset_of", ["sqs", "s3", "ecr.api"], ["s3", "sqs"], ["s3", "ec2"]),
     ("subset_of", ["a"], [], ["b"]),
     ("superset_of", ["s3", "sqs"], ["sqs", "s3", "logs"], ["s3"]),
+    ("intersects", ["vpc-b", "222222222222"], ["vpc-c", "222222222222"], ["vpc-c", "333333333333"]),
     ("matches", r"^prod-", "prod-db", "dev-prod-db"),
     ("cidr_within", "10.0.0.0/8", "10.1.2.0/24", "11.0.0.0/24"),
     ("cidr_within", ["192.168.0.0/16", "10.0.0.0/8"], "10.0.0.5", "172.16.0.0/12"),
@@ -116,6 +117,7 @@ def test_absent_satisfies_only_the_negative_operators() -> None:
     ("not_empty", False, True),
     ("subset_of", "s3", ["s3"]),    # a string is not a list
     ("superset_of", {"a": 1}, ["a"]),
+    ("intersects", "a", ["a"]),     # a string is not a list
     ("matches", 22, r"\d+"),
     ("cidr_within", "pl-0123", "10.0.0.0/8"),
     ("cidr_overlaps", 167772160, "10.0.0.0/8"),
@@ -149,6 +151,10 @@ def test_unknown_elements_inside_lists_use_three_valued_logic() -> None:
     with pytest.raises(Indeterminate):
         holds("subset_of", ["a", None], ["a"])
     assert holds("superset_of", ["a", None], ["a"])
+    assert holds("intersects", ["a", None], ["a"])      # a known element decides
+    assert not holds("intersects", [], ["a"]) and not holds("intersects", ["a"], [])
+    with pytest.raises(Indeterminate):
+        holds("intersects", ["b", None], ["a"])         # the unknown one might be listed
     with pytest.raises(Indeterminate):
         holds("superset_of", ["a", None], ["a", "b"])
 
@@ -204,7 +210,7 @@ def test_ports_overlap_edges() -> None:
 VALID_ARGS: dict[str, list[Any]] = {
     "eq": ["x", 1, True], "ne": ["x", 2.5], "in": [["a", 1], []], "not_in": [["a"], []],
     "contains": ["a", 1], "empty": [True], "not_empty": [True], "exists": [True, False],
-    "subset_of": [["a", "b"]], "superset_of": [["a"]], "matches": ["^a", r"\d"],
+    "subset_of": [["a", "b"]], "superset_of": [["a"]], "intersects": [["a"], []], "matches": ["^a", r"\d"],
     "cidr_within": ["10.0.0.0/8", ["::/0", "0.0.0.0/0"]], "cidr_overlaps": ["10.0.0.0/8", ["fd00::/8"]],
     "is_public_cidr": [True, False], "ports_overlap": [22, "0-1023", [22, "80-443"]],
     "gt": [0], "ge": [1.5], "lt": [-1], "le": [65535],
@@ -227,6 +233,7 @@ BAD_ARGS: list[tuple[str, Any, str]] = [
     ("not_empty", "yes", "expected true"),
     ("exists", "true", "expected true or false"),
     ("subset_of", "a", "expected a list"),
+    ("intersects", "a", "expected a list"),
     ("matches", "([a-z]", "missing ), unterminated subpattern"),
     ("matches", 5, "regular expression string"),
     ("cidr_within", "10.0.0.300/8", "bad CIDR '10.0.0.300/8'"),

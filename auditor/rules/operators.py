@@ -398,6 +398,16 @@ def _superset_of(observed: Any, arg: Any) -> bool:
     return False
 
 
+def _intersects(observed: Any, arg: Any) -> bool:
+    items = _sequence(observed, "intersects")
+    if any(x is not None and _member(x, arg) for x in items):
+        return True
+    if any(x is None for x in items):
+        # An unknown element could be the one the argument lists.
+        raise Indeterminate("the list holds unknown elements")
+    return False
+
+
 def _matches(observed: Any, arg: Any) -> bool:
     if not isinstance(observed, str):
         raise Indeterminate(f"matches reads a string; the value is {_kind(observed)}")
@@ -566,6 +576,8 @@ _ALL: tuple[Operator, ...] = (
         lambda a: f"has only elements of {fmt(a)}"),
     _op("superset_of", "list", "(a list) has every element of the argument", _check_list, _superset_of,
         lambda a: f"has every element of {fmt(a)}"),
+    _op("intersects", "list", "(a list) has at least one element of the argument", _check_list, _intersects,
+        lambda a: f"has an element of {fmt(a)}"),
     _op("matches", "regex", "(a string) matches the regular expression (re.search)", _check_regex, _matches,
         lambda a: f"matches /{a}/"),
     _op("cidr_within", "cidrs", "(a CIDR or IP) lies within one of the argument CIDRs", _check_cidrs,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from auditor.rules.derive import DerivedAttribute, registry
-from auditor.rules.derived import core, endpoints, exposure, network, reachability
+from auditor.rules.derived import core, endpoints, exposure, network, peering, reachability
 
-MODULES = (core, endpoints, exposure, network, reachability)
+MODULES = (core, endpoints, exposure, network, reachability, peering)
 
 # (resource type, name) -> attribute, read-only.
 DERIVED: Mapping[tuple[str, str], DerivedAttribute] = registry(*(m.ATTRIBUTES for m in MODULES))
