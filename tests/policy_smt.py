@@ -56,14 +56,17 @@ value they match.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import z3
 
-from auditor.analyze.policy import ConditionClause, Policy, Statement
+from auditor.analyze.policy import (
+    ConditionClause, Policy, Statement, actions_outside, analyze, principals_outside, resources_outside,
+)
 
 STR = z3.StringSort()
 ANY = z3.Star(z3.AllChar(z3.ReSort(STR)))
@@ -642,8 +645,9 @@ class Oracle:
                 "a principal outside "):
             extra = [z3.Not(req.p_has_org)] if text.endswith("every organisation") else []
             return z3.And(req.aws, unnamed_account, unnamed_org, *extra)
-        rest, org = self._org_suffix(text, [*labels, *self.names.orgs])
-        org_f = z3.And(req.p_has_org, matches(req.p_org, org)) if org else unnamed_org
+        rest, org = self._org_suffix(text, [*labels, *self.names.orgs, *self.names.orgs_ci])
+        org_f = z3.And(req.p_has_org, _named(req.p_org, [org], [org] if org in self.names.orgs_ci else [])
+                       ) if org else unnamed_org
         m = re.fullmatch(r"a principal in account (\d{12})", rest)
         if m:
             return z3.And(req.aws, req.p_account == z3.StringVal(m.group(1)), org_f)
@@ -672,3 +676,86 @@ class Oracle:
             account = [req.r_account == z3.StringVal(m.group(2))] if m.group(2) else []
             return z3.And(arn_matches(req.r_arn, m.group(1)), *account, org_f)
         raise ValueError(f"cannot read resource {text!r}")
+
+
+# -- analyzer against oracle ------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    policies: int = 0
+    questions: int = 0
+    agreements: int = 0
+    confirmed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def compare(name: str, policy: Policy, principals: list[str], actions: list[str], resources: list[str],
+            catalogue: Any, tally: Tally) -> None:
+    """Ask analyzer and oracle the six questions of one policy; record agreements and failures."""
+    oracle = Oracle(policy, catalogue, actions)
+    tally.policies += 1
+
+    def fail(question: str, analyzer: Any, model: z3.ModelRef | None, why: str) -> None:
+        tally.failures.append(f"{name} {question}: {why}\n  policy: {json.dumps(document_of(policy))}\n"
+                              f"  analyzer: {analyzer!r}\n  z3: {oracle.describe(model) if model else None}")
+
+    tally.questions += 1
+    default, model = oracle.is_default()
+    if default == analyze(policy, catalogue).default_full_access:
+        tally.agreements += 1
+    else:
+        fail("default", not default, model, "default full access")
+
+    questions = [
+        ("principals []", principals_outside(policy, [], catalogue), oracle.principal_outside([]), []),
+        (f"principals {principals}", principals_outside(policy, principals, catalogue),
+         oracle.principal_outside(principals), principals),
+        (f"actions {actions}", actions_outside(policy, actions, catalogue), oracle.action_outside(actions), []),
+        ("resources []", resources_outside(policy, [], catalogue), oracle.resource_outside([]), []),
+        (f"resources {resources}", resources_outside(policy, resources, catalogue),
+         oracle.resource_outside(resources), []),
+    ]
+    for question, answer, outside, labels in questions:
+        tally.questions += 1
+        if answer is None:
+            model = oracle.outside(outside)
+            if model is None:
+                tally.agreements += 1
+            else:
+                fail(question, answer, model, "the analyzer says within; z3 finds an allowed request outside")
+            continue
+        try:
+            example = oracle.counter_example(answer, [x for x in labels if x.startswith("o-")])
+        except ValueError as exc:
+            fail(question, answer, None, str(exc))
+            continue
+        confirmed = oracle.outside(outside, example)
+        if confirmed is not None:
+            tally.agreements += 1
+            tally.confirmed += 1
+            continue
+        model = oracle.outside(outside)
+        fail(question, answer, model, "z3 finds no allowed request outside" if model is None else
+             "the counter-example is not an allowed request outside (z3 finds another)")
+
+
+def document_of(policy: Policy) -> dict[str, Any]:
+    """The parsed policy back as a document (for failure messages)."""
+    def one(st: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"Effect": st.effect}
+        principal: Any = "*" if st.principals == (("*", "*"),) else {}
+        if principal != "*":
+            for kind, value in st.principals:
+                principal.setdefault(kind, []).append(value)
+        out["NotPrincipal" if st.not_principal else "Principal"] = principal
+        out["NotAction" if st.not_action else "Action"] = list(st.actions)
+        out["NotResource" if st.not_resource else "Resource"] = list(st.resources)
+        if st.conditions:
+            block: dict[str, dict[str, list[str]]] = {}
+            for c in st.conditions:
+                block.setdefault(c.operator, {})[c.key] = list(c.values)
+            out["Condition"] = block
+        return out
+    return {"Statement": [one(st) for st in policy.statements]}
+
+
