@@ -11,11 +11,14 @@ verify_outside/policies.py (which puts this folder on sys.path): one copy.
 A request (`Request`):
 
 - principal: `kind` (0 an AWS principal, 1 an AWS service principal, 2 federated, 3 a
-  canonical user). An AWS principal has an account (12 digits), an organisation id or none,
-  and an ARN ``arn:aws:{iam|sts}::{account}:{rest}`` (its account field is its account; unique
-  ids such as ``AIDA...`` are not ARNs and match no ARN pattern). A service principal has a
-  name in lower case, of letters, digits, dots and dashes, ending in ``.amazonaws.com``
-  (service principals match case-insensitively; lower case stands for every spelling).
+  canonical user). An AWS principal has an account, an organisation id or none, and an ARN
+  ``arn:aws:{iam|sts}::{account}:{rest}`` (its account field is its account; unique ids such
+  as ``AIDA...`` are not ARNs and match no ARN pattern; a principal ARN pattern whose account
+  field is not an account id, such as CloudFront's ``arn:aws:iam::cloudfront:user/...``,
+  names no account's principal). A service principal has a name ending in
+  ``.amazonaws.com``; Service entries and allowlist names match it case-insensitively, which
+  the oracle decides by lower-casing the pattern (the variable stands for the lower-case
+  spelling: a case-insensitive regex costs z3 seconds a query).
   Federated and canonical principals have a name (any string).
 - action: ``service:name``, both in lower case (IAM matches actions case-insensitively, so a
   lower-case variable with lower-cased patterns decides the same). Its domain, which is what the
@@ -25,9 +28,13 @@ A request (`Request`):
   action to exist); a service the catalogue does not know has any action at all. Only the known
   services some action pattern can match are listed to z3 (an action of a known service no
   pattern's service part matches only meets ``*``, like an action of an unknown service).
-- resource: an ARN ``arn:{partition}:{service}:{region}:{account field}:{rest}`` (the first four
-  free of ``:``), its owner account (the account field when that is not empty; S3 buckets have
-  none, and then any account), and an organisation id or none.
+- resource: an ARN ``arn:{partition}:{service}:{region}:{account field}:{rest}``, its owner
+  account (the account field when that is not empty; S3 buckets have none, and then any
+  account), and an organisation id or none.
+
+z3 is told no more of the values (not "12 digits", not "no ':' in a component": either costs
+the solver more than it decides): a value that breaks such a rule matches no pattern
+component and no named value, so it behaves exactly like a value nothing names.
 
 Condition keys, as the analyzer models them: aws:PrincipalOrgID, aws:PrincipalAccount,
 aws:PrincipalArn (present for AWS principals; the org only when it has one),
@@ -174,6 +181,30 @@ def arn_matches(arn: Arn, pattern: str) -> z3.BoolRef:
     return z3.And(*[matches(v, p, colon_free=i < 5) for i, (v, p) in enumerate(zip(arn.parts, parts, strict=True))])
 
 
+def arn_any(arn: Arn, patterns: Iterable[str]) -> z3.BoolRef:
+    """The ARN matches one of `patterns`. Six-part patterns sharing their first five components
+    are decided by one regex over the last (a union): z3 takes minutes over a dozen separate
+    negated memberships of one variable (AWS's S3 perimeter policy) and milliseconds over one."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    out: list[z3.BoolRef] = []
+    for pattern in dict.fromkeys(patterns):
+        parts = pattern.split(":", 5)
+        if pattern == "*" or len(parts) < 6:
+            out.append(arn_matches(arn, pattern))
+        else:
+            groups.setdefault(tuple(parts[:5]), []).append(parts[5])
+    for head, tails in groups.items():
+        if len(tails) == 1:
+            out.append(arn_matches(arn, ":".join((*head, tails[0]))))
+            continue
+        first = [matches(v, p, colon_free=True) for v, p in zip(arn.parts[:5], head, strict=True)]
+        last = arn.parts[5]
+        tail = (z3.BoolVal(any(py_glob(t).fullmatch(last) for t in tails)) if isinstance(last, str)
+                else z3.InRe(last, z3.Union(*[glob(t) for t in tails])))
+        out.append(z3.And(*first, tail))
+    return z3.Or(*out) if out else z3.BoolVal(False)
+
+
 def string_matches_arn(arn: Arn, pattern: str) -> z3.BoolRef:
     """StringLike over an ARN value: wildcards may cross ``:``. Component-wise when the first
     five components of the pattern are literal, over the whole string otherwise."""
@@ -230,15 +261,12 @@ class Request:
         return self.kind == SERVICE
 
     def domain(self) -> list[z3.BoolRef]:
-        # Cheap forms on purpose: a character-class regex (12 digits, DNS letters) costs z3 10 to
-        # 50 ms a query; "no colon" and a suffix cost nothing and decide the same questions.
-        def colon_free(v: z3.SeqRef) -> z3.BoolRef:
-            return z3.Not(z3.Contains(v, z3.StringVal(":")))
-
-        return [z3.And(self.kind >= AWS, self.kind <= CANONICAL), colon_free(self.p_account),
+        # Deliberately little: a character-class regex (12 digits, DNS letters) costs z3 10 to
+        # 50 ms a query and even "no ':'" in six components doubles the test's time. Neither
+        # changes an answer: a component holding ":" (or an account that is not 12 digits)
+        # matches no pattern component and no named value, exactly like a value nothing names.
+        return [z3.And(self.kind >= AWS, self.kind <= CANONICAL),
                 z3.SuffixOf(z3.StringVal(".amazonaws.com"), self.service),
-                *[colon_free(v) for v in (self.r_partition, self.r_service, self.r_region, self.r_field,
-                                           self.r_account)],
                 z3.Implies(self.r_field != z3.StringVal(""), self.r_account == self.r_field)]
 
     def key(self, name: str) -> tuple[z3.BoolRef, Any]:
@@ -344,7 +372,7 @@ def statement(st: Statement, req: Request, drop_unmodelled: bool = True) -> z3.B
     """The statement matches the request (unmodelled clauses read as holding)."""
     p = principal_entries(st.principals, req)
     a = z3.Or(*[action_matches(x, req) for x in st.actions])
-    r = z3.Or(*[arn_matches(req.r_arn, VARIABLE.sub("*", x)) for x in st.resources])
+    r = arn_any(req.r_arn, [VARIABLE.sub("*", x) for x in st.resources])
     conds = [clause(c, req) for c in st.conditions
              if c.key.lower() in KEYS and c.base in MODELLED and not any(VARIABLE.search(v) for v in c.values)]
     return z3.And(z3.Not(p) if st.not_principal else p, z3.Not(a) if st.not_action else a,
@@ -537,13 +565,13 @@ class Oracle:
         if not allowed_ids:
             return z3.And(z3.Not(_named(req.r_account, self.names.resource_accounts)),
                           z3.Or(z3.Not(req.r_has_org), z3.Not(_named(req.r_org, self.names.resource_orgs))),
-                          z3.Not(z3.Or(*[arn_matches(req.r_arn, p) for p in sorted(self.names.scoped_resources)])))
+                          z3.Not(arn_any(req.r_arn, sorted(self.names.scoped_resources))))
         if "*" in allowed_ids:
             return z3.BoolVal(False)
         accounts, orgs, arns, _ = split_ids(allowed_ids)
         return z3.Not(z3.Or(*[req.r_account == z3.StringVal(a) for a in accounts],
                             *[z3.And(req.r_has_org, req.r_org == z3.StringVal(o)) for o in orgs],
-                            *[arn_matches(req.r_arn, a) for a in arns]))
+                            arn_any(req.r_arn, arns)))
 
     # solving
     def solve(self, *formulas: z3.BoolRef) -> z3.ModelRef | None:

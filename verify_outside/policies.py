@@ -118,7 +118,7 @@ def policy_lines(root: Path) -> Iterator[Line]:
         try:
             compare(name, policy, TRUSTED, ACTIONS, RESOURCES, cat, tally)
         except RuntimeError as exc:
-            yield corpus, name, "DISAGREE", f"z3 could not decide: {exc}"
+            yield corpus, name, "DISAGREE", str(exc)
             continue
         if tally.failures:
             yield corpus, name, "DISAGREE", " | ".join(f.replace("\n", " ") for f in tally.failures)
@@ -167,7 +167,11 @@ def quacky_lines(root: Path) -> Iterator[Line]:
         except PolicyError as exc:
             yield "quacky-relations", pid, "not applicable", f"the parser refuses a policy: {exc}"
             continue
-        ours, solver = relation_analyzer(p1, p2, cat), relation_z3(p1, p2, cat)
+        try:
+            ours, solver = relation_analyzer(p1, p2, cat), relation_z3(p1, p2, cat)
+        except RuntimeError as exc:   # z3 undecided: never read as an answer
+            yield "quacky-relations", pid, "DISAGREE", str(exc)
+            continue
         if ours != solver:
             yield "quacky-relations", pid, "DISAGREE", f"analyzer {ours}, z3 {solver} (quacky {relation})"
         elif any(unmodelled(st) for st in p1.statements + p2.statements):
@@ -223,8 +227,12 @@ def iamspy_lines(root: Path) -> Iterator[Line]:
             yield "iamspy", case["id"], "not applicable", "no resource policy on the requested resource"
             continue
         policy = parse_policy(entry["Policy"])
-        ours, solver = decide(policy, request["principal"], request["action"], request["resource"],
-                              str(entry.get("Account") or _arn_account(request["resource"])), cat)
+        try:
+            ours, solver = decide(policy, request["principal"], request["action"], request["resource"],
+                                  str(entry.get("Account") or _arn_account(request["resource"])), cat)
+        except RuntimeError as exc:
+            yield "iamspy", case["id"], "DISAGREE", str(exc)
+            continue
         expected = bool(case["expected_allowed"])
         said = f"analyzer {'allows' if ours else 'does not allow'}, z3 {'allows' if solver else 'does not allow'}, " \
                f"IAMSpy {'allowed' if expected else 'denied'}"
