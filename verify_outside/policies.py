@@ -16,7 +16,9 @@ DIR holds `external-oracles/` (quacky, iamspy, parliament: README section 2 ther
   neither models, where quacky marks the pair disputed, or where the analyzer cannot parse one).
 - iamspy's can_i cases with a resource policy: the resource policy's own decision on the
   request, by the analyzer and by z3, against each other and against IAMSpy's decision where
-  the resource policy alone decides it (an explicit Deny; a cross-account Allow).
+  the resource policy alone decides it (an explicit Deny; a cross-account Allow). IAMSpy's
+  documents write an AWS principal as a bare string, which IAM refuses: read as {"AWS": ...}
+  as IAMSpy reads it (`iamspy_document`).
 - parliament's cases: malformed documents (not JSON, or MALFORMED) must be refused by the
   parser, every other one accepted.
 
@@ -79,6 +81,24 @@ def _documents(value: Any) -> Iterator[Any]:
             yield from _documents(v)
 
 
+def iamspy_document(doc: Any) -> Any:
+    """IAMSpy's fixtures write an AWS principal as a bare string (``"Principal": "arn:..."``),
+    which IAM refuses and our parser too; IAMSpy reads it as ``{"AWS": "arn:..."}``, and so
+    does this check (for IAMSpy's documents only)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("Statement"), (list, dict)):
+        return doc
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    fixed = []
+    for st in statements:
+        if isinstance(st, dict):
+            st = dict(st)
+            for key in ("Principal", "NotPrincipal"):
+                if isinstance(st.get(key), str) and st[key] != "*":
+                    st[key] = {"AWS": st[key]}
+        fixed.append(st)
+    return {**doc, "Statement": fixed}
+
+
 def corpus_policies(root: Path) -> Iterator[tuple[str, str, Any]]:
     """(corpus, name, document or JSON text) of every policy of the corpora."""
     quacky = root / ORACLES / "quacky" / "samples"
@@ -89,7 +109,7 @@ def corpus_policies(root: Path) -> Iterator[tuple[str, str, Any]]:
     for path in sorted((root / ORACLES / "iamspy" / "files").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         for i, doc in enumerate(_documents(data)):
-            yield "iamspy", f"{path.relative_to(root / ORACLES)}#{i}", doc
+            yield "iamspy", f"{path.relative_to(root / ORACLES)}#{i}", iamspy_document(doc)
     for path in sorted((root / ORACLES / "parliament" / "cases").glob("*.json")):
         yield "parliament", str(path.relative_to(root / ORACLES)), path.read_text(encoding="utf-8")
     from test_data_perimeter import SUBSTITUTIONS
@@ -226,7 +246,11 @@ def iamspy_lines(root: Path) -> Iterator[Line]:
         if entry is None:
             yield "iamspy", case["id"], "not applicable", "no resource policy on the requested resource"
             continue
-        policy = parse_policy(entry["Policy"])
+        try:
+            policy = parse_policy(iamspy_document(entry["Policy"]))
+        except PolicyError as exc:
+            yield "iamspy", case["id"], "not applicable", f"the parser refuses the resource policy: {exc}"
+            continue
         try:
             ours, solver = decide(policy, request["principal"], request["action"], request["resource"],
                                   str(entry.get("Account") or _arn_account(request["resource"])), cat)
