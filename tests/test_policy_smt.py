@@ -267,3 +267,14 @@ def test_analyzer_defect_unnamed_federated_principals_are_missing() -> None:
     model = o.outside(o.principal_outside([ORG_A]))
     assert model is not None, "z3: a federated principal is allowed"
     assert principals_outside(policy, [ORG_A], CAT) is not None, f"analyzer: within; z3: {o.describe(model)}"
+
+
+@pytest.mark.xfail(strict=True, reason="ANALYZER DEFECT (issue 16, reported to the lead): a service the catalogue "
+                   "does not know gets one candidate, 'svc:*', which a pattern such as 'svc:Do*' does not match, so "
+                   "the analyzer reads an Allow of 'svc:Do*' as allowing nothing")
+def test_analyzer_defect_partial_wildcard_of_an_unknown_service_allows_nothing() -> None:
+    policy = parse_policy({"Statement": [_st(action="zzsvc:Do*")]})
+    o = Oracle(policy, CAT)
+    model = o.outside(o.principal_outside([]))
+    assert model is not None, "z3: zzsvc:DoSomething by any principal is allowed"
+    assert principals_outside(policy, [], CAT) is not None, f"analyzer: within; z3: {o.describe(model)}"
