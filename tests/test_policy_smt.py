@@ -11,7 +11,10 @@ with the policy, both answers and z3's request.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,6 +245,17 @@ def test_a_counter_example_the_policy_does_not_allow_is_refused() -> None:
     assert o.outside(o.principal_outside([ORG_B]), right) is not None
     with pytest.raises(ValueError, match="cannot read"):
         o.counter_example("nonsense")
+
+
+def test_the_corpus_check_refuses_a_folder_without_the_corpora(tmp_path: Path) -> None:
+    (tmp_path / "external-oracles" / "quacky").mkdir(parents=True)
+    script = Path(__file__).resolve().parent.parent / "verify_outside" / "policies.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and not done.stdout
+    assert "not the outside-data folder" in done.stderr and "external-oracles/iamspy" in done.stderr
+    assert "Traceback" not in done.stderr
+    usage = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 2 and "usage: python verify_outside/policies.py DIR" in usage.stderr
 
 
 # -- disagreements found: analyzer defects, for the lead -----------------------------------------
