@@ -5,8 +5,10 @@ never copied into this repository: it keeps its own notices where it lives.
     python -m pytest verify_outside --outside-data DIR
 
 DIR must hold `data-perimeter-policies/` (AWS's aws-samples/data-perimeter-policy-examples:
-`vpc_endpoint_policies/*.json`, `resource_control_policies/*.json` and its NOTICE.md).
-A missing or incomplete folder is a usage error naming what is missing, never a skip.
+`vpc_endpoint_policies/*.json`, `resource_control_policies/*.json` and its NOTICE.md) and
+`external-oracles/` (policy corpora with known answers: quacky/, iamspy/, parliament/; the
+`oracles_dir` fixture). A missing or incomplete folder is a usage error naming what is
+missing, never a skip.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 import pytest
 
 PERIMETER = "data-perimeter-policies"
+ORACLES = "external-oracles"
+ORACLE_CORPORA = ("quacky", "iamspy", "parliament")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,7 +34,8 @@ def outside_folder(config: pytest.Config) -> Path:
                                 "(make verify-outside FIXTURES=DIR)")
     root = Path(given).resolve()
     missing = [p for p in (root / PERIMETER / "NOTICE.md", root / PERIMETER / "vpc_endpoint_policies",
-                           root / PERIMETER / "resource_control_policies") if not p.exists()]
+                           root / PERIMETER / "resource_control_policies",
+                           *(root / ORACLES / c for c in ORACLE_CORPORA)) if not p.exists()]
     if missing:
         raise pytest.UsageError(f"--outside-data {given}: not an outside-data folder: missing "
                                 + ", ".join(str(m) for m in missing))
@@ -54,3 +59,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def perimeter_dir(request: pytest.FixtureRequest) -> Path:
     return outside_folder(request.config) / PERIMETER
+
+
+@pytest.fixture(scope="session")
+def oracles_dir(request: pytest.FixtureRequest) -> Path:
+    """`external-oracles/` of the outside-data folder (checked at start-up: missing is a usage error)."""
+    return outside_folder(request.config) / ORACLES
