@@ -78,11 +78,15 @@ verify-outside: $(VENV)/.installed-test
 	@test -n "$(FIXTURES)" || { echo "give the folder: make verify-outside FIXTURES=DIR (e.g. ../shared/fixtures)" >&2; exit 2; }
 	$(BIN)/python -m pytest -q -p no:cacheprovider verify_outside --outside-data "$(FIXTURES)"
 	$(BIN)/python verify_outside/batfish.py "$(FIXTURES)"
+	$(BIN)/python verify_outside/policies.py "$(FIXTURES)"
 
-# Only the reachability analyzer against Batfish's AWS snapshots (CORPUS holds external-oracles/).
+# Only the two oracle checks, with their per-flow and per-policy lines: the reachability analyzer
+# against Batfish's AWS snapshots, the endpoint-policy analyzer against z3 and the policy corpora
+# (CORPUS holds external-oracles/ and data-perimeter-policies/).
 oracles: $(VENV)/.installed-test
 	@test -n "$(CORPUS)" || { echo "give the folder: make oracles CORPUS=DIR (the folder holding external-oracles/)" >&2; exit 2; }
 	$(BIN)/python verify_outside/batfish.py "$(CORPUS)"
+	$(BIN)/python verify_outside/policies.py "$(CORPUS)"
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/collect_bench.py

@@ -665,6 +665,12 @@ class Oracle:
         m = re.fullmatch(r"AWS service principal (.+)", text)
         if m:
             return z3.And(req.is_service, matches(req.service, m.group(1), ignore_case=True))
+        m = re.fullmatch(r"any (federated principal|canonical user)", text)
+        if m:   # one the policy does not name
+            kind, element = ((FEDERATED, "Federated") if m.group(1) == "federated principal" else
+                             (CANONICAL, "CanonicalUser"))
+            named = [v for st in self.policy.statements for k, v in st.principals if k == element]
+            return z3.And(req.kind == kind, *[req.name != z3.StringVal(v) for v in named])
         m = re.fullmatch(r"(federated principal|canonical user) (.+)", text)
         if m:
             return z3.And(req.kind == (FEDERATED if m.group(1) == "federated principal" else CANONICAL),

@@ -203,6 +203,11 @@ def normalised_sarif(demo: Demo, text: str) -> str:
                 named["properties"]["evidence"] = sort_observed(named["properties"]["evidence"])
             results.append(f"{n} " + json.dumps(named, sort_keys=True, ensure_ascii=False))
         run["results"] = f"<{len(results)} results: below, one per line, sorted>"
+        passes = run.get("properties", {}).get("explainedPasses")
+        if passes:   # findings order too: sorted once named
+            run["properties"]["explainedPasses"] = sorted(
+                (json.loads(demo.text(json.dumps(p, ensure_ascii=False))) for p in passes),
+                key=lambda p: json.dumps(p, sort_keys=True, ensure_ascii=False))
     out.append(json.dumps(json.loads(demo.text(json.dumps(doc, ensure_ascii=False))), indent=1, sort_keys=True,
                           ensure_ascii=False))
     return "\n".join([*out, *sorted(results)]) + "\n"

@@ -258,37 +258,34 @@ def test_the_corpus_check_refuses_a_folder_without_the_corpora(tmp_path: Path) -
     assert usage.returncode == 2 and "usage: python verify_outside/policies.py DIR" in usage.stderr
 
 
-# -- disagreements found: analyzer defects, for the lead -----------------------------------------
+# -- disagreements the oracle found (analyzer defects, fixed): each counter-example confirmed by z3 ----
 
-@pytest.mark.xfail(strict=True, reason="ANALYZER DEFECT (issue 16, reported to the lead): the universe's made-up "
-                   "principal ARN is always a user/..., so a condition excluding users hides every role and "
-                   "assumed-role principal of any account")
-def test_analyzer_defect_principal_arn_excluding_users_still_lets_any_role_through() -> None:
+def test_a_condition_excluding_users_still_lets_roles_through() -> None:
     policy = parse_policy({"Statement": [_st(condition={"StringNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/*"}})]})
     o = Oracle(policy, CAT)
     model = o.outside(o.principal_outside([]))
     assert model is not None, "z3: a role of an unnamed account is allowed"
-    assert principals_outside(policy, [], CAT) is not None, f"analyzer: within; z3: {o.describe(model)}"
+    found = principals_outside(policy, [], CAT)
+    assert found is not None, f"analyzer: within; z3: {o.describe(model)}"
+    assert o.outside(o.principal_outside([]), o.counter_example(found)) is not None, found
 
 
-@pytest.mark.xfail(strict=True, reason="ANALYZER DEFECT (issue 16, reported to the lead): federated and canonical "
-                   "principals exist in the universe only when the policy names them, so an Allow that only they "
-                   "pass is read as allowing nothing")
-def test_analyzer_defect_unnamed_federated_principals_are_missing() -> None:
+def test_unnamed_federated_principals_are_candidates() -> None:
     policy = parse_policy({"Statement": [_st(condition={"Bool": {"aws:PrincipalIsAWSService": "false"},
                                                         "Null": {"aws:PrincipalAccount": "true"}})]})
     o = Oracle(policy, CAT)
     model = o.outside(o.principal_outside([ORG_A]))
     assert model is not None, "z3: a federated principal is allowed"
-    assert principals_outside(policy, [ORG_A], CAT) is not None, f"analyzer: within; z3: {o.describe(model)}"
+    found = principals_outside(policy, [ORG_A], CAT)
+    assert found is not None, f"analyzer: within; z3: {o.describe(model)}"
+    assert o.outside(o.principal_outside([ORG_A]), o.counter_example(found)) is not None, found
 
 
-@pytest.mark.xfail(strict=True, reason="ANALYZER DEFECT (issue 16, reported to the lead): a service the catalogue "
-                   "does not know gets one candidate, 'svc:*', which a pattern such as 'svc:Do*' does not match, so "
-                   "the analyzer reads an Allow of 'svc:Do*' as allowing nothing")
-def test_analyzer_defect_partial_wildcard_of_an_unknown_service_allows_nothing() -> None:
+def test_a_partial_wildcard_of_an_unknown_service_allows_its_actions() -> None:
     policy = parse_policy({"Statement": [_st(action="zzsvc:Do*")]})
     o = Oracle(policy, CAT)
     model = o.outside(o.principal_outside([]))
     assert model is not None, "z3: zzsvc:DoSomething by any principal is allowed"
-    assert principals_outside(policy, [], CAT) is not None, f"analyzer: within; z3: {o.describe(model)}"
+    found = principals_outside(policy, [], CAT)
+    assert found is not None, f"analyzer: within; z3: {o.describe(model)}"
+    assert o.outside(o.principal_outside([]), o.counter_example(found)) is not None, found

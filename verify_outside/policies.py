@@ -319,8 +319,18 @@ def main(argv: list[str]) -> int:
     for corpus in dict.fromkeys(c for c, _ in totals):
         echo(f"{corpus}: " + ", ".join(f"{totals[(corpus, v)]} {v}" for v in ("AGREE", "DISAGREE", "not applicable")))
     disagree = sum(n for (_, v), n in totals.items() if v == "DISAGREE")
-    echo(f"total: {sum(totals.values())} checked, {disagree} disagree")
+    agree = sum(n for (_, v), n in totals.items() if v == "AGREE")
+    echo(f"total: {sum(totals.values())} checked, {agree} agree, {disagree} disagree")
+    # Every corpus must contribute agreements: a corpus read as nothing is a broken check, not a pass.
+    silent = [c for c in EXPECTED_CORPORA if totals[(c, "AGREE")] == 0]
+    if silent or agree < 300:
+        echo(f"too little was checked: no agreement from {', '.join(silent) or '-'}; {agree} agreements "
+             "(at least 300 expected)", err=True)
+        return 1
     return 1 if disagree else 0
+
+
+EXPECTED_CORPORA = ("quacky", "iamspy", "parliament", "data-perimeter", "quacky-relations", "parliament-lint")
 
 
 if __name__ == "__main__":

@@ -428,7 +428,8 @@ class PrincipalCandidate:
             named = self.name_label
             return "any AWS service principal" if named is None else f"AWS service principal {named}"
         if self.kind != "aws":
-            return f"{'federated principal' if self.kind == 'federated' else 'canonical user'} {self.name}"
+            what = "federated principal" if self.kind == "federated" else "canonical user"
+            return f"{what} {self.name_label}" if self.name_label is not None else f"any {what}"
         org = f" in {self.org_label}" if self.org_label else ""
         if self.arn_label is not None:
             return f"principal {self.arn_label}{org}"
@@ -606,6 +607,7 @@ class _Names:
     resource_accounts: dict[str, None] = field(default_factory=dict)
     resource_orgs: dict[str, str] = field(default_factory=dict)
     actions: dict[str, None] = field(default_factory=dict)
+    arn_excluded: bool = False     # a negated condition on aws:PrincipalArn (StringNotLike, ArnNotEquals ...)
 
 
 def _instances(pattern: str) -> list[str]:
@@ -687,6 +689,8 @@ def _condition_names(names: _Names, clause: ConditionClause) -> None:
     if modelled is None or clause.base in ("Null", "Bool"):
         return
     side, attribute = modelled
+    if (side, attribute) == ("principal", "arn") and "Not" in clause.base:
+        names.arn_excluded = True
     for value in clause.values:
         if _VARIABLE.search(value):
             continue
@@ -751,6 +755,11 @@ def build_universe(policies: Iterable[Policy], allowlist: Allowlist | None = Non
     principals: list[PrincipalCandidate] = []
     for acct, named in [(account, False), *((a, True) for a in names.accounts)]:
         arns: list[tuple[str, str | None]] = [(f"arn:aws:iam::{acct}:user/unnamed-principal", None)]
+        if names.arn_excluded:
+            # A negated condition on aws:PrincipalArn can tell ARN shapes apart: a made-up IAM
+            # role and role session (sts assumed-role) too, not only a user.
+            arns += [(f"arn:aws:iam::{acct}:role/unnamed-role", None),
+                     (f"arn:aws:sts::{acct}:assumed-role/unnamed-role/unnamed-session", None)]
         arns += [(i, pattern) for pattern in names.arns for i in _arn_instances(pattern, acct, not named)]
         for org_value, org_label in [(org, None), (None, None), *names.orgs.items()]:
             principals += [PrincipalCandidate("aws", acct, org_value, arn, None, named, org_label, label)
@@ -758,8 +767,14 @@ def build_universe(policies: Iterable[Policy], allowlist: Allowlist | None = Non
     principals += [PrincipalCandidate("service", name=s, name_label=label)
                    for s, label in [(_fresh("unnamed-service", names.services) + ".amazonaws.com", None),
                                     *names.services.items()]]
-    principals += [PrincipalCandidate("federated", name=n) for n in names.federated]
-    principals += [PrincipalCandidate("canonical", name=n) for n in names.canonical]
+    # Federated and canonical principals exist whether or not the policy names one: a made-up
+    # one of each, then those named.
+    principals += [PrincipalCandidate("federated", name=n, name_label=label)
+                   for n, label in ((_fresh("unnamed-identity-provider", names.federated), None),
+                                    *((n, n) for n in names.federated))]
+    principals += [PrincipalCandidate("canonical", name=n, name_label=label)
+                   for n, label in ((_fresh("unnamed-canonical-user", names.canonical), None),
+                                    *((n, n) for n in names.canonical))]
 
     r_account = _fresh_account(names.resource_accounts, 999999999899)
     resources: list[ResourceCandidate] = []
@@ -787,6 +802,13 @@ def _action_candidates(patterns: Iterable[str], cat: Catalogue) -> tuple[str, ..
             literals.append(pattern)
     known = {a.lower(): a for s in services for a in cat.actions(s)}
     out = [known.get(a.lower(), a) for a in literals]
+    # A service the catalogue does not know has any action: instances of the policy's own
+    # patterns for it (``zzsvc:Do*`` → ``zzsvc:Do``, ``zzsvc:Dounnamed``), so that a partial
+    # wildcard is decided on an action it matches.
+    for pattern in patterns:
+        service, _ = split_action(pattern)
+        if pattern != "*" and not _WILD.search(service) and not cat.actions(service) and _WILD.search(pattern):
+            out += _instances(pattern)
     out += [a for s in services for a in cat.actions(s)]
     out += [f"{s}:*" for s in services]
     out.append(ANY_ACTION)
@@ -1133,7 +1155,9 @@ def _analyze(policy: Policy, catalogue: Catalogue | None) -> PolicyAnalysis:
         services=tuple(dict.fromkeys(p.name_label for p in passing_p if p.kind == "service" and p.name_label)),
         other=(*(described[c] for c in p_classes if _kinds(c) in ({"account", "org"}, {"arn", "org"},
                                                                  {"arn", "account", "org"})),
-               *(p.describe() for p in passing_p if p.kind in ("federated", "canonical"))))
+               # (a made-up federated principal or canonical user adds nothing to "any principal")
+               *(p.describe() for p in passing_p if p.kind in ("federated", "canonical")
+                 and (p.name_label is not None or not any(q.unscoped for q in aws)))))
 
     allowed_actions = {a for a, s in zip(u.actions, ev.a_sigs, strict=True) if s in a_ok}
     named_services = list(dict.fromkeys(a[:-2] for a in u.actions if a.endswith(":*")))
