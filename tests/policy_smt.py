@@ -72,7 +72,7 @@ from typing import Any
 import z3
 
 from auditor.analyze.policy import (
-    ConditionClause, Policy, Statement, actions_outside, analyze, principals_outside, resources_outside,
+    ConditionClause, Policy, Statement, _split_ids, actions_outside, analyze, principals_outside, resources_outside,
 )
 
 STR = z3.StringSort()
@@ -394,19 +394,11 @@ def allowed(policy: Policy, req: Request, mode: str = "upper") -> z3.BoolRef:
 # -- names and allowlists -------------------------------------------------------------------
 
 def split_ids(items: Iterable[str]) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(accounts, organisations, ARN patterns, other names) of an allowlist."""
-    accounts, orgs, arns, names = [], [], [], []
-    for item in items:
-        root = ROOT.match(item)
-        if ACCOUNT.match(item) or root:
-            accounts.append(root.group(1) if root else item)
-        elif item.startswith("o-"):
-            orgs.append(item)
-        elif item.startswith("arn:"):
-            arns.append(item)
-        else:
-            names.append(item)
-    return accounts, orgs, arns, names
+    """(accounts, organisations, ARN patterns, other names) of an allowlist: the tool's own
+    reading (`auditor.analyze.policy`). How an allowlist is written is part of the question
+    asked, not of the answer, so oracle and analyzer read it alike; what is allowed outside it
+    is z3's to decide."""
+    return _split_ids(items)
 
 
 @dataclass
