@@ -1,5 +1,5 @@
 """The outside-data check against Batfish's AWS snapshots (verify_outside/batfish.py and its
-adapter), on small snapshots written here in Batfish's file layout (tests/fixtures/oracles/:
+adapter), on small snapshots written here in Batfish's file layout (tests/fixtures/oracles/batfish-snapshots/:
 our own estates and expectations, no outside data): each layout is read through the tool's
 snapshot writer, reader and model builder; a right expectation agrees, a wrong one disagrees
 (exit 1), an uncovered flow says why, a bad folder is an error (exit 2) and never a traceback.
@@ -20,8 +20,21 @@ from auditor.model.types import TransitGatewayRouteTable
 from auditor.snapshot.reader import load_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "fixtures" / "oracles" / "batfish-layout"
-SNAPSHOTS = CORPUS / "external-oracles" / "batfish" / "snapshots"
+# The snapshots, written here in Batfish's file layout (none of Batfish's own data).
+SNAPSHOTS = ROOT / "tests" / "fixtures" / "oracles" / "batfish-snapshots"
+
+
+def laid_out(target: Path) -> Path:
+    """A folder holding the snapshots where the verification command reads a corpus:
+    ``target/external-oracles/batfish/snapshots/<name>/``."""
+    shutil.copytree(SNAPSHOTS, target / "external-oracles" / "batfish" / "snapshots")
+    return target
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The corpus folder, read-only for its users."""
+    return laid_out(tmp_path_factory.mktemp("corpus"))
 
 
 def _module(name: str) -> ModuleType:
@@ -56,9 +69,7 @@ def line_of(out: str, flow: str) -> str:
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A copy of the corpus to change."""
-    target = tmp_path / "fixtures"
-    shutil.copytree(CORPUS, target)
-    return target
+    return laid_out(tmp_path / "fixtures")
 
 
 def snapshot_in(corpus: Path, name: str) -> Path:
@@ -165,8 +176,8 @@ def test_a_table_with_routes_learned_over_bgp_is_named_and_its_flows_are_uncover
 
 # -- the flows ----------------------------------------------------------------------------
 
-def test_right_expectations_agree(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(CORPUS, capsys)
+def test_right_expectations_agree(corpus_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(corpus_dir, capsys)
     assert (code, err) == (0, "")
     for flow, expected in (
             ("private-to-internet", "reaches the internet via nat nat-0e1a0000000000e1, igw igw-0e1a0000000000d1"),
@@ -187,8 +198,8 @@ def test_right_expectations_agree(capsys: pytest.CaptureFixture[str]) -> None:
     assert "compared: 9; agree 9, disagree 0" in out
 
 
-def test_uncovered_flows_and_parts_say_why(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(CORPUS, capsys)
+def test_uncovered_flows_and_parts_say_why(corpus_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(corpus_dir, capsys)
     assert "uncovered  starts at the internet, to 192.0.2.99, which no interface" in line_of(out, "from-internet-to-nobody")
     https = line_of(out, "from-internet-https")
     assert "partly covered  expected: tcp 443 from the internet admitted at i-0e1a000000000a02" in https
@@ -279,14 +290,15 @@ def test_a_folder_without_the_corpus_is_an_input_error(tmp_path: Path, capsys: p
     assert code == 2 and "no such folder" in err
 
 
-def test_one_snapshot_kept_as_an_auditor_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_snapshot_kept_as_an_auditor_snapshot(corpus_dir: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     keep = tmp_path / "kept"
-    code = batfish.main([str(CORPUS), "--snapshot", "per-region-tgw", "--keep-snapshots", str(keep)])
+    code = batfish.main([str(corpus_dir), "--snapshot", "per-region-tgw", "--keep-snapshots", str(keep)])
     out = capsys.readouterr().out
     assert code == 0 and "== batfish/per-region-tgw" in out and "flat-nat-egress" not in out
     assert {r.operation for r in load_snapshot(keep / "batfish_per-region-tgw").records} >= {
         "DescribeVpcs", "SearchTransitGatewayRoutes", "GetTransitGatewayRouteTableAssociations"}
     # An existing folder is never written into; an unknown snapshot name is an error.
-    assert batfish.main([str(CORPUS), "--keep-snapshots", str(keep)]) == 2
-    assert batfish.main([str(CORPUS), "--snapshot", "no-such-snapshot"]) == 2
+    assert batfish.main([str(corpus_dir), "--keep-snapshots", str(keep)]) == 2
+    assert batfish.main([str(corpus_dir), "--snapshot", "no-such-snapshot"]) == 2
     assert "no snapshot named no-such-snapshot" in capsys.readouterr().err
