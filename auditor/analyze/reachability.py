@@ -526,7 +526,7 @@ class _Analyzer:
                 continue
             subs.append((hop, self.target(rt, entry, part, stack, az)))
         local += _route_choices(rt.id, entries, traffic, parts, tgw=False)
-        return _combine(subs, [], local)
+        return _combine(subs, local)
 
     def target(self, rt: RouteTable, e: RouteEntry, part: Traffic, stack: dict[tuple[str, str, Net], int],
                az: str = "") -> _Sub:
@@ -658,7 +658,7 @@ class _Analyzer:
         if not tables and not local:
             local.append(_unknown("UNASSOCIATED_COMPONENT", f"{hop.id}: its subnet is unknown; not followed", hop))
         subs = [(hop, self.table(t, part, stack, zone)) for t, zone in tables.values()]
-        return _combine(subs, [], local)
+        return _combine(subs, local)
 
     def zone_key(self, rt: RouteTable, az: str) -> str:
         """`az` when some transit gateway the table routes to would drop traffic from that zone
@@ -702,7 +702,7 @@ class _Analyzer:
                                         f"in {', '.join(sorted(zones))}): traffic sent from {az} is dropped")))
             else:
                 subs.append((hop, self.enter_tgw(att, tgw_id, part, stack)))
-        return _combine(subs, [])
+        return _combine(subs)
 
     def attachment_zones(self, att: TransitGatewayAttachment) -> set[str] | None:
         """The zones of a VPC attachment's subnets; None when any is not known."""
@@ -756,7 +756,7 @@ class _Analyzer:
             for aid in entry.targets:
                 subs.append((hop, self.attachment_target(t, aid, part, stack)))
         local += _route_choices(t.id, entries, traffic, parts, tgw=True)
-        return _combine(subs, [], local)
+        return _combine(subs, local)
 
     def attachment_target(self, t: TransitGatewayRouteTable, aid: str, part: Traffic,
                           stack: dict[tuple[str, str, Net], int]) -> _Sub:
@@ -790,14 +790,14 @@ class _Analyzer:
                 else:
                     zone = self.zone(sid, att.account, att.region)
                     tables.setdefault((rt.id, zone), (rt, zone))
-            return _combine([(hop, self.table(rt, part, stack, zone)) for rt, zone in tables.values()], [], local)
+            return _combine([(hop, self.table(rt, part, stack, zone)) for rt, zone in tables.values()], local)
         if rtype == "peering":
             peer = self.attachment(att.id, att.resource_id)
             if peer is None:
                 return _unknown("NO_POSSIBLE_DESTINATION", f"{att.id}: peering attachment to {att.resource_id}, whose "
                                 "side of it is not in the model; not followed", hop)
             return _combine([(hop, _prefixed(Hop("tgw", peer.transit_gateway_id),
-                                             self.enter_tgw(peer, peer.transit_gateway_id, part, stack)))], [])
+                                             self.enter_tgw(peer, peer.transit_gateway_id, part, stack)))])
         return _unknown("UNSUPPORTED_COMPONENT", f"{att.id}: {att.resource_type or 'unknown'} attachment is not "
                         "analysed", hop)
 
@@ -844,7 +844,7 @@ class _Analyzer:
         sub = _Sub(paths=tuple(paths))
         if not whole and not covered(net, excluded | frozenset(inside)):
             outside = f"{_traffic_text(part)}" + (f" outside {_nets_text(inside)}" if inside else "")
-            sub = _combine([], [], [sub, _stop("PCX_REQUIRES_ADDRESS_IN_VPC_CIDR",
+            sub = _combine([], [sub, _stop("PCX_REQUIRES_ADDRESS_IN_VPC_CIDR",
                                                f"traffic for {outside} is not for the peer {peer.vpc_id}'s CIDRs "
                                                f"({', '.join(cidrs) or 'none'})", here)])
         return sub
@@ -983,20 +983,21 @@ def _text(hops: Iterable[Hop]) -> str:
 
 def _with_unknown(sub: _Sub, unknown: list[Reason], *hops: Hop) -> _Sub:
     """`sub` with more reasons (at the node the hops lead to)."""
-    return _combine([], [], [sub, *(_unknown(code, text, *hops) for code, text in unknown)]) if unknown else sub
+    return _combine([], [sub, *(_unknown(code, text, *hops) for code, text in unknown)]) if unknown else sub
 
 
 def _prefixed(hop: Hop, sub: _Sub) -> _Sub:
-    return _combine([(hop, sub)], [])
+    return _combine([(hop, sub)])
 
 
-def _combine(subs: list[tuple[Hop, _Sub]], unknown: list[str], local: Iterable[_Sub] = ()) -> _Sub:
+def _combine(subs: list[tuple[Hop, _Sub]], local: Iterable[_Sub] = ()) -> _Sub:
     """The children's findings behind their hops, and this node's own (`local`: not behind a hop)."""
     local = tuple(local)
     if not subs and not local:
-        return _Sub(unknown=tuple(unknown)) if unknown else _EMPTY
-    if not subs and not unknown and len(local) == 1:
+        return _EMPTY
+    if not subs and len(local) == 1:
         return local[0]
+    unknown: list[str] = []
     paths: list[_RawPath] = []
     loops: list[Suffix] = []
     stops: list[_RawStop] = []
