@@ -16,15 +16,15 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterable
 
 import botocore
 
 from auditor import __version__
-from auditor.collect.calls import REGION_REFUSED, classify, not_attempted, now_iso, run_call
-from auditor.collect.catalog import CallSpec, regional_calls
+from auditor.collect.calls import classify, now_iso, run_call
+from auditor.collect.catalog import regional_calls
 from auditor.collect.discovery import select_accounts
 from auditor.collect.redact import Redactor
+from auditor.collect.region import RegionContext, collect_region
 from auditor.collect.regions import RegionChoice, resolve_regions
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
@@ -236,53 +236,16 @@ class Collector:
     # -- regions ----------------------------------------------------------------------
     def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
         t0 = time.monotonic()
-        records: dict[str, CallRecord] = {}
-        out: list[CallRecord] = []
-        refused = ""
-        for spec in regional_calls():
-            client = self.factory.client(acct.session, spec.service, region)
-            for params, blocked in self._plan(spec, records):
-                if self.stop.is_set():
-                    blocked = blocked or "the run was interrupted before this call"
-                if refused and not blocked:
-                    blocked = refused
-                if blocked:
-                    rec = not_attempted(acct.id, region, spec.service, spec.operation, blocked, params)
-                else:
-                    rec = run_call(client, acct.id, region, spec.service, spec.operation, params,
-                                   self.limits[spec.service], redactor=self.redactor)
-                    if rec.error is not None and rec.error.code in REGION_REFUSED:
-                        refused = (f"not attempted: region {region} refused {spec.service}:{spec.operation} "
-                                   f"with {rec.error.code}")
-                # Written at once, so an interrupted run keeps what this task gathered so far.
-                self._add(rec)
-                out.append(rec)
-                if not params:
-                    records[spec.key] = rec
-        # Each (session, service, region) client serves this task only: free it now.
-        self.factory.release(acct.session, region)
+        ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop)
+        out = collect_region(ctx, acct.id, acct.session, region)
         self._durations[(acct.id, region)] = int((time.monotonic() - t0) * 1000)
         return out
 
-    @staticmethod
-    def _plan(spec: CallSpec, done: dict[str, CallRecord]) -> Iterable[tuple[dict[str, Any], str]]:
-        """(params, reason-not-to-call) pairs for a spec in this task."""
-        if spec.for_each is None:
-            yield dict(spec.params), ""
-            return
-        source = done.get(f"{spec.service}:{spec.for_each.source}")
-        if source is None or not source.ok:
-            if source is None or source.error is None:
-                what = "which was not made"
-            elif source.error.kind == "not_attempted":
-                what = "which was not attempted either"
-            else:
-                what = f"which failed ({source.error.code})"
-            yield {}, f"not attempted: it runs per item of {spec.service}:{spec.for_each.source}, {what}"
-            return
-        for item in source.items(spec.for_each.items_key):
-            for params in spec.for_each.make_params(item):
-                yield dict(spec.params) | dict(params), ""
+    def _region_done(self, account: str, region: str, records: list[CallRecord]) -> None:
+        """A region task's records are all written: say so in the run's tasks."""
+        errors = sum(0 if rec.ok else 1 for rec in records)
+        self.tasks.append({"account": account, "region": region, "calls": len(records),
+                           "errors": errors, "status": "complete" if not errors else "incomplete"})
 
     # -- the run ----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -355,9 +318,8 @@ class Collector:
                 result = fut.result()
                 if jobs is not None:
                     account, region = jobs[fut]
-                    errors = sum(0 if rec.ok else 1 for rec in result)  # written by the task
-                    self.tasks.append({"account": account, "region": region, "calls": len(result),
-                                       "errors": errors, "status": "complete" if not errors else "incomplete"})
+                    self._region_done(account, region, result)
+                    errors = sum(0 if rec.ok else 1 for rec in result)
                     emit(_log, "region.done", "%s/%s done: %d calls, %d errors (%d of %d)", account, region,
                          len(result), errors, done, total, account=account, region=region, calls=len(result),
                          errors=errors, done=done, total=total,
