@@ -119,7 +119,8 @@ def collect_cmd(config_path: Path | None, out: Path | None, gzip: bool | None, a
              "--resume (and the same config); nothing was run", err=True)
         sys.exit(EXIT_INPUT)
     if resume_dir is None and out is None:
-        echo("error: give --out (a new folder for the snapshot), or --resume FOLDER; nothing was run", err=True)
+        echo("error: Missing option '--out' (a new folder for the snapshot), or give --resume FOLDER; nothing "
+             "was run", err=True)
         sys.exit(EXIT_INPUT)
     try:
         config = config_for_command(config_path, aws, output.notify)

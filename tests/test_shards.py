@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -383,7 +385,7 @@ def test_resume_refuses_other_inputs(world: World, tmp_path: Path) -> None:
                       (["--resume", str(tmp_path / "junk.partial")], "not a snapshot folder"),
                       (["--resume", str(partial), "--shard", "1/2"], "give only --resume"),
                       (["--resume", str(partial), "--out", str(tmp_path / "x")], "give only --resume"),
-                      ([], "give --out")):
+                      ([], "Missing option '--out'")):
         cli = run_auditor("collect", "-c", str(_config_file(tmp_path)), *args)
         assert cli.returncode == 2 and why in cli.stderr, (args, cli.stderr)
         assert "Traceback" not in cli.stderr
@@ -401,3 +403,16 @@ def test_resume_on_the_command_line(world: World, tmp_path: Path) -> None:
     m = load_snapshot(tmp_path / "run").manifest
     assert kept <= set(m["files"]) and m["resumed"][-1]["kept_tasks"] == 2
     assert m["files"].keys() == load_snapshot(world.single).manifest["files"].keys()
+
+
+def test_merging_loads_no_aws_library(world: World, tmp_path: Path) -> None:
+    """merge-snapshots is offline: it never imports botocore, boto3 or moto."""
+    child = (
+        "import sys\n"
+        "from auditor.cli import main\n"
+        f"sys.argv = ['auditor', 'merge-snapshots', '--out', {str(tmp_path / 'm')!r}, "
+        f"{str(world.shards[1])!r}, {str(world.shards[2])!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3', 'moto')))\n")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=False)
+    assert done.stdout.splitlines()[-1] == "3 []", done.stdout + done.stderr
