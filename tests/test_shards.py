@@ -288,19 +288,21 @@ class Crash(BaseException):
 
 
 class CrashingWriter(SnapshotWriter):
-    """A snapshot writer that crashes the run once `after` task checkpoints are written."""
+    """A snapshot writer that crashes the run once `after` task checkpoints are written (the
+    checkpointer's thread stops there; the run raises the crash at its next finished task)."""
 
     def __init__(self, folder: Path, after: int) -> None:
         super().__init__(folder)
         self.after = after
         self.done = 0
 
-    def checkpoint(self, name: str, records: Any, state: Any) -> None:
-        super().checkpoint(name, records, state)
-        if name.startswith("tasks/"):
-            self.done += 1
-            if self.done == self.after:
-                raise Crash
+    def checkpoints(self, batch: Any) -> None:
+        for item in batch:
+            super().checkpoints([item])
+            if item[0].startswith("tasks/"):
+                self.done += 1
+                if self.done == self.after:
+                    raise Crash
 
 
 def _crash(config: Any, folder: Path, after: int) -> Path:

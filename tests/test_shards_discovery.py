@@ -34,10 +34,11 @@ class Crash(BaseException):
 
 
 class CrashAfterFirstTask(SnapshotWriter):
-    def checkpoint(self, name: str, records: Any, state: Any) -> None:
-        super().checkpoint(name, records, state)
-        if name.startswith("tasks/"):
-            raise Crash
+    def checkpoints(self, batch: Any) -> None:
+        for item in batch:
+            super().checkpoints([item])
+            if item[0].startswith("tasks/"):
+                raise Crash
 
 
 def _findings(snapshot: Path, tmp: Path) -> dict[str, str]:

@@ -37,7 +37,7 @@ from auditor.config import AuditConfig
 from auditor.errors import AuditorError, SnapshotError
 from auditor.events import CollectionProgress, Progress, emit, logger
 from auditor.partitions import partition_of
-from auditor.snapshot.checkpoint import DISCOVERY, ResumeState, account_checkpoint, task_checkpoint
+from auditor.snapshot.checkpoint import DISCOVERY, Checkpointer, ResumeState, account_checkpoint, task_checkpoint
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallRecord
 from auditor.snapshot.shards import Shard, check_shardable
 from auditor.snapshot.writer import SnapshotWriter
@@ -283,7 +283,16 @@ class Collector:
 
     # -- checkpoints and resume (auditor/snapshot/checkpoint.py) ---------------------------
     def _checkpoint(self, name: str, records: list[CallRecord], state: dict[str, Any]) -> None:
-        self.writer.checkpoint(name, records, state)
+        """Queue a checkpoint (written, durably, on the checkpointer's thread); a checkpoint
+        that could not be written stops the run here."""
+        self._checkpointer.submit(name, records, state)
+        self._checkpointer.check()
+
+    def close_checkpoints(self, *, flush: bool) -> None:
+        """Stop the checkpointer (`flush`: once what is queued is written) and raise what
+        stopped it, if anything did. A finished run does not flush: its manifest says it all."""
+        self._checkpointer.close(flush=flush)
+        self._checkpointer.check()
 
     def _restore_discovery(self) -> bool:
         """A resumed run whose discovery was checkpointed: its accounts, without a call."""
@@ -418,9 +427,14 @@ class Collector:
                         jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
             self._drain(pool, list(jobs), "regions", jobs)
             self._tell("regions", len(jobs), len(jobs), "")   # the end, also when no region could be run
+            self.close_checkpoints(flush=False)
         except BaseException:
             self.stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
+            try:   # what finished before the stop is kept for a resume, as far as the disk allows
+                self._checkpointer.close(flush=True)
+            except BaseException:  # noqa: BLE001 - the first failure is the one raised
+                pass
             raise
         pool.shutdown(wait=True)
         return self.meta()
@@ -502,6 +516,7 @@ class Collector:
         """Set the run's shard and what an interrupted run left (`collect` does this)."""
         self.shard = shard
         self.resume = resume
+        self._checkpointer = Checkpointer(self.writer.checkpoints)
         self._reopened: list[dict[str, Any]] = []
         self._recollected: list[str] = []
         if resume is not None:

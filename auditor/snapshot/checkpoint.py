@@ -11,11 +11,15 @@ While a run writes ``<out>.partial/`` it keeps, under ``checkpoints/``:
   written.
 
 Each checkpoint names its record files with their SHA-256 and their manifest entries. The
-record files are fsync'd (with their folders) before the checkpoint is written, and the
-checkpoint itself is written to a side file, fsync'd and renamed: a crash leaves either no
-checkpoint or one whose every record is whole on disk. A record file no checkpoint names is
-never trusted: a resumed run deletes it and collects it again (`open_resume`). A checkpointed
-record whose bytes no longer match is refused (the folder was changed after the run).
+record files are made durable (the file system synced, else each file and folder fsync'd)
+before the checkpoint is written, then the checkpoint is written to a side file, renamed into
+place and made durable in turn: a crash leaves either no checkpoint or one whose every record
+is whole on disk (a checkpoint torn by the crash itself is not valid JSON and counts as not
+written). A `Checkpointer` does this on a thread of its own, a batch of finished tasks at a
+time, so that one sync serves many tasks and the run never waits for the disk. A record file
+no checkpoint names is never trusted: a resumed run deletes it and collects it again
+(`open_resume`). A checkpointed record whose bytes no longer match is refused (the folder was
+changed after the run).
 
 A finished snapshot has no ``checkpoints/`` folder: `SnapshotWriter.finish` removes it before
 writing the manifest, which then holds everything the checkpoints said.
@@ -23,11 +27,15 @@ writing the manifest, which then holds everything the checkpoints said.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +43,8 @@ from typing import Any
 from auditor.errors import SnapshotError
 from auditor.snapshot.paths import UnsafePath, confined_name, list_files, read_confined
 
-__all__ = ["CHECKPOINTS", "RUN_FORMAT", "ResumeState", "account_checkpoint", "durable_write", "fsync_records",
-           "open_resume", "resume_folders", "task_checkpoint"]
+__all__ = ["CHECKPOINTS", "RUN_FORMAT", "Checkpointer", "ResumeState", "account_checkpoint", "durable_write",
+           "fsync_records", "make_durable", "open_resume", "resume_folders", "task_checkpoint"]
 
 CHECKPOINTS = "checkpoints"
 RUN_FILE = "run.json"
@@ -91,6 +99,91 @@ def fsync_records(root: Path, rels: list[str]) -> None:
     for folder in sorted(folders, key=lambda p: -len(p.parts)):
         _fsync(folder, directory=True)
     _fsync(root, directory=True)
+
+
+@functools.cache
+def _libc_syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2) (one file system's data and metadata to disk), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def make_durable(root: Path, rels: list[str]) -> None:
+    """Make the files `rels` under `root` (and their names) durable: one syncfs of `root`'s
+    file system where the system has it (much cheaper than a fsync per file), else
+    `fsync_records`."""
+    syncfs = _libc_syncfs()
+    if syncfs is not None and rels:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    fsync_records(root, rels)
+
+
+class Checkpointer:
+    """Writes checkpoints on a thread of its own, in batches: `submit` queues one (and
+    returns at once), the thread hands every queued one to `write_batch` together. A failure
+    (a full disk) stops it; `check` raises it on the caller's thread. `close` stops the thread:
+    with `flush` once the queue is written (an interrupted run keeps all it can), without it
+    at once (a finished run: the manifest says everything)."""
+
+    def __init__(self, write_batch: Callable[[list[tuple[str, list[Any], dict[str, Any]]]], None]):
+        self._write = write_batch
+        self._queue: list[tuple[str, list[Any], dict[str, Any]]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.error: BaseException | None = None
+
+    def submit(self, name: str, records: Sequence[Any], state: Mapping[str, Any]) -> None:
+        with self._cond:
+            if self._closed or self.error is not None:
+                return
+            self._queue.append((name, list(records), dict(state)))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="checkpoint", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            try:
+                self._write(batch)
+            except BaseException as exc:  # noqa: BLE001 - handed to the run's thread by `check`
+                with self._cond:
+                    self.error = exc
+                    self._queue = []
+                return
+
+    def check(self) -> None:
+        """Raise the failure that stopped the thread, if any."""
+        if self.error is not None:
+            raise self.error
+
+    def close(self, *, flush: bool) -> None:
+        with self._cond:
+            self._closed = True
+            if not flush:
+                self._queue = []
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def durable_write(path: Path, data: bytes) -> None:
@@ -215,7 +308,13 @@ def open_resume(folder: Path) -> ResumeState:
     for rel in names:
         if not rel.startswith(CHECKPOINTS + "/") or rel == run_rel or rel.endswith(".tmp"):
             continue
-        body = _load_json(partial, rel)
+        try:
+            body = _load_json(partial, rel)
+        except SnapshotError:
+            # Torn by the crash (renamed before its bytes reached the disk): not written. Its
+            # records are then named by no checkpoint, so they are collected again.
+            state.leftovers.append(rel)
+            continue
         why = _checkpoint_problem(body)
         if why is not None:
             raise SnapshotError(f"{partial / rel}: malformed checkpoint: it {why}")
@@ -237,7 +336,7 @@ def open_resume(folder: Path) -> ResumeState:
     # Anything else the run wrote is untrusted: a record of a task that had not finished (maybe
     # torn by the crash), a side file. Deleted here and collected again.
     state.discarded = [rel for rel in names if rel.startswith("records/") and rel not in state.files]
-    state.leftovers = [rel for rel in names if rel.endswith(".tmp") and not rel.startswith("records/")]
+    state.leftovers += [rel for rel in names if rel.endswith(".tmp") and not rel.startswith("records/")]
     return state
 
 

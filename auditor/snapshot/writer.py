@@ -19,10 +19,10 @@ import shutil
 import threading
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.errors import SnapshotError
-from auditor.snapshot.checkpoint import CHECKPOINTS, RUN_FILE, durable_write, fsync_records, run_file
+from auditor.snapshot.checkpoint import CHECKPOINTS, RUN_FILE, durable_write, make_durable, run_file
 from auditor.snapshot.records import CallRecord, canonical_json
 
 FORMAT = "auditor-snapshot"
@@ -128,22 +128,35 @@ class SnapshotWriter:
         durable_write(self.partial / CHECKPOINTS / RUN_FILE, canonical_json(run_file(run)))
 
     def checkpoint(self, name: str, records: Iterable[CallRecord], state: Mapping[str, Any]) -> None:
-        """Make `records` (all written by `add`) durable, then write the checkpoint `name`
-        (relative to ``checkpoints/``) naming each record file with its SHA-256 and manifest
-        entry, beside `state` (what the runner needs to carry on without these calls)."""
-        rels = [self.record_file(r) for r in records]
+        """`checkpoints` of one."""
+        self.checkpoints([(name, list(records), dict(state))])
+
+    def checkpoints(self, batch: Sequence[tuple[str, Sequence[CallRecord], Mapping[str, Any]]]) -> None:
+        """Make the records of every checkpoint of `batch` (all written by `add`) durable, then
+        write each checkpoint `name` (relative to ``checkpoints/``) naming its record files
+        with their SHA-256 and manifest entries, beside its `state` (what the runner needs to
+        carry on without these calls), and make those durable too."""
+        bodies: list[tuple[str, dict[str, Any]]] = []
+        every: list[str] = []
         with self._lock:
             for entry in self.calls[self._indexed:]:
                 self._entries[entry["record"]] = entry
             self._indexed = len(self.calls)
-            missing = [r for r in rels if r not in self.files]
-            files = {r: self.files[r] for r in rels if r in self.files}
-            calls = [self._entries[r] for r in rels if r in self._entries]
-        if missing:
-            raise SnapshotError(f"checkpoint {name}: the record {missing[0]} was not written")
-        fsync_records(self.partial, rels)
-        body = {**state, "files": dict(sorted(files.items())), "calls": calls}
-        durable_write(self.partial / CHECKPOINTS / name, canonical_json(body))
+            for name, records, state in batch:
+                rels = [self.record_file(r) for r in records]
+                missing = [r for r in rels if r not in self.files]
+                if missing:
+                    raise SnapshotError(f"checkpoint {name}: the record {missing[0]} was not written")
+                body = {**state, "files": {r: self.files[r] for r in sorted(rels)},
+                        "calls": [self._entries[r] for r in rels if r in self._entries]}
+                bodies.append((name, body))
+                every += rels
+        make_durable(self.partial, every)
+        names = []
+        for name, body in bodies:
+            _write_bytes(self.partial / CHECKPOINTS / name, canonical_json(body), sync=False)
+            names.append(f"{CHECKPOINTS}/{name}")
+        make_durable(self.partial, names)
 
     def adopt(self, files: Mapping[str, str], calls: Iterable[Mapping[str, Any]]) -> None:
         """Take over records an interrupted run wrote and checkpointed (verified by
