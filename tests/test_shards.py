@@ -254,8 +254,15 @@ def test_merge_on_the_command_line_then_scan_and_verify(world: World, tmp_path: 
                        "--shard", "1/3", "-q")
     assert done.returncode == 3, done.stderr   # a lone shard is incomplete
     assert load_snapshot(tmp_path / "s1").manifest["shard"]["accounts"] == SHARDS[1]
+    # a scan of one shard: collected and evaluated, the other shards' accounts ERROR gaps
+    done = run_auditor("scan", "-c", str(_config_file(tmp_path)), "--out", str(tmp_path / "scan2"),
+                       "--shard", "2/3", "--format", "sarif", "-q")
+    assert done.returncode in (3, 4), done.stderr
+    lone = json.loads((tmp_path / "scan2" / "findings.json").read_text())
+    assert {g["account"] for g in lone["not_assessed"]} >= set(SHARDS[1] + SHARDS[3])
+    assert lone["summary"]["complete"] is False
     done = run_auditor("merge-snapshots", "--out", str(tmp_path / "merged"), str(world.shards[3]),
-                       str(tmp_path / "s1"), str(world.shards[2]))
+                       str(tmp_path / "s1"), str(tmp_path / "scan2" / "snapshot"))
     assert done.returncode == 3, done.stderr   # moto lacks two calls: incomplete as the single run
     assert "shards 1, 2, 3 of 3" in done.stdout
     done = run_auditor("scan", "--snapshot", str(tmp_path / "merged"), "--out", str(tmp_path / "scan"),
