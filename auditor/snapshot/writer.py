@@ -139,6 +139,8 @@ class SnapshotWriter:
         bodies: list[tuple[str, dict[str, Any]]] = []
         every: list[str] = []
         with self._lock:
+            if self._closed:   # finished (the manifest says it all) or interrupted: nothing to add
+                return
             for entry in self.calls[self._indexed:]:
                 self._entries[entry["record"]] = entry
             self._indexed = len(self.calls)
