@@ -19,7 +19,7 @@ with policies and an S3 gateway endpoint, flow logs, RDS, load balancers, Lambda
 with routes on both sides, so accounts are connected. The other regions are near-empty:
 the default VPC (default subnets, main route table, IGW, NACL and security group) in about
 seven in ten, nothing in the rest. Every region of every account lists the S3 and DynamoDB
-prefix lists with entries, 20 endpoint services and the VPC Block Public Access options.
+prefix lists with entries, 18 endpoint services and the VPC Block Public Access options.
 
 `Fleet.answer` serves the collector's catalogue (`auditor.collect.catalog.regional_calls()`,
 including the per-item calls) with AWS's pagination, and `Fleet.account_call` the account
