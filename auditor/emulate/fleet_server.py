@@ -198,6 +198,7 @@ class FleetServer:
 
         def run() -> None:
             loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._loop = loop
             loop.run_until_complete(self.serve(host, 0))
             ready.set()
