@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import botocore
 
@@ -57,8 +57,17 @@ class AccountRun:
                 "identity": self.identity, "regions": list(self.regions), "problem": self.problem}
 
 
+class RegionEngine(Protocol):
+    """Runs a region task elsewhere (the Dask engine, auditor/distributed) and returns its
+    records, not yet written: the collector writes them, once per task."""
+
+    def run_region(self, collector: Collector, acct: AccountRun, region: str) -> list[CallRecord]: ...
+
+
 class Collector:
     """One run's collection state. Use `collect()`; this class only holds the pieces."""
+
+    engine: RegionEngine | None = None   # None: the region tasks run on this process's pool
 
     def __init__(self, config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
                  progress: Progress | None = None, *, regions: RegionChoice, redactor: Redactor):
@@ -236,8 +245,13 @@ class Collector:
     # -- regions ----------------------------------------------------------------------
     def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
         t0 = time.monotonic()
-        ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop)
-        out = collect_region(ctx, acct.id, acct.session, region)
+        if self.engine is not None:
+            out = self.engine.run_region(self, acct, region)
+            for rec in out:
+                self._add(rec)
+        else:
+            ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop)
+            out = collect_region(ctx, acct.id, acct.session, region)
         self._durations[(acct.id, region)] = int((time.monotonic() - t0) * 1000)
         return out
 
@@ -378,7 +392,7 @@ class CollectResult:
 
 def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
             progress: Progress | None = None, *, regions: RegionChoice | None = None,
-            redactor: Redactor | None = None) -> CollectResult:
+            redactor: Redactor | None = None, engine: RegionEngine | None = None) -> CollectResult:
     """Collect everything `config` asks for into `writer`'s snapshot.
 
     `regions` defaults to `resolve_regions` (the config, else the AWS environment) and
@@ -387,6 +401,7 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
     the writer's folder is removed and the InputError / RedactionKeyError propagates.
     On KeyboardInterrupt (or any unexpected error) the evidence gathered so far is kept in
     the writer's ``.partial`` folder, marked interrupted, and the exception propagates.
+    `engine`: where the region tasks run (default: this process's thread pool).
     """
     try:
         regions = regions or resolve_regions(config.regions, config.source, config.caller_profile)
@@ -395,6 +410,7 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
         writer.discard()
         raise
     collector = Collector(config, factory, writer, progress, regions=regions, redactor=redactor)
+    collector.engine = engine
     t0 = time.monotonic()
     try:
         meta = collector.run()

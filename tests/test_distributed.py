@@ -1,0 +1,270 @@
+"""The Dask engine (auditor/distributed) on a real `distributed.LocalCluster` of two worker
+processes, against moto in server mode (the workers reach it over HTTP, each with its own
+sessions and its own assumed roles).
+
+- Collected and evaluated on the cluster, a two-account estate gives the findings of the
+  local engine, byte for byte (findings.json's findings, not_assessed, scope_gaps, summary
+  and rules sections; the run metadata, times and the manifest's hash differ between two
+  runs by nature).
+- A worker killed (SIGKILL) while region tasks are in flight on it: the run completes and
+  each account-region's records are in the snapshot once. The tasks are held at a gate (a
+  botocore hook on the workers waits for a file) until the test has killed a worker that
+  holds one, so the kill always lands mid-task.
+- Bad input: an unreachable scheduler and a missing extra are clear errors, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.collect.runner import CollectResult, collect
+from auditor.collect.sessions import SessionFactory
+from auditor.config import AuditConfig, config_from_text
+from auditor.distributed import EngineSpec, EngineUnavailable
+from auditor.distributed.cluster import DaskEngine, open_engine
+from auditor.distributed.collect import DaskRegions
+from auditor.findings import Finding
+from auditor.scan import evaluate_snapshot, prepare
+from auditor.snapshot.reader import load_snapshot
+from auditor.snapshot.writer import SnapshotWriter
+from conftest import ANALYZER_ESTATES, run_auditor
+
+pytestmark = pytest.mark.server
+
+ACCOUNTS = {"egress-paths": "111111111111", "transit-paths": "222222222222"}
+REGIONS = ("us-east-1", "eu-west-1")
+SECTIONS = ("findings", "not_assessed", "scope_gaps", "summary", "rules")
+DEADLINE = 240.0   # seconds: only a broken run waits this long (every wait below ends on a condition)
+
+
+class Gate:
+    """A SessionFactory hook for the workers: ec2:DescribeVpcs (every region task makes it)
+    writes ``started-<pid>-<n>`` into `folder`, then waits until ``folder/open`` exists."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __call__(self, session: Any) -> None:
+        session.register("before-send.ec2.DescribeVpcs", self.wait)
+
+    def wait(self, **_: Any) -> None:
+        folder = Path(self.folder)
+        (folder / f"started-{os.getpid()}-{time.monotonic_ns()}").touch()
+        deadline = time.monotonic() + DEADLINE
+        while not (folder / "open").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+@dataclass
+class Estate:
+    config: AuditConfig
+    emu: Any
+    local: CollectResult
+    engine: DaskEngine
+    root: Path
+
+
+def _config() -> AuditConfig:
+    from auditor.emulate import EmulatedAws
+
+    return config_from_text("version: 1\naccounts:\n" + "".join(
+        f'  - id: "{a}"\n    role_arn: {EmulatedAws.role_arn(a)}\n' for a in ACCOUNTS.values())
+        + f"regions: [{', '.join(REGIONS)}]\n")
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    """Two analyzer estates in two accounts, in moto's server; collected once by the local
+    engine; and a LocalCluster of two worker processes, started after the emulator so that
+    the workers inherit its endpoint and dummy credentials."""
+    from auditor.emulate import EmulatedAws, load_estate, seed
+
+    root = tmp_path_factory.mktemp("distributed")
+    config = _config()
+    with EmulatedAws(mode="server") as emu:
+        for name in ACCOUNTS:
+            seed(load_estate(ANALYZER_ESTATES / f"{name}.yaml"), emu)
+        local = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(root / "local", keep=True))
+        assert local.complete, local.manifest["errors"]
+        with open_engine(EngineSpec("dask", workers=2, threads_per_worker=2)) as engine:
+            assert engine is not None
+            yield Estate(config, emu, local, engine, root)
+
+
+def _sections(document: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for name in SECTIONS:
+        value = document[name]
+        if name == "findings":
+            value = [f.to_json() if isinstance(f, Finding) else f for f in value]
+        out[name] = json.dumps(value, sort_keys=True)
+    return out
+
+
+def _planned(config: AuditConfig) -> list[tuple[str, str]]:
+    return sorted((a.id or "", r) for a in config.accounts for r in REGIONS)
+
+
+def _check_once(result: CollectResult, config: AuditConfig) -> None:
+    """Each planned account-region is a task of the manifest once, and each call is once."""
+    m = result.manifest
+    assert sorted((t["account"], t["region"]) for t in m["tasks"]) == _planned(config)
+    assert all(t["status"] == "complete" for t in m["tasks"]), m["tasks"]
+    ids = [r.record_id for r in result.records]
+    assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
+    assert len(m["calls"]) == len(ids)
+
+
+def test_dask_collection_and_evaluation_give_the_local_findings(estate: Estate) -> None:
+    out = estate.root / "dask"
+    result = collect(estate.config, estate.emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True),
+                     engine=estate.engine.regions)
+    assert result.complete, result.manifest["errors"]
+    _check_once(result, estate.config)
+    # The same calls and the same answers as the local engine's.
+    assert sorted(r.record_id for r in result.records) == sorted(r.record_id for r in estate.local.records)
+    inputs = prepare(estate.config)
+    local = evaluate_snapshot(load_snapshot(estate.local.path), inputs)
+    dask = evaluate_snapshot(load_snapshot(out), inputs, runner=estate.engine.components)
+    assert _sections(dask) == _sections(local)
+    assert local["summary"]["findings"]["FAIL"] > 0 and local["summary"]["findings"]["PASS"] > 0
+
+
+def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(estate: Estate, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    regions = DaskRegions(estate.engine.client, partial(SessionFactory, max_attempts=2, hooks=(Gate(str(gate)),)))
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["result"] = collect(estate.config, estate.emu.session_factory(max_attempts=2),
+                                     SnapshotWriter(tmp_path / "snapshot", keep=True), engine=regions)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            done["error"] = exc
+
+    worker_pids = set(estate.engine.client.run(os.getpid).values())
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        victim = _first_started(gate)
+        assert victim in worker_pids and victim != os.getpid()
+        os.kill(victim, signal.SIGKILL)
+    finally:
+        (gate / "open").touch()   # the other tasks, and the reruns, go on
+    thread.join(DEADLINE)
+    assert not thread.is_alive(), "the run did not finish"
+    assert "error" not in done, done.get("error")
+    result: CollectResult = done["result"]
+    _check_once(result, estate.config)
+    assert sorted(r.record_id for r in result.records) == sorted(r.record_id for r in estate.local.records)
+    # The killed worker's task(s) ran again elsewhere: more starts than tasks.
+    starts = [p.name for p in gate.iterdir() if p.name.startswith("started-")]
+    assert len(starts) > len(_planned(estate.config))
+    assert any(p.name.startswith(f"started-{victim}-") for p in gate.iterdir())
+    inputs = prepare(estate.config)
+    assert _sections(evaluate_snapshot(load_snapshot(result.path), inputs)) == _sections(
+        evaluate_snapshot(load_snapshot(estate.local.path), inputs))
+
+
+def _first_started(gate: Path) -> int:
+    """The pid of the first worker whose task reached the gate (waits for it)."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        started = sorted(p.name for p in gate.iterdir() if p.name.startswith("started-"))
+        if started:
+            return int(started[0].split("-")[1])
+        time.sleep(0.02)
+    raise AssertionError("no region task reached the gate")
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text('version: 1\naccounts:\n  - id: "111111111111"\nregions: [us-east-1]\n', encoding="utf-8")
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    env = {**os.environ, "AUDITOR_REDACTION_KEY": "k" * 40}
+    proc = subprocess.run([sys.executable, "-m", "auditor", "collect", "-c", str(cfg), "--out", str(tmp_path / "s"),
+                           "--engine", "dask", "--scheduler", address, "--connect-timeout", "1"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert f"could not reach the Dask scheduler {address}" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_library_says_the_same_for_an_unreachable_scheduler() -> None:
+    with pytest.raises(EngineUnavailable, match="could not reach the Dask scheduler"):
+        with open_engine(EngineSpec("dask", scheduler=f"tcp://127.0.0.1:{_closed_port()}", connect_timeout=0.5)):
+            pass
+
+
+@pytest.fixture
+def without_dask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask distributed hidden, as when the extra is not installed."""
+    monkeypatch.setitem(sys.modules, "distributed", None)
+
+
+@pytest.mark.usefixtures("without_dask")
+def test_engine_dask_without_the_extra_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text('version: 1\naccounts:\n  - id: "111111111111"\nregions: [us-east-1]\n', encoding="utf-8")
+    for command in (["collect", "-c", str(cfg), "--out", str(tmp_path / "s")], ["scan", "-c", str(cfg)]):
+        proc = run_auditor(*command, "--engine", "dask", "--workers", "2", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert "--engine dask needs Dask distributed" in proc.stderr
+        assert "private-network-auditor[distributed]" in proc.stderr
+        assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(EngineUnavailable, match=r"optional extra 'distributed'"):
+        with open_engine(EngineSpec("dask", workers=1)):
+            pass
+
+
+@pytest.mark.usefixtures("without_dask")
+def test_the_local_engine_needs_no_dask() -> None:
+    with open_engine(EngineSpec("local")) as engine:
+        assert engine is None
+    with open_engine(None) as engine:
+        assert engine is None
+
+
+def test_importing_the_tool_does_not_import_dask() -> None:
+    code = ("import sys, auditor.cli, auditor.api, auditor.distributed, auditor.distributed.cluster, "
+            "auditor.distributed.options, auditor.partition, auditor.scan; "
+            "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, 'dask imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scheduler", "tcp://h:8786"], "--scheduler and --workers need --engine dask"),
+    (["--engine", "dask", "--scheduler", "tcp://h:8786", "--workers", "2"], "not both"),
+    (["--engine", "spark"], "'spark' is not one of"),
+])
+def test_engine_option_misuse_is_a_usage_error(args: list[str], message: str, tmp_path: Path) -> None:
+    proc = run_auditor("collect", "--out", str(tmp_path / "s"), *args, cwd=tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
