@@ -25,8 +25,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -76,6 +78,7 @@ class Estate:
     local: CollectResult
     engine: DaskEngine
     root: Path
+    sections: dict[str, str]   # the local engine's findings.json sections
 
 
 def _config() -> AuditConfig:
@@ -100,9 +103,11 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
             seed(load_estate(ANALYZER_ESTATES / f"{name}.yaml"), emu)
         local = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(root / "local", keep=True))
         assert local.complete, local.manifest["errors"]
+        sections = _sections(evaluate_snapshot(load_snapshot(local.path), prepare(config)))
+        assert '"FAIL": 0' not in sections["summary"] and '"PASS": 0' not in sections["summary"]
         with open_engine(EngineSpec("dask", workers=2, threads_per_worker=2)) as engine:
             assert engine is not None
-            yield Estate(config, emu, local, engine, root)
+            yield Estate(config, emu, local, engine, root, sections)
 
 
 def _sections(document: dict[str, Any]) -> dict[str, str]:
@@ -137,11 +142,8 @@ def test_dask_collection_and_evaluation_give_the_local_findings(estate: Estate) 
     _check_once(result, estate.config)
     # The same calls and the same answers as the local engine's.
     assert sorted(r.record_id for r in result.records) == sorted(r.record_id for r in estate.local.records)
-    inputs = prepare(estate.config)
-    local = evaluate_snapshot(load_snapshot(estate.local.path), inputs)
-    dask = evaluate_snapshot(load_snapshot(out), inputs, runner=estate.engine.components)
-    assert _sections(dask) == _sections(local)
-    assert local["summary"]["findings"]["FAIL"] > 0 and local["summary"]["findings"]["PASS"] > 0
+    dask = evaluate_snapshot(load_snapshot(out), prepare(estate.config), runner=estate.engine.components)
+    assert _sections(dask) == estate.sections
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(estate: Estate, tmp_path: Path) -> None:
@@ -176,9 +178,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(estate: Es
     starts = [p.name for p in gate.iterdir() if p.name.startswith("started-")]
     assert len(starts) > len(_planned(estate.config))
     assert any(p.name.startswith(f"started-{victim}-") for p in gate.iterdir())
-    inputs = prepare(estate.config)
-    assert _sections(evaluate_snapshot(load_snapshot(result.path), inputs)) == _sections(
-        evaluate_snapshot(load_snapshot(estate.local.path), inputs))
+    assert _sections(evaluate_snapshot(load_snapshot(result.path), prepare(estate.config))) == estate.sections
 
 
 def _first_started(gate: Path) -> int:
@@ -192,6 +192,50 @@ def _first_started(gate: Path) -> int:
     raise AssertionError("no region task reached the gate")
 
 
+# -- what the cluster's failures become ----------------------------------------------------------
+
+class _Future:
+    def __init__(self, outcome: BaseException):
+        self.outcome = outcome
+
+    def result(self) -> Any:
+        raise self.outcome
+
+    def release(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+class _Client:
+    """A stand-in Dask client whose every task ends with `outcome` (the engine's seam)."""
+
+    def __init__(self, outcome: BaseException):
+        self.outcome = outcome
+
+    def register_plugin(self, plugin: Any) -> None:
+        pass
+
+    def submit(self, *args: Any, **kwargs: Any) -> _Future:
+        return _Future(self.outcome)
+
+
+def test_a_task_the_cluster_lost_is_a_clear_error_and_a_task_error_is_itself() -> None:
+    from distributed.scheduler import KilledWorker
+
+    from auditor.partition import run_inputs
+    from auditor.rules.packs import load_packs
+
+    inputs = run_inputs(load_packs(), prepare(None).scope, date(2026, 12, 6), None, {})
+    lost = DaskEngine(_Client(KilledWorker("component-1", SimpleNamespace(address="tcp://w:1"), 3)), EngineSpec("dask"))
+    with pytest.raises(EngineUnavailable, match=r"could not finish the evaluation of component 1 of 1: KilledWorker"):
+        list(lost.components([((), ())], inputs))
+    broken = DaskEngine(_Client(ValueError("a bug of ours")), EngineSpec("dask"))
+    with pytest.raises(ValueError, match="a bug of ours"):
+        list(broken.components([((), ())], inputs))
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 def _closed_port() -> int:
@@ -202,18 +246,18 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "audit.yaml"
     cfg.write_text('version: 1\naccounts:\n  - id: "111111111111"\nregions: [us-east-1]\n', encoding="utf-8")
+    monkeypatch.setenv("AUDITOR_REDACTION_KEY", "k" * 40)
     address = f"tcp://127.0.0.1:{_closed_port()}"
-    env = {**os.environ, "AUDITOR_REDACTION_KEY": "k" * 40}
-    proc = subprocess.run([sys.executable, "-m", "auditor", "collect", "-c", str(cfg), "--out", str(tmp_path / "s"),
-                           "--engine", "dask", "--scheduler", address, "--connect-timeout", "1"],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    assert f"could not reach the Dask scheduler {address}" in proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    assert not (tmp_path / "s").exists()
+    for command in (["collect", "--out", str(tmp_path / "s")], ["scan", "--out", str(tmp_path / "run")]):
+        proc = run_auditor(*command, "-c", str(cfg), "--engine", "dask", "--scheduler", address,
+                           "--connect-timeout", "1", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert f"could not reach the Dask scheduler {address}" in proc.stderr
+        assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "s").exists() and not (tmp_path / "run" / "snapshot").exists()
 
 
 def test_the_library_says_the_same_for_an_unreachable_scheduler() -> None:

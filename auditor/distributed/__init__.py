@@ -67,3 +67,24 @@ def require_distributed() -> ModuleType:
     except ImportError as exc:
         raise EngineUnavailable(f"--engine dask needs Dask distributed, which is not installed ({exc}); install "
                                 f"the optional extra '{EXTRA}': {INSTALL_HINT}") from None
+
+
+def lost(what: str, exc: BaseException) -> EngineUnavailable:
+    """The error for a task the cluster could not finish (its workers died more often than the
+    scheduler's ``allowed-failures``, the scheduler went away ...)."""
+    return EngineUnavailable(f"the Dask cluster could not finish {what}: {type(exc).__name__}: {exc}")
+
+
+def cluster_failures() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the cluster, not the task, failed: a task whose workers died
+    more often than ``allowed-failures`` (KilledWorker), a task cancelled because the client or
+    scheduler went away, a connection lost."""
+    from concurrent.futures import CancelledError
+
+    found: list[type[BaseException]] = [CancelledError, OSError, TimeoutError]
+    try:
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+    except ImportError:   # names moved between Dask releases: the base classes above still hold
+        return tuple(found)
+    return (*found, KilledWorker, FutureCancelledError)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from auditor.distributed import EngineSpec, EngineUnavailable, require_distributed
+from auditor.distributed import EngineSpec, EngineUnavailable, cluster_failures, lost, require_distributed
 
 if TYPE_CHECKING:
     from auditor.collect.sessions import SessionFactory
@@ -42,9 +42,13 @@ class DaskEngine:
                                       key=f"component-{n}-{uuid.uuid4().hex[:8]}")
                    for n, (records, places) in enumerate(jobs)]
         try:
-            for future in futures:
-                yield future.result()
+            for n, future in enumerate(futures):
+                try:
+                    result = future.result()
+                except cluster_failures() as exc:   # the cluster's own failure, said without a traceback; a task's error is itself
+                    raise lost(f"the evaluation of component {n + 1} of {len(futures)}", exc) from exc
                 future.release()
+                yield result
         finally:
             for future in futures:
                 future.cancel()

@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from auditor.collect.sessions import SessionFactory
+from auditor.distributed import cluster_failures, lost
 from auditor.snapshot.records import CallRecord
 
 if TYPE_CHECKING:
@@ -87,6 +88,8 @@ class DaskRegions:
                                     pure=False, retries=0)
         try:
             records, redacted = future.result()
+        except cluster_failures() as exc:   # the cluster's own failure, said without a traceback; a task's error is itself
+            raise lost(f"the region task {acct.id}/{region}", exc) from exc
         finally:
             future.release()
         if redacted and self._redactor is not None:
