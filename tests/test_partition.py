@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -334,3 +334,123 @@ def test_run_inputs_keep_only_what_evaluation_reads() -> None:
     assert inputs.problems == account_problems(manifest)
     assert replace(inputs, today=TODAY) == inputs
     assert Path  # noqa: B018 - imported for type use in helpers
+
+
+# -- a collected estate with cross-account and inter-region peering (moto) ----------------------
+
+@dataclass(frozen=True)
+class Peered:
+    records: tuple[CallRecord, ...]
+    manifest: dict[str, Any]
+    ids: dict[str, str]
+
+
+def _network(ec2: Any, cidr: str, subnet_cidr: str, igw: bool) -> dict[str, str]:
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=subnet_cidr)["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    out = {"vpc": vpc, "subnet": subnet, "table": table}
+    if igw:
+        out["igw"] = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=out["igw"], VpcId=vpc)
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=out["igw"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def peered(tmp_path_factory: pytest.TempPathFactory) -> Peered:
+    """A/us-east-1 routes everything over a peering to B/us-east-1 (another account), whose
+    VPC has an internet gateway; A/eu-west-1 peers with A/us-east-1 (inter-region); C stands
+    alone. Built with boto3 in moto, collected by the collector."""
+    from auditor.collect.runner import collect
+    from auditor.config import config_from_text
+    from auditor.emulate import EmulatedAws
+    from auditor.snapshot.writer import SnapshotWriter
+    from conftest import assumed_client
+
+    with EmulatedAws(mode="inprocess") as emu:
+        a1, b1, a2, c1 = (assumed_client("ec2", acct, region) for acct, region in
+                          ((A, USE1), (B, USE1), (A, EUW1), (C, USE1)))
+        na = _network(a1, "10.1.0.0/16", "10.1.1.0/24", igw=False)
+        nb = _network(b1, "10.2.0.0/16", "10.2.1.0/24", igw=True)
+        na2 = _network(a2, "10.3.0.0/16", "10.3.1.0/24", igw=False)
+        _network(c1, "10.4.0.0/16", "10.4.1.0/24", igw=True)
+        cross = a1.create_vpc_peering_connection(VpcId=na["vpc"], PeerVpcId=nb["vpc"], PeerOwnerId=B)
+        cross_id = cross["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        b1.accept_vpc_peering_connection(VpcPeeringConnectionId=cross_id)
+        a1.create_route(RouteTableId=na["table"], DestinationCidrBlock="0.0.0.0/0", VpcPeeringConnectionId=cross_id)
+        b1.create_route(RouteTableId=nb["table"], DestinationCidrBlock="10.1.0.0/16", VpcPeeringConnectionId=cross_id)
+        inter = a2.create_vpc_peering_connection(VpcId=na2["vpc"], PeerVpcId=na["vpc"], PeerRegion=USE1)
+        inter_id = inter["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        a1.accept_vpc_peering_connection(VpcPeeringConnectionId=inter_id)
+        a2.create_route(RouteTableId=na2["table"], DestinationCidrBlock="10.1.0.0/16", VpcPeeringConnectionId=inter_id)
+        config = config_from_text("version: 1\naccounts:\n" + "".join(
+            f'  - id: "{a}"\n    role_arn: {EmulatedAws.role_arn(a)}\n' for a in (A, B, C))
+            + f"regions: [{USE1}, {EUW1}]\n")
+        out = tmp_path_factory.mktemp("peered") / "snapshot"
+        result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True))
+    assert result.complete, result.manifest["errors"]
+    return Peered(tuple(result.records), result.manifest,
+                  {"a-subnet": na["subnet"], "cross": cross_id, "inter": inter_id})
+
+
+def test_the_components_of_the_peered_estate(peered: Peered) -> None:
+    found = [c.places for c in components(peered.records, peered.manifest)]
+    assert ((A, EUW1), (A, USE1), (B, USE1)) in found      # cross-account and inter-region peering
+    assert ((C, USE1),) in found and ((C, EUW1),) in found and ((B, EUW1),) in found
+    assert len(found) == 4
+
+
+@pytest.mark.parametrize("scope", list(SCOPES.values()), ids=list(SCOPES))
+def test_partitioned_equals_whole_on_the_peered_estate(peered: Peered, scope: Scope,
+                                                       packs_with_user_rule: PackSet) -> None:
+    assert_same(peered.records, peered.manifest, packs_with_user_rule, scope)
+
+
+
+# -- a transit gateway owned by another account -------------------------------------------------
+
+def _tgw_moved(estates: AnalyzerEstates) -> list[CallRecord]:
+    """The analyzer estates as collected, with the transit-paths account's transit gateway
+    records (the gateways, their attachments, route tables, associations and routes) filed
+    under account H: the gateway is owned by a network account, as one shared through AWS RAM
+    is, and the spokes' routes to it cross accounts."""
+    from conftest import ANALYZER_ACCOUNTS
+
+    spokes = ANALYZER_ACCOUNTS["transit-paths"]
+    return [replace(r, account=H) if r.account == spokes and "TransitGateway" in r.operation else r
+            for r in estates.records]
+
+
+def _split(records: Sequence[CallRecord], manifest: dict[str, Any]) -> Evaluation:
+    """The evaluation with every account-region apart, ignoring the links (the control)."""
+    from auditor.partition import merge
+
+    inputs = run_inputs(PACKS, Scope(), TODAY, None, manifest)
+    alone = []
+    for component in components(records, manifest):
+        for place in component.places:
+            single = replace(component, places=(place,), links=())
+            alone.append(evaluate_component(component_records(records, single), (place,), inputs))
+    return merge(alone, inputs)
+
+
+def test_a_transit_gateway_of_another_account_joins_its_spokes(analyzer_estates: AnalyzerEstates) -> None:
+    from conftest import ANALYZER_ACCOUNTS
+
+    records = _tgw_moved(analyzer_estates)
+    parts = components(records, analyzer_estates.manifest)
+    spokes = ANALYZER_ACCOUNTS["transit-paths"]
+    assert ((spokes, USE1), (H, USE1)) in [c.places for c in parts]
+    for scope in (Scope(), SCOPES["tag selector"]):
+        assert_same(records, analyzer_estates.manifest, PACKS, scope)
+    # The control: apart, the spokes' paths through the other account's gateway are no longer
+    # known, and their findings change; so the identity rests on the links found.
+    one = whole(records, analyzer_estates.manifest, PACKS, Scope())
+    split = _split(records, analyzer_estates.manifest)
+    before = {(f.rule_id, f.resource.id, f.item): f for f in one.findings if f.resource.account == spokes}
+    after = {(f.rule_id, f.resource.id, f.item): f for f in split.findings if f.resource.account == spokes}
+    changed = sorted(k for k in before if before[k] != after.get(k))
+    assert changed, "evaluated apart, nothing changed: the estate does not test the transit gateway link"
+    assert any(rule == "PN-014" for rule, _, _ in changed), changed   # the subnets' paths through the gateway
