@@ -2,10 +2,10 @@
 processes, against moto in server mode (the workers reach it over HTTP, each with its own
 sessions and its own assumed roles).
 
-- Collected and evaluated on the cluster, a two-account estate gives the findings of the
-  local engine, byte for byte (findings.json's findings, not_assessed, scope_gaps, summary
-  and rules sections; the run metadata, times and the manifest's hash differ between two
-  runs by nature).
+- Collected and evaluated on the cluster (`run_scan` given the scheduler's address), a
+  two-account estate gives the findings of the local engine, byte for byte (findings.json's
+  findings, not_assessed, scope_gaps, summary and rules sections; the run metadata, times and
+  the manifest's hash differ between two runs by nature), and its bundle verifies.
 - A worker killed (SIGKILL) while region tasks are in flight on it: the run completes and
   each account-region's records are in the snapshot once. The tasks are held at a gate (a
   botocore hook on the workers waits for a file) until the test has killed a worker that
@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from auditor.api import run_scan
 from auditor.collect.runner import CollectResult, collect
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig, config_from_text
@@ -42,6 +43,7 @@ from auditor.distributed.collect import DaskRegions
 from auditor.findings import Finding
 from auditor.scan import evaluate_snapshot, prepare
 from auditor.snapshot.reader import load_snapshot
+from auditor.snapshot.records import CallRecord
 from auditor.snapshot.writer import SnapshotWriter
 from conftest import ANALYZER_ESTATES, run_auditor
 
@@ -124,26 +126,30 @@ def _planned(config: AuditConfig) -> list[tuple[str, str]]:
     return sorted((a.id or "", r) for a in config.accounts for r in REGIONS)
 
 
-def _check_once(result: CollectResult, config: AuditConfig) -> None:
+def _check_once(manifest: dict[str, Any], records: Sequence[CallRecord], config: AuditConfig) -> None:
     """Each planned account-region is a task of the manifest once, and each call is once."""
-    m = result.manifest
-    assert sorted((t["account"], t["region"]) for t in m["tasks"]) == _planned(config)
-    assert all(t["status"] == "complete" for t in m["tasks"]), m["tasks"]
-    ids = [r.record_id for r in result.records]
+    assert sorted((t["account"], t["region"]) for t in manifest["tasks"]) == _planned(config)
+    assert all(t["status"] == "complete" for t in manifest["tasks"]), manifest["tasks"]
+    ids = [r.record_id for r in records]
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
-    assert len(m["calls"]) == len(ids)
+    assert len(manifest["calls"]) == len(ids)
 
 
-def test_dask_collection_and_evaluation_give_the_local_findings(estate: Estate) -> None:
-    out = estate.root / "dask"
-    result = collect(estate.config, estate.emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True),
-                     engine=estate.engine.regions)
-    assert result.complete, result.manifest["errors"]
-    _check_once(result, estate.config)
-    # The same calls and the same answers as the local engine's.
-    assert sorted(r.record_id for r in result.records) == sorted(r.record_id for r in estate.local.records)
-    dask = evaluate_snapshot(load_snapshot(out), prepare(estate.config), runner=estate.engine.components)
-    assert _sections(dask) == estate.sections
+def test_a_dask_scan_gives_the_local_findings_and_a_bundle_that_verifies(estate: Estate, tmp_path: Path) -> None:
+    """`run_scan` with the cluster's scheduler address (what `--engine dask --scheduler` gives):
+    collection and evaluation on the workers, the snapshot and the bundle made here."""
+    address = estate.engine.client.scheduler.address
+    result = run_scan(estate.config, out=tmp_path / "run", formats=["json"],
+                      sessions=estate.emu.session_factory(max_attempts=2),
+                      engine=EngineSpec("dask", scheduler=address, connect_timeout=30))
+    snap = load_snapshot(result.snapshot)
+    assert snap.manifest["complete"], snap.manifest["errors"]
+    _check_once(snap.manifest, snap.records, estate.config)
+    # The same calls and the same answers as the local engine's, and the same findings.
+    assert sorted(r.record_id for r in snap.records) == sorted(r.record_id for r in estate.local.records)
+    assert _sections(result.document) == estate.sections
+    verified = run_auditor("verify", str(result.out))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(estate: Estate, tmp_path: Path) -> None:
@@ -172,7 +178,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(estate: Es
     assert not thread.is_alive(), "the run did not finish"
     assert "error" not in done, done.get("error")
     result: CollectResult = done["result"]
-    _check_once(result, estate.config)
+    _check_once(result.manifest, result.records, estate.config)
     assert sorted(r.record_id for r in result.records) == sorted(r.record_id for r in estate.local.records)
     # The killed worker's task(s) ran again elsewhere: more starts than tasks.
     starts = [p.name for p in gate.iterdir() if p.name.startswith("started-")]
