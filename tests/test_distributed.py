@@ -100,7 +100,8 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
 
     root = tmp_path_factory.mktemp("distributed")
     config = _config()
-    with EmulatedAws(mode="server") as emu:
+    with pytest.MonkeyPatch.context() as mp, EmulatedAws(mode="server") as emu:
+        mp.setenv("AUDITOR_REDACTION_KEY", "distributed-test-redaction-key-0123456789")   # no key file made
         for name in ACCOUNTS:
             seed(load_estate(ANALYZER_ESTATES / f"{name}.yaml"), emu)
         local = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(root / "local", keep=True))
@@ -148,6 +149,9 @@ def test_a_dask_scan_gives_the_local_findings_and_a_bundle_that_verifies(estate:
     # The same calls and the same answers as the local engine's, and the same findings.
     assert sorted(r.record_id for r in snap.records) == sorted(r.record_id for r in estate.local.records)
     assert _sections(result.document) == estate.sections
+    # Redaction: the workers' counts reach the driver's manifest, under the driver's key.
+    assert snap.manifest["redaction"]["values_redacted"] == estate.local.manifest["redaction"]["values_redacted"]
+    assert snap.manifest["redaction"]["key_id"] == estate.local.manifest["redaction"]["key_id"]
     verified = run_auditor("verify", str(result.out))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
