@@ -258,15 +258,40 @@ class RunInputs:
 
 def run_inputs(packs: PackSet, scope: Scope, today: date, waivers: WaiverSet | None,
                manifest: Mapping[str, Any]) -> RunInputs:
-    """The run-wide inputs; the manifest is kept only for what the evaluation reads of it."""
-    kept = {k: manifest[k] for k in ("regions", "accounts", "tasks", "account_problems", "files") if k in manifest}
+    """The run-wide inputs; the manifest is kept only for what the evaluation reads of it (its
+    ``files``, one entry per record, go with each component's own records: `Job`)."""
+    kept = {k: manifest[k] for k in ("regions", "accounts", "tasks", "account_problems") if k in manifest}
     return RunInputs(packs, scope, today, waivers, kept, account_problems(manifest))
 
 
-def evaluate_component(records: Sequence[CallRecord], places: Sequence[Place], inputs: RunInputs) -> ComponentResult:
-    """Evaluate one component (its records as `component_records` chose them)."""
-    model = build_model(records, inputs.manifest.get("files"))
-    mine = set(places)
+@dataclass(frozen=True)
+class Job:
+    """One component to evaluate: its records, its places, and the manifest's ``files``
+    entries of its records (None when the manifest has none)."""
+
+    records: Sequence[CallRecord]
+    places: Sequence[Place]
+    files: Mapping[str, str] | None = None
+
+
+def job(records: Sequence[CallRecord], component: Component, files: Mapping[str, str] | None) -> Job:
+    """The component's `Job` (its records as `component_records` chooses them)."""
+    mine = component_records(records, component)
+    if files is None:
+        return Job(mine, component.places)
+    kept: dict[str, str] = {}
+    for rec in mine:
+        base = f"records/{rec.record_id}.json"
+        for name in (base, base + ".gz"):
+            if name in files:
+                kept[name] = files[name]
+    return Job(mine, component.places, kept)
+
+
+def evaluate_component(work: Job, inputs: RunInputs) -> ComponentResult:
+    """Evaluate one component."""
+    model = build_model(work.records, work.files)
+    mine = set(work.places)
     expected = tuple(p for p in expected_regions(model, inputs.manifest) if p in mine)
     engine = _ComponentEngine(model, inputs.packs, inputs.scope, waivers=inputs.waivers, today=inputs.today,
                               expected=expected, account_problems=inputs.problems)
@@ -326,25 +351,26 @@ def _typed(counts: Counter[str], results: Sequence[ComponentResult]) -> dict[str
 
 # -- the whole run ---------------------------------------------------------------------------
 
-Runner = Callable[[Sequence[tuple[Sequence[CallRecord], Sequence[Place]]], RunInputs], Iterable[ComponentResult]]
+Runner = Callable[[Sequence[Job], RunInputs], Iterable[ComponentResult]]
 
 
-def local_runner(jobs: Sequence[tuple[Sequence[CallRecord], Sequence[Place]]], inputs: RunInputs) -> Iterator[ComponentResult]:
+def local_runner(jobs: Sequence[Job], inputs: RunInputs) -> Iterator[ComponentResult]:
     """Evaluate the components one after another in this process."""
-    for records, places in jobs:
-        yield evaluate_component(records, places, inputs)
+    for work in jobs:
+        yield evaluate_component(work, inputs)
 
 
-def evaluate_partitioned(records: Sequence[CallRecord], inputs: RunInputs, *, uncovered: Uncovered = lambda c: (),
-                         runner: Runner = local_runner) -> Evaluation:
-    """The evaluation of `records` (the whole snapshot) component by component; the same as
-    `engine.evaluate_rules` over the whole model with `scan`'s expected regions and account
-    problems. `runner` evaluates the components (`local_runner`, or the Dask engine's)."""
+def evaluate_partitioned(records: Sequence[CallRecord], inputs: RunInputs, *, files: Mapping[str, str] | None = None,
+                         uncovered: Uncovered = lambda c: (), runner: Runner = local_runner) -> Evaluation:
+    """The evaluation of `records` (the whole snapshot; `files`: its manifest's) component by
+    component; the same as `engine.evaluate_rules` over the whole model with `scan`'s expected
+    regions and account problems. `runner` evaluates the components (`local_runner`, or the
+    Dask engine's)."""
     parts = components(records, inputs.manifest)
-    jobs = [(component_records(records, c), c.places) for c in parts]
+    jobs = [job(records, c, files) for c in parts]
     results = list(runner(jobs, inputs))
     if not results:   # an empty snapshot: one empty component keeps the engine's run-wide answers
-        results = [evaluate_component((), (), inputs)]
+        results = [evaluate_component(Job((), ()), inputs)]
     return merge(results, inputs, uncovered)
 
 

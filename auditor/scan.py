@@ -116,7 +116,7 @@ def _evaluate(model: Model, manifest: Mapping[str, Any], inputs: ScanInputs,
 
         records, runner = partitioned
         evaluation = evaluate_partitioned(records, run_inputs(inputs.packs, inputs.scope, assessment_date(manifest),
-                                                              inputs.waivers, manifest),
+                                                              inputs.waivers, manifest), files=manifest.get("files"),
                                           uncovered=partial(_uncovered, inputs.config), runner=runner)
     else:
         expected = expected_regions(model, manifest)

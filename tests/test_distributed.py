@@ -234,16 +234,16 @@ class _Client:
 def test_a_task_the_cluster_lost_is_a_clear_error_and_a_task_error_is_itself() -> None:
     from distributed.scheduler import KilledWorker
 
-    from auditor.partition import run_inputs
+    from auditor.partition import Job, run_inputs
     from auditor.rules.packs import load_packs
 
     inputs = run_inputs(load_packs(), prepare(None).scope, date(2026, 12, 6), None, {})
     lost = DaskEngine(_Client(KilledWorker("component-1", SimpleNamespace(address="tcp://w:1"), 3)), EngineSpec("dask"))
     with pytest.raises(EngineUnavailable, match=r"could not finish the evaluation of component 1 of 1: KilledWorker"):
-        list(lost.components([((), ())], inputs))
+        list(lost.components([Job((), ())], inputs))
     broken = DaskEngine(_Client(ValueError("a bug of ours")), EngineSpec("dask"))
     with pytest.raises(ValueError, match="a bug of ours"):
-        list(broken.components([((), ())], inputs))
+        list(broken.components([Job((), ())], inputs))
 
 
 # -- bad input -------------------------------------------------------------------------------

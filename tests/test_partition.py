@@ -25,7 +25,8 @@ import pytest
 from auditor.config import Scope
 from auditor.findings import Finding
 from auditor.partition import (
-    ComponentResult, RunInputs, components, component_records, evaluate_component, evaluate_partitioned, run_inputs,
+    ComponentResult, Job, RunInputs, components, component_records, evaluate_component, evaluate_partitioned, job,
+    run_inputs,
 )
 from auditor.rules.engine import Evaluation, account_problems, evaluate_rules, expected_regions
 from auditor.rules.fixtures import Case, records_for
@@ -190,7 +191,8 @@ def parted(records: Sequence[CallRecord], manifest: dict[str, Any], packs: PackS
     def uncovered(covered: Sequence[tuple[str, str]]) -> Any:
         return snapshot_gaps([None], config_regions, covered) if config_regions else []
 
-    return evaluate_partitioned(records, run_inputs(packs, scope, TODAY, None, manifest), uncovered=uncovered)
+    return evaluate_partitioned(records, run_inputs(packs, scope, TODAY, None, manifest),
+                                files=manifest.get("files"), uncovered=uncovered)
 
 
 def as_json(ev: Evaluation) -> str:
@@ -272,12 +274,11 @@ def test_each_component_is_evaluated_on_its_own_records(monkeypatch: pytest.Monk
     recs, manifest = hand_made()
     seen: list[set[tuple[str, str]]] = []
 
-    def runner(jobs: Sequence[tuple[Sequence[CallRecord], Sequence[tuple[str, str]]]],
-               inputs: RunInputs) -> list[ComponentResult]:
+    def runner(jobs: Sequence[Job], inputs: RunInputs) -> list[ComponentResult]:
         out = []
-        for records, places in jobs:
-            seen.append({(r.account, r.region) for r in records if not r.region.startswith("_")})
-            out.append(evaluate_component(records, places, inputs))
+        for work in jobs:
+            seen.append({(r.account, r.region) for r in work.records if not r.region.startswith("_")})
+            out.append(evaluate_component(work, inputs))
         return out
 
     evaluate_partitioned(recs, run_inputs(PACKS, Scope(), TODAY, None, manifest), runner=runner)
@@ -330,7 +331,7 @@ def test_an_empty_snapshot_is_one_empty_component() -> None:
 def test_run_inputs_keep_only_what_evaluation_reads() -> None:
     _, manifest = hand_made()
     inputs = run_inputs(PACKS, Scope(), TODAY, None, {**manifest, "calls": ["x"] * 3, "redaction": {}})
-    assert set(inputs.manifest) <= {"regions", "accounts", "tasks", "account_problems", "files"}
+    assert set(inputs.manifest) <= {"regions", "accounts", "tasks", "account_problems"}
     assert inputs.problems == account_problems(manifest)
     assert replace(inputs, today=TODAY) == inputs
     assert Path  # noqa: B018 - imported for type use in helpers
@@ -389,7 +390,8 @@ def peered(tmp_path_factory: pytest.TempPathFactory) -> Peered:
             f'  - id: "{a}"\n    role_arn: {EmulatedAws.role_arn(a)}\n' for a in (A, B, C))
             + f"regions: [{USE1}, {EUW1}]\n")
         out = tmp_path_factory.mktemp("peered") / "snapshot"
-        result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, keep=True))
+        # Compressed: the records' files are .json.gz, which findings name as their sources.
+        result = collect(config, emu.session_factory(max_attempts=2), SnapshotWriter(out, compress=True, keep=True))
     assert result.complete, result.manifest["errors"]
     return Peered(tuple(result.records), result.manifest,
                   {"a-subnet": na["subnet"], "cross": cross_id, "inter": inter_id})
@@ -405,7 +407,9 @@ def test_the_components_of_the_peered_estate(peered: Peered) -> None:
 @pytest.mark.parametrize("scope", list(SCOPES.values()), ids=list(SCOPES))
 def test_partitioned_equals_whole_on_the_peered_estate(peered: Peered, scope: Scope,
                                                        packs_with_user_rule: PackSet) -> None:
-    assert_same(peered.records, peered.manifest, packs_with_user_rule, scope)
+    one = assert_same(peered.records, peered.manifest, packs_with_user_rule, scope)
+    sources = {s for f in one.findings for e in f.evidence for s in e.sources}
+    assert not scope.everything or any(".json.gz#" in str(s) for s in sources)
 
 
 
@@ -432,7 +436,7 @@ def _split(records: Sequence[CallRecord], manifest: dict[str, Any]) -> Evaluatio
     for component in components(records, manifest):
         for place in component.places:
             single = replace(component, places=(place,), links=())
-            alone.append(evaluate_component(component_records(records, single), (place,), inputs))
+            alone.append(evaluate_component(job(records, single, manifest.get("files")), inputs))
     return merge(alone, inputs)
 
 

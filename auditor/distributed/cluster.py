@@ -19,8 +19,7 @@ from auditor.distributed import EngineSpec, EngineUnavailable, cluster_failures,
 if TYPE_CHECKING:
     from auditor.collect.sessions import SessionFactory
     from auditor.distributed.collect import DaskRegions
-    from auditor.partition import ComponentResult, Place, RunInputs
-    from auditor.snapshot.records import CallRecord
+    from auditor.partition import ComponentResult, Job, RunInputs
 
 
 class DaskEngine:
@@ -33,14 +32,13 @@ class DaskEngine:
         self.spec = spec
         self.regions: DaskRegions = DaskRegions(client, make_factory)
 
-    def components(self, jobs: Sequence[tuple[Sequence[CallRecord], Sequence[Place]]],
-                   inputs: RunInputs) -> Iterator[ComponentResult]:
+    def components(self, jobs: Sequence[Job], inputs: RunInputs) -> Iterator[ComponentResult]:
         """Evaluate each component on a worker (a `partition.Runner`); results in job order."""
         from auditor.partition import evaluate_component
 
-        futures = [self.client.submit(evaluate_component, list(records), tuple(places), inputs, pure=False,
+        futures = [self.client.submit(evaluate_component, work, inputs, pure=False,
                                       key=f"component-{n}-{uuid.uuid4().hex[:8]}")
-                   for n, (records, places) in enumerate(jobs)]
+                   for n, work in enumerate(jobs)]
         try:
             for n, future in enumerate(futures):
                 try:
