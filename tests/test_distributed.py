@@ -246,6 +246,62 @@ def test_a_task_the_cluster_lost_is_a_clear_error_and_a_task_error_is_itself() -
         list(broken.components([Job((), ())], inputs))
 
 
+class _Factory:
+    """A stand-in SessionFactory that counts what a worker asks of it."""
+
+    def __init__(self) -> None:
+        self.assumed: list[tuple[str, str | None]] = []
+        self.bases: list[str | None] = []
+
+    def base(self, profile: str | None = None) -> Any:
+        self.bases.append(profile)
+        return SimpleNamespace(kind="base", profile=profile)
+
+    def assume_role(self, source: Any, region: str, role_arn: str, name: str, external_id: str | None = None,
+                    duration: int | None = None) -> Any:
+        self.assumed.append((role_arn, external_id))
+        return SimpleNamespace(kind="assumed", role=role_arn, source=source)
+
+
+def test_a_worker_assumes_each_accounts_role_once_and_keeps_it() -> None:
+    from auditor.distributed.worker import AccountSpec, WorkerSessions
+
+    factory = _Factory()
+    plugin = WorkerSessions(lambda: factory, {"ec2": 2}, b"k" * 32, "given")   # type: ignore[arg-type, return-value]
+    plugin.setup()
+    a = AccountSpec("111111111111", "arn:aws:iam::111111111111:role/Audit", "ext-1", base_profile="hub")
+    b = AccountSpec("222222222222", "arn:aws:iam::222222222222:role/Audit", base_profile="hub")
+    first = plugin.session(a)
+    assert plugin.session(a) is first and plugin.session(b) is not first and plugin.session(b) is plugin.session(b)
+    assert factory.assumed == [(a.role_arn, "ext-1"), (b.role_arn, None)]   # once per account, on the worker
+    assert factory.bases == ["hub"]                                        # one source session for both
+    assert first.source is plugin.session(b).source
+    own = AccountSpec("333333333333", profile="audit-333")                 # no role: the worker's own profile
+    assert plugin.session(own).kind == "base" and factory.bases == ["hub", "audit-333"]
+
+
+def test_a_role_the_worker_cannot_assume_makes_every_call_not_attempted_with_why() -> None:
+    from botocore.exceptions import ClientError
+
+    from auditor.collect.catalog import regional_calls
+    from auditor.distributed.worker import AccountSpec, WorkerSessions, run_region
+
+    class Refused(_Factory):
+        def assume_role(self, *args: Any, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not trusted"}}, "AssumeRole")
+
+    plugin = WorkerSessions(Refused, {}, b"k" * 32, "given")   # type: ignore[arg-type]
+    plugin.setup()
+    spec = AccountSpec("111111111111", "arn:aws:iam::111111111111:role/Audit")
+    records, redacted = run_region(plugin, spec, "eu-west-1")
+    assert redacted == 0
+    assert [(r.service, r.operation) for r in records] == [(c.service, c.operation) for c in regional_calls()]
+    assert all(r.error is not None and r.error.kind == "not_attempted" for r in records)
+    assert all("could not assume arn:aws:iam::111111111111:role/Audit: AccessDenied" in r.error.message
+               for r in records if r.error is not None)
+    assert {(r.account, r.region) for r in records} == {("111111111111", "eu-west-1")}
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 def _closed_port() -> int:

@@ -84,6 +84,11 @@ class WorkerSessions(WorkerPlugin):
 def region_task(spec: AccountSpec, region: str) -> tuple[list[CallRecord], int]:
     """Collect one account-region on this worker: its records and how many values were redacted."""
     plugin: WorkerSessions = get_worker().plugins[PLUGIN]  # type: ignore[assignment]
+    return run_region(plugin, spec, region)
+
+
+def run_region(plugin: WorkerSessions, spec: AccountSpec, region: str) -> tuple[list[CallRecord], int]:
+    """`region_task` with the worker's sessions given."""
     redactor = Redactor(plugin.key, plugin.key_source) if plugin.key is not None else Redactor()
     try:
         session = plugin.session(spec)
