@@ -63,11 +63,13 @@ if TYPE_CHECKING:
     from auditor.distributed.cluster import DaskEngine
     from auditor.emulate.seed import SeedResult
     from auditor.iac.base import PlanSource
+    from auditor.snapshot.merge import MergeResult
     from auditor.snapshot.reader import Snapshot
+    from auditor.snapshot.shards import Shard
     from auditor.store.base import RunStore, StoredRun, StoreSpec
 
 __all__ = ["CollectionProgress", "DemoResult", "Notify", "Progress", "ScanResult", "ScanStopped", "collect_snapshot", "collection_inputs",
-           "collection_summary", "emulator_problem", "register_run", "run_demo", "run_plan", "run_scan", "scan_exit_code",
+           "collection_summary", "emulator_problem", "merge_shards", "register_run", "resume_snapshot", "run_demo", "run_plan", "run_scan", "scan_exit_code",
            "timestamped"]
 
 _log = logger("run")
@@ -175,7 +177,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
              sessions: SessionFactory | None = None, progress: Progress | None = None,
              notify: Notify = _quiet, on_start: Callable[[], None] | None = None,
              pdf_signer: PdfSigner | None = None, store: StoreSpec | None = None,
-             engine: EngineSpec | None = None) -> ScanResult:
+             shard: Shard | None = None, engine: EngineSpec | None = None) -> ScanResult:
     """Collect (`config` and no `snapshot`) or read the verified `snapshot` folder, evaluate it,
     and write findings.json, the reports of `formats` and the evidence bundle into `out`.
 
@@ -200,6 +202,8 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
       opened (made when absent or empty) before anything runs: a location that is not a store
       is `ScanStopped` 2. A registration that fails keeps the bundle in `out`: the result's
       `store_problem` says why and `exit_code` is 6.
+    - `shard`: collect only that shard's accounts (`auditor.snapshot.shards`); the other
+      shards' accounts are ERROR gaps of this run (merge the shards' snapshots to assess all).
     - `engine`: where collection and evaluation run (`auditor.distributed.EngineSpec`; default:
       this process). With Dask, the evaluation is partitioned by connectivity (auditor/partition.py);
       a Dask engine that cannot be used is `ScanStopped` 2.
@@ -217,6 +221,9 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
     # Every input is checked before anything is written: the snapshot read, then the folder.
     snap = _snapshot_input(out, snapshot)
     settled = collection_inputs(config) if snapshot is None and config is not None else None
+    if shard is not None and settled is not None:
+        assert config is not None
+        shard_check(config, shard)
     opened = _open_store(store) if store is not None else None
     _make_folder(out)
     if on_start is not None:
@@ -230,7 +237,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
 
             sessions = SessionFactory(max_attempts=config.collection.max_attempts)
         collection = _collect(config, sessions, out / "snapshot", config.gzip if gzip is None else gzip,
-                              progress, settled, notify, engine=engine)
+                              progress, settled, notify, shard=shard, engine=engine)
         snapshot = collection.path
         snap = _load_snapshot(snapshot)
     elif config is not None:
@@ -701,33 +708,92 @@ def collection_inputs(config: AuditConfig) -> tuple[RegionChoice, Redactor]:
 
 def collect_snapshot(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: bool, progress: Progress | None,
                      settled: tuple[RegionChoice, Redactor] | None, notify: Notify, *,
-                     keep_records: bool = False, engine: EngineSpec | None = None) -> CollectResult:
+                     keep_records: bool = False, shard: Shard | None = None,
+                     engine: EngineSpec | None = None) -> CollectResult:
     """Collect into the snapshot folder `out` (with `settled`: the regions and redactor from
     `collection_inputs`, else settled now) and say what was collected; with `keep_records`
-    the result also holds the records in memory; `engine`: where the region tasks run. Interrupted: `ScanStopped` 130 keeping the
-    evidence so far; a write that fails (full disk, permissions): `ScanStopped` 6 saying what
-    is kept."""
+    the result also holds the records in memory; with `shard` only that shard's accounts
+    (`shard_check` first); `engine`: where the region tasks run. Interrupted: `ScanStopped` 130 keeping the evidence so far (resume
+    it with `resume_snapshot`); a write that fails (full disk, permissions): `ScanStopped` 6
+    saying what is kept."""
     _started("collect", config, None, out)
-    return _collect(config, sessions, out, gzip, progress, settled, notify, keep_records=keep_records, engine=engine)
+    return _collect(config, sessions, out, gzip, progress, settled, notify, keep_records=keep_records, shard=shard,
+                    engine=engine)
+
+
+def shard_check(config: AuditConfig, shard: Shard) -> None:
+    """`ScanStopped` 2 when `config`'s accounts cannot be split into `shard`'s shards (the
+    caller's own account, accounts without an id); nothing is written."""
+    from auditor.snapshot.shards import ShardError, check_shardable
+
+    try:
+        check_shardable(config, shard)
+    except ShardError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(exc)}; nothing was run") from exc
+
+
+def resume_snapshot(config: AuditConfig, sessions: SessionFactory, folder: Path, progress: Progress | None,
+                    notify: Notify, *, engine: EngineSpec | None = None) -> CollectResult:
+    """Carry on the collection an interrupted or crashed run left in `folder` (its ``.partial``
+    folder, or the snapshot's final name): what it checkpointed is verified and kept, the rest
+    collected with `config` (which must be the run's: same digest), and the snapshot finished
+    as usual (auditor/snapshot/checkpoint.py). `ScanStopped` 2 when `folder` is not an
+    unfinished snapshot, was changed, or was started with other inputs."""
+    from auditor.snapshot.checkpoint import open_resume
+
+    try:
+        state = open_resume(folder)
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(exc)}; nothing was run") from exc
+    from auditor.snapshot.shards import ShardError, parse_shard
+
+    try:
+        shard = parse_shard(state.run["shard"]) if state.run.get("shard") else None
+    except ShardError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(state.partial)}: its run file names {safe(exc)}") from exc
+    notify(f"resuming {safe(state.partial)}: {len(state.tasks)} account-region(s) checkpointed and kept, "
+           f"{len(state.discarded)} unfinished record file(s) discarded", err=True)
+    _started("collect", config, None, state.final)
+    return _collect(config, sessions, state.final, bool(state.run.get("compress")), progress, None, notify,
+                    shard=shard, resume=state, engine=engine)
+
+
+def merge_shards(sources: Sequence[Path], out: Path) -> MergeResult:
+    """Merge shard snapshots into the new snapshot folder `out` (`auditor.snapshot.merge`).
+    `ScanStopped` 2 when they cannot be merged (nothing is kept), 6 when `out` cannot be written."""
+    from auditor.snapshot.merge import merge_snapshots
+
+    try:
+        return merge_snapshots(sources, out)
+    except SnapshotError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(exc)}; nothing was merged") from exc
+    except OSError as exc:
+        raise ScanStopped(EXIT_OUTPUT, f"could not write the merged snapshot {safe(out)}: "
+                                       f"{safe(exc.strerror or exc)}") from exc
 
 
 def _collect(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: bool, progress: Progress | None,
              settled: tuple[RegionChoice, Redactor] | None, notify: Notify, *,
-             keep_records: bool = False, engine: EngineSpec | None = None) -> CollectResult:
+             keep_records: bool = False, shard: Shard | None = None, resume: Any = None,
+             engine: EngineSpec | None = None) -> CollectResult:
     """`collect_snapshot` as part of a scan or the demo (their run.started is said already)."""
     from auditor.collect.runner import collect
+    from auditor.snapshot.shards import ShardError
     from auditor.snapshot.writer import SnapshotWriter, partial_path
 
     regions, redactor = settled if settled is not None else collection_inputs(config)
     try:
         with _engine(engine) as running:
-            writer = SnapshotWriter(out, compress=gzip, keep=keep_records)
+            writer = SnapshotWriter(out, compress=gzip, keep=keep_records, resume=resume is not None)
             result = collect(config, sessions, writer, progress=progress, regions=regions, redactor=redactor,
-                             engine=running.regions if running is not None else None)
+                             shard=shard, resume=resume, engine=running.regions if running is not None else None)
     except KeyboardInterrupt:
         raise ScanStopped(EXIT_INTERRUPTED, f"interrupted: the evidence gathered so far is kept in "
                                             f"{safe(partial_path(out))} (marked interrupted; it is not a valid "
-                                            "snapshot)") from None
+                                            f"snapshot; `auditor collect --resume {safe(partial_path(out))}` "
+                                            "finishes it)") from None
+    except ShardError as exc:
+        raise ScanStopped(EXIT_INPUT, f"{safe(exc)}; nothing was run") from exc
     except SnapshotError as exc:
         raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
     except OSError as exc:

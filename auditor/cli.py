@@ -44,7 +44,7 @@ from auditor.vocabulary import FAIL_ON_CHOICES
 
 from auditor.cli_logging import RunOutput, run_options
 from auditor.cli_common import (
-    EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE, fail_input,
+    EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_VIOLATIONS, EXIT_VIOLATIONS_INCOMPLETE, fail_input,
     fail_output, fail_unreadable, prepare_output_folder,
 )
 
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from auditor.config import AuditConfig
+    from auditor.snapshot.shards import Shard
     from auditor.store.base import StoreSpec
 
 
@@ -77,41 +78,114 @@ def cli() -> None:
     """Prove, with evidence, that regulated AWS workloads run in fully private networks."""
 
 
+_SHARD_HELP = ("Collect only shard i of N (e.g. 2/3): an account's shard is set by a hash of its id, so it "
+               "never moves when accounts join; the other shards' accounts are named as not collected here. "
+               "Merge the shards with `auditor merge-snapshots`.")
+
+
+def _shard(text: str | None) -> Shard | None:
+    """--shard parsed (a bad one stops here: exit 2, nothing run)."""
+    from auditor.snapshot.shards import ShardError, parse_shard
+
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        echo(f"error: {safe(exc)}; nothing was run", err=True)
+        sys.exit(EXIT_INPUT)
+
+
 @cli.command("collect")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Audit config (YAML); without it: the caller's account, every built-in pack.")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="New folder for the snapshot (never overwritten).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="New folder for the snapshot (never overwritten); required unless --resume.")
 @click.option("--gzip", is_flag=True, default=None, help="Store raw responses gzip-compressed.")
 @click.option("--allow-incomplete", is_flag=True, help="Exit 0 even when some data could not be collected.")
+@click.option("--shard", "shard_text", metavar="i/N", default=None, help=_SHARD_HELP)
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
+              help="Finish the run an interruption or crash left in this folder (<out>.partial, or <out>): keep "
+                   "what it checkpointed, collect the rest. Give the same config.")
 @run_options
 @aws_options
 @engine_options
-def collect_cmd(config_path: Path | None, out: Path, gzip: bool | None, allow_incomplete: bool, output: RunOutput,
-                aws: AwsOptions, engine: EngineSpec) -> None:
+def collect_cmd(config_path: Path | None, out: Path | None, gzip: bool | None, allow_incomplete: bool,
+                shard_text: str | None, resume_dir: Path | None, output: RunOutput, aws: AwsOptions,
+                engine: EngineSpec) -> None:
     """Collect AWS state read-only into an evidence snapshot."""
-    from auditor.api import collect_snapshot, collection_inputs
+    from auditor.api import collect_snapshot, collection_inputs, resume_snapshot, shard_check
     from auditor.collect.sessions import SessionFactory
 
+    shard = _shard(shard_text)
+    if resume_dir is not None and (out is not None or shard is not None or gzip is not None):
+        echo("error: --resume carries on the interrupted run with its own --out, --shard and --gzip; give only "
+             "--resume (and the same config); nothing was run", err=True)
+        sys.exit(EXIT_INPUT)
+    if resume_dir is None and out is None:
+        echo("error: Missing option '--out' (a new folder for the snapshot), or give --resume FOLDER; nothing "
+             "was run", err=True)
+        sys.exit(EXIT_INPUT)
     try:
         config = config_for_command(config_path, aws, output.notify)
         assert config is not None
         settled = collection_inputs(config)
+        if shard is not None:
+            shard_check(config, shard)
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:
         _stopped(exc)
+    factory = SessionFactory(max_attempts=config.collection.max_attempts)
+    if resume_dir is not None:
+        _sigterm_as_interrupt()
+        try:
+            with output.progress() as progress:
+                result = resume_snapshot(config, factory, resume_dir, progress, output.notify, engine=engine)
+        except ScanStopped as exc:
+            _stopped(exc)
+        sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
+    assert out is not None
     prepare_output_folder(out.parent)   # the snapshot folder itself is made by the writer
     if out.exists() and not out.is_dir():
         fail_output(f"--out {safe(out)} is a file: give a new folder for the snapshot")
     _sigterm_as_interrupt()
-    factory = SessionFactory(max_attempts=config.collection.max_attempts)
     try:
         with output.progress() as progress:
             result = collect_snapshot(config, factory, out, config.gzip if gzip is None else gzip, progress,
-                                      settled, output.notify, engine=engine)
+                                      settled, output.notify, shard=shard, engine=engine)
     except ScanStopped as exc:
         _stopped(exc)
+    sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
+
+
+@cli.command("merge-snapshots")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="New folder for the merged snapshot (never overwritten).")
+@click.option("--allow-incomplete", is_flag=True, help="Exit 0 even when the merged snapshot is incomplete.")
+@click.argument("snapshots", nargs=-1, required=True, type=click.Path(path_type=Path))
+def merge_cmd(out: Path, allow_incomplete: bool, snapshots: tuple[Path, ...]) -> None:
+    """Merge the snapshots of `auditor collect --shard i/N` (from any machines) into one snapshot:
+    each verified, all of the same run; a missing shard's accounts stay ERROR gaps."""
+    from auditor.api import merge_shards
+
+    prepare_output_folder(out.parent)
+    if out.exists() and not out.is_dir():
+        fail_output(f"--out {safe(out)} is a file: give a new folder for the merged snapshot")
+    try:
+        result = merge_shards(list(snapshots), out)
+    except ScanStopped as exc:
+        _stopped(exc)
+    m = result.manifest
+    shard = m.get("shard") or {}
+    echo(f"merged snapshot written to {safe(result.path)}")
+    echo(f"  shards {', '.join(str(i) for i in shard.get('merged', []))} of {shard.get('count')}; "
+         f"{len(m['calls'])} calls, {len(m['errors'])} errors, {len(m['accounts'])} accounts")
+    if shard.get("missing"):
+        echo(f"  shard(s) {', '.join(str(i) for i in shard['missing'])} missing: their accounts were not "
+             "collected (ERROR gaps)", err=True)
+    if not result.complete:
+        echo(f"  assessment INCOMPLETE (run `auditor inventory {safe(result.path)}` for every error)", err=True)
     sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
 
 
@@ -244,6 +318,9 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Evaluate a Terraform plan (terraform show -json) or CloudFormation template, as `auditor plan` "
                    "does: laid over the --snapshot, else (with -c) over a live collection, else alone.")
+@click.option("--shard", "shard_text", metavar="i/N", default=None,
+              help="When collecting: only shard i of N (as `auditor collect --shard`); the other shards' accounts "
+                   "are ERROR gaps of this scan.")
 @run_options
 @aws_options
 @engine_options
@@ -251,13 +328,18 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None,
              output: RunOutput, aws: AwsOptions, pdf_signing: PdfSigningOptions,
              responses_file: Path | None = None, store_location: str | None = None,
-             plan_file: Path | None = None, engine: EngineSpec | None = None) -> None:
+             plan_file: Path | None = None, shard_text: str | None = None, engine: EngineSpec | None = None) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF; OSCAL when asked) into an evidence bundle, print
     a summary."""
     from auditor.api import run_scan
     from auditor.scan import prepare, summary_lines
 
+    shard = _shard(shard_text)
+    if shard is not None and (snapshot_dir is not None or plan_file is not None):
+        echo("error: --shard applies when the scan collects (not with --snapshot or --plan); nothing was run",
+             err=True)
+        sys.exit(EXIT_INPUT)
     try:
         config = config_for_command(config_path, aws, output.notify,
                                     required=snapshot_dir is None and plan_file is None)
@@ -284,7 +366,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
             result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
                               signing_key=key, gzip=gzip, progress=progress, notify=output.notify,
                               on_start=_sigterm_as_interrupt, pdf_signer=signer,
-                              store=_store_spec(store_location, config), engine=engine)
+                              store=_store_spec(store_location, config), shard=shard, engine=engine)
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:

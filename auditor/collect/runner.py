@@ -5,6 +5,12 @@ Organizations discovery, or the caller's own account), records each account's ca
 identity, expands ``regions: all``, then runs the (account, region) tasks on a bounded
 thread pool with a per-service cap on calls in flight. Every call and every failure is
 handed to the snapshot writer; nothing is dropped.
+
+With a `Shard` only that shard's accounts are opened and collected; the others are named in
+the manifest as not collected here (so a lone shard never looks complete). The discovery,
+each account's own calls and each task are checkpointed as they finish
+(auditor/snapshot/checkpoint.py); with a `ResumeState` what was checkpointed is kept and
+only the rest is collected.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ from auditor.collect.region import RegionContext, collect_region
 from auditor.collect.regions import RegionChoice, resolve_regions
 from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, SnapshotError
 from auditor.events import CollectionProgress, Progress, emit, logger
 from auditor.partitions import partition_of
+from auditor.snapshot.checkpoint import DISCOVERY, Checkpointer, ResumeState, account_checkpoint, task_checkpoint
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallRecord
+from auditor.snapshot.shards import Shard, check_shardable
 from auditor.snapshot.writer import SnapshotWriter
 
 _log = logger("collect")
@@ -51,6 +59,13 @@ class AccountRun:
     identity: dict[str, str] = field(default_factory=dict)
     regions: tuple[str, ...] = ()
     problem: str = ""  # why the account's regions cannot be collected, if so
+    written: list[CallRecord] = field(default_factory=list)  # its own calls (checkpointed together)
+    reopen_problem: str = ""  # resumed run: why its session could not be opened again
+
+    @property
+    def key(self) -> str:
+        """Its checkpoint's name: the caller's own account is known only after a call."""
+        return "caller" if self.source == "caller" else self.id
 
     def meta(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "source": self.source, "role_arn": self.role_arn,
@@ -68,6 +83,8 @@ class Collector:
     """One run's collection state. Use `collect()`; this class only holds the pieces."""
 
     engine: RegionEngine | None = None   # None: the region tasks run on this process's pool
+    shard: Shard | None = None
+    resume: ResumeState | None = None
 
     def __init__(self, config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
                  progress: Progress | None = None, *, regions: RegionChoice, redactor: Redactor):
@@ -98,8 +115,10 @@ class Collector:
         # partition, so GovCloud and China reach their own endpoints.
         return self.region_choice.home
 
-    def _record(self, record: CallRecord) -> CallRecord:
+    def _record(self, record: CallRecord, acct: AccountRun | None = None) -> CallRecord:
         self._add(record)
+        if acct is not None:
+            acct.written.append(record)
         if record.error is not None:
             self._account_errors[record.account] = record.error.code   # the account's last failure
         return record
@@ -117,7 +136,7 @@ class Collector:
         if not acct.id and rec.ok and rec.pages and rec.pages[0].get("Account"):
             # The caller's account is only known from this answer: file the record under it.
             rec = dataclasses.replace(rec, account=str(rec.pages[0]["Account"]))
-        self._record(rec)
+        self._record(rec, acct)
         if not rec.ok:
             acct.problem = f"sts:GetCallerIdentity failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
             # The caller's own account is only known from that answer: file its gaps where the
@@ -145,7 +164,7 @@ class Collector:
             rec = CallRecord(acct.id, GLOBAL_REGION, "sts", "AssumeRole", {"RoleArn": acct.role_arn},
                              error=err, started=started)
             acct.problem = f"sts:AssumeRole into {acct.role_arn} failed: {err.code}: {err.message}"
-        self._record(rec)  # the response (credentials) is never written
+        self._record(rec, acct)  # the response (credentials) is never written
 
     def _base_session(self, profile: str | None = None) -> Any:
         """One session (and so one STS client) per source profile for every role assumption."""
@@ -167,6 +186,7 @@ class Collector:
         assert disc is not None
         mgmt = self._base_session(self.config.caller_profile)
         home = AccountRun(id="", name="organization-management", source="caller", session=mgmt)
+        self._discovery_home = home   # its records are the discovery checkpoint's
         # The caller's own identity and the account list are recorded apart from the audited
         # accounts' calls: the management account may be audited too, through its role.
         self._identity(home, DISCOVERY_REGION)
@@ -174,7 +194,7 @@ class Collector:
             raise DiscoveryFailed(home.problem)
         org = self.factory.client(mgmt, "organizations", self._home_region())
         rec = self._record(run_call(org, home.id, DISCOVERY_REGION, "organizations", "ListAccounts", {},
-                                    redactor=self.redactor))
+                                    redactor=self.redactor), home)
         if not rec.ok:
             raise DiscoveryFailed(f"organizations:ListAccounts failed: {rec.error.code}: "  # type: ignore[union-attr]
                                   f"{rec.error.message}")  # type: ignore[union-attr]
@@ -183,7 +203,7 @@ class Collector:
         def call(operation: str, params: dict[str, Any]) -> CallRecord:
             # OU and tag lookups: recorded as evidence beside ListAccounts, never in an audited account
             return self._record(run_call(org, home.id, DISCOVERY_REGION, "organizations", operation, params,
-                                         redactor=self.redactor))
+                                         redactor=self.redactor), home)
 
         chosen = select_accounts(rec.items("Accounts"), disc, call)
         # A lookup that failed leaves the accounts it would have selected undecided: said, never dropped.
@@ -200,6 +220,8 @@ class Collector:
         t0 = time.monotonic()
         self._prepare_account(acct)
         ms = int((time.monotonic() - t0) * 1000)
+        if self.shard is not None and not self.shard.owns(acct.id):
+            return   # another shard's account: not ours to reach (the manifest names it)
         if acct.problem:
             emit(_log, "account.failed", "account %s (%s) not reached: %s", acct.id, acct.source, acct.problem,
                  account=acct.id, name=acct.name, source=acct.source, role_arn=acct.role_arn,
@@ -212,8 +234,17 @@ class Collector:
 
     def _prepare_account(self, acct: AccountRun) -> None:
         # Runs on the pool: assuming roles in many accounts happens concurrently.
-        if acct.problem:   # discovery could not decide whether to audit it: nothing is assumed
+        if acct.problem:   # another shard's, or discovery could not decide: nothing is assumed
             return
+        saved = self.resume.account(acct.key) if self.resume is not None else None
+        if saved is not None:
+            self._restore_account(acct, saved)
+            return
+        self._account_calls(acct)
+        # Its own calls are done (failed ones too: they are evidence): a resumed run keeps them.
+        self._checkpoint(account_checkpoint(acct.key), acct.written, {"account": acct.meta()})
+
+    def _account_calls(self, acct: AccountRun) -> None:
         if acct.source == "config":
             self._open_explicit(acct)
         elif acct.source == "organizations":
@@ -229,7 +260,7 @@ class Collector:
         if self.region_choice.regions == "all":
             ec2 = self.factory.client(acct.session, "ec2", self._home_region())
             rec = self._record(run_call(ec2, acct.id, GLOBAL_REGION, "ec2", "DescribeRegions", {},
-                                        redactor=self.redactor))
+                                        redactor=self.redactor), acct)
             if not rec.ok:
                 acct.problem = f"ec2:DescribeRegions failed: {rec.error.code}: {rec.error.message}"  # type: ignore[union-attr]
                 return
@@ -256,10 +287,106 @@ class Collector:
         return out
 
     def _region_done(self, account: str, region: str, records: list[CallRecord]) -> None:
-        """A region task's records are all written: say so in the run's tasks."""
+        """A region task's records are all written: say so in the run's tasks and checkpoint it."""
         errors = sum(0 if rec.ok else 1 for rec in records)
-        self.tasks.append({"account": account, "region": region, "calls": len(records),
-                           "errors": errors, "status": "complete" if not errors else "incomplete"})
+        task = {"account": account, "region": region, "calls": len(records),
+                "errors": errors, "status": "complete" if not errors else "incomplete"}
+        self.tasks.append(task)
+        self._checkpoint(task_checkpoint(account, region), records, {"task": task})
+
+    # -- checkpoints and resume (auditor/snapshot/checkpoint.py) ---------------------------
+    def _checkpoint(self, name: str, records: list[CallRecord], state: dict[str, Any]) -> None:
+        """Queue a checkpoint (written, durably, on the checkpointer's thread); a checkpoint
+        that could not be written stops the run here."""
+        self._checkpointer.submit(name, records, state)
+        self._checkpointer.check()
+
+    def close_checkpoints(self, *, flush: bool) -> None:
+        """Stop the checkpointer (`flush`: once what is queued is written) and raise what
+        stopped it, if anything did. A finished run does not flush: its manifest says it all."""
+        self._checkpointer.close(flush=flush)
+        self._checkpointer.check()
+
+    def _restore_discovery(self) -> bool:
+        """A resumed run whose discovery was checkpointed: its accounts, without a call."""
+        saved = self.resume.discovery if self.resume is not None else None
+        if saved is None:
+            return False
+        self.discovery_problem = str(saved.get("problem", ""))
+        self.accounts = [AccountRun(id=a["id"], name=a.get("name", ""), source=a.get("source", "organizations"),
+                                    role_arn=a.get("role_arn"), problem=a.get("problem", ""))
+                         for a in saved.get("accounts", [])]
+        return True
+
+    def _checkpoint_discovery(self) -> None:
+        home = getattr(self, "_discovery_home", None)
+        accounts = [{"id": a.id, "name": a.name, "source": a.source, "role_arn": a.role_arn, "problem": a.problem}
+                    for a in self.accounts]
+        self._checkpoint(DISCOVERY, home.written if home is not None else [],
+                         {"problem": self.discovery_problem, "accounts": accounts})
+
+    def _restore_account(self, acct: AccountRun, saved: dict[str, Any]) -> None:
+        """A resumed run: the account's own calls were checkpointed. What they settled is taken
+        back; when some of its regions are still to collect, its session is opened again."""
+        meta = saved.get("account") or {}
+        acct.id = str(meta.get("id", acct.id))
+        acct.identity = dict(meta.get("identity") or {})
+        acct.regions = tuple(meta.get("regions") or ())
+        acct.problem = str(meta.get("problem") or "")
+        assert self.resume is not None
+        if acct.problem or all((acct.id, r) in self.resume.tasks for r in acct.regions):
+            return
+        self._reopen(acct)
+
+    def _reopen(self, acct: AccountRun) -> None:
+        """Open the account's session again (the role assumed again, the identity checked
+        against the checkpointed one). Nothing is written: the records of the first opening
+        stand; the manifest's ``resumed.reopened`` says it was done."""
+        started = now_iso()
+        try:
+            if acct.source == "config":
+                spec = next(a for a in self.config.accounts if a.id == acct.id)
+                if spec.role_arn:
+                    acct.session = self.factory.assume_role(
+                        self._base_session(self.config.aws_profile), self._home_region(), spec.role_arn,
+                        spec.session_name or f"auditor-{self.run_started[:10]}", spec.external_id,
+                        spec.session_duration)
+                else:
+                    acct.session = self.factory.base(spec.profile or self.config.aws_profile)
+            elif acct.source == "organizations":
+                disc = self.config.discovery
+                assert disc is not None
+                acct.session = self.factory.assume_role(
+                    self._base_session(self.config.caller_profile), self._home_region(), acct.role_arn or "",
+                    disc.session_name or f"auditor-{self.run_started[:10]}", disc.external_id, disc.session_duration)
+            else:
+                acct.session = self.factory.base(self.config.aws_profile)
+        except Exception as exc:  # noqa: BLE001 - said in the manifest
+            err = classify(exc)
+            acct.reopen_problem = (f"resumed run: could not open the account's session again: "
+                                   f"{err.code}: {err.message}")
+        if not acct.reopen_problem:
+            sts = self.factory.client(acct.session, "sts", self._home_region())
+            rec = run_call(sts, acct.id, GLOBAL_REGION, "sts", "GetCallerIdentity", {}, redactor=self.redactor)
+            seen = rec.pages[0].get("Account") if rec.ok and rec.pages else None
+            if not rec.ok:
+                acct.reopen_problem = (f"resumed run: sts:GetCallerIdentity failed on the session opened again: "
+                                       f"{rec.error.code}: {rec.error.message}")  # type: ignore[union-attr]
+            elif seen != acct.identity.get("Account"):
+                acct.reopen_problem = (f"resumed run: the session opened again belongs to account {seen}, not "
+                                       f"{acct.identity.get('Account')}; refusing to collect the wrong account")
+        with self._count_lock:
+            self._reopened.append({"account": acct.id, "role_arn": acct.role_arn, "started": started,
+                                   "identity_checked": not acct.reopen_problem, "problem": acct.reopen_problem})
+
+    def _apply_shard(self) -> None:
+        """The accounts of other shards are not opened: each is named, with where it is."""
+        if self.shard is None:
+            return
+        for acct in self.accounts:
+            if not self.shard.owns(acct.id):
+                acct.problem = self.shard.elsewhere(acct.id)
+                acct.written = []
 
     # -- the run ----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -267,11 +394,13 @@ class Collector:
         pool = ThreadPoolExecutor(max_workers=cfg.collection.max_workers, thread_name_prefix="collect")
         try:
             if cfg.discovery is not None:
-                try:
-                    self.accounts = self._discover()
-                except DiscoveryFailed as exc:
-                    self.discovery_problem = str(exc)
-                    self.accounts = []
+                if not self._restore_discovery():
+                    try:
+                        self.accounts = self._discover()
+                    except DiscoveryFailed as exc:
+                        self.discovery_problem = str(exc)
+                        self.accounts = []
+                    self._checkpoint_discovery()
                 if self.discovery_problem:
                     emit(_log, "discovery.failed", "Organizations discovery incomplete: %s", self.discovery_problem,
                          reason=self.discovery_problem,
@@ -287,8 +416,10 @@ class Collector:
             else:
                 self.accounts = [AccountRun(id="", name="", source="caller",
                                             session=self.factory.base(cfg.aws_profile))]
+            self._apply_shard()
             self._drain(pool, [pool.submit(self._open_account, a) for a in self.accounts], "accounts")
             self._keep_planned_regions()
+            kept = self.resume.tasks if self.resume is not None else {}
             jobs: dict[Future[list[CallRecord]], tuple[str, str]] = {}
             for acct in self.accounts:
                 if acct.problem:
@@ -298,12 +429,25 @@ class Collector:
                                     "status": "not_attempted", "reason": acct.problem} for r in planned]
                     continue
                 for region in acct.regions:
-                    jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
+                    if (acct.id, region) in kept:   # checkpointed by the interrupted run: kept
+                        self.tasks.append(dict(kept[(acct.id, region)]["task"]))
+                    elif acct.reopen_problem:
+                        self.tasks.append({"account": acct.id, "region": region, "calls": 0, "errors": 0,
+                                           "status": "not_attempted", "reason": acct.reopen_problem})
+                    else:
+                        if self.resume is not None:
+                            self._recollected.append(f"{acct.id}/{region}")
+                        jobs[pool.submit(self._region_task, acct, region)] = (acct.id, region)
             self._drain(pool, list(jobs), "regions", jobs)
             self._tell("regions", len(jobs), len(jobs), "")   # the end, also when no region could be run
+            self.close_checkpoints(flush=False)
         except BaseException:
             self.stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
+            try:   # what finished before the stop is kept for a resume, as far as the disk allows
+                self._checkpointer.close(flush=True)
+            except BaseException:  # noqa: BLE001 - the first failure is the one raised
+                pass
             raise
         pool.shutdown(wait=True)
         return self.meta()
@@ -355,9 +499,17 @@ class Collector:
         # organization whose accounts could not be listed still meant to cover them).
         regions = sorted(({r for a in self.accounts for r in a.regions} | {t["region"] for t in self.tasks})
                          - {"all"})
-        problems = [{"account": a.id, "message": a.problem} for a in self.accounts if a.problem]
+        problems = [{"account": a.id, "message": a.problem or a.reopen_problem}
+                    for a in self.accounts if a.problem or a.reopen_problem]
         if self.discovery_problem:
             problems.append({"account": "organization", "message": self.discovery_problem})
+        extra: dict[str, Any] = {}
+        if self.shard is not None:
+            extra["shard"] = self.shard.meta(a.id for a in self.accounts)
+        if self.resume is not None:
+            extra["resumed"] = [*self.resume.run.get("resumed", []),
+                                {**self.resume.section(), "recollected_tasks": sorted(self._recollected),
+                                 "reopened": sorted(self._reopened, key=lambda r: r["account"])}]
         return {
             "tool": {"name": "private-network-auditor", "version": __version__,
                      "botocore": botocore.__version__},
@@ -370,7 +522,43 @@ class Collector:
             "redaction": self.redactor.meta(),
             "account_problems": problems,
             "tasks": sorted(self.tasks, key=lambda t: (t["account"], t["region"])),
+            **extra,
         }
+
+    def prepare_resume(self, shard: Shard | None, resume: ResumeState | None) -> None:
+        """Set the run's shard and what an interrupted run left (`collect` does this)."""
+        self.shard = shard
+        self.resume = resume
+        self._checkpointer = Checkpointer(self.writer.checkpoints)
+        self._reopened: list[dict[str, Any]] = []
+        self._recollected: list[str] = []
+        if resume is not None:
+            self.run_started = str(resume.run.get("started") or self.run_started)
+
+
+_RESUME_KEYS = {"config_digest": "the audit config differs (its SHA-256 digest)", "shard": "the --shard differs",
+                "compress": "--gzip differs", "region_choice": "the regions differ",
+                "redaction_key": "the redaction key differs"}
+
+
+def run_inputs(config: AuditConfig, shard: Shard | None, compress: bool, regions: RegionChoice, redactor: Redactor,
+               started: str) -> dict[str, Any]:
+    """What a run is started with (``checkpoints/run.json``): a resume must match it."""
+    return {"config_digest": config.digest, "config_source": str(config.source),
+            "shard": str(shard) if shard is not None else None, "compress": compress,
+            "region_choice": regions.meta(), "redaction_key": redactor.meta().get("key_id"),
+            "started": started, "tool": __version__}
+
+
+def resume_mismatch(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """Why a run started with `now` cannot carry on the one started with `before` ("" when it can)."""
+    for key, what in _RESUME_KEYS.items():
+        if key == "redaction_key" and (before.get(key) is None or now.get(key) is None):
+            continue   # no secret value was redacted (yet): no key was needed
+        if before.get(key) != now.get(key):
+            return (f"{what}: the interrupted run had {before.get(key)!r}, this one {now.get(key)!r}; resume with "
+                    "the same inputs, or collect again into a new folder")
+    return ""
 
 
 class DiscoveryFailed(Exception):
@@ -392,7 +580,8 @@ class CollectResult:
 
 def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
             progress: Progress | None = None, *, regions: RegionChoice | None = None,
-            redactor: Redactor | None = None, engine: RegionEngine | None = None) -> CollectResult:
+            redactor: Redactor | None = None, shard: Shard | None = None,
+            resume: ResumeState | None = None, engine: RegionEngine | None = None) -> CollectResult:
     """Collect everything `config` asks for into `writer`'s snapshot.
 
     `regions` defaults to `resolve_regions` (the config, else the AWS environment) and
@@ -401,16 +590,35 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
     the writer's folder is removed and the InputError / RedactionKeyError propagates.
     On KeyboardInterrupt (or any unexpected error) the evidence gathered so far is kept in
     the writer's ``.partial`` folder, marked interrupted, and the exception propagates.
+
+    `shard`: collect only that shard's accounts (`ShardUnusable` when the config's accounts
+    cannot be split). `resume`: carry on the interrupted run `open_resume` read (`writer`
+    opened with ``resume=True``); `SnapshotError` when it was started with other inputs.
     `engine`: where the region tasks run (default: this process's thread pool).
     """
     try:
         regions = regions or resolve_regions(config.regions, config.source, config.caller_profile)
         redactor = redactor or Redactor.from_environment()
+        if shard is not None:
+            check_shardable(config, shard)
     except AuditorError:
-        writer.discard()
+        if resume is None:
+            writer.discard()
         raise
     collector = Collector(config, factory, writer, progress, regions=regions, redactor=redactor)
     collector.engine = engine
+    collector.prepare_resume(shard, resume)
+    run = run_inputs(config, shard, writer.compress, regions, redactor, collector.run_started)
+    if resume is None:
+        writer.begin(run)
+    else:
+        differs = resume_mismatch(resume.run, run)
+        if differs:
+            raise SnapshotError(f"{resume.partial}: cannot resume: {differs}")
+        resume.drop_untrusted()
+        writer.adopt(resume.files, resume.calls)
+        # Said at once (durably), so a resume that is itself interrupted is still on record.
+        writer.begin({**run, "resumed": [*resume.run.get("resumed", []), resume.section()]})
     t0 = time.monotonic()
     try:
         meta = collector.run()

@@ -4,6 +4,10 @@ Records are written into ``<dir>.partial`` as they arrive; only `finish` writes 
 manifest with ``status: complete`` and renames the folder into place. An interrupted run
 (`abort`) leaves ``<dir>.partial`` with a manifest saying ``interrupted``: the evidence
 gathered so far is kept, and nothing can mistake it for a finished snapshot.
+
+While it runs the folder also holds ``checkpoints/`` (auditor/snapshot/checkpoint.py): `begin`
+writes what the run was started with, `checkpoint` what a finished task or account wrote, so
+that an interrupted run can resume (``SnapshotWriter(..., resume=True)`` and `adopt`).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.errors import SnapshotError
+from auditor.snapshot.checkpoint import CHECKPOINTS, RUN_FILE, durable_write, make_durable, run_file
 from auditor.snapshot.records import CallRecord, canonical_json
 
 FORMAT = "auditor-snapshot"
@@ -42,7 +48,9 @@ def partial_path(final: Path) -> Path:
 class SnapshotWriter:
     """Writes records as they come, then the manifest; see the module docstring."""
 
-    def __init__(self, final_dir: Path | str, *, compress: bool = False, keep: bool = False):
+    def __init__(self, final_dir: Path | str, *, compress: bool = False, keep: bool = False, resume: bool = False):
+        """`resume`: carry on in the ``.partial`` folder an interrupted run left (it must
+        exist; `adopt` then takes over what its checkpoints vouch for)."""
         self.final = Path(final_dir)
         self.keep = keep
         self.records: list[CallRecord] = []  # only filled when keep=True (tests, round trips)
@@ -52,16 +60,24 @@ class SnapshotWriter:
         if self.final.exists() and any(self.final.iterdir()):
             raise SnapshotError(f"{self.final} already exists and is not empty; choose a new output folder "
                                 "(snapshots are evidence and are never overwritten)")
-        if self.partial.exists():
-            raise SnapshotError(f"{self.partial} holds an interrupted run's evidence; move or delete it first")
-        # The folders this writer makes, deepest first, so `discard` can take them away again.
-        self._made = [d for d in (self.partial, *self.partial.parents) if not d.exists()]
-        self.partial.mkdir(parents=True)
+        if resume:
+            if not self.partial.is_dir():
+                raise SnapshotError(f"{self.partial}: no interrupted run to resume")
+            self._made: list[Path] = []
+        else:
+            if self.partial.exists():
+                raise SnapshotError(f"{self.partial} holds an interrupted run's evidence; resume it "
+                                    f"(auditor collect --resume {self.partial}), or move or delete it first")
+            # The folders this writer makes, deepest first, so `discard` can take them away again.
+            self._made = [d for d in (self.partial, *self.partial.parents) if not d.exists()]
+            self.partial.mkdir(parents=True)
         self.files: dict[str, str] = {}
         self.manifest: dict[str, Any] = {}
         self.calls: list[dict[str, Any]] = []
         self._closed = ""  # set by finish/abort: no record may be added after the manifest
         self._pending: set[str] = set()  # record files being written right now
+        self._entries: dict[str, dict[str, Any]] = {}   # record file -> its `calls` entry (checkpoints)
+        self._indexed = 0   # how many of `calls` are in `_entries`
 
     def add(self, record: CallRecord) -> None:
         """Write one call's record file and note it for the manifest."""
@@ -102,6 +118,58 @@ class SnapshotWriter:
             (self.partial / rel).unlink(missing_ok=True)
             self._check_open(rel)
 
+    # -- checkpoints (auditor/snapshot/checkpoint.py) ------------------------------------
+    def record_file(self, record: CallRecord) -> str:
+        """The file (relative to the snapshot) `record` is written to."""
+        return f"records/{record.record_id}.json" + (".gz" if self.compress else "")
+
+    def begin(self, run: Mapping[str, Any]) -> None:
+        """Write (durably) what the run was started with: ``checkpoints/run.json``."""
+        durable_write(self.partial / CHECKPOINTS / RUN_FILE, canonical_json(run_file(run)))
+
+    def checkpoint(self, name: str, records: Iterable[CallRecord], state: Mapping[str, Any]) -> None:
+        """`checkpoints` of one."""
+        self.checkpoints([(name, list(records), dict(state))])
+
+    def checkpoints(self, batch: Sequence[tuple[str, Sequence[CallRecord], Mapping[str, Any]]]) -> None:
+        """Make the records of every checkpoint of `batch` (all written by `add`) durable, then
+        write each checkpoint `name` (relative to ``checkpoints/``) naming its record files
+        with their SHA-256 and manifest entries, beside its `state` (what the runner needs to
+        carry on without these calls), and make those durable too."""
+        bodies: list[tuple[str, dict[str, Any]]] = []
+        every: list[str] = []
+        with self._lock:
+            if self._closed:   # finished (the manifest says it all) or interrupted: nothing to add
+                return
+            for entry in self.calls[self._indexed:]:
+                self._entries[entry["record"]] = entry
+            self._indexed = len(self.calls)
+            for name, records, state in batch:
+                rels = [self.record_file(r) for r in records]
+                missing = [r for r in rels if r not in self.files]
+                if missing:
+                    raise SnapshotError(f"checkpoint {name}: the record {missing[0]} was not written")
+                body = {**state, "files": {r: self.files[r] for r in sorted(rels)},
+                        "calls": [self._entries[r] for r in rels if r in self._entries]}
+                bodies.append((name, body))
+                every += rels
+        make_durable(self.partial, every)
+        names = []
+        for name, body in bodies:
+            _write_bytes(self.partial / CHECKPOINTS / name, canonical_json(body), sync=False)
+            names.append(f"{CHECKPOINTS}/{name}")
+        make_durable(self.partial, names)
+
+    def adopt(self, files: Mapping[str, str], calls: Iterable[Mapping[str, Any]]) -> None:
+        """Take over records an interrupted run wrote and checkpointed (verified by
+        `auditor.snapshot.checkpoint.open_resume`): they join the manifest as if written now."""
+        with self._lock:
+            for rel in files:
+                if rel in self.files:
+                    raise SnapshotError(f"two checkpoints name the same record file {rel}")
+            self.files.update(files)
+            self.calls.extend(dict(c) for c in calls)
+
     def _check_open(self, rel: str) -> None:
         if self._closed:
             raise SnapshotError(f"{rel} arrived after the snapshot was {self._closed}; not written")
@@ -119,6 +187,8 @@ class SnapshotWriter:
         with self._lock:
             self._closed = "finished"
             self.manifest = self._manifest("complete", meta)
+        # The manifest now says everything the checkpoints did; a finished snapshot has none.
+        shutil.rmtree(self.partial / CHECKPOINTS, ignore_errors=True)
         _write_bytes(self.partial / MANIFEST, canonical_json(self.manifest))
         if self.final.exists():
             self.final.rmdir()  # empty, checked in __init__
