@@ -32,7 +32,8 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     from auditor.collect.regions import RegionChoice
     from auditor.collect.runner import CollectResult
     from auditor.collect.sessions import SessionFactory
+    from auditor.distributed import EngineSpec
+    from auditor.distributed.cluster import DaskEngine
     from auditor.emulate.seed import SeedResult
     from auditor.iac.base import PlanSource
     from auditor.snapshot.merge import MergeResult
@@ -174,7 +177,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
              sessions: SessionFactory | None = None, progress: Progress | None = None,
              notify: Notify = _quiet, on_start: Callable[[], None] | None = None,
              pdf_signer: PdfSigner | None = None, store: StoreSpec | None = None,
-             shard: Shard | None = None) -> ScanResult:
+             shard: Shard | None = None, engine: EngineSpec | None = None) -> ScanResult:
     """Collect (`config` and no `snapshot`) or read the verified `snapshot` folder, evaluate it,
     and write findings.json, the reports of `formats` and the evidence bundle into `out`.
 
@@ -201,6 +204,9 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
       `store_problem` says why and `exit_code` is 6.
     - `shard`: collect only that shard's accounts (`auditor.snapshot.shards`); the other
       shards' accounts are ERROR gaps of this run (merge the shards' snapshots to assess all).
+    - `engine`: where collection and evaluation run (`auditor.distributed.EngineSpec`; default:
+      this process). With Dask, the evaluation is partitioned by connectivity (auditor/partition.py);
+      a Dask engine that cannot be used is `ScanStopped` 2.
     - `progress`, `notify`: see the module docstring; `on_start` is called once every input
       is checked and the output folder exists, before any evidence is gathered or evaluated
       (the command line turns SIGTERM into an interrupt there).
@@ -231,14 +237,14 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
 
             sessions = SessionFactory(max_attempts=config.collection.max_attempts)
         collection = _collect(config, sessions, out / "snapshot", config.gzip if gzip is None else gzip,
-                              progress, settled, notify, shard=shard)
+                              progress, settled, notify, shard=shard, engine=engine)
         snapshot = collection.path
         snap = _load_snapshot(snapshot)
     elif config is not None:
         notify(f"re-evaluating {safe(snapshot)} with {safe(config.source)}", err=True)
     assert snap is not None
     result = _evaluate_into_bundle(out, snap, snapshot, config, inputs, signing_key, wanted, style, notify,
-                                   collection, pdf_signer)
+                                   collection, pdf_signer, engine)
     collected_with = result.document["run"]["config"]["collected_with_digest"]
     if config is not None and collected_with and collected_with != config.digest:
         notify("note: the config differs from the one the snapshot was collected with "
@@ -671,6 +677,20 @@ def _load_snapshot(snapshot_dir: Path) -> Snapshot:
         raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
 
 
+@contextmanager
+def _engine(spec: EngineSpec | None) -> Iterator[DaskEngine | None]:
+    """The run's Dask engine (auditor/distributed), None for this process; one that cannot be
+    used (the extra missing, the scheduler unreachable) is `ScanStopped` 2."""
+    from auditor.distributed import EngineUnavailable
+    from auditor.distributed.cluster import open_engine
+
+    try:
+        with open_engine(spec) as running:
+            yield running
+    except EngineUnavailable as exc:
+        raise ScanStopped(EXIT_INPUT, safe(exc)) from None
+
+
 def collection_inputs(config: AuditConfig) -> tuple[RegionChoice, Redactor]:
     """The run's regions and the redaction key, settled before any folder is made: no region
     anywhere is an `InputError`, an unusable key `ScanStopped` (2); nothing is left behind."""
@@ -688,15 +708,17 @@ def collection_inputs(config: AuditConfig) -> tuple[RegionChoice, Redactor]:
 
 def collect_snapshot(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: bool, progress: Progress | None,
                      settled: tuple[RegionChoice, Redactor] | None, notify: Notify, *,
-                     keep_records: bool = False, shard: Shard | None = None) -> CollectResult:
+                     keep_records: bool = False, shard: Shard | None = None,
+                     engine: EngineSpec | None = None) -> CollectResult:
     """Collect into the snapshot folder `out` (with `settled`: the regions and redactor from
     `collection_inputs`, else settled now) and say what was collected; with `keep_records`
     the result also holds the records in memory; with `shard` only that shard's accounts
-    (`shard_check` first). Interrupted: `ScanStopped` 130 keeping the evidence so far (resume
+    (`shard_check` first); `engine`: where the region tasks run. Interrupted: `ScanStopped` 130 keeping the evidence so far (resume
     it with `resume_snapshot`); a write that fails (full disk, permissions): `ScanStopped` 6
     saying what is kept."""
     _started("collect", config, None, out)
-    return _collect(config, sessions, out, gzip, progress, settled, notify, keep_records=keep_records, shard=shard)
+    return _collect(config, sessions, out, gzip, progress, settled, notify, keep_records=keep_records, shard=shard,
+                    engine=engine)
 
 
 def shard_check(config: AuditConfig, shard: Shard) -> None:
@@ -711,7 +733,7 @@ def shard_check(config: AuditConfig, shard: Shard) -> None:
 
 
 def resume_snapshot(config: AuditConfig, sessions: SessionFactory, folder: Path, progress: Progress | None,
-                    notify: Notify) -> CollectResult:
+                    notify: Notify, *, engine: EngineSpec | None = None) -> CollectResult:
     """Carry on the collection an interrupted or crashed run left in `folder` (its ``.partial``
     folder, or the snapshot's final name): what it checkpointed is verified and kept, the rest
     collected with `config` (which must be the run's: same digest), and the snapshot finished
@@ -733,7 +755,7 @@ def resume_snapshot(config: AuditConfig, sessions: SessionFactory, folder: Path,
            f"{len(state.discarded)} unfinished record file(s) discarded", err=True)
     _started("collect", config, None, state.final)
     return _collect(config, sessions, state.final, bool(state.run.get("compress")), progress, None, notify,
-                    shard=shard, resume=state)
+                    shard=shard, resume=state, engine=engine)
 
 
 def merge_shards(sources: Sequence[Path], out: Path) -> MergeResult:
@@ -752,7 +774,8 @@ def merge_shards(sources: Sequence[Path], out: Path) -> MergeResult:
 
 def _collect(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: bool, progress: Progress | None,
              settled: tuple[RegionChoice, Redactor] | None, notify: Notify, *,
-             keep_records: bool = False, shard: Shard | None = None, resume: Any = None) -> CollectResult:
+             keep_records: bool = False, shard: Shard | None = None, resume: Any = None,
+             engine: EngineSpec | None = None) -> CollectResult:
     """`collect_snapshot` as part of a scan or the demo (their run.started is said already)."""
     from auditor.collect.runner import collect
     from auditor.snapshot.shards import ShardError
@@ -760,9 +783,10 @@ def _collect(config: AuditConfig, sessions: SessionFactory, out: Path, gzip: boo
 
     regions, redactor = settled if settled is not None else collection_inputs(config)
     try:
-        writer = SnapshotWriter(out, compress=gzip, keep=keep_records, resume=resume is not None)
-        result = collect(config, sessions, writer, progress=progress, regions=regions, redactor=redactor,
-                         shard=shard, resume=resume)
+        with _engine(engine) as running:
+            writer = SnapshotWriter(out, compress=gzip, keep=keep_records, resume=resume is not None)
+            result = collect(config, sessions, writer, progress=progress, regions=regions, redactor=redactor,
+                             shard=shard, resume=resume, engine=running.regions if running is not None else None)
     except KeyboardInterrupt:
         raise ScanStopped(EXIT_INTERRUPTED, f"interrupted: the evidence gathered so far is kept in "
                                             f"{safe(partial_path(out))} (marked interrupted; it is not a valid "
@@ -803,7 +827,7 @@ def collection_summary(result: CollectResult) -> list[tuple[str, bool]]:
 def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config: AuditConfig | None,
                           inputs: ScanInputs, key: Ed25519PrivateKey | None, formats: tuple[str, ...],
                           style: str | None, notify: Notify, collection: CollectResult | None,
-                          pdf_signer: PdfSigner | None = None) -> ScanResult:
+                          pdf_signer: PdfSigner | None = None, engine: EngineSpec | None = None) -> ScanResult:
     """Evaluate the verified snapshot `snap` (kept in `snapshot_dir`) into ``out/findings.json``,
     write the reports and make `out` an evidence bundle, saying where. Interrupted (Ctrl-C,
     SIGTERM): `ScanStopped` 130 saying what is kept and how to finish. findings.json or the
@@ -812,7 +836,7 @@ def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config:
     from auditor.scan import FINDINGS_FILE
 
     try:
-        document, path = _scan_snapshot(snap, inputs, out)
+        document, path = _scan_snapshot(snap, inputs, out, engine)
         for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
             (out / stale).unlink(missing_ok=True)
         notify(f"findings written to {safe(path)}")
@@ -834,15 +858,16 @@ def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config:
                       problems=problems, collection=collection)
 
 
-def _scan_snapshot(snap: Snapshot, inputs: ScanInputs, out: Path) -> tuple[dict[str, Any], Path]:
-    """Evaluate the verified snapshot, write findings.json into `out` (`ScanStopped` 6 when it
-    cannot be written: no half file is left)."""
+def _scan_snapshot(snap: Snapshot, inputs: ScanInputs, out: Path,
+                   engine: EngineSpec | None = None) -> tuple[dict[str, Any], Path]:
+    """Evaluate the verified snapshot (with a Dask `engine`: partitioned, on its workers), write
+    findings.json into `out` (`ScanStopped` 6 when it cannot be written: no half file is left)."""
     from auditor.scan import FINDINGS_FILE, evaluate_snapshot, write_findings
     from auditor.snapshot.reader import record_shape_errors
 
     try:
-        with record_shape_errors(snap):
-            document = evaluate_snapshot(snap, inputs)
+        with record_shape_errors(snap), _engine(engine) as running:
+            document = evaluate_snapshot(snap, inputs, runner=running.components if running is not None else None)
     except SnapshotError as exc:
         raise ScanStopped(EXIT_INPUT, safe(exc)) from exc
     try:

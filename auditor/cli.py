@@ -35,6 +35,8 @@ from auditor.api import DemoResult, ScanStopped
 from auditor.cli_aws import AwsOptions, aws_options, config_for_command
 from auditor.cli_pdfsign import PdfSigningOptions, pdf_signer, pdf_signing_options
 from auditor.console import discard, echo, safe
+from auditor.distributed import EngineSpec
+from auditor.distributed.options import engine_options
 from auditor.errors import AuditorError, InputError, SnapshotError
 from auditor.report.wording import default_style, style_help, style_names
 from auditor.report.writers import scan_default_formats, scan_formats
@@ -107,8 +109,10 @@ def _shard(text: str | None) -> Shard | None:
                    "what it checkpointed, collect the rest. Give the same config.")
 @run_options
 @aws_options
+@engine_options
 def collect_cmd(config_path: Path | None, out: Path | None, gzip: bool | None, allow_incomplete: bool,
-                shard_text: str | None, resume_dir: Path | None, output: RunOutput, aws: AwsOptions) -> None:
+                shard_text: str | None, resume_dir: Path | None, output: RunOutput, aws: AwsOptions,
+                engine: EngineSpec) -> None:
     """Collect AWS state read-only into an evidence snapshot."""
     from auditor.api import collect_snapshot, collection_inputs, resume_snapshot, shard_check
     from auditor.collect.sessions import SessionFactory
@@ -137,7 +141,7 @@ def collect_cmd(config_path: Path | None, out: Path | None, gzip: bool | None, a
         _sigterm_as_interrupt()
         try:
             with output.progress() as progress:
-                result = resume_snapshot(config, factory, resume_dir, progress, output.notify)
+                result = resume_snapshot(config, factory, resume_dir, progress, output.notify, engine=engine)
         except ScanStopped as exc:
             _stopped(exc)
         sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
@@ -149,7 +153,7 @@ def collect_cmd(config_path: Path | None, out: Path | None, gzip: bool | None, a
     try:
         with output.progress() as progress:
             result = collect_snapshot(config, factory, out, config.gzip if gzip is None else gzip, progress,
-                                      settled, output.notify, shard=shard)
+                                      settled, output.notify, shard=shard, engine=engine)
     except ScanStopped as exc:
         _stopped(exc)
     sys.exit(EXIT_OK if result.complete or allow_incomplete else EXIT_INCOMPLETE)
@@ -319,11 +323,12 @@ _SEVERITY_CHOICE = click.Choice(list(FAIL_ON_CHOICES))
                    "are ERROR gaps of this scan.")
 @run_options
 @aws_options
+@engine_options
 def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | None, fail_on: str | None,
              gzip: bool | None, sign_key: Path | None, formats: str | None, style: str | None,
              output: RunOutput, aws: AwsOptions, pdf_signing: PdfSigningOptions,
              responses_file: Path | None = None, store_location: str | None = None,
-             plan_file: Path | None = None, shard_text: str | None = None) -> None:
+             plan_file: Path | None = None, shard_text: str | None = None, engine: EngineSpec | None = None) -> None:
     """Collect (or read a snapshot), evaluate the rule packs, write findings.json and the reports
     (HTML, PDF, JUnit, SARIF, ASFF, CSV, OCSF; OSCAL when asked) into an evidence bundle, print
     a summary."""
@@ -361,7 +366,7 @@ def scan_cmd(config_path: Path | None, snapshot_dir: Path | None, out: Path | No
             result = run_scan(config, snapshot=snapshot_dir, out=out, inputs=inputs, formats=wanted, style=style,
                               signing_key=key, gzip=gzip, progress=progress, notify=output.notify,
                               on_start=_sigterm_as_interrupt, pdf_signer=signer,
-                              store=_store_spec(store_location, config), shard=shard)
+                              store=_store_spec(store_location, config), shard=shard, engine=engine)
     except InputError as exc:
         _fail_input(exc)
     except ScanStopped as exc:

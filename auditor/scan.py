@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable, Mapping, Sequence
 
 from auditor.config import AuditConfig, Scope
@@ -29,6 +30,9 @@ from auditor.responses import ResponseSet, load_responses
 from auditor.snapshot.reader import Snapshot
 from auditor.snapshot.records import CallRecord
 from auditor.topology import topology_section
+
+if TYPE_CHECKING:
+    from auditor.partition import Runner
 
 FINDINGS_FILE = "findings.json"
 DEFAULT_FAIL_ON = "high"
@@ -105,11 +109,21 @@ def evaluate_evidence(records: Sequence[CallRecord], manifest: Mapping[str, Any]
     return _evaluate(build_model(records, manifest.get("files")), manifest, inputs)
 
 
-def _evaluate(model: Model, manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
-    expected = expected_regions(model, manifest)
-    evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
-                                waivers=inputs.waivers, expected=expected, account_problems=account_problems(manifest),
-                                uncovered=_uncovered(inputs.config, expected))
+def _evaluate(model: Model, manifest: Mapping[str, Any], inputs: ScanInputs,
+              partitioned: tuple[Sequence[CallRecord], Runner] | None = None) -> Evaluation:
+    if partitioned is not None:   # component by component (auditor/partition.py): the same evaluation
+        from auditor.partition import evaluate_partitioned, run_inputs
+
+        records, runner = partitioned
+        evaluation = evaluate_partitioned(records, run_inputs(inputs.packs, inputs.scope, assessment_date(manifest),
+                                                              inputs.waivers, manifest), files=manifest.get("files"),
+                                          uncovered=partial(_uncovered, inputs.config), runner=runner)
+    else:
+        expected = expected_regions(model, manifest)
+        evaluation = evaluate_rules(model, inputs.packs, inputs.scope, today=assessment_date(manifest),
+                                    waivers=inputs.waivers, expected=expected,
+                                    account_problems=account_problems(manifest),
+                                    uncovered=_uncovered(inputs.config, expected))
     plan = plan_section(manifest)
     if plan is None:
         return evaluation
@@ -207,11 +221,13 @@ def plan_gaps(plan: Mapping[str, Any], evaluation: Evaluation) -> list[Gap]:
     return out
 
 
-def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs) -> dict[str, Any]:
-    """The findings.json document for a verified snapshot."""
+def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs, *, runner: Runner | None = None) -> dict[str, Any]:
+    """The findings.json document for a verified snapshot. With `runner` the rules are
+    evaluated component by component (`auditor.partition`; e.g. on Dask workers): the same
+    document (the topology is still drawn from the whole model, here)."""
     manifest = snapshot.manifest
     model = build_model(snapshot.records, manifest.get("files"))
-    evaluation = _evaluate(model, manifest, inputs)
+    evaluation = _evaluate(model, manifest, inputs, None if runner is None else (snapshot.records, runner))
     frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,
                   organization=inputs.organization, scope=inputs.scope, waivers=inputs.waivers,

@@ -21,7 +21,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import botocore
 
@@ -72,9 +72,17 @@ class AccountRun:
                 "identity": self.identity, "regions": list(self.regions), "problem": self.problem}
 
 
+class RegionEngine(Protocol):
+    """Runs a region task elsewhere (the Dask engine, auditor/distributed) and returns its
+    records, not yet written: the collector writes them, once per task."""
+
+    def run_region(self, collector: Collector, acct: AccountRun, region: str) -> list[CallRecord]: ...
+
+
 class Collector:
     """One run's collection state. Use `collect()`; this class only holds the pieces."""
 
+    engine: RegionEngine | None = None   # None: the region tasks run on this process's pool
     shard: Shard | None = None
     resume: ResumeState | None = None
 
@@ -268,8 +276,13 @@ class Collector:
     # -- regions ----------------------------------------------------------------------
     def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
         t0 = time.monotonic()
-        ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop)
-        out = collect_region(ctx, acct.id, acct.session, region)
+        if self.engine is not None:
+            out = self.engine.run_region(self, acct, region)
+            for rec in out:
+                self._add(rec)
+        else:
+            ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop)
+            out = collect_region(ctx, acct.id, acct.session, region)
         self._durations[(acct.id, region)] = int((time.monotonic() - t0) * 1000)
         return out
 
@@ -568,7 +581,7 @@ class CollectResult:
 def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter,
             progress: Progress | None = None, *, regions: RegionChoice | None = None,
             redactor: Redactor | None = None, shard: Shard | None = None,
-            resume: ResumeState | None = None) -> CollectResult:
+            resume: ResumeState | None = None, engine: RegionEngine | None = None) -> CollectResult:
     """Collect everything `config` asks for into `writer`'s snapshot.
 
     `regions` defaults to `resolve_regions` (the config, else the AWS environment) and
@@ -581,6 +594,7 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
     `shard`: collect only that shard's accounts (`ShardUnusable` when the config's accounts
     cannot be split). `resume`: carry on the interrupted run `open_resume` read (`writer`
     opened with ``resume=True``); `SnapshotError` when it was started with other inputs.
+    `engine`: where the region tasks run (default: this process's thread pool).
     """
     try:
         regions = regions or resolve_regions(config.regions, config.source, config.caller_profile)
@@ -592,6 +606,7 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
             writer.discard()
         raise
     collector = Collector(config, factory, writer, progress, regions=regions, redactor=redactor)
+    collector.engine = engine
     collector.prepare_resume(shard, resume)
     run = run_inputs(config, shard, writer.compress, regions, redactor, collector.run_started)
     if resume is None:
