@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,22 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=[counter.install])
     out = Path(spec["out_dir"])
     prof = cProfile.Profile() if spec["profile"] else None
+    # cProfile sees one thread; every thread the collection starts gets its own profile,
+    # merged with the main thread's at the end.
+    threads: list[cProfile.Profile] = []
+    if prof is not None:
+        plain_run = threading.Thread.run
+
+        def profiled_run(self: threading.Thread) -> None:
+            mine = cProfile.Profile()
+            threads.append(mine)
+            mine.enable()
+            try:
+                plain_run(self)
+            finally:
+                mine.disable()
+
+        threading.Thread.run = profiled_run  # type: ignore[method-assign]
     try:
         writer = SnapshotWriter(out / "snapshot")
         t0, c0 = time.perf_counter(), time.process_time()
@@ -65,7 +82,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if prof is not None:
         for key in ("tottime", "cumulative"):
             buf = io.StringIO()
-            pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(spec["top"])
+            stats = pstats.Stats(prof, stream=buf)
+            for other in threads:   # pool threads still alive (idle) are read as they are
+                stats.add(other)
+            stats.strip_dirs().sort_stats(key).print_stats(spec["top"])
             res[key] = buf.getvalue()
     return res
 

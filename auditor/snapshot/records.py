@@ -36,6 +36,15 @@ def canonical_json(value: Any) -> bytes:
             + "\n").encode("utf-8")
 
 
+def record_json(value: Any) -> bytes:
+    """A record file's bytes: the same JSON values as `canonical_json` (sorted keys, UTF-8,
+    trailing newline) without indentation, so that Python's C encoder writes it (indenting
+    falls back to the pure-Python encoder, several times slower). Readers parse JSON, so
+    record files of either form read the same; the manifest holds each file's SHA-256 as
+    written. Record ids do not depend on it (`CallRecord.record_id` hashes `canonical_json`)."""
+    return (json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
 @dataclass(frozen=True)
 class CallError:
     """Why a call produced no (or incomplete) data.

@@ -17,7 +17,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from auditor.errors import SnapshotError
-from auditor.snapshot.records import CallRecord, canonical_json
+from auditor.snapshot.records import CallRecord, canonical_json, record_json
 
 FORMAT = "auditor-snapshot"
 SCHEMA_VERSION = 1
@@ -66,7 +66,7 @@ class SnapshotWriter:
     def add(self, record: CallRecord) -> None:
         """Write one call's record file and note it for the manifest."""
         rel = f"records/{record.record_id}.json" + (".gz" if self.compress else "")
-        data = canonical_json(record.content())
+        data = record_json(record.content())   # compact: json's C encoder (readers take either form)
         if self.compress:
             data = gzip.compress(data, compresslevel=6, mtime=0)
         entry: dict[str, Any] = {
