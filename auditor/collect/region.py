@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.collect.calls import REGION_REFUSED, not_attempted, run_call
+from auditor.collect.calls import REGION_REFUSED, classify, not_attempted, now_iso, run_call
 from auditor.collect.catalog import CallSpec, regional_calls
 from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
@@ -150,11 +150,16 @@ def collect_region(ctx: RegionContext, account: str, session: Any, region: str) 
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: running[f].order):
                 call = running.pop(fut)
-                try:
-                    rec = fut.result()
-                except BaseException as exc:  # noqa: BLE001 - cancelled (shutdown) or our bug: recorded
-                    why = INTERRUPTED if fut.cancelled() else f"not attempted: {type(exc).__name__}: {exc}"
-                    rec = not_attempted(account, region, call.spec.service, call.spec.operation, why, call.params)
+                if fut.cancelled():   # the pool was shut down (the run is ending)
+                    rec = not_attempted(account, region, call.spec.service, call.spec.operation, INTERRUPTED,
+                                        call.params)
+                else:
+                    try:
+                        rec = fut.result()   # KeyboardInterrupt and the like propagate, as in the task itself
+                    except Exception as exc:  # noqa: BLE001 - run_call records its own; this is our bug: recorded
+                        rec = CallRecord(account=account, region=region, service=call.spec.service,
+                                         operation=call.spec.operation, params=call.params, error=classify(exc),
+                                         started=now_iso())
                 keep(call, rec)
             for spec in ready():
                 launch(spec)

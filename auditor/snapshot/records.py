@@ -15,8 +15,18 @@ GLOBAL_REGION = "_global"  # region slot for account-wide calls (identity, assum
 DISCOVERY_REGION = "_discovery"  # region slot for the organisation-discovery calls of the caller
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """AWS response data as plain JSON values: datetimes become UTC ISO-8601 strings."""
+    kind = type(value)
+    if kind in _PLAIN:   # the common case first, by exact type (subclasses take the long way)
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
