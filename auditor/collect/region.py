@@ -74,6 +74,7 @@ class RegionContext:
     add: Callable[[CallRecord], None] = lambda record: None   # each record as it is made
     stop: threading.Event = field(default_factory=threading.Event)
     pool: ThreadPoolExecutor | None = None   # the shared call pool (None: this process's default)
+    calls: tuple[CallSpec, ...] | None = None   # the calls of a task (None: the catalogue's regional calls)
 
 
 @dataclass
@@ -85,7 +86,9 @@ class _Call:
 
 def collect_region(ctx: RegionContext, account: str, session: Any, region: str) -> list[CallRecord]:
     """Every regional call in (`account`, `region`) with `session`'s credentials; see the module doc."""
-    specs = regional_calls()
+    specs = ctx.calls if ctx.calls is not None else regional_calls()
+    if not specs:
+        return []
     position = {spec.key: i for i, spec in enumerate(specs)}
     pool = ctx.pool or default_call_pool()
     made: list[tuple[tuple[int, int], CallRecord]] = []

@@ -21,6 +21,7 @@ import botocore
 
 from auditor import __version__
 from auditor.collect.calls import classify, now_iso, run_call
+from auditor.collect.catalog import regional_calls
 from auditor.collect.discovery import select_accounts
 from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
@@ -237,7 +238,8 @@ class Collector:
     # -- regions ----------------------------------------------------------------------
     def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
         t0 = time.monotonic()
-        ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop, self.call_pool)
+        ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop, self.call_pool,
+                            regional_calls())
         out = collect_region(ctx, acct.id, acct.session, region)
         self._durations[(acct.id, region)] = int((time.monotonic() - t0) * 1000)
         return out
