@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--endpoint", help="a running, seeded server (its accounts are bench.account_ids(N))")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--no-plain", action="store_true", help="skip the run without the profiler")
+    p.add_argument("--profile-latency", type=float, default=None,
+                   help="profile only at this latency (default: at every latency)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -126,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     accounts, regions = cb.account_ids(args.accounts), list(cb.REGION_ORDER[:args.regions])
 
     def measure(endpoint: str, latency: float) -> None:
-        for profile in ([] if args.no_plain else [False]) + [True]:
+        wanted = args.profile_latency is None or latency == args.profile_latency
+        for profile in ([] if args.no_plain else [False]) + ([True] if wanted else []):
             load = os.getloadavg()[0]
             res = run(endpoint, {"accounts": accounts, "regions": regions, "profile": profile, "top": args.top})
             report(f"{args.accounts}x{args.regions} latency {latency:g} ms {'profiled' if profile else 'plain'}",

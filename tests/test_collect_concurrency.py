@@ -369,3 +369,36 @@ def test_record_files_of_either_form_read_the_same(tmp_path: Path) -> None:
     manifest["files"][rel] = "sha256:" + hashlib.sha256(old).hexdigest()
     (tmp_path / "s" / "manifest.json").write_bytes(canonical_json(manifest))
     assert load_snapshot(tmp_path / "s").records == (rec,)
+
+
+def test_retry_quota_is_per_account_on_a_shared_client(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore keeps one retry quota per client; on a client shared by accounts it is kept per
+    account, so an account throttled without end does not use up another's retries."""
+    from botocore.retries import standard
+
+    from conftest import request_access_key
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    busy_key: list[str] = []
+    calm_seen: list[int] = []
+
+    def respond(request: Any, n: int) -> Any:
+        if request_access_key(request) in busy_key:
+            return ec2_error(503, "RequestLimitExceeded", "Rate exceeded")   # always throttled
+        calm_seen.append(n)
+        return ec2_error(503, "RequestLimitExceeded", "Rate exceeded") if len(calm_seen) == 1 else None
+
+    factory = SessionFactory(max_attempts=20, hooks=[Injector("before-send.ec2.DescribeVpcs", respond)])
+    base = factory.base()
+    busy, calm = (factory.assume_role(base, REGION, f"arn:aws:iam::{a}:role/auditor", "tests") for a in ACCOUNTS[:2])
+    busy_key.append(busy.get_credentials().get_frozen_credentials().access_key)
+    client = factory.shared_client("ec2", REGION)
+    with factory.bound(busy):
+        busy_records = [run_call(client, ACCOUNTS[0], REGION, "ec2", "DescribeVpcs", {}) for _ in range(8)]
+    # The busy account used up its own quota: its last calls were not retried to the end.
+    assert all(r.error is not None and r.error.code == "RequestLimitExceeded" for r in busy_records)
+    assert busy_records[-1].retries < 19
+    with factory.bound(calm):
+        rec = run_call(client, ACCOUNTS[1], REGION, "ec2", "DescribeVpcs", {})
+    assert rec.ok and rec.retries == 1
+
