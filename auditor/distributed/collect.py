@@ -53,8 +53,7 @@ class DaskRegions:
             redactor.marker("")   # the key is settled now, so that every worker redacts with it
             key = redactor._key   # noqa: SLF001 - the workers need the key itself (see worker.py)
             source = str(redactor.meta()["key_source"])
-            caps = {service: cfg.collection.cap(service) for service in collector.limits}
-            self.client.register_plugin(WorkerSessions(make, caps, key, source))
+            self.client.register_plugin(WorkerSessions(make, cfg.collection, key, source))
             self._redactor = redactor
             self._ready = True
 

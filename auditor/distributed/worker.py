@@ -22,9 +22,11 @@ from distributed import WorkerPlugin, get_worker
 
 from auditor.collect.calls import classify, not_attempted
 from auditor.collect.catalog import regional_calls
+from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
 from auditor.collect.region import RegionContext, collect_region
 from auditor.collect.sessions import SessionFactory
+from auditor.config import Collection
 from auditor.snapshot.records import CallRecord
 
 PLUGIN = "auditor-sessions"
@@ -46,20 +48,21 @@ class AccountSpec:
 
 
 class WorkerSessions(WorkerPlugin):
-    """One worker's session factory, service caps and assumed-role sessions (per account)."""
+    """One worker's session factory, limits (the run's, per account-region) and assumed-role sessions (per account)."""
 
     name = PLUGIN
 
-    def __init__(self, make_factory: Callable[[], SessionFactory], caps: dict[str, int], key: bytes | None,
+    def __init__(self, make_factory: Callable[[], SessionFactory], collection: Collection, key: bytes | None,
                  key_source: str):
         self.make_factory = make_factory
-        self.caps = caps
+        self.collection = collection
         self.key = key
         self.key_source = key_source
 
     def setup(self, worker: Any = None) -> None:
         self.factory = self.make_factory()
-        self.limits = {service: threading.BoundedSemaphore(cap) for service, cap in self.caps.items()}
+        # The run's caps and token buckets, per account-region: a region task runs on one worker.
+        self.limits = Limits.from_config(self.collection)
         self.sessions: dict[AccountSpec, Any] = {}
         self.bases: dict[str | None, Any] = {}
         self.lock = threading.Lock()
