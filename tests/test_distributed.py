@@ -36,7 +36,7 @@ import pytest
 from auditor.api import run_scan
 from auditor.collect.runner import CollectResult, collect
 from auditor.collect.sessions import SessionFactory
-from auditor.config import AuditConfig, config_from_text
+from auditor.config import AuditConfig, Collection, config_from_text
 from auditor.distributed import EngineSpec, EngineUnavailable
 from auditor.distributed.cluster import DaskEngine, open_engine
 from auditor.distributed.collect import DaskRegions
@@ -267,7 +267,7 @@ def test_a_worker_assumes_each_accounts_role_once_and_keeps_it() -> None:
     from auditor.distributed.worker import AccountSpec, WorkerSessions
 
     factory = _Factory()
-    plugin = WorkerSessions(lambda: factory, {"ec2": 2}, b"k" * 32, "given")   # type: ignore[arg-type, return-value]
+    plugin = WorkerSessions(lambda: factory, Collection(), b"k" * 32, "given")   # type: ignore[arg-type, return-value]
     plugin.setup()
     a = AccountSpec("111111111111", "arn:aws:iam::111111111111:role/Audit", "ext-1", base_profile="hub")
     b = AccountSpec("222222222222", "arn:aws:iam::222222222222:role/Audit", base_profile="hub")
@@ -290,7 +290,7 @@ def test_a_role_the_worker_cannot_assume_makes_every_call_not_attempted_with_why
         def assume_role(self, *args: Any, **kwargs: Any) -> Any:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not trusted"}}, "AssumeRole")
 
-    plugin = WorkerSessions(Refused, {}, b"k" * 32, "given")   # type: ignore[arg-type]
+    plugin = WorkerSessions(Refused, Collection(), b"k" * 32, "given")   # type: ignore[arg-type]
     plugin.setup()
     spec = AccountSpec("111111111111", "arn:aws:iam::111111111111:role/Audit")
     records, redacted = run_region(plugin, spec, "eu-west-1")
