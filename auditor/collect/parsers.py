@@ -93,10 +93,10 @@ class _Compiler:
         # except a list's flattening).
         key = (shape.name, shape.type_name, bool(shape.serialization.get("flattened")))
         if key in building:   # a recursive shape: resolved through a cell once compiled
-            cell = building[key]
+            pending = building[key]
 
             def late(node: Any) -> Any:
-                fn = cell[0]
+                fn = pending[0]
                 if fn is None:   # the shape turned out to need botocore's handler
                     raise _Fallback()
                 return fn(node)
