@@ -12,6 +12,17 @@ recorded call, the 1-minute load average before the run, and the top functions b
 time (tottime) and by cumulative time. The profile costs CPU itself (cProfile roughly
 doubles a pure-Python call's cost), so the CPU figures are also measured once without it
 (--no-plain skips that run).
+
+    .venv/bin/python benchmarks/collect_profile.py --fleet --accounts 25 --regions 2 --latency-ms 100 \
+        --variants fast:64,botocore:64,fast:32,fast:16 [--repeat 2]
+
+`--fleet` compares variants back to back against one fleet server (scale_bench.py's, with
+Organizations discovery): each variant is `parser:call_workers` (parser ``fast``: the
+collector's compiled query/ec2 parser, ``botocore``: botocore's own, installed by a session
+hook), run in a fresh process, in turn (ABAB... for --repeat > 1), so a shared machine's load
+falls on every variant alike. Printed per run: wall s, CPU s of collect() (time.process_time
+of the whole collecting process: every thread), calls in the manifest, CPU ms per call
+(CPU s / calls), HTTP requests the server answered, and the 1-minute load average before.
 """
 
 from __future__ import annotations
@@ -91,6 +102,62 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """One collection against the fleet server (`spec`: accounts, regions, parser, call_workers)."""
+    import scale_bench as sb
+    from botocore.parsers import ResponseParserFactory
+
+    from auditor.collect.runner import collect
+    from auditor.collect.sessions import SessionFactory
+    from auditor.config import config_from_text
+    from auditor.emulate.fleet import REGION_ORDER
+    from auditor.snapshot.writer import SnapshotWriter
+
+    text = sb.config_text(spec["accounts"], list(REGION_ORDER[:spec["regions"]]), False)
+    text += f"collection:\n  call_workers: {spec['call_workers']}\n"
+    config = config_from_text(text, name="collect_profile.yaml")
+    hooks = []
+    if spec["parser"] == "botocore":
+        hooks.append(lambda session: session.register_component("response_parser_factory", ResponseParserFactory()))
+    factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=hooks)
+    out = Path(spec["out_dir"])
+    try:
+        writer = SnapshotWriter(out / "snapshot")
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = collect(config, factory, writer)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {"wall_s": wall, "cpu_s": cpu, "calls": len(result.manifest["calls"]),
+            "errors": len(result.manifest["errors"])}
+
+
+def fleet(args: argparse.Namespace) -> int:
+    import scale_bench as sb
+
+    variants = [tuple(v.split(":")) for v in args.variants.split(",")]
+    with sb.Server(args.accounts, args.regions, float(args.latency_ms), 0) as server:
+        for rnd in range(args.repeat):
+            for parser, workers in variants:
+                out_dir = tempfile.mkdtemp(prefix="collect-profile-")
+                spec = {"accounts": args.accounts, "regions": args.regions, "parser": parser,
+                        "call_workers": int(workers), "out_dir": out_dir}
+                load = os.getloadavg()[0]
+                before = server.get("/_fleet/stats")["requests"]
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--fleet-worker", json.dumps(spec)]
+                proc = subprocess.run(cmd, env=sb.clean_aws_env(server.url), capture_output=True, text=True,
+                                      timeout=3600)
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(TAG)]
+                if proc.returncode != 0 or not lines:
+                    raise RuntimeError(f"worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+                res = json.loads(lines[-1][len(TAG):])
+                requests = server.get("/_fleet/stats")["requests"] - before
+                print(f"round {rnd + 1} parser {parser} call_workers {workers}: wall {res['wall_s']:.2f} s, "
+                      f"cpu {res['cpu_s']:.2f} s, {res['calls']} calls ({res['errors']} errors), {requests} requests, "
+                      f"cpu/call {1000 * res['cpu_s'] / res['calls']:.2f} ms, load avg before {load:.2f}", flush=True)
+    return 0
+
+
 def run(endpoint: str, spec: dict[str, Any]) -> dict[str, Any]:
     out_dir = tempfile.mkdtemp(prefix="collect-profile-")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec | {"out_dir": out_dir})]
@@ -120,11 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-plain", action="store_true", help="skip the run without the profiler")
     p.add_argument("--profile-latency", type=float, default=None,
                    help="profile only at this latency (default: at every latency)")
+    p.add_argument("--fleet", action="store_true", help="compare --variants back to back on the fleet server")
+    p.add_argument("--variants", default="fast:64,botocore:64", help="parser:call_workers,... (with --fleet)")
+    p.add_argument("--repeat", type=int, default=1, help="rounds of every variant (with --fleet)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--fleet-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         print(TAG + json.dumps(worker(json.loads(args.worker))), flush=True)
         return 0
+    if args.fleet_worker:
+        print(TAG + json.dumps(fleet_worker(json.loads(args.fleet_worker))), flush=True)
+        return 0
+    if args.fleet:
+        return fleet(args)
     accounts, regions = cb.account_ids(args.accounts), list(cb.REGION_ORDER[:args.regions])
 
     def measure(endpoint: str, latency: float) -> None:
