@@ -19,7 +19,8 @@ doubles a pure-Python call's cost), so the CPU figures are also measured once wi
 `--fleet` compares variants back to back against one fleet server (scale_bench.py's, with
 Organizations discovery): each variant is `parser:call_workers` (parser ``fast``: the
 collector's compiled query/ec2 parser, ``botocore``: botocore's own, installed by a session
-hook), run in a fresh process, in turn (ABAB... for --repeat > 1), so a shared machine's load
+hook; ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
+worker's PYTHONPATH, with its own defaults), run in a fresh process, in turn (ABAB... for --repeat > 1), so a shared machine's load
 falls on every variant alike. Printed per run: wall s, CPU s of collect() (time.process_time
 of the whole collecting process: every thread), calls in the manifest, CPU ms per call
 (CPU s / calls), HTTP requests the server answered, and the 1-minute load average before.
@@ -117,6 +118,9 @@ def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
     text += f"collection:\n  call_workers: {spec['call_workers']}\n"
     config = config_from_text(text, name="collect_profile.yaml")
     hooks = []
+    import auditor
+    if spec["parser"] == "base" and not auditor.__file__.startswith(spec["baseline"]):
+        raise RuntimeError(f"the baseline's auditor was not imported ({auditor.__file__})")
     if spec["parser"] == "botocore":
         hooks.append(lambda session: session.register_component("response_parser_factory", ResponseParserFactory()))
     factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=hooks)
@@ -141,12 +145,15 @@ def fleet(args: argparse.Namespace) -> int:
             for parser, workers in variants:
                 out_dir = tempfile.mkdtemp(prefix="collect-profile-")
                 spec = {"accounts": args.accounts, "regions": args.regions, "parser": parser,
-                        "call_workers": int(workers), "out_dir": out_dir}
+                        "call_workers": int(workers), "out_dir": out_dir,
+                        "baseline": str(Path(args.baseline).resolve()) if args.baseline else ""}
+                env = sb.clean_aws_env(server.url)
+                if parser == "base":
+                    env["PYTHONPATH"] = spec["baseline"]
                 load = os.getloadavg()[0]
                 before = server.get("/_fleet/stats")["requests"]
                 cmd = [sys.executable, str(Path(__file__).resolve()), "--fleet-worker", json.dumps(spec)]
-                proc = subprocess.run(cmd, env=sb.clean_aws_env(server.url), capture_output=True, text=True,
-                                      timeout=3600)
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(TAG)]
                 if proc.returncode != 0 or not lines:
                     raise RuntimeError(f"worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -189,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="profile only at this latency (default: at every latency)")
     p.add_argument("--fleet", action="store_true", help="compare --variants back to back on the fleet server")
     p.add_argument("--variants", default="fast:64,botocore:64", help="parser:call_workers,... (with --fleet)")
+    p.add_argument("--baseline", help="a checkout to compare with (variant parser 'base'), e.g. ../main")
     p.add_argument("--repeat", type=int, default=1, help="rounds of every variant (with --fleet)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--fleet-worker", help=argparse.SUPPRESS)

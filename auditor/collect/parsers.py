@@ -38,7 +38,10 @@ Converter = Callable[[Any], Any]
 _SKIPPED = frozenset(bc.BaseXMLResponseParser.KNOWN_LOCATIONS)
 
 
-def _local(tag: str, cache: dict[str, str] = {}) -> str:   # noqa: B006 - a deliberate shared cache
+_TAGS: dict[str, str] = {}   # tag -> local name (the models' names: a bounded set)
+
+
+def _local(tag: str, cache: dict[str, str] = _TAGS) -> str:
     """The tag without its namespace, as botocore's ``re.sub('{.*}', '', tag)``."""
     found = cache.get(tag)
     if found is None:
@@ -158,8 +161,8 @@ class _Compiler:
                 return None
             table.append((name, _xml_name(member, name), conv))
         members = tuple(table)
-        by_xml = {xml_name: (i, name, conv) for i, (name, xml_name, conv) in enumerate(table)}
-        xml_names = {name: xml_name for name, xml_name, _ in table}
+        tags = _TAGS
+        by_xml = {xml_name: (i, name, conv, xml_name) for i, (name, xml_name, conv) in enumerate(table)}
         if len(by_xml) != len(table):   # two members read the same element: botocore's order, in full
             by_xml = {}
 
@@ -168,7 +171,7 @@ class _Compiler:
                 node = node[0]
             children: dict[str, Any] = {}
             for item in node:
-                key = _local(item.tag)
+                key = tags.get(item.tag) or _local(item.tag)
                 seen = children.get(key)
                 if seen is None:
                     children[key] = item
@@ -181,8 +184,8 @@ class _Compiler:
             parsed: dict[str, Any] = {}
             if by_xml:
                 # The elements present, in the shape's member order (botocore walks the members).
-                for _, name, conv in sorted(by_xml[k] for k in children if k in by_xml):
-                    parsed[name] = conv(children[xml_names[name]])
+                for _, name, conv, xml_name in sorted(by_xml[k] for k in children if k in by_xml):
+                    parsed[name] = conv(children[xml_name])
                 return parsed
             for name, xml_name, conv in members:
                 child = children.get(xml_name)

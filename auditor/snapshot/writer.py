@@ -166,7 +166,7 @@ class SnapshotWriter:
         make_durable(self.partial, every)
         names = []
         for name, body in bodies:
-            _write_bytes(self.partial / CHECKPOINTS / name, canonical_json(body), sync=False)
+            _write_bytes(self.partial / CHECKPOINTS / name, record_json(body), sync=False)   # C encoder
             names.append(f"{CHECKPOINTS}/{name}")
         make_durable(self.partial, names)
 
