@@ -24,6 +24,12 @@ worker's PYTHONPATH, with its own defaults), run in a fresh process, in turn (AB
 falls on every variant alike. Printed per run: wall s, CPU s of collect() (time.process_time
 of the whole collecting process: every thread), calls in the manifest, CPU ms per call
 (CPU s / calls), HTTP requests the server answered, and the 1-minute load average before.
+
+    .venv/bin/python benchmarks/collect_profile.py --parse-replay --accounts 5 --regions 2 --repeat 3
+
+`--parse-replay` measures reading replies alone (no network, one thread): every query/ec2
+reply the fleet generator makes for the catalogue in N x R account-regions, parsed by
+botocore's parser and by the collector's compiled one in turn.
 """
 
 from __future__ import annotations
@@ -165,6 +171,49 @@ def fleet(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_replay(args: argparse.Namespace) -> int:
+    """CPU of reading replies alone: every query/ec2 reply the fleet generator makes for the
+    catalogue's calls in --accounts x --regions, parsed by botocore's parser and by the
+    collector's compiled one, alternately, --repeat times (one thread, time.process_time)."""
+    from botocore.parsers import create_parser
+
+    from auditor.collect.catalog import regional_calls
+    from auditor.collect.parsers import FastResponseParserFactory
+    from auditor.emulate.fleet import Fleet
+    from auditor.emulate.wire import Wire
+
+    wire, fleet_ = Wire(), Fleet(args.accounts, args.regions, seed=0)
+    replies = []
+    for account in fleet_.accounts:
+        for region in fleet_.regions:
+            _, index = fleet_.region(account, region)
+            for spec in regional_calls():
+                if wire.protocol(spec.service) not in ("ec2", "query"):
+                    continue
+                op = wire.models[spec.service].operation_model(spec.operation)
+                members = {k: v.type_name for k, v in op.output_shape.members.items()}
+                params = ([{}] if spec.for_each is None else
+                          [dict(key) for svc, o, key in index if (svc, o) == (spec.service, spec.operation)])
+                for p in params:
+                    data = fleet_.answer(account, region, spec.service, spec.operation, p, members,
+                                         wire.paginators[spec.service].get(spec.operation))
+                    reply = wire.reply(spec.service, spec.operation, data)
+                    replies.append((wire.protocol(spec.service), op.output_shape,
+                                    {"status_code": reply.status, "headers": dict(reply.headers), "body": reply.body}))
+    fast = FastResponseParserFactory()
+    makers = {"botocore": create_parser, "compiled": fast.create_parser}
+    size = sum(len(r[2]["body"]) for r in replies)
+    print(f"{len(replies)} replies ({size / 1e6:.1f} MB), load avg before {os.getloadavg()[0]:.2f}")
+    for rnd in range(args.repeat):
+        for name, make in makers.items():
+            c0 = time.process_time()
+            for protocol, shape, response in replies:
+                make(protocol).parse(dict(response), shape)
+            cpu = time.process_time() - c0
+            print(f"round {rnd + 1} {name}: {cpu:.3f} s cpu, {1000 * cpu / len(replies):.3f} ms per reply", flush=True)
+    return 0
+
+
 def run(endpoint: str, spec: dict[str, Any]) -> dict[str, Any]:
     out_dir = tempfile.mkdtemp(prefix="collect-profile-")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec | {"out_dir": out_dir})]
@@ -196,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="profile only at this latency (default: at every latency)")
     p.add_argument("--fleet", action="store_true", help="compare --variants back to back on the fleet server")
     p.add_argument("--variants", default="fast:64,botocore:64", help="parser:call_workers,... (with --fleet)")
+    p.add_argument("--parse-replay", action="store_true",
+                   help="CPU of parsing the fleet's query/ec2 replies: botocore's parser against the compiled one")
     p.add_argument("--baseline", help="a checkout to compare with (variant parser 'base'), e.g. ../main")
     p.add_argument("--repeat", type=int, default=1, help="rounds of every variant (with --fleet)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -209,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.fleet:
         return fleet(args)
+    if args.parse_replay:
+        return parse_replay(args)
     accounts, regions = cb.account_ids(args.accounts), list(cb.REGION_ORDER[:args.regions])
 
     def measure(endpoint: str, latency: float) -> None:
