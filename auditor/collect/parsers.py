@@ -184,7 +184,9 @@ class _Compiler:
             parsed: dict[str, Any] = {}
             if by_xml:
                 # The elements present, in the shape's member order (botocore walks the members).
-                for _, name, conv, xml_name in sorted(by_xml[k] for k in children if k in by_xml):
+                hits = [by_xml[k] for k in children if k in by_xml]
+                hits.sort()   # in place: replies usually come in member order already
+                for _, name, conv, xml_name in hits:
                     parsed[name] = conv(children[xml_name])
                 return parsed
             for name, xml_name, conv in members:
