@@ -90,6 +90,13 @@ POLICIES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("elb", "elb", "DescribeLoadBalancers", ("LoadBalancerDescriptions",)),
     ("lambda", "lambda", "ListFunctions", ("Functions",)),
 ]
+# What collect_bench.seed creates (its Counter's keys) -> the c7n type that must show at least
+# that many per account-region in both tools' results (moto adds a default VPC and its parts).
+SEEDED = {"vpc": ("vpc",), "subnet": ("subnet",), "route-table": ("route_table",),
+          "internet-gateway": ("internet_gateway",), "nat-gateway": ("nat_gateway",),
+          "network-addr": ("elastic_ip",), "ec2": ("instance",), "security-group": ("security_group",),
+          "vpc-endpoint": ("vpc_endpoint_interface", "vpc_endpoint_gateway"), "flow-log": ("flow_log",),
+          "peering-connection": ("vpc_peering",)}
 PEER_FAILURE_MARKERS = ("Error running policy", "Exception running policy", "Access denied", "Traceback")
 
 
@@ -207,7 +214,7 @@ def serve(argv: list[str]) -> None:
 def _server_class() -> Any:
     import collect_bench as cb
 
-    class CountedMotoServer(cb.MotoServer):  # type: ignore[misc,name-defined]
+    class CountedMotoServer(cb.MotoServer):
         """collect_bench's server process (start, ping, latency, CPU, stop), counting requests."""
 
         @property
@@ -421,6 +428,18 @@ def verify_peer(out: Path, accounts: list[str], regions: list[str], log: Path, c
     return {"verified": not problems, "problems": problems, "counts": counts}
 
 
+def check_floor(res: dict[str, Any], floor: dict[str, int]) -> None:
+    """Marks a run unverified where it saw fewer resources than were seeded (an empty answer
+    is no collection)."""
+    short: Counter[str] = Counter()
+    for (_, _, name), n in res["counts"].items():
+        if n < floor.get(name, 0):
+            short[name] += 1
+    for name, k in sorted(short.items()):
+        res["problems"].append(f"{name}: fewer than the {floor[name]} seeded in {k} account-regions")
+    res["verified"] = res["verified"] and not short
+
+
 def compare_counts(ours: dict[str, Any], peer: dict[str, Any]) -> list[str]:
     """Types where the two tools saw different numbers of resources (per account-region)."""
     diffs: Counter[str] = Counter()
@@ -466,12 +485,16 @@ def main(argv: list[str] | None = None) -> int:
     import botocore
     import moto
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+    # The commit the collector's code comes from: the last one that changed auditor/ (the
+    # benchmark's own commits on top of it do not change what is measured).
+    commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", "auditor"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--", "auditor"], cwd=ROOT, capture_output=True,
                            text=True).stdout.strip()
     print(f"peers_bench: python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; "
-          f"auditor at commit {commit}{' (auditor/ modified)' if dirty else ''} with botocore "
+          f"auditor/ as of commit {commit} (HEAD {head}){' + uncommitted changes' if dirty else ''}, botocore "
           f"{botocore.__version__}, boto3 {boto3.__version__}; emulator moto {moto.__version__}")
     print(f"peer: c7n {versions['c7n']}, c7n-org {versions['c7n-org']} (botocore {versions['botocore']}, "
           f"boto3 {versions['boto3']}) in {VENV.relative_to(ROOT)}")
@@ -487,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         n_ar = len(accounts) * len(regions)
         print(f"seeded {n_ar} account-regions in {time.perf_counter() - t0:.1f} s (not counted), each: "
               + ", ".join(f"{k} {v // n_ar}" for k, v in sorted(estate.items())), flush=True)
+        floor = {name: sum(estate[k] for k in keys) // n_ar for name, keys in SEEDED.items()}
         server.set_latency(args.latency_ms)
         for rnd in range(args.repeat):
             plan: list[int | None | str] = ["ours", *parallels]
@@ -500,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         res = run_peer(server.url, accounts, regions, work, what)  # type: ignore[arg-type]
                     res["server_cpu_s"] = server.cpu_seconds() - cpu0
+                    check_floor(res, floor)
                     res["requests"] = server.requests()
                     res["round"] = rnd + 1
                     res["code"] = commit
