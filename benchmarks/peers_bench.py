@@ -231,6 +231,84 @@ def _server_class() -> Any:
     return CountedMotoServer
 
 
+class FleetEmulator:
+    """`python -m auditor.emulate.fleet_server` in its own process (generated estates, EC2's
+    token buckets): the same interface as the counted moto server. Requests are counted by
+    the server itself (/_fleet/stats); a run's figures are the difference before and after."""
+
+    def __init__(self, accounts: int, regions: int, latency_ms: float) -> None:
+        import collect_bench as cb
+
+        self.port = cb.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cmd = [sys.executable, "-m", "auditor.emulate.fleet_server", "--accounts", str(accounts),
+                    "--regions", str(regions), "--latency-ms", f"{latency_ms:g}", "--port", str(self.port)]
+        self.env = cb.clean_aws_env()
+        self.env["PYTHONPATH"] = str(ROOT)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="peers-bench-fleet-", suffix=".log", delete=False)
+        self._base: dict[str, Any] = {}
+
+    def __enter__(self) -> FleetEmulator:
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"fleet server exited with {self.proc.returncode}: "
+                                   f"{Path(self.log.name).read_text(errors='replace')[-3000:]}")
+            try:
+                self._get("/_fleet/ping")
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError("the fleet server did not answer within 60 s") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+    def _get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "the server is not running"
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def set_latency(self, ms: float) -> None:
+        self._get(f"/_fleet/latency?ms={ms:g}")
+
+    def requests(self, reset: bool = False) -> Counter[str]:
+        stats = self._get("/_fleet/stats")
+        if reset:
+            self._base = stats
+            return Counter()
+        return Counter({k: n - self._base.get("by_operation", {}).get(k, 0)
+                        for k, n in stats["by_operation"].items()
+                        if n - self._base.get("by_operation", {}).get(k, 0)})
+
+    def throttled_and_errors(self) -> dict[str, Any]:
+        stats = self._get("/_fleet/stats")
+        errors = {k: n - self._base.get("errors", {}).get(k, 0) for k, n in stats["errors"].items()
+                  if n - self._base.get("errors", {}).get(k, 0)}
+        return {"throttled": stats["throttled"] - self._base.get("throttled", 0), "error_replies": errors,
+                "in_flight_peak": stats["in_flight_peak"]}
+
+
 # ----------------------------------------------------------------------------------------
 # measuring a process tree
 # ----------------------------------------------------------------------------------------
@@ -437,6 +515,9 @@ def check_floor(res: dict[str, Any], floor: dict[str, int]) -> None:
             short[name] += 1
     for name, k in sorted(short.items()):
         res["problems"].append(f"{name}: fewer than the {floor[name]} seeded in {k} account-regions")
+    if res["counts"] and not sum(res["counts"].values()):
+        res["problems"].append("not one resource in any account-region")
+        short["(all)"] = 1
     res["verified"] = res["verified"] and not short
 
 
@@ -461,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="c7n-org process pool sizes to run, comma-separated; 'default' leaves "
                    "C7N_ORG_PARALLEL unset (default: default,25)")
     p.add_argument("--repeat", type=int, default=1, help="rounds of (ours, each c7n-org setting)")
+    p.add_argument("--server", choices=("moto", "fleet"), default="moto",
+                   help="moto: the latency moto server seeded by collect_bench (default); fleet: "
+                   "auditor.emulate.fleet_server (generated estates, EC2 token buckets)")
     p.add_argument("--keep", metavar="DIR", help="keep every run's output and logs under DIR")
     p.add_argument("--json", metavar="FILE", help="also write every result as JSON to FILE")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -476,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     parallels = [None if x.strip() == "default" else int(x) for x in args.c7n_parallel.split(",") if x.strip()]
     regions = list(cb.REGION_ORDER[:args.regions])
     accounts = cb.account_ids(args.accounts)
+    if args.server == "fleet":   # the fleet's accounts: 100000000000 + i (0 = the management account)
+        accounts = [f"{100000000000 + i:012d}" for i in range(args.accounts)]
     versions = ensure_peer_venv()
     unknown = check_peer_resource_names()
     if unknown:
@@ -498,19 +584,25 @@ def main(argv: list[str] | None = None) -> int:
           f"{botocore.__version__}, boto3 {boto3.__version__}; emulator moto {moto.__version__}")
     print(f"peer: c7n {versions['c7n']}, c7n-org {versions['c7n-org']} (botocore {versions['botocore']}, "
           f"boto3 {versions['boto3']}) in {VENV.relative_to(ROOT)}")
-    print(f"estate: {args.accounts} accounts x {len(regions)} regions ({', '.join(regions)}), "
+    print(f"emulator: {args.server}; estate: {args.accounts} accounts x {len(regions)} regions ({', '.join(regions)}), "
           f"{args.latency_ms:g} ms added latency per request; c7n policies: "
           f"{', '.join(n for n, *_ in POLICIES)}", flush=True)
 
     rows: list[dict[str, Any]] = []
     keep = Path(args.keep) if args.keep else None
-    with _server_class()() as server:
-        t0 = time.perf_counter()
-        estate = cb.seed(server.url, accounts, regions)
-        n_ar = len(accounts) * len(regions)
-        print(f"seeded {n_ar} account-regions in {time.perf_counter() - t0:.1f} s (not counted), each: "
-              + ", ".join(f"{k} {v // n_ar}" for k, v in sorted(estate.items())), flush=True)
-        floor = {name: sum(estate[k] for k in keys) // n_ar for name, keys in SEEDED.items()}
+    n_ar = len(accounts) * len(regions)
+    emulator: Any = (FleetEmulator(len(accounts), len(regions), args.latency_ms) if args.server == "fleet"
+                     else _server_class()())
+    with emulator as server:
+        floor: dict[str, int] = {}
+        if args.server == "moto":
+            t0 = time.perf_counter()
+            estate = cb.seed(server.url, accounts, regions)
+            print(f"seeded {n_ar} account-regions in {time.perf_counter() - t0:.1f} s (not counted), each: "
+                  + ", ".join(f"{k} {v // n_ar}" for k, v in sorted(estate.items())), flush=True)
+            floor = {name: sum(estate[k] for k in keys) // n_ar for name, keys in SEEDED.items()}
+        else:
+            print(f"fleet server at {server.url} (pid {server.pid}): generated estates, EC2 token buckets", flush=True)
         server.set_latency(args.latency_ms)
         for rnd in range(args.repeat):
             plan: list[int | None | str] = ["ours", *parallels]
@@ -525,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
                         res = run_peer(server.url, accounts, regions, work, what)  # type: ignore[arg-type]
                     res["server_cpu_s"] = server.cpu_seconds() - cpu0
                     check_floor(res, floor)
+                    if isinstance(server, FleetEmulator):
+                        res.update(server.throttled_and_errors())
                     res["requests"] = server.requests()
                     res["round"] = rnd + 1
                     res["code"] = commit
@@ -568,6 +662,11 @@ def report(rows: list[dict[str, Any]], accounts: list[str], regions: list[str]) 
             print(f"NOT VERIFIED: round {r['round']} {r['tool']} {r['setting']}: {len(r['problems'])} problems, e.g.")
             for line in r["problems"][:8]:
                 print(f"    {line}")
+    for r in rows:
+        if "throttled" in r:
+            print(f"fleet server, round {r['round']} {r['tool']} {r['setting']}: {r['throttled']} requests throttled "
+                  f"(RequestLimitExceeded), error replies {r['error_replies'] or 'none'}, "
+                  f"peak requests in flight {r['in_flight_peak']} (since the server started)")
     ours = [r for r in rows if r["tool"] == "auditor collect"]
     for o in ours:
         if o.get("errors"):
