@@ -89,14 +89,51 @@ class Scope:
 
 @dataclass(frozen=True)
 class Collection:
-    """How collection runs: pool size, per-service caps, retry attempts."""
+    """How collection runs (docs/collection.md): account-region tasks at once, the shared call
+    pool, calls in flight per account-region and service, the share of AWS's documented
+    request rates the run allows itself, retry attempts."""
 
     max_workers: int = 16
-    service_concurrency: tuple[tuple[str, int], ...] = (("ec2", 10),)
+    region_concurrency: tuple[tuple[str, int], ...] = (("ec2", 10),)
+    default_concurrency: int = 4
+    call_workers: int = 64
+    rate_share: float = 1.0
     max_attempts: int = 8
 
-    def cap(self, service: str, default: int = 8) -> int:
-        return dict(self.service_concurrency).get(service, default)
+    def cap(self, service: str) -> int:
+        """Calls of `service` in flight at once in one account-region."""
+        return dict(self.region_concurrency).get(service, self.default_concurrency)
+
+    @property
+    def service_concurrency(self) -> tuple[tuple[str, int], ...]:
+        """The old name of `region_concurrency` (now per account-region, no longer per run)."""
+        return self.region_concurrency
+
+
+def _collection_problems(doc: Located) -> list[Problem]:
+    """`collection:` beyond its schema: known services, and the old `service_concurrency`
+    not given together with its new name."""
+    col = doc.data.get("collection")
+    if not isinstance(col, dict):
+        return []
+    problems: list[Problem] = []
+    if "service_concurrency" in col and "region_concurrency" in col:
+        problems.append(doc.problem(("collection", "service_concurrency"), "give region_concurrency only: "
+                                    "service_concurrency is its old name (accepted for this release), both "
+                                    "together are ambiguous", key=True))
+    from auditor.collect.catalog import regional_calls   # the catalogue's services (no botocore)
+
+    known = sorted({spec.service for spec in regional_calls()})
+    for name in ("region_concurrency", "service_concurrency"):
+        caps = col.get(name)
+        if isinstance(caps, dict):
+            for service in caps:
+                if service not in known:
+                    problems.append(doc.problem(("collection", name, service),
+                                                f"'{service}' is not a service the collector calls "
+                                                f"({', '.join(known)}){did_you_mean(str(service), known)}",
+                                                key=True))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -237,6 +274,7 @@ def _semantic_problems(doc: Located) -> list[Problem]:
                 problems.append(doc.problem(("accounts", i, "role_arn"),
                                             f"role ARN is in another account than id {raw}"))
     problems += _store_problems(doc)
+    problems += _collection_problems(doc)
     return problems
 
 
@@ -342,8 +380,14 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
     regions = d.get("regions", [])  # none: resolved from the environment at collection
     out = d.get("outputs", {})
     col = d.get("collection", {})
-    caps = dict(Collection().service_concurrency)
-    caps.update(col.get("service_concurrency", {}))
+    caps = dict(Collection().region_concurrency)
+    if "service_concurrency" in col:
+        old_caps = doc.problem(("collection", "service_concurrency"), "collection.service_concurrency is renamed "
+                               "region_concurrency and now caps the calls in flight per account-region (no "
+                               "longer per run): the same numbers are used that way; write region_concurrency: "
+                               "the old key is accepted for this release only", key=True)
+        warnings.append(f"warning: {old_caps.render()}")
+    caps.update(col.get("region_concurrency", col.get("service_concurrency", {})))
     return AuditConfig(
         source=doc.file,
         digest="sha256:" + hashlib.sha256(raw_text.encode("utf-8")).hexdigest(),
@@ -364,7 +408,10 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         gzip=bool(out.get("gzip", False)),
         fail_on=d.get("fail_on", ""),
         collection=Collection(max_workers=col.get("max_workers", 16),
-                              service_concurrency=tuple(sorted(caps.items())),
+                              region_concurrency=tuple(sorted(caps.items())),
+                              default_concurrency=col.get("default_concurrency", 4),
+                              call_workers=col.get("call_workers", 64),
+                              rate_share=float(col.get("rate_share", 1.0)),
                               max_attempts=col.get("max_attempts", 8)),
         aws_profile=d.get("aws_profile"),
         text=raw_text,

@@ -17,7 +17,7 @@ from auditor.collect.runner import collect
 from auditor.collect.sessions import SessionFactory
 from auditor.errors import SnapshotError
 from auditor.snapshot.reader import load_snapshot
-from auditor.snapshot.records import GLOBAL_REGION, CallError, CallRecord, canonical_json, jsonable
+from auditor.snapshot.records import GLOBAL_REGION, CallError, CallRecord, canonical_json, jsonable, record_json
 from auditor.snapshot.writer import MANIFEST, SCHEMA_VERSION, SnapshotWriter, partial_path
 
 from conftest import HOME_ACCOUNT, make_config, make_network, request_region
@@ -112,7 +112,7 @@ def test_record_files_are_canonical_json(snap: Path) -> None:
     assert len(files) == len(sample_records())
     for rel, data in files.items():
         body = json.loads(data)
-        assert data == canonical_json(body), rel
+        assert data == record_json(body), rel   # canonical values, compact (json's C encoder)
         assert data.endswith(b"\n") and b"ResponseMetadata" not in data
         assert set(body) <= {"account", "region", "service", "operation", "params", "pages", "error"}
     # Run-specific metadata lives in the manifest only.

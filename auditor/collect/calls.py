@@ -11,7 +11,9 @@ import datetime as dt
 import logging
 import threading
 import time
-from contextlib import nullcontext
+import weakref
+from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
 from typing import Any
 from collections.abc import Iterator, Mapping
 
@@ -47,7 +49,14 @@ _TOKENS = (("NextToken", "NextToken"), ("nextToken", "nextToken"), ("Marker", "N
 
 def _token_pair(client: Any, operation: str) -> tuple[str, str] | None:
     """(input, output) names of the operation's continuation token, if it has one."""
-    op_model = client.meta.service_model.operation_model(operation)
+    model = client.meta.service_model
+    return _token_pair_of(model.service_name, model.api_version, operation, model)
+
+
+@lru_cache(maxsize=512)
+def _token_pair_of(service: str, api_version: str, operation: str, model: Any) -> tuple[str, str] | None:
+    # Read from the model once per (service, API version, operation), not per call.
+    op_model = model.operation_model(operation)
     inputs = set(op_model.input_shape.members) if op_model.input_shape else set()
     outputs = set(op_model.output_shape.members) if op_model.output_shape else set()
     return next(((i, o) for i, o in _TOKENS if i in inputs and o in outputs), None)
@@ -65,8 +74,13 @@ def _follow(method: Any, params: Mapping[str, Any], pair: tuple[str, str] | None
         args[pair[0]] = token  # type: ignore[index]
 
 
+@lru_cache(maxsize=512)
+def _method_name(operation: str) -> str:
+    return str(xform_name(operation))
+
+
 def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    name = xform_name(operation)
+    name = _method_name(operation)
     pair = _token_pair(client, operation)
     if client.can_paginate(name):
         pages: Iterator[dict[str, Any]] = iter(client.get_paginator(name).paginate(**params))
@@ -140,9 +154,18 @@ def _on_needs_retry(response: Any = None, **_: Any) -> None:
         _throttles.count += 1
 
 
+_watched: weakref.WeakSet[Any] = weakref.WeakSet()   # the clients watched already
+_watched_lock = threading.Lock()
+
+
 def watch_throttling(client: Any) -> None:
-    """Count the throttled replies of `client`'s calls (once per client: a unique id)."""
-    client.meta.events.register("needs-retry", _on_needs_retry, unique_id="auditor-throttle-watch")
+    """Count the throttled replies of `client`'s calls (registered once per client)."""
+    if client in _watched:
+        return
+    with _watched_lock:
+        if client not in _watched:
+            client.meta.events.register("needs-retry", _on_needs_retry, unique_id="auditor-throttle-watch")
+            _watched.add(client)
 
 
 class SecretsUnprotected(Exception):
@@ -150,9 +173,10 @@ class SecretsUnprotected(Exception):
 
 
 def run_call(client: Any, account: str, region: str, service: str, operation: str,
-             params: Mapping[str, Any], limit: threading.Semaphore | None = None, *,
+             params: Mapping[str, Any], limit: AbstractContextManager[Any] | None = None, *,
              redactor: Redactor | None = None) -> CallRecord:
-    """Call `operation` with every page; holds `limit` (a per-service cap) per request.
+    """Call `operation` with every page; holds `limit` per request (a cap, or a `limits.Gate`:
+    the account-region's token bucket and cap; a Gate hears of throttled replies).
 
     Every page passes through `redactor` (the catalogue's secret fields replaced by markers)
     before it is kept. A call that has secret fields and no redactor keeps no page: it is
@@ -161,15 +185,18 @@ def run_call(client: Any, account: str, region: str, service: str, operation: st
     started, t0 = now_iso(), time.monotonic()
     watch_throttling(client)
     _throttles.count = 0
-    secrets_here = bool(secret_fields(service, operation))
+    secrets_here = bool(_secret_fields(service, operation))
     pages: list[dict[str, Any]] = []
     retries = 0
     error: CallError | None = None
     try:
         iterator = _pages(client, operation, params)
         while True:
+            seen = _throttles.count
             with limit if limit is not None else nullcontext():
                 page = next(iterator, None)
+            if _throttles.count != seen:
+                _tell_throttled(limit)   # someone else spends this bucket too: wait for its refill
             if page is None:
                 break
             retries += int(page.get("ResponseMetadata", {}).get("RetryAttempts", 0))
@@ -186,6 +213,8 @@ def run_call(client: Any, account: str, region: str, service: str, operation: st
                               "the rest, so this route table is assessed as incomplete")
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is raised
         error = classify(exc)
+        if _throttles.count:
+            _tell_throttled(limit)
         if isinstance(exc, ClientError):
             retries += int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
     record = CallRecord(account=account, region=region, service=service, operation=operation,
@@ -193,6 +222,18 @@ def run_call(client: Any, account: str, region: str, service: str, operation: st
                         duration_ms=int((time.monotonic() - t0) * 1000), retries=retries)
     _log_outcome(record, _throttles.count)
     return record
+
+
+def _tell_throttled(limit: Any) -> None:
+    """A limit that paces requests (a `limits.Gate`) hears that AWS throttled one anyway."""
+    told = getattr(limit, "throttled", None)
+    if told is not None:
+        told()
+
+
+@lru_cache(maxsize=512)
+def _secret_fields(service: str, operation: str) -> tuple[str, ...]:
+    return secret_fields(service, operation)
 
 
 def _log_outcome(rec: CallRecord, throttled: int) -> None:

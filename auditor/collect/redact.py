@@ -29,6 +29,7 @@ import json
 import os
 import secrets
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Mapping
@@ -147,6 +148,12 @@ def _apply(node: Any, segs: list[str], fn: Callable[[Any], Any]) -> Any:
     return node
 
 
+@lru_cache(maxsize=512)
+def _secret_paths(service: str, operation: str) -> tuple[tuple[str, ...], ...]:
+    """The declared secret fields of a call as path segments (the catalogue does not change)."""
+    return tuple(tuple(_segments(path)) for path in secret_fields(service, operation))
+
+
 def is_marker(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(MARKER_PREFIX) and value.endswith(">")
 
@@ -190,9 +197,12 @@ class Redactor:
 
     def page(self, service: str, operation: str, page: Mapping[str, Any]) -> dict[str, Any]:
         """`page` with every declared secret field of `service:operation` replaced."""
+        paths = _secret_paths(service, operation)
+        if not paths:
+            return dict(page)
         out = dict(page)
-        for path in secret_fields(service, operation):
-            out = _apply(out, _segments(path), self._replace)
+        for segs in paths:
+            out = _apply(out, list(segs), self._replace)
         return out
 
     def meta(self) -> dict[str, Any]:

@@ -21,8 +21,8 @@ import botocore
 
 from auditor import __version__
 from auditor.collect.calls import classify, now_iso, run_call
-from auditor.collect.catalog import regional_calls
 from auditor.collect.discovery import select_accounts
+from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
 from auditor.collect.region import RegionContext, collect_region
 from auditor.collect.regions import RegionChoice, resolve_regions
@@ -72,9 +72,10 @@ class Collector:
         self.calls = self.errors = 0
         self._account_errors: dict[str, str] = {}
         self.stop = threading.Event()
-        self.limits = {s.service: threading.BoundedSemaphore(config.collection.cap(s.service))
-                       for s in regional_calls()}
-        self.limits.setdefault("sts", threading.BoundedSemaphore(config.collection.cap("sts")))
+        # Caps and token buckets per account-region (auditor.collect.limits); the calls of every
+        # region task share one pool (idle threads end when the Collector is collected).
+        self.limits = Limits.from_config(config.collection)
+        self.call_pool = ThreadPoolExecutor(max_workers=config.collection.call_workers, thread_name_prefix="calls")
         self.accounts: list[AccountRun] = []
         self.tasks: list[dict[str, Any]] = []
         self.run_started = now_iso()
@@ -236,7 +237,7 @@ class Collector:
     # -- regions ----------------------------------------------------------------------
     def _region_task(self, acct: AccountRun, region: str) -> list[CallRecord]:
         t0 = time.monotonic()
-        ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop)
+        ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop, self.call_pool)
         out = collect_region(ctx, acct.id, acct.session, region)
         self._durations[(acct.id, region)] = int((time.monotonic() - t0) * 1000)
         return out

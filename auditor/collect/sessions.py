@@ -5,31 +5,151 @@ demo can point it at moto, add fault-injecting event hooks, or count calls, with
 patching anything. The standard credential chain and environment (AWS_PROFILE,
 AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...) apply because plain botocore sessions are used.
 Every session it makes carries the read-only guard and the reply check (`replies`).
+
+Shared clients (`SessionFactory.shared_client`): creating a botocore client costs milliseconds
+of CPU (its service model, endpoint rules and event handlers), so the regional calls of every
+account go through one client per (service, region). Such a client has no credentials of
+its own: `AccountCredentials` resolves, each time a request is signed, to the credentials of
+the account bound to the calling thread's context (`SessionFactory.bound`). A request made
+with no account bound is refused before it is sent (`NoAccountBound`): it fails closed and
+never falls back to another account's keys. Assumed-role credentials stay botocore's
+`RefreshableCredentials` (refreshed before expiry, under their own lock), one object per
+account, shared by all its regions.
+
+Retries on shared clients: botocore's ``standard`` mode, with its retry quota kept per
+account (`_PerAccountQuota`): botocore keeps one quota per client, so a client shared by
+accounts would let throttling in one account deny retries in another. The ``adaptive`` mode's
+client-side rate limiter is per client too, and would slow every account of a (service,
+region) because one was throttled; it is not used on shared clients: pacing is done per
+account, region and API by `auditor.collect.limits` instead. Clients made for one session
+(`SessionFactory.client`: identity, AssumeRole, DescribeRegions, Organizations) keep the
+``adaptive`` mode: they serve one account each.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import threading
 import time
+from contextlib import contextmanager
 from typing import Any
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
+from botocore.exceptions import BotoCoreError, NoCredentialsError
+from botocore.retries import quota as retry_quota
+from botocore.retries import standard
 
 from auditor import __version__
 from auditor.collect import guard, replies
 
 SessionHook = Callable[[botocore.session.Session], None]
 
+# The account whose credentials sign the shared clients' requests in this context:
+# (a key of the account, its credentials), or None. A ContextVar is per thread (each pool
+# thread starts with None) and per task context.
+_BOUND: contextvars.ContextVar[tuple[int, Any] | None] = contextvars.ContextVar("auditor_bound_account",
+                                                                                 default=None)
+
+
+class NoAccountBound(BotoCoreError):  # type: ignore[misc]
+    """A shared client was asked to sign a request while no account is bound: refused."""
+
+    fmt = ("no account is bound to this call: a shared client signs only with the calling task's "
+           "account credentials and never with another's")
+
+
+class AccountCredentials(Credentials):  # type: ignore[misc]
+    """The credentials of the account bound to the calling context, resolved at each signing.
+
+    Stands in for credentials on shared clients; holds no key itself. Fails closed: no
+    account bound (or an account without credentials) raises instead of signing.
+    """
+
+    method = "auditor-bound-account"
+    account_id = None   # botocore's account-based endpoints (DynamoDB only) are not used
+
+    def __init__(self) -> None:  # noqa: D107 - no keys of its own
+        pass
+
+    @staticmethod
+    def _current() -> Any:
+        bound = _BOUND.get()
+        if bound is None:
+            raise NoAccountBound()
+        if bound[1] is None:
+            raise NoCredentialsError()
+        return bound[1]
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        frozen: ReadOnlyCredentials = self._current().get_frozen_credentials()
+        return frozen
+
+    @property
+    def access_key(self) -> str:
+        return str(self.get_frozen_credentials().access_key)
+
+    @property
+    def secret_key(self) -> str:
+        return str(self.get_frozen_credentials().secret_key)
+
+    @property
+    def token(self) -> str | None:
+        token = self.get_frozen_credentials().token
+        return None if token is None else str(token)
+
+
+class _PerAccountQuota:
+    """botocore's standard retry quota, one per bound account instead of one per client."""
+
+    def __init__(self, detector: Any):
+        self._detector = detector
+        self._lock = threading.Lock()
+        self._quotas: dict[int, standard.RetryQuotaChecker] = {}
+
+    def _mine(self) -> standard.RetryQuotaChecker:
+        bound = _BOUND.get()
+        key = bound[0] if bound is not None else 0
+        with self._lock:
+            found = self._quotas.get(key)
+            if found is None:
+                found = self._quotas[key] = standard.RetryQuotaChecker(retry_quota.RetryQuota(), self._detector)
+            return found
+
+    def acquire_retry_quota(self, context: Any) -> bool:
+        return bool(self._mine().acquire_retry_quota(context))
+
+    def release_retry_quota(self, context: Any, http_response: Any, **kwargs: Any) -> None:
+        self._mine().release_retry_quota(context, http_response, **kwargs)
+
+
+def _retries_per_account(client: Any, max_attempts: int) -> None:
+    """Replace botocore's standard retry handler of `client` by the same handler with a
+    retry quota per account (same policy, backoff and attempts)."""
+    name = client.meta.service_model.service_id.hyphenize()
+    adapter = standard.RetryEventAdapter()
+    detector = standard.ThrottlingErrorDetector(adapter)
+    quota = _PerAccountQuota(detector)
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(
+            retry_checker=standard.StandardRetryConditions(max_attempts=max_attempts),
+            retry_backoff=standard.ExponentialBackoff(service_name=name, throttling_detector=detector)),
+        retry_event_adapter=adapter, retry_quota=quota, service_name=name)
+    events = client.meta.events
+    events.unregister(f"needs-retry.{name}", unique_id=f"retry-config-{name}")
+    events.register(f"needs-retry.{name}", handler.needs_retry, unique_id=f"retry-config-{name}")
+    # botocore's own after-call release goes to the client's quota, which nothing draws from now.
+    events.register(f"after-call.{name}", quota.release_retry_quota, unique_id=f"auditor-retry-quota-{name}")
+
 
 class SessionFactory:
     """Makes guarded botocore sessions and caches clients per (session, service, region)."""
 
     def __init__(self, *, max_attempts: int = 8, hooks: Sequence[SessionHook] = (),
-                 max_pool_connections: int = 32):
+                 max_pool_connections: int = 32, shared_pool_connections: int = 64):
         self.max_attempts = max_attempts
         self.hooks = tuple(hooks)
         self._lock = threading.Lock()
@@ -44,14 +164,24 @@ class SessionFactory:
                               user_agent_extra=f"private-network-auditor/{__version__}",
                               connect_timeout=10, read_timeout=60,
                               max_pool_connections=max_pool_connections)
+        self._shared_config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts},
+                                     user_agent_extra=f"private-network-auditor/{__version__}",
+                                     connect_timeout=10, read_timeout=60,
+                                     max_pool_connections=shared_pool_connections)
+        self._shared_session: botocore.session.Session | None = None
+        self._shared: dict[tuple[str, str], Any] = {}
+        self.clients_made = 0
 
     def _prepare(self, session: botocore.session.Session) -> botocore.session.Session:
-        # Loading service models is the slow part of a new session; share one loader.
         with self._lock:
-            if self._loader is None:
-                self._loader = session.get_component("data_loader")
-            else:
-                session.register_component("data_loader", self._loader)
+            return self._prepare_locked(session)
+
+    def _prepare_locked(self, session: botocore.session.Session) -> botocore.session.Session:
+        # Loading service models is the slow part of a new session; share one loader.
+        if self._loader is None:
+            self._loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", self._loader)
         guard.install(session)
         replies.install(session)
         for hook in self.hooks:
@@ -70,7 +200,39 @@ class SessionFactory:
             if found is None:
                 found = (session, session.create_client(service, region_name=region, config=self._config))
                 self._clients[key] = found
+                self.clients_made += 1
             return found[1]
+
+    def shared_client(self, service: str, region: str) -> Any:
+        """The client of (`service`, `region`) shared by every account; it signs each request
+        with the account bound by `bound` in the calling context, and refuses without one."""
+        key = (service, region)
+        found = self._shared.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._shared.get(key)
+            if found is None:
+                if self._shared_session is None:
+                    shared = botocore.session.Session()
+                    shared._credentials = AccountCredentials()  # noqa: SLF001 - no public setter
+                    self._shared_session = shared
+                    self._prepare_locked(shared)
+                found = self._shared_session.create_client(service, region_name=region, config=self._shared_config)
+                _retries_per_account(found, self.max_attempts)
+                self._shared[key] = found
+                self.clients_made += 1
+            return found
+
+    @contextmanager
+    def bound(self, session: botocore.session.Session) -> Iterator[None]:
+        """Shared clients sign with `session`'s credentials inside this block (this thread or
+        task context only)."""
+        token = _BOUND.set((id(session), session.get_credentials()))
+        try:
+            yield
+        finally:
+            _BOUND.reset(token)
 
     def release(self, session: botocore.session.Session, region: str) -> None:
         """Forget the clients of `session` in `region` (a finished task's), freeing their memory."""

@@ -15,8 +15,18 @@ GLOBAL_REGION = "_global"  # region slot for account-wide calls (identity, assum
 DISCOVERY_REGION = "_discovery"  # region slot for the organisation-discovery calls of the caller
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """AWS response data as plain JSON values: datetimes become UTC ISO-8601 strings."""
+    kind = type(value)
+    if kind in _PLAIN:   # the common case first, by exact type (subclasses take the long way)
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -34,6 +44,15 @@ def canonical_json(value: Any) -> bytes:
     """Deterministic serialisation: sorted keys, fixed separators, UTF-8, trailing newline."""
     return (json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False, separators=(",", ": "))
             + "\n").encode("utf-8")
+
+
+def record_json(value: Any) -> bytes:
+    """A record file's bytes: the same JSON values as `canonical_json` (sorted keys, UTF-8,
+    trailing newline) without indentation, so that Python's C encoder writes it (indenting
+    falls back to the pure-Python encoder, several times slower). Readers parse JSON, so
+    record files of either form read the same; the manifest holds each file's SHA-256 as
+    written. Record ids do not depend on it (`CallRecord.record_id` hashes `canonical_json`)."""
+    return (json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from auditor.errors import SnapshotError
-from auditor.snapshot.records import CallRecord, canonical_json
+from auditor.snapshot.records import CallRecord, canonical_json, record_json
 
 FORMAT = "auditor-snapshot"
 SCHEMA_VERSION = 1
@@ -66,7 +66,7 @@ class SnapshotWriter:
     def add(self, record: CallRecord) -> None:
         """Write one call's record file and note it for the manifest."""
         rel = f"records/{record.record_id}.json" + (".gz" if self.compress else "")
-        data = canonical_json(record.content())
+        data = record_json(record.content())   # compact: json's C encoder (readers take either form)
         if self.compress:
             data = gzip.compress(data, compresslevel=6, mtime=0)
         entry: dict[str, Any] = {
@@ -83,11 +83,21 @@ class SnapshotWriter:
         # crash fails verification instead of passing as evidence.
         with self._lock:
             self._check_open(rel)
+            if not hasattr(self, "_folders"):
+                self._folders: set[str] = set()   # record folders made (set here: add's own state)
             if rel in self.files or rel in self._pending:
                 raise SnapshotError(f"two calls map to the same record file {rel}")
             self._pending.add(rel)
         try:
-            _write_bytes(self.partial / rel, data, sync=False)
+            path = self.partial / rel
+            folder = str(path.parent)
+            if folder not in self._folders:   # one mkdir per folder, not per record
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(folder)
+            tmp = path.with_name(path.name + ".tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
         finally:
             with self._lock:
                 self._pending.discard(rel)
