@@ -593,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
                            text=True).stdout.strip()
     print(f"peers_bench: python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; "
           f"auditor/ as of commit {commit} (HEAD {head}){' + uncommitted changes' if dirty else ''}, botocore "
-          f"{botocore.__version__}, boto3 {boto3.__version__}; emulator moto {moto.__version__}")
+          f"{botocore.__version__}, boto3 {boto3.__version__}; moto {moto.__version__}")
     print(f"peer: c7n {versions['c7n']}, c7n-org {versions['c7n-org']} (botocore {versions['botocore']}, "
           f"boto3 {versions['boto3']}) in {VENV.relative_to(ROOT)}")
     print(f"emulator: {args.server}; estate: {args.accounts} accounts x {len(regions)} regions ({', '.join(regions)}), "
