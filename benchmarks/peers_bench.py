@@ -693,12 +693,14 @@ def report(rows: list[dict[str, Any]], accounts: list[str], regions: list[str]) 
         if not (peer["verified"] and base["verified"]):
             print(f"  round {peer['round']} {peer['setting']}: no ratio (a run failed its check)")
             continue
+        diffs = compare_counts(base, peer)
+        if diffs:   # one of them missed data: the two runs did not read the same estate
+            print(f"  round {peer['round']} {peer['setting']}: no ratio, resource counts DIFFER: " + "; ".join(diffs))
+            continue
         print(f"  round {peer['round']} {peer['setting']}: {peer['wall_s'] / base['wall_s']:.2f}x "
               f"(cpu {peer['cpu_s'] / max(base['cpu_s'], 1e-9):.2f}x, peak RSS "
               f"{peer['peak_rss_mib'] / max(base['peak_rss_mib'], 1e-9):.2f}x)")
-        diffs = compare_counts(base, peer)
-        print("    resource counts per account-region: " + ("identical for every compared type" if not diffs
-                                                           else "DIFFER: " + "; ".join(diffs)))
+        print("    resource counts per account-region: identical for every compared type")
     if ours:
         print("\nResource counts per account-region (ours, first account-region): "
               + ", ".join(f"{name} {ours[0]['counts'].get((accounts[0], regions[0], name), '-')}"
