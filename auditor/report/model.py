@@ -635,14 +635,28 @@ def record_hashes_of(manifest: bytes | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
-def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
+def build_model(document: Mapping[str, Any] | bytes, packs: PackSet | None = None,
                 catalogues: Mapping[str, Catalogue] | None = None, *, style: str | None = None,
                 record_hashes: Mapping[str, str] | None = None, words: Wording | None = None) -> ReportModel:
     """The report model of a (schema-valid) findings.json `document`. `packs` gives rule
     rationale, remediation and references (rules it lacks keep the document's title only);
     `catalogues` the frameworks' wording. `style` overrides the profile's. `record_hashes`
     (`record_hashes_of` the snapshot manifest) gives each cited record's SHA-256. `words` is
-    the report wording (status terms, default framework words; default: the built-in one)."""
+    the report wording (status terms, default framework words; default: the built-in one).
+    `document` may be findings.json's bytes: its findings are then parsed one at a time, so that
+    an organisation's run never has all of them as parsed JSON and as views at once."""
+    from auditor.results import iter_findings, load_without_findings
+
+    source: Any
+    if isinstance(document, (bytes, bytearray)):
+        raw = bytes(document)
+        document = load_without_findings(raw)
+        source = iter_findings(raw)
+        if "responses" in document:   # responses are assigned over the findings' JSON: parsed whole
+            document = json.loads(raw)
+            source = document.get("findings", [])
+    else:
+        source = document.get("findings", [])
     cats = dict(catalogues or {})
     report_words = words or load_wording()
     run = document["run"]   # a document written before the rename names it "profile"
@@ -652,7 +666,7 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
     rules = _rules(document, packs, frameworks)
     by_id = {r.id: r for r in rules}
     share = _Shared()
-    findings = tuple(_finding(f, by_id, share) for f in document.get("findings", []))
+    findings = tuple(_finding(f, by_id, share) for f in source)
     del share
     cited = {s.split("#", 1)[0] for f in findings for e in f.evidence for s in e.sources}
     hashes = {k: v for k, v in sorted((record_hashes or {}).items()) if k in cited}
