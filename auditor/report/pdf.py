@@ -54,6 +54,12 @@ EXPLAINED_PASSES_MAX = 200
 # and the CSV). At or below it the PDF is as it always was. docs/reports.md, "Reports at
 # organisation size".
 FULL_FINDINGS_MAX = 20000
+# In a summarised PDF, at most this many FAIL findings are printed in full (the worst severities
+# first; every ERROR finding is, whatever their number): WeasyPrint holds the layout of every page
+# until the PDF is written, about 50 KB per finding printed in full, so an organisation's 40k
+# failing findings would take some 2 GB. The others are still listed, one line each (status,
+# rule, severity, resource, fingerprint), under their account; the PDF says so.
+FAILING_FULL_MAX = 5000
 # The files of the evidence bundle that hold every finding in full, as the summarised PDF names them.
 FULL_DATA_FILES = ("findings.json", "report.html", "findings.csv")
 
@@ -89,9 +95,11 @@ class Summarised:
 
     total: int                          # findings of the run
     limit: int                          # FULL_FINDINGS_MAX (or the caller's)
-    failing: int                        # FAIL and ERROR findings, all printed in full
+    failing: int                        # FAIL and ERROR findings, all printed (in full, or listed: `brief`)
     counts: tuple[tuple[str, int], ...]   # summarised findings per status
     accounts: tuple[AccountSummary, ...]
+    brief: frozenset[str] = frozenset()  # fingerprints of the FAIL findings listed one line each
+    failing_max: int = FAILING_FULL_MAX
 
     @property
     def count(self) -> int:
@@ -101,18 +109,27 @@ class Summarised:
     def sentence(self) -> str:
         by_status = ", ".join(f"{n} {s}" for s, n in self.counts if n) or "none"
         return (f"This run has {self.total} findings, more than the {self.limit} this report lists one by one, so it is "
-                f"summarised: every FAIL and ERROR finding ({self.failing}) is printed in full below, grouped by account; "
+                f"summarised: every FAIL and ERROR finding ({self.failing}) is printed {'' if self.brief else 'in full '}"
+                "below, grouped by account; "
                 f"the other {self.count} findings ({by_status}) are summarised as counts per account, rule and status "
                 "(Findings summarised per account), and the explanations of passes and the waived findings are not "
-                f"listed one by one. The complete data, every finding with its evidence, is in {FULL_DATA_FILES[0]} "
+                "listed one by one."
+                + (f" Of the failing findings, {self.failing - len(self.brief)} (every ERROR, then the FAIL findings "
+                   f"of the worst severities, at most {self.failing_max}) are printed in full and the other "
+                   f"{len(self.brief)} FAIL findings are listed one line each (rule, severity, resource, fingerprint) "
+                   "under their account." if self.brief else "")
+                + f" The complete data, every finding with its evidence, is in {FULL_DATA_FILES[0]} "
                 f"(attached to this PDF and in the evidence bundle), the HTML report ({FULL_DATA_FILES[1]}) and the CSV "
                 f"({FULL_DATA_FILES[2]}) of the evidence bundle.")
 
 
-def summarised(model: ReportModel, limit: int = FULL_FINDINGS_MAX) -> Summarised | None:
+def summarised(model: ReportModel, limit: int = FULL_FINDINGS_MAX,
+               failing_max: int = FAILING_FULL_MAX) -> Summarised | None:
     """What the PDF of `model` summarises: None when it has at most `limit` findings (every
     listing in full, as always); else the per-account counts of its findings that are neither
-    FAIL nor ERROR (those are always printed in full)."""
+    FAIL nor ERROR, and (more than `failing_max` failing findings) the FAIL findings listed one
+    line each rather than in full: every ERROR finding, and `failing_max` FAIL findings of
+    the worst severities, are printed in full."""
     if len(model.findings) <= limit:
         return None
     names = {a.id: a.name for a in model.run.accounts}
@@ -135,9 +152,13 @@ def summarised(model: ReportModel, limit: int = FULL_FINDINGS_MAX) -> Summarised
                       for rid, c in sorted(per[account].items()))
         accounts.append(AccountSummary(account, names.get(account, ""), failing.get(account, 0),
                                        sum(n for r in rules for _s, n in r.counts), rules))
+    errors = [f for f in model.failing if f.status == "ERROR"]
+    fails = [f for f in model.failing if f.status == "FAIL"]   # worst severity first
+    room = max(0, failing_max - len(errors))
+    brief = frozenset(f.fingerprint for f in fails[room:])
     return Summarised(total=len(model.findings), limit=limit, failing=sum(failing.values()),
                       counts=tuple((s, totals.get(s, 0)) for s in STATUSES if s not in FAILING),
-                      accounts=tuple(accounts))
+                      accounts=tuple(accounts), brief=brief, failing_max=failing_max)
 
 
 def explained(finding: FindingView) -> tuple[tuple[str, ...], int]:
@@ -295,7 +316,7 @@ def _command(value: Any) -> Markup:
 
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
                 environ: Mapping[str, str] | None = None, records: RecordSelection | None = None,
-                full_max: int = FULL_FINDINGS_MAX) -> str:
+                full_max: int = FULL_FINDINGS_MAX, failing_max: int = FAILING_FULL_MAX) -> str:
     """The report's HTML (print layout), before WeasyPrint. The words of `style` (else the
     model's, else the wording's default style) and its colours and sign-off roles come from its
     file (auditor/report/wording.py); ValueError for a style there is no file of. `records`:
@@ -317,11 +338,12 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     env.filters["flow_id"] = _flow_id
     env.filters["command"] = _command
     when = pinned_time(model, environ)
-    summary = summarised(model, full_max)
+    summary = summarised(model, full_max, failing_max)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within;
     # summarised: per account first.
     failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id) if summary is None
-                     else (f.resource.account, severity_rank(f.severity), f.rule.id))
+                     else (f.resource.account, f.fingerprint in summary.brief, severity_rank(f.severity),
+                           f.rule.id))
     frameworks = ordered_frameworks(model.frameworks, chosen.frameworks_first)
     passes = [] if summary is not None else [f for f in model.findings
                                              if f.status == "PASS" and any(e.explanation for e in f.evidence)]
@@ -343,7 +365,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "explained": explained, "explain_max": EXPLAIN_MAX,
         "explained_passes": passes[:EXPLAINED_PASSES_MAX],
         "explained_passes_more": max(0, len(passes) - EXPLAINED_PASSES_MAX),
-        "summarised": summary,
+        "summarised": summary, "brief": summary.brief if summary is not None else frozenset(),
         "account_names": {a.id: a.name for a in model.run.accounts},
         "failing_per_account": _per_account(failing) if summary is not None else {},
     }
@@ -358,14 +380,16 @@ def _per_account(failing: list[FindingView]) -> dict[str, int]:
 
 
 def render_pdf(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
-               environ: Mapping[str, str] | None = None, full_max: int = FULL_FINDINGS_MAX) -> bytes:
+               environ: Mapping[str, str] | None = None, full_max: int = FULL_FINDINGS_MAX,
+               failing_max: int = FAILING_FULL_MAX) -> bytes:
     """The PDF/A-3b evidence report with findings.json (and the manifest, and the records the
     failing findings cite) attached; a run of more than `full_max` findings summarised."""
     from weasyprint import HTML, Attachment
 
     when = pinned_time(model, environ).replace(tzinfo=None)
     records = records_of(model, inputs)
-    html = render_html(model, inputs, style=style, environ=environ, records=records, full_max=full_max)
+    html = render_html(model, inputs, style=style, environ=environ, records=records, full_max=full_max,
+                       failing_max=failing_max)
     attachments = [Attachment(string=inputs.findings_json, name="findings.json", created=when, modified=when,
                               description="findings.json: every finding this report is made from",
                               relationship="Source")]
