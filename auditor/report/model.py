@@ -650,13 +650,18 @@ def build_model(document: Mapping[str, Any] | bytes, packs: PackSet | None = Non
     source: Any
     if isinstance(document, (bytes, bytearray)):
         raw = bytes(document)
-        document = load_without_findings(raw)
+        parsed: Mapping[str, Any] = load_without_findings(raw)
         source = iter_findings(raw)
-        if "responses" in document:   # responses are assigned over the findings' JSON: parsed whole
-            document = json.loads(raw)
-            source = document.get("findings", [])
-    else:
-        source = document.get("findings", [])
+        if "responses" in parsed:   # responses are assigned over the findings' JSON: parsed whole
+            parsed = json.loads(raw)
+            source = parsed.get("findings", [])
+        return _model(parsed, source, packs, catalogues, style, record_hashes, words)
+    return _model(document, document.get("findings", []), packs, catalogues, style, record_hashes, words)
+
+
+def _model(document: Mapping[str, Any], source: Any, packs: PackSet | None,
+           catalogues: Mapping[str, Catalogue] | None, style: str | None,
+           record_hashes: Mapping[str, str] | None, words: Wording | None) -> ReportModel:
     cats = dict(catalogues or {})
     report_words = words or load_wording()
     run = document["run"]   # a document written before the rename names it "profile"
