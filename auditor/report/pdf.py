@@ -59,7 +59,7 @@ FULL_FINDINGS_MAX = 20000
 # until the PDF is written, about 50 KB per finding printed in full, so an organisation's 40k
 # failing findings would take some 2 GB. The others are still listed, one line each (status,
 # rule, severity, resource, fingerprint), under their account; the PDF says so.
-FAILING_FULL_MAX = 5000
+FAILING_FULL_MAX = 2000
 # The files of the evidence bundle that hold every finding in full, as the summarised PDF names them.
 FULL_DATA_FILES = ("findings.json", "report.html", "findings.csv")
 
@@ -339,6 +339,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     env.filters["command"] = _command
     when = pinned_time(model, environ)
     summary = summarised(model, full_max, failing_max)
+    records = records if records is not None else records_of(model, inputs)
     # Worst severity first, then grouped by rule (its heading printed once), the model's order within;
     # summarised: per account first.
     failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id) if summary is None
@@ -360,16 +361,26 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "failing": failing,
         "failing_by_severity": {s: sum(1 for f in failing if f.severity == s) for s in SEVERITIES},
         "rules_by_id": model.rules_by_id,
-        "records": records if records is not None else records_of(model, inputs),
+        "records": records,
         "plan_max": PLAN_LIST_MAX,
         "explained": explained, "explain_max": EXPLAIN_MAX,
         "explained_passes": passes[:EXPLAINED_PASSES_MAX],
         "explained_passes_more": max(0, len(passes) - EXPLAINED_PASSES_MAX),
         "summarised": summary, "brief": summary.brief if summary is not None else frozenset(),
+        "record_reasons": _reasons(records) if summary is not None else [],
         "account_names": {a.id: a.name for a in model.run.accounts},
         "failing_per_account": _per_account(failing) if summary is not None else {},
     }
     return env.get_template(TEMPLATE).render(**context)
+
+
+def _reasons(records: RecordSelection) -> list[tuple[str, int]]:
+    """Why the records not attached are not, each reason with how many (a summarised PDF)."""
+    out: dict[str, int] = {}
+    for r in records.not_attached:
+        why = r.why if not r.why.startswith("its ") else "it would take the attached records past their cap of bytes"
+        out[why] = out.get(why, 0) + 1
+    return sorted(out.items())
 
 
 def _per_account(failing: list[FindingView]) -> dict[str, int]:
