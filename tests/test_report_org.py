@@ -253,3 +253,36 @@ def test_load_without_findings_refuses_what_is_not_json() -> None:
         load_without_findings(b'{\n "findings": [\n  {\n ],\n nonsense')
     with pytest.raises(ValueError):
         load_without_findings(b"not json")
+
+
+def test_past_the_failing_cap_fail_findings_are_listed_one_line_each_and_errors_stay_in_full(
+        model: ReportModel, raw: bytes) -> None:
+    s = summarised(model, LOW, failing_max=2)
+    assert s is not None
+    error = next(f for f in model.findings if f.status == "ERROR")
+    fails = [f for f in model.findings if f.status == "FAIL"]
+    worst = next(f for f in fails if f.severity == "high")
+    assert s.brief == {f.fingerprint for f in fails if f is not worst}   # the ERROR and the worst FAIL in full
+    assert summarised(model, LOW, failing_max=0).brief == {f.fingerprint for f in fails}   # never an ERROR
+    pdf = render_pdf(model, PdfInputs(raw), environ=FIXED, full_max=LOW, failing_max=2)
+    text = _plain("\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
+    for f in (error, worst):
+        assert f.fingerprint in text and f.message in text
+    for f in fails:
+        if f is not worst:
+            assert f"FAIL {f.rule.id} · {f.severity} · {f.name} · fingerprint {f.fingerprint}" in text
+            assert f.message not in text
+    assert ("Of the failing findings, 2 (every ERROR, then the FAIL findings of the worst severities, at most 2) are "
+            "printed in full and the other 2 FAIL findings are listed one line each (rule, severity, resource, "
+            "fingerprint) under their account.") in text
+    assert "every FAIL and ERROR finding (4) is printed below, grouped by account" in text
+
+
+def test_the_summarised_pdf_says_where_the_diagrams_and_the_cited_records_are(summarised_pdf: str,
+                                                                              model: ReportModel) -> None:
+    assert ("This summarised report does not draw the network: the diagrams of this run, and its failing "
+            "reachability paths, are in the HTML report (report.html)") in summarised_pdf
+    cited = {s.split("#")[0] for f in model.failing for e in f.evidence for s in e.sources}
+    assert (f"The failing findings cite {len(cited)} snapshot records: 0 are attached to this PDF/A-3"
+            ) in summarised_pdf
+    assert f"; {len(cited)} not attached: no snapshot given" in summarised_pdf
