@@ -645,7 +645,7 @@ def build_model(document: Mapping[str, Any] | bytes, packs: PackSet | None = Non
     the report wording (status terms, default framework words; default: the built-in one).
     `document` may be findings.json's bytes: its findings are then parsed one at a time, so that
     an organisation's run never has all of them as parsed JSON and as views at once."""
-    from auditor.results import iter_findings, load_without_findings
+    from auditor.findings_text import iter_findings, load_without_findings
 
     source: Any
     if isinstance(document, (bytes, bytearray)):

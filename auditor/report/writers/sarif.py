@@ -9,7 +9,7 @@ from auditor.report.writers import ReportInputs, Writer
 
 def _write(inputs: ReportInputs) -> bytes:
     from auditor.report.machine import sarif
-    from auditor.results import load_without_findings
+    from auditor.findings_text import load_without_findings
 
     # SARIF reads the document's rules, packs and config, never its findings (the model has them).
     return sarif(inputs.model, load_without_findings(inputs.findings_json))
