@@ -28,7 +28,6 @@ that cannot be written, 130 interrupted; its `message` says what is kept).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 import time
 import uuid
@@ -904,7 +903,7 @@ def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, 
 
     raw = findings.read_bytes()
     manifest = (snapshot_dir / "manifest.json").read_bytes()   # the snapshot was verified: it is there
-    model = build_model(json.loads(raw), inputs.packs, load_catalogues(), style=style,
+    model = build_model(raw, inputs.packs, load_catalogues(), style=style,
                         record_hashes=record_hashes_of(manifest))
     try:
         done = write_reports(out, formats, model, raw, findings_path=findings, manifest=manifest, style=style,

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from auditor import __version__
 from auditor.config import AuditConfig, Scope
 from auditor.findings import Finding
+from auditor.findings_text import iter_findings, load_without_findings  # noqa: F401 - also read from here
 from auditor.rules.engine import ORGANIZATION, Evaluation, Gap, account_id, account_problems
 from auditor.rules.frameworks import THIRD_PARTY, AuthorityMap, Catalogue, load_authority, load_catalogues
 from auditor.rules.packs import Pack, PackSet, Rule

@@ -296,12 +296,30 @@ class Crash(BaseException):
 
 class CrashingWriter(SnapshotWriter):
     """A snapshot writer that crashes the run once `after` task checkpoints are written (the
-    checkpointer's thread stops there; the run raises the crash at its next finished task)."""
+    checkpointer's thread stops there; the run raises the crash at its next finished task).
+
+    Deterministic whatever the machine's speed: the records of every account-region after the
+    first `after` to start are held in `add` until the crash, so those tasks can finish (and
+    the run see the crash) only after it; a run cannot end before its crash."""
 
     def __init__(self, folder: Path, after: int) -> None:
         super().__init__(folder)
         self.after = after
         self.done = 0
+        self.crashed = threading.Event()
+        self._first: set[tuple[str, str]] = set()
+        self._gate = threading.Lock()
+
+    def add(self, record: Any) -> None:
+        pair = (record.account, record.region)
+        if not record.region.startswith("_"):
+            with self._gate:
+                if pair not in self._first and len(self._first) < self.after:
+                    self._first.add(pair)
+                held = pair not in self._first
+            if held:
+                self.crashed.wait()
+        super().add(record)
 
     def checkpoints(self, batch: Any) -> None:
         for item in batch:
@@ -309,6 +327,7 @@ class CrashingWriter(SnapshotWriter):
             if item[0].startswith("tasks/"):
                 self.done += 1
                 if self.done == self.after:
+                    self.crashed.set()
                     raise Crash
 
 

@@ -14,8 +14,9 @@ only ever sets ``textContent``. The same model gives the same bytes: no clock, d
 
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from typing import Any, BinaryIO
 from collections.abc import Mapping
 
 from auditor.report.machine import observed_text
@@ -172,6 +173,14 @@ def report_context(model: ReportModel) -> dict[str, Any]:
 
 def html_report(model: ReportModel) -> bytes:
     """The report as one UTF-8 HTML file."""
+    out = io.BytesIO()
+    write_html(model, out)
+    return out.getvalue()
+
+
+def write_html(model: ReportModel, out: BinaryIO) -> None:
+    """`html_report` written into `out` as the template makes it, piece by piece (the page of an
+    organisation's run is never held twice, as text and as bytes)."""
     import jinja2
     import markupsafe
 
@@ -183,5 +192,5 @@ def html_report(model: ReportModel) -> bytes:
     script = (folder / SCRIPT).read_text(encoding="utf-8")
     if "</" in script:  # pragma: no cover - would end the inline script early
         raise ValueError(f"{SCRIPT} must not contain '</'")
-    text = env.get_template(TEMPLATE).render(**report_context(model), script=markupsafe.Markup(script))
-    return text.encode("utf-8")
+    for piece in env.get_template(TEMPLATE).generate(**report_context(model), script=markupsafe.Markup(script)):
+        out.write(piece.encode("utf-8"))

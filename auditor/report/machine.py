@@ -40,7 +40,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
-from typing import Any
+from collections import Counter
+from typing import Any, BinaryIO
 from collections.abc import Iterable, Mapping
 
 from auditor.report.model import FindingView, NotAssessed, ReportModel, RuleView
@@ -242,51 +243,51 @@ def junit_xml(model: ReportModel) -> bytes:
     collected, a suite ``collection`` with an error test case per gap; then, for a plan run with
     anything not modelled, a suite ``plan`` (an error per network type not modelled and per
     problem, a skipped case per other type)."""
-    stamp = _timestamp(model)
-    root = ET.Element("testsuites", {"name": _x(f"{model.run.tool_name} {model.run.tool_version}".strip())})
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for pack, findings in _suites(model):
-        suite = ET.SubElement(root, "testsuite", {"name": _x(pack)})
-        counts = {"tests": len(findings), "failures": 0, "errors": 0, "skipped": 0}
-        for f in findings:
-            declared = f.resource.declared
-            case = ET.SubElement(suite, "testcase", {"classname": _x(f.rule.id), "name": _x(f.name),
-                                                     **(_junit_where(declared.file, f.declared_line)
-                                                        if declared is not None else {})})
-            explained = explanation_block(f)
-            if f.status == "FAIL":
-                counts["failures"] += 1
-                el = ET.SubElement(case, "failure", {"message": _x(f.message), "type": f.severity})
-                el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
-            elif f.status == "ERROR":
-                counts["errors"] += 1
-                el = ET.SubElement(case, "error", {"message": _x(f.message), "type": "not-assessed"})
-                el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
-            elif f.status == "WAIVED":
-                counts["skipped"] += 1
-                w = f.waiver
-                why = f"waived by {w.id} (approver {w.approver}, ticket {w.ticket}, expires {w.expires})" if w \
-                    else "waived"
-                ET.SubElement(case, "skipped", {"message": _x(why)})
-            elif f.status == "NOT_APPLICABLE":
-                counts["skipped"] += 1
-                ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
-                                                              else "not applicable")})
-            if explained and f.status not in ("FAIL", "ERROR"):   # a PASS is checked by its explanation too
-                ET.SubElement(case, "system-out").text = _x(explained)
-        _close_suite(suite, counts, totals, stamp)
+    out = io.BytesIO()
+    write_junit(model, out)
+    return out.getvalue()
+
+
+def _testcase(f: FindingView) -> ET.Element:
+    declared = f.resource.declared
+    case = ET.Element("testcase", {"classname": _x(f.rule.id), "name": _x(f.name),
+                                   **(_junit_where(declared.file, f.declared_line) if declared is not None else {})})
+    explained = explanation_block(f)
+    if f.status == "FAIL":
+        el = ET.SubElement(case, "failure", {"message": _x(f.message), "type": f.severity})
+        el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
+    elif f.status == "ERROR":
+        el = ET.SubElement(case, "error", {"message": _x(f.message), "type": "not-assessed"})
+        el.text = _x(evidence_text(f) + ("\n" + explained if explained else ""))
+    elif f.status == "WAIVED":
+        w = f.waiver
+        why = f"waived by {w.id} (approver {w.approver}, ticket {w.ticket}, expires {w.expires})" if w \
+            else "waived"
+        ET.SubElement(case, "skipped", {"message": _x(why)})
+    elif f.status == "NOT_APPLICABLE":
+        ET.SubElement(case, "skipped", {"message": _x(f"not applicable: {f.message}" if f.message
+                                                      else "not applicable")})
+    if explained and f.status not in ("FAIL", "ERROR"):   # a PASS is checked by its explanation too
+        ET.SubElement(case, "system-out").text = _x(explained)
+    return case
+
+
+def _other_suites(model: ReportModel, totals: dict[str, int], stamp: str) -> list[ET.Element]:
+    """The suites after the packs': the gaps (``collection``) and a plan's entries (``plan``)."""
+    out = []
     gaps = shown_gaps(model)
     if gaps:
-        suite = ET.SubElement(root, "testsuite", {"name": COLLECTION})
+        suite = ET.Element("testsuite", {"name": COLLECTION})
         for gap in gaps:
             case = ET.SubElement(suite, "testcase", {"classname": COLLECTION, "name": _x(gap_name(gap))})
             el = ET.SubElement(case, "error", {"message": _x(gap_text(gap)), "type": "not-collected"})
             el.text = _x(gap.reason)
         n = len(gaps)
         _close_suite(suite, {"tests": n, "failures": 0, "errors": n, "skipped": 0}, totals, stamp)
+        out.append(suite)
     entries = plan_entries(model.plan, model.not_assessed)
     if model.plan is not None and entries:
-        suite = ET.SubElement(root, "testsuite", {"name": PLAN_SUITE})
+        suite = ET.Element("testsuite", {"name": PLAN_SUITE})
         for e in entries:
             name = f"{e.address} ({e.type})" if e.type else e.address
             case = ET.SubElement(suite, "testcase", {"classname": PLAN_SUITE, "name": _x(name),
@@ -299,12 +300,61 @@ def junit_xml(model: ReportModel) -> bytes:
         errors = sum(1 for e in entries if e.error)
         _close_suite(suite, {"tests": len(entries), "failures": 0, "errors": errors,
                              "skipped": len(entries) - errors}, totals, stamp)
+        out.append(suite)
+    return out
+
+
+_OPEN = "\x00children\x00"   # stands for an element's children while its start and end tags are made
+
+
+def _tags(element: ET.Element) -> tuple[bytes, bytes]:
+    """The start and end tags of `element` (its attributes escaped as ElementTree writes them)."""
+    element.text = _OPEN
+    start, _, end = ET.tostring(element, encoding="unicode").partition(_OPEN)
+    return start.encode("utf-8"), end.encode("utf-8")
+
+
+def _piece(element: ET.Element, level: int, tail: str) -> bytes:
+    """`element` as it is written at `level` of the indented document, with its `tail`."""
+    ET.indent(element, space=" ", level=level)
+    element.tail = tail
+    return ET.tostring(element, encoding="utf-8", xml_declaration=False)
+
+
+def write_junit(model: ReportModel, out: BinaryIO) -> None:
+    """`junit_xml` written into `out` one test case at a time: the same bytes (ElementTree's
+    serialisation of the document indented by one space), without the whole tree of an
+    organisation's run. The counts of each suite and of the run are taken first."""
+    stamp = _timestamp(model)
+    root = ET.Element("testsuites", {"name": _x(f"{model.run.tool_name} {model.run.tool_version}".strip())})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    suites = []
+    for pack, findings in _suites(model):
+        suite = ET.Element("testsuite", {"name": _x(pack)})
+        statuses = Counter(f.status for f in findings)
+        _close_suite(suite, {"tests": len(findings), "failures": statuses["FAIL"], "errors": statuses["ERROR"],
+                             "skipped": statuses["WAIVED"] + statuses["NOT_APPLICABLE"]}, totals, stamp)
+        suites.append((suite, findings))
+    others = _other_suites(model, totals, stamp)
     for k, v in totals.items():
         root.set(k, str(v))
     root.set("time", "0")
-    ET.indent(root, space=" ")
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8",
-                                                                     xml_declaration=False) + b"\n"
+    out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+    if not suites and not others:
+        out.write(ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n")
+        return
+    start, end = _tags(root)
+    out.write(start + b"\n ")
+    last = len(suites) + len(others) - 1
+    for i, (suite, findings) in enumerate(suites):
+        head, close = _tags(suite)
+        out.write(head + b"\n  ")
+        for j, f in enumerate(findings):
+            out.write(_piece(_testcase(f), 2, "\n  " if j < len(findings) - 1 else "\n "))
+        out.write(close + (b"\n " if i < last else b"\n"))
+    for i, suite in enumerate(others, start=len(suites)):
+        out.write(_piece(suite, 1, "\n " if i < last else "\n"))
+    out.write(end + b"\n")
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def authority_label(authorities: tuple[str, ...] | list[str], words: Wording | N
     return (words or load_wording()).authority_label(authorities)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per finding: no __dict__ each
 class ResourceView:
     type: str
     id: str
@@ -84,7 +84,7 @@ class ResourceView:
         return f"{self.type} {self.id} {self.account}/{self.region}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per finding: no __dict__ each
 class EvidenceView:
     path: str
     observed: Any          # JSON data as observed (rendered by each format; treat as read-only)
@@ -107,7 +107,7 @@ class ControlRef:
     third_party_only: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per finding: no __dict__ each
 class WaiverRef:
     id: str
     status: str
@@ -136,7 +136,7 @@ class RuleView:
         return tuple(sorted({self.pack, self.resource, self.severity} - {""}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per finding: no __dict__ each
 class FindingView:
     fingerprint: str
     rule: RuleView
@@ -515,23 +515,39 @@ def _placeholder_rule(rule_id: str, severity: str) -> RuleView:
                     references=(), controls=(), status="", counts=_counts(None))
 
 
-def _finding(f: Mapping[str, Any], rules: Mapping[str, RuleView]) -> FindingView:
+class _Shared:
+    """One object for each distinct text of the findings (accounts, regions, types, evidence
+    paths, expected conditions, record names...): an organisation's run repeats them across
+    its findings, which then share them instead of each holding its own copy."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return self._seen.setdefault(value, value)
+
+
+def _finding(f: Mapping[str, Any], rules: Mapping[str, RuleView], share: _Shared | None = None) -> FindingView:
+    sh = share or _Shared()
     r = f["resource"]
     w = f.get("waiver")
     return FindingView(
         fingerprint=f["fingerprint"], rule=rules.get(f["rule_id"]) or _placeholder_rule(f["rule_id"], f["severity"]),
-        severity=f["severity"], status=f["status"],
-        resource=ResourceView(type=_s(r.get("type")), id=_s(r.get("id")), account=_s(r.get("account")),
-                              region=_s(r.get("region")), arn=_s(r.get("arn")), vpc_id=_s(r.get("vpc_id")),
+        severity=sh(f["severity"]), status=sh(f["status"]),
+        resource=ResourceView(type=sh(_s(r.get("type"))), id=_s(r.get("id")), account=sh(_s(r.get("account"))),
+                              region=sh(_s(r.get("region"))), arn=_s(r.get("arn")), vpc_id=sh(_s(r.get("vpc_id"))),
                               declared=declared_view(r.get("declared"))),
-        item=None if f.get("item") is None else str(f["item"]), message=_s(f.get("message")),
-        evidence=tuple(EvidenceView(path=_s(e.get("path")), observed=e.get("observed"), expected=_s(e.get("expected")),
-                                    holds=e.get("holds"), sources=tuple(str(s) for s in e.get("sources", [])),
-                                    explanation=tuple(str(x) for x in e.get("explanation") or ()))
+        item=None if f.get("item") is None else sh(str(f["item"])), message=_s(f.get("message")),
+        evidence=tuple(EvidenceView(path=sh(_s(e.get("path"))), observed=sh(e.get("observed")),
+                                    expected=sh(_s(e.get("expected"))), holds=e.get("holds"),
+                                    sources=tuple(sh(str(s)) for s in e.get("sources", [])),
+                                    explanation=tuple(sh(str(x)) for x in e.get("explanation") or ()))
                        for e in f.get("evidence", [])),
-        waiver=WaiverRef(id=_s(w.get("id")), status=_s(w.get("status")), approver=_s(w.get("approver")),
-                         ticket=_s(w.get("ticket")), expires=_s(w.get("expires")),
-                         justification=_s(w.get("justification"))) if w else None)
+        waiver=WaiverRef(id=sh(_s(w.get("id"))), status=sh(_s(w.get("status"))), approver=sh(_s(w.get("approver"))),
+                         ticket=sh(_s(w.get("ticket"))), expires=sh(_s(w.get("expires"))),
+                         justification=sh(_s(w.get("justification")))) if w else None)
 
 
 def _passes(frameworks: tuple[FrameworkView, ...], findings: tuple[FindingView, ...]) -> tuple[PassSummary, ...]:
@@ -619,14 +635,33 @@ def record_hashes_of(manifest: bytes | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
-def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
+def build_model(document: Mapping[str, Any] | bytes, packs: PackSet | None = None,
                 catalogues: Mapping[str, Catalogue] | None = None, *, style: str | None = None,
                 record_hashes: Mapping[str, str] | None = None, words: Wording | None = None) -> ReportModel:
     """The report model of a (schema-valid) findings.json `document`. `packs` gives rule
     rationale, remediation and references (rules it lacks keep the document's title only);
     `catalogues` the frameworks' wording. `style` overrides the profile's. `record_hashes`
     (`record_hashes_of` the snapshot manifest) gives each cited record's SHA-256. `words` is
-    the report wording (status terms, default framework words; default: the built-in one)."""
+    the report wording (status terms, default framework words; default: the built-in one).
+    `document` may be findings.json's bytes: its findings are then parsed one at a time, so that
+    an organisation's run never has all of them as parsed JSON and as views at once."""
+    from auditor.findings_text import iter_findings, load_without_findings
+
+    source: Any
+    if isinstance(document, (bytes, bytearray)):
+        raw = bytes(document)
+        parsed: Mapping[str, Any] = load_without_findings(raw)
+        source = iter_findings(raw)
+        if "responses" in parsed:   # responses are assigned over the findings' JSON: parsed whole
+            parsed = json.loads(raw)
+            source = parsed.get("findings", [])
+        return _model(parsed, source, packs, catalogues, style, record_hashes, words)
+    return _model(document, document.get("findings", []), packs, catalogues, style, record_hashes, words)
+
+
+def _model(document: Mapping[str, Any], source: Any, packs: PackSet | None,
+           catalogues: Mapping[str, Catalogue] | None, style: str | None,
+           record_hashes: Mapping[str, str] | None, words: Wording | None) -> ReportModel:
     cats = dict(catalogues or {})
     report_words = words or load_wording()
     run = document["run"]   # a document written before the rename names it "profile"
@@ -635,7 +670,9 @@ def build_model(document: Mapping[str, Any], packs: PackSet | None = None,
     frameworks = _frameworks(document, cats, wording, report_words)
     rules = _rules(document, packs, frameworks)
     by_id = {r.id: r for r in rules}
-    findings = tuple(_finding(f, by_id) for f in document.get("findings", []))
+    share = _Shared()
+    findings = tuple(_finding(f, by_id, share) for f in source)
+    del share
     cited = {s.split("#", 1)[0] for f in findings for e in f.evidence for s in e.sources}
     hashes = {k: v for k, v in sorted((record_hashes or {}).items()) if k in cited}
     summary = document["summary"]

@@ -49,6 +49,20 @@ def write_whole(target: Path, data: bytes) -> None:
         side.unlink(missing_ok=True)
 
 
+def write_streamed(target: Path, fmt: str, inputs: ReportInputs) -> None:
+    """Write the format `fmt` (a writer with `stream`) into a side file piece by piece, then
+    rename it over `target`, as `write_whole` does."""
+    side = target.with_name(target.name + ".partial")
+    stream = writer(fmt).stream
+    assert stream is not None
+    try:
+        with side.open("wb") as out:
+            stream(inputs, out)
+        side.replace(target)
+    finally:
+        side.unlink(missing_ok=True)
+
+
 def report_bytes(fmt: str, model: ReportModel, findings_json: bytes, *, manifest: bytes | None = None,
                  style: str | None = None, snapshot: Path | None = None, pdf_signer: PdfSigner | None = None) -> bytes:
     """The bytes of the report `fmt` made from `model` (built from `findings_json`). Raises
@@ -78,8 +92,12 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
             done.same_as_input.append((fmt, target))
             continue
         try:
-            write_whole(target, report_bytes(fmt, model, findings_json, manifest=manifest, style=style,
-                                              snapshot=snapshot, pdf_signer=pdf_signer))
+            if writer(fmt).stream is not None:
+                write_streamed(target, fmt, ReportInputs(model, findings_json, manifest=manifest, style=style,
+                                                         snapshot=snapshot, pdf_signer=pdf_signer))
+            else:
+                write_whole(target, report_bytes(fmt, model, findings_json, manifest=manifest, style=style,
+                                                  snapshot=snapshot, pdf_signer=pdf_signer))
         except OSError as exc:
             done.failed.append((fmt, target, f"cannot write: {exc.strerror or exc}"))
         except ReportUnavailable as exc:

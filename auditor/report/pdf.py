@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
 from auditor.report.wording import load_style, load_wording, templates_dir
-from auditor.vocabulary import SEVERITIES, STATUSES, severity_rank
+from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
 
 TEMPLATE = "pdf_report.html.j2"
 STYLESHEET = "pdf_print.css"
@@ -47,6 +47,118 @@ EXPLAIN_MAX = 8
 # PASS findings whose explanation is shown ("How the passes were decided"), in the document's
 # order; past it, how many more (every one is in the attached findings.json and the HTML report).
 EXPLAINED_PASSES_MAX = 200
+# A run of more findings than this is summarised in the PDF (an organisation's run: thousands of
+# account-regions): every FAIL and ERROR finding is still printed in full, grouped per account,
+# and the others (WAIVED, PASS, NOT_APPLICABLE) are counted per account, rule and status; the
+# PDF says so and names where every finding is in full (findings.json, attached; the HTML report
+# and the CSV). At or below it the PDF is as it always was. docs/reports.md, "Reports at
+# organisation size".
+FULL_FINDINGS_MAX = 20000
+# In a summarised PDF, at most this many FAIL findings are printed in full (the worst severities
+# first; every ERROR finding is, whatever their number): WeasyPrint holds the layout of every page
+# until the PDF is written, about 50 KB per finding printed in full, so an organisation's 40k
+# failing findings would take some 2 GB. The others are still listed, one line each (status,
+# rule, severity, resource, fingerprint), under their account; the PDF says so.
+FAILING_FULL_MAX = 2000
+# The files of the evidence bundle that hold every finding in full, as the summarised PDF names them.
+FULL_DATA_FILES = ("findings.json", "report.html", "findings.csv")
+
+
+@dataclass(frozen=True)
+class RuleCounts:
+    """The summarised findings of one rule in one account: how many of each status."""
+
+    rule: str
+    title: str
+    counts: tuple[tuple[str, int], ...]   # (status, count), statuses in STATUSES order, counts > 0
+
+    @property
+    def text(self) -> str:
+        return ", ".join(f"{n} {s}" for s, n in self.counts)
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """One account of a summarised PDF: its failing findings (printed in full) and the counts
+    per rule and status of the rest."""
+
+    account: str
+    name: str
+    failing: int
+    summarised: int
+    rules: tuple[RuleCounts, ...]
+
+
+@dataclass(frozen=True)
+class Summarised:
+    """What a summarised PDF left out of its full listings, and the sentence saying so."""
+
+    total: int                          # findings of the run
+    limit: int                          # FULL_FINDINGS_MAX (or the caller's)
+    failing: int                        # FAIL and ERROR findings, all printed (in full, or listed: `brief`)
+    counts: tuple[tuple[str, int], ...]   # summarised findings per status
+    accounts: tuple[AccountSummary, ...]
+    brief: frozenset[str] = frozenset()  # fingerprints of the FAIL findings listed one line each
+    failing_max: int = FAILING_FULL_MAX
+
+    @property
+    def count(self) -> int:
+        return sum(n for _s, n in self.counts)
+
+    @property
+    def sentence(self) -> str:
+        by_status = ", ".join(f"{n} {s}" for s, n in self.counts if n) or "none"
+        return (f"This run has {self.total} findings, more than the {self.limit} this report lists one by one, so it is "
+                f"summarised: every FAIL and ERROR finding ({self.failing}) is printed {'' if self.brief else 'in full '}"
+                "below, grouped by account; "
+                f"the other {self.count} findings ({by_status}) are summarised as counts per account, rule and status "
+                "(Findings summarised per account), and the explanations of passes and the waived findings are not "
+                "listed one by one."
+                + (f" Of the failing findings, {self.failing - len(self.brief)} (every ERROR, then the FAIL findings "
+                   f"of the worst severities, at most {self.failing_max}) are printed in full and the other "
+                   f"{len(self.brief)} FAIL findings are listed one line each (rule, severity, resource, fingerprint) "
+                   "under their account." if self.brief else "")
+                + f" The complete data, every finding with its evidence, is in {FULL_DATA_FILES[0]} "
+                f"(attached to this PDF and in the evidence bundle), the HTML report ({FULL_DATA_FILES[1]}) and the CSV "
+                f"({FULL_DATA_FILES[2]}) of the evidence bundle.")
+
+
+def summarised(model: ReportModel, limit: int = FULL_FINDINGS_MAX,
+               failing_max: int = FAILING_FULL_MAX) -> Summarised | None:
+    """What the PDF of `model` summarises: None when it has at most `limit` findings (every
+    listing in full, as always); else the per-account counts of its findings that are neither
+    FAIL nor ERROR, and (more than `failing_max` failing findings) the FAIL findings listed one
+    line each rather than in full: every ERROR finding, and `failing_max` FAIL findings of
+    the worst severities, are printed in full."""
+    if len(model.findings) <= limit:
+        return None
+    names = {a.id: a.name for a in model.run.accounts}
+    titles = {r.id: r.title for r in model.rules}
+    per: dict[str, dict[str, dict[str, int]]] = {}
+    failing: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for f in model.findings:
+        account = f.resource.account
+        if f.status in FAILING:
+            failing[account] = failing.get(account, 0) + 1
+            per.setdefault(account, {})
+            continue
+        rule = per.setdefault(account, {}).setdefault(f.rule.id, {})
+        rule[f.status] = rule.get(f.status, 0) + 1
+        totals[f.status] = totals.get(f.status, 0) + 1
+    accounts = []
+    for account in sorted(per):
+        rules = tuple(RuleCounts(rid, titles.get(rid, ""), tuple((s, c[s]) for s in STATUSES if c.get(s)))
+                      for rid, c in sorted(per[account].items()))
+        accounts.append(AccountSummary(account, names.get(account, ""), failing.get(account, 0),
+                                       sum(n for r in rules for _s, n in r.counts), rules))
+    errors = [f for f in model.failing if f.status == "ERROR"]
+    fails = [f for f in model.failing if f.status == "FAIL"]   # worst severity first
+    room = max(0, failing_max - len(errors))
+    brief = frozenset(f.fingerprint for f in fails[room:])
+    return Summarised(total=len(model.findings), limit=limit, failing=sum(failing.values()),
+                      counts=tuple((s, totals.get(s, 0)) for s in STATUSES if s not in FAILING),
+                      accounts=tuple(accounts), brief=brief, failing_max=failing_max)
 
 
 def explained(finding: FindingView) -> tuple[tuple[str, ...], int]:
@@ -203,11 +315,13 @@ def _command(value: Any) -> Markup:
 
 
 def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
-                environ: Mapping[str, str] | None = None, records: RecordSelection | None = None) -> str:
+                environ: Mapping[str, str] | None = None, records: RecordSelection | None = None,
+                full_max: int = FULL_FINDINGS_MAX, failing_max: int = FAILING_FULL_MAX) -> str:
     """The report's HTML (print layout), before WeasyPrint. The words of `style` (else the
     model's, else the wording's default style) and its colours and sign-off roles come from its
     file (auditor/report/wording.py); ValueError for a style there is no file of. `records`:
-    what `records_of` chose to attach (default: chosen here)."""
+    what `records_of` chose to attach (default: chosen here). A run of more than `full_max`
+    findings is summarised (`summarised`)."""
     import jinja2
     from markupsafe import Markup
 
@@ -224,10 +338,16 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
     env.filters["flow_id"] = _flow_id
     env.filters["command"] = _command
     when = pinned_time(model, environ)
-    # Worst severity first, then grouped by rule (its heading printed once), the model's order within.
-    failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id))
+    summary = summarised(model, full_max, failing_max)
+    records = records if records is not None else records_of(model, inputs)
+    # Worst severity first, then grouped by rule (its heading printed once), the model's order within;
+    # summarised: per account first.
+    failing = sorted(model.failing, key=lambda f: (severity_rank(f.severity), f.rule.id) if summary is None
+                     else (f.resource.account, f.fingerprint in summary.brief, severity_rank(f.severity),
+                           f.rule.id))
     frameworks = ordered_frameworks(model.frameworks, chosen.frameworks_first)
-    passes = [f for f in model.findings if f.status == "PASS" and any(e.explanation for e in f.evidence)]
+    passes = [] if summary is not None else [f for f in model.findings
+                                             if f.status == "PASS" and any(e.explanation for e in f.evidence)]
     context = {
         "m": model, "w": chosen.pdf, "style": chosen.name, "nl": "\n", "statuses": STATUSES,
         "frameworks": frameworks, "counted": {fw.id: words.count_words(fw.id) for fw in frameworks},
@@ -241,24 +361,46 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "failing": failing,
         "failing_by_severity": {s: sum(1 for f in failing if f.severity == s) for s in SEVERITIES},
         "rules_by_id": model.rules_by_id,
-        "records": records if records is not None else records_of(model, inputs),
+        "records": records,
         "plan_max": PLAN_LIST_MAX,
         "explained": explained, "explain_max": EXPLAIN_MAX,
         "explained_passes": passes[:EXPLAINED_PASSES_MAX],
         "explained_passes_more": max(0, len(passes) - EXPLAINED_PASSES_MAX),
+        "summarised": summary, "brief": summary.brief if summary is not None else frozenset(),
+        "record_reasons": _reasons(records) if summary is not None else [],
+        "account_names": {a.id: a.name for a in model.run.accounts},
+        "failing_per_account": _per_account(failing) if summary is not None else {},
     }
     return env.get_template(TEMPLATE).render(**context)
 
 
+def _reasons(records: RecordSelection) -> list[tuple[str, int]]:
+    """Why the records not attached are not, each reason with how many (a summarised PDF)."""
+    out: dict[str, int] = {}
+    for r in records.not_attached:
+        why = r.why if not r.why.startswith("its ") else "it would take the attached records past their cap of bytes"
+        out[why] = out.get(why, 0) + 1
+    return sorted(out.items())
+
+
+def _per_account(failing: list[FindingView]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in failing:
+        out[f.resource.account] = out.get(f.resource.account, 0) + 1
+    return out
+
+
 def render_pdf(model: ReportModel, inputs: PdfInputs, *, style: str | None = None,
-               environ: Mapping[str, str] | None = None) -> bytes:
+               environ: Mapping[str, str] | None = None, full_max: int = FULL_FINDINGS_MAX,
+               failing_max: int = FAILING_FULL_MAX) -> bytes:
     """The PDF/A-3b evidence report with findings.json (and the manifest, and the records the
-    failing findings cite) attached."""
+    failing findings cite) attached; a run of more than `full_max` findings summarised."""
     from weasyprint import HTML, Attachment
 
     when = pinned_time(model, environ).replace(tzinfo=None)
     records = records_of(model, inputs)
-    html = render_html(model, inputs, style=style, environ=environ, records=records)
+    html = render_html(model, inputs, style=style, environ=environ, records=records, full_max=full_max,
+                       failing_max=failing_max)
     attachments = [Attachment(string=inputs.findings_json, name="findings.json", created=when, modified=when,
                               description="findings.json: every finding this report is made from",
                               relationship="Source")]

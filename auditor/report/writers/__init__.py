@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from auditor.errors import AuditorError
 
@@ -57,7 +58,10 @@ class Writer:
     verify` re-derives them; `by_default`: `auditor report` writes it without ``--format``;
     `in_scan_default`: `auditor scan` and `auditor demo` write it when neither ``--format`` nor
     ``outputs.formats`` says (False for a format that needs an optional extra: OSCAL).
-    `write` raises ReportUnavailable when this installation cannot make it."""
+    `write` raises ReportUnavailable when this installation cannot make it. `stream`, when
+    given, writes the same bytes into an open binary file piece by piece (a format of one item
+    per finding: an organisation's run is then written without holding its whole text);
+    `streamed` makes `write` from it."""
 
     name: str
     file_name: str
@@ -67,6 +71,16 @@ class Writer:
     rederivable: bool = False
     by_default: bool = True
     in_scan_default: bool = True
+    stream: Callable[[ReportInputs, BinaryIO], None] | None = None
+
+
+def streamed(stream: Callable[[ReportInputs, BinaryIO], None]) -> Callable[[ReportInputs], bytes]:
+    """A writer's `write` made from its `stream`: the same bytes, held in memory."""
+    def write(inputs: ReportInputs) -> bytes:
+        out = io.BytesIO()
+        stream(inputs, out)
+        return out.getvalue()
+    return write
 
 
 @cache

@@ -46,10 +46,10 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from auditor.report.writers import ReportInputs, ReportUnavailable, Writer
+from auditor.report.writers import ReportInputs, ReportUnavailable, Writer, streamed
 from auditor.report.writers._times import parse_utc
 
 if TYPE_CHECKING:
@@ -277,9 +277,13 @@ def asff_findings(model: ReportModel) -> list[dict[str, Any]]:
     """Every finding of the model as ASFF, in the document's order. Raises ReportUnavailable
     when a finding has no AWS account to be imported under (the run reached no account at
     all): an ASFF file without those findings would read, in Security Hub, as nothing wrong."""
+    return list(iter_asff(model))
+
+
+def iter_asff(model: ReportModel) -> Iterator[dict[str, Any]]:
+    """`asff_findings` one at a time (the whole list of an organisation's run is not held)."""
     places = _Places(model)
     titles = {fw.id: fw.title for fw in model.frameworks if fw.title}
-    out = []
     for f in model.findings:
         found = asff_finding(f, model, places, titles)
         if found is None:
@@ -287,8 +291,7 @@ def asff_findings(model: ReportModel) -> list[dict[str, Any]]:
             raise ReportUnavailable(f"Security Hub takes a finding only in an AWS account, and {left} finding(s) name "
                                     f"none ({f.resource.account!r}: the run reached no account); findings.json "
                                     "holds them, with their causes")
-        out.append(found)
-    return out
+        yield found
 
 
 def asff(model: ReportModel) -> bytes:
@@ -296,8 +299,16 @@ def asff(model: ReportModel) -> bytes:
     return (json.dumps(asff_findings(model), sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _write(inputs: ReportInputs) -> bytes:
-    return asff(inputs.model)
+def _stream(inputs: ReportInputs, out: BinaryIO) -> None:
+    """`asff` written into `out` one finding at a time: the same bytes (each element of a list
+    that json.dumps indents by one space is its own text indented one level further)."""
+    first = True
+    for found in iter_asff(inputs.model):
+        text = json.dumps(found, sort_keys=True, indent=1, ensure_ascii=False).replace("\n", "\n ")
+        out.write((("[\n " if first else ",\n ") + text).encode("utf-8"))
+        first = False
+    out.write(b"[]\n" if first else b"\n]\n")
 
 
-WRITER = Writer(name="asff", file_name="findings.asff.json", write=_write, order=25, rederivable=True)
+WRITER = Writer(name="asff", file_name="findings.asff.json", write=streamed(_stream), order=25, rederivable=True,
+                stream=_stream)

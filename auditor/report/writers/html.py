@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from auditor.report.writers import ReportInputs, Writer
+from typing import BinaryIO
+
+from auditor.report.writers import ReportInputs, Writer, streamed
 
 
-def _write(inputs: ReportInputs) -> bytes:
-    from auditor.report.html import html_report
+def _stream(inputs: ReportInputs, out: BinaryIO) -> None:
+    from auditor.report.html import write_html
 
-    return html_report(inputs.model)
+    write_html(inputs.model, out)
 
 
-WRITER = Writer(name="html", file_name="report.html", write=_write, order=50, evidence=True, rederivable=True)
+WRITER = Writer(name="html", file_name="report.html", write=streamed(_stream), order=50, evidence=True,
+                rederivable=True, stream=_stream)

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from auditor.report.writers import ReportInputs, Writer
+from typing import BinaryIO
+
+from auditor.report.writers import ReportInputs, Writer, streamed
 
 
-def _write(inputs: ReportInputs) -> bytes:
-    from auditor.report.machine import junit_xml
+def _stream(inputs: ReportInputs, out: BinaryIO) -> None:
+    from auditor.report.machine import write_junit
 
-    return junit_xml(inputs.model)
+    write_junit(inputs.model, out)
 
 
-WRITER = Writer(name="junit", file_name="findings.junit.xml", write=_write, order=10, rederivable=True)
+WRITER = Writer(name="junit", file_name="findings.junit.xml", write=streamed(_stream), order=10, rederivable=True,
+                stream=_stream)

@@ -30,9 +30,10 @@ from __future__ import annotations
 import json
 import uuid
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from auditor.report.writers import ReportInputs, ReportUnavailable, Writer
+from auditor.report.writers import ReportInputs, ReportUnavailable, Writer, streamed
 from auditor.report.writers._times import parse_utc
 
 if TYPE_CHECKING:
@@ -194,12 +195,18 @@ def _event(f: FindingView, model: ReportModel, time_ms: int, names: dict[str, st
 def ocsf_events(model: ReportModel, manifest: bytes | None = None) -> list[Any]:
     """One validated OCSF Compliance Finding (py-ocsf-models objects) per finding of `model`;
     record hashes from the model, else from the snapshot `manifest`'s bytes."""
+    return list(iter_events(model, manifest))
+
+
+def iter_events(model: ReportModel, manifest: bytes | None = None) -> Iterator[Any]:
+    """`ocsf_events` one at a time (an organisation's run is written without holding them all)."""
     from auditor.report.model import record_hashes_of
 
     time_ms = run_time_ms(model)
     names = {a.id: a.name for a in model.run.accounts}
     hashes = model.record_hashes or record_hashes_of(manifest)
-    return [_event(f, model, time_ms, names, hashes) for f in model.findings]
+    for f in model.findings:
+        yield _event(f, model, time_ms, names, hashes)
 
 
 def array_text(docs: list[dict[str, Any]]) -> str:
@@ -210,6 +217,16 @@ def array_text(docs: list[dict[str, Any]]) -> str:
     return "[\n" + ",\n".join(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in docs) + "\n]\n"
 
 
+def write_array(docs: Iterable[dict[str, Any]], out: BinaryIO) -> None:
+    """`array_text` of `docs` written into `out` one element at a time (the same bytes)."""
+    first = True
+    for d in docs:
+        out.write(("[\n" if first else ",\n").encode("utf-8"))
+        out.write(json.dumps(d, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        first = False
+    out.write(b"[]\n" if first else b"\n]\n")
+
+
 def ocsf_json(model: ReportModel, manifest: bytes | None = None) -> bytes:
     """The events of `model` as a JSON array, one event per line (keys sorted, UTF-8, no nulls).
     Raises ValueError (pydantic's ValidationError) when an event is not valid OCSF."""
@@ -217,9 +234,10 @@ def ocsf_json(model: ReportModel, manifest: bytes | None = None) -> bytes:
     return array_text([e.model_dump(mode="json", exclude_none=True) for e in events]).encode("utf-8")
 
 
-def _write(inputs: ReportInputs) -> bytes:
-    """The file's bytes; ReportUnavailable (the other formats are still written) when
-    py-ocsf-models is missing or refuses an event: nothing invalid is written."""
+def _stream(inputs: ReportInputs, out: BinaryIO) -> None:
+    """The file's bytes written into `out`; ReportUnavailable (the other formats are still
+    written; the caller drops the partial file) when py-ocsf-models is missing or refuses an
+    event: nothing invalid is written."""
     try:
         from pydantic import ValidationError
 
@@ -227,10 +245,12 @@ def _write(inputs: ReportInputs) -> bytes:
     except ImportError as exc:   # a runtime dependency: only a broken installation lacks it
         raise ReportUnavailable(f"OCSF needs the py-ocsf-models package (a dependency of this tool): {exc}") from exc
     try:
-        return ocsf_json(inputs.model, inputs.manifest)
+        write_array((e.model_dump(mode="json", exclude_none=True) for e in iter_events(inputs.model, inputs.manifest)),
+                    out)
     except ValidationError as exc:
         raise ReportUnavailable(f"an OCSF event is not valid OCSF (py-ocsf-models refused it; nothing was written): "
                                 f"{exc}") from exc
 
 
-WRITER = Writer(name="ocsf", file_name="findings.ocsf.json", write=_write, order=33, rederivable=True)
+WRITER = Writer(name="ocsf", file_name="findings.ocsf.json", write=streamed(_stream), order=33, rederivable=True,
+                stream=_stream)

@@ -31,10 +31,11 @@ import json
 import re
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
-from auditor.report.writers import ReportInputs, ReportUnavailable, Writer
+from auditor.report.writers import ReportInputs, ReportUnavailable, Writer, streamed
 from auditor.report.writers._times import parse_utc
 
 if TYPE_CHECKING:
@@ -186,17 +187,15 @@ def _finding(common: Any, fw: FrameworkView, ctl: ControlView, observations: lis
         related_observations=[common.RelatedObservation(observation_uuid=u) for u in observations] or None)
 
 
-def assessment_results(model: ReportModel, findings_json: bytes, manifest: bytes | None = None) -> Any:
+def assessment_results(model: ReportModel, findings_json: bytes, manifest: bytes | None = None, *,
+                       with_observations: bool = True) -> Any:
     """The trestle `AssessmentResults` of `model` (validated by trestle as it is built); record
-    hashes from the model, else from the snapshot `manifest`'s bytes."""
-    from auditor.report.model import record_hashes_of
-
+    hashes from the model, else from the snapshot `manifest`'s bytes. Without
+    `with_observations` the result has none (`iter_observations` gives them one at a time)."""
     oscal_version, ar, common = _import()
     start, end = _times(model)
     run_id = hashlib.sha256(findings_json).hexdigest()
-    hashes = model.record_hashes or record_hashes_of(manifest)
-    observations = [_observation(common, f, hashes, end) for f in model.findings]
-    observations += [_gap_observation(common, gap, end) for gap in model.not_assessed]
+    observations = list(iter_observations(model, manifest)) if with_observations else []
     by_rule: dict[str, list[str]] = {}
     for f in model.findings:
         by_rule.setdefault(f.rule_id, []).append(_uuid("observation", f.fingerprint))
@@ -239,6 +238,48 @@ def assessment_results(model: ReportModel, findings_json: bytes, manifest: bytes
         results=[result])
 
 
+def iter_observations(model: ReportModel, manifest: bytes | None = None) -> Iterator[Any]:
+    """The result's observations (trestle objects), one per finding then one per gap."""
+    from auditor.report.model import record_hashes_of
+
+    _, _, common = _import()
+    _, end = _times(model)
+    hashes = model.record_hashes or record_hashes_of(manifest)
+    for f in model.findings:
+        yield _observation(common, f, hashes, end)
+    for gap in model.not_assessed:
+        yield _gap_observation(common, gap, end)
+
+
+# Stands for the observations in the document's text until they are written one by one.
+_MARKER = "\x00observations\x00"
+
+
+def write_oscal(model: ReportModel, findings_json: bytes, manifest: bytes | None, out: BinaryIO) -> None:
+    """`oscal_json` written into `out` one observation at a time: the same bytes, and the same
+    check (the document without its observations, then each observation, parsed back by
+    trestle), without holding an organisation's observations at once."""
+    _, ar, common = _import()
+    if not model.findings and not model.not_assessed:   # no observation: the document as it is
+        out.write(oscal_json(model, findings_json, manifest))
+        return
+    doc = json.loads(assessment_results(model, findings_json, manifest, with_observations=False)
+                     .oscal_serialize_json_bytes())
+    ar.AssessmentResults.parse_obj(doc["assessment-results"])
+    doc["assessment-results"]["results"][0]["observations"] = [_MARKER]
+    text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    at = text.index(json.dumps(_MARKER))
+    line = text.rindex("\n", 0, at)
+    indent = text[line + 1:at]
+    out.write(text[:line].encode("utf-8"))
+    for i, obs in enumerate(iter_observations(model, manifest)):
+        data = json.loads(obs.oscal_serialize_json_bytes(wrapped=False))
+        common.Observation.parse_obj(data)   # what is written reads back
+        piece = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + indent)
+        out.write((("\n" if i == 0 else ",\n") + indent + piece).encode("utf-8"))
+    out.write(text[at + len(json.dumps(_MARKER)):].encode("utf-8"))
+
+
 def oscal_json(model: ReportModel, findings_json: bytes, manifest: bytes | None = None) -> bytes:
     """The assessment results as OSCAL JSON (``{"assessment-results": ...}``, keys sorted,
     one-space indent), parsed back by trestle before it is returned."""
@@ -249,18 +290,19 @@ def oscal_json(model: ReportModel, findings_json: bytes, manifest: bytes | None 
     return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _write(inputs: ReportInputs) -> bytes:
-    """The file's bytes; ReportUnavailable (the other formats are still written) without
-    trestle, or when trestle refuses the document: nothing invalid is written."""
+def _stream(inputs: ReportInputs, out: BinaryIO) -> None:
+    """The file's bytes written into `out`; ReportUnavailable (the other formats are still
+    written; the caller drops the partial file) without trestle, or when trestle refuses the
+    document: nothing invalid is written."""
     _import()
     from pydantic.v1 import ValidationError   # trestle's models are pydantic v1 models
 
     try:
-        return oscal_json(inputs.model, inputs.findings_json, inputs.manifest)
+        write_oscal(inputs.model, inputs.findings_json, inputs.manifest, out)
     except ValidationError as exc:
         raise ReportUnavailable(f"the OSCAL assessment results are not valid OSCAL (trestle refused them; nothing "
                                 f"was written): {exc}") from exc
 
 
-WRITER = Writer(name="oscal", file_name="findings.oscal.json", write=_write, order=37, rederivable=True,
-                by_default=False, in_scan_default=False)
+WRITER = Writer(name="oscal", file_name="findings.oscal.json", write=streamed(_stream), order=37, rederivable=True,
+                by_default=False, in_scan_default=False, stream=_stream)

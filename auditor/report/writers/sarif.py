@@ -8,11 +8,11 @@ from auditor.report.writers import ReportInputs, Writer
 
 
 def _write(inputs: ReportInputs) -> bytes:
-    import json
-
     from auditor.report.machine import sarif
+    from auditor.findings_text import load_without_findings
 
-    return sarif(inputs.model, json.loads(inputs.findings_json))
+    # SARIF reads the document's rules, packs and config, never its findings (the model has them).
+    return sarif(inputs.model, load_without_findings(inputs.findings_json))
 
 
 WRITER = Writer(name="sarif", file_name="findings.sarif", write=_write, order=20, rederivable=True)

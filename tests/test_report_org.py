@@ -1,0 +1,288 @@
+"""Reports at organisation size (docs/reports.md, "Reports at organisation size"): above the
+PDF's threshold (set low here through `full_max`, so that a run of a dozen findings crosses it)
+the PDF prints every FAIL and ERROR finding in full, grouped per account, counts the others per
+account, rule and status, and says what it summarised and where every finding is in full;
+findings.json, the HTML report and the CSV still hold every finding; the streamed writers give
+the bytes their whole-document form gives.
+
+pypdf's text extraction of WeasyPrint's fonts interleaves NUL characters, and the PDF's
+identifier setting puts invisible joiners into ids: both are removed before comparing text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pypdf  # installed by the test extra: a missing one fails, never skips
+
+from auditor.report.html import findings_data
+from auditor.report.model import ReportModel, build_model
+from auditor.report.outputs import report_bytes, write_reports
+from auditor.report.pdf import FULL_FINDINGS_MAX, PdfInputs, render_html, render_pdf, summarised
+from auditor.results import dumps, load_without_findings
+from auditor.rules.frameworks import load_catalogues
+
+FIXED = {"SOURCE_DATE_EPOCH": "1767225600"}
+ACCOUNTS = ("210000000001", "210000000002", "210000000003")
+REGION = "eu-west-1"
+STATUSES = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
+RULES = {"ORG-001": ("Subnets have no route to an internet gateway", "high"),
+         "ORG-002": ("Flow logs are enabled on every VPC", "medium")}
+# Per account: (rule, status) of each finding; every account has a different mix.
+MIX = {
+    ACCOUNTS[0]: [("ORG-001", "FAIL"), ("ORG-001", "PASS"), ("ORG-001", "PASS"), ("ORG-002", "NOT_APPLICABLE"),
+                  ("ORG-002", "PASS")],
+    ACCOUNTS[1]: [("ORG-001", "ERROR"), ("ORG-002", "WAIVED"), ("ORG-002", "PASS"), ("ORG-002", "PASS"),
+                  ("ORG-002", "PASS")],
+    ACCOUNTS[2]: [("ORG-001", "PASS"), ("ORG-002", "FAIL"), ("ORG-002", "FAIL")],
+}
+LOW = 4   # the PDF's threshold in these tests: the 13 findings below are summarised
+
+
+def _counts(statuses: list[str]) -> dict[str, int]:
+    return {s: statuses.count(s) for s in STATUSES}
+
+
+def _finding(n: int, account: str, rule: str, status: str) -> dict[str, Any]:
+    rid = f"subnet-{n:017x}"
+    waiver = ({"id": "WVR-ORG", "status": "active", "approver": "risk@example.com", "ticket": "RISK-9",
+               "expires": "2027-01-01", "justification": "lab account"} if status == "WAIVED" else None)
+    return {"fingerprint": f"{n:04d}" + "f" * 60, "rule_id": rule, "severity": RULES[rule][1], "status": status,
+            "item": None, "message": f"{status.lower()} finding {n} on {rid}",
+            "resource": {"type": "subnet", "id": rid, "account": account, "region": REGION,
+                         "arn": f"arn:aws:ec2:{REGION}:{account}:subnet/{rid}", "vpc_id": "vpc-0000000000000001a"},
+            "evidence": [{"path": "routes[0].target", "observed": f"igw-{n:05d}", "expected": "no internet gateway",
+                          "holds": status == "PASS",
+                          "sources": [f"records/{account}/{REGION}/ec2/DescribeRouteTables.json#/pages/0/RouteTables/{n}"]}],
+            **({"waiver": waiver} if waiver else {})}
+
+
+def org_document() -> dict[str, Any]:
+    """A findings.json of three accounts, two rules and every status (written here, for these tests)."""
+    findings = []
+    for account, rows in MIX.items():
+        for rule, status in rows:
+            findings.append(_finding(len(findings), account, rule, status))
+    statuses = [f["status"] for f in findings]
+    rules = [{"id": rid, "title": title, "severity": sev, "pack": "org", "resource": "subnet", "implements": [],
+              "frameworks": {"pci-dss-4.0": ["1.3.1"]}, "for_each": None,
+              "status": "FAIL", "counts": _counts([f["status"] for f in findings if f["rule_id"] == rid])}
+             for rid, (title, sev) in RULES.items()]
+    return {
+        "format": "private-network-auditor/findings", "format_version": 1,
+        "run": {"tool": {"name": "private-network-auditor", "version": "0.1.0"},
+                "snapshot": {"manifest_sha256": "sha256:" + "0" * 64, "started": "2026-03-01T10:00:00Z",
+                             "finished": "2026-03-01T10:40:00Z", "complete": True, "collector_version": "0.1.0",
+                             "calls": 30, "errors": 0},
+                "config": {"digest": "sha256:" + "1" * 64, "organization": "Org Bank", "collected_with_digest": ""},
+                "assessed_on": "2026-03-01",
+                "packs": [{"id": "org", "version": "1", "title": "Org", "builtin": False, "sha256": "x",
+                           "rules": list(RULES), "parameters": {}}],
+                "waivers": {"digest": "d", "count": 1},
+                "accounts": [{"id": a, "name": f"team-{i}", "problem": "", "role_arn": "",
+                              "identity": f"arn:aws:sts::{a}:assumed-role/auditor/x"} for i, a in enumerate(ACCOUNTS)],
+                "regions": [REGION],
+                "scope": {"everything": True, "vpc_ids": [], "tags": {}, "resources_in_scope": {"subnet": len(findings)},
+                          "resources_out_of_scope": {}, "resources_scope_undecided": {}}},
+        "summary": {"findings": _counts(statuses),
+                    "by_severity": {s: _counts([f["status"] for f in findings if f["severity"] == s])
+                                    for s in ("critical", "high", "medium", "low", "info")},
+                    "rules": _counts(["FAIL", "FAIL"]), "complete": False, "stale_waivers": 0},
+        "rules": rules,
+        "frameworks": [{"id": "pci-dss-4.0", "title": "PCI DSS", "version": "4.0.1", "status": "FAIL", "controls": [
+            {"id": "1.3.1", "title": "", "status": "FAIL", "rules": list(RULES), "counts": _counts(statuses),
+             "authorities": ["pack-author"], "third_party_only": False}]}],
+        "waivers": [{"id": "WVR-ORG", "rules": ["ORG-002"], "resources": ["lab"], "approver": "risk@example.com",
+                     "ticket": "RISK-9", "created": "2026-01-01", "expires": "2027-01-01", "status": "active",
+                     "days_to_expiry": 306, "justification": "lab account", "source": "waivers.yaml:3"}],
+        "not_assessed": [], "findings": findings,
+    }
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return org_document()
+
+
+@pytest.fixture(scope="module")
+def raw(document: dict[str, Any]) -> bytes:
+    return dumps(document).encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def model(document: dict[str, Any]) -> ReportModel:
+    return build_model(document, None, load_catalogues())
+
+
+@pytest.fixture(scope="module")
+def summarised_pdf(model: ReportModel, raw: bytes) -> str:
+    pdf = render_pdf(model, PdfInputs(raw), environ=FIXED, full_max=LOW)
+    return _plain("\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
+
+
+def _plain(text: str) -> str:
+    """PDF text with NULs, invisible joiners and line breaks taken out, spaces collapsed."""
+    text = text.replace("\x00", "").replace("\u2060", "").replace("\u200b", "")
+    return re.sub(r"\s+", " ", text)
+
+
+def test_the_default_threshold_keeps_a_normal_run_in_full(model: ReportModel) -> None:
+    assert FULL_FINDINGS_MAX >= 10000
+    assert summarised(model) is None
+    assert summarised(model, len(model.findings)) is None   # at the threshold: still in full
+    assert summarised(model, len(model.findings) - 1) is not None
+
+
+def test_the_summary_counts_every_other_finding_per_account_rule_and_status(model: ReportModel) -> None:
+    s = summarised(model, LOW)
+    assert s is not None
+    expected: dict[str, Counter[tuple[str, str]]] = {a: Counter() for a in ACCOUNTS}
+    for account, rows in MIX.items():
+        expected[account].update((r, st) for r, st in rows if st not in ("FAIL", "ERROR"))
+    got = {a.account: Counter({(r.rule, st): n for r in a.rules for st, n in r.counts}) for a in s.accounts}
+    assert got == expected
+    assert {a.account: a.failing for a in s.accounts} == {a: sum(st in ("FAIL", "ERROR") for _r, st in rows)
+                                                         for a, rows in MIX.items()}
+    assert s.failing == 4 and s.count == 9 and s.total == 13
+    assert dict(s.counts) == {"WAIVED": 1, "PASS": 7, "NOT_APPLICABLE": 1}
+    assert "ERROR" not in dict(s.counts)   # an ERROR finding is never summarised away
+
+
+def test_the_summarised_pdf_prints_every_failing_finding_in_full(summarised_pdf: str, model: ReportModel) -> None:
+    failing = [f for f in model.findings if f.status in ("FAIL", "ERROR")]
+    assert {f.status for f in failing} == {"FAIL", "ERROR"}
+    for f in failing:
+        assert f.fingerprint in summarised_pdf, f.fingerprint
+        assert f.message in summarised_pdf
+        assert f.resource.arn in summarised_pdf
+        assert f"source {f.evidence[0].sources[0]}" in summarised_pdf
+    for f in model.findings:
+        if f.status not in ("FAIL", "ERROR"):   # summarised: counted, not listed
+            assert f.fingerprint not in summarised_pdf, f.status
+
+
+def test_the_summarised_pdf_groups_failing_findings_per_account(summarised_pdf: str) -> None:
+    at = [summarised_pdf.index(f"Account {a} (team-{i}): {n} failing")
+          for i, (a, n) in enumerate(((ACCOUNTS[0], 1), (ACCOUNTS[1], 1), (ACCOUNTS[2], 2)))]
+    assert at == sorted(at)
+
+
+def test_the_summarised_pdf_has_the_counts_and_says_what_it_summarised(summarised_pdf: str) -> None:
+    assert "Findings summarised per account" in summarised_pdf
+    assert (f"Account {ACCOUNTS[0]} (team-0): 1 FAIL or ERROR (in full under Failing findings), 4 summarised "
+            f"ORG-001 {RULES['ORG-001'][0]}: 2 PASS ORG-002 {RULES['ORG-002'][0]}: 1 PASS, 1 NOT_APPLICABLE"
+            ) in summarised_pdf
+    assert f"ORG-002 {RULES['ORG-002'][0]}: 1 WAIVED, 3 PASS" in summarised_pdf
+    sentence = ("This run has 13 findings, more than the 4 this report lists one by one, so it is summarised: every "
+                "FAIL and ERROR finding (4) is printed in full below, grouped by account; the other 9 findings "
+                "(1 WAIVED, 7 PASS, 1 NOT_APPLICABLE) are summarised as counts per account, rule and status")
+    assert summarised_pdf.count(sentence) == 2   # the executive summary and the section
+    assert ("The complete data, every finding with its evidence, is in findings.json (attached to this PDF and in the "
+            "evidence bundle), the HTML report (report.html) and the CSV (findings.csv)") in summarised_pdf
+
+
+def test_below_the_threshold_nothing_is_summarised(model: ReportModel, raw: bytes) -> None:
+    html = render_html(model, PdfInputs(raw), environ=FIXED, full_max=len(model.findings))
+    assert "Findings summarised per account" not in html and "Summarised report" not in html
+    assert html == render_html(model, PdfInputs(raw), environ=FIXED)
+
+
+def test_findings_json_html_and_csv_still_hold_every_finding(tmp_path: Path, model: ReportModel, raw: bytes) -> None:
+    done = write_reports(tmp_path, ("json", "html", "csv"), model, raw)
+    assert not done.failed
+    fingerprints = [f.fingerprint for f in model.findings]
+    written = json.loads((tmp_path / "findings.json").read_bytes())
+    assert [f["fingerprint"] for f in written["findings"]] == fingerprints
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "findings.csv").read_text(encoding="utf-8"))))
+    assert [r["fingerprint"] for r in rows] == fingerprints
+    assert [row[0] for row in findings_data(model)["findings"]] == fingerprints
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert all(fp in page for fp in fingerprints)
+
+
+@pytest.mark.parametrize("fmt", ["asff", "ocsf", "oscal"])
+def test_streamed_writers_write_the_bytes_of_the_whole_document(tmp_path: Path, model: ReportModel, raw: bytes,
+                                                                fmt: str) -> None:
+    from auditor.report.writers import writer
+
+    whole = {"asff": "auditor.report.writers.asff:asff", "ocsf": "auditor.report.writers.ocsf:ocsf_json",
+             "oscal": "auditor.report.writers.oscal:oscal_json"}[fmt]
+    module, name = whole.split(":")
+    import importlib
+
+    fn = getattr(importlib.import_module(module), name)
+    expected = fn(model, raw) if fmt == "oscal" else fn(model)
+    assert writer(fmt).stream is not None
+    assert report_bytes(fmt, model, raw) == expected
+    done = write_reports(tmp_path, (fmt,), model, raw)
+    assert not done.failed and (tmp_path / done.files[0][1].name).read_bytes() == expected
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_streamed_writer_that_fails_leaves_no_file(tmp_path: Path, document: dict[str, Any]) -> None:
+    bad = json.loads(json.dumps(document))
+    for f in bad["findings"]:
+        f["resource"]["account"] = ""     # no AWS account: Security Hub cannot take it
+    bad["run"]["accounts"] = []
+    m = build_model(bad, None, load_catalogues())
+    done = write_reports(tmp_path, ("asff",), m, dumps(bad).encode())
+    assert [fmt for fmt, _p, _why in done.failed] == ["asff"]
+    assert not (tmp_path / "findings.asff.json").exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_sarif_reads_the_document_without_its_findings(raw: bytes, document: dict[str, Any]) -> None:
+    head = load_without_findings(raw)
+    assert head["findings"] == [] and head == {**document, "findings": []}
+    compact = json.dumps(document).encode()     # another layout: parsed whole, the same result
+    assert load_without_findings(compact) == head
+    sarif = json.loads(report_bytes("sarif", build_model(document, None, load_catalogues()), raw))
+    results = sarif["runs"][0]["results"]
+    assert len(results) == sum(1 for f in document["findings"] if f["status"] in ("FAIL", "ERROR", "WAIVED"))
+    assert {r["ruleId"] for r in results} == set(RULES)
+
+
+def test_load_without_findings_refuses_what_is_not_json() -> None:
+    with pytest.raises(ValueError):
+        load_without_findings(b'{\n "findings": [\n  {\n ],\n nonsense')
+    with pytest.raises(ValueError):
+        load_without_findings(b"not json")
+
+
+def test_past_the_failing_cap_fail_findings_are_listed_one_line_each_and_errors_stay_in_full(
+        model: ReportModel, raw: bytes) -> None:
+    s = summarised(model, LOW, failing_max=2)
+    assert s is not None
+    error = next(f for f in model.findings if f.status == "ERROR")
+    fails = [f for f in model.findings if f.status == "FAIL"]
+    worst = next(f for f in fails if f.severity == "high")
+    assert s.brief == {f.fingerprint for f in fails if f is not worst}   # the ERROR and the worst FAIL in full
+    assert summarised(model, LOW, failing_max=0).brief == {f.fingerprint for f in fails}   # never an ERROR
+    pdf = render_pdf(model, PdfInputs(raw), environ=FIXED, full_max=LOW, failing_max=2)
+    text = _plain("\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
+    for f in (error, worst):
+        assert f.fingerprint in text and f.message in text
+    for f in fails:
+        if f is not worst:
+            assert f"FAIL {f.rule.id} · {f.severity} · {f.name} · fingerprint {f.fingerprint}" in text
+            assert f.message not in text
+    assert ("Of the failing findings, 2 (every ERROR, then the FAIL findings of the worst severities, at most 2) are "
+            "printed in full and the other 2 FAIL findings are listed one line each (rule, severity, resource, "
+            "fingerprint) under their account.") in text
+    assert "every FAIL and ERROR finding (4) is printed below, grouped by account" in text
+
+
+def test_the_summarised_pdf_says_where_the_diagrams_and_the_cited_records_are(summarised_pdf: str,
+                                                                              model: ReportModel) -> None:
+    assert ("This summarised report does not draw the network: the diagrams of this run, and its failing "
+            "reachability paths, are in the HTML report (report.html)") in summarised_pdf
+    cited = {s.split("#")[0] for f in model.failing for e in f.evidence for s in e.sources}
+    assert (f"The failing findings cite {len(cited)} snapshot records: 0 are attached to this PDF/A-3"
+            ) in summarised_pdf
+    assert f"; {len(cited)} not attached: no snapshot given" in summarised_pdf
