@@ -12,6 +12,24 @@ recorded call, the 1-minute load average before the run, and the top functions b
 time (tottime) and by cumulative time. The profile costs CPU itself (cProfile roughly
 doubles a pure-Python call's cost), so the CPU figures are also measured once without it
 (--no-plain skips that run).
+
+    .venv/bin/python benchmarks/collect_profile.py --fleet --accounts 25 --regions 2 --latency-ms 100 \
+        --variants fast:64,botocore:64,fast:32,fast:16 [--repeat 2]
+
+`--fleet` compares variants back to back against one fleet server (scale_bench.py's, with
+Organizations discovery): each variant is `parser:call_workers` (parser ``fast``: the
+collector's compiled query/ec2 parser, ``botocore``: botocore's own, installed by a session
+hook; ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
+worker's PYTHONPATH, with its own defaults), run in a fresh process, in turn (ABAB... for --repeat > 1), so a shared machine's load
+falls on every variant alike. Printed per run: wall s, CPU s of collect() (time.process_time
+of the whole collecting process: every thread), calls in the manifest, CPU ms per call
+(CPU s / calls), HTTP requests the server answered, and the 1-minute load average before.
+
+    .venv/bin/python benchmarks/collect_profile.py --parse-replay --accounts 5 --regions 2 --repeat 3
+
+`--parse-replay` measures reading replies alone (no network, one thread): every query/ec2
+reply the fleet generator makes for the catalogue in N x R account-regions, parsed by
+botocore's parser and by the collector's compiled one in turn.
 """
 
 from __future__ import annotations
@@ -91,6 +109,111 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """One collection against the fleet server (`spec`: accounts, regions, parser, call_workers)."""
+    import scale_bench as sb
+    from botocore.parsers import ResponseParserFactory
+
+    from auditor.collect.runner import collect
+    from auditor.collect.sessions import SessionFactory
+    from auditor.config import config_from_text
+    from auditor.emulate.fleet import REGION_ORDER
+    from auditor.snapshot.writer import SnapshotWriter
+
+    text = sb.config_text(spec["accounts"], list(REGION_ORDER[:spec["regions"]]), False)
+    text += f"collection:\n  call_workers: {spec['call_workers']}\n"
+    config = config_from_text(text, name="collect_profile.yaml")
+    hooks = []
+    import auditor
+    if spec["parser"] == "base" and not auditor.__file__.startswith(spec["baseline"]):
+        raise RuntimeError(f"the baseline's auditor was not imported ({auditor.__file__})")
+    if spec["parser"] == "botocore":
+        hooks.append(lambda session: session.register_component("response_parser_factory", ResponseParserFactory()))
+    factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=hooks)
+    out = Path(spec["out_dir"])
+    try:
+        writer = SnapshotWriter(out / "snapshot")
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = collect(config, factory, writer)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {"wall_s": wall, "cpu_s": cpu, "calls": len(result.manifest["calls"]),
+            "errors": len(result.manifest["errors"])}
+
+
+def fleet(args: argparse.Namespace) -> int:
+    import scale_bench as sb
+
+    variants = [tuple(v.split(":")) for v in args.variants.split(",")]
+    with sb.Server(args.accounts, args.regions, float(args.latency_ms), 0) as server:
+        for rnd in range(args.repeat):
+            for parser, workers in variants:
+                out_dir = tempfile.mkdtemp(prefix="collect-profile-")
+                spec = {"accounts": args.accounts, "regions": args.regions, "parser": parser,
+                        "call_workers": int(workers), "out_dir": out_dir,
+                        "baseline": str(Path(args.baseline).resolve()) if args.baseline else ""}
+                env = sb.clean_aws_env(server.url)
+                if parser == "base":
+                    env["PYTHONPATH"] = spec["baseline"]
+                load = os.getloadavg()[0]
+                before = server.get("/_fleet/stats")["requests"]
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--fleet-worker", json.dumps(spec)]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(TAG)]
+                if proc.returncode != 0 or not lines:
+                    raise RuntimeError(f"worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+                res = json.loads(lines[-1][len(TAG):])
+                requests = server.get("/_fleet/stats")["requests"] - before
+                print(f"round {rnd + 1} parser {parser} call_workers {workers}: wall {res['wall_s']:.2f} s, "
+                      f"cpu {res['cpu_s']:.2f} s, {res['calls']} calls ({res['errors']} errors), {requests} requests, "
+                      f"cpu/call {1000 * res['cpu_s'] / res['calls']:.2f} ms, load avg before {load:.2f}", flush=True)
+    return 0
+
+
+def parse_replay(args: argparse.Namespace) -> int:
+    """CPU of reading replies alone: every query/ec2 reply the fleet generator makes for the
+    catalogue's calls in --accounts x --regions, parsed by botocore's parser and by the
+    collector's compiled one, alternately, --repeat times (one thread, time.process_time)."""
+    from botocore.parsers import create_parser
+
+    from auditor.collect.catalog import regional_calls
+    from auditor.collect.parsers import FastResponseParserFactory
+    from auditor.emulate.fleet import Fleet
+    from auditor.emulate.wire import Wire
+
+    wire, fleet_ = Wire(), Fleet(args.accounts, args.regions, seed=0)
+    replies = []
+    for account in fleet_.accounts:
+        for region in fleet_.regions:
+            _, index = fleet_.region(account, region)
+            for spec in regional_calls():
+                if wire.protocol(spec.service) not in ("ec2", "query"):
+                    continue
+                op = wire.models[spec.service].operation_model(spec.operation)
+                members = {k: v.type_name for k, v in op.output_shape.members.items()}
+                params = ([{}] if spec.for_each is None else
+                          [dict(key) for svc, o, key in index if (svc, o) == (spec.service, spec.operation)])
+                for p in params:
+                    data = fleet_.answer(account, region, spec.service, spec.operation, p, members,
+                                         wire.paginators[spec.service].get(spec.operation))
+                    reply = wire.reply(spec.service, spec.operation, data)
+                    replies.append((wire.protocol(spec.service), op.output_shape,
+                                    {"status_code": reply.status, "headers": dict(reply.headers), "body": reply.body}))
+    fast = FastResponseParserFactory()
+    makers = {"botocore": create_parser, "compiled": fast.create_parser}
+    size = sum(len(r[2]["body"]) for r in replies)
+    print(f"{len(replies)} replies ({size / 1e6:.1f} MB), load avg before {os.getloadavg()[0]:.2f}")
+    for rnd in range(args.repeat):
+        for name, make in makers.items():
+            c0 = time.process_time()
+            for protocol, shape, response in replies:
+                make(protocol).parse(dict(response), shape)
+            cpu = time.process_time() - c0
+            print(f"round {rnd + 1} {name}: {cpu:.3f} s cpu, {1000 * cpu / len(replies):.3f} ms per reply", flush=True)
+    return 0
+
+
 def run(endpoint: str, spec: dict[str, Any]) -> dict[str, Any]:
     out_dir = tempfile.mkdtemp(prefix="collect-profile-")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec | {"out_dir": out_dir})]
@@ -120,11 +243,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-plain", action="store_true", help="skip the run without the profiler")
     p.add_argument("--profile-latency", type=float, default=None,
                    help="profile only at this latency (default: at every latency)")
+    p.add_argument("--fleet", action="store_true", help="compare --variants back to back on the fleet server")
+    p.add_argument("--variants", default="fast:64,botocore:64", help="parser:call_workers,... (with --fleet)")
+    p.add_argument("--parse-replay", action="store_true",
+                   help="CPU of parsing the fleet's query/ec2 replies: botocore's parser against the compiled one")
+    p.add_argument("--baseline", help="a checkout to compare with (variant parser 'base'), e.g. ../main")
+    p.add_argument("--repeat", type=int, default=1, help="rounds of every variant (with --fleet)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--fleet-worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         print(TAG + json.dumps(worker(json.loads(args.worker))), flush=True)
         return 0
+    if args.fleet_worker:
+        print(TAG + json.dumps(fleet_worker(json.loads(args.fleet_worker))), flush=True)
+        return 0
+    if args.fleet:
+        return fleet(args)
+    if args.parse_replay:
+        return parse_replay(args)
     accounts, regions = cb.account_ids(args.accounts), list(cb.REGION_ORDER[:args.regions])
 
     def measure(endpoint: str, latency: float) -> None:

@@ -44,7 +44,7 @@ from botocore.retries import quota as retry_quota
 from botocore.retries import standard
 
 from auditor import __version__
-from auditor.collect import guard, replies
+from auditor.collect import guard, parsers, replies
 
 SessionHook = Callable[[botocore.session.Session], None]
 
@@ -184,6 +184,7 @@ class SessionFactory:
             session.register_component("data_loader", self._loader)
         guard.install(session)
         replies.install(session)
+        parsers.install(session)   # query/ec2 replies read by compiled converters (equal to botocore's)
         for hook in self.hooks:
             hook(session)
         return session
