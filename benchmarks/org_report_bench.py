@@ -41,7 +41,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _peak import RESULT_TAG, reset_peak, status_kib  # noqa: E402
-from evaluate_bench import AZS, _attach, _Ids, _peer, _Region, _shared, _Vpc, account_ids  # noqa: E402
+from evaluate_bench import account_ids  # noqa: E402
+from auditor.emulate.fleet_shapes import (  # noqa: E402
+    AZS, Ids as _Ids, Region as _Region, Vpc as _Vpc, attach as _attach, peer as _peer, shared as _shared)
 
 # Twenty commercial regions (what an organisation's accounts are opted into).
 REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
