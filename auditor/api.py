@@ -242,7 +242,10 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
     elif config is not None:
         notify(f"re-evaluating {safe(snapshot)} with {safe(config.source)}", err=True)
     assert snap is not None
-    result = _evaluate_into_bundle(out, snap, snapshot, config, inputs, signing_key, wanted, style, notify,
+    # Handed over, not kept here: the snapshot's records are freed once evaluated, before the reports.
+    handed = [snap]
+    del snap
+    result = _evaluate_into_bundle(out, handed, snapshot, config, inputs, signing_key, wanted, style, notify,
                                    collection, pdf_signer, engine)
     collected_with = result.document["run"]["config"]["collected_with_digest"]
     if config is not None and collected_with and collected_with != config.digest:
@@ -823,19 +826,21 @@ def collection_summary(result: CollectResult) -> list[tuple[str, bool]]:
     return lines
 
 
-def _evaluate_into_bundle(out: Path, snap: Snapshot, snapshot_dir: Path, config: AuditConfig | None,
+def _evaluate_into_bundle(out: Path, snap: Snapshot | list[Snapshot], snapshot_dir: Path, config: AuditConfig | None,
                           inputs: ScanInputs, key: Ed25519PrivateKey | None, formats: tuple[str, ...],
                           style: str | None, notify: Notify, collection: CollectResult | None,
                           pdf_signer: PdfSigner | None = None, engine: EngineSpec | None = None) -> ScanResult:
     """Evaluate the verified snapshot `snap` (kept in `snapshot_dir`) into ``out/findings.json``,
     write the reports and make `out` an evidence bundle, saying where. Interrupted (Ctrl-C,
     SIGTERM): `ScanStopped` 130 saying what is kept and how to finish. findings.json or the
-    bundle not written: `ScanStopped` 6."""
+    bundle not written: `ScanStopped` 6. `snap` given as a one-item list is taken out of it, so
+    that nothing holds its records once evaluated (an organisation's: hundreds of MB) while the
+    reports are written."""
     from auditor.bundle import BUNDLE_FILE, SIGNATURE_FILE
     from auditor.scan import FINDINGS_FILE
 
     try:
-        document, path = _scan_snapshot(snap, inputs, out, engine)
+        document, path = _scan_snapshot(snap.pop() if isinstance(snap, list) else snap, inputs, out, engine)
         for stale in (BUNDLE_FILE, SIGNATURE_FILE):   # a re-run into an old bundle: its manifest no longer holds
             (out / stale).unlink(missing_ok=True)
         notify(f"findings written to {safe(path)}")

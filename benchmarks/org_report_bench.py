@@ -3,7 +3,7 @@
 a snapshot of 2,000 account-regions (100 accounts x 20 regions).
 
     .venv/bin/python benchmarks/org_report_bench.py [--accounts 100] [--regions 20] [--vpcs 3]
-        [--formats json,html,...] [--snapshot DIR] [--keep DIR] [--profile]
+        [--formats json,html,...] [--snapshot DIR] [--keep DIR] [--profile | --profile-only]
 
 The snapshot (not measured): every account has one or two workload regions holding `--vpcs`
 VPCs each, built by benchmarks/evaluate_bench.py's estate generator (its `_Region`, `_Vpc`,
@@ -41,7 +41,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _peak import RESULT_TAG, reset_peak, status_kib  # noqa: E402
-from evaluate_bench import AZS, _attach, _Ids, _peer, _Region, _shared, _Vpc, account_ids  # noqa: E402
+from evaluate_bench import account_ids  # noqa: E402
+from auditor.emulate.fleet_shapes import (  # noqa: E402
+    AZS, Ids as _Ids, Region as _Region, Vpc as _Vpc, attach as _attach, peer as _peer, shared as _shared)
 
 # Twenty commercial regions (what an organisation's accounts are opted into).
 REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
@@ -227,6 +229,7 @@ def worker(spec: dict[str, Any]) -> None:
     phases.wrap(report_model, "build_model", lambda *a, **k: "report model")
     phases.wrap(outputs, "report_bytes", lambda fmt, *a, **k: f"report {fmt}")
     phases.wrap(outputs, "write_whole", lambda target, *a, **k: f"  write {Path(target).name}")
+    phases.wrap(outputs, "write_streamed", lambda target, fmt, *a, **k: f"report {fmt} (streamed)")
     w0, c0 = time.perf_counter(), time.process_time()
     try:
         cli.main(args=scan_command(Path(spec["snapshot"]), Path(spec["out"]), spec["formats"])[3:],
@@ -265,6 +268,21 @@ def _mib(n: float) -> str:
     return f"{n / 2**20:8.1f}"
 
 
+def _print_plain(r: dict[str, Any], out: Path, formats: str, load0: float) -> None:
+    load1 = os.getloadavg()[0]
+    print(f"scan --format {formats}: exit {r['exit']}, wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s, "
+          f"peak RSS {r['peak_kib'] / 1024:.0f} MiB; load average {load0:.2f} before, {load1:.2f} after")
+    if r["exit"] not in (0, 1, 3, 4):
+        print(r["stderr"])
+    if (out / "findings.json").is_file():
+        counts = by_status(out / "findings.json")
+        print("findings: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES)
+              + f" ({sum(counts.values())} in all)")
+    print(f"{'output':<24} {'MiB':>8}")
+    for name, size in outputs_of(out).items():
+        print(f"{name:<24} {_mib(size)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from auditor.report.writers import scan_formats
 
@@ -276,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--snapshot", type=Path, help="reuse this snapshot (made by --keep) instead of generating one")
     ap.add_argument("--keep", type=Path, help="write the generated snapshot here and keep it")
     ap.add_argument("--profile", action="store_true", help="also run the scan with each phase timed")
+    ap.add_argument("--profile-only", action="store_true", help="only the scan with each phase timed")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -293,19 +312,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{time.perf_counter() - t0:.1f} s (not measured)", flush=True)
         load0 = os.getloadavg()[0]
         out = tmp / "out"
-        r = run_plain(snapshot, out, args.formats)
-        load1 = os.getloadavg()[0]
-        print(f"scan --format {args.formats}: exit {r['exit']}, wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s, "
-              f"peak RSS {r['peak_kib'] / 1024:.0f} MiB; load average {load0:.2f} before, {load1:.2f} after")
-        if r["exit"] not in (0, 1, 3, 4):
-            print(r["stderr"])
-        if (out / "findings.json").is_file():
-            counts = by_status(out / "findings.json")
-            print("findings: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES)
-                  + f" ({sum(counts.values())} in all)")
-        print(f"{'output':<24} {'MiB':>8}")
-        for name, size in outputs_of(out).items():
-            print(f"{name:<24} {_mib(size)}")
+        r = run_plain(snapshot, out, args.formats) if not args.profile_only else {"exit": None}
+        if r["exit"] is None:   # --profile-only
+            args.profile = True
+        else:
+            _print_plain(r, out, args.formats, load0)
         if args.profile:
             shutil.rmtree(out, ignore_errors=True)
             load0 = os.getloadavg()[0]

@@ -255,7 +255,7 @@ def test_load_without_findings_refuses_what_is_not_json() -> None:
         load_without_findings(b"not json")
 
 
-def test_past_the_failing_cap_fail_findings_are_listed_one_line_each_and_errors_stay_in_full(
+def test_past_the_failing_cap_fail_findings_are_counted_per_account_and_rule_and_errors_stay_in_full(
         model: ReportModel, raw: bytes) -> None:
     s = summarised(model, LOW, failing_max=2)
     assert s is not None
@@ -264,18 +264,46 @@ def test_past_the_failing_cap_fail_findings_are_listed_one_line_each_and_errors_
     worst = next(f for f in fails if f.severity == "high")
     assert s.brief == {f.fingerprint for f in fails if f is not worst}   # the ERROR and the worst FAIL in full
     assert summarised(model, LOW, failing_max=0).brief == {f.fingerprint for f in fails}   # never an ERROR
+    # The counted FAIL findings: per account and rule, nothing lost (printed + counted = every failing one).
+    by_account = {a.account: a for a in s.accounts}
+    assert {a: x.counted for a, x in by_account.items()} == {ACCOUNTS[0]: 0, ACCOUNTS[1]: 0, ACCOUNTS[2]: 2}
+    assert dict(next(r for r in by_account[ACCOUNTS[2]].rules if r.rule == "ORG-002").counts) == {"FAIL": 2}
+    assert by_account[ACCOUNTS[2]].summarised == 1 and s.count == 9   # a counted FAIL is not "summarised"
     pdf = render_pdf(model, PdfInputs(raw), environ=FIXED, full_max=LOW, failing_max=2)
     text = _plain("\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages))
     for f in (error, worst):
         assert f.fingerprint in text and f.message in text
     for f in fails:
-        if f is not worst:
-            assert f"FAIL {f.rule.id} · {f.severity} · {f.name} · fingerprint {f.fingerprint}" in text
-            assert f.message not in text
-    assert ("Of the failing findings, 2 (every ERROR, then the FAIL findings of the worst severities, at most 2) are "
-            "printed in full and the other 2 FAIL findings are listed one line each (rule, severity, resource, "
-            "fingerprint) under their account.") in text
-    assert "every FAIL and ERROR finding (4) is printed below, grouped by account" in text
+        if f is not worst:   # counted, not printed: neither its fingerprint nor its message
+            assert f.fingerprint not in text and f.message not in text
+    assert (f"Account {ACCOUNTS[2]} (team-2): 2 failing (0 printed in full below, 2 FAIL counted per rule under "
+            "Findings summarised per account)") in text
+    assert (f"Account {ACCOUNTS[2]} (team-2): 2 FAIL or ERROR (0 in full under Failing findings, 2 FAIL counted in "
+            "the rules below and each listed in full in findings.json, report.html and findings.csv), 1 summarised "
+            f"ORG-001 {RULES['ORG-001'][0]}: 1 PASS ORG-002 {RULES['ORG-002'][0]}: 2 FAIL") in text
+    sentence = ("every FAIL and ERROR finding (4) is accounted for: 2 (every ERROR, then the FAIL findings of the worst "
+                "severities, at most 2) are printed in full below, grouped by account, and the other 2 FAIL findings "
+                "are counted per account and rule (Findings summarised per account: each rule's FAIL count), not "
+                "printed one by one;")
+    assert text.count(sentence) == 2   # the executive summary and the section
+    assert ("the CSV (findings.csv) of the evidence bundle: each of the 2 FAIL findings counted here is listed there "
+            "in full.") in text
+    assert ("Past the cap of 2 findings printed in full, 2 FAIL findings are not printed here: they are counted per "
+            "account and rule") in text
+
+
+def test_the_counted_fail_findings_are_all_in_findings_json_html_and_csv(tmp_path: Path, model: ReportModel,
+                                                                          raw: bytes) -> None:
+    s = summarised(model, LOW, failing_max=0)
+    assert s is not None and s.brief
+    done = write_reports(tmp_path, ("html", "csv"), model, raw)
+    assert not done.failed
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "findings.csv").read_text(encoding="utf-8"))))
+    in_json = {f["fingerprint"] for f in json.loads(raw)["findings"]}
+    for fingerprint in s.brief:
+        assert fingerprint in in_json and fingerprint in html
+        assert any(fingerprint in row.values() for row in rows)
 
 
 def test_the_summarised_pdf_says_where_the_diagrams_and_the_cited_records_are(summarised_pdf: str,

@@ -56,9 +56,10 @@ EXPLAINED_PASSES_MAX = 200
 FULL_FINDINGS_MAX = 20000
 # In a summarised PDF, at most this many FAIL findings are printed in full (the worst severities
 # first; every ERROR finding is, whatever their number): WeasyPrint holds the layout of every page
-# until the PDF is written, about 50 KB per finding printed in full, so an organisation's 40k
-# failing findings would take some 2 GB. The others are still listed, one line each (status,
-# rule, severity, resource, fingerprint), under their account; the PDF says so.
+# until the PDF is written, about 50 KB per finding printed in full (and some 25 KB per line even
+# for one line each), so an organisation's 40k failing findings would take gigabytes. The others
+# are counted per account and rule (each rule's FAIL count in *Findings summarised per account*);
+# the PDF says how many and that each is in full in findings.json, report.html and findings.csv.
 FAILING_FULL_MAX = 2000
 # The files of the evidence bundle that hold every finding in full, as the summarised PDF names them.
 FULL_DATA_FILES = ("findings.json", "report.html", "findings.csv")
@@ -87,6 +88,7 @@ class AccountSummary:
     failing: int
     summarised: int
     rules: tuple[RuleCounts, ...]
+    counted: int = 0   # its FAIL findings past the cap: counted in `rules` (status FAIL), not printed
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class Summarised:
     failing: int                        # FAIL and ERROR findings, all printed (in full, or listed: `brief`)
     counts: tuple[tuple[str, int], ...]   # summarised findings per status
     accounts: tuple[AccountSummary, ...]
-    brief: frozenset[str] = frozenset()  # fingerprints of the FAIL findings listed one line each
+    brief: frozenset[str] = frozenset()  # fingerprints of the FAIL findings counted, not printed
     failing_max: int = FAILING_FULL_MAX
 
     @property
@@ -109,53 +111,59 @@ class Summarised:
     def sentence(self) -> str:
         by_status = ", ".join(f"{n} {s}" for s, n in self.counts if n) or "none"
         return (f"This run has {self.total} findings, more than the {self.limit} this report lists one by one, so it is "
-                f"summarised: every FAIL and ERROR finding ({self.failing}) is printed {'' if self.brief else 'in full '}"
-                "below, grouped by account; "
-                f"the other {self.count} findings ({by_status}) are summarised as counts per account, rule and status "
+                f"summarised: every FAIL and ERROR finding ({self.failing}) is "
+                + ("printed in full below, grouped by account; " if not self.brief else
+                   f"accounted for: {self.failing - len(self.brief)} (every ERROR, then the FAIL findings of the worst "
+                   f"severities, at most {self.failing_max}) are printed in full below, grouped by account, and the "
+                   f"other {len(self.brief)} FAIL findings are counted per account and rule (Findings summarised per "
+                   "account: each rule's FAIL count), not printed one by one; ")
+                + f"the other {self.count} findings ({by_status}) are summarised as counts per account, rule and status "
                 "(Findings summarised per account), and the explanations of passes and the waived findings are not "
                 "listed one by one."
-                + (f" Of the failing findings, {self.failing - len(self.brief)} (every ERROR, then the FAIL findings "
-                   f"of the worst severities, at most {self.failing_max}) are printed in full and the other "
-                   f"{len(self.brief)} FAIL findings are listed one line each (rule, severity, resource, fingerprint) "
-                   "under their account." if self.brief else "")
                 + f" The complete data, every finding with its evidence, is in {FULL_DATA_FILES[0]} "
                 f"(attached to this PDF and in the evidence bundle), the HTML report ({FULL_DATA_FILES[1]}) and the CSV "
-                f"({FULL_DATA_FILES[2]}) of the evidence bundle.")
+                f"({FULL_DATA_FILES[2]}) of the evidence bundle"
+                + (f": each of the {len(self.brief)} FAIL findings counted here is listed there in full." if self.brief
+                   else "."))
 
 
 def summarised(model: ReportModel, limit: int = FULL_FINDINGS_MAX,
                failing_max: int = FAILING_FULL_MAX) -> Summarised | None:
     """What the PDF of `model` summarises: None when it has at most `limit` findings (every
     listing in full, as always); else the per-account counts of its findings that are neither
-    FAIL nor ERROR, and (more than `failing_max` failing findings) the FAIL findings listed one
-    line each rather than in full: every ERROR finding, and `failing_max` FAIL findings of
-    the worst severities, are printed in full."""
+    FAIL nor ERROR, and (more than `failing_max` failing findings) the FAIL findings counted per
+    account and rule rather than printed: every ERROR finding, and `failing_max` FAIL findings
+    of the worst severities, are printed in full."""
     if len(model.findings) <= limit:
         return None
     names = {a.id: a.name for a in model.run.accounts}
     titles = {r.id: r.title for r in model.rules}
+    errors = sum(1 for f in model.failing if f.status == "ERROR")
+    fails = [f for f in model.failing if f.status == "FAIL"]   # worst severity first
+    brief = frozenset(f.fingerprint for f in fails[max(0, failing_max - errors):])
     per: dict[str, dict[str, dict[str, int]]] = {}
     failing: dict[str, int] = {}
+    counted: dict[str, int] = {}
     totals: dict[str, int] = {}
     for f in model.findings:
         account = f.resource.account
         if f.status in FAILING:
             failing[account] = failing.get(account, 0) + 1
             per.setdefault(account, {})
-            continue
+            if f.fingerprint not in brief:
+                continue
+            counted[account] = counted.get(account, 0) + 1
         rule = per.setdefault(account, {}).setdefault(f.rule.id, {})
         rule[f.status] = rule.get(f.status, 0) + 1
-        totals[f.status] = totals.get(f.status, 0) + 1
+        if f.status not in FAILING:
+            totals[f.status] = totals.get(f.status, 0) + 1
     accounts = []
     for account in sorted(per):
         rules = tuple(RuleCounts(rid, titles.get(rid, ""), tuple((s, c[s]) for s in STATUSES if c.get(s)))
                       for rid, c in sorted(per[account].items()))
         accounts.append(AccountSummary(account, names.get(account, ""), failing.get(account, 0),
-                                       sum(n for r in rules for _s, n in r.counts), rules))
-    errors = [f for f in model.failing if f.status == "ERROR"]
-    fails = [f for f in model.failing if f.status == "FAIL"]   # worst severity first
-    room = max(0, failing_max - len(errors))
-    brief = frozenset(f.fingerprint for f in fails[room:])
+                                       sum(n for r in rules for s, n in r.counts if s not in FAILING), rules,
+                                       counted.get(account, 0)))
     return Summarised(total=len(model.findings), limit=limit, failing=sum(failing.values()),
                       counts=tuple((s, totals.get(s, 0)) for s in STATUSES if s not in FAILING),
                       accounts=tuple(accounts), brief=brief, failing_max=failing_max)
@@ -370,6 +378,7 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "record_reasons": _reasons(records) if summary is not None else [],
         "account_names": {a.id: a.name for a in model.run.accounts},
         "failing_per_account": _per_account(failing) if summary is not None else {},
+        "counted_per_account": {a.account: a.counted for a in summary.accounts} if summary is not None else {},
     }
     return env.get_template(TEMPLATE).render(**context)
 

@@ -31,7 +31,7 @@ import json
 import re
 import uuid
 from datetime import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
@@ -187,18 +187,30 @@ def _finding(common: Any, fw: FrameworkView, ctl: ControlView, observations: lis
         related_observations=[common.RelatedObservation(observation_uuid=u) for u in observations] or None)
 
 
+def observations_by_rule(model: ReportModel) -> dict[str, list[str]]:
+    """The uuids of each rule's observations (one per finding of the rule)."""
+    by_rule: dict[str, list[str]] = {}
+    for f in model.findings:
+        by_rule.setdefault(f.rule_id, []).append(_uuid("observation", f.fingerprint))
+    return by_rule
+
+
+def related_uuids(ctl: ControlView, by_rule: dict[str, list[str]]) -> list[str]:
+    """The observations a control's finding relates to: those of its rules, sorted."""
+    return sorted({u for r in ctl.rules for u in by_rule.get(r, [])})
+
+
 def assessment_results(model: ReportModel, findings_json: bytes, manifest: bytes | None = None, *,
                        with_observations: bool = True) -> Any:
     """The trestle `AssessmentResults` of `model` (validated by trestle as it is built); record
     hashes from the model, else from the snapshot `manifest`'s bytes. Without
-    `with_observations` the result has none (`iter_observations` gives them one at a time)."""
+    `with_observations` the result has no observations (`iter_observations` gives them one at a
+    time) and its findings no related observations (`related_uuids` gives them)."""
     oscal_version, ar, common = _import()
     start, end = _times(model)
     run_id = hashlib.sha256(findings_json).hexdigest()
     observations = list(iter_observations(model, manifest)) if with_observations else []
-    by_rule: dict[str, list[str]] = {}
-    for f in model.findings:
-        by_rule.setdefault(f.rule_id, []).append(_uuid("observation", f.fingerprint))
+    by_rule = observations_by_rule(model) if with_observations else {}
     selections, findings = [], []
     for fw in sorted(model.frameworks, key=lambda fw: fw.id):
         if not fw.controls:
@@ -208,8 +220,7 @@ def assessment_results(model: ReportModel, findings_json: bytes, manifest: bytes
             props=[_prop(common, "framework", fw.id)],
             include_controls=[common.SelectControlById(control_id=control_target(fw.id, c.id)) for c in fw.controls]))
         for ctl in fw.controls:
-            related = sorted({u for r in ctl.rules for u in by_rule.get(r, [])})
-            findings.append(_finding(common, fw, ctl, related))
+            findings.append(_finding(common, fw, ctl, related_uuids(ctl, by_rule)))
     if not selections:   # OSCAL needs one selection: say that no control was reviewed
         selections.append(common.ControlSelections(description="No framework control is cited by the rules of this run.",
                                                    include_controls=[]))
@@ -251,14 +262,18 @@ def iter_observations(model: ReportModel, manifest: bytes | None = None) -> Iter
         yield _gap_observation(common, gap, end)
 
 
-# Stands for the observations in the document's text until they are written one by one.
+# Stand for the observations, and for each control's related observations, in the document's
+# text until they are written one by one.
 _MARKER = "\x00observations\x00"
+_RELATED = "\x00related\x00{}\x00"
 
 
 def write_oscal(model: ReportModel, findings_json: bytes, manifest: bytes | None, out: BinaryIO) -> None:
-    """`oscal_json` written into `out` one observation at a time: the same bytes, and the same
-    check (the document without its observations, then each observation, parsed back by
-    trestle), without holding an organisation's observations at once."""
+    """`oscal_json` written into `out` one observation, and one related observation, at a
+    time: the same bytes, and the same check (the document without its observations and
+    related observations, then each observation parsed back by trestle, and each control's
+    related observations by trestle's model of them), without holding an organisation's
+    observations, or the millions of links from its controls to them, at once."""
     _, ar, common = _import()
     if not model.findings and not model.not_assessed:   # no observation: the document as it is
         out.write(oscal_json(model, findings_json, manifest))
@@ -266,18 +281,39 @@ def write_oscal(model: ReportModel, findings_json: bytes, manifest: bytes | None
     doc = json.loads(assessment_results(model, findings_json, manifest, with_observations=False)
                      .oscal_serialize_json_bytes())
     ar.AssessmentResults.parse_obj(doc["assessment-results"])
-    doc["assessment-results"]["results"][0]["observations"] = [_MARKER]
+    result = doc["assessment-results"]["results"][0]
+    result["observations"] = [_MARKER]
+    by_rule = observations_by_rule(model)
+    related: list[ControlView] = []   # the control of each related-observations marker
+    controls = {_uuid("finding", fw.id, ctl.id): ctl for fw in model.frameworks for ctl in fw.controls}
+    for finding in result.get("findings") or []:
+        ctl = controls[finding["uuid"]]
+        if any(by_rule.get(r) for r in ctl.rules):
+            finding["related-observations"] = [_RELATED.format(len(related))]
+            related.append(ctl)
     text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    at = text.index(json.dumps(_MARKER))
-    line = text.rindex("\n", 0, at)
-    indent = text[line + 1:at]
-    out.write(text[:line].encode("utf-8"))
-    for i, obs in enumerate(iter_observations(model, manifest)):
-        data = json.loads(obs.oscal_serialize_json_bytes(wrapped=False))
-        common.Observation.parse_obj(data)   # what is written reads back
-        piece = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + indent)
-        out.write((("\n" if i == 0 else ",\n") + indent + piece).encode("utf-8"))
-    out.write(text[at + len(json.dumps(_MARKER)):].encode("utf-8"))
+    del doc, result
+    at = 0
+    marks = sorted([(text.index(json.dumps(_MARKER)), -1)]
+                   + [(text.index(json.dumps(_RELATED.format(i))), i) for i in range(len(related))])
+    for place, which in marks:
+        mark = json.dumps(_MARKER if which < 0 else _RELATED.format(which))
+        line = text.rindex("\n", 0, place)
+        indent = text[line + 1:place]
+        out.write(text[at:line].encode("utf-8"))
+        if which < 0:
+            pieces: Iterator[Any] = (json.loads(obs.oscal_serialize_json_bytes(wrapped=False))
+                                     for obs in iter_observations(model, manifest))
+            check: Callable[[Any], Any] = common.Observation.parse_obj
+        else:
+            pieces = ({"observation-uuid": u} for u in related_uuids(related[which], by_rule))
+            check = common.RelatedObservation.parse_obj
+        for i, data in enumerate(pieces):
+            check(data)   # what is written reads back
+            piece = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + indent)
+            out.write((("\n" if i == 0 else ",\n") + indent + piece).encode("utf-8"))
+        at = place + len(mark)
+    out.write(text[at:].encode("utf-8"))
 
 
 def oscal_json(model: ReportModel, findings_json: bytes, manifest: bytes | None = None) -> bytes:
