@@ -314,3 +314,28 @@ def test_the_summarised_pdf_says_where_the_diagrams_and_the_cited_records_are(su
     assert (f"The failing findings cite {len(cited)} snapshot records: 0 are attached to this PDF/A-3"
             ) in summarised_pdf
     assert f"; {len(cited)} not attached: no snapshot given" in summarised_pdf
+
+
+@pytest.mark.parametrize("rows_per_write", [1, 2, 1000])
+def test_the_csv_is_written_in_pieces_with_the_bytes_of_the_whole_text(tmp_path: Path, model: ReportModel,
+                                                                       raw: bytes, rows_per_write: int) -> None:
+    import csv
+    import io
+
+    from auditor.report.machine import csv_rows, csv_stream
+    from auditor.report.writers import writer
+
+    # The whole text made at once, the way the CSV was written before it was streamed.
+    text = io.StringIO(newline="")
+    whole = csv.writer(text, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    for row in csv_rows(model):
+        whole.writerow(row)
+    expected = text.getvalue().encode("utf-8")
+    assert expected.count(b"\r\n") > 3   # a header, the findings, the gaps
+    out = io.BytesIO()
+    csv_stream(model, out, rows_per_write)
+    assert out.getvalue() == expected
+    assert writer("csv").stream is not None and report_bytes("csv", model, raw) == expected
+    done = write_reports(tmp_path, ("csv",), model, raw)
+    assert not done.failed and (tmp_path / "findings.csv").read_bytes() == expected
+    assert not list(tmp_path.glob("*.partial"))

@@ -648,11 +648,25 @@ def csv_rows(model: ReportModel) -> Iterable[list[str]]:
             yield [neutralise(c) for c in _plan_row(model.plan, e)]
 
 
-def csv_bytes(model: ReportModel) -> bytes:
+def csv_stream(model: ReportModel, out: BinaryIO, rows_per_write: int = 1000) -> None:
     """CSV (RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted), UTF-8, a header row, one
-    row per finding (then gaps and, in a plan run, what the plan could not model)."""
+    row per finding (then gaps and, in a plan run, what the plan could not model), written into `out` a
+    thousand rows at a time: an organisation's run is written without holding its whole text."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, dialect="excel", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    for row in csv_rows(model):
+    for i, row in enumerate(csv_rows(model), 1):
         writer.writerow(row)
-    return buf.getvalue().encode("utf-8")
+        if i % rows_per_write == 0:
+            out.write(buf.getvalue().encode("utf-8"))
+            buf.seek(0)
+            buf.truncate()
+    out.write(buf.getvalue().encode("utf-8"))
+
+
+def csv_bytes(model: ReportModel) -> bytes:
+    """`csv_stream`'s bytes, held in memory."""
+    out = io.BytesIO()
+    csv_stream(model, out)
+    return out.getvalue()
+
+

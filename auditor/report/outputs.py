@@ -9,7 +9,12 @@ the caller gets every file written and every failure.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +77,26 @@ def report_bytes(fmt: str, model: ReportModel, findings_json: bytes, *, manifest
                                           pdf_signer=pdf_signer))
 
 
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, where the C library has it (else None)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
+    """Free what the last report left behind and give it back to the system: a report of an
+    organisation's run (WeasyPrint's layout, a format's whole text) would otherwise stay in the
+    process and raise the floor of every report written after it."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,
                   findings_path: Path | None = None, manifest: bytes | None = None,
                   style: str | None = None, snapshot: Path | None = None,
@@ -104,4 +129,5 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
             done.failed.append((fmt, target, str(exc)))
         else:
             done.files.append((fmt, target))
+        release_memory()
     return done
