@@ -53,7 +53,7 @@ def server(aws_env: None, monkeypatch: pytest.MonkeyPatch, wire: Wire) -> Iterat
 
 
 def control(srv: FleetServer, path: str) -> dict[str, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
     conn.request("GET", path)
     resp = conn.getresponse()
     data: dict[str, Any] = json.loads(resp.read())
@@ -164,7 +164,7 @@ def test_unfiltered_unpaginated_describe_instances_has_the_smaller_bucket(server
 
 def raw(srv: FleetServer, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
         ) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
     conn.request(method, path, body=body, headers=headers or {})
     resp = conn.getresponse()
     out = resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
@@ -208,7 +208,7 @@ def test_bad_requests_get_aws_errors_never_a_crash(server: FleetServer) -> None:
                           {**form, "Authorization": AUTH.format(region="us-east-1", service="sqs")})
     assert unknown_service[0] == 400 and error_code("query", unknown_service) == "UnknownService"
     # A request line that is not HTTP: the connection gets a 400 and the server lives on.
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
         sock.sendall(b"GARBAGE\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
     assert control(server, "/_fleet/ping")["ok"] is True

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import shutil
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 
 from auditor.cli import cli
 from auditor.config import config_from_text
+from auditor.emulate import DEMO_DATED_AS_OF
 from auditor.errors import InputError
 from auditor.report.html import html_report
 from auditor.report.model import build_model
@@ -342,7 +344,10 @@ def test_demo_findings_and_reports_carry_the_workpaper(demo_run: DemoRun) -> Non
     text = _text((demo_run.out / "report.pdf").read_bytes())
     assert "Compensating-control worksheets Waiver WVR-2026-101" in text
     assert sheet["validation"] in text
-    assert "Management response (rule PN-014): open, OVERDUE (target 2026-09-30)" in text
+    # The demo's responses are re-dated from DEMO_DATED_AS_OF to the day it runs (its target
+    # 2026-09-30 moves with it): the same register on any day.
+    shift = date.fromisoformat(doc["run"]["assessed_on"]) - DEMO_DATED_AS_OF
+    assert f"Management response (rule PN-014): open, OVERDUE (target {date(2026, 9, 30) + shift})" in text
     assert "Example Assurance LLP (certificate QSA-2026-0042)" in text
     page = HTMLParserText = _Text()
     HTMLParserText.feed((demo_run.out / "report.html").read_text(encoding="utf-8"))
