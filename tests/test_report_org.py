@@ -339,3 +339,26 @@ def test_the_csv_is_written_in_pieces_with_the_bytes_of_the_whole_text(tmp_path:
     done = write_reports(tmp_path, ("csv",), model, raw)
     assert not done.failed and (tmp_path / "findings.csv").read_bytes() == expected
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_sarif_is_written_a_result_at_a_time_with_the_bytes_of_the_whole_document(
+        tmp_path: Path, model: ReportModel, raw: bytes) -> None:
+    from auditor.findings_text import load_without_findings
+    from auditor.report.machine import sarif, sarif_stream
+    from auditor.report.writers import writer
+
+    # The whole document, its lists made in full, parsed back and written at once: the text the
+    # streamed writer must give byte for byte.
+    out = io.BytesIO()
+    sarif_stream(model, load_without_findings(raw), out)
+    streamed_text = out.getvalue()
+    doc = json.loads(streamed_text)
+    run = doc["runs"][0]
+    assert len(run["results"]) == sum(1 for f in model.findings if f.status in ("FAIL", "ERROR", "WAIVED")) > 1
+    assert run["properties"].get("explainedPasses") is None or len(run["properties"]["explainedPasses"]) >= 1
+    expected = (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    assert streamed_text == expected and b"sarif-results" not in expected
+    assert sarif(model, load_without_findings(raw)) == expected
+    assert writer("sarif").stream is not None and report_bytes("sarif", model, raw) == expected
+    done = write_reports(tmp_path, ("sarif",), model, raw)
+    assert not done.failed and (tmp_path / "findings.sarif").read_bytes() == expected

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from collections import Counter
 from typing import Any, BinaryIO
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from auditor.report.model import FindingView, NotAssessed, ReportModel, RuleView
 from auditor.report.plan_view import PlanProblem, PlanUnsupported, PlanView, plan_fingerprint, sarif_uri, where
@@ -478,7 +478,7 @@ def _result(f: FindingView, index: int, sources: SarifSources) -> dict[str, Any]
     return out
 
 
-def _artifact_bases(results: list[dict[str, Any]], plan: bool) -> dict[str, Any]:
+def _artifact_bases(results: Iterable[dict[str, Any]], plan: bool) -> dict[str, Any]:
     text = ("The folder the scan ran in (the repository): the audit config and user packs are relative to it"
             + ("; so is the plan or template, as given on the command line" if plan else ""))
     bases: dict[str, Any] = {SRCROOT: {"description": {"text": text}}}
@@ -540,14 +540,18 @@ def _plan_sarif(plan: PlanView | None, gaps: tuple[NotAssessed, ...], index: dic
     return results, notes
 
 
-def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> bytes:
+def sarif_stream(model: ReportModel, document: Mapping[str, Any] | None, out: BinaryIO) -> None:
     """SARIF 2.1.0: one reportingDescriptor per rule (with GitHub's ``security-severity``); a
     result per FAIL, ERROR and WAIVED finding (ERROR a warning with its cause, WAIVED with an
     accepted external suppression), located in the file that made the rule apply
     (`SarifSources.location`, from `document`, the findings.json the model was built from)
     and logically at the AWS resource (a resource a plan or template declares: at its file and
     line, logically at its address); a tool execution notification per gap and, in a plan run,
-    per resource not modelled and problem (`_plan_sarif`)."""
+    per resource not modelled and problem (`_plan_sarif`).
+
+    Written into `out` piece by piece: the results and the explained passes (one per finding of
+    an organisation's run) are made and written one at a time, never held as a whole; the bytes
+    are those of ``json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False) + "\n"``."""
     sources = SarifSources.of(document) if document is not None else SarifSources()
     index = {r.id: i for i, r in enumerate(model.rules)}
     rules = [_descriptor(r) for r in model.rules]
@@ -555,24 +559,32 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
         if f.rule.id not in index:
             index[f.rule.id] = len(rules)
             rules.append(_descriptor(f.rule))
-    results = [_result(f, index[f.rule.id], sources) for f in model.findings
-               if f.status in ("FAIL", "ERROR", "WAIVED")]
+
+    def findings_results() -> Iterator[dict[str, Any]]:
+        return (_result(f, index[f.rule.id], sources) for f in model.findings
+                if f.status in ("FAIL", "ERROR", "WAIVED"))
     notifications = [{"level": "error", "message": {"text": gap_text(g)},
                       "properties": {"account": g.account, "region": g.region, "calls": list(g.calls),
                                      "reason": g.reason, "rules": list(g.rules),
                                      "gapFingerprint": gap_fingerprint(g)}} for g in shown_gaps(model)]
     plan_results, plan_notes = _plan_sarif(model.plan, model.not_assessed, index, rules)
-    results += plan_results
     notifications += plan_notes
+
+    def results() -> Iterator[dict[str, Any]]:
+        yield from findings_results()
+        yield from plan_results
     plan = model.plan
     properties: dict[str, Any] = {
         "organisation": model.organisation, "profile": model.profile_id,
         "snapshotManifestSha256": model.run.manifest_sha256, "collectionFinished": model.run.finished,
         "assessedOn": model.run.assessed_on, "complete": model.complete, "auditConfig": sources.config_file}
-    passes = [{"ruleId": f.rule.id, "fingerprint": f.fingerprint, "resource": f.name, "explanation": list(lines)}
-              for f in model.findings if f.status == "PASS" and (lines := explanation_lines(f))]
-    if passes:   # PASS findings are no SARIF results: how each was decided, for the assessor
-        properties["explainedPasses"] = passes
+
+    def passes() -> Iterator[dict[str, Any]]:
+        return ({"ruleId": f.rule.id, "fingerprint": f.fingerprint, "resource": f.name, "explanation": list(lines)}
+                for f in model.findings if f.status == "PASS" and (lines := explanation_lines(f)))
+
+    if next(passes(), None) is not None:   # PASS findings are no SARIF results: how each was decided
+        properties["explainedPasses"] = [_PASSES_MARK]
     if plan is not None:
         properties["plan"] = {"kind": plan.kind, "file": plan.file, "sha256": plan.sha256,
                               "formatVersion": plan.format_version, "overlaidSnapshot": plan.overlay_snapshot,
@@ -585,18 +597,57 @@ def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> byte
                                 "rules": rules}},
             "automationDetails": {"id": f"private-network-auditor/{model.run.manifest_sha256}"},
             "columnKind": "unicodeCodePoints",
-            "originalUriBaseIds": _artifact_bases(results, plan is not None),
+            "originalUriBaseIds": _artifact_bases(results(), plan is not None),
             # Collection problems are the tool's own (SARIF toolExecutionNotifications), as
             # is whether it could look at everything: never successful with a gap.
             # A plan run that could not model all of the network is not successful either.
             "invocations": [{"executionSuccessful": model.every_call_answered
                              and not (plan is not None and plan.incomplete),
                              "toolExecutionNotifications": notifications}],
-            "results": results,
+            "results": [_RESULTS_MARK] if next(results(), None) is not None else [],
             "properties": properties,
         }],
     }
-    return (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    text = json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    # Each placeholder list is written item by item at the indentation json.dumps gives it.
+    marks = sorted((at, mark, items) for mark, items in ((_PASSES_MARK, passes), (_RESULTS_MARK, results))
+                   if (at := _mark_at(text, mark)) >= 0)
+    done = 0
+    for at, mark, items in marks:
+        line = text.rindex("\n", 0, at) + 1
+        pad = text[line:at]
+        out.write(text[done:line].encode("utf-8"))
+        for i, item in enumerate(items()):
+            piece = json.dumps(item, sort_keys=True, indent=1, ensure_ascii=False).replace("\n", "\n" + pad)
+            out.write(((",\n" if i else "") + pad + piece).encode("utf-8"))
+        done = at + len(json.dumps(mark))
+    out.write(text[done:].encode("utf-8"))
+
+
+# Placeholders of the lists `sarif_stream` writes item by item (a NUL cannot come from AWS in a
+# rule's metadata, and each is looked for only as the whole value of its own line).
+_RESULTS_MARK = "\x00sarif-results\x00"
+_PASSES_MARK = "\x00sarif-explained-passes\x00"
+
+
+def _mark_at(text: str, mark: str) -> int:
+    """Where the placeholder `mark` stands alone on its line in `text` (-1: not there)."""
+    quoted = json.dumps(mark)
+    at = text.find("\n", 0)
+    while at >= 0:
+        start = at + 1
+        end = text.find("\n", start)
+        if text[start:end].strip() == quoted:
+            return text.index(quoted, start)
+        at = end
+    return -1
+
+
+def sarif(model: ReportModel, document: Mapping[str, Any] | None = None) -> bytes:
+    """`sarif_stream`'s bytes, held in memory."""
+    out = io.BytesIO()
+    sarif_stream(model, document, out)
+    return out.getvalue()
 
 
 def neutralise(cell: str) -> str:
