@@ -42,8 +42,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _peak import RESULT_TAG, reset_peak, status_kib  # noqa: E402
 from evaluate_bench import account_ids  # noqa: E402
+from auditor.emulate.fleet import default_vpc  # noqa: E402
 from auditor.emulate.fleet_shapes import (  # noqa: E402
-    AZS, Ids as _Ids, Region as _Region, Vpc as _Vpc, attach as _attach, peer as _peer, shared as _shared)
+    Ids as _Ids, Region as _Region, Vpc as _Vpc, attach as _attach, peer as _peer, shared as _shared)
 
 # Twenty commercial regions (what an organisation's accounts are opted into).
 REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
@@ -52,62 +53,6 @@ REGIONS = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "
            "af-south-1")
 STATUSES = ("FAIL", "ERROR", "WAIVED", "PASS", "NOT_APPLICABLE")
 STARTED, FINISHED = "2026-03-01T10:00:00Z", "2026-03-01T10:40:00Z"
-
-
-def _default_vpc(reg: _Region, ids: _Ids) -> None:
-    """An account's default VPC in a region it does not use: 172.31.0.0/16, a public default
-    subnet per AZ, an internet gateway, the main route table to it, the default security group
-    and the default NACL (what AWS makes in every account and region)."""
-    a, region, vpc, cidr = reg.account, reg.region, ids("vpc"), "172.31.0.0/16"
-    reg.add("ec2", "DescribeVpcs", "Vpcs", {
-        "VpcId": vpc, "CidrBlock": cidr, "State": "available", "OwnerId": a, "IsDefault": True,
-        "InstanceTenancy": "default", "DhcpOptionsId": ids("dopt"),
-        "CidrBlockAssociationSet": [{"AssociationId": ids("vpc-cidr-assoc"), "CidrBlock": cidr,
-                                     "CidrBlockState": {"State": "associated"}}], "Tags": []})
-    for attr, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
-        reg.call("ec2", "DescribeVpcAttribute", {"VpcId": vpc, "Attribute": attr}, {"VpcId": vpc, key: {"Value": True}})
-    subnets = []
-    for i, az in enumerate(AZS):
-        sid = ids("subnet")
-        subnets.append(sid)
-        reg.add("ec2", "DescribeSubnets", "Subnets", {
-            "SubnetId": sid, "VpcId": vpc, "CidrBlock": f"172.31.{16 * i}.0/20", "State": "available",
-            "AvailabilityZone": f"{region}{az}", "AvailableIpAddressCount": 4091, "MapPublicIpOnLaunch": True,
-            "AssignIpv6AddressOnCreation": False, "DefaultForAz": True, "OwnerId": a,
-            "SubnetArn": f"arn:aws:ec2:{region}:{a}:subnet/{sid}", "Ipv6CidrBlockAssociationSet": [], "Tags": []})
-    igw, rt, sg, acl = ids("igw"), ids("rtb"), ids("sg"), ids("acl")
-    reg.add("ec2", "DescribeInternetGateways", "InternetGateways", {
-        "InternetGatewayId": igw, "OwnerId": a, "Attachments": [{"State": "available", "VpcId": vpc}], "Tags": []})
-    reg.add("ec2", "DescribeRouteTables", "RouteTables", {
-        "RouteTableId": rt, "VpcId": vpc, "OwnerId": a, "PropagatingVgws": [], "Tags": [],
-        "Associations": [{"Main": True, "RouteTableAssociationId": ids("rtbassoc"), "RouteTableId": rt,
-                          "AssociationState": {"State": "associated"}}],
-        "Routes": [{"DestinationCidrBlock": cidr, "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active"},
-                   {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw, "Origin": "CreateRoute",
-                    "State": "active"}]})
-    rules = []
-    for egress in (False, True):
-        r: dict[str, Any] = {"SecurityGroupRuleId": ids("sgr"), "GroupId": sg, "GroupOwnerId": a, "IsEgress": egress,
-                             "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "Description": "", "Tags": []}
-        r["SecurityGroupRuleArn"] = f"arn:aws:ec2:{region}:{a}:security-group-rule/{r['SecurityGroupRuleId']}"
-        if egress:
-            r["CidrIpv4"] = "0.0.0.0/0"
-        else:
-            r["ReferencedGroupInfo"] = {"GroupId": sg, "UserId": a}
-        rules.append(r)
-        reg.add("ec2", "DescribeSecurityGroupRules", "SecurityGroupRules", r)
-    reg.add("ec2", "DescribeSecurityGroups", "SecurityGroups", {
-        "GroupId": sg, "GroupName": "default", "VpcId": vpc, "OwnerId": a, "Description": "default VPC security group",
-        "IpPermissions": [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": sg, "UserId": a}], "IpRanges": [],
-                           "Ipv6Ranges": [], "PrefixListIds": []}],
-        "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [],
-                                 "PrefixListIds": [], "UserIdGroupPairs": []}], "Tags": []})
-    allow_deny = [{"RuleNumber": n, "Egress": e, "Protocol": "-1", "RuleAction": act, "CidrBlock": "0.0.0.0/0"}
-                  for e in (False, True) for n, act in ((100, "allow"), (32767, "deny"))]
-    reg.add("ec2", "DescribeNetworkAcls", "NetworkAcls", {
-        "NetworkAclId": acl, "VpcId": vpc, "IsDefault": True, "OwnerId": a, "Entries": allow_deny, "Tags": [],
-        "Associations": [{"NetworkAclAssociationId": ids("aclassoc"), "NetworkAclId": acl, "SubnetId": s}
-                         for s in subnets]})
 
 
 def org_records(accounts: int, regions: int, vpcs: int) -> Iterator[Any]:
@@ -131,7 +76,7 @@ def org_records(accounts: int, regions: int, vpcs: int) -> Iterator[Any]:
                     _peer(reg, ids, made[i], made[i + 1])
                 g += vpcs
             elif (k + r) % 3:
-                _default_vpc(reg, ids)
+                default_vpc(reg, ids)
             yield from reg.records(CATALOG)
 
 
