@@ -54,6 +54,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _server import end_server  # noqa: E402  (shared by the benchmarks)
+
 HERE = Path(__file__).resolve().parent
 LATENCY_SERVER = HERE / "_latency_moto_server.py"
 REGION_ORDER = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-2", "ap-northeast-1",
@@ -136,18 +139,7 @@ class MotoServer:
         self.stop()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
-        try:
-            os.unlink(self.log.name)
-        except OSError:
-            pass
+        end_server(self.proc, self.log)
 
     def log_tail(self, n: int = 4000) -> str:
         self.log.flush()

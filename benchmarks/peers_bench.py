@@ -55,6 +55,7 @@ from urllib.parse import parse_qs
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from _server import end_server  # noqa: E402  (shared by the benchmarks)
 
 C7N_VERSION = "0.9.53"
 C7N_ORG_VERSION = "0.6.52"
@@ -266,15 +267,7 @@ class FleetEmulator:
                 time.sleep(0.2)
 
     def __exit__(self, *exc: Any) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        end_server(self.proc, self.log)
 
     def _get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=10) as resp:

@@ -55,6 +55,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _peak import RESULT_TAG, status_kib  # noqa: E402  (shared by the benchmarks)
+from _server import end_server  # noqa: E402
 
 SCAN_FORMATS = "json,html,pdf,junit,sarif,asff,csv,ocsf,oscal"
 WORKER_TIMEOUT_S = 3 * 3600
@@ -121,15 +122,7 @@ class Server:
         return proc_cpu_s(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        end_server(self.proc, self.log)
 
     def tail(self, n: int = 3000) -> str:
         self.log.flush()
