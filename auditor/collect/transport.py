@@ -527,6 +527,7 @@ class DirectClient:
         self._ua = ""
         self._max_attempts: Any = None
         self.reason: str | None = None
+        self.calls = 0   # API calls made through the direct path (each with its retries)
         self._decide()
 
     # -- the decision ---------------------------------------------------------------------
@@ -674,6 +675,8 @@ class DirectClient:
     def call(self, op: _Op, params: dict[str, Any]) -> dict[str, Any]:
         """One API request with botocore's retries: the parsed reply, or botocore's exception."""
         client, model, names, handlers = self.client, op.model, op.names, op.handlers
+        with self._lock:
+            self.calls += 1
         context = dict(op.context)
         for handler in handlers["before-parameter-build"]:
             handler(params=params, model=model, context=context, event_name=names["before-parameter-build"])
