@@ -441,3 +441,57 @@ def test_botocore_transport_never_attaches_and_a_bad_name_is_refused(aws_env: No
     assert direct_of(SessionFactory(transport="direct").shared_client("lambda", "us-east-1")) is None   # rest-json
     with pytest.raises(ValueError, match="transport 'fast'"):
         SessionFactory(transport="fast")
+
+
+# -- TLS: verification as botocore's session does it ------------------------------------------
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and its key), signed by itself."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(start).not_valid_after(start + dt.timedelta(days=365 * 30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_is_verified_with_the_bundle_botocore_would_use(aws_env: None, monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    records: dict[tuple[str, str], CallRecord] = {}
+    with scripted([(200, VPCS)]) as server:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        url = f"https://127.0.0.1:{server.server_address[1]}"
+        for transport in ("botocore", "direct"):
+            monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)   # botocore's default bundle: not trusted
+            records["default", transport] = one_call(monkeypatch, url, transport, max_attempts=1)[0]
+            monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+            records["bundle", transport] = one_call(monkeypatch, url, transport, max_attempts=1)[0]
+        received = len(server.received)
+    for transport in ("botocore", "direct"):
+        assert records["bundle", transport].ok and records["bundle", transport].items("Vpcs")
+        err = records["default", transport].error
+        assert err is not None and (err.kind, err.code) == ("network", "SSLError"), err
+    assert records["default", "botocore"].content() == records["default", "direct"].content()   # same message
+    assert records["bundle", "botocore"].content() == records["bundle", "direct"].content()
+    assert received == 2   # the unverified handshakes sent nothing
