@@ -229,7 +229,7 @@ class Script(ThreadingHTTPServer):
     def __init__(self, replies: list[tuple[int, bytes]]) -> None:
         super().__init__(("127.0.0.1", 0), _Scripted)
         self.replies = list(replies)
-        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.received: list[tuple[str, dict[str, str], bytes]] = []   # (path, headers, body)
         self.lock = threading.Lock()
 
     @property
@@ -244,7 +244,7 @@ class _Scripted(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with self.server.lock:
-            self.server.received.append((dict(self.headers), body))
+            self.server.received.append((self.path, dict(self.headers), body))
             replies = self.server.replies
             status, payload = replies.pop(0) if len(replies) > 1 else replies[0]
         self.send_response(status)
@@ -359,6 +359,24 @@ def test_no_account_bound_is_refused_before_anything_is_sent(aws_env: None, monk
     for rec, _, received in both(monkeypatch, [(200, VPCS)], bound=False):
         assert rec.error is not None and rec.error.code == "NoAccountBound"
         assert received == 0
+
+
+def test_the_request_on_the_wire_is_botocores(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint URL with a path: both paths post to it, with the same headers (names), the same
+    signed headers, the same body; and with a session token too."""
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token/with+chars=")
+    seen = []
+    for transport in ("botocore", "direct"):
+        with scripted([(200, VPCS)]) as server:
+            rec, _ = one_call(monkeypatch, f"{server.url}/aws/", transport, operation="DescribeVpcs",
+                              params={"Filters": [{"Name": "tag:Name", "Values": ["a b&c=d/ä"]}]})
+            assert rec.ok
+            [(path, headers, body)] = server.received
+            lower = {k.lower(): v for k, v in headers.items()}
+            signed = lower["authorization"].split("SignedHeaders=")[1].split(",")[0]
+            seen.append((path, sorted(lower), signed, lower["x-amz-security-token"], body))
+    assert seen[0] == seen[1]
+    assert seen[1][0] == "/aws/" and "x-amz-security-token" in seen[1][2] and "amz-sdk-request" in seen[1][1]
 
 
 # -- when the direct path is not used ----------------------------------------------------------

@@ -52,7 +52,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from botocore import exceptions as bce
-from botocore.awsrequest import AWSRequestPreparer
+from botocore.awsrequest import AWSRequestPreparer, _urljoin
 from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
 
 from auditor.events import logger
@@ -491,6 +491,7 @@ class _Op:
     context: dict[str, Any]   # botocore's request context after endpoint resolution
     endpoint_headers: dict[str, str]
     url: str
+    target: str   # the request line's path (and query)
     host_header: str
     sign_host: str
     sign_path: str
@@ -629,7 +630,8 @@ class DirectClient:
         pool = self._pools.pool(url, verify=session._verify, connect_timeout=connect, read_timeout=read,
                                 socket_options=list(session._socket_options),
                                 max_idle=int(session._max_pool_connections))
-        sign_host, sign_path, sign_query = canonical_target(url.rstrip("/") + "/")
+        url = _urljoin(url, "/", None)   # the request URL, as botocore's prepare_request_dict makes it
+        sign_host, sign_path, sign_query = canonical_target(url)
         parts = urlsplit(url)
         default = 443 if parts.scheme == "https" else 80
         host = parts.hostname or ""
@@ -639,8 +641,8 @@ class DirectClient:
         if not self._ua:
             self._ua = client._user_agent_creator.to_string()
         return _Op(model=model, names={e: f"{e}.{self._sid}.{operation}" for e in _KNOWN}, handlers=handlers,
-                   context=context, endpoint_headers=dict(headers or {}), url=url.rstrip("/") + "/",
-                   host_header=host_header, sign_host=sign_host, sign_path=sign_path, sign_query=sign_query,
+                   context=context, endpoint_headers=dict(headers or {}), url=url,
+                   target=parts.path + (f"?{parts.query}" if parts.query else ""), host_header=host_header, sign_host=sign_host, sign_path=sign_path, sign_query=sign_query,
                    region=signing.get("region") or signer._region_name,
                    service=signing.get("signing_name") or signer._signing_name, pool=pool)
 
@@ -735,13 +737,15 @@ class DirectClient:
             raise bce.NoCredentialsError()
         frozen = credentials.get_frozen_credentials()   # a shared client: the bound account, or NoAccountBound
         signed = dict(headers)
-        signed["amz-sdk-invocation-id"] = retries["invocation-id"]
-        signed["amz-sdk-request"] = "; ".join(f"{k}={retries[k]}" for k in ("attempt", "max") if k in retries)
         signed.update(sign_v4(method="POST", host=op.sign_host, path=op.sign_path, query=op.sign_query,
                               headers=signed, body=body, access_key=frozen.access_key, secret_key=frozen.secret_key,
                               token=frozen.token, region=op.region, service=op.service,
                               amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())))
-        lines = [f"POST / HTTP/1.1\r\nHost: {op.host_header}\r\nAccept-Encoding: identity\r\nUser-Agent: {self._ua}"]
+        # Added after signing, as botocore does (its signer handles request-created.<service>
+        # before the generic request-created handler adds them): not signed.
+        signed["amz-sdk-invocation-id"] = retries["invocation-id"]
+        signed["amz-sdk-request"] = "; ".join(f"{k}={retries[k]}" for k in ("attempt", "max") if k in retries)
+        lines = [f"POST {op.target} HTTP/1.1\r\nHost: {op.host_header}\r\nAccept-Encoding: identity\r\nUser-Agent: {self._ua}"]
         lines.extend(f"{name}: {value}" for name, value in signed.items())
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         return "\r\n".join(lines).encode("utf-8") + body
