@@ -226,11 +226,17 @@ class Script(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, replies: list[tuple[int, bytes]]) -> None:
+    def __init__(self, replies: list[tuple[int, bytes]], hang_up: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), _Scripted)
         self.replies = list(replies)
+        self.hang_up = hang_up   # close each connection after its reply without saying so
+        self.closed = threading.Semaphore(0)   # released once per connection the server has closed
         self.received: list[tuple[str, dict[str, str], bytes]] = []   # (path, headers, body)
         self.lock = threading.Lock()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.closed.release()
 
     @property
     def url(self) -> str:
@@ -252,14 +258,16 @@ class _Scripted(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+        if self.server.hang_up:
+            self.close_connection = True
 
     def log_message(self, *_: Any) -> None:
         pass
 
 
 @contextmanager
-def scripted(replies: list[tuple[int, bytes]]) -> Iterator[Script]:
-    server = Script(replies)
+def scripted(replies: list[tuple[int, bytes]], hang_up: bool = False) -> Iterator[Script]:
+    server = Script(replies, hang_up)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -377,6 +385,24 @@ def test_the_request_on_the_wire_is_botocores(aws_env: None, monkeypatch: pytest
             seen.append((path, sorted(lower), signed, lower["x-amz-security-token"], body))
     assert seen[0] == seen[1]
     assert seen[1][0] == "/aws/" and "x-amz-security-token" in seen[1][2] and "amz-sdk-request" in seen[1][1]
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(aws_env: None,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server hangs up after each reply (keep-alive advertised): the next call notices and
+    connects again; nothing is retried or lost."""
+    with scripted([(200, VPCS)], hang_up=True) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        factory = SessionFactory(max_attempts=1, transport="direct")
+        client = factory.shared_client("ec2", "us-east-1")
+        with factory.bound(factory.base()):
+            first = run_call(client, HOME_ACCOUNT, "us-east-1", "ec2", "DescribeVpcs", {})
+            assert server.closed.acquire(timeout=60)   # the server has hung up the pooled connection
+            second = run_call(client, HOME_ACCOUNT, "us-east-1", "ec2", "DescribeVpcs", {})
+        assert first.ok and second.ok and first.pages == second.pages
+        assert len(server.received) == 2 and first.retries == second.retries == 0
+        direct = direct_of(client)
+        assert direct is not None and direct.calls == 2
 
 
 # -- when the direct path is not used ----------------------------------------------------------

@@ -167,21 +167,21 @@ class Reply:
     content: bytes
 
 
-def _dropped(sock: socket.socket) -> bool:
-    """An idle keep-alive connection the server closed (or wrote to) is readable: not reusable."""
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
-
-
 class _Conn:
-    """One connection: its socket and the buffered reader its replies are read from."""
+    """One connection: its socket, the buffered reader its replies are read from, and a poller
+    that tells whether it is still usable."""
 
-    __slots__ = ("sock", "fp")
+    __slots__ = ("sock", "fp", "_poller")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.fp = sock.makefile("rb")
+        self._poller = select.poll()
+        self._poller.register(sock, select.POLLIN)
+
+    def dropped(self) -> bool:
+        """An idle keep-alive connection the server closed (or wrote to) is readable: not reusable."""
+        return bool(self._poller.poll(0))
 
     def close(self) -> None:
         self.fp.close()
@@ -316,7 +316,7 @@ class HTTPPool:
                 if not self._idle:
                     return None
                 conn = self._idle.pop()
-            if not _dropped(conn.sock):
+            if not conn.dropped():
                 return conn
             conn.close()
 
