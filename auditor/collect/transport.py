@@ -20,11 +20,12 @@ request with the same pieces of botocore, called directly:
   botocore's modeled error fields, and the error classes of ``client.exceptions``.
 
 What is written here: SigV4 signing (`sign_v4`, AWS's documented algorithm, the derived key
-cached per (secret key, date, region, service)), a keep-alive connection pool over
-``http.client`` (`HTTPPool`) that raises botocore's own network exceptions, and the retry
-loop of botocore's endpoint (same attempts, sleeps, ``RetryAttempts``).
+cached per (secret key, date, region, service)), a keep-alive connection pool (`HTTPPool`:
+sockets and TLS as botocore's session sets them up, replies read by `read_reply`, a small
+HTTP/1.1 reader with http.client's exceptions and limits) that raises botocore's own network
+exceptions, and the retry loop of botocore's endpoint (same attempts, sleeps, ``RetryAttempts``).
 
-When botocore's path is used instead (`decide`): a client qualifies only when every handler
+When botocore's path is used instead (`DirectClient.reason`, `DirectClient.method`): a client qualifies only when every handler
 on the events the direct path does not emit is one it knows (above); an unknown handler
 (moto's in-process ``mock_aws``, botocore's ``Stubber``, a test's hook, client-side
 monitoring), a proxy for the endpoint, a client certificate, a protocol other than ``ec2`` /
