@@ -19,7 +19,8 @@ doubles a pure-Python call's cost), so the CPU figures are also measured once wi
 `--fleet` compares variants back to back against one fleet server (scale_bench.py's, with
 Organizations discovery): each variant is `parser:call_workers` (parser ``fast``: the
 collector's compiled query/ec2 parser, ``botocore``: botocore's own, installed by a session
-hook; ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
+hook; ``direct`` / ``pipeline``: the compiled parser with the shared clients' transport set to
+the direct one / to botocore's pipeline (auditor/collect/transport.py); ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
 worker's PYTHONPATH, with its own defaults), run in a fresh process, in turn (ABAB... for --repeat > 1), so a shared machine's load
 falls on every variant alike. Printed per run: wall s, CPU s of collect() (time.process_time
 of the whole collecting process: every thread), calls in the manifest, CPU ms per call
@@ -129,7 +130,10 @@ def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"the baseline's auditor was not imported ({auditor.__file__})")
     if spec["parser"] == "botocore":
         hooks.append(lambda session: session.register_component("response_parser_factory", ResponseParserFactory()))
-    factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=hooks)
+    # "direct" / "pipeline": the compiled parser with the shared clients' transport forced to the
+    # direct one / to botocore's pipeline (the others: the default, "auto").
+    transport = {"direct": "direct", "pipeline": "botocore"}.get(spec["parser"], "auto")
+    factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=hooks, transport=transport)
     out = Path(spec["out_dir"])
     try:
         writer = SnapshotWriter(out / "snapshot")

@@ -321,3 +321,24 @@ def test_moto_replies_and_records_are_the_same(moto_aws: None, tmp_path: Path, f
     fast_records, plain_records = _records(tmp_path / "fast"), _records(tmp_path / "botocore")
     assert len(fast_records) > 50
     assert fast_records == plain_records
+
+
+@pytest.mark.parametrize("text", ["2026-01-31T12:00:00Z", "2026-01-31T12:00:00.000Z", "2026-12-31T23:59:59.123456Z",
+                                  "2026-12-31T23:59:59.1Z", "1999-02-28T00:00:01.05Z",
+                                  # not the short way's form: botocore's parser reads them
+                                  "2026-01-31T12:00:00+02:00", "2026-01-31 12:00:00", "1700000000", "1700000000.5",
+                                  "Tue, 29 Apr 2014 18:30:38 GMT", "2026-01-31T12:00:00.1234567Z"])
+def test_the_short_timestamp_parser_gives_botocores_datetime(text: str) -> None:
+    """The same datetime, tzinfo class included (repr), as botocore's default timestamp parser."""
+    from botocore.utils import parse_timestamp
+    assert repr(parsers.fast_timestamp(text)) == repr(parse_timestamp(text))
+
+
+@pytest.mark.parametrize("text", ["2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "not a date"])
+def test_the_short_timestamp_parser_fails_as_botocore_does(text: str) -> None:
+    from botocore.utils import parse_timestamp
+    with pytest.raises(ValueError) as theirs:
+        parse_timestamp(text)
+    with pytest.raises(ValueError) as mine:
+        parsers.fast_timestamp(text)
+    assert str(mine.value) == str(theirs.value)

@@ -20,8 +20,10 @@ from collections.abc import Iterator, Mapping
 from botocore import xform_name
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
                                  EndpointConnectionError, PaginationError)
+from botocore.paginate import Paginator
 from botocore.parsers import ResponseParserError
 
+from auditor.collect import transport
 from auditor.collect.catalog import secret_fields
 from auditor.collect.redact import Redactor
 from auditor.errors import ReadOnlyViolation
@@ -82,8 +84,18 @@ def _method_name(operation: str) -> str:
 def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     name = _method_name(operation)
     pair = _token_pair(client, operation)
-    if client.can_paginate(name):
-        pages: Iterator[dict[str, Any]] = iter(client.get_paginator(name).paginate(**params))
+    # The direct transport of a shared client, when this call qualifies (transport.py); else botocore's.
+    found = transport.direct_of(client)
+    method = found.method(operation) if found is not None else None
+    if method is not None:
+        if client.can_paginate(name):   # botocore's paginator, over the direct request
+            pages: Iterator[dict[str, Any]] = iter(Paginator(method, _page_config(client, operation),
+                                                             client.meta.service_model.operation_model(operation))
+                                                   .paginate(**params))
+        else:
+            pages = _follow(method, params, pair)
+    elif client.can_paginate(name):
+        pages = iter(client.get_paginator(name).paginate(**params))
     else:
         pages = _follow(getattr(client, name), params, pair)
     # botocore's paginator only notices a token repeated by the very next page; a token that
@@ -98,6 +110,12 @@ def _pages(client: Any, operation: str, params: Mapping[str, Any]) -> Iterator[d
         if key in seen:
             raise PaginationError(message=f"{operation} returned the same continuation token twice")
         seen.add(key)
+
+
+def _page_config(client: Any, operation: str) -> dict[str, Any]:
+    """The operation's pagination config, as botocore's `get_paginator` reads it (loaded by `can_paginate`)."""
+    config: dict[str, Any] = client._cache["page_config"][operation]
+    return config
 
 
 def _strip(page: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,11 +26,15 @@ and moto's replies with both parsers and requires identical results, types inclu
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore import parsers as bc
+from botocore import utils as botocore_utils
 
 Converter = Callable[[Any], Any]
 
@@ -69,10 +73,45 @@ class _Fallback(Exception):
     effects, so nothing is read twice into the result)."""
 
 
+# An ISO 8601 UTC timestamp as EC2 and the query APIs write them (2026-01-31T12:00:00.000Z).
+_ISO_Z = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z")
+
+
+def fast_timestamp(text: str, fallback: Callable[[str], Any] = botocore_utils.parse_timestamp) -> Any:
+    """botocore's default timestamp parser (`botocore.utils.parse_timestamp`), with a short way for
+    the common form: an ISO 8601 UTC time with a ``Z``, which botocore reads with dateutil into the
+    same datetime (the same tzinfo, `_zulu`; microseconds padded from the fraction). Anything else, or a value
+    that is not a date, goes to botocore's parser (its result or its error)."""
+    match = _ISO_Z.fullmatch(text) if isinstance(text, str) else None
+    if match is not None:
+        year, month, day, hour, minute, second, fraction = match.groups()
+        try:
+            return dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                               int(fraction.ljust(6, "0")) if fraction else 0, tzinfo=_zulu())
+        except ValueError:
+            pass
+    return fallback(text)
+
+
+_ZULU: dict[tuple[str, ...], Any] = {}
+
+
+def _zulu() -> Any:
+    """The tzinfo botocore's parser gives a ``Z`` time: dateutil's ``tzlocal()`` where the local
+    zone is named UTC, else ``tzutc()``; read from botocore's parser itself, once per local zone."""
+    names = time.tzname
+    found = _ZULU.get(names)
+    if found is None:
+        found = _ZULU[names] = botocore_utils.parse_timestamp("2000-01-01T00:00:00Z").tzinfo
+    return found
+
+
 class _Compiler:
     """Converters per shape for one parser configuration (timestamp and blob parsers)."""
 
     def __init__(self, timestamp_parser: Callable[[str], Any], blob_parser: Callable[[str], Any]) -> None:
+        if timestamp_parser is botocore_utils.parse_timestamp:   # botocore's default: the short way first
+            timestamp_parser = fast_timestamp
         self._timestamp = timestamp_parser
         self._blob = blob_parser
         self._lock = threading.Lock()

@@ -44,7 +44,7 @@ from botocore.retries import quota as retry_quota
 from botocore.retries import standard
 
 from auditor import __version__
-from auditor.collect import guard, parsers, replies
+from auditor.collect import guard, parsers, replies, transport as direct
 
 SessionHook = Callable[[botocore.session.Session], None]
 
@@ -149,8 +149,15 @@ class SessionFactory:
     """Makes guarded botocore sessions and caches clients per (session, service, region)."""
 
     def __init__(self, *, max_attempts: int = 8, hooks: Sequence[SessionHook] = (),
-                 max_pool_connections: int = 32, shared_pool_connections: int = 64):
+                 max_pool_connections: int = 32, shared_pool_connections: int = 64, transport: str = "auto"):
+        if transport not in direct.MODES:
+            raise ValueError(f"transport {transport!r}: expected one of {', '.join(direct.MODES)}")
         self.max_attempts = max_attempts
+        # How shared clients make their ec2/query calls: "auto" (the direct transport where a client
+        # qualifies, botocore's path otherwise), "botocore", or "direct" (an error where it does not
+        # qualify). See auditor/collect/transport.py.
+        self.transport = transport
+        self._pools = direct.Pools()
         self.hooks = tuple(hooks)
         self._lock = threading.Lock()
         # Keyed by id(session); the session is kept in the value so that its id cannot be
@@ -221,6 +228,7 @@ class SessionFactory:
                     self._prepare_locked(shared)
                 found = self._shared_session.create_client(service, region_name=region, config=self._shared_config)
                 _retries_per_account(found, self.max_attempts)
+                direct.attach(found, self.transport, self._pools)   # "direct" and not qualified: raises
                 self._shared[key] = found
                 self.clients_made += 1
             return found
