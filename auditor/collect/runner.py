@@ -15,7 +15,9 @@ only the rest is collected.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import logging
 import threading
 import time
@@ -564,6 +566,41 @@ def resume_mismatch(before: dict[str, Any], now: dict[str, Any]) -> str:
     return ""
 
 
+_gc_lock = threading.Lock()
+_gc_users = 0
+
+
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    # What survived a full collection is alive and, in a collection, mostly stays alive to
+    # the end (botocore's clients and models, the manifest's entries): moved out of the
+    # collector's sight, so that the next full collections walk only what came after it.
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
+
+
+@contextlib.contextmanager
+def gc_policy() -> Any:
+    """While collections run in this process: after each full collection of the cyclic
+    garbage collector, freeze what survived it (`gc.freeze`), so that full collections do
+    not walk an ever larger heap of long-lived objects again and again (their cost per call
+    grew with the run). Objects frozen are still freed by reference counting; a reference
+    cycle among them waits for the end: the last collection to finish unfreezes everything,
+    and the next full collection sees it all again."""
+    global _gc_users
+    with _gc_lock:
+        _gc_users += 1
+        if _gc_users == 1:
+            gc.callbacks.append(_freeze_survivors)
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.callbacks.remove(_freeze_survivors)
+                gc.unfreeze()
+
+
 class DiscoveryFailed(Exception):
     """AWS Organizations discovery could not list the accounts; nothing else can run."""
 
@@ -624,7 +661,8 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
         writer.begin({**run, "resumed": [*resume.run.get("resumed", []), resume.section()]})
     t0 = time.monotonic()
     try:
-        meta = collector.run()
+        with gc_policy():
+            meta = collector.run()
     except BaseException as exc:
         reason = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         writer.abort(collector.meta(), reason)
