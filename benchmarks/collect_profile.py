@@ -21,7 +21,8 @@ Organizations discovery): each variant is `parser:call_workers[:max_workers]` (a
 number: the config's default; parser ``fast``: the
 collector's compiled query/ec2 parser, ``botocore``: botocore's own, installed by a session
 hook; ``nogc``: ``fast`` without
-the collector's garbage-collector policy (`auditor.collect.runner.gc_policy`); ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
+the collector's garbage-collector policy (`auditor.collect.runner.gc_policy`), ``gcN``:
+``fast`` with that policy's young-generation threshold N; ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
 worker's PYTHONPATH, with its own defaults), run in a fresh process, in turn (ABAB... for --repeat > 1), so a shared machine's load
 falls on every variant alike. Printed per run: wall s, CPU s of collect() (time.process_time
 of the whole collecting process: every thread), calls in the manifest, CPU ms per call
@@ -135,6 +136,9 @@ def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
         import auditor.collect.runner as runner
         runner.gc_policy = contextlib.nullcontext  # type: ignore[assignment]
+    if spec["parser"].startswith("gc"):   # this checkout with another young-generation threshold: gcN
+        import auditor.collect.runner as runner
+        runner.GC_YOUNG_THRESHOLD = int(spec["parser"][2:])
     if spec["parser"] == "botocore":
         hooks.append(lambda session: session.register_component("response_parser_factory", ResponseParserFactory()))
     factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=hooks)

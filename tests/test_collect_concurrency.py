@@ -435,3 +435,64 @@ def test_the_gc_policy_freezes_survivors_during_a_collection_and_unfreezes_after
             assert gc.get_freeze_count() > 0   # what survived a full collection is frozen
         assert _freeze_survivors in gc.callbacks
     assert _freeze_survivors not in gc.callbacks and gc.get_freeze_count() == 0
+
+
+def test_accounts_are_opened_a_bounded_number_at_a_time(moto_aws: None, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """However many region tasks run at once, at most ACCOUNTS_AT_ONCE accounts are opened
+    (role assumed, identity checked) at a time. Proven without timing: with a bound of 2 and
+    3 accounts on 8 threads, an account being opened is held until the bound is full and the
+    third account waits at it (or a third is inside: the bound is broken, the test fails), or
+    until an account is done (the last one)."""
+    import auditor.collect.runner as runner
+
+    monkeypatch.setattr(runner, "ACCOUNTS_AT_ONCE", 2)
+    cond = threading.Condition()
+    state = {"inside": 0, "most": 0, "waiting": 0, "done": 0, "guard": 0}
+
+    class Counted:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def __enter__(self) -> None:
+            with cond:
+                state["waiting"] += 1
+                cond.notify_all()
+            self.real.acquire()
+            with cond:
+                state["waiting"] -= 1
+
+        def __exit__(self, *exc: Any) -> None:
+            self.real.release()
+
+    plain_prepare, plain_resume = runner.Collector._prepare_account, runner.Collector.prepare_resume
+
+    def prepare_resume(self: Any, shard: Any, resume: Any) -> None:
+        plain_resume(self, shard, resume)
+        self._opening = Counted(self._opening)
+
+    def released() -> bool:
+        return state["inside"] > 2 or (state["inside"] == 2 and state["waiting"] > 0) or state["done"] > 0
+
+    def prepare(self: Any, acct: Any) -> None:
+        with cond:
+            state["inside"] += 1
+            state["most"] = max(state["most"], state["inside"])
+            cond.notify_all()
+            if not cond.wait_for(released, HANG_GUARD_S):
+                state["guard"] += 1
+        try:
+            plain_prepare(self, acct)
+        finally:
+            with cond:
+                state["inside"] -= 1
+                state["done"] += 1
+                cond.notify_all()
+
+    monkeypatch.setattr(runner.Collector, "prepare_resume", prepare_resume)
+    monkeypatch.setattr(runner.Collector, "_prepare_account", prepare)
+    accounts = [(n * 12, f"arn:aws:iam::{n * 12}:role/auditor") for n in "123"]
+    result = collect(make_config(accounts, ("us-east-1",), "collection: {max_workers: 8}\n"),
+                     SessionFactory(max_attempts=1), SnapshotWriter(tmp_path / "snap"))
+    assert state["most"] == 2 and state["guard"] == 0
+    assert sorted(a["id"] for a in result.manifest["accounts"]) == [a for a, _ in accounts]

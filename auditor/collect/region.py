@@ -35,9 +35,10 @@ from auditor.collect.catalog import CallSpec, regional_calls
 from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
 from auditor.collect.sessions import SessionFactory
+from auditor.config import Collection
 from auditor.snapshot.records import CallRecord
 
-DEFAULT_CALL_WORKERS = 64
+DEFAULT_CALL_WORKERS = Collection().call_workers   # the config's default
 INTERRUPTED = "the run was interrupted before this call"
 
 _default_pool: ThreadPoolExecutor | None = None

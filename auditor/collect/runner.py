@@ -46,6 +46,10 @@ from auditor.snapshot.shards import Shard, check_shardable
 from auditor.snapshot.writer import SnapshotWriter
 
 _log = logger("collect")
+# Accounts opened at once (sts:AssumeRole, sts:GetCallerIdentity, ec2:DescribeRegions), however
+# many region tasks run at once (`collection.max_workers`): every AssumeRole is a request of the
+# caller's own account, whose STS rate AWS does not publish and will not raise.
+ACCOUNTS_AT_ONCE = 16
 
 
 
@@ -111,6 +115,7 @@ class Collector:
         self.discovery_problem = ""
         self._durations: dict[tuple[str, str], int] = {}
         self._bases: dict[str | None, Any] = {}
+        self._opening = threading.BoundedSemaphore(ACCOUNTS_AT_ONCE)
         self._base_lock = threading.Lock()
 
     # -- accounts ---------------------------------------------------------------------
@@ -220,9 +225,11 @@ class Collector:
         return sorted(found, key=lambda a: a.id)
 
     def _open_account(self, acct: AccountRun) -> None:
-        """`_prepare_account`, then say whether the account was reached (on the pool)."""
+        """`_prepare_account`, then say whether the account was reached (on the pool, at most
+        `ACCOUNTS_AT_ONCE` accounts at a time)."""
         t0 = time.monotonic()
-        self._prepare_account(acct)
+        with self._opening:
+            self._prepare_account(acct)
         ms = int((time.monotonic() - t0) * 1000)
         if self.shard is not None and not self.shard.owns(acct.id):
             return   # another shard's account: not ours to reach (the manifest names it)
@@ -568,6 +575,11 @@ def resume_mismatch(before: dict[str, Any], now: dict[str, Any]) -> str:
 
 _gc_lock = threading.Lock()
 _gc_users = 0
+_gc_threshold: tuple[int, ...] = ()
+# The young generation's threshold while collections run (Python's default is 700): a call
+# allocates thousands of objects that die with it, and with many calls in flight a small
+# threshold promotes what is merely in flight to the older generations, to be walked again.
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
@@ -583,14 +595,17 @@ def gc_policy() -> Any:
     """While collections run in this process: after each full collection of the cyclic
     garbage collector, freeze what survived it (`gc.freeze`), so that full collections do
     not walk an ever larger heap of long-lived objects again and again (their cost per call
-    grew with the run). Objects frozen are still freed by reference counting; a reference
+    grew with the run), and collect the young generation every `GC_YOUNG_THRESHOLD`
+    allocations instead of every 700 (the threshold is put back at the end). Objects frozen are still freed by reference counting; a reference
     cycle among them waits for the end: the last collection to finish unfreezes everything,
     and the next full collection sees it all again."""
-    global _gc_users
+    global _gc_users, _gc_threshold
     with _gc_lock:
         _gc_users += 1
         if _gc_users == 1:
             gc.callbacks.append(_freeze_survivors)
+            _gc_threshold = gc.get_threshold()
+            gc.set_threshold(max(GC_YOUNG_THRESHOLD, _gc_threshold[0]), *_gc_threshold[1:])
     try:
         yield
     finally:
@@ -598,6 +613,7 @@ def gc_policy() -> Any:
             _gc_users -= 1
             if _gc_users == 0:
                 gc.callbacks.remove(_freeze_survivors)
+                gc.set_threshold(*_gc_threshold)
                 gc.unfreeze()
 
 
