@@ -163,7 +163,8 @@ def fleet(args: argparse.Namespace) -> int:
     variants = [tuple(v.split(":")) for v in args.variants.split(",")]
     with sb.Server(args.accounts, args.regions, float(args.latency_ms), 0) as server:
         for rnd in range(args.repeat):
-            for parser, workers, *tasks in variants:
+            for parser, *numbers in variants:
+                workers, tasks = (numbers[0] if numbers else ""), numbers[1:]
                 out_dir = tempfile.mkdtemp(prefix="collect-profile-")
                 spec = {"accounts": args.accounts, "regions": args.regions, "parser": parser,
                         "call_workers": int(workers or 0), "max_workers": int(tasks[0]) if tasks else 0,

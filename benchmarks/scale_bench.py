@@ -149,13 +149,15 @@ def config_text(accounts: int, regions: list[str], explicit_roles: bool) -> str:
 class Gauges:
     """Where the collecting process's CPU goes, measured from inside it (benchmark only):
 
-    - the cyclic garbage collector: `gc.callbacks` time every collection (start to stop),
-      per generation, with how many objects it found tracked afterwards;
-    - each thread's own CPU (`time.pthread_getcpuclockid`), sampled every `period` seconds by
+    - the cyclic garbage collector: `gc.callbacks` time every collection (start to stop, the
+      collecting thread's own CPU clock, so a preempted collection counts what it ran), per
+      generation, with how many objects were tracked at the end;
+    - each thread's own CPU (/proc/self/task/<tid>/schedstat), sampled every `period` seconds by
       a thread of its own and added up by the thread's name prefix (``calls``: the call pool,
       botocore's request and our record making; ``collect``: the region tasks, our bookkeeping
-      and the snapshot writer; ``checkpoint``; ``MainThread``); a thread's last `period` before
-      it ends is not seen, so the groups add up to a little less than the process's CPU;
+      and the snapshot writer; ``checkpoint``; ``MainThread``), with the kernel's share of it
+      (system time, /proc/self/task); a thread's last `period` before it ends is not seen, so the
+      groups add up to a little less than the process's CPU;
     - the most threads alive at once.
     """
 
@@ -167,31 +169,37 @@ class Gauges:
         self.gc_runs = [0, 0, 0]
         self._gc_t0 = 0.0
         self._seen: dict[int, tuple[str, float]] = {}
+        self._sys: dict[int, float] = {}
+        self._tick = os.sysconf("SC_CLK_TCK")
         self.threads_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_loop, name="gauges", daemon=True)
 
     def _gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._gc_t0 = time.perf_counter()
+            self._gc_t0 = time.thread_time()
         else:
             gen = info.get("generation", 2)
-            self.gc_s[gen] += time.perf_counter() - self._gc_t0
+            self.gc_s[gen] += time.thread_time() - self._gc_t0
             self.gc_runs[gen] += 1
 
     def _sample(self) -> None:
-        me = self._threading.get_ident()
         threads = self._threading.enumerate()
         self.threads_peak = max(self.threads_peak, len(threads))
         for t in threads:
-            if t.ident is None or t.ident == me:
+            if t.native_id is None or t is self._thread:
                 continue
+            # Read from /proc by the kernel's thread id, never through a pthread handle: a
+            # thread may end between enumerate() and here (its /proc entry is then gone).
+            task = f"/proc/self/task/{t.native_id}"
             try:
-                cpu = time.clock_gettime(time.pthread_getcpuclockid(t.ident))
-            except (OSError, ValueError):
+                cpu = int(Path(task, "schedstat").read_text().split()[0]) / 1e9   # ns on a CPU
+                fields = Path(task, "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError, ValueError):
                 continue   # ended meanwhile
             group = t.name.split("_")[0].split("-")[0]
-            self._seen[t.ident] = (group, cpu)
+            self._seen[t.native_id] = (group, cpu)
+            self._sys[t.native_id] = int(fields[12]) / self._tick   # stime: the kernel's share
 
     def _sample_loop(self) -> None:
         while not self._stop.wait(self.period):
@@ -201,8 +209,10 @@ class Gauges:
         import gc
 
         gc.callbacks.append(self._gc)
-        self._base = {t.ident: time.clock_gettime(time.pthread_getcpuclockid(t.ident))
-                      for t in self._threading.enumerate() if t.ident is not None}
+        self._sample()
+        self._base = {ident: cpu for ident, (_, cpu) in self._seen.items()}
+        self._base_sys = dict(self._sys)
+        self._seen.clear()
         self._thread.start()
 
     def stop(self) -> dict[str, Any]:
@@ -213,10 +223,12 @@ class Gauges:
         self._thread.join()
         gc.callbacks.remove(self._gc)
         groups: Counter[str] = Counter()
+        kernel: Counter[str] = Counter()
         for ident, (group, cpu) in self._seen.items():
             groups[group] += cpu - self._base.get(ident, 0.0)
+            kernel[group] += self._sys.get(ident, 0.0) - self._base_sys.get(ident, 0.0)
         return {"gc_s": self.gc_s, "gc_runs": self.gc_runs, "gc_tracked_after": len(gc.get_objects()),
-                "threads_peak": self.threads_peak, "thread_cpu_s": dict(groups)}
+                "threads_peak": self.threads_peak, "thread_cpu_s": dict(groups), "thread_sys_s": dict(kernel)}
 
 
 class EventCounter(logging.Handler):
@@ -437,7 +449,8 @@ def print_gauges(c: dict[str, Any], per_call: float, indent: str = "  ") -> None
         return
     calls = c["calls"] or 1
     gc_s = sum(g["gc_s"])
-    groups = " | ".join(f"{name} {cpu:.1f} s ({1000 * cpu / calls:.2f} ms/call)"
+    kernel = g.get("thread_sys_s", {})
+    groups = " | ".join(f"{name} {cpu:.1f} s ({1000 * cpu / calls:.2f} ms/call, kernel {kernel.get(name, 0.0):.1f} s)"
                         for name, cpu in sorted(g["thread_cpu_s"].items(), key=lambda kv: -kv[1]))
     print(f"{indent}where the cpu went: {per_call:.2f} ms/call in all; gc {gc_s:.2f} s ({1000 * gc_s / calls:.2f} ms/call; "
           f"runs per generation {g['gc_runs']}, seconds {[round(x, 2) for x in g['gc_s']]}, objects tracked at the "
