@@ -93,10 +93,10 @@ class Collection:
     pool, calls in flight per account-region and service, the share of AWS's documented
     request rates the run allows itself, retry attempts."""
 
-    max_workers: int = 16
+    max_workers: int = 64
     region_concurrency: tuple[tuple[str, int], ...] = (("ec2", 10),)
     default_concurrency: int = 4
-    call_workers: int = 64
+    call_workers: int = 256
     rate_share: float = 1.0
     max_attempts: int = 8
 
@@ -407,10 +407,10 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         formats=tuple(dict.fromkeys(out.get("formats", DEFAULT_FORMATS))),
         gzip=bool(out.get("gzip", False)),
         fail_on=d.get("fail_on", ""),
-        collection=Collection(max_workers=col.get("max_workers", 16),
+        collection=Collection(max_workers=col.get("max_workers", 64),
                               region_concurrency=tuple(sorted(caps.items())),
                               default_concurrency=col.get("default_concurrency", 4),
-                              call_workers=col.get("call_workers", 64),
+                              call_workers=col.get("call_workers", 256),
                               rate_share=float(col.get("rate_share", 1.0)),
                               max_attempts=col.get("max_attempts", 8)),
         aws_profile=d.get("aws_profile"),

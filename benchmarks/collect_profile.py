@@ -17,10 +17,13 @@ doubles a pure-Python call's cost), so the CPU figures are also measured once wi
         --variants fast:64,botocore:64,fast:32,fast:16 [--repeat 2]
 
 `--fleet` compares variants back to back against one fleet server (scale_bench.py's, with
-Organizations discovery): each variant is `parser:call_workers` (parser ``fast``: the
+Organizations discovery): each variant is `parser:call_workers[:max_workers]` (an empty
+number: the config's default; parser ``fast``: the
 collector's compiled query/ec2 parser, ``botocore``: botocore's own, installed by a session
 hook; ``direct`` / ``pipeline``: the compiled parser with the shared clients' transport set to
-the direct one / to botocore's pipeline (auditor/collect/transport.py); ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
+the direct one / to botocore's pipeline (auditor/collect/transport.py); ``nogc``: ``fast`` without
+the collector's garbage-collector policy (`auditor.collect.runner.gc_policy`), ``gcN``:
+``fast`` with that policy's young-generation threshold N; ``base``: the checkout named by --baseline, e.g. main's worktree, put first on the
 worker's PYTHONPATH, with its own defaults), run in a fresh process, in turn (ABAB... for --repeat > 1), so a shared machine's load
 falls on every variant alike. Printed per run: wall s, CPU s of collect() (time.process_time
 of the whole collecting process: every thread), calls in the manifest, CPU ms per call
@@ -122,12 +125,21 @@ def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
     from auditor.snapshot.writer import SnapshotWriter
 
     text = sb.config_text(spec["accounts"], list(REGION_ORDER[:spec["regions"]]), False)
-    text += f"collection:\n  call_workers: {spec['call_workers']}\n"
+    settings = "".join(f"  {k}: {spec[k]}\n" for k in ("call_workers", "max_workers") if spec.get(k))
+    text += "collection:\n" + settings if settings else ""
     config = config_from_text(text, name="collect_profile.yaml")
     hooks = []
     import auditor
     if spec["parser"] == "base" and not auditor.__file__.startswith(spec["baseline"]):
         raise RuntimeError(f"the baseline's auditor was not imported ({auditor.__file__})")
+    if spec["parser"] == "nogc":   # this checkout without its garbage-collector policy during collection
+        import contextlib
+
+        import auditor.collect.runner as runner
+        runner.gc_policy = contextlib.nullcontext  # type: ignore[assignment]
+    if spec["parser"].startswith("gc"):   # this checkout with another young-generation threshold: gcN
+        import auditor.collect.runner as runner
+        runner.GC_YOUNG_THRESHOLD = int(spec["parser"][2:])
     if spec["parser"] == "botocore":
         hooks.append(lambda session: session.register_component("response_parser_factory", ResponseParserFactory()))
     # "direct" / "pipeline": the compiled parser with the shared clients' transport forced to the
@@ -137,13 +149,16 @@ def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
     out = Path(spec["out_dir"])
     try:
         writer = SnapshotWriter(out / "snapshot")
+        gauges = sb.Gauges()
         t0, c0 = time.perf_counter(), time.process_time()
+        gauges.start()
         result = collect(config, factory, writer)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        measured = gauges.stop()
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return {"wall_s": wall, "cpu_s": cpu, "calls": len(result.manifest["calls"]),
-            "errors": len(result.manifest["errors"])}
+            "errors": len(result.manifest["errors"]), "gauges": measured}
 
 
 def fleet(args: argparse.Namespace) -> int:
@@ -152,10 +167,12 @@ def fleet(args: argparse.Namespace) -> int:
     variants = [tuple(v.split(":")) for v in args.variants.split(",")]
     with sb.Server(args.accounts, args.regions, float(args.latency_ms), 0) as server:
         for rnd in range(args.repeat):
-            for parser, workers in variants:
+            for parser, *numbers in variants:
+                workers, tasks = (numbers[0] if numbers else ""), numbers[1:]
                 out_dir = tempfile.mkdtemp(prefix="collect-profile-")
                 spec = {"accounts": args.accounts, "regions": args.regions, "parser": parser,
-                        "call_workers": int(workers), "out_dir": out_dir,
+                        "call_workers": int(workers or 0), "max_workers": int(tasks[0]) if tasks else 0,
+                        "out_dir": out_dir,
                         "baseline": str(Path(args.baseline).resolve()) if args.baseline else ""}
                 env = sb.clean_aws_env(server.url)
                 if parser == "base":
@@ -169,9 +186,13 @@ def fleet(args: argparse.Namespace) -> int:
                     raise RuntimeError(f"worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
                 res = json.loads(lines[-1][len(TAG):])
                 requests = server.get("/_fleet/stats")["requests"] - before
-                print(f"round {rnd + 1} parser {parser} call_workers {workers}: wall {res['wall_s']:.2f} s, "
+                avg = requests * float(args.latency_ms) / 1000 / res["wall_s"]
+                print(f"round {rnd + 1} parser {parser} call_workers {workers or 'default'} max_workers "
+                      f"{tasks[0] if tasks else 'default'}: wall {res['wall_s']:.2f} s, "
                       f"cpu {res['cpu_s']:.2f} s, {res['calls']} calls ({res['errors']} errors), {requests} requests, "
-                      f"cpu/call {1000 * res['cpu_s'] / res['calls']:.2f} ms, load avg before {load:.2f}", flush=True)
+                      f"cpu/call {1000 * res['cpu_s'] / res['calls']:.2f} ms, in flight on average {avg:.1f}, "
+                      f"load avg before {load:.2f}", flush=True)
+                sb.print_gauges(res, 1000 * res["cpu_s"] / res["calls"], indent="    ")
     return 0
 
 
@@ -248,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-latency", type=float, default=None,
                    help="profile only at this latency (default: at every latency)")
     p.add_argument("--fleet", action="store_true", help="compare --variants back to back on the fleet server")
-    p.add_argument("--variants", default="fast:64,botocore:64", help="parser:call_workers,... (with --fleet)")
+    p.add_argument("--variants", default="fast:64,botocore:64",
+                   help="parser:call_workers[:max_workers],... (with --fleet; an empty number: the default)")
     p.add_argument("--parse-replay", action="store_true",
                    help="CPU of parsing the fleet's query/ec2 replies: botocore's parser against the compiled one")
     p.add_argument("--baseline", help="a checkout to compare with (variant parser 'base'), e.g. ../main")

@@ -146,6 +146,91 @@ def config_text(accounts: int, regions: list[str], explicit_roles: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+class Gauges:
+    """Where the collecting process's CPU goes, measured from inside it (benchmark only):
+
+    - the cyclic garbage collector: `gc.callbacks` time every collection (start to stop, the
+      collecting thread's own CPU clock, so a preempted collection counts what it ran), per
+      generation, with how many objects were tracked at the end;
+    - each thread's own CPU (/proc/self/task/<tid>/schedstat), sampled every `period` seconds by
+      a thread of its own and added up by the thread's name prefix (``calls``: the call pool,
+      botocore's request and our record making; ``collect``: the region tasks, our bookkeeping
+      and the snapshot writer; ``checkpoint``; ``MainThread``), with the kernel's share of it
+      (system time, /proc/self/task); a thread's last `period` before it ends is not seen, so the
+      groups add up to a little less than the process's CPU;
+    - the most threads alive at once.
+    """
+
+    def __init__(self, period: float = 0.25) -> None:
+        import threading
+
+        self._threading, self.period = threading, period
+        self.gc_s = [0.0, 0.0, 0.0]
+        self.gc_runs = [0, 0, 0]
+        self._gc_t0 = 0.0
+        self._seen: dict[int, tuple[str, float]] = {}
+        self._sys: dict[int, float] = {}
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self.threads_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_loop, name="gauges", daemon=True)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_t0 = time.thread_time()
+        else:
+            gen = info.get("generation", 2)
+            self.gc_s[gen] += time.thread_time() - self._gc_t0
+            self.gc_runs[gen] += 1
+
+    def _sample(self) -> None:
+        threads = self._threading.enumerate()
+        self.threads_peak = max(self.threads_peak, len(threads))
+        for t in threads:
+            if t.native_id is None or t is self._thread:
+                continue
+            # Read from /proc by the kernel's thread id, never through a pthread handle: a
+            # thread may end between enumerate() and here (its /proc entry is then gone).
+            task = f"/proc/self/task/{t.native_id}"
+            try:
+                cpu = int(Path(task, "schedstat").read_text().split()[0]) / 1e9   # ns on a CPU
+                fields = Path(task, "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError, ValueError):
+                continue   # ended meanwhile
+            group = t.name.split("_")[0].split("-")[0]
+            self._seen[t.native_id] = (group, cpu)
+            self._sys[t.native_id] = int(fields[12]) / self._tick   # stime: the kernel's share
+
+    def _sample_loop(self) -> None:
+        while not self._stop.wait(self.period):
+            self._sample()
+
+    def start(self) -> None:
+        import gc
+
+        gc.callbacks.append(self._gc)
+        self._sample()
+        self._base = {ident: cpu for ident, (_, cpu) in self._seen.items()}
+        self._base_sys = dict(self._sys)
+        self._seen.clear()
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        import gc
+
+        self._sample()
+        self._stop.set()
+        self._thread.join()
+        gc.callbacks.remove(self._gc)
+        groups: Counter[str] = Counter()
+        kernel: Counter[str] = Counter()
+        for ident, (group, cpu) in self._seen.items():
+            groups[group] += cpu - self._base.get(ident, 0.0)
+            kernel[group] += self._sys.get(ident, 0.0) - self._base_sys.get(ident, 0.0)
+        return {"gc_s": self.gc_s, "gc_runs": self.gc_runs, "gc_tracked_after": len(gc.get_objects()),
+                "threads_peak": self.threads_peak, "thread_cpu_s": dict(groups), "thread_sys_s": dict(kernel)}
+
+
 class EventCounter(logging.Handler):
     """Counts the collector's structured events by name (call.throttled, call.failed, ...)."""
 
@@ -176,13 +261,16 @@ def collect_worker(spec: dict[str, Any]) -> dict[str, Any]:
     writer = SnapshotWriter(Path(spec["snapshot"]))
     out: dict[str, Any] = {}
     profiler = ThreadProfiles() if spec.get("profile") else None
+    gauges = Gauges()
     t_wall, t_cpu = time.perf_counter(), time.process_time()
+    gauges.start()
     if profiler is not None:
         profiler.start()
     result = collect(config, factory, writer)
     if profiler is not None:
         profiler.stop()
     wall, cpu = time.perf_counter() - t_wall, time.process_time() - t_cpu
+    out["gauges"] = gauges.stop()
     manifest = result.manifest
     errors = Counter(f"{e['kind']} {e['service']}:{e['operation']} {e['code']}" for e in manifest["errors"])
     out.update(wall_s=wall, cpu_s=cpu, calls=len(manifest["calls"]), errors=dict(errors),
@@ -191,6 +279,7 @@ def collect_worker(spec: dict[str, Any]) -> dict[str, Any]:
                events={k: v for k, v in events.counts.items() if k.startswith(("call.", "account.", "discovery."))},
                peak_rss_kib=status_kib().get("VmHWM", 0),
                settings={"max_workers": config.collection.max_workers,
+                         "call_workers": getattr(config.collection, "call_workers", None),
                          "service_concurrency": dict(config.collection.service_concurrency),
                          "max_attempts": config.collection.max_attempts,
                          "accounts_from": "explicit role ARNs" if spec["explicit_roles"] else "Organizations discovery"})
@@ -328,12 +417,17 @@ def report(f: dict[str, Any]) -> None:
     print(f"scale_bench: {f['accounts']} accounts x {f['regions']} regions = {f['account_regions']} account-regions, "
           f"{f['latency_ms']:g} ms latency, seed {f['seed']}; python {f['python']}, {f['cpus']} CPUs")
     s = c["settings"]
-    print(f"collector: config defaults (max_workers {s['max_workers']}, service caps {s['service_concurrency']}, "
-          f"max_attempts {s['max_attempts']}); accounts from {s['accounts_from']}")
+    print(f"collector: config defaults (max_workers {s['max_workers']}, call_workers {s.get('call_workers')}, "
+          f"caps per account-region {s['service_concurrency']}, max_attempts {s['max_attempts']}); accounts from "
+          f"{s['accounts_from']}")
     print(f"  wall {c['wall_s']:.1f} s | cpu {c['cpu_s']:.1f} s | calls {c['calls']} | cpu {per_call:.2f} ms/call | "
           f"requests {c['requests']} | peak RSS {c['peak_rss_kib'] / 1024:.0f} MiB")
-    print(f"  server: cpu {c['server_cpu_s']:.1f} s | throttled {c['throttled']} | in flight peak {c['in_flight_peak']}"
-          f" | error replies {c['server_errors'] or 'none'}")
+    # Little's law: the requests in flight on average = requests x time each waits at the server
+    # / wall time (the modelled latency; the server's own CPU per request is not counted).
+    avg = c["requests"] * f["latency_ms"] / 1000 / c["wall_s"] if c["wall_s"] else 0.0
+    print(f"  server: cpu {c['server_cpu_s']:.1f} s | throttled {c['throttled']} | in flight peak {c['in_flight_peak']}, "
+          f"average {avg:.1f} (requests x latency / wall) | error replies {c['server_errors'] or 'none'}")
+    print_gauges(c, per_call)
     print(f"  collector: complete {c['complete']} | errors {c['error_count']} {c['errors'] or ''} | "
           f"throttle events {c['events'].get('call.throttled', 0)} | accounts {c['accounts']} | tasks {c['tasks']}")
     print(f"  load average (1 min) before {c['load_before']:.1f}, after {c['load_after']:.1f}")
@@ -346,6 +440,22 @@ def report(f: dict[str, Any]) -> None:
         print(f"scan --format {sc['formats']}: wall {sc['wall_s']:.1f} s | cpu {sc['cpu_s']:.1f} s | peak RSS "
               f"{sc['peak_rss_kib'] / 1024:.0f} MiB | exit {sc['exit']} | outputs {', '.join(sc['outputs'])} | load "
               f"before {sc['load_before']:.1f}, after {sc['load_after']:.1f}")
+
+
+def print_gauges(c: dict[str, Any], per_call: float, indent: str = "  ") -> None:
+    """Where the collector's CPU went (`Gauges`): GC, threads, CPU by thread group, per call."""
+    g = c.get("gauges")
+    if not g:
+        return
+    calls = c["calls"] or 1
+    gc_s = sum(g["gc_s"])
+    kernel = g.get("thread_sys_s", {})
+    groups = " | ".join(f"{name} {cpu:.1f} s ({1000 * cpu / calls:.2f} ms/call, kernel {kernel.get(name, 0.0):.1f} s)"
+                        for name, cpu in sorted(g["thread_cpu_s"].items(), key=lambda kv: -kv[1]))
+    print(f"{indent}where the cpu went: {per_call:.2f} ms/call in all; gc {gc_s:.2f} s ({1000 * gc_s / calls:.2f} ms/call; "
+          f"runs per generation {g['gc_runs']}, seconds {[round(x, 2) for x in g['gc_s']]}, objects tracked at the "
+          f"end {g['gc_tracked_after']}); threads peak {g['threads_peak']}")
+    print(f"{indent}cpu by thread (calls: requests and records; collect: region tasks and the writer): {groups}")
 
 
 def main(argv: list[str] | None = None) -> int:

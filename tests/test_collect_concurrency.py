@@ -74,6 +74,22 @@ def test_each_account_region_has_its_own_cap_and_buckets() -> None:
     assert limits.gate("111111111111", "us-east-1", "eks", "DescribeCluster").bucket is eks.bucket
 
 
+def test_a_finished_region_frees_its_caps_and_buckets_and_no_other() -> None:
+    limits = Limits()
+    kept = limits.gate("111111111111", "eu-west-1", "ec2", "DescribeVpcs")
+    for op in ("DescribeVpcs", "DescribeSubnets"):
+        limits.gate("111111111111", "us-east-1", "ec2", op)
+    limits.gate("111111111111", "us-east-1", "eks", "ListClusters")
+    assert limits.live() == 2
+    limits.release_region("111111111111", "us-east-1")
+    assert limits.live() == 1
+    assert all(key[:2] != ("111111111111", "us-east-1") for key in [*limits._gates, *limits._buckets, *limits._caps])
+    assert limits.gate("111111111111", "eu-west-1", "ec2", "DescribeVpcs") is kept   # the other region untouched
+    limits.release_region("111111111111", "us-east-1")   # twice: nothing left to free, no error
+    fresh = limits.gate("111111111111", "us-east-1", "ec2", "DescribeVpcs")
+    assert fresh.bucket._tokens == EC2_NON_MUTATING.capacity   # a later task starts from full buckets
+
+
 def test_buckets_have_the_documented_ec2_sizes_scaled_by_the_share() -> None:
     limits = Limits(rate_share=0.5)
     assert limits.bucket("1", "r", "ec2", "DescribeVpcs").rate == Rate(EC2_NON_MUTATING.capacity / 2,
@@ -169,8 +185,11 @@ def test_calls_inside_a_region_overlap(moto_aws: None) -> None:
     make_network(HOME_ACCOUNT, REGION)
     overlap = Overlap()
     factory = SessionFactory(max_attempts=1, hooks=[overlap])
-    records = collect_region(_ctx(factory, pool=ThreadPoolExecutor(8)), HOME_ACCOUNT, factory.base(), REGION)
+    limits = Limits()
+    records = collect_region(_ctx(factory, pool=ThreadPoolExecutor(8), limits=limits), HOME_ACCOUNT, factory.base(),
+                             REGION)
     assert not overlap.released_by_guard and overlap.most >= 2
+    assert limits.live() == 0   # the finished task freed its account-region's caps and buckets
     # Every call of the catalogue was made, in catalogue order.
     keys = [f"{r.service}:{r.operation}" for r in records]
     order = [s.key for s in regional_calls()]
@@ -402,3 +421,78 @@ def test_retry_quota_is_per_account_on_a_shared_client(moto_aws: None, monkeypat
         rec = run_call(client, ACCOUNTS[1], REGION, "ec2", "DescribeVpcs", {})
     assert rec.ok and rec.retries == 1
 
+
+
+def test_the_gc_policy_freezes_survivors_during_a_collection_and_unfreezes_after() -> None:
+    import gc
+
+    from auditor.collect.runner import _freeze_survivors, gc_policy
+
+    assert gc.get_freeze_count() == 0
+    with gc_policy():
+        with gc_policy():   # two collections in one process: the policy lasts until the last ends
+            gc.collect()
+            assert gc.get_freeze_count() > 0   # what survived a full collection is frozen
+        assert _freeze_survivors in gc.callbacks
+    assert _freeze_survivors not in gc.callbacks and gc.get_freeze_count() == 0
+
+
+def test_accounts_are_opened_a_bounded_number_at_a_time(moto_aws: None, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """However many region tasks run at once, at most ACCOUNTS_AT_ONCE accounts are opened
+    (role assumed, identity checked) at a time. Proven without timing: with a bound of 2 and
+    3 accounts on 8 threads, an account being opened is held until the bound is full and the
+    third account waits at it (or a third is inside: the bound is broken, the test fails), or
+    until an account is done (the last one)."""
+    import auditor.collect.runner as runner
+
+    monkeypatch.setattr(runner, "ACCOUNTS_AT_ONCE", 2)
+    cond = threading.Condition()
+    state = {"inside": 0, "most": 0, "waiting": 0, "done": 0, "guard": 0}
+
+    class Counted:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def __enter__(self) -> None:
+            with cond:
+                state["waiting"] += 1
+                cond.notify_all()
+            self.real.acquire()
+            with cond:
+                state["waiting"] -= 1
+
+        def __exit__(self, *exc: Any) -> None:
+            self.real.release()
+
+    plain_prepare, plain_resume = runner.Collector._prepare_account, runner.Collector.prepare_resume
+
+    def prepare_resume(self: Any, shard: Any, resume: Any) -> None:
+        plain_resume(self, shard, resume)
+        self._opening = Counted(self._opening)
+
+    def released() -> bool:
+        return state["inside"] > 2 or (state["inside"] == 2 and state["waiting"] > 0) or state["done"] > 0
+
+    def prepare(self: Any, acct: Any) -> None:
+        with cond:
+            state["inside"] += 1
+            state["most"] = max(state["most"], state["inside"])
+            cond.notify_all()
+            if not cond.wait_for(released, HANG_GUARD_S):
+                state["guard"] += 1
+        try:
+            plain_prepare(self, acct)
+        finally:
+            with cond:
+                state["inside"] -= 1
+                state["done"] += 1
+                cond.notify_all()
+
+    monkeypatch.setattr(runner.Collector, "prepare_resume", prepare_resume)
+    monkeypatch.setattr(runner.Collector, "_prepare_account", prepare)
+    accounts = [(n * 12, f"arn:aws:iam::{n * 12}:role/auditor") for n in "123"]
+    result = collect(make_config(accounts, ("us-east-1",), "collection: {max_workers: 8}\n"),
+                     SessionFactory(max_attempts=1), SnapshotWriter(tmp_path / "snap"))
+    assert state["most"] == 2 and state["guard"] == 0
+    assert sorted(a["id"] for a in result.manifest["accounts"]) == [a for a, _ in accounts]

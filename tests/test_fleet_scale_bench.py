@@ -28,6 +28,10 @@ def test_the_scale_benchmark_runs_and_reports_a_complete_collection(tmp_path: Pa
     assert c["cpu_s"] > 0 and c["peak_rss_kib"] > 0 and c["server_cpu_s"] >= 0
     assert c["settings"]["accounts_from"] == "Organizations discovery"
     assert "cpu" in proc.stdout and "ms/call" in proc.stdout and "load average" in proc.stdout
+    # Where the CPU went: GC, threads, CPU by thread group, requests in flight on average.
+    g = c["gauges"]
+    assert g["threads_peak"] > 1 and g["thread_cpu_s"].get("calls", 0) > 0 and len(g["gc_runs"]) == 3
+    assert "where the cpu went" in proc.stdout and "average" in proc.stdout
 
 
 def test_bad_arguments_are_refused_cleanly() -> None:

@@ -154,6 +154,78 @@ def test_two_calls_on_one_record_file_are_refused(tmp_path: Path) -> None:
         writer.add(rec)
 
 
+def test_record_files_are_written_once_under_their_names(tmp_path: Path) -> None:
+    """No side file and rename per record: the bytes go straight to the record's name."""
+    writer = SnapshotWriter(tmp_path / "d")
+    for rec in sample_records():
+        writer.add(rec)
+    names = {p.relative_to(writer.partial).as_posix() for p in writer.partial.rglob("*") if p.is_file()}
+    assert {n for n in names if n.startswith("records/")} == set(writer.files)
+
+
+def test_a_record_file_already_there_is_never_overwritten(tmp_path: Path) -> None:
+    writer = SnapshotWriter(tmp_path / "d")
+    rec = sample_records()[1]
+    target = writer.partial / writer.record_file(rec)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"someone else's")
+    with pytest.raises(SnapshotError, match="already exists"):
+        writer.add(rec)
+    assert target.read_bytes() == b"someone else's" and writer.record_file(rec) not in writer.files
+
+
+def test_a_record_write_that_fails_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk in the middle of a record: the half-written file is removed, the record is
+    not listed, and the interrupted snapshot still verifies (nothing half-written in it)."""
+    import os
+
+    writer = SnapshotWriter(tmp_path / "d")
+    first, second = sample_records()[:2]
+    writer.add(first)
+    real_write = os.write
+
+    def half_then_full(fd: int, data: Any) -> int:
+        if len(data) > 8:
+            return real_write(fd, bytes(data[:8]))   # a short write: the writer must carry on ...
+        raise OSError(28, "No space left on device")  # ... and then the disk is full
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError, match="No space"):
+        writer.add(second)
+    monkeypatch.undo()
+    assert not (writer.partial / writer.record_file(second)).exists()
+    assert writer.record_file(second) not in writer.files and not writer._pending
+    partial = writer.abort(META, "disk full")
+    assert load_snapshot(partial, allow_interrupted=True).records == (first,)
+
+
+@pytest.mark.parametrize("keep", [0, 0.5])
+def test_a_record_torn_by_a_crash_fails_verification(snap: Path, keep: float) -> None:
+    """Record files are not fsync'd one by one: one torn by a crash (cut short, or empty) after
+    the manifest was written is named by verification, never read as evidence."""
+    target = snap / "records/123456789012/eu-west-1/ec2/DescribeVpcs.json"
+    data = target.read_bytes()
+    target.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(SnapshotError, match="SHA-256 does not match") as exc:
+        load_snapshot(snap)
+    assert str(target) in str(exc.value)
+
+
+def test_checkpoints_hold_no_entry_after_naming_it(tmp_path: Path) -> None:
+    """What the writer keeps for checkpoints is freed as each record is checkpointed, so it
+    does not grow with the run; every checkpoint still has every entry of its records."""
+    writer = SnapshotWriter(tmp_path / "d")
+    records = sample_records()
+    for rec in records:
+        writer.add(rec)
+    writer.checkpoints([("tasks/a.json", records[:3], {"task": {"account": "1", "region": "r"}}),
+                        ("tasks/b.json", records[3:], {"task": {"account": "1", "region": "s"}})])
+    assert writer._unchecked == {}
+    bodies = [json.loads((writer.partial / "checkpoints/tasks" / n).read_bytes()) for n in ("a.json", "b.json")]
+    assert [c["record"] for b in bodies for c in b["calls"]] == [writer.record_file(r) for r in records]
+    assert {c["record"]: c for b in bodies for c in b["calls"]} == {c["record"]: c for c in writer.calls}
+
+
 # -- verification ------------------------------------------------------------------------
 
 def test_tampered_record_is_named(snap: Path) -> None:

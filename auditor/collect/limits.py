@@ -152,6 +152,9 @@ class Limits:
         self._caps: dict[tuple[str, str, str], threading.BoundedSemaphore] = {}
         self._buckets: dict[tuple[str, str, str, str], TokenBucket] = {}
         self._gates: dict[tuple[str, str, str, str], Gate] = {}
+        # (account, region) -> the keys of its gates, buckets and caps (`release_region` frees
+        # them without looking at any other account-region's)
+        self._held: dict[tuple[str, str], list[tuple[dict[Any, Any], tuple[str, ...]]]] = {}
 
     @staticmethod
     def from_config(collection: Any) -> Limits:
@@ -172,15 +175,20 @@ class Limits:
         with self._lock:
             found = self._gates.get(key)
             if found is None:
-                cap = self._caps.get((account, region, service))
+                held = self._held.setdefault((account, region), [])
+                ckey = (account, region, service)
+                cap = self._caps.get(ckey)
                 if cap is None:
-                    cap = self._caps[(account, region, service)] = threading.BoundedSemaphore(self.cap_of(service))
+                    cap = self._caps[ckey] = threading.BoundedSemaphore(self.cap_of(service))
+                    held.append((self._caps, ckey))
                 bkey = (account, region, service, family)
                 bucket = self._buckets.get(bkey)
                 if bucket is None:
                     bucket = self._buckets[bkey] = TokenBucket(rate.scaled(self.rate_share), self._clock,
                                                                self._sleep)
+                    held.append((self._buckets, bkey))
                 found = self._gates[key] = Gate(bucket, cap)
+                held.append((self._gates, key))
             return found
 
     def bucket(self, account: str, region: str, service: str, operation: str) -> TokenBucket:
@@ -189,16 +197,14 @@ class Limits:
     def release_region(self, account: str, region: str) -> None:
         """Forget an account-region's caps and buckets (its task is done; their memory is freed).
         A later task of the same account-region starts from full buckets, as after a pause."""
-        def mine(key: tuple[str, ...]) -> bool:
-            return key[0] == account and key[1] == region
-
         with self._lock:
-            for gkey in [k for k in self._gates if mine(k)]:
-                del self._gates[gkey]
-            for bkey in [k for k in self._buckets if mine(k)]:
-                del self._buckets[bkey]
-            for ckey in [k for k in self._caps if mine(k)]:
-                del self._caps[ckey]
+            for table, key in self._held.pop((account, region), ()):
+                table.pop(key, None)
+
+    def live(self) -> int:
+        """How many account-regions hold caps and buckets now (freed by `release_region`)."""
+        with self._lock:
+            return len(self._held)
 
     def throttle_counts(self) -> dict[tuple[str, str, str, str], int]:
         """Throttles seen per bucket (account, region, service, family), for reports and tests."""

@@ -23,9 +23,10 @@ started are recorded as not attempted.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +35,10 @@ from auditor.collect.catalog import CallSpec, regional_calls
 from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
 from auditor.collect.sessions import SessionFactory
+from auditor.config import Collection
 from auditor.snapshot.records import CallRecord
 
-DEFAULT_CALL_WORKERS = 64
+DEFAULT_CALL_WORKERS = Collection().call_workers   # the config's default
 INTERRUPTED = "the run was interrupted before this call"
 
 _default_pool: ThreadPoolExecutor | None = None
@@ -120,6 +122,9 @@ def collect_region(ctx: RegionContext, account: str, session: Any, region: str) 
                    f"with {err.code}")
 
     running: dict[Future[CallRecord], _Call] = {}
+    # Finished calls arrive here (a future's done callback), one at a time: the task waits on
+    # one queue, not on every running future at each turn.
+    finished: queue.SimpleQueue[Future[CallRecord]] = queue.SimpleQueue()
     waiting = [s for s in rest if s.for_each is not None]   # per-resource calls: after their source
 
     def launch(spec: CallSpec) -> None:
@@ -132,7 +137,9 @@ def collect_region(ctx: RegionContext, account: str, session: Any, region: str) 
             if blocked:
                 keep(call, not_attempted(account, region, spec.service, spec.operation, blocked, params))
             else:
-                running[pool.submit(make, call)] = call
+                fut = pool.submit(make, call)
+                running[fut] = call
+                fut.add_done_callback(finished.put)
 
     def ready() -> list[CallSpec]:
         # A per-resource call can be planned once its source is recorded, or will never be
@@ -150,22 +157,22 @@ def collect_region(ctx: RegionContext, account: str, session: Any, region: str) 
         for spec in ready():
             launch(spec)
         while running:
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: running[f].order):
-                call = running.pop(fut)
-                if fut.cancelled():   # the pool was shut down (the run is ending)
-                    rec = not_attempted(account, region, call.spec.service, call.spec.operation, INTERRUPTED,
-                                        call.params)
-                else:
-                    try:
-                        rec = fut.result()   # KeyboardInterrupt and the like propagate, as in the task itself
-                    except Exception as exc:  # noqa: BLE001 - run_call records its own; this is our bug: recorded
-                        rec = CallRecord(account=account, region=region, service=call.spec.service,
-                                         operation=call.spec.operation, params=call.params, error=classify(exc),
-                                         started=now_iso())
-                keep(call, rec)
-            for spec in ready():
-                launch(spec)
+            fut = finished.get()
+            call = running.pop(fut)
+            if fut.cancelled():   # the pool was shut down (the run is ending)
+                rec = not_attempted(account, region, call.spec.service, call.spec.operation, INTERRUPTED,
+                                    call.params)
+            else:
+                try:
+                    rec = fut.result()   # KeyboardInterrupt and the like propagate, as in the task itself
+                except Exception as exc:  # noqa: BLE001 - run_call records its own; this is our bug: recorded
+                    rec = CallRecord(account=account, region=region, service=call.spec.service,
+                                     operation=call.spec.operation, params=call.params, error=classify(exc),
+                                     started=now_iso())
+            keep(call, rec)
+            if waiting and not call.params:   # a call a per-resource call may run per item of
+                for spec in ready():
+                    launch(spec)
         for spec in list(waiting):   # sources that never ran (cannot happen with the catalogue's order)
             waiting.remove(spec)
             launch(spec)

@@ -15,7 +15,9 @@ only the rest is collected.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import logging
 import threading
 import time
@@ -44,6 +46,10 @@ from auditor.snapshot.shards import Shard, check_shardable
 from auditor.snapshot.writer import SnapshotWriter
 
 _log = logger("collect")
+# Accounts opened at once (sts:AssumeRole, sts:GetCallerIdentity, ec2:DescribeRegions), however
+# many region tasks run at once (`collection.max_workers`): every AssumeRole is a request of the
+# caller's own account, whose STS rate AWS does not publish and will not raise.
+ACCOUNTS_AT_ONCE = 16
 
 
 
@@ -109,6 +115,7 @@ class Collector:
         self.discovery_problem = ""
         self._durations: dict[tuple[str, str], int] = {}
         self._bases: dict[str | None, Any] = {}
+        self._opening = threading.BoundedSemaphore(ACCOUNTS_AT_ONCE)
         self._base_lock = threading.Lock()
 
     # -- accounts ---------------------------------------------------------------------
@@ -218,9 +225,11 @@ class Collector:
         return sorted(found, key=lambda a: a.id)
 
     def _open_account(self, acct: AccountRun) -> None:
-        """`_prepare_account`, then say whether the account was reached (on the pool)."""
+        """`_prepare_account`, then say whether the account was reached (on the pool, at most
+        `ACCOUNTS_AT_ONCE` accounts at a time)."""
         t0 = time.monotonic()
-        self._prepare_account(acct)
+        with self._opening:
+            self._prepare_account(acct)
         ms = int((time.monotonic() - t0) * 1000)
         if self.shard is not None and not self.shard.owns(acct.id):
             return   # another shard's account: not ours to reach (the manifest names it)
@@ -564,6 +573,50 @@ def resume_mismatch(before: dict[str, Any], now: dict[str, Any]) -> str:
     return ""
 
 
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_threshold: tuple[int, ...] = ()
+# The young generation's threshold while collections run (Python's default is 700): a call
+# allocates thousands of objects that die with it, and with many calls in flight a small
+# threshold promotes what is merely in flight to the older generations, to be walked again.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    # What survived a full collection is alive and, in a collection, mostly stays alive to
+    # the end (botocore's clients and models, the manifest's entries): moved out of the
+    # collector's sight, so that the next full collections walk only what came after it.
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
+
+
+@contextlib.contextmanager
+def gc_policy() -> Any:
+    """While collections run in this process: after each full collection of the cyclic
+    garbage collector, freeze what survived it (`gc.freeze`), so that full collections do
+    not walk an ever larger heap of long-lived objects again and again (their cost per call
+    grew with the run), and collect the young generation every `GC_YOUNG_THRESHOLD`
+    allocations instead of every 700 (the threshold is put back at the end). Objects frozen are still freed by reference counting; a reference
+    cycle among them waits for the end: the last collection to finish unfreezes everything,
+    and the next full collection sees it all again."""
+    global _gc_users, _gc_threshold
+    with _gc_lock:
+        _gc_users += 1
+        if _gc_users == 1:
+            gc.callbacks.append(_freeze_survivors)
+            _gc_threshold = gc.get_threshold()
+            gc.set_threshold(max(GC_YOUNG_THRESHOLD, _gc_threshold[0]), *_gc_threshold[1:])
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.callbacks.remove(_freeze_survivors)
+                gc.set_threshold(*_gc_threshold)
+                gc.unfreeze()
+
+
 class DiscoveryFailed(Exception):
     """AWS Organizations discovery could not list the accounts; nothing else can run."""
 
@@ -624,7 +677,8 @@ def collect(config: AuditConfig, factory: SessionFactory, writer: SnapshotWriter
         writer.begin({**run, "resumed": [*resume.run.get("resumed", []), resume.section()]})
     t0 = time.monotonic()
     try:
-        meta = collector.run()
+        with gc_policy():
+            meta = collector.run()
     except BaseException as exc:
         reason = "interrupted by the user" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         writer.abort(collector.meta(), reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -101,9 +102,10 @@ class CallRecord:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
+    @functools.cached_property
     def record_id(self) -> str:
-        """Stable path-like id: same call, same id, in every run."""
+        """Stable path-like id: same call, same id, in every run (worked out once per record:
+        the writer, its checkpoints and the model all ask)."""
         base = f"{self.account}/{self.region}/{self.service}/{self.operation}"
         if not self.params:
             return base

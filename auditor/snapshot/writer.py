@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import threading
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterable, Mapping, Sequence
@@ -76,12 +77,15 @@ class SnapshotWriter:
         self.calls: list[dict[str, Any]] = []
         self._closed = ""  # set by finish/abort: no record may be added after the manifest
         self._pending: set[str] = set()  # record files being written right now
-        self._entries: dict[str, dict[str, Any]] = {}   # record file -> its `calls` entry (checkpoints)
-        self._indexed = 0   # how many of `calls` are in `_entries`
+        # record file -> its `calls` entry, from `add` until a checkpoint names it
+        self._unchecked: dict[str, dict[str, Any]] = {}
+        self._root = str(self.partial)
+        self._folders: set[str] = set()   # record folders made
+        self._suffix = ".json.gz" if compress else ".json"
 
     def add(self, record: CallRecord) -> None:
         """Write one call's record file and note it for the manifest."""
-        rel = f"records/{record.record_id}.json" + (".gz" if self.compress else "")
+        rel = self.record_file(record)
         data = record_json(record.content())   # compact: json's C encoder (readers take either form)
         if self.compress:
             data = gzip.compress(data, compresslevel=6, mtime=0)
@@ -93,45 +97,66 @@ class SnapshotWriter:
         }
         if record.error is not None:
             entry["error"] = record.error.to_json()
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
         # The name is reserved under the lock and the file written outside it (many threads
-        # add records at once). Record files are not fsync'd one by one: the manifest is
-        # written (and fsync'd) last and holds every file's SHA-256, so a file torn by a
-        # crash fails verification instead of passing as evidence.
+        # add records at once). A record file is written once, straight under its name (no
+        # side file and rename: a file created per record is this writer's main cost), and
+        # not fsync'd one by one. A file torn by a crash is never taken for evidence: the
+        # manifest is written (and fsync'd) last and holds every file's SHA-256, so a torn file
+        # fails verification; an interrupted run's checkpoints name only files made durable
+        # before them, and a resume discards every file no checkpoint names
+        # (auditor/snapshot/checkpoint.py).
         with self._lock:
             self._check_open(rel)
-            if not hasattr(self, "_folders"):
-                self._folders: set[str] = set()   # record folders made (set here: add's own state)
             if rel in self.files or rel in self._pending:
                 raise SnapshotError(f"two calls map to the same record file {rel}")
             self._pending.add(rel)
+        written = False
         try:
-            path = self.partial / rel
-            folder = str(path.parent)
-            if folder not in self._folders:   # one mkdir per folder, not per record
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._folders.add(folder)
-            tmp = path.with_name(path.name + ".tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            self._write_record(rel, data)
+            written = True
         finally:
             with self._lock:
                 self._pending.discard(rel)
                 late = self._closed
-                if not late:
-                    self.files[rel] = "sha256:" + hashlib.sha256(data).hexdigest()
+                if written and not late:
+                    self.files[rel] = digest
                     self.calls.append(entry)
+                    self._unchecked[rel] = entry
                     if self.keep:
                         self.records.append(record)
         if late:
             # The manifest was written while this file was; keep folder and manifest in step.
-            (self.partial / rel).unlink(missing_ok=True)
+            Path(self._root, rel).unlink(missing_ok=True)
             self._check_open(rel)
+
+    def _write_record(self, rel: str, data: bytes) -> None:
+        """Create `rel` (it must not exist: evidence is never overwritten) holding `data`; a
+        write that fails leaves no file behind."""
+        path = os.path.join(self._root, rel)
+        folder = path.rpartition("/")[0] if os.sep == "/" else os.path.dirname(path)
+        if folder not in self._folders:   # one mkdir per folder, not per record
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        except FileExistsError:
+            raise SnapshotError(f"{path} already exists; the snapshot folder was written by something else "
+                                "meanwhile: not overwritten") from None
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)
+            raise
+        os.close(fd)
 
     # -- checkpoints (auditor/snapshot/checkpoint.py) ------------------------------------
     def record_file(self, record: CallRecord) -> str:
         """The file (relative to the snapshot) `record` is written to."""
-        return f"records/{record.record_id}.json" + (".gz" if self.compress else "")
+        return f"records/{record.record_id}{self._suffix}"
 
     def begin(self, run: Mapping[str, Any]) -> None:
         """Write (durably) what the run was started with: ``checkpoints/run.json``."""
@@ -151,16 +176,16 @@ class SnapshotWriter:
         with self._lock:
             if self._closed:   # finished (the manifest says it all) or interrupted: nothing to add
                 return
-            for entry in self.calls[self._indexed:]:
-                self._entries[entry["record"]] = entry
-            self._indexed = len(self.calls)
             for name, records, state in batch:
                 rels = [self.record_file(r) for r in records]
                 missing = [r for r in rels if r not in self.files]
                 if missing:
                     raise SnapshotError(f"checkpoint {name}: the record {missing[0]} was not written")
+                # A record belongs to one checkpoint (its task's, its account's, the discovery's):
+                # its entry is handed over and forgotten here, so what is held for checkpoints
+                # does not grow with the run.
                 body = {**state, "files": {r: self.files[r] for r in sorted(rels)},
-                        "calls": [self._entries[r] for r in rels if r in self._entries]}
+                        "calls": [e for e in map(self._unchecked.pop, rels, repeat(None)) if e is not None]}
                 bodies.append((name, body))
                 every += rels
         make_durable(self.partial, every)
