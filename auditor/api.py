@@ -234,7 +234,7 @@ def run_scan(config: AuditConfig | None, *, snapshot: Path | None = None, out: P
         if sessions is None:
             from auditor.collect.sessions import SessionFactory
 
-            sessions = SessionFactory(max_attempts=config.collection.max_attempts)
+            sessions = SessionFactory.for_collection(config.collection)
         collection = _collect(config, sessions, out / "snapshot", config.gzip if gzip is None else gzip,
                               progress, settled, notify, shard=shard, engine=engine)
         snapshot = collection.path
@@ -308,7 +308,7 @@ def run_plan(config: AuditConfig | None, plan: Path, *, snapshot: Path | None = 
             if sessions is None:
                 from auditor.collect.sessions import SessionFactory
 
-                sessions = SessionFactory(max_attempts=config.collection.max_attempts)
+                sessions = SessionFactory.for_collection(config.collection)
             collection = _collect(config, sessions, out / COLLECTED_DIR, config.gzip if gzip is None else gzip,
                                   progress, settled, notify)
             base = _load_snapshot(collection.path)

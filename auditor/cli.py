@@ -136,7 +136,7 @@ def collect_cmd(config_path: Path | None, out: Path | None, gzip: bool | None, a
         _fail_input(exc)
     except ScanStopped as exc:
         _stopped(exc)
-    factory = SessionFactory(max_attempts=config.collection.max_attempts)
+    factory = SessionFactory.for_collection(config.collection)
     if resume_dir is not None:
         _sigterm_as_interrupt()
         try:

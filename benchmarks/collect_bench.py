@@ -422,7 +422,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
                               name="collect_bench.yaml")
     fingerprint = code_fingerprint()
     counter = RequestCounter()
-    factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=[counter.install])
+    factory = SessionFactory.for_collection(config.collection, hooks=[counter.install])
     lock = factory._lock = TimedLock(factory._lock)  # type: ignore[assignment]  # instrumentation only
     out = Path(spec["out_dir"])  # made, and removed afterwards, by the driver (run_worker)
     try:

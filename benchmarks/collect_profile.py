@@ -69,7 +69,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     config = config_from_text(cb.config_yaml(spec["accounts"], spec["regions"], None, {}), name="profile.yaml")
     counter = cb.RequestCounter()
-    factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=[counter.install])
+    factory = SessionFactory.for_collection(config.collection, hooks=[counter.install])
     out = Path(spec["out_dir"])
     # Timed by each thread's own CPU clock, so time spent waiting (for AWS, a lock, the GIL)
     # is not counted. cProfile sees one thread: every thread the collection starts gets its
@@ -145,7 +145,7 @@ def fleet_worker(spec: dict[str, Any]) -> dict[str, Any]:
     # "direct" / "pipeline": the compiled parser with the shared clients' transport forced to the
     # direct one / to botocore's pipeline (the others: the default, "auto").
     transport = {"direct": "direct", "pipeline": "botocore"}.get(spec["parser"], "auto")
-    factory = SessionFactory(max_attempts=config.collection.max_attempts, hooks=hooks, transport=transport)
+    factory = SessionFactory.for_collection(config.collection, hooks=hooks, transport=transport)
     out = Path(spec["out_dir"])
     try:
         writer = SnapshotWriter(out / "snapshot")

@@ -257,7 +257,7 @@ def collect_worker(spec: dict[str, Any]) -> dict[str, Any]:
     root = logging.getLogger("auditor")
     root.addHandler(events)
     root.setLevel(logging.DEBUG)
-    factory = SessionFactory(max_attempts=config.collection.max_attempts)
+    factory = SessionFactory.for_collection(config.collection)
     writer = SnapshotWriter(Path(spec["snapshot"]))
     out: dict[str, Any] = {}
     profiler = ThreadProfiles() if spec.get("profile") else None

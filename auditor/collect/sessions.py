@@ -179,6 +179,13 @@ class SessionFactory:
         self._shared: dict[tuple[str, str], Any] = {}
         self.clients_made = 0
 
+    @classmethod
+    def for_collection(cls, collection: Any, **kwargs: Any) -> SessionFactory:
+        """A factory for a run with the config's `collection` settings: its retries, and as many
+        kept connections per shared (service, region) client as calls can be in flight at once
+        (``call_workers``), so that no request waits for a connection nor opens one per call."""
+        return cls(max_attempts=collection.max_attempts, shared_pool_connections=collection.call_workers, **kwargs)
+
     def _prepare(self, session: botocore.session.Session) -> botocore.session.Session:
         with self._lock:
             return self._prepare_locked(session)
