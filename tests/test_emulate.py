@@ -387,3 +387,26 @@ def test_emulators_do_not_nest_and_state_is_reset() -> None:
 
     assert not moto_ext.installed()
     assert not hasattr(EC2Response, "describe_vpc_block_public_access_options")
+
+
+def test_install_builds_the_rest_services_routers_before_any_request_does() -> None:
+    """moto builds a REST service's werkzeug router on first use, with no lock, and werkzeug
+    builds rules with Python's `ast`, which CPython 3.11 cannot do on two threads at once: the
+    routers of the catalogue's REST services are built by install(), on its own thread."""
+    import moto.core.routing as routing
+    from moto.core.utils import get_service_model
+
+    from auditor.collect.catalog import regional_calls
+    from auditor.emulate import moto_ext
+
+    routing.get_service_router.cache_clear()   # as in a process where no REST request was routed yet
+    rest = sorted(s for s in {spec.service for spec in regional_calls()}
+                  if get_service_model(s).protocol.startswith("rest-"))
+    assert rest, "the catalogue has REST services (EKS, Lambda)"
+    moto_ext.install()
+    try:
+        for service in rest:
+            protocol = get_service_model(service).protocol
+            assert protocol in routing.get_service_router(service)._routers, service
+    finally:
+        moto_ext.uninstall()

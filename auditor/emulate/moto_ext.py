@@ -48,6 +48,15 @@ This is test/demo infrastructure only. Nothing here is used against real AWS.
    the estate's rules. We wrap CreateNetworkAcl to add them (IPv4, as moto's default ACL
    has them).
 
+7. **moto's request routers built on one thread.** moto routes a REST request (EKS,
+   Lambda) with werkzeug rules that it builds on first use per service (an unlocked
+   cache), and werkzeug builds each rule's URL builder with Python's `ast` module. On
+   CPython 3.11, two threads building `ast` objects at once can fail with ``SystemError:
+   AST constructor recursion depth mismatch`` (the depth counter is shared by the
+   interpreter, not kept per thread); the collector's concurrent calls did that once in a
+   test (lambda:ListFunctions recorded as an error). `install()` builds the routers of the
+   catalogue's REST services first, on the calling thread, so no request builds one later.
+
 `install()` adds all of these to moto (the EC2 response class, and for 4 the route model)
 and `uninstall()` takes them away again. Both are explicit (EmulatedAws calls them on
 entry and exit) and idempotent.
@@ -328,6 +337,20 @@ def install() -> None:
             # deleting ours again (uninstall) brings them back untouched.
             setattr(EC2Response, fn.__name__, fn)
         setattr(MotoRoute, "state", _ROUTE_STATE)  # noqa: B010 (mypy: a method cannot be assigned to)
+        _build_rest_routers()
+
+
+def _build_rest_routers() -> None:
+    """Build moto's routers of the catalogue's REST services on this thread (extension 7)."""
+    from moto.core.routing import get_service_router
+    from moto.core.utils import get_service_model
+
+    from auditor.collect.catalog import regional_calls
+
+    for service in sorted({spec.service for spec in regional_calls()}):
+        protocol = get_service_model(service).protocol
+        if protocol.startswith("rest-"):
+            get_service_router(service)._get_router(protocol)  # noqa: SLF001 - moto builds it lazily, unlocked
 
 
 def uninstall() -> None:
