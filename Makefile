@@ -62,6 +62,9 @@ demo: $(VENV)/.installed-demo
 # otherwise they fail with a message saying how to install it (they never skip).
 # The standard schemas the tests validate against (SARIF) are fetched by their pinned hash
 # (requirements/schemas.lock) into .venv/schemas: never committed, downloaded once.
+# Bytecode is cached (__pycache__, ignored by git) even where PYTHONDONTWRITEBYTECODE is set:
+# otherwise each test worker and each command a test starts compiles every module it imports
+# from source, and pytest rewrites every test file's asserts again (docs/development.md).
 test: $(VENV)/.installed-test
 	$(NEED_PANGO)
 	$(NEED_GRAPHVIZ)
@@ -70,7 +73,7 @@ test: $(VENV)/.installed-test
 	else echo "chromium is not installed and this is not root: install it (apt-get install chromium)," \
 	     "or the HTML report's browser tests fail" >&2; fi
 	$(BIN)/python requirements/fetch_schemas.py
-	$(BIN)/python -m pytest -q -n auto
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto
 
 # Outside data with known answers (AWS's data-perimeter policies ...) stays outside the
 # repository: this checks the analyzers against the folder FIXTURES (CI: ../shared/fixtures).
