@@ -62,6 +62,12 @@ demo: $(VENV)/.installed-demo
 # otherwise they fail with a message saying how to install it (they never skip).
 # The standard schemas the tests validate against (SARIF) are fetched by their pinned hash
 # (requirements/schemas.lock) into .venv/schemas: never committed, downloaded once.
+# Bytecode is cached (__pycache__, ignored by git) even where PYTHONDONTWRITEBYTECODE is set:
+# otherwise each test worker and each command a test starts compiles every module it imports
+# from source, and pytest rewrites every test file's asserts again. Each worker starts with half
+# of the tests in file order and takes half of the other's remaining ones when it runs out
+# (--dist worksteal): a file's module fixtures are built on one worker, not on both as when
+# small batches alternate between the workers, and no core waits at the end (docs/development.md).
 test: $(VENV)/.installed-test
 	$(NEED_PANGO)
 	$(NEED_GRAPHVIZ)
@@ -70,7 +76,7 @@ test: $(VENV)/.installed-test
 	else echo "chromium is not installed and this is not root: install it (apt-get install chromium)," \
 	     "or the HTML report's browser tests fail" >&2; fi
 	$(BIN)/python requirements/fetch_schemas.py
-	$(BIN)/python -m pytest -q -n auto
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # Outside data with known answers (AWS's data-perimeter policies ...) stays outside the
 # repository: this checks the analyzers against the folder FIXTURES (CI: ../shared/fixtures).

@@ -3,6 +3,8 @@ and fault injection through the SessionFactory's botocore event hooks."""
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import importlib.util
 import os
 import re
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +34,14 @@ from auditor.snapshot.records import CallRecord
 # too-slow health check fail a correct test on a loaded machine.
 settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("suite")
+
+# A test worker holds a large heap for its whole life (moto's and botocore's models, the session's
+# demo and estates, a module's snapshot), and its tests allocate millions of short-lived objects:
+# with the default thresholds (700, 10, 10) the cyclic collector ran thousands of times and
+# rescanned the whole heap tens of times per module, about a tenth of a worker's CPU. Collections
+# ten times rarer cost that tenth back for some tens of MB more memory. Nothing a test checks
+# depends on when garbage is collected (tests that need a collection make it themselves).
+gc.set_threshold(10_000, 10, 10)
 
 # The base credentials every test runs with. The secret is distinctive so that a test can
 # grep a snapshot's bytes for it.
@@ -245,6 +256,33 @@ def load_benchmark(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# -- the text of a PDF, extracted once per worker ----------------------------------------------
+
+_PDF_TEXTS: OrderedDict[bytes, tuple[str, ...]] = OrderedDict()
+
+
+def pdf_page_texts(pdf: bytes | Path) -> tuple[str, ...]:
+    """Each page's text as pypdf extracts it (``page.extract_text()``, nothing else done to it),
+    of the PDF bytes or file `pdf`. pypdf's extraction is pure Python and takes as long as
+    WeasyPrint's rendering (about 0.2 s a page): the same bytes, such as the demo's report.pdf
+    or a module's rendered PDF read by each of its tests, are extracted once per worker (the
+    last 16 PDFs are kept, by the SHA-256 of their bytes)."""
+    import io
+
+    import pypdf
+
+    data = pdf.read_bytes() if isinstance(pdf, Path) else pdf
+    key = hashlib.sha256(data).digest()
+    if key in _PDF_TEXTS:
+        _PDF_TEXTS.move_to_end(key)
+        return _PDF_TEXTS[key]
+    texts = tuple(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+    _PDF_TEXTS[key] = texts
+    if len(_PDF_TEXTS) > 16:
+        _PDF_TEXTS.popitem(last=False)
+    return texts
 
 
 # -- the CLI in process, and the demo once per session ----------------------------------------

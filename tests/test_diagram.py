@@ -40,7 +40,7 @@ from auditor.scan import evaluate_snapshot
 from auditor.snapshot.reader import load_snapshot
 from auditor.topology import carry_layout, dot_source, graph_part, topology_section
 from auditor.validation import load_schema
-from conftest import DemoRun
+from conftest import DemoRun, pdf_page_texts
 from test_report_model import sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1767225600"}
@@ -290,8 +290,7 @@ def test_demo_html_and_pdf_show_the_diagrams(demo_run: DemoRun, demo_doc: dict[s
     html = render_html(model, PdfInputs(b"{}"), environ=FIXED)
     section = html.split('<section id="scope">')[1].split("</section>")[0]
     assert section.count('<figure class="netfig">') == len(demo_doc["topology"]["diagrams"])
-    reader = pypdf.PdfReader(demo_run.out / "report.pdf")
-    text = [" ".join(p.extract_text().split()) for p in reader.pages]
+    text = [" ".join(t.split()) for t in pdf_page_texts(demo_run.out / "report.pdf")]
     first = next(i for i, t in enumerate(text) if "Network diagram Drawn from the model" in t)
     assert "Overview: in-scope VPCs, transit gateways and peering" in text[first]
     rest = " ".join(text[first:first + 6])

@@ -11,7 +11,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pypdf
 import pytest
 
 from auditor.errors import InputError
@@ -28,7 +27,7 @@ from auditor.validation import load_schema
 
 import jsonschema
 
-from tests.conftest import DemoRun
+from conftest import DemoRun, pdf_page_texts
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +179,7 @@ def _flat(text: str) -> str:
 
 
 def _pdf_block(pdf: Path, start: str, end: str) -> str:
-    text = _flat("\n".join(page.extract_text() for page in pypdf.PdfReader(pdf).pages))
+    text = _flat("\n".join(pdf_page_texts(pdf)))
     head = text.index("Testing procedures and results For each")
     begin = text.index(start, head)
     return text[begin:text.index(end, begin + len(start))]
@@ -215,7 +214,7 @@ def test_the_demo_pdf_shows_procedure_population_and_result_per_requirement(demo
     assert f"({results} results:" in block
     assert "Result Not in Place." in block and ctl["status"] == "FAIL"
     # Scope and method carries the general statement.
-    text = _flat("\n".join(p.extract_text() for p in pypdf.PdfReader(demo_run.out / "report.pdf").pages))
+    text = _flat("\n".join(pdf_page_texts(demo_run.out / "report.pdf")))
     scope = text[text.index("Population and sampling"):]
     assert scope.startswith(f"Population and sampling No sampling was used. Every rule was evaluated on every "
                             f"in-scope resource of its type, in {accounts} accounts × {regions} regions")

@@ -5,14 +5,12 @@ HTML report and real WeasyPrint PDFs read back with pypdf, from a small findings
 from __future__ import annotations
 
 import copy
-import io
 import json
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import pypdf
 import pytest
 
 from auditor.report.html import html_report
@@ -22,7 +20,7 @@ from auditor.report.wording import load_wording
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from auditor.rules.profiles import load_profile, profiles_dir
-from conftest import DemoRun
+from conftest import DemoRun, pdf_page_texts
 from test_report_model import WAIVER, sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1772359260"}
@@ -31,8 +29,7 @@ WAIVED_FP = "c" * 20   # sample_document's WAIVED finding
 
 def _text(pdf: bytes) -> str:
     """The PDF's text, whitespace collapsed (pypdf breaks lines where the page does)."""
-    pages = pypdf.PdfReader(io.BytesIO(pdf)).pages
-    return re.sub(r"\s+", " ", " ".join(p.extract_text() for p in pages).replace("\x00", ""))
+    return re.sub(r"\s+", " ", " ".join(pdf_page_texts(pdf)).replace("\x00", ""))
 
 
 def _section(html: str, section_id: str) -> str:

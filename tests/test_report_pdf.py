@@ -22,6 +22,7 @@ from auditor.report.pdf import PdfInputs, pinned_time, render_html, render_pdf, 
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 
+from conftest import pdf_page_texts
 from test_report_model import HOSTILE_TAG, sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1767225600"}   # 2026-01-01T00:00:00Z
@@ -64,7 +65,7 @@ def _reader(pdf: bytes) -> Any:
 
 
 def _text(pdf: bytes) -> str:
-    return "\n".join(p.extract_text() for p in _reader(pdf).pages).replace("\x00", "")
+    return "\n".join(pdf_page_texts(pdf)).replace("\x00", "")
 
 
 def _outline_titles(outline: Any) -> list[str]:

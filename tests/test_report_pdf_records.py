@@ -27,6 +27,7 @@ from auditor.report.pdf_records import NO_SNAPSHOT, select_records
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 
+from conftest import pdf_page_texts
 from test_report_model import sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1767225600"}
@@ -54,8 +55,7 @@ def _snapshot(folder: Path, doc: dict[str, Any]) -> bytes:
 def _text(pdf: bytes) -> str:
     """The PDF's text without NULs and without any white space: table cells wrap, and where a
     line ends pypdf may or may not leave a space (compare with `_flat` needles)."""
-    reader = pypdf.PdfReader(io.BytesIO(pdf))
-    return _flat("".join(p.extract_text() for p in reader.pages).replace("\x00", ""))
+    return _flat("".join(pdf_page_texts(pdf)).replace("\x00", ""))
 
 
 def _flat(text: str) -> str:

@@ -27,7 +27,7 @@ from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from auditor.validation import load_schema
 
-from conftest import DemoRun
+from conftest import DemoRun, pdf_page_texts
 from test_report_model import ACCOUNT, sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1767225600"}   # 2026-01-01T00:00:00Z
@@ -102,7 +102,7 @@ def synthetic() -> Rendered:
 
 
 def _page_texts(pdf: bytes) -> list[str]:
-    return [p.extract_text().replace("\x00", "") for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    return [t.replace("\x00", "") for t in pdf_page_texts(pdf)]
 
 
 def _on_pages_headed(pdf: bytes, title: str) -> tuple[list[int], str]:

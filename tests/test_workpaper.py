@@ -7,7 +7,6 @@ and the `--responses` flag and the config keys on the command line."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 import re
 import shutil
@@ -16,7 +15,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pypdf
 import pytest
 from click.testing import CliRunner
 
@@ -32,7 +30,7 @@ from auditor.responses import responses_from_text, responses_section, with_respo
 from auditor.rules.frameworks import load_catalogues
 from auditor.rules.packs import load_packs
 from auditor.rules.waivers import WORKSHEET_FIELDS, waivers_from_text
-from conftest import DemoRun
+from conftest import DemoRun, pdf_page_texts
 from test_report_model import sample_document
 
 FIXED = {"SOURCE_DATE_EPOCH": "1772359260"}
@@ -40,8 +38,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "sample_configs"
 
 
 def _text(pdf: bytes) -> str:
-    pages = pypdf.PdfReader(io.BytesIO(pdf)).pages
-    return re.sub(r"\s+", " ", " ".join(p.extract_text() for p in pages).replace("\x00", ""))
+    return re.sub(r"\s+", " ", " ".join(pdf_page_texts(pdf)).replace("\x00", ""))
 
 
 def _pdf(doc: dict[str, Any]) -> str:
