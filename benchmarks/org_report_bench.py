@@ -160,12 +160,15 @@ class _Phases:
 
 def worker(spec: dict[str, Any]) -> None:
     """The scan in this process with each phase timed (--profile)."""
+    import auditor.bundle as bundle
     import auditor.report.model as report_model
     import auditor.report.outputs as outputs
     import auditor.scan as scan
+    import auditor.snapshot.reader as reader
     from auditor.cli import cli
 
     phases = _Phases()
+    phases.wrap(reader, "load_snapshot", lambda *a, **k: "snapshot read and verified")
     phases.wrap(scan, "build_model", lambda *a, **k: "snapshot model (build_model)")
     phases.wrap(scan, "_evaluate", lambda *a, **k: "evaluation (rules)")
     phases.wrap(scan, "topology_section", lambda *a, **k: "topology (diagrams)")
@@ -175,6 +178,7 @@ def worker(spec: dict[str, Any]) -> None:
     phases.wrap(outputs, "report_bytes", lambda fmt, *a, **k: f"report {fmt}")
     phases.wrap(outputs, "write_whole", lambda target, *a, **k: f"  write {Path(target).name}")
     phases.wrap(outputs, "write_streamed", lambda target, fmt, *a, **k: f"report {fmt} (streamed)")
+    phases.wrap(bundle, "write_scan_bundle", lambda *a, **k: "evidence bundle")
     w0, c0 = time.perf_counter(), time.process_time()
     try:
         cli.main(args=scan_command(Path(spec["snapshot"]), Path(spec["out"]), spec["formats"])[3:],

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from auditor.report.pdf_records import RecordSelection
 
 from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
+from auditor.report.writers import FindingsBytes
 from auditor.report.wording import load_style, load_wording, templates_dir
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
 
@@ -184,7 +185,7 @@ class PdfInputs:
     for the report id), the snapshot manifest's bytes when available, and the snapshot folder
     whose record files the failing findings cite (attached; None: "no snapshot given")."""
 
-    findings_json: bytes
+    findings_json: FindingsBytes   # bytes, or a read-only map of the file
     manifest: bytes | None = None
     snapshot: Path | None = None
 
@@ -198,12 +199,13 @@ def records_of(model: ReportModel, inputs: PdfInputs) -> RecordSelection:
     return select_records((n for n, _sha in model.failing_records), hashes, inputs.snapshot)
 
 
-def report_id(findings_json: bytes, manifest_sha256: str = "") -> str:
+def report_id(findings_json: FindingsBytes, manifest_sha256: str = "") -> str:
     """The run id, as the evidence bundle's bundle.json records it: the first 16 hex digits of
     the SHA-256 of the snapshot manifest digest, a newline and the findings.json bytes (of
     findings.json alone when no snapshot is recorded)."""
-    data = manifest_sha256.encode() + b"\n" + findings_json if manifest_sha256 else findings_json
-    return hashlib.sha256(data).hexdigest()[:16]
+    digest = hashlib.sha256(manifest_sha256.encode() + b"\n" if manifest_sha256 else b"")
+    digest.update(findings_json)   # never a copy of findings.json joined to the prefix
+    return digest.hexdigest()[:16]
 
 
 def pinned_time(model: ReportModel, environ: Mapping[str, str] | None = None) -> datetime:
@@ -410,7 +412,8 @@ def render_pdf(model: ReportModel, inputs: PdfInputs, *, style: str | None = Non
     records = records_of(model, inputs)
     html = render_html(model, inputs, style=style, environ=environ, records=records, full_max=full_max,
                        failing_max=failing_max)
-    attachments = [Attachment(string=inputs.findings_json, name="findings.json", created=when, modified=when,
+    raw = inputs.findings_json   # WeasyPrint reads an attachment whole: a map of the file is read here, once
+    attachments = [Attachment(string=raw if isinstance(raw, bytes) else raw[:], name="findings.json", created=when, modified=when,
                               description="findings.json: every finding this report is made from",
                               relationship="Source")]
     if inputs.manifest is not None:
