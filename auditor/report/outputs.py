@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.report.model import ReportModel
-from auditor.report.writers import (FindingsBytes, ReportInputs, ReportUnavailable, file_names, format_names,
-                                    rederivable, writer)
+from auditor.report.writers import (FindingsBytes, ReportInputs, ReportUnavailable, file_names, forget_pages,
+                                    format_names, rederivable, writer)
 
 if TYPE_CHECKING:
     from auditor.report.signing import PdfSigner
@@ -110,9 +110,7 @@ def release_memory(findings_json: FindingsBytes | None = None) -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
-    dontneed = getattr(mmap, "MADV_DONTNEED", None)
-    if isinstance(findings_json, mmap.mmap) and not findings_json.closed and dontneed is not None:
-        findings_json.madvise(dontneed)
+    forget_pages(findings_json)
 
 
 def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: FindingsBytes, *,

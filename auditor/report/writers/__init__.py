@@ -32,6 +32,25 @@ if TYPE_CHECKING:
 FindingsBytes = bytes | mmap.mmap
 
 
+def whole_bytes(raw: FindingsBytes) -> bytes:
+    """`raw` as one `bytes` (for what needs it whole: the PDF's attachment). Of a map of the
+    file, the pages read are then given back at once (the copy is what is kept), so that the
+    file's bytes are not counted twice in this process while it is used."""
+    if isinstance(raw, bytes):
+        return raw
+    data = raw[:]
+    forget_pages(raw)
+    return data
+
+
+def forget_pages(raw: FindingsBytes | None) -> None:
+    """Give back the pages of a map of findings.json that this process has read (they are read
+    again from the file when needed; its bytes are unchanged). Nothing for `bytes`."""
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if isinstance(raw, mmap.mmap) and not raw.closed and dontneed is not None:
+        raw.madvise(dontneed)
+
+
 class ReportUnavailable(AuditorError):
     """A format this installation cannot make (the PDF without WeasyPrint or Pango)."""
 
