@@ -16,11 +16,14 @@ nothing), written with `SnapshotWriter` as a collection writes it, with a manife
 accounts, regions and tasks. `--snapshot DIR` reuses one made before (`--keep DIR` keeps it).
 
 The scan then runs in a fresh process with every format `auditor scan --format` accepts. It
-prints wall time, CPU time (user + system), peak RSS (the child's VmHWM, from wait4), each
-output's size, the findings by status, and the 1-minute load average before and after.
+prints wall time, CPU time (user + system), peak RSS (the child's VmHWM, from wait4: on Linux
+the largest of the scan's and of any process it started and waited for; the scan starts none,
+so it is the process tree's peak), each output's size, the findings by status, and the 1-minute
+load average before and after.
 `--profile` runs the same scan in a worker process that times each phase (the snapshot's
-model, the evaluation, findings.json, the report model, each report) with its wall and CPU
-time and its own peak RSS (VmHWM reset before each phase through /proc/self/clear_refs).
+model, the evaluation, findings.json, the report model, each report, the evidence bundle) with
+its wall and CPU time and its own peak RSS (VmHWM reset before each phase through
+/proc/self/clear_refs).
 """
 
 from __future__ import annotations
