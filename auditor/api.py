@@ -903,10 +903,10 @@ def _reports(out: Path, findings: Path, snapshot_dir: Path, inputs: ScanInputs, 
     and what could not be written (the others still are: nothing is lost). The PDF attaches
     the snapshot records the failing findings cite, and is signed with `pdf_signer`."""
     from auditor.report.model import build_model, record_hashes_of
-    from auditor.report.outputs import write_reports
+    from auditor.report.outputs import map_findings, write_reports
     from auditor.rules.frameworks import load_catalogues
 
-    raw = findings.read_bytes()
+    raw = map_findings(findings)   # read from the file as the reports need it, not held whole
     manifest = (snapshot_dir / "manifest.json").read_bytes()   # the snapshot was verified: it is there
     model = build_model(raw, inputs.packs, load_catalogues(), style=style,
                         record_hashes=record_hashes_of(manifest))

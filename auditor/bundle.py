@@ -23,7 +23,7 @@ from typing import Any
 
 from auditor import __version__
 from auditor.errors import AuditorError
-from auditor.snapshot.paths import list_files, read_confined
+from auditor.snapshot.paths import list_files, open_confined, read_confined
 
 BUNDLE_FILE = "bundle.json"
 SIGNATURE_FILE = "bundle.sig"
@@ -51,6 +51,16 @@ def bundle_files(root: Path) -> list[str]:
 def read_bundle_file(root: Path, rel: str) -> bytes:
     """The bytes of the bundle file `rel`, never through a link (auditor/snapshot/paths.py)."""
     return read_confined(root, rel, "bundle")
+
+
+def hash_bundle_file(root: Path, rel: str, prefix: bytes = b"") -> str:
+    """The SHA-256 (hex) of `prefix` and the bundle file `rel`, read in pieces (an
+    organisation's reports are hundreds of MB each), never through a link."""
+    digest = hashlib.sha256(prefix)
+    with open_confined(root, rel, "bundle") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -100,13 +110,12 @@ def write_bundle(out: Path, *, key: Any = None) -> Path:
 
     snap = load_snapshot(out / "snapshot", allow_interrupted=True)
     names = bundle_files(out)          # refuses a link anywhere in the folder before anything is hashed
-    findings = read_bundle_file(out, "findings.json")
-    files = {name: sha256_hex(read_bundle_file(out, name)) for name in names}
+    files = {name: hash_bundle_file(out, name) for name in names}
     doc = {
         "format": FORMAT,
         "version": VERSION,
         "tool": {"name": "private-network-auditor", "version": __version__},
-        "run_id": sha256_hex(snap.manifest_sha256.encode() + b"\n" + findings)[:16],
+        "run_id": hash_bundle_file(out, "findings.json", snap.manifest_sha256.encode() + b"\n")[:16],
         "created": str(snap.manifest.get("finished") or snap.manifest.get("started") or ""),
         "snapshot_manifest_sha256": snap.manifest_sha256,
         "files": files,

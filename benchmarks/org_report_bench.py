@@ -16,11 +16,14 @@ nothing), written with `SnapshotWriter` as a collection writes it, with a manife
 accounts, regions and tasks. `--snapshot DIR` reuses one made before (`--keep DIR` keeps it).
 
 The scan then runs in a fresh process with every format `auditor scan --format` accepts. It
-prints wall time, CPU time (user + system), peak RSS (the child's VmHWM, from wait4), each
-output's size, the findings by status, and the 1-minute load average before and after.
+prints wall time, CPU time (user + system), peak RSS (the child's VmHWM, from wait4: on Linux
+the largest of the scan's and of any process it started and waited for; the scan starts none,
+so it is the process tree's peak), each output's size, the findings by status, and the 1-minute
+load average before and after.
 `--profile` runs the same scan in a worker process that times each phase (the snapshot's
-model, the evaluation, findings.json, the report model, each report) with its wall and CPU
-time and its own peak RSS (VmHWM reset before each phase through /proc/self/clear_refs).
+model, the evaluation, findings.json, the report model, each report, the evidence bundle) with
+its wall and CPU time and its own peak RSS (VmHWM reset before each phase through
+/proc/self/clear_refs).
 """
 
 from __future__ import annotations
@@ -160,12 +163,15 @@ class _Phases:
 
 def worker(spec: dict[str, Any]) -> None:
     """The scan in this process with each phase timed (--profile)."""
+    import auditor.bundle as bundle
     import auditor.report.model as report_model
     import auditor.report.outputs as outputs
     import auditor.scan as scan
+    import auditor.snapshot.reader as reader
     from auditor.cli import cli
 
     phases = _Phases()
+    phases.wrap(reader, "load_snapshot", lambda *a, **k: "snapshot read and verified")
     phases.wrap(scan, "build_model", lambda *a, **k: "snapshot model (build_model)")
     phases.wrap(scan, "_evaluate", lambda *a, **k: "evaluation (rules)")
     phases.wrap(scan, "topology_section", lambda *a, **k: "topology (diagrams)")
@@ -175,6 +181,7 @@ def worker(spec: dict[str, Any]) -> None:
     phases.wrap(outputs, "report_bytes", lambda fmt, *a, **k: f"report {fmt}")
     phases.wrap(outputs, "write_whole", lambda target, *a, **k: f"  write {Path(target).name}")
     phases.wrap(outputs, "write_streamed", lambda target, fmt, *a, **k: f"report {fmt} (streamed)")
+    phases.wrap(bundle, "write_scan_bundle", lambda *a, **k: "evidence bundle")
     w0, c0 = time.perf_counter(), time.process_time()
     try:
         cli.main(args=scan_command(Path(spec["snapshot"]), Path(spec["out"]), spec["formats"])[3:],

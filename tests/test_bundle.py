@@ -400,3 +400,20 @@ def test_a_rescan_that_fails_before_writing_leaves_an_old_bundle_whole(made: Pat
     proc = auditor("scan", "--snapshot", str(tmp_path / "no-such-snapshot"), "--out", str(old), cwd=made.parent)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert (old / BUNDLE_FILE).read_bytes() == (made / BUNDLE_FILE).read_bytes() and verify_bundle(old).ok
+
+
+def test_bundle_files_are_hashed_in_pieces_as_their_bytes_are(tmp_path: Path) -> None:
+    """write_bundle hashes each file (and findings.json for the run id) in pieces, so that an
+    organisation's reports are never held whole: the same digest as the whole bytes, across
+    the pieces' boundaries, with a prefix, and never through a link."""
+    from auditor.bundle import hash_bundle_file
+    from auditor.snapshot.paths import UnsafePath
+
+    data = bytes(range(256)) * 9000 + b"tail"   # more than two pieces of 1 MiB
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "big.bin").write_bytes(data)
+    assert hash_bundle_file(tmp_path, "sub/big.bin") == hashlib.sha256(data).hexdigest()
+    assert hash_bundle_file(tmp_path, "sub/big.bin", b"sha256:x\n") == hashlib.sha256(b"sha256:x\n" + data).hexdigest()
+    (tmp_path / "link.bin").symlink_to(tmp_path / "sub" / "big.bin")
+    with pytest.raises(UnsafePath):
+        hash_bundle_file(tmp_path, "link.bin")

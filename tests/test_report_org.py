@@ -362,3 +362,61 @@ def test_the_sarif_is_written_a_result_at_a_time_with_the_bytes_of_the_whole_doc
     assert writer("sarif").stream is not None and report_bytes("sarif", model, raw) == expected
     done = write_reports(tmp_path, ("sarif",), model, raw)
     assert not done.failed and (tmp_path / "findings.sarif").read_bytes() == expected
+
+
+def test_a_mapped_findings_json_gives_every_format_the_bytes_of_its_bytes(tmp_path: Path, raw: bytes) -> None:
+    """`auditor scan` maps findings.json (`map_findings`) rather than holding its bytes while the
+    reports are written: every format, the PDF with findings.json attached too, is byte for byte
+    what the bytes give, and the model built from the map equals the one built from the bytes."""
+    import mmap
+
+    from auditor.report.outputs import FORMATS, map_findings
+
+    path = tmp_path / "in" / "findings.json"
+    path.parent.mkdir()
+    path.write_bytes(raw)
+    mapped = map_findings(path)
+    assert isinstance(mapped, mmap.mmap) and mapped[:] == raw
+    from_map, from_bytes = build_model(mapped, None, load_catalogues()), build_model(raw, None, load_catalogues())
+    assert from_map == from_bytes
+    environ = dict(FIXED)
+    import os
+
+    old = {k: os.environ.get(k) for k in environ}
+    os.environ.update(environ)   # the PDF's dates: pinned, so both PDFs are comparable byte for byte
+    try:
+        a = write_reports(tmp_path / "a", FORMATS, from_map, mapped)
+        b = write_reports(tmp_path / "b", FORMATS, from_bytes, raw)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert not a.failed and not b.failed and len(a.files) == len(FORMATS)
+    for fmt, target in a.files:
+        assert target.read_bytes() == (tmp_path / "b" / target.name).read_bytes(), fmt
+    assert mapped[:] == raw   # the pages given back by release_memory are read again from the file
+
+
+def test_map_findings_of_an_empty_file_is_its_bytes(tmp_path: Path) -> None:
+    from auditor.report.outputs import map_findings, release_memory
+
+    (tmp_path / "findings.json").write_bytes(b"")
+    assert map_findings(tmp_path / "findings.json") == b""
+    release_memory(b"")   # nothing mapped: nothing to give back, and no error
+
+
+def test_findings_text_reads_a_map_as_it_reads_bytes(tmp_path: Path, raw: bytes, document: dict[str, Any]) -> None:
+    """Both layouts: the one `iter_text` writes (read piece by piece) and any other (parsed whole)."""
+    from auditor.findings_text import iter_findings
+    from auditor.report.outputs import map_findings
+
+    for name, data in (("ours.json", raw), ("other.json", json.dumps(document).encode())):
+        (tmp_path / name).write_bytes(data)
+        mapped = map_findings(tmp_path / name)
+        assert list(iter_findings(mapped)) == document["findings"], name
+        assert load_without_findings(mapped) == {**document, "findings": []}, name
+    (tmp_path / "bad.json").write_bytes(b"{not json")
+    with pytest.raises(ValueError):
+        load_without_findings(map_findings(tmp_path / "bad.json"))

@@ -13,6 +13,7 @@ give an equal model.
 from __future__ import annotations
 
 import json
+import mmap
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -635,7 +636,7 @@ def record_hashes_of(manifest: bytes | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
-def build_model(document: Mapping[str, Any] | bytes, packs: PackSet | None = None,
+def build_model(document: Mapping[str, Any] | bytes | mmap.mmap, packs: PackSet | None = None,
                 catalogues: Mapping[str, Catalogue] | None = None, *, style: str | None = None,
                 record_hashes: Mapping[str, str] | None = None, words: Wording | None = None) -> ReportModel:
     """The report model of a (schema-valid) findings.json `document`. `packs` gives rule
@@ -643,17 +644,18 @@ def build_model(document: Mapping[str, Any] | bytes, packs: PackSet | None = Non
     `catalogues` the frameworks' wording. `style` overrides the profile's. `record_hashes`
     (`record_hashes_of` the snapshot manifest) gives each cited record's SHA-256. `words` is
     the report wording (status terms, default framework words; default: the built-in one).
-    `document` may be findings.json's bytes: its findings are then parsed one at a time, so that
-    an organisation's run never has all of them as parsed JSON and as views at once."""
+    `document` may be findings.json's bytes (or a read-only map of the file, `auditor.report.outputs.map_findings`):
+    its findings are then parsed one at a time, so that an organisation's run never has all of
+    them as parsed JSON and as views at once."""
     from auditor.findings_text import iter_findings, load_without_findings
 
     source: Any
-    if isinstance(document, (bytes, bytearray)):
-        raw = bytes(document)
+    if isinstance(document, (bytes, bytearray, mmap.mmap)):
+        raw = document if not isinstance(document, bytearray) else bytes(document)
         parsed: Mapping[str, Any] = load_without_findings(raw)
         source = iter_findings(raw)
         if "responses" in parsed:   # responses are assigned over the findings' JSON: parsed whole
-            parsed = json.loads(raw)
+            parsed = json.loads(raw if isinstance(raw, bytes) else raw[:])
             source = parsed.get("findings", [])
         return _model(parsed, source, packs, catalogues, style, record_hashes, words)
     return _model(document, document.get("findings", []), packs, catalogues, style, record_hashes, words)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,12 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.report.model import ReportModel
-from auditor.report.writers import ReportInputs, ReportUnavailable, file_names, format_names, rederivable, writer
+from auditor.report.writers import (FindingsBytes, ReportInputs, ReportUnavailable, file_names, forget_pages,
+                                    format_names, rederivable, writer)
 
 if TYPE_CHECKING:
     from auditor.report.signing import PdfSigner
 
-__all__ = ["FILE_NAMES", "FORMATS", "REDERIVABLE", "ReportUnavailable", "Written", "report_bytes", "write_reports"]
+__all__ = ["FILE_NAMES", "FORMATS", "REDERIVABLE", "ReportUnavailable", "Written", "map_findings", "report_bytes",
+           "write_reports"]
 
 # Derived from the writers' registry (auditor/report/writers/), never listed here.
 FORMATS = format_names()
@@ -68,7 +71,7 @@ def write_streamed(target: Path, fmt: str, inputs: ReportInputs) -> None:
         side.unlink(missing_ok=True)
 
 
-def report_bytes(fmt: str, model: ReportModel, findings_json: bytes, *, manifest: bytes | None = None,
+def report_bytes(fmt: str, model: ReportModel, findings_json: FindingsBytes, *, manifest: bytes | None = None,
                  style: str | None = None, snapshot: Path | None = None, pdf_signer: PdfSigner | None = None) -> bytes:
     """The bytes of the report `fmt` made from `model` (built from `findings_json`). Raises
     ReportUnavailable when this installation cannot make it (the PDF without WeasyPrint, or a
@@ -93,29 +96,46 @@ def _malloc_trim() -> Callable[[int], int] | None:
 RELEASE_MEMORY_ABOVE = 16 * 2**20
 
 
-def release_memory() -> None:
+def map_findings(path: Path) -> FindingsBytes:
+    """findings.json at `path` for the reports: a read-only map of the file (an organisation's
+    run: some 200 MB), so that its bytes are read from the file as a report needs them rather
+    than held in the process while every report is written; `release_memory` lets the pages
+    read go (they stay in the system's file cache). An empty file is its bytes (b"")."""
+    with path.open("rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return b""
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def release_memory(findings_json: FindingsBytes | None = None) -> None:
     """Free what the last report left behind and give it back to the system: a report of an
     organisation's run (WeasyPrint's layout, a format's whole text) would otherwise stay in the
-    process and raise the floor of every report written after it."""
+    process and raise the floor of every report written after it. A mapped findings.json
+    (`map_findings`) drops the pages read from this process (the file's bytes are unchanged)."""
     gc.collect()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+    forget_pages(findings_json)
 
 
-def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: bytes, *,
+def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, findings_json: FindingsBytes, *,
                   findings_path: Path | None = None, manifest: bytes | None = None,
                   style: str | None = None, snapshot: Path | None = None,
                   pdf_signer: PdfSigner | None = None) -> Written:
     """Write each of `formats` (known names only) from `model` into `folder` (created).
 
-    `findings_json` is the exact findings.json the model was built from (the ``json`` output,
+    `findings_json` is the exact findings.json the model was built from (its bytes, or its
+    `map_findings`; the ``json`` output,
     and attached to the PDF with the snapshot `manifest` and the records of the `snapshot`
     folder that the failing findings cite); when `findings_path` is already
     ``folder/findings.json`` it is not rewritten. `pdf_signer`: the PDF is signed (PAdES)
     before it is written, so whatever hashes report.pdf afterwards hashes the signed file."""
     done = Written()
     folder.mkdir(parents=True, exist_ok=True)
+    large = len(findings_json) >= RELEASE_MEMORY_ABOVE
+    if large:
+        release_memory(findings_json)   # what building the model left, and the pages of findings.json it read
     for fmt in formats:
         target = folder / FILE_NAMES[fmt]
         if (fmt == "json" and findings_path is not None and target.exists()
@@ -135,6 +155,6 @@ def write_reports(folder: Path, formats: tuple[str, ...], model: ReportModel, fi
             done.failed.append((fmt, target, str(exc)))
         else:
             done.files.append((fmt, target))
-        if len(findings_json) >= RELEASE_MEMORY_ABOVE:
-            release_memory()
+        if large:
+            release_memory(findings_json)
     return done

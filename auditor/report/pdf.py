@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from auditor.report.pdf_records import RecordSelection
 
 from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
+from auditor.report.writers import FindingsBytes, whole_bytes
 from auditor.report.wording import load_style, load_wording, templates_dir
 from auditor.vocabulary import FAILING, SEVERITIES, STATUSES, severity_rank
 
@@ -56,11 +57,13 @@ EXPLAINED_PASSES_MAX = 200
 FULL_FINDINGS_MAX = 20000
 # In a summarised PDF, at most this many FAIL findings are printed in full (the worst severities
 # first; every ERROR finding is, whatever their number): WeasyPrint holds the layout of every page
-# until the PDF is written, about 50 KB per finding printed in full (and some 25 KB per line even
-# for one line each), so an organisation's 40k failing findings would take gigabytes. The others
-# are counted per account and rule (each rule's FAIL count in *Findings summarised per account*);
-# the PDF says how many and that each is in full in findings.json, report.html and findings.csv.
-FAILING_FULL_MAX = 2000
+# until the PDF is written, about 130 KB per finding printed in full (measured with
+# benchmarks/org_report_bench.py's estate: 2,000 in full took 134 MB more than 1,000), so an
+# organisation's 40k failing findings would take gigabytes. The others are counted per account
+# and rule (each rule's FAIL count in *Findings summarised per account*); the PDF says how many
+# and that each is in full in findings.json, report.html and findings.csv. 1,000 keeps the
+# scan's every format of 2,000 account-regions within its memory target (docs/reports.md).
+FAILING_FULL_MAX = 1000
 # The files of the evidence bundle that hold every finding in full, as the summarised PDF names them.
 FULL_DATA_FILES = ("findings.json", "report.html", "findings.csv")
 
@@ -184,7 +187,7 @@ class PdfInputs:
     for the report id), the snapshot manifest's bytes when available, and the snapshot folder
     whose record files the failing findings cite (attached; None: "no snapshot given")."""
 
-    findings_json: bytes
+    findings_json: FindingsBytes   # bytes, or a read-only map of the file
     manifest: bytes | None = None
     snapshot: Path | None = None
 
@@ -198,12 +201,13 @@ def records_of(model: ReportModel, inputs: PdfInputs) -> RecordSelection:
     return select_records((n for n, _sha in model.failing_records), hashes, inputs.snapshot)
 
 
-def report_id(findings_json: bytes, manifest_sha256: str = "") -> str:
+def report_id(findings_json: FindingsBytes, manifest_sha256: str = "") -> str:
     """The run id, as the evidence bundle's bundle.json records it: the first 16 hex digits of
     the SHA-256 of the snapshot manifest digest, a newline and the findings.json bytes (of
     findings.json alone when no snapshot is recorded)."""
-    data = manifest_sha256.encode() + b"\n" + findings_json if manifest_sha256 else findings_json
-    return hashlib.sha256(data).hexdigest()[:16]
+    digest = hashlib.sha256(manifest_sha256.encode() + b"\n" if manifest_sha256 else b"")
+    digest.update(findings_json)   # never a copy of findings.json joined to the prefix
+    return digest.hexdigest()[:16]
 
 
 def pinned_time(model: ReportModel, environ: Mapping[str, str] | None = None) -> datetime:
@@ -410,7 +414,8 @@ def render_pdf(model: ReportModel, inputs: PdfInputs, *, style: str | None = Non
     records = records_of(model, inputs)
     html = render_html(model, inputs, style=style, environ=environ, records=records, full_max=full_max,
                        failing_max=failing_max)
-    attachments = [Attachment(string=inputs.findings_json, name="findings.json", created=when, modified=when,
+    # WeasyPrint reads an attachment whole: a map of the file is read here, once.
+    attachments = [Attachment(string=whole_bytes(inputs.findings_json), name="findings.json", created=when, modified=when,
                               description="findings.json: every finding this report is made from",
                               relationship="Source")]
     if inputs.manifest is not None:

@@ -13,7 +13,7 @@ import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from auditor.errors import SnapshotError
 
@@ -77,6 +77,13 @@ def read_confined(root: Path, rel: str, what: str = "snapshot") -> bytes:
     """The bytes of ``root/rel`` where `rel` is checked by `confined_name` and no component
     below `root` may be a symbolic link (the final one is opened with O_NOFOLLOW where the
     system has it, so a link swapped in after listing is not followed either)."""
+    with open_confined(root, rel, what) as fh:
+        return fh.read()
+
+
+def open_confined(root: Path, rel: str, what: str = "snapshot") -> BinaryIO:
+    """``root/rel`` opened for reading with `read_confined`'s checks (for a file to be read
+    in pieces: hashed without holding it whole)."""
     why = confined_name(rel)
     if why is not None:
         raise UnsafePath(str(rel), f"{root}: {rel!r} {why}; refused before opening anything")
@@ -97,5 +104,4 @@ def read_confined(root: Path, rel: str, what: str = "snapshot") -> bytes:
     if not stat.S_ISREG(os.lstat(path).st_mode):
         raise UnsafePath(rel, f"{path}: is not a regular file")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+    return os.fdopen(fd, "rb")

@@ -12,8 +12,9 @@ CLI's help do it).
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import io
+import mmap
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -27,6 +28,29 @@ if TYPE_CHECKING:
     from auditor.report.signing import PdfSigner
 
 
+# findings.json's bytes, or a read-only map of the file (an organisation's run: not held in the process)
+FindingsBytes = bytes | mmap.mmap
+
+
+def whole_bytes(raw: FindingsBytes) -> bytes:
+    """`raw` as one `bytes` (for what needs it whole: the PDF's attachment). Of a map of the
+    file, the pages read are then given back at once (the copy is what is kept), so that the
+    file's bytes are not counted twice in this process while it is used."""
+    if isinstance(raw, bytes):
+        return raw
+    data = raw[:]
+    forget_pages(raw)
+    return data
+
+
+def forget_pages(raw: FindingsBytes | None) -> None:
+    """Give back the pages of a map of findings.json that this process has read (they are read
+    again from the file when needed; its bytes are unchanged). Nothing for `bytes`."""
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if isinstance(raw, mmap.mmap) and not raw.closed and dontneed is not None:
+        raw.madvise(dontneed)
+
+
 class ReportUnavailable(AuditorError):
     """A format this installation cannot make (the PDF without WeasyPrint or Pango)."""
 
@@ -37,10 +61,12 @@ class ReportInputs:
     from, the snapshot manifest's bytes when available, and the style asked for (None: the
     profile's). `snapshot`: the snapshot folder, when the caller has it (the PDF attaches the
     records the failing findings cite; None: it says "no snapshot given"); `pdf_signer`: sign
-    the PDF (auditor/report/signing.py)."""
+    the PDF (auditor/report/signing.py). `findings_json` may be a read-only map of the file
+    (`auditor.report.outputs.map_findings`): a writer reads it as bytes (slices, hashes) and
+    makes `bytes` of it only for what needs it whole."""
 
     model: ReportModel
-    findings_json: bytes
+    findings_json: FindingsBytes
     manifest: bytes | None = None
     style: str | None = None
     snapshot: Path | None = None

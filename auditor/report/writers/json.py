@@ -6,7 +6,8 @@ from auditor.report.writers import ReportInputs, Writer
 
 
 def _write(inputs: ReportInputs) -> bytes:
-    return inputs.findings_json
+    raw = inputs.findings_json
+    return raw if isinstance(raw, bytes) else raw[:]
 
 
 WRITER = Writer(name="json", file_name="findings.json", write=_write, order=40, evidence=True)

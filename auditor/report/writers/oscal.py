@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
-from auditor.report.writers import ReportInputs, ReportUnavailable, Writer, streamed
+from auditor.report.writers import FindingsBytes, ReportInputs, ReportUnavailable, Writer, streamed
 from auditor.report.writers._times import parse_utc
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def related_uuids(ctl: ControlView, by_rule: dict[str, list[str]]) -> list[str]:
     return sorted({u for r in ctl.rules for u in by_rule.get(r, [])})
 
 
-def assessment_results(model: ReportModel, findings_json: bytes, manifest: bytes | None = None, *,
+def assessment_results(model: ReportModel, findings_json: FindingsBytes, manifest: bytes | None = None, *,
                        with_observations: bool = True) -> Any:
     """The trestle `AssessmentResults` of `model` (validated by trestle as it is built); record
     hashes from the model, else from the snapshot `manifest`'s bytes. Without
@@ -268,7 +268,7 @@ _MARKER = "\x00observations\x00"
 _RELATED = "\x00related\x00{}\x00"
 
 
-def write_oscal(model: ReportModel, findings_json: bytes, manifest: bytes | None, out: BinaryIO) -> None:
+def write_oscal(model: ReportModel, findings_json: FindingsBytes, manifest: bytes | None, out: BinaryIO) -> None:
     """`oscal_json` written into `out` one observation, and one related observation, at a
     time: the same bytes, and the same check (the document without its observations and
     related observations, then each observation parsed back by trestle, and each control's
@@ -316,7 +316,7 @@ def write_oscal(model: ReportModel, findings_json: bytes, manifest: bytes | None
     out.write(text[at:].encode("utf-8"))
 
 
-def oscal_json(model: ReportModel, findings_json: bytes, manifest: bytes | None = None) -> bytes:
+def oscal_json(model: ReportModel, findings_json: FindingsBytes, manifest: bytes | None = None) -> bytes:
     """The assessment results as OSCAL JSON (``{"assessment-results": ...}``, keys sorted,
     one-space indent), parsed back by trestle before it is returned."""
     _, ar, _ = _import()
