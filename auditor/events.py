@@ -55,6 +55,9 @@ _ALL = (
           "succeeded; level info) or failed (it still failed on throttling; level warning)",
           ("account", "region", "service", "operation", "throttled", "retries", "outcome", "error_code",
            "duration_ms")),
+    Event("client.transport", logging.DEBUG, "how a shared client's calls are made: `transport` direct (the "
+          "collector's direct transport) or botocore (botocore's own pipeline, with the `reason`: a hook on the "
+          "client, a proxy, a protocol other than ec2/query ...)", ("service", "region", "transport", "reason")),
     Event("region.done", logging.INFO, "every call of one account-region has been made",
           ("account", "region", "calls", "errors", "done", "total", "duration_ms")),
     Event("collection.finished", logging.INFO, "the snapshot is written (level warning when incomplete)",

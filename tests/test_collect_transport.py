@@ -8,6 +8,7 @@ exercised against real local servers.
 
 from __future__ import annotations
 
+import logging
 import json
 import socket
 import threading
@@ -539,3 +540,19 @@ def test_tls_is_verified_with_the_bundle_botocore_would_use(aws_env: None, monke
     assert records["default", "botocore"].content() == records["default", "direct"].content()   # same message
     assert records["bundle", "botocore"].content() == records["bundle", "direct"].content()
     assert received == 2   # the unverified handshakes sent nothing
+
+
+def test_the_choice_is_logged_as_a_stable_event(aws_env: None, caplog: pytest.LogCaptureFixture) -> None:
+    """Which path a shared client takes, and why botocore's when it is, is the ``client.transport``
+    event (debug): a pipeline's JSON log can say how a run's requests were made."""
+    caplog.set_level(logging.DEBUG, logger="auditor")
+    SessionFactory().shared_client("ec2", "us-east-1")
+    hooks = [lambda session: session.register("before-send.ec2", _noop)]
+    SessionFactory(hooks=hooks).shared_client("ec2", "eu-west-1")
+    SessionFactory().shared_client("eks", "us-east-1")
+    seen = {(r.fields["service"], r.fields["region"]): r.fields for r in caplog.records
+            if getattr(r, "event", None) == "client.transport"}
+    assert seen[("ec2", "us-east-1")]["transport"] == "direct" and seen[("ec2", "us-east-1")]["reason"] is None
+    assert seen[("ec2", "eu-west-1")]["transport"] == "botocore" and "_noop" in seen[("ec2", "eu-west-1")]["reason"]
+    assert seen[("eks", "us-east-1")] == {"service": "eks", "region": "us-east-1", "transport": "botocore",
+                                          "reason": "protocol rest-json"}

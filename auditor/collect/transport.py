@@ -56,7 +56,7 @@ from botocore import exceptions as bce
 from botocore.awsrequest import AWSRequestPreparer, _urljoin
 from botocore.httpsession import URLLib3Session, create_urllib3_context, get_cert_path
 
-from auditor.events import logger
+from auditor.events import emit, logger
 
 _log = logger("collect.transport")
 
@@ -539,8 +539,10 @@ class DirectClient:
             self._token = self._events._lookup_cache
             self._ops = {}
             self.reason = self._client_reason()
-            _log.debug("transport for %s in %s: %s", self._sid, self.client.meta.region_name,
-                       "direct" if self.reason is None else f"botocore ({self.reason})")
+            region = self.client.meta.region_name
+            emit(_log, "client.transport", "transport for %s in %s: %s", self._sid, region,
+                 "direct" if self.reason is None else f"botocore ({self.reason})", service=self._sid, region=region,
+                 transport="direct" if self.reason is None else "botocore", reason=self.reason)
 
     def _client_reason(self) -> str | None:
         client = self.client
@@ -781,7 +783,9 @@ def attach(client: Any, mode: str, pools: Pools) -> DirectClient | None:
     model = client.meta.service_model
     protocol = getattr(model, "resolved_protocol", None) or model.protocol
     if protocol not in PROTOCOLS:   # outside the transport's scope in every mode: botocore's path
-        _log.debug("transport for %s: botocore (protocol %s)", model.service_name, protocol)
+        emit(_log, "client.transport", "transport for %s in %s: botocore (protocol %s)", model.service_name,
+             client.meta.region_name, protocol, service=model.service_name, region=client.meta.region_name,
+             transport="botocore", reason=f"protocol {protocol}")
         return None
     direct = DirectClient(client, pools, mode)
     if mode == "direct" and direct.reason is not None:
