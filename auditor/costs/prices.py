@@ -13,8 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from auditor.errors import InputError, Problem
+
 if TYPE_CHECKING:
-    from auditor.errors import Problem
     from auditor.yamlpos import Located
 
 
@@ -93,8 +94,6 @@ def load_prices(path: Path | None = None) -> PriceTable:
     missing keys, a price that is negative or not a plain decimal, tiers not ascending or
     without an open last tier, a region both priced and `no_price`, an impossible date.
     Prices are read from the text as written (never through a float)."""
-    from auditor.errors import InputError
-
     file = builtin_prices_path() if path is None else Path(path)
     builtin = path is None or _same_file(file, builtin_prices_path())
     shown = DEFAULT_PRICES if builtin else str(file)
@@ -102,8 +101,6 @@ def load_prices(path: Path | None = None) -> PriceTable:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        from auditor.errors import Problem
-
         raise InputError([Problem(shown, 1, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
     table = prices_from_text(text, shown, name=DEFAULT_PRICES if builtin else file.name)
     return replace(table, sha256=hashlib.sha256(data).hexdigest())
@@ -112,7 +109,6 @@ def load_prices(path: Path | None = None) -> PriceTable:
 def prices_from_text(text: str, shown: str, *, name: str) -> PriceTable:
     """A price table from its YAML `text` (`shown` in messages, `name` as findings.json names
     it); `sha256` is that of `text` encoded as UTF-8."""
-    from auditor.errors import InputError
     from auditor.validation import schema_problems, schema_view
     from auditor.yamlpos import Located, load_yaml_text
 
@@ -130,7 +126,7 @@ def prices_from_text(text: str, shown: str, *, name: str) -> PriceTable:
     if hours is not None and hours == 0:
         reader.problems.append(doc.problem(("hours_per_month",), "must be more than 0 (AWS bills 730 hours a month)"))
     regions: dict[str, RegionPrices | NoPrice] = {}
-    for region in sorted(d["regions"]):
+    for region in sorted(d["regions"], key=str):
         entry = reader.region(str(region), d["regions"][region], d["currency"])
         if entry is not None:
             regions[str(region)] = entry
@@ -223,8 +219,6 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _read_bytes(file: Path, shown: str) -> bytes:
     """The file's bytes; an unreadable file is an InputError naming it (as yamlpos.read_text)."""
-    from auditor.errors import InputError, Problem
-
     try:
         return file.read_bytes()
     except FileNotFoundError:
