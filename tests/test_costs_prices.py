@@ -470,3 +470,30 @@ def test_prices_refresh_exits_6_when_the_table_cannot_be_written(tmp_path: Path)
     assert "could not write" in run.stderr
     assert not out_file.parent.exists()
 
+
+
+def test_a_hostile_region_code_never_reaches_the_table(tmp_path: Path) -> None:
+    """A regionCode becomes a key of the YAML written: one that could add lines is refused."""
+    ec2 = ec2_offer()
+    ec2["products"]["NATH1"]["attributes"]["regionCode"] = "us-east-1:\n    no_price: injected\n  eu-west-1"
+    with pytest.raises(InputError) as caught:
+        read_offer(_dump(tmp_path, "ec2.json", ec2))
+    assert "is not a region name" in caught.value.problems[0].message
+    assert caught.value.problems[0].path == "products.NATH1.attributes.regionCode"
+
+
+def test_the_publication_date_is_read_as_a_date(tmp_path: Path) -> None:
+    vpc = vpc_offer()
+    vpc["publicationDate"] = "20261125T093000Z"          # ISO 8601's basic format
+    _text, table = _refresh(tmp_path, ec2_offer(), vpc)
+    assert table.lookup("us-east-1").as_of == "2026-11-25"  # type: ignore[union-attr]
+
+
+def test_prices_show_prints_hostile_text_inert(tmp_path: Path) -> None:
+    hostile = GOOD.replace("no_price: not negotiated yet", 'no_price: "ok\\e[2J\\nFAKE LINE"').replace(
+        "source: negotiated", 'source: "\\e]0;title\\a"')
+    out = CliRunner().invoke(cli, ["prices", "show", "--table", str(_write(tmp_path, hostile))])
+    assert out.exit_code == 0, out.output
+    assert "\x1b" not in out.output and "\x07" not in out.output
+    assert "ok\\x1b[2J\\x0aFAKE LINE" in out.output and "\\x1b]0;title\\x07" in out.output
+    assert "\nFAKE LINE" not in out.output

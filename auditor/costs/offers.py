@@ -7,7 +7,7 @@ An offer file is the JSON the AWS Price List Bulk API publishes per service (and
 pricePerUnit: {USD}}}``). Prices and ranges are strings ("0.0450000000", "Inf") and are read as
 Decimal. The shape was checked against AWS's "Reading the service price list file" page and
 published offer excerpts (products with regionCode and usagetype, OnDemand terms with
-beginRange/endRange) found with the project's search tool; moto does not emulate the bulk files.
+beginRange/endRange) found with the project's search tool; the pinned moto has no Price List service to check against.
 
 - NAT gateways are in the AmazonEC2 offer: productFamily "NAT Gateway", usagetype ending in
   ``NatGateway-Hours`` and ``NatGateway-Bytes`` (``USE2-NatGateway-Hours``; us-east-1 has no
@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from auditor.costs.prices import DEFAULT_PRICES, NoPrice, PriceTable, RegionPrices, Tier
+from auditor.costs.prices import DEFAULT_PRICES, REGION, NoPrice, PriceTable, RegionPrices, Tier
 from auditor.errors import InputError, Problem
 
 EC2, VPC = "AmazonEC2", "AmazonVPC"
@@ -57,12 +57,9 @@ class Offer:
     name: str                 # the file's name (never a path of this machine)
     code: str                 # AmazonEC2 or AmazonVPC
     published: str            # publicationDate as written
+    day: str                  # its date, YYYY-MM-DD
     # (region, usage) -> (value, where): a Decimal for hours/flat GB, a tuple of Tiers for tiered GB
     found: dict[tuple[str, str], list[tuple[Decimal | tuple[Tier, ...], str]]] = field(default_factory=dict)
-
-    @property
-    def day(self) -> str:
-        return self.published[:10]
 
     @property
     def label(self) -> str:
@@ -104,10 +101,10 @@ def read_offer(path: Path) -> Offer:
         raise fail(f"the offer {code!r} has no NAT gateway or VPC endpoint prices: give the {EC2} offer (NAT "
                    f"gateways) and the {VPC} offer (VPC endpoints)", "offerCode")
     try:
-        datetime.fromisoformat(str(published).replace("Z", "+00:00"))
+        day = datetime.fromisoformat(str(published).replace("Z", "+00:00")).date().isoformat()
     except ValueError:
         raise fail(f"publicationDate {published!r} is not an ISO 8601 time", "publicationDate") from None
-    offer = Offer(path.name, code, str(published))
+    offer = Offer(path.name, code, str(published), day)
     on_demand = doc["terms"].get("OnDemand", {})
     if not isinstance(on_demand, dict):
         raise fail("terms.OnDemand must be a JSON object", "terms.OnDemand")
@@ -117,15 +114,19 @@ def read_offer(path: Path) -> Offer:
         if usage is None:
             continue
         where = f"products.{sku}"
-        region = product.get("attributes", {}).get("regionCode")
+        region = _attributes(product).get("regionCode")
         if not isinstance(region, str) or not region:
             problems.append(Problem(shown, 0, 0, where, "no attributes.regionCode: the region of this price "
                                     "cannot be told (an offer file from before regionCode was published?)"))
             continue
+        if not REGION.fullmatch(region):   # it becomes a key of the table written: nothing else may
+            problems.append(Problem(shown, 0, 0, where + ".attributes.regionCode",
+                                    f"{region!r} is not a region name (e.g. eu-west-1)"))
+            continue
         terms = on_demand.get(sku)
         if not isinstance(terms, dict) or not terms:
             problems.append(Problem(shown, 0, 0, f"terms.OnDemand.{sku}", f"no on-demand price for {sku} "
-                                    f"({product.get('attributes', {}).get('usagetype')}, {region})"))
+                                    f"({_attributes(product).get('usagetype')}, {region})"))
             continue
         for term_code, term in sorted(terms.items()):
             spot = f"terms.OnDemand.{sku}.{term_code}"
@@ -144,12 +145,17 @@ def _usage(code: str, product: Any) -> str | None:
     """Which usage of USAGES a product is, if any."""
     if not isinstance(product, dict):
         return None
-    usagetype = str(product.get("attributes", {}).get("usagetype", ""))
+    usagetype = str(_attributes(product).get("usagetype", ""))
     for usage, (offer, family, suffix, _unit) in USAGES.items():
         if offer == code and product.get("productFamily") == family and (
                 usagetype == suffix or usagetype.endswith("-" + suffix)):
             return usage
     return None
+
+
+def _attributes(product: Mapping[str, Any]) -> Mapping[str, Any]:
+    attributes = product.get("attributes")
+    return attributes if isinstance(attributes, dict) else {}
 
 
 def _decimal(text: Any, what: str) -> Decimal:

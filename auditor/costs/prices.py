@@ -137,8 +137,9 @@ def prices_from_text(text: str, shown: str, *, name: str) -> PriceTable:
                       source=d["source"], hours_per_month=hours, regions=MappingProxyType(regions))
 
 
-# A region name as AWS writes it (us-east-1, us-gov-west-1, eusc-de-east-1; Local Zones too).
-_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
+# A region name as AWS writes it (us-east-1, us-gov-west-1, eusc-de-east-1; Local Zones too): the
+# keys of a table, and the only region codes a refresh takes from an offer file.
+REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 
 
 class _Reader:
@@ -166,7 +167,7 @@ class _Reader:
 
     def region(self, name: str, entry: Mapping[str, Any], currency: str) -> RegionPrices | NoPrice | None:
         where = ("regions", name)
-        if not _REGION.fullmatch(name):
+        if not REGION.fullmatch(name):
             self.problems.append(self.doc.problem(where, f"'{name}' is not a region name (e.g. eu-west-1)", key=True))
             return None
         if "no_price" in entry:
