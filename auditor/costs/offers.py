@@ -7,11 +7,12 @@ An offer file is the JSON the AWS Price List Bulk API publishes per service (and
 pricePerUnit: {USD}}}``). Prices and ranges are strings ("0.0450000000", "Inf") and are read as
 Decimal. The shape was checked against AWS's "Reading the service price list file" page and
 published offer excerpts (products with regionCode and usagetype, OnDemand terms with
-beginRange/endRange) found with the project's search tool; the pinned moto has no Price List service to check against.
+beginRange/endRange) found with the project's search tool; the pinned moto has no Price List
+service to check against.
 
 - NAT gateways are in the AmazonEC2 offer: productFamily "NAT Gateway", usagetype ending in
-  ``NatGateway-Hours`` and ``NatGateway-Bytes`` (``USE2-NatGateway-Hours``; us-east-1 has no
-  prefix).
+  ``NatGateway-Hours`` and ``NatGateway-Bytes`` (``USE2-NatGateway-Hours``: the prefix names the
+  region and may be absent).
 - Interface endpoints are in the AmazonVPC offer: productFamily "VpcEndpoint", usagetype ending
   in ``VpcEndpoint-Hours`` and ``VpcEndpoint-Bytes`` (the latter tiered by beginRange/endRange).
   Gateway Load Balancer endpoints (``VpcEndpoint-GWLBE-...``) and endpoint services end
