@@ -468,6 +468,9 @@ def _register_groups() -> None:
     from auditor.cli_plan import plan_cmd
 
     cli.add_command(plan_cmd)
+    from auditor.cli_prices import prices as prices_group
+
+    cli.add_command(prices_group)
 
 
 _register_groups()
