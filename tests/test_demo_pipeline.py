@@ -127,7 +127,7 @@ def test_auditor_demo_command(demo_run: DemoRun) -> None:
     # Each planted violation (estate header) is caught by its rule.
     planted = {"V1": "PN-014", "V2": "PN-007", "V3": "PN-008", "V4": "PN-010", "V5": "VE-002", "V5 policy": "EP-001",
                "V6": "VE-001", "V6 s3": "VE-006", "V7": "TF-003", "V8": "SE-002", "V9": "SE-001",
-               "V10": "SE-003", "V11": "TF-006", "V12": "PN-011", "V13": "TF-001"}
+               "V10": "SE-003", "V11": "TF-006", "V12": "PN-011", "V13": "TF-001", "V14": "VE-007"}
     assert {v: r for v, r in planted.items() if r not in failed_rules} == {}
     missing = sorted(f["item"] for f in fails if f["rule_id"] == "VE-001")
     assert missing == ["ec2messages", "ecr.api", "ecr.dkr", "kms", "logs", "secretsmanager", "sns", "ssm",

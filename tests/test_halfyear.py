@@ -205,7 +205,9 @@ def test_the_subnet_added_in_week_17_passes_and_is_there_from_then_on(weeks: lis
         if w.number < 17:
             assert about == [], w.number
             continue
-        assert {f["status"] for f in about} == {"PASS"}, w.number
+        # VE-007 assesses only subnets whose internet path goes through NAT: this one has none
+        assert {f["status"] for f in about if f["rule_id"] != "VE-007"} == {"PASS"}, w.number
+        assert {f["status"] for f in about if f["rule_id"] == "VE-007"} == {"NOT_APPLICABLE"}, w.number
         assert {"PN-002", "PN-007", "PN-014", "VE-006"} <= {f["rule_id"] for f in about}, w.number
 
 

@@ -182,6 +182,9 @@ def _endpoint(c: Checker, where: Path, endpoint: Mapping[str, Any], vpc: Mapping
             article = "an" if kind == "Interface" else "a"
             c.add(where + (key,), f"{article} {kind} endpoint has no {key.replace('_', ' ')}", key=True)
     if kind == "Gateway":
+        if "traffic" in endpoint:
+            c.add(where + ("traffic",), "a Gateway endpoint has no traffic metrics (AWS publishes CloudWatch "
+                  "metrics for Interface and GatewayLoadBalancer endpoints only)", key=True)
         if service.rsplit(".", 1)[-1] not in GATEWAY_SERVICES:
             c.add(where + ("service",), f"gateway endpoints exist only for {' and '.join(GATEWAY_SERVICES)}")
         tables = _names(vpc, "route_tables")

@@ -12,11 +12,13 @@ removed (unless the estate keeps it), then the region's prefix lists, then VPC i
 then transit gateways (with their VPN connections) and peerings, then VPC routes (which
 may point at those; NAT gateways and instances the estate marks deleted or terminated go
 once their routes exist), then workloads (flow logs, EKS, RDS, load balancers, Lambda),
-then Block Public Access.
+then Block Public Access, and last the CloudWatch traffic of the NAT gateways and endpoints
+that carry ``traffic`` (`auditor.emulate.seed_traffic`, stamped relative to the seeding time).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from auditor.emulate.host import DUMMY_CREDENTIALS, LOOPBACK, EmulatedAws
 from auditor.emulate.seed_context import AccountState, Key, RegionContext
 from auditor.emulate.seed_network import (seed_default_vpc, seed_prefix_lists, seed_routes, seed_transit,
                                           seed_vpc_interior)
+from auditor.emulate.seed_traffic import seed_traffic
 from auditor.emulate.seed_workloads import seed_block_public_access, seed_workloads
 from auditor.errors import AuditorError
 
@@ -112,8 +115,11 @@ def _account_session(emulator: EmulatedAws, account_id: str, loader: Any) -> bot
     return session
 
 
-def seed(estate: Estate, emulator: EmulatedAws) -> SeedResult:
+def seed(estate: Estate, emulator: EmulatedAws, now: dt.datetime | None = None) -> SeedResult:
     """Build `estate` inside `emulator` (an active EmulatedAws) and return the ids made.
+
+    `now` (timezone-aware) is the seeding time the traffic datapoints are stamped from
+    (`auditor.emulate.seed_traffic.seeded_hours`); the current time when not given.
 
     Raises EmulatorRequired before any call when `emulator` is not an active local
     emulator. An AWS error while seeding propagates as botocore's ClientError: the estate
@@ -122,6 +128,9 @@ def seed(estate: Estate, emulator: EmulatedAws) -> SeedResult:
     import botocore.session  # here, not at import: importing auditor.emulate stays free
 
     check_emulator(emulator)
+    if now is not None and now.tzinfo is None:
+        raise ValueError("seed(now=...) needs a timezone-aware time")
+    when = now if now is not None else dt.datetime.now(dt.UTC)
     loader = botocore.session.Session().get_component("data_loader")
     accounts: dict[str, AccountState] = {}
     ids: dict[Key, str] = {}
@@ -138,4 +147,6 @@ def seed(estate: Estate, emulator: EmulatedAws) -> SeedResult:
             seed_routes(ctx, vpc)
         seed_workloads(ctx)
         seed_block_public_access(ctx)
+        for vpc in region.vpcs():
+            seed_traffic(ctx, vpc, when)
     return SeedResult(estate=estate.name, ids=dict(ids))

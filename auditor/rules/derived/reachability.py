@@ -94,6 +94,25 @@ def _subnet_internet_v6(model: Model, subnet: Subnet) -> Derived[tuple[str, ...]
     return _paths(model, subnet_reachability(model, subnet), route_table(model, subnet), "internet", "ipv6")
 
 
+@derived("subnet", "internet_egress_nat_gateway_ids", requires=REACHABILITY_CALLS,
+         doc="The NAT gateways on the subnet's IPv4 paths to the internet, sorted, without repeats: those its own "
+             "route table sends to and those reached in another VPC over a transit gateway (a central egress "
+             "VPC), public or private (a private one's traffic reaches the internet only through a later "
+             "translation), each billed per GB of what it processes. Empty when every IPv4 internet path leaves "
+             "without a NAT gateway, or there is none; null when no NAT gateway was found for certain and some "
+             "hop could not be resolved (see reachability_unknowns).")
+def _subnet_internet_nats(model: Model, subnet: Subnet) -> Derived[tuple[str, ...] | None]:
+    reach = subnet_reachability(model, subnet)
+    start = route_table(model, subnet)
+    through = tuple(p for p in reach.of("internet", "ipv4") if any(h.kind == "nat" for h in p.hops))
+    explain = explanation(reach, "internet", "ipv4")
+    if not through and reach.indeterminate:
+        # an unresolved hop may lead to a NAT gateway: unknown, never "no NAT"
+        return Derived(None, _evidence(model, (), start), why=reach.indeterminate, explain=explain)
+    nats = sorted({h.id for p in through for h in p.hops if h.kind == "nat"})
+    return Derived(tuple(nats), _evidence(model, through, start), explain=explain)
+
+
 @derived("subnet", "on_premises_paths", requires=REACHABILITY_CALLS,
          doc="The subnet's paths to on-premises networks (virtual private gateway, Outposts local gateway, "
              "transit gateway VPN or Direct Connect gateway attachment), one line each; " + _NULL + ".")
@@ -157,6 +176,6 @@ def _subnet_explanation(model: Model, subnet: Subnet) -> Derived[tuple[str, ...]
 
 
 ATTRIBUTES: tuple[DerivedAttribute, ...] = (
-    _subnet_internet, _subnet_internet_v6, _subnet_on_premises, _subnet_vpcs, _subnet_unknowns, _subnet_loops,
-    _eni_internet, _eni_ingress, _subnet_explanation,
+    _subnet_internet, _subnet_internet_v6, _subnet_internet_nats, _subnet_on_premises, _subnet_vpcs, _subnet_unknowns,
+    _subnet_loops, _eni_internet, _eni_ingress, _subnet_explanation,
 )
