@@ -17,6 +17,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -314,3 +315,26 @@ def test_pdf_without_a_section_and_capped() -> None:
             "lists the next 3 one row each.") in text
     assert "Every VPC, with every figure and note, is in findings.json (costs; attached to this PDF)" in text
     assert "v0000 (vpc-0000)" in text.split("Other VPCs, one row each")[1]
+
+
+# -- the words ----------------------------------------------------------------------------
+
+def test_the_words_are_wording_yaml_and_checked(tmp_path: Path) -> None:
+    """The section's words come from wording.yaml `costs`: changed there, changed in the view;
+    a missing or unknown key stops the report with the file, line and key."""
+    from auditor.errors import InputError
+    from auditor.report.wording import templates_dir
+
+    text = (templates_dir() / "wording.yaml").read_text(encoding="utf-8")
+    (tmp_path / "wording.yaml").write_text(text.replace("  nat: NAT now\n", "  nat: NAT today\n"), encoding="utf-8")
+    view = Costs(_doc(costs_section())).view(load_wording(tmp_path).costs)
+    assert view.vpcs[0].nat.sentence.startswith("NAT today: hours 105.12")
+    assert ">NAT today<" in view.vpcs[0].svg
+    broken = text.replace("  unknown: unknown\n", "  unknwn: unknown\n")
+    (tmp_path / "wording.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_wording(tmp_path)
+    said = str(exc.value)
+    assert "missing key 'unknown'" in said and "unknown key 'unknwn' (did you mean 'unknown'?)" in said
+    line = broken.splitlines().index("  unknwn: unknown") + 1
+    assert f"wording.yaml:{line}:" in said
