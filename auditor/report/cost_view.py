@@ -398,7 +398,9 @@ class Costs:
         section = self._section if isinstance(self._section, Mapping) else {}
         cited = {_s(f) for v in section.get("vpcs") or () for g in v.get("gateway_endpoint_gaps") or ()
                  for f in g.get("findings") or ()}
-        out = {}
+        out: dict[str, FindingRef] = {}
+        if not cited:
+            return out
         for f in self._findings:
             if f.fingerprint in cited:
                 out[f.fingerprint] = FindingRef(f.fingerprint, f.rule.id, f.resource.id,
