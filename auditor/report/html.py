@@ -168,6 +168,7 @@ def report_context(model: ReportModel) -> dict[str, Any]:
         "status_bars": _bars(model.finding_counts), "severities": severities, "statuses": STATUSES,
         "severity_names": SEVERITIES, "colours": STATUS_COLOURS, "bar_width": _BAR_WIDTH,
         "rules": sorted(model.rules, key=lambda r: r.id), "data_json": json_for_script(data),
+        "cv": model.costs.view(words.costs), "cw": words.costs,
     }
 
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from collections.abc import Mapping, Sequence
 
 from auditor.report.procedures import TestingView, testing_view
+from auditor.report.cost_view import Costs
 from auditor.report.diagram import Diagrams
 from auditor.report.wording import Wording, load_style, load_wording, style_names
 from auditor.report.workpaper import Workpaper, workpaper_of
@@ -357,6 +358,8 @@ class ReportModel:
     # The Terraform plan or CloudFormation template of a plan run (findings.json run.plan;
     # auditor/report/plan_view.py); None for a run on a snapshot alone.
     plan: PlanView | None = None
+    # The cost view (findings.json `costs`; auditor/report/cost_view.py), made when a report shows it.
+    costs: Costs = field(default_factory=lambda: Costs({}), compare=False, repr=False)
 
     @property
     def profile_text(self) -> str:
@@ -689,7 +692,7 @@ def _model(document: Mapping[str, Any], source: Any, packs: PackSet | None,
         complete=bool(summary.get("complete")), stale_waivers=int(summary.get("stale_waivers", 0)),
         rules=rules, frameworks=frameworks, findings=findings, passes=_passes(frameworks, findings),
         testing=testing_view(document, frameworks, findings),
-        waivers=_waivers(document), diagrams=Diagrams(document),
+        waivers=_waivers(document), diagrams=Diagrams(document), costs=Costs(document, findings),
         not_assessed=tuple(NotAssessed(account=_s(g.get("account")), region=_s(g.get("region")),
                                        calls=tuple(g.get("calls", [])), reason=_s(g.get("reason")),
                                        rules=tuple(g.get("rules", []))) for g in document.get("not_assessed", [])),

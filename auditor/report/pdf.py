@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from auditor.report.pdf_records import RecordSelection
 
+from auditor.report.cost_view import PDF_FULL, PDF_ROWS
 from auditor.report.model import FindingView, ReportModel, ordered_frameworks, utc_text
 from auditor.report.writers import FindingsBytes, whole_bytes
 from auditor.report.wording import load_style, load_wording, templates_dir
@@ -383,6 +384,8 @@ def render_html(model: ReportModel, inputs: PdfInputs, *, style: str | None = No
         "account_names": {a.id: a.name for a in model.run.accounts},
         "failing_per_account": _per_account(failing) if summary is not None else {},
         "counted_per_account": {a.account: a.counted for a in summary.accounts} if summary is not None else {},
+        "cv": model.costs.view(words.costs), "cw": words.costs,
+        "cost_caps": {"full": PDF_FULL, "rows": PDF_ROWS},
     }
     return env.get_template(TEMPLATE).render(**context)
 

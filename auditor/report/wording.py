@@ -60,6 +60,11 @@ AUTHORITIES = ("aws-security-hub", "aws-config-pack", "framework-text", "third-p
 # report's title), heading (subsection headings of both). Each is the CSS custom property
 # --<key> (`Style.css`), which pdf_print.css and report.html.j2 use.
 COLOUR_KEYS = ("accent", "heading")
+# The words of the reports' cost view (auditor/report/cost_view.py): its title and lead, the two
+# bars and their parts, the label of an unknown part, and what is said without a view
+# (`not_computed` holds ``{reason}``).
+COST_WORDS = ("title", "lead", "nat", "endpoints", "hours", "processing", "unknown", "not_recorded",
+              "not_computed", "not_in_scope")
 STYLE_SHAPE: Mapping[str, Any] = {
     "help": STR,
     "frameworks_first": LIST,
@@ -78,6 +83,7 @@ WORDING_SHAPE: Mapping[str, Any] = {
     "status_terms": {"default": TERMS, "frameworks": TERMS_BY_ID},
     "control_counts": {"default": TERMS, "frameworks": TERMS_BY_ID},
     "authority_labels": dict.fromkeys(AUTHORITIES, STR),
+    "costs": dict.fromkeys(COST_WORDS, STR),
 }
 
 
@@ -121,6 +127,8 @@ class Wording:
     regulated_environment: str = "in-scope (regulated) environment"
     # A framework's requirement word -> {one, other}: how reports count them in running text.
     counted_words: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    # The cost view's words (COST_WORDS -> text).
+    costs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def counted(self, word: str, n: int) -> str:
         """`n` of a framework's requirement `word` in running text: ``1 criterion``, ``5
@@ -292,7 +300,8 @@ def _wording(path_text: str, _digest: str) -> Wording:
                    framework_counts=_frozen({k: _frozen(v) for k, v in counts["frameworks"].items()}),
                    authority_labels=_frozen(data["authority_labels"]),
                    regulated_environment=data["regulated_environment"],
-                   counted_words=_frozen({k: _frozen(v) for k, v in data["counted_words"].items()}))
+                   counted_words=_frozen({k: _frozen(v) for k, v in data["counted_words"].items()}),
+                   costs=_frozen(data["costs"]))
 
 
 def default_style(folder: Path | None = None) -> str:
