@@ -51,7 +51,7 @@ class ScanInputs:
     organization: str = ""
     config: AuditConfig | None = None   # for what the snapshot must cover (its accounts and regions)
     responses: ResponseSet | None = None   # management responses (the config's, or --responses)
-    # The cost view (findings.json `costs`, auditor/costs/view.py). Without a price table the
+    # The cost view (findings.json `network_costs`, auditor/costs/view.py). Without a price table the
     # section says so ("not_computed"); `prices_file` is the file a table other than the
     # built-in one was read from (the bundle keeps a copy of it, as of the waivers).
     prices: PriceTable | None = None
@@ -250,7 +250,7 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs, *, runner: Runner 
 
 
 def costs_section(model: Model, evaluation: Evaluation, inputs: ScanInputs) -> dict[str, Any]:
-    """findings.json's ``costs`` for the run (auditor/costs/view.py), or why there is none."""
+    """findings.json's ``network_costs`` for the run (auditor/costs/view.py), or why there is none."""
     from auditor.costs.view import cost_section, not_collected, not_computed, required_interface_services
 
     if inputs.prices is None:
@@ -367,9 +367,9 @@ _MAX_COST_LINES = 10
 
 
 def cost_lines(document: Mapping[str, Any], shown: int = _MAX_COST_LINES) -> list[str]:
-    """The summary's cost lines (findings.json `costs`): one per VPC with a running NAT
+    """The summary's cost lines (findings.json `network_costs`): one per VPC with a running NAT
     gateway or missing required endpoints (at most `shown`), then what is unknown."""
-    costs = document.get("costs")
+    costs = document.get("network_costs")
     if not isinstance(costs, Mapping) or costs.get("status") != "computed":
         return []
     cur = safe(str(costs.get("currency", "")))
@@ -398,7 +398,7 @@ def cost_lines(document: Mapping[str, Any], shown: int = _MAX_COST_LINES) -> lis
         return []
     lines = rows[:shown]
     if len(rows) > shown:
-        lines.append(f"  ... and {len(rows) - shown} more VPCs (see costs in findings.json)")
+        lines.append(f"  ... and {len(rows) - shown} more VPCs (see network_costs in findings.json)")
     traffic = costs.get("traffic") or {}
     if not traffic.get("collected") or any(v["traffic"]["status"] != "measured" for v in costs["vpcs"]):
         lines.append(f"  {safe(str(traffic.get('note', '')))}")   # what is unknown, and why

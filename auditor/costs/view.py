@@ -1,4 +1,4 @@
-"""findings.json's ``costs`` section: what each VPC's private networking costs (docs/findings.md).
+"""findings.json's ``network_costs`` section: what each VPC's private networking costs (docs/findings.md).
 
 A pure function of the model, the findings, the scope, the price table, the interface
 services the run's packs require and the traffic known per account-region: the same inputs
@@ -377,7 +377,7 @@ def _run_traffic(collected: bool, window_days: int | None, vpcs: Sequence[Mappin
 def cost_section(model: Model, findings: Sequence[Finding], scope: Scope, prices: PriceTable,
                  required: tuple[str, ...] | None, traffic: TrafficSource, *, traffic_collected: bool,
                  window_days: int | None) -> dict[str, Any]:
-    """findings.json's ``costs`` (docs/findings.md): one entry per VPC with a NAT gateway and per
+    """findings.json's ``network_costs`` (docs/findings.md): one entry per VPC with a NAT gateway and per
     in-scope VPC, sorted by (account, region, VPC id). `required`: the interface services the
     run requires (`required_interface_services`), None when no rule of the run names them.
     `traffic(account, region)` gives each account-region's traffic (called once each)."""
