@@ -464,3 +464,49 @@ def test_the_bundle_keeps_a_price_table_of_the_runs_own(tmp_path: Path) -> None:
     assert (out / INPUTS / PRICES / "my-prices.yaml").read_bytes() == own.read_bytes()
     copy_inputs(out, None, prepare(None))   # the built-in table: nothing kept
     assert not (out / INPUTS).exists()
+
+
+def test_a_scan_writes_the_section_valid_after_the_findings_and_the_same_twice(tmp_path: Path) -> None:
+    """evaluate_snapshot with a price table: the whole findings.json validates, its first key
+    is still `findings` (the streaming readers' layout), and a second evaluation (what `auditor
+    verify` does) gives the same bytes."""
+    from auditor.findings_text import iter_findings, load_without_findings
+    from auditor.results import dumps
+    from auditor.scan import evaluate_snapshot
+    from auditor.snapshot.reader import load_snapshot
+    from auditor.snapshot.writer import SnapshotWriter
+
+    writer = SnapshotWriter(tmp_path / "snap")
+    for rec in estate_records("eu-west-1"):
+        writer.add(rec)
+    writer.finish({"started": "2026-12-07T10:00:00Z", "finished": "2026-12-07T10:01:00Z", "regions": ["eu-west-1"],
+                   "accounts": [{"id": ACCOUNT, "name": "costs", "regions": ["eu-west-1"]}],
+                   "config": {"digest": "sha256:x"}})
+    snap = load_snapshot(tmp_path / "snap")
+    inputs = replace(prepare(None), prices=table(), traffic=lambda model, a, r: measured(a, r),
+                     traffic_collected=True, traffic_window_days=30)
+    text = dumps(evaluate_snapshot(snap, inputs))
+    assert text == dumps(evaluate_snapshot(load_snapshot(tmp_path / "snap"), inputs))
+    assert text.startswith('{\n "findings": [\n')
+    document = json.loads(text)
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    assert only(document["network_costs"])["nat"]["total"] == "203.42"
+    raw = text.encode("utf-8")
+    assert load_without_findings(raw)["network_costs"] == document["network_costs"]
+    assert len(list(iter_findings(raw))) == len(document["findings"])
+    without = json.loads(dumps(evaluate_snapshot(snap, prepare(None))))
+    assert without["network_costs"] == {"status": "not_computed", "reason": "no price table"}
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"window_hours": 0}, "the traffic window has no hours"),
+    ({"nat_bytes": {"nat-a": -5, "nat-b": 1, "nat-c": 1}}, "is not a count"),
+    ({"nat_bytes": {"nat-a": "12", "nat-b": 1, "nat-c": 1}}, "is not a count"),
+    ({"nat_bytes": {"nat-b": 1, "nat-c": 1}}, "no datapoint for nat-a"),
+])
+def test_a_traffic_value_that_is_not_a_measure_is_unknown_with_its_reason(change: dict[str, Any], words: str) -> None:
+    v = only(section(estate("eu-west-1"), traffic=lambda a, r: replace(measured(a, r), **change)))
+    assert v["nat"]["processing"] is None and v["nat"]["total"] is None
+    assert any(words in g["reason"] for g in v["nat"]["gateways"])
+    _validator().validate({"network_costs": section(estate("eu-west-1"),
+                                                    traffic=lambda a, r: replace(measured(a, r), **change))})

@@ -111,6 +111,15 @@ class _Run:
         self._regions: dict[tuple[str, str], RegionTraffic] = {}
         self._nats: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._egress: dict[tuple[str, str, str], tuple[NatGateway, ...]] = {}
+        # (account, region, VPC id) -> type -> its resources, by id: one pass over the model
+        self.by_vpc: dict[tuple[str, str, str], dict[str, list[Resource]]] = {}
+        for type_name in ("subnet", "nat_gateway"):
+            for r in sorted(model.of(type_name), key=lambda r: r.id):
+                key = (r.account, r.region, str(getattr(r, "vpc_id", "") or ""))
+                self.by_vpc.setdefault(key, {}).setdefault(type_name, []).append(r)
+
+    def of_vpc(self, type_name: str, vpc: Vpc) -> list[Resource]:
+        return self.by_vpc.get((vpc.account, vpc.region, vpc.id), {}).get(type_name, [])
 
     def traffic(self, account: str, region: str) -> RegionTraffic:
         key = (account, region)
@@ -136,6 +145,8 @@ class _Run:
             why = "the traffic window has no hours"
         elif t.nat_bytes.get(nat.id) is None:
             why = f"CloudWatch returned no datapoint for {nat.id} in the window: its traffic is unknown"
+        elif not isinstance(t.nat_bytes[nat.id], int) or int(t.nat_bytes[nat.id] or 0) < 0:
+            why = f"the byte count read for {nat.id} ({t.nat_bytes[nat.id]!r}) is not a count: its traffic is unknown"
         else:
             month_gb = Decimal(int(t.nat_bytes[nat.id] or 0)) / GIB * self.hours / Decimal(t.window_hours)
         hours = processing = None
@@ -174,11 +185,6 @@ class _Run:
         return nat.state.lower() not in ("deleting", "deleted", "failed")
 
 
-def _of_vpc(model: Model, type_name: str, vpc: Vpc) -> list[Resource]:
-    return sorted((r for r in model.of(type_name) if getattr(r, "vpc_id", None) == vpc.id
-                   and r.account == vpc.account and r.region == vpc.region), key=lambda r: r.id)
-
-
 def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
     total = Decimal(0)
     for v in values:
@@ -201,11 +207,11 @@ def _vpc_entry(run: _Run, vpc: Vpc, in_scope: bool, required: tuple[str, ...] | 
     price = run.price(vpc.region)
     priced = isinstance(price, RegionPrices)
     t = run.traffic(vpc.account, vpc.region)
-    subnets = [s for s in _of_vpc(model, "subnet", vpc) if isinstance(s, Subnet)]
+    subnets = [s for s in run.of_vpc("subnet", vpc) if isinstance(s, Subnet)]
     az_of = {s.id: s.availability_zone for s in subnets}
 
     # -- NAT gateways of this VPC
-    rows = [run.nat(n, run.nat_billed(n)) for n in _of_vpc(model, "nat_gateway", vpc) if isinstance(n, NatGateway)]
+    rows = [run.nat(n, run.nat_billed(n)) for n in run.of_vpc("nat_gateway", vpc) if isinstance(n, NatGateway)]
     gateways = []
     for row in rows:
         g = _gw(row)
