@@ -194,6 +194,14 @@ def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
     return total
 
 
+def _why(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Each reason once, with the gateways it concerns: ``<reason> (nat-a, nat-b)``."""
+    by_reason: dict[str, list[str]] = {}
+    for r in rows:
+        by_reason.setdefault(r["reason"], []).append(r["nat"].id)
+    return "; ".join(f"{why} ({', '.join(sorted(ids))})" for why, ids in sorted(by_reason.items()))
+
+
 def _gw(row: Mapping[str, Any]) -> dict[str, Any]:
     nat: NatGateway = row["nat"]
     return {"id": nat.id, "availability_zone": "", "state": nat.state, "monthly_gb": gb(row["monthly_gb"]),
@@ -225,8 +233,7 @@ def _vpc_entry(run: _Run, vpc: Vpc, in_scope: bool, required: tuple[str, ...] | 
     nat_processing = _sum(r["processing"] for r in billed) if priced else None
     nat_total = None if nat_hours is None or nat_processing is None else nat_hours + nat_processing
     if billed and nat_processing is None and priced:
-        notes.append("NAT processing unknown: " + "; ".join(sorted({f"{r['nat'].id}: {r['reason']}" for r in billed
-                                                                      if r["processing"] is None})))
+        notes.append("NAT processing unknown: " + _why(r for r in billed if r["processing"] is None))
 
     # -- NAT gateways on the internet paths of its subnets
     egress: dict[tuple[str, str, str], NatGateway] = {}
@@ -347,8 +354,7 @@ def _gaps(run: _Run, by_service: Mapping[str, list[Finding]]) -> list[dict[str, 
         if not rows:
             note = "no NAT gateway found on these subnets' internet paths: the processing at stake is unknown"
         elif at_stake is None:
-            note = "the processing at stake is unknown: " + "; ".join(
-                sorted({f"{r['nat'].id}: {r['reason']}" for r in rows if r["processing"] is None}))
+            note = "the processing at stake is unknown: " + _why(r for r in rows if r["processing"] is None)
         else:
             note = f"{', '.join(r['nat'].id for r in rows)}: {_UPPER_BOUND}"
         out.append({"service": service, "subnets": subnets, "findings": sorted({f.fingerprint for f in findings}),
@@ -409,6 +415,6 @@ def cost_section(model: Model, findings: Sequence[Finding], scope: Scope, prices
     return section
 
 
-def not_collected(reason: str = NOT_COLLECTED_NOTE) -> TrafficSource:
+def not_collected(reason: str = "traffic not collected (costs.traffic is off)") -> TrafficSource:
     """A traffic source for a run without traffic: every account-region `not_collected`."""
     return lambda account, region: RegionTraffic(account, region, NOT_COLLECTED, reason)
