@@ -510,3 +510,34 @@ def test_a_traffic_value_that_is_not_a_measure_is_unknown_with_its_reason(change
     assert any(words in g["reason"] for g in v["nat"]["gateways"])
     _validator().validate({"network_costs": section(estate("eu-west-1"),
                                                     traffic=lambda a, r: replace(measured(a, r), **change))})
+
+
+@pytest.mark.parametrize("failed", ["ec2:DescribeNatGateways", "ec2:DescribeVpcEndpoints",
+                                    "ec2:DescribeNetworkInterfaces"])
+def test_a_listing_that_failed_is_unknown_never_none(failed: str) -> None:
+    """AccessDenied on a listing: what depends on it is null with a note, never 0 or "all missing"."""
+    records = [r for r in estate_records("us-east-1") if f"{r.service}:{r.operation}" != failed]
+    records += [r for r in records_for(Case("TEST", "estate", "-", 0, {}, failed=(failed,), region="us-east-1"))
+                if f"{r.service}:{r.operation}" == failed]
+    v = only(section(build_model(records), scope=Scope(vpc_ids=frozenset({"vpc-app"}))))
+    if failed == "ec2:DescribeNatGateways":
+        assert v["nat"]["gateways"] == [] and v["nat"]["hours"] is None and v["nat"]["total"] is None
+        assert any("NAT gateways of 111111111111/us-east-1 could not be listed" in n and "AccessDenied" in n
+                   for n in v["notes"])
+    elif failed == "ec2:DescribeVpcEndpoints":
+        assert v["endpoints"]["missing"] == [] and v["endpoints"]["missing_hours"] is None
+        assert v["endpoints"]["hours"] == "153.30"     # what the required ones cost does not depend on it
+        assert any("VPC endpoints of 111111111111/us-east-1 could not be listed" in n for n in v["notes"])
+    else:
+        assert v["availability_zones"] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+        assert any("network interfaces could not be listed" in n for n in v["notes"])
+
+
+def test_paths_that_could_not_be_followed_make_egress_a_lower_bound() -> None:
+    calls = tgw_estate(spokes_collected=False)
+    for s in calls["ec2:DescribeSubnets"]["Subnets"]:
+        s["AvailabilityZone"] = "eu-west-1a"
+    spoke = only(section(model_of(calls), scope=Scope(vpc_ids=frozenset({"vpc-a"}))), "vpc-a")
+    assert spoke["egress_via_nat"] == []
+    assert any("are a lower bound" in n for n in spoke["notes"])
+    assert not any("lower bound" in n for n in only(section(egress_estate()), "vpc-a")["notes"])

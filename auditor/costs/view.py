@@ -178,6 +178,10 @@ class _Run:
             self._egress[key] = tuple(found[k] for k in sorted(found))
         return self._egress[key]
 
+    def indeterminate(self, subnet: Subnet) -> tuple[str, ...]:
+        """Why some of the subnet's paths could not be followed (the paths are a lower bound)."""
+        return subnet_reachability(self.model, subnet).indeterminate
+
     def nat_billed(self, nat: NatGateway) -> bool:
         vpc = self.model.get("vpc", nat.vpc_id, nat.account, nat.region)
         if isinstance(vpc, Vpc):
@@ -228,9 +232,10 @@ def _vpc_entry(run: _Run, vpc: Vpc, in_scope: bool, required: tuple[str, ...] | 
         if not row["billed"]:
             notes.append(f"{row['nat'].id}: {row['reason']}")
     billed = [r for r in rows if r["billed"]]
-    nat_gb = _sum(r["monthly_gb"] for r in billed)   # no running NAT gateway: no NAT traffic
-    nat_hours = _sum(r["hours"] for r in billed) if priced else None
-    nat_processing = _sum(r["processing"] for r in billed) if priced else None
+    nats_known = _listed(model, vpc, "DescribeNatGateways", "the NAT gateways", notes)
+    nat_gb = _sum(r["monthly_gb"] for r in billed) if nats_known else None   # none running: no NAT traffic
+    nat_hours = _sum(r["hours"] for r in billed) if priced and nats_known else None
+    nat_processing = _sum(r["processing"] for r in billed) if priced and nats_known else None
     nat_total = None if nat_hours is None or nat_processing is None else nat_hours + nat_processing
     if billed and nat_processing is None and priced:
         notes.append("NAT processing unknown: " + _why(r for r in billed if r["processing"] is None))
@@ -242,6 +247,11 @@ def _vpc_entry(run: _Run, vpc: Vpc, in_scope: bool, required: tuple[str, ...] | 
             egress[(n.account, n.region, n.id)] = n
     egress_rows = [{"nat": n.id, "vpc": n.vpc_id, "account": n.account, "region": n.region}
                    for n in (egress[k] for k in sorted(egress))]
+    unsure = sorted({why for s in subnets for why in run.indeterminate(s)})
+    if unsure:
+        notes.append(f"some internet paths of the VPC's subnets could not be followed ({unsure[0]}"
+                     f"{f'; and {len(unsure) - 1} more' if len(unsure) > 1 else ''}): the NAT gateways on them "
+                     "(egress_via_nat) are a lower bound")
 
     # -- the required interface endpoints
     zones, zones_note = _zones(model, vpc, subnets)
@@ -257,7 +267,8 @@ def _vpc_entry(run: _Run, vpc: Vpc, in_scope: bool, required: tuple[str, ...] | 
             notes.append("no required endpoints known: no rule of the run lists required interface services "
                          f"({REQUIRED_PARAMETER}, rule VE-001): endpoint costs are not computed")
         else:
-            missing = [s for s in required if s not in present]
+            endpoints_known = _listed(model, vpc, "DescribeVpcEndpoints", "the VPC endpoints", notes)
+            missing = [s for s in required if s not in present] if endpoints_known else []
             ep.update(required=list(required), missing=missing)
             if priced and zones:
                 assert isinstance(price, RegionPrices)
@@ -266,7 +277,7 @@ def _vpc_entry(run: _Run, vpc: Vpc, in_scope: bool, required: tuple[str, ...] | 
                 processing = _endpoint_processing(billed, nat_gb, price, egress_rows, notes)
                 ep.update(hours=money(hours), processing=money(processing),
                           total=money(None if processing is None else hours + processing),
-                          missing_hours=money(len(missing) * per_service))
+                          missing_hours=money(len(missing) * per_service) if endpoints_known else None)
                 break_even = _break_even(required, per_service, price)
                 if processing is not None:
                     notes.append(_TIER_NOTE)
@@ -296,15 +307,29 @@ def _vpc_entry(run: _Run, vpc: Vpc, in_scope: bool, required: tuple[str, ...] | 
     }
 
 
+def _listed(model: Model, vpc: Vpc, operation: str, what: str, notes: list[str]) -> bool:
+    """Whether ec2 `operation` was collected in the VPC's account-region; when not, a note."""
+    if model.coverage.collected(vpc.account, vpc.region, "ec2", operation):
+        return True
+    why = next((w for k, w in model.coverage.failed if k == (vpc.account, vpc.region, "ec2", operation)),
+               "not collected")
+    notes.append(f"{what} of {vpc.account}/{vpc.region} could not be listed (ec2:{operation}: {why}): "
+                 "the figures that depend on them are unknown")
+    return False
+
+
 def _zones(model: Model, vpc: Vpc, subnets: Sequence[Subnet]) -> tuple[tuple[str, ...], str]:
     """The AZs the endpoint cost counts, and a note when they are not the workload AZs."""
     workload = tuple(DERIVED[("vpc", "workload_availability_zones")](model, vpc).value or ())
     if workload:
         return workload, ""
     zones = tuple(sorted({s.availability_zone for s in subnets if s.availability_zone}))
+    listed = model.coverage.collected(vpc.account, vpc.region, "ec2", "DescribeNetworkInterfaces")
     if zones:
-        return zones, ("no workload interface found in the VPC: the endpoint cost counts every availability zone "
-                       f"of its subnets ({', '.join(zones)})")
+        why = ("no workload interface found in the VPC" if listed else
+               "the network interfaces could not be listed (ec2:DescribeNetworkInterfaces), so the workload AZs are "
+               "unknown")
+        return zones, f"{why}: the endpoint cost counts every availability zone of its subnets ({', '.join(zones)})"
     return (), ""
 
 
