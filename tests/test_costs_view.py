@@ -496,6 +496,12 @@ def test_a_scan_writes_the_section_valid_after_the_findings_and_the_same_twice(t
     assert len(list(iter_findings(raw))) == len(document["findings"])
     without = json.loads(dumps(evaluate_snapshot(snap, prepare(None))))
     assert without["network_costs"] == {"status": "not_computed", "reason": "no price table"}
+    from auditor.scan import summary_lines
+    lines = summary_lines(document, "high")
+    cost = [line for line in lines if line.startswith("  cost: ")]
+    assert cost == cost_lines(document) and len(cost) == 1
+    assert "NAT 203.42 USD/month" in cost[0] and lines.index(cost[0]) == len(lines) - 2   # just before the verdict
+    assert not any("cost" in line for line in summary_lines(without, "high"))
 
 
 @pytest.mark.parametrize(("change", "words"), [
