@@ -443,10 +443,8 @@ def _with_prices(inputs: Any, folder: Path) -> Any:
     found = sorted((folder / PRICES).glob("*")) if (folder / PRICES).is_dir() else []
     if not found:
         return inputs
-    import importlib
+    from auditor.costs.prices import load_prices
 
-    # auditor.costs.prices.load_prices (issue 18's price table reader)
-    load_prices = importlib.import_module("auditor.costs.prices").load_prices
     return dataclasses.replace(inputs, prices=load_prices(found[0]), prices_file=found[0])
 
 

@@ -64,9 +64,12 @@ class ScanInputs:
 def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanInputs:
     """Everything a scan needs from the config, checked. Without a config: every built-in
     pack, everything in scope, no waivers."""
+    from auditor.costs.prices import load_prices
+
+    prices = load_prices(None)   # the built-in table (the integrator adds a config's own table: prices_file)
     if config is None:
         packs = packs_for_config((), {}, base_dir=Path.cwd())
-        return ScanInputs(packs, Scope(), None, None, fail_on or DEFAULT_FAIL_ON)
+        return ScanInputs(packs, Scope(), None, None, fail_on or DEFAULT_FAIL_ON, prices=prices)
     profile = None
     name = config.compliance_profile
     if name:
@@ -87,7 +90,7 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     responses = load_responses(config.responses, tuple(packs.rules_by_id)) if config.responses is not None else None
     chosen = fail_on or config.fail_on or (profile.fail_on if profile else "") or DEFAULT_FAIL_ON
     return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config,
-                      responses)
+                      responses, prices=prices)
 
 
 def _config_problem(config: AuditConfig, keys: tuple[str, ...], message: str) -> Problem:

@@ -440,8 +440,7 @@ def test_console_lines_are_capped_for_large_runs_and_safe() -> None:
 
 
 def test_without_a_price_table_the_scan_writes_why() -> None:
-    inputs = prepare(None)
-    assert inputs.prices is None
+    inputs = replace(prepare(None), prices=None)
     from auditor.scan import costs_section
     from auditor.rules.engine import evaluate_rules
     from datetime import date
@@ -463,6 +462,7 @@ def test_the_bundle_keeps_a_price_table_of_the_runs_own(tmp_path: Path) -> None:
     copy_inputs(out, None, replace(prepare(None), prices_file=own))
     assert (out / INPUTS / PRICES / "my-prices.yaml").read_bytes() == own.read_bytes()
     copy_inputs(out, None, prepare(None))   # the built-in table: nothing kept
+    assert prepare(None).prices is not None and prepare(None).prices_file is None
     assert not (out / INPUTS).exists()
 
 
@@ -494,7 +494,7 @@ def test_a_scan_writes_the_section_valid_after_the_findings_and_the_same_twice(t
     raw = text.encode("utf-8")
     assert load_without_findings(raw)["network_costs"] == document["network_costs"]
     assert len(list(iter_findings(raw))) == len(document["findings"])
-    without = json.loads(dumps(evaluate_snapshot(snap, prepare(None))))
+    without = json.loads(dumps(evaluate_snapshot(snap, replace(prepare(None), prices=None))))
     assert without["network_costs"] == {"status": "not_computed", "reason": "no price table"}
     from auditor.scan import summary_lines
     lines = summary_lines(document, "high")
@@ -547,3 +547,52 @@ def test_paths_that_could_not_be_followed_make_egress_a_lower_bound() -> None:
     assert spoke["egress_via_nat"] == []
     assert any("are a lower bound" in n for n in spoke["notes"])
     assert not any("lower bound" in n for n in only(section(egress_estate()), "vpc-a")["notes"])
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_the_built_in_price_table_gives_the_hand_figures(region: str) -> None:
+    from auditor.costs.prices import load_prices
+
+    v = only(section(estate(region), prices=load_prices(None)))
+    assert (v["nat"]["total"], v["endpoints"]["total"]) == (HAND[region]["nat_total"], HAND[region]["ep_total"])
+    assert {b["monthly_gb"] for b in v["break_even"]} == {HAND[region]["break_even"]}
+
+
+def test_auditor_verify_re_derives_the_section_from_the_bundles_own_price_table(tmp_path: Path) -> None:
+    """A run's own price table is kept in inputs/prices/ and `auditor verify` re-derives the section
+    from it; without the copy the built-in table gives other figures, and verify says so."""
+    from auditor.bundle import write_bundle, write_scan_bundle
+    from auditor.bundle_verify import verify_bundle
+    from auditor.costs.prices import builtin_prices_path, load_prices
+    from auditor.scan import evaluate_snapshot, write_findings
+    from auditor.snapshot.reader import load_snapshot
+    from auditor.snapshot.writer import SnapshotWriter
+
+    writer = SnapshotWriter(tmp_path / "out" / "snapshot")
+    for rec in estate_records("eu-west-1"):
+        writer.add(rec)
+    writer.finish({"started": "2026-12-07T10:00:00Z", "finished": "2026-12-07T10:01:00Z", "regions": ["eu-west-1"],
+                   "accounts": [{"id": ACCOUNT, "name": "costs", "regions": ["eu-west-1"]}],
+                   "config": {"digest": "sha256:x"}})
+    own = tmp_path / "elsewhere" / "negotiated.yaml"
+    own.parent.mkdir()
+    text = builtin_prices_path().read_text(encoding="utf-8")
+    assert "    nat_gateway_hour: 0.048\n" in text
+    own.write_text(text.replace("    nat_gateway_hour: 0.048\n", "    nat_gateway_hour: 0.040\n"), encoding="utf-8")
+    inputs = replace(prepare(None), prices=load_prices(own), prices_file=own)
+    out = tmp_path / "out"
+    document = evaluate_snapshot(load_snapshot(out / "snapshot"), inputs)
+    write_findings(document, out)
+    write_scan_bundle(out, out / "snapshot", None, inputs)
+    recorded = json.loads((out / "findings.json").read_text(encoding="utf-8"))["network_costs"]
+    assert recorded["prices"]["file"] == "negotiated.yaml"
+    assert only(recorded)["nat"]["hours"] == cents(3 * Decimal(730) * Decimal("0.040"))
+    assert (out / INPUTS / PRICES / "negotiated.yaml").read_bytes() == own.read_bytes()
+    result = verify_bundle(out)
+    assert result.ok, result
+
+    (out / INPUTS / PRICES / "negotiated.yaml").unlink()
+    (out / INPUTS / PRICES).rmdir()
+    write_bundle(out)                 # a consistent bundle without the copy: the built-in table is used
+    result = verify_bundle(out)
+    assert not result.ok and "network_costs" in str(result), result
