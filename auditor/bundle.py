@@ -2,8 +2,8 @@
 
 A bundle is the folder `auditor scan` / `auditor demo` write: ``snapshot/``, ``findings.json``,
 the reports (auditor/report/outputs.py) and any written later, and ``inputs/`` (a copy of everything the evaluation read besides
-the snapshot: the audit config text the run parsed, the waivers file, every non-built-in pack file and a
-profile given as a path). ``bundle.json`` lists the SHA-256 of every other file (all but
+the snapshot: the audit config text the run parsed, the waivers file, every non-built-in pack file, a
+profile given as a path and a price table other than the built-in one). ``bundle.json`` lists the SHA-256 of every other file (all but
 itself and ``bundle.sig``), the tool version and a run id; ``bundle.sig`` is an optional
 Ed25519 signature over the exact bytes of ``bundle.json``.
 
@@ -31,6 +31,7 @@ FORMAT = "private-network-auditor-bundle"
 VERSION = 1
 INPUTS = "inputs"
 CONFIG_FILE = "audit-config.yaml"
+PRICES = "prices"   # inputs/prices/: the price table the cost view read, when not the built-in one
 
 
 class BundleError(AuditorError):
@@ -74,9 +75,13 @@ def copy_inputs(out: Path, config: Any, inputs: Any) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     responses = getattr(inputs, "responses", None)   # the config's or --responses (even without a config)
-    if config is None and responses is None:
+    prices = getattr(inputs, "prices_file", None)     # a price table other than the built-in one
+    if config is None and responses is None and prices is None:
         return
     folder.mkdir(parents=True)
+    if prices is not None:
+        (folder / PRICES).mkdir()
+        shutil.copyfile(prices, folder / PRICES / Path(prices).name)
     if responses is not None:
         (folder / "responses").mkdir()
         shutil.copyfile(responses.source, folder / "responses" / Path(responses.source).name)

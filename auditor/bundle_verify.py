@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from auditor import __version__
 from auditor.bundle import (
-    BUNDLE_FILE, CONFIG_FILE, FORMAT, INPUTS, SIGNATURE_FILE, VERSION, BundleError, bundle_files, read_bundle_file,
+    BUNDLE_FILE, CONFIG_FILE, FORMAT, INPUTS, PRICES, SIGNATURE_FILE, VERSION, BundleError, bundle_files, read_bundle_file,
     sha256_hex,
 )
 from auditor.errors import InputError, SnapshotError
@@ -409,8 +409,8 @@ def _inputs(root: Path) -> Any:
         if kept:
             from auditor.responses import load_responses
 
-            return dataclasses.replace(prepare(None), responses=load_responses(kept[0]))
-        return prepare(None)
+            return _with_prices(dataclasses.replace(prepare(None), responses=load_responses(kept[0])), folder)
+        return _with_prices(prepare(None), folder)
     text = config_path.read_bytes().decode("utf-8")
     config = dataclasses.replace(config_from_text(text, str(config_path), base_dir=folder),
                                  responses=kept[0] if kept else None)
@@ -433,7 +433,19 @@ def _inputs(root: Path) -> Any:
         found = sorted((folder / "profile").glob("*"))
         if found:
             changes["compliance_profile"] = f"profile/{found[0].name}"
-    return prepare(dataclasses.replace(config, **changes))
+    return _with_prices(prepare(dataclasses.replace(config, **changes)), folder)
+
+
+def _with_prices(inputs: Any, folder: Path) -> Any:
+    """The inputs with the bundle's copy of the run's own price table (``inputs/prices/``),
+    when it kept one; else the table `prepare` gave (the built-in one, which the tool version
+    fixes: a bundle of another version is not re-evaluated)."""
+    found = sorted((folder / PRICES).glob("*")) if (folder / PRICES).is_dir() else []
+    if not found:
+        return inputs
+    from auditor.costs.prices import load_prices
+
+    return dataclasses.replace(inputs, prices=load_prices(found[0]), prices_file=found[0])
 
 
 def _builtin_packs_used(root: Path) -> dict[Any, Any] | None:

@@ -55,6 +55,7 @@ class RunInfo:
     topology: Mapping[str, Any] | None = None   # the network diagrams (auditor.topology); None: not made
     responses: ResponseSet | None = None  # management responses: findings.json `responses` (absent without)
     plan: Mapping[str, Any] | None = None  # a plan or template run: findings.json `run.plan` (absent without)
+    costs: Mapping[str, Any] | None = None  # findings.json `network_costs` (auditor.costs.view); None: absent
 
 
 def _sha256(path: str) -> str:
@@ -322,9 +323,22 @@ def carry_places(document: dict[str, Any], recorded_json: bytes) -> None:
                 pack[key] = old[key]
         user_files[pack["id"]] = str(old.get("file", ""))
     carry_layout(document, recorded)   # Graphviz's coordinates, when the graph is the same
+    _carry_price_file(document, recorded)
     for rule in document["rules"]:
         if rule["pack"] in user_files and "source" in rule:
             rule["source"] = {**rule["source"], "file": user_files[rule["pack"]]}
+
+
+def _carry_price_file(document: dict[str, Any], recorded: Mapping[str, Any]) -> None:
+    """The name the run gave a price table of its own (the bundle keeps a renamed copy): carried
+    when the copy is the same file (same SHA-256); the figures are derived again, and so checked."""
+    fresh, old = document.get("network_costs"), recorded.get("network_costs")
+    if not isinstance(fresh, dict) or not isinstance(old, dict):
+        return
+    new_prices, old_prices = fresh.get("prices"), old.get("prices")
+    if (isinstance(new_prices, dict) and isinstance(old_prices, dict) and "file" in old_prices
+            and new_prices.get("sha256") == old_prices.get("sha256")):
+        new_prices["file"] = old_prices["file"]
 
 
 def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy: bool = False) -> dict[str, Any]:
@@ -384,6 +398,7 @@ def build_document(evaluation: Evaluation, packs: PackSet, run: RunInfo, *, lazy
         "scope_gaps": [g.to_json() for g in evaluation.scope_gaps],
         "findings": list(findings) if lazy else [f.to_json() for f in findings],
         **({"topology": dict(run.topology)} if run.topology is not None else {}),
+        **({"network_costs": dict(run.costs)} if run.costs is not None else {}),
     }
     if run.responses is not None:   # absent without a responses file (reports: "not recorded")
         document["responses"] = responses_section(run.responses, findings, evaluation.today.isoformat())

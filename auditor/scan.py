@@ -12,10 +12,12 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from auditor.config import AuditConfig, Scope
 from auditor.console import safe
+from auditor.costs.prices import PriceTable
+from auditor.costs.traffic import RegionTraffic
 from auditor.errors import InputError, Problem, SnapshotError
 from auditor.findings import SEVERITIES, STATUSES
 from auditor.model import build_model
@@ -49,14 +51,25 @@ class ScanInputs:
     organization: str = ""
     config: AuditConfig | None = None   # for what the snapshot must cover (its accounts and regions)
     responses: ResponseSet | None = None   # management responses (the config's, or --responses)
+    # The cost view (findings.json `network_costs`, auditor/costs/view.py). Without a price table the
+    # section says so ("not_computed"); `prices_file` is the file a table other than the
+    # built-in one was read from (the bundle keeps a copy of it, as of the waivers).
+    prices: PriceTable | None = None
+    prices_file: Path | None = None
+    traffic: Callable[[Model, str, str], RegionTraffic] | None = None   # (model, account, region); None: not collected
+    traffic_collected: bool = False       # costs.traffic was on at collection
+    traffic_window_days: int | None = None
 
 
 def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanInputs:
     """Everything a scan needs from the config, checked. Without a config: every built-in
     pack, everything in scope, no waivers."""
+    from auditor.costs.prices import load_prices
+
+    prices = load_prices(None)   # the built-in table (the integrator adds a config's own table: prices_file)
     if config is None:
         packs = packs_for_config((), {}, base_dir=Path.cwd())
-        return ScanInputs(packs, Scope(), None, None, fail_on or DEFAULT_FAIL_ON)
+        return ScanInputs(packs, Scope(), None, None, fail_on or DEFAULT_FAIL_ON, prices=prices)
     profile = None
     name = config.compliance_profile
     if name:
@@ -77,7 +90,7 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     responses = load_responses(config.responses, tuple(packs.rules_by_id)) if config.responses is not None else None
     chosen = fail_on or config.fail_on or (profile.fail_on if profile else "") or DEFAULT_FAIL_ON
     return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config,
-                      responses)
+                      responses, prices=prices)
 
 
 def _config_problem(config: AuditConfig, keys: tuple[str, ...], message: str) -> Problem:
@@ -235,8 +248,20 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs, *, runner: Runner 
                   profile=inputs.profile.summary() if inputs.profile is not None else None, frameworks=frameworks,
                   config=inputs.config, topology=topology_section(model, evaluation.findings, inputs.scope),
                   plan=plan_section(manifest),
-                  responses=inputs.responses)
+                  responses=inputs.responses, costs=costs_section(model, evaluation, inputs))
     return build_document(evaluation, inputs.packs, run, lazy=True)
+
+
+def costs_section(model: Model, evaluation: Evaluation, inputs: ScanInputs) -> dict[str, Any]:
+    """findings.json's ``network_costs`` for the run (auditor/costs/view.py), or why there is none."""
+    from auditor.costs.view import cost_section, not_collected, not_computed, required_interface_services
+
+    if inputs.prices is None:
+        return not_computed("no price table")
+    traffic = partial(inputs.traffic, model) if inputs.traffic is not None else not_collected()
+    return cost_section(model, evaluation.findings, inputs.scope, inputs.prices,
+                        required_interface_services(evaluation.rules), traffic,
+                        traffic_collected=inputs.traffic_collected, window_days=inputs.traffic_window_days)
 
 
 def _uncovered(config: AuditConfig | None, covered: Iterable[tuple[str, str]]) -> list[ScopeGap]:
@@ -304,6 +329,7 @@ def summary_lines(document: Mapping[str, Any], fail_on: str) -> list[str]:
         verdict = f"no FAIL at or above '{fail_on}' ({f['FAIL']} below it)"
     else:
         verdict = "COMPLIANT: every in-scope check passed (or is waived)"
+    lines += cost_lines(document)
     lines.append(verdict)
     return plan_lines(document) + gap_lines(document) + lines   # what could not be assessed, and why, comes first
 
@@ -338,6 +364,52 @@ def plan_lines(document: Mapping[str, Any]) -> list[str]:
     if len(rows) > _MAX_PLAN_LINES:
         lines.append(f"  ... and {len(rows) - _MAX_PLAN_LINES} more (see run.plan in findings.json)")
     return lines
+
+
+_MAX_COST_LINES = 10
+
+
+def cost_lines(document: Mapping[str, Any], shown: int = _MAX_COST_LINES) -> list[str]:
+    """The summary's cost lines (findings.json `network_costs`): one per VPC with a running NAT
+    gateway or missing required endpoints (at most `shown`), then what is unknown."""
+    costs = document.get("network_costs")
+    if not isinstance(costs, Mapping) or costs.get("status") != "computed":
+        return []
+    cur = safe(str(costs.get("currency", "")))
+    rows = []
+    for v in costs["vpcs"]:
+        nat, ep = v["nat"], v["endpoints"]
+        running = any(g["state"].lower() not in ("deleting", "deleted", "failed") for g in nat["gateways"])
+        if not running and not ep["missing"]:
+            continue
+        parts = []
+        if not v["priced"]:
+            parts.append(f"no price: {safe(v['price_note'])}")
+        else:
+            if running:
+                parts.append(f"NAT {_amount(nat['total'], cur)} (hours {nat['hours']} + processing "
+                             f"{nat['processing'] if nat['processing'] is not None else 'unknown'})")
+            if ep["required"]:
+                parts.append(f"required endpoints {_amount(ep['total'], cur)} (hours {ep['hours'] or 'unknown'}"
+                             f"{'' if ep['total'] is not None else ', processing unknown'}"
+                             f"; {len(ep['missing'])} of {len(ep['required'])} missing)")
+            even = {b["monthly_gb"] for b in v["break_even"] if b["monthly_gb"] is not None}
+            if len(even) == 1:
+                parts.append(f"break-even {even.pop()} GB/month per service")
+        rows.append(f"  cost: {safe(v['vpc'])} ({safe(v['region'])}): " + "; ".join(parts))
+    if not rows:
+        return []
+    lines = rows[:shown]
+    if len(rows) > shown:
+        lines.append(f"  ... and {len(rows) - shown} more VPCs (see network_costs in findings.json)")
+    traffic = costs.get("traffic") or {}
+    if not traffic.get("collected") or any(v["traffic"]["status"] != "measured" for v in costs["vpcs"]):
+        lines.append(f"  {safe(str(traffic.get('note', '')))}")   # what is unknown, and why
+    return lines
+
+
+def _amount(value: str | None, currency: str) -> str:
+    return f"{value} {currency}/month" if value is not None else "unknown"
 
 
 _MAX_GAP_LINES = 20
