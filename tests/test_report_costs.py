@@ -108,7 +108,7 @@ def costs_section() -> dict[str, Any]:
 def _doc(costs: dict[str, Any] | None) -> dict[str, Any]:
     doc = sample_document()
     if costs is not None:
-        doc["costs"] = costs
+        doc["network_costs"] = costs
     return doc
 
 

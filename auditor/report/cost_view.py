@@ -386,7 +386,7 @@ class Costs:
     link into the HTML findings list by their resource and rule."""
 
     def __init__(self, document: Mapping[str, Any], findings: Sequence[Any] = ()):
-        self._section = document.get("costs")
+        self._section = document.get("network_costs")
         self._findings = findings
         self._made: dict[tuple[tuple[str, str], ...], CostSet] = {}
 
