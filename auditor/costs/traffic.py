@@ -90,26 +90,30 @@ def region_traffic(model: Model, account: str, region: str) -> RegionTraffic:
         reason = ("the model is read from a plan or template, which has no traffic metrics" if planned else
                   "traffic was not collected: costs.traffic is off for this run")
         return RegionTraffic(account, region, NOT_COLLECTED, reason)
-    window = {"window_start": run.start, "window_end": run.end, "window_hours": _hours(run.start, run.end)}
+
+    def said(status: str, reason: str = "", nats: Mapping[str, int | None] | None = None,
+             endpoints: Mapping[str, int | None] | None = None) -> RegionTraffic:
+        return RegionTraffic(account, region, status, reason, window_start=run.start, window_end=run.end,
+                             window_hours=_hours(run.start, run.end), nat_bytes=nats or {},
+                             endpoint_bytes=endpoints or {})
+
     failed = dict(model.coverage.failed).get(call)
     if failed is not None:
         code, _, message = failed.partition(": ")
         reason = f"{TRAFFIC.key} {message}" if code == "NotAttempted" else f"{TRAFFIC.key} failed: {failed}"
-        return RegionTraffic(account, region, FAILED, reason, **window)
+        return said(FAILED, reason)
     here = [m for m in model.measurements if m.account == account and m.region == region]
     if model.coverage.collected(*call):
-        return RegionTraffic(account, region, MEASURED, "", **window, nat_bytes=_bytes(here, NAT_GATEWAY),
-                             endpoint_bytes=_bytes(here, VPC_ENDPOINT))
+        return said(MEASURED, "", _bytes(here, NAT_GATEWAY), _bytes(here, VPC_ENDPOINT))
     # No GetMetricData record: nothing to measure, if both listings answered and listed nothing to ask about.
     listed = [model.coverage.collected(account, region, s, o) for s, o, _ in (NATS, ENDPOINTS)]
     if not all(listed):
         missing = ", ".join(f"{s}:{o}" for (s, o, _), ok in zip((NATS, ENDPOINTS), listed, strict=True) if not ok)
-        return RegionTraffic(account, region, FAILED, f"{TRAFFIC.key} was not made: {missing} did not answer "
-                             "in this account-region", **window)
+        return said(FAILED, f"{TRAFFIC.key} was not made: {missing} did not answer in this account-region")
     measurable = [r for r in model.of(NAT_GATEWAY) if r.account == account and r.region == region]
     measurable += [r for r in model.of(VPC_ENDPOINT) if r.account == account and r.region == region
                    and getattr(r, "endpoint_type", "") == ENDPOINT_TYPE]
     if measurable:
-        return RegionTraffic(account, region, FAILED, f"{TRAFFIC.key} was not recorded for the "
-                             f"{len(measurable)} NAT gateway(s) and interface endpoint(s) listed here", **window)
-    return RegionTraffic(account, region, MEASURED, "", **window)
+        return said(FAILED, f"{TRAFFIC.key} was not recorded for the {len(measurable)} NAT gateway(s) and "
+                    "interface endpoint(s) listed here")
+    return said(MEASURED)

@@ -122,10 +122,10 @@ def query_resource(query: Mapping[str, Any]) -> tuple[str, str] | None:
 TRAFFIC = CallSpec(
     "cloudwatch", "GetMetricData", "cloudwatch:GetMetricData", "MetricDataResults",
     from_listings=FromListings((NATS, ENDPOINTS), batches,
-                               f"per account-region, from every NAT gateway and interface endpoint listed: "
-                               f"their bytes over the window, at most {MAX_QUERIES} queries a call"),
+                               f"once per account-region with a NAT gateway or interface endpoint, at most "
+                               f"{MAX_QUERIES} queries a call"),
     resource_type="nat_gateway, vpc_endpoint",
-    note="only with costs.traffic: NAT gateway and interface endpoint bytes over the window (the cost view)")
+    note="only with costs.traffic: the bytes of each NAT gateway and interface endpoint over the window")
 
 
 def traffic_call(start: str, end: str) -> CallSpec:
