@@ -399,3 +399,79 @@ def test_the_manifest_traffic_section_is_read_strictly() -> None:
                                        "window_end": "b"}}) == (False, None)
     assert traffic_settings(json.loads('{"costs": {"traffic": true, "window_days": 7, "window_start": '
                                        '"2026-01-01T00:00:00Z", "window_end": "2026-01-08T00:00:00Z"}}')) == (True, 7)
+
+
+def test_traffic_options_merge_into_the_config() -> None:
+    from auditor.cli_aws import AwsOptions, merge
+
+    on, off = AwsOptions(traffic=True), AwsOptions(traffic=False)
+    assert on.options() == ["--traffic"] and off.options() == ["--no-traffic"] and AwsOptions().options() == []
+    doc = {"version": 1, "costs": {"window_days": 7}}
+    assert merge(doc, on, "a.yaml")["costs"] == {"window_days": 7, "traffic": True}
+    assert merge({"version": 1, "costs": {"traffic": True}}, off, "a.yaml")["costs"] == {"traffic": False}
+    assert "costs" not in merge({"version": 1}, AwsOptions(), "a.yaml")
+    # also when --role-arn replaces the accounts (that path returns early)
+    role = AwsOptions(traffic=True, role_arn=f"arn:aws:iam::{HOME_ACCOUNT}:role/auditor")
+    assert merge({"version": 1}, role, "a.yaml")["costs"] == {"traffic": True}
+    # a costs value that is not a mapping is left for the config's check to name
+    assert merge({"version": 1, "costs": 3}, on, "a.yaml")["costs"] == 3
+
+
+def test_a_dask_worker_region_task_reads_traffic_too(moto_aws: None) -> None:
+    """The Dask engine's worker side (`auditor.distributed.worker.run_region`) makes the same
+    calls as the local engine: with the run's window, the traffic call too."""
+    from functools import partial
+
+    from auditor.config import Collection
+    from auditor.distributed.worker import AccountSpec, WorkerSessions, run_region
+
+    estate = seed(window_days=30)
+    plugin = WorkerSessions(partial(SessionFactory, max_attempts=2), Collection(), None, "none")
+    plugin.setup()
+    span = window(dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), 30)
+    records, _ = run_region(plugin, AccountSpec(HOME_ACCOUNT, None), REGION, span)
+    [rec] = [r for r in records if r.service == "cloudwatch"]
+    assert rec.ok and (rec.params["StartTime"], rec.params["EndTime"]) == span
+    traffic = region_traffic(build_model(records), HOME_ACCOUNT, REGION)
+    assert traffic.status == MEASURED and traffic.nat_bytes[estate.nat] == 1_000 + 500 + 7_000
+    off, _ = run_region(plugin, AccountSpec(HOME_ACCOUNT, None), REGION)
+    assert [r for r in off if r.service == "cloudwatch"] == []
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAfterAccount(SnapshotWriter):
+    """Crashes the run once its account's own calls are checkpointed: no region task is kept."""
+
+    def checkpoints(self, batch: Any) -> None:
+        super().checkpoints(batch)
+        if any(name.startswith("accounts/") for name, _, _ in batch):
+            raise _Crash
+
+
+def test_a_resumed_run_reads_traffic_over_its_first_start(moto_aws: None, tmp_path: Path) -> None:
+    """The window is the run's: a resume keeps the interrupted run's start (checkpoints/run.json),
+    so its tasks read the window that start gives, not one of the resume's own time."""
+    from auditor.snapshot.checkpoint import open_resume
+
+    seed(window_days=30)
+    config = make_config([(HOME_ACCOUNT, None)], (REGION,), "costs:\n  traffic: true\n")
+    folder = tmp_path / "run"
+    with pytest.raises(_Crash):
+        collect(config, SessionFactory(max_attempts=2), _CrashAfterAccount(folder))
+    partial = folder.with_name("run.partial")
+    run_file = partial / "checkpoints" / "run.json"
+    run = json.loads(run_file.read_text())
+    # As if the run had started three days and a half ago (run.json is what a resume trusts for it).
+    first = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3, hours=12)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    run_file.write_text(json.dumps({**run, "started": first}))
+    state = open_resume(partial)
+    assert not state.tasks
+    res = collect(config, SessionFactory(max_attempts=2), SnapshotWriter(folder, resume=True), resume=state)
+    assert res.manifest["started"] == first
+    start, end = window(first, 30)
+    assert res.manifest["costs"]["window_start"] == start and res.manifest["costs"]["window_end"] == end
+    [rec] = [r for r in load_snapshot(res.path).records if r.service == "cloudwatch"]
+    assert rec.ok and (rec.params["StartTime"], rec.params["EndTime"]) == (start, end)
