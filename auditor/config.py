@@ -139,9 +139,9 @@ def _collection_problems(doc: Located) -> list[Problem]:
         problems.append(doc.problem(("collection", "service_concurrency"), "give region_concurrency only: "
                                     "service_concurrency is its old name (accepted for this release), both "
                                     "together are ambiguous", key=True))
-    from auditor.collect.catalog import regional_calls   # the catalogue's services (no botocore)
+    from auditor.collect.catalog import OPTIONAL_CALLS, regional_calls   # the catalogue's services (no botocore)
 
-    known = sorted({spec.service for spec in regional_calls()})
+    known = sorted({spec.service for spec in regional_calls() + OPTIONAL_CALLS})
     for name in ("region_concurrency", "service_concurrency"):
         caps = col.get(name)
         if isinstance(caps, dict):

@@ -475,3 +475,8 @@ def test_a_resumed_run_reads_traffic_over_its_first_start(moto_aws: None, tmp_pa
     assert res.manifest["costs"]["window_start"] == start and res.manifest["costs"]["window_end"] == end
     [rec] = [r for r in load_snapshot(res.path).records if r.service == "cloudwatch"]
     assert rec.ok and (rec.params["StartTime"], rec.params["EndTime"]) == (start, end)
+
+
+def test_the_traffic_calls_service_may_be_given_a_cap() -> None:
+    cfg = config_from_text("version: 1\ncollection:\n  region_concurrency: {cloudwatch: 2}\n")
+    assert cfg.collection.cap("cloudwatch") == 2
