@@ -92,8 +92,9 @@ def seed(window_days: int) -> Estate:
     put("AWS/NATGateway", "BytesInFromSource", nat_dims, start - DAY, 99_999)          # before the window
     put("AWS/NATGateway", "BytesInFromDestination", nat_dims, end - 5 * HOUR, 7_000)
     put("AWS/NATGateway", "BytesOutToDestination", nat_dims, end - 5 * HOUR, 123)    # not a metric we read
-    vpce_dims = {"Endpoint Type": "Interface", "Service Name": service, "VPC Endpoint Id": endpoint,
-                 "VPC Id": net.vpc_id}
+    # in the order AWS's docs and the emulated estates name them (moto matches dimensions in order)
+    vpce_dims = {"VPC Id": net.vpc_id, "VPC Endpoint Id": endpoint, "Endpoint Type": "Interface",
+                 "Service Name": service}
     put("AWS/PrivateLinkEndpoints", "BytesProcessed", vpce_dims, end - DAY, 4_242)
     put("AWS/PrivateLinkEndpoints", "BytesProcessed", vpce_dims, start - 2 * DAY, 1)  # before the window
     return Estate(nats[0], nats[1], endpoint, gateway, net.vpc_id)

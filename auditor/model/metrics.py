@@ -40,8 +40,10 @@ NAT_DIMENSION = "NatGatewayId"
 ENDPOINT_NAMESPACE = "AWS/PrivateLinkEndpoints"
 ENDPOINT_METRIC = "BytesProcessed"   # both directions, what the endpoint's owner is billed for
 # The dimensions AWS publishes the metric with, per endpoint (docs: CloudWatch metrics for
-# AWS PrivateLink); a query must name all of them to match the metric.
-ENDPOINT_DIMENSIONS = ("Endpoint Type", "Service Name", "VPC Endpoint Id", "VPC Id")
+# AWS PrivateLink); a query must name all of them to match the metric. CloudWatch matches them
+# as a set; moto (5.2) compares them in order, so they are sent in the order the emulated
+# estates seed them (auditor/emulate/seed_traffic.py).
+ENDPOINT_DIMENSIONS = ("VPC Id", "VPC Endpoint Id", "Endpoint Type", "Service Name")
 ENDPOINT_TYPE = "Interface"   # gateway endpoints are free and publish no metrics
 
 NATS = ("ec2", "DescribeNatGateways", "NatGateways")
@@ -91,8 +93,9 @@ def queries(items: Items, base: Params) -> list[dict[str, Any]]:
                         if e.get("VpcEndpointType") == ENDPOINT_TYPE and e.get("VpcEndpointId")),
                        key=lambda e: str(e["VpcEndpointId"]))
     for i, e in enumerate(endpoints):
-        dims = (("Endpoint Type", ENDPOINT_TYPE), ("Service Name", str(e.get("ServiceName", ""))),
-                ("VPC Endpoint Id", str(e["VpcEndpointId"])), ("VPC Id", str(e.get("VpcId", ""))))
+        values = {"VPC Id": str(e.get("VpcId", "")), "VPC Endpoint Id": str(e["VpcEndpointId"]),
+                  "Endpoint Type": ENDPOINT_TYPE, "Service Name": str(e.get("ServiceName", ""))}
+        dims = tuple((name, values[name]) for name in ENDPOINT_DIMENSIONS)
         out.append({"Id": f"vpce{i}", "ReturnData": True,
                     "MetricStat": _stat(ENDPOINT_NAMESPACE, ENDPOINT_METRIC, dims, period)})
     return out
