@@ -2,7 +2,8 @@
 
 `CallSpec` names the service and operation, the IAM permission it needs, the response key
 that holds its items and, for a per-resource call, which earlier call's items it runs once
-for (`ForEach`). The calls of each resource type are declared in its entry of the resource
+for (`ForEach`), or which listings of the account-region it is planned from at once
+(`FromListings`). The calls of each resource type are declared in its entry of the resource
 registry (auditor/model/registry.py); the collector's catalogue (auditor/collect/catalog.py)
 lists them in registry order. This module imports nothing of the auditor, so that
 collect/ and model/ can both use it.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 Params = Mapping[str, Any]
 Call = tuple[str, str]  # (boto3 service name, operation)
@@ -29,6 +30,26 @@ class ForEach:
     describe: str  # e.g. "per VPC, two attributes" for docs and the benchmark note
 
 
+Items = Mapping[str, Sequence[Mapping[str, Any]]]   # "service:Operation" of a listing -> its items
+
+
+@dataclass(frozen=True)
+class FromListings:
+    """A call planned once the listings it names (of any service, in the same account-region)
+    are all recorded: `make_params` gets every item of each (keyed by the listing's
+    ``service:Operation``) and the call's base parameters, and yields one parameter set per
+    call to make (none: there is nothing to ask). When a listing failed, was not attempted or
+    is not made in the task, the call is recorded as not attempted, saying which and why."""
+
+    sources: tuple[tuple[str, str, str], ...]   # (service, operation, items key) of each listing
+    make_params: Callable[[Items, Params], Iterable[Params]]
+    describe: str
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f"{service}:{operation}" for service, operation, _ in self.sources)
+
+
 @dataclass(frozen=True)
 class CallSpec:
     """One collected AWS call."""
@@ -39,6 +60,7 @@ class CallSpec:
     items_key: str          # the response key holding the collected items
     params: Params = field(default_factory=dict)
     for_each: ForEach | None = None
+    from_listings: FromListings | None = None
     resource_type: str = ""  # model type(s) this feeds, for docs and coverage
     note: str = ""           # why the call looks the way it does
     # Response fields that can carry secrets, as paths into one response page: names

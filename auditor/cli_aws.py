@@ -142,6 +142,9 @@ _OPTIONS = (
                  help="In scope: this VPC (repeatable); with --scope-tag, replaces the config's scope."),
     click.option("--compliance-profile", metavar="NAME", default=None, callback=_compliance_profile,
                  help=_profile_help()),
+    click.option("--traffic/--no-traffic", "traffic", default=None,
+                 help="Read NAT gateway and interface endpoint bytes from CloudWatch (cloudwatch:GetMetricData, "
+                      "read-only) for the cost view; replaces the config's costs.traffic (default: off)."),
 )
 
 
@@ -161,6 +164,7 @@ class AwsOptions:
     scope_tags: tuple[tuple[str, str], ...] = ()
     scope_vpcs: tuple[str, ...] = ()
     compliance_profile: str | None = None
+    traffic: bool | None = None
 
     @property
     def empty(self) -> bool:
@@ -172,6 +176,9 @@ class AwsOptions:
         for f in fields(self):
             flag = _FLAGS[f.name]
             value = getattr(self, f.name)
+            if isinstance(value, bool):   # an on/off switch: its flag alone
+                out.append(flag if value else flag.replace("--", "--no-", 1))
+                continue
             items = value if isinstance(value, tuple) else (() if value is None else (value,))
             for item in items:
                 out.append(f"{flag} {'='.join(item) if isinstance(item, tuple) else item}")
@@ -181,7 +188,8 @@ class AwsOptions:
 _FLAGS = {"aws_profile": "--profile", "regions": "--region", "role_arn": "--role-arn", "role_name": "--role-name",
           "external_id": "--external-id", "role_session_name": "--role-session-name",
           "role_duration": "--role-duration", "org_units": "--org-unit", "account_tags": "--account-tag",
-          "scope_tags": "--scope-tag", "scope_vpcs": "--scope-vpc", "compliance_profile": "--compliance-profile"}
+          "scope_tags": "--scope-tag", "scope_vpcs": "--scope-vpc", "compliance_profile": "--compliance-profile",
+          "traffic": "--traffic"}
 
 
 def aws_options(command: F) -> F:
@@ -232,6 +240,11 @@ def merge(data: dict[str, Any], aws: AwsOptions, source: str) -> dict[str, Any]:
         doc["compliance_profile"] = aws.compliance_profile
     elif "profile" in doc:   # the old key: carried under its new name (the file's warning is kept)
         doc["compliance_profile"] = doc.pop("profile")
+    if aws.traffic is not None:
+        costs = doc.get("costs")
+        # A costs value that is not a mapping is left for the config's own check to report.
+        if costs is None or isinstance(costs, dict):
+            doc["costs"] = {**(costs or {}), "traffic": aws.traffic}
     if aws.regions:
         doc["regions"] = "all" if aws.regions == ("all",) else list(aws.regions)
     if aws.scope_tags or aws.scope_vpcs:

@@ -110,6 +110,24 @@ class Collection:
         return self.region_concurrency
 
 
+# Days of traffic read by default (costs.window_days), and the most (CloudWatch keeps one-hour
+# datapoints for 455 days; the schema holds the same bound).
+DEFAULT_WINDOW_DAYS = 30
+MAX_WINDOW_DAYS = 455
+
+
+@dataclass(frozen=True)
+class Costs:
+    """`costs:` the cost view's inputs. `traffic`: read NAT gateway and interface endpoint bytes
+    from CloudWatch (cloudwatch:GetMetricData) over the last `window_days` days before the
+    run's start; `prices`: a price-table file (relative to the config; None: the built-in
+    table), read by `auditor.costs.prices.load_prices`."""
+
+    traffic: bool = False
+    window_days: int = DEFAULT_WINDOW_DAYS
+    prices: Path | None = None
+
+
 def _collection_problems(doc: Located) -> list[Problem]:
     """`collection:` beyond its schema: known services, and the old `service_concurrency`
     not given together with its new name."""
@@ -121,9 +139,9 @@ def _collection_problems(doc: Located) -> list[Problem]:
         problems.append(doc.problem(("collection", "service_concurrency"), "give region_concurrency only: "
                                     "service_concurrency is its old name (accepted for this release), both "
                                     "together are ambiguous", key=True))
-    from auditor.collect.catalog import regional_calls   # the catalogue's services (no botocore)
+    from auditor.collect.catalog import OPTIONAL_CALLS, regional_calls   # the catalogue's services (no botocore)
 
-    known = sorted({spec.service for spec in regional_calls()})
+    known = sorted({spec.service for spec in regional_calls() + OPTIONAL_CALLS})
     for name in ("region_concurrency", "service_concurrency"):
         caps = col.get(name)
         if isinstance(caps, dict):
@@ -194,6 +212,7 @@ class AuditConfig:
     gzip: bool = False
     fail_on: str = ""   # empty: the profile's, else high
     collection: Collection = field(default_factory=Collection)
+    costs: Costs = field(default_factory=Costs)
     aws_profile: str | None = None        # the caller's AWS profile (else the default credential chain)
     text: str = ""                        # the exact text parsed (what `digest` is of; the bundle keeps it)
     overrides: tuple[str, ...] = ()       # the command-line options merged into `text` (its `overrides:`)
@@ -413,6 +432,7 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
                               call_workers=col.get("call_workers", 256),
                               rate_share=float(col.get("rate_share", 1.0)),
                               max_attempts=col.get("max_attempts", 8)),
+        costs=_costs(d.get("costs") or {}, base_dir),
         aws_profile=d.get("aws_profile"),
         text=raw_text,
         overrides=tuple(overrides.get("options", ())),
@@ -424,6 +444,12 @@ def parse_config(doc: Located, base_dir: Path, raw_text: str) -> AuditConfig:
         store=_store(d.get("store"), base_dir),
         schedule=d.get("schedule", ""),   # its semantic check: auditor/store/schedule.py
     )
+
+
+def _costs(raw: Mapping[str, Any], base_dir: Path) -> Costs:
+    prices = raw.get("prices")
+    return Costs(traffic=bool(raw.get("traffic", False)), window_days=int(raw.get("window_days", DEFAULT_WINDOW_DAYS)),
+                 prices=None if prices is None else base_dir / str(prices))
 
 
 def _assessor(raw: Mapping[str, Any] | None) -> Assessor | None:

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, allowed_operations
+from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, OPTIONAL_CALLS, allowed_operations
 from auditor.model.registry import REGISTRY, Computed, Field, Itself, NoArn, NoVpc, OwnArn, Through, VpcRule
 
 BEGIN, END = "<!-- BEGIN GENERATED: {} -->", "<!-- END GENERATED: {} -->"
@@ -30,6 +30,9 @@ def collected_calls_table() -> str:
     for s in CATALOG:
         runs = s.for_each.describe if s.for_each else "once per account-region"
         rows.append(f"| {s.service} | {s.operation} | `{s.permission}` | {runs} | {s.resource_type} |")
+    for s in OPTIONAL_CALLS:
+        runs = s.from_listings.describe if s.from_listings else "once per account-region"
+        rows.append(f"| {s.service} | {s.operation} | `{s.permission}` | {s.note}; {runs} | {s.resource_type} |")
     for s in ACCOUNT_CALLS:
         rows.append(f"| {s.service} | {s.operation} | `{s.permission}` | {s.note} | — |")
     return "\n".join(rows)

@@ -119,7 +119,7 @@ def assessment_date(manifest: Mapping[str, Any]) -> date:
 def evaluate_evidence(records: Sequence[CallRecord], manifest: Mapping[str, Any], inputs: ScanInputs) -> Evaluation:
     """The engine's evaluation of a snapshot's records and manifest (what `evaluate_snapshot`
     turns into findings.json): gaps from the manifest, scope gaps from the config."""
-    return _evaluate(build_model(records, manifest.get("files")), manifest, inputs)
+    return _evaluate(build_model(records, manifest.get("files"), costs=manifest.get("costs")), manifest, inputs)
 
 
 def _evaluate(model: Model, manifest: Mapping[str, Any], inputs: ScanInputs,
@@ -239,7 +239,7 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs, *, runner: Runner 
     evaluated component by component (`auditor.partition`; e.g. on Dask workers): the same
     document (the topology is still drawn from the whole model, here)."""
     manifest = snapshot.manifest
-    model = build_model(snapshot.records, manifest.get("files"))
+    model = build_model(snapshot.records, manifest.get("files"), costs=manifest.get("costs"))
     evaluation = _evaluate(model, manifest, inputs, None if runner is None else (snapshot.records, runner))
     frameworks = inputs.profile.frameworks if inputs.profile is not None else ()
     run = RunInfo(manifest=manifest, manifest_sha256=snapshot.manifest_sha256, config_digest=inputs.config_digest,

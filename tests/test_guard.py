@@ -11,7 +11,7 @@ import botocore.session
 import pytest
 
 from auditor.collect import guard
-from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, CREDENTIAL_CALLS, all_calls, spec
+from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, CREDENTIAL_CALLS, OPTIONAL_CALLS, all_calls, spec
 from auditor.collect.sessions import SessionFactory
 from auditor.errors import ReadOnlyViolation
 
@@ -162,7 +162,7 @@ def test_install_is_idempotent(moto_aws: None, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_every_catalog_call_is_allowed() -> None:
-    assert len(all_calls()) == len(CATALOG) + len(ACCOUNT_CALLS)
+    assert len(all_calls()) == len(CATALOG) + len(OPTIONAL_CALLS) + len(ACCOUNT_CALLS)
     refused = [c.key for c in all_calls() if not guard.is_allowed(c.service, c.operation)]
     assert refused == []
 

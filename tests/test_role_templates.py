@@ -28,7 +28,7 @@ from conftest import HOME_ACCOUNT, UNSUPPORTED_BY_MOTO
 
 from auditor.cli import cli
 from auditor.collect import guard
-from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG
+from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, OPTIONAL_CALLS
 from auditor.collect.permissions import audited_account_policy, caller_policy
 from auditor.collect.role_templates import (
     RoleOptions, TemplateInputError, caller_role_cloudformation, deploy_files, generate, policy_actions,
@@ -194,11 +194,11 @@ def _all_granted() -> list[str]:
 def test_the_read_only_role_grants_exactly_the_catalogue_actions() -> None:
     # Every permission the catalogue declares is the read-only role's, the caller's, or needs
     # none (sts:GetCallerIdentity); the read-only role holds nothing else.
-    declared = {s.permission for s in CATALOG + ACCOUNT_CALLS}
+    declared = {s.permission for s in CATALOG + OPTIONAL_CALLS + ACCOUNT_CALLS}
     expected = policy_actions(audited_account_policy())
     assert expected == sorted(set(expected)) and set(expected) <= declared
     assert declared - set(expected) - set(policy_actions(caller_policy())) == {"sts:GetCallerIdentity"}
-    assert {s.permission for s in CATALOG} <= set(expected)
+    assert {s.permission for s in CATALOG + OPTIONAL_CALLS} <= set(expected)
     cfn = _cfn_policies(ROLE_DIR / "cloudformation" / "auditor-readonly-role.yaml")
     assert [policy_actions(d) for d in cfn] == [expected]
     assert [policy_actions(d) for d in _tf_policies("terraform")] == [expected]
@@ -229,6 +229,9 @@ def test_the_terraform_modules_parse_with_their_variables_and_outputs() -> None:
         assert condition["content"][0]["variable"] == "sts:ExternalId"
 
 
+_IAM_PREFIX = {"monitoring": "cloudwatch"}   # botocore signing name -> IAM action prefix, where they differ
+
+
 def test_every_granted_action_is_one_the_guard_admits_and_none_is_a_write() -> None:
     """"Nothing the guard refuses": each action maps, through botocore's own service models
     (the IAM prefix is the service's signing name), to an operation `guard.is_allowed` admits.
@@ -238,7 +241,8 @@ def test_every_granted_action_is_one_the_guard_admits_and_none_is_a_write() -> N
     for service, operation in guard.ALLOWED:
         model = session.get_service_model(service)
         assert operation in model.operation_names
-        admitted.add(f"{model.signing_name}:{operation}")
+        # CloudWatch signs as "monitoring"; its IAM actions are "cloudwatch:...".
+        admitted.add(f"{_IAM_PREFIX.get(model.signing_name, model.signing_name)}:{operation}")
     granted = _all_granted()
     assert len(granted) > 30                                  # the walk reads the templates
     assert sorted(set(granted) - admitted) == []

@@ -13,10 +13,12 @@ paginates and otherwise follows NextToken/Marker itself, so no page is ever left
 
 from __future__ import annotations
 
-from auditor.callspec import CallSpec, ForEach, Params
+from auditor.callspec import CallSpec, ForEach, FromListings, Params
+from auditor.model.metrics import TRAFFIC, traffic_call
 from auditor.model.registry import CATALOG
 
-__all__ = ["ACCOUNT_CALLS", "CALLER_CALLS", "CATALOG", "CREDENTIAL_CALLS", "CallSpec", "ForEach", "Params", "all_calls",
+__all__ = ["ACCOUNT_CALLS", "CALLER_CALLS", "CATALOG", "CREDENTIAL_CALLS", "CallSpec", "ForEach", "FromListings",
+           "OPTIONAL_CALLS", "Params", "all_calls", "task_calls",
            "allowed_operations", "regional_calls", "secret_fields", "spec"]
 
 EC2 = "ec2"
@@ -56,13 +58,29 @@ CREDENTIAL_CALLS: tuple[CallSpec, ...] = (
 )
 
 
+# Regional calls made only when the config asks for them (the runner adds them to the region
+# tasks' calls): not in `regional_calls()`, but in `all_calls()`, so that the read-only guard
+# lets them through and the IAM policy, the role templates and the docs name them.
+OPTIONAL_CALLS: tuple[CallSpec, ...] = (
+    TRAFFIC,   # costs.traffic: auditor/model/metrics.py
+)
+
+
 def regional_calls() -> tuple[CallSpec, ...]:
-    """The calls of one (account, region) task, in the order they run."""
+    """The calls of one (account, region) task, in the order they run (without the optional ones)."""
     return CATALOG
 
 
+def task_calls(traffic: tuple[str, str] | None = None) -> tuple[CallSpec, ...]:
+    """The calls of one (account, region) task of a run: the regional calls, then, when the run
+    reads traffic (costs.traffic), GetMetricData over `traffic`, the run's (start, end)
+    window (`auditor.model.metrics.window`)."""
+    return regional_calls() + ((traffic_call(*traffic),) if traffic is not None else ())
+
+
 def all_calls() -> tuple[CallSpec, ...]:
-    return CATALOG + ACCOUNT_CALLS
+    """Every call the collector may make: the regional, the optional regional and the account calls."""
+    return CATALOG + OPTIONAL_CALLS + ACCOUNT_CALLS
 
 
 def allowed_operations() -> frozenset[tuple[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.collect.catalog import ACCOUNT_CALLS, CALLER_CALLS, CATALOG
+from auditor.collect.catalog import ACCOUNT_CALLS, CALLER_CALLS, CATALOG, OPTIONAL_CALLS
 
 # sts:GetCallerIdentity needs no permission (AWS always allows it), so it is not listed.
 _NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
@@ -12,8 +12,9 @@ _CALLER_ONLY = frozenset(s.permission for s in CALLER_CALLS)
 
 
 def audited_account_policy() -> dict[str, Any]:
-    """Policy for the read-only role in every audited account."""
-    actions = sorted({s.permission for s in CATALOG + ACCOUNT_CALLS}
+    """Policy for the read-only role in every audited account (the optional calls included, so
+    that turning one on in the config needs no new policy)."""
+    actions = sorted({s.permission for s in CATALOG + OPTIONAL_CALLS + ACCOUNT_CALLS}
                      - _NO_PERMISSION_NEEDED - _CALLER_ONLY)
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "PrivateNetworkAuditorReadOnly", "Effect": "Allow", "Action": actions, "Resource": "*"}]}

@@ -125,7 +125,8 @@ def collect_region(ctx: RegionContext, account: str, session: Any, region: str) 
     # Finished calls arrive here (a future's done callback), one at a time: the task waits on
     # one queue, not on every running future at each turn.
     finished: queue.SimpleQueue[Future[CallRecord]] = queue.SimpleQueue()
-    waiting = [s for s in rest if s.for_each is not None]   # per-resource calls: after their source
+    # Calls planned from other calls' items (per resource, or from several listings): after them.
+    waiting = [s for s in rest if s.for_each is not None or s.from_listings is not None]
 
     def launch(spec: CallSpec) -> None:
         for j, (params, blocked) in enumerate(plan_calls(spec, sources)):
@@ -142,17 +143,16 @@ def collect_region(ctx: RegionContext, account: str, session: Any, region: str) 
                 fut.add_done_callback(finished.put)
 
     def ready() -> list[CallSpec]:
-        # A per-resource call can be planned once its source is recorded, or will never be
-        # (it is not a call of this catalogue: `plan_calls` says so).
-        now = [s for s in waiting if f"{s.service}:{s.for_each.source}" in sources  # type: ignore[union-attr]
-               or f"{s.service}:{s.for_each.source}" not in position]  # type: ignore[union-attr]
+        # A call planned from other calls' items can be planned once they are all recorded, or
+        # will never be (not calls of this task: `plan_calls` says so).
+        now = [s for s in waiting if all(k in sources or k not in position for k in source_keys(s))]
         for s in now:
             waiting.remove(s)
         return now
 
     try:
         for spec in rest:
-            if spec.for_each is None:
+            if not source_keys(spec):
                 launch(spec)
         for spec in ready():
             launch(spec)
@@ -185,20 +185,46 @@ def collect_region(ctx: RegionContext, account: str, session: Any, region: str) 
     return [rec for _, rec in sorted(made, key=lambda m: m[0])]
 
 
+def source_keys(spec: CallSpec) -> tuple[str, ...]:
+    """``service:Operation`` of the calls whose items `spec` is planned from (none: it is not)."""
+    if spec.for_each is not None:
+        return (f"{spec.service}:{spec.for_each.source}",)
+    if spec.from_listings is not None:
+        return spec.from_listings.keys
+    return ()
+
+
+def _unusable(key: str, source: CallRecord | None) -> str:
+    """Why a source's items cannot be used ("" when they can)."""
+    if source is not None and source.ok:
+        return ""
+    if source is None or source.error is None:
+        return f"{key}, which was not made"
+    if source.error.kind == "not_attempted":
+        return f"{key}, which was not attempted either"
+    return f"{key}, which failed ({source.error.code})"
+
+
 def plan_calls(spec: CallSpec, done: Mapping[str, CallRecord]) -> Iterable[tuple[dict[str, Any], str]]:
     """(params, reason-not-to-call) pairs for a spec in this task."""
+    if spec.from_listings is not None:
+        lists = spec.from_listings
+        why = [w for w in (_unusable(k, done.get(k)) for k in lists.keys) if w]
+        if why:
+            # Its base parameters are kept (e.g. the traffic window), so the record says what was meant.
+            yield dict(spec.params), f"not attempted: it is planned from {'; '.join(why)}"
+            return
+        found = {f"{s}:{o}": tuple(done[f"{s}:{o}"].items(k)) for s, o, k in lists.sources}
+        for params in lists.make_params(found, spec.params):
+            yield dict(spec.params) | dict(params), ""
+        return
     if spec.for_each is None:
         yield dict(spec.params), ""
         return
-    source = done.get(f"{spec.service}:{spec.for_each.source}")
+    key = f"{spec.service}:{spec.for_each.source}"
+    source = done.get(key)
     if source is None or not source.ok:
-        if source is None or source.error is None:
-            what = "which was not made"
-        elif source.error.kind == "not_attempted":
-            what = "which was not attempted either"
-        else:
-            what = f"which failed ({source.error.code})"
-        yield {}, f"not attempted: it runs per item of {spec.service}:{spec.for_each.source}, {what}"
+        yield {}, f"not attempted: it runs per item of {_unusable(key, source)}"
         return
     for item in source.items(spec.for_each.items_key):
         for params in spec.for_each.make_params(item):

@@ -30,7 +30,7 @@ import botocore
 
 from auditor import __version__
 from auditor.collect.calls import classify, now_iso, run_call
-from auditor.collect.catalog import regional_calls
+from auditor.collect.catalog import task_calls
 from auditor.collect.discovery import select_accounts
 from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
@@ -40,6 +40,7 @@ from auditor.collect.sessions import SessionFactory
 from auditor.config import AuditConfig
 from auditor.errors import AuditorError, SnapshotError
 from auditor.events import CollectionProgress, Progress, emit, logger
+from auditor.model.metrics import window
 from auditor.partitions import partition_of
 from auditor.snapshot.checkpoint import DISCOVERY, Checkpointer, ResumeState, account_checkpoint, task_checkpoint
 from auditor.snapshot.records import DISCOVERY_REGION, GLOBAL_REGION, CallRecord
@@ -294,10 +295,16 @@ class Collector:
                 self._add(rec)
         else:
             ctx = RegionContext(self.factory, self.redactor, self.limits, self._add, self.stop, self.call_pool,
-                                regional_calls())
+                                task_calls(self.traffic_window()))
             out = collect_region(ctx, acct.id, acct.session, region)
         self._durations[(acct.id, region)] = int((time.monotonic() - t0) * 1000)
         return out
+
+    def traffic_window(self) -> tuple[str, str] | None:
+        """(start, end) of the traffic the region tasks read (costs.traffic; None: off). Fixed by
+        the run's start, which a resumed run keeps: the same window on every resume."""
+        costs = self.config.costs
+        return window(self.run_started, costs.window_days) if costs.traffic else None
 
     def _region_done(self, account: str, region: str, records: list[CallRecord]) -> None:
         """A region task's records are all written: say so in the run's tasks and checkpoint it."""
@@ -527,6 +534,10 @@ class Collector:
         extra: dict[str, Any] = {}
         if self.shard is not None:
             extra["shard"] = self.shard.meta(a.id for a in self.accounts)
+        traffic = self.traffic_window()
+        if traffic is not None:   # said only when on: a manifest without it read no traffic
+            extra["costs"] = {"traffic": True, "window_days": self.config.costs.window_days,
+                              "window_start": traffic[0], "window_end": traffic[1]}
         if self.resume is not None:
             extra["resumed"] = [*self.resume.run.get("resumed", []),
                                 {**self.resume.section(), "recollected_tasks": sorted(self._recollected),

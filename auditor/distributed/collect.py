@@ -83,8 +83,8 @@ class DaskRegions:
 
         self._setup(collector)
         spec = self.account_spec(collector, acct)
-        future = self.client.submit(region_task, spec, region, key=f"region-{acct.id}-{region}-{uuid.uuid4().hex[:8]}",
-                                    pure=False, retries=0)
+        future = self.client.submit(region_task, spec, region, collector.traffic_window(),
+                                    key=f"region-{acct.id}-{region}-{uuid.uuid4().hex[:8]}", pure=False, retries=0)
         try:
             records, redacted = future.result()
         except cluster_failures() as exc:   # the cluster's own failure, said without a traceback; a task's error is itself

@@ -21,7 +21,7 @@ from typing import Any
 from distributed import WorkerPlugin, get_worker
 
 from auditor.collect.calls import classify, not_attempted
-from auditor.collect.catalog import regional_calls
+from auditor.collect.catalog import task_calls
 from auditor.collect.limits import Limits
 from auditor.collect.redact import Redactor
 from auditor.collect.region import RegionContext, collect_region
@@ -84,14 +84,18 @@ class WorkerSessions(WorkerPlugin):
             return found
 
 
-def region_task(spec: AccountSpec, region: str) -> tuple[list[CallRecord], int]:
-    """Collect one account-region on this worker: its records and how many values were redacted."""
+def region_task(spec: AccountSpec, region: str,
+                traffic: tuple[str, str] | None = None) -> tuple[list[CallRecord], int]:
+    """Collect one account-region on this worker: its records and how many values were redacted.
+    `traffic`: the run's traffic window (costs.traffic; None: off)."""
     plugin: WorkerSessions = get_worker().plugins[PLUGIN]  # type: ignore[assignment]
-    return run_region(plugin, spec, region)
+    return run_region(plugin, spec, region, traffic)
 
 
-def run_region(plugin: WorkerSessions, spec: AccountSpec, region: str) -> tuple[list[CallRecord], int]:
+def run_region(plugin: WorkerSessions, spec: AccountSpec, region: str,
+               traffic: tuple[str, str] | None = None) -> tuple[list[CallRecord], int]:
     """`region_task` with the worker's sessions given."""
+    calls = task_calls(traffic)
     redactor = Redactor(plugin.key, plugin.key_source) if plugin.key is not None else Redactor()
     try:
         session = plugin.session(spec)
@@ -100,7 +104,7 @@ def run_region(plugin: WorkerSessions, spec: AccountSpec, region: str) -> tuple[
         why = (f"not attempted: the worker could not assume {spec.role_arn or spec.profile or 'its credentials'}: "
                f"{err.code}: {err.message}")
         return [not_attempted(spec.id, region, s.service, s.operation, why, {} if s.for_each else dict(s.params))
-                for s in regional_calls()], 0
-    ctx = RegionContext(factory=plugin.factory, redactor=redactor, limits=plugin.limits)
+                for s in calls], 0
+    ctx = RegionContext(factory=plugin.factory, redactor=redactor, limits=plugin.limits, calls=calls)
     records = collect_region(ctx, spec.id, session, region)
     return records, redactor.count

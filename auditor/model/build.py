@@ -16,11 +16,12 @@ from typing import Any
 from collections.abc import Callable, Iterable, Mapping
 
 from auditor.callspec import Call
-from auditor.model.normalise import NORMALISERS, items, record_path
+from auditor.model.metrics import TRAFFIC, parse_time
+from auditor.model.normalise import MEASURES, NORMALISERS, items, record_path
 from auditor.model.registry import CATALOG
 from auditor.model.types import (
-    Coverage, EksCluster, LambdaFunction, Model, Origin, PrefixList, Resource, Route, RouteTable, SourceRef, Subnet,
-    TgwRoute, UnknownField, VpcEndpoint,
+    Coverage, EksCluster, LambdaFunction, Measurement, Model, Origin, PrefixList, Resource, Route, RouteTable,
+    SourceRef, Subnet, TgwRoute, TrafficRun, UnknownField, VpcEndpoint,
 )
 from auditor.snapshot.records import CallRecord
 
@@ -283,9 +284,38 @@ def _link(by_type: dict[str, list[Resource]], side: _Side) -> None:
         by_type[type_name] = [*fixed]
 
 
-def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None = None) -> Model:
+def traffic_run(costs: Any) -> TrafficRun | None:
+    """The run's traffic setting from a manifest's ``costs`` section (None: traffic was not
+    collected, or the section is not one the collector writes)."""
+    if not isinstance(costs, Mapping) or costs.get("traffic") is not True:
+        return None
+    days, start, end = costs.get("window_days"), costs.get("window_start"), costs.get("window_end")
+    if isinstance(days, bool) or not isinstance(days, int) or not isinstance(start, str) or not isinstance(end, str):
+        return None
+    return TrafficRun(days, start, end)
+
+
+def _traffic_of_records(records: Iterable[CallRecord]) -> TrafficRun | None:
+    """The traffic setting the records show: the window of a traffic call (None: none was recorded)."""
+    for rec in records:
+        if (rec.service, rec.operation) == TRAFFIC.call and isinstance(rec.params.get("StartTime"), str) \
+                and isinstance(rec.params.get("EndTime"), str):
+            start, end = str(rec.params["StartTime"]), str(rec.params["EndTime"])
+            try:
+                days = int((parse_time(end) - parse_time(start)).total_seconds() // 86400)
+            except ValueError:
+                continue
+            return TrafficRun(days, start, end)
+    return None
+
+
+def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None = None, *,
+                costs: Mapping[str, Any] | None = None) -> Model:
     """The model of everything in `records` (pass the manifest's ``files`` to point at
-    ``.json.gz`` record files). Deterministic: resources sorted by account, region, id."""
+    ``.json.gz`` record files). Deterministic: resources sorted by account, region, id.
+
+    `costs`: the manifest's ``costs`` section, which says whether the run collected traffic
+    (`Model.traffic`); without it, the records' traffic calls say so (none: not collected)."""
     by_type: dict[str, list[Resource]] = defaultdict(list)
     side = _Side()
     ok: set[tuple[str, str, str, str]] = set()
@@ -293,8 +323,10 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
     listings: dict[tuple[str, str, str, str], str] = {}
     empty: dict[tuple[str, str, str], set[tuple[str, str]]] = {}   # source listings that listed nothing
     item_failed: dict[tuple[str, str, str, str], dict[str, str]] = {}   # per-resource calls failed per resource
+    measurements: list[Measurement] = []
     # Record order differs between a live run and a loaded snapshot; sort for determinism.
-    for rec in sorted(records, key=lambda r: r.record_id):
+    records = sorted(records, key=lambda r: r.record_id)
+    for rec in records:
         key = (rec.account, rec.region, rec.service, rec.operation)
         item = _item_id(rec)
         if rec.ok:
@@ -312,7 +344,10 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
                 if not rec.items(items_key):
                     empty.setdefault((rec.service, rec.operation, items_key), set()).add((rec.account, rec.region))
         fn = NORMALISERS.get((rec.service, rec.operation))
-        if fn is not None:
+        measure = MEASURES.get((rec.service, rec.operation))
+        if measure is not None:   # pages received before an error are kept, as for resources
+            measurements.extend(measure(rec, path))
+        elif fn is not None:
             declared = _declarations(rec) if any(PLAN_PAGE in page for page in rec.pages) else {}
             # Pages received before an error are real data: keep them (coverage says failed).
             for resource in fn(rec, path):
@@ -346,4 +381,7 @@ def build_model(records: Iterable[CallRecord], files: Mapping[str, str] | None =
                                    failed_items=MappingProxyType({k: MappingProxyType(dict(sorted(v.items())))
                                                                   for k, v in sorted(item_failed.items())
                                                                   if k not in failed}),
-                                   listings=MappingProxyType({k: v for k, v in listings.items() if k not in failed})))
+                                   listings=MappingProxyType({k: v for k, v in listings.items() if k not in failed})),
+                 traffic=traffic_run(costs) if costs is not None else _traffic_of_records(records),
+                 measurements=tuple(sorted(measurements, key=lambda m: (m.account, m.region, m.resource_type,
+                                                                         m.resource_id, m.metric, m.source.record))))

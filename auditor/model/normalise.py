@@ -3,33 +3,47 @@
 Each normaliser is registered by (service, operation) and sees only its own record; the
 linking step in `build.py` joins what several calls say about one resource. Every listing
 call of the resource registry (auditor/model/registry.py) has one (tests/test_registry.py).
-Normalisers change shape; they never judge.
+Normalisers change shape; they never judge. The optional calls, which list no resource
+(CloudWatch GetMetricData with costs.traffic), have theirs in `MEASURES`: they give
+`Measurement`s, values about resources listed by other calls.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 from collections.abc import Callable, Iterator, Mapping
 
 from auditor.model.types import (
     BlockPublicAccess, BlockPublicAccessExclusion, CarrierGateway, DbInstance, EgressOnlyInternetGateway,
-    EksCluster, ElasticIp, FlowLog, Instance, InternetGateway, LambdaFunction, LoadBalancer, NaclEntry,
+    EksCluster, ElasticIp, FlowLog, Instance, InternetGateway, LambdaFunction, LoadBalancer, Measurement, NaclEntry,
     NatGateway, NetworkAcl, NetworkInterface, PeeringSide, PrefixList, Resource, Route, RouteTable,
     SecurityGroup, SecurityGroupRule, SourceRef, Subnet, Tags, TransitGateway, TransitGatewayAttachment,
     TransitGatewayRouteTable, Vpc, VpcEndpoint, VpcEndpointService, VpcPeering, VpnGateway,
 )
+from auditor.model.metrics import query_resource
 from auditor.snapshot.records import CallRecord
 
 Raw = Mapping[str, Any]
 Normaliser = Callable[[CallRecord, str], Iterator[Resource]]
 NORMALISERS: dict[tuple[str, str], Normaliser] = {}
+MeasureNormaliser = Callable[[CallRecord, str], Iterator[Measurement]]
+MEASURES: dict[tuple[str, str], MeasureNormaliser] = {}
 
 
 def normaliser(service: str, operation: str) -> Callable[[Normaliser], Normaliser]:
     """Register the normaliser of one collected call."""
     def register(fn: Normaliser) -> Normaliser:
         NORMALISERS[(service, operation)] = fn
+        return fn
+    return register
+
+
+def measure(service: str, operation: str) -> Callable[[MeasureNormaliser], MeasureNormaliser]:
+    """Register the normaliser of one optional call that measures listed resources."""
+    def register(fn: MeasureNormaliser) -> MeasureNormaliser:
+        MEASURES[(service, operation)] = fn
         return fn
     return register
 
@@ -430,3 +444,32 @@ def _lambdas(rec: CallRecord, path: str) -> Iterator[Resource]:
         yield LambdaFunction(**_res(raw.get("FunctionName", ""), rec, ref, raw, arn=raw.get("FunctionArn", ""),
                                     vpc_id=cfg.get("VpcId") or None, subnet_ids=tuple(cfg.get("SubnetIds", [])),
                                     security_group_ids=tuple(cfg.get("SecurityGroupIds", []))))
+
+
+@measure("cloudwatch", "GetMetricData")
+def _traffic(rec: CallRecord, path: str) -> Iterator[Measurement]:
+    """One measurement per query the record asked: the sum of every value of that query's Id
+    across the pages (CloudWatch may split a query's values over pages); None when no page
+    holds a value for it. The query's resource comes from its own dimensions in the params."""
+    found: dict[str, list[float]] = {}
+    status: dict[str, str] = {}
+    where: dict[str, str] = {}
+    for raw, ref in items(rec, "MetricDataResults", path):
+        qid = str(raw.get("Id", ""))
+        found.setdefault(qid, []).extend(float(v) for v in raw.get("Values") or [])
+        # A later page's status is the query's last word (PartialData, then Complete).
+        status[qid] = str(raw.get("StatusCode", "") or status.get(qid, ""))
+        where.setdefault(qid, ref.pointer)
+    for i, query in enumerate(rec.params.get("MetricDataQueries") or []):
+        if not isinstance(query, dict):
+            continue
+        resource = query_resource(query)
+        if resource is None:
+            continue
+        qid = str(query.get("Id", ""))
+        values = found.get(qid) or []
+        metric = str(((query.get("MetricStat") or {}).get("Metric") or {}).get("MetricName", ""))
+        yield Measurement(account=rec.account, region=rec.region, resource_type=resource[0], resource_id=resource[1],
+                          metric=metric, value=round(math.fsum(values)) if values else None,
+                          status=status.get(qid, ""),
+                          source=SourceRef(path, where.get(qid, f"/params/MetricDataQueries/{i}")))

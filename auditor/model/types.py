@@ -472,6 +472,33 @@ class Coverage:
         return (account, region, service, operation) in self.ok
 
 
+@dataclass(frozen=True)
+class TrafficRun:
+    """The run's traffic setting (config ``costs.traffic``, the manifest's ``costs``): the
+    window the bytes were read over, ISO 8601 UTC."""
+
+    window_days: int
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One query's answer of the optional traffic call (auditor/model/metrics.py): the sum of
+    every value CloudWatch returned for one metric of one resource over the window; None
+    when it returned no value (unknown, never zero). `status` is CloudWatch's StatusCode for
+    the query ("" when the answer does not name it)."""
+
+    account: str
+    region: str
+    resource_type: str      # nat_gateway | vpc_endpoint
+    resource_id: str
+    metric: str
+    value: int | None
+    status: str
+    source: SourceRef
+
+
 _T = TypeVar("_T")
 
 
@@ -485,6 +512,10 @@ class Model:
 
     resources: dict[str, tuple[Resource, ...]] = field(default_factory=dict)
     coverage: Coverage = field(default_factory=Coverage)
+    # The optional traffic (costs.traffic): the run's setting (None: not collected) and what
+    # GetMetricData answered, per query. Read through `auditor.costs.traffic`, never by rules.
+    traffic: TrafficRun | None = None
+    measurements: tuple[Measurement, ...] = ()
     _index: dict[tuple[str, str], tuple[Resource, ...]] = field(default_factory=dict, compare=False, repr=False)
     # The caches of `memo`: not part of the value (not compared, not shown, not an argument).
     _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, compare=False, repr=False)

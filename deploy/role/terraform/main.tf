@@ -49,6 +49,7 @@ resource "aws_iam_policy" "read_only" {
         Sid    = "PrivateNetworkAuditorReadOnly"
         Effect = "Allow"
         Action = [
+          "cloudwatch:GetMetricData",
           "ec2:DescribeAddresses",
           "ec2:DescribeCarrierGateways",
           "ec2:DescribeEgressOnlyInternetGateways",
