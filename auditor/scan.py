@@ -56,8 +56,10 @@ class ScanInputs:
     # built-in one was read from (the bundle keeps a copy of it, as of the waivers).
     prices: PriceTable | None = None
     prices_file: Path | None = None
-    traffic: Callable[[Model, str, str], RegionTraffic] | None = None   # (model, account, region); None: not collected
-    traffic_collected: bool = False       # costs.traffic was on at collection
+    # Traffic is the snapshot's (what the collection read, auditor.costs.traffic), whatever the scan's
+    # config says now; `traffic` replaces it (with the two settings below) for tests and library callers.
+    traffic: Callable[[Model, str, str], RegionTraffic] | None = None   # (model, account, region)
+    traffic_collected: bool = False       # with `traffic`: costs.traffic was on at collection
     traffic_window_days: int | None = None
 
 
@@ -66,7 +68,9 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     pack, everything in scope, no waivers."""
     from auditor.costs.prices import load_prices
 
-    prices = load_prices(None)   # the built-in table (the integrator adds a config's own table: prices_file)
+    # The config's own price table (costs.prices, kept in the bundle's inputs) or the built-in one.
+    prices_file = config.costs.prices if config is not None else None
+    prices = load_prices(prices_file)
     if config is None:
         packs = packs_for_config((), {}, base_dir=Path.cwd())
         return ScanInputs(packs, Scope(), None, None, fail_on or DEFAULT_FAIL_ON, prices=prices)
@@ -90,7 +94,7 @@ def prepare(config: AuditConfig | None, *, fail_on: str | None = None) -> ScanIn
     responses = load_responses(config.responses, tuple(packs.rules_by_id)) if config.responses is not None else None
     chosen = fail_on or config.fail_on or (profile.fail_on if profile else "") or DEFAULT_FAIL_ON
     return ScanInputs(packs, config.scope, waivers, profile, chosen, config.digest, config.organization, config,
-                      responses, prices=prices)
+                      responses, prices=prices, prices_file=prices_file)
 
 
 def _config_problem(config: AuditConfig, keys: tuple[str, ...], message: str) -> Problem:
@@ -254,14 +258,19 @@ def evaluate_snapshot(snapshot: Snapshot, inputs: ScanInputs, *, runner: Runner 
 
 def costs_section(model: Model, evaluation: Evaluation, inputs: ScanInputs) -> dict[str, Any]:
     """findings.json's ``network_costs`` for the run (auditor/costs/view.py), or why there is none."""
-    from auditor.costs.view import cost_section, not_collected, not_computed, required_interface_services
+    from auditor.costs.traffic import region_traffic, traffic_settings
+    from auditor.costs.view import cost_section, not_computed, required_interface_services
 
     if inputs.prices is None:
         return not_computed("no price table")
-    traffic = partial(inputs.traffic, model) if inputs.traffic is not None else not_collected()
+    if inputs.traffic is not None:
+        traffic, collected, window = partial(inputs.traffic, model), inputs.traffic_collected, inputs.traffic_window_days
+    else:
+        collected, window = traffic_settings(model)
+        traffic = partial(region_traffic, model)
     return cost_section(model, evaluation.findings, inputs.scope, inputs.prices,
                         required_interface_services(evaluation.rules), traffic,
-                        traffic_collected=inputs.traffic_collected, window_days=inputs.traffic_window_days)
+                        traffic_collected=collected, window_days=window)
 
 
 def _uncovered(config: AuditConfig | None, covered: Iterable[tuple[str, str]]) -> list[ScopeGap]:
@@ -396,7 +405,8 @@ def cost_lines(document: Mapping[str, Any], shown: int = _MAX_COST_LINES) -> lis
             even = {b["monthly_gb"] for b in v["break_even"] if b["monthly_gb"] is not None}
             if len(even) == 1:
                 parts.append(f"break-even {even.pop()} GB/month per service")
-        rows.append(f"  cost: {safe(v['vpc'])} ({safe(v['region'])}): " + "; ".join(parts))
+        name = f" {safe(v['name'])}" if v.get("name") else ""
+        rows.append(f"  cost: {safe(v['vpc'])}{name} ({safe(v['account'])}, {safe(v['region'])}): " + "; ".join(parts))
     if not rows:
         return []
     lines = rows[:shown]

@@ -418,11 +418,11 @@ def test_the_schema_wants_every_field_of_a_computed_section() -> None:
 
 def test_console_lines_say_each_vpcs_figures_and_what_is_unknown() -> None:
     lines = cost_lines({"network_costs": section(estate("eu-west-1"))})
-    assert lines == ["  cost: vpc-app (eu-west-1): NAT 203.42 USD/month (hours 105.12 + processing 98.30); "
+    assert lines == ["  cost: vpc-app app (111111111111, eu-west-1): NAT 203.42 USD/month (hours 105.12 + processing 98.30); "
                      "required endpoints 189.11 USD/month (hours 168.63; 5 of 7 missing); "
                      "break-even 633.95 GB/month per service"]
     off = cost_lines({"network_costs": section(estate("eu-west-1"), traffic=not_collected(), collected=False)})
-    assert off == ["  cost: vpc-app (eu-west-1): NAT unknown (hours 105.12 + processing unknown); "
+    assert off == ["  cost: vpc-app app (111111111111, eu-west-1): NAT unknown (hours 105.12 + processing unknown); "
                    "required endpoints unknown (hours 168.63, processing unknown; 5 of 7 missing); "
                    "break-even 633.95 GB/month per service",
                    "  traffic not collected (costs.traffic is off): processing costs are unknown, hours only"]
