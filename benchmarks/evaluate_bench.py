@@ -40,6 +40,8 @@ Columns (see also benchmarks/README.md):
                 in the garbage collector (gc.callbacks)
   findings/s    findings / eval s
   json s        findings.json as auditor scan writes it (build_document + iter_text), wall time; MiB is its size
+  cost s        the cost view (findings.json's network_costs, auditor.costs.view, built-in price table, no
+                traffic) on the evaluated model, wall time; vpcs = the VPCs it lists
   RSS MiB       rss rec / rss mdl: RSS after generating the records / after build_model;
                 bld pk: peak of generation + build_model (ru_maxrss); eval pk: peak during that
                 evaluation + JSON alone (the high-water mark is reset just before it through
@@ -211,12 +213,21 @@ def run_size(vpcs: int, packs: Any, scopes: list[str], *, vpcs_per_region: int, 
                 json_bytes += len(piece.encode())
                 sink.write(piece)
         json_s, json_gc = time.perf_counter() - t0, gc_timer.total - gc_before
+        # The cost view, as `auditor scan` adds it (its reachability reads the model's memo the
+        # rules filled, as in a scan).
+        from auditor.costs.prices import load_prices
+        from auditor.costs.view import cost_section, not_collected, required_interface_services
+        t0 = time.perf_counter()
+        costs = cost_section(model, ev.findings, scope, load_prices(None), required_interface_services(ev.rules),
+                             not_collected(), traffic_collected=False, window_days=None)
+        cost_s = time.perf_counter() - t0
         statuses = Counter(f.status for f in ev.findings)
         out["scopes"][name] = {
             "eval_s": eval_s, "eval_cpu_s": eval_cpu, "gc_s": eval_gc, "gc_collections": eval_gcs,
             "findings": len(ev.findings), "expected_findings": expected_findings(ev),
             "statuses": {s: statuses.get(s, 0) for s in STATUSES}, "in_scope": sum(ev.in_scope.values()),
             "out_of_scope": sum(ev.out_of_scope.values()), "gaps": len(ev.gaps),
+            "cost_s": cost_s, "cost_vpcs": len(costs.get("vpcs", [])),
             "json_s": json_s, "json_gc_s": json_gc, "json_bytes": json_bytes, "rss_eval_kib": rss_eval,
             "eval_peak_kib": status_kib().get("VmHWM", 0) if reset else None,
             "by_rule": {r: dict(c) for r, c in sorted(_by_rule(ev.findings).items())}}
@@ -374,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_report(rows: list[dict[str, Any]]) -> None:
     hdr = (f"{'resources':>9} {'rules':>5} {'scope':<5} {'in scope':>8} {'findings':>8} {'PASS':>7} {'FAIL':>7} "
            f"{'ERROR':>6} {'WAIVED':>6} {'N/A':>6} {'ok':>3} {'build s':>7} {'eval s':>7} {'cpu s':>6} {'gc s':>5} "
-           f"{'findings/s':>10} {'json s':>6} {'MiB':>5} {'rss rec':>7} {'rss mdl':>7} {'bld pk':>6} {'eval pk':>7} "
+           f"{'findings/s':>10} {'json s':>6} {'MiB':>5} {'cost s':>6} {'vpcs':>5} {'rss rec':>7} {'rss mdl':>7} {'bld pk':>6} {'eval pk':>7} "
            f"{'peak':>6} {'load':>5}")
     print("\n" + "=" * len(hdr))
     print("RESULTS  (RSS in MiB: after the records / after build_model / peak of generation + build_model / peak "
@@ -391,7 +402,7 @@ def print_report(rows: list[dict[str, Any]]) -> None:
                   f"{st['PASS']:>7} {st['FAIL']:>7} {st['ERROR']:>6} {st['WAIVED']:>6} {st['NOT_APPLICABLE']:>6} "
                   f"{ok:>3} {r['build_s']:>7.2f} {s['eval_s']:>7.2f} {s['eval_cpu_s']:>6.2f} {s['gc_s']:>5.2f} "
                   f"{s['findings'] / s['eval_s'] if s['eval_s'] else 0:>10.0f} {s['json_s']:>6.2f} "
-                  f"{s['json_bytes'] / 2**20:>5.1f} {mib(r['rss_records_kib']):>7} {mib(r['rss_model_kib']):>7} "
+                  f"{s['json_bytes'] / 2**20:>5.1f} {s['cost_s']:>6.2f} {s['cost_vpcs']:>5} {mib(r['rss_records_kib']):>7} {mib(r['rss_model_kib']):>7} "
                   f"{mib(r['build_peak_kib']):>6} {mib(s['eval_peak_kib']):>7} {mib(r['peak_kib']):>6} "
                   f"{r['load']:>5.1f}")
     print("-" * len(hdr))
