@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from auditor.cli import cli
-from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG
+from auditor.collect.catalog import ACCOUNT_CALLS, CATALOG, OPTIONAL_CALLS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def test_permissions_policy_is_generated_from_the_catalog_and_checked_in() -> No
     assert out.exit_code == 0
     policy = json.loads(out.output)
     actions = policy["Statement"][0]["Action"]
-    declared = {s.permission for s in CATALOG + ACCOUNT_CALLS}
+    declared = {s.permission for s in CATALOG + OPTIONAL_CALLS + ACCOUNT_CALLS}   # optional: cloudwatch (costs.traffic)
     caller_only = {"sts:AssumeRole", "organizations:ListAccounts", "organizations:ListAccountsForParent",
                    "organizations:ListOrganizationalUnitsForParent", "organizations:ListTagsForResource"}
     assert set(actions) == declared - {"sts:GetCallerIdentity"} - caller_only

@@ -33,7 +33,7 @@ from conftest import HOME_ACCOUNT, Injector
 def _one_call_per_region(monkeypatch: pytest.MonkeyPatch) -> None:
     # These tests are about which regions are collected and where account-wide calls go,
     # not about the regional calls: one (ec2:DescribeVpcs) per region keeps them fast.
-    monkeypatch.setattr(runner, "regional_calls", lambda: CATALOG[:1])
+    monkeypatch.setattr(runner, "task_calls", lambda traffic=None: CATALOG[:1])
 
 
 class Hosts:
