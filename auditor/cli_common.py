@@ -43,6 +43,20 @@ def fail_output(message: str) -> NoReturn:
     sys.exit(EXIT_OUTPUT)
 
 
+def write_whole(out: Path, text: str) -> None:
+    """Write `text` to `out` whole, then rename it into place: a failed write (full disk, no
+    permission) leaves no half file and no side file, and exits 6 (EXIT_OUTPUT)."""
+    side = out.with_name(out.name + ".partial")
+    try:
+        side.write_text(text, encoding="utf-8")
+        side.replace(out)
+    except OSError as exc:
+        fail_output(f"could not write {safe(out)}: {safe(exc.strerror or exc)}")
+    finally:
+        if side.is_symlink() or side.exists():
+            side.unlink()
+
+
 def prepare_output_folder(folder: Path) -> None:
     """Make sure `folder` exists (made with its parents) and can be written into, before any
     work: a file in the way, a parent that cannot be made or no permission exits 6 with the

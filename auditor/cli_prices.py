@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import click
 
-from auditor.cli_common import EXIT_INPUT, fail_input, fail_output
+from auditor.cli_common import EXIT_INPUT, fail_input, write_whole
 from auditor.console import echo, safe
 from auditor.costs.prices import NoPrice, PriceTable, RegionPrices, load_prices
 from auditor.errors import InputError
@@ -107,15 +107,7 @@ def refresh_cmd(offers: tuple[Path, ...], out: Path, from_table: Path | None) ->
         table = prices_from_text(text, str(out), name=out.name)   # what is written reads back
     except InputError as exc:
         _fail(exc)
-    side = out.with_name(out.name + ".partial")
-    try:
-        side.write_text(text, encoding="utf-8")
-        side.replace(out)
-    except OSError as exc:
-        fail_output(f"could not write {safe(out)}: {safe(exc.strerror or exc)}")
-    finally:
-        if side.is_symlink() or side.exists():
-            side.unlink()
+    write_whole(out, text)   # whole or not at all (exit 6)
     priced = sum(1 for e in table.regions.values() if isinstance(e, RegionPrices))
     echo(f"wrote {safe(out)}: {priced} region{'s' if priced != 1 else ''} priced, "
          f"{len(table.regions) - priced} without a price (as of {table.as_of})", err=True)

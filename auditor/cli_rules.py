@@ -17,7 +17,7 @@ import click
 from auditor.console import echo, safe
 from auditor.errors import InputError
 
-from auditor.cli_common import EXIT_INPUT, EXIT_OK, fail_input, fail_output
+from auditor.cli_common import EXIT_INPUT, EXIT_OK, fail_input, write_whole
 
 
 def _fail(exc: InputError) -> NoReturn:
@@ -104,17 +104,7 @@ def docs_cmd(packs: tuple[Path, ...], out: Path | None) -> None:
     if out is None:
         echo(text, nl=False)
     else:
-        # Written whole, then renamed: a failed write (full disk, no permission) leaves no half
-        # file and no side file, and exits 6.
-        side = out.with_name(out.name + ".partial")
-        try:
-            side.write_text(text, encoding="utf-8")
-            side.replace(out)
-        except OSError as exc:
-            fail_output(f"could not write {safe(out)}: {safe(exc.strerror or exc)}")
-        finally:
-            if side.is_symlink() or side.exists():
-                side.unlink()
+        write_whole(out, text)   # whole or not at all (exit 6)
         echo(f"wrote {safe(out)} ({len(ps.rules)} rules)", err=True)
 
 
