@@ -415,6 +415,15 @@ def cost_lines(document: Mapping[str, Any], shown: int = _MAX_COST_LINES) -> lis
     traffic = costs.get("traffic") or {}
     if not traffic.get("collected") or any(v["traffic"]["status"] != "measured" for v in costs["vpcs"]):
         lines.append(f"  {safe(str(traffic.get('note', '')))}")   # what is unknown, and why
+    if traffic.get("collected"):
+        # Where it was asked for and could not be read, the cause itself (AccessDenied ...), once per place.
+        failed = sorted({(v["account"], v["region"], v["traffic"]["reason"]) for v in costs["vpcs"]
+                         if v["traffic"]["status"] == "failed"})
+        for account, region, reason in failed[:_MAX_COST_LINES]:
+            lines.append(f"  traffic unknown in {safe(account)}/{safe(region)}: {safe(reason)}")
+        if len(failed) > _MAX_COST_LINES:
+            lines.append(f"  ... and {len(failed) - _MAX_COST_LINES} more account-regions without traffic "
+                         "(see network_costs in findings.json)")
     return lines
 
 

@@ -227,6 +227,10 @@ def test_access_denied_on_getmetricdata_is_unknown_processing_never_zero() -> No
     assert v["traffic"] == {"status": FAILED, "reason": why, "window_start": "", "window_end": "", "window_hours": 0}
     _assert_processing_unknown(v, "AccessDenied")
     assert "unknown in 111111111111/eu-west-1" in sec["traffic"]["note"]
+    # the console names the cause, not only that something is unknown
+    lines = cost_lines({"network_costs": sec})
+    assert lines[-1] == f"  traffic unknown in 111111111111/eu-west-1: {why}"
+    assert "NAT unknown (hours 105.12 + processing unknown)" in lines[0]
 
 
 def test_a_nat_without_a_datapoint_leaves_the_sums_unknown() -> None:
