@@ -59,6 +59,9 @@ _IP_FIELD = re.compile(r"(Public|Private|Carrier)Ip(?:Address)?")
 _IP_OWNERS = ("AllocationId", "InstanceId", "NatGatewayId", "NetworkInterfaceId", "VpcEndpointId")
 
 
+_TRAFFIC_RECORD = re.compile(r"(cloudwatch/GetMetricData)~[^\s\"/]*?\.json")
+
+
 def _alternation(words: dict[str, str], before: str, after: str) -> re.Pattern[str]:
     """One pattern matching any of `words` (longest first), `(?!)` (nothing) when there are none."""
     alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
@@ -128,6 +131,9 @@ class DemoNormaliser:
     def anonymise(self, text: str) -> str:
         """`text` with record digests, ids, drawn addresses and times named (one pass each)."""
         text = self._paths_re.sub(lambda m: self.record_paths[m.group(0)], text)
+        # The traffic call's record is named by its window (the run's start hour) and a digest of
+        # queries whose ids are built from the resources' ids: both vary between runs.
+        text = _TRAFFIC_RECORD.sub(r"\1~<window>~<params>.json", text)
         return self._ips_re.sub(lambda m: self.ips[m.group(0)], anonymise(text, self.names))
 
     def reference(self, ref: str) -> str:

@@ -433,7 +433,7 @@ def normalised_pdf(demo: Demo, data: bytes) -> str:
     head = [f"# pages: {len(pages)}", "# metadata: " + json.dumps(meta, sort_keys=True, ensure_ascii=False),
             "# attachments: " + ", ".join(sorted(demo.text(name) for name in attached)),   # record names hold ids
             f"# attached findings.json is the bundle's findings.json: {attached.get('findings.json') == [findings]}",
-            "# outline:", *outline, "# text: a line per sentence, heading, finding, ARN, evidence and source; findings sorted"]
+            "# outline:", *(demo.text(h) for h in outline), "# text: a line per sentence, heading, finding, ARN, evidence and source; findings sorted"]
     return "\n".join([*head, *lines]) + "\n"
 
 

@@ -313,7 +313,7 @@ def test_pdf_without_a_section_and_capped() -> None:
     text = _pdf_text(_doc(_many(PDF_FULL + 3)), "healthcare")
     assert (f"{PDF_FULL + 3} VPCs are costed: this report details the {PDF_FULL} with the highest NAT cost, "
             "lists the next 3 one row each.") in text
-    assert "Every VPC, with every figure and note, is in findings.json (costs; attached to this PDF)" in text
+    assert "Every VPC, with every figure and note, is in findings.json (network_costs; attached to this PDF)" in text
     assert "v0000 (vpc-0000)" in text.split("Other VPCs, one row each")[1]
 
 
